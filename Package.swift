@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module graph (arrows point down only; see ../shared/DESIGN.md §1):
+//
+//   CLMDB  COpenSSL  CZstd        system libraries (liblmdb-dev, libssl-dev, libzstd-dev)
+//   LMDB   TallyCrypto  Zstd      thin, safe Swift wrappers with typed errors
+//   Journal                       append-only, signed, hash-chained log of opaque events
+//   TallyServer                   Hummingbird 2 HTTP API
+//   tally, journal-tool           executables
+//
+// The OpenSSL wrapper is called `TallyCrypto`, not `Crypto`, so that it can never clash with
+// swift-crypto's `Crypto` module (pulled in by hummingbird-auth).
+
+let package = Package(
+    name: "tally",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tally", targets: ["tally"]),
+        .executable(name: "journal-tool", targets: ["journal-tool"]),
+        .library(name: "Journal", targets: ["Journal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "TallyCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+
+        .target(
+            name: "Journal",
+            dependencies: [
+                "LMDB", "TallyCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TallyServer",
+            dependencies: [
+                "Journal",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tally",
+            dependencies: [
+                "TallyServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "journal-tool",
+            dependencies: [
+                "Journal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "journal-tools"
+        ),
+        .executableTarget(
+            name: "journal-benchmark",
+            dependencies: ["Journal", "LMDB", "TallyCrypto"],
+            path: "Benchmarks/JournalBenchmark"
+        ),
+        // A child process for the crash tests: appends under load, prints every acknowledged
+        // sequence, and is killed with SIGKILL by JournalTests.
+        .executableTarget(name: "tally-crash-child", dependencies: ["Journal"], path: "Tests/CrashChild"),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "LMDB", "TallyCrypto", "tally-crash-child"]),
+        .testTarget(
+            name: "TallyServerTests",
+            dependencies: [
+                "TallyServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,72 @@
+import LMDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small files written so that a crash leaves the old file or the new one, never a mix:
+/// write to a temporary sibling, fsync it, rename over the target, fsync the directory.
+enum AtomicFile {
+    static func write(_ path: String, contents: [UInt8], mode: mode_t) throws {
+        let temporary = path + ".tmp"
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { throw fileError("open", temporary) }
+        var written = 0
+        while written < contents.count {
+            let result = contents.withUnsafeBytes { bytes in
+                Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                let error = fileError("write", temporary)
+                close(descriptor)
+                throw error
+            }
+            written += result
+        }
+        guard fsync(descriptor) == 0 else {
+            let error = fileError("fsync", temporary)
+            close(descriptor)
+            throw error
+        }
+        close(descriptor)
+        try FileSystem.rename(temporary, to: path)
+        try FileSystem.sync(FileSystem.parentDirectory(of: path))
+    }
+
+    /// The whole file, or nil when it does not exist.
+    static func read(_ path: String) throws -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { return nil }
+            throw fileError("open", path)
+        }
+        defer { close(descriptor) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw fileError("read", path)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            if result.count > 1 << 20 { throw JournalError.keyFile(path: path, reason: "file is larger than 1 MiB") }
+        }
+        return result
+    }
+
+    /// The permission bits of a file.
+    static func mode(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & 0o777
+    }
+
+    private static func fileError(_ operation: String, _ path: String) -> JournalError {
+        .storage(LMDBError(kind: .io(errno: errno), code: errno, operation: operation, path: path,
+                           message: String(cString: strerror(errno))))
+    }
+}

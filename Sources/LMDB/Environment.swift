@@ -1,0 +1,344 @@
+import CLMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An LMDB environment: one directory holding `data.mdb` and `lock.mdb`.
+///
+/// Transactions are scoped to closures and never outlive them; a transaction belongs to the
+/// thread that runs the closure and must not span an `await`. Readers use `MDB_NOTLS`, so any
+/// thread may read while one thread writes.
+///
+/// The map grows by itself: when a write meets `MDB_MAP_FULL` (from `mdb_put` or from
+/// `mdb_txn_commit`) the transaction is aborted, the map is doubled while no transaction of the
+/// process is open, and the write closure runs again from the start. Nothing is half-written.
+/// Past ``Configuration/mapSizeLimit`` the write fails with ``LMDBError/Kind/mapFull``.
+public final class Environment: @unchecked Sendable {
+    /// How a commit reaches the disk.
+    public enum Durability: Sendable {
+        /// LMDB's default: each commit syncs the data pages, then the meta page. Required for
+        /// anything that is the system of record (the journal).
+        case durable
+        /// `MDB_NOSYNC`: commits are not synced. Only for environments rebuilt from the journal
+        /// (projections); a crash may lose or corrupt them, and they are then rebuilt.
+        case relaxed
+    }
+
+    public struct Configuration: Sendable {
+        /// The first map size, in bytes. It is virtual address space, not disk.
+        public var mapSize: Int = 256 << 20
+        /// The largest the map may grow to.
+        public var mapSizeLimit: Int = 1 << 40
+        public var maxDatabases: UInt32 = 32
+        public var maxReaders: UInt32 = 510
+        public var durability: Durability = .durable
+        public var readOnly: Bool = false
+
+        public init() {}
+    }
+
+    /// The directory of the environment.
+    public let path: String
+    public let configuration: Configuration
+    let handle: OpaquePointer
+    private let resizeLock = ReadWriteLock()
+    private var currentMapSize: Int
+
+    /// The data file LMDB keeps in the directory.
+    public var dataFilePath: String { path + "/data.mdb" }
+
+    private init(path: String, configuration: Configuration, handle: OpaquePointer, mapSize: Int) {
+        self.path = path
+        self.configuration = configuration
+        self.handle = handle
+        self.currentMapSize = mapSize
+    }
+
+    deinit {
+        mdb_env_close(handle)
+    }
+
+    // MARK: Opening
+
+    /// Opens an existing environment. Refuses a missing, empty, truncated or foreign data file
+    /// with an error that names it, instead of letting LMDB initialise a new one.
+    public static func open(at path: String, configuration: Configuration = .init()) throws(LMDBError) -> Environment {
+        let dataFile = path + "/data.mdb"
+        guard FileSystem.isDirectory(path) else {
+            throw LMDBError(kind: .notFound, operation: "open", path: path, message: "no environment directory")
+        }
+        guard let size = FileSystem.fileSize(dataFile) else {
+            throw LMDBError(kind: .notFound, operation: "open", path: dataFile, message: "data file is missing")
+        }
+        guard size > 0 else {
+            throw LMDBError(
+                kind: .corrupted, operation: "open", path: dataFile,
+                message: "data file is empty (truncated, or creation never finished)")
+        }
+        let environment = try openRaw(at: path, configuration: configuration)
+        try environment.checkFileLength()
+        _ = try environment.clearStaleReaders()
+        return environment
+    }
+
+    /// Creates a new environment atomically: it is built in a temporary sibling directory,
+    /// initialised by `initialize`, synced, and renamed into place. A crash leaves either no
+    /// environment at `path` or a complete one.
+    public static func create(
+        at path: String, configuration: Configuration = .init(),
+        initialize: (WriteTransaction) throws -> Void
+    ) throws -> Environment {
+        if FileSystem.exists(path) {
+            throw LMDBError(kind: .keyExists, operation: "create", path: path, message: "already exists")
+        }
+        let parent = FileSystem.parentDirectory(of: path)
+        try FileSystem.makeDirectory(parent)
+        var random: UInt64 = 0
+        withUnsafeMutableBytes(of: &random) { bytes in
+            var generator = SystemRandomNumberGenerator()
+            for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        }
+        let temporary = path + ".creating-" + String(random, radix: 16)
+        try FileSystem.makeDirectory(temporary)
+        do {
+            var initial = configuration
+            initial.readOnly = false
+            initial.durability = .durable
+            do {
+                let environment = try openRaw(at: temporary, configuration: initial)
+                try environment.write(initialize)
+                try LMDBError.check(mdb_env_sync(environment.handle, 1), "mdb_env_sync", path: temporary)
+            }
+            try FileSystem.sync(temporary + "/data.mdb")
+            try FileSystem.sync(temporary)
+            try FileSystem.rename(temporary, to: path)
+            try FileSystem.sync(parent)
+        } catch {
+            FileSystem.removeTree(temporary)
+            throw error
+        }
+        return try open(at: path, configuration: configuration)
+    }
+
+    private static func openRaw(at path: String, configuration: Configuration) throws(LMDBError) -> Environment {
+        var pointer: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
+        guard let handle = pointer else {
+            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
+        }
+        do throws(LMDBError) {
+            try LMDBError.check(mdb_env_set_maxdbs(handle, configuration.maxDatabases), "mdb_env_set_maxdbs")
+            try LMDBError.check(mdb_env_set_maxreaders(handle, configuration.maxReaders), "mdb_env_set_maxreaders")
+            try LMDBError.check(mdb_env_set_mapsize(handle, configuration.mapSize), "mdb_env_set_mapsize")
+            var flags = UInt32(MDB_NOTLS)
+            if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if configuration.durability == .relaxed { flags |= UInt32(MDB_NOSYNC) }
+            try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
+        } catch {
+            mdb_env_close(handle)
+            if error.kind == .corrupted {
+                throw LMDBError(
+                    kind: .corrupted, code: error.code, operation: "mdb_env_open", path: path + "/data.mdb",
+                    message: "not an LMDB environment, or damaged: \(error.message)")
+            }
+            throw error
+        }
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return Environment(path: path, configuration: configuration, handle: handle, mapSize: info.me_mapsize)
+    }
+
+    /// LMDB maps the data file; reading a page past the end of a truncated file would kill the
+    /// process with SIGBUS. Refuse such a file at open instead.
+    private func checkFileLength() throws(LMDBError) {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        var statistics = MDB_stat()
+        mdb_env_stat(handle, &statistics)
+        let needed = (info.me_last_pgno + 1) * Int(statistics.ms_psize)
+        let actual = FileSystem.fileSize(dataFilePath) ?? 0
+        if actual < needed {
+            throw LMDBError(
+                kind: .corrupted, operation: "open", path: dataFilePath,
+                message: "data file is truncated: \(actual) bytes, the last committed page needs \(needed)")
+        }
+    }
+
+    // MARK: Databases
+
+    /// Opens a named database, creating it when `create` is true and the environment is writable.
+    public func database(named name: String, create: Bool = false) throws(LMDBError) -> Database {
+        var handleOut: MDB_dbi = 0
+        if create && !configuration.readOnly {
+            try writeTyped { transaction throws(LMDBError) in
+                try LMDBError.check(
+                    mdb_dbi_open(transaction.handle, name, UInt32(MDB_CREATE), &handleOut), "mdb_dbi_open", path: path)
+            }
+        } else {
+            // A handle opened in a transaction is closed if that transaction aborts, so the
+            // read-only transaction used here is committed, not aborted.
+            let code: Int32 = resizeLock.withShared {
+                var transaction: OpaquePointer?
+                var code = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &transaction)
+                guard code == 0 else { return code }
+                code = mdb_dbi_open(transaction, name, 0, &handleOut)
+                if code != 0 {
+                    mdb_txn_abort(transaction)
+                    return code
+                }
+                return mdb_txn_commit(transaction)
+            }
+            if code == MDB_NOTFOUND {
+                throw LMDBError(kind: .notFound, code: code, operation: "mdb_dbi_open", path: path,
+                                message: "database '\(name)' does not exist")
+            }
+            try LMDBError.check(code, "mdb_dbi_open", path: path)
+        }
+        return Database(name: name, handle: handleOut)
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read-only snapshot. The transaction ends when `body` returns.
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        try resizeLock.withShared {
+            let transaction = try beginTransaction(readOnly: true)
+            defer {
+                transaction.invalidate()
+                mdb_txn_abort(transaction.handle)
+            }
+            return try body(transaction)
+        }
+    }
+
+    /// Runs `body` in the write transaction and commits when it returns; aborts if it throws.
+    ///
+    /// `body` may run more than once: when the map fills it is run again after the map grows,
+    /// so it must derive everything it writes from the transaction and its captured inputs.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        precondition(!configuration.readOnly, "write transaction on a read-only environment")
+        while true {
+            do {
+                return try resizeLock.withShared {
+                    let transaction = try beginWriteTransaction()
+                    do {
+                        let result = try body(transaction)
+                        transaction.invalidate()
+                        let code = mdb_txn_commit(transaction.handle)
+                        if code != 0 { throw commitError(code) }
+                        return result
+                    } catch {
+                        if transaction.isLive {
+                            transaction.invalidate()
+                            mdb_txn_abort(transaction.handle)
+                        }
+                        throw error
+                    }
+                }
+            } catch let error as LMDBError where error.kind == .mapFull {
+                try grow(after: error)
+            }
+        }
+    }
+
+    /// `write` with a typed error, for the wrapper's own use.
+    func writeTyped<R>(_ body: (WriteTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
+        do {
+            return try write { transaction in try body(transaction) }
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+    }
+
+    func readTyped<R>(_ body: (ReadTransaction) throws(LMDBError) -> R) throws(LMDBError) -> R {
+        do {
+            return try read { transaction in try body(transaction) }
+        } catch let error as LMDBError {
+            throw error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+    }
+
+    private func beginTransaction(readOnly: Bool) throws(LMDBError) -> ReadTransaction {
+        let handle = try beginHandle(flags: readOnly ? UInt32(MDB_RDONLY) : 0)
+        return ReadTransaction(handle: handle, environment: self)
+    }
+
+    private func beginWriteTransaction() throws(LMDBError) -> WriteTransaction {
+        WriteTransaction(handle: try beginHandle(flags: 0), environment: self)
+    }
+
+    private func beginHandle(flags: UInt32) throws(LMDBError) -> OpaquePointer {
+        var pointer: OpaquePointer?
+        var code = mdb_txn_begin(handle, nil, flags, &pointer)
+        if code == MDB_MAP_RESIZED {
+            // Another process grew the map. Adopting its size needs no open transaction in this
+            // process; the shared lock is held, so do it through the LMDB call that is safe here.
+            code = mdb_env_set_mapsize(handle, 0)
+            if code == 0 { code = mdb_txn_begin(handle, nil, flags, &pointer) }
+        }
+        try LMDBError.check(code, "mdb_txn_begin", path: path)
+        return pointer!
+    }
+
+    private func commitError(_ code: Int32) -> LMDBError {
+        if code == EIO || code == ENOSPC {
+            // A full disk surfaces from the commit as EIO; statvfs tells it apart from a failing
+            // device.
+            let available = FileSystem.availableBytes(at: path) ?? Int.max
+            if code == ENOSPC || available < Self.diskFullThreshold {
+                return LMDBError(
+                    kind: .diskFull, code: code, operation: "mdb_txn_commit", path: path,
+                    message: "the file system is full (\(available) bytes available)")
+            }
+        }
+        return LMDBError.classify(code, "mdb_txn_commit", path: path)
+    }
+
+    /// Below this many free bytes, an `EIO` from a commit is taken to mean "disk full".
+    public static let diskFullThreshold = 8 << 20
+
+    private func grow(after error: LMDBError) throws(LMDBError) {
+        let outcome: Result<Void, LMDBError> = resizeLock.withExclusive {
+            let next = currentMapSize * 2
+            guard next <= configuration.mapSizeLimit else {
+                return .failure(LMDBError(
+                    kind: .mapFull, code: error.code, operation: error.operation, path: path,
+                    message: "the map is full at \(currentMapSize) bytes and may not grow past \(configuration.mapSizeLimit)"))
+            }
+            let code = mdb_env_set_mapsize(handle, next)
+            guard code == 0 else { return .failure(LMDBError.classify(code, "mdb_env_set_mapsize", path: path)) }
+            currentMapSize = next
+            return .success(())
+        }
+        try outcome.get()
+    }
+
+    // MARK: Maintenance
+
+    /// Clears reader slots left by processes that died while reading (they pin old pages).
+    /// Returns how many were cleared.
+    @discardableResult
+    public func clearStaleReaders() throws(LMDBError) -> Int {
+        var dead: Int32 = 0
+        try LMDBError.check(mdb_reader_check(handle, &dead), "mdb_reader_check", path: path)
+        return Int(dead)
+    }
+
+    /// Forces the data to disk (needed only with ``Durability/relaxed``).
+    public func sync() throws(LMDBError) {
+        try LMDBError.check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
+    }
+
+    /// The current map size in bytes.
+    public var mapSize: Int { resizeLock.withShared { currentMapSize } }
+
+    /// The size of the data file on disk.
+    public var dataFileSize: Int { FileSystem.fileSize(dataFilePath) ?? 0 }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import TallyCrypto
+@testable import Journal
+
+/// Crash safety: a real child process appends under load and is killed with SIGKILL at a
+/// random moment; after each kill every acknowledged append must be present, byte for byte,
+/// and the whole journal must verify. `TALLY_CRASH_ITERATIONS` raises the count for soak runs.
+@Suite("Journal crash safety", .serialized)
+struct JournalCrashTests {
+    static var childPath: String {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        // swift test runs the test binary from inside an .xctest bundle on some layouts.
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("tally-crash-child").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("tally-crash-child").path
+    }
+
+    static var iterations: Int {
+        ProcessInfo.processInfo.environment["TALLY_CRASH_ITERATIONS"].flatMap(Int.init) ?? 20
+    }
+
+    /// Collects a child's output lines as they arrive.
+    final class LineCollector: @unchecked Sendable {
+        private let lock = NSLock()
+        private var buffer = Data()
+
+        func append(_ data: Data) {
+            lock.lock()
+            buffer.append(data)
+            lock.unlock()
+        }
+
+        /// Complete lines so far (a line cut by the kill is dropped).
+        var lines: [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            let text = String(decoding: buffer, as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            lines.removeLast()
+            return lines
+        }
+    }
+
+    @Test("SIGKILL at random moments loses no acknowledged append, and the journal verifies after each restart")
+    func killUnderLoad() async throws {
+        let child = Self.childPath
+        try #require(FileManager.default.isExecutableFile(atPath: child), "build the tally-crash-child product first: \(child)")
+        let directory = TemporaryDirectory("tally-crash")
+        var generator = SystemRandomNumberGenerator()
+        var acknowledged: [UInt64: String] = [:]
+        var killsWithAcknowledgedWrites = 0
+        for iteration in 0..<Self.iterations {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: child)
+            process.arguments = [directory.path, "8"]
+            let output = Pipe()
+            let collector = LineCollector()
+            output.fileHandleForReading.readabilityHandler = { handle in
+                collector.append(handle.availableData)
+            }
+            process.standardOutput = output
+            process.standardError = FileHandle.standardError
+            try process.run()
+            // Wait until it is appending, then kill it after a random further delay.
+            let started = Date()
+            while !collector.lines.contains(where: { $0.hasPrefix("ack ") }) && process.isRunning {
+                try await Task.sleep(for: .milliseconds(2))
+                if Date().timeIntervalSince(started) > 60 { break }
+            }
+            try #require(process.isRunning, "child exited early in iteration \(iteration)")
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1...250, using: &generator)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            output.fileHandleForReading.readabilityHandler = nil
+            collector.append(output.fileHandleForReading.readDataToEndOfFile())
+            #expect(process.terminationReason == .uncaughtSignal)
+
+            var acknowledgedThisRun = 0
+            for line in collector.lines where line.hasPrefix("ack ") {
+                let parts = line.split(separator: " ", maxSplits: 2)
+                acknowledged[UInt64(parts[1])!] = String(parts[2])
+                acknowledgedThisRun += 1
+            }
+            if acknowledgedThisRun > 0 { killsWithAcknowledgedWrites += 1 }
+
+            // Restart: the open verifies the tail; then check every acknowledged append.
+            let journal = try openJournal(directory.path)
+            for (sequence, payload) in acknowledged {
+                let event = try journal.event(at: sequence)
+                #expect(event.map { String(decoding: $0.payload, as: UTF8.self) } == payload,
+                        "acknowledged event \(sequence) lost or changed after kill \(iteration)")
+            }
+            let report = try journal.verify()
+            #expect(report.isValid, "\(report.failure.map { "\($0)" } ?? "")")
+            #expect(report.lastSequence == journal.head)
+            journal.close()
+        }
+        #expect(killsWithAcknowledgedWrites == Self.iterations)
+        #expect(acknowledged.count > Self.iterations)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import LMDB
+import Testing
+import TallyCrypto
+@testable import Journal
+
+@Suite("Journal signing keys")
+struct JournalKeyTests {
+    @Test("a new journal creates a 0600 signing key and publishes its public key")
+    func keyCreation() async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        let store = SigningKeyStore(directory: Journal.keysPath(in: directory.path))
+        let (key, path) = try #require(try store.loadSigningKey())
+        var info = stat()
+        stat(path, &info)
+        #expect(info.st_mode & 0o777 == 0o600)
+        #expect(try store.publishedKeys() == [key.publicKey])
+        #expect(try journal.keyRecords().map(\.publicKey) == [key.publicKey])
+        journal.close()
+    }
+
+    @Test("rotation: new blocks are signed by the new key, old receipts still verify, the old private key is destroyed")
+    func rotation() async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        let store = SigningKeyStore(directory: Journal.keysPath(in: directory.path))
+        let oldKey = try store.loadSigningKey()!.key
+        let before = try await journal.append([draft("a"), draft("b")])
+        let newID = try await journal.rotateSigningKey()
+        let after = try await journal.append([draft("c")])
+        let newKey = try store.loadSigningKey()!.key
+        #expect(KeyID(publicKey: newKey.publicKey) == newID)
+        #expect(!FileSystem.exists(store.privateKeyPath(KeyID(publicKey: oldKey.publicKey))))
+        #expect(Set(try store.publishedKeys()) == [oldKey.publicKey, newKey.publicKey])
+        #expect(before.receipts[0].violation(publicKey: oldKey.publicKey) == nil)
+        #expect(after.receipts[0].violation(publicKey: newKey.publicKey) == nil)
+        #expect(after.receipts[0].violation(publicKey: oldKey.publicKey) != nil)
+        let records = try journal.keyRecords()
+        #expect(records.count == 2)
+        #expect(records[1].activatedAt == 3)
+        #expect(records[1].endorsingKeyID == KeyID(publicKey: oldKey.publicKey))
+        #expect(try journal.verify().isValid)
+        journal.close()
+        // An auditor who trusts only the first key follows the endorsement to the second.
+        let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: directory.path), create: false, readOnly: true)
+        #expect(try JournalVerifier(trustedKeys: [oldKey.publicKey]).verify(storage).isValid)
+        // An auditor who trusts neither key refuses the journal at its first block.
+        let stranger = try Ed25519PrivateKey.generate().publicKey
+        #expect(try JournalVerifier(trustedKeys: [stranger]).verify(storage).failure?.kind == .untrustedKey)
+        let reopened = try openJournal(directory.path)
+        _ = try await reopened.append(draft("d"))
+        #expect(try reopened.verify().eventsVerified == 4)
+        reopened.close()
+    }
+
+    @Test("a block signed by the old key after the rotation is refused")
+    func oldKeyAfterRotation() async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        let store = SigningKeyStore(directory: Journal.keysPath(in: directory.path))
+        let oldKey = try store.loadSigningKey()!.key
+        _ = try await journal.append([draft("a")])
+        try await journal.rotateSigningKey()
+        _ = try await journal.append([draft("b")])
+        journal.close()
+        let raw = try RawJournal(directory.path)
+        let stored = try raw.block(endingAt: 2)!
+        guard case .success(let block) = stored.withUnsafeBytes({ SealedBlock.parse($0) }) else { fatalError() }
+        var header = block.header
+        header.keyID = KeyID(publicKey: oldKey.publicKey)
+        try raw.setBlock(endingAt: 2, SealedBlock(header: header, signature: oldKey.signature(for: header.signedMessage)).bytes)
+        let report = try verifyWithPublishedKeys(directory.path)
+        #expect(report.failure?.kind == .untrustedKey)
+        #expect(report.failure?.sequence == 2)
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import LMDB
+import Testing
+import TallyCrypto
+@testable import Journal
+
+/// Each tamper class, applied to a closed journal of 5 blocks of 4 events (1–4, 5–8, ...,
+/// 17–20), must be caught by the verifier at the right sequence.
+@Suite("Journal tampering")
+struct JournalTamperTests {
+    enum Tamper: String, CaseIterable, CustomTestStringConvertible {
+        case flipPayloadByte, flipStoredHash, flipSignature, deleteEvent, reorderEvents, duplicateEvent
+        case truncateWholeBlock, truncateInsideBlock, deleteBlock, forgedHeaderResigned, chainHeadResigned
+        case resealedWithAnotherKey, wholeJournalResealedWithAttackerKey, malformedRecord
+
+        var testDescription: String { rawValue }
+    }
+
+    static let expectations: [Tamper: (VerificationFailure.Kind, UInt64)] = [
+        .flipPayloadByte: (.eventHashMismatch, 6),
+        .flipStoredHash: (.eventHashMismatch, 6),
+        .flipSignature: (.badSignature, 5),
+        .deleteEvent: (.gap, 6),
+        .reorderEvents: (.eventHashMismatch, 6),
+        .duplicateEvent: (.eventHashMismatch, 7),
+        .truncateWholeBlock: (.missingEvents, 17),
+        .truncateInsideBlock: (.missingEvents, 19),
+        .deleteBlock: (.blockRange, 9),
+        .forgedHeaderResigned: (.merkleRootMismatch, 9),
+        .chainHeadResigned: (.chainHeadMismatch, 12),
+        .resealedWithAnotherKey: (.unknownKey, 9),
+        .wholeJournalResealedWithAttackerKey: (.untrustedKey, 1),
+        .malformedRecord: (.malformedEvent, 10),
+    ]
+
+    static func apply(_ tamper: Tamper, to directory: String) throws {
+        let raw = try RawJournal(directory)
+        switch tamper {
+        case .flipPayloadByte:
+            var record = try raw.record(6)!
+            record[record.count - 1] ^= 0x01
+            try raw.setRecord(6, record)
+        case .flipStoredHash:
+            var record = try raw.record(6)!
+            record[3] ^= 0x80
+            try raw.setRecord(6, record)
+        case .flipSignature:
+            var block = try raw.block(endingAt: 8)!
+            block[BlockHeader.byteCount + 10] ^= 0x01
+            try raw.setBlock(endingAt: 8, block)
+        case .deleteEvent:
+            try raw.deleteRecord(6)
+        case .reorderEvents:
+            let six = try raw.record(6)!
+            let seven = try raw.record(7)!
+            try raw.setRecord(6, seven)
+            try raw.setRecord(7, six)
+        case .duplicateEvent:
+            try raw.setRecord(7, try raw.record(6)!)
+        case .truncateWholeBlock:
+            for sequence in UInt64(17)...20 { try raw.deleteRecord(sequence) }
+        case .truncateInsideBlock:
+            try raw.deleteRecord(19)
+            try raw.deleteRecord(20)
+        case .deleteBlock:
+            try raw.deleteBlock(endingAt: 12)
+        case .forgedHeaderResigned, .chainHeadResigned:
+            // An insider with the signing key re-signs a header that lies about its events.
+            let key = try signingKey(in: directory)
+            let stored = try raw.block(endingAt: 12)!
+            guard case .success(let block) = stored.withUnsafeBytes({ SealedBlock.parse($0) }) else { fatalError() }
+            var header = block.header
+            if tamper == .forgedHeaderResigned {
+                header.merkleRoot = SHA256.hash([9])
+            } else {
+                header.chainHead = SHA256.hash([9])
+            }
+            let forged = SealedBlock(header: header, signature: key.signature(for: header.signedMessage))
+            try raw.setBlock(endingAt: 12, forged.bytes)
+        case .resealedWithAnotherKey:
+            let other = try Ed25519PrivateKey.generate()
+            let stored = try raw.block(endingAt: 12)!
+            guard case .success(let block) = stored.withUnsafeBytes({ SealedBlock.parse($0) }) else { fatalError() }
+            var header = block.header
+            header.keyID = KeyID(publicKey: other.publicKey)
+            try raw.setBlock(endingAt: 12, SealedBlock(header: header, signature: other.signature(for: header.signedMessage)).bytes)
+        case .wholeJournalResealedWithAttackerKey:
+            // The attacker replaces the key record and re-signs every block with its own key.
+            let attacker = try Ed25519PrivateKey.generate()
+            try raw.clearKeys()
+            try raw.putKey(KeyRecord(publicKey: attacker.publicKey, activatedAt: 1, endorsingKeyID: nil, endorsement: nil))
+            for last in stride(from: UInt64(4), through: 20, by: 4) {
+                let stored = try raw.block(endingAt: last)!
+                guard case .success(let block) = stored.withUnsafeBytes({ SealedBlock.parse($0) }) else { fatalError() }
+                var header = block.header
+                header.keyID = KeyID(publicKey: attacker.publicKey)
+                try raw.setBlock(endingAt: last, SealedBlock(header: header, signature: attacker.signature(for: header.signedMessage)).bytes)
+            }
+        case .malformedRecord:
+            var record = try raw.record(10)!
+            record[32] = 0x7f
+            try raw.setRecord(10, record)
+        }
+    }
+
+    @Test("the verifier reports each tamper class at the right sequence", arguments: Tamper.allCases)
+    func verifierCatches(tamper: Tamper) async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        #expect(try verifyWithPublishedKeys(directory.path).isValid)
+        try Self.apply(tamper, to: directory.path)
+        let report = try verifyWithPublishedKeys(directory.path)
+        let (kind, sequence) = Self.expectations[tamper]!
+        #expect(report.failure?.kind == kind, "\(report.failure.map { "\($0)" } ?? "no failure")")
+        #expect(report.failure?.sequence == sequence, "\(report.failure.map { "\($0)" } ?? "no failure")")
+    }
+
+    @Test("a journal tampered in its unverified tail is refused at open, naming the sequence, and nothing is written")
+    func openRefusesTamperedTail() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        let raw = try RawJournal(directory.path)
+        try raw.setVerifiedThrough(12)
+        var record = try raw.record(18)!
+        record[record.count - 1] ^= 0x01
+        try raw.setRecord(18, record)
+        let before = fileDigest(Journal.journalPath(in: directory.path) + "/data.mdb")
+        #expect {
+            _ = try openJournal(directory.path)
+        } throws: { error in
+            guard case JournalError.verificationFailed(let failure) = error else { return false }
+            return failure.kind == .eventHashMismatch && failure.sequence == 18
+        }
+        #expect(fileDigest(Journal.journalPath(in: directory.path) + "/data.mdb") == before)
+    }
+
+    @Test("verifying from a later sequence checks from the start of its block")
+    func rangeVerification() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: directory.path), create: false, readOnly: true)
+        let trusted = try SigningKeyStore(directory: Journal.keysPath(in: directory.path)).publishedKeys()
+        let report = try JournalVerifier(trustedKeys: trusted).verify(storage, from: 10, through: 14)
+        #expect(report.isValid)
+        #expect(report.firstSequence == 9)
+        #expect(report.lastSequence == 16)
+        #expect(report.eventsVerified == 8)
+    }
+}
