@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -47,6 +49,8 @@ let package = Package(
                 "Journal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -59,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "journal-tool",
             dependencies: [
-                "Journal",
+                "Journal", "LMDB", "TallyCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "journal-tools"
@@ -76,11 +80,12 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "LMDB", "TallyCrypto", "tally-crash-child"]),
+        .testTarget(
+            name: "JournalTests", dependencies: ["Journal", "LMDB", "TallyCrypto", "tally-crash-child", "journal-tool"]),
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "TallyServer",
+                "TallyServer", "Journal", "tally",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -64,6 +64,17 @@ public final class Journal: Sendable {
 
         // The signing key: created with a new journal; an existing journal needs its own.
         var signer = try keyStore.loadSigningKey()?.key
+        if !exists {
+            let published = try keyStore.publishedKeys()
+            if signer != nil || !published.isEmpty {
+                // A missing journal beside existing keys is a lost or moved journal, not a new
+                // one: starting a second history under the same key would let two journals with
+                // clashing sequences both verify.
+                throw JournalError.corruptFile(
+                    path: journalPath,
+                    reason: "is missing, but \(keyStore.directory) holds keys of an existing journal; restore the journal, or move keys/ away to start a new one")
+            }
+        }
         if !exists && signer == nil {
             signer = try keyStore.createSigningKey()
             logger.info("created journal signing key", metadata: ["tally.journal.key": "\(KeyID(publicKey: signer!.publicKey))"])
@@ -83,9 +94,15 @@ public final class Journal: Sendable {
                 }
                 return record
             }
-        }.sorted { $0.activatedAt < $1.activatedAt }
+        }
+        let order = KeyRecord.rotationOrder(records)
+        guard order.strays.isEmpty else {
+            throw JournalError.corruptFile(
+                path: storage.environment.dataFilePath,
+                reason: "key records \(order.strays.map(\.keyID)) are not on the endorsement chain")
+        }
 
-        if let current = records.last {
+        if let current = order.chain.last {
             // Finish a rotation interrupted after the journal recorded the new key.
             if signer.map({ KeyID(publicKey: $0.publicKey) }) != current.keyID,
                let pending = try keyStore.pendingKey(current.keyID) {

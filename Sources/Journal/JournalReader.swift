@@ -48,11 +48,14 @@ public struct JournalReader: Sendable {
         return block
     }
 
+    /// The key records in rotation order (first key first).
     public func keyRecords() throws -> [KeyRecord] {
-        try storage.read { try $0.keyRecords() }.compactMap { entry in
+        let records = try storage.read { try $0.keyRecords() }.compactMap { entry -> KeyRecord? in
             guard case .success(let record) = entry.bytes.withUnsafeBytes({ KeyRecord.parse($0) }) else { return nil }
             return record
-        }.sorted { $0.activatedAt < $1.activatedAt }
+        }
+        let order = KeyRecord.rotationOrder(records)
+        return order.chain + order.strays
     }
 
     /// Builds the receipt of `sequence` from the stored block and its events' stored hashes.

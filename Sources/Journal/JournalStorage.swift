@@ -11,6 +11,9 @@ public protocol JournalStorage: AnyObject, Sendable {
     var location: String { get }
     func read<R>(_ body: (any JournalStorageReader) throws -> R) throws -> R
     func write<R>(_ body: (any JournalStorageWriter) throws -> R) throws -> R
+    /// Housekeeping the writer runs now and then while idle (LMDB: clear reader slots left by
+    /// dead processes, which otherwise pin old pages). Returns how many were cleared.
+    func clearStaleReaders() throws -> Int
 }
 
 /// A consistent snapshot of a journal's storage.

@@ -84,6 +84,9 @@ public struct JournalVerifier {
                 guard case .success(let block) = holding.bytes.withUnsafeBytes({ SealedBlock.parse($0) }) else {
                     return fail(.malformedBlock, holding.key, "the block ending at \(holding.key) does not parse")
                 }
+                guard block.header.firstSequence <= start else {
+                    return fail(.blockRange, start, "no block covers sequence \(start); the next block starts at \(block.header.firstSequence)")
+                }
                 expectedFirst = block.header.firstSequence
             }
             var previous = SHA256Digest.zero
@@ -125,6 +128,7 @@ public struct JournalVerifier {
                     return report
                 }
                 report.blocksVerified += 1
+                report.eventsVerified += header.eventCount
                 report.lastSequence = header.lastSequence
                 report.head = previous
                 if report.blocksVerified % 64 == 0 { progress?(header.lastSequence) }
@@ -152,7 +156,13 @@ public struct JournalVerifier {
                 }
                 records.append(record)
             }
-            records.sort { $0.activatedAt < $1.activatedAt }
+            let order = KeyRecord.rotationOrder(records)
+            if let stray = order.strays.first {
+                return VerificationFailure(
+                    kind: .badKeyRecord, sequence: stray.activatedAt,
+                    message: "key \(stray.keyID) is not on the endorsement chain from the journal's first key")
+            }
+            records = order.chain
             var previous: (record: KeyRecord, trusted: Bool)?
             for record in records {
                 var isTrusted = trusted.contains(record.publicKey)
@@ -229,7 +239,6 @@ public struct JournalVerifier {
                     kind: .merkleRootMismatch, sequence: header.firstSequence,
                     message: "block says the Merkle root is \(header.merkleRoot), the events give \(root)")
             }
-            report.eventsVerified += header.eventCount
             previous = hash
             return nil
         }

@@ -151,9 +151,22 @@ final class JournalWriter: @unchecked Sendable {
 
     // MARK: The writer thread
 
+    /// How often the idle writer clears reader slots of dead processes.
+    static let maintenanceIntervalSeconds: Double = 30
+
     private func run() {
+        var lastMaintenance = Date()
         while let batch = takeBatch() {
-            process(batch)
+            if !batch.isEmpty { process(batch) }
+            if Date().timeIntervalSince(lastMaintenance) >= Self.maintenanceIntervalSeconds {
+                lastMaintenance = Date()
+                do {
+                    let cleared = try storage.clearStaleReaders()
+                    if cleared > 0 { logger.info("cleared stale journal readers", metadata: ["tally.journal.readers": "\(cleared)"]) }
+                } catch {
+                    logger.warning("could not clear stale readers", metadata: ["tally.journal.error": "\(error)"])
+                }
+            }
         }
         condition.lock()
         if case .closing = status { status = .closed }
@@ -163,13 +176,13 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     /// Waits for work and takes every waiting request up to the batch bound; nil when closing
-    /// with an empty queue, or failed.
+    /// with an empty queue, or failed; empty when the maintenance interval passed idle.
     private func takeBatch() -> [Request]? {
         condition.lock()
         defer { condition.unlock() }
         while queue.count == queueStart {
             guard case .running = status else { return nil }
-            condition.wait()
+            if !condition.wait(until: Date(timeIntervalSinceNow: Self.maintenanceIntervalSeconds)) { return [] }
         }
         if case .failed = status { return nil }
         var budget = 0

@@ -61,3 +61,30 @@ public struct KeyRecord: Sendable, Equatable {
                 endorsement: endorsing == 0 ? nil : endorsement))
     }
 }
+
+extension KeyRecord {
+    /// Orders key records along their endorsement chain: the first key (endorsed by none),
+    /// then the key it endorsed, and so on. Two rotations with no event between them give keys
+    /// with the same `activatedAt`, so the chain, not the sequence, is the order. Records that
+    /// are not on a single chain from one first key are returned in `strays` (a damaged or
+    /// forged key table), ordered by `activatedAt`.
+    public static func rotationOrder(_ records: [KeyRecord]) -> (chain: [KeyRecord], strays: [KeyRecord]) {
+        let firsts = records.filter { $0.endorsingKeyID == nil }
+        guard firsts.count == 1, var current = firsts.first else {
+            return ([], records.sorted { $0.activatedAt < $1.activatedAt })
+        }
+        var byEndorser: [KeyID: [KeyRecord]] = [:]
+        for record in records {
+            if let endorser = record.endorsingKeyID { byEndorser[endorser, default: []].append(record) }
+        }
+        var chain = [current]
+        var onChain: Set<KeyID> = [current.keyID]
+        while let next = byEndorser[current.keyID], next.count == 1, !onChain.contains(next[0].keyID) {
+            current = next[0]
+            chain.append(current)
+            onChain.insert(current.keyID)
+        }
+        let strays = records.filter { !onChain.contains($0.keyID) }.sorted { $0.activatedAt < $1.activatedAt }
+        return (chain, strays)
+    }
+}

@@ -102,6 +102,10 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
         }
     }
 
+    public func clearStaleReaders() throws -> Int {
+        try environment.clearStaleReaders()
+    }
+
     class Reader: JournalStorageReader {
         let storage: LMDBJournalStorage
         let transaction: ReadTransaction

@@ -46,6 +46,8 @@ public final class Environment: @unchecked Sendable {
     let handle: OpaquePointer
     private let resizeLock = ReadWriteLock()
     private var currentMapSize: Int
+    /// Reader slots of dead processes cleared when the environment was opened.
+    public private(set) var staleReadersClearedAtOpen = 0
 
     /// The data file LMDB keeps in the directory.
     public var dataFilePath: String { path + "/data.mdb" }
@@ -80,7 +82,7 @@ public final class Environment: @unchecked Sendable {
         }
         let environment = try openRaw(at: path, configuration: configuration)
         try environment.checkFileLength()
-        _ = try environment.clearStaleReaders()
+        environment.staleReadersClearedAtOpen = try environment.clearStaleReaders()
         return environment
     }
 

@@ -9,6 +9,14 @@ guard arguments.count >= 2 else {
     FileHandle.standardError.write(Data("usage: tally-crash-child DATA-DIRECTORY [TASKS]\n".utf8))
     exit(2)
 }
+if arguments.count >= 3 && arguments[2] == "--hold-reader" {
+    // Hold a read transaction until killed, to leave a stale reader slot behind.
+    let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: arguments[1]), create: false, readOnly: true)
+    try storage.read { _ in
+        FileHandle.standardOutput.write(Data("holding\n".utf8))
+        while true { sleep(1) }
+    }
+}
 let tasks = arguments.count >= 3 ? Int(arguments[2]) ?? 8 : 8
 let journal: Journal
 do {

@@ -104,3 +104,29 @@ struct JournalCrashTests {
         #expect(acknowledged.count > Self.iterations)
     }
 }
+
+@Suite("Journal stale readers")
+struct JournalStaleReaderTests {
+    @Test("a reader killed with SIGKILL leaves a slot that the writer's housekeeping clears")
+    func staleReaderCleared() async throws {
+        let directory = TemporaryDirectory("tally-reader")
+        try await buildJournal(directory.path, blocks: 1, perBlock: 2)
+        // Keep the environment open here, as a running server would: LMDB resets the reader
+        // table only when the first process opens it, so a live server must clear dead slots.
+        let journal = try openJournal(directory.path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: JournalCrashTests.childPath)
+        process.arguments = [directory.path, "--hold-reader"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let line = output.fileHandleForReading.availableData
+        #expect(String(decoding: line, as: UTF8.self).hasPrefix("holding"))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(try journal.storage.clearStaleReaders() == 1)
+        #expect(try journal.storage.clearStaleReaders() == 0)
+        _ = try await journal.append(draft("after"))
+        journal.close()
+    }
+}

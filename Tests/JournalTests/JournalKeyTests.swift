@@ -74,4 +74,34 @@ struct JournalKeyTests {
         #expect(report.failure?.kind == .untrustedKey)
         #expect(report.failure?.sequence == 2)
     }
+
+    @Test("two rotations with no event between them keep the journal verifiable and openable")
+    func doubleRotation() async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        _ = try await journal.append(draft("a"))
+        let second = try await journal.rotateSigningKey()
+        let third = try await journal.rotateSigningKey()
+        _ = try await journal.append(draft("b"))
+        #expect(try journal.keyRecords().map(\.keyID).suffix(2) == [second, third])
+        #expect(try journal.verify().isValid)
+        journal.close()
+        let reopened = try openJournal(directory.path)
+        _ = try await reopened.append(draft("c"))
+        #expect(try reopened.verify().eventsVerified == 3)
+        reopened.close()
+    }
+
+    @Test("a missing journal beside existing keys is refused, not started afresh under the old key")
+    func missingJournalWithKeys() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 1, perBlock: 2)
+        FileSystem.removeTree(Journal.journalPath(in: directory.path))
+        #expect {
+            _ = try openJournal(directory.path)
+        } throws: { error in
+            "\(error)".contains("holds keys of an existing journal")
+        }
+        #expect(!FileSystem.exists(Journal.journalPath(in: directory.path)))
+    }
 }

@@ -146,4 +146,16 @@ struct JournalTamperTests {
         #expect(report.lastSequence == 16)
         #expect(report.eventsVerified == 8)
     }
+
+    @Test("verifying from a sequence whose block was deleted is a block-range failure, not a silent skip")
+    func rangeStartInDeletedBlock() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        try RawJournal(directory.path).deleteBlock(endingAt: 12)
+        let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: directory.path), create: false, readOnly: true)
+        let trusted = try SigningKeyStore(directory: Journal.keysPath(in: directory.path)).publishedKeys()
+        let report = try JournalVerifier(trustedKeys: trusted).verify(storage, from: 10)
+        #expect(report.failure?.kind == .blockRange)
+        #expect(report.failure?.sequence == 10)
+    }
 }

@@ -36,6 +36,8 @@ final class FailingStorage: JournalStorage, @unchecked Sendable {
         lock.unlock()
     }
 
+    func clearStaleReaders() throws -> Int { try inner.clearStaleReaders() }
+
     func failCommits(with error: LMDBError) {
         lock.lock()
         failure = error

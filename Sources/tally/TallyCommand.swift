@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import TallyServer
+
+@main
+struct TallyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally",
+        abstract: "Tally: a micropayment ledger on a signed, hash-chained journal.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the HTTP service on an embedded data directory.",
+        discussion: """
+            Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST and TALLY_PORT.
+            The data directory is created on first start (journal and signing key); a damaged
+            or foreign data directory is refused with the file and the reason, exit code 1.
+            """)
+
+    @Option(name: .customLong("data-dir"), help: "The data directory (default: $TALLY_DATA_DIR or ./tally-data).")
+    var dataDirectory: String?
+
+    @Option(help: "The address to listen on (default: $TALLY_HOST or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "The port to listen on; 0 picks a free one (default: $TALLY_PORT or 8080).")
+    var port: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let directory = dataDirectory ?? environment["TALLY_DATA_DIR"] ?? "./tally-data"
+        let host = self.host ?? environment["TALLY_HOST"] ?? "127.0.0.1"
+        guard let port = self.port ?? Int(environment["TALLY_PORT"] ?? "8080"), (0...65535).contains(port) else {
+            throw ValidationError("TALLY_PORT must be a port number from 0 to 65535")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        var configuredLogger = Logger(label: "tally")
+        configuredLogger.logLevel = level
+        let logger = configuredLogger
+
+        var configuration = TallyServer.Configuration(dataDirectory: directory)
+        configuration.host = host
+        configuration.port = port
+        configuration.logger = logger
+        configuration.onJournalFailure = { reason in
+            // Never acknowledge past a failed commit: stop now; the next start verifies.
+            logger.critical("journal writer failed; exiting", metadata: ["tally.journal.error": "\(reason)"])
+            Foundation.exit(70)
+        }
+        configuration.onServerRunning = { boundPort in
+            print("Tally is serving http://\(host):\(boundPort) (data directory: \(directory)); try: curl http://\(host):\(boundPort)/health")
+            fflush(nil)
+        }
+        let application: any ApplicationProtocol
+        do {
+            application = try TallyServer.makeApplication(configuration)
+        } catch {
+            FileHandle.standardError.write(Data("tally: cannot start: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        try await application.runService()
+    }
+}

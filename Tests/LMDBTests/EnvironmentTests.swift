@@ -1,0 +1,179 @@
+import Foundation
+import LMDB
+import Testing
+
+@Suite("LMDB wrapper")
+struct EnvironmentTests {
+    static func makeEnvironment(_ directory: String, mapSize: Int = 1 << 20, limit: Int = 1 << 30) throws -> (Environment, Database) {
+        var configuration = Environment.Configuration()
+        configuration.mapSize = mapSize
+        configuration.mapSizeLimit = limit
+        let environment = try Environment.create(at: directory + "/env", configuration: configuration) { transaction in
+            _ = try transaction.openDatabase(named: "items")
+        }
+        return (environment, try environment.database(named: "items"))
+    }
+
+    @Test("puts, gets, deletes and cursors see keys in big-endian numeric order")
+    func basicOperations() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        try environment.write { transaction in
+            for value in [300, 2, 70_000, 1] as [UInt64] {
+                try transaction.put(items, key: BigEndian.bytes(value), value: Array("v\(value)".utf8))
+            }
+        }
+        let keys: [UInt64] = try environment.read { transaction in
+            try transaction.withCursor(items) { cursor in
+                var keys: [UInt64] = []
+                var found = try cursor.first()
+                while found {
+                    keys.append(BigEndian.uint64(cursor.key))
+                    found = try cursor.next()
+                }
+                return keys
+            }
+        }
+        #expect(keys == [1, 2, 300, 70_000])
+        try environment.write { transaction in
+            let first = try transaction.delete(items, key: BigEndian.bytes(2))
+            let second = try transaction.delete(items, key: BigEndian.bytes(2))
+            #expect(first)
+            #expect(!second)
+        }
+        try environment.read { transaction in
+            #expect(try transaction.get(items, key: BigEndian.bytes(300)) == Array("v300".utf8))
+            #expect(try transaction.get(items, key: BigEndian.bytes(2)) == nil)
+            #expect(try transaction.count(items) == 3)
+            let seeked = try transaction.withCursor(items) { cursor in
+                try cursor.seek(atOrAfter: BigEndian.bytes(3)) ? BigEndian.uint64(cursor.key) : 0
+            }
+            #expect(seeked == 300)
+        }
+    }
+
+    @Test("a write closure that throws changes nothing")
+    func abortedWrite() throws {
+        struct Stop: Error {}
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        #expect(throws: Stop.self) {
+            try environment.write { transaction in
+                try transaction.put(items, key: [1], value: [1])
+                throw Stop()
+            }
+        }
+        #expect(try environment.read { try $0.get(items, key: [1]) } == nil)
+    }
+
+    @Test("append refuses a key out of order, and no-overwrite refuses an existing key")
+    func putOptions() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        try environment.write { try $0.put(items, key: BigEndian.bytes(5), value: [5], options: .append) }
+        #expect { try environment.write { try $0.put(items, key: BigEndian.bytes(4), value: [4], options: .append) } } throws: {
+            ($0 as? LMDBError)?.kind == .keyOutOfOrder
+        }
+        #expect { try environment.write { try $0.put(items, key: BigEndian.bytes(5), value: [6], options: .noOverwrite) } } throws: {
+            ($0 as? LMDBError)?.kind == .keyExists
+        }
+        #expect(try environment.read { try $0.get(items, key: BigEndian.bytes(5)) } == [5])
+    }
+
+    @Test("the map grows when a write fills it, and the write lands whole")
+    func mapGrows() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path, mapSize: 64 << 10)
+        let value = [UInt8](repeating: 7, count: 1000)
+        var runs = 0
+        try environment.write { transaction in
+            runs += 1
+            for index in 0..<2000 as Range<UInt64> {
+                try transaction.put(items, key: BigEndian.bytes(index), value: value)
+            }
+        }
+        #expect(runs > 1, "the write ran again after the map grew")
+        #expect(environment.mapSize > 64 << 10)
+        #expect(try environment.read { try $0.count(items) } == 2000)
+    }
+
+    @Test("a write past the map size limit fails with mapFull and nothing is half-written")
+    func mapLimit() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path, mapSize: 64 << 10, limit: 256 << 10)
+        try environment.write { try $0.put(items, key: [0], value: [0]) }
+        let value = [UInt8](repeating: 7, count: 1000)
+        #expect {
+            try environment.write { transaction in
+                for index in 1..<2000 as Range<UInt64> {
+                    try transaction.put(items, key: BigEndian.bytes(index), value: value)
+                }
+            }
+        } throws: { error in
+            guard let error = error as? LMDBError else { return false }
+            return error.kind == .mapFull && error.message.contains("may not grow past")
+        }
+        #expect(try environment.read { try $0.count(items) } == 1)
+    }
+
+    @Test("creation is atomic: an initialiser that fails leaves nothing behind, and an existing path is refused")
+    func atomicCreation() throws {
+        struct Stop: Error {}
+        let directory = TemporaryDirectory()
+        #expect(throws: Stop.self) {
+            _ = try Environment.create(at: directory.path + "/env") { _ in throw Stop() }
+        }
+        #expect(FileSystem.contents(of: directory.path).isEmpty)
+        _ = try Self.makeEnvironment(directory.path)
+        #expect { _ = try Self.makeEnvironment(directory.path) } throws: { ($0 as? LMDBError)?.kind == .keyExists }
+        #expect(FileSystem.contents(of: directory.path) == ["env"])
+    }
+
+    @Test("opening refuses a missing, empty, foreign or truncated data file, naming it")
+    func openRefusals() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/env"
+        #expect { _ = try Environment.open(at: path) } throws: { ($0 as? LMDBError)?.kind == .notFound }
+        try FileSystem.makeDirectory(path)
+        #expect { _ = try Environment.open(at: path) } throws: { ($0 as? LMDBError)?.kind == .notFound }
+        _ = FileManager.default.createFile(atPath: path + "/data.mdb", contents: Data())
+        #expect { _ = try Environment.open(at: path) } throws: {
+            guard let error = $0 as? LMDBError else { return false }
+            return error.kind == .corrupted && error.path == path + "/data.mdb" && error.message.contains("empty")
+        }
+        _ = FileManager.default.createFile(atPath: path + "/data.mdb", contents: Data(repeating: 0x33, count: 20_000))
+        #expect { _ = try Environment.open(at: path) } throws: { ($0 as? LMDBError)?.kind == .corrupted }
+        FileSystem.removeTree(path)
+        do {
+            let (environment, items) = try Self.makeEnvironment(directory.path)
+            try environment.write { transaction in
+                for index in 0..<500 as Range<UInt64> {
+                    try transaction.put(items, key: BigEndian.bytes(index), value: [UInt8](repeating: 1, count: 500))
+                }
+            }
+        }
+        let size = FileSystem.fileSize(path + "/data.mdb")!
+        #expect(truncate(path + "/data.mdb", off_t(size / 2)) == 0)
+        #expect { _ = try Environment.open(at: path) } throws: {
+            guard let error = $0 as? LMDBError else { return false }
+            return error.kind == .corrupted && error.message.contains("truncated")
+        }
+    }
+
+    @Test("a reader on one thread sees its snapshot while another thread writes")
+    func snapshotIsolation() async throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        try environment.write { try $0.put(items, key: [1], value: [1]) }
+        try environment.read { transaction in
+            let writer = Thread {
+                try? environment.write { try $0.put(items, key: [1], value: [2]) }
+            }
+            writer.start()
+            while !writer.isFinished { usleep(1000) }
+            let seen = try transaction.get(items, key: [1])
+            #expect(seen == [1])
+        }
+        #expect(try environment.read { try $0.get(items, key: [1]) } == [2])
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The real `tally serve` process, as the README starts it.
+@Suite("tally serve process", .serialized)
+struct ServeProcessTests {
+    static var tallyPath: String {
+        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("tally").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("tally").path
+    }
+
+    final class Output: @unchecked Sendable {
+        let lock = NSLock()
+        var text = ""
+        func append(_ data: Data) {
+            lock.lock()
+            text += String(decoding: data, as: UTF8.self)
+            lock.unlock()
+        }
+        var current: String {
+            lock.lock()
+            defer { lock.unlock() }
+            return text
+        }
+    }
+
+    static func start(dataDirectory: String) throws -> (Process, Output, Output) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tallyPath)
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--port", "0", "--host", "127.0.0.1"]
+        let standardOutput = Pipe()
+        let standardError = Pipe()
+        let output = Output()
+        let errors = Output()
+        standardOutput.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+        standardError.fileHandleForReading.readabilityHandler = { errors.append($0.availableData) }
+        process.standardOutput = standardOutput
+        process.standardError = standardError
+        try process.run()
+        return (process, output, errors)
+    }
+
+    static func port(from output: Output, process: Process) async throws -> Int? {
+        for _ in 0..<600 {
+            if let range = output.current.range(of: #"http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                return Int(output.current[range].split(separator: ":").last!)
+            }
+            if !process.isRunning { return nil }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    @Test("serve starts on a new data directory, answers /health, and stops cleanly on SIGTERM")
+    func startsAndStops() async throws {
+        let directory = TemporaryDirectory()
+        let (process, output, errors) = try Self.start(dataDirectory: directory.path + "/data")
+        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
+        let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: body, as: UTF8.self) == #"{"status":"ok"}"#)
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/data/journal/data.mdb"))
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test("serve refuses a damaged data directory with the file and the reason, and exits 1")
+    func refusesDamagedDataDirectory() async throws {
+        let directory = TemporaryDirectory()
+        let data = directory.path + "/data"
+        let (first, output, _) = try Self.start(dataDirectory: data)
+        _ = try await Self.port(from: output, process: first)
+        first.terminate()
+        first.waitUntilExit()
+        try Data(repeating: 0x5a, count: 32 << 10).write(to: URL(fileURLWithPath: data + "/journal/data.mdb"))
+        let (second, _, errors) = try Self.start(dataDirectory: data)
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 1)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(errors.current.contains(data + "/journal/data.mdb"))
+        #expect(errors.current.contains("not an LMDB environment"))
+    }
+}

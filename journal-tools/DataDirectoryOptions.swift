@@ -1,0 +1,33 @@
+import ArgumentParser
+import Journal
+import LMDB
+
+/// The `--data DIR` option shared by every command that reads a journal.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(
+        name: .customLong("data"),
+        help: ArgumentHelp("The data directory: it holds journal/ (LMDB) and keys/.", valueName: "DIR"))
+    var directory: String
+
+    /// The directory as given, without trailing slashes (for paths and messages).
+    var directoryPath: String {
+        var path = directory
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    var journalPath: String { Journal.journalPath(in: directoryPath) }
+    var keysPath: String { Journal.keysPath(in: directoryPath) }
+
+    /// Opens the journal read-only. A missing directory is a usage error; a directory that is
+    /// not a Tally journal, or is damaged, throws the journal's error naming the file.
+    func openStorage() throws -> LMDBJournalStorage {
+        guard FileSystem.isDirectory(directoryPath) else {
+            throw ToolExit.usage("\(directoryPath): no such directory")
+        }
+        guard FileSystem.exists(journalPath) else {
+            throw ToolExit.usage("\(journalPath): no journal here (a data directory holds journal/ and keys/)")
+        }
+        return try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+    }
+}

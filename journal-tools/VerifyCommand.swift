@@ -1,0 +1,153 @@
+import ArgumentParser
+import Journal
+import LMDB
+import TallyCrypto
+
+/// `journal-tool verify`: checks a journal end to end with ``JournalVerifier`` and exits with a
+/// code that names the first failure.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify the hash chain, blocks, Merkle roots, signatures and keys of a journal.",
+        discussion: """
+            Recomputes every event hash from the stored bytes, checks that blocks tile the \
+            sequence, and checks each block's chain head, Merkle root and Ed25519 signature, \
+            and that every signing key is trusted or endorsed (through the rotation chain) by a \
+            trusted key. Stops at the first failure and prints its sequence and reason.
+
+            Trusted keys are the --public-key files, or else every published key in DIR/keys \
+            (journal-<key id>.pub.pem). An auditor should pass a copy of the journal's first \
+            public key obtained out of band: keys in DIR/keys are only as trustworthy as DIR.
+
+            With --from, verification starts at the block holding that sequence and trusts the \
+            stored hash of the event before that block; pair it with --checkpoint to anchor it.
+
+            Exit codes:
+            \(exitCodeTable)
+            """
+    )
+
+    /// The exit-code table shown in `--help` (and copied into Schemas/journal.md).
+    static var exitCodeTable: String {
+        var rows = [
+            "   0  valid",
+            "   2  usage error, or the data directory, journal or a key file cannot be read",
+        ]
+        for kind in VerificationFailure.Kind.allCases {
+            let code = String(kind.exitCode.rawValue)
+            rows.append(String(repeating: " ", count: 4 - code.count) + code + "  " + kind.rawValue + ": " + kind.exitCodeSummary)
+        }
+        return rows.joined(separator: "\n")
+    }
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(name: .customLong("from"), help: ArgumentHelp("Start at the block holding this sequence.", valueName: "SEQ"))
+    var fromSequence: UInt64?
+
+    @Option(name: .customLong("through"), help: ArgumentHelp("Stop after the block holding this sequence.", valueName: "SEQ"))
+    var throughSequence: UInt64?
+
+    @Option(
+        name: .customLong("public-key"),
+        help: ArgumentHelp("A trusted Ed25519 public key (PEM); repeat for several. Default: DIR/keys/*.pub.pem.", valueName: "PEMFILE"))
+    var publicKeyFiles: [String] = []
+
+    @Option(
+        name: .customLong("checkpoint"),
+        help: ArgumentHelp(
+            "A head kept from an earlier run; fails with rollback unless the journal still holds that event with that hash.",
+            valueName: "SEQ:HASH"))
+    var checkpoints: [Checkpoint] = []
+
+    @Flag(name: .customLong("json"), help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    func validate() throws {
+        if let fromSequence, fromSequence == 0 {
+            throw ValidationError("--from must be at least 1 (sequences start at 1)")
+        }
+        if let fromSequence, let throughSequence, throughSequence < fromSequence {
+            throw ValidationError("--through \(throughSequence) is before --from \(fromSequence)")
+        }
+    }
+
+    func run() throws {
+        let storage = try data.openStorage()
+        let trusted = try trustedKeys()
+        guard !trusted.isEmpty else {
+            throw ToolExit.usage("no trusted public keys: \(data.keysPath) holds no journal-*.pub.pem; pass --public-key")
+        }
+        let lastSequence = try JournalReader(storage: storage).lastSequence()
+        let start = fromSequence ?? 1
+        if start > lastSequence && lastSequence > 0 {
+            throw ToolExit.usage("--from \(start) is past the end of the journal (its last sequence is \(lastSequence))")
+        }
+
+        let progress = Console.standardErrorIsTerminal
+            ? VerifyProgress(firstSequence: start, lastSequence: min(lastSequence, throughSequence ?? .max)) : nil
+        let report = try JournalVerifier(trustedKeys: trusted.map(\.publicKey)).verify(
+            storage, from: start, through: throughSequence,
+            progress: progress.map { progress in { progress.update($0) } })
+        progress?.finish()
+
+        var failure = report.failure
+        if failure == nil && report.blocksVerified > 0 && report.firstSequence > start {
+            // The verifier starts at the first block ending at or after `start`; if that block
+            // begins after `start`, no block covers `start`, which a whole run would report.
+            failure = VerificationFailure(
+                kind: .blockRange, sequence: start,
+                message: "no block covers sequence \(start): the next block starts at \(report.firstSequence)")
+        }
+        if failure == nil {
+            failure = try checkpoints.lazy.compactMap { try Self.violation(of: $0, in: storage, lastSequence: lastSequence) }.first
+        }
+
+        let result = VerifyResult(
+            journal: data.journalPath, trustedKeys: trusted, requestedFrom: start, requestedThrough: throughSequence,
+            checkpoints: checkpoints.map(\.text), report: report, failure: failure)
+        if json {
+            try JSONOutput.print(result)
+        } else {
+            print(result.text)
+        }
+        if !result.isValid { throw ToolExit(result.exitCode) }
+    }
+
+    /// The keys given with --public-key, or else every published key of the data directory.
+    func trustedKeys() throws -> [TrustedKey] {
+        if !publicKeyFiles.isEmpty {
+            return try publicKeyFiles.map { TrustedKey(publicKey: try PublicKeyFile.load($0), file: $0) }
+        }
+        let store = SigningKeyStore(directory: data.keysPath)
+        return try store.publishedKeys().map { key in
+            TrustedKey(publicKey: key, file: store.publicKeyPath(KeyID(publicKey: key)))
+        }.sorted { $0.file < $1.file }
+    }
+
+    /// A `rollback` failure when the journal does not hold the checkpoint's event with its hash.
+    static func violation(of checkpoint: Checkpoint, in storage: LMDBJournalStorage, lastSequence: UInt64) throws -> VerificationFailure? {
+        guard checkpoint.sequence <= lastSequence else {
+            return VerificationFailure(
+                kind: .rollback, sequence: checkpoint.sequence,
+                message: "the journal ends at sequence \(lastSequence), before the checkpoint \(checkpoint.text)")
+        }
+        let stored: SHA256Digest? = try storage.read { reader in
+            try reader.withEventRecord(at: checkpoint.sequence) { record in
+                guard let record, case .success(let view) = EventRecord.parse(record) else { return nil }
+                return view.storedHash
+            }
+        }
+        guard let stored else {
+            return VerificationFailure(
+                kind: .rollback, sequence: checkpoint.sequence,
+                message: "event \(checkpoint.sequence) of the checkpoint is missing or malformed")
+        }
+        guard stored == checkpoint.hash else {
+            return VerificationFailure(
+                kind: .rollback, sequence: checkpoint.sequence,
+                message: "event \(checkpoint.sequence) has hash \(stored.hex), but the checkpoint says \(checkpoint.hash.hex)")
+        }
+        return nil
+    }
+}

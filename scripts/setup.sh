@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages Tally builds against, if any is missing (Debian 12).
+#   liblmdb-dev  - the journal and read models (LMDB)
+#   libssl-dev   - OpenSSL libcrypto: Ed25519, SHA-256, HMAC
+#   libzstd-dev  - compressed exports and snapshots
+#   pkg-config   - how SwiftPM finds the three above
+#   lmdb-utils, xxd - stock tools the auditors' by-hand check uses (and its test)
+set -euo pipefail
+
+packages=(liblmdb-dev libssl-dev libzstd-dev pkg-config lmdb-utils xxd)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing system packages: ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }

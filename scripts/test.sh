@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: system packages (installed if missing), a debug build of all targets, and
+# the whole suite (unit, tamper, crash-by-SIGKILL, real server process). No benchmarks: they
+# are measured separately (Benchmarks/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+swift build --build-tests
+swift test --skip-build
