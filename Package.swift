@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -81,7 +82,11 @@ let package = Package(
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(
-            name: "JournalTests", dependencies: ["Journal", "LMDB", "TallyCrypto", "tally-crash-child", "journal-tool"]),
+            name: "JournalTests",
+            dependencies: [
+                "Journal", "LMDB", "TallyCrypto", "tally-crash-child", "journal-tool",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
