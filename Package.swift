@@ -44,6 +44,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "Ledger", dependencies: ["Journal", "TallyCrypto"]),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -79,6 +80,12 @@ let package = Package(
         .executableTarget(name: "tally-crash-child", dependencies: ["Journal"], path: "Tests/CrashChild"),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: [
+                "Ledger", "Journal",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(

@@ -35,6 +35,8 @@ public protocol JournalStorageReader {
     func metadata(_ name: String) throws -> [UInt8]?
     /// A value of the write model kept beside the journal (the ledger's balances, holds, ...).
     func state(_ key: [UInt8]) throws -> [UInt8]?
+    /// Calls `body` for each write-model entry in key order, until it returns false.
+    func forEachState(_ body: ([UInt8], [UInt8]) throws -> Bool) throws
 }
 
 /// The write side of a storage transaction.

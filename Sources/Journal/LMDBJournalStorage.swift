@@ -185,6 +185,16 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
         func state(_ key: [UInt8]) throws -> [UInt8]? {
             try transaction.get(storage.state, key: key)
         }
+
+        func forEachState(_ body: ([UInt8], [UInt8]) throws -> Bool) throws {
+            try transaction.withCursor(storage.state) { cursor in
+                var found = try cursor.first()
+                while found {
+                    if try !body(Array(cursor.key), Array(cursor.value)) { return }
+                    found = try cursor.next()
+                }
+            }
+        }
     }
 
     final class Writer: Reader, JournalStorageWriter {

@@ -1,0 +1,154 @@
+import Foundation
+import Journal
+import TallyCrypto
+
+/// The result of an accepted command: its events, where they are in the journal, and whether
+/// this was a replay of an idempotent request already answered.
+public struct LedgerResult: Sendable {
+    public let events: [LedgerEvent]
+    public let sequences: ClosedRange<UInt64>?
+    /// True when the idempotency key was seen before with the same request: `events` are the
+    /// first answer's, and nothing new was appended.
+    public let replayed: Bool
+    public let receipts: [Receipt]
+
+    /// The server-created transaction ID of a purchase or authorisation.
+    public var transaction: String? {
+        for event in events {
+            switch event {
+            case .purchaseAuthorized(let event): return event.transaction
+            case .purchaseCaptured(let event): return event.transaction
+            case .purchaseVoided(let event): return event.transaction
+            default: continue
+            }
+        }
+        return nil
+    }
+}
+
+/// The ledger: decides commands against the write model kept in the journal's LMDB
+/// environment, and appends their events and write-model changes in the same transaction, so
+/// the write model is never behind the journal.
+public final class Ledger: Sendable {
+    public let journal: Journal
+
+    /// Most events one command appends.
+    static let commandEventsMax = 4
+    /// Idempotency keys are 1 to 128 printable ASCII characters.
+    static let idempotencyKeyBytesMax = 128
+
+    public init(journal: Journal) {
+        self.journal = journal
+    }
+
+    /// Decides and, if accepted, durably appends `command`. A vendor's command may carry an
+    /// idempotency key (scoped to that vendor): the same key with the same command returns the
+    /// first result; with a different command it is refused as `idempotencyConflict`.
+    public func execute(_ command: LedgerCommand, idempotencyKey: String? = nil) async throws -> LedgerResult {
+        var mark: IdempotencyMark?
+        if let idempotencyKey {
+            guard let vendor = command.issuingVendor else {
+                throw LedgerRejection(.invalidIdentifier, "only vendor commands carry an idempotency key")
+            }
+            guard !idempotencyKey.isEmpty, idempotencyKey.utf8.count <= Self.idempotencyKeyBytesMax,
+                  idempotencyKey.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e })
+            else {
+                throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+            }
+            let digest = SHA256.hash(Array(try LedgerEvent.encoder.encode(command)))
+            mark = IdempotencyMark(vendor: vendor, key: idempotencyKey, requestDigest: digest.hex)
+        }
+        let commit = try await journal.write(maxEvents: Self.commandEventsMax) { [mark] context -> JournalEffect<Decision> in
+            var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
+            if let mark, let seen = try state.idempotency(vendor: mark.vendor, key: mark.key) {
+                guard seen.requestDigest == mark.requestDigest else {
+                    throw LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request")
+                }
+                return JournalEffect(events: [], outcome: .replay(firstSequence: seen.sequence))
+            }
+            let decider = LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: context.nextSequence, idempotency: mark)
+            let events = try decider.decide(command)
+            var sequence = context.nextSequence
+            var drafts: [EventDraft] = []
+            for event in events {
+                try LedgerFold.apply(event, at: sequence, to: &state)
+                drafts.append(try event.draft())
+                sequence += 1
+            }
+            let changes = state.stagedChanges.map { change -> StateChange in
+                if let value = change.value { return .put(key: Array(change.key.utf8), value: value) }
+                return .delete(key: Array(change.key.utf8))
+            }
+            return JournalEffect(events: drafts, stateChanges: changes, outcome: .accepted(events))
+        }
+        switch commit.outcome {
+        case .accepted(let events):
+            return LedgerResult(events: events, sequences: commit.sequences, replayed: false, receipts: commit.receipts)
+        case .replay(let first):
+            // The first answer's events: those appended at its sequence with the same mark.
+            var events: [LedgerEvent] = []
+            var sequences: [UInt64] = []
+            for stored in try journal.events(from: first, limit: Self.commandEventsMax) {
+                let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+                guard event.idempotency == mark else { break }
+                events.append(event)
+                sequences.append(stored.sequence)
+            }
+            let receipts = try sequences.map { try journal.receipt(for: $0) }
+            return LedgerResult(
+                events: events, sequences: sequences.first.map { $0...sequences.last! }, replayed: true, receipts: receipts)
+        }
+    }
+
+    enum Decision: Sendable {
+        case accepted([LedgerEvent])
+        case replay(firstSequence: UInt64)
+    }
+
+    // MARK: Reading the write model
+
+    /// A read of the write model as committed.
+    public func read<R>(_ body: (LedgerState) throws -> R) throws -> R {
+        try journal.storage.read { reader in
+            try body(LedgerState(base: { key in try reader.state(Array(key.utf8)) }))
+        }
+    }
+
+    public func balance(_ account: LedgerAccount) throws -> Int64 {
+        try read { try $0.balance(account) }
+    }
+
+    /// Every write-model entry, as stored.
+    public func writeModel() throws -> [String: [UInt8]] {
+        var entries: [String: [UInt8]] = [:]
+        try journal.storage.read { reader in
+            try reader.forEachState { key, value in
+                entries[String(decoding: key, as: UTF8.self)] = value
+                return true
+            }
+        }
+        return entries
+    }
+
+    /// Folds the whole journal from empty into a fresh write model (for audits and to check
+    /// that the live one equals it).
+    public static func replay(_ storage: any JournalStorage) throws -> [String: [UInt8]] {
+        var entries: [String: [UInt8]] = [:]
+        let reader = JournalReader(storage: storage)
+        var next: UInt64 = 1
+        while true {
+            let batch = try reader.events(from: next, limit: 4096)
+            if batch.isEmpty { break }
+            for stored in batch {
+                let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+                var state = LedgerState(base: { entries[$0] })
+                try LedgerFold.apply(event, at: stored.sequence, to: &state)
+                for change in state.stagedChanges {
+                    entries[change.key] = change.value
+                }
+            }
+            next = batch.last!.sequence + 1
+        }
+        return entries
+    }
+}

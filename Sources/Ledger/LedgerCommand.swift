@@ -1,0 +1,44 @@
+/// What a purchase pays for: content from the vendor's catalog, or terms sent inline.
+public enum ContentReference: Sendable, Codable, Equatable {
+    case catalog(String)
+    case inline(ContentTerms)
+}
+
+/// Every command the ledger decides. Commands are imperative; their events are past tense.
+public enum LedgerCommand: Sendable, Codable, Equatable {
+    case openAccount(user: String, channel: AccountChannel, referringVendor: String? = nil, representative: String? = nil)
+    case addMember(user: String, member: String)
+    case removeMember(user: String, member: String)
+    case openWallet(user: String, currency: Currency)
+    case approveCreditLine(user: String, currency: Currency, limit: Int64)
+    case setSpendingLimit(user: String, limit: SpendingLimit)
+    case removeSpendingLimit(user: String, limit: SpendingLimit)
+    case addFunds(funding: String, user: String, currency: Currency, amount: Int64, method: FundingMethod, throughVendor: String? = nil)
+    case clearFunds(funding: String)
+    case failFunds(funding: String)
+    case registerVendor(vendor: String, name: String, sites: [String], feeBasisPoints: Int64, settlement: SettlementPolicy)
+    case registerContent(vendor: String, terms: ContentTerms)
+    /// One step: pay now.
+    case purchase(user: String, member: String? = nil, vendor: String, content: ContentReference)
+    /// Hold the funds; the server creates the transaction ID.
+    case authorize(user: String, member: String? = nil, vendor: String, content: ContentReference, holdSeconds: UInt64)
+    case capture(vendor: String, transaction: String)
+    case void(vendor: String, transaction: String)
+    /// Releases a hold whose timeout has passed (run by the hold sweeper with its clock).
+    case expireHold(transaction: String)
+    case transfer(from: String, to: String, currency: Currency, amount: Int64)
+    /// Settles a vendor's payable in a currency. `force` settles now (by command); otherwise
+    /// only when its threshold is reached or its period has elapsed.
+    case settle(vendor: String, currency: Currency, force: Bool)
+
+    /// The vendor a command is issued by, for idempotency scoping.
+    public var issuingVendor: String? {
+        switch self {
+        case .registerContent(let vendor, _), .purchase(_, _, let vendor, _), .authorize(_, _, let vendor, _, _),
+            .capture(let vendor, _), .void(let vendor, _):
+            return vendor
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,470 @@
+/// The pure decision `(state, command) -> [event] | rejection`. Each command's rules are a flat
+/// list of early returns in a fixed order; nothing is written here.
+struct LedgerDecider {
+    let state: LedgerState
+    let time: UInt64
+    /// The sequence the command's first event will get (server-created IDs derive from it).
+    let nextSequence: UInt64
+    let idempotency: IdempotencyMark?
+
+    /// Longest and shortest hold a vendor may ask for.
+    static let holdSecondsRange: ClosedRange<UInt64> = 1...(7 * 86_400)
+    static let identifierBytesMax = 64
+    static let textBytesMax = 1_000
+    static let sitesMax = 32
+    static let royaltySharesMax = 16
+    static let basisPointsMax: Int64 = 10_000
+
+    func decide(_ command: LedgerCommand) throws -> [LedgerEvent] {
+        switch command {
+        case .openAccount(let user, let channel, let referringVendor, let representative):
+            try identifier(user, "user")
+            if try state.user(user) != nil { throw LedgerRejection(.accountExists, "account \(user) exists") }
+            switch channel {
+            case .vendorLink:
+                guard let referringVendor else {
+                    throw LedgerRejection(.unknownReferringVendor, "an account opened through a vendor link names the referring vendor")
+                }
+                if try state.vendor(referringVendor) == nil {
+                    throw LedgerRejection(.unknownReferringVendor, "referring vendor \(referringVendor) is not registered")
+                }
+            case .customerService:
+                guard let representative else { throw LedgerRejection(.invalidIdentifier, "representative is required for customerService") }
+                try identifier(representative, "representative")
+            case .providerSite:
+                break
+            }
+            return [.accountOpened(AccountOpened(
+                user: user, channel: channel, referringVendor: channel == .vendorLink ? referringVendor : nil,
+                representative: channel == .customerService ? representative : nil, timeMilliseconds: time))]
+
+        case .addMember(let user, let member):
+            try identifier(member, "member")
+            let record = try existingUser(user)
+            if record.members[member] == true { throw LedgerRejection(.memberExists, "\(member) is already a member of \(user)") }
+            return [.memberAdded(MemberAdded(user: user, member: member, timeMilliseconds: time))]
+
+        case .removeMember(let user, let member):
+            let record = try existingUser(user)
+            guard record.members[member] == true else { throw LedgerRejection(.unknownMember, "\(member) is not an active member of \(user)") }
+            return [.memberRemoved(MemberRemoved(user: user, member: member, timeMilliseconds: time))]
+
+        case .openWallet(let user, let currency):
+            let record = try existingUser(user)
+            if record.wallets.contains(currency) { throw LedgerRejection(.walletExists, "\(user) already has a \(currency) wallet") }
+            return [.walletOpened(WalletOpened(user: user, currency: currency, timeMilliseconds: time))]
+
+        case .approveCreditLine(let user, let currency, let limit):
+            let record = try existingUser(user)
+            try wallet(record, user, currency)
+            if limit < 0 { throw LedgerRejection(.creditLimitNegative, "limit must be zero or more, got \(limit)") }
+            let used = -(try state.balance(.creditLine(user: user, currency: currency)))
+            if limit < used {
+                throw LedgerRejection(.creditLimitNegative, "limit \(limit) is below the credit already in use (\(used))", headroom: used)
+            }
+            return [.creditLineApproved(CreditLineApproved(user: user, currency: currency, limit: limit, timeMilliseconds: time))]
+
+        case .setSpendingLimit(let user, let limit), .removeSpendingLimit(let user, let limit):
+            let record = try existingUser(user)
+            let removing: Bool
+            if case .removeSpendingLimit = command { removing = true } else { removing = false }
+            if !removing { try Money.positive(limit.amount, "limit.amount") }
+            if let member = limit.member, record.members[member] == nil {
+                throw LedgerRejection(.unknownMember, "\(member) is not a member of \(user)")
+            }
+            if limit.kind == .perVendorMonth {
+                guard let vendor = limit.vendor, try state.vendor(vendor) != nil else {
+                    throw LedgerRejection(.unknownVendor, "a per-vendor limit names a registered vendor")
+                }
+            } else if limit.vendor != nil {
+                throw LedgerRejection(.invalidVendorPolicy, "only perVendorMonth limits name a vendor")
+            }
+            if removing && !record.limits.contains(where: { LedgerFold.sameScope($0, limit) }) {
+                throw LedgerRejection(.unknownAccount, "\(user) has no such limit to remove")
+            }
+            return [.spendingLimitSet(SpendingLimitSet(user: user, limit: limit, removed: removing, timeMilliseconds: time))]
+
+        case .addFunds(let funding, let user, let currency, let amount, let method, let throughVendor):
+            try identifier(funding, "funding")
+            try Money.positive(amount, "amount")
+            let record = try existingUser(user)
+            try wallet(record, user, currency)
+            if try state.funding(funding) != nil { throw LedgerRejection(.invalidIdentifier, "funding \(funding) exists") }
+            if let throughVendor, try state.vendor(throughVendor) == nil {
+                throw LedgerRejection(.unknownVendor, "vendor \(throughVendor) is not registered")
+            }
+            let source = LedgerAccount.fundingClearing(method: method, currency: currency)
+            let postings: [Posting]
+            if method.isOffline {
+                try checkCredit(.pending(user: user, currency: currency), amount)
+                postings = [Posting(debit: source, credit: .pending(user: user, currency: currency), amount: amount)]
+            } else {
+                postings = try deposit(amount, from: source, user: user, currency: currency)
+            }
+            try checkDebit(source, amount)
+            return [.fundsAdded(FundsAdded(
+                funding: funding, user: user, currency: currency, amount: amount, method: method, throughVendor: throughVendor,
+                pending: method.isOffline, postings: postings, timeMilliseconds: time))]
+
+        case .clearFunds(let funding), .failFunds(let funding):
+            guard let record = try state.funding(funding) else { throw LedgerRejection(.unknownFunding, "no funding \(funding)") }
+            guard record.status == .pending else { throw LedgerRejection(.fundingNotPending, "funding \(funding) is \(record.status.rawValue)") }
+            let pending = LedgerAccount.pending(user: record.user, currency: record.currency)
+            if case .clearFunds = command {
+                let postings = try deposit(record.amount, from: pending, user: record.user, currency: record.currency)
+                return [.fundsCleared(FundsCleared(funding: funding, user: record.user, postings: postings, timeMilliseconds: time))]
+            }
+            let back = LedgerAccount.fundingClearing(method: record.method, currency: record.currency)
+            return [.fundsFailed(FundsFailed(
+                funding: funding, user: record.user, postings: [Posting(debit: pending, credit: back, amount: record.amount)],
+                timeMilliseconds: time))]
+
+        case .registerVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
+            try identifier(vendor, "vendor")
+            try text(name, "name", required: true)
+            if try state.vendor(vendor) != nil { throw LedgerRejection(.vendorExists, "vendor \(vendor) exists") }
+            guard !sites.isEmpty, sites.count <= Self.sitesMax else {
+                throw LedgerRejection(.invalidVendorPolicy, "sites must list 1 to \(Self.sitesMax) URL prefixes")
+            }
+            for site in sites where !Self.isSitePrefix(site) {
+                throw LedgerRejection(.invalidVendorPolicy, "site '\(site)' must be an https:// or http:// URL prefix ending in '/'")
+            }
+            guard (0...Self.basisPointsMax).contains(feeBasisPoints) else {
+                throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)")
+            }
+            if settlement.thresholdAmount == nil && settlement.periodSeconds == nil {
+                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, a periodSeconds, or both")
+            }
+            if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
+            if let period = settlement.periodSeconds, period == 0 {
+                throw LedgerRejection(.invalidVendorPolicy, "settlement.periodSeconds must be positive")
+            }
+            return [.vendorRegistered(VendorRegistered(
+                vendor: vendor, name: name, sites: sites, feeBasisPoints: feeBasisPoints, settlement: settlement, timeMilliseconds: time))]
+
+        case .registerContent(let vendor, let terms):
+            let record = try existingVendor(vendor)
+            try checkTerms(terms, vendor: record)
+            if try state.content(vendor: vendor, terms.content) != nil {
+                throw LedgerRejection(.contentExists, "content \(terms.content) of \(vendor) exists")
+            }
+            return [.contentRegistered(ContentRegistered(vendor: vendor, terms: terms, idempotency: idempotency, timeMilliseconds: time))]
+
+        case .purchase(let user, let member, let vendor, let content):
+            let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
+            let transaction = "tx-\(nextSequence)"
+            let sources = try drawFunds(terms.price, user: user, record: record, currency: terms.currency)
+            let split = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
+            var postings = sources.map { Posting(debit: $0.0, credit: .vendorPayable(vendor: vendor, currency: terms.currency), amount: $0.1) }
+            postings += split.postings
+            return [.purchaseCaptured(PurchaseCaptured(
+                transaction: transaction, user: user, member: member, vendor: vendor, terms: terms, oneStep: true,
+                sources: sources.map { FundingSource(account: $0.0.name, amount: $0.1) }, fee: split.fee,
+                royalties: split.royalties, rounding: royaltyRoundingRule, entitlement: terms.access,
+                postings: postings, idempotency: idempotency, timeMilliseconds: time))]
+
+        case .authorize(let user, let member, let vendor, let content, let holdSeconds):
+            guard Self.holdSecondsRange.contains(holdSeconds) else {
+                throw LedgerRejection(.holdTimeoutOutOfRange, "holdSeconds must be \(Self.holdSecondsRange.lowerBound)...\(Self.holdSecondsRange.upperBound)")
+            }
+            let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
+            _ = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
+            let transaction = "tx-\(nextSequence)"
+            let sources = try drawFunds(terms.price, user: user, record: record, currency: terms.currency)
+            let holds = LedgerAccount.holds(user: user, currency: terms.currency)
+            return [.purchaseAuthorized(PurchaseAuthorized(
+                transaction: transaction, user: user, member: member, vendor: vendor, terms: terms,
+                holdExpiresAtMilliseconds: time + holdSeconds * 1000,
+                sources: sources.map { FundingSource(account: $0.0.name, amount: $0.1) },
+                postings: sources.map { Posting(debit: $0.0, credit: holds, amount: $0.1) },
+                idempotency: idempotency, timeMilliseconds: time))]
+
+        case .capture(let vendor, let transaction):
+            let record = try heldTransaction(transaction, vendor: vendor)
+            if let expiry = record.holdExpiresAtMilliseconds, time >= expiry {
+                throw LedgerRejection(.holdExpired, "the hold on \(transaction) expired at \(expiry)")
+            }
+            let vendorRecord = try existingVendor(vendor)
+            let currency = record.terms.currency
+            let split = try paySplit(terms: record.terms, vendor: vendor, vendorRecord: vendorRecord)
+            var postings = [Posting(
+                debit: .holds(user: record.user, currency: currency), credit: .vendorPayable(vendor: vendor, currency: currency),
+                amount: record.terms.price)]
+            postings += split.postings
+            return [.purchaseCaptured(PurchaseCaptured(
+                transaction: transaction, user: record.user, member: record.member, vendor: vendor, terms: record.terms,
+                oneStep: false, sources: record.sources, fee: split.fee, royalties: split.royalties, rounding: royaltyRoundingRule,
+                entitlement: record.terms.access, postings: postings, idempotency: idempotency, timeMilliseconds: time))]
+
+        case .void(let vendor, let transaction):
+            let record = try heldTransaction(transaction, vendor: vendor)
+            return [.purchaseVoided(release(record, transaction: transaction, reason: .voided))]
+
+        case .expireHold(let transaction):
+            guard let record = try state.transaction(transaction) else {
+                throw LedgerRejection(.unknownTransaction, "no transaction \(transaction)")
+            }
+            guard record.status == .held else { throw LedgerRejection(.transactionNotHeld, "\(transaction) is \(record.status.rawValue)") }
+            guard let expiry = record.holdExpiresAtMilliseconds, time >= expiry else {
+                throw LedgerRejection(.transactionNotHeld, "the hold on \(transaction) has not expired yet")
+            }
+            return [.purchaseVoided(release(record, transaction: transaction, reason: .expired))]
+
+        case .transfer(let from, let to, let currency, let amount):
+            try Money.positive(amount, "amount")
+            if from == to { throw LedgerRejection(.selfTransfer, "a transfer needs two different users") }
+            let sender = try existingUser(from)
+            try wallet(sender, from, currency)
+            let receiver = try existingUser(to)
+            try wallet(receiver, to, currency)
+            let source = LedgerAccount.wallet(user: from, currency: currency)
+            let available = try state.balance(source)
+            if available < amount {
+                throw LedgerRejection(.insufficientFunds, "\(from) has \(available) \(currency) of the \(amount) to transfer", headroom: max(available, 0))
+            }
+            let postings = try deposit(amount, from: source, user: to, currency: currency)
+            return [.tokensTransferred(TokensTransferred(
+                from: from, to: to, currency: currency, amount: amount, postings: postings, timeMilliseconds: time))]
+
+        case .settle(let vendor, let currency, let force):
+            let record = try existingVendor(vendor)
+            let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency)
+            let amount = try state.balance(payable)
+            guard amount > 0 else { throw LedgerRejection(.nothingToSettle, "\(vendor) has nothing payable in \(currency)") }
+            let trigger: VendorSettled.Trigger
+            if force {
+                trigger = .command
+            } else if let threshold = record.settlement.thresholdAmount, amount >= threshold {
+                trigger = .threshold
+            } else if let period = record.settlement.periodSeconds, time >= record.lastSettledAtMilliseconds + period * 1000 {
+                trigger = .period
+            } else {
+                throw LedgerRejection(.nothingToSettle, "\(vendor) is below its threshold and its period has not elapsed",
+                                      headroom: record.settlement.thresholdAmount.map { $0 - amount })
+            }
+            return [.vendorSettled(VendorSettled(
+                vendor: vendor, currency: currency, amount: amount, trigger: trigger, coversThroughSequence: nextSequence - 1,
+                postings: [Posting(debit: payable, credit: .settlementClearing(currency: currency), amount: amount)],
+                timeMilliseconds: time))]
+        }
+    }
+
+    // MARK: Rules shared by commands
+
+    func identifier(_ value: String, _ field: String) throws {
+        let bytes = value.utf8
+        guard !bytes.isEmpty, bytes.count <= Self.identifierBytesMax,
+              bytes.allSatisfy({ Self.isIdentifierByte($0) })
+        else {
+            throw LedgerRejection(.invalidIdentifier, "\(field) must be 1 to \(Self.identifierBytesMax) characters of A-Z a-z 0-9 . _ -")
+        }
+    }
+
+    static func isIdentifierByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    func text(_ value: String, _ field: String, required: Bool) throws {
+        if required && value.isEmpty { throw LedgerRejection(.invalidText, "\(field) is required") }
+        if value.utf8.count > Self.textBytesMax { throw LedgerRejection(.invalidText, "\(field) is longer than \(Self.textBytesMax) bytes") }
+    }
+
+    static func isSitePrefix(_ site: String) -> Bool {
+        (site.hasPrefix("https://") || site.hasPrefix("http://")) && site.hasSuffix("/") && site.utf8.count <= 200
+            && !site.contains(" ") && site.split(separator: "/", omittingEmptySubsequences: true).count >= 2
+    }
+
+    func existingUser(_ id: String) throws -> UserRecord {
+        guard let record = try state.user(id) else { throw LedgerRejection(.unknownAccount, "no account \(id)") }
+        return record
+    }
+
+    func existingVendor(_ id: String) throws -> VendorRecord {
+        guard let record = try state.vendor(id) else { throw LedgerRejection(.unknownVendor, "no vendor \(id)") }
+        return record
+    }
+
+    func wallet(_ record: UserRecord, _ user: String, _ currency: Currency) throws {
+        guard record.wallets.contains(currency) else { throw LedgerRejection(.walletNotOpen, "\(user) has no \(currency) wallet") }
+    }
+
+    func checkCredit(_ account: LedgerAccount, _ amount: Int64) throws {
+        _ = try Money.add(try state.balance(account), amount)
+    }
+
+    func checkDebit(_ account: LedgerAccount, _ amount: Int64) throws {
+        _ = try Money.subtract(try state.balance(account), amount)
+    }
+
+    /// Money arriving for a user: it repays credit in use first, the rest goes to the wallet.
+    func deposit(_ amount: Int64, from source: LedgerAccount, user: String, currency: Currency) throws -> [Posting] {
+        let credit = LedgerAccount.creditLine(user: user, currency: currency)
+        let wallet = LedgerAccount.wallet(user: user, currency: currency)
+        let inUse = -(try state.balance(credit))
+        let repay = min(max(inUse, 0), amount)
+        var postings: [Posting] = []
+        if repay > 0 { postings.append(Posting(debit: source, credit: credit, amount: repay)) }
+        if amount - repay > 0 {
+            try checkCredit(wallet, amount - repay)
+            postings.append(Posting(debit: source, credit: wallet, amount: amount - repay))
+        }
+        return postings
+    }
+
+    /// Where a payment comes from: the wallet first, then the approved credit line.
+    func drawFunds(_ amount: Int64, user: String, record: UserRecord, currency: Currency) throws -> [(LedgerAccount, Int64)] {
+        let wallet = LedgerAccount.wallet(user: user, currency: currency)
+        let credit = LedgerAccount.creditLine(user: user, currency: currency)
+        let inWallet = max(try state.balance(wallet), 0)
+        let limit = record.creditLimits[currency.code] ?? 0
+        let creditLeft = limit + (try state.balance(credit))
+        let available = try Money.add(inWallet, max(creditLeft, 0))
+        guard available >= amount else {
+            throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) available of the \(amount) needed", headroom: available)
+        }
+        var sources: [(LedgerAccount, Int64)] = []
+        let fromWallet = min(inWallet, amount)
+        if fromWallet > 0 { sources.append((wallet, fromWallet)) }
+        if amount - fromWallet > 0 { sources.append((credit, amount - fromWallet)) }
+        return sources
+    }
+
+    /// The vendor's fee and the rights holders' royalties out of the vendor's payable.
+    func paySplit(terms: ContentTerms, vendor: String, vendorRecord: VendorRecord)
+        throws -> (fee: Int64, royalties: [RoyaltyPayment], postings: [Posting])
+    {
+        let currency = terms.currency
+        let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency)
+        let fee = Money.share(of: terms.price, basisPoints: vendorRecord.feeBasisPoints)
+        var postings: [Posting] = []
+        if fee > 0 { postings.append(Posting(debit: payable, credit: .providerFeeRevenue(currency: currency), amount: fee)) }
+        var royalties: [RoyaltyPayment] = []
+        for share in terms.royalties {
+            let amount = Money.share(of: terms.price, basisPoints: share.basisPoints)
+            royalties.append(RoyaltyPayment(holder: share.holder, amount: amount))
+            if amount > 0 {
+                postings.append(Posting(debit: payable, credit: .rightsHolderPayable(holder: share.holder, currency: currency), amount: amount))
+            }
+        }
+        for posting in postings {
+            _ = try Money.add(try state.balance(named: posting.credit), posting.amount)
+        }
+        _ = try Money.add(try state.balance(payable), terms.price)
+        return (fee, royalties, postings)
+    }
+
+    func checkTerms(_ terms: ContentTerms, vendor: VendorRecord) throws {
+        try identifier(terms.content, "content")
+        try text(terms.title, "title", required: true)
+        try text(terms.description, "description", required: false)
+        try Money.positive(terms.price, "price")
+        guard vendor.sites.contains(where: { terms.url.hasPrefix($0) }) else {
+            throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites")
+        }
+        guard terms.royalties.count <= Self.royaltySharesMax else {
+            throw LedgerRejection(.invalidRoyaltySchedule, "at most \(Self.royaltySharesMax) rights holders")
+        }
+        var total: Int64 = 0
+        for share in terms.royalties {
+            try identifier(share.holder, "royalties.holder")
+            guard share.basisPoints > 0 && share.basisPoints <= Self.basisPointsMax else {
+                throw LedgerRejection(.invalidRoyaltySchedule, "each share is 1...10000 basis points")
+            }
+            total += share.basisPoints
+        }
+        guard total + vendor.feeBasisPoints <= Self.basisPointsMax else {
+            throw LedgerRejection(
+                .invalidRoyaltySchedule, "royalties (\(total) bp) and the fee (\(vendor.feeBasisPoints) bp) exceed the price")
+        }
+        for value in [terms.access.views, terms.access.hours, terms.access.days] {
+            if let value, value <= 0 { throw LedgerRejection(.invalidText, "access terms must be positive when given") }
+        }
+        for incentive in terms.incentiveIDs { try identifier(incentive, "incentiveIDs") }
+    }
+
+    func purchaseContext(user: String, member: String?, vendor: String, content: ContentReference)
+        throws -> (UserRecord, VendorRecord, ContentTerms)
+    {
+        let vendorRecord = try existingVendor(vendor)
+        let terms: ContentTerms
+        switch content {
+        case .catalog(let id):
+            guard let registered = try state.content(vendor: vendor, id) else {
+                throw LedgerRejection(.unknownContent, "\(vendor) has no content \(id)")
+            }
+            terms = registered
+        case .inline(let inline):
+            try checkTerms(inline, vendor: vendorRecord)
+            terms = inline
+        }
+        let record = try existingUser(user)
+        if let member, record.members[member] != true {
+            throw LedgerRejection(.unknownMember, "\(member) is not an active member of \(user)")
+        }
+        try wallet(record, user, terms.currency)
+        try checkLimits(record, user: user, member: member, vendor: vendor, amount: terms.price, currency: terms.currency)
+        return (record, vendorRecord, terms)
+    }
+
+    func checkLimits(_ record: UserRecord, user: String, member: String?, vendor: String, amount: Int64, currency: Currency) throws {
+        let limits = record.limits.filter { $0.currency == currency && $0.applies(member: member, vendor: vendor) }
+        guard !limits.isEmpty else { return }
+        let entries = try state.spending(user)
+        for limit in limits {
+            guard let window = limit.windowMilliseconds else {
+                if amount > limit.amount {
+                    throw LedgerRejection(.exceedsPerTransactionLimit, "\(amount) is over the per-transaction limit of \(limit.amount)", headroom: limit.amount)
+                }
+                continue
+            }
+            let since = time > window ? time - window : 0
+            var spent: Int64 = 0
+            for entry in entries where entry.timeMilliseconds > since && entry.vendor != "" {
+                if let member = limit.member, entry.member != member { continue }
+                if limit.kind == .perVendorMonth, entry.vendor != limit.vendor { continue }
+                spent = try Money.add(spent, entry.amount)
+            }
+            let total = try Money.add(spent, amount)
+            if total > limit.amount {
+                let rule: LedgerRejection.Rule = switch limit.kind {
+                case .perDay: .exceedsDailyLimit
+                case .perWeek: .exceedsWeeklyLimit
+                case .perMonth: .exceedsMonthlyLimit
+                case .perVendorMonth: .exceedsVendorLimit
+                case .perTransaction: .exceedsPerTransactionLimit
+                }
+                throw LedgerRejection(rule, "\(amount) would bring spending to \(total), over the \(limit.kind.rawValue) limit of \(limit.amount)",
+                                      headroom: max(limit.amount - spent, 0))
+            }
+        }
+    }
+
+    func heldTransaction(_ transaction: String, vendor: String) throws -> TransactionRecord {
+        guard let record = try state.transaction(transaction), record.vendor == vendor else {
+            throw LedgerRejection(.unknownTransaction, "\(vendor) has no transaction \(transaction)")
+        }
+        guard record.status == .held else {
+            throw LedgerRejection(.transactionNotHeld, "\(transaction) is \(record.status.rawValue), not held")
+        }
+        return record
+    }
+
+    func release(_ record: TransactionRecord, transaction: String, reason: PurchaseVoided.Reason) -> PurchaseVoided {
+        let currency = record.terms.currency
+        let holds = LedgerAccount.holds(user: record.user, currency: currency)
+        let postings = record.sources.map { source -> Posting in
+            let back: LedgerAccount = source.account.hasPrefix("credit:")
+                ? .creditLine(user: record.user, currency: currency) : .wallet(user: record.user, currency: currency)
+            return Posting(debit: holds, credit: back, amount: source.amount)
+        }
+        return PurchaseVoided(
+            transaction: transaction, user: record.user, vendor: record.vendor, reason: reason, postings: postings,
+            idempotency: idempotency, timeMilliseconds: time)
+    }
+}

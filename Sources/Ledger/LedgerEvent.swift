@@ -1,0 +1,305 @@
+import Foundation
+import Journal
+
+/// Marks an event as the effect of a vendor's idempotent request.
+public struct IdempotencyMark: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var key: String
+    /// SHA-256 of the request's canonical JSON, hex.
+    public var requestDigest: String
+}
+
+/// A royalty paid to one rights holder out of a purchase.
+public struct RoyaltyPayment: Sendable, Codable, Equatable {
+    public var holder: String
+    public var amount: Int64
+}
+
+/// The rounding rule of royalties and fees, recorded in every purchase event.
+public let royaltyRoundingRule = "each share is floor(price * basisPoints / 10000); the remainder stays with the vendor"
+
+public struct AccountOpened: Sendable, Codable, Equatable {
+    public var user: String
+    public var channel: AccountChannel
+    public var referringVendor: String?
+    public var representative: String?
+    public var timeMilliseconds: UInt64
+}
+
+public struct MemberAdded: Sendable, Codable, Equatable {
+    public var user: String
+    public var member: String
+    public var timeMilliseconds: UInt64
+}
+
+public struct MemberRemoved: Sendable, Codable, Equatable {
+    public var user: String
+    public var member: String
+    public var timeMilliseconds: UInt64
+}
+
+public struct WalletOpened: Sendable, Codable, Equatable {
+    public var user: String
+    public var currency: Currency
+    public var timeMilliseconds: UInt64
+}
+
+public struct CreditLineApproved: Sendable, Codable, Equatable {
+    public var user: String
+    public var currency: Currency
+    public var limit: Int64
+    public var timeMilliseconds: UInt64
+}
+
+public struct SpendingLimitSet: Sendable, Codable, Equatable {
+    public var user: String
+    public var limit: SpendingLimit
+    /// True when the event removes the limit of that kind, currency, member and vendor.
+    public var removed: Bool
+    public var timeMilliseconds: UInt64
+}
+
+public struct FundsAdded: Sendable, Codable, Equatable {
+    public var funding: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    /// The vendor site the tokens were bought through, if any (claims 6, 32).
+    public var throughVendor: String?
+    /// Offline funds stay pending until cleared.
+    public var pending: Bool
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct FundsCleared: Sendable, Codable, Equatable {
+    public var funding: String
+    public var user: String
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct FundsFailed: Sendable, Codable, Equatable {
+    public var funding: String
+    public var user: String
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct VendorRegistered: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var name: String
+    public var sites: [String]
+    public var feeBasisPoints: Int64
+    public var settlement: SettlementPolicy
+    public var timeMilliseconds: UInt64
+}
+
+public struct ContentRegistered: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var terms: ContentTerms
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+public struct PurchaseAuthorized: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var user: String
+    public var member: String?
+    public var vendor: String
+    public var terms: ContentTerms
+    public var holdExpiresAtMilliseconds: UInt64
+    public var sources: [FundingSource]
+    public var postings: [Posting]
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+/// A purchase paid: by capture of a hold, or in one step. Grants the entitlement.
+public struct PurchaseCaptured: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var user: String
+    public var member: String?
+    public var vendor: String
+    public var terms: ContentTerms
+    /// True for a one-step purchase (no hold before it).
+    public var oneStep: Bool
+    public var sources: [FundingSource]
+    public var fee: Int64
+    public var royalties: [RoyaltyPayment]
+    public var rounding: String
+    public var entitlement: AccessTerms
+    public var postings: [Posting]
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+public struct PurchaseVoided: Sendable, Codable, Equatable {
+    public enum Reason: String, Sendable, Codable { case voided, expired }
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var reason: Reason
+    public var postings: [Posting]
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+public struct TokensTransferred: Sendable, Codable, Equatable {
+    public var from: String
+    public var to: String
+    public var currency: Currency
+    public var amount: Int64
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct VendorSettled: Sendable, Codable, Equatable {
+    public enum Trigger: String, Sendable, Codable { case threshold, period, command }
+    public var vendor: String
+    public var currency: Currency
+    public var amount: Int64
+    public var trigger: Trigger
+    /// The settlement covers the vendor's payable up to and including this sequence.
+    public var coversThroughSequence: UInt64
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+/// Every ledger event. The journal stores `typeName` and the payload's JSON bytes.
+public enum LedgerEvent: Sendable, Equatable {
+    case accountOpened(AccountOpened)
+    case memberAdded(MemberAdded)
+    case memberRemoved(MemberRemoved)
+    case walletOpened(WalletOpened)
+    case creditLineApproved(CreditLineApproved)
+    case spendingLimitSet(SpendingLimitSet)
+    case fundsAdded(FundsAdded)
+    case fundsCleared(FundsCleared)
+    case fundsFailed(FundsFailed)
+    case vendorRegistered(VendorRegistered)
+    case contentRegistered(ContentRegistered)
+    case purchaseAuthorized(PurchaseAuthorized)
+    case purchaseCaptured(PurchaseCaptured)
+    case purchaseVoided(PurchaseVoided)
+    case tokensTransferred(TokensTransferred)
+    case vendorSettled(VendorSettled)
+
+    public var typeName: String {
+        switch self {
+        case .accountOpened: return "AccountOpened"
+        case .memberAdded: return "MemberAdded"
+        case .memberRemoved: return "MemberRemoved"
+        case .walletOpened: return "WalletOpened"
+        case .creditLineApproved: return "CreditLineApproved"
+        case .spendingLimitSet: return "SpendingLimitSet"
+        case .fundsAdded: return "FundsAdded"
+        case .fundsCleared: return "FundsCleared"
+        case .fundsFailed: return "FundsFailed"
+        case .vendorRegistered: return "VendorRegistered"
+        case .contentRegistered: return "ContentRegistered"
+        case .purchaseAuthorized: return "PurchaseAuthorized"
+        case .purchaseCaptured: return "PurchaseCaptured"
+        case .purchaseVoided: return "PurchaseVoided"
+        case .tokensTransferred: return "TokensTransferred"
+        case .vendorSettled: return "VendorSettled"
+        }
+    }
+
+    public static let typeNames = [
+        "AccountOpened", "MemberAdded", "MemberRemoved", "WalletOpened", "CreditLineApproved", "SpendingLimitSet",
+        "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
+        "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled",
+    ]
+
+    /// The event's double-entry postings (empty for events that move no money).
+    public var postings: [Posting] {
+        switch self {
+        case .fundsAdded(let event): return event.postings
+        case .fundsCleared(let event): return event.postings
+        case .fundsFailed(let event): return event.postings
+        case .purchaseAuthorized(let event): return event.postings
+        case .purchaseCaptured(let event): return event.postings
+        case .purchaseVoided(let event): return event.postings
+        case .tokensTransferred(let event): return event.postings
+        case .vendorSettled(let event): return event.postings
+        default: return []
+        }
+    }
+
+    var idempotency: IdempotencyMark? {
+        switch self {
+        case .contentRegistered(let event): return event.idempotency
+        case .purchaseAuthorized(let event): return event.idempotency
+        case .purchaseCaptured(let event): return event.idempotency
+        case .purchaseVoided(let event): return event.idempotency
+        default: return nil
+        }
+    }
+
+    // MARK: Bytes
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    /// The journal draft: the type name and the payload's JSON. These bytes are hashed and
+    /// signed as stored; they are never re-encoded to verify anything.
+    public func draft() throws -> EventDraft {
+        let encoder = LedgerEvent.encoder
+        let payload: Data
+        switch self {
+        case .accountOpened(let event): payload = try encoder.encode(event)
+        case .memberAdded(let event): payload = try encoder.encode(event)
+        case .memberRemoved(let event): payload = try encoder.encode(event)
+        case .walletOpened(let event): payload = try encoder.encode(event)
+        case .creditLineApproved(let event): payload = try encoder.encode(event)
+        case .spendingLimitSet(let event): payload = try encoder.encode(event)
+        case .fundsAdded(let event): payload = try encoder.encode(event)
+        case .fundsCleared(let event): payload = try encoder.encode(event)
+        case .fundsFailed(let event): payload = try encoder.encode(event)
+        case .vendorRegistered(let event): payload = try encoder.encode(event)
+        case .contentRegistered(let event): payload = try encoder.encode(event)
+        case .purchaseAuthorized(let event): payload = try encoder.encode(event)
+        case .purchaseCaptured(let event): payload = try encoder.encode(event)
+        case .purchaseVoided(let event): payload = try encoder.encode(event)
+        case .tokensTransferred(let event): payload = try encoder.encode(event)
+        case .vendorSettled(let event): payload = try encoder.encode(event)
+        }
+        return EventDraft(typeName: typeName, payload: Array(payload))
+    }
+
+    /// Decodes a stored event; an unknown type or a payload that does not decode is an error.
+    public init(typeName: String, payload: [UInt8]) throws {
+        let decoder = JSONDecoder()
+        let data = Data(payload)
+        switch typeName {
+        case "AccountOpened": self = .accountOpened(try decoder.decode(AccountOpened.self, from: data))
+        case "MemberAdded": self = .memberAdded(try decoder.decode(MemberAdded.self, from: data))
+        case "MemberRemoved": self = .memberRemoved(try decoder.decode(MemberRemoved.self, from: data))
+        case "WalletOpened": self = .walletOpened(try decoder.decode(WalletOpened.self, from: data))
+        case "CreditLineApproved": self = .creditLineApproved(try decoder.decode(CreditLineApproved.self, from: data))
+        case "SpendingLimitSet": self = .spendingLimitSet(try decoder.decode(SpendingLimitSet.self, from: data))
+        case "FundsAdded": self = .fundsAdded(try decoder.decode(FundsAdded.self, from: data))
+        case "FundsCleared": self = .fundsCleared(try decoder.decode(FundsCleared.self, from: data))
+        case "FundsFailed": self = .fundsFailed(try decoder.decode(FundsFailed.self, from: data))
+        case "VendorRegistered": self = .vendorRegistered(try decoder.decode(VendorRegistered.self, from: data))
+        case "ContentRegistered": self = .contentRegistered(try decoder.decode(ContentRegistered.self, from: data))
+        case "PurchaseAuthorized": self = .purchaseAuthorized(try decoder.decode(PurchaseAuthorized.self, from: data))
+        case "PurchaseCaptured": self = .purchaseCaptured(try decoder.decode(PurchaseCaptured.self, from: data))
+        case "PurchaseVoided": self = .purchaseVoided(try decoder.decode(PurchaseVoided.self, from: data))
+        case "TokensTransferred": self = .tokensTransferred(try decoder.decode(TokensTransferred.self, from: data))
+        case "VendorSettled": self = .vendorSettled(try decoder.decode(VendorSettled.self, from: data))
+        default: throw LedgerDecodingError(typeName: typeName, reason: "unknown event type")
+        }
+    }
+}
+
+public struct LedgerDecodingError: Error, Sendable, CustomStringConvertible {
+    public let typeName: String
+    public let reason: String
+    public var description: String { "cannot decode \(typeName): \(reason)" }
+}

@@ -1,0 +1,125 @@
+/// The pure fold `(state, event) -> state`: the same code applies an accepted command's events
+/// live and replays the journal from empty, so both give the same write model.
+enum LedgerFold {
+    /// Applies `event`, appended at `sequence`, to `state`.
+    static func apply(_ event: LedgerEvent, at sequence: UInt64, to state: inout LedgerState) throws {
+        for posting in event.postings {
+            // Decisions check every balance change for overflow; a fold that overflows means the
+            // journal holds an event no decision could have made.
+            let debit = try state.balance(named: posting.debit)
+            let credit = try state.balance(named: posting.credit)
+            let (newDebit, debitOverflow) = debit.subtractingReportingOverflow(posting.amount)
+            let (newCredit, creditOverflow) = credit.addingReportingOverflow(posting.amount)
+            precondition(!debitOverflow && !creditOverflow, "posting overflows a balance at sequence \(sequence)")
+            state.setBalance(named: posting.debit, newDebit)
+            state.setBalance(named: posting.credit, newCredit)
+        }
+        if let mark = event.idempotency {
+            state.setRecord("idem/\(mark.vendor)/\(mark.key)", IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
+        }
+        switch event {
+        case .accountOpened(let event):
+            state.setRecord("user/" + event.user, UserRecord(
+                channel: event.channel, referringVendor: event.referringVendor, representative: event.representative,
+                members: [:], wallets: [], creditLimits: [:], limits: [], openedAtMilliseconds: event.timeMilliseconds))
+        case .memberAdded(let event):
+            try updateUser(event.user, in: &state) { $0.members[event.member] = true }
+        case .memberRemoved(let event):
+            try updateUser(event.user, in: &state) { $0.members[event.member] = false }
+        case .walletOpened(let event):
+            try updateUser(event.user, in: &state) { $0.wallets.append(event.currency) }
+        case .creditLineApproved(let event):
+            try updateUser(event.user, in: &state) { $0.creditLimits[event.currency.code] = event.limit }
+        case .spendingLimitSet(let event):
+            try updateUser(event.user, in: &state) { user in
+                user.limits.removeAll { Self.sameScope($0, event.limit) }
+                if !event.removed { user.limits.append(event.limit) }
+            }
+        case .fundsAdded(let event):
+            // Every funding is recorded, so its ID can never be used twice.
+            state.setRecord("funding/" + event.funding, FundingRecord(
+                user: event.user, currency: event.currency, amount: event.amount, method: event.method,
+                status: event.pending ? .pending : .cleared))
+        case .fundsCleared(let event):
+            try updateFunding(event.funding, in: &state) { $0.status = .cleared }
+        case .fundsFailed(let event):
+            try updateFunding(event.funding, in: &state) { $0.status = .failed }
+        case .vendorRegistered(let event):
+            state.setRecord("vendor/" + event.vendor, VendorRecord(
+                name: event.name, sites: event.sites, feeBasisPoints: event.feeBasisPoints, settlement: event.settlement,
+                lastSettledAtMilliseconds: event.timeMilliseconds, settledThroughSequence: sequence))
+        case .contentRegistered(let event):
+            state.setRecord("content/\(event.vendor)/\(event.terms.content)", event.terms)
+        case .purchaseAuthorized(let event):
+            state.setRecord("txn/" + event.transaction, TransactionRecord(
+                user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .held,
+                holdExpiresAtMilliseconds: event.holdExpiresAtMilliseconds, sources: event.sources))
+            try recordSpend(user: event.user, entry: SpendEntry(
+                timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
+                member: event.member, transaction: event.transaction), in: &state)
+        case .purchaseCaptured(let event):
+            if event.oneStep {
+                state.setRecord("txn/" + event.transaction, TransactionRecord(
+                    user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .captured,
+                    holdExpiresAtMilliseconds: nil, sources: event.sources))
+                try recordSpend(user: event.user, entry: SpendEntry(
+                    timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
+                    member: event.member, transaction: event.transaction), in: &state)
+            } else {
+                try updateTransaction(event.transaction, in: &state) { $0.status = .captured }
+            }
+        case .purchaseVoided(let event):
+            try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
+            var entries = try state.spending(event.user)
+            entries.removeAll { $0.transaction == event.transaction }
+            state.setRecord("spend/" + event.user, entries)
+        case .tokensTransferred:
+            break
+        case .vendorSettled(let event):
+            guard var vendor = try state.vendor(event.vendor) else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }
+            vendor.lastSettledAtMilliseconds = event.timeMilliseconds
+            vendor.settledThroughSequence = event.coversThroughSequence
+            state.setRecord("vendor/" + event.vendor, vendor)
+        }
+    }
+
+    static func sameScope(_ lhs: SpendingLimit, _ rhs: SpendingLimit) -> Bool {
+        lhs.kind == rhs.kind && lhs.currency == rhs.currency && lhs.member == rhs.member && lhs.vendor == rhs.vendor
+    }
+
+    /// Spending older than the longest window (30 days) is dropped when new spending is added.
+    static let spendRetentionMilliseconds: UInt64 = 30 * 86_400_000
+
+    private static func recordSpend(user: String, entry: SpendEntry, in state: inout LedgerState) throws {
+        var entries = try state.spending(user)
+        let horizon = entry.timeMilliseconds > spendRetentionMilliseconds ? entry.timeMilliseconds - spendRetentionMilliseconds : 0
+        entries.removeAll { $0.timeMilliseconds <= horizon }
+        entries.append(entry)
+        state.setRecord("spend/" + user, entries)
+    }
+
+    private static func updateUser(_ id: String, in state: inout LedgerState, _ change: (inout UserRecord) -> Void) throws {
+        guard var user = try state.user(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown user \(id)") }
+        change(&user)
+        state.setRecord("user/" + id, user)
+    }
+
+    private static func updateFunding(_ id: String, in state: inout LedgerState, _ change: (inout FundingRecord) -> Void) throws {
+        guard var funding = try state.funding(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown funding \(id)") }
+        change(&funding)
+        state.setRecord("funding/" + id, funding)
+    }
+
+    private static func updateTransaction(_ id: String, in state: inout LedgerState, _ change: (inout TransactionRecord) -> Void) throws {
+        guard var transaction = try state.transaction(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown transaction \(id)") }
+        change(&transaction)
+        state.setRecord("txn/" + id, transaction)
+    }
+}
+
+/// An event the fold cannot apply: the journal holds something no decision would have made.
+public struct LedgerFoldError: Error, Sendable, CustomStringConvertible {
+    public let sequence: UInt64
+    public let reason: String
+    public var description: String { "cannot fold event \(sequence): \(reason)" }
+}

@@ -1,0 +1,64 @@
+/// Why the ledger refused a command. A rejection appends nothing and changes nothing.
+///
+/// Rules have stable numbers that are never reused, and names that read as the broken rule
+/// (TigerBeetle style). `headroom` says, for limits and funds, how much was still allowed.
+public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Rule: Int, Sendable, Codable, CaseIterable {
+        case amountNotPositive = 1
+        case amountOverflow = 2
+        case unknownCurrency = 3
+        case unknownAccount = 4
+        case accountExists = 5
+        case walletExists = 6
+        case walletNotOpen = 7
+        case memberExists = 8
+        case unknownMember = 9
+        case insufficientFunds = 10
+        case unknownVendor = 11
+        case vendorExists = 12
+        case contentExists = 13
+        case unknownContent = 14
+        case urlOutsideVendorSites = 15
+        case invalidRoyaltySchedule = 16
+        case invalidVendorPolicy = 17
+        case unknownTransaction = 18
+        case transactionNotHeld = 19
+        case holdExpired = 20
+        case selfTransfer = 21
+        case currencyMismatch = 22
+        case exceedsPerTransactionLimit = 23
+        case exceedsDailyLimit = 24
+        case exceedsWeeklyLimit = 25
+        case exceedsMonthlyLimit = 26
+        case exceedsVendorLimit = 27
+        case unknownFunding = 28
+        case fundingNotPending = 29
+        case idempotencyConflict = 30
+        case nothingToSettle = 31
+        case invalidIdentifier = 32
+        case invalidText = 33
+        case unknownReferringVendor = 34
+        case creditLimitNegative = 35
+        case holdTimeoutOutOfRange = 36
+
+        /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
+        public var name: String { String(describing: self) }
+    }
+
+    public let rule: Rule
+    public let message: String
+    /// For funds and limits: how much the command could still have used, in minor units.
+    public let headroom: Int64?
+
+    public init(_ rule: Rule, _ message: String, headroom: Int64? = nil) {
+        self.rule = rule
+        self.message = message
+        self.headroom = headroom
+    }
+
+    public var description: String {
+        var text = "\(rule.name) (\(rule.rawValue)): \(message)"
+        if let headroom { text += " [headroom \(headroom)]" }
+        return text
+    }
+}

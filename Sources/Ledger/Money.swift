@@ -1,0 +1,24 @@
+/// Checked arithmetic on minor units. Money never wraps: an overflow is a rejection.
+enum Money {
+    static func add(_ lhs: Int64, _ rhs: Int64) throws(LedgerRejection) -> Int64 {
+        let (sum, overflow) = lhs.addingReportingOverflow(rhs)
+        if overflow { throw LedgerRejection(.amountOverflow, "\(lhs) + \(rhs) overflows a 64-bit amount") }
+        return sum
+    }
+
+    static func subtract(_ lhs: Int64, _ rhs: Int64) throws(LedgerRejection) -> Int64 {
+        let (difference, overflow) = lhs.subtractingReportingOverflow(rhs)
+        if overflow { throw LedgerRejection(.amountOverflow, "\(lhs) - \(rhs) overflows a 64-bit amount") }
+        return difference
+    }
+
+    /// `amount * basisPoints / 10_000`, rounded down, without intermediate overflow.
+    static func share(of amount: Int64, basisPoints: Int64) -> Int64 {
+        precondition(amount >= 0 && basisPoints >= 0 && basisPoints <= 10_000)
+        return Int64(Int128(amount) * Int128(basisPoints) / 10_000)
+    }
+
+    static func positive(_ amount: Int64, _ field: String) throws(LedgerRejection) {
+        if amount <= 0 { throw LedgerRejection(.amountNotPositive, "\(field) must be a positive number of minor units, got \(amount)") }
+    }
+}

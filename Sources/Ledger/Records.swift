@@ -1,0 +1,193 @@
+// The write model's records: what the ledger keeps beside the journal to decide commands.
+// Each is derived from events alone (see LedgerFold), so a rebuild from the journal gives
+// exactly the live write model.
+
+/// How an account was opened (claim 8).
+public enum AccountChannel: String, Sendable, Codable, CaseIterable {
+    /// On the provider's own site.
+    case providerSite
+    /// Through a link on a vendor's site; the referring vendor is recorded.
+    case vendorLink
+    /// By a customer-service representative.
+    case customerService
+}
+
+/// A user account: opaque IDs only; personal data lives outside the journal.
+public struct UserRecord: Sendable, Codable, Equatable {
+    public var channel: AccountChannel
+    public var referringVendor: String?
+    public var representative: String?
+    /// Members who share the account's privileges, and whether each is still active.
+    public var members: [String: Bool]
+    public var wallets: [Currency]
+    /// Approved credit limits by currency code.
+    public var creditLimits: [String: Int64]
+    public var limits: [SpendingLimit]
+    public var openedAtMilliseconds: UInt64
+}
+
+/// A spending limit (claims 23–24): on the whole account or on one member.
+public struct SpendingLimit: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case perTransaction, perDay, perWeek, perMonth
+        /// Per vendor site, over a rolling month.
+        case perVendorMonth
+    }
+
+    public var kind: Kind
+    public var currency: Currency
+    public var amount: Int64
+    /// When set, the limit applies to this member's purchases only.
+    public var member: String?
+    /// For `perVendorMonth`: the vendor.
+    public var vendor: String?
+
+    public init(kind: Kind, currency: Currency, amount: Int64, member: String? = nil, vendor: String? = nil) {
+        self.kind = kind
+        self.currency = currency
+        self.amount = amount
+        self.member = member
+        self.vendor = vendor
+    }
+
+    /// The rolling window in milliseconds (nil for per-transaction limits).
+    var windowMilliseconds: UInt64? {
+        switch kind {
+        case .perTransaction: return nil
+        case .perDay: return 86_400_000
+        case .perWeek: return 7 * 86_400_000
+        case .perMonth, .perVendorMonth: return 30 * 86_400_000
+        }
+    }
+
+    func applies(member purchaser: String?, vendor seller: String) -> Bool {
+        if let member, member != purchaser { return false }
+        if kind == .perVendorMonth, vendor != seller { return false }
+        return true
+    }
+}
+
+/// One purchase in a user's recent spending, kept 30 days for rolling limits.
+public struct SpendEntry: Sendable, Codable, Equatable {
+    public var timeMilliseconds: UInt64
+    public var amount: Int64
+    public var vendor: String
+    public var member: String?
+    public var transaction: String
+}
+
+/// A vendor's settlement policy (claims 16, 30): paid when its payable reaches the threshold,
+/// or when the period has elapsed since its last settlement, whichever comes first.
+public struct SettlementPolicy: Sendable, Codable, Equatable {
+    public var thresholdAmount: Int64?
+    public var periodSeconds: UInt64?
+
+    public init(thresholdAmount: Int64? = nil, periodSeconds: UInt64? = nil) {
+        self.thresholdAmount = thresholdAmount
+        self.periodSeconds = periodSeconds
+    }
+}
+
+public struct VendorRecord: Sendable, Codable, Equatable {
+    public var name: String
+    /// URL prefixes the vendor may sell from (`https://shop.example/`).
+    public var sites: [String]
+    /// The provider's fee, in basis points of the price.
+    public var feeBasisPoints: Int64
+    public var settlement: SettlementPolicy
+    public var lastSettledAtMilliseconds: UInt64
+    /// The last journal sequence covered by a settlement.
+    public var settledThroughSequence: UInt64
+}
+
+/// Access terms of purchased content (claims 25, 44).
+public struct AccessTerms: Sendable, Codable, Equatable {
+    public var views: Int?
+    public var hours: Int?
+    public var days: Int?
+    public var expiresAtMilliseconds: UInt64?
+
+    public init(views: Int? = nil, hours: Int? = nil, days: Int? = nil, expiresAtMilliseconds: UInt64? = nil) {
+        self.views = views
+        self.hours = hours
+        self.days = days
+        self.expiresAtMilliseconds = expiresAtMilliseconds
+    }
+}
+
+/// One rights holder's share of a price, in basis points.
+public struct RoyaltyShare: Sendable, Codable, Equatable {
+    public var holder: String
+    public var basisPoints: Int64
+
+    public init(holder: String, basisPoints: Int64) {
+        self.holder = holder
+        self.basisPoints = basisPoints
+    }
+}
+
+/// Content a vendor sells (claims 42–44), from its catalog or sent inline with a purchase.
+public struct ContentTerms: Sendable, Codable, Equatable {
+    public var content: String
+    public var title: String
+    public var price: Int64
+    public var currency: Currency
+    public var description: String
+    public var url: String
+    public var access: AccessTerms
+    public var incentiveIDs: [String]
+    public var royalties: [RoyaltyShare]
+
+    public init(
+        content: String, title: String, price: Int64, currency: Currency, description: String = "", url: String,
+        access: AccessTerms = .init(), incentiveIDs: [String] = [], royalties: [RoyaltyShare] = []
+    ) {
+        self.content = content
+        self.title = title
+        self.price = price
+        self.currency = currency
+        self.description = description
+        self.url = url
+        self.access = access
+        self.incentiveIDs = incentiveIDs
+        self.royalties = royalties
+    }
+}
+
+/// A purchase transaction created by the server (claim 29).
+public struct TransactionRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case held, captured, voided, expired
+    }
+
+    public var user: String
+    public var member: String?
+    public var vendor: String
+    public var terms: ContentTerms
+    public var status: Status
+    public var holdExpiresAtMilliseconds: UInt64?
+    /// Where the held funds came from, to return them exactly on void or expiry.
+    public var sources: [FundingSource]
+}
+
+/// An amount drawn from one account to pay for a purchase.
+public struct FundingSource: Sendable, Codable, Equatable {
+    public var account: String
+    public var amount: Int64
+}
+
+/// Offline funds awaiting clearance (claims 37–39).
+public struct FundingRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case pending, cleared, failed }
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var status: Status
+}
+
+/// A vendor's idempotency key: the request's digest and the first sequence it appended.
+public struct IdempotencyRecord: Sendable, Codable, Equatable {
+    public var requestDigest: String
+    public var sequence: UInt64
+}
