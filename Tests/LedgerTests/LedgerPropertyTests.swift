@@ -1,0 +1,128 @@
+import Foundation
+import Journal
+import PropertyBased
+import Testing
+@testable import Ledger
+
+/// Invariants over random command sequences (accepted or rejected, in any order).
+@Suite("Ledger properties")
+struct LedgerPropertyTests {
+    static let users = ["u0", "u1", "u2"]
+    static let vendors = ["v0", "v1"]
+    static let onlineMethods: [FundingMethod] = [.card, .bankDebit, .electronicCheck]
+    static let offlineMethods: [FundingMethod] = [.check, .mailedBill, .isp]
+
+    /// Turns a list of random numbers into commands over a small world.
+    static func command(_ code: Int, step: Int, held: [String], pending: [String], fixture: LedgerFixture) -> LedgerCommand? {
+        let user = users[code % users.count]
+        let other = users[(code / 3) % users.count]
+        let vendor = vendors[(code / 7) % vendors.count]
+        let amount = Int64(1 + (code / 11) % 400)
+        switch code % 10 {
+        case 0: return .addFunds(funding: "f\(step)", user: user, currency: .usd, amount: amount, method: onlineMethods[code % 3])
+        case 1, 2:
+            return .purchase(user: user, vendor: vendor, content: .inline(LedgerFixture.terms(
+                price: amount, url: "https://\(vendor).example/item",
+                royalties: [RoyaltyShare(holder: "h-\(vendor)", basisPoints: Int64(code % 3000))])))
+        case 3: return .authorize(user: user, vendor: vendor, content: .inline(LedgerFixture.terms(price: amount, url: "https://\(vendor).example/item")), holdSeconds: 120)
+        case 4: return held.isEmpty ? nil : .capture(vendor: vendor, transaction: held[code % held.count])
+        case 5: return held.isEmpty ? nil : .void(vendor: vendor, transaction: held[code % held.count])
+        case 6: return .transfer(from: user, to: other, currency: .usd, amount: amount)
+        case 7: return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
+        case 8:
+            if code % 3 == 0, !pending.isEmpty { return .clearFunds(funding: pending[code % pending.count]) }
+            if code % 3 == 1, !pending.isEmpty { return .failFunds(funding: pending[code % pending.count]) }
+            return .addFunds(funding: "p\(step)", user: user, currency: .usd, amount: amount, method: offlineMethods[code % 3])
+        default:
+            if code % 2 == 0 {
+                fixture.clock.advance(seconds: UInt64(code % 200))
+                return held.isEmpty ? nil : .expireHold(transaction: held[code % held.count])
+            }
+            return .approveCreditLine(user: user, currency: .usd, limit: Int64(code % 300))
+        }
+    }
+
+    static func givenWorld(_ fixture: LedgerFixture) async throws {
+        for vendor in vendors {
+            try await fixture.run(.registerVendor(
+                vendor: vendor, name: vendor, sites: ["https://\(vendor).example/"], feeBasisPoints: 500,
+                settlement: SettlementPolicy(thresholdAmount: 2_000, periodSeconds: 600)))
+        }
+        for user in users { try await fixture.givenUser(user, funds: 1_000) }
+    }
+
+    @Test("balances sum to zero per currency, wallets and credit lines stay in bounds, holds match held purchases, and replay equals the live write model")
+    func invariants() async throws {
+        await propertyCheck(count: 30, input: Gen.int(in: 0...1_000_000).array(of: 5...70)) { codes in
+            do {
+                let fixture = try LedgerFixture()
+                try await Self.givenWorld(fixture)
+                var held: [String] = []
+                var pending: [String] = []
+                for (step, code) in codes.enumerated() {
+                    guard let command = Self.command(code, step: step, held: held, pending: pending, fixture: fixture) else { continue }
+                    do {
+                        let result = try await fixture.run(command)
+                        if case .authorize = command, let transaction = result.transaction { held.append(transaction) }
+                        if case .addFunds(let funding, _, _, _, let method, _) = command, method.isOffline { pending.append(funding) }
+                    } catch is LedgerRejection {
+                        continue
+                    }
+                }
+                try Self.checkInvariants(fixture)
+            } catch {
+                Issue.record(error)
+            }
+        }
+    }
+
+    static func checkInvariants(_ fixture: LedgerFixture) throws {
+        let live = try fixture.ledger.writeModel()
+        // Replaying the journal from empty gives exactly the live write model.
+        #expect(try Ledger.replay(fixture.journal.storage) == live)
+        // Balances recomputed from postings alone equal the write model's, and sum to zero.
+        var fromPostings: [String: Int64] = [:]
+        var settledTotal: Int64 = 0
+        for stored in try fixture.journal.events(from: 1, limit: 100_000) {
+            let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+            for posting in event.postings {
+                #expect(posting.amount > 0)
+                fromPostings[posting.debit, default: 0] -= posting.amount
+                fromPostings[posting.credit, default: 0] += posting.amount
+            }
+            if case .vendorSettled(let settled) = event {
+                settledTotal += settled.amount
+                #expect(settled.amount > 0)
+            }
+        }
+        var sum: Int64 = 0
+        for (key, value) in live where key.hasPrefix("bal/") {
+            let balance = value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+            let account = String(key.dropFirst(4))
+            #expect(fromPostings[account, default: 0] == balance, "\(account)")
+            sum += balance
+            // No wallet, hold, pending or vendor payable below zero: settlement never paid out
+            // more than the vendor had earned, and nothing was spent twice.
+            if account.hasPrefix("wallet:") || account.hasPrefix("holds:") || account.hasPrefix("pending:")
+                || account.hasPrefix("vendor:") {
+                #expect(balance >= 0, "\(account) is \(balance)")
+            }
+        }
+        #expect(sum == 0)
+        #expect(try fixture.balance(.settlementClearing(currency: .usd)) == settledTotal)
+        for user in users {
+            let record = try #require(try fixture.ledger.read { try $0.user(user) })
+            let limit = record.creditLimits["USD"] ?? 0
+            let credit = try fixture.balance(.creditLine(user: user, currency: .usd))
+            #expect(credit <= 0 && credit >= -max(limit, -credit > limit ? -credit : limit), "credit line of \(user)")
+            #expect(credit >= -300, "credit in use never exceeds the largest limit ever approved")
+            // Held funds equal the prices of the user's purchases still held.
+            var heldTotal: Int64 = 0
+            for (key, value) in live where key.hasPrefix("txn/") {
+                let transaction = try JSONDecoder().decode(TransactionRecord.self, from: Data(value))
+                if transaction.user == user && transaction.status == .held { heldTotal += transaction.terms.price }
+            }
+            #expect(try fixture.balance(.holds(user: user, currency: .usd)) == heldTotal)
+        }
+    }
+}
