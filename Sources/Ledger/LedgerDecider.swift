@@ -198,7 +198,7 @@ struct LedgerDecider {
 
         case .void(let vendor, let transaction):
             let record = try heldTransaction(transaction, vendor: vendor)
-            return [.purchaseVoided(release(record, transaction: transaction, reason: .voided))]
+            return [.purchaseVoided(try release(record, transaction: transaction, reason: .voided))]
 
         case .expireHold(let transaction):
             guard let record = try state.transaction(transaction) else {
@@ -208,7 +208,7 @@ struct LedgerDecider {
             guard let expiry = record.holdExpiresAtMilliseconds, time >= expiry else {
                 throw LedgerRejection(.transactionNotHeld, "the hold on \(transaction) has not expired yet")
             }
-            return [.purchaseVoided(release(record, transaction: transaction, reason: .expired))]
+            return [.purchaseVoided(try release(record, transaction: transaction, reason: .expired))]
 
         case .transfer(let from, let to, let currency, let amount):
             try Money.positive(amount, "amount")
@@ -455,13 +455,31 @@ struct LedgerDecider {
         return record
     }
 
-    func release(_ record: TransactionRecord, transaction: String, reason: PurchaseVoided.Reason) -> PurchaseVoided {
+    /// Returns held funds to where they came from. Credit drawn for the hold goes back to the
+    /// credit line only as far as credit is still in use (funds added since may have repaid
+    /// it); the rest goes to the wallet, so a credit line never turns positive.
+    func release(_ record: TransactionRecord, transaction: String, reason: PurchaseVoided.Reason) throws -> PurchaseVoided {
         let currency = record.terms.currency
         let holds = LedgerAccount.holds(user: record.user, currency: currency)
-        let postings = record.sources.map { source -> Posting in
-            let back: LedgerAccount = source.account.hasPrefix("credit:")
-                ? .creditLine(user: record.user, currency: currency) : .wallet(user: record.user, currency: currency)
-            return Posting(debit: holds, credit: back, amount: source.amount)
+        let wallet = LedgerAccount.wallet(user: record.user, currency: currency)
+        let credit = LedgerAccount.creditLine(user: record.user, currency: currency)
+        var toWallet: Int64 = 0
+        var toCredit: Int64 = 0
+        for source in record.sources {
+            if source.account == credit.name {
+                let inUse = max(-(try state.balance(credit)), 0)
+                let back = min(source.amount, inUse)
+                toCredit += back
+                toWallet += source.amount - back
+            } else {
+                toWallet += source.amount
+            }
+        }
+        var postings: [Posting] = []
+        if toCredit > 0 { postings.append(Posting(debit: holds, credit: credit, amount: toCredit)) }
+        if toWallet > 0 {
+            try checkCredit(wallet, toWallet)
+            postings.append(Posting(debit: holds, credit: wallet, amount: toWallet))
         }
         return PurchaseVoided(
             transaction: transaction, user: record.user, vendor: record.vendor, reason: reason, postings: postings,

@@ -113,3 +113,23 @@ struct LedgerAccountTests {
         try await fixture.reject(.transfer(from: "alice", to: "bob", currency: Currency(code: "EUR")!, amount: 1), .walletNotOpen)
     }
 }
+
+@Suite("Ledger: credit and holds")
+struct LedgerCreditHoldTests {
+    @Test("a hold drawn on credit, released after the credit was repaid, goes back to the wallet")
+    func releaseAfterRepayment() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        try await fixture.run(.approveCreditLine(user: "alice", currency: .usd, limit: 100))
+        let transaction = try #require(try await fixture.run(.authorize(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 50)), holdSeconds: 60)).transaction)
+        #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == -50)
+        try await fixture.run(.addFunds(funding: "pay", user: "alice", currency: .usd, amount: 80, method: .card))
+        #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == 0)
+        #expect(try fixture.wallet("alice") == 30)
+        try await fixture.run(.void(vendor: "shop", transaction: transaction))
+        #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == 0)
+        #expect(try fixture.wallet("alice") == 80)
+        #expect(try fixture.balancesSumToZero())
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Journal
+import Testing
+@testable import Ledger
+
+/// Every event type the ledger writes matches its JSON Schema in Schemas/events/.
+@Suite("Event schemas")
+struct EventSchemaTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// A scenario that produces every event type at least once.
+    static func everyEventType(_ fixture: LedgerFixture) async throws {
+        try await fixture.givenShopAndAlice(funds: 5_000)
+        try await fixture.givenUser("bob", funds: 0)
+        try await fixture.run(.openAccount(user: "carol", channel: .vendorLink, referringVendor: "shop"))
+        try await fixture.run(.addMember(user: "alice", member: "kid"))
+        try await fixture.run(.removeMember(user: "alice", member: "kid"))
+        try await fixture.run(.approveCreditLine(user: "alice", currency: .usd, limit: 500))
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 4_000)))
+        try await fixture.run(.addFunds(funding: "chk", user: "alice", currency: .usd, amount: 70, method: .check, throughVendor: "shop"))
+        try await fixture.run(.clearFunds(funding: "chk"))
+        try await fixture.run(.addFunds(funding: "bill", user: "alice", currency: .usd, amount: 30, method: .mailedBill))
+        try await fixture.run(.failFunds(funding: "bill"))
+        try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("catalogued")), key: "content-1")
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued")), key: "buy-1")
+        let held = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
+        try await fixture.run(.capture(vendor: "shop", transaction: held.transaction!))
+        let voided = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
+        try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))
+        try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 10))
+        try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+    }
+
+    @Test("a scenario's events, one file each, validate against Schemas/events (checked with Python's jsonschema)")
+    func eventsMatchSchemas() async throws {
+        let fixture = try LedgerFixture()
+        try await Self.everyEventType(fixture)
+        let output = TemporaryDirectory("tally-events")
+        var seen = Set<String>()
+        for stored in try fixture.journal.events(from: 1, limit: 1_000) {
+            seen.insert(stored.typeName)
+            try Data(stored.payload).write(to: URL(fileURLWithPath: "\(output.path)/\(stored.sequence)-\(stored.typeName).json"))
+        }
+        #expect(seen == Set(LedgerEvent.typeNames), "the scenario misses \(Set(LedgerEvent.typeNames).subtracting(seen))")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.repositoryRoot + "/scripts/check-event-schemas.py", output.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+    }
+}
