@@ -13,7 +13,11 @@ enum Benchmark {
         try FileSystem.makeDirectory(options.parentDirectory)
         var template = Array((options.parentDirectory + "/journal-bench-XXXXXX").utf8CString)
         guard let created = mkdtemp(&template) else { fail("cannot create a directory under \(options.parentDirectory)") }
-        let root = String(cString: created)
+        var root = String(cString: created)
+        if let absolute = realpath(root, nil) {
+            root = String(cString: absolute)
+            free(absolute)
+        }
         defer { if !options.keepFiles { FileSystem.removeTree(root) } }
 
         let storedSize = EventRecord.storedSize(typeNameBytes: benchmarkTypeName.utf8.count, payloadBytes: options.payloadBytes)

@@ -23,7 +23,27 @@ func blackHole(_ digest: SHA256Digest, into accumulator: inout UInt8) {
     digest.withUnsafeBytes { accumulator ^= $0[0] }
 }
 
+/// Known-answer checks (FIPS 180-2 vectors), so that a figure is never taken from a broken hasher.
+func checkSHA256() {
+    let abc = SHA256.hash(Array("abc".utf8)).hex
+    guard abc == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" else { fail("SHA-256(\"abc\") gave \(abc)") }
+    let hasher = SHA256()
+    hasher.reset()
+    let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 300)
+    var remaining = 1_000_000
+    while remaining > 0 {
+        let count = min(remaining, chunk.count)
+        chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        remaining -= count
+    }
+    let million = hasher.finish().hex
+    guard million == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" else {
+        fail("SHA-256 of a million 'a' gave \(million)")
+    }
+}
+
 func measureCrypto(scale: Double, payloadBytes: Int) throws -> CryptoRates {
+    checkSHA256()
     var sink: UInt8 = 0
     let hashCount = max(10_000, Int(4_000_000 * scale))
     let input = fillerBytes(300, seed: 99)

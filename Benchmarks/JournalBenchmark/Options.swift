@@ -23,7 +23,8 @@ struct Options {
     /// Payload bytes of each event (and value bytes of each raw record).
     var payloadBytes = 300
     /// Parent of the temporary directory; must be on the disk being measured.
-    var parentDirectory = "/work/main/.build-bench/tmp"
+    /// Relative to the working directory (the package root under `swift run`).
+    var parentDirectory = ".build-bench/tmp"
     var keepFiles = false
     var sections: Set<String> = Options.allSections
 

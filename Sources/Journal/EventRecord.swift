@@ -53,6 +53,52 @@ public struct EventRecord {
         return hash
     }
 
+    /// Writes the stored form of `draft` with its already computed `hash` into `buffer` (sized
+    /// by `storedSize`).
+    static func write(_ draft: EventDraft, hash: SHA256Digest, into buffer: UnsafeMutableRawBufferPointer) {
+        hash.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<32]).copyMemory(from: $0) }
+        buffer[32] = formatVersion
+        buffer[33] = UInt8(draft.typeName.utf8.count)
+        buffer.storeBytes(of: UInt32(draft.payload.count).bigEndian, toByteOffset: 34, as: UInt32.self)
+        var name = draft.typeName
+        let nameCount = name.withUTF8 { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[headerBytes..<(headerBytes + bytes.count)])
+                .copyMemory(from: UnsafeRawBufferPointer(bytes))
+            return bytes.count
+        }
+        draft.payload.withUnsafeBytes { payload in
+            if payload.count > 0 {
+                let start = headerBytes + nameCount
+                UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + payload.count)]).copyMemory(from: payload)
+            }
+        }
+    }
+
+    /// The event hash of `draft` stored at `sequence` after `previous`: the same digest as
+    /// `eventHash(sequence:previous:body:)` over the body the draft is stored as, computed from
+    /// the draft itself so that it can run before (and beside) the write.
+    @inline(__always)
+    static func eventHash(of draft: EventDraft, sequence: UInt64, previous: SHA256Digest, hasher: SHA256) -> SHA256Digest {
+        // Prefix (15) + sequence (8) + previous (32) + format (1) + type length (1) + payload length (4).
+        var header: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var name = draft.typeName
+        return withUnsafeMutableBytes(of: &header) { scratch in
+            hashDomain.withUnsafeBytes { scratch.copyMemory(from: $0) }
+            scratch.storeBytes(of: sequence.bigEndian, toByteOffset: 15, as: UInt64.self)
+            previous.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: scratch[23..<55]).copyMemory(from: $0)
+            }
+            scratch[55] = formatVersion
+            scratch[56] = UInt8(draft.typeName.utf8.count)
+            scratch.storeBytes(of: UInt32(draft.payload.count).bigEndian, toByteOffset: 57, as: UInt32.self)
+            hasher.reset()
+            hasher.update(UnsafeRawBufferPointer(rebasing: scratch[0..<61]))
+            name.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+            draft.payload.withUnsafeBytes { hasher.update($0) }
+            return hasher.finish()
+        }
+    }
+
     /// The event hash of a body at a sequence number after a previous hash.
     @inline(__always)
     public static func eventHash(

@@ -46,6 +46,6 @@ public struct JournalCommit<Outcome: Sendable>: Sendable {
     /// Receipts of the command's events, in order.
     public var receipts: [Receipt] {
         guard let sequences, let batch else { return [] }
-        return sequences.map { batch.receipt(for: $0) }
+        return batch.receipts(for: sequences)
     }
 }

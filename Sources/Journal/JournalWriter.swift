@@ -67,6 +67,7 @@ final class JournalWriter: @unchecked Sendable {
     private var signerID: KeyID
     private let hasher = SHA256()
     private let merkleHasher = SHA256()
+    private let sealer = BatchSealer()
     private var merkleScratch: [SHA256Digest] = []
 
     /// Commit statistics, for metrics and benchmarks (guarded by `condition`).
@@ -168,6 +169,7 @@ final class JournalWriter: @unchecked Sendable {
                 }
             }
         }
+        sealer.stop()
         condition.lock()
         if case .closing = status { status = .closed }
         finished = true
@@ -214,22 +216,19 @@ final class JournalWriter: @unchecked Sendable {
         }
         let time = clock()
         var results: [Result<ClosedRange<UInt64>?, any Error>] = []
-        var hashes: [SHA256Digest] = []
-        var typeNames: [String] = []
-        var sealed: SealedBlock?
-        var lastSequence = headSequence
-        var lastHash = headHash
+        var drafts: [EventDraft] = []
+        var job: SealJob?
         let startSequence = headSequence
         let startHash = headHash
         do {
             try storage.write { writer in
                 // This closure may run again if the map grows: start from the head each time.
                 results.removeAll(keepingCapacity: true)
-                hashes.removeAll(keepingCapacity: true)
-                typeNames.removeAll(keepingCapacity: true)
-                sealed = nil
+                drafts.removeAll(keepingCapacity: true)
+                job = nil
+                // 1. Decide every request in order; its write-model changes land in the
+                //    transaction at once, so the next request sees them.
                 var sequence = startSequence
-                var previous = startHash
                 var batchBytes = 0
                 for request in batch {
                     guard case .command(let command) = request.kind else { continue }
@@ -247,51 +246,62 @@ final class JournalWriter: @unchecked Sendable {
                         results.append(.failure(JournalError.invalidEvent(reason: rule)))
                         continue
                     }
-                    let first = sequence + 1
-                    for draft in effect.events {
-                        sequence += 1
-                        let size = EventRecord.storedSize(typeNameBytes: draft.typeName.utf8.count, payloadBytes: draft.payload.count)
-                        let current = sequence
-                        let before = previous
-                        try writer.appendEventRecord(at: current, count: size) { buffer in
-                            previous = EventRecord.write(draft, sequence: current, previous: before, into: buffer, hasher: hasher)
-                        }
-                        hashes.append(previous)
-                        typeNames.append(draft.typeName)
-                    }
                     for change in effect.stateChanges {
                         switch change {
                         case .put(let key, let value): try writer.putState(key, value)
                         case .delete(let key): try writer.deleteState(key)
                         }
                     }
-                    results.append(.success(effect.events.isEmpty ? nil : first...sequence))
+                    if effect.events.isEmpty {
+                        results.append(.success(nil))
+                    } else {
+                        results.append(.success((sequence + 1)...(sequence + UInt64(effect.events.count))))
+                        sequence += UInt64(effect.events.count)
+                        drafts.append(contentsOf: effect.events)
+                    }
                 }
-                if !hashes.isEmpty {
-                    let header = BlockHeader(
-                        firstSequence: startSequence + 1, lastSequence: sequence, chainHead: previous,
-                        merkleRoot: MerkleTree.root(of: hashes, hasher: merkleHasher, scratch: &merkleScratch),
-                        timeMilliseconds: time, keyID: signerID)
-                    let block = SealedBlock(header: header, signature: signer.signature(for: header.signedMessage))
-                    try writer.appendBlockRecord(lastSequence: sequence, bytes: block.bytes)
-                    sealed = block
+                guard !drafts.isEmpty else { return }
+                // 2. Seal: the hash chain, Merkle root and signature. A large batch is sealed on
+                //    the sealer thread while this one copies records in as their hashes appear.
+                let sealing = SealJob(
+                    drafts: drafts, firstSequence: startSequence + 1, previous: startHash, timeMilliseconds: time,
+                    signer: signer, keyID: signerID)
+                job = sealing
+                // However this closure ends, the sealer must be done with the job first.
+                defer { _ = sealing.sealedBlock() }
+                if drafts.count >= Self.parallelSealingEventsMin {
+                    sealer.submit(sealing)
+                } else {
+                    sealing.seal(hasher: hasher, merkleHasher: merkleHasher, scratch: &merkleScratch)
                 }
-                lastSequence = sequence
-                lastHash = previous
+                // 3. Append the records, then the block that seals them.
+                for index in drafts.indices {
+                    let draft = drafts[index]
+                    let hash = sealing.hash(at: index)
+                    let size = EventRecord.storedSize(typeNameBytes: draft.typeName.utf8.count, payloadBytes: draft.payload.count)
+                    try writer.appendEventRecord(at: startSequence + 1 + UInt64(index), count: size) { buffer in
+                        EventRecord.write(draft, hash: hash, into: buffer)
+                    }
+                }
+                let block = sealing.sealedBlock()
+                try writer.appendBlockRecord(lastSequence: sealing.lastSequence, bytes: block.bytes)
             }
         } catch {
             fail(batch, error: error)
             return
         }
-        headSequence = lastSequence
-        headHash = lastHash
-        let sealedBatch = sealed.map {
-            SealedBatch(block: $0, eventHashes: hashes, typeNames: typeNames, previousHash: startHash)
+        var sealedBatch: SealedBatch?
+        if let job {
+            let block = job.sealedBlock()
+            let hashes = job.eventHashes
+            sealedBatch = SealedBatch(block: block, eventHashes: hashes, typeNames: drafts.map(\.typeName), previousHash: startHash)
+            headSequence = job.lastSequence
+            headHash = hashes[hashes.count - 1]
         }
         condition.lock()
-        publishedHead = lastSequence
+        publishedHead = headSequence
         batchesCommitted += sealedBatch == nil ? 0 : 1
-        eventsCommitted += UInt64(hashes.count)
+        eventsCommitted += UInt64(drafts.count)
         condition.unlock()
         var index = 0
         for request in batch {
@@ -305,6 +315,10 @@ final class JournalWriter: @unchecked Sendable {
             index += 1
         }
     }
+
+    /// From this many events, a batch is sealed on the sealer thread beside the writer; below
+    /// it the hand-off costs more than it saves.
+    static let parallelSealingEventsMin = 64
 
     private static func violation(of events: [EventDraft], budget: Int, batchBytes: inout Int) -> String? {
         if events.count > budget {

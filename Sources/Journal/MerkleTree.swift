@@ -37,6 +37,10 @@ public enum MerkleTree {
 
     /// The root over `leaves` (at least one). `scratch` is reused between calls to avoid allocation.
     public static func root(of leaves: [SHA256Digest], hasher: SHA256, scratch: inout [SHA256Digest]) -> SHA256Digest {
+        leaves.withUnsafeBufferPointer { root(of: $0, hasher: hasher, scratch: &scratch) }
+    }
+
+    public static func root(of leaves: UnsafeBufferPointer<SHA256Digest>, hasher: SHA256, scratch: inout [SHA256Digest]) -> SHA256Digest {
         precondition(!leaves.isEmpty, "a block holds at least one event")
         if leaves.count == 1 { return leaves[0] }
         scratch.removeAll(keepingCapacity: true)
@@ -62,6 +66,40 @@ public enum MerkleTree {
     public static func root(of leaves: [SHA256Digest]) -> SHA256Digest {
         var scratch: [SHA256Digest] = []
         return root(of: leaves, hasher: SHA256(), scratch: &scratch)
+    }
+
+    /// Every level of the tree, leaves first, root last: build once, then take many paths.
+    public static func levels(of leaves: [SHA256Digest], hasher: SHA256 = SHA256()) -> [[SHA256Digest]] {
+        precondition(!leaves.isEmpty)
+        var levels = [leaves]
+        while levels[levels.count - 1].count > 1 {
+            let level = levels[levels.count - 1]
+            var next: [SHA256Digest] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var read = 0
+            while read + 1 < level.count {
+                next.append(node(level[read], level[read + 1], hasher: hasher))
+                read += 2
+            }
+            if read < level.count { next.append(level[read]) }
+            levels.append(next)
+        }
+        return levels
+    }
+
+    /// The audit path of leaf `index` in a tree given by its `levels`.
+    public static func path(for index: Int, levels: [[SHA256Digest]]) -> [Step] {
+        var position = index
+        var steps: [Step] = []
+        for level in levels where level.count > 1 {
+            if position % 2 == 1 {
+                steps.append(Step(side: .left, hash: level[position - 1]))
+            } else if position + 1 < level.count {
+                steps.append(Step(side: .right, hash: level[position + 1]))
+            }
+            position /= 2
+        }
+        return steps
     }
 
     /// The audit path of leaf `index`, from the leaf's level up.

@@ -17,6 +17,20 @@ public final class SealedBatch: Sendable {
         self.previousHash = previousHash
     }
 
+    /// Receipts of consecutive `sequences` in this batch; the tree is built once for all.
+    public func receipts(for sequences: ClosedRange<UInt64>) -> [Receipt] {
+        let header = block.header
+        precondition(sequences.lowerBound >= header.firstSequence && sequences.upperBound <= header.lastSequence)
+        let levels = MerkleTree.levels(of: eventHashes)
+        return sequences.map { sequence in
+            let index = Int(sequence - header.firstSequence)
+            return Receipt(
+                sequence: sequence, typeName: typeNames[index], eventHash: eventHashes[index],
+                previousHash: index == 0 ? previousHash : eventHashes[index - 1], sealed: block,
+                merklePath: MerkleTree.path(for: index, levels: levels))
+        }
+    }
+
     /// The receipt of `sequence`, which must be in this batch.
     public func receipt(for sequence: UInt64) -> Receipt {
         let header = block.header

@@ -28,6 +28,28 @@ struct JournalAppendTests {
         journal.close()
     }
 
+    @Test("large batches, sealed on the sealer thread beside the writer, verify and give valid receipts", arguments: [63, 64, 65, 1000, 10_000])
+    func largeBatches(size: Int) async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        _ = try await journal.append(draft("first"))
+        let drafts = (0..<size).map { draft("large-\($0)-" + String(repeating: "x", count: $0 % 300), type: "large.e\($0 % 7)") }
+        let commit = try await journal.append(drafts)
+        #expect(commit.sequences == 2...UInt64(size + 1))
+        let publicKey = try signingKey(in: directory.path).publicKey
+        let receipts = commit.receipts
+        #expect(receipts.count == size)
+        for index in [0, size / 2, size - 1] {
+            #expect(receipts[index].violation(publicKey: publicKey, payload: drafts[index].payload) == nil)
+            #expect(receipts[index] == commit.batch!.receipt(for: UInt64(index + 2)))
+        }
+        #expect(try journal.event(at: UInt64(size + 1))?.payload == drafts[size - 1].payload)
+        let report = try journal.verify()
+        #expect(report.isValid)
+        #expect(report.eventsVerified == UInt64(size + 1))
+        journal.close()
+    }
+
     @Test("a receipt altered in any field, or checked under another key, is refused")
     func tamperedReceipts() async throws {
         let directory = TemporaryDirectory()

@@ -33,6 +33,7 @@ struct MerkleTreeTests {
             let root = MerkleTree.root(of: leaves)
             for index in 0..<count {
                 let path = MerkleTree.path(for: index, in: leaves)
+                #expect(MerkleTree.path(for: index, levels: MerkleTree.levels(of: leaves)) == path)
                 #expect(MerkleTree.root(fromLeaf: leaves[index], index: index, count: count, path: path) == root)
                 #expect(MerkleTree.root(fromLeaf: SHA256.hash([7, 7]), index: index, count: count, path: path) != root)
                 if count > 1 {

@@ -1,0 +1,55 @@
+import Foundation
+import TallyCrypto
+
+/// A thread that seals large batches beside the writer (see ``SealJob``), so that hashing, the
+/// Merkle root and the signature overlap with copying the records into LMDB on the other core.
+final class BatchSealer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var job: SealJob?
+    private var stopping = false
+    private var stopped = false
+
+    init() {
+        let thread = Thread { [self] in run() }
+        thread.name = "tally.journal.sealer"
+        thread.qualityOfService = .userInitiated
+        thread.start()
+    }
+
+    /// Hands a job to the sealing thread. The writer submits one job at a time and waits for it
+    /// to finish before the next.
+    func submit(_ job: SealJob) {
+        condition.lock()
+        precondition(self.job == nil, "one seal job at a time")
+        self.job = job
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        let hasher = SHA256()
+        let merkleHasher = SHA256()
+        var scratch: [SHA256Digest] = []
+        while true {
+            condition.lock()
+            while job == nil && !stopping { condition.wait() }
+            guard let current = job else {
+                stopped = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            job = nil
+            condition.unlock()
+            current.seal(hasher: hasher, merkleHasher: merkleHasher, scratch: &scratch)
+        }
+    }
+}
