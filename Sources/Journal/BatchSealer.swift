@@ -37,7 +37,6 @@ final class BatchSealer: @unchecked Sendable {
     private func run() {
         let hasher = SHA256()
         let merkleHasher = SHA256()
-        var scratch: [SHA256Digest] = []
         while true {
             condition.lock()
             while job == nil && !stopping { condition.wait() }
@@ -49,7 +48,7 @@ final class BatchSealer: @unchecked Sendable {
             }
             job = nil
             condition.unlock()
-            current.seal(hasher: hasher, merkleHasher: merkleHasher, scratch: &scratch)
+            current.seal(hasher: hasher, merkleHasher: merkleHasher)
         }
     }
 }

@@ -68,7 +68,6 @@ final class JournalWriter: @unchecked Sendable {
     private let hasher = SHA256()
     private let merkleHasher = SHA256()
     private let sealer = BatchSealer()
-    private var merkleScratch: [SHA256Digest] = []
 
     /// Commit statistics, for metrics and benchmarks (guarded by `condition`).
     private(set) var batchesCommitted: UInt64 = 0
@@ -272,7 +271,7 @@ final class JournalWriter: @unchecked Sendable {
                 if drafts.count >= Self.parallelSealingEventsMin {
                     sealer.submit(sealing)
                 } else {
-                    sealing.seal(hasher: hasher, merkleHasher: merkleHasher, scratch: &merkleScratch)
+                    sealing.seal(hasher: hasher, merkleHasher: merkleHasher)
                 }
                 // 3. Append the records, then the block that seals them.
                 for index in drafts.indices {
@@ -292,11 +291,9 @@ final class JournalWriter: @unchecked Sendable {
         }
         var sealedBatch: SealedBatch?
         if let job {
-            let block = job.sealedBlock()
-            let hashes = job.eventHashes
-            sealedBatch = SealedBatch(block: block, eventHashes: hashes, typeNames: drafts.map(\.typeName), previousHash: startHash)
+            sealedBatch = SealedBatch(job: job)
             headSequence = job.lastSequence
-            headHash = hashes[hashes.count - 1]
+            headHash = job.hashes[job.drafts.count - 1]
         }
         condition.lock()
         publishedHead = headSequence
@@ -325,8 +322,13 @@ final class JournalWriter: @unchecked Sendable {
             return "the command produced \(events.count) events; it may produce at most \(budget)"
         }
         var bytes = 0
+        var checkedTypeName: String?
         for (index, draft) in events.enumerated() {
-            if let rule = draft.violation() { return "event \(index): \(rule)" }
+            if draft.payload.count > JournalLimits.eventPayloadBytesMax || draft.typeName != checkedTypeName {
+                // Events of one request mostly share a type name: check each distinct one once.
+                if let rule = draft.violation() { return "event \(index): \(rule)" }
+                checkedTypeName = draft.typeName
+            }
             bytes += draft.payload.count
         }
         if batchBytes + bytes > JournalLimits.batchBytesMax && batchBytes > 0 {

@@ -68,6 +68,44 @@ public enum MerkleTree {
         return root(of: leaves, hasher: SHA256(), scratch: &scratch)
     }
 
+    /// Builds the root leaf by leaf, so that it can be computed while the leaves are produced.
+    /// It keeps the roots of the complete subtrees seen so far (sizes are distinct powers of two,
+    /// largest first), merges two of equal size as soon as they exist, and at the end folds the
+    /// rest from the right: the same tree as the level-by-level definition (RFC 9162's MTH).
+    public struct Builder {
+        private var sizes: [Int] = []
+        private var roots: [SHA256Digest] = []
+        private let hasher: SHA256
+
+        public init(hasher: SHA256 = SHA256(), capacity: Int = 32) {
+            self.hasher = hasher
+            sizes.reserveCapacity(capacity)
+            roots.reserveCapacity(capacity)
+        }
+
+        public mutating func add(_ leaf: SHA256Digest) {
+            var size = 1
+            var hash = leaf
+            while let last = sizes.last, last == size {
+                hash = MerkleTree.node(roots.removeLast(), hash, hasher: hasher)
+                sizes.removeLast()
+                size *= 2
+            }
+            sizes.append(size)
+            roots.append(hash)
+        }
+
+        /// The root of the leaves added (at least one).
+        public func root() -> SHA256Digest {
+            precondition(!roots.isEmpty, "a block holds at least one event")
+            var hash = roots[roots.count - 1]
+            for index in stride(from: roots.count - 2, through: 0, by: -1) {
+                hash = MerkleTree.node(roots[index], hash, hasher: hasher)
+            }
+            return hash
+        }
+    }
+
     /// Every level of the tree, leaves first, root last: build once, then take many paths.
     public static func levels(of leaves: [SHA256Digest], hasher: SHA256 = SHA256()) -> [[SHA256Digest]] {
         precondition(!leaves.isEmpty)

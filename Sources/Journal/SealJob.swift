@@ -42,18 +42,19 @@ final class SealJob: @unchecked Sendable {
     var lastSequence: UInt64 { firstSequence + UInt64(drafts.count) - 1 }
 
     /// Computes everything, on whichever thread calls it.
-    func seal(hasher: SHA256, merkleHasher: SHA256, scratch: inout [SHA256Digest]) {
+    func seal(hasher: SHA256, merkleHasher: SHA256) {
         var chain = previous
+        // The Merkle root grows with the chain, so only its last few nodes are left at the end.
+        var merkle = MerkleTree.Builder(hasher: merkleHasher)
         for index in drafts.indices {
             chain = EventRecord.eventHash(of: drafts[index], sequence: firstSequence + UInt64(index), previous: chain, hasher: hasher)
             (hashes + index).initialize(to: chain)
             published.store(index + 1, ordering: .releasing)
+            merkle.add(chain)
         }
-        let leaves = UnsafeBufferPointer(start: hashes, count: drafts.count)
         let header = BlockHeader(
             firstSequence: firstSequence, lastSequence: lastSequence, chainHead: chain,
-            merkleRoot: MerkleTree.root(of: leaves, hasher: merkleHasher, scratch: &scratch),
-            timeMilliseconds: timeMilliseconds, keyID: keyID)
+            merkleRoot: merkle.root(), timeMilliseconds: timeMilliseconds, keyID: keyID)
         block = SealedBlock(header: header, signature: signer.signature(for: header.signedMessage))
         finished.store(true, ordering: .releasing)
     }

@@ -23,6 +23,9 @@ struct MerkleTreeTests {
         for count in 1...70 {
             let leaves = Self.leaves(count)
             #expect(MerkleTree.root(of: leaves) == Self.referenceRoot(leaves[...]), "size \(count)")
+            var builder = MerkleTree.Builder()
+            for leaf in leaves { builder.add(leaf) }
+            #expect(builder.root() == Self.referenceRoot(leaves[...]), "streaming, size \(count)")
         }
     }
 
