@@ -64,16 +64,13 @@ public final class Journal: Sendable {
 
         // The signing key: created with a new journal; an existing journal needs its own.
         var signer = try keyStore.loadSigningKey()?.key
-        if !exists {
-            let published = try keyStore.publishedKeys()
-            if signer != nil || !published.isEmpty {
-                // A missing journal beside existing keys is a lost or moved journal, not a new
-                // one: starting a second history under the same key would let two journals with
-                // clashing sequences both verify.
-                throw JournalError.corruptFile(
-                    path: journalPath,
-                    reason: "is missing, but \(keyStore.directory) holds keys of an existing journal; restore the journal, or move keys/ away to start a new one")
-            }
+        if !exists, let owner = try keyStore.journalID() {
+            // keys/ belongs to a journal that was created: a missing journal is a lost or moved
+            // one, not a new one. Starting a second history under the same key would let two
+            // journals with clashing sequences both verify.
+            throw JournalError.corruptFile(
+                path: journalPath,
+                reason: "is missing, but \(keyStore.directory) holds the keys of journal \(Hex.encode(owner)); restore the journal, or move keys/ away to start a new one")
         }
         if !exists && signer == nil {
             signer = try keyStore.createSigningKey()
@@ -86,6 +83,18 @@ public final class Journal: Sendable {
                 "journal-id": journalID,
                 "created-ms": BigEndianBytes.bytes(configuration.clock()),
             ])
+
+        // Tie keys/ to this journal (see SigningKeyStore.journalID).
+        let storedID = try storage.read { try $0.metadata("journal-id") } ?? []
+        if let owner = try keyStore.journalID() {
+            guard owner == storedID else {
+                throw JournalError.keyFile(
+                    path: keyStore.journalIDPath,
+                    reason: "names journal \(Hex.encode(owner)), but \(journalPath) is journal \(Hex.encode(storedID))")
+            }
+        } else {
+            try keyStore.recordJournalID(storedID)
+        }
 
         let records = try storage.read { reader in
             try reader.keyRecords().map { entry -> KeyRecord in

@@ -1,3 +1,4 @@
+import Foundation
 import LMDB
 import TallyCrypto
 
@@ -71,6 +72,25 @@ public struct SigningKeyStore: Sendable {
         try publish(key.publicKey)
         try AtomicFile.write(privateKeyPath(keyID), contents: Array(key.pemRepresentation.utf8), mode: 0o600)
         return key
+    }
+
+    /// `keys/journal-id`: the ID of the journal these keys belong to, written once the journal
+    /// exists. Keys without it (a first start that crashed before creating the journal, or a
+    /// key provisioned before the first start) may start a new journal; keys with it may not.
+    public var journalIDPath: String { directory + "/journal-id" }
+
+    public func journalID() throws -> [UInt8]? {
+        guard let bytes = try AtomicFile.read(journalIDPath) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let id = Hex.decode(text), id.count == 16 else {
+            throw JournalError.keyFile(path: journalIDPath, reason: "is not a 32-digit hexadecimal journal ID")
+        }
+        return id
+    }
+
+    func recordJournalID(_ id: [UInt8]) throws {
+        try FileSystem.makeDirectory(directory, mode: 0o700)
+        try AtomicFile.write(journalIDPath, contents: Array((Hex.encode(id) + "\n").utf8), mode: 0o644)
     }
 
     /// Writes a public key file (idempotent).

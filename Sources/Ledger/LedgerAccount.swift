@@ -14,7 +14,6 @@
 /// | provider incentive funding | `incentives:<issuer>:<CUR>` |
 /// | funding clearing (money arriving by a method) | `funding:<method>:<CUR>` |
 /// | settlement clearing (money paid out to vendors) | `settlement:<CUR>` |
-/// | credit-line clearing (approved credit issued) | `creditissued:<CUR>` |
 public enum LedgerAccount: Hashable, Sendable {
     case wallet(user: String, currency: Currency)
     case holds(user: String, currency: Currency)

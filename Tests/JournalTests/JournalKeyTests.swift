@@ -100,8 +100,28 @@ struct JournalKeyTests {
         #expect {
             _ = try openJournal(directory.path)
         } throws: { error in
-            "\(error)".contains("holds keys of an existing journal")
+            "\(error)".contains("holds the keys of journal")
         }
         #expect(!FileSystem.exists(Journal.journalPath(in: directory.path)))
+    }
+
+    @Test("a key provisioned before the first start signs the new journal; keys of another journal are refused")
+    func provisionedKeyAndForeignKeys() async throws {
+        let directory = TemporaryDirectory()
+        let store = SigningKeyStore(directory: Journal.keysPath(in: directory.path))
+        let provisioned = try store.createSigningKey()
+        let journal = try openJournal(directory.path)
+        #expect(try journal.keyRecords().map(\.publicKey) == [provisioned.publicKey])
+        journal.close()
+        let other = TemporaryDirectory()
+        try await buildJournal(other.path, blocks: 1, perBlock: 1)
+        // Swap in the other journal's keys/ wholesale: its journal-id names the other journal.
+        FileSystem.removeTree(Journal.keysPath(in: directory.path))
+        try FileManager.default.copyItem(atPath: Journal.keysPath(in: other.path), toPath: Journal.keysPath(in: directory.path))
+        #expect {
+            _ = try openJournal(directory.path)
+        } throws: { error in
+            "\(error)".contains("journal-id") && "\(error)".contains("names journal")
+        }
     }
 }
