@@ -13,6 +13,8 @@ struct LedgerDecider {
     static let textBytesMax = 1_000
     static let sitesMax = 32
     static let royaltySharesMax = 16
+    static let incentiveIDsMax = 16
+    static let urlBytesMax = 2_048
     static let basisPointsMax: Int64 = 10_000
 
     func decide(_ command: LedgerCommand) throws -> [LedgerEvent] {
@@ -20,6 +22,12 @@ struct LedgerDecider {
         case .openAccount(let user, let channel, let referringVendor, let representative):
             try identifier(user, "user")
             if try state.user(user) != nil { throw LedgerRejection(.accountExists, "account \(user) exists") }
+            if referringVendor != nil && channel != .vendorLink {
+                throw LedgerRejection(.unknownReferringVendor, "only an account opened through a vendor link names a referring vendor")
+            }
+            if representative != nil && channel != .customerService {
+                throw LedgerRejection(.invalidIdentifier, "only an account opened by customer service names a representative")
+            }
             switch channel {
             case .vendorLink:
                 guard let referringVendor else {
@@ -69,8 +77,8 @@ struct LedgerDecider {
             let removing: Bool
             if case .removeSpendingLimit = command { removing = true } else { removing = false }
             if !removing { try Money.positive(limit.amount, "limit.amount") }
-            if let member = limit.member, record.members[member] == nil {
-                throw LedgerRejection(.unknownMember, "\(member) is not a member of \(user)")
+            if let member = limit.member, record.members[member] != true, !removing {
+                throw LedgerRejection(.unknownMember, "\(member) is not an active member of \(user)")
             }
             if limit.kind == .perVendorMonth {
                 guard let vendor = limit.vendor, try state.vendor(vendor) != nil else {
@@ -367,8 +375,17 @@ struct LedgerDecider {
         guard vendor.sites.contains(where: { terms.url.hasPrefix($0) }) else {
             throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites")
         }
+        guard terms.url.utf8.count <= Self.urlBytesMax else {
+            throw LedgerRejection(.invalidText, "url is longer than \(Self.urlBytesMax) bytes")
+        }
         guard terms.royalties.count <= Self.royaltySharesMax else {
             throw LedgerRejection(.invalidRoyaltySchedule, "at most \(Self.royaltySharesMax) rights holders")
+        }
+        guard Set(terms.royalties.map(\.holder)).count == terms.royalties.count else {
+            throw LedgerRejection(.invalidRoyaltySchedule, "a rights holder appears twice in the royalty schedule")
+        }
+        guard terms.incentiveIDs.count <= Self.incentiveIDsMax else {
+            throw LedgerRejection(.invalidText, "at most \(Self.incentiveIDsMax) incentive IDs")
         }
         var total: Int64 = 0
         for share in terms.royalties {

@@ -14,7 +14,8 @@ enum LedgerFold {
             state.setBalance(named: posting.debit, newDebit)
             state.setBalance(named: posting.credit, newCredit)
         }
-        if let mark = event.idempotency {
+        // The key's record names the first sequence its request appended.
+        if let mark = event.idempotency, try state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
             state.setRecord("idem/\(mark.vendor)/\(mark.key)", IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
         }
         switch event {

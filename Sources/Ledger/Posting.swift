@@ -16,4 +16,21 @@ public struct Posting: Sendable, Codable, Equatable {
         self.amount = amount
         self.currency = debit.currency
     }
+
+    /// Decoding checks what the initialiser guarantees: a stored posting with a non-positive
+    /// amount, or accounts of another currency, is refused rather than folded.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        debit = try container.decode(String.self, forKey: .debit)
+        credit = try container.decode(String.self, forKey: .credit)
+        amount = try container.decode(Int64.self, forKey: .amount)
+        currency = try container.decode(Currency.self, forKey: .currency)
+        guard amount > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .amount, in: container, debugDescription: "a posting moves a positive amount")
+        }
+        guard debit.hasSuffix(":" + currency.code), credit.hasSuffix(":" + currency.code), debit != credit else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .currency, in: container, debugDescription: "a posting moves one currency between two accounts of it")
+        }
+    }
 }

@@ -26,6 +26,8 @@ struct LedgerAccountTests {
         try await fixture.reject(.openAccount(user: "dave", channel: .vendorLink), .unknownReferringVendor)
         try await fixture.reject(.openAccount(user: "dave", channel: .vendorLink, referringVendor: "nobody"), .unknownReferringVendor)
         try await fixture.reject(.openAccount(user: "dave", channel: .customerService), .invalidIdentifier)
+        try await fixture.reject(.openAccount(user: "dave", channel: .providerSite, referringVendor: "shop"), .unknownReferringVendor)
+        try await fixture.reject(.openAccount(user: "dave", channel: .providerSite, representative: "rep"), .invalidIdentifier)
         try await fixture.reject(.openWallet(user: "alice", currency: .usd), .walletExists)
         try await fixture.reject(.openWallet(user: "nobody", currency: .usd), .unknownAccount)
     }
@@ -131,5 +133,30 @@ struct LedgerCreditHoldTests {
         #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == 0)
         #expect(try fixture.wallet("alice") == 80)
         #expect(try fixture.balancesSumToZero())
+    }
+}
+
+@Suite("Ledger: stored events")
+struct LedgerStoredEventTests {
+    static let good = #"{"amount":5,"from":"a","postings":[{"amount":5,"credit":"wallet:b:USD","currency":"USD","debit":"wallet:a:USD"}],"timeMilliseconds":1,"to":"b","currency":"USD"}"#
+
+    @Test(
+        "a stored event whose postings break the posting rules, or of an unknown type, is refused, not folded",
+        arguments: [
+            good.replacingOccurrences(of: #""amount":5,"credit""#, with: #""amount":-5,"credit""#),
+            good.replacingOccurrences(of: #""amount":5,"credit""#, with: #""amount":0,"credit""#),
+            good.replacingOccurrences(of: "wallet:b:USD", with: "wallet:b:EUR"),
+            good.replacingOccurrences(of: "wallet:b:USD", with: "wallet:a:USD"),
+            good.replacingOccurrences(of: #""currency":"USD"}"#, with: #""currency":"ABC"}"#),
+        ])
+    func badPostings(payload: String) throws {
+        #expect(throws: (any Error).self) { try LedgerEvent(typeName: "TokensTransferred", payload: Array(payload.utf8)) }
+    }
+
+    @Test("a well-formed stored event decodes; an unknown type does not")
+    func decoding() throws {
+        let event = try LedgerEvent(typeName: "TokensTransferred", payload: Array(Self.good.utf8))
+        #expect(event.postings.count == 1)
+        #expect(throws: LedgerDecodingError.self) { try LedgerEvent(typeName: "Nonsense", payload: Array(Self.good.utf8)) }
     }
 }

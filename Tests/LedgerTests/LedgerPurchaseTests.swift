@@ -48,6 +48,13 @@ struct LedgerPurchaseTests {
             .purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(royalties: [RoyaltyShare(holder: "x", basisPoints: 9_600)]))),
             .invalidRoyaltySchedule)
         try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 0))), .amountNotPositive)
+        try await fixture.reject(
+            .purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(royalties: [
+                RoyaltyShare(holder: "twice", basisPoints: 100), RoyaltyShare(holder: "twice", basisPoints: 100),
+            ]))), .invalidRoyaltySchedule)
+        try await fixture.reject(
+            .purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(url: LedgerFixture.site + String(repeating: "a", count: 2_100)))),
+            .invalidText)
         try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: -3))), .amountNotPositive)
         let short = try await fixture.reject(
             .purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 10_000))), .insufficientFunds)
