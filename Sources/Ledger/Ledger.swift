@@ -45,19 +45,7 @@ public final class Ledger: Sendable {
     /// idempotency key (scoped to that vendor): the same key with the same command returns the
     /// first result; with a different command it is refused as `idempotencyConflict`.
     public func execute(_ command: LedgerCommand, idempotencyKey: String? = nil) async throws -> LedgerResult {
-        var mark: IdempotencyMark?
-        if let idempotencyKey {
-            guard let vendor = command.issuingVendor else {
-                throw LedgerRejection(.invalidIdentifier, "only vendor commands carry an idempotency key")
-            }
-            guard !idempotencyKey.isEmpty, idempotencyKey.utf8.count <= Self.idempotencyKeyBytesMax,
-                  idempotencyKey.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e })
-            else {
-                throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters")
-            }
-            let digest = SHA256.hash(Array(try LedgerEvent.encoder.encode(command)))
-            mark = IdempotencyMark(vendor: vendor, key: idempotencyKey, requestDigest: digest.hex)
-        }
+        let mark = try Self.mark(for: command, key: idempotencyKey)
         let commit = try await journal.write(maxEvents: Self.commandEventsMax) { [mark] context -> JournalEffect<Decision> in
             var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
             if let mark, let seen = try state.idempotency(vendor: mark.vendor, key: mark.key) {
@@ -85,19 +73,126 @@ public final class Ledger: Sendable {
         case .accepted(let events):
             return LedgerResult(events: events, sequences: commit.sequences, replayed: false, receipts: commit.receipts)
         case .replay(let first):
-            // The first answer's events: those appended at its sequence with the same mark.
-            var events: [LedgerEvent] = []
-            var sequences: [UInt64] = []
-            for stored in try journal.events(from: first, limit: Self.commandEventsMax) {
-                let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
-                guard event.idempotency == mark else { break }
-                events.append(event)
-                sequences.append(stored.sequence)
-            }
-            let receipts = try sequences.map { try journal.receipt(for: $0) }
-            return LedgerResult(
-                events: events, sequences: sequences.first.map { $0...sequences.last! }, replayed: true, receipts: receipts)
+            return try replayResult(firstSequence: first, mark: mark)
         }
+    }
+
+    /// Decides many commands as one journal request (one commit, one block): each is decided
+    /// in order against the write model including the ones before it, and accepted or refused
+    /// on its own. Up to ``batchCommandsMax`` commands.
+    public func executeBatch(_ commands: [(command: LedgerCommand, idempotencyKey: String?)]) async throws
+        -> [Result<LedgerResult, LedgerRejection>]
+    {
+        precondition(commands.count <= Self.batchCommandsMax, "at most \(Self.batchCommandsMax) commands per batch")
+        var marks: [IdempotencyMark?] = []
+        var prepared: [Result<Void, LedgerRejection>] = []
+        for entry in commands {
+            do {
+                marks.append(try Self.mark(for: entry.command, key: entry.idempotencyKey))
+                prepared.append(.success(()))
+            } catch let rejection as LedgerRejection {
+                marks.append(nil)
+                prepared.append(.failure(rejection))
+            }
+        }
+        let frozenMarks = marks
+        let frozenPrepared = prepared
+        let commit = try await journal.write(maxEvents: Self.commandEventsMax * commands.count) { context -> JournalEffect<[BatchDecision]> in
+            var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
+            var drafts: [EventDraft] = []
+            var decisions: [BatchDecision] = []
+            decisions.reserveCapacity(commands.count)
+            for (index, entry) in commands.enumerated() {
+                if case .failure(let rejection) = frozenPrepared[index] {
+                    decisions.append(.refused(rejection))
+                    continue
+                }
+                let mark = frozenMarks[index]
+                if let mark, let seen = try state.idempotency(vendor: mark.vendor, key: mark.key) {
+                    if seen.requestDigest == mark.requestDigest {
+                        decisions.append(.replay(firstSequence: seen.sequence))
+                    } else {
+                        decisions.append(.refused(LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request")))
+                    }
+                    continue
+                }
+                let first = context.nextSequence + UInt64(drafts.count)
+                let decider = LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: first, idempotency: mark)
+                let events: [LedgerEvent]
+                do {
+                    events = try decider.decide(entry.command)
+                } catch let rejection as LedgerRejection {
+                    // Deciding reads only: a refused command leaves the staged state untouched.
+                    decisions.append(.refused(rejection))
+                    continue
+                }
+                var sequence = first
+                for event in events {
+                    try LedgerFold.apply(event, at: sequence, to: &state)
+                    drafts.append(try event.draft())
+                    sequence += 1
+                }
+                decisions.append(.accepted(events, offset: Int(first - context.nextSequence)))
+            }
+            let changes = state.stagedChanges.map { change -> StateChange in
+                if let value = change.value { return .put(key: Array(change.key.utf8), value: value) }
+                return .delete(key: Array(change.key.utf8))
+            }
+            return JournalEffect(events: drafts, stateChanges: changes, outcome: decisions)
+        }
+        var results: [Result<LedgerResult, LedgerRejection>] = []
+        results.reserveCapacity(commands.count)
+        for (index, decision) in commit.outcome.enumerated() {
+            switch decision {
+            case .refused(let rejection):
+                results.append(.failure(rejection))
+            case .accepted(let events, let offset):
+                let first = commit.sequences!.lowerBound + UInt64(offset)
+                let range = first...(first + UInt64(events.count) - 1)
+                results.append(.success(LedgerResult(
+                    events: events, sequences: range, replayed: false,
+                    receipts: commit.batch.map { $0.receipts(for: range) } ?? [])))
+            case .replay(let first):
+                results.append(.success(try replayResult(firstSequence: first, mark: frozenMarks[index])))
+            }
+        }
+        return results
+    }
+
+    /// Most commands in one batch (each may append up to ``commandEventsMax`` events).
+    public static let batchCommandsMax = 2_500
+
+    enum BatchDecision: Sendable {
+        case accepted([LedgerEvent], offset: Int)
+        case refused(LedgerRejection)
+        case replay(firstSequence: UInt64)
+    }
+
+    static func mark(for command: LedgerCommand, key: String?) throws -> IdempotencyMark? {
+        guard let key else { return nil }
+        guard let vendor = command.issuingVendor else {
+            throw LedgerRejection(.invalidIdentifier, "only vendor commands carry an idempotency key")
+        }
+        guard !key.isEmpty, key.utf8.count <= Self.idempotencyKeyBytesMax, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
+            throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+        }
+        let digest = SHA256.hash(Array(try LedgerEvent.encoder.encode(command)))
+        return IdempotencyMark(vendor: vendor, key: key, requestDigest: digest.hex)
+    }
+
+    /// The first answer to an idempotent request: the events appended from its first sequence
+    /// that carry its mark.
+    func replayResult(firstSequence first: UInt64, mark: IdempotencyMark?) throws -> LedgerResult {
+        var events: [LedgerEvent] = []
+        var sequences: [UInt64] = []
+        for stored in try journal.events(from: first, limit: Self.commandEventsMax) {
+            let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+            guard event.idempotency == mark else { break }
+            events.append(event)
+            sequences.append(stored.sequence)
+        }
+        let receipts = try sequences.map { try journal.receipt(for: $0) }
+        return LedgerResult(events: events, sequences: sequences.first.map { $0...sequences.last! }, replayed: true, receipts: receipts)
     }
 
     enum Decision: Sendable {
