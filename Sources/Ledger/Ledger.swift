@@ -200,6 +200,22 @@ public final class Ledger: Sendable {
         case replay(firstSequence: UInt64)
     }
 
+    /// Decides `command` against `state` and, if accepted, folds its events into it: the pure
+    /// core of `execute`, with no journal and no I/O (for replays, simulations and benchmarks).
+    /// A refusal throws and leaves `state` unchanged.
+    public static func decideAndFold(
+        _ command: LedgerCommand, state: inout LedgerState, timeMilliseconds: UInt64, nextSequence: UInt64
+    ) throws -> [LedgerEvent] {
+        let events = try LedgerDecider(state: state, time: timeMilliseconds, nextSequence: nextSequence, idempotency: nil)
+            .decide(command)
+        var sequence = nextSequence
+        for event in events {
+            try LedgerFold.apply(event, at: sequence, to: &state)
+            sequence += 1
+        }
+        return events
+    }
+
     // MARK: Reading the write model
 
     /// A read of the write model as committed.

@@ -26,7 +26,7 @@ public struct LedgerState {
     }
 
     /// The staged changes in the order first made.
-    var stagedChanges: [(key: String, value: [UInt8]?)] {
+    public var stagedChanges: [(key: String, value: [UInt8]?)] {
         order.map { ($0, changes[$0]!) }
     }
 
