@@ -30,6 +30,16 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// Settles a vendor's payable in a currency. `force` settles now (by command); otherwise
     /// only when its threshold is reached or its period has elapsed.
     case settle(vendor: String, currency: Currency, force: Bool)
+    /// A user disputes a captured purchase. A charge the rules mark unauthorized (made by a
+    /// member whose access has since been revoked) is refunded at once.
+    case openDispute(dispute: String, user: String, transaction: String, reason: String)
+    /// Customer service resolves an open dispute: refund, or reject (the reserve goes back to the vendor).
+    case resolveDispute(dispute: String, refund: Bool, representative: String)
+    /// Promotional tokens issued by the provider (`issuer` nil) or a vendor, at its discretion.
+    case issueIncentive(lot: String, user: String, currency: Currency, amount: Int64, issuer: String?,
+                        expiresAtMilliseconds: UInt64?, vendors: [String]?)
+    /// Returns what is left of an expired lot to its issuer.
+    case expireIncentive(lot: String)
 
     /// The vendor a command is issued by, for idempotency scoping.
     public var issuingVendor: String? {

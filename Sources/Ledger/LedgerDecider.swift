@@ -161,7 +161,7 @@ struct LedgerDecider {
         case .purchase(let user, let member, let vendor, let content):
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             let transaction = "tx-\(nextSequence)"
-            let sources = try drawFunds(terms.price, user: user, record: record, currency: terms.currency)
+            let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
             let split = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
             var postings = sources.map { Posting(debit: $0.0, credit: .vendorPayable(vendor: vendor, currency: terms.currency), amount: $0.1) }
             postings += split.postings
@@ -178,7 +178,7 @@ struct LedgerDecider {
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             _ = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
             let transaction = "tx-\(nextSequence)"
-            let sources = try drawFunds(terms.price, user: user, record: record, currency: terms.currency)
+            let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
             let holds = LedgerAccount.holds(user: user, currency: terms.currency)
             return [.purchaseAuthorized(PurchaseAuthorized(
                 transaction: transaction, user: user, member: member, vendor: vendor, terms: terms,
@@ -233,6 +233,99 @@ struct LedgerDecider {
             let postings = try deposit(amount, from: source, user: to, currency: currency)
             return [.tokensTransferred(TokensTransferred(
                 from: from, to: to, currency: currency, amount: amount, postings: postings, timeMilliseconds: time))]
+
+        case .openDispute(let dispute, let user, let transaction, let reason):
+            try identifier(dispute, "dispute")
+            try text(reason, "reason", required: false)
+            if try state.dispute(dispute) != nil { throw LedgerRejection(.disputeExists, "dispute \(dispute) exists") }
+            let account = try existingUser(user)
+            guard let record = try state.transaction(transaction), record.user == user else {
+                throw LedgerRejection(.unknownTransaction, "\(user) has no transaction \(transaction)")
+            }
+            guard record.status == .captured else {
+                throw LedgerRejection(.transactionNotCaptured, "\(transaction) is \(record.status.rawValue); only a captured purchase can be disputed")
+            }
+            let currency = record.terms.currency
+            let vendorShare = record.terms.price - (record.fee ?? 0) - (record.royalties ?? []).reduce(Int64(0)) { $0 + $1.amount }
+            let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: currency)
+            let reserved = min(vendorShare, max(try state.balance(payable), 0))
+            let reserve = LedgerAccount.disputeReserve(vendor: record.vendor, currency: currency)
+            var postings: [Posting] = []
+            if reserved > 0 {
+                try checkCredit(reserve, reserved)
+                postings.append(Posting(debit: payable, credit: reserve, amount: reserved))
+            }
+            // The rule: a charge made by a member whose access has since been revoked is unauthorized.
+            let unauthorized = record.member.map { account.members[$0] != true } ?? false
+            let opened = DisputeOpened(
+                dispute: dispute, transaction: transaction, user: user, vendor: record.vendor, currency: currency,
+                price: record.terms.price, reserved: reserved, unauthorized: unauthorized, reason: reason,
+                postings: postings, timeMilliseconds: time)
+            guard unauthorized else { return [.disputeOpened(opened)] }
+            // Refund at once, against the state as it will be after the reserve moved.
+            var after = state
+            try LedgerFold.apply(.disputeOpened(opened), at: nextSequence, to: &after)
+            let next = LedgerDecider(state: after, time: time, nextSequence: nextSequence + 1, idempotency: nil)
+            let disputeRecord = DisputeRecord(transaction: transaction, user: user, vendor: record.vendor, currency: currency, reserved: reserved, status: .open)
+            let refunded = try next.refund(disputeRecord, id: dispute, transaction: try after.transaction(transaction)!, decidedBy: .rule, representative: nil)
+            return [.disputeOpened(opened), .disputeResolved(refunded)]
+
+        case .resolveDispute(let dispute, let refund, let representative):
+            try identifier(representative, "representative")
+            guard let record = try state.dispute(dispute) else { throw LedgerRejection(.unknownDispute, "no dispute \(dispute)") }
+            guard record.status == .open else { throw LedgerRejection(.disputeNotOpen, "dispute \(dispute) is \(record.status.rawValue)") }
+            guard let transaction = try state.transaction(record.transaction) else {
+                throw LedgerRejection(.unknownTransaction, "no transaction \(record.transaction)")
+            }
+            if refund {
+                return [.disputeResolved(try self.refund(record, id: dispute, transaction: transaction, decidedBy: .customerService, representative: representative))]
+            }
+            var postings: [Posting] = []
+            if record.reserved > 0 {
+                let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: record.currency)
+                try checkCredit(payable, record.reserved)
+                postings.append(Posting(debit: .disputeReserve(vendor: record.vendor, currency: record.currency), credit: payable, amount: record.reserved))
+            }
+            return [.disputeResolved(DisputeResolved(
+                dispute: dispute, transaction: record.transaction, user: record.user, vendor: record.vendor, outcome: .rejected,
+                decidedBy: .customerService, representative: representative, refunded: 0, postings: postings, timeMilliseconds: time))]
+
+        case .issueIncentive(let lot, let user, let currency, let amount, let issuer, let expiresAt, let vendors):
+            try identifier(lot, "lot")
+            try Money.positive(amount, "amount")
+            if try state.incentiveLot(lot) != nil { throw LedgerRejection(.incentiveExists, "incentive lot \(lot) exists") }
+            let record = try existingUser(user)
+            try wallet(record, user, currency)
+            if let issuer { _ = try existingVendor(issuer) }
+            if let vendors {
+                guard !vendors.isEmpty, vendors.count <= Self.sitesMax else {
+                    throw LedgerRejection(.invalidVendorPolicy, "vendors lists 1 to \(Self.sitesMax) vendors when given")
+                }
+                for vendor in vendors { _ = try existingVendor(vendor) }
+            }
+            if let expiresAt, expiresAt <= time {
+                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds \(expiresAt) is not after now (\(time))")
+            }
+            let source = LedgerAccount.incentiveFunding(issuer: issuer ?? "provider", currency: currency)
+            try checkDebit(source, amount)
+            return [.incentiveIssued(IncentiveIssued(
+                lot: lot, user: user, currency: currency, amount: amount, issuer: issuer ?? "provider",
+                expiresAtMilliseconds: expiresAt, vendors: vendors,
+                postings: [Posting(debit: source, credit: .incentiveLot(lot: lot, currency: currency), amount: amount)],
+                timeMilliseconds: time))]
+
+        case .expireIncentive(let lot):
+            guard let record = try state.incentiveLot(lot) else { throw LedgerRejection(.unknownIncentive, "no incentive lot \(lot)") }
+            guard let expiry = record.expiresAtMilliseconds, time >= expiry else {
+                throw LedgerRejection(.incentiveNotExpired, "incentive lot \(lot) has not expired")
+            }
+            let account = LedgerAccount.incentiveLot(lot: lot, currency: record.currency)
+            let left = try state.balance(account)
+            guard left > 0 else { throw LedgerRejection(.nothingToSettle, "incentive lot \(lot) has nothing left") }
+            return [.incentiveExpired(IncentiveExpired(
+                lot: lot, user: record.user, amount: left,
+                postings: [Posting(debit: account, credit: .incentiveFunding(issuer: record.issuer, currency: record.currency), amount: left)],
+                timeMilliseconds: time))]
 
         case .settle(let vendor, let currency, let force):
             let record = try existingVendor(vendor)
@@ -325,22 +418,95 @@ struct LedgerDecider {
         return postings
     }
 
-    /// Where a payment comes from: the wallet first, then the approved credit line.
-    func drawFunds(_ amount: Int64, user: String, record: UserRecord, currency: Currency) throws -> [(LedgerAccount, Int64)] {
+    /// Where a payment comes from: usable incentive lots first (earliest expiry first), then the
+    /// wallet, then the approved credit line.
+    func drawFunds(_ amount: Int64, user: String, record: UserRecord, vendor: String, terms: ContentTerms)
+        throws -> [(LedgerAccount, Int64)]
+    {
+        let currency = terms.currency
+        var sources: [(LedgerAccount, Int64)] = []
+        var needed = amount
+        var fromLots: Int64 = 0
+        let lots = try state.incentiveLots(ofUser: user).compactMap { try state.incentiveLot($0) }
+            .filter { $0.usable(vendor: vendor, terms: terms, time: time) }
+            .sorted(by: IncentiveLot.spendingOrder)
+        for lot in lots where needed > 0 {
+            let account = LedgerAccount.incentiveLot(lot: lot.lot, currency: currency)
+            let take = min(max(try state.balance(account), 0), needed)
+            if take > 0 {
+                sources.append((account, take))
+                needed -= take
+                fromLots += take
+            }
+        }
         let wallet = LedgerAccount.wallet(user: user, currency: currency)
         let credit = LedgerAccount.creditLine(user: user, currency: currency)
         let inWallet = max(try state.balance(wallet), 0)
         let limit = record.creditLimits[currency.code] ?? 0
         let creditLeft = limit + (try state.balance(credit))
-        let available = try Money.add(inWallet, max(creditLeft, 0))
+        let available = try Money.add(try Money.add(inWallet, max(creditLeft, 0)), fromLots)
         guard available >= amount else {
             throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) available of the \(amount) needed", headroom: available)
         }
-        var sources: [(LedgerAccount, Int64)] = []
-        let fromWallet = min(inWallet, amount)
+        let fromWallet = min(inWallet, needed)
         if fromWallet > 0 { sources.append((wallet, fromWallet)) }
-        if amount - fromWallet > 0 { sources.append((credit, amount - fromWallet)) }
+        if needed - fromWallet > 0 { sources.append((credit, needed - fromWallet)) }
         return sources
+    }
+
+    /// Where money going back to a user lands, for amounts drawn from `sources`: a lot gets its
+    /// tokens back, credit goes back only as far as credit is still in use (funds added since
+    /// may have repaid it), the rest goes to the wallet, so a credit line never turns positive.
+    func returnTargets(_ sources: [FundingSource], user: String, currency: Currency) throws -> [(LedgerAccount, Int64)] {
+        let wallet = LedgerAccount.wallet(user: user, currency: currency)
+        let credit = LedgerAccount.creditLine(user: user, currency: currency)
+        var targets: [(LedgerAccount, Int64)] = []
+        var toWallet: Int64 = 0
+        var creditInUse = max(-(try state.balance(credit)), 0)
+        for source in sources {
+            if source.account == credit.name {
+                let back = min(source.amount, creditInUse)
+                creditInUse -= back
+                if back > 0 { targets.append((credit, back)) }
+                toWallet += source.amount - back
+            } else if source.account.hasPrefix("lot:"), let lot = Self.lotID(source.account) {
+                targets.append((.incentiveLot(lot: lot, currency: currency), source.amount))
+            } else {
+                toWallet += source.amount
+            }
+        }
+        if toWallet > 0 {
+            try checkCredit(wallet, toWallet)
+            targets.append((wallet, toWallet))
+        }
+        return targets
+    }
+
+    static func lotID(_ accountName: String) -> String? {
+        let parts = accountName.split(separator: ":")
+        return parts.count == 3 ? String(parts[1]) : nil
+    }
+
+    /// Postings that move the `debits` amounts to the `credits` amounts (equal totals), in order.
+    static func postings(from debits: [(LedgerAccount, Int64)], to credits: [(LedgerAccount, Int64)]) -> [Posting] {
+        var postings: [Posting] = []
+        var debitIndex = 0
+        var debitLeft = debits.first?.1 ?? 0
+        for (account, amount) in credits {
+            var creditLeft = amount
+            while creditLeft > 0 && debitIndex < debits.count {
+                let move = min(creditLeft, debitLeft)
+                if move > 0 { postings.append(Posting(debit: debits[debitIndex].0, credit: account, amount: move)) }
+                creditLeft -= move
+                debitLeft -= move
+                if debitLeft == 0 {
+                    debitIndex += 1
+                    debitLeft = debitIndex < debits.count ? debits[debitIndex].1 : 0
+                }
+            }
+            precondition(creditLeft == 0, "credits exceed debits")
+        }
+        return postings
     }
 
     /// The vendor's fee and the rights holders' royalties out of the vendor's payable.
@@ -472,34 +638,41 @@ struct LedgerDecider {
         return record
     }
 
-    /// Returns held funds to where they came from. Credit drawn for the hold goes back to the
-    /// credit line only as far as credit is still in use (funds added since may have repaid
-    /// it); the rest goes to the wallet, so a credit line never turns positive.
+    /// Returns held funds to where they came from (see `returnTargets`).
     func release(_ record: TransactionRecord, transaction: String, reason: PurchaseVoided.Reason) throws -> PurchaseVoided {
         let currency = record.terms.currency
         let holds = LedgerAccount.holds(user: record.user, currency: currency)
-        let wallet = LedgerAccount.wallet(user: record.user, currency: currency)
-        let credit = LedgerAccount.creditLine(user: record.user, currency: currency)
-        var toWallet: Int64 = 0
-        var toCredit: Int64 = 0
-        for source in record.sources {
-            if source.account == credit.name {
-                let inUse = max(-(try state.balance(credit)), 0)
-                let back = min(source.amount, inUse)
-                toCredit += back
-                toWallet += source.amount - back
-            } else {
-                toWallet += source.amount
-            }
-        }
-        var postings: [Posting] = []
-        if toCredit > 0 { postings.append(Posting(debit: holds, credit: credit, amount: toCredit)) }
-        if toWallet > 0 {
-            try checkCredit(wallet, toWallet)
-            postings.append(Posting(debit: holds, credit: wallet, amount: toWallet))
-        }
+        let targets = try returnTargets(record.sources, user: record.user, currency: currency)
         return PurchaseVoided(
-            transaction: transaction, user: record.user, vendor: record.vendor, reason: reason, postings: postings,
+            transaction: transaction, user: record.user, vendor: record.vendor, reason: reason,
+            postings: Self.postings(from: [(holds, record.terms.price)], to: targets),
             idempotency: idempotency, timeMilliseconds: time)
+    }
+
+    /// A refund of a disputed purchase: the fee, the royalties, the reserve and the rest of the
+    /// vendor's share go back to where the user's money came from.
+    func refund(_ dispute: DisputeRecord, id: String, transaction record: TransactionRecord, decidedBy: DisputeResolved.Decider,
+                representative: String?) throws -> DisputeResolved {
+        let currency = record.terms.currency
+        let price = record.terms.price
+        let fee = record.fee ?? 0
+        let royalties = record.royalties ?? []
+        let royaltyTotal = royalties.reduce(Int64(0)) { $0 + $1.amount }
+        let vendorShare = price - fee - royaltyTotal
+        var debits: [(LedgerAccount, Int64)] = []
+        if fee > 0 { debits.append((.providerFeeRevenue(currency: currency), fee)) }
+        for royalty in royalties where royalty.amount > 0 {
+            debits.append((.rightsHolderPayable(holder: royalty.holder, currency: currency), royalty.amount))
+        }
+        if dispute.reserved > 0 { debits.append((.disputeReserve(vendor: dispute.vendor, currency: currency), dispute.reserved)) }
+        if vendorShare - dispute.reserved > 0 {
+            debits.append((.vendorPayable(vendor: dispute.vendor, currency: currency), vendorShare - dispute.reserved))
+        }
+        for (account, amount) in debits { try checkDebit(account, amount) }
+        let targets = try returnTargets(record.sources, user: record.user, currency: currency)
+        return DisputeResolved(
+            dispute: id, transaction: dispute.transaction, user: dispute.user, vendor: dispute.vendor, outcome: .refunded,
+            decidedBy: decidedBy, representative: representative, refunded: price,
+            postings: Self.postings(from: debits, to: targets), timeMilliseconds: time)
     }
 }

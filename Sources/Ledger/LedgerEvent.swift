@@ -185,6 +185,10 @@ public enum LedgerEvent: Sendable, Equatable {
     case purchaseVoided(PurchaseVoided)
     case tokensTransferred(TokensTransferred)
     case vendorSettled(VendorSettled)
+    case disputeOpened(DisputeOpened)
+    case disputeResolved(DisputeResolved)
+    case incentiveIssued(IncentiveIssued)
+    case incentiveExpired(IncentiveExpired)
 
     public var typeName: String {
         switch self {
@@ -204,13 +208,18 @@ public enum LedgerEvent: Sendable, Equatable {
         case .purchaseVoided: return "PurchaseVoided"
         case .tokensTransferred: return "TokensTransferred"
         case .vendorSettled: return "VendorSettled"
+        case .disputeOpened: return "DisputeOpened"
+        case .disputeResolved: return "DisputeResolved"
+        case .incentiveIssued: return "IncentiveIssued"
+        case .incentiveExpired: return "IncentiveExpired"
         }
     }
 
     public static let typeNames = [
         "AccountOpened", "MemberAdded", "MemberRemoved", "WalletOpened", "CreditLineApproved", "SpendingLimitSet",
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
-        "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled",
+        "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
+        "IncentiveIssued", "IncentiveExpired",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -224,6 +233,10 @@ public enum LedgerEvent: Sendable, Equatable {
         case .purchaseVoided(let event): return event.postings
         case .tokensTransferred(let event): return event.postings
         case .vendorSettled(let event): return event.postings
+        case .disputeOpened(let event): return event.postings
+        case .disputeResolved(let event): return event.postings
+        case .incentiveIssued(let event): return event.postings
+        case .incentiveExpired(let event): return event.postings
         default: return []
         }
     }
@@ -268,6 +281,10 @@ public enum LedgerEvent: Sendable, Equatable {
         case .purchaseVoided(let event): payload = try encoder.encode(event)
         case .tokensTransferred(let event): payload = try encoder.encode(event)
         case .vendorSettled(let event): payload = try encoder.encode(event)
+        case .disputeOpened(let event): payload = try encoder.encode(event)
+        case .disputeResolved(let event): payload = try encoder.encode(event)
+        case .incentiveIssued(let event): payload = try encoder.encode(event)
+        case .incentiveExpired(let event): payload = try encoder.encode(event)
         }
         return EventDraft(typeName: typeName, payload: Array(payload))
     }
@@ -293,6 +310,10 @@ public enum LedgerEvent: Sendable, Equatable {
         case "PurchaseVoided": self = .purchaseVoided(try decoder.decode(PurchaseVoided.self, from: data))
         case "TokensTransferred": self = .tokensTransferred(try decoder.decode(TokensTransferred.self, from: data))
         case "VendorSettled": self = .vendorSettled(try decoder.decode(VendorSettled.self, from: data))
+        case "DisputeOpened": self = .disputeOpened(try decoder.decode(DisputeOpened.self, from: data))
+        case "DisputeResolved": self = .disputeResolved(try decoder.decode(DisputeResolved.self, from: data))
+        case "IncentiveIssued": self = .incentiveIssued(try decoder.decode(IncentiveIssued.self, from: data))
+        case "IncentiveExpired": self = .incentiveExpired(try decoder.decode(IncentiveExpired.self, from: data))
         default: throw LedgerDecodingError(typeName: typeName, reason: "unknown event type")
         }
     }
@@ -302,4 +323,56 @@ public struct LedgerDecodingError: Error, Sendable, CustomStringConvertible {
     public let typeName: String
     public let reason: String
     public var description: String { "cannot decode \(typeName): \(reason)" }
+}
+
+public struct DisputeOpened: Sendable, Codable, Equatable {
+    public var dispute: String
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var currency: Currency
+    public var price: Int64
+    /// Moved from the vendor's unsettled payable into its dispute reserve.
+    public var reserved: Int64
+    /// True when the rules mark the charge unauthorized; a DisputeResolved refund follows at once.
+    public var unauthorized: Bool
+    public var reason: String
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct DisputeResolved: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable { case refunded, rejected }
+    public enum Decider: String, Sendable, Codable { case rule, customerService }
+    public var dispute: String
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var outcome: Outcome
+    public var decidedBy: Decider
+    public var representative: String?
+    /// What went back to the user (the whole price for a refund, zero for a rejection).
+    public var refunded: Int64
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct IncentiveIssued: Sendable, Codable, Equatable {
+    public var lot: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var issuer: String
+    public var expiresAtMilliseconds: UInt64?
+    public var vendors: [String]?
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct IncentiveExpired: Sendable, Codable, Equatable {
+    public var lot: String
+    public var user: String
+    public var amount: Int64
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
 }

@@ -62,12 +62,16 @@ enum LedgerFold {
             if event.oneStep {
                 state.setRecord("txn/" + event.transaction, TransactionRecord(
                     user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .captured,
-                    holdExpiresAtMilliseconds: nil, sources: event.sources))
+                    holdExpiresAtMilliseconds: nil, sources: event.sources, fee: event.fee, royalties: event.royalties))
                 try recordSpend(user: event.user, entry: SpendEntry(
                     timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
                     member: event.member, transaction: event.transaction), in: &state)
             } else {
-                try updateTransaction(event.transaction, in: &state) { $0.status = .captured }
+                try updateTransaction(event.transaction, in: &state) {
+                    $0.status = .captured
+                    $0.fee = event.fee
+                    $0.royalties = event.royalties
+                }
             }
         case .purchaseVoided(let event):
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
@@ -75,6 +79,30 @@ enum LedgerFold {
             entries.removeAll { $0.transaction == event.transaction }
             state.setRecord("spend/" + event.user, entries)
         case .tokensTransferred:
+            break
+        case .disputeOpened(let event):
+            state.setRecord("dispute/" + event.dispute, DisputeRecord(
+                transaction: event.transaction, user: event.user, vendor: event.vendor, currency: event.currency,
+                reserved: event.reserved, status: .open))
+            try updateTransaction(event.transaction, in: &state) { $0.status = .disputed }
+        case .disputeResolved(let event):
+            guard var dispute = try state.dispute(event.dispute) else {
+                throw LedgerFoldError(sequence: sequence, reason: "unknown dispute \(event.dispute)")
+            }
+            dispute.status = event.outcome == .refunded ? .refunded : .rejected
+            state.setRecord("dispute/" + event.dispute, dispute)
+            try updateTransaction(event.transaction, in: &state) { $0.status = event.outcome == .refunded ? .refunded : .captured }
+            if event.outcome == .refunded {
+                var entries = try state.spending(event.user)
+                entries.removeAll { $0.transaction == event.transaction }
+                state.setRecord("spend/" + event.user, entries)
+            }
+        case .incentiveIssued(let event):
+            state.setRecord("lot/" + event.lot, IncentiveLot(
+                lot: event.lot, user: event.user, currency: event.currency, issuer: event.issuer,
+                expiresAtMilliseconds: event.expiresAtMilliseconds, vendors: event.vendors))
+            state.setRecord("lots/" + event.user, try state.incentiveLots(ofUser: event.user) + [event.lot])
+        case .incentiveExpired:
             break
         case .vendorSettled(let event):
             guard var vendor = try state.vendor(event.vendor) else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }

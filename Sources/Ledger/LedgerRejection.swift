@@ -40,6 +40,14 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case unknownReferringVendor = 34
         case creditLimitNegative = 35
         case holdTimeoutOutOfRange = 36
+        case transactionNotCaptured = 37
+        case disputeExists = 38
+        case unknownDispute = 39
+        case disputeNotOpen = 40
+        case incentiveExists = 41
+        case unknownIncentive = 42
+        case incentiveNotExpired = 43
+        case expiryNotInFuture = 44
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Keys: `bal/<account>` (balance, 8 bytes big-endian two's complement), `user/<id>`,
 /// `vendor/<id>`, `content/<vendor>/<id>`, `txn/<id>`, `funding/<id>`, `spend/<user>`,
-/// `idem/<vendor>/<key>`; records are JSON.
+/// `idem/<vendor>/<key>`, `dispute/<id>`, `lot/<id>`, `lots/<user>`; records are JSON.
 public struct LedgerState {
     let base: (String) throws -> [UInt8]?
     private(set) var changes: [String: [UInt8]?] = [:]
@@ -61,6 +61,10 @@ public struct LedgerState {
     public func transaction(_ id: String) throws -> TransactionRecord? { try record(TransactionRecord.self, "txn/" + id) }
     public func funding(_ id: String) throws -> FundingRecord? { try record(FundingRecord.self, "funding/" + id) }
     public func spending(_ user: String) throws -> [SpendEntry] { try record([SpendEntry].self, "spend/" + user) ?? [] }
+    public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
+    public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
+    /// The IDs of a user's incentive lots (spent or not).
+    public func incentiveLots(ofUser user: String) throws -> [String] { try record([String].self, "lots/" + user) ?? [] }
     public func idempotency(vendor: String, key: String) throws -> IdempotencyRecord? {
         try record(IdempotencyRecord.self, "idem/\(vendor)/\(key)")
     }

@@ -157,7 +157,7 @@ public struct ContentTerms: Sendable, Codable, Equatable {
 /// A purchase transaction created by the server (claim 29).
 public struct TransactionRecord: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable {
-        case held, captured, voided, expired
+        case held, captured, voided, expired, disputed, refunded
     }
 
     public var user: String
@@ -166,8 +166,50 @@ public struct TransactionRecord: Sendable, Codable, Equatable {
     public var terms: ContentTerms
     public var status: Status
     public var holdExpiresAtMilliseconds: UInt64?
-    /// Where the held funds came from, to return them exactly on void or expiry.
+    /// Where the held funds came from, to return them exactly on void, expiry or refund.
     public var sources: [FundingSource]
+    /// Set at capture: the provider's fee and the royalties paid out of the price.
+    public var fee: Int64?
+    public var royalties: [RoyaltyPayment]?
+}
+
+/// A user's dispute of a captured purchase (claim 14).
+public struct DisputeRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case open, refunded, rejected }
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var currency: Currency
+    /// What the vendor's payable moved into its dispute reserve.
+    public var reserved: Int64
+    public var status: Status
+}
+
+/// An incentive lot (claims 7, 44): promotional tokens with an issuer, an optional expiry and
+/// an optional list of vendors where they may be spent. Its balance is the lot account's.
+public struct IncentiveLot: Sendable, Codable, Equatable {
+    public var lot: String
+    public var user: String
+    public var currency: Currency
+    /// `provider`, or the issuing vendor's ID.
+    public var issuer: String
+    public var expiresAtMilliseconds: UInt64?
+    public var vendors: [String]?
+
+    /// Spending order: lots that expire first are spent first; lots without expiry last; then by ID.
+    static func spendingOrder(_ lhs: IncentiveLot, _ rhs: IncentiveLot) -> Bool {
+        let left = lhs.expiresAtMilliseconds ?? .max
+        let right = rhs.expiresAtMilliseconds ?? .max
+        return left != right ? left < right : lhs.lot < rhs.lot
+    }
+
+    /// Whether the lot may pay for `terms` sold by `vendor` at `time`.
+    func usable(vendor: String, terms: ContentTerms, time: UInt64) -> Bool {
+        if let expiry = expiresAtMilliseconds, time >= expiry { return false }
+        if let vendors, !vendors.contains(vendor) { return false }
+        if !terms.incentiveIDs.isEmpty && !terms.incentiveIDs.contains(lot) { return false }
+        return currency == terms.currency
+    }
 }
 
 /// An amount drawn from one account to pay for a purchase.

@@ -29,6 +29,22 @@ struct EventSchemaTests {
         let voided = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
         try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))
         try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 10))
+        try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 25, issuer: "shop",
+                                              expiresAtMilliseconds: fixture.clock.now + 60_000, vendors: ["shop"]))
+        try await fixture.run(.issueIncentive(lot: "gift", user: "bob", currency: .usd, amount: 5, issuer: nil,
+                                              expiresAtMilliseconds: nil, vendors: nil))
+        let disputed = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 40))))
+        try await fixture.run(.openDispute(dispute: "d1", user: "alice", transaction: disputed.transaction!, reason: "never arrived"))
+        try await fixture.run(.resolveDispute(dispute: "d1", refund: true, representative: "rep-9"))
+        try await fixture.run(.addMember(user: "alice", member: "guest"))
+        let byGuest = try await fixture.run(.purchase(user: "alice", member: "guest", vendor: "shop", content: .inline(LedgerFixture.terms(price: 30))))
+        try await fixture.run(.removeMember(user: "alice", member: "guest"))
+        try await fixture.run(.openDispute(dispute: "d2", user: "alice", transaction: byGuest.transaction!, reason: "not me"))
+        fixture.clock.advance(seconds: 60)
+        try await fixture.run(.issueIncentive(lot: "promo2", user: "alice", currency: .usd, amount: 5, issuer: nil,
+                                              expiresAtMilliseconds: fixture.clock.now + 1_000, vendors: nil))
+        fixture.clock.advance(seconds: 1)
+        try await fixture.run(.expireIncentive(lot: "promo2"))
         try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
     }
 
@@ -37,10 +53,16 @@ struct EventSchemaTests {
         let fixture = try LedgerFixture()
         try await Self.everyEventType(fixture)
         let output = TemporaryDirectory("tally-events")
+        // TALLY_EVENT_DUMP=DIR keeps a copy of the payloads, for working on the schemas.
+        let dump = ProcessInfo.processInfo.environment["TALLY_EVENT_DUMP"]
         var seen = Set<String>()
         for stored in try fixture.journal.events(from: 1, limit: 1_000) {
             seen.insert(stored.typeName)
             try Data(stored.payload).write(to: URL(fileURLWithPath: "\(output.path)/\(stored.sequence)-\(stored.typeName).json"))
+            if let dump {
+                try? FileManager.default.createDirectory(atPath: dump, withIntermediateDirectories: true)
+                try Data(stored.payload).write(to: URL(fileURLWithPath: "\(dump)/\(stored.sequence)-\(stored.typeName).json"))
+            }
         }
         #expect(seen == Set(LedgerEvent.typeNames), "the scenario misses \(Set(LedgerEvent.typeNames).subtracting(seen))")
         let process = Process()
