@@ -44,7 +44,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Ledger", dependencies: ["Journal", "TallyCrypto"]),
+        .target(name: "Ledger", dependencies: ["Journal", "LMDB", "TallyCrypto"]),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -75,6 +75,11 @@ let package = Package(
             dependencies: ["Journal", "LMDB", "TallyCrypto"],
             path: "Benchmarks/JournalBenchmark"
         ),
+        .executableTarget(
+            name: "ledger-benchmark",
+            dependencies: ["Ledger", "Journal", "TallyCrypto"],
+            path: "Benchmarks/LedgerBenchmark"
+        ),
         // A child process for the crash tests: appends under load, prints every acknowledged
         // sequence, and is killed with SIGKILL by JournalTests.
         .executableTarget(name: "tally-crash-child", dependencies: ["Journal"], path: "Tests/CrashChild"),
@@ -83,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "LedgerTests",
             dependencies: [
-                "Ledger", "Journal",
+                "Ledger", "Journal", "LMDB", "TallyCrypto",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),

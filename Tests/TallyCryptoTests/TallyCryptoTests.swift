@@ -63,3 +63,33 @@ struct TallyCryptoTests {
         #expect(SecureRandom.bytes(7).count == 7)
     }
 }
+
+@Suite("AES-256-GCM")
+struct AESGCMTests {
+    @Test("matches the GCM spec's test cases 13 and 14 (zero key and nonce)")
+    func vectors() throws {
+        let key = [UInt8](repeating: 0, count: 32)
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let empty = try AESGCM.seal([], key: key, nonce: nonce, associatedData: [])
+        #expect(Hex.encode(Array(empty.suffix(16))) == "530f8afbc74536b9a963b4f1c4cb738b")
+        let block = try AESGCM.seal([UInt8](repeating: 0, count: 16), key: key, nonce: nonce, associatedData: [])
+        #expect(Hex.encode(Array(block[12..<28])) == "cea7403d4d606b6e074ec5d3baf39d18")
+        #expect(Hex.encode(Array(block.suffix(16))) == "d0d1c8a799996bf0265b98b5d48ab919")
+        #expect(try AESGCM.open(block, key: key) == [UInt8](repeating: 0, count: 16))
+    }
+
+    @Test("opening refuses another key, other associated data, and any altered byte")
+    func refusals() throws {
+        let key = SecureRandom.bytes(32)
+        let sealed = try AESGCM.seal(Array("personal data".utf8), key: key, associatedData: Array("alice".utf8))
+        #expect(try AESGCM.open(sealed, key: key, associatedData: Array("alice".utf8)) == Array("personal data".utf8))
+        #expect(throws: CryptoError.self) { try AESGCM.open(sealed, key: SecureRandom.bytes(32), associatedData: Array("alice".utf8)) }
+        #expect(throws: CryptoError.self) { try AESGCM.open(sealed, key: key, associatedData: Array("bob".utf8)) }
+        for index in [0, 13, sealed.count - 1] {
+            var altered = sealed
+            altered[index] ^= 1
+            #expect(throws: CryptoError.self) { try AESGCM.open(altered, key: key, associatedData: Array("alice".utf8)) }
+        }
+        #expect(throws: CryptoError.self) { try AESGCM.seal([1], key: [1, 2]) }
+    }
+}
