@@ -38,6 +38,10 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// Promotional tokens issued by the provider (`issuer` nil) or a vendor, at its discretion.
     case issueIncentive(lot: String, user: String, currency: Currency, amount: Int64, issuer: String?,
                         expiresAtMilliseconds: UInt64?, vendors: [String]?)
+    case setReferralPolicy(vendor: String, policy: ReferralPolicy)
+    /// Pays the referring vendor of `user` once the user has really spent (run by a sweeper,
+    /// or on demand); refused until the policy is met.
+    case rewardReferral(user: String)
     /// Returns what is left of an expired lot to its issuer.
     case expireIncentive(lot: String)
 

@@ -268,7 +268,7 @@ struct LedgerDecider {
             let next = LedgerDecider(state: after, time: time, nextSequence: nextSequence + 1, idempotency: nil)
             let disputeRecord = DisputeRecord(transaction: transaction, user: user, vendor: record.vendor, currency: currency, reserved: reserved, status: .open)
             let refunded = try next.refund(disputeRecord, id: dispute, transaction: try after.transaction(transaction)!, decidedBy: .rule, representative: nil)
-            return [.disputeOpened(opened), .disputeResolved(refunded)]
+            return [.disputeOpened(opened), .disputeResolved(refunded)] + (try referralReversal(user: user, transaction: transaction))
 
         case .resolveDispute(let dispute, let refund, let representative):
             try identifier(representative, "representative")
@@ -279,6 +279,7 @@ struct LedgerDecider {
             }
             if refund {
                 return [.disputeResolved(try self.refund(record, id: dispute, transaction: transaction, decidedBy: .customerService, representative: representative))]
+                    + (try referralReversal(user: record.user, transaction: record.transaction))
             }
             var postings: [Posting] = []
             if record.reserved > 0 {
@@ -325,6 +326,50 @@ struct LedgerDecider {
             return [.incentiveExpired(IncentiveExpired(
                 lot: lot, user: record.user, amount: left,
                 postings: [Posting(debit: account, credit: .incentiveFunding(issuer: record.issuer, currency: record.currency), amount: left)],
+                timeMilliseconds: time))]
+
+        case .setReferralPolicy(let vendor, let policy):
+            _ = try existingVendor(vendor)
+            try Money.positive(policy.rewardAmount, "policy.rewardAmount")
+            try Money.positive(policy.minimumSpend, "policy.minimumSpend")
+            guard policy.confirmationSeconds <= 366 * 86_400 else {
+                throw LedgerRejection(.invalidVendorPolicy, "policy.confirmationSeconds is at most a year")
+            }
+            return [.referralPolicySet(ReferralPolicySet(vendor: vendor, policy: policy, timeMilliseconds: time))]
+
+        case .rewardReferral(let user):
+            let account = try existingUser(user)
+            guard let vendor = account.referringVendor else {
+                throw LedgerRejection(.noReferralPolicy, "\(user) was not referred by a vendor")
+            }
+            guard let policy = try state.referralPolicy(vendor: vendor) else {
+                throw LedgerRejection(.noReferralPolicy, "\(vendor) has no referral policy")
+            }
+            if try state.referral(user: user) != nil {
+                throw LedgerRejection(.referralAlreadyRewarded, "the referral of \(user) was already rewarded")
+            }
+            let confirmed = time > policy.confirmationSeconds * 1000 ? time - policy.confirmationSeconds * 1000 : 0
+            var spent: Int64 = 0
+            var qualifying: [String] = []
+            for entry in try state.spending(user) where entry.timeMilliseconds <= confirmed {
+                guard let transaction = try state.transaction(entry.transaction), transaction.status == .captured,
+                      transaction.terms.currency == policy.currency
+                else { continue }
+                spent = try Money.add(spent, entry.amount)
+                qualifying.append(entry.transaction)
+            }
+            guard spent >= policy.minimumSpend else {
+                throw LedgerRejection(.referralNotQualified,
+                    "\(user) has \(spent) of confirmed spending; the policy needs \(policy.minimumSpend)",
+                    headroom: policy.minimumSpend - spent)
+            }
+            let payer = LedgerAccount.providerFeeRevenue(currency: policy.currency)
+            let payee = LedgerAccount.vendorPayable(vendor: vendor, currency: policy.currency)
+            try checkDebit(payer, policy.rewardAmount)
+            try checkCredit(payee, policy.rewardAmount)
+            return [.referralRewarded(ReferralRewarded(
+                vendor: vendor, user: user, currency: policy.currency, amount: policy.rewardAmount,
+                qualifyingTransactions: qualifying, postings: [Posting(debit: payer, credit: payee, amount: policy.rewardAmount)],
                 timeMilliseconds: time))]
 
         case .settle(let vendor, let currency, let force):
@@ -636,6 +681,19 @@ struct LedgerDecider {
             throw LedgerRejection(.transactionNotHeld, "\(transaction) is \(record.status.rawValue), not held")
         }
         return record
+    }
+
+    /// A referral reward that a refunded purchase qualified is reversed with the refund.
+    func referralReversal(user: String, transaction: String) throws -> [LedgerEvent] {
+        guard let referral = try state.referral(user: user), referral.status == .rewarded,
+              referral.qualifyingTransactions.contains(transaction)
+        else { return [] }
+        let payable = LedgerAccount.vendorPayable(vendor: referral.vendor, currency: referral.currency)
+        let fees = LedgerAccount.providerFeeRevenue(currency: referral.currency)
+        try checkCredit(fees, referral.amount)
+        return [.referralReversed(ReferralReversed(
+            vendor: referral.vendor, user: user, amount: referral.amount, transaction: transaction,
+            postings: [Posting(debit: payable, credit: fees, amount: referral.amount)], timeMilliseconds: time))]
     }
 
     /// Returns held funds to where they came from (see `returnTargets`).

@@ -189,6 +189,9 @@ public enum LedgerEvent: Sendable, Equatable {
     case disputeResolved(DisputeResolved)
     case incentiveIssued(IncentiveIssued)
     case incentiveExpired(IncentiveExpired)
+    case referralPolicySet(ReferralPolicySet)
+    case referralRewarded(ReferralRewarded)
+    case referralReversed(ReferralReversed)
 
     public var typeName: String {
         switch self {
@@ -212,6 +215,9 @@ public enum LedgerEvent: Sendable, Equatable {
         case .disputeResolved: return "DisputeResolved"
         case .incentiveIssued: return "IncentiveIssued"
         case .incentiveExpired: return "IncentiveExpired"
+        case .referralPolicySet: return "ReferralPolicySet"
+        case .referralRewarded: return "ReferralRewarded"
+        case .referralReversed: return "ReferralReversed"
         }
     }
 
@@ -219,7 +225,7 @@ public enum LedgerEvent: Sendable, Equatable {
         "AccountOpened", "MemberAdded", "MemberRemoved", "WalletOpened", "CreditLineApproved", "SpendingLimitSet",
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
-        "IncentiveIssued", "IncentiveExpired",
+        "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -237,6 +243,8 @@ public enum LedgerEvent: Sendable, Equatable {
         case .disputeResolved(let event): return event.postings
         case .incentiveIssued(let event): return event.postings
         case .incentiveExpired(let event): return event.postings
+        case .referralRewarded(let event): return event.postings
+        case .referralReversed(let event): return event.postings
         default: return []
         }
     }
@@ -285,6 +293,9 @@ public enum LedgerEvent: Sendable, Equatable {
         case .disputeResolved(let event): payload = try encoder.encode(event)
         case .incentiveIssued(let event): payload = try encoder.encode(event)
         case .incentiveExpired(let event): payload = try encoder.encode(event)
+        case .referralPolicySet(let event): payload = try encoder.encode(event)
+        case .referralRewarded(let event): payload = try encoder.encode(event)
+        case .referralReversed(let event): payload = try encoder.encode(event)
         }
         return EventDraft(typeName: typeName, payload: Array(payload))
     }
@@ -314,6 +325,9 @@ public enum LedgerEvent: Sendable, Equatable {
         case "DisputeResolved": self = .disputeResolved(try decoder.decode(DisputeResolved.self, from: data))
         case "IncentiveIssued": self = .incentiveIssued(try decoder.decode(IncentiveIssued.self, from: data))
         case "IncentiveExpired": self = .incentiveExpired(try decoder.decode(IncentiveExpired.self, from: data))
+        case "ReferralPolicySet": self = .referralPolicySet(try decoder.decode(ReferralPolicySet.self, from: data))
+        case "ReferralRewarded": self = .referralRewarded(try decoder.decode(ReferralRewarded.self, from: data))
+        case "ReferralReversed": self = .referralReversed(try decoder.decode(ReferralReversed.self, from: data))
         default: throw LedgerDecodingError(typeName: typeName, reason: "unknown event type")
         }
     }
@@ -373,6 +387,33 @@ public struct IncentiveExpired: Sendable, Codable, Equatable {
     public var lot: String
     public var user: String
     public var amount: Int64
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct ReferralPolicySet: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var policy: ReferralPolicy
+    public var timeMilliseconds: UInt64
+}
+
+public struct ReferralRewarded: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    /// The referred user's captured purchases that met the policy.
+    public var qualifyingTransactions: [String]
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+public struct ReferralReversed: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var user: String
+    public var amount: Int64
+    /// The refunded purchase that undid the qualification.
+    public var transaction: String
     public var postings: [Posting]
     public var timeMilliseconds: UInt64
 }

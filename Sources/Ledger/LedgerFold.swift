@@ -104,6 +104,18 @@ enum LedgerFold {
             state.setRecord("lots/" + event.user, try state.incentiveLots(ofUser: event.user) + [event.lot])
         case .incentiveExpired:
             break
+        case .referralPolicySet(let event):
+            state.setRecord("referralpolicy/" + event.vendor, event.policy)
+        case .referralRewarded(let event):
+            state.setRecord("referral/" + event.user, ReferralRecord(
+                vendor: event.vendor, currency: event.currency, amount: event.amount,
+                qualifyingTransactions: event.qualifyingTransactions, status: .rewarded))
+        case .referralReversed(let event):
+            guard var referral = try state.referral(user: event.user) else {
+                throw LedgerFoldError(sequence: sequence, reason: "no referral reward for \(event.user)")
+            }
+            referral.status = .reversed
+            state.setRecord("referral/" + event.user, referral)
         case .vendorSettled(let event):
             guard var vendor = try state.vendor(event.vendor) else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }
             vendor.lastSettledAtMilliseconds = event.timeMilliseconds

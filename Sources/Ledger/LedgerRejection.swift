@@ -48,6 +48,9 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case unknownIncentive = 42
         case incentiveNotExpired = 43
         case expiryNotInFuture = 44
+        case noReferralPolicy = 45
+        case referralAlreadyRewarded = 46
+        case referralNotQualified = 47
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -65,6 +65,8 @@ public struct LedgerState {
     public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
     /// The IDs of a user's incentive lots (spent or not).
     public func incentiveLots(ofUser user: String) throws -> [String] { try record([String].self, "lots/" + user) ?? [] }
+    public func referralPolicy(vendor: String) throws -> ReferralPolicy? { try record(ReferralPolicy.self, "referralpolicy/" + vendor) }
+    public func referral(user: String) throws -> ReferralRecord? { try record(ReferralRecord.self, "referral/" + user) }
     public func idempotency(vendor: String, key: String) throws -> IdempotencyRecord? {
         try record(IdempotencyRecord.self, "idem/\(vendor)/\(key)")
     }

@@ -233,3 +233,30 @@ public struct IdempotencyRecord: Sendable, Codable, Equatable {
     public var requestDigest: String
     public var sequence: UInt64
 }
+
+/// How a vendor is rewarded for bringing a user (claim 12): a fixed amount, paid by the
+/// provider once the referred user's captured purchases, each older than the confirmation
+/// window, add up to the minimum spend. Reversed if a qualifying purchase is refunded.
+public struct ReferralPolicy: Sendable, Codable, Equatable {
+    public var currency: Currency
+    public var rewardAmount: Int64
+    public var minimumSpend: Int64
+    public var confirmationSeconds: UInt64
+
+    public init(currency: Currency, rewardAmount: Int64, minimumSpend: Int64, confirmationSeconds: UInt64) {
+        self.currency = currency
+        self.rewardAmount = rewardAmount
+        self.minimumSpend = minimumSpend
+        self.confirmationSeconds = confirmationSeconds
+    }
+}
+
+/// A referral reward paid (or reversed) for one referred user.
+public struct ReferralRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case rewarded, reversed }
+    public var vendor: String
+    public var currency: Currency
+    public var amount: Int64
+    public var qualifyingTransactions: [String]
+    public var status: Status
+}

@@ -45,6 +45,15 @@ struct EventSchemaTests {
                                               expiresAtMilliseconds: fixture.clock.now + 1_000, vendors: nil))
         fixture.clock.advance(seconds: 1)
         try await fixture.run(.expireIncentive(lot: "promo2"))
+        try await fixture.run(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(
+            currency: .usd, rewardAmount: 5, minimumSpend: 10, confirmationSeconds: 60)))
+        try await fixture.run(.openWallet(user: "carol", currency: .usd))
+        try await fixture.run(.addFunds(funding: "cf", user: "carol", currency: .usd, amount: 100, method: .card))
+        let carols = try await fixture.run(.purchase(user: "carol", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20))))
+        fixture.clock.advance(seconds: 60)
+        try await fixture.run(.rewardReferral(user: "carol"))
+        try await fixture.run(.openDispute(dispute: "d3", user: "carol", transaction: carols.transaction!, reason: "refund"))
+        try await fixture.run(.resolveDispute(dispute: "d3", refund: true, representative: "rep-9"))
         try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
     }
 
