@@ -389,7 +389,8 @@ struct LedgerDecider {
                                       headroom: record.settlement.thresholdAmount.map { $0 - amount })
             }
             return [.vendorSettled(VendorSettled(
-                vendor: vendor, currency: currency, amount: amount, trigger: trigger, coversThroughSequence: nextSequence - 1,
+                vendor: vendor, currency: currency, amount: amount, trigger: trigger,
+                coversFromSequence: record.settledThroughSequence + 1, coversThroughSequence: nextSequence - 1,
                 postings: [Posting(debit: payable, credit: .settlementClearing(currency: currency), amount: amount)],
                 timeMilliseconds: time))]
         }

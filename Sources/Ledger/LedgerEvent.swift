@@ -161,7 +161,9 @@ public struct VendorSettled: Sendable, Codable, Equatable {
     public var currency: Currency
     public var amount: Int64
     public var trigger: Trigger
-    /// The settlement covers the vendor's payable up to and including this sequence.
+    /// The settlement covers the vendor's payable from the sequence after its last settlement
+    /// (or its registration) up to and including `coversThroughSequence`.
+    public var coversFromSequence: UInt64
     public var coversThroughSequence: UInt64
     public var postings: [Posting]
     public var timeMilliseconds: UInt64

@@ -157,6 +157,8 @@ struct LedgerPurchaseTests {
         #expect(event.trigger == .period)
         #expect(event.amount == 850)
         #expect(event.coversThroughSequence == byPeriod.sequences!.lowerBound - 1)
+        let registered = try #require(try fixture.journal.events(from: 1, limit: 1).first)
+        #expect(event.coversFromSequence == registered.sequence + 1, "the first settlement covers everything since registration")
         #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 0)
         #expect(try fixture.balance(.settlementClearing(currency: .usd)) == 850)
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 9_000, royalties: []))))
@@ -164,6 +166,7 @@ struct LedgerPurchaseTests {
         let byThreshold = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: false))
         guard case .vendorSettled(let second) = byThreshold.events.first else { Issue.record("no VendorSettled"); return }
         #expect(second.trigger == .threshold)
+        #expect(second.coversFromSequence == event.coversThroughSequence + 1)
         #expect(try fixture.balancesSumToZero())
     }
 
