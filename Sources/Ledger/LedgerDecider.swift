@@ -129,6 +129,10 @@ struct LedgerDecider {
 
         case .registerVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
             try identifier(vendor, "vendor")
+            if vendor == "provider" {
+                // Reserved: `incentives:provider:<CUR>` is the provider's own incentive account.
+                throw LedgerRejection(.invalidIdentifier, "the vendor ID 'provider' is reserved")
+            }
             try text(name, "name", required: true)
             if try state.vendor(vendor) != nil { throw LedgerRejection(.vendorExists, "vendor \(vendor) exists") }
             guard !sites.isEmpty, sites.count <= Self.sitesMax else {

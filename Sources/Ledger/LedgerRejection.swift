@@ -25,7 +25,7 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case transactionNotHeld = 19
         case holdExpired = 20
         case selfTransfer = 21
-        case currencyMismatch = 22
+        // 22 is retired (was currencyMismatch, which no command could produce); never reuse it.
         case exceedsPerTransactionLimit = 23
         case exceedsDailyLimit = 24
         case exceedsWeeklyLimit = 25

@@ -61,6 +61,8 @@ struct LedgerPurchaseTests {
         #expect(short?.headroom == 9_900)
         try await fixture.reject(.registerVendor(vendor: "shop", name: "Again", sites: [LedgerFixture.site], feeBasisPoints: 0,
                                                  settlement: .init(thresholdAmount: 1)), .vendorExists)
+        try await fixture.reject(.registerVendor(vendor: "provider", name: "P", sites: [LedgerFixture.site], feeBasisPoints: 0,
+                                                 settlement: .init(thresholdAmount: 1)), .invalidIdentifier)
         try await fixture.reject(.registerVendor(vendor: "v2", name: "V", sites: ["ftp://x/"], feeBasisPoints: 0,
                                                  settlement: .init(thresholdAmount: 1)), .invalidVendorPolicy)
         try await fixture.reject(.registerVendor(vendor: "v2", name: "V", sites: [LedgerFixture.site], feeBasisPoints: 10_001,
@@ -141,6 +143,22 @@ struct LedgerPurchaseTests {
             .setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 0)), .amountNotPositive)
         try await fixture.run(.removeSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perVendorMonth, currency: .usd, amount: 0, vendor: "shop")))
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1))))
+    }
+
+    @Test("weekly and monthly limits count a rolling window of spending", arguments: [
+        (SpendingLimit.Kind.perWeek, UInt64(7 * 86_400), LedgerRejection.Rule.exceedsWeeklyLimit),
+        (SpendingLimit.Kind.perMonth, UInt64(30 * 86_400), LedgerRejection.Rule.exceedsMonthlyLimit),
+    ])
+    func rollingWindows(kind: SpendingLimit.Kind, window: UInt64, rule: LedgerRejection.Rule) async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 100_000)
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: kind, currency: .usd, amount: 1_000)))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 700))))
+        fixture.clock.advance(seconds: window / 2)
+        let refused = try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400))), rule)
+        #expect(refused?.headroom == 300)
+        fixture.clock.advance(seconds: window / 2)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400))))
     }
 
     @Test("settlement pays a vendor when its threshold is reached or its period elapses, or by command")
