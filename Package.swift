@@ -84,11 +84,13 @@ let package = Package(
         // sequence, and is killed with SIGKILL by JournalTests.
         .executableTarget(name: "tally-crash-child", dependencies: ["Journal"], path: "Tests/CrashChild"),
 
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        // What several test targets share: temporary directories, paths of built executables.
+        .target(name: "TallyTestSupport", dependencies: ["LMDB"], path: "Tests/TestSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TallyTestSupport"]),
         .testTarget(
             name: "LedgerTests",
             dependencies: [
-                "Ledger", "Journal", "LMDB", "TallyCrypto",
+                "Ledger", "Journal", "LMDB", "TallyCrypto", "TallyTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
@@ -96,13 +98,13 @@ let package = Package(
         .testTarget(
             name: "JournalTests",
             dependencies: [
-                "Journal", "LMDB", "TallyCrypto", "tally-crash-child", "journal-tool",
+                "Journal", "LMDB", "TallyCrypto", "tally-crash-child", "journal-tool", "TallyTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "TallyServer", "Journal", "tally",
+                "TallyServer", "Journal", "tally", "TallyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

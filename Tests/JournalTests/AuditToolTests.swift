@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 @testable import Journal
 
@@ -8,9 +9,7 @@ struct AuditToolTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    static var journalToolPath: String {
-        URL(fileURLWithPath: JournalCrashTests.childPath).deletingLastPathComponent().appendingPathComponent("journal-tool").path
-    }
+    static var journalToolPath: String { BuiltProduct.path("journal-tool") }
 
     /// Runs a program and returns its exit status and standard output.
     static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {

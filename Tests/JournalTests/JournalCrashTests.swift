@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 import TallyCrypto
 @testable import Journal
@@ -8,17 +9,7 @@ import TallyCrypto
 /// and the whole journal must verify. `TALLY_CRASH_ITERATIONS` raises the count for soak runs.
 @Suite("Journal crash safety", .serialized)
 struct JournalCrashTests {
-    static var childPath: String {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var directory = executable.deletingLastPathComponent()
-        // swift test runs the test binary from inside an .xctest bundle on some layouts.
-        for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("tally-crash-child").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return directory.appendingPathComponent("tally-crash-child").path
-    }
+    static var childPath: String { BuiltProduct.path("tally-crash-child") }
 
     static var iterations: Int {
         ProcessInfo.processInfo.environment["TALLY_CRASH_ITERATIONS"].flatMap(Int.init) ?? 20

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import TallyTestSupport
 import Testing
 import TallyCrypto
 @testable import Journal

@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import TallyTestSupport
 import Testing
 import TallyCrypto
 @testable import Journal

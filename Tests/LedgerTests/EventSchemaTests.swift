@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import TallyTestSupport
 import Testing
 @testable import Ledger
 

@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LMDB
 import TallyCrypto
+import TallyTestSupport
 import Testing
 @testable import Ledger
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Journal
+import TallyTestSupport
 import Testing
 @testable import TallyServer
 

@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -8,15 +9,7 @@ import FoundationNetworking
 /// The real `tally serve` process, as the README starts it.
 @Suite("tally serve process", .serialized)
 struct ServeProcessTests {
-    static var tallyPath: String {
-        var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("tally").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return directory.appendingPathComponent("tally").path
-    }
+    static var tallyPath: String { BuiltProduct.path("tally") }
 
     final class Output: @unchecked Sendable {
         let lock = NSLock()

@@ -2,10 +2,10 @@ import Foundation
 import LMDB
 
 /// A fresh directory under the system's temporary folder, removed when the value is dropped.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    public let path: String
 
-    init(_ label: String = "tally-test") {
+    public init(_ label: String = "tally-test") {
         var template = Array((NSTemporaryDirectory() + "/\(label)-XXXXXX").utf8CString)
         let result = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(result != nil, "mkdtemp failed")
