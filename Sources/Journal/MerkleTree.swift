@@ -143,27 +143,7 @@ public enum MerkleTree {
     /// The audit path of leaf `index`, from the leaf's level up.
     public static func path(for index: Int, in leaves: [SHA256Digest], hasher: SHA256 = SHA256()) -> [Step] {
         precondition(index >= 0 && index < leaves.count)
-        var level = leaves
-        var position = index
-        var steps: [Step] = []
-        while level.count > 1 {
-            if position % 2 == 1 {
-                steps.append(Step(side: .left, hash: level[position - 1]))
-            } else if position + 1 < level.count {
-                steps.append(Step(side: .right, hash: level[position + 1]))
-            }
-            var next: [SHA256Digest] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var read = 0
-            while read + 1 < level.count {
-                next.append(node(level[read], level[read + 1], hasher: hasher))
-                read += 2
-            }
-            if read < level.count { next.append(level[read]) }
-            level = next
-            position /= 2
-        }
-        return steps
+        return path(for: index, levels: levels(of: leaves, hasher: hasher))
     }
 
     /// The root implied by a leaf, its index, the leaf count and an audit path, or nil when the
