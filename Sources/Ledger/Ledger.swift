@@ -54,8 +54,8 @@ public final class Ledger: Sendable {
                 }
                 return JournalEffect(events: [], outcome: .replay(firstSequence: seen.sequence))
             }
-            let decider = LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: context.nextSequence, idempotency: mark)
-            let events = try decider.decide(command)
+            let events = try LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: context.nextSequence, idempotency: mark)
+                .decide(command)
             var sequence = context.nextSequence
             var drafts: [EventDraft] = []
             for event in events {
@@ -117,10 +117,12 @@ public final class Ledger: Sendable {
                     continue
                 }
                 let first = context.nextSequence + UInt64(drafts.count)
-                let decider = LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: first, idempotency: mark)
                 let events: [LedgerEvent]
                 do {
-                    events = try decider.decide(entry.command)
+                    // The decider's copy of `state` must be gone before the fold writes to it:
+                    // a live copy makes the first write copy every change staged so far.
+                    events = try LedgerDecider(state: state, time: context.timeMilliseconds, nextSequence: first, idempotency: mark)
+                        .decide(entry.command)
                 } catch let rejection as LedgerRejection {
                     // Deciding reads only: a refused command leaves the staged state untouched.
                     decisions.append(.refused(rejection))
@@ -142,6 +144,12 @@ public final class Ledger: Sendable {
         }
         var results: [Result<LedgerResult, LedgerRejection>] = []
         results.reserveCapacity(commands.count)
+        // Every receipt of the request at once: the block's Merkle tree is built once, not once
+        // per command (which made a batch of n commands cost n trees).
+        let allReceipts: [Receipt] = {
+            guard let batch = commit.batch, let sequences = commit.sequences else { return [] }
+            return batch.receipts(for: sequences)
+        }()
         for (index, decision) in commit.outcome.enumerated() {
             switch decision {
             case .refused(let rejection):
@@ -151,7 +159,7 @@ public final class Ledger: Sendable {
                 let range = first...(first + UInt64(events.count) - 1)
                 results.append(.success(LedgerResult(
                     events: events, sequences: range, replayed: false,
-                    receipts: commit.batch.map { $0.receipts(for: range) } ?? [])))
+                    receipts: allReceipts.isEmpty ? [] : Array(allReceipts[offset..<(offset + events.count)]))))
             case .replay(let first):
                 results.append(.success(try replayResult(firstSequence: first, mark: frozenMarks[index])))
             }
