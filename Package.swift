@@ -6,6 +6,8 @@ import PackageDescription
 //   CLMDB  COpenSSL  CZstd        system libraries (liblmdb-dev, libssl-dev, libzstd-dev)
 //   LMDB   TallyCrypto  Zstd      thin, safe Swift wrappers with typed errors
 //   Journal                       append-only, signed, hash-chained log of opaque events
+//   Ledger                        the domain: commands -> double-entry events, write model
+//   Projections                   read models folded from the journal (own LMDB environment)
 //   TallyServer                   Hummingbird 2 HTTP API
 //   tally, journal-tool           executables
 //
@@ -27,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -46,9 +50,18 @@ let package = Package(
         ),
         .target(name: "Ledger", dependencies: ["Journal", "LMDB", "TallyCrypto"]),
         .target(
+            name: "Projections",
+            dependencies: [
+                "Journal", "Ledger", "LMDB",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "TallyServer",
             dependencies: [
-                "Journal",
+                "Journal", "Ledger", "Projections", "LMDB", "TallyCrypto",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -65,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "journal-tool",
             dependencies: [
-                "Journal", "LMDB", "TallyCrypto",
+                "Journal", "Ledger", "Projections", "LMDB", "TallyCrypto", "Zstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "journal-tools"
@@ -102,9 +115,20 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
         .testTarget(
+            name: "ProjectionTests",
+            dependencies: [
+                "Projections", "Ledger", "Journal", "LMDB", "TallyTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(
+            name: "JournalToolTests",
+            dependencies: [
+                "Journal", "Ledger", "Projections", "LMDB", "TallyCrypto", "Zstd", "journal-tool", "TallyTestSupport",
+            ]),
+        .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "TallyServer", "Journal", "tally", "TallyTestSupport",
+                "TallyServer", "Journal", "Ledger", "Projections", "TallyCrypto", "tally", "TallyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
