@@ -93,3 +93,23 @@ struct AESGCMTests {
         #expect(throws: CryptoError.self) { try AESGCM.seal([1], key: [1, 2]) }
     }
 }
+
+@Suite struct ScryptTests {
+    // RFC 7914 §12, second vector: P = "password", S = "NaCl", N = 1024, r = 8, p = 16, dkLen = 64.
+    @Test func rfc7914Vector() throws {
+        let derived = try Scrypt.derive(
+            password: Array("password".utf8), salt: Array("NaCl".utf8), parameters: .init(n: 1024, r: 8, p: 16), length: 64)
+        #expect(Hex.encode(derived) == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    }
+
+    @Test func hashVerifiesOnlyItsPassword() throws {
+        let stored = try Scrypt.hash(password: "correct horse", parameters: .init(n: 1024, r: 8, p: 1))
+        #expect(stored.hasPrefix("scrypt$1024$8$1$"))
+        #expect(Scrypt.verify(password: "correct horse", stored: stored))
+        #expect(!Scrypt.verify(password: "correct horsf", stored: stored))
+        #expect(!Scrypt.verify(password: "correct horse", stored: "scrypt$1024$8$1$00$00"))
+        #expect(!Scrypt.verify(password: "correct horse", stored: "bcrypt$whatever"))
+        // The same password hashes differently each time (fresh salt).
+        #expect(try Scrypt.hash(password: "correct horse", parameters: .init(n: 1024, r: 8, p: 1)) != stored)
+    }
+}
