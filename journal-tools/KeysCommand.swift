@@ -4,7 +4,7 @@ import ArgumentParser
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Show the journal's signing keys.",
-        subcommands: [KeysListCommand.self]
+        abstract: "List, generate and rotate the journal's signing keys.",
+        subcommands: [KeysListCommand.self, KeysGenerateCommand.self, KeysRotateCommand.self]
     )
 }

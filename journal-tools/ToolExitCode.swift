@@ -14,4 +14,7 @@ struct ToolExitCode: RawRepresentable, Equatable, Sendable {
     /// The command line is wrong, or the input could not be read at all: a missing or foreign
     /// data directory, a damaged LMDB file, an unreadable key or receipt file.
     static let usage = ToolExitCode(rawValue: 2)
+    /// Another process has the journal open, and the command must be the only one to write it
+    /// (`keys rotate`, `rebuild`).
+    static let journalInUse = ToolExitCode(rawValue: 3)
 }
