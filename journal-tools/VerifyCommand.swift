@@ -1,6 +1,7 @@
 import ArgumentParser
 import Journal
 import LMDB
+import Ledger
 import TallyCrypto
 
 /// `journal-tool verify`: checks a journal end to end with ``JournalVerifier`` and exits with a
@@ -8,12 +9,18 @@ import TallyCrypto
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify the hash chain, blocks, Merkle roots, signatures and keys of a journal.",
+        abstract: "Audit a journal: hash chain, blocks, Merkle roots, signatures, keys, postings and balances.",
         discussion: """
             Recomputes every event hash from the stored bytes, checks that blocks tile the \
             sequence, and checks each block's chain head, Merkle root and Ed25519 signature, \
             and that every signing key is trusted or endorsed (through the rotation chain) by a \
             trusted key. Stops at the first failure and prints its sequence and reason.
+
+            On a ledger's journal (--audit auto, the default) it then decodes every event as a \
+            ledger event, checks that its postings sum to zero per currency, recomputes every \
+            balance from postings alone and compares it with the write model (when the range \
+            is the whole journal), and checks settlements against the vendor payables and \
+            royalties and fees against the postings.
 
             Trusted keys are the --public-key files, or else every published key in DIR/keys \
             (journal-<key id>.pub.pem). An auditor should pass a copy of the journal's first \
@@ -34,6 +41,10 @@ struct VerifyCommand: ParsableCommand {
             "   2  usage error, or the data directory, journal or a key file cannot be read",
         ]
         for kind in VerificationFailure.Kind.allCases {
+            let code = String(kind.exitCode.rawValue)
+            rows.append(String(repeating: " ", count: 4 - code.count) + code + "  " + kind.rawValue + ": " + kind.exitCodeSummary)
+        }
+        for kind in AuditFailure.Kind.allCases {
             let code = String(kind.exitCode.rawValue)
             rows.append(String(repeating: " ", count: 4 - code.count) + code + "  " + kind.rawValue + ": " + kind.exitCodeSummary)
         }
@@ -60,6 +71,13 @@ struct VerifyCommand: ParsableCommand {
             valueName: "SEQ:HASH"))
     var checkpoints: [Checkpoint] = []
 
+    @Option(
+        name: .customLong("audit"),
+        help: ArgumentHelp(
+            "auto: audit ledger events when the journal is a ledger's; ledger: always; chain: the journal's checks only.",
+            valueName: "auto|ledger|chain"))
+    var auditMode: AuditMode = .auto
+
     @Flag(name: .customLong("json"), help: "Print one JSON object instead of the summary.")
     var json = false
 
@@ -78,40 +96,88 @@ struct VerifyCommand: ParsableCommand {
         guard !trusted.isEmpty else {
             throw ToolExit.usage("no trusted public keys: \(data.keysPath) holds no journal-*.pub.pem; pass --public-key")
         }
-        let lastSequence = try JournalReader(storage: storage).lastSequence()
         let start = fromSequence ?? 1
-        if start > lastSequence && lastSequence > 0 {
-            throw ToolExit.usage("--from \(start) is past the end of the journal (its last sequence is \(lastSequence))")
-        }
+        // One read snapshot for everything: the journal's checks, the ledger audit and the
+        // write model all see the same committed state, even beside a live writer.
+        let result: VerifyResult = try storage.read { reader in
+            let snapshot = SnapshotStorage(reader: reader, location: storage.location)
+            let lastSequence = try reader.lastEventSequence() ?? 0
+            if start > lastSequence && lastSequence > 0 {
+                throw ToolExit.usage("--from \(start) is past the end of the journal (its last sequence is \(lastSequence))")
+            }
+            let progress = ToolProgress.onTerminal("verify", first: start, last: min(lastSequence, throughSequence ?? .max))
+            let report = try JournalVerifier(trustedKeys: trusted.map(\.publicKey)).verify(
+                snapshot, from: start, through: throughSequence,
+                progress: progress.map { progress in { progress.update($0) } })
+            progress?.finish()
 
-        let progress = Console.standardErrorIsTerminal
-            ? VerifyProgress(firstSequence: start, lastSequence: min(lastSequence, throughSequence ?? .max)) : nil
-        let report = try JournalVerifier(trustedKeys: trusted.map(\.publicKey)).verify(
-            storage, from: start, through: throughSequence,
-            progress: progress.map { progress in { progress.update($0) } })
-        progress?.finish()
+            var failure = report.failure.map(ReportedFailure.init)
+            if failure == nil && report.blocksVerified > 0 && report.firstSequence > start {
+                // The verifier starts at the first block ending at or after `start`; if that block
+                // begins after `start`, no block covers `start`, which a whole run would report.
+                failure = ReportedFailure(VerificationFailure(
+                    kind: .blockRange, sequence: start,
+                    message: "no block covers sequence \(start): the next block starts at \(report.firstSequence)"))
+            }
+            if failure == nil {
+                failure = try checkpoints.lazy.compactMap {
+                    try Self.violation(of: $0, in: snapshot, lastSequence: lastSequence)
+                }.first.map(ReportedFailure.init)
+            }
 
-        var failure = report.failure
-        if failure == nil && report.blocksVerified > 0 && report.firstSequence > start {
-            // The verifier starts at the first block ending at or after `start`; if that block
-            // begins after `start`, no block covers `start`, which a whole run would report.
-            failure = VerificationFailure(
-                kind: .blockRange, sequence: start,
-                message: "no block covers sequence \(start): the next block starts at \(report.firstSequence)")
+            var audit: VerifyResult.Audit
+            let ledger = try auditMode == .ledger || (auditMode == .auto && Self.isLedgerJournal(reader))
+            if !ledger {
+                audit = .init(mode: "chain", report: nil, note: auditMode == .chain
+                    ? "skipped (--audit chain)" : "skipped: event 1 is not a ledger event and the write model is empty")
+            } else if failure != nil || report.blocksVerified == 0 {
+                audit = .init(mode: "ledger", report: nil, note: failure != nil
+                    ? "not run: the journal's checks failed" : "nothing to audit")
+            } else {
+                let auditProgress = ToolProgress.onTerminal("audit", first: report.firstSequence, last: report.lastSequence)
+                var run = LedgerAudit(
+                    reader: reader, first: report.firstSequence, last: report.lastSequence,
+                    compareWriteModel: report.firstSequence == 1 && report.lastSequence == lastSequence,
+                    progress: auditProgress)
+                let auditReport = try run.run()
+                auditProgress?.finish()
+                audit = .init(mode: "ledger", report: auditReport, note: nil)
+                failure = auditReport.failure.map(ReportedFailure.init)
+            }
+            audit.projections = Self.projectionsNote(data)
+            return VerifyResult(
+                journal: data.journalPath, trustedKeys: trusted, requestedFrom: start, requestedThrough: throughSequence,
+                checkpoints: checkpoints.map(\.text), report: report, audit: audit, failure: failure)
         }
-        if failure == nil {
-            failure = try checkpoints.lazy.compactMap { try Self.violation(of: $0, in: storage, lastSequence: lastSequence) }.first
-        }
-
-        let result = VerifyResult(
-            journal: data.journalPath, trustedKeys: trusted, requestedFrom: start, requestedThrough: throughSequence,
-            checkpoints: checkpoints.map(\.text), report: report, failure: failure)
         if json {
             try JSONOutput.print(result)
         } else {
             print(result.text)
         }
         if !result.isValid { throw ToolExit(result.exitCode) }
+    }
+
+    /// A ledger's journal: event 1 has a ledger event type, or the write model holds entries.
+    static func isLedgerJournal(_ reader: any JournalStorageReader) throws -> Bool {
+        let first: String? = try reader.withEventRecord(at: 1) { record in
+            guard let record, case .success(let view) = EventRecord.parse(record) else { return nil }
+            return String(decoding: view.typeName, as: UTF8.self)
+        }
+        if let first, LedgerEvent.typeNames.contains(first) { return true }
+        var hasState = false
+        try reader.forEachState { _, _ in
+            hasState = true
+            return false
+        }
+        return hasState
+    }
+
+    /// The projections are not compared yet: the Projections module has no API to read them.
+    static func projectionsNote(_ data: DataDirectoryOptions) -> String {
+        let path = data.directoryPath + "/projections"
+        return FileSystem.exists(path)
+            ? "not compared: \(path) exists, but this journal-tool cannot read projections yet"
+            : "none (\(path) does not exist)"
     }
 
     /// The keys given with --public-key, or else every published key of the data directory.
@@ -126,7 +192,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     /// A `rollback` failure when the journal does not hold the checkpoint's event with its hash.
-    static func violation(of checkpoint: Checkpoint, in storage: LMDBJournalStorage, lastSequence: UInt64) throws -> VerificationFailure? {
+    static func violation(of checkpoint: Checkpoint, in storage: any JournalStorage, lastSequence: UInt64) throws -> VerificationFailure? {
         guard checkpoint.sequence <= lastSequence else {
             return VerificationFailure(
                 kind: .rollback, sequence: checkpoint.sequence,

@@ -10,18 +10,36 @@ struct VerifyResult: Encodable {
     let requestedThrough: UInt64?
     let checkpoints: [String]
     let report: VerificationReport
-    /// The first failure: the verifier's, or a checkpoint's (`rollback`), or nil.
-    let failure: VerificationFailure?
+    let audit: Audit
+    /// The first failure: the verifier's, a checkpoint's (`rollback`), the ledger audit's, or nil.
+    let failure: ReportedFailure?
+
+    /// What the ledger audit did: `mode` is "ledger" or "chain"; `report` is nil when it did
+    /// not run, and `note` says why.
+    struct Audit: Encodable {
+        let mode: String
+        let report: LedgerAudit.Report?
+        let note: String?
+        var projections: String = ""
+
+        enum CodingKeys: String, CodingKey { case mode, report, note, projections }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(mode, forKey: .mode)
+            try container.encode(report, forKey: .report)
+            try container.encode(note, forKey: .note)
+            try container.encode(projections, forKey: .projections)
+        }
+    }
 
     var isValid: Bool { failure == nil }
-    var exitCode: ToolExitCode { failure?.kind.exitCode ?? .success }
+    var exitCode: ToolExitCode { failure?.exitCode ?? .success }
 
     enum CodingKeys: String, CodingKey {
         case valid, exitCode, journal, trustedKeys, requestedFrom, requestedThrough, checkpoints
-        case firstSequence, lastSequence, eventsVerified, blocksVerified, head, failure
+        case firstSequence, lastSequence, eventsVerified, blocksVerified, head, audit, failure
     }
-
-    enum FailureKeys: String, CodingKey { case kind, sequence, message }
 
     /// Every key is always present (`null` when there is no value), so that consumers need no
     /// special cases.
@@ -39,14 +57,8 @@ struct VerifyResult: Encodable {
         try container.encode(report.eventsVerified, forKey: .eventsVerified)
         try container.encode(report.blocksVerified, forKey: .blocksVerified)
         try container.encode(report.blocksVerified > 0 ? report.head.hex : nil, forKey: .head)
-        if let failure {
-            var nested = container.nestedContainer(keyedBy: FailureKeys.self, forKey: .failure)
-            try nested.encode(failure.kind.rawValue, forKey: .kind)
-            try nested.encode(failure.sequence, forKey: .sequence)
-            try nested.encode(failure.message, forKey: .message)
-        } else {
-            try container.encodeNil(forKey: .failure)
-        }
+        try container.encode(audit, forKey: .audit)
+        try container.encode(failure, forKey: .failure)
     }
 
     /// The human summary: one `label  value` line each.
@@ -70,8 +82,26 @@ struct VerifyResult: Encodable {
         for checkpoint in checkpoints {
             lines.append(("checkpoint", checkpoint))
         }
+        if let note = audit.note {
+            lines.append(("ledger audit", note))
+        } else if let audited = audit.report {
+            var text = "\(audited.eventsAudited) events, \(audited.postings) postings"
+            if let accounts = audited.accounts { text += ", \(accounts) balances recomputed" }
+            if audited.failure == nil { text += ": postings balance per currency" }
+            lines.append(("ledger audit", text))
+            if let compared = audited.writeModelBalancesCompared {
+                lines.append(("write model", "\(compared) balances equal the recomputed ones"))
+            } else if let note = audited.writeModelNote {
+                lines.append(("write model", note))
+            }
+            if audited.failure == nil {
+                lines.append(("settlements", "\(audited.settlements), \(Self.totals(audited.settledTotals)) settled, never above the payable"))
+                lines.append(("royalties", "\(Self.totals(audited.royaltyTotals)) listed = posted; fees \(Self.totals(audited.feeTotals))"))
+            }
+        }
+        lines.append(("projections", audit.projections))
         if let failure {
-            lines.append(("result", "INVALID: \(failure.kind.rawValue) (exit \(exitCode.rawValue))"))
+            lines.append(("result", "INVALID: \(failure.kind) (exit \(exitCode.rawValue))"))
             lines.append(("first bad", "sequence \(failure.sequence)"))
             lines.append(("reason", failure.message))
         } else {
@@ -80,5 +110,9 @@ struct VerifyResult: Encodable {
         let width = lines.map(\.0.count).max() ?? 0
         return lines.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
             .joined(separator: "\n")
+    }
+
+    static func totals(_ totals: [String: Int64]) -> String {
+        totals.isEmpty ? "0" : totals.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
     }
 }

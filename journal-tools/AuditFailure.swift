@@ -1,0 +1,43 @@
+/// What the ledger audit of `journal-tool verify` found wrong, beyond the journal's own
+/// checks (``VerificationFailure``): the events' meaning, their postings, and the write model.
+struct AuditFailure: Error, Equatable, CustomStringConvertible {
+    enum Kind: String, CaseIterable {
+        /// An event's payload does not decode as the ledger event its type names, or the type
+        /// is not a ledger event.
+        case undecodableEvent = "undecodable-event"
+        /// An event's postings do not balance: per currency, debits and credits differ, a posting
+        /// moves a non-positive amount or mixes currencies, or a balance overflows.
+        case unbalancedPostings = "unbalanced-postings"
+        /// A balance recomputed from postings alone differs from the write model's.
+        case balanceMismatch = "balance-mismatch"
+        /// Settlements or royalties disagree with the postings: a settlement larger than the
+        /// vendor's payable or not covering the sequence range it should, a royalty or fee
+        /// listed in a purchase but not posted (or posted but not listed).
+        case settlementInconsistent = "settlement-inconsistent"
+
+        /// Stable exit codes, after the journal's 10-23; never renumbered.
+        var exitCode: ToolExitCode {
+            switch self {
+            case .undecodableEvent: return ToolExitCode(rawValue: 24)
+            case .unbalancedPostings: return ToolExitCode(rawValue: 25)
+            case .balanceMismatch: return ToolExitCode(rawValue: 26)
+            case .settlementInconsistent: return ToolExitCode(rawValue: 27)
+            }
+        }
+
+        var exitCodeSummary: String {
+            switch self {
+            case .undecodableEvent: return "an event is not a ledger event its type names"
+            case .unbalancedPostings: return "an event's postings do not sum to zero per currency"
+            case .balanceMismatch: return "a write-model balance differs from the postings'"
+            case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
+            }
+        }
+    }
+
+    let kind: Kind
+    let sequence: UInt64
+    let message: String
+
+    var description: String { "\(kind.rawValue) at sequence \(sequence): \(message)" }
+}

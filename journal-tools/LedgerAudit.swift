@@ -1,0 +1,331 @@
+import Dispatch
+import Foundation
+import Journal
+import Ledger
+
+/// The ledger half of `journal-tool verify`: decodes every event of a verified range as a
+/// ``LedgerEvent``, checks that its postings balance per currency, recomputes every account's
+/// balance from postings alone, checks settlements and royalties against those postings, and
+/// compares the recomputed balances with the write model kept beside the journal.
+///
+/// It trusts nothing but the events: the postings are summed by the currency each account
+/// name ends with, not by the posting's own `currency` field, and the write model is only read
+/// to be compared. Balances need the whole history, so they (and the settlement-versus-payable
+/// check) are recomputed only when the range starts at sequence 1; the write model is compared
+/// only when the range also ends at the journal's last event.
+struct LedgerAudit {
+    struct Report: Encodable {
+        var eventsAudited: UInt64 = 0
+        var postings: UInt64 = 0
+        /// Accounts whose balance was recomputed (nil when the range does not start at 1).
+        var accounts: Int?
+        /// Write-model balances compared with the recomputed ones (nil when not compared, see
+        /// `writeModelNote`).
+        var writeModelBalancesCompared: Int?
+        var writeModelNote: String?
+        var settlements: UInt64 = 0
+        /// Per currency: the total settled to vendors, royalties credited to rights holders, and
+        /// fees credited to the provider.
+        var settledTotals: [String: Int64] = [:]
+        var royaltyTotals: [String: Int64] = [:]
+        var feeTotals: [String: Int64] = [:]
+        var failure: AuditFailure?
+
+        enum CodingKeys: String, CodingKey {
+            case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
+            case settlements, settledTotals, royaltyTotals, feeTotals
+        }
+    }
+
+    /// Events decoded per step of the pipeline (decoded on every core, folded in order).
+    static let chunkEvents = 8192
+
+    let reader: any JournalStorageReader
+    let first: UInt64
+    let last: UInt64
+    /// Compare the recomputed balances with the write model (the range is 1 through the head).
+    let compareWriteModel: Bool
+    let progress: ToolProgress?
+
+    private var report = Report()
+    private var balances: [String: Int64] = [:]
+    /// Per vendor, the last sequence its settlements have covered (its registration at first).
+    private var settledThrough: [String: UInt64] = [:]
+
+    init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, progress: ToolProgress?) {
+        self.reader = reader
+        self.first = first
+        self.last = last
+        self.compareWriteModel = compareWriteModel
+        self.progress = progress
+    }
+
+    var recomputesBalances: Bool { first == 1 }
+
+    /// Runs the audit over `first...last` (already verified by ``JournalVerifier``).
+    mutating func run() throws -> Report {
+        var chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])] = []
+        chunk.reserveCapacity(Self.chunkEvents)
+        var failure: AuditFailure?
+        try reader.forEachEventRecord(from: first) { sequence, record in
+            guard sequence <= last else { return false }
+            guard case .success(let view) = EventRecord.parse(record) else {
+                // The verifier parsed this record already; a snapshot cannot change under us.
+                preconditionFailure("event \(sequence) no longer parses")
+            }
+            chunk.append((sequence, String(decoding: view.typeName, as: UTF8.self), Array(view.payload)))
+            if chunk.count == Self.chunkEvents {
+                failure = audit(chunk)
+                chunk.removeAll(keepingCapacity: true)
+                if failure != nil { return false }
+            }
+            return true
+        }
+        if failure == nil && !chunk.isEmpty { failure = audit(chunk) }
+        if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
+        if recomputesBalances { report.accounts = balances.count }
+        if !compareWriteModel {
+            report.writeModelNote = "not compared: the range is not the whole journal (1 through its last event)"
+        }
+        report.failure = failure
+        return report
+    }
+
+    // MARK: Per event
+
+    /// Decodes a chunk on every core, then checks and folds it in order.
+    private mutating func audit(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> AuditFailure? {
+        let decoded = Self.decode(chunk)
+        for index in chunk.indices {
+            let sequence = chunk[index].sequence
+            switch decoded[index] {
+            case .failure(let error):
+                return Self.classify(error, sequence: sequence, typeName: chunk[index].typeName, payload: chunk[index].payload)
+            case .success(let event):
+                if let failure = check(event, at: sequence) { return failure }
+            }
+            report.eventsAudited += 1
+        }
+        progress?.update(chunk[chunk.count - 1].sequence)
+        return nil
+    }
+
+    static func decode(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> [Result<LedgerEvent, any Error>] {
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        var results = [Result<LedgerEvent, any Error>](repeating: .failure(CancellationError()), count: chunk.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let output = buffer
+            let slice = (chunk.count + workers - 1) / workers
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let start = worker * slice
+                let end = min(chunk.count, start + slice)
+                guard start < end else { return }
+                for index in start..<end {
+                    output[index] = Result { try LedgerEvent(typeName: chunk[index].typeName, payload: chunk[index].payload) }
+                }
+            }
+        }
+        return results
+    }
+
+    /// Checks one decoded event and folds its postings into the recomputed balances.
+    private mutating func check(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        let postings = event.postings
+        // Postings balance per currency, by the currency each account name ends with.
+        var sums: [Substring: Int64] = [:]
+        for posting in postings {
+            let debitCurrency = Self.currency(of: posting.debit)
+            let creditCurrency = Self.currency(of: posting.credit)
+            guard posting.amount > 0, debitCurrency == creditCurrency, debitCurrency == Substring(posting.currency.code) else {
+                return AuditFailure(
+                    kind: .unbalancedPostings, sequence: sequence,
+                    message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) \(posting.currency) moves a non-positive amount or mixes currencies")
+            }
+            sums[debitCurrency, default: 0] &-= posting.amount
+            sums[creditCurrency, default: 0] &+= posting.amount
+        }
+        if let (currency, sum) = sums.first(where: { $0.value != 0 }) {
+            return AuditFailure(kind: .unbalancedPostings, sequence: sequence, message: "the postings of \(event.typeName) sum to \(sum) \(currency), not zero")
+        }
+        report.postings += UInt64(postings.count)
+
+        if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
+
+        if recomputesBalances {
+            for posting in postings {
+                let (debit, debitOverflow) = balances[posting.debit, default: 0].subtractingReportingOverflow(posting.amount)
+                let (credit, creditOverflow) = balances[posting.credit, default: 0].addingReportingOverflow(posting.amount)
+                if debitOverflow || creditOverflow {
+                    return AuditFailure(
+                        kind: .unbalancedPostings, sequence: sequence,
+                        message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) overflows a 64-bit balance")
+                }
+                balances[posting.debit] = debit
+                balances[posting.credit] = credit
+            }
+        }
+        return nil
+    }
+
+    private mutating func checkSettlementAndRoyalties(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        func fail(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
+        }
+        switch event {
+        case .vendorRegistered(let registered):
+            settledThrough[registered.vendor] = sequence
+        case .purchaseCaptured(let captured):
+            let currency = captured.terms.currency
+            var credited: [String: Int64] = [:]
+            for posting in captured.postings where posting.credit.hasPrefix("holder:") || posting.credit.hasPrefix("fees:") {
+                credited[posting.credit, default: 0] &+= posting.amount
+            }
+            var listed: [String: Int64] = [:]
+            for royalty in captured.royalties {
+                guard royalty.amount >= 0 else { return fail("royalty of \(royalty.holder) is negative (\(royalty.amount))") }
+                listed[LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, default: 0] &+= royalty.amount
+            }
+            let feeAccount = LedgerAccount.providerFeeRevenue(currency: currency).name
+            if captured.fee > 0 { listed[feeAccount, default: 0] &+= captured.fee }
+            for (account, amount) in listed where credited[account, default: 0] != amount {
+                return fail("\(captured.transaction) lists \(amount) for \(account) but its postings credit \(credited[account, default: 0])")
+            }
+            for (account, amount) in credited where listed[account] == nil {
+                return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
+            }
+            report.royaltyTotals[currency.code, default: 0] &+= captured.royalties.reduce(0) { $0 &+ $1.amount }
+            report.feeTotals[currency.code, default: 0] &+= captured.fee
+        case .vendorSettled(let settled):
+            let payable = LedgerAccount.vendorPayable(vendor: settled.vendor, currency: settled.currency).name
+            let moved = settled.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
+            guard settled.amount > 0, moved == settled.amount, settled.postings.count == 1 else {
+                return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(moved) out of \(payable)")
+            }
+            if recomputesBalances {
+                let held = balances[payable, default: 0]
+                guard settled.amount <= held else {
+                    return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
+                }
+                guard let previous = settledThrough[settled.vendor] else {
+                    return fail("settlement of \(settled.vendor), which was never registered")
+                }
+                guard settled.coversFromSequence == previous + 1, settled.coversThroughSequence == sequence - 1 else {
+                    return fail("settlement of \(settled.vendor) covers \(settled.coversFromSequence)...\(settled.coversThroughSequence), expected \(previous + 1)...\(sequence - 1)")
+                }
+                settledThrough[settled.vendor] = settled.coversThroughSequence
+            }
+            report.settlements += 1
+            report.settledTotals[settled.currency.code, default: 0] &+= settled.amount
+        default:
+            break
+        }
+        return nil
+    }
+
+    static func currency(of account: String) -> Substring {
+        guard let colon = account.lastIndex(of: ":") else { return "" }
+        return account[account.index(after: colon)...]
+    }
+
+    /// Names the failure of an event that does not decode: unbalanced postings when a lenient
+    /// reading of its postings shows why, else the decoding error.
+    static func classify(_ error: any Error, sequence: UInt64, typeName: String, payload: [UInt8]) -> AuditFailure {
+        if let lenient = try? JSONDecoder().decode(LenientPostings.self, from: Data(payload)), let postings = lenient.postings {
+            var sums: [Substring: Int64] = [:]
+            for posting in postings {
+                if posting.amount <= 0 {
+                    return AuditFailure(kind: .unbalancedPostings, sequence: sequence, message: "a posting of \(typeName) moves \(posting.amount), not a positive amount")
+                }
+                sums[currency(of: posting.debit), default: 0] &-= posting.amount
+                sums[currency(of: posting.credit), default: 0] &+= posting.amount
+            }
+            if let (currency, sum) = sums.sorted(by: { $0.key < $1.key }).first(where: { $0.value != 0 }) {
+                return AuditFailure(kind: .unbalancedPostings, sequence: sequence, message: "the postings of \(typeName) sum to \(sum) \(currency), not zero")
+            }
+            if let mixed = postings.first(where: { currency(of: $0.debit) != Substring($0.currency) }) {
+                return AuditFailure(
+                    kind: .unbalancedPostings, sequence: sequence,
+                    message: "a posting of \(typeName) says \(mixed.currency) but moves between \(mixed.debit) and \(mixed.credit)")
+            }
+        }
+        let reason: String
+        if !LedgerEvent.typeNames.contains(typeName) {
+            reason = "type \(typeName) is not a ledger event"
+        } else {
+            reason = "the payload does not decode as \(typeName): \(Self.describe(error))"
+        }
+        return AuditFailure(kind: .undecodableEvent, sequence: sequence, message: reason)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let decoding = error as? DecodingError else { return "\(error)" }
+        switch decoding {
+        case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            return (path.isEmpty ? "" : path + ": ") + context.debugDescription
+        @unknown default:
+            return "\(decoding)"
+        }
+    }
+
+    struct LenientPostings: Decodable {
+        struct Entry: Decodable {
+            let debit: String
+            let credit: String
+            let amount: Int64
+            let currency: String
+        }
+        let postings: [Entry]?
+    }
+
+    // MARK: The write model
+
+    static let balancePrefix = Array("bal/".utf8)
+
+    /// Compares every recomputed balance with the write model's `bal/<account>` (absent = 0),
+    /// and every `bal/` entry of the write model with the recomputed balance.
+    private mutating func compareWithWriteModel() throws -> AuditFailure? {
+        var compared = 0
+        for (account, balance) in balances.sorted(by: { $0.key < $1.key }) {
+            let stored = try reader.state(Self.balancePrefix + Array(account.utf8))
+            compared += 1
+            switch Self.balance(stored) {
+            case .none:
+                return AuditFailure(
+                    kind: .balanceMismatch, sequence: last,
+                    message: "the write model's balance of \(account) is not 8 bytes (\(stored?.count ?? 0))")
+            case .some(let value) where value != balance:
+                return AuditFailure(
+                    kind: .balanceMismatch, sequence: last,
+                    message: "the write model says \(account) holds \(value), the postings give \(balance)")
+            default:
+                break
+            }
+        }
+        var extra: AuditFailure?
+        try reader.forEachState { key, value in
+            if key.lexicographicallyPrecedes(Self.balancePrefix) { return true }
+            guard key.starts(with: Self.balancePrefix) else { return false }
+            let account = String(decoding: key.dropFirst(Self.balancePrefix.count), as: UTF8.self)
+            if balances[account] == nil {
+                let value = Self.balance(value)
+                if value != 0 {
+                    extra = AuditFailure(
+                        kind: .balanceMismatch, sequence: last,
+                        message: "the write model says \(account) holds \(value.map(String.init) ?? "a malformed value"), but no posting touches it")
+                    return false
+                }
+            }
+            return true
+        }
+        report.writeModelBalancesCompared = compared
+        return extra
+    }
+
+    /// A stored balance (8 bytes, big-endian two's complement); nil when malformed; 0 when absent.
+    static func balance(_ bytes: [UInt8]?) -> Int64? {
+        guard let bytes else { return 0 }
+        guard bytes.count == 8 else { return nil }
+        return bytes.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+}
