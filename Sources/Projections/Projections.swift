@@ -1,1 +1,438 @@
-// The Projections module: read models folded from the journal. Being built in this session.
+import Foundation
+import Journal
+import LMDB
+import Ledger
+import Logging
+
+public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The projections' environment is not what Tally wrote (foreign, damaged, another journal's).
+    case corruptFile(path: String, reason: String)
+    /// An event the fold cannot handle (a rebuild stops on it and is not swapped in).
+    case foldFailed(sequence: UInt64, reason: String)
+    /// A read asked for a sequence the read models have not reached.
+    case notYetFolded(requested: UInt64, reached: UInt64)
+
+    public var description: String {
+        switch self {
+        case .corruptFile(let path, let reason): return "\(path): \(reason)"
+        case .foldFailed(let sequence, let reason): return "cannot fold event \(sequence): \(reason)"
+        case .notYetFolded(let requested, let reached): return "sequence \(requested) is not folded yet (reached \(reached))"
+        }
+    }
+}
+
+/// The read models, folded from the journal into their own LMDB environment.
+///
+/// The environment (`<data>/projections`) holds a `meta` database and two slots, `slot0` and
+/// `slot1`, each a complete set of read models with their checkpoints (see `Keys`). `meta/live`
+/// names the slot that serves reads and its version; a rebuild folds the journal into the other
+/// slot (`meta/building`) while the live one keeps serving and folding, then swaps `meta/live`
+/// in the transaction that finishes it. Reads look up `meta/live` in their own snapshot, so they
+/// always see one whole version. Each batch of events is folded in one write transaction that
+/// also writes every read model's checkpoint, so a crash leaves data and checkpoints agreeing.
+///
+/// The environment relaxes syncing (`MDB_NOSYNC`): it is rebuilt from the journal, and a
+/// process crash loses nothing LMDB has committed to the page cache.
+public final class Projections: Sendable {
+    public struct Configuration: Sendable {
+        /// The data directory; the read models live in `<dataDirectory>/projections`.
+        public var dataDirectory: String
+        public var logger: Logger = Logger(label: "tally.projections")
+        /// The first LMDB map size (it grows when it fills).
+        public var mapSize: Int = 256 << 20
+        /// Events folded per write transaction.
+        public var batchEvents: Int = Projections.batchEvents
+
+        public init(dataDirectory: String) {
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    /// The read models' format. A slot of another schema is folded again from the start.
+    public static let schemaVersion: UInt64 = 1
+    /// Events folded per write transaction.
+    public static let batchEvents = 4096
+    static let formatMarker = Array("tally-projections/1".utf8)
+
+    public static func path(in dataDirectory: String) -> String { dataDirectory + "/projections" }
+
+    /// The environment's directory.
+    public let path: String
+    let environment: Environment
+    let meta: Database
+    let slots: [Database]
+    let journal: any JournalStorage
+    let logger: Logger
+    let batchEvents: Int
+    private let state = LockedState()
+    /// Serialises folding into the live slot and the swap that ends a rebuild.
+    private let foldLock = NSLock()
+    /// One rebuild at a time.
+    private let rebuildLock = NSLock()
+
+    /// What the live fold has reached, kept in memory beside what is stored.
+    private final class LockedState: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _live = (slot: 0, version: UInt64(1), sequence: UInt64(0))
+        private var _failure: ProjectionFailure?
+
+        var live: (slot: Int, version: UInt64, sequence: UInt64) {
+            get { lock.withLock { _live } }
+            set { lock.withLock { _live = newValue } }
+        }
+
+        var failure: ProjectionFailure? {
+            get { lock.withLock { _failure } }
+            set { lock.withLock { _failure = newValue } }
+        }
+    }
+
+    private init(path: String, environment: Environment, meta: Database, slots: [Database], journal: any JournalStorage, logger: Logger, batchEvents: Int) {
+        self.batchEvents = max(1, batchEvents)
+        self.path = path
+        self.environment = environment
+        self.meta = meta
+        self.slots = slots
+        self.journal = journal
+        self.logger = logger
+    }
+
+    // MARK: Opening
+
+    /// Opens (or creates) the read models at `<dataDirectory>/projections`.
+    public static func open(_ configuration: Configuration, journal: any JournalStorage) throws -> Projections {
+        try open(
+            at: path(in: configuration.dataDirectory), journal: journal, logger: configuration.logger,
+            mapSize: configuration.mapSize, batchEvents: configuration.batchEvents)
+    }
+
+    /// Opens (or creates) the read models in exactly `directory` (for `journal-tool` replays).
+    public static func open(directory: String, journal: any JournalStorage) throws -> Projections {
+        try open(at: directory, journal: journal, logger: Logger(label: "tally.projections"), mapSize: 256 << 20, batchEvents: batchEvents)
+    }
+
+    static func open(at path: String, journal: any JournalStorage, logger: Logger, mapSize: Int, batchEvents: Int) throws -> Projections {
+        var configuration = Environment.Configuration()
+        configuration.mapSize = mapSize
+        configuration.maxDatabases = 8
+        configuration.durability = .relaxed
+        let journalID = try journal.read { try $0.metadata("journal-id") } ?? []
+
+        let environment: Environment
+        if !FileSystem.exists(path) {
+            environment = try Environment.create(at: path, configuration: configuration) { transaction in
+                let meta = try transaction.openDatabase(named: "meta")
+                let slot0 = try transaction.openDatabase(named: "slot0")
+                _ = try transaction.openDatabase(named: "slot1")
+                try transaction.put(meta, key: Keys.bytes("format"), value: formatMarker)
+                try transaction.put(meta, key: Keys.bytes("journal-id"), value: journalID)
+                try transaction.put(meta, key: Keys.bytes("live"), value: slotPointer(slot: 0, version: 1))
+                try resetSlot(transaction, slot0)
+            }
+        } else {
+            switch Result(catching: { () throws(LMDBError) in try Environment.open(at: path, configuration: configuration) }) {
+            case .success(let opened):
+                environment = opened
+            case .failure(let error):
+                if error.kind == .corrupted || error.kind == .notFound {
+                    throw ProjectionError.corruptFile(path: error.path ?? path, reason: "not a usable projections environment: \(error.message)")
+                }
+                throw error
+            }
+        }
+        func database(_ name: String) throws -> Database {
+            switch Result(catching: { () throws(LMDBError) in try environment.database(named: name) }) {
+            case .success(let database):
+                return database
+            case .failure(let error):
+                if error.kind == .notFound {
+                    throw ProjectionError.corruptFile(
+                        path: environment.dataFilePath, reason: "not a Tally projections environment: database '\(name)' is missing")
+                }
+                throw error
+            }
+        }
+        let meta = try database("meta")
+        let slots = [try database("slot0"), try database("slot1")]
+        let projections = Projections(path: path, environment: environment, meta: meta, slots: slots, journal: journal, logger: logger, batchEvents: batchEvents)
+
+        let (format, storedID, live) = try environment.read { transaction in
+            (try transaction.get(meta, key: Keys.bytes("format")), try transaction.get(meta, key: Keys.bytes("journal-id")),
+             try transaction.get(meta, key: Keys.bytes("live")))
+        }
+        guard format == formatMarker else {
+            let found = format.map { String(decoding: $0, as: UTF8.self) } ?? "none"
+            throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "not Tally projections (format marker: \(found))")
+        }
+        guard storedID == journalID else {
+            throw ProjectionError.corruptFile(
+                path: environment.dataFilePath,
+                reason: "holds the read models of another journal; remove \(path) to fold this journal's")
+        }
+        guard let pointer = live.flatMap(parseSlotPointer) else {
+            throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
+        }
+
+        // A live slot of another schema is folded again from the start.
+        let schema = try environment.read { Integers.uint64(try $0.get(slots[pointer.slot], key: Keys.schema)) }
+        if schema != schemaVersion {
+            logger.warning("projections schema changed; folding the read models again", metadata: [
+                "tally.projections.schema.stored": "\(schema.map(String.init) ?? "none")",
+                "tally.projections.schema": "\(schemaVersion)",
+            ])
+            try environment.write { try resetSlot($0, slots[pointer.slot]) }
+        }
+        let sequence = try environment.read { try checkpoint($0, slots[pointer.slot]) }
+        let head = try JournalReader(storage: journal).lastSequence()
+        guard sequence <= head else {
+            throw ProjectionError.corruptFile(
+                path: environment.dataFilePath,
+                reason: "has folded through sequence \(sequence) but the journal ends at \(head) (restored from an older copy?); remove \(path) to fold again")
+        }
+        projections.state.live = (pointer.slot, pointer.version, sequence)
+        logger.info("projections opened", metadata: [
+            "tally.projections.path": "\(path)", "tally.projections.seq": "\(sequence)",
+            "tally.projections.version": "\(pointer.version)",
+        ])
+        return projections
+    }
+
+    static func slotPointer(slot: Int, version: UInt64) -> [UInt8] {
+        [UInt8(slot)] + Integers.encode(version)
+    }
+
+    static func parseSlotPointer(_ bytes: [UInt8]) -> (slot: Int, version: UInt64)? {
+        guard bytes.count == 9, bytes[0] <= 1 else { return nil }
+        return (Int(bytes[0]), BigEndian.uint64(bytes, at: 1))
+    }
+
+    static func resetSlot(_ transaction: WriteTransaction, _ slot: Database) throws {
+        try transaction.clear(slot)
+        try transaction.put(slot, key: Keys.schema, value: Integers.encode(schemaVersion))
+        for model in Keys.models {
+            try transaction.put(slot, key: Keys.checkpoint(model), value: Integers.encode(UInt64(0)))
+        }
+    }
+
+    static func checkpoint(_ transaction: ReadTransaction, _ slot: Database) throws -> UInt64 {
+        Integers.uint64(try transaction.get(slot, key: Keys.checkpoint(Keys.models[0]))) ?? 0
+    }
+
+    // MARK: Folding
+
+    private func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// Folds `events` into `slot` in one write transaction. On an event it cannot fold, it folds
+    /// and commits the events before it and returns the failure.
+    private func foldBatch(_ events: [StoredEvent], into slot: Database) throws -> (reached: UInt64, failure: ProjectionFailure?) {
+        let encoder = makeEncoder()
+        return try environment.write { transaction in
+            var folder = try Folder(transaction: transaction, database: slot, encoder: encoder)
+            var failure: ProjectionFailure?
+            var good = events.count
+            for (index, event) in events.enumerated() {
+                do {
+                    try folder.fold(event)
+                } catch let error as FoldFailure {
+                    failure = ProjectionFailure(sequence: event.sequence, reason: error.reason)
+                    good = index
+                    break
+                }
+            }
+            if failure != nil {
+                // Nothing is written before flush: fold again only what was good.
+                folder = try Folder(transaction: transaction, database: slot, encoder: encoder)
+                for event in events[..<good] { try folder.fold(event) }
+            }
+            if good > 0 { try folder.flush() }
+            return (folder.checkpoint, failure)
+        }
+    }
+
+    /// Folds the journal into the live read models up to its head and returns the sequence
+    /// reached. After a failure it folds nothing more and returns the last good sequence.
+    @discardableResult
+    public func catchUp() throws -> UInt64 {
+        try foldLock.withLock { try catchUpLocked() }
+    }
+
+    private func catchUpLocked() throws -> UInt64 {
+        let reader = JournalReader(storage: journal)
+        while state.failure == nil {
+            let live = state.live
+            let events = try reader.events(from: live.sequence + 1, limit: batchEvents)
+            if events.isEmpty { break }
+            let result = try foldBatch(events, into: slots[live.slot])
+            state.live = (live.slot, live.version, result.reached)
+            if let failure = result.failure {
+                state.failure = failure
+                logger.error("projection stopped at an event it cannot fold", metadata: [
+                    "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
+                ])
+            }
+        }
+        return state.live.sequence
+    }
+
+    /// Tails the journal until the task is cancelled: folds whatever is new, then polls the
+    /// journal's head with a short sleep that doubles (1 ms up to 50 ms) while nothing arrives.
+    public func run() async {
+        var delay = Duration.milliseconds(1)
+        while !Task.isCancelled {
+            let before = state.live.sequence
+            do {
+                try catchUp()
+            } catch {
+                logger.error("projection fold failed", metadata: ["tally.projections.error": "\(error)"])
+            }
+            delay = state.live.sequence > before ? .milliseconds(1) : min(delay * 2, .milliseconds(50))
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Waits until the read models reflect `sequence`, up to `timeout`. Folds by itself when the
+    /// journal already holds it, so a writer reads its own write without waiting for `run`.
+    public func waitUntil(sequence: UInt64, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            if state.live.sequence >= sequence { return true }
+            if let failure = state.failure, failure.sequence <= sequence { return false }
+            if let head = try? JournalReader(storage: journal).lastSequence(), head >= sequence {
+                _ = try? catchUp()
+                if state.live.sequence >= sequence { return true }
+            }
+            if ContinuousClock.now >= deadline { return false }
+            do {
+                try await Task.sleep(for: .milliseconds(1))
+            } catch {
+                return false
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Runs `body` on one consistent snapshot of the live read models.
+    public func read<R>(_ body: (ProjectionReader) throws -> R) throws -> R {
+        try environment.read { transaction in
+            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+                throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
+            }
+            let slot = slots[pointer.slot]
+            let sequence = try Self.checkpoint(transaction, slot)
+            return try body(ProjectionReader(transaction: transaction, database: slot, sequence: sequence, version: pointer.version))
+        }
+    }
+
+    public var status: ProjectionStatus {
+        let failure = state.failure
+        let fallback = state.live
+        let stored: ProjectionStatus? = try? environment.read { transaction in
+            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else { return nil }
+            let slot = slots[pointer.slot]
+            let models = try Keys.models.map { model in
+                ReadModelCheckpoint(model: model, sequence: Integers.uint64(try transaction.get(slot, key: Keys.checkpoint(model))) ?? 0)
+            }
+            var rebuilding: ReadModelCheckpoint?
+            if let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer) {
+                rebuilding = ReadModelCheckpoint(model: "v\(building.version)", sequence: try Self.checkpoint(transaction, slots[building.slot]))
+            }
+            return ProjectionStatus(
+                sequence: models.map(\.sequence).min() ?? 0, models: models, version: pointer.version,
+                schemaVersion: Self.schemaVersion, rebuilding: rebuilding, failure: failure)
+        }
+        return stored ?? ProjectionStatus(
+            sequence: fallback.sequence, models: Keys.models.map { ReadModelCheckpoint(model: $0, sequence: fallback.sequence) },
+            version: fallback.version, schemaVersion: Self.schemaVersion, rebuilding: nil, failure: failure)
+    }
+
+    /// A deterministic text dump of every live read model, sorted by key: equal dumps mean equal
+    /// read models (versions and the environment's bookkeeping are not part of it).
+    public func canonicalDump() throws -> String {
+        try read { try $0.canonicalDump() }
+    }
+
+    // MARK: Rebuilding
+
+    /// Builds a new version of the read models from the journal in the other slot while the live
+    /// one keeps serving reads (and folding), then swaps it in atomically. Interrupted (a crash,
+    /// an error), the half-built version is never served; the next `rebuild` resumes it from its
+    /// checkpoint. `progress` gets (sequence reached, journal head) after each batch.
+    public func rebuild(progress: ((UInt64, UInt64) -> Void)? = nil) throws {
+        _ = try rebuild(progress: progress, stoppingAfter: nil)
+    }
+
+    /// `rebuild`, stopping (as if interrupted) once the new version has reached `stop`. Returns
+    /// true when the new version was swapped in.
+    func rebuild(progress: ((UInt64, UInt64) -> Void)?, stoppingAfter stop: UInt64?) throws -> Bool {
+        try rebuildLock.withLock {
+            let reader = JournalReader(storage: journal)
+            // Resume a half-built version, or start one in the slot that is not live.
+            let (slotIndex, version) = try environment.write { transaction -> (Int, UInt64) in
+                guard let live = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+                    throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
+                }
+                if let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer),
+                   building.slot != live.slot, building.version > live.version,
+                   Integers.uint64(try transaction.get(slots[building.slot], key: Keys.schema)) == Self.schemaVersion {
+                    return (building.slot, building.version)
+                }
+                let slot = 1 - live.slot
+                try Self.resetSlot(transaction, slots[slot])
+                try transaction.put(meta, key: Keys.bytes("building"), value: Self.slotPointer(slot: slot, version: live.version + 1))
+                return (slot, live.version + 1)
+            }
+            let slot = slots[slotIndex]
+            var reached = try environment.read { try Self.checkpoint($0, slot) }
+            logger.info("rebuilding projections", metadata: ["tally.projections.version": "\(version)", "tally.projections.from": "\(reached)"])
+
+            func foldNext() throws -> Bool {
+                let events = try reader.events(from: reached + 1, limit: batchEvents)
+                if events.isEmpty { return false }
+                let result = try foldBatch(events, into: slot)
+                reached = result.reached
+                if let failure = result.failure {
+                    logger.error("projection rebuild stopped at an event it cannot fold", metadata: [
+                        "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
+                    ])
+                    throw ProjectionError.foldFailed(sequence: failure.sequence, reason: failure.reason)
+                }
+                return true
+            }
+
+            // Catch up without holding the live fold.
+            while true {
+                if let stop, reached >= stop { return false }
+                let head = try reader.lastSequence()
+                if reached >= head { break }
+                guard try foldNext() else { break }
+                progress?(reached, head)
+            }
+            // The last stretch and the swap, with the live fold held so nothing is lost between.
+            let previous: Int = try foldLock.withLock {
+                while try foldNext() {}
+                let previous = state.live.slot
+                try environment.write { transaction in
+                    try transaction.put(meta, key: Keys.bytes("live"), value: Self.slotPointer(slot: slotIndex, version: version))
+                    try transaction.delete(meta, key: Keys.bytes("building"))
+                }
+                state.live = (slotIndex, version, reached)
+                state.failure = nil
+                return previous
+            }
+            progress?(reached, reached)
+            logger.info("projections rebuilt and swapped in", metadata: ["tally.projections.version": "\(version)", "tally.projections.seq": "\(reached)"])
+            // The old version is no longer read by new snapshots; free its pages.
+            try environment.write { try $0.clear(slots[previous]) }
+            return true
+        }
+    }
+}

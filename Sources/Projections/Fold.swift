@@ -1,0 +1,601 @@
+import Foundation
+import Journal
+import LMDB
+import Ledger
+
+/// An event the fold cannot handle: undecodable, or inconsistent with what was folded before.
+struct FoldFailure: Error, CustomStringConvertible {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+    var description: String { reason }
+}
+
+/// Records read from a slot once per batch, changed in memory, and written back once when the
+/// batch commits. `nil` in `values` remembers that the record is absent.
+struct RecordCache<Value: Codable> {
+    let prefix: String
+    var values: [String: Value?] = [:]
+    var dirty: Set<String> = []
+
+    init(prefix: String) { self.prefix = prefix }
+
+    mutating func get(_ id: String, _ folder: Folder) throws -> Value? {
+        if let cached = values[id] { return cached }
+        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix + id)).map {
+            try folder.decoder.decode(Value.self, from: Data($0))
+        }
+        values[id] = .some(value)
+        return value
+    }
+
+    mutating func set(_ id: String, _ value: Value) {
+        values[id] = .some(value)
+        dirty.insert(id)
+    }
+
+    func encoded(_ encoder: JSONEncoder) throws -> [([UInt8], [UInt8])] {
+        try dirty.map { id in
+            (Keys.bytes(prefix + id), Array(try encoder.encode(values[id]!!)))
+        }
+    }
+}
+
+/// Checked arithmetic: an overflow is a fold failure, never a trap.
+@inline(__always)
+func add(_ a: Int64, _ b: Int64, _ what: @autoclosure () -> String) throws -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    if overflow { throw FoldFailure("amount overflow in \(what())") }
+    return sum
+}
+
+/// Folds a batch of events into one read-model slot inside one write transaction. Nothing is
+/// written until `flush`, so a batch that meets a bad event can be folded again up to the event
+/// before it (the fold is deterministic).
+final class Folder {
+    let transaction: WriteTransaction
+    let database: Database
+    let encoder: JSONEncoder
+    let decoder = JSONDecoder()
+
+    private(set) var checkpoint: UInt64
+    private var maxTime: UInt64
+    private var balances: [String: Int64] = [:]
+    private var dirtyBalances: Set<String> = []
+    private var users = RecordCache<WalletsView>(prefix: "user/")
+    private var lotOwners = RecordCache<String>(prefix: "lot/")
+    private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
+    private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
+    private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
+    /// Entries written once (history, balance history, indexes), keyed by their full key.
+    private var appended: [[UInt8]: [UInt8]] = [:]
+
+    // The event being folded.
+    private var sequence: UInt64 = 0
+    private var time: UInt64 = 0
+
+    init(transaction: WriteTransaction, database: Database, encoder: JSONEncoder) throws {
+        self.transaction = transaction
+        self.database = database
+        self.encoder = encoder
+        checkpoint = Integers.uint64(try transaction.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
+        maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
+    }
+
+    /// Writes every changed record and the checkpoints, sorted by key.
+    func flush() throws {
+        var entries = Array(appended)
+        entries.reserveCapacity(entries.count + dirtyBalances.count + 16)
+        for account in dirtyBalances {
+            entries.append((Keys.balance(account), Integers.encode(balances[account]!)))
+        }
+        entries += try users.encoded(encoder)
+        entries += lotOwners.dirty.map { (Keys.bytes("lot/" + $0), Keys.bytes(lotOwners.values[$0]!!)) }
+        entries += try vendors.encoded(encoder)
+        entries += try purchases.encoded(encoder)
+        entries += try royaltyTotals.encoded(encoder)
+        for model in Keys.models {
+            entries.append((Keys.checkpoint(model), Integers.encode(checkpoint)))
+        }
+        entries.append((Keys.maxTime, Integers.encode(maxTime)))
+        entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        for (key, value) in entries {
+            try transaction.put(database, key: key, value: value)
+        }
+    }
+
+    // MARK: One event
+
+    func fold(_ stored: StoredEvent) throws {
+        guard stored.sequence == checkpoint + 1 else {
+            throw FoldFailure("expected event \(checkpoint + 1), the journal gave \(stored.sequence)")
+        }
+        let event: LedgerEvent
+        do {
+            event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+        } catch {
+            throw FoldFailure("cannot decode \(stored.typeName): \(error)")
+        }
+        sequence = stored.sequence
+        time = event.timeMilliseconds
+        if time > maxTime { maxTime = time }
+        appended[Keys.timeIndex(maxTime)] = Integers.encode(sequence)
+
+        try foldRecords(event)
+        let postings = event.postings
+        if !postings.isEmpty {
+            try foldPostings(postings, event: event)
+        }
+        checkpoint = sequence
+    }
+
+    private func foldRecords(_ event: LedgerEvent) throws {
+        switch event {
+        case .accountOpened(let opened):
+            guard try users.get(opened.user, self) == nil else { throw FoldFailure("account \(opened.user) opened twice") }
+            users.set(opened.user, WalletsView(
+                user: opened.user, status: "open", channel: opened.channel, referringVendor: opened.referringVendor,
+                representative: opened.representative, openedAtMilliseconds: opened.timeMilliseconds, members: [],
+                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence))
+
+        case .memberAdded(let added):
+            try mutateUser(added.user) { view in
+                view.members.removeAll { $0.member == added.member }
+                view.members.append(MemberView(member: added.member, active: true))
+                view.members.sort { $0.member < $1.member }
+            }
+
+        case .memberRemoved(let removed):
+            try mutateUser(removed.user) { view in
+                guard let index = view.members.firstIndex(where: { $0.member == removed.member }) else {
+                    throw FoldFailure("member \(removed.member) of \(removed.user) removed but never added")
+                }
+                view.members[index].active = false
+            }
+
+        case .walletOpened(let opened):
+            try mutateUser(opened.user) { view in view.withWallet(opened.currency) { $0.opened = true } }
+
+        case .creditLineApproved(let approved):
+            try mutateUser(approved.user) { view in view.withWallet(approved.currency) { $0.creditLimit = approved.limit } }
+
+        case .spendingLimitSet(let set):
+            try mutateUser(set.user) { view in
+                let limit = set.limit
+                view.spendingLimits.removeAll {
+                    $0.kind == limit.kind && $0.currency == limit.currency && $0.member == limit.member && $0.vendor == limit.vendor
+                }
+                if !set.removed { view.spendingLimits.append(limit) }
+            }
+
+        case .vendorRegistered(let registered):
+            guard try vendors.get(registered.vendor, self) == nil else {
+                throw FoldFailure("vendor \(registered.vendor) registered twice")
+            }
+            vendors.set(registered.vendor, VendorSettlementView(
+                vendor: registered.vendor, name: registered.name, feeBasisPoints: registered.feeBasisPoints,
+                policy: registered.settlement, registeredAtMilliseconds: registered.timeMilliseconds,
+                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []))
+
+        case .purchaseAuthorized(let authorized):
+            try createPurchase(
+                transaction: authorized.transaction, user: authorized.user, member: authorized.member,
+                vendor: authorized.vendor, terms: authorized.terms, status: .authorized)
+
+        case .purchaseCaptured(let captured):
+            if captured.oneStep {
+                try createPurchase(
+                    transaction: captured.transaction, user: captured.user, member: captured.member,
+                    vendor: captured.vendor, terms: captured.terms, status: .captured)
+            }
+            let remaining = try remainingEntitlement(captured.entitlement, from: captured.timeMilliseconds)
+            try mutatePurchase(captured.transaction) { view in
+                guard view.status == .authorized || captured.oneStep else {
+                    throw FoldFailure("transaction \(captured.transaction) captured while \(view.status.rawValue)")
+                }
+                view.status = .captured
+                view.fee = captured.fee
+                view.royalties = captured.royalties
+                view.access = captured.entitlement
+                view.remaining = remaining
+                view.capturedAtMilliseconds = captured.timeMilliseconds
+            }
+            var royaltySum: Int64 = 0
+            for royalty in captured.royalties {
+                royaltySum = try add(royaltySum, royalty.amount, "royalties of \(captured.transaction)")
+                if royalty.amount != 0 {
+                    try recordRoyalty(holder: royalty.holder, transaction: captured.transaction, vendor: captured.vendor,
+                                      currency: captured.terms.currency, amount: royalty.amount)
+                }
+            }
+            try mutateVendor(captured.vendor, currency: captured.terms.currency) { _, settlement in
+                settlement.earned = try add(settlement.earned, captured.terms.price, "earned of \(captured.vendor)")
+                settlement.fees = try add(settlement.fees, captured.fee, "fees of \(captured.vendor)")
+                settlement.royalties = try add(settlement.royalties, royaltySum, "royalties of \(captured.vendor)")
+            }
+
+        case .purchaseVoided(let voided):
+            try mutatePurchase(voided.transaction) { view in
+                guard view.status == .authorized else {
+                    throw FoldFailure("transaction \(voided.transaction) voided while \(view.status.rawValue)")
+                }
+                view.status = .voided
+                view.voidReason = voided.reason.rawValue
+                view.amount = 0
+            }
+
+        case .vendorSettled(let settled):
+            try mutateVendor(settled.vendor, currency: settled.currency) { vendor, settlement in
+                settlement.settled = try add(settlement.settled, settled.amount, "settled of \(settled.vendor)")
+                settlement.settlements = try add(settlement.settlements, 1, "settlements of \(settled.vendor)")
+                settlement.lastSettledSequence = sequence
+                vendor.lastSettledAtMilliseconds = settled.timeMilliseconds
+            }
+
+        case .disputeOpened(let opened):
+            try mutatePurchase(opened.transaction) { view in
+                guard view.status == .captured else {
+                    throw FoldFailure("transaction \(opened.transaction) disputed while \(view.status.rawValue)")
+                }
+                view.status = .disputed
+            }
+
+        case .disputeResolved(let resolved):
+            var currency: Currency?
+            try mutatePurchase(resolved.transaction) { view in
+                guard view.status == .disputed else {
+                    throw FoldFailure("dispute of \(resolved.transaction) resolved while \(view.status.rawValue)")
+                }
+                currency = view.currency
+                switch resolved.outcome {
+                case .refunded:
+                    view.status = .refunded
+                    view.amount = 0
+                    view.remaining = nil
+                case .rejected:
+                    view.status = .captured
+                }
+            }
+            if resolved.outcome == .refunded, let currency {
+                try mutateVendor(resolved.vendor, currency: currency) { _, settlement in
+                    settlement.refunded = try add(settlement.refunded, resolved.refunded, "refunded of \(resolved.vendor)")
+                }
+                // Royalties taken back: the postings that debit a rights holder.
+                for posting in resolved.postings where posting.debit.hasPrefix("holder:") {
+                    let holder = AccountName(posting.debit).id
+                    try recordRoyalty(holder: holder, transaction: resolved.transaction, vendor: resolved.vendor,
+                                      currency: posting.currency, amount: -posting.amount)
+                }
+            }
+
+        case .incentiveIssued(let issued):
+            guard try lotOwners.get(issued.lot, self) == nil else { throw FoldFailure("lot \(issued.lot) issued twice") }
+            lotOwners.set(issued.lot, issued.user)
+            try mutateUser(issued.user) { view in
+                view.lots.append(LotView(
+                    lot: issued.lot, currency: issued.currency, issuer: issued.issuer, balance: 0,
+                    expiresAtMilliseconds: issued.expiresAtMilliseconds, vendors: issued.vendors, expired: false))
+            }
+
+        case .incentiveExpired(let expired):
+            try mutateUser(expired.user) { view in
+                guard let index = view.lots.firstIndex(where: { $0.lot == expired.lot }) else {
+                    throw FoldFailure("lot \(expired.lot) of \(expired.user) expired but never issued")
+                }
+                view.lots[index].expired = true
+            }
+
+        case .referralRewarded(let rewarded):
+            try mutateVendor(rewarded.vendor, currency: rewarded.currency) { _, settlement in
+                settlement.referralRewards = try add(settlement.referralRewards, rewarded.amount, "referral rewards of \(rewarded.vendor)")
+            }
+
+        case .referralReversed(let reversed):
+            guard let posting = reversed.postings.first else { break }
+            try mutateVendor(reversed.vendor, currency: posting.currency) { _, settlement in
+                settlement.referralRewards = try add(settlement.referralRewards, -reversed.amount, "referral rewards of \(reversed.vendor)")
+            }
+
+        case .fundsAdded, .fundsCleared, .fundsFailed, .contentRegistered, .tokensTransferred, .referralPolicySet:
+            break
+        }
+    }
+
+    // MARK: Postings: balances, balance history, money views and history
+
+    /// Whose history an account belongs to.
+    private enum Holder: Hashable {
+        case wallet(user: String, currency: Currency)
+        case vendor(String)
+
+        var historyPrefix: String {
+            switch self {
+            case .wallet(let user, let currency): return Keys.walletHistoryPrefix(user: user, currency: currency)
+            case .vendor(let vendor): return Keys.vendorHistoryPrefix(vendor: vendor)
+            }
+        }
+    }
+
+    private struct Movement {
+        var amount: Int64 = 0
+        var held: Int64 = 0
+        var counterparty: String?
+    }
+
+    private func holder(of account: AccountName, currency: Currency) throws -> Holder? {
+        switch account.kind {
+        case "wallet", "holds", "pending", "credit": return .wallet(user: account.id, currency: currency)
+        case "lot":
+            guard let owner = try lotOwners.get(account.id, self) else {
+                throw FoldFailure("posting to \(account.name) of a lot never issued")
+            }
+            return .wallet(user: owner, currency: currency)
+        case "vendor", "reserve": return .vendor(account.id)
+        default: return nil
+        }
+    }
+
+    private static func counterpartyKind(_ account: AccountName) -> String {
+        switch account.kind {
+        case "wallet", "holds", "pending", "credit", "lot": return "user"
+        case "vendor", "reserve": return "vendor"
+        case "holder": return "rightsHolder"
+        case "fees": return "provider"
+        case "incentives": return "incentive"
+        case "funding": return "funding"
+        case "settlement": return "settlement"
+        default: return account.kind
+        }
+    }
+
+    private func foldPostings(_ postings: [Posting], event: LedgerEvent) throws {
+        var touched: [String: (AccountName, Currency)] = [:]
+        var movements: [Holder: Movement] = [:]
+        var order: [Holder] = []
+        func movement(_ holder: Holder, _ body: (inout Movement) throws -> Void) rethrows {
+            if movements[holder] == nil {
+                movements[holder] = Movement()
+                order.append(holder)
+            }
+            try body(&movements[holder]!)
+        }
+
+        for posting in postings {
+            let debit = AccountName(posting.debit)
+            let credit = AccountName(posting.credit)
+            try change(posting.debit, by: -posting.amount)
+            try change(posting.credit, by: posting.amount)
+            touched[posting.debit] = (debit, posting.currency)
+            touched[posting.credit] = (credit, posting.currency)
+
+            let debitHolder = try holder(of: debit, currency: posting.currency)
+            let creditHolder = try holder(of: credit, currency: posting.currency)
+            if let debitHolder {
+                try movement(debitHolder) { move in
+                    if debitHolder != creditHolder {
+                        move.amount = try add(move.amount, -posting.amount, "history of \(posting.debit)")
+                        if move.counterparty == nil { move.counterparty = Self.counterpartyKind(credit) }
+                    }
+                    if debit.kind == "holds" || debit.kind == "reserve" {
+                        move.held = try add(move.held, -posting.amount, "history of \(posting.debit)")
+                    }
+                }
+            }
+            if let creditHolder {
+                try movement(creditHolder) { move in
+                    if debitHolder != creditHolder {
+                        move.amount = try add(move.amount, posting.amount, "history of \(posting.credit)")
+                        if move.counterparty == nil { move.counterparty = Self.counterpartyKind(debit) }
+                    }
+                    if credit.kind == "holds" || credit.kind == "reserve" {
+                        move.held = try add(move.held, posting.amount, "history of \(posting.credit)")
+                    }
+                }
+            }
+        }
+
+        // Balance history and the views that show balances.
+        for (name, (account, currency)) in touched {
+            let balance = balances[name]!
+            appended[Keys.balanceHistory(name, sequence)] = Integers.encode(balance)
+            try showBalance(account, currency: currency, balance: balance)
+        }
+
+        let currency = postings[0].currency
+        let transaction = event.transactionID
+        for holder in order {
+            let move = movements[holder]!
+            let entry = HistoryEntry(
+                sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
+                amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
+            appended[Keys.numbered(holder.historyPrefix, sequence)] = Array(try encoder.encode(entry))
+        }
+    }
+
+    private func change(_ account: String, by amount: Int64) throws {
+        let current: Int64
+        if let cached = balances[account] {
+            current = cached
+        } else {
+            current = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
+        }
+        balances[account] = try add(current, amount, "balance of \(account)")
+        dirtyBalances.insert(account)
+    }
+
+    private func showBalance(_ account: AccountName, currency: Currency, balance: Int64) throws {
+        switch account.kind {
+        case "wallet":
+            try mutateUser(account.id) { view in view.withWallet(currency) { $0.balance = balance } }
+        case "holds":
+            try mutateUser(account.id) { view in view.withWallet(currency) { $0.held = balance } }
+        case "pending":
+            try mutateUser(account.id) { view in view.withWallet(currency) { $0.pending = balance } }
+        case "credit":
+            guard balance != .min else { throw FoldFailure("amount overflow in credit in use of \(account.name)") }
+            try mutateUser(account.id) { view in view.withWallet(currency) { $0.creditInUse = -balance } }
+        case "lot":
+            guard let owner = try lotOwners.get(account.id, self) else {
+                throw FoldFailure("posting to \(account.name) of a lot never issued")
+            }
+            try mutateUser(owner) { view in
+                guard let index = view.lots.firstIndex(where: { $0.lot == account.id }) else {
+                    throw FoldFailure("lot \(account.id) is not in \(owner)'s lots")
+                }
+                view.lots[index].balance = balance
+                var total: Int64 = 0
+                for lot in view.lots where lot.currency == currency {
+                    total = try add(total, lot.balance, "incentives of \(owner)")
+                }
+                view.withWallet(currency) { $0.incentives = total }
+            }
+        case "vendor":
+            try mutateVendor(account.id, currency: currency) { _, settlement in settlement.unsettled = balance }
+        case "reserve":
+            try mutateVendor(account.id, currency: currency) { _, settlement in settlement.reserved = balance }
+        case "holder":
+            try mutateRoyaltyTotal(account.id, currency: currency) { $0.balance = balance }
+        default:
+            break
+        }
+    }
+
+    // MARK: Records
+
+    private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {
+        guard var view = try users.get(user, self) else { throw FoldFailure("user \(user) has no account") }
+        try body(&view)
+        view.updatedAtSequence = sequence
+        users.set(user, view)
+    }
+
+    private func mutateVendor(
+        _ vendor: String, currency: Currency, _ body: (inout VendorSettlementView, inout VendorCurrencySettlement) throws -> Void
+    ) throws {
+        guard var view = try vendors.get(vendor, self) else { throw FoldFailure("vendor \(vendor) is not registered") }
+        let index: Int
+        if let found = view.currencies.firstIndex(where: { $0.currency == currency }) {
+            index = found
+        } else {
+            view.currencies.append(VendorCurrencySettlement(
+                currency: currency, earned: 0, fees: 0, royalties: 0, refunded: 0, referralRewards: 0, reserved: 0,
+                settled: 0, unsettled: 0, settlements: 0, lastSettledSequence: nil, nextDue: SettlementDue()))
+            view.currencies.sort { $0.currency < $1.currency }
+            index = view.currencies.firstIndex(where: { $0.currency == currency })!
+        }
+        var settlement = view.currencies[index]
+        try body(&view, &settlement)
+        view.currencies[index] = settlement
+        // The policy's next due point, for every currency (a settlement moves the vendor-wide time).
+        let policy = view.policy
+        var periodDue: UInt64?
+        if let period = policy.periodSeconds {
+            let (milliseconds, overflow) = period.multipliedReportingOverflow(by: 1000)
+            let (due, overflowSum) = view.lastSettledAtMilliseconds.addingReportingOverflow(milliseconds)
+            if overflow || overflowSum { throw FoldFailure("settlement period of \(vendor) overflows") }
+            periodDue = due
+        }
+        for position in view.currencies.indices {
+            var due = SettlementDue(thresholdAmount: policy.thresholdAmount, remainingToThreshold: nil, periodDueAtMilliseconds: periodDue)
+            if let threshold = policy.thresholdAmount {
+                let (left, overflow) = threshold.subtractingReportingOverflow(view.currencies[position].unsettled)
+                if overflow { throw FoldFailure("amount overflow in the threshold of \(vendor)") }
+                due.remainingToThreshold = max(0, left)
+            }
+            view.currencies[position].nextDue = due
+        }
+        vendors.set(vendor, view)
+    }
+
+    private func mutatePurchase(_ transaction: String, _ body: (inout PurchaseView) throws -> Void) throws {
+        guard var view = try purchases.get(transaction, self) else {
+            throw FoldFailure("transaction \(transaction) is unknown")
+        }
+        try body(&view)
+        view.updatedAtSequence = sequence
+        purchases.set(transaction, view)
+    }
+
+    private func createPurchase(
+        transaction: String, user: String, member: String?, vendor: String, terms: ContentTerms, status: PurchaseStatus
+    ) throws {
+        guard try purchases.get(transaction, self) == nil else { throw FoldFailure("transaction \(transaction) created twice") }
+        guard try users.get(user, self) != nil else { throw FoldFailure("user \(user) has no account") }
+        purchases.set(transaction, PurchaseView(
+            transaction: transaction, user: user, member: member, vendor: vendor, content: terms.content,
+            title: terms.title, url: terms.url, price: terms.price, currency: terms.currency, amount: terms.price,
+            status: status, voidReason: nil, access: terms.access, remaining: nil, fee: nil, royalties: nil,
+            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence))
+        appended[Keys.numbered(Keys.userPurchases(user), sequence)] = Keys.bytes(transaction)
+    }
+
+    private func remainingEntitlement(_ access: AccessTerms, from start: UInt64) throws -> EntitlementRemaining {
+        var expiry = access.expiresAtMilliseconds
+        func consider(_ count: Int?, unit: UInt64) throws {
+            guard let count else { return }
+            guard count >= 0 else { throw FoldFailure("negative access term \(count)") }
+            let (span, overflow) = UInt64(count).multipliedReportingOverflow(by: unit)
+            let (end, overflowSum) = start.addingReportingOverflow(span)
+            if overflow || overflowSum { throw FoldFailure("access term of \(count) overflows the time") }
+            expiry = min(expiry ?? end, end)
+        }
+        try consider(access.hours, unit: 3_600_000)
+        try consider(access.days, unit: 86_400_000)
+        return EntitlementRemaining(views: access.views, hours: access.hours, days: access.days, expiresAtMilliseconds: expiry)
+    }
+
+    private func mutateRoyaltyTotal(_ holder: String, currency: Currency, _ body: (inout RoyaltyCurrencyTotal) throws -> Void) throws {
+        var totals = try royaltyTotals.get(holder, self) ?? []
+        if !totals.contains(where: { $0.currency == currency }) {
+            totals.append(RoyaltyCurrencyTotal(currency: currency, paid: 0, reversed: 0, balance: 0))
+            totals.sort { $0.currency < $1.currency }
+        }
+        let index = totals.firstIndex(where: { $0.currency == currency })!
+        try body(&totals[index])
+        royaltyTotals.set(holder, totals)
+    }
+
+    private func recordRoyalty(holder: String, transaction: String, vendor: String, currency: Currency, amount: Int64) throws {
+        try mutateRoyaltyTotal(holder, currency: currency) { total in
+            if amount >= 0 {
+                total.paid = try add(total.paid, amount, "royalties of \(holder)")
+            } else {
+                total.reversed = try add(total.reversed, -amount, "royalties of \(holder)")
+            }
+        }
+        let key = Keys.numbered(Keys.royaltyEntries(holder), sequence)
+        var entries: [RoyaltyEntry] = []
+        if let existing = appended[key] {
+            entries = try decoder.decode([RoyaltyEntry].self, from: Data(existing))
+        }
+        entries.append(RoyaltyEntry(sequence: sequence, timeMilliseconds: time, transaction: transaction, vendor: vendor,
+                                    currency: currency, amount: amount))
+        appended[key] = Array(try encoder.encode(entries))
+    }
+}
+
+/// A ledger account name split into kind, ID and currency (`wallet:alice:USD`, `fees:USD`).
+struct AccountName {
+    let name: String
+    let kind: String
+    let id: String
+
+    init(_ name: String) {
+        self.name = name
+        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+        kind = String(parts[0])
+        id = parts.count > 2 ? String(parts[1]) : ""
+    }
+}
+
+extension WalletsView {
+    mutating func withWallet(_ currency: Currency, _ body: (inout WalletView) -> Void) {
+        if let index = wallets.firstIndex(where: { $0.currency == currency }) {
+            body(&wallets[index])
+            return
+        }
+        var wallet = WalletView(currency: currency, opened: false, balance: 0, held: 0, pending: 0, creditLimit: 0, creditInUse: 0, incentives: 0)
+        body(&wallet)
+        wallets.append(wallet)
+        wallets.sort { $0.currency < $1.currency }
+    }
+}

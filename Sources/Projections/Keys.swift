@@ -1,0 +1,113 @@
+import LMDB
+import Ledger
+
+// The layout of a read-model slot (one LMDB database). Every key is UTF-8 text, optionally
+// followed by a zero byte and a big-endian UInt64 (a sequence or a time), so that a cursor
+// walks one subject's entries in numeric order. IDs never contain `:` or a zero byte (the
+// ledger allows only `A-Z a-z 0-9 . _ -`), so the text parts split unambiguously.
+//
+// | key | value | model |
+// |---|---|---|
+// | `schema` | u64be, the slot's schema version | - |
+// | `ckpt/<model>` | u64be, the last sequence folded into that model | each |
+// | `tmax` | u64be, the largest event time folded so far | point in time |
+// | `ti/` 0 `<time u64be>` | u64be, the last sequence whose events so far all have time <= time | point in time |
+// | `bal/<account>` | i64be, the balance now | point in time |
+// | `bh/<account>` 0 `<seq>` | i64be, the balance after event seq | point in time |
+// | `user/<user>` | JSON `WalletsView` | wallets |
+// | `lot/<lot>` | the owning user's ID | wallets |
+// | `vendor/<vendor>` | JSON `VendorSettlementView` | vendor settlement |
+// | `txn/<transaction>` | JSON `PurchaseView` | purchases |
+// | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
+// | `hw/<user>:<CUR>` 0 `<seq>` | JSON `HistoryEntry` | history |
+// | `hv/<vendor>` 0 `<seq>` | JSON `HistoryEntry` | history |
+// | `rs/<holder>` | JSON `[RoyaltyCurrencyTotal]` | royalties |
+// | `re/<holder>` 0 `<seq>` | JSON `[RoyaltyEntry]` | royalties |
+enum Keys {
+    static let models = ["balances", "history", "purchases", "royalties", "vendors", "wallets"]
+    static let schema = bytes("schema")
+    static let maxTime = bytes("tmax")
+
+    static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    static func checkpoint(_ model: String) -> [UInt8] { bytes("ckpt/" + model) }
+
+    /// `prefix` 0 `number` (big-endian).
+    static func numbered(_ prefix: String, _ number: UInt64) -> [UInt8] {
+        var key = Array(prefix.utf8)
+        key.reserveCapacity(key.count + 9)
+        key.append(0)
+        withUnsafeBytes(of: number.bigEndian) { key.append(contentsOf: $0) }
+        return key
+    }
+
+    static func timeIndex(_ time: UInt64) -> [UInt8] { numbered("ti/", time) }
+    static func balance(_ account: String) -> [UInt8] { bytes("bal/" + account) }
+    static func balanceHistory(_ account: String, _ sequence: UInt64) -> [UInt8] { numbered("bh/" + account, sequence) }
+    static func walletHistoryPrefix(user: String, currency: Currency) -> String { "hw/\(user):\(currency.code)" }
+    static func vendorHistoryPrefix(vendor: String) -> String { "hv/" + vendor }
+    static func userPurchases(_ user: String) -> String { "pu/" + user }
+    static func royaltyEntries(_ holder: String) -> String { "re/" + holder }
+}
+
+enum Integers {
+    static func encode(_ value: UInt64) -> [UInt8] { BigEndian.bytes(value) }
+    static func encode(_ value: Int64) -> [UInt8] { BigEndian.bytes(UInt64(bitPattern: value)) }
+
+    static func uint64(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        bytes.count == 8 ? BigEndian.uint64(bytes) : nil
+    }
+
+    static func uint64(_ bytes: [UInt8]?) -> UInt64? {
+        guard let bytes, bytes.count == 8 else { return nil }
+        return BigEndian.uint64(bytes)
+    }
+
+    static func int64(_ bytes: [UInt8]?) -> Int64? {
+        uint64(bytes).map { Int64(bitPattern: $0) }
+    }
+}
+
+extension LedgerEvent {
+    /// The time the ledger stamped on the event.
+    var timeMilliseconds: UInt64 {
+        switch self {
+        case .accountOpened(let event): return event.timeMilliseconds
+        case .memberAdded(let event): return event.timeMilliseconds
+        case .memberRemoved(let event): return event.timeMilliseconds
+        case .walletOpened(let event): return event.timeMilliseconds
+        case .creditLineApproved(let event): return event.timeMilliseconds
+        case .spendingLimitSet(let event): return event.timeMilliseconds
+        case .fundsAdded(let event): return event.timeMilliseconds
+        case .fundsCleared(let event): return event.timeMilliseconds
+        case .fundsFailed(let event): return event.timeMilliseconds
+        case .vendorRegistered(let event): return event.timeMilliseconds
+        case .contentRegistered(let event): return event.timeMilliseconds
+        case .purchaseAuthorized(let event): return event.timeMilliseconds
+        case .purchaseCaptured(let event): return event.timeMilliseconds
+        case .purchaseVoided(let event): return event.timeMilliseconds
+        case .tokensTransferred(let event): return event.timeMilliseconds
+        case .vendorSettled(let event): return event.timeMilliseconds
+        case .disputeOpened(let event): return event.timeMilliseconds
+        case .disputeResolved(let event): return event.timeMilliseconds
+        case .incentiveIssued(let event): return event.timeMilliseconds
+        case .incentiveExpired(let event): return event.timeMilliseconds
+        case .referralPolicySet(let event): return event.timeMilliseconds
+        case .referralRewarded(let event): return event.timeMilliseconds
+        case .referralReversed(let event): return event.timeMilliseconds
+        }
+    }
+
+    /// The purchase transaction the event is about, if any.
+    var transactionID: String? {
+        switch self {
+        case .purchaseAuthorized(let event): return event.transaction
+        case .purchaseCaptured(let event): return event.transaction
+        case .purchaseVoided(let event): return event.transaction
+        case .disputeOpened(let event): return event.transaction
+        case .disputeResolved(let event): return event.transaction
+        case .referralReversed(let event): return event.transaction
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import LMDB
+import Ledger
+
+/// One consistent read of the read models, as of `sequence`. Valid only inside the closure of
+/// ``Projections/read(_:)`` that received it.
+public struct ProjectionReader {
+    /// The journal sequence every answer reflects.
+    public let sequence: UInt64
+    /// The live version read.
+    public let version: UInt64
+    let transaction: ReadTransaction
+    let database: Database
+    let decoder = JSONDecoder()
+
+    init(transaction: ReadTransaction, database: Database, sequence: UInt64, version: UInt64) {
+        self.transaction = transaction
+        self.database = database
+        self.sequence = sequence
+        self.version = version
+    }
+
+    private func record<Value: Decodable>(_ type: Value.Type, _ key: String) throws -> Value? {
+        try transaction.get(database, key: Keys.bytes(key)).map { try decoder.decode(type, from: Data($0)) }
+    }
+
+    // MARK: 1. Wallets
+
+    /// The user's wallets, lots and account status; nil when the user has no account.
+    public func wallets(user: String) throws -> WalletsView? {
+        try record(WalletsView.self, "user/" + user)
+    }
+
+    // MARK: 2. Vendor settlement
+
+    public func vendorSettlement(vendor: String) throws -> VendorSettlementView? {
+        try record(VendorSettlementView.self, "vendor/" + vendor)
+    }
+
+    // MARK: 3. Purchases and entitlements
+
+    public func purchase(transaction: String) throws -> PurchaseView? {
+        try record(PurchaseView.self, "txn/" + transaction)
+    }
+
+    /// The user's purchases at every vendor, newest first (by the sequence that created them).
+    public func purchases(user: String, before: UInt64? = nil, limit: Int = .max) throws -> [PurchaseView] {
+        try newestFirst(prefix: Keys.userPurchases(user), before: before, limit: limit) { _, value in
+            try purchase(transaction: String(decoding: value, as: UTF8.self))
+        }.items
+    }
+
+    // MARK: 4. History
+
+    /// The wallet's history, newest first: entries before sequence `before` (all when nil).
+    public func walletHistory(user: String, currency: Currency, before: UInt64? = nil, limit: Int = 50) throws -> HistoryPage {
+        try history(prefix: Keys.walletHistoryPrefix(user: user, currency: currency), before: before, limit: limit)
+    }
+
+    /// The vendor's history in every currency, newest first.
+    public func vendorHistory(vendor: String, before: UInt64? = nil, limit: Int = 50) throws -> HistoryPage {
+        try history(prefix: Keys.vendorHistoryPrefix(vendor: vendor), before: before, limit: limit)
+    }
+
+    private func history(prefix: String, before: UInt64?, limit: Int) throws -> HistoryPage {
+        let decoder = self.decoder
+        let page = try newestFirst(prefix: prefix, before: before, limit: limit) { _, value in
+            try decoder.decode(HistoryEntry.self, from: Data(value))
+        }
+        return HistoryPage(entries: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// Walks `prefix` 0 `seq` keys from the newest below `before`, returning up to `limit` items.
+    private func newestFirst<Item>(
+        prefix: String, before: UInt64?, limit: Int, _ item: (UInt64, [UInt8]) throws -> Item?
+    ) throws -> (items: [Item], more: Bool) {
+        guard limit > 0 else { return ([], false) }
+        let head = Keys.numbered(prefix, 0).dropLast(8)
+        var items: [Item] = []
+        var more = false
+        try transaction.withCursor(database) { cursor in
+            var positioned: Bool
+            if let before {
+                positioned = try cursor.seek(atOrAfter: Keys.numbered(prefix, before)) ? try cursor.previous() : try cursor.last()
+            } else if before == nil, let bound = Self.successor(of: Array(head)) {
+                positioned = try cursor.seek(atOrAfter: bound) ? try cursor.previous() : try cursor.last()
+            } else {
+                positioned = try cursor.last()
+            }
+            while positioned {
+                let key = cursor.key
+                guard key.count == head.count + 8, key.starts(with: head) else { break }
+                if items.count == limit {
+                    more = true
+                    break
+                }
+                let sequence = BigEndian.uint64(key, at: head.count)
+                if let value = try item(sequence, Array(cursor.value)) { items.append(value) }
+                positioned = try cursor.previous()
+            }
+        }
+        return (items, more)
+    }
+
+    /// The smallest key greater than every key that starts with `prefix`.
+    static func successor(of prefix: [UInt8]) -> [UInt8]? {
+        var bytes = prefix
+        while let last = bytes.last {
+            if last < 0xFF {
+                bytes[bytes.count - 1] = last + 1
+                return bytes
+            }
+            bytes.removeLast()
+        }
+        return nil
+    }
+
+    // MARK: 5. Royalties
+
+    public func royaltyStatement(holder: String) throws -> RoyaltyStatement? {
+        guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
+        var entries: [RoyaltyEntry] = []
+        let head = Array(Keys.numbered(Keys.royaltyEntries(holder), 0).dropLast(8))
+        try transaction.withCursor(database) { cursor in
+            var positioned = try cursor.seek(atOrAfter: head)
+            while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
+                entries += try decoder.decode([RoyaltyEntry].self, from: Data(Array(cursor.value)))
+                positioned = try cursor.next()
+            }
+        }
+        return RoyaltyStatement(holder: holder, totals: totals, entries: entries)
+    }
+
+    // MARK: 6. Point in time
+
+    /// The balance of a ledger account (``LedgerAccount/name``) now (`atSequence` nil) or as it
+    /// was right after event `atSequence`. A sequence past what the read reflects is refused.
+    public func balance(account: String, atSequence: UInt64? = nil) throws -> AccountBalance {
+        guard let target = atSequence else {
+            let balance = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
+            return AccountBalance(account: account, balance: balance, sequence: sequence)
+        }
+        guard target <= sequence else { throw ProjectionError.notYetFolded(requested: target, reached: sequence) }
+        let head = Array(Keys.numbered("bh/" + account, 0).dropLast(8))
+        let balance: Int64 = try transaction.withCursor(database) { cursor in
+            // The last entry at or before target: seek past it, then step back once.
+            let found = target == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.balanceHistory(account, target + 1))
+                ? try cursor.previous() : try cursor.last()
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
+            return Int64(bitPattern: BigEndian.uint64(cursor.value))
+        }
+        return AccountBalance(account: account, balance: balance, sequence: target)
+    }
+
+    /// The balance as it was at `atTimeMilliseconds`: after the last event up to which every
+    /// event's time was at or before it (0 before the first event).
+    public func balance(account: String, atTimeMilliseconds time: UInt64) throws -> AccountBalance {
+        try balance(account: account, atSequence: sequence(atTimeMilliseconds: time))
+    }
+
+    /// The last sequence whose event, and every event before it, is at or before `time`.
+    public func sequence(atTimeMilliseconds time: UInt64) throws -> UInt64 {
+        let head = Array(Keys.numbered("ti/", 0).dropLast(8))
+        return try transaction.withCursor(database) { cursor in
+            let found = time == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.timeIndex(time + 1))
+                ? try cursor.previous() : try cursor.last()
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
+            return min(BigEndian.uint64(cursor.value), sequence)
+        }
+    }
+
+    // MARK: Dump
+
+    /// Every entry of the read models, one line each, in key order. Keys print as text, with a
+    /// trailing number as `#<n>`; integers print in decimal, JSON as stored.
+    func canonicalDump() throws -> String {
+        var lines: [String] = []
+        try transaction.withCursor(database) { cursor in
+            var positioned = try cursor.first()
+            while positioned {
+                let key = Array(cursor.key)
+                let value = Array(cursor.value)
+                var text: String
+                var number: UInt64?
+                if key.count >= 9, key[key.count - 9] == 0 {
+                    text = String(decoding: key[..<(key.count - 9)], as: UTF8.self)
+                    number = BigEndian.uint64(key, at: key.count - 8)
+                } else {
+                    text = String(decoding: key, as: UTF8.self)
+                }
+                let shown: String
+                if text.hasPrefix("bal/") || text.hasPrefix("bh/") {
+                    shown = String(Integers.int64(value) ?? 0)
+                } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
+                    shown = String(Integers.uint64(value) ?? 0)
+                } else {
+                    shown = String(decoding: value, as: UTF8.self)
+                }
+                if let number { text += "#\(number)" }
+                lines.append(text + " = " + shown)
+                positioned = try cursor.next()
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

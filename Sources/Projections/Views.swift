@@ -1,0 +1,233 @@
+import Ledger
+
+// The read models' public shapes. Every view is plain data in JSON-friendly types (amounts are
+// Int64 minor units, times UInt64 milliseconds since 1970, sequences UInt64), so the HTTP API
+// can encode them as they are. Collections are arrays in a fixed order (never dictionaries),
+// so that the stored JSON, and the canonical dump, is deterministic.
+
+/// One member of a user account.
+public struct MemberView: Sendable, Codable, Equatable {
+    public var member: String
+    public var active: Bool
+}
+
+/// A user's position in one currency. `balance` is the wallet account, `held` the funds held by
+/// authorised purchases, `pending` offline funds not yet cleared, `creditInUse` what the credit
+/// line has lent (the negated `credit:` balance), `incentives` the sum of the user's lot balances.
+public struct WalletView: Sendable, Codable, Equatable {
+    public var currency: Currency
+    /// True once `WalletOpened` was seen (a lot may exist in a currency without a wallet).
+    public var opened: Bool
+    public var balance: Int64
+    public var held: Int64
+    public var pending: Int64
+    public var creditLimit: Int64
+    public var creditInUse: Int64
+    public var incentives: Int64
+}
+
+/// An incentive lot of the user.
+public struct LotView: Sendable, Codable, Equatable {
+    public var lot: String
+    public var currency: Currency
+    public var issuer: String
+    public var balance: Int64
+    public var expiresAtMilliseconds: UInt64?
+    public var vendors: [String]?
+    /// True once `IncentiveExpired` returned the lot's balance to its issuer.
+    public var expired: Bool
+}
+
+/// Read model 1: a user's wallets and account status.
+public struct WalletsView: Sendable, Codable, Equatable {
+    public var user: String
+    /// `open` (accounts are never closed by the ledger today).
+    public var status: String
+    public var channel: AccountChannel
+    public var referringVendor: String?
+    public var representative: String?
+    public var openedAtMilliseconds: UInt64
+    /// Sorted by member ID.
+    public var members: [MemberView]
+    /// Sorted by currency code.
+    public var wallets: [WalletView]
+    /// In the order issued.
+    public var lots: [LotView]
+    /// In the order set; a removal drops the matching limit.
+    public var spendingLimits: [SpendingLimit]
+    /// The sequence of the last event that changed this view.
+    public var updatedAtSequence: UInt64
+}
+
+/// When the vendor is next due to be settled under its policy.
+public struct SettlementDue: Sendable, Codable, Equatable {
+    /// The policy's threshold, and what the unsettled payable still lacks to reach it (0 when reached).
+    public var thresholdAmount: Int64?
+    public var remainingToThreshold: Int64?
+    /// The last settlement (or registration) time plus the policy's period.
+    public var periodDueAtMilliseconds: UInt64?
+}
+
+/// Read model 2, one currency of a vendor. `earned` is the gross of captured prices, `fees` and
+/// `royalties` what was taken from them at capture, `refunded` what refunds gave back to buyers,
+/// `referralRewards` the net of referral rewards paid to the vendor, `settled` the sum paid out
+/// by settlements; `reserved` is the dispute reserve's balance and `unsettled` the payable's
+/// balance (negative when the vendor owes, after a refund of a settled sale).
+public struct VendorCurrencySettlement: Sendable, Codable, Equatable {
+    public var currency: Currency
+    public var earned: Int64
+    public var fees: Int64
+    public var royalties: Int64
+    public var refunded: Int64
+    public var referralRewards: Int64
+    public var reserved: Int64
+    public var settled: Int64
+    public var unsettled: Int64
+    public var settlements: Int64
+    public var lastSettledSequence: UInt64?
+    public var nextDue: SettlementDue
+}
+
+/// Read model 2: a vendor's settlement, per currency.
+public struct VendorSettlementView: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var name: String
+    public var feeBasisPoints: Int64
+    public var policy: SettlementPolicy
+    public var registeredAtMilliseconds: UInt64
+    /// Vendor-wide, as the ledger keeps it: the last settlement in any currency, or registration.
+    public var lastSettledAtMilliseconds: UInt64
+    /// Sorted by currency code.
+    public var currencies: [VendorCurrencySettlement]
+}
+
+/// A purchase's state. `voided` covers holds voided by the vendor and holds that expired
+/// (`voidReason` tells which).
+public enum PurchaseStatus: String, Sendable, Codable, Equatable {
+    case authorized, captured, voided, refunded, disputed
+}
+
+/// What remains of an entitlement. The ledger records no consumption yet, so views, hours and
+/// days are the granted terms; `expiresAtMilliseconds` is the earliest of the terms' fixed
+/// expiry and the capture time plus the hours or days granted.
+public struct EntitlementRemaining: Sendable, Codable, Equatable {
+    public var views: Int?
+    public var hours: Int?
+    public var days: Int?
+    public var expiresAtMilliseconds: UInt64?
+}
+
+/// Read model 3: one purchase and its entitlement.
+public struct PurchaseView: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var user: String
+    public var member: String?
+    public var vendor: String
+    public var content: String
+    public var title: String
+    public var url: String
+    public var price: Int64
+    public var currency: Currency
+    /// What the buyer paid and still has paid: the price, or 0 once voided or refunded.
+    public var amount: Int64
+    public var status: PurchaseStatus
+    public var voidReason: String?
+    public var access: AccessTerms
+    /// Present while the entitlement stands (captured or disputed).
+    public var remaining: EntitlementRemaining?
+    public var fee: Int64?
+    public var royalties: [RoyaltyPayment]?
+    public var purchasedAtMilliseconds: UInt64
+    public var capturedAtMilliseconds: UInt64?
+    /// The sequence that created the transaction, and the one that last changed it.
+    public var sequence: UInt64
+    public var updatedAtSequence: UInt64
+}
+
+/// Read model 4: one entry of a wallet's or a vendor's history.
+public struct HistoryEntry: Sendable, Codable, Equatable {
+    public var sequence: UInt64
+    public var timeMilliseconds: UInt64
+    public var eventType: String
+    public var currency: Currency
+    /// The net change of the account holder's money in the event, signed from its view: for a
+    /// wallet the user's wallet, holds, pending, credit line and lots together; for a vendor its
+    /// payable and dispute reserve together.
+    public var amount: Int64
+    /// The change of the part set aside: the user's holds, or the vendor's dispute reserve.
+    public var held: Int64
+    /// The kind of account on the other side: `user`, `vendor`, `provider`, `rightsHolder`,
+    /// `funding`, `incentive`, `settlement`, or `self` for a move between the holder's own accounts.
+    public var counterparty: String
+    public var transaction: String?
+}
+
+/// A page of history, newest first. Pass `nextBefore` as `before` to get the next page; it is
+/// nil on the last page.
+public struct HistoryPage: Sendable, Codable, Equatable {
+    public var entries: [HistoryEntry]
+    public var nextBefore: UInt64?
+}
+
+/// Read model 5: one royalty paid to (positive) or taken back from (negative, on a refund) a
+/// rights holder.
+public struct RoyaltyEntry: Sendable, Codable, Equatable {
+    public var sequence: UInt64
+    public var timeMilliseconds: UInt64
+    public var transaction: String
+    public var vendor: String
+    public var currency: Currency
+    public var amount: Int64
+}
+
+public struct RoyaltyCurrencyTotal: Sendable, Codable, Equatable {
+    public var currency: Currency
+    /// Royalties paid at capture.
+    public var paid: Int64
+    /// Royalties taken back by refunds (a positive number).
+    public var reversed: Int64
+    /// The rights holder's payable balance (`holder:<holder>:<CUR>`).
+    public var balance: Int64
+}
+
+public struct RoyaltyStatement: Sendable, Codable, Equatable {
+    public var holder: String
+    /// Sorted by currency code.
+    public var totals: [RoyaltyCurrencyTotal]
+    /// Oldest first.
+    public var entries: [RoyaltyEntry]
+}
+
+/// Read model 6: an account's balance as of a sequence.
+public struct AccountBalance: Sendable, Codable, Equatable {
+    public var account: String
+    public var balance: Int64
+    /// The sequence the balance is as of (0: before the first event).
+    public var sequence: UInt64
+}
+
+/// Why a projection stopped.
+public struct ProjectionFailure: Sendable, Codable, Equatable {
+    public var sequence: UInt64
+    public var reason: String
+}
+
+public struct ReadModelCheckpoint: Sendable, Codable, Equatable {
+    public var model: String
+    public var sequence: UInt64
+}
+
+public struct ProjectionStatus: Sendable, Codable, Equatable {
+    /// The sequence every read model has reached (what a read reflects).
+    public var sequence: UInt64
+    /// Each read model's checkpoint, stored with its data.
+    public var models: [ReadModelCheckpoint]
+    /// The live version (it goes up by one with each rebuild).
+    public var version: UInt64
+    /// The read models' schema (format) version this code folds.
+    public var schemaVersion: UInt64
+    /// A rebuild in progress: the version being built and the sequence it has reached.
+    public var rebuilding: ReadModelCheckpoint?
+    /// The event the live fold could not handle; it stopped before it.
+    public var failure: ProjectionFailure?
+}
