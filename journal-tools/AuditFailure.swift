@@ -40,4 +40,6 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
     let message: String
 
     var description: String { "\(kind.rawValue) at sequence \(sequence): \(message)" }
+
+    var reported: ReportedFailure { ReportedFailure(self) }
 }

@@ -25,7 +25,7 @@ struct JournalTool: AsyncParsableCommand {
             """,
         subcommands: [
             VerifyCommand.self, InspectCommand.self, ReceiptCommand.self, KeysCommand.self,
-            ExampleCommand.self, GenerateCommand.self,
+            ExportCommand.self, ImportCommand.self, ExampleCommand.self, GenerateCommand.self,
         ]
     )
 

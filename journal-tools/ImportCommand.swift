@@ -1,0 +1,370 @@
+import ArgumentParser
+import Foundation
+import Journal
+import LMDB
+import Ledger
+import TallyCrypto
+import Zstd
+
+/// `journal-tool import`: builds a journal in an empty data directory from an export, checking
+/// everything on the way in: each file's size and SHA-256, the entries' layout and order, and,
+/// after each segment is written, the journal's own checks (chain, blocks, Merkle roots,
+/// signatures against the exported key records and the trusted keys). It works in a sibling
+/// directory and renames it into place only when everything held, so a refused or interrupted
+/// import leaves nothing behind. One segment is in memory at a time.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import an export into an empty data directory, verifying everything on the way in.",
+        discussion: """
+            Trusted keys: the --public-key files, or else the journal's first key as the export \
+            records it (which proves only that the export is self-consistent: an auditor passes \
+            the first public key obtained out of band). The imported data directory holds the \
+            journal, the public keys and keys/journal-id, but no private key: to serve it, put \
+            the journal's current signing key in DIR/keys.
+
+            Exit codes:
+            \(exitCodeTable)
+            """
+    )
+
+    static var exitCodeTable: String {
+        var rows = [
+            "   0  imported; the journal verifies and ends at the manifest's head",
+            "   2  usage error, unreadable input, or the data directory is not empty",
+            "  10-23  the imported events fail the journal's checks (as `verify`)",
+        ]
+        for kind in ImportFailure.allCases {
+            rows.append("  \(kind.exitCode.rawValue)  \(kind.rawValue): \(kind.exitCodeSummary)")
+        }
+        return rows.joined(separator: "\n")
+    }
+
+    @Argument(help: ArgumentHelp("The export directory (from `journal-tool export`).", valueName: "EXPORT"))
+    var export: String
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Option(
+        name: .customLong("public-key"),
+        help: ArgumentHelp("A trusted Ed25519 public key (PEM); repeat for several.", valueName: "PEMFILE"))
+    var publicKeyFiles: [String] = []
+
+    @Option(
+        name: .customLong("checkpoint"),
+        help: ArgumentHelp("A head kept from an earlier run; refused (rollback) unless the export holds it.", valueName: "SEQ:HASH"))
+    var checkpoints: [Checkpoint] = []
+
+    @Flag(
+        name: .customLong("no-write-model"),
+        help: "Do not rebuild the ledger's write model (state) from the imported events; `tally serve` then cannot use the journal.")
+    var noWriteModel = false
+
+    @Flag(name: .customLong("json"), help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    struct Outcome: Encodable {
+        let imported: Bool
+        let exitCode: Int32
+        let dataDirectory: String
+        let firstSequence: UInt64?
+        let lastSequence: UInt64?
+        let head: String?
+        let events: UInt64
+        let blocks: UInt64
+        let segments: Int
+        /// Write-model entries rebuilt by folding the imported events (nil when not rebuilt).
+        let writeModelEntries: Int?
+        let failure: ReportedFailure?
+    }
+
+    func run() throws {
+        let exportPath = ExportCommand.trimmed(export)
+        let target = data.directoryPath
+        try ExportCommand.checkEmptyTarget(target)
+        let trusted = try publicKeyFiles.map { try PublicKeyFile.load($0) }
+        let staging = target + ".importing-" + Hex.encode(SecureRandom.bytes(4))
+        var importer = Importer(
+            exportPath: exportPath, staging: staging, trusted: trusted, checkpoints: checkpoints, rebuildWriteModel: !noWriteModel)
+        let result: Result<Void, ReportedFailure>
+        do {
+            result = try importer.run()
+        } catch {
+            FileSystem.removeTree(staging)
+            throw error
+        }
+        switch result {
+        case .success:
+            do {
+                try FileSystem.sync(staging)
+                if FileSystem.isDirectory(target) { try FileManager.default.removeItem(atPath: target) }
+                try FileSystem.rename(staging, to: target)
+                try FileSystem.sync(FileSystem.parentDirectory(of: target))
+            } catch {
+                FileSystem.removeTree(staging)
+                throw error
+            }
+        case .failure:
+            FileSystem.removeTree(staging)
+        }
+        let failure: ReportedFailure? = if case .failure(let failure) = result { failure } else { nil }
+        let outcome = Outcome(
+            imported: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, dataDirectory: target,
+            firstSequence: importer.manifest?.firstSequence, lastSequence: importer.lastImported,
+            head: importer.headImported?.hex, events: importer.eventsImported, blocks: importer.blocksImported,
+            segments: importer.segmentsImported, writeModelEntries: importer.writeModelEntries, failure: failure)
+        if json {
+            try JSONOutput.print(outcome)
+        } else {
+            var table = TextTable()
+            table.add("export", exportPath)
+            table.add("data directory", target)
+            if let manifest = importer.manifest {
+                table.add("journal id", manifest.journalID)
+                table.add("manifest", "sequences \(manifest.firstSequence)...\(manifest.lastSequence), \(manifest.segments.count) segments, head \(manifest.head)")
+            }
+            table.add("imported", "\(importer.eventsImported) events, \(importer.blocksImported) blocks, \(importer.segmentsImported) segments" + (failure == nil ? "" : " (discarded)"))
+            if let failure {
+                table.add("result", "REFUSED: \(failure.kind) (exit \(failure.exitCode.rawValue))")
+                table.add("first bad", "sequence \(failure.sequence)")
+                table.add("reason", failure.message)
+            } else {
+                table.add("head", "\(importer.lastImported ?? 0):\(importer.headImported?.hex ?? "")")
+                table.add("write model", importer.writeModelEntries.map { "\($0) entries, folded from the imported events" }
+                    ?? "not rebuilt (\(noWriteModel ? "--no-write-model" : "not a ledger journal"))")
+                table.add("result", "imported and verified")
+            }
+            print(table.text)
+        }
+        if let failure { throw ToolExit(failure.exitCode) }
+    }
+}
+
+/// The import's steps; each refusal is a ``ReportedFailure``, other errors (I/O) are thrown.
+struct Importer {
+    let exportPath: String
+    let staging: String
+    var trusted: [Ed25519PublicKey]
+    let checkpoints: [Checkpoint]
+    let rebuildWriteModel: Bool
+
+    var manifest: ExportManifest?
+    var writeModelEntries: Int?
+    var eventsImported: UInt64 = 0
+    var blocksImported: UInt64 = 0
+    var segmentsImported = 0
+    var lastImported: UInt64?
+    var headImported: SHA256Digest?
+
+    init(exportPath: String, staging: String, trusted: [Ed25519PublicKey], checkpoints: [Checkpoint], rebuildWriteModel: Bool) {
+        self.exportPath = exportPath
+        self.staging = staging
+        self.trusted = trusted
+        self.checkpoints = checkpoints
+        self.rebuildWriteModel = rebuildWriteModel
+    }
+
+    mutating func run() throws -> Result<Void, ReportedFailure> {
+        do {
+            try importAll()
+            return .success(())
+        } catch let failure as ReportedFailure {
+            return .failure(failure)
+        }
+    }
+
+    /// Reads a file the manifest lists, checking its size and SHA-256, and decompresses it.
+    func load(_ name: String, bytes: Int, uncompressedBytes: Int, sha256: String, sequence: UInt64) throws -> [UInt8] {
+        let path = exportPath + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ImportFailure.missingSegment.failure(sequence: sequence, "\(path) is missing")
+        }
+        let compressed = Array(data)
+        guard compressed.count == bytes else {
+            throw ImportFailure.checksumMismatch.failure(
+                sequence: sequence, "\(name) is \(compressed.count) bytes, the manifest says \(bytes) (truncated or changed)")
+        }
+        let digest = ExportFormat.sha256(compressed)
+        guard digest == sha256 else {
+            throw ImportFailure.checksumMismatch.failure(sequence: sequence, "\(name) has SHA-256 \(digest), the manifest says \(sha256)")
+        }
+        let plain: [UInt8]
+        do {
+            plain = try Zstd.decompress(compressed, maximumSize: uncompressedBytes)
+        } catch {
+            throw ImportFailure.corruptSegment.failure(sequence: sequence, "\(name) does not decompress: \(error)")
+        }
+        guard plain.count == uncompressedBytes else {
+            throw ImportFailure.corruptSegment.failure(
+                sequence: sequence, "\(name) decompresses to \(plain.count) bytes, the manifest says \(uncompressedBytes)")
+        }
+        return plain
+    }
+
+    mutating func importAll() throws {
+        // The manifest.
+        let manifestPath = exportPath + "/" + ExportFormat.manifestName
+        guard let manifestData = FileManager.default.contents(atPath: manifestPath) else {
+            throw ImportFailure.badManifest.failure(sequence: 0, "\(manifestPath) is missing")
+        }
+        let manifest: ExportManifest
+        do {
+            manifest = try JSONDecoder().decode(ExportManifest.self, from: manifestData)
+        } catch {
+            throw ImportFailure.badManifest.failure(sequence: 0, "\(manifestPath) does not parse: \(LedgerAudit.describe(error))")
+        }
+        guard manifest.format == ExportFormat.formatName else {
+            throw ImportFailure.badManifest.failure(sequence: 0, "format is \(manifest.format), not \(ExportFormat.formatName)")
+        }
+        guard manifest.firstSequence == 1 else {
+            throw ToolExit.usage("the export starts at sequence \(manifest.firstSequence); a new journal can only be built from an export that starts at 1")
+        }
+        guard let journalID = Hex.decode(manifest.journalID), journalID.count == 16 else {
+            throw ImportFailure.badManifest.failure(sequence: 0, "journalID is not 32 hex digits")
+        }
+        self.manifest = manifest
+
+        // The key records.
+        let keyBytes = try load(
+            manifest.keys.file, bytes: manifest.keys.bytes, uncompressedBytes: manifest.keys.uncompressedBytes,
+            sha256: manifest.keys.sha256, sequence: 0)
+        var records: [KeyRecord] = []
+        do {
+            try keyBytes.withUnsafeBytes { buffer in
+                try ExportFormat.forEachEntry(in: buffer) { entry in
+                    guard entry.tag == .key, case .success(let record) = KeyRecord.parse(entry.value),
+                          record.keyID.value == entry.key
+                    else { throw ExportFormat.FormatError("an entry is not a key record stored under its key id") }
+                    records.append(record)
+                }
+            }
+        } catch let error as ExportFormat.FormatError {
+            throw ImportFailure.corruptSegment.failure(sequence: 0, "\(manifest.keys.file): \(error)")
+        }
+        if trusted.isEmpty, let first = KeyRecord.rotationOrder(records).chain.first {
+            trusted = [first.publicKey]
+        }
+
+        // The journal, in the staging directory.
+        try FileSystem.makeDirectory(staging, mode: 0o700)
+        var metadata: [String: [UInt8]] = ["journal-id": journalID]
+        if let created = manifest.createdMilliseconds {
+            metadata["created-ms"] = withUnsafeBytes(of: created.bigEndian) { Array($0) }
+        }
+        let storage = try LMDBJournalStorage.open(
+            at: Journal.journalPath(in: staging), create: true,
+            mapSize: max(64 << 20, manifest.uncompressedBytes + manifest.uncompressedBytes / 2 + (64 << 20)),
+            initialMetadata: metadata)
+        try storage.write { writer in
+            for record in records { try writer.putKeyRecord(keyID: record.keyID.value, bytes: record.bytes) }
+        }
+
+        // The segments, in order, each verified once written.
+        let verifier = JournalVerifier(trustedKeys: trusted)
+        let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
+        var next = manifest.firstSequence
+        for segment in manifest.segments {
+            guard segment.firstSequence == next, segment.lastSequence >= segment.firstSequence else {
+                throw ImportFailure.segmentOrder.failure(
+                    sequence: next,
+                    "\(segment.file) holds \(segment.firstSequence)...\(segment.lastSequence), but the next sequence is \(next) (segments reordered, duplicated or left out)")
+            }
+            let bytes = try load(
+                segment.file, bytes: segment.bytes, uncompressedBytes: segment.uncompressedBytes, sha256: segment.sha256,
+                sequence: segment.firstSequence)
+            try write(bytes, of: segment, into: storage)
+            let report = try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence)
+            if let failure = report.failure { throw ReportedFailure(failure) }
+            guard report.lastSequence == segment.lastSequence else {
+                throw ImportFailure.corruptSegment.failure(
+                    sequence: report.lastSequence + 1, "\(segment.file) verified only through \(report.lastSequence)")
+            }
+            eventsImported += segment.events
+            blocksImported += segment.blocks
+            segmentsImported += 1
+            lastImported = segment.lastSequence
+            headImported = report.head
+            next = segment.lastSequence + 1
+            progress?.update(segment.lastSequence)
+        }
+        progress?.finish()
+
+        // The end: the manifest's head, and any checkpoint the auditor kept.
+        guard lastImported == manifest.lastSequence, headImported?.hex == manifest.head else {
+            throw ImportFailure.headMismatch.failure(
+                sequence: (lastImported ?? 0) + 1,
+                "the segments end at \(lastImported ?? 0):\(headImported?.hex ?? "none"), the manifest's head is \(manifest.lastSequence):\(manifest.head)")
+        }
+        let lastSequence = manifest.lastSequence
+        for checkpoint in checkpoints {
+            if let violation = try VerifyCommand.violation(of: checkpoint, in: storage, lastSequence: lastSequence) {
+                throw ReportedFailure(violation)
+            }
+        }
+
+        // The write model beside the journal, folded from the events as `Ledger.replay` does:
+        // it is covered by no signature, so it is never exported.
+        if rebuildWriteModel, try storage.read({ try VerifyCommand.isLedgerJournal($0) }) {
+            let entries: [String: [UInt8]]
+            do {
+                entries = try Ledger.replay(storage)
+            } catch {
+                throw AuditFailure(kind: .undecodableEvent, sequence: 0, message: "the events do not fold into a write model: \(error)")
+                    .reported
+            }
+            try storage.write { writer in
+                for key in entries.keys.sorted() { try writer.putState(Array(key.utf8), entries[key]!) }
+            }
+            writeModelEntries = entries.count
+        }
+
+        // The public keys and the journal ID, as `tally serve` expects them.
+        let store = SigningKeyStore(directory: Journal.keysPath(in: staging))
+        for record in records { try store.publish(record.publicKey) }
+        try SegmentWriter.writeRaw(Array((manifest.journalID + "\n").utf8), to: store.journalIDPath)
+        try FileSystem.sync(store.directory)
+    }
+
+    /// Writes one segment's entries in one transaction, checking their order and layout.
+    func write(_ bytes: [UInt8], of segment: ExportManifest.Segment, into storage: LMDBJournalStorage) throws {
+        try storage.write { writer in
+            var expected = segment.firstSequence
+            var blocks: UInt64 = 0
+            var lastBlock: UInt64 = segment.firstSequence - 1
+            do {
+                try bytes.withUnsafeBytes { buffer in
+                    try ExportFormat.forEachEntry(in: buffer) { entry in
+                        switch entry.tag {
+                        case .event:
+                            guard entry.key == expected, entry.key <= segment.lastSequence else {
+                                throw ImportFailure.corruptSegment.failure(
+                                    sequence: expected, "\(segment.file) holds event \(entry.key) where \(expected) belongs")
+                            }
+                            try writer.appendEventRecord(at: entry.key, count: entry.value.count) { target in
+                                target.copyMemory(from: entry.value)
+                            }
+                            expected += 1
+                        case .block:
+                            guard entry.key == expected - 1, entry.key > lastBlock else {
+                                throw ImportFailure.corruptSegment.failure(
+                                    sequence: lastBlock + 1, "\(segment.file) holds a block ending at \(entry.key) after event \(expected - 1)")
+                            }
+                            try writer.appendBlockRecord(lastSequence: entry.key, bytes: Array(entry.value))
+                            lastBlock = entry.key
+                            blocks += 1
+                        case .key:
+                            throw ImportFailure.corruptSegment.failure(sequence: expected, "\(segment.file) holds a key record")
+                        }
+                    }
+                }
+            } catch let error as ExportFormat.FormatError {
+                throw ImportFailure.corruptSegment.failure(sequence: expected, "\(segment.file): \(error)")
+            }
+            guard expected == segment.lastSequence + 1, lastBlock == segment.lastSequence, blocks == segment.blocks else {
+                throw ImportFailure.corruptSegment.failure(
+                    sequence: min(expected, lastBlock + 1),
+                    "\(segment.file) ends at event \(expected - 1), block \(lastBlock), with \(blocks) blocks; the manifest says \(segment.lastSequence) and \(segment.blocks) blocks")
+            }
+        }
+    }
+}
