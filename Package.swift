@@ -93,6 +93,18 @@ let package = Package(
             dependencies: ["Ledger", "Journal", "TallyCrypto"],
             path: "Benchmarks/LedgerBenchmark"
         ),
+        // The HTTP load generator: the standard purchase workload (../shared/bench/WORKLOAD.md)
+        // against a live server, HMAC-signed, over keep-alive HTTP/1.1 connections.
+        .executableTarget(
+            name: "tally-loadgen",
+            dependencies: [
+                "TallyCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/LoadGenerator"
+        ),
         // A child process for the crash tests: appends under load, prints every acknowledged
         // sequence, and is killed with SIGKILL by JournalTests.
         .executableTarget(name: "tally-crash-child", dependencies: ["Journal"], path: "Tests/CrashChild"),

@@ -1,19 +1,27 @@
 import Foundation
 import Hummingbird
 import Journal
+import Ledger
 import Logging
 import NIOCore
+import Projections
+import ServiceLifecycle
 
 /// Builds the Tally HTTP service over a data directory.
 public enum TallyServer {
     public struct Configuration: Sendable {
-        /// The embedded data directory (journal, keys).
+        /// The embedded data directory (journal, keys, read models, credentials).
         public var dataDirectory: String
         public var host: String = "127.0.0.1"
         /// 0 picks a free port (printed once the server runs).
         public var port: Int = 8080
         /// Idle keep-alive connections are closed after this long.
         public var idleTimeoutSeconds: Int64 = 60
+        /// The admin (customer service / ops) and auditor bearer keys; created in
+        /// `<data>/server/` on first start when not given.
+        public var adminKey: String?
+        public var auditorKey: String?
+        public var settings = TallyAPI.Settings()
         public var logger: Logger = Logger(label: "tally")
         /// Called once if the journal writer stops after a failed commit: the process must exit.
         public var onJournalFailure: @Sendable (String) -> Void = { _ in }
@@ -25,14 +33,11 @@ public enum TallyServer {
         }
     }
 
-    /// Opens the journal (verifying it; a damaged data directory is an error naming the file)
-    /// and returns the application, ready to run.
+    /// Opens the journal (verifying it; a damaged data directory is an error naming the file),
+    /// the read models, credentials and identity store, and returns the application, ready to run.
     public static func makeApplication(_ configuration: Configuration) throws -> some ApplicationProtocol {
-        var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory)
-        journalConfiguration.logger = configuration.logger
-        journalConfiguration.onWriterFailure = configuration.onJournalFailure
-        let journal = try Journal.open(journalConfiguration)
-        let router = makeRouter(journal: journal)
+        let api = try openAPI(configuration)
+        let router = makeRouter(api: api)
         let onRunning = configuration.onServerRunning
         var application = Application(
             router: router,
@@ -40,14 +45,50 @@ public enum TallyServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: configuration.logger)
-        application.addServices(JournalService(journal: journal))
+        application.addServices(JournalService(journal: api.journal), ProjectionService(projections: api.projections))
         return application
     }
 
-    /// The routes, over an open journal (used directly by route tests).
-    public static func makeRouter(journal: Journal) -> Router<BasicRequestContext> {
-        let router = Router()
-        HealthController(journal: journal).addRoutes(to: router)
+    /// Opens everything the API needs over a data directory.
+    public static func openAPI(_ configuration: Configuration) throws -> TallyAPI {
+        var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory)
+        journalConfiguration.logger = configuration.logger
+        journalConfiguration.onWriterFailure = configuration.onJournalFailure
+        let journal = try Journal.open(journalConfiguration)
+        var projectionConfiguration = Projections.Configuration(dataDirectory: configuration.dataDirectory)
+        projectionConfiguration.logger = configuration.logger
+        let projections = try Projections.open(projectionConfiguration, journal: journal.storage)
+        let secrets = try ServerSecrets.loadOrCreate(
+            dataDirectory: configuration.dataDirectory, adminKey: configuration.adminKey, auditorKey: configuration.auditorKey)
+        let credentials = try CredentialStore.open(dataDirectory: configuration.dataDirectory, secrets: secrets)
+        let identity = try IdentityStore.open(directory: configuration.dataDirectory)
+        return TallyAPI(
+            journal: journal, projections: projections, credentials: credentials, identity: identity, secrets: secrets,
+            settings: configuration.settings, logger: configuration.logger)
+    }
+
+    /// The routes (used directly by route tests). Every error becomes a problem document.
+    public static func makeRouter(api: TallyAPI) -> Router<TallyContext> {
+        let router = Router(context: TallyContext.self)
+        let metrics = TallyMetrics()
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware())
+        HealthController(journal: api.journal, projections: api.projections, metrics: metrics).addRoutes(to: router)
+        UserController(api: api).addRoutes(to: router)
+        VendorController(api: api).addRoutes(to: router)
+        AdminController(api: api).addRoutes(to: router)
+        AuditController(api: api).addRoutes(to: router)
         return router
+    }
+}
+
+/// Runs the projection workers for the life of the application.
+struct ProjectionService: Service {
+    let projections: Projections
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await projections.run()
+        }
     }
 }

@@ -17,7 +17,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the HTTP service on an embedded data directory.",
         discussion: """
-            Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST and TALLY_PORT.
+            Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST, TALLY_PORT,
+            TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY and TALLY_SCRYPT_LOG2N. Without admin and auditor
+            keys, they are created once in <data-dir>/server/admin.key and auditor.key (mode 0600).
             The data directory is created on first start (journal and signing key); a damaged
             or foreign data directory is refused with the file and the reason, exit code 1.
             """)
@@ -30,6 +32,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The port to listen on; 0 picks a free one (default: $TALLY_PORT or 8080).")
     var port: Int?
+
+    @Option(name: .customLong("admin-key"), help: "Bearer key of customer service / ops (default: $TALLY_ADMIN_KEY or <data-dir>/server/admin.key).")
+    var adminKey: String?
+
+    @Option(name: .customLong("auditor-key"), help: "Bearer key of auditors, read-only (default: $TALLY_AUDITOR_KEY or <data-dir>/server/auditor.key).")
+    var auditorKey: String?
+
+    @Option(name: .customLong("scrypt-log2n"), help: "scrypt cost for new passwords, N = 2^value (default 15; lower only for load tests).")
+    var scryptLog2N: UInt64?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
@@ -52,6 +63,12 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.logger = logger
+        configuration.adminKey = adminKey ?? environment["TALLY_ADMIN_KEY"]
+        configuration.auditorKey = auditorKey ?? environment["TALLY_AUDITOR_KEY"]
+        if let cost = scryptLog2N ?? environment["TALLY_SCRYPT_LOG2N"].flatMap({ UInt64($0) }) {
+            guard (10...20).contains(cost) else { throw ValidationError("--scrypt-log2n must be 10 to 20") }
+            configuration.settings.scryptLog2N = cost
+        }
         configuration.onJournalFailure = { reason in
             // Never acknowledge past a failed commit: stop now; the next start verifies.
             logger.critical("journal writer failed; exiting", metadata: ["tally.journal.error": "\(reason)"])
@@ -59,6 +76,7 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.onServerRunning = { boundPort in
             print("Tally is serving http://\(host):\(boundPort) (data directory: \(directory)); try: curl http://\(host):\(boundPort)/health")
+            print("Admin and auditor keys: \(directory)/server/admin.key and auditor.key unless given by flag; API: Schemas/openapi.yaml")
             fflush(nil)
         }
         let application: any ApplicationProtocol

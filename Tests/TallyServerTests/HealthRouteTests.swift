@@ -8,37 +8,33 @@ import Testing
 
 @Suite("Health routes")
 struct HealthRouteTests {
-    @Test("/health answers ok and /ready reports the journal's sequence")
-    func healthAndReady() async throws {
-        let directory = TemporaryDirectory()
-        let journal = try Journal.open(Journal.Configuration(directory: directory.path))
-        _ = try await journal.append(EventDraft(typeName: "test.event", payload: [1]))
-        let application = Application(router: TallyServer.makeRouter(journal: journal))
-        try await application.test(.router) { client in
-            try await client.execute(uri: "/health", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body) == #"{"status":"ok"}"#)
-            }
-            try await client.execute(uri: "/ready", method: .get) { response in
-                #expect(response.status == .ok)
-                let body = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
-                #expect(body?["status"] as? String == "ready")
-                #expect(body?["journalSequence"] as? Int == 1)
-            }
+    @Test("/health answers ok, /ready reports the journal's and read models' sequence, /metrics is Prometheus text")
+    func healthReadyMetrics() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let health = try await client.send(.get, "/health")
+            #expect(health.status == .ok)
+            #expect(health.text == #"{"status":"ok"}"#)
+            _ = try await client.registerVendor()
+            let ready = try await client.send(.get, "/ready")
+            #expect(ready.status == .ok)
+            #expect(ready.json["status"] as? String == "ready")
+            #expect(ready.json["journalSequence"] as? Int == 1)
+            let metrics = try await client.send(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains("tally_journal_head_sequence 1"))
+            #expect(metrics.text.contains("tally_http_requests_total{status=\"2xx\"}"))
         }
-        journal.close()
     }
 
-    @Test("an unknown path is a 404")
+    @Test("an unknown path is a 404 problem document")
     func unknownPath() async throws {
-        let directory = TemporaryDirectory()
-        let journal = try Journal.open(Journal.Configuration(directory: directory.path))
-        let application = Application(router: TallyServer.makeRouter(journal: journal))
-        try await application.test(.router) { client in
-            try await client.execute(uri: "/nothing-here", method: .get) { response in
-                #expect(response.status == .notFound)
-            }
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let reply = try await client.send(.get, "/nothing-here")
+            #expect(reply.status == .notFound)
+            #expect(reply.headers[.contentType] == "application/problem+json")
+            #expect(reply.problemType == "not-found")
         }
-        journal.close()
     }
 }

@@ -1,0 +1,2 @@
+// The HTTP load generator; being written.
+print("tally-loadgen: not built yet")

@@ -1,0 +1,285 @@
+import Foundation
+import Hummingbird
+import Journal
+import Ledger
+import Projections
+import Synchronization
+
+struct VendorRegistrationBody: Codable, Sendable {
+    var name: String
+    var sites: [String]
+    var feeBasisPoints: Int64
+    var settlement: SettlementPolicyBody
+}
+
+struct VendorCreated: Codable, Sendable {
+    var vendor: String
+    var keyId: String
+    /// The signing secret (hex), shown once.
+    var secret: String
+    var sequence: UInt64
+}
+
+struct VendorKeyCreated: Codable, Sendable {
+    var vendor: String
+    var keyId: String
+    var secret: String
+}
+
+struct CreditLineBody: Codable, Sendable {
+    var user: String
+    var currency: Currency
+    var limit: Int64
+}
+
+struct AdminIncentiveBody: Codable, Sendable {
+    var user: String
+    var currency: Currency
+    var amount: Int64
+    var expiresAtMilliseconds: UInt64?
+    var vendors: [String]?
+}
+
+struct AdminFundsBody: Codable, Sendable {
+    var user: String
+    var currency: Currency
+    var amount: Int64
+    var method: FundingMethod
+    var throughVendor: String?
+}
+
+struct ResolveBody: Codable, Sendable {
+    var refund: Bool
+    var representative: String
+}
+
+struct SettleBody: Codable, Sendable {
+    var vendor: String
+    var currency: Currency
+    var force: Bool?
+}
+
+struct SettlementView: Codable, Sendable {
+    var vendor: String
+    var currency: String
+    var amount: Int64
+    var trigger: String
+    var coversFromSequence: UInt64
+    var coversThroughSequence: UInt64
+    var sequence: UInt64
+}
+
+struct KeyRotated: Codable, Sendable {
+    var keyId: String
+}
+
+struct RebuildStarted: Codable, Sendable {
+    var status: String
+}
+
+/// `/v1/admin/…`: customer service and operations, with the admin key.
+struct AdminController: Sendable {
+    let api: TallyAPI
+    let rebuilding = RebuildFlag()
+
+    func addRoutes(to router: Router<TallyContext>) {
+        let admin = router.group("v1/admin")
+        admin.post("accounts") { request, _ in try await openAccount(request) }
+        admin.post("vendors") { request, _ in try await registerVendor(request) }
+        admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
+        admin.get("vendors/:vendor/settlement") { request, context in try await vendorSettlement(request, context) }
+        admin.post("credit-lines") { request, _ in try await creditLine(request) }
+        admin.post("funds") { request, _ in try await addFunds(request) }
+        admin.post("funds/:funding/clear") { request, context in try await settleFunds(request, context, clear: true) }
+        admin.post("funds/:funding/fail") { request, context in try await settleFunds(request, context, clear: false) }
+        admin.post("incentives") { request, _ in try await issueIncentive(request) }
+        admin.post("incentives/:lot/expire") { request, context in try await simple(request) { .expireIncentive(lot: try context.parameters.require("lot")) } }
+        admin.post("holds/:transaction/expire") { request, context in try await simple(request) { .expireHold(transaction: try context.parameters.require("transaction")) } }
+        admin.post("referrals/:user/reward") { request, context in try await simple(request) { .rewardReferral(user: try context.parameters.require("user")) } }
+        admin.post("disputes/:dispute/resolve") { request, context in try await resolve(request, context) }
+        admin.post("settlements") { request, _ in try await settle(request) }
+        admin.get("users/:user/wallets") { request, context in try await userWallets(request, context) }
+        admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
+        admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
+        admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
+        admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
+    }
+
+    func body<T: Codable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try api.requireAdmin(request)
+        return try RequestBodies.decode(type, from: try await RequestBodies.bytes(request))
+    }
+
+    func openAccount(_ request: Request) async throws -> Response {
+        let body = try await body(AdminAccountBody.self, request)
+        if try api.credentials.login(name: body.login) != nil {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        let created = try await UserController.openAccount(
+            api: api, login: body.login, password: body.password, name: body.name, email: body.email,
+            channel: .customerService, referringVendor: nil, representative: body.representative)
+        return try JSONResponse.make(created, status: .created)
+    }
+
+    func registerVendor(_ request: Request) async throws -> Response {
+        let body = try await body(VendorRegistrationBody.self, request)
+        let vendor = TallyAPI.newID("v_")
+        let result = try await api.ledger.execute(.registerVendor(
+            vendor: vendor, name: body.name, sites: body.sites, feeBasisPoints: body.feeBasisPoints,
+            settlement: SettlementPolicy(thresholdAmount: body.settlement.thresholdAmount, periodSeconds: body.settlement.periodSeconds)))
+        let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
+        return try JSONResponse.make(
+            VendorCreated(vendor: vendor, keyId: key.keyID, secret: key.secret, sequence: result.sequences?.lowerBound ?? 0), status: .created)
+    }
+
+    func newVendorKey(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let vendor = try context.parameters.require("vendor")
+        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
+        return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
+    }
+
+    func vendorSettlement(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let vendor = try context.parameters.require("vendor")
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorSettlement(vendor: vendor)) }
+        guard let view = snapshot.1 else { throw APIError.notFound("vendor") }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+    }
+
+    func creditLine(_ request: Request) async throws -> Response {
+        let body = try await body(CreditLineBody.self, request)
+        let result = try await api.ledger.execute(.approveCreditLine(user: body.user, currency: body.currency, limit: body.limit))
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: .created)
+    }
+
+    /// Funds recorded by customer service (a mailed check, a phone order, a provider issue).
+    func addFunds(_ request: Request) async throws -> Response {
+        let body = try await body(AdminFundsBody.self, request)
+        let funding = TallyAPI.newID("f_")
+        let result = try await api.ledger.execute(.addFunds(
+            funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method, throughVendor: body.throughVendor))
+        var pending = false
+        if case .fundsAdded(let added)? = result.events.first { pending = added.pending }
+        return try JSONResponse.make(
+            FundsView(funding: funding, currency: body.currency.code, amount: body.amount, method: body.method.rawValue, pending: pending, sequence: result.sequences?.lowerBound ?? 0),
+            status: .created)
+    }
+
+    func settleFunds(_ request: Request, _ context: TallyContext, clear: Bool) async throws -> Response {
+        try await simple(request) {
+            let funding = try context.parameters.require("funding")
+            return clear ? .clearFunds(funding: funding) : .failFunds(funding: funding)
+        }
+    }
+
+    /// A command with no body: executes it and answers with the sequence of its first event.
+    func simple(_ request: Request, _ command: () throws -> LedgerCommand) async throws -> Response {
+        try api.requireAdmin(request)
+        let bytes = try await RequestBodies.bytes(request)
+        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let result = try await api.ledger.execute(try command())
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
+    }
+
+    func issueIncentive(_ request: Request) async throws -> Response {
+        let body = try await body(AdminIncentiveBody.self, request)
+        let lot = TallyAPI.newID("lot_")
+        let result = try await api.ledger.execute(.issueIncentive(
+            lot: lot, user: body.user, currency: body.currency, amount: body.amount, issuer: nil,
+            expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors))
+        return try JSONResponse.make(
+            IncentiveView(
+                lot: lot, customer: nil, user: body.user, currency: body.currency.code, amount: body.amount, issuer: "provider",
+                expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors, sequence: result.sequences?.lowerBound ?? 0),
+            status: .created)
+    }
+
+    func resolve(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let body = try await body(ResolveBody.self, request)
+        let dispute = try context.parameters.require("dispute")
+        let result = try await api.ledger.execute(.resolveDispute(dispute: dispute, refund: body.refund, representative: body.representative))
+        guard case .disputeResolved(let resolved)? = result.events.first(where: { if case .disputeResolved = $0 { return true } else { return false } }) else {
+            throw APIError(.internalServerError, "internal", "No resolution event")
+        }
+        return try JSONResponse.make(DisputeView(
+            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: 0, refunded: resolved.refunded,
+            sequence: result.sequences?.lowerBound ?? 0))
+    }
+
+    func settle(_ request: Request) async throws -> Response {
+        let body = try await body(SettleBody.self, request)
+        let result = try await api.ledger.execute(.settle(vendor: body.vendor, currency: body.currency, force: body.force ?? true))
+        guard case .vendorSettled(let settled)? = result.events.first else { throw APIError(.internalServerError, "internal", "No settlement event") }
+        return try JSONResponse.make(
+            SettlementView(
+                vendor: settled.vendor, currency: settled.currency.code, amount: settled.amount, trigger: settled.trigger.rawValue,
+                coversFromSequence: settled.coversFromSequence, coversThroughSequence: settled.coversThroughSequence,
+                sequence: result.sequences?.lowerBound ?? 0),
+            status: .created)
+    }
+
+    func userWallets(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let user = try context.parameters.require("user")
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.wallets(user: user)) }
+        guard let view = snapshot.1 else { throw APIError.notFound("account") }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+    }
+
+    func userPurchases(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let user = try context.parameters.require("user")
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.purchases(user: user)) }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: PurchaseSummary(purchases: snapshot.1)))
+    }
+
+    func royalties(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let holder = try context.parameters.require("holder")
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.royaltyStatement(holder: holder)) }
+        guard let view = snapshot.1 else { throw APIError.notFound("rights holder") }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+    }
+
+    func rotateKey(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        let key = try await api.journal.rotateSigningKey()
+        return try JSONResponse.make(KeyRotated(keyId: "\(key)"), status: .created)
+    }
+
+    /// Rebuilds every read model beside the live one (which keeps serving) and swaps it in.
+    /// Answers 202 at once; `/ready` reports progress and failure.
+    func rebuild(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        guard rebuilding.begin() else {
+            throw APIError(.conflict, "rebuild-running", "A rebuild is already running")
+        }
+        let projections = api.projections
+        let flag = rebuilding
+        let logger = api.logger
+        Task.detached {
+            defer { flag.end() }
+            do {
+                try projections.rebuild(progress: nil)
+                logger.info("projection rebuild finished")
+            } catch {
+                logger.error("projection rebuild failed", metadata: ["error": "\(error)"])
+            }
+        }
+        return try JSONResponse.make(RebuildStarted(status: "started"), status: .accepted)
+    }
+}
+
+/// Whether a projection rebuild is running (one at a time).
+final class RebuildFlag: Sendable {
+    let running = Mutex(false)
+    func begin() -> Bool { running.withLock { if $0 { return false }; $0 = true; return true } }
+    func end() { running.withLock { $0 = false } }
+    var isRunning: Bool { running.withLock { $0 } }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Hummingbird
+import Journal
+import Ledger
+import NIOCore
+import TallyCrypto
+
+struct AuditEvent: Codable, Sendable {
+    var sequence: UInt64
+    var hash: String
+    var type: String
+    /// The payload bytes exactly as hashed, base64.
+    var payload: String
+}
+
+struct AuditEventPage: Codable, Sendable {
+    var events: [AuditEvent]
+    var nextFrom: UInt64?
+    var head: UInt64
+}
+
+struct BlockView: Codable, Sendable {
+    var firstSequence: UInt64
+    var lastSequence: UInt64
+    var chainHead: String
+    var merkleRoot: String
+    var timeMilliseconds: UInt64
+    var keyId: String
+    var headerHex: String
+    var signature: String
+}
+
+struct PublicKeyView: Codable, Sendable {
+    var keyId: String
+    var publicKeyPEM: String
+    var activatedAtMilliseconds: UInt64
+    var endorsedBy: String?
+    var endorsement: String?
+}
+
+struct KeysView: Codable, Sendable {
+    var keys: [PublicKeyView]
+}
+
+struct HeadView: Codable, Sendable {
+    var sequence: UInt64
+    var hash: String?
+}
+
+/// `/v1/audit/…`: read-only access to the journal itself with the auditor key — events as
+/// hashed, blocks, public keys and receipts — and the change feeds (auditors see every event;
+/// a vendor sees its own, with customers by pseudonym).
+struct AuditController: Sendable {
+    let api: TallyAPI
+
+    func addRoutes(to router: Router<TallyContext>) {
+        let audit = router.group("v1/audit")
+        audit.get("head") { request, _ in try head(request) }
+        audit.get("events") { request, _ in try events(request) }
+        audit.get("blocks/:sequence") { request, context in try block(request, context) }
+        audit.get("keys") { request, _ in try keys(request) }
+        audit.get("receipts/:sequence") { request, context in try receipt(request, context) }
+        audit.get("feed") { request, _ in
+            try api.requireAuditor(request)
+            return try feed(request, vendor: nil)
+        }
+        router.get("v1/vendor/feed") { request, _ in
+            let body = try await RequestBodies.bytes(request)
+            let vendor = try api.authenticateVendor(request, body: body)
+            return try feed(request, vendor: vendor)
+        }
+    }
+
+    func sequence(_ context: TallyContext) throws -> UInt64 {
+        guard let value = UInt64(try context.parameters.require("sequence")), value >= 1 else {
+            throw APIError.badField("sequence", "sequence must be a positive integer")
+        }
+        guard value <= api.journal.head else { throw APIError.notFound("event at that sequence") }
+        return value
+    }
+
+    func head(_ request: Request) throws -> Response {
+        try api.requireAuditor(request)
+        let head = api.journal.head
+        let hash = head == 0 ? nil : try api.journal.event(at: head)?.hash.hex
+        return try JSONResponse.make(HeadView(sequence: head, hash: hash))
+    }
+
+    func events(_ request: Request) throws -> Response {
+        try api.requireAuditor(request)
+        let from = try request.queryUInt("from") ?? 1
+        let limit = Int(try request.queryUInt("limit", max: 1000) ?? 100)
+        guard from >= 1 else { throw APIError.badField("from", "from must be at least 1") }
+        guard limit >= 1 else { throw APIError.badField("limit", "limit must be 1 to 1000") }
+        let stored = try api.journal.events(from: from, limit: limit)
+        let page = AuditEventPage(
+            events: stored.map { AuditEvent(sequence: $0.sequence, hash: $0.hash.hex, type: $0.typeName, payload: Data($0.payload).base64EncodedString()) },
+            nextFrom: stored.count == limit ? stored.last!.sequence + 1 : nil, head: api.journal.head)
+        return try JSONResponse.make(page)
+    }
+
+    func block(_ request: Request, _ context: TallyContext) throws -> Response {
+        try api.requireAuditor(request)
+        let sequence = try sequence(context)
+        let receipt = try api.journal.receipt(for: sequence)
+        return try JSONResponse.make(BlockView(
+            firstSequence: receipt.block.firstSequence, lastSequence: receipt.block.lastSequence, chainHead: receipt.block.chainHead.hex,
+            merkleRoot: receipt.block.merkleRoot.hex, timeMilliseconds: receipt.block.timeMilliseconds, keyId: receipt.block.keyID,
+            headerHex: receipt.block.headerHex, signature: receipt.signature))
+    }
+
+    func keys(_ request: Request) throws -> Response {
+        try api.requireAuditor(request)
+        let records = KeyRecord.rotationOrder(try api.journal.keyRecords())
+        let views = (records.chain + records.strays).map { record in
+            PublicKeyView(
+                keyId: "\(record.keyID)", publicKeyPEM: record.publicKey.pemRepresentation, activatedAtMilliseconds: record.activatedAt,
+                endorsedBy: record.endorsingKeyID.map { "\($0)" }, endorsement: record.endorsement.map { Hex.encode($0) })
+        }
+        return try JSONResponse.make(KeysView(keys: views))
+    }
+
+    func receipt(_ request: Request, _ context: TallyContext) throws -> Response {
+        try api.requireAuditor(request)
+        return try JSONResponse.make(try api.journal.receipt(for: try sequence(context)))
+    }
+
+    // MARK: Change feed
+
+    /// Server-sent events from `from` (default: the next event to commit): `id` is the
+    /// sequence, `event` the type, `data` the event. `limit` ends the stream after that many
+    /// events (otherwise it follows new commits until the client goes away).
+    func feed(_ request: Request, vendor: String?) throws -> Response {
+        let head = api.journal.head
+        let from = try request.queryUInt("from") ?? (head + 1)
+        guard from >= 1 else { throw APIError.badField("from", "from must be at least 1") }
+        let limit = try request.queryUInt("limit", max: 1_000_000)
+        let journal = api.journal
+        let pseudonyms = api.pseudonyms
+        let body = ResponseBody { writer in
+            var next = from
+            var sent: UInt64 = 0
+            var idle = 0
+            while true {
+                if let limit, sent >= limit { break }
+                let batch = try journal.events(from: next, limit: 256)
+                if batch.isEmpty {
+                    idle += 1
+                    if idle % 300 == 0 { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                    try await Task.sleep(for: .milliseconds(50))
+                    continue
+                }
+                idle = 0
+                var buffer = ByteBuffer()
+                for stored in batch {
+                    next = stored.sequence + 1
+                    if let limit, sent >= limit { break }
+                    guard let data = try Self.feedData(stored, vendor: vendor, pseudonyms: pseudonyms) else { continue }
+                    buffer.writeString("id: \(stored.sequence)\nevent: \(stored.typeName)\ndata: ")
+                    buffer.writeBytes(data)
+                    buffer.writeString("\n\n")
+                    sent += 1
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+
+    /// What one subscriber may see of an event: everything for auditors; for a vendor, only
+    /// its own events, without postings or funding sources (they name user accounts) and with
+    /// users replaced by the vendor's pseudonym for them.
+    static func feedData(_ stored: StoredEvent, vendor: String?, pseudonyms: Pseudonyms) throws -> [UInt8]? {
+        guard let vendor else {
+            return Array(try JSONResponse.encoder.encode(AuditEvent(
+                sequence: stored.sequence, hash: stored.hash.hex, type: stored.typeName, payload: Data(stored.payload).base64EncodedString())))
+        }
+        guard var object = try JSONSerialization.jsonObject(with: Data(stored.payload)) as? [String: Any] else { return nil }
+        let owner = (object["vendor"] as? String) ?? (object["issuer"] as? String)
+        guard owner == vendor else { return nil }
+        object.removeValue(forKey: "postings")
+        object.removeValue(forKey: "sources")
+        object.removeValue(forKey: "idempotency")
+        object.removeValue(forKey: "representative")
+        if let user = object.removeValue(forKey: "user") as? String {
+            object["customer"] = pseudonyms.pseudonym(user: user, vendor: vendor)
+        }
+        object.removeValue(forKey: "member")
+        object["sequence"] = stored.sequence
+        object["type"] = stored.typeName
+        return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Ledger
+
+// Request and response bodies of the API (described in Schemas/openapi.yaml). Requests are
+// decoded strictly (see `RequestBodies.decode`): optional fields may be omitted, unknown ones
+// are refused.
+
+struct AccessBody: Codable, Sendable {
+    var views: Int?
+    var hours: Int?
+    var days: Int?
+    var expiresAtMilliseconds: UInt64?
+}
+
+struct RoyaltyShareBody: Codable, Sendable {
+    var holder: String
+    var basisPoints: Int64
+}
+
+/// Content as a vendor describes it (claims 43–44): registered in the catalog, or inline.
+struct ContentBody: Codable, Sendable {
+    var content: String
+    var title: String
+    var price: Int64
+    var currency: Currency
+    var description: String?
+    var url: String
+    var access: AccessBody?
+    var incentiveIDs: [String]?
+    var royalties: [RoyaltyShareBody]?
+
+    var terms: ContentTerms {
+        ContentTerms(
+            content: content, title: title, price: price, currency: currency, description: description ?? "", url: url,
+            access: AccessTerms(views: access?.views, hours: access?.hours, days: access?.days, expiresAtMilliseconds: access?.expiresAtMilliseconds),
+            incentiveIDs: incentiveIDs ?? [], royalties: (royalties ?? []).map { RoyaltyShare(holder: $0.holder, basisPoints: $0.basisPoints) })
+    }
+}
+
+/// A purchase or authorisation: the user's purchase token, and either a catalog content ID
+/// (`content`) or the content inline (`inline`), exactly one.
+struct PurchaseBody: Codable, Sendable {
+    var purchaseToken: String
+    var content: String?
+    var inline: ContentBody?
+    var holdSeconds: UInt64?
+}
+
+struct BatchPurchaseItem: Codable, Sendable {
+    var idempotencyKey: String
+    var purchaseToken: String
+    var content: String?
+    var inline: ContentBody?
+}
+
+struct BatchPurchaseBody: Codable, Sendable {
+    var purchases: [BatchPurchaseItem]
+}
+
+struct RoyaltyView: Codable, Sendable, Equatable {
+    var holder: String
+    var amount: Int64
+}
+
+/// A purchase as its vendor sees it: the customer only by pseudonym.
+struct VendorPurchaseView: Codable, Sendable, Equatable {
+    var transaction: String
+    var customer: String
+    var vendor: String
+    var content: String
+    var title: String
+    var url: String
+    var currency: String
+    var amount: Int64
+    var status: String
+    var fee: Int64?
+    var royalties: [RoyaltyView]?
+    var vendorNet: Int64?
+    var holdExpiresAtMilliseconds: UInt64?
+    var timeMilliseconds: UInt64?
+    /// The journal sequence of the event that put the purchase in this state.
+    var sequence: UInt64?
+}
+
+struct BatchItemResult: Codable, Sendable {
+    var status: Int
+    var purchase: VendorPurchaseView?
+    var problem: ProblemDocument?
+}
+
+struct BatchPurchaseResult: Codable, Sendable {
+    var results: [BatchItemResult]
+    var accepted: Int
+    var rejected: Int
+}
+
+struct VendorIncentiveBody: Codable, Sendable {
+    var customer: String
+    var currency: Currency
+    var amount: Int64
+    var expiresAtMilliseconds: UInt64?
+}
+
+struct IncentiveView: Codable, Sendable {
+    var lot: String
+    var customer: String?
+    var user: String?
+    var currency: String
+    var amount: Int64
+    var issuer: String
+    var expiresAtMilliseconds: UInt64?
+    var vendors: [String]?
+    var sequence: UInt64
+}
+
+struct ReferralPolicyBody: Codable, Sendable {
+    var currency: Currency
+    var rewardAmount: Int64
+    var minimumSpend: Int64
+    var confirmationSeconds: UInt64
+}
+
+struct SettlementPolicyBody: Codable, Sendable {
+    var thresholdAmount: Int64?
+    var periodSeconds: UInt64?
+}
+
+struct VendorProfile: Codable, Sendable {
+    var vendor: String
+    var name: String
+    var sites: [String]
+    var feeBasisPoints: Int64
+    var settlement: SettlementPolicyBody
+    var referralPolicy: ReferralPolicyBody?
+}
+
+struct ContentView: Codable, Sendable {
+    var content: String
+    var sequence: UInt64
+}
+
+struct AccessGrantCheck: Codable, Sendable {
+    var valid: Bool
+    var transaction: String
+    var customer: String
+    var url: String
+    var expiresAtMilliseconds: UInt64
+}
+
+struct SequenceView: Codable, Sendable {
+    var sequence: UInt64
+}

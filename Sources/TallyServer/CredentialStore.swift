@@ -1,0 +1,194 @@
+import Foundation
+import LMDB
+import Synchronization
+import TallyCrypto
+
+/// Who may log in and which vendor signs with which key: `<data>/credentials`, an LMDB
+/// environment of its own (never in the journal, which holds no secrets and no personal data).
+///
+/// | database | key | value |
+/// |---|---|---|
+/// | `vendor-keys` | key id | JSON: vendor, signing secret sealed with AES-GCM (AD = key id) |
+/// | `logins` | hex HMAC of the lower-cased login name | JSON: user, member, scrypt hash |
+/// | `sessions` | hex SHA-256 of the session token | JSON: user, member, login and expiry times |
+///
+/// Login names are stored only as keyed hashes, so this file alone does not list who uses
+/// Tally; sessions only as hashes of their tokens, so it cannot be used to log in.
+public final class CredentialStore: Sendable {
+    struct VendorKeyRecord: Codable {
+        var vendor: String
+        var sealedSecret: String
+        var createdAtMilliseconds: UInt64
+    }
+
+    public struct Login: Codable, Sendable, Equatable {
+        public var user: String
+        public var member: String?
+        public var passwordHash: String
+    }
+
+    public struct Session: Codable, Sendable, Equatable {
+        public var user: String
+        public var member: String?
+        public var loginAtMilliseconds: UInt64
+        public var expiresAtMilliseconds: UInt64
+    }
+
+    public struct VendorKey: Sendable {
+        public let vendor: String
+        public let secret: [UInt8]
+    }
+
+    let environment: Environment
+    let vendorKeys: Database
+    let logins: Database
+    let sessions: Database
+    let secretsKey: [UInt8]
+    let loginIndexKey: [UInt8]
+    /// Vendor keys are read on every vendor request: decrypted once, then served from memory.
+    let vendorKeyCache = Mutex<[String: VendorKey]>([:])
+
+    public static func open(dataDirectory: String, secrets: ServerSecrets) throws -> CredentialStore {
+        let path = dataDirectory + "/credentials"
+        let names = ["vendor-keys", "logins", "sessions"]
+        let environment: Environment
+        if FileSystem.exists(path) {
+            environment = try Environment.open(at: path)
+        } else {
+            environment = try Environment.create(at: path) { transaction in
+                for name in names { _ = try transaction.openDatabase(named: name) }
+            }
+        }
+        return CredentialStore(
+            environment: environment,
+            vendorKeys: try environment.database(named: "vendor-keys"),
+            logins: try environment.database(named: "logins"),
+            sessions: try environment.database(named: "sessions"),
+            secretsKey: secrets.derivedKey("vendor-secrets"),
+            loginIndexKey: secrets.derivedKey("login-index"))
+    }
+
+    private init(environment: Environment, vendorKeys: Database, logins: Database, sessions: Database, secretsKey: [UInt8], loginIndexKey: [UInt8]) {
+        self.environment = environment
+        self.vendorKeys = vendorKeys
+        self.logins = logins
+        self.sessions = sessions
+        self.secretsKey = secretsKey
+        self.loginIndexKey = loginIndexKey
+    }
+
+    // MARK: Vendor signing keys
+
+    /// Creates a signing key for `vendor` and returns its id and secret (shown once).
+    public func createVendorKey(vendor: String, now: UInt64) throws -> (keyID: String, secret: String) {
+        let keyID = "vk_" + Hex.encode(SecureRandom.bytes(12))
+        let secret = SecureRandom.bytes(32)
+        let sealed = try AESGCM.seal(secret, key: secretsKey, associatedData: Array(keyID.utf8))
+        let record = VendorKeyRecord(vendor: vendor, sealedSecret: Hex.encode(sealed), createdAtMilliseconds: now)
+        let value = Array(try JSONEncoder().encode(record))
+        try environment.write { transaction in
+            try transaction.put(vendorKeys, key: Array(keyID.utf8), value: value, options: .noOverwrite)
+        }
+        return (keyID, Hex.encode(secret))
+    }
+
+    public func vendorKey(_ keyID: String) throws -> VendorKey? {
+        if let cached = vendorKeyCache.withLock({ $0[keyID] }) { return cached }
+        guard keyID.utf8.count <= 64,
+            let value = try environment.read({ try $0.get(vendorKeys, key: Array(keyID.utf8)) })
+        else { return nil }
+        let record = try JSONDecoder().decode(VendorKeyRecord.self, from: Data(value))
+        guard let sealed = Hex.decode(record.sealedSecret) else { return nil }
+        let secret = try AESGCM.open(sealed, key: secretsKey, associatedData: Array(keyID.utf8))
+        let key = VendorKey(vendor: record.vendor, secret: secret)
+        vendorKeyCache.withLock { $0[keyID] = key }
+        return key
+    }
+
+    // MARK: Logins and sessions
+
+    func loginIndex(_ name: String) -> [UInt8] {
+        Array(HMACSHA256.authenticationCode(key: loginIndexKey, message: Array(name.lowercased().utf8)).hex.utf8)
+    }
+
+    /// Records a login; false when the name is taken.
+    public func createLogin(name: String, _ login: Login) throws -> Bool {
+        let value = Array(try JSONEncoder().encode(login))
+        let index = loginIndex(name)
+        return try environment.write { transaction in
+            if try transaction.get(logins, key: index) != nil { return false }
+            try transaction.put(logins, key: index, value: value)
+            return true
+        }
+    }
+
+    public func login(name: String) throws -> Login? {
+        let index = loginIndex(name)
+        guard let value = try environment.read({ try $0.get(logins, key: index) }) else { return nil }
+        return try JSONDecoder().decode(Login.self, from: Data(value))
+    }
+
+    /// Removes every login of a member (when the member is removed from the account).
+    public func removeLogins(user: String, member: String) throws {
+        try environment.write { transaction in
+            var doomed: [[UInt8]] = []
+            try transaction.withCursor(logins) { cursor in
+                var more = try cursor.first()
+                while more {
+                    if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)),
+                        login.user == user, login.member == member
+                    {
+                        doomed.append(Array(cursor.key))
+                    }
+                    more = try cursor.next()
+                }
+            }
+            for key in doomed { _ = try transaction.delete(logins, key: key) }
+            var sessionKeys: [[UInt8]] = []
+            try transaction.withCursor(sessions) { cursor in
+                var more = try cursor.first()
+                while more {
+                    if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
+                        session.user == user, session.member == member
+                    {
+                        sessionKeys.append(Array(cursor.key))
+                    }
+                    more = try cursor.next()
+                }
+            }
+            for key in sessionKeys { _ = try transaction.delete(sessions, key: key) }
+        }
+    }
+
+    static func sessionKey(_ token: String) -> [UInt8] {
+        Array(SHA256.hash(Array(token.utf8)).hex.utf8)
+    }
+
+    /// Starts a session and returns its bearer token.
+    public func createSession(_ session: Session) throws -> String {
+        let token = "ses_" + Hex.encode(SecureRandom.bytes(32))
+        let value = Array(try JSONEncoder().encode(session))
+        try environment.write { transaction in
+            try transaction.put(sessions, key: Self.sessionKey(token), value: value)
+        }
+        return token
+    }
+
+    /// The live session of `token`, or nil when unknown or expired (an expired one is removed).
+    public func session(token: String, now: UInt64) throws -> Session? {
+        guard token.utf8.count <= 128 else { return nil }
+        let key = Self.sessionKey(token)
+        guard let value = try environment.read({ try $0.get(sessions, key: key) }) else { return nil }
+        let session = try JSONDecoder().decode(Session.self, from: Data(value))
+        if session.expiresAtMilliseconds <= now {
+            try environment.write { _ = try $0.delete(sessions, key: key) }
+            return nil
+        }
+        return session
+    }
+
+    public func endSession(token: String) throws {
+        let key = Self.sessionKey(token)
+        try environment.write { _ = try $0.delete(sessions, key: key) }
+    }
+}

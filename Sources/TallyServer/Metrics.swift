@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import Journal
+import Prometheus
+import Projections
+
+/// The service's Prometheus metrics, in a registry of its own (not the process-wide metrics
+/// system, so that several servers in one test process do not share counters).
+final class TallyMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let requests: [String: Counter]
+    let latency: DurationHistogram
+    let journalHead: Gauge
+    let projectionSequence: Gauge
+    let projectionLag: Gauge
+    let commitBatches: Gauge
+    let committedEvents: Gauge
+    let meanBatchSize: Gauge
+    let queuedRequests: Gauge
+
+    static let statusClasses = ["2xx", "3xx", "4xx", "5xx"]
+
+    init() {
+        var requests: [String: Counter] = [:]
+        for statusClass in Self.statusClasses {
+            requests[statusClass] = registry.makeCounter(
+                name: "tally_http_requests_total", labels: [("status", statusClass)], help: "HTTP requests answered, by status class")
+        }
+        self.requests = requests
+        latency = registry.makeDurationHistogram(
+            name: "tally_http_request_duration_seconds",
+            buckets: [.microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                      .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)],
+            help: "Time from request to response head")
+        journalHead = registry.makeGauge(name: "tally_journal_head_sequence", help: "Last committed journal sequence")
+        projectionSequence = registry.makeGauge(name: "tally_projection_sequence", help: "Last journal sequence folded into the read models")
+        projectionLag = registry.makeGauge(name: "tally_projection_lag_events", help: "Committed events not yet in the read models")
+        commitBatches = registry.makeGauge(name: "tally_journal_commits_total", help: "Group commits since start")
+        committedEvents = registry.makeGauge(name: "tally_journal_committed_events_total", help: "Events committed since start")
+        meanBatchSize = registry.makeGauge(name: "tally_journal_mean_batch_events", help: "Mean events per group commit since start")
+        queuedRequests = registry.makeGauge(name: "tally_journal_queued_requests", help: "Append requests waiting for the writer")
+    }
+
+    func record(status: Int, duration: Duration) {
+        let statusClass = "\(min(max(status / 100, 2), 5))xx"
+        requests[statusClass]?.increment()
+        latency.record(duration)
+    }
+
+    /// The exposition text, with the gauges read from the journal and projections now.
+    func exposition(journal: Journal, projections: Projections) -> [UInt8] {
+        let head = journal.head
+        let folded = projections.status.sequence
+        journalHead.set(Int64(head))
+        projectionSequence.set(Int64(folded))
+        projectionLag.set(Int64(head > folded ? head - folded : 0))
+        let statistics = journal.commitStatistics
+        commitBatches.set(Int64(statistics.batches))
+        committedEvents.set(Int64(statistics.events))
+        meanBatchSize.set(statistics.batches == 0 ? 0 : Double(statistics.events) / Double(statistics.batches))
+        queuedRequests.set(Int64(journal.queuedRequests))
+        var output: [UInt8] = []
+        registry.emit(into: &output)
+        return output
+    }
+}
+
+/// Counts every request and its latency, by status class.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: TallyMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            metrics.record(status: response.status.code, duration: ContinuousClock.now - start)
+            return response
+        } catch {
+            metrics.record(status: 500, duration: ContinuousClock.now - start)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The request context of every Tally route. Bodies are limited well under Hummingbird's 2 MiB
+/// default: 64 KiB for ordinary requests (a content registration with a long royalty schedule
+/// is a few KiB), 1 MiB for the batched purchase route.
+public struct TallyContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: Source) { coreContext = .init(source: source) }
+    public var maxUploadSize: Int { RequestBodies.defaultLimit }
+}
+
+enum RequestBodies {
+    static let defaultLimit = 64 * 1024
+    static let batchLimit = 1024 * 1024
+
+    /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says so).
+    static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw tooLarge(limit)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge(limit)
+        }
+    }
+
+    static func tooLarge(_ limit: Int) -> APIError {
+        APIError(.contentTooLarge, "body-too-large", "The request body is too large", detail: "at most \(limit) bytes")
+    }
+
+    /// Decodes a JSON object strictly: malformed JSON, a non-object, a wrong type, a missing
+    /// field, and any field the type does not know (for example a `balance` sent to an endpoint
+    /// that has none) are each refused with the field named; nothing unknown is ever ignored.
+    static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        guard !bytes.isEmpty else {
+            throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object", detail: "the body is empty")
+        }
+        let raw: Any
+        do {
+            raw = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+        } catch {
+            throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON")
+        }
+        guard raw is [String: Any] else {
+            throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object")
+        }
+        let value: T
+        do {
+            value = try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw describe(error)
+        }
+        // Round trip: every key the client sent must come back when the decoded value is
+        // encoded again; one that does not was not understood.
+        let understood = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [])
+        if let unknown = unknownField(sent: raw, understood: understood, path: "") {
+            throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
+        }
+        return value
+    }
+
+    private static func unknownField(sent: Any, understood: Any, path: String) -> String? {
+        if let sent = sent as? [String: Any] {
+            let understood = understood as? [String: Any] ?? [:]
+            for key in sent.keys.sorted() {
+                let value = sent[key]!
+                let here = path.isEmpty ? key : path + "." + key
+                guard let match = understood[key] else {
+                    if value is NSNull { continue }
+                    return here
+                }
+                if let nested = unknownField(sent: value, understood: match, path: here) { return nested }
+            }
+        } else if let sent = sent as? [Any], let understood = understood as? [Any] {
+            for (index, element) in sent.enumerated() where index < understood.count {
+                if let nested = unknownField(sent: element, understood: understood[index], path: "\(path)[\(index)]") { return nested }
+            }
+        }
+        return nil
+    }
+
+    private static func fieldPath(_ codingPath: [any CodingKey]) -> String {
+        var path = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += path.isEmpty ? key.stringValue : "." + key.stringValue
+            }
+        }
+        return path
+    }
+
+    private static func describe(_ error: DecodingError) -> APIError {
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = fieldPath(context.codingPath + [key])
+            return APIError(.badRequest, "missing-field", "A required field is missing", detail: "\(field) is required", field: field)
+        case .valueNotFound(_, let context):
+            let field = fieldPath(context.codingPath)
+            return APIError(.badRequest, "missing-field", "A required field is null", detail: "\(field) must not be null", field: field)
+        case .typeMismatch(let type, let context):
+            let field = fieldPath(context.codingPath)
+            return APIError(.badRequest, "wrong-type", "A field has the wrong type", detail: "\(field) must be \(describe(type))", field: field)
+        case .dataCorrupted(let context):
+            let field = fieldPath(context.codingPath)
+            return APIError(.badRequest, "invalid-field", "A field's value is not valid", detail: "\(field): \(context.debugDescription)", field: field)
+        @unknown default:
+            return APIError(.badRequest, "invalid-field", "A field's value is not valid")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int64.Type, is Int.Type, is UInt64.Type, is Int32.Type: return "an integer"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "a \(name)"
+        }
+    }
+}
+
+enum JSONResponse {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// A JSON response with sorted keys: the same value always gives the same bytes (which is
+    /// what lets an idempotent retry answer byte for byte).
+    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
+        let body = try encoder.encode(value)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension Request {
+    /// The bearer token of `Authorization: Bearer …`, if any.
+    var bearerToken: String? {
+        guard let value = headers[.authorization], value.hasPrefix("Bearer ") else { return nil }
+        let token = value.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    func query(_ name: String) -> String? { uri.queryParameters[Substring(name)].map(String.init) }
+
+    /// A query parameter as an unsigned integer, refused with the parameter named if malformed.
+    func queryUInt(_ name: String, max: UInt64 = .max) throws -> UInt64? {
+        guard let text = query(name) else { return nil }
+        guard let value = UInt64(text), value <= max else {
+            throw APIError.badField(name, "\(name) must be an integer from 0 to \(max)")
+        }
+        return value
+    }
+}

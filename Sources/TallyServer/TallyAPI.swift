@@ -1,0 +1,189 @@
+import Foundation
+import Hummingbird
+import Journal
+import Ledger
+import Logging
+import Projections
+import Synchronization
+import TallyCrypto
+
+/// Everything the routes share: the journal and ledger (write side), the projections (read
+/// side), credentials and the server's keys. One per server.
+public final class TallyAPI: Sendable {
+    public struct Settings: Sendable {
+        /// How long after login vendors may charge the user with a purchase token.
+        public var purchaseWindowMilliseconds: UInt64 = 30 * 60_000
+        public var sessionMilliseconds: UInt64 = 12 * 3_600_000
+        /// The purchase-token key rotates this often.
+        public var tokenRotationMilliseconds: UInt64 = 3_600_000
+        /// scrypt cost for new password hashes (N = 2^log2N; 15 by default, lower only for load tests).
+        public var scryptLog2N: UInt64 = 15
+        /// Longest a read waits for `minSequence`.
+        public var readWaitMilliseconds: UInt64 = 2_000
+        public init() {}
+    }
+
+    public let journal: Journal
+    public let ledger: Ledger
+    public let projections: Projections
+    public let credentials: CredentialStore
+    public let identity: IdentityStore
+    public let secrets: ServerSecrets
+    public let tokens: PurchaseTokens
+    public let pseudonyms: Pseudonyms
+    public let grants: AccessGrants
+    public let replayGuard = ReplayGuard()
+    public let settings: Settings
+    public let clock: @Sendable () -> UInt64
+    public let logger: Logger
+    let inFlight = Mutex<Set<String>>([])
+
+    public init(
+        journal: Journal, projections: Projections, credentials: CredentialStore, identity: IdentityStore, secrets: ServerSecrets,
+        settings: Settings = .init(), logger: Logger = Logger(label: "tally.api"),
+        clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.logger = logger
+        self.journal = journal
+        self.ledger = Ledger(journal: journal)
+        self.projections = projections
+        self.credentials = credentials
+        self.identity = identity
+        self.secrets = secrets
+        self.tokens = PurchaseTokens(secrets: secrets, rotationMilliseconds: settings.tokenRotationMilliseconds)
+        self.pseudonyms = Pseudonyms(secrets: secrets)
+        self.grants = AccessGrants(secrets: secrets)
+        self.settings = settings
+        self.clock = clock
+    }
+
+    var now: UInt64 { clock() }
+
+    static func newID(_ prefix: String) -> String { prefix + Hex.encode(SecureRandom.bytes(12)) }
+
+    // MARK: Authentication
+
+    /// Checks a vendor's request signature (see ``VendorSignature``) and returns the vendor.
+    func authenticateVendor(_ request: Request, body: [UInt8]) throws -> String {
+        let headers = request.headers
+        guard let keyID = headers[.tallyKey], let timestamp = headers[.tallyTimestamp], let nonce = headers[.tallyNonce],
+            let signature = headers[.tallySignature]
+        else {
+            guard request.bearerToken == nil else { throw APIError.forbidden }
+            throw APIError(.unauthorized, "signature-missing", "Vendor requests must be signed",
+                           detail: "send Tally-Key, Tally-Timestamp, Tally-Nonce and Tally-Signature")
+        }
+        guard let seconds = Int64(timestamp) else {
+            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "Tally-Timestamp must be Unix seconds", field: "Tally-Timestamp")
+        }
+        let nowSeconds = Int64(now / 1000)
+        guard abs(nowSeconds - seconds) <= VendorSignature.skewSeconds else {
+            throw APIError(.unauthorized, "signature-stale", "The request was signed outside the clock-skew window",
+                           detail: "Tally-Timestamp \(seconds) is more than \(VendorSignature.skewSeconds) s from the server's \(nowSeconds)", field: "Tally-Timestamp")
+        }
+        guard VendorSignature.validNonce(nonce) else {
+            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "Tally-Nonce must be 16 to 64 characters of [A-Za-z0-9_-]", field: "Tally-Nonce")
+        }
+        guard let key = try credentials.vendorKey(keyID) else {
+            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "unknown key", field: "Tally-Key")
+        }
+        let expected = VendorSignature.sign(
+            secret: key.secret, method: request.method.rawValue, pathAndQuery: request.uri.description, timestamp: timestamp, nonce: nonce,
+            idempotencyKey: headers[.idempotencyKey], body: body)
+        guard let given = SHA256Digest(hex: signature), let wanted = SHA256Digest(hex: expected),
+            HMACSHA256.constantTimeEquals(given, wanted)
+        else {
+            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "signature does not match", field: "Tally-Signature")
+        }
+        guard replayGuard.admit(keyID: keyID, nonce: nonce, now: now) else {
+            throw APIError(.unauthorized, "signature-replayed", "This signed request was already received", field: "Tally-Nonce")
+        }
+        return key.vendor
+    }
+
+    func authenticateUser(_ request: Request) throws -> CredentialStore.Session {
+        guard let token = request.bearerToken else { throw APIError.unauthenticated }
+        if token == secrets.adminKey || token == secrets.auditorKey { throw APIError.forbidden }
+        guard let session = try credentials.session(token: token, now: now) else { throw APIError.unauthenticated }
+        return session
+    }
+
+    func requireAdmin(_ request: Request) throws {
+        guard let token = request.bearerToken else {
+            throw request.headers[.tallyKey] != nil ? APIError.forbidden : APIError.unauthenticated
+        }
+        guard constantTimeEqual(token, secrets.adminKey) else {
+            if constantTimeEqual(token, secrets.auditorKey) { throw APIError.forbidden }
+            if (try? credentials.session(token: token, now: now)) != nil { throw APIError.forbidden }
+            throw APIError.unauthenticated
+        }
+    }
+
+    func requireAuditor(_ request: Request) throws {
+        guard let token = request.bearerToken else {
+            throw request.headers[.tallyKey] != nil ? APIError.forbidden : APIError.unauthenticated
+        }
+        guard constantTimeEqual(token, secrets.auditorKey) else {
+            if constantTimeEqual(token, secrets.adminKey) { throw APIError.forbidden }
+            if (try? credentials.session(token: token, now: now)) != nil { throw APIError.forbidden }
+            throw APIError.unauthenticated
+        }
+    }
+
+    private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        HMACSHA256.constantTimeEquals(SHA256.hash(Array(lhs.utf8)), SHA256.hash(Array(rhs.utf8)))
+    }
+
+    // MARK: Idempotency
+
+    /// The `Idempotency-Key` of a vendor write (required).
+    func idempotencyKey(_ request: Request) throws -> String {
+        guard let key = request.headers[.idempotencyKey] else {
+            throw APIError(.badRequest, "idempotency-key-missing", "Vendor writes need an Idempotency-Key header", field: "Idempotency-Key")
+        }
+        guard !key.isEmpty, key.utf8.count <= 128, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
+            throw APIError(.badRequest, "invalid-field", "Idempotency-Key must be 1 to 128 printable ASCII characters", field: "Idempotency-Key")
+        }
+        return key
+    }
+
+    /// Runs `body` while holding (vendor, key): a second request with the same key while the
+    /// first is still being decided gets 409 instead of racing it.
+    func exclusively<R>(vendor: String, key: String, _ body: () async throws -> R) async throws -> R {
+        let slot = vendor + "\u{0}" + key
+        let admitted = inFlight.withLock { $0.insert(slot).inserted }
+        guard admitted else {
+            var error = APIError(.conflict, "idempotency-in-flight", "A request with this Idempotency-Key is still in progress", field: "Idempotency-Key")
+            error.headers = [.retryAfter: "1"]
+            throw error
+        }
+        defer { _ = inFlight.withLock { $0.remove(slot) } }
+        return try await body()
+    }
+
+    /// Waits (bounded) until the projections reflect `minSequence` when the client asks for it
+    /// with `?minSequence=`; refuses with 503 and Retry-After if they do not get there in time.
+    func awaitProjections(_ request: Request) async throws {
+        guard let wanted = try request.queryUInt("minSequence") else { return }
+        guard wanted <= journal.head else {
+            throw APIError.badField("minSequence", "minSequence \(wanted) is beyond the journal's head \(journal.head)")
+        }
+        let reached = await projections.waitUntil(sequence: wanted, timeout: .milliseconds(Int64(settings.readWaitMilliseconds)))
+        guard reached else {
+            var error = APIError(.serviceUnavailable, "projection-behind", "The read models have not reached that sequence yet",
+                                 detail: "waited \(settings.readWaitMilliseconds) ms for sequence \(wanted)")
+            error.headers = [.retryAfter: "1"]
+            throw error
+        }
+    }
+}
+
+extension HTTPFields.Element.Name {
+    static let tallyKey = Self("Tally-Key")!
+    static let tallyTimestamp = Self("Tally-Timestamp")!
+    static let tallyNonce = Self("Tally-Nonce")!
+    static let tallySignature = Self("Tally-Signature")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let tallySequence = Self("Tally-Sequence")!
+    static let idempotentReplay = Self("Idempotent-Replayed")!
+}

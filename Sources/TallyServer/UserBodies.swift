@@ -1,0 +1,140 @@
+import Foundation
+import Ledger
+import Projections
+
+struct SignupBody: Codable, Sendable {
+    var login: String
+    var password: String
+    var name: String
+    var email: String
+    /// The vendor whose link brought the user (recorded for referral rewards).
+    var referringVendor: String?
+}
+
+struct AdminAccountBody: Codable, Sendable {
+    var login: String
+    var password: String
+    var name: String
+    var email: String
+    var representative: String
+}
+
+struct AccountCreated: Codable, Sendable {
+    var user: String
+    var sequence: UInt64
+}
+
+struct LoginBody: Codable, Sendable {
+    var login: String
+    var password: String
+}
+
+struct SessionView: Codable, Sendable {
+    var session: String
+    var user: String
+    var member: String?
+    var expiresAtMilliseconds: UInt64
+    var purchaseWindowEndsAtMilliseconds: UInt64
+}
+
+struct PurchaseTokenView: Codable, Sendable {
+    var purchaseToken: String
+    var expiresAtMilliseconds: UInt64
+}
+
+struct MeView: Codable, Sendable {
+    var user: String
+    var member: String?
+    var name: String?
+    var email: String?
+    var channel: String
+    var members: [String]
+    var wallets: [String]
+}
+
+struct CurrencyBody: Codable, Sendable {
+    var currency: Currency
+}
+
+struct FundsBody: Codable, Sendable {
+    var currency: Currency
+    var amount: Int64
+    var method: FundingMethod
+}
+
+struct FundsView: Codable, Sendable {
+    var funding: String
+    var currency: String
+    var amount: Int64
+    var method: String
+    var pending: Bool
+    var sequence: UInt64
+}
+
+struct LimitBody: Codable, Sendable {
+    var kind: SpendingLimit.Kind
+    var currency: Currency
+    var amount: Int64
+    var member: String?
+    var vendor: String?
+}
+
+struct TransferBody: Codable, Sendable {
+    /// The recipient's login name.
+    var toLogin: String
+    var currency: Currency
+    var amount: Int64
+}
+
+struct TransferView: Codable, Sendable {
+    var currency: String
+    var amount: Int64
+    var sequence: UInt64
+}
+
+struct DisputeBody: Codable, Sendable {
+    var transaction: String
+    var reason: String
+}
+
+struct DisputeView: Codable, Sendable {
+    var dispute: String
+    var transaction: String
+    var status: String
+    var reserved: Int64
+    var refunded: Int64
+    var sequence: UInt64
+}
+
+struct MemberBody: Codable, Sendable {
+    var login: String
+    var password: String
+}
+
+struct MemberCreatedView: Codable, Sendable {
+    var member: String
+    var sequence: UInt64
+}
+
+struct AccessGrantView: Codable, Sendable {
+    var grant: String
+    var url: String
+    var expiresAtMilliseconds: UInt64
+}
+
+/// A read with the sequence it reflects.
+struct Snapshot<Value: Codable & Sendable>: Codable, Sendable {
+    var sequence: UInt64
+    var data: Value
+}
+
+struct PurchaseSummary: Codable, Sendable {
+    var purchases: [PurchaseView]
+}
+
+struct BalanceAt: Codable, Sendable {
+    var account: String
+    var currency: String
+    var balance: Int64
+    var asOfSequence: UInt64
+}

@@ -1,0 +1,299 @@
+import Foundation
+import Hummingbird
+import Journal
+import Ledger
+import Projections
+import TallyCrypto
+
+/// Signup and login (anonymous), and `/v1/me/…`: what a logged-in user (or a member of their
+/// account) does. Reads come from the projections and carry the sequence they reflect.
+struct UserController: Sendable {
+    let api: TallyAPI
+
+    func addRoutes(to router: Router<TallyContext>) {
+        router.post("v1/signup") { request, _ in try await signup(request) }
+        router.post("v1/login") { request, _ in try await login(request) }
+        router.post("v1/logout") { request, _ in try await logout(request) }
+        let me = router.group("v1/me")
+        me.get { request, _ in try await profile(request) }
+        me.get("wallets") { request, _ in try await wallets(request) }
+        me.post("wallets") { request, _ in try await openWallet(request) }
+        me.post("funds") { request, _ in try await addFunds(request) }
+        me.get("purchases") { request, _ in try await purchases(request) }
+        me.post("purchases/:transaction/access") { request, context in try await access(request, context) }
+        me.get("history/:currency") { request, context in try await history(request, context) }
+        me.get("balances/:currency") { request, context in try await balance(request, context) }
+        me.post("limits") { request, _ in try await setLimit(request, remove: false) }
+        me.post("limits/remove") { request, _ in try await setLimit(request, remove: true) }
+        me.post("transfers") { request, _ in try await transfer(request) }
+        me.post("disputes") { request, _ in try await dispute(request) }
+        me.post("members") { request, _ in try await addMember(request) }
+        me.delete("members/:member") { request, context in try await removeMember(request, context) }
+        me.post("purchase-token") { request, _ in try await purchaseToken(request) }
+    }
+
+    // MARK: Accounts and sessions
+
+    static func validateLogin(_ login: String, password: String) throws {
+        guard (3...128).contains(login.utf8.count), !login.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw APIError.badField("login", "login must be 3 to 128 characters without spaces")
+        }
+        guard (10...256).contains(password.utf8.count) else {
+            throw APIError.badField("password", "password must be 10 to 256 bytes")
+        }
+    }
+
+    /// Opens an account (ledger), stores the person (identity store) and the login
+    /// (credentials). The login is claimed first so two signups cannot take one name.
+    static func openAccount(
+        api: TallyAPI, login: String, password: String, name: String, email: String, channel: AccountChannel,
+        referringVendor: String?, representative: String?
+    ) async throws -> AccountCreated {
+        try validateLogin(login, password: password)
+        guard (1...200).contains(name.count) else { throw APIError.badField("name", "name must be 1 to 200 characters") }
+        guard (3...254).contains(email.utf8.count), email.contains("@") else { throw APIError.badField("email", "email must be an e-mail address") }
+        let user = TallyAPI.newID("u_")
+        let hash = try Scrypt.hash(password: password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
+        let result = try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
+        try api.identity.store(PersonalData(name: name, email: email, loginName: login), for: user)
+        guard try api.credentials.createLogin(name: login, .init(user: user, member: nil, passwordHash: hash)) else {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        return AccountCreated(user: user, sequence: result.sequences?.lowerBound ?? 0)
+    }
+
+    func signup(_ request: Request) async throws -> Response {
+        let body = try RequestBodies.decode(SignupBody.self, from: try await RequestBodies.bytes(request))
+        if try api.credentials.login(name: body.login) != nil {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        let created = try await Self.openAccount(
+            api: api, login: body.login, password: body.password, name: body.name, email: body.email,
+            channel: body.referringVendor == nil ? .providerSite : .vendorLink, referringVendor: body.referringVendor, representative: nil)
+        return try JSONResponse.make(created, status: .created)
+    }
+
+    func login(_ request: Request) async throws -> Response {
+        let body = try RequestBodies.decode(LoginBody.self, from: try await RequestBodies.bytes(request))
+        let refused = APIError(.unauthorized, "login-failed", "Login name or password is wrong")
+        guard body.password.utf8.count <= 256, let login = try api.credentials.login(name: body.login) else {
+            // Spend the same time as a real check, so a wrong name is not told apart from a wrong password.
+            _ = Scrypt.verify(password: body.password, stored: Self.decoyHash(api))
+            throw refused
+        }
+        guard Scrypt.verify(password: body.password, stored: login.passwordHash) else { throw refused }
+        let now = api.now
+        let session = CredentialStore.Session(
+            user: login.user, member: login.member, loginAtMilliseconds: now, expiresAtMilliseconds: now + api.settings.sessionMilliseconds)
+        let token = try api.credentials.createSession(session)
+        return try JSONResponse.make(SessionView(
+            session: token, user: login.user, member: login.member, expiresAtMilliseconds: session.expiresAtMilliseconds,
+            purchaseWindowEndsAtMilliseconds: now + api.settings.purchaseWindowMilliseconds))
+    }
+
+    static func decoyHash(_ api: TallyAPI) -> String {
+        let n = UInt64(1) << api.settings.scryptLog2N
+        return "scrypt$\(n)$8$1$00000000000000000000000000000000$" + String(repeating: "0", count: 64)
+    }
+
+    func logout(_ request: Request) async throws -> Response {
+        _ = try api.authenticateUser(request)
+        try api.credentials.endSession(token: request.bearerToken!)
+        return Response(status: .noContent)
+    }
+
+    /// The account holder only (not a member) may manage members.
+    func holder(_ session: CredentialStore.Session) throws -> String {
+        guard session.member == nil else {
+            throw APIError(.forbidden, "holder-only", "Only the account holder may do this, not a member")
+        }
+        return session.user
+    }
+
+    func profile(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        guard let record = try api.ledger.read({ try $0.user(session.user) }) else { throw APIError.notFound("account") }
+        let person = try api.identity.personalData(of: session.user)
+        return try JSONResponse.make(MeView(
+            user: session.user, member: session.member, name: person?.name, email: person?.email, channel: record.channel.rawValue,
+            members: record.members.filter { $0.value }.keys.sorted(), wallets: record.wallets.map(\.code)))
+    }
+
+    func purchaseToken(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let windowEnd = session.loginAtMilliseconds + api.settings.purchaseWindowMilliseconds
+        guard api.now < windowEnd else {
+            throw APIError(.forbidden, "purchase-window-closed", "The purchase window after login has closed; log in again")
+        }
+        let token = try api.tokens.mint(
+            PurchaseTokenClaims(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds, expiresAtMilliseconds: windowEnd),
+            now: api.now)
+        return try JSONResponse.make(PurchaseTokenView(purchaseToken: token, expiresAtMilliseconds: windowEnd), status: .created)
+    }
+
+    // MARK: Reads (projections)
+
+    func wallets(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { reader in (reader.sequence, try reader.wallets(user: session.user)) }
+        guard let view = snapshot.1 else { throw APIError.notFound("account") }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+    }
+
+    func purchases(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { reader in (reader.sequence, try reader.purchases(user: session.user)) }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: PurchaseSummary(purchases: snapshot.1)))
+    }
+
+    func currency(_ context: TallyContext) throws -> Currency {
+        let code = try context.parameters.require("currency")
+        guard let currency = Currency(code: code) else {
+            throw APIError(.badRequest, "unknown-currency", "Unknown currency", detail: "\(code) is not a supported currency", field: "currency")
+        }
+        return currency
+    }
+
+    func history(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let currency = try currency(context)
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
+        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { reader in
+            (reader.sequence, try reader.walletHistory(user: session.user, currency: currency, before: before, limit: limit))
+        }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: snapshot.1))
+    }
+
+    /// The wallet's balance now, or as of a past sequence (`atSequence`) or time (`atTime`, ms).
+    func balance(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let currency = try currency(context)
+        let atSequence = try request.queryUInt("atSequence")
+        let atTime = try request.queryUInt("atTime")
+        guard atSequence == nil || atTime == nil else { throw APIError.badField("atTime", "give atSequence or atTime, not both") }
+        try await api.awaitProjections(request)
+        let account = LedgerAccount.wallet(user: session.user, currency: currency).name
+        let result = try api.projections.read { reader in
+            if let atTime { return try reader.balance(account: account, atTimeMilliseconds: atTime) }
+            return try reader.balance(account: account, atSequence: atSequence)
+        }
+        return try JSONResponse.make(BalanceAt(account: "wallet", currency: currency.code, balance: result.balance, asOfSequence: result.sequence))
+    }
+
+    /// An access grant for purchased content: the vendor's site checks it, so the user opens
+    /// the content from the summary without going back through the vendor.
+    func access(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let transaction = try context.parameters.require("transaction")
+        guard let record = try api.ledger.read({ try $0.transaction(transaction) }), record.user == session.user else {
+            throw APIError.notFound("purchase")
+        }
+        guard record.status == .captured || record.status == .disputed else {
+            throw APIError(.forbidden, "not-entitled", "This purchase grants no access", detail: "the purchase is \(record.status.rawValue)")
+        }
+        let now = api.now
+        var expiry = now + 15 * 60_000
+        if let absolute = record.terms.access.expiresAtMilliseconds { expiry = min(expiry, absolute) }
+        let purchased = try api.projections.read { try $0.purchase(transaction: transaction) }
+        if let purchased, let remaining = purchased.remaining, let until = remaining.expiresAtMilliseconds { expiry = min(expiry, until) }
+        guard expiry > now else { throw APIError(.forbidden, "entitlement-expired", "The entitlement to this content has expired") }
+        let grant = try api.grants.issue(AccessGrantClaims(
+            transaction: transaction, vendor: record.vendor, customer: api.pseudonyms.pseudonym(user: session.user, vendor: record.vendor),
+            url: record.terms.url, expiresAtMilliseconds: expiry))
+        return try JSONResponse.make(AccessGrantView(grant: grant, url: record.terms.url, expiresAtMilliseconds: expiry), status: .created)
+    }
+
+    // MARK: Writes (ledger)
+
+    func openWallet(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(CurrencyBody.self, from: try await RequestBodies.bytes(request))
+        let result = try await api.ledger.execute(.openWallet(user: user, currency: body.currency))
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: .created)
+    }
+
+    func addFunds(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let body = try RequestBodies.decode(FundsBody.self, from: try await RequestBodies.bytes(request))
+        guard body.method != .providerIssue else {
+            throw APIError.badField("method", "providerIssue is for customer service; pay by an online or offline method")
+        }
+        let funding = TallyAPI.newID("f_")
+        let result = try await api.ledger.execute(.addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method))
+        var pending = false
+        if case .fundsAdded(let added)? = result.events.first { pending = added.pending }
+        return try JSONResponse.make(
+            FundsView(funding: funding, currency: body.currency.code, amount: body.amount, method: body.method.rawValue, pending: pending, sequence: result.sequences?.lowerBound ?? 0),
+            status: .created)
+    }
+
+    func setLimit(_ request: Request, remove: Bool) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(LimitBody.self, from: try await RequestBodies.bytes(request))
+        let limit = SpendingLimit(kind: body.kind, currency: body.currency, amount: body.amount, member: body.member, vendor: body.vendor)
+        let result = try await api.ledger.execute(remove ? .removeSpendingLimit(user: user, limit: limit) : .setSpendingLimit(user: user, limit: limit))
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: remove ? .ok : .created)
+    }
+
+    func transfer(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(TransferBody.self, from: try await RequestBodies.bytes(request))
+        guard let recipient = try api.credentials.login(name: body.toLogin), recipient.member == nil else {
+            throw APIError(.unprocessableContent, "unknown-recipient", "No account has that login name", field: "toLogin")
+        }
+        let result = try await api.ledger.execute(.transfer(from: user, to: recipient.user, currency: body.currency, amount: body.amount))
+        return try JSONResponse.make(TransferView(currency: body.currency.code, amount: body.amount, sequence: result.sequences?.lowerBound ?? 0), status: .created)
+    }
+
+    func dispute(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let body = try RequestBodies.decode(DisputeBody.self, from: try await RequestBodies.bytes(request))
+        let id = TallyAPI.newID("d_")
+        let result = try await api.ledger.execute(.openDispute(dispute: id, user: session.user, transaction: body.transaction, reason: body.reason))
+        var view = DisputeView(dispute: id, transaction: body.transaction, status: "open", reserved: 0, refunded: 0, sequence: result.sequences?.lowerBound ?? 0)
+        for event in result.events {
+            switch event {
+            case .disputeOpened(let opened): view.reserved = opened.reserved
+            case .disputeResolved(let resolved):
+                view.status = resolved.outcome.rawValue
+                view.refunded = resolved.refunded
+            default: break
+            }
+        }
+        return try JSONResponse.make(view, status: .created)
+    }
+
+    func addMember(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(MemberBody.self, from: try await RequestBodies.bytes(request))
+        try Self.validateLogin(body.login, password: body.password)
+        if try api.credentials.login(name: body.login) != nil {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        let member = TallyAPI.newID("m_")
+        let hash = try Scrypt.hash(password: body.password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
+        let result = try await api.ledger.execute(.addMember(user: user, member: member))
+        guard try api.credentials.createLogin(name: body.login, .init(user: user, member: member, passwordHash: hash)) else {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        return try JSONResponse.make(MemberCreatedView(member: member, sequence: result.sequences?.lowerBound ?? 0), status: .created)
+    }
+
+    func removeMember(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let member = try context.parameters.require("member")
+        let result = try await api.ledger.execute(.removeMember(user: user, member: member))
+        try api.credentials.removeLogins(user: user, member: member)
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
+    }
+}

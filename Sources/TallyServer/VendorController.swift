@@ -1,0 +1,318 @@
+import Foundation
+import Hummingbird
+import Journal
+import Ledger
+import Projections
+
+/// `/v1/vendor/…`: what a vendor's site does, every request signed (``VendorSignature``) and
+/// every write carrying an `Idempotency-Key`. A vendor sees its customers only by pseudonym.
+struct VendorController: Sendable {
+    let api: TallyAPI
+
+    func addRoutes(to router: Router<TallyContext>) {
+        let group = router.group("v1/vendor")
+        group.get { request, _ in try await profile(request) }
+        group.post("content") { request, _ in try await registerContent(request) }
+        group.post("purchases") { request, _ in try await purchase(request, authorize: false) }
+        group.post("purchases/batch") { request, _ in try await batch(request) }
+        group.get("purchases/:transaction") { request, context in try await purchaseStatus(request, context) }
+        group.post("authorizations") { request, _ in try await purchase(request, authorize: true) }
+        group.post("authorizations/:transaction/capture") { request, context in try await settleHold(request, context, capture: true) }
+        group.post("authorizations/:transaction/void") { request, context in try await settleHold(request, context, capture: false) }
+        group.post("incentives") { request, _ in try await issueIncentive(request) }
+        group.put("referral-policy") { request, _ in try await setReferralPolicy(request) }
+        group.get("access-grants/:grant") { request, context in try await checkGrant(request, context) }
+        group.get("settlement") { request, _ in try await settlement(request) }
+        group.get("history") { request, _ in try await history(request) }
+    }
+
+    func settlement(_ request: Request) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorSettlement(vendor: vendor)) }
+        guard let view = snapshot.1 else { throw APIError.notFound("vendor") }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+    }
+
+    /// The vendor's ledger history, newest first; `before` is the cursor (`nextBefore` of the
+    /// previous page). Entries name counterparties by kind only.
+    func history(_ request: Request) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
+        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        try await api.awaitProjections(request)
+        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorHistory(vendor: vendor, before: before, limit: limit)) }
+        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: snapshot.1))
+    }
+
+    /// Authenticates a read (no body).
+    func vendorOfRead(_ request: Request) async throws -> String {
+        let body = try await RequestBodies.bytes(request)
+        return try api.authenticateVendor(request, body: body)
+    }
+
+    func profile(_ request: Request) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        let (record, policy) = try api.ledger.read { state in (try state.vendor(vendor), try state.referralPolicy(vendor: vendor)) }
+        guard let record else { throw APIError.notFound("vendor") }
+        return try JSONResponse.make(VendorProfile(
+            vendor: vendor, name: record.name, sites: record.sites, feeBasisPoints: record.feeBasisPoints,
+            settlement: SettlementPolicyBody(thresholdAmount: record.settlement.thresholdAmount, periodSeconds: record.settlement.periodSeconds),
+            referralPolicy: policy.map {
+                ReferralPolicyBody(currency: $0.currency, rewardAmount: $0.rewardAmount, minimumSpend: $0.minimumSpend, confirmationSeconds: $0.confirmationSeconds)
+            }))
+    }
+
+    func registerContent(_ request: Request) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = try RequestBodies.decode(ContentBody.self, from: bytes)
+        return try await api.exclusively(vendor: vendor, key: key) {
+            let result = try await api.ledger.execute(.registerContent(vendor: vendor, terms: body.terms), idempotencyKey: key)
+            return try JSONResponse.make(
+                ContentView(content: body.content, sequence: result.sequences?.lowerBound ?? 0), status: .created,
+                headers: replayHeaders(result))
+        }
+    }
+
+    // MARK: Purchases
+
+    /// The command a purchase body asks for, after opening its purchase token.
+    func command(vendor: String, token: String, content: String?, inline: ContentBody?, holdSeconds: UInt64?, authorize: Bool) throws -> LedgerCommand {
+        let claims: PurchaseTokenClaims
+        do {
+            claims = try api.tokens.open(token, now: api.now)
+        } catch .expired {
+            throw APIError(.forbidden, "purchase-token-expired", "The purchase token is outside its purchase window; the user must log in again", field: "purchaseToken")
+        } catch {
+            throw APIError(.forbidden, "purchase-token-invalid", "The purchase token is not valid", field: "purchaseToken")
+        }
+        let reference: ContentReference
+        switch (content, inline) {
+        case (let id?, nil): reference = .catalog(id)
+        case (nil, let body?): reference = .inline(body.terms)
+        default:
+            throw APIError.badField("content", "give exactly one of content (a catalog content ID) and inline (the content's terms)")
+        }
+        if authorize {
+            guard let holdSeconds else { throw APIError(.badRequest, "missing-field", "A required field is missing", detail: "holdSeconds is required", field: "holdSeconds") }
+            return .authorize(user: claims.user, member: claims.member, vendor: vendor, content: reference, holdSeconds: holdSeconds)
+        }
+        guard holdSeconds == nil else { throw APIError.badField("holdSeconds", "holdSeconds belongs to authorizations, not one-step purchases") }
+        return .purchase(user: claims.user, member: claims.member, vendor: vendor, content: reference)
+    }
+
+    func purchase(_ request: Request, authorize: Bool) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = try RequestBodies.decode(PurchaseBody.self, from: bytes)
+        let command = try command(vendor: vendor, token: body.purchaseToken, content: body.content, inline: body.inline, holdSeconds: body.holdSeconds, authorize: authorize)
+        return try await api.exclusively(vendor: vendor, key: key) {
+            let result = try await api.ledger.execute(command, idempotencyKey: key)
+            guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
+            return try JSONResponse.make(view, status: .created, headers: replayHeaders(result))
+        }
+    }
+
+    /// Many one-step purchases in one request, decided as one journal batch (one commit): each
+    /// item has its own idempotency key and is accepted or refused on its own.
+    func batch(_ request: Request) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request, limit: RequestBodies.batchLimit)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = try RequestBodies.decode(BatchPurchaseBody.self, from: bytes)
+        guard !body.purchases.isEmpty, body.purchases.count <= 1000 else {
+            throw APIError.badField("purchases", "a batch holds 1 to 1000 purchases")
+        }
+        var seenKeys = Set<String>()
+        for (index, item) in body.purchases.enumerated() where !seenKeys.insert(item.idempotencyKey).inserted {
+            throw APIError.badField("purchases[\(index)].idempotencyKey", "idempotency keys must be unique within a batch")
+        }
+        return try await api.exclusively(vendor: vendor, key: key) {
+            var results = [BatchItemResult?](repeating: nil, count: body.purchases.count)
+            var commands: [(command: LedgerCommand, idempotencyKey: String?)] = []
+            var positions: [Int] = []
+            for (index, item) in body.purchases.enumerated() {
+                do {
+                    commands.append((try command(vendor: vendor, token: item.purchaseToken, content: item.content, inline: item.inline, holdSeconds: nil, authorize: false), item.idempotencyKey))
+                    positions.append(index)
+                } catch let error as APIError {
+                    var problem = error.problem
+                    if let field = problem.field { problem.field = "purchases[\(index)].\(field)" }
+                    results[index] = BatchItemResult(status: error.status.code, purchase: nil, problem: problem)
+                }
+            }
+            if !commands.isEmpty {
+                let outcomes = try await api.ledger.executeBatch(commands)
+                for (offset, outcome) in outcomes.enumerated() {
+                    switch outcome {
+                    case .success(let result):
+                        results[positions[offset]] = BatchItemResult(status: 201, purchase: view(of: result, vendor: vendor), problem: nil)
+                    case .failure(let rejection):
+                        let error = APIError(rejection)
+                        results[positions[offset]] = BatchItemResult(status: error.status.code, purchase: nil, problem: error.problem)
+                    }
+                }
+            }
+            let final = results.map { $0! }
+            let accepted = final.filter { $0.status == 201 }.count
+            return try JSONResponse.make(BatchPurchaseResult(results: final, accepted: accepted, rejected: final.count - accepted))
+        }
+    }
+
+    func settleHold(_ request: Request, _ context: TallyContext, capture: Bool) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let transaction = try context.parameters.require("transaction")
+        return try await api.exclusively(vendor: vendor, key: key) {
+            let command: LedgerCommand = capture ? .capture(vendor: vendor, transaction: transaction) : .void(vendor: vendor, transaction: transaction)
+            let result = try await api.ledger.execute(command, idempotencyKey: key)
+            guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
+            return try JSONResponse.make(view, headers: replayHeaders(result))
+        }
+    }
+
+    func purchaseStatus(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        let transaction = try context.parameters.require("transaction")
+        guard let record = try api.ledger.read({ try $0.transaction(transaction) }), record.vendor == vendor else {
+            throw APIError.notFound("transaction")
+        }
+        let net: Int64? = record.fee.map { fee in record.terms.price - fee - (record.royalties ?? []).reduce(0) { $0 + $1.amount } }
+        return try JSONResponse.make(VendorPurchaseView(
+            transaction: transaction, customer: api.pseudonyms.pseudonym(user: record.user, vendor: vendor), vendor: vendor,
+            content: record.terms.content, title: record.terms.title, url: record.terms.url, currency: record.terms.currency.code,
+            amount: record.terms.price, status: record.status.rawValue, fee: record.fee,
+            royalties: record.royalties?.map { RoyaltyView(holder: $0.holder, amount: $0.amount) }, vendorNet: net,
+            holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil))
+    }
+
+    /// The purchase a command's events describe, as the vendor may see it.
+    func view(of result: LedgerResult, vendor: String) -> VendorPurchaseView? {
+        guard let first = result.sequences?.lowerBound else { return nil }
+        for (offset, event) in result.events.enumerated() {
+            let sequence = first + UInt64(offset)
+            switch event {
+            case .purchaseCaptured(let captured):
+                let royalties = captured.royalties.reduce(Int64(0)) { $0 + $1.amount }
+                return VendorPurchaseView(
+                    transaction: captured.transaction, customer: api.pseudonyms.pseudonym(user: captured.user, vendor: vendor), vendor: vendor,
+                    content: captured.terms.content, title: captured.terms.title, url: captured.terms.url, currency: captured.terms.currency.code,
+                    amount: captured.terms.price, status: "captured", fee: captured.fee,
+                    royalties: captured.royalties.map { RoyaltyView(holder: $0.holder, amount: $0.amount) },
+                    vendorNet: captured.terms.price - captured.fee - royalties, holdExpiresAtMilliseconds: nil,
+                    timeMilliseconds: captured.timeMilliseconds, sequence: sequence)
+            case .purchaseAuthorized(let held):
+                return VendorPurchaseView(
+                    transaction: held.transaction, customer: api.pseudonyms.pseudonym(user: held.user, vendor: vendor), vendor: vendor,
+                    content: held.terms.content, title: held.terms.title, url: held.terms.url, currency: held.terms.currency.code,
+                    amount: held.terms.price, status: "held", fee: nil, royalties: nil, vendorNet: nil,
+                    holdExpiresAtMilliseconds: held.holdExpiresAtMilliseconds, timeMilliseconds: held.timeMilliseconds, sequence: sequence)
+            case .purchaseVoided(let voided):
+                let amount = voided.postings.first?.amount ?? 0
+                let currency = voided.postings.first?.currency.code ?? ""
+                return VendorPurchaseView(
+                    transaction: voided.transaction, customer: api.pseudonyms.pseudonym(user: voided.user, vendor: vendor), vendor: vendor,
+                    content: "", title: "", url: "", currency: currency, amount: amount, status: voided.reason.rawValue,
+                    fee: nil, royalties: nil, vendorNet: nil, holdExpiresAtMilliseconds: nil, timeMilliseconds: voided.timeMilliseconds, sequence: sequence)
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    func replayHeaders(_ result: LedgerResult) -> HTTPFields {
+        var headers: HTTPFields = [:]
+        if let last = result.sequences?.upperBound { headers[.tallySequence] = "\(last)" }
+        if result.replayed { headers[.idempotentReplay] = "true" }
+        return headers
+    }
+
+    // MARK: Incentives and referrals
+
+    func issueIncentive(_ request: Request) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = try RequestBodies.decode(VendorIncentiveBody.self, from: bytes)
+        guard let user = api.pseudonyms.user(pseudonym: body.customer, vendor: vendor) else {
+            throw APIError(.unprocessableContent, "unknown-customer", "No customer of this vendor has that pseudonym", field: "customer")
+        }
+        // The lot's ID is derived from the vendor and the idempotency key, so a retry names the
+        // same lot: the ledger refuses a second issue, and the first answer is returned.
+        let lot = "lot_" + String(hmacHex(key: api.secrets.derivedKey("vendor-lot"), message: vendor + "\u{0}" + key).prefix(24))
+        return try await api.exclusively(vendor: vendor, key: key) {
+            let view = IncentiveView(
+                lot: lot, customer: body.customer, user: nil, currency: body.currency.code, amount: body.amount, issuer: vendor,
+                expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor], sequence: 0)
+            do {
+                let result = try await api.ledger.execute(.issueIncentive(
+                    lot: lot, user: user, currency: body.currency, amount: body.amount, issuer: vendor,
+                    expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor]))
+                var issued = view
+                issued.sequence = result.sequences?.lowerBound ?? 0
+                return try JSONResponse.make(issued, status: .created, headers: replayHeaders(result))
+            } catch let rejection as LedgerRejection where rejection.rule == .incentiveExists {
+                return try replayedIncentive(lot: lot, request: view)
+            }
+        }
+    }
+
+    /// The first answer to a vendor's incentive request, found from the lot's issuing event.
+    func replayedIncentive(lot: String, request: IncentiveView) throws -> Response {
+        var sequence: UInt64 = 1
+        while true {
+            let events = try api.journal.events(from: sequence, limit: 4096)
+            guard let last = events.last else { break }
+            for stored in events where stored.typeName == "IncentiveIssued" {
+                guard case .incentiveIssued(let issued) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload), issued.lot == lot else { continue }
+                guard issued.amount == request.amount, issued.currency.code == request.currency,
+                    issued.expiresAtMilliseconds == request.expiresAtMilliseconds
+                else {
+                    throw APIError(.unprocessableContent, "ledger/idempotency-conflict", "Idempotency-Key was used for a different request", field: "Idempotency-Key")
+                }
+                var view = request
+                view.sequence = stored.sequence
+                return try JSONResponse.make(view, status: .created, headers: [.idempotentReplay: "true", .tallySequence: "\(stored.sequence)"])
+            }
+            sequence = last.sequence + 1
+        }
+        throw APIError(.conflict, "ledger/incentive-exists", "The incentive lot exists")
+    }
+
+    func setReferralPolicy(_ request: Request) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = try RequestBodies.decode(ReferralPolicyBody.self, from: bytes)
+        return try await api.exclusively(vendor: vendor, key: key) {
+            let result = try await api.ledger.execute(.setReferralPolicy(
+                vendor: vendor,
+                policy: ReferralPolicy(currency: body.currency, rewardAmount: body.rewardAmount, minimumSpend: body.minimumSpend, confirmationSeconds: body.confirmationSeconds)))
+            return try JSONResponse.make(body, headers: replayHeaders(result))
+        }
+    }
+
+    func checkGrant(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        let grant = try context.parameters.require("grant")
+        guard let claims = api.grants.open(grant), claims.vendor == vendor else {
+            throw APIError(.notFound, "access-grant-invalid", "No such access grant for this vendor")
+        }
+        guard claims.expiresAtMilliseconds > api.now else {
+            throw APIError(.gone, "access-grant-expired", "The access grant has expired")
+        }
+        return try JSONResponse.make(AccessGrantCheck(
+            valid: true, transaction: claims.transaction, customer: claims.customer, url: claims.url, expiresAtMilliseconds: claims.expiresAtMilliseconds))
+    }
+}
+
+/// A body that must be empty or `{}`.
+struct EmptyBody: Codable, Sendable {}
+
