@@ -28,14 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# The event-schema check (scripts/check-event-schemas.py, run by the tests) uses jsonschema.
-if ! python3 -c "import jsonschema" 2>/dev/null; then
-    echo "Installing the Python package jsonschema"
-    # A Debian-managed python3 refuses pip (PEP 668); its own package is the fallback.
-    python3 -m pip install --quiet jsonschema 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages jsonschema 2>/dev/null \
-        || { ${sudo:-} apt-get install -y -qq python3-jsonschema; }
-    python3 -c "import jsonschema" || { echo "could not install the Python package jsonschema" >&2; exit 1; }
+# The event-schema check (scripts/check-event-schemas.py, run by the tests) uses jsonschema;
+# the OpenAPI response check (scripts/check-openapi.py) uses jsonschema and pyyaml.
+if ! python3 -c "import jsonschema, yaml" 2>/dev/null; then
+    echo "Installing the Python packages jsonschema and pyyaml"
+    # A Debian-managed python3 refuses pip (PEP 668); its own packages are the fallback.
+    python3 -m pip install --quiet jsonschema pyyaml 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages jsonschema pyyaml 2>/dev/null \
+        || { ${sudo:-} apt-get install -y -qq python3-jsonschema python3-yaml; }
+    python3 -c "import jsonschema, yaml" || { echo "could not install the Python packages jsonschema and pyyaml" >&2; exit 1; }
 fi
 
 command -v swift >/dev/null || { echo "swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
