@@ -89,7 +89,7 @@ final class Folder {
             entries.append((Keys.balance(account), Integers.encode(balances[account]!)))
         }
         entries += try users.encoded(encoder)
-        entries += lotOwners.dirty.map { (Keys.bytes("lot/" + $0), Keys.bytes(lotOwners.values[$0]!!)) }
+        entries += try lotOwners.encoded(encoder)
         entries += try vendors.encoded(encoder)
         entries += try purchases.encoded(encoder)
         entries += try royaltyTotals.encoded(encoder)
@@ -112,6 +112,8 @@ final class Folder {
         let event: LedgerEvent
         do {
             event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
+        } catch let error as LedgerDecodingError {
+            throw FoldFailure(error.description)
         } catch {
             throw FoldFailure("cannot decode \(stored.typeName): \(error)")
         }

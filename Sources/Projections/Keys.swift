@@ -15,7 +15,7 @@ import Ledger
 // | `bal/<account>` | i64be, the balance now | point in time |
 // | `bh/<account>` 0 `<seq>` | i64be, the balance after event seq | point in time |
 // | `user/<user>` | JSON `WalletsView` | wallets |
-// | `lot/<lot>` | the owning user's ID | wallets |
+// | `lot/<lot>` | JSON string, the owning user's ID | wallets |
 // | `vendor/<vendor>` | JSON `VendorSettlementView` | vendor settlement |
 // | `txn/<transaction>` | JSON `PurchaseView` | purchases |
 // | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
