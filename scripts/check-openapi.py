@@ -137,7 +137,7 @@ class Checker:
         if content_type.endswith("json"):
             self.check_body(what, schema, parsed, status)
         elif content_type == "text/event-stream":
-            self.check_sse(what, parsed, audit=template == "/v1/audit/feed")
+            self.check_sse(what, parsed, schema, audit=template == "/v1/audit/feed")
         else:
             problems = self.validate(schema, parsed)
             for problem in problems:
@@ -152,7 +152,7 @@ class Checker:
         if status >= 400 and isinstance(parsed, dict) and parsed.get("status") != status:
             self.fail(f"{what}: problem document status {parsed.get('status')} differs from the HTTP status {status}")
 
-    def check_sse(self, what, text, audit):
+    def check_sse(self, what, text, schema, audit):
         events = 0
         for block in [b for b in text.split("\n\n") if b.strip()]:
             fields = {}
@@ -166,6 +166,8 @@ class Checker:
             if set(fields) != {"id", "event", "data"}:
                 self.fail(f"{what}: SSE event with fields {sorted(fields)}: {block[:200]!r}")
                 continue
+            for problem in self.validate(schema, fields):
+                self.fail(f"{what}: SSE event does not match the schema: {problem}")
             try:
                 data = json.loads(fields["data"])
             except ValueError:
@@ -412,6 +414,7 @@ def scenario(c, admin_key, auditor_key):
     c.request("GET", f"/v1/me/balances/USD?atSequence={max(head_seq - 1, 0)}&minSequence={head_seq}", headers=ux, expect=200, label="balance at a past sequence")
     c.request("GET", f"/v1/me/balances/USD?atTime={int(time.time() * 1000) - 1000}", headers=ux, expect=200, label="balance at a past time")
     c.request("GET", "/v1/me/balances/USD?atTime=1&atSequence=1", headers=ux, expect=400, label="balance at both a time and a sequence")
+    c.request("GET", "/v1/me/balances/USD?atSequence=99999999999", headers=ux, expect=400, label="balance at a sequence beyond the read models")
 
     # Limits, members, transfers.
     limit = {"kind": "perTransaction", "currency": "USD", "amount": 100000}
