@@ -180,6 +180,7 @@ struct UserController: Sendable {
         let account = LedgerAccount.wallet(user: session.user, currency: currency).name
         let result = try api.projections.read { reader in
             if let atTime { return try reader.balance(account: account, atTimeMilliseconds: atTime) }
+            if let atSequence, atSequence > reader.sequence { throw APIError.badField("atSequence", "atSequence \(atSequence) is beyond the sequence the read models reflect (\(reader.sequence)); pass minSequence to wait for it") }
             return try reader.balance(account: account, atSequence: atSequence)
         }
         return try JSONResponse.make(BalanceAt(account: "wallet", currency: currency.code, balance: result.balance, asOfSequence: result.sequence))
