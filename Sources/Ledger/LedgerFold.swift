@@ -6,13 +6,15 @@ enum LedgerFold {
         for posting in event.postings {
             // Decisions check every balance change for overflow; a fold that overflows means the
             // journal holds an event no decision could have made.
-            let debit = try state.balance(named: posting.debit)
-            let credit = try state.balance(named: posting.credit)
+            let debitKey = LedgerState.balanceKey(posting.debit)
+            let creditKey = LedgerState.balanceKey(posting.credit)
+            let debit = try state.balance(key: debitKey)
+            let credit = try state.balance(key: creditKey)
             let (newDebit, debitOverflow) = debit.subtractingReportingOverflow(posting.amount)
             let (newCredit, creditOverflow) = credit.addingReportingOverflow(posting.amount)
             precondition(!debitOverflow && !creditOverflow, "posting overflows a balance at sequence \(sequence)")
-            state.setBalance(named: posting.debit, newDebit)
-            state.setBalance(named: posting.credit, newCredit)
+            state.setBalance(key: debitKey, newDebit)
+            state.setBalance(key: creditKey, newCredit)
         }
         // The key's record names the first sequence its request appended.
         if let mark = event.idempotency, try state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
@@ -77,7 +79,7 @@ enum LedgerFold {
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
             var entries = try state.spending(event.user)
             entries.removeAll { $0.transaction == event.transaction }
-            state.setRecord("spend/" + event.user, entries)
+            state.setSpending(event.user, entries)
         case .tokensTransferred:
             break
         case .disputeOpened(let event):
@@ -95,7 +97,7 @@ enum LedgerFold {
             if event.outcome == .refunded {
                 var entries = try state.spending(event.user)
                 entries.removeAll { $0.transaction == event.transaction }
-                state.setRecord("spend/" + event.user, entries)
+                state.setSpending(event.user, entries)
             }
         case .incentiveIssued(let event):
             state.setRecord("lot/" + event.lot, IncentiveLot(
@@ -132,11 +134,8 @@ enum LedgerFold {
     static let spendRetentionMilliseconds: UInt64 = 30 * 86_400_000
 
     private static func recordSpend(user: String, entry: SpendEntry, in state: inout LedgerState) throws {
-        var entries = try state.spending(user)
         let horizon = entry.timeMilliseconds > spendRetentionMilliseconds ? entry.timeMilliseconds - spendRetentionMilliseconds : 0
-        entries.removeAll { $0.timeMilliseconds <= horizon }
-        entries.append(entry)
-        state.setRecord("spend/" + user, entries)
+        try state.addSpending(user, entry, horizon: horizon)
     }
 
     private static func updateUser(_ id: String, in state: inout LedgerState, _ change: (inout UserRecord) -> Void) throws {

@@ -6,44 +6,120 @@ import Foundation
 ///
 /// Keys: `bal/<account>` (balance, 8 bytes big-endian two's complement), `user/<id>`,
 /// `vendor/<id>`, `content/<vendor>/<id>`, `txn/<id>`, `funding/<id>`, `spend/<user>`,
-/// `idem/<vendor>/<key>`, `dispute/<id>`, `lot/<id>`, `lots/<user>`; records are JSON.
+/// `idem/<vendor>/<key>`, `dispute/<id>`, `lot/<id>`, `lots/<user>`. User, vendor, content,
+/// transaction and idempotency records and spending logs use the binary layouts of
+/// RecordCodec.swift (JSON written before them still reads); the other records are JSON.
 public struct LedgerState {
     let base: (String) throws -> [UInt8]?
-    private(set) var changes: [String: [UInt8]?] = [:]
+    /// Changes staged on the base, typed: records are encoded once, when `stagedChanges` is
+    /// read (at commit), however often a batch changes them.
+    private(set) var changes: [String: Staged] = [:]
     private(set) var order: [String] = []
+    /// Hot records decoded from the base, shared by every copy of this state. The base does
+    /// not change while a state is in use (a journal write transaction, or a map that is
+    /// merged only after the state is done), so a base record is decoded once per state.
+    let decoded = DecodedBase()
 
+    /// A staged value: typed for the hot records, bytes for the rest.
+    enum Staged {
+        case deleted
+        case bytes([UInt8])
+        case balance(Int64)
+        case user(UserRecord)
+        case vendor(VendorRecord)
+        case content(ContentTerms)
+        case transaction(TransactionRecord)
+        case idempotency(IdempotencyRecord)
+
+        /// The bytes the write model stores.
+        var bytes: [UInt8]? {
+            switch self {
+            case .deleted: return nil
+            case .bytes(let bytes): return bytes
+            case .balance(let value): return LedgerState.balanceBytes(value)
+            case .user(let record): return record.binaryBytes
+            case .vendor(let record): return record.binaryBytes
+            case .content(let record): return record.binaryBytes
+            case .transaction(let record): return record.binaryBytes
+            case .idempotency(let record): return record.binaryBytes
+            }
+        }
+    }
+
+    final class DecodedBase {
+        var users: [String: UserRecord] = [:]
+        var vendors: [String: VendorRecord] = [:]
+        var contents: [String: ContentTerms] = [:]
+    }
+
+    /// A state over `base`. The base must not change while the state is in use: make a new
+    /// state after changing it (a state decodes each base record once and keeps it).
     public init(base: @escaping (String) throws -> [UInt8]?) {
         self.base = base
     }
 
+    /// Room for `count` staged keys (a batch stages a few per command).
+    mutating func reserveCapacity(_ count: Int) {
+        changes.reserveCapacity(count)
+        order.reserveCapacity(count)
+    }
+
     func raw(_ key: String) throws -> [UInt8]? {
-        if let staged = changes[key] { return staged }
+        if let staged = changes[key] { return staged.bytes }
         return try base(key)
     }
 
     mutating func setRaw(_ key: String, _ value: [UInt8]?) {
+        stage(key, value.map(Staged.bytes) ?? .deleted)
+    }
+
+    @inline(__always) mutating func stage(_ key: String, _ value: Staged) {
         if changes.updateValue(value, forKey: key) == nil { order.append(key) }
     }
 
     /// The staged changes in the order first made.
     public var stagedChanges: [(key: String, value: [UInt8]?)] {
-        order.map { ($0, changes[$0]!) }
+        order.map { ($0, changes[$0]!.bytes) }
     }
 
     // MARK: Typed access
 
     public func balance(_ account: LedgerAccount) throws -> Int64 {
-        try balance(named: account.name)
+        try balance(key: Self.balanceKey(account.name))
     }
 
     func balance(named name: String) throws -> Int64 {
-        guard let bytes = try raw("bal/" + name) else { return 0 }
-        precondition(bytes.count == 8, "balance record of \(name) is not 8 bytes")
+        try balance(key: Self.balanceKey(name))
+    }
+
+    @inline(__always) static func balanceKey(_ name: String) -> String { "bal/" + name }
+
+    static func balanceBytes(_ value: Int64) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    func balance(key: String) throws -> Int64 {
+        let bytes: [UInt8]
+        if let staged = changes[key] {
+            switch staged {
+            case .balance(let value): return value
+            case .deleted: return 0
+            default: bytes = staged.bytes!
+            }
+        } else {
+            guard let stored = try base(key) else { return 0 }
+            bytes = stored
+        }
+        precondition(bytes.count == 8, "balance record \(key) is not 8 bytes")
         return bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
     }
 
     mutating func setBalance(named name: String, _ value: Int64) {
-        setRaw("bal/" + name, withUnsafeBytes(of: value.bigEndian) { Array($0) })
+        stage(Self.balanceKey(name), .balance(value))
+    }
+
+    mutating func setBalance(key: String, _ value: Int64) {
+        stage(key, .balance(value))
     }
 
     func record<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
@@ -55,12 +131,60 @@ public struct LedgerState {
         setRaw(key, Array(try! LedgerEvent.encoder.encode(value)))
     }
 
-    public func user(_ id: String) throws -> UserRecord? { try record(UserRecord.self, "user/" + id) }
-    public func vendor(_ id: String) throws -> VendorRecord? { try record(VendorRecord.self, "vendor/" + id) }
-    public func content(vendor: String, _ id: String) throws -> ContentTerms? { try record(ContentTerms.self, "content/\(vendor)/\(id)") }
-    public func transaction(_ id: String) throws -> TransactionRecord? { try record(TransactionRecord.self, "txn/" + id) }
+    // Hot records are staged typed and stored in their binary layout (RecordCodec.swift).
+    mutating func setRecord(_ key: String, _ value: UserRecord) { stage(key, .user(value)) }
+    mutating func setRecord(_ key: String, _ value: VendorRecord) { stage(key, .vendor(value)) }
+    mutating func setRecord(_ key: String, _ value: ContentTerms) { stage(key, .content(value)) }
+    mutating func setRecord(_ key: String, _ value: TransactionRecord) { stage(key, .transaction(value)) }
+    mutating func setRecord(_ key: String, _ value: IdempotencyRecord) { stage(key, .idempotency(value)) }
+
+    /// A hot record: staged, decoded before by this state, or read and decoded from the base.
+    @inline(__always) func typed<T: BinaryRecord>(
+        _ key: String, staged match: (Staged) -> T?, cache: ReferenceWritableKeyPath<DecodedBase, [String: T]>?
+    ) throws -> T? {
+        if let staged = changes[key] {
+            if let value = match(staged) { return value }
+            guard let bytes = staged.bytes else { return nil }
+            return try T.decodeStored(bytes)
+        }
+        if let cache, let value = decoded[keyPath: cache][key] { return value }
+        guard let bytes = try base(key) else { return nil }
+        let value = try T.decodeStored(bytes)
+        if let cache { decoded[keyPath: cache][key] = value }
+        return value
+    }
+
+    public func user(_ id: String) throws -> UserRecord? {
+        try typed("user/" + id, staged: { if case .user(let value) = $0 { value } else { nil } }, cache: \.users)
+    }
+
+    public func vendor(_ id: String) throws -> VendorRecord? {
+        try typed("vendor/" + id, staged: { if case .vendor(let value) = $0 { value } else { nil } }, cache: \.vendors)
+    }
+
+    public func content(vendor: String, _ id: String) throws -> ContentTerms? {
+        try typed("content/\(vendor)/\(id)", staged: { if case .content(let value) = $0 { value } else { nil } }, cache: \.contents)
+    }
+
+    public func transaction(_ id: String) throws -> TransactionRecord? {
+        try typed("txn/" + id, staged: { if case .transaction(let value) = $0 { value } else { nil } }, cache: nil)
+    }
+
     public func funding(_ id: String) throws -> FundingRecord? { try record(FundingRecord.self, "funding/" + id) }
-    public func spending(_ user: String) throws -> [SpendEntry] { try record([SpendEntry].self, "spend/" + user) ?? [] }
+    public func spending(_ user: String) throws -> [SpendEntry] {
+        guard let bytes = try raw("spend/" + user) else { return [] }
+        return try SpendLog.decode(bytes)
+    }
+
+    mutating func setSpending(_ user: String, _ entries: [SpendEntry]) {
+        setRaw("spend/" + user, SpendLog.encode(entries))
+    }
+
+    /// Adds one entry to a user's spending log, dropping entries at or before `horizon`.
+    mutating func addSpending(_ user: String, _ entry: SpendEntry, horizon: UInt64) throws {
+        let key = "spend/" + user
+        setRaw(key, try SpendLog.adding(entry, to: try raw(key), horizon: horizon))
+    }
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
     public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
     /// The IDs of a user's incentive lots (spent or not).
@@ -68,6 +192,6 @@ public struct LedgerState {
     public func referralPolicy(vendor: String) throws -> ReferralPolicy? { try record(ReferralPolicy.self, "referralpolicy/" + vendor) }
     public func referral(user: String) throws -> ReferralRecord? { try record(ReferralRecord.self, "referral/" + user) }
     public func idempotency(vendor: String, key: String) throws -> IdempotencyRecord? {
-        try record(IdempotencyRecord.self, "idem/\(vendor)/\(key)")
+        try typed("idem/\(vendor)/\(key)", staged: { if case .idempotency(let value) = $0 { value } else { nil } }, cache: nil)
     }
 }

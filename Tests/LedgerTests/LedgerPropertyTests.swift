@@ -164,7 +164,7 @@ struct LedgerPropertyTests {
             // Held funds equal the prices of the user's purchases still held.
             var heldTotal: Int64 = 0
             for (key, value) in live where key.hasPrefix("txn/") {
-                let transaction = try JSONDecoder().decode(TransactionRecord.self, from: Data(value))
+                let transaction = try TransactionRecord.decodeStored(value)
                 if transaction.user == user && transaction.status == .held { heldTotal += transaction.terms.price }
             }
             #expect(try fixture.balance(.holds(user: user, currency: .usd)) == heldTotal)

@@ -1,0 +1,452 @@
+// Binary layouts of the write model's hot records.
+//
+// The write model used to hold every record as Foundation JSON, and a purchase decoded and
+// re-encoded several of them (≈ 90 % of its CPU). The records a purchase touches are now stored
+// in a compact binary layout: a tag byte naming the record kind and layout version, then the
+// fields in declaration order. Integers are LEB128 varints (signed ones zigzag-encoded),
+// strings are a varint byte count and UTF-8, optionals a presence byte, arrays a varint count,
+// and dictionaries are written sorted by key so that the bytes are a function of the value
+// (live folding and a replay from empty must give identical bytes).
+//
+// JSON values start with `{` or `[`, never with a tag byte, so a value written before this
+// layout still decodes: readers fall back to `JSONDecoder` for it. Records that are not hot
+// (funding, disputes, lots, referrals) stay JSON.
+
+import Foundation
+
+enum RecordTag {
+    static let user: UInt8 = 0xA1
+    static let vendor: UInt8 = 0xA2
+    static let content: UInt8 = 0xA3
+    static let transaction: UInt8 = 0xA4
+    static let idempotency: UInt8 = 0xA5
+    static let spending: UInt8 = 0xA6
+}
+
+struct RecordCodingError: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "write-model record: \(reason)" }
+}
+
+/// Appends fields to a byte array.
+struct ByteWriter {
+    var bytes: [UInt8]
+
+    init(tag: UInt8, capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(tag)
+    }
+
+    @inline(__always) mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    @inline(__always) mutating func unsigned(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    @inline(__always) mutating func signed(_ value: Int64) {
+        unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    @inline(__always) mutating func int(_ value: Int) { signed(Int64(value)) }
+
+    mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            unsigned(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
+        if let value {
+            bytes.append(1)
+            write(&self, value)
+        } else {
+            bytes.append(0)
+        }
+    }
+
+    mutating func optionalString(_ value: String?) { optional(value) { $0.string($1) } }
+    mutating func optionalUnsigned(_ value: UInt64?) { optional(value) { $0.unsigned($1) } }
+    mutating func optionalSigned(_ value: Int64?) { optional(value) { $0.signed($1) } }
+    mutating func optionalInt(_ value: Int?) { optional(value) { $0.int($1) } }
+
+    mutating func array<T>(_ values: [T], _ write: (inout ByteWriter, T) -> Void) {
+        unsigned(UInt64(values.count))
+        for value in values { write(&self, value) }
+    }
+}
+
+/// Reads fields written by `ByteWriter`; every read is bounds-checked and throws on truncation.
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset: Int
+
+    /// Checks the tag and positions after it.
+    init(_ bytes: [UInt8], tag: UInt8) throws {
+        guard bytes.first == tag else { throw RecordCodingError(reason: "expected tag \(tag), got \(bytes.first.map(String.init) ?? "nothing")") }
+        self.bytes = bytes
+        offset = 1
+    }
+
+    var atEnd: Bool { offset == bytes.count }
+
+    @inline(__always) mutating func byte() throws -> UInt8 {
+        guard offset < bytes.count else { throw RecordCodingError(reason: "truncated") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    @inline(__always) mutating func unsigned() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let next = try byte()
+            guard shift < 64 else { throw RecordCodingError(reason: "varint too long") }
+            result |= UInt64(next & 0x7F) << shift
+            if next & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    @inline(__always) mutating func signed() throws -> Int64 {
+        let raw = try unsigned()
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    mutating func int() throws -> Int {
+        let value = try signed()
+        guard let int = Int(exactly: value) else { throw RecordCodingError(reason: "integer out of range") }
+        return int
+    }
+
+    mutating func count() throws -> Int {
+        let value = try unsigned()
+        guard value <= UInt64(bytes.count - offset) else { throw RecordCodingError(reason: "count beyond the record") }
+        return Int(value)
+    }
+
+    mutating func string() throws -> String {
+        let length = try count()
+        let start = offset
+        offset += length
+        return bytes.withUnsafeBufferPointer { buffer in
+            String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<(start + length)]), as: UTF8.self)
+        }
+    }
+
+    mutating func bool() throws -> Bool {
+        switch try byte() {
+        case 0: return false
+        case 1: return true
+        default: throw RecordCodingError(reason: "bad boolean")
+        }
+    }
+
+    mutating func optional<T>(_ read: (inout ByteReader) throws -> T) throws -> T? {
+        switch try byte() {
+        case 0: return nil
+        case 1: return try read(&self)
+        default: throw RecordCodingError(reason: "bad presence byte")
+        }
+    }
+
+    mutating func optionalString() throws -> String? { try optional { try $0.string() } }
+    mutating func optionalUnsigned() throws -> UInt64? { try optional { try $0.unsigned() } }
+    mutating func optionalSigned() throws -> Int64? { try optional { try $0.signed() } }
+    mutating func optionalInt() throws -> Int? { try optional { try $0.int() } }
+
+    mutating func array<T>(_ read: (inout ByteReader) throws -> T) throws -> [T] {
+        let count = try count()
+        var values: [T] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try read(&self)) }
+        return values
+    }
+
+    mutating func currency() throws -> Currency {
+        let code = try string()
+        guard let currency = Currency(code: code) else { throw RecordCodingError(reason: "unknown currency \(code)") }
+        return currency
+    }
+
+    mutating func rawEnum<T: RawRepresentable>(_ type: T.Type) throws -> T where T.RawValue == String {
+        let raw = try string()
+        guard let value = T(rawValue: raw) else { throw RecordCodingError(reason: "bad \(T.self) \(raw)") }
+        return value
+    }
+
+    func finish() throws {
+        guard atEnd else { throw RecordCodingError(reason: "\(bytes.count - offset) bytes after the record") }
+    }
+}
+
+/// A record with a binary layout in the write model.
+protocol BinaryRecord: Codable {
+    static var tag: UInt8 { get }
+    func write(to writer: inout ByteWriter)
+    init(from reader: inout ByteReader) throws
+}
+
+extension BinaryRecord {
+    var binaryBytes: [UInt8] {
+        var writer = ByteWriter(tag: Self.tag, capacity: 96)
+        write(to: &writer)
+        return writer.bytes
+    }
+
+    /// Decodes the binary layout, or JSON written before it existed.
+    static func decodeStored(_ bytes: [UInt8]) throws -> Self {
+        if bytes.first == tag {
+            var reader = try ByteReader(bytes, tag: tag)
+            let value = try Self(from: &reader)
+            try reader.finish()
+            return value
+        }
+        return try JSONDecoder().decode(Self.self, from: Data(bytes))
+    }
+}
+
+extension Currency {
+    @inline(__always) func write(to writer: inout ByteWriter) { writer.string(code) }
+}
+
+extension UserRecord: BinaryRecord {
+    static var tag: UInt8 { RecordTag.user }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(channel.rawValue)
+        writer.optionalString(referringVendor)
+        writer.optionalString(representative)
+        writer.array(members.sorted { $0.key < $1.key }) { $0.string($1.key); $0.bool($1.value) }
+        writer.array(wallets) { $1.write(to: &$0) }
+        writer.array(creditLimits.sorted { $0.key < $1.key }) { $0.string($1.key); $0.signed($1.value) }
+        writer.array(limits) { $1.write(to: &$0) }
+        writer.unsigned(openedAtMilliseconds)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        let channel = try reader.rawEnum(AccountChannel.self)
+        let referringVendor = try reader.optionalString()
+        let representative = try reader.optionalString()
+        var members: [String: Bool] = [:]
+        for _ in 0..<(try reader.count()) { members[try reader.string()] = try reader.bool() }
+        let wallets = try reader.array { try $0.currency() }
+        var creditLimits: [String: Int64] = [:]
+        for _ in 0..<(try reader.count()) { creditLimits[try reader.string()] = try reader.signed() }
+        let limits = try reader.array { try SpendingLimit(from: &$0) }
+        self.init(
+            channel: channel, referringVendor: referringVendor, representative: representative, members: members,
+            wallets: wallets, creditLimits: creditLimits, limits: limits, openedAtMilliseconds: try reader.unsigned())
+    }
+}
+
+extension SpendingLimit {
+    func write(to writer: inout ByteWriter) {
+        writer.string(kind.rawValue)
+        currency.write(to: &writer)
+        writer.signed(amount)
+        writer.optionalString(member)
+        writer.optionalString(vendor)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            kind: try reader.rawEnum(Kind.self), currency: try reader.currency(), amount: try reader.signed(),
+            member: try reader.optionalString(), vendor: try reader.optionalString())
+    }
+}
+
+extension VendorRecord: BinaryRecord {
+    static var tag: UInt8 { RecordTag.vendor }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(name)
+        writer.array(sites) { $0.string($1) }
+        writer.signed(feeBasisPoints)
+        writer.optionalSigned(settlement.thresholdAmount)
+        writer.optionalUnsigned(settlement.periodSeconds)
+        writer.unsigned(lastSettledAtMilliseconds)
+        writer.unsigned(settledThroughSequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            name: try reader.string(), sites: try reader.array { try $0.string() }, feeBasisPoints: try reader.signed(),
+            settlement: SettlementPolicy(thresholdAmount: try reader.optionalSigned(), periodSeconds: try reader.optionalUnsigned()),
+            lastSettledAtMilliseconds: try reader.unsigned(), settledThroughSequence: try reader.unsigned())
+    }
+}
+
+extension ContentTerms: BinaryRecord {
+    static var tag: UInt8 { RecordTag.content }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(content)
+        writer.string(title)
+        writer.signed(price)
+        currency.write(to: &writer)
+        writer.string(description)
+        writer.string(url)
+        writer.optionalInt(access.views)
+        writer.optionalInt(access.hours)
+        writer.optionalInt(access.days)
+        writer.optionalUnsigned(access.expiresAtMilliseconds)
+        writer.array(incentiveIDs) { $0.string($1) }
+        writer.array(royalties) { $0.string($1.holder); $0.signed($1.basisPoints) }
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            content: try reader.string(), title: try reader.string(), price: try reader.signed(), currency: try reader.currency(),
+            description: try reader.string(), url: try reader.string(),
+            access: AccessTerms(
+                views: try reader.optionalInt(), hours: try reader.optionalInt(), days: try reader.optionalInt(),
+                expiresAtMilliseconds: try reader.optionalUnsigned()),
+            incentiveIDs: try reader.array { try $0.string() },
+            royalties: try reader.array { RoyaltyShare(holder: try $0.string(), basisPoints: try $0.signed()) })
+    }
+}
+
+extension TransactionRecord: BinaryRecord {
+    static var tag: UInt8 { RecordTag.transaction }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(user)
+        writer.optionalString(member)
+        writer.string(vendor)
+        terms.write(to: &writer)
+        writer.string(status.rawValue)
+        writer.optionalUnsigned(holdExpiresAtMilliseconds)
+        writer.array(sources) { $0.string($1.account); $0.signed($1.amount) }
+        writer.optionalSigned(fee)
+        writer.optional(royalties) { writer, royalties in
+            writer.array(royalties) { $0.string($1.holder); $0.signed($1.amount) }
+        }
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            user: try reader.string(), member: try reader.optionalString(), vendor: try reader.string(),
+            terms: try ContentTerms(from: &reader), status: try reader.rawEnum(Status.self),
+            holdExpiresAtMilliseconds: try reader.optionalUnsigned(),
+            sources: try reader.array { FundingSource(account: try $0.string(), amount: try $0.signed()) },
+            fee: try reader.optionalSigned(),
+            royalties: try reader.optional { try $0.array { RoyaltyPayment(holder: try $0.string(), amount: try $0.signed()) } })
+    }
+}
+
+extension IdempotencyRecord: BinaryRecord {
+    static var tag: UInt8 { RecordTag.idempotency }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(requestDigest)
+        writer.unsigned(sequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(requestDigest: try reader.string(), sequence: try reader.unsigned())
+    }
+}
+
+/// A user's recent spending (`spend/<user>`): every purchase of the last 30 days, exactly as
+/// the JSON list held it, in an append-only binary log.
+///
+/// Layout: tag, the smallest entry time (8 bytes little-endian), then the entries in the order
+/// added, each `time, amount, vendor, member?, transaction`. Adding an entry while nothing is
+/// old enough to drop (the stored minimum is after the horizon) appends its bytes without
+/// decoding the others, so the fold's cost no longer grows with the list; when something is
+/// old enough, the entries are filtered byte by byte, as the JSON list's `removeAll` did.
+enum SpendLog {
+    static let headerBytes = 9
+
+    static func entryBytes(_ entry: SpendEntry, into writer: inout ByteWriter) {
+        writer.unsigned(entry.timeMilliseconds)
+        writer.signed(entry.amount)
+        writer.string(entry.vendor)
+        writer.optionalString(entry.member)
+        writer.string(entry.transaction)
+    }
+
+    static func encode(_ entries: [SpendEntry]) -> [UInt8] {
+        var writer = ByteWriter(tag: RecordTag.spending, capacity: headerBytes + entries.count * 24)
+        let minimum = entries.map(\.timeMilliseconds).min() ?? .max
+        withUnsafeBytes(of: minimum.littleEndian) { writer.bytes.append(contentsOf: $0) }
+        for entry in entries { entryBytes(entry, into: &writer) }
+        return writer.bytes
+    }
+
+    static func minimumTime(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) }
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> [SpendEntry] {
+        guard bytes.first == RecordTag.spending else {
+            return try JSONDecoder().decode([SpendEntry].self, from: Data(bytes))
+        }
+        guard bytes.count >= headerBytes else { throw RecordCodingError(reason: "truncated spending log") }
+        var reader = try ByteReader(bytes, tag: RecordTag.spending)
+        reader.offset = headerBytes
+        var entries: [SpendEntry] = []
+        while !reader.atEnd {
+            entries.append(SpendEntry(
+                timeMilliseconds: try reader.unsigned(), amount: try reader.signed(), vendor: try reader.string(),
+                member: try reader.optionalString(), transaction: try reader.string()))
+        }
+        return entries
+    }
+
+    /// The log with `entry` added and every entry at or before `horizon` dropped.
+    static func adding(_ entry: SpendEntry, to stored: [UInt8]?, horizon: UInt64) throws -> [UInt8] {
+        guard let stored, !(stored.count == headerBytes && stored.first == RecordTag.spending) else {
+            return encode([entry])
+        }
+        guard stored.first == RecordTag.spending, stored.count > headerBytes else {
+            // JSON from before the binary layout: convert.
+            var entries = try decode(stored)
+            entries.removeAll { $0.timeMilliseconds <= horizon }
+            entries.append(entry)
+            return encode(entries)
+        }
+        var writer: ByteWriter
+        var minimum = minimumTime(stored)
+        if minimum > horizon {
+            writer = ByteWriter(tag: RecordTag.spending, capacity: stored.count + 32)
+            writer.bytes = stored
+        } else {
+            // Copy the entries that stay, byte by byte.
+            writer = ByteWriter(tag: RecordTag.spending, capacity: stored.count + 32)
+            writer.bytes.append(contentsOf: repeatElement(0, count: 8))
+            minimum = .max
+            var reader = try ByteReader(stored, tag: RecordTag.spending)
+            reader.offset = headerBytes
+            while !reader.atEnd {
+                let start = reader.offset
+                let time = try reader.unsigned()
+                _ = try reader.signed()
+                reader.offset += try reader.count()
+                if try reader.byte() == 1 { reader.offset += try reader.count() }
+                reader.offset += try reader.count()
+                guard reader.offset <= stored.count else { throw RecordCodingError(reason: "truncated spending entry") }
+                if time > horizon {
+                    writer.bytes.append(contentsOf: stored[start..<reader.offset])
+                    minimum = min(minimum, time)
+                }
+            }
+        }
+        entryBytes(entry, into: &writer)
+        minimum = min(minimum, entry.timeMilliseconds)
+        withUnsafeBytes(of: minimum.littleEndian) { raw in
+            for index in 0..<8 { writer.bytes[1 + index] = raw[index] }
+        }
+        return writer.bytes
+    }
+}
