@@ -99,7 +99,9 @@ public final class Ledger: Sendable {
         let frozenPrepared = prepared
         let commit = try await journal.write(maxEvents: Self.commandEventsMax * commands.count) { context -> JournalEffect<[BatchDecision]> in
             var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
+            state.reserveCapacity(commands.count * 4)
             var drafts: [EventDraft] = []
+            drafts.reserveCapacity(commands.count)
             var decisions: [BatchDecision] = []
             decisions.reserveCapacity(commands.count)
             for (index, entry) in commands.enumerated() {
@@ -184,8 +186,13 @@ public final class Ledger: Sendable {
         guard !key.isEmpty, key.utf8.count <= Self.idempotencyKeyBytesMax, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
             throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters")
         }
-        let digest = SHA256.hash(Array(try LedgerEvent.encoder.encode(command)))
-        return IdempotencyMark(vendor: vendor, key: key, requestDigest: digest.hex)
+        return IdempotencyMark(vendor: vendor, key: key, requestDigest: try requestDigest(command))
+    }
+
+    /// The idempotency digest of a request: SHA-256 (hex) of the command's canonical JSON
+    /// (`JSONEncoder`'s sorted-keys form, written by hand for catalog purchases).
+    public static func requestDigest(_ command: LedgerCommand) throws -> String {
+        try SHA256.hash(EventJSON.digestForm(command) ?? Array(LedgerEvent.encoder.encode(command))).hex
     }
 
     /// The first answer to an idempotent request: the events appended from its first sequence

@@ -29,19 +29,21 @@ public enum LedgerAccount: Hashable, Sendable {
     case settlementClearing(currency: Currency)
 
     public var name: String {
+        // Concatenation rather than interpolation: `\(currency)` goes through
+        // CustomStringConvertible, which was measurable on the purchase path.
         switch self {
-        case .wallet(let user, let currency): return "wallet:\(user):\(currency)"
-        case .holds(let user, let currency): return "holds:\(user):\(currency)"
-        case .pending(let user, let currency): return "pending:\(user):\(currency)"
-        case .creditLine(let user, let currency): return "credit:\(user):\(currency)"
-        case .incentiveLot(let lot, let currency): return "lot:\(lot):\(currency)"
-        case .vendorPayable(let vendor, let currency): return "vendor:\(vendor):\(currency)"
-        case .disputeReserve(let vendor, let currency): return "reserve:\(vendor):\(currency)"
-        case .rightsHolderPayable(let holder, let currency): return "holder:\(holder):\(currency)"
-        case .providerFeeRevenue(let currency): return "fees:\(currency)"
-        case .incentiveFunding(let issuer, let currency): return "incentives:\(issuer):\(currency)"
-        case .fundingClearing(let method, let currency): return "funding:\(method.rawValue):\(currency)"
-        case .settlementClearing(let currency): return "settlement:\(currency)"
+        case .wallet(let user, let currency): return "wallet:" + user + ":" + currency.code
+        case .holds(let user, let currency): return "holds:" + user + ":" + currency.code
+        case .pending(let user, let currency): return "pending:" + user + ":" + currency.code
+        case .creditLine(let user, let currency): return "credit:" + user + ":" + currency.code
+        case .incentiveLot(let lot, let currency): return "lot:" + lot + ":" + currency.code
+        case .vendorPayable(let vendor, let currency): return "vendor:" + vendor + ":" + currency.code
+        case .disputeReserve(let vendor, let currency): return "reserve:" + vendor + ":" + currency.code
+        case .rightsHolderPayable(let holder, let currency): return "holder:" + holder + ":" + currency.code
+        case .providerFeeRevenue(let currency): return "fees:" + currency.code
+        case .incentiveFunding(let issuer, let currency): return "incentives:" + issuer + ":" + currency.code
+        case .fundingClearing(let method, let currency): return "funding:" + method.rawValue + ":" + currency.code
+        case .settlementClearing(let currency): return "settlement:" + currency.code
         }
     }
 

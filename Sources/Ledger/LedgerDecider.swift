@@ -164,14 +164,20 @@ struct LedgerDecider {
 
         case .purchase(let user, let member, let vendor, let content):
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
-            let transaction = "tx-\(nextSequence)"
+            let transaction = "tx-" + String(nextSequence)
             let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
+                .map { FundingSource(account: $0.0.name, amount: $0.1) }
             let split = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
-            var postings = sources.map { Posting(debit: $0.0, credit: .vendorPayable(vendor: vendor, currency: terms.currency), amount: $0.1) }
+            let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: terms.currency).name
+            var postings: [Posting] = []
+            postings.reserveCapacity(sources.count + split.postings.count)
+            for source in sources {
+                postings.append(Posting(debitName: source.account, creditName: payable, amount: source.amount, currency: terms.currency))
+            }
             postings += split.postings
             return [.purchaseCaptured(PurchaseCaptured(
                 transaction: transaction, user: user, member: member, vendor: vendor, terms: terms, oneStep: true,
-                sources: sources.map { FundingSource(account: $0.0.name, amount: $0.1) }, fee: split.fee,
+                sources: sources, fee: split.fee,
                 royalties: split.royalties, rounding: royaltyRoundingRule, entitlement: terms.access,
                 postings: postings, idempotency: idempotency, timeMilliseconds: time))]
 
@@ -492,8 +498,11 @@ struct LedgerDecider {
         let wallet = LedgerAccount.wallet(user: user, currency: currency)
         let credit = LedgerAccount.creditLine(user: user, currency: currency)
         let inWallet = max(try state.balance(wallet), 0)
-        let limit = record.creditLimits[currency.code] ?? 0
-        let creditLeft = limit + (try state.balance(credit))
+        // A credit account moves only once a credit line was approved in its currency (the
+        // limit's entry stays, even at 0), so without one its balance is 0: no read needed.
+        let approved = record.creditLimits[currency.code]
+        let limit = approved ?? 0
+        let creditLeft = limit + (approved == nil ? 0 : try state.balance(credit))
         let available = try Money.add(try Money.add(inWallet, max(creditLeft, 0)), fromLots)
         guard available >= amount else {
             throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) available of the \(amount) needed", headroom: available)
@@ -564,22 +573,28 @@ struct LedgerDecider {
         throws -> (fee: Int64, royalties: [RoyaltyPayment], postings: [Posting])
     {
         let currency = terms.currency
-        let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency)
+        let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency).name
         let fee = Money.share(of: terms.price, basisPoints: vendorRecord.feeBasisPoints)
         var postings: [Posting] = []
-        if fee > 0 { postings.append(Posting(debit: payable, credit: .providerFeeRevenue(currency: currency), amount: fee)) }
+        postings.reserveCapacity(1 + terms.royalties.count)
+        if fee > 0 {
+            postings.append(Posting(debitName: payable, creditName: LedgerAccount.providerFeeRevenue(currency: currency).name, amount: fee, currency: currency))
+        }
         var royalties: [RoyaltyPayment] = []
+        royalties.reserveCapacity(terms.royalties.count)
         for share in terms.royalties {
             let amount = Money.share(of: terms.price, basisPoints: share.basisPoints)
             royalties.append(RoyaltyPayment(holder: share.holder, amount: amount))
             if amount > 0 {
-                postings.append(Posting(debit: payable, credit: .rightsHolderPayable(holder: share.holder, currency: currency), amount: amount))
+                postings.append(Posting(
+                    debitName: payable, creditName: LedgerAccount.rightsHolderPayable(holder: share.holder, currency: currency).name,
+                    amount: amount, currency: currency))
             }
         }
         for posting in postings {
             _ = try Money.add(try state.balance(named: posting.credit), posting.amount)
         }
-        _ = try Money.add(try state.balance(payable), terms.price)
+        _ = try Money.add(try state.balance(named: payable), terms.price)
         return (fee, royalties, postings)
     }
 

@@ -17,6 +17,17 @@ public struct Posting: Sendable, Codable, Equatable {
         self.currency = debit.currency
     }
 
+    /// A posting between accounts whose names are already built (the purchase path builds
+    /// each name once). The same checks as `init(debit:credit:amount:)`.
+    init(debitName: String, creditName: String, amount: Int64, currency: Currency) {
+        precondition(amount > 0, "a posting moves a positive amount")
+        precondition(debitName.hasSuffix(":" + currency.code) && creditName.hasSuffix(":" + currency.code), "a posting moves one currency")
+        self.debit = debitName
+        self.credit = creditName
+        self.amount = amount
+        self.currency = currency
+    }
+
     /// Decoding checks what the initialiser guarantees: a stored posting with a non-positive
     /// amount, or accounts of another currency, is refused rather than folded.
     public init(from decoder: any Decoder) throws {

@@ -1,0 +1,208 @@
+import Foundation
+import Journal
+import Testing
+@testable import Ledger
+
+/// The binary write-model records, the spending log and the hand-written JSON of the purchase
+/// events and request digests: each round-trips, reads what the JSON layout wrote before it,
+/// and matches what Foundation's coders produce.
+@Suite("Ledger codecs")
+struct LedgerCodecTests {
+    static let odd = "sl/ash \"quote\" back\\slash tab\t nl\n ctl\u{01} é ünï 🎵"
+
+    static func terms(_ variant: Int) -> ContentTerms {
+        ContentTerms(
+            content: "c-\(variant)", title: variant % 2 == 0 ? odd : "Title", price: Int64(1 + variant * 997),
+            currency: variant % 3 == 0 ? .eur : .usd, description: variant % 2 == 0 ? "" : odd,
+            url: "https://shop.example/items/\(variant)?q=\"x\"",
+            access: AccessTerms(
+                views: variant % 2 == 0 ? 3 : nil, hours: variant % 3 == 0 ? 48 : nil, days: variant % 5 == 0 ? 7 : nil,
+                expiresAtMilliseconds: variant % 4 == 0 ? 1_764_000_000_000 + UInt64(variant) : nil),
+            incentiveIDs: variant % 2 == 0 ? ["promo", "gift-\(variant)"] : [],
+            royalties: (0..<(variant % 4)).map { RoyaltyShare(holder: "h\($0)", basisPoints: Int64(100 * ($0 + 1))) })
+    }
+
+    static func roundTrip<T: BinaryRecord & Equatable>(_ value: T) throws {
+        let bytes = value.binaryBytes
+        #expect(bytes.first == T.tag)
+        #expect(try T.decodeStored(bytes) == value)
+        // A value stored as JSON before the binary layout still reads.
+        let json = Array(try LedgerEvent.encoder.encode(value))
+        #expect(try T.decodeStored(json) == value)
+        // Truncated bytes are refused, never misread.
+        for cut in [1, bytes.count / 2, bytes.count - 1] where cut < bytes.count {
+            #expect(throws: (any Error).self) { try T.decodeStored(Array(bytes[..<cut])) }
+        }
+    }
+
+    @Test("user, vendor, content, transaction and idempotency records round-trip in binary and still read JSON")
+    func records() throws {
+        for variant in 0..<12 {
+            let members: [String: Bool] = Dictionary(uniqueKeysWithValues: (0..<(variant % 4)).map { ("m\($0)", $0 % 2 == 0) })
+            let wallets: [Currency] = variant % 2 == 0 ? [.usd, .eur] : [.usd]
+            let creditLimits: [String: Int64] = variant % 2 == 0 ? ["USD": 500, "EUR": Int64.max] : [:]
+            var limits: [SpendingLimit] = []
+            for index in 0..<(variant % 3) {
+                let kind = SpendingLimit.Kind.allCases[index % 5]
+                let member: String? = index == 1 ? "m0" : nil
+                let vendor: String? = index == 2 ? "shop" : nil
+                limits.append(SpendingLimit(kind: kind, currency: .usd, amount: Int64(100 * (index + 1)), member: member, vendor: vendor))
+            }
+            let referring: String? = variant % 3 == 1 ? "shop" : nil
+            let representative: String? = variant % 3 == 2 ? Self.odd : nil
+            let user = UserRecord(
+                channel: AccountChannel.allCases[variant % 3], referringVendor: referring, representative: representative,
+                members: members, wallets: wallets, creditLimits: creditLimits, limits: limits,
+                openedAtMilliseconds: UInt64(variant) * 1_000_000_007)
+            try Self.roundTrip(user)
+            try Self.roundTrip(VendorRecord(
+                name: Self.odd, sites: ["https://a.example/", "http://b.example/x/"], feeBasisPoints: Int64(variant * 100),
+                settlement: SettlementPolicy(thresholdAmount: variant % 2 == 0 ? 10_000 : nil, periodSeconds: variant % 3 == 0 ? nil : 86_400),
+                lastSettledAtMilliseconds: UInt64.max - UInt64(variant), settledThroughSequence: UInt64(variant)))
+            try Self.roundTrip(Self.terms(variant))
+            try Self.roundTrip(TransactionRecord(
+                user: "u\(variant)", member: variant % 2 == 0 ? "kid" : nil, vendor: "shop", terms: Self.terms(variant),
+                status: [.held, .captured, .voided, .expired, .disputed, .refunded][variant % 6],
+                holdExpiresAtMilliseconds: variant % 2 == 0 ? 123 : nil,
+                sources: [FundingSource(account: "wallet:u\(variant):USD", amount: Int64(-variant)), FundingSource(account: "lot:x:USD", amount: 7)],
+                fee: variant % 3 == 0 ? nil : Int64(variant), royalties: variant % 3 == 0 ? nil : [RoyaltyPayment(holder: "h", amount: Int64.min)]))
+            try Self.roundTrip(IdempotencyRecord(requestDigest: String(repeating: "ab", count: 32), sequence: UInt64(variant) << 40))
+        }
+    }
+
+    @Test("dictionaries are written sorted, so equal records give equal bytes")
+    func deterministic() {
+        var members: [String: Bool] = [:]
+        var reversed: [String: Bool] = [:]
+        for index in 0..<50 { members["m\(index)"] = true }
+        for index in (0..<50).reversed() { reversed["m\(index)"] = true }
+        let first = UserRecord(channel: .providerSite, members: members, wallets: [.usd], creditLimits: [:], limits: [], openedAtMilliseconds: 1)
+        let second = UserRecord(channel: .providerSite, members: reversed, wallets: [.usd], creditLimits: [:], limits: [], openedAtMilliseconds: 1)
+        #expect(first.binaryBytes == second.binaryBytes)
+    }
+
+    @Test("the spending log keeps exactly what the JSON list kept: entries after the 30-day horizon, in order")
+    func spendingLog() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<50 {
+            var reference: [SpendEntry] = []
+            var stored: [UInt8]? = nil
+            var time: UInt64 = 40 * 86_400_000
+            for step in 0..<60 {
+                // Mostly forward in time, sometimes backward (an injected clock may do that).
+                time = UInt64(Int64(time) + Int64.random(in: -86_400_000...(5 * 86_400_000), using: &generator))
+                let entry = SpendEntry(
+                    timeMilliseconds: time, amount: Int64.random(in: 1...1_000, using: &generator), vendor: "v\(step % 3)",
+                    member: step % 4 == 0 ? "kid" : nil, transaction: "tx-\(step)")
+                let horizon = time > LedgerFold.spendRetentionMilliseconds ? time - LedgerFold.spendRetentionMilliseconds : 0
+                reference.removeAll { $0.timeMilliseconds <= horizon }
+                reference.append(entry)
+                stored = try SpendLog.adding(entry, to: stored, horizon: horizon)
+                #expect(try SpendLog.decode(stored!) == reference)
+                #expect(stored! == SpendLog.encode(reference), "the appended log has the bytes of a fresh encoding")
+            }
+        }
+        // A JSON list from before the binary log converts on the next purchase.
+        let old = [SpendEntry(timeMilliseconds: 5, amount: 1, vendor: "v", member: nil, transaction: "tx-1"),
+                   SpendEntry(timeMilliseconds: 90 * 86_400_000, amount: 2, vendor: "v", member: "m", transaction: "tx-2")]
+        let json = Array(try LedgerEvent.encoder.encode(old))
+        #expect(try SpendLog.decode(json) == old)
+        let next = SpendEntry(timeMilliseconds: 91 * 86_400_000, amount: 3, vendor: "w", member: nil, transaction: "tx-3")
+        let converted = try SpendLog.adding(next, to: json, horizon: 61 * 86_400_000)
+        #expect(try SpendLog.decode(converted) == [old[1], next])
+    }
+
+    static func captured(_ variant: Int) -> PurchaseCaptured {
+        let terms = terms(variant)
+        return PurchaseCaptured(
+            transaction: "tx-\(variant)", user: "u\(variant)", member: variant % 2 == 0 ? Self.odd : nil, vendor: "shop",
+            terms: terms, oneStep: variant % 2 == 0,
+            sources: [FundingSource(account: "wallet:u\(variant):\(terms.currency)", amount: terms.price)],
+            fee: Int64(variant), royalties: [RoyaltyPayment(holder: "h0", amount: 0), RoyaltyPayment(holder: "h1", amount: 12)],
+            rounding: royaltyRoundingRule, entitlement: terms.access,
+            postings: [Posting(debit: .wallet(user: "u\(variant)", currency: terms.currency),
+                               credit: .vendorPayable(vendor: "shop", currency: terms.currency), amount: terms.price)],
+            idempotency: variant % 3 == 0 ? nil : IdempotencyMark(vendor: "shop", key: "k/\(variant)\"", requestDigest: "ff"),
+            timeMilliseconds: 1_764_000_000_000 + UInt64(variant))
+    }
+
+    /// The two payloads are the same JSON document (compared as parsed objects).
+    static func sameDocument(_ lhs: [UInt8], _ rhs: Data) throws -> Bool {
+        let left = try JSONSerialization.jsonObject(with: Data(lhs)) as! NSDictionary
+        let right = try JSONSerialization.jsonObject(with: rhs) as! NSDictionary
+        return left.isEqual(right)
+    }
+
+    @Test("hand-written PurchaseCaptured and PurchaseAuthorized JSON decode to the same event and equal JSONEncoder's document")
+    func purchaseEvents() throws {
+        for variant in 0..<12 {
+            let event = Self.captured(variant)
+            let draft = try LedgerEvent.purchaseCaptured(event).draft()
+            #expect(draft.typeName == "PurchaseCaptured")
+            #expect(try LedgerEvent(typeName: draft.typeName, payload: draft.payload) == .purchaseCaptured(event))
+            #expect(try Self.sameDocument(draft.payload, try LedgerEvent.encoder.encode(event)))
+
+            let authorized = PurchaseAuthorized(
+                transaction: event.transaction, user: event.user, member: event.member, vendor: event.vendor, terms: event.terms,
+                holdExpiresAtMilliseconds: UInt64(variant) * 60_000, sources: event.sources,
+                postings: [Posting(debit: .wallet(user: event.user, currency: event.terms.currency),
+                                   credit: .holds(user: event.user, currency: event.terms.currency), amount: event.terms.price)],
+                idempotency: event.idempotency, timeMilliseconds: event.timeMilliseconds)
+            let held = try LedgerEvent.purchaseAuthorized(authorized).draft()
+            #expect(try LedgerEvent(typeName: held.typeName, payload: held.payload) == .purchaseAuthorized(authorized))
+            #expect(try Self.sameDocument(held.payload, try LedgerEvent.encoder.encode(authorized)))
+        }
+    }
+
+    @Test("the request digest's hand-written form is byte for byte JSONEncoder's sorted-keys form")
+    func digestForm() throws {
+        let names = ["u1", "p-500", Self.odd, "a/b", "é", ""]
+        for user in names {
+            for content in names {
+                for member in [nil, "kid", Self.odd] {
+                    let command = LedgerCommand.purchase(user: user, member: member, vendor: "v/\(content)", content: .catalog(content))
+                    let expected = Array(try LedgerEvent.encoder.encode(command))
+                    #expect(EventJSON.digestForm(command) == expected, "\(String(decoding: expected, as: UTF8.self))")
+                }
+            }
+        }
+        #expect(EventJSON.digestForm(.purchase(user: "u", vendor: "v", content: .inline(Self.terms(1)))) == nil)
+    }
+
+    @Test("a batch of purchases through executeBatch: replay from empty equals the live write model, in the new layouts")
+    func batchReplay() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000_000)
+        try await fixture.givenUser("bob", funds: 1_000_000)
+        try await fixture.run(.addMember(user: "bob", member: "kid"))
+        try await fixture.run(.setSpendingLimit(user: "bob", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 5_000)))
+        try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("cat", price: 30)))
+        var commands: [(command: LedgerCommand, idempotencyKey: String?)] = []
+        for index in 0..<300 {
+            let user = index % 2 == 0 ? "alice" : "bob"
+            let command: LedgerCommand = index % 3 == 0
+                ? .purchase(user: user, member: user == "bob" && index % 5 == 0 ? "kid" : nil, vendor: "shop", content: .catalog("cat"))
+                : .purchase(user: user, vendor: "shop", content: .inline(LedgerFixture.terms("i\(index)", price: Int64(1 + index))))
+            commands.append((command, "k\(index)"))
+        }
+        let results = try await fixture.ledger.executeBatch(commands)
+        let accepted = results.filter { if case .success = $0 { true } else { false } }.count
+        #expect(accepted > 100 && accepted < 300, "bob's daily limit refuses some")
+        // The same keys again: every accepted one replays, nothing new is appended.
+        let head = fixture.journal.head
+        let again = try await fixture.ledger.executeBatch(commands)
+        #expect(fixture.journal.head == head)
+        for (first, second) in zip(results, again) {
+            if case .success(let result) = first, case .success(let replay) = second {
+                #expect(replay.replayed && replay.events == result.events)
+            }
+        }
+        let live = try fixture.ledger.writeModel()
+        #expect(try Ledger.replay(fixture.journal.storage) == live)
+        #expect(live["user/alice"]?.first == RecordTag.user)
+        #expect(live["spend/bob"]?.first == RecordTag.spending)
+        #expect(try fixture.balancesSumToZero())
+        let spent = try fixture.ledger.read { try $0.spending("bob") }
+        #expect(spent.reduce(0) { $0 + $1.amount } <= 5_000)
+    }
+}
