@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import Journal
+import TallyCrypto
+import Testing
+@testable import TallyServer
+
+@Suite("Vendor purchase routes")
+struct PurchaseRouteTests {
+    @Test("a one-step purchase posts price, fee and royalty; the vendor sees only a pseudonym; the user's summary and wallet show it")
+    func oneStepPurchase() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("alice", amount: 1_000)
+            let token = try await client.purchaseToken(user)
+            let reply = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 200),
+            ])
+            #expect(reply.status == .created, "\(reply.text)")
+            let body = reply.json
+            #expect(body["amount"] as? Int == 200)
+            #expect(body["fee"] as? Int == 10)
+            #expect(body["vendorNet"] as? Int == 170)
+            #expect(body["status"] as? String == "captured")
+            let customer = try #require(body["customer"] as? String)
+            #expect(customer.hasPrefix("p_"))
+            #expect(!reply.text.contains(user.id), "the vendor must never see the user's ID")
+            let sequence = try #require(reply.headers[.tallySequence])
+            let wallets = try await client.user(user, .get, "/v1/me/wallets?minSequence=\(sequence)")
+            #expect(wallets.status == .ok, "\(wallets.text)")
+            let data = wallets.json["data"] as? [String: Any]
+            let usd = (data?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 800)
+            let purchases = try await client.user(user, .get, "/v1/me/purchases?minSequence=\(sequence)")
+            let list = (purchases.json["data"] as? [String: Any])?["purchases"] as? [[String: Any]]
+            #expect(list?.count == 1)
+            #expect(list?.first?["transaction"] as? String == body["transaction"] as? String)
+            // The same customer at the same vendor keeps one pseudonym; another vendor sees another.
+            let again = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent("article-2", price: 1)])
+            #expect(again.json["customer"] as? String == customer)
+            let other = try await client.registerVendor(name: "Other", sites: ["https://other.example/"])
+            let elsewhere = try await client.vendor(other, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 1, url: "https://other.example/x"),
+            ])
+            #expect(elsewhere.status == .created, "\(elsewhere.text)")
+            #expect(elsewhere.json["customer"] as? String != customer)
+        }
+    }
+
+    @Test("authorize holds funds; capture pays once; a second capture and a capture after void are refused")
+    func authorizeCaptureVoid() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("bob", amount: 500)
+            let token = try await client.purchaseToken(user)
+            let held = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 300), "holdSeconds": 600,
+            ])
+            #expect(held.status == .created, "\(held.text)")
+            #expect(held.json["status"] as? String == "held")
+            let transaction = try #require(held.json["transaction"] as? String)
+            let captured = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(transaction)/capture")
+            #expect(captured.status == .ok, "\(captured.text)")
+            #expect(captured.json["status"] as? String == "captured")
+            let twice = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(transaction)/capture")
+            #expect(twice.status == .unprocessableContent)
+            #expect(twice.problemType == "ledger/transaction-not-held")
+
+            let second = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent("article-2", price: 100), "holdSeconds": 600,
+            ])
+            let other = try #require(second.json["transaction"] as? String)
+            let voided = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(other)/void")
+            #expect(voided.status == .ok, "\(voided.text)")
+            #expect(voided.json["status"] as? String == "voided")
+            let late = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(other)/capture")
+            #expect(late.status == .unprocessableContent)
+            // Another vendor cannot capture or even see this vendor's transaction.
+            let intruder = try await client.registerVendor(name: "Intruder", sites: ["https://intruder.example/"])
+            let peek = try await client.vendor(intruder, .get, "/v1/vendor/purchases/\(transaction)")
+            #expect(peek.status == .notFound)
+        }
+    }
+
+    @Test("insufficient funds, a URL outside the vendor's sites, a negative price and an unknown currency are refused and append nothing")
+    func refusals() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("carol", amount: 50)
+            let token = try await client.purchaseToken(user)
+            let head = harness.api.journal.head
+            let poor = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 51)])
+            #expect(poor.status == .unprocessableContent)
+            #expect(poor.problemType == "ledger/insufficient-funds")
+            let outside = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 1, url: "https://evil.example/a"),
+            ])
+            #expect(outside.problemType == "ledger/url-outside-vendor-sites")
+            let negative = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: -5)])
+            #expect(negative.problemType == "ledger/amount-not-positive")
+            var strange = APIHarness.Client.inlineContent(price: 5)
+            strange["currency"] = "XXX"
+            let currency = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": strange])
+            #expect(currency.status == .badRequest)
+            #expect(currency.json["field"] as? String == "inline.currency")
+            let neither = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token])
+            #expect(neither.status == .badRequest)
+            #expect(neither.json["field"] as? String == "content")
+            #expect(harness.api.journal.head == head, "a refused purchase appends nothing")
+        }
+    }
+
+    @Test("a batch decides each purchase on its own, in one request")
+    func batch() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let rich = try await client.fundedUser("dave", amount: 1_000)
+            let poor = try await client.fundedUser("erin", amount: 10)
+            let richToken = try await client.purchaseToken(rich)
+            let poorToken = try await client.purchaseToken(poor)
+            let reply = try await client.vendor(vendor, .post, "/v1/vendor/purchases/batch", ["purchases": [
+                ["idempotencyKey": "b-1", "purchaseToken": richToken, "inline": APIHarness.Client.inlineContent("a", price: 100)],
+                ["idempotencyKey": "b-2", "purchaseToken": poorToken, "inline": APIHarness.Client.inlineContent("b", price: 100)],
+                ["idempotencyKey": "b-3", "purchaseToken": "pt_garbage", "inline": APIHarness.Client.inlineContent("c", price: 1)],
+                ["idempotencyKey": "b-4", "purchaseToken": richToken, "inline": APIHarness.Client.inlineContent("d", price: 200)],
+            ]])
+            #expect(reply.status == .ok, "\(reply.text)")
+            let results = try #require(reply.json["results"] as? [[String: Any]])
+            #expect(results.map { $0["status"] as? Int } == [201, 422, 403, 201])
+            #expect(reply.json["accepted"] as? Int == 2)
+            #expect((results[2]["problem"] as? [String: Any])?["field"] as? String == "purchases[2].purchaseToken")
+        }
+    }
+}

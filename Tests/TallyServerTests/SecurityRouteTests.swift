@@ -1,0 +1,200 @@
+import Foundation
+import Hummingbird
+import Journal
+import TallyCrypto
+import Testing
+@testable import TallyServer
+
+@Suite("Authentication, signatures, tokens and idempotency over HTTP")
+struct SecurityRouteTests {
+    @Test("forged, tampered, stale, replayed and unsigned vendor requests are refused and append nothing")
+    func vendorSignatures() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("frank")
+            let token = try await client.purchaseToken(user)
+            let body = client.json(["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 10)])
+            let uri = "/v1/vendor/purchases"
+            let head = harness.api.journal.head
+
+            let unsigned = try await client.send(.post, uri, headers: [.idempotencyKey: "k1"], body: body)
+            #expect(unsigned.status == .unauthorized)
+            #expect(unsigned.problemType == "signature-missing")
+
+            let forger = APIHarness.Vendor(id: vendor.id, keyID: vendor.keyID, secret: SecureRandom.bytes(32))
+            let forged = try await client.send(.post, uri, headers: client.signedHeaders(forger, .post, uri, body: body, idempotencyKey: "k1"), body: body)
+            #expect(forged.status == .unauthorized)
+            #expect(forged.problemType == "signature-invalid")
+
+            var tamperedBody = body
+            tamperedBody[tamperedBody.count - 3] ^= 1
+            let tampered = try await client.send(.post, uri, headers: client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k1"), body: tamperedBody)
+            #expect(tampered.status == .unauthorized)
+
+            let otherKey = try await client.send(.post, uri, headers: client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k2"), body: body.isEmpty ? nil : body)
+            #expect(otherKey.status == .created, "signed for k2 and sent with k2: accepted")
+            var switched = client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k3")
+            switched[.idempotencyKey] = "k4"
+            let keySwap = try await client.send(.post, uri, headers: switched, body: body)
+            #expect(keySwap.status == .unauthorized, "the idempotency key is signed")
+
+            let stale = try await client.send(
+                .post, uri, headers: client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k5", timestamp: harness.clock.now() / 1000 - 301), body: body)
+            #expect(stale.status == .unauthorized)
+            #expect(stale.problemType == "signature-stale")
+
+            let headers = client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k6", nonce: "fixed-nonce-0123456789")
+            let first = try await client.send(.post, uri, headers: headers, body: body)
+            #expect(first.status == .created)
+            let replayed = try await client.send(.post, uri, headers: headers, body: body)
+            #expect(replayed.status == .unauthorized)
+            #expect(replayed.problemType == "signature-replayed")
+
+            #expect(harness.api.journal.head == head + 2, "only the two properly signed purchases were appended")
+        }
+    }
+
+    @Test("expired, altered, outside-the-window and revoked-member purchase tokens are refused")
+    func purchaseTokens() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("grace")
+            let token = try await client.purchaseToken(user)
+            func buy(_ token: String) async throws -> APIHarness.Reply {
+                try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 1)])
+            }
+            var bytes = Array(token.utf8)
+            bytes[bytes.count - 5] = bytes[bytes.count - 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+            let altered = try await buy(String(decoding: bytes, as: UTF8.self))
+            #expect(altered.status == .forbidden)
+            #expect(altered.problemType == "purchase-token-invalid")
+
+            // A member of grace's account; once removed, their token no longer buys anything.
+            let member = try await client.user(user, .post, "/v1/me/members", ["login": "grace-kid", "password": "another long password"])
+            #expect(member.status == .created, "\(member.text)")
+            let kid = try await client.loginAs("grace-kid", password: "another long password")
+            let kidToken = try await client.purchaseToken(kid)
+            #expect(try await buy(kidToken).status == .created)
+            let removed = try await client.user(user, .delete, "/v1/me/members/\(member.json["member"] as! String)")
+            #expect(removed.status == .ok, "\(removed.text)")
+            let revoked = try await buy(kidToken)
+            #expect(revoked.status == .unprocessableContent)
+            let kidSession = try await client.user(kid, .get, "/v1/me")
+            #expect(kidSession.status == .unauthorized, "a removed member's sessions end")
+
+            // Past the purchase window (30 minutes after login) the token is refused, and no new one is issued.
+            harness.clock.advance(milliseconds: 31 * 60_000)
+            let expired = try await buy(token)
+            #expect(expired.status == .forbidden)
+            #expect(expired.problemType == "purchase-token-expired")
+            let fresh = try await client.user(user, .post, "/v1/me/purchase-token")
+            #expect(fresh.status == .forbidden)
+            #expect(fresh.problemType == "purchase-window-closed")
+            // After the key has rotated away the token is unreadable altogether.
+            harness.clock.advance(milliseconds: 3 * 3_600_000)
+            #expect(try await buy(token).status == .forbidden)
+        }
+    }
+
+    @Test("one purchase token redeemed concurrently: funds for one purchase, exactly one succeeds")
+    func concurrentRedemption() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("heidi", amount: 100)
+            let token = try await client.purchaseToken(user)
+            let head = harness.api.journal.head
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                            "purchaseToken": token, "inline": APIHarness.Client.inlineContent("c\(index)", price: 100),
+                        ]).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .created }.count == 1)
+            #expect(statuses.filter { $0 == .unprocessableContent }.count == 15)
+            #expect(harness.api.journal.head == head + 1)
+        }
+    }
+
+    @Test("idempotency: a retry returns the first answer byte for byte; another body is 422; a retry in flight is 409")
+    func idempotency() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("ivan")
+            let token = try await client.purchaseToken(user)
+            let body: [String: Any] = ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 25)]
+            let first = try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-1")
+            #expect(first.status == .created)
+            let head = harness.api.journal.head
+            let retry = try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-1")
+            #expect(retry.status == .created)
+            #expect(retry.bytes == first.bytes)
+            #expect(retry.headers[.idempotentReplay] == "true")
+            let different = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 26),
+            ], idempotencyKey: "order-1")
+            #expect(different.status == .unprocessableContent)
+            #expect(different.problemType == "ledger/idempotency-conflict")
+            let missing = try await client.send(.post, "/v1/vendor/purchases",
+                headers: client.signedHeaders(vendor, .post, "/v1/vendor/purchases", body: client.json(body), idempotencyKey: nil), body: client.json(body))
+            #expect(missing.status == .badRequest)
+            #expect(missing.problemType == "idempotency-key-missing")
+            #expect(harness.api.journal.head == head)
+
+            // In flight: hold the slot as a first request would, and send the retry.
+            let holding = try await harness.api.exclusively(vendor: vendor.id, key: "order-2") {
+                try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-2")
+            }
+            #expect(holding.status == .conflict)
+            #expect(holding.problemType == "idempotency-in-flight")
+            #expect(holding.headers[.retryAfter] == "1")
+        }
+    }
+
+    @Test("bad bodies: malformed JSON, wrong types, unknown fields (a balance), huge bodies — each named, nothing applied")
+    func badBodies() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("judy", amount: 0)
+            let head = harness.api.journal.head
+            let malformed = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session), body: Array("{\"currency\": ".utf8))
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.problemType == "malformed-json")
+            let wrongType = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": "100", "method": "card"])
+            #expect(wrongType.problemType == "wrong-type")
+            #expect(wrongType.json["field"] as? String == "amount")
+            let fraction = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 1.5, "method": "card"])
+            #expect(fraction.status == .badRequest)
+            let unknown = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 100, "method": "card", "balance": 1_000_000])
+            #expect(unknown.status == .badRequest)
+            #expect(unknown.problemType == "unknown-field")
+            #expect(unknown.json["field"] as? String == "balance")
+            let missing = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "method": "card"])
+            #expect(missing.problemType == "missing-field")
+            #expect(missing.json["field"] as? String == "amount")
+            let method = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 5, "method": "providerIssue"])
+            #expect(method.json["field"] as? String == "method")
+            let overflow = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 9_223_372_036_854_775_807 as Int64, "method": "card"])
+            #expect(overflow.status == .created || overflow.status == .unprocessableContent)
+            let huge = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session), body: Array(repeating: UInt8(ascii: " "), count: 70_000))
+            #expect(huge.status == .contentTooLarge)
+            #expect(huge.problemType == "body-too-large")
+            let negative = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": -5, "method": "card"])
+            #expect(negative.problemType == "ledger/amount-not-positive")
+            if overflow.status == .created {
+                #expect(harness.api.journal.head == head + 1)
+                let again = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 1, "method": "card"])
+                #expect(again.problemType == "ledger/amount-overflow")
+            } else {
+                #expect(harness.api.journal.head == head)
+            }
+        }
+    }
+}

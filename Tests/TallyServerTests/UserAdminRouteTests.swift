@@ -1,0 +1,162 @@
+import Foundation
+import Hummingbird
+import Journal
+import TallyCrypto
+import Testing
+@testable import TallyServer
+
+@Suite("User, customer-service and auditor routes")
+struct UserAdminRouteTests {
+    @Test("signup, login, profile from the identity store, wrong password and taken login")
+    func accounts() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("kate", amount: 0)
+            let me = try await client.user(user, .get, "/v1/me")
+            #expect(me.status == .ok)
+            #expect(me.json["name"] as? String == "Name of kate")
+            #expect(me.json["wallets"] as? [String] == ["USD"])
+            let wrong = try await client.send(.post, "/v1/login", body: client.json(["login": "kate", "password": "not the password"]))
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.problemType == "login-failed")
+            let nobody = try await client.send(.post, "/v1/login", body: client.json(["login": "nobody", "password": "not the password"]))
+            #expect(nobody.status == .unauthorized)
+            let taken = try await client.send(.post, "/v1/signup", body: client.json([
+                "login": "KATE", "password": "correct horse battery", "name": "K", "email": "k@example.org",
+            ]))
+            #expect(taken.status == .conflict)
+            #expect(taken.problemType == "login-taken")
+            let short = try await client.send(.post, "/v1/signup", body: client.json([
+                "login": "leo", "password": "short", "name": "L", "email": "l@example.org",
+            ]))
+            #expect(short.json["field"] as? String == "password")
+            let logout = try await client.user(user, .post, "/v1/logout")
+            #expect(logout.status == .noContent)
+            #expect(try await client.user(user, .get, "/v1/me").status == .unauthorized)
+            // The journal holds no personal data: neither the name nor the login appears in it.
+            let events = try harness.api.journal.events(from: 1, limit: 100)
+            for event in events {
+                let text = String(decoding: event.payload, as: UTF8.self)
+                #expect(!text.contains("Name of kate") && !text.contains("kate@example.org"))
+            }
+        }
+    }
+
+    @Test("transfers, limits with headroom, offline funds cleared by customer service, history newest first, point-in-time balance")
+    func money() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let mia = try await client.fundedUser("mia", amount: 1_000)
+            let ned = try await client.fundedUser("ned", amount: 0)
+            let transfer = try await client.user(mia, .post, "/v1/me/transfers", ["toLogin": "ned", "currency": "USD", "amount": 300])
+            #expect(transfer.status == .created, "\(transfer.text)")
+            let afterTransfer = try #require(transfer.json["sequence"] as? Int)
+            let toSelf = try await client.user(mia, .post, "/v1/me/transfers", ["toLogin": "mia", "currency": "USD", "amount": 1])
+            #expect(toSelf.problemType == "ledger/self-transfer")
+            let unknown = try await client.user(mia, .post, "/v1/me/transfers", ["toLogin": "ghost", "currency": "USD", "amount": 1])
+            #expect(unknown.json["field"] as? String == "toLogin")
+
+            let limit = try await client.user(mia, .post, "/v1/me/limits", ["kind": "perTransaction", "currency": "USD", "amount": 50])
+            #expect(limit.status == .created, "\(limit.text)")
+            let token = try await client.purchaseToken(mia)
+            let over = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 60)])
+            #expect(over.problemType == "ledger/exceeds-per-transaction-limit")
+            #expect(over.json["headroom"] as? Int == 50)
+
+            let check = try await client.user(ned, .post, "/v1/me/funds", ["currency": "USD", "amount": 500, "method": "check"])
+            #expect(check.json["pending"] as? Bool == true)
+            let funding = try #require(check.json["funding"] as? String)
+            let cleared = try await client.admin(.post, "/v1/admin/funds/\(funding)/clear")
+            #expect(cleared.status == .ok, "\(cleared.text)")
+            let again = try await client.admin(.post, "/v1/admin/funds/\(funding)/fail")
+            #expect(again.problemType == "ledger/funding-not-pending")
+
+            let head = harness.api.journal.head
+            let wallets = try await client.user(ned, .get, "/v1/me/wallets?minSequence=\(head)")
+            let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 800)
+            let history = try await client.user(ned, .get, "/v1/me/history/USD?limit=1&minSequence=\(head)")
+            let page = try #require(history.json["data"] as? [String: Any])
+            let entries = try #require(page["entries"] as? [[String: Any]])
+            #expect(entries.count == 1)
+            // Newest first: the check's clearing (pending to available, within the user's own
+            // accounts, so it moves nothing in or out).
+            #expect(entries.first?["eventType"] as? String == "FundsCleared")
+            let next = try #require(page["nextBefore"] as? Int)
+            let older = try await client.user(ned, .get, "/v1/me/history/USD?limit=10&before=\(next)")
+            let olderEntries = (older.json["data"] as? [String: Any])?["entries"] as? [[String: Any]]
+            #expect(olderEntries?.map { $0["amount"] as? Int } == [500, 300], "the check's arrival, then the transfer in")
+            let past = try await client.user(ned, .get, "/v1/me/balances/USD?atSequence=\(afterTransfer)")
+            #expect(past.json["balance"] as? Int == 300)
+            let now = try await client.user(ned, .get, "/v1/me/balances/USD")
+            #expect(now.json["balance"] as? Int == 800)
+            let bad = try await client.user(ned, .get, "/v1/me/balances/XYZ")
+            #expect(bad.problemType == "unknown-currency")
+        }
+    }
+
+    @Test("a dispute reserves the amount; customer service refunds it; settlement pays the vendor the rest; royalties are stated")
+    func disputeAndSettlement() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let olga = try await client.fundedUser("olga", amount: 1_000)
+            let token = try await client.purchaseToken(olga)
+            let first = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent("x", price: 200)])
+            let second = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent("y", price: 100)])
+            let transaction = try #require(first.json["transaction"] as? String)
+            _ = second
+            let dispute = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "never delivered"])
+            #expect(dispute.status == .created, "\(dispute.text)")
+            #expect(dispute.json["status"] as? String == "open")
+            let id = try #require(dispute.json["dispute"] as? String)
+            let resolved = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": true, "representative": "rep-7"])
+            #expect(resolved.status == .ok, "\(resolved.text)")
+            #expect(resolved.json["refunded"] as? Int == 200)
+            let twice = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": false, "representative": "rep-7"])
+            #expect(twice.problemType == "ledger/dispute-not-open")
+            let settled = try await client.admin(.post, "/v1/admin/settlements", ["vendor": vendor.id, "currency": "USD", "force": true])
+            #expect(settled.status == .created, "\(settled.text)")
+            #expect(settled.json["amount"] as? Int == 85, "100 - 5 fee - 10 royalty of the undisputed purchase")
+            let head = harness.api.journal.head
+            let settlement = try await client.vendor(vendor, .get, "/v1/vendor/settlement?minSequence=\(head)")
+            #expect(settlement.status == .ok, "\(settlement.text)")
+            let royalties = try await client.admin(.get, "/v1/admin/holders/author-1/royalties?minSequence=\(head)")
+            #expect(royalties.status == .ok, "\(royalties.text)")
+            let wallets = try await client.user(olga, .get, "/v1/me/wallets?minSequence=\(head)")
+            let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 900, "refunded 200 of the 300 spent")
+        }
+    }
+
+    @Test("auditors read events as hashed, blocks, keys and receipts that verify under the published key")
+    func audit() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            _ = try await client.registerVendor()
+            _ = try await client.fundedUser("pam", amount: 10)
+            let head = try await client.auditor(.get, "/v1/audit/head")
+            let sequence = try #require(head.json["sequence"] as? Int)
+            #expect(sequence == Int(harness.api.journal.head))
+            let events = try await client.auditor(.get, "/v1/audit/events?from=1&limit=2")
+            let list = try #require(events.json["events"] as? [[String: Any]])
+            #expect(list.count == 2)
+            #expect(events.json["nextFrom"] as? Int == 3)
+            let stored = try #require(try harness.api.journal.event(at: 1))
+            #expect(list.first?["hash"] as? String == stored.hash.hex)
+            #expect(Data(base64Encoded: list.first?["payload"] as? String ?? "").map(Array.init) == stored.payload)
+            let keys = try await client.auditor(.get, "/v1/audit/keys")
+            let pem = try #require((keys.json["keys"] as? [[String: Any]])?.first?["publicKeyPEM"] as? String)
+            let receiptReply = try await client.auditor(.get, "/v1/audit/receipts/\(sequence)")
+            #expect(receiptReply.status == .ok)
+            let receipt = try JSONDecoder().decode(Receipt.self, from: Data(receiptReply.bytes))
+            let key = try Ed25519PublicKey(pem: pem)
+            #expect(receipt.violation(publicKey: key) == nil)
+            let block = try await client.auditor(.get, "/v1/audit/blocks/\(sequence)")
+            #expect(block.json["signature"] as? String == receipt.signature)
+            #expect(try await client.auditor(.get, "/v1/audit/receipts/999999").status == .notFound)
+            #expect(try await client.auditor(.get, "/v1/audit/events?limit=0").status == .badRequest)
+        }
+    }
+}
