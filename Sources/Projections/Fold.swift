@@ -66,8 +66,12 @@ final class Folder {
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
     private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
-    /// Entries written once (history, balance history, indexes), keyed by their full key.
-    private var appended: [[UInt8]: [UInt8]] = [:]
+    /// Entries written once (history, balance history, indexes); each key is unique.
+    private var appended: [([UInt8], [UInt8])] = []
+    /// The time index: the last sequence at each running-maximum time.
+    private var timeIndex: [UInt64: UInt64] = [:]
+    /// Royalty entries of the event being folded, by rights holder.
+    private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
     // The event being folded.
     private var sequence: UInt64 = 0
@@ -81,10 +85,13 @@ final class Folder {
         maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
     }
 
-    /// Writes every changed record and the checkpoints, sorted by key.
+    /// Writes every changed record and the checkpoints.
     func flush() throws {
-        var entries = Array(appended)
-        entries.reserveCapacity(entries.count + dirtyBalances.count + 16)
+        var entries = appended
+        entries.reserveCapacity(entries.count + dirtyBalances.count + timeIndex.count + 16)
+        for (time, sequence) in timeIndex {
+            entries.append((Keys.timeIndex(time), Integers.encode(sequence)))
+        }
         for account in dirtyBalances {
             entries.append((Keys.balance(account), Integers.encode(balances[account]!)))
         }
@@ -97,7 +104,7 @@ final class Folder {
             entries.append((Keys.checkpoint(model), Integers.encode(checkpoint)))
         }
         entries.append((Keys.maxTime, Integers.encode(maxTime)))
-        entries.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        // Not sorted: sorting byte-array keys cost more than the B-tree saves on ordered puts.
         for (key, value) in entries {
             try transaction.put(database, key: key, value: value)
         }
@@ -120,9 +127,15 @@ final class Folder {
         sequence = stored.sequence
         time = event.timeMilliseconds
         if time > maxTime { maxTime = time }
-        appended[Keys.timeIndex(maxTime)] = Integers.encode(sequence)
+        timeIndex[maxTime] = sequence
 
         try foldRecords(event)
+        if !royaltyEntries.isEmpty {
+            for (holder, entries) in royaltyEntries {
+                appended.append((Keys.numbered(Keys.royaltyEntries(holder), sequence), Array(try encoder.encode(entries))))
+            }
+            royaltyEntries.removeAll(keepingCapacity: true)
+        }
         let postings = event.postings
         if !postings.isEmpty {
             try foldPostings(postings, event: event)
@@ -398,7 +411,7 @@ final class Folder {
         // Balance history and the views that show balances.
         for (name, (account, currency)) in touched {
             let balance = balances[name]!
-            appended[Keys.balanceHistory(name, sequence)] = Integers.encode(balance)
+            appended.append((Keys.balanceHistory(name, sequence), Integers.encode(balance)))
             try showBalance(account, currency: currency, balance: balance)
         }
 
@@ -409,7 +422,7 @@ final class Folder {
             let entry = HistoryEntry(
                 sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
                 amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
-            appended[Keys.numbered(holder.historyPrefix, sequence)] = Array(try encoder.encode(entry))
+            appended.append((Keys.numbered(holder.historyPrefix, sequence), HistoryCodec.encode(entry)))
         }
     }
 
@@ -527,7 +540,7 @@ final class Folder {
             title: terms.title, url: terms.url, price: terms.price, currency: terms.currency, amount: terms.price,
             status: status, voidReason: nil, access: terms.access, remaining: nil, fee: nil, royalties: nil,
             purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence))
-        appended[Keys.numbered(Keys.userPurchases(user), sequence)] = Keys.bytes(transaction)
+        appended.append((Keys.numbered(Keys.userPurchases(user), sequence), Keys.bytes(transaction)))
     }
 
     private func remainingEntitlement(_ access: AccessTerms, from start: UInt64) throws -> EntitlementRemaining {
@@ -564,14 +577,8 @@ final class Folder {
                 total.reversed = try add(total.reversed, -amount, "royalties of \(holder)")
             }
         }
-        let key = Keys.numbered(Keys.royaltyEntries(holder), sequence)
-        var entries: [RoyaltyEntry] = []
-        if let existing = appended[key] {
-            entries = try decoder.decode([RoyaltyEntry].self, from: Data(existing))
-        }
-        entries.append(RoyaltyEntry(sequence: sequence, timeMilliseconds: time, transaction: transaction, vendor: vendor,
-                                    currency: currency, amount: amount))
-        appended[key] = Array(try encoder.encode(entries))
+        royaltyEntries[holder, default: []].append(RoyaltyEntry(
+            sequence: sequence, timeMilliseconds: time, transaction: transaction, vendor: vendor, currency: currency, amount: amount))
     }
 }
 

@@ -19,8 +19,8 @@ import Ledger
 // | `vendor/<vendor>` | JSON `VendorSettlementView` | vendor settlement |
 // | `txn/<transaction>` | JSON `PurchaseView` | purchases |
 // | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
-// | `hw/<user>:<CUR>` 0 `<seq>` | JSON `HistoryEntry` | history |
-// | `hv/<vendor>` 0 `<seq>` | JSON `HistoryEntry` | history |
+// | `hw/<user>:<CUR>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
+// | `hv/<vendor>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
 // | `rs/<holder>` | JSON `[RoyaltyCurrencyTotal]` | royalties |
 // | `re/<holder>` 0 `<seq>` | JSON `[RoyaltyEntry]` | royalties |
 enum Keys {

@@ -63,9 +63,8 @@ public struct ProjectionReader {
     }
 
     private func history(prefix: String, before: UInt64?, limit: Int) throws -> HistoryPage {
-        let decoder = self.decoder
         let page = try newestFirst(prefix: prefix, before: before, limit: limit) { _, value in
-            try decoder.decode(HistoryEntry.self, from: Data(value))
+            try HistoryCodec.decode(value)
         }
         return HistoryPage(entries: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }
@@ -174,6 +173,8 @@ public struct ProjectionReader {
     /// Every entry of the read models, one line each, in key order. Keys print as text, with a
     /// trailing number as `#<n>`; integers print in decimal, JSON as stored.
     func canonicalDump() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         var lines: [String] = []
         try transaction.withCursor(database) { cursor in
             var positioned = try cursor.first()
@@ -191,6 +192,8 @@ public struct ProjectionReader {
                 let shown: String
                 if text.hasPrefix("bal/") || text.hasPrefix("bh/") {
                     shown = String(Integers.int64(value) ?? 0)
+                } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
+                    shown = String(decoding: try encoder.encode(try HistoryCodec.decode(value)), as: UTF8.self)
                 } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
                     shown = String(Integers.uint64(value) ?? 0)
                 } else {
