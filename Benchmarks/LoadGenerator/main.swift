@@ -14,6 +14,13 @@ import TallyCrypto
 
 func formatMilliseconds(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6) }
 
+/// CPU seconds (user + system) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 func percentile(_ sorted: [UInt64], _ fraction: Double) -> UInt64 {
     guard !sorted.isEmpty else { return 0 }
     let rank = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
@@ -58,10 +65,12 @@ func run() async throws -> Int32 {
     let counter = Counter()
     let clients = timedConnections.map { Client(connection: $0, plan: plan, counter: counter) }
     log("timed phase: \(plan.requestCount) requests on \(clients.count) connections")
+    let cpuBefore = cpuSeconds()
     let started = DispatchTime.now().uptimeNanoseconds
     for client in clients { client.start() }
     for client in clients { try await client.finished.futureResult.get() }
     let elapsed = DispatchTime.now().uptimeNanoseconds - started
+    let clientCPU = cpuSeconds() - cpuBefore
     for connection in timedConnections { await connection.close() }
 
     var latencies: [UInt64] = []
@@ -103,7 +112,7 @@ func run() async throws -> Int32 {
         ("accepted", "\(accepted)"), ("rejected", "\(rejected)"), ("failed", "\(failed)"),
         ("users_spent", "\(totals.usersSpent)"), ("vendors_net", "\(totals.vendorsNet)"), ("fees", "\(totals.fees)"), ("royalties", "\(totals.royalties)"),
         ("totals_match", matches ? "true" : "false"),
-        ("requests", "\(requests)"), ("latency_per", parameters.mode == .single ? "\"purchase\"" : "\"request\""),
+        ("requests", "\(requests)"), ("client_cpu_s", String(format: "%.3f", clientCPU)), ("latency_per", parameters.mode == .single ? "\"purchase\"" : "\"request\""),
         ("U", "\(parameters.users)"), ("V", "\(parameters.vendors)"), ("C", "\(parameters.clients)"),
         ("BATCH", parameters.mode == .batched ? "\(parameters.batch)" : "null"), ("SEED", "\(parameters.seed)"),
         ("INITIAL", "\(parameters.initial)"), ("CURRENCY", Bodies.jsonString(parameters.currency)),
