@@ -36,8 +36,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("through"), help: ArgumentHelp("End with the block holding this sequence.", valueName: "SEQ"))
     var throughSequence: UInt64?
 
-    @Option(help: ArgumentHelp("Uncompressed MiB per segment (a segment ends at a block boundary).", valueName: "MIB"))
-    var segmentMib: Int = 64
+    @Option(help: ArgumentHelp("Uncompressed KiB per segment (a segment ends at the first block boundary after it).", valueName: "KIB"))
+    var segmentKib: Int = 65_536
 
     @Option(help: ArgumentHelp("zstd level, 1 (fastest) to 19.", valueName: "LEVEL"))
     var level: Int32 = 1
@@ -48,7 +48,7 @@ struct ExportCommand: ParsableCommand {
     func validate() throws {
         guard fromSequence >= 1 else { throw ValidationError("--from must be at least 1") }
         if let throughSequence, throughSequence < fromSequence { throw ValidationError("--through is before --from") }
-        guard segmentMib >= 1 && segmentMib <= 1024 else { throw ValidationError("--segment-mib must be 1...1024") }
+        guard segmentKib >= 1 && segmentKib <= 1 << 20 else { throw ValidationError("--segment-kib must be 1...1048576") }
         guard level >= 1 && level <= 19 else { throw ValidationError("--level must be 1...19") }
     }
 
@@ -103,7 +103,7 @@ struct ExportCommand: ParsableCommand {
     /// Writes the segments, keys, manifest and checksums into `directory`.
     func write(_ storage: LMDBJournalStorage, into directory: String) throws -> ExportManifest {
         let writer = SegmentWriter(directory: directory, level: level)
-        let segmentBytes = segmentMib << 20
+        let segmentBytes = segmentKib << 10
         let level = self.level
         let (header, keys): (ExportHeader, ExportManifest.File) = try storage.read { reader in
             guard let lastBlock = try reader.lastBlockRecord() else {

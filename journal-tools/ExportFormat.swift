@@ -9,7 +9,7 @@ import TallyCrypto
 /// - `keys.zst`: every key record of the journal (the `keys` database), zstd-compressed.
 /// - `segment-NNNNNN.zst`: the events and blocks of whole blocks, in sequence order,
 ///   zstd-compressed (one frame each). A segment ends at the first block boundary after
-///   `--segment-mib` of records.
+///   `--segment-kib` of records.
 /// - `SHA256SUMS`: the SHA-256 of every other file, in `sha256sum -c` form.
 ///
 /// Uncompressed, a segment (and `keys.zst`) is a run of entries, each

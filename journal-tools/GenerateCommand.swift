@@ -92,7 +92,10 @@ struct SyntheticLedger {
 
     let users: Int
     let vendors: Int
-    let time: UInt64
+    /// The time of the first event; each later event is 10 s after the one before, so that
+    /// the ledger's 30-day spending windows stay as short as a real journal's.
+    let start: UInt64
+    var time: UInt64
     var balances: [String: Int64] = [:]
     var changed: Set<String> = []
     var settledThrough: [Int: UInt64] = [:]
@@ -106,7 +109,12 @@ struct SyntheticLedger {
     init(users: Int, vendors: Int, time: UInt64) {
         self.users = users
         self.vendors = vendors
+        self.start = time
         self.time = time
+    }
+
+    mutating func tick(_ sequence: UInt64) {
+        time = start + sequence * 10_000
     }
 
     func setupEvents() -> [Setup] {
@@ -122,6 +130,7 @@ struct SyntheticLedger {
     }
 
     mutating func apply(_ setup: Setup, at sequence: UInt64) -> EventDraft {
+        tick(sequence)
         switch setup {
         case .vendor(let vendor):
             settledThrough[vendor] = sequence
@@ -137,6 +146,7 @@ struct SyntheticLedger {
     }
 
     mutating func purchase(at sequence: UInt64) -> EventDraft {
+        tick(sequence)
         let user = Int(random.next() % UInt64(users))
         let vendor = Int(random.next() % UInt64(vendors))
         let price = Int64(random.next() % 500) + 1
@@ -154,6 +164,7 @@ struct SyntheticLedger {
     }
 
     mutating func settlement(at sequence: UInt64) -> EventDraft {
+        tick(sequence)
         settledAtThisCount = true
         // The vendor with the largest payable.
         let vendor = (0..<vendors).max { balances["vendor:v\($0):USD", default: 0] < balances["vendor:v\($1):USD", default: 0] }!

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Journal
 import LMDB
@@ -175,6 +176,10 @@ struct Importer {
 
     /// Reads a file the manifest lists, checking its size and SHA-256, and decompresses it.
     func load(_ name: String, bytes: Int, uncompressedBytes: Int, sha256: String, sequence: UInt64) throws -> [UInt8] {
+        try Self.load(exportPath: exportPath, name, bytes: bytes, uncompressedBytes: uncompressedBytes, sha256: sha256, sequence: sequence)
+    }
+
+    static func load(exportPath: String, _ name: String, bytes: Int, uncompressedBytes: Int, sha256: String, sequence: UInt64) throws -> [UInt8] {
         let path = exportPath + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ImportFailure.missingSegment.failure(sequence: sequence, "\(path) is missing")
@@ -259,9 +264,8 @@ struct Importer {
             for record in records { try writer.putKeyRecord(keyID: record.keyID.value, bytes: record.bytes) }
         }
 
-        // The segments, in order, each verified once written.
-        let verifier = JournalVerifier(trustedKeys: trusted)
-        let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
+        // The segments: their order first (the manifest alone), then each one read, checked
+        // and decompressed on a second thread while the one before is written and verified.
         var next = manifest.firstSequence
         for segment in manifest.segments {
             guard segment.firstSequence == next, segment.lastSequence >= segment.firstSequence else {
@@ -269,9 +273,14 @@ struct Importer {
                     sequence: next,
                     "\(segment.file) holds \(segment.firstSequence)...\(segment.lastSequence), but the next sequence is \(next) (segments reordered, duplicated or left out)")
             }
-            let bytes = try load(
-                segment.file, bytes: segment.bytes, uncompressedBytes: segment.uncompressedBytes, sha256: segment.sha256,
-                sequence: segment.firstSequence)
+            next = segment.lastSequence + 1
+        }
+        let verifier = JournalVerifier(trustedKeys: trusted)
+        let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
+        var loading = manifest.segments.first.map { SegmentLoad(exportPath, $0) }
+        for (index, segment) in manifest.segments.enumerated() {
+            let bytes = try loading!.result()
+            loading = index + 1 < manifest.segments.count ? SegmentLoad(exportPath, manifest.segments[index + 1]) : nil
             try write(bytes, of: segment, into: storage)
             let report = try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence)
             if let failure = report.failure { throw ReportedFailure(failure) }
@@ -284,9 +293,9 @@ struct Importer {
             segmentsImported += 1
             lastImported = segment.lastSequence
             headImported = report.head
-            next = segment.lastSequence + 1
             progress?.update(segment.lastSequence)
         }
+        _ = try? loading?.result()
         progress?.finish()
 
         // The end: the manifest's head, and any checkpoint the auditor kept.
@@ -366,5 +375,29 @@ struct Importer {
                     "\(segment.file) ends at event \(expected - 1), block \(lastBlock), with \(blocks) blocks; the manifest says \(segment.lastSequence) and \(segment.blocks) blocks")
             }
         }
+    }
+}
+
+/// Reads, checks and decompresses one segment on a background thread.
+final class SegmentLoad: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    // Written once by the loading thread before it signals, read after the wait.
+    private var outcome: Result<[UInt8], any Error> = .success([])
+
+    init(_ exportPath: String, _ segment: ExportManifest.Segment) {
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            outcome = Result {
+                try Importer.load(
+                    exportPath: exportPath, segment.file, bytes: segment.bytes, uncompressedBytes: segment.uncompressedBytes,
+                    sha256: segment.sha256, sequence: segment.firstSequence)
+            }
+            done.signal()
+        }
+    }
+
+    func result() throws -> [UInt8] {
+        done.wait()
+        done.signal()
+        return try outcome.get()
     }
 }

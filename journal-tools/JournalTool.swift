@@ -6,26 +6,29 @@ import TallyCrypto
 
 /// `journal-tool`: verify, inspect and audit a Tally journal without running the service.
 ///
-/// Every command opens the journal read-only, so it is safe to run beside a live `tally serve`.
+/// Every command but `keys generate` and `keys rotate` only reads the data directory, so it is
+/// safe to run beside a live `tally serve`.
 /// Exit codes are shared by all commands (see ``ToolExitCode``); `verify` adds one code per
 /// kind of verification failure (see `VerificationFailure.Kind.exitCode`).
 @main
 struct JournalTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "journal-tool",
-        abstract: "Verify, inspect and audit a Tally journal (read-only).",
+        abstract: "Audit, inspect, export, import and replay a Tally journal, and manage its keys.",
         discussion: """
             The data directory (--data) is the one `tally serve` uses: it holds journal/ (the \
             LMDB environment) and keys/ (the signing keys). The format is described in \
             Schemas/journal.md.
 
             Exit codes: 0 success; 1 a check failed or the item asked for does not exist; \
-            2 usage error, or the data could not be read; 10-23 `verify` found the journal \
-            invalid (one code per failure kind, see `journal-tool verify --help`).
+            2 usage error, or the data could not be read; 3 another process has the journal \
+            open (keys rotate); 10-27 `verify` found the journal invalid (one code per failure \
+            kind, see `journal-tool verify --help`); 28 `replay --compare-live` found the live \
+            write model different; 30-35 `import` refused the export (see `journal-tool import --help`).
             """,
         subcommands: [
             VerifyCommand.self, InspectCommand.self, ReceiptCommand.self, KeysCommand.self,
-            ExportCommand.self, ImportCommand.self, ExampleCommand.self, GenerateCommand.self,
+            ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExampleCommand.self, GenerateCommand.self,
         ]
     )
 

@@ -35,6 +35,20 @@ struct LedgerAudit {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settledTotals, royaltyTotals, feeTotals
         }
+
+        /// Every key is present; absent values are `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(eventsAudited, forKey: .eventsAudited)
+            try container.encode(postings, forKey: .postings)
+            try container.encode(accounts, forKey: .accounts)
+            try container.encode(writeModelBalancesCompared, forKey: .writeModelBalancesCompared)
+            try container.encode(writeModelNote, forKey: .writeModelNote)
+            try container.encode(settlements, forKey: .settlements)
+            try container.encode(settledTotals, forKey: .settledTotals)
+            try container.encode(royaltyTotals, forKey: .royaltyTotals)
+            try container.encode(feeTotals, forKey: .feeTotals)
+        }
     }
 
     /// Events decoded per step of the pipeline (decoded on every core, folded in order).

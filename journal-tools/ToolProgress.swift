@@ -7,7 +7,8 @@ final class ToolProgress {
     private let lastSequence: UInt64
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
-    private var lastShown: ContinuousClock.Instant
+    /// When the line was last written; nil until the first update, which is always shown.
+    private var lastShown: ContinuousClock.Instant?
     private var shown = false
     /// How often the line is rewritten at most.
     private let interval = Duration.milliseconds(500)
@@ -17,7 +18,6 @@ final class ToolProgress {
         self.firstSequence = firstSequence
         self.lastSequence = lastSequence
         started = clock.now
-        lastShown = started
     }
 
     /// A progress line for `first...last`, or nil when stderr is not a terminal.
@@ -28,7 +28,7 @@ final class ToolProgress {
     /// Called with the last sequence done.
     func update(_ sequence: UInt64) {
         let now = clock.now
-        guard now - lastShown >= interval else { return }
+        if let lastShown, now - lastShown < interval { return }
         lastShown = now
         shown = true
         let done = sequence >= firstSequence ? sequence - firstSequence + 1 : 0

@@ -1,0 +1,209 @@
+import Foundation
+import Journal
+import TallyCrypto
+import TallyTestSupport
+import Testing
+import Zstd
+
+@Suite("journal-tool export and import", .serialized)
+struct ExportImportTests {
+    /// An export of the small journal in segments of 8 KiB (several segments).
+    static func export(_ data: String, into root: TemporaryDirectory, segmentKiB: Int = 8) throws -> String {
+        let path = root.path + "/export"
+        let run = try ToolRun.run(["export", "--data", data, "--out", path, "--segment-kib", String(segmentKiB), "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        return path
+    }
+
+    static func manifest(_ export: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: export + "/manifest.json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    static func writeManifest(_ manifest: [String: Any], to export: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
+        try data.write(to: URL(fileURLWithPath: export + "/manifest.json"))
+    }
+
+    static func segments(_ manifest: [String: Any]) -> [[String: Any]] {
+        manifest["segments"] as? [[String: Any]] ?? []
+    }
+
+    static func head(_ data: String) throws -> String {
+        let run = try ToolRun.run(["verify", "--data", data, "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        return "\(run.json["lastSequence"] ?? ""):\(run.json["head"] ?? "")"
+    }
+
+    @Test("export then import gives a journal that verifies with the same head and the same write model")
+    func roundTrip() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let export = try Self.export(data, into: root)
+        let manifest = try Self.manifest(export)
+        #expect(manifest["format"] as? String == "tally-export/1")
+        #expect(Self.segments(manifest).count >= 3)
+        #expect(((manifest["compressionRatio"] as? NSNumber)?.doubleValue ?? 0) > 1)
+        let sums = try String(contentsOfFile: export + "/SHA256SUMS", encoding: .utf8)
+        for segment in Self.segments(manifest) {
+            #expect(sums.contains("\(segment["sha256"] as! String)  \(segment["file"] as! String)"))
+        }
+
+        let imported = root.path + "/imported"
+        let publicKey = try FileManager.default.contentsOfDirectory(atPath: data + "/keys").first { $0.hasSuffix(".pub.pem") }!
+        let run = try ToolRun.run(["import", export, "--data", imported, "--public-key", data + "/keys/" + publicKey, "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(try Self.head(imported) == (try Self.head(data)))
+        #expect("\(manifest["lastSequence"]!):\(manifest["head"]!)" == (try Self.head(data)))
+
+        // The write model folded on import equals the live one the ledger kept.
+        let original = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/replay-original", "--json"])
+        let copy = try ToolRun.run(["replay", "--data", imported, "--into", root.path + "/replay-imported", "--compare-live", "--json"])
+        #expect(copy.status == 0, "\(copy.summary)")
+        #expect(original.json["dumpSHA256"] as? String == copy.json["dumpSHA256"] as? String)
+        #expect(FileManager.default.fileExists(atPath: imported + "/keys/journal-id"))
+        #expect(FileManager.default.fileExists(atPath: imported + "/keys/" + publicKey))
+    }
+
+    struct Case: CustomStringConvertible, Sendable {
+        let description: String
+        let exitCode: Int32
+        let kind: String
+        /// Tampers with the export; returns the sequence the refusal must name and extra
+        /// arguments for import.
+        let tamper: @Sendable (String, [String: Any]) throws -> (UInt64, [String])
+    }
+
+    static func sequence(_ segment: [String: Any], _ key: String) -> UInt64 {
+        (segment[key] as! NSNumber).uint64Value
+    }
+
+    static let cases: [Case] = [
+        Case(description: "changed byte in a segment", exitCode: 32, kind: "checksum-mismatch") { export, manifest in
+            let segment = segments(manifest)[1]
+            let path = export + "/" + (segment["file"] as! String)
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count / 2] ^= 0x40
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return (sequence(segment, "firstSequence"), [])
+        },
+        Case(description: "truncated segment file", exitCode: 32, kind: "checksum-mismatch") { export, manifest in
+            let segment = segments(manifest)[2]
+            let path = export + "/" + (segment["file"] as! String)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: path))
+            return (sequence(segment, "firstSequence"), [])
+        },
+        Case(description: "missing segment file", exitCode: 31, kind: "missing-segment") { export, manifest in
+            let segment = segments(manifest)[1]
+            try FileManager.default.removeItem(atPath: export + "/" + (segment["file"] as! String))
+            return (sequence(segment, "firstSequence"), [])
+        },
+        Case(description: "segments reordered", exitCode: 34, kind: "segment-order") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            list.swapAt(1, 2)
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            return (sequence(list[2], "firstSequence"), [])
+        },
+        Case(description: "segment duplicated", exitCode: 34, kind: "segment-order") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            list.insert(list[1], at: 2)
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            return (sequence(list[3], "firstSequence"), [])
+        },
+        Case(description: "segment dropped from the list", exitCode: 34, kind: "segment-order") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            let dropped = list.remove(at: 1)
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            return (sequence(dropped, "firstSequence"), [])
+        },
+        Case(description: "truncated tail: the last segment left out", exitCode: 35, kind: "head-mismatch") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            let dropped = list.removeLast()
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            try FileManager.default.removeItem(atPath: export + "/" + (dropped["file"] as! String))
+            return (sequence(dropped, "firstSequence"), [])
+        },
+        Case(description: "event changed and checksums rewritten", exitCode: 12, kind: "event-hash-mismatch") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            let path = export + "/" + (list[1]["file"] as! String)
+            var plain = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))), maximumSize: 1 << 30)
+            // The first entry is the segment's first event: flip the last byte of its payload.
+            let length = Int(plain[9]) << 24 | Int(plain[10]) << 16 | Int(plain[11]) << 8 | Int(plain[12])
+            plain[13 + length - 2] ^= 0x01
+            let compressed = try Zstd.compress(plain)
+            try Data(compressed).write(to: URL(fileURLWithPath: path))
+            list[1]["bytes"] = compressed.count
+            list[1]["sha256"] = SHA256.hash(compressed).hex
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            return (sequence(list[1], "firstSequence"), [])
+        },
+        Case(description: "wrong key: another journal's key records", exitCode: 18, kind: "unknown-key") { export, manifest in
+            let stranger = try Ed25519PrivateKey.generate()
+            let record = KeyRecord(publicKey: stranger.publicKey, activatedAt: 1, endorsingKeyID: nil, endorsement: nil)
+            var plain: [UInt8] = [0x4B]
+            plain += withUnsafeBytes(of: record.keyID.value.bigEndian) { Array($0) }
+            plain += withUnsafeBytes(of: UInt32(record.bytes.count).bigEndian) { Array($0) }
+            plain += record.bytes
+            let compressed = try Zstd.compress(plain)
+            try Data(compressed).write(to: URL(fileURLWithPath: export + "/keys.zst"))
+            var changed = manifest
+            changed["keys"] = ["file": "keys.zst", "bytes": compressed.count, "uncompressedBytes": plain.count, "sha256": SHA256.hash(compressed).hex]
+            try writeManifest(changed, to: export)
+            return (1, [])
+        },
+        Case(description: "untrusted: another journal's public key", exitCode: 19, kind: "untrusted-key") { export, _ in
+            let other = try Ed25519PrivateKey.generate()
+            let path = export + "/../other.pub.pem"
+            try other.publicKey.pemRepresentation.write(toFile: path, atomically: true, encoding: .utf8)
+            return (1, ["--public-key", path])
+        },
+        Case(description: "rolled back: the export ends before the auditor's checkpoint", exitCode: 23, kind: "rollback") { _, manifest in
+            let last = (manifest["lastSequence"] as! NSNumber).uint64Value
+            return (last + 5, ["--checkpoint", "\(last + 5):\(String(repeating: "ab", count: 32))"])
+        },
+        Case(description: "manifest damaged", exitCode: 30, kind: "bad-manifest") { export, _ in
+            try Data("{\"format\": \"tally-export/1\"".utf8).write(to: URL(fileURLWithPath: export + "/manifest.json"))
+            return (0, [])
+        },
+    ]
+
+    @Test("a tampered, truncated, reordered, duplicated or missing segment is refused with its code; nothing is left", arguments: cases)
+    func tampered(_ tamper: Case) async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let export = try Self.export(data, into: root)
+        let (sequence, extra) = try tamper.tamper(export, try Self.manifest(export))
+        let target = root.path + "/imported"
+        let run = try ToolRun.run(["import", export, "--data", target, "--json"] + extra)
+        #expect(run.status == tamper.exitCode, "\(tamper.description): \(run.summary)")
+        #expect(run.failureKind == tamper.kind, "\(tamper.description): \(run.summary)")
+        #expect(run.failureSequence == sequence, "\(tamper.description): \(run.summary)")
+        #expect(run.json["imported"] as? Bool == false)
+        #expect(!FileManager.default.fileExists(atPath: target), "a refused import leaves no data directory")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.contains(".importing-") }
+        #expect(leftovers.isEmpty, "a refused import leaves no staging directory: \(leftovers)")
+    }
+
+    @Test("import refuses a data directory that is not empty, and export one that exists")
+    func refusesNonEmpty() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let export = try Self.export(data, into: root)
+        let again = try ToolRun.run(["export", "--data", data, "--out", export])
+        #expect(again.status == 2, "\(again.summary)")
+        let run = try ToolRun.run(["import", export, "--data", data])
+        #expect(run.status == 2, "\(run.summary)")
+        #expect(run.errors.contains("not an empty directory"))
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Journal
+import Ledger
+import TallyTestSupport
+import Testing
+
+@Suite("journal-tool replay", .serialized)
+struct ReplayTests {
+    @Test("replay folds the journal into a fresh write model equal, entry for entry, to the live one")
+    func replayEqualsLive() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/models", "--compare-live", "--dump"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(FileManager.default.fileExists(atPath: root.path + "/models/write-model/data.mdb"))
+
+        // The dump against the live write model, read here through the ledger.
+        let (journal, ledger) = try LedgerJournal.open(data)
+        let live = try ledger.writeModel()
+        let aliceUSD = try ledger.balance(.wallet(user: "alice", currency: .usd))
+        journal.close()
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("# tally canonical dump v1") == true)
+        #expect(lines.count == live.count + 1)
+        #expect(lines.contains("bal/wallet:alice:USD\t\(aliceUSD)"))
+        let keys = lines.dropFirst().map { String($0.split(separator: "\t", maxSplits: 1)[0]) }
+        #expect(keys == live.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        for line in lines.dropFirst() where !line.hasPrefix("bal/") {
+            let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            #expect(Array(parts[1].utf8) == live[parts[0]], "\(parts[0])")
+        }
+
+        let balances = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/balances"])
+        #expect(balances.status == 0)
+        #expect(balances.output.contains("wallet:alice:USD"))
+    }
+
+    @Test("replay --compare-live names the entry where a tampered live write model differs (exit 28)")
+    func compareLiveFindsTamper() async throws {
+        let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
+        try RawJournal(copy.path).setState("user/alice", Array("{}".utf8))
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/models", "--compare-live", "--json"])
+        #expect(run.status == 28, "\(run.summary)")
+        #expect(run.failureKind == "write-model-mismatch")
+        #expect(((run.json["failure"] as? [String: Any])?["message"] as? String)?.contains("user/alice") == true)
+    }
+
+    @Test("replay refuses a target directory that is not empty")
+    func refusesNonEmptyTarget() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let run = try ToolRun.run(["replay", "--data", data, "--into", data])
+        #expect(run.status == 2, "\(run.summary)")
+    }
+}

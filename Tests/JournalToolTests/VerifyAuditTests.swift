@@ -1,0 +1,157 @@
+import Foundation
+import Journal
+import Ledger
+import TallyCrypto
+import TallyTestSupport
+import Testing
+
+@Suite("journal-tool verify: the full audit", .serialized)
+struct VerifyAuditTests {
+    @Test("a ledger journal verifies: chain, signatures, postings, balances equal to the write model, settlements")
+    func validLedgerJournal() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let run = try ToolRun.run(["verify", "--data", data, "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(run.errors.isEmpty, "progress must stay quiet when stderr is not a terminal: \(run.errors)")
+        let audit = try #require(run.json["audit"] as? [String: Any])
+        #expect(audit["mode"] as? String == "ledger")
+        let report = try #require(audit["report"] as? [String: Any])
+        let events = (run.json["eventsVerified"] as? NSNumber)?.uint64Value
+        #expect((report["eventsAudited"] as? NSNumber)?.uint64Value == events)
+        #expect(((report["writeModelBalancesCompared"] as? NSNumber)?.intValue ?? 0) > 10)
+        #expect((report["settlements"] as? NSNumber)?.intValue == 3)
+        // Royalties: 10 % of each captured price to each holder listed.
+        let royalties = try #require(report["royaltyTotals"] as? [String: Any])
+        let eur = ToolRun.integer(royalties["EUR"])
+        let usd = ToolRun.integer(royalties["USD"])
+        #expect(eur == 12 * 90)
+        #expect(usd == (12 + 1 + 1 + 1) * 2 * 25)
+
+        let text = try ToolRun.run(["verify", "--data", data])
+        #expect(text.status == 0)
+        #expect(text.output.contains("balances equal the recomputed ones"))
+        #expect(text.output.contains("result        valid") || text.output.contains("valid"))
+    }
+
+    @Test("a range is audited event by event; the write model is compared only for the whole journal")
+    func rangeAudit() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let run = try ToolRun.run(["verify", "--data", data, "--from", "10", "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        let report = try #require((run.json["audit"] as? [String: Any])?["report"] as? [String: Any])
+        #expect(report["writeModelBalancesCompared"] is NSNull)
+        #expect((report["writeModelNote"] as? String)?.contains("not compared") == true)
+    }
+
+    @Test("--audit chain skips the ledger audit; a journal of other events is checked as a journal only")
+    func chainOnly() async throws {
+        let root = TemporaryDirectory()
+        let example = try ToolRun.run(["example", "--data", root.path + "/example"])
+        #expect(example.status == 0, "\(example.summary)")
+        let auto = try ToolRun.run(["verify", "--data", root.path + "/example", "--json"])
+        #expect(auto.status == 0, "\(auto.summary)")
+        #expect((auto.json["audit"] as? [String: Any])?["mode"] as? String == "chain")
+        let forced = try ToolRun.run(["verify", "--data", root.path + "/example", "--audit", "ledger", "--json"])
+        #expect(forced.status == 24, "\(forced.summary)")
+        #expect(forced.failureKind == "undecodable-event")
+        #expect(forced.failureSequence == 1)
+    }
+
+    /// Rewrites one event's payload and re-signs everything after it with the journal's key.
+    static func resealed(_ data: String, typeName: String, nth: Int = 0, _ change: (String) -> String) throws -> (DataCopy, UInt64) {
+        let copy = try DataCopy(of: data)
+        let raw = try RawJournal(copy.path)
+        var seen = 0
+        for sequence in 1...(try raw.lastSequence()) {
+            let event = try raw.event(sequence)
+            guard event.typeName == typeName else { continue }
+            if seen == nth {
+                let text = String(decoding: event.payload, as: UTF8.self)
+                let changed = change(text)
+                precondition(changed != text, "the change must change the payload")
+                try raw.reseal(sequence, payload: Array(changed.utf8))
+                return (copy, sequence)
+            }
+            seen += 1
+        }
+        throw RawJournalError("no \(typeName) #\(nth)")
+    }
+
+    @Test("postings that do not sum to zero per currency are found, even when the key holder re-signed them")
+    func unbalancedPostings() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        // The vendor's credit is moved to an account of another currency.
+        let (copy, sequence) = try Self.resealed(data, typeName: "PurchaseCaptured", nth: 2) {
+            $0.replacingOccurrences(of: "\"credit\":\"vendor:shop:USD\"", with: "\"credit\":\"vendor:shop:EUR\"")
+        }
+        let chain = try ToolRun.run(["verify", "--data", copy.path, "--audit", "chain", "--json"])
+        #expect(chain.status == 0, "the re-signed journal passes the journal's own checks: \(chain.summary)")
+        let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(run.status == 25, "\(run.summary)")
+        #expect(run.failureKind == "unbalanced-postings")
+        #expect(run.failureSequence == sequence)
+    }
+
+    @Test("an event that does not decode as the ledger event its type names is found")
+    func undecodable() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let (copy, sequence) = try Self.resealed(data, typeName: "TokensTransferred") {
+            $0.replacingOccurrences(of: "\"amount\":1234", with: "\"amount\":\"1234\"")
+        }
+        let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(run.status == 24, "\(run.summary)")
+        #expect(run.failureKind == "undecodable-event")
+        #expect(run.failureSequence == sequence)
+    }
+
+    @Test("a royalty listed but not posted, and a settlement above the payable, are settlement inconsistencies")
+    func settlementAndRoyalties() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let (royalty, royaltySequence) = try Self.resealed(data, typeName: "PurchaseCaptured", nth: 0) {
+            $0.replacingOccurrences(of: "{\"amount\":25,\"holder\":\"label\"}", with: "{\"amount\":26,\"holder\":\"label\"}")
+        }
+        let royaltyRun = try ToolRun.run(["verify", "--data", royalty.path, "--json"])
+        #expect(royaltyRun.status == 27, "\(royaltyRun.summary)")
+        #expect(royaltyRun.failureKind == "settlement-inconsistent")
+        #expect(royaltyRun.failureSequence == royaltySequence)
+
+        let raw = try RawJournal(data)
+        var settled: Int64 = 0
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "VendorSettled" {
+            let event = try LedgerEvent(typeName: "VendorSettled", payload: try raw.event(sequence).payload)
+            if case .vendorSettled(let settlement) = event { settled = settlement.amount }
+            break
+        }
+        #expect(settled > 0)
+        let (over, overSequence) = try Self.resealed(data, typeName: "VendorSettled") {
+            $0.replacingOccurrences(of: "\"amount\":\(settled)", with: "\"amount\":\(settled + 1)")
+        }
+        let overRun = try ToolRun.run(["verify", "--data", over.path, "--json"])
+        #expect(overRun.status == 27, "\(overRun.summary)")
+        #expect(overRun.failureSequence == overSequence)
+        #expect((overRun.json["failure"] as? [String: Any])?["message"] as? String ?? "" != "")
+    }
+
+    @Test("a write-model balance that differs from the postings, or one no posting explains, is found")
+    func writeModelTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let changed = try DataCopy(of: data)
+        let raw = try RawJournal(changed.path)
+        let last = try raw.lastSequence()
+        let stored = try #require(try raw.stateValue("bal/wallet:alice:USD"))
+        var value = stored
+        value[7] ^= 0x01
+        try raw.setState("bal/wallet:alice:USD", value)
+        let run = try ToolRun.run(["verify", "--data", changed.path, "--json"])
+        #expect(run.status == 26, "\(run.summary)")
+        #expect(run.failureKind == "balance-mismatch")
+        #expect(run.failureSequence == last)
+        #expect(((run.json["failure"] as? [String: Any])?["message"] as? String)?.contains("wallet:alice:USD") == true)
+
+        let extra = try DataCopy(of: data)
+        try RawJournal(extra.path).setState("bal/wallet:mallory:USD", withUnsafeBytes(of: Int64(500).bigEndian) { Array($0) })
+        let extraRun = try ToolRun.run(["verify", "--data", extra.path, "--json"])
+        #expect(extraRun.status == 26, "\(extraRun.summary)")
+        #expect(((extraRun.json["failure"] as? [String: Any])?["message"] as? String)?.contains("mallory") == true)
+    }
+}
