@@ -33,7 +33,32 @@ func connections(_ count: Int, group: any EventLoopGroup, host: String, port: In
     return all
 }
 
+/// `LG_MEASURE_BUILD=1`: times building and signing every request of the plan with made-up
+/// accounts (no server), to show what the client itself costs per request.
+func measureBuild(_ parameters: Parameters) {
+    let draws = Draws(parameters)
+    let vendors = (0..<parameters.vendors).map {
+        VendorAccount(index: $0, id: "v_\($0)", keyID: "vk_000000000000000000000000", secret: SecureRandom.bytes(32),
+                      site: "https://lgdeadbeefv\($0).example/", holder: "lgdeadbeefh\($0)")
+    }
+    let token = "pt_" + String(repeating: "A", count: 190)
+    let users = (0..<parameters.users).map { UserAccount(index: $0, id: "u_\($0)", login: "", session: "", purchaseToken: token) }
+    let plan = Plan(parameters: parameters, draws: draws, users: users, vendors: vendors, noncePrefix: "lg0123456789abcdef")
+    let cpu = cpuSeconds()
+    var bytes = 0
+    for task in 0..<plan.requestCount { bytes += plan.build(task).body.readableBytes }
+    let used = cpuSeconds() - cpu
+    print("{\"measure\":\"build\",\"mode\":\"\(parameters.mode.rawValue)\",\"requests\":\(plan.requestCount),\"cpu_s\":\(used),"
+        + "\"us_per_request\":\(used * 1e6 / Double(plan.requestCount)),\"us_per_purchase\":\(used * 1e6 / Double(draws.count)),\"body_bytes\":\(bytes)}")
+}
+
 func run() async throws -> Int32 {
+    if ProcessInfo.processInfo.environment["LG_MEASURE_BUILD"] == "1" {
+        var parameters = try Parameters.fromEnvironment()
+        parameters.adminKey = "unused"
+        measureBuild(parameters)
+        return 0
+    }
     let parameters = try Parameters.fromEnvironment()
     let (host, port) = try parseURL(parameters.url)
     let threads = Int(ProcessInfo.processInfo.environment["LG_THREADS"] ?? "") ?? 1
