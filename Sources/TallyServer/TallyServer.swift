@@ -23,6 +23,9 @@ public enum TallyServer {
         public var auditorKey: String?
         public var settings = TallyAPI.Settings()
         public var logger: Logger = Logger(label: "tally")
+        /// Milliseconds since the epoch: the journal's event times, token windows, signature
+        /// skew and the sweeper all read this one clock.
+        public var clock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
         /// Called once if the journal writer stops after a failed commit: the process must exit.
         public var onJournalFailure: @Sendable (String) -> Void = { _ in }
         /// Called with the bound port once the server accepts connections.
@@ -45,7 +48,9 @@ public enum TallyServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: configuration.logger)
-        application.addServices(JournalService(journal: api.journal), ProjectionService(projections: api.projections))
+        application.addServices(
+            JournalService(journal: api.journal), ProjectionService(projections: api.projections),
+            SweeperService(sweeper: Sweeper(ledger: api.ledger, clock: api.clock, logger: configuration.logger)))
         return application
     }
 
@@ -54,6 +59,7 @@ public enum TallyServer {
         var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory)
         journalConfiguration.logger = configuration.logger
         journalConfiguration.onWriterFailure = configuration.onJournalFailure
+        journalConfiguration.clock = configuration.clock
         let journal = try Journal.open(journalConfiguration)
         var projectionConfiguration = Projections.Configuration(dataDirectory: configuration.dataDirectory)
         projectionConfiguration.logger = configuration.logger
@@ -64,7 +70,7 @@ public enum TallyServer {
         let identity = try IdentityStore.open(directory: configuration.dataDirectory)
         return TallyAPI(
             journal: journal, projections: projections, credentials: credentials, identity: identity, secrets: secrets,
-            settings: configuration.settings, logger: configuration.logger)
+            settings: configuration.settings, logger: configuration.logger, clock: configuration.clock)
     }
 
     /// The routes (used directly by route tests). Every error becomes a problem document.

@@ -38,10 +38,8 @@ final class APIHarness: @unchecked Sendable {
         configuration.settings.scryptLog2N = 10
         let clock = Clock()
         self.clock = clock
-        let opened = try TallyServer.openAPI(configuration)
-        api = TallyAPI(
-            journal: opened.journal, projections: opened.projections, credentials: opened.credentials, identity: opened.identity,
-            secrets: opened.secrets, settings: configuration.settings, clock: { clock.now() })
+        configuration.clock = { clock.now() }
+        api = try TallyServer.openAPI(configuration)
         router = TallyServer.makeRouter(api: api)
     }
 

@@ -1,0 +1,188 @@
+import Foundation
+import Journal
+import Ledger
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The ledger's clock-driven work, done by the server so that nobody has to remember it:
+///
+/// - a hold whose timeout has passed is released (`expireHold`), so held funds never stay
+///   stuck when a vendor neither captures nor voids;
+/// - an incentive lot past its expiry is expired (what is left returns to its issuer);
+/// - a vendor whose settlement policy is met (amount threshold reached, or period elapsed) is
+///   settled (`settle(force: false)`: the ledger decides whether it is due);
+/// - a referred user's referral reward is paid once the ledger's policy is met.
+///
+/// It learns what to watch by tailing the journal (only the few event types that matter are
+/// decoded), so it needs no index of its own and starts from nothing after a restart. Every
+/// action is an ordinary ledger command: a refusal (already captured, not yet due) changes
+/// nothing and is simply not retried until something changes.
+public final class Sweeper: Sendable {
+    struct State {
+        var next: UInt64 = 1
+        var holds: [String: UInt64] = [:]
+        var lots: [String: UInt64] = [:]
+        /// Vendors with a settlement policy, by currency they have earned in.
+        var payables: Set<String> = []
+        var policies: [String: SettlementPolicy] = [:]
+        /// Referred users not yet rewarded, and whether they have bought since the last try.
+        var referred: [String: Bool] = [:]
+        var lastSettleAttempt: UInt64 = 0
+        var lastReferralAttempt: UInt64 = 0
+    }
+
+    let ledger: Ledger
+    let clock: @Sendable () -> UInt64
+    let logger: Logger
+    let state = Mutex(State())
+    static let watched: Set<String> = [
+        "PurchaseAuthorized", "PurchaseCaptured", "PurchaseVoided", "IncentiveIssued", "IncentiveExpired", "VendorRegistered",
+        "AccountOpened", "ReferralRewarded",
+    ]
+    /// How often due settlements and referral rewards are tried.
+    let settleEveryMilliseconds: UInt64 = 10_000
+
+    public init(ledger: Ledger, clock: @escaping @Sendable () -> UInt64, logger: Logger) {
+        self.ledger = ledger
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Folds the journal's new events into what the sweeper watches.
+    func catchUp() throws {
+        var next = state.withLock { $0.next }
+        while true {
+            let events = try ledger.journal.events(from: next, limit: 4096)
+            guard let last = events.last else { break }
+            var decoded: [LedgerEvent] = []
+            for stored in events where Self.watched.contains(stored.typeName) {
+                decoded.append(try LedgerEvent(typeName: stored.typeName, payload: stored.payload))
+            }
+            state.withLock { state in
+                for event in decoded { Self.note(event, in: &state) }
+                state.next = last.sequence + 1
+            }
+            next = last.sequence + 1
+        }
+    }
+
+    static func note(_ event: LedgerEvent, in state: inout State) {
+        switch event {
+        case .purchaseAuthorized(let held):
+            state.holds[held.transaction] = held.holdExpiresAtMilliseconds
+        case .purchaseCaptured(let captured):
+            state.holds.removeValue(forKey: captured.transaction)
+            if state.policies[captured.vendor] != nil { state.payables.insert(captured.vendor + " " + captured.terms.currency.code) }
+            if state.referred[captured.user] != nil { state.referred[captured.user] = true }
+        case .purchaseVoided(let voided):
+            state.holds.removeValue(forKey: voided.transaction)
+        case .incentiveIssued(let issued):
+            if let expiry = issued.expiresAtMilliseconds { state.lots[issued.lot] = expiry }
+        case .incentiveExpired(let expired):
+            state.lots.removeValue(forKey: expired.lot)
+        case .vendorRegistered(let registered):
+            if registered.settlement.thresholdAmount != nil || registered.settlement.periodSeconds != nil {
+                state.policies[registered.vendor] = registered.settlement
+            }
+        case .accountOpened(let opened):
+            if opened.referringVendor != nil { state.referred[opened.user] = false }
+        case .referralRewarded(let rewarded):
+            state.referred.removeValue(forKey: rewarded.user)
+        default:
+            break
+        }
+    }
+
+    /// One pass: catches up with the journal, then runs whatever is due at the clock's time.
+    /// Returns the commands accepted (for tests and logs).
+    @discardableResult
+    public func sweep() async throws -> [LedgerCommand] {
+        try catchUp()
+        let now = clock()
+        var commands: [LedgerCommand] = []
+        let (holds, lots, payables, referred, settleNow) = state.withLock { state -> ([String], [String], [String], [String], Bool) in
+            let holds = state.holds.filter { $0.value <= now }.keys.sorted()
+            let lots = state.lots.filter { $0.value <= now }.keys.sorted()
+            var settleNow = false
+            if now >= state.lastSettleAttempt + settleEveryMilliseconds {
+                state.lastSettleAttempt = now
+                settleNow = true
+            }
+            let referred = settleNow ? state.referred.filter { $0.value }.keys.sorted() : []
+            for user in referred { state.referred[user] = false }
+            return (holds, lots, settleNow ? state.payables.sorted() : [], referred, settleNow)
+        }
+        for transaction in holds {
+            commands += await attempt(.expireHold(transaction: transaction)) { state in state.holds.removeValue(forKey: transaction) }
+        }
+        for lot in lots {
+            commands += await attempt(.expireIncentive(lot: lot)) { state in state.lots.removeValue(forKey: lot) }
+        }
+        if settleNow {
+            for entry in payables {
+                let parts = entry.split(separator: " ")
+                guard parts.count == 2, let currency = Currency(code: String(parts[1])) else { continue }
+                commands += await attempt(.settle(vendor: String(parts[0]), currency: currency, force: false)) { _ in }
+            }
+            for user in referred {
+                commands += await attempt(.rewardReferral(user: user)) { _ in }
+            }
+        }
+        return commands
+    }
+
+    /// Runs a command; on a refusal, `forget` drops what made the sweeper try it when the
+    /// refusal is final (the hold was captured meanwhile, the lot is spent).
+    private func attempt(_ command: LedgerCommand, forget: (inout State) -> Void) async -> [LedgerCommand] {
+        do {
+            _ = try await ledger.execute(command)
+            return [command]
+        } catch let rejection as LedgerRejection {
+            switch rejection.rule {
+            case .unknownTransaction, .unknownIncentive:
+                state.withLock { forget(&$0) }
+            case .transactionNotHeld:
+                // Also the answer for a hold not yet expired by the ledger's clock: forget it
+                // only once it is really no longer held (captured or voided meanwhile).
+                if case .expireHold(let transaction) = command,
+                    let record = try? ledger.read({ try $0.transaction(transaction) }), record.status != .held
+                {
+                    state.withLock { forget(&$0) }
+                }
+            case .nothingToSettle where isLotExpiry(command):
+                state.withLock { forget(&$0) }
+            default:
+                break
+            }
+            logger.debug("sweeper: refused", metadata: ["command": "\(command)", "rule": "\(rejection.rule.name)"])
+            return []
+        } catch {
+            logger.warning("sweeper: command failed", metadata: ["command": "\(command)", "error": "\(error)"])
+            return []
+        }
+    }
+
+    private func isLotExpiry(_ command: LedgerCommand) -> Bool {
+        if case .expireIncentive = command { return true }
+        return false
+    }
+}
+
+/// Runs the sweeper once a second for the life of the application.
+struct SweeperService: Service {
+    let sweeper: Sweeper
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await sweeper.sweep()
+                } catch {
+                    sweeper.logger.warning("sweeper pass failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
