@@ -84,6 +84,7 @@ import schemathesis
 
 KEY_ID = os.environ.get("TALLY_ST_VENDOR_KEY", "")
 SECRET = bytes.fromhex(os.environ.get("TALLY_ST_VENDOR_SECRET", ""))
+RANDOM = random.Random(os.environ.get("TALLY_ST_SEED", "0"))
 REAL = {"purchaseToken": os.environ.get("TALLY_ST_PURCHASE_TOKEN"), "customer": os.environ.get("TALLY_ST_CUSTOMER"),
         "content": os.environ.get("TALLY_ST_CONTENT")}
 
@@ -109,7 +110,7 @@ def sign(request):
 def realistic(value):
     if isinstance(value, dict):
         for name, real in REAL.items():
-            if real and isinstance(value.get(name), str) and random.random() < 0.7:
+            if real and isinstance(value.get(name), str) and RANDOM.random() < 0.7:
                 value[name] = real
         for item in value.values():
             realistic(item)
@@ -191,7 +192,7 @@ PY
     setup="- 00 - - - -"
 fi
 read -r st_key st_secret st_vendor st_user st_token st_customer <<<"$setup"
-export TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
+export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
 hooks = "tally_st_hooks"
