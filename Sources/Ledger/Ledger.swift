@@ -59,7 +59,8 @@ public final class Ledger: Sendable {
             var sequence = context.nextSequence
             var drafts: [EventDraft] = []
             for event in events {
-                try LedgerFold.apply(event, at: sequence, to: &state)
+                // The key was looked up above and is new: the fold need not look again.
+                try LedgerFold.apply(event, at: sequence, to: &state, idempotencyKeyIsNew: sequence == context.nextSequence && mark != nil)
                 drafts.append(try event.draft())
                 sequence += 1
             }
@@ -132,7 +133,8 @@ public final class Ledger: Sendable {
                 }
                 var sequence = first
                 for event in events {
-                    try LedgerFold.apply(event, at: sequence, to: &state)
+                    // The key was looked up above and is new: the fold need not look again.
+                    try LedgerFold.apply(event, at: sequence, to: &state, idempotencyKeyIsNew: sequence == first && mark != nil)
                     drafts.append(try event.draft())
                     sequence += 1
                 }

@@ -2,22 +2,20 @@
 /// live and replays the journal from empty, so both give the same write model.
 enum LedgerFold {
     /// Applies `event`, appended at `sequence`, to `state`.
-    static func apply(_ event: LedgerEvent, at sequence: UInt64, to state: inout LedgerState) throws {
+    ///
+    /// `idempotencyKeyIsNew` says the caller has just looked the event's idempotency key up in
+    /// this same state and found no record (the first event of a command `Ledger.execute` or
+    /// `executeBatch` decided), so the fold need not look again; the result is the same.
+    static func apply(_ event: LedgerEvent, at sequence: UInt64, to state: inout LedgerState, idempotencyKeyIsNew: Bool = false) throws {
         for posting in event.postings {
             // Decisions check every balance change for overflow; a fold that overflows means the
             // journal holds an event no decision could have made.
-            let debitKey = LedgerState.balanceKey(posting.debit)
-            let creditKey = LedgerState.balanceKey(posting.credit)
-            let debit = try state.balance(key: debitKey)
-            let credit = try state.balance(key: creditKey)
-            let (newDebit, debitOverflow) = debit.subtractingReportingOverflow(posting.amount)
-            let (newCredit, creditOverflow) = credit.addingReportingOverflow(posting.amount)
-            precondition(!debitOverflow && !creditOverflow, "posting overflows a balance at sequence \(sequence)")
-            state.setBalance(key: debitKey, newDebit)
-            state.setBalance(key: creditKey, newCredit)
+            let debitOK = try state.addToBalance(key: LedgerState.balanceKey(posting.debit), 0 &- posting.amount)
+            let creditOK = try state.addToBalance(key: LedgerState.balanceKey(posting.credit), posting.amount)
+            precondition(debitOK && creditOK, "posting overflows a balance at sequence \(sequence)")
         }
         // The key's record names the first sequence its request appended.
-        if let mark = event.idempotency, try state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
+        if let mark = event.idempotency, try idempotencyKeyIsNew || state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
             state.setRecord("idem/\(mark.vendor)/\(mark.key)", IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
         }
         switch event {
