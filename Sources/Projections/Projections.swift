@@ -11,12 +11,15 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
     case foldFailed(sequence: UInt64, reason: String)
     /// A read asked for a sequence the read models have not reached.
     case notYetFolded(requested: UInt64, reached: UInt64)
+    /// Another process swapped in or restarted the version this rebuild was building.
+    case rebuildSuperseded(version: UInt64)
 
     public var description: String {
         switch self {
         case .corruptFile(let path, let reason): return "\(path): \(reason)"
         case .foldFailed(let sequence, let reason): return "cannot fold event \(sequence): \(reason)"
         case .notYetFolded(let requested, let reached): return "sequence \(requested) is not folded yet (reached \(reached))"
+        case .rebuildSuperseded(let version): return "the rebuild of version \(version) was superseded by another process"
         }
     }
 }
@@ -226,12 +229,24 @@ public final class Projections: Sendable {
         return encoder
     }
 
-    /// Folds `events` into `slot` in one write transaction. On an event it cannot fold, it folds
-    /// and commits the events before it and returns the failure.
-    private func foldBatch(_ events: [StoredEvent], into slot: Database) throws -> (reached: UInt64, failure: ProjectionFailure?) {
+    private enum BatchOutcome {
+        case folded(reached: UInt64, failure: ProjectionFailure?)
+        /// The slot is no longer the one expected, or another process folded these events first.
+        case stale
+    }
+
+    /// Folds `events` into slot `slotIndex` in one write transaction, if `meta[pointerName]` still
+    /// names that slot and the slot's checkpoint is right before the first event (another
+    /// process, such as `journal-tool rebuild` beside the server, may share the environment).
+    /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
+    private func foldBatch(_ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64) throws -> BatchOutcome {
         let encoder = makeEncoder()
+        let slot = slots[slotIndex]
         return try environment.write { transaction in
+            let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
+            guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
             var folder = try Folder(transaction: transaction, database: slot, encoder: encoder)
+            guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
             var failure: ProjectionFailure?
             var good = events.count
             for (index, event) in events.enumerated() {
@@ -249,7 +264,17 @@ public final class Projections: Sendable {
                 for event in events[..<good] { try folder.fold(event) }
             }
             if good > 0 { try folder.flush() }
-            return (folder.checkpoint, failure)
+            return .folded(reached: folder.checkpoint, failure: failure)
+        }
+    }
+
+    /// The live slot, its version and its checkpoint, as stored.
+    private func storedLive() throws -> (slot: Int, version: UInt64, sequence: UInt64) {
+        try environment.read { transaction in
+            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+                throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
+            }
+            return (pointer.slot, pointer.version, try Self.checkpoint(transaction, slots[pointer.slot]))
         }
     }
 
@@ -262,17 +287,25 @@ public final class Projections: Sendable {
 
     private func catchUpLocked() throws -> UInt64 {
         let reader = JournalReader(storage: journal)
+        // A failure belongs to the version that met it; another process may have swapped in a new one.
+        if state.failure != nil, try storedLive().version != state.live.version { state.failure = nil }
         while state.failure == nil {
-            let live = state.live
+            // Read from storage each time: another process may have folded or swapped versions.
+            let live = try storedLive()
+            state.live = live
             let events = try reader.events(from: live.sequence + 1, limit: batchEvents)
             if events.isEmpty { break }
-            let result = try foldBatch(events, into: slots[live.slot])
-            state.live = (live.slot, live.version, result.reached)
-            if let failure = result.failure {
-                state.failure = failure
-                logger.error("projection stopped at an event it cannot fold", metadata: [
-                    "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
-                ])
+            switch try foldBatch(events, into: live.slot, pointer: "live", version: live.version) {
+            case .stale:
+                continue
+            case .folded(let reached, let failure):
+                state.live = (live.slot, live.version, reached)
+                if let failure {
+                    state.failure = failure
+                    logger.error("projection stopped at an event it cannot fold", metadata: [
+                        "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
+                    ])
+                }
             }
         }
         return state.live.sequence
@@ -397,15 +430,27 @@ public final class Projections: Sendable {
             func foldNext() throws -> Bool {
                 let events = try reader.events(from: reached + 1, limit: batchEvents)
                 if events.isEmpty { return false }
-                let result = try foldBatch(events, into: slot)
-                reached = result.reached
-                if let failure = result.failure {
-                    logger.error("projection rebuild stopped at an event it cannot fold", metadata: [
-                        "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
-                    ])
-                    throw ProjectionError.foldFailed(sequence: failure.sequence, reason: failure.reason)
+                switch try foldBatch(events, into: slotIndex, pointer: "building", version: version) {
+                case .stale:
+                    // Another process folded into it, or replaced it: go on from what is stored.
+                    let building = try environment.read { transaction in
+                        try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer)
+                    }
+                    guard let building, building.slot == slotIndex, building.version == version else {
+                        throw ProjectionError.rebuildSuperseded(version: version)
+                    }
+                    reached = try environment.read { try Self.checkpoint($0, slot) }
+                    return true
+                case .folded(let newReached, let failure):
+                    reached = newReached
+                    if let failure {
+                        logger.error("projection rebuild stopped at an event it cannot fold", metadata: [
+                            "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
+                        ])
+                        throw ProjectionError.foldFailed(sequence: failure.sequence, reason: failure.reason)
+                    }
+                    return true
                 }
-                return true
             }
 
             // Catch up without holding the live fold.
@@ -418,15 +463,26 @@ public final class Projections: Sendable {
             }
             // The last stretch and the swap, with the live fold held so nothing is lost between.
             let previous: Int = try foldLock.withLock {
-                while try foldNext() {}
-                let previous = state.live.slot
-                try environment.write { transaction in
-                    try transaction.put(meta, key: Keys.bytes("live"), value: Self.slotPointer(slot: slotIndex, version: version))
-                    try transaction.delete(meta, key: Keys.bytes("building"))
+                while true {
+                    while try foldNext() {}
+                    let swapped = try environment.write { transaction -> Int? in
+                        let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer)
+                        guard let building, building.slot == slotIndex, building.version == version,
+                              let live = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer)
+                        else { throw ProjectionError.rebuildSuperseded(version: version) }
+                        // Never swap in a version behind the live one (another process may be folding it):
+                        // a reader must not see the sequence go back.
+                        guard try Self.checkpoint(transaction, slot) >= Self.checkpoint(transaction, slots[live.slot]) else { return nil }
+                        try transaction.put(meta, key: Keys.bytes("live"), value: Self.slotPointer(slot: slotIndex, version: version))
+                        try transaction.delete(meta, key: Keys.bytes("building"))
+                        return live.slot
+                    }
+                    if let previous = swapped {
+                        state.live = (slotIndex, version, reached)
+                        state.failure = nil
+                        return previous
+                    }
                 }
-                state.live = (slotIndex, version, reached)
-                state.failure = nil
-                return previous
             }
             progress?(reached, reached)
             logger.info("projections rebuilt and swapped in", metadata: ["tally.projections.version": "\(version)", "tally.projections.seq": "\(reached)"])

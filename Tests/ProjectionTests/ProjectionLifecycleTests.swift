@@ -202,6 +202,36 @@ struct ProjectionLifecycleTests {
         #expect(try fixture.projections.canonicalDump() == (try fixture.freshDump()))
     }
 
+    @Test("a second opener of the same environment (journal-tool beside the server) rebuilds and swaps; the first follows the new version")
+    func sharedEnvironment() async throws {
+        let fixture = try ProjectionFixture(batchEvents: 8)
+        try await Self.givenWorld(fixture)
+        try await Self.traffic(fixture, rounds: 6, tag: "a")
+        try fixture.projections.catchUp()
+        let server = fixture.projections
+
+        let tool = try ProjectionFixture.openProjections(fixture.directory.path, journal: fixture.journal, batchEvents: 8)
+        try await Self.traffic(fixture, rounds: 4, tag: "b")
+        try tool.rebuild(progress: nil)
+        #expect(tool.status.version == 2)
+
+        // The server folds on into the version the tool swapped in, with no failure and no gap.
+        try await Self.traffic(fixture, rounds: 4, tag: "c")
+        #expect(try server.catchUp() == fixture.journal.head)
+        #expect(server.status.failure == nil)
+        #expect(server.status.version == 2)
+        try server.read { (reader: ProjectionReader) throws in
+            #expect(reader.version == 2)
+            #expect(reader.sequence == fixture.journal.head)
+        }
+        // Both fold the same batches without harm: whoever is second finds them done.
+        try await Self.traffic(fixture, rounds: 2, tag: "d")
+        #expect(try tool.catchUp() == fixture.journal.head)
+        #expect(try server.catchUp() == fixture.journal.head)
+        #expect(try server.canonicalDump() == (try fixture.freshDump()))
+        #expect(try tool.canonicalDump() == (try server.canonicalDump()))
+    }
+
     @Test("run tails the journal, and waitUntil gives read-your-writes")
     func runAndWait() async throws {
         let fixture = try ProjectionFixture()
