@@ -313,22 +313,43 @@ public final class Projections: Sendable {
 
     /// Tails the journal until the task is cancelled: folds whatever is new, then polls the
     /// journal's head with a short sleep that doubles (1 ms up to 50 ms) while nothing arrives.
+    /// The folding runs on a thread of its own, so a long catch-up never holds one of the
+    /// concurrency pool's few threads (the HTTP server's).
     public func run() async {
-        var delay = Duration.milliseconds(1)
-        while !Task.isCancelled {
+        let stop = StopFlag()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    self.tail(until: stop)
+                    continuation.resume()
+                }
+                thread.name = "tally.projections"
+                thread.start()
+            }
+        } onCancel: {
+            stop.set()
+        }
+    }
+
+    private func tail(until stop: StopFlag) {
+        var delay: UInt32 = 1_000
+        while !stop.isSet {
             let before = state.live.sequence
             do {
                 try catchUp()
             } catch {
                 logger.error("projection fold failed", metadata: ["tally.projections.error": "\(error)"])
             }
-            delay = state.live.sequence > before ? .milliseconds(1) : min(delay * 2, .milliseconds(50))
-            do {
-                try await Task.sleep(for: delay)
-            } catch {
-                return
-            }
+            delay = state.live.sequence > before ? 1_000 : min(delay * 2, 50_000)
+            usleep(delay)
         }
+    }
+
+    private final class StopFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stopped = false
+        var isSet: Bool { lock.withLock { stopped } }
+        func set() { lock.withLock { stopped = true } }
     }
 
     /// Waits until the read models reflect `sequence`, up to `timeout`. Folds by itself when the
