@@ -14,6 +14,9 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// vendor's payable or not covering the sequence range it should, a royalty or fee
         /// listed in a purchase but not posted (or posted but not listed).
         case settlementInconsistent = "settlement-inconsistent"
+        /// A balance in the read models (`DIR/projections`) differs from the one recomputed
+        /// from postings at the sequence the read models have folded through.
+        case projectionMismatch = "projection-mismatch"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
         var exitCode: ToolExitCode {
@@ -22,6 +25,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .unbalancedPostings: return ToolExitCode(rawValue: 25)
             case .balanceMismatch: return ToolExitCode(rawValue: 26)
             case .settlementInconsistent: return ToolExitCode(rawValue: 27)
+            // 28 is `replay --compare-live`'s write-model-mismatch.
+            case .projectionMismatch: return ToolExitCode(rawValue: 29)
             }
         }
 
@@ -31,6 +36,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .unbalancedPostings: return "an event's postings do not sum to zero per currency"
             case .balanceMismatch: return "a write-model balance differs from the postings'"
             case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
+            case .projectionMismatch: return "a read-model balance differs from the postings'"
             }
         }
     }

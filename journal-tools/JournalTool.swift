@@ -28,7 +28,7 @@ struct JournalTool: AsyncParsableCommand {
             """,
         subcommands: [
             VerifyCommand.self, InspectCommand.self, ReceiptCommand.self, KeysCommand.self,
-            ExportCommand.self, ImportCommand.self, ReplayCommand.self, ExampleCommand.self, GenerateCommand.self,
+            ExportCommand.self, ImportCommand.self, ReplayCommand.self, RebuildCommand.self, ExampleCommand.self, GenerateCommand.self,
         ]
     )
 

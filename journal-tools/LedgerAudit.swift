@@ -60,18 +60,28 @@ struct LedgerAudit {
     /// Compare the recomputed balances with the write model (the range is 1 through the head).
     let compareWriteModel: Bool
     let progress: ToolProgress?
+    /// Keep a copy of the recomputed balances as they are right after this sequence (to
+    /// compare with read models that have folded that far).
+    let snapshotAt: UInt64?
+    /// The recomputed balances right after `snapshotAt`.
+    private(set) var snapshot: [String: Int64]?
 
     private var report = Report()
     private var balances: [String: Int64] = [:]
     /// Per vendor, the last sequence its settlements have covered (its registration at first).
     private var settledThrough: [String: UInt64] = [:]
 
-    init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, progress: ToolProgress?) {
+    init(
+        reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, progress: ToolProgress?,
+        snapshotAt: UInt64? = nil
+    ) {
         self.reader = reader
         self.first = first
         self.last = last
         self.compareWriteModel = compareWriteModel
         self.progress = progress
+        self.snapshotAt = snapshotAt
+        if snapshotAt == 0 { snapshot = [:] }
     }
 
     var recomputesBalances: Bool { first == 1 }
@@ -119,6 +129,7 @@ struct LedgerAudit {
                 if let failure = check(event, at: sequence) { return failure }
             }
             report.eventsAudited += 1
+            if sequence == snapshotAt { snapshot = balances }
         }
         progress?.update(chunk[chunk.count - 1].sequence)
         return nil

@@ -3,6 +3,7 @@ import Foundation
 import Journal
 import LMDB
 import Ledger
+import Projections
 
 /// `journal-tool replay`: folds the journal from empty into fresh read models in a directory
 /// of the user's choice, and prints the balances or a canonical dump. The live data directory
@@ -14,11 +15,13 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             Folds every event with the ledger's own fold (Ledger.replay) into a new write \
             model, stored in OUT/write-model (an LMDB environment with one database, `state`, \
-            keyed as the live one). OUT must not exist or be an empty directory. Prints every \
-            balance, or with --dump the canonical dump (one `key TAB value` line per entry, in \
-            key order). --compare-live compares the result with DIR's live write model and \
-            exits 28 at the first entry that differs. The projections are not replayed yet: \
-            the Projections module has no API to build them.
+            keyed as the live one), and the read models into OUT/projections (the Projections \
+            module's own fold). OUT must not exist or be an empty directory. Prints every \
+            balance, or with --dump the canonical dumps (the write model: one `key TAB value` \
+            line per entry, in key order; then the read models' own canonical dump). \
+            --compare-live compares both with DIR's live ones and exits 28 at the first \
+            difference (live read models that have not folded the whole journal are not \
+            compared).
 
             Replay does not verify the journal: run `journal-tool verify` for that.
             """
@@ -43,6 +46,8 @@ struct ReplayCommand: ParsableCommand {
         let entries: Int
         let writeModel: String
         let dumpSHA256: String
+        let projections: String
+        let projectionsDumpSHA256: String
         let balances: [String: Int64]
         let liveComparison: String?
         let failure: ReportedFailure?
@@ -77,6 +82,19 @@ struct ReplayCommand: ParsableCommand {
             for key in entries.keys.sorted() { try transaction.put(state, key: Array(key.utf8), value: entries[key]!) }
         }
 
+        // The read models, folded by the Projections module into OUT/projections.
+        let projectionProgress = ToolProgress.onTerminal("replay read models", first: 1, last: last)
+        let projections = try ProjectionCheck.openOrCreate(
+            dataDirectory: target, journal: projectionProgress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
+        try projections.catchUp()
+        projectionProgress?.finish()
+        if let failure = projections.status.failure {
+            throw ToolExit(
+                AuditFailure.Kind.undecodableEvent.exitCode,
+                message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
+        }
+        let projectionsDump = try projections.canonicalDump()
+
         let pairs = entries.map { (key: Array($0.key.utf8), value: $0.value) }
         let lines = CanonicalDump.lines(pairs, model: "write-model")
         var failure: ReportedFailure?
@@ -92,9 +110,29 @@ struct ReplayCommand: ParsableCommand {
             if let key = Set(live.keys).union(entries.keys).sorted().first(where: { live[$0] != entries[$0] }) {
                 let message = "entry \(key): live \(live[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent"), replayed \(entries[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent")"
                 failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
-                comparison = "differs: " + message
+                comparison = "write model differs: " + message
             } else {
-                comparison = "equal: \(live.count) entries"
+                comparison = "write model equal: \(live.count) entries"
+            }
+            if let liveProjections = try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: storage) {
+                let reached = try ProjectionCheck.sequence(liveProjections)
+                if reached != last {
+                    comparison! += "; read models not compared: the live ones have folded through \(reached) of \(last)"
+                } else if try liveProjections.canonicalDump() != projectionsDump {
+                    let liveLines = try liveProjections.canonicalDump().split(separator: "\n", omittingEmptySubsequences: false)
+                    let replayedLines = projectionsDump.split(separator: "\n", omittingEmptySubsequences: false)
+                    let index = (0..<min(liveLines.count, replayedLines.count)).first { liveLines[$0] != replayedLines[$0] }
+                        ?? min(liveLines.count, replayedLines.count)
+                    let message = "read models differ at dump line \(index + 1): live \(index < liveLines.count ? String(liveLines[index]) : "(end)"), replayed \(index < replayedLines.count ? String(replayedLines[index]) : "(end)")"
+                    if failure == nil {
+                        failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
+                    }
+                    comparison! += "; " + message
+                } else {
+                    comparison! += "; read models equal (canonical dumps identical)"
+                }
+            } else {
+                comparison! += "; no live read models"
             }
         }
         var balances: [String: Int64] = [:]
@@ -104,13 +142,17 @@ struct ReplayCommand: ParsableCommand {
         if json {
             try JSONOutput.print(Output(
                 events: last, entries: entries.count, writeModel: writeModelPath, dumpSHA256: CanonicalDump.digest(lines),
+                projections: projections.path, projectionsDumpSHA256: CanonicalDump.digest([projectionsDump]),
                 balances: balances, liveComparison: comparison, failure: failure))
         } else if dump {
             print(lines.joined(separator: "\n"))
+            print("# tally canonical dump v1: read models (Projections.canonicalDump)")
+            print(projectionsDump, terminator: projectionsDump.hasSuffix("\n") ? "" : "\n")
         } else {
             var table = TextTable()
             table.add("replayed", "\(last) events into \(writeModelPath): \(entries.count) entries")
             table.add("dump sha256", CanonicalDump.digest(lines))
+            table.add("read models", "\(projections.path), dump sha256 \(CanonicalDump.digest([projectionsDump]))")
             if let comparison { table.add("live", comparison) }
             print(table.text)
             print("")

@@ -126,10 +126,18 @@ struct VerifyCommand: ParsableCommand {
             }
 
             var audit: VerifyResult.Audit
+            var projectionsNote: String
             let ledger = try auditMode == .ledger || (auditMode == .auto && Self.isLedgerJournal(reader))
+            // The read models are compared at the sequence they have folded through (or this
+            // snapshot's head, if they are ahead of it), from their point-in-time balances.
+            let projections = ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : nil
+            let projectionsAt = try projections.map { min(try ProjectionCheck.sequence($0), lastSequence) }
+            projectionsNote = projections == nil
+                ? "none (\(data.directoryPath)/projections does not exist)" : "not compared"
             if !ledger {
                 audit = .init(mode: "chain", report: nil, note: auditMode == .chain
                     ? "skipped (--audit chain)" : "skipped: event 1 is not a ledger event and the write model is empty")
+                projectionsNote = "not compared (no ledger audit)"
             } else if failure != nil || report.blocksVerified == 0 {
                 audit = .init(mode: "ledger", report: nil, note: failure != nil
                     ? "not run: the journal's checks failed" : "nothing to audit")
@@ -138,13 +146,27 @@ struct VerifyCommand: ParsableCommand {
                 var run = LedgerAudit(
                     reader: reader, first: report.firstSequence, last: report.lastSequence,
                     compareWriteModel: report.firstSequence == 1 && report.lastSequence == lastSequence,
-                    progress: auditProgress)
+                    progress: auditProgress,
+                    snapshotAt: report.firstSequence == 1 && (projectionsAt ?? .max) <= report.lastSequence ? projectionsAt : nil)
                 let auditReport = try run.run()
                 auditProgress?.finish()
                 audit = .init(mode: "ledger", report: auditReport, note: nil)
                 failure = auditReport.failure.map(ReportedFailure.init)
+                if let projections, let projectionsAt {
+                    if let balances = run.snapshot, failure == nil {
+                        if let mismatch = try ProjectionCheck.compare(balances, at: projectionsAt, with: projections) {
+                            failure = ReportedFailure(mismatch)
+                            projectionsNote = "differ at sequence \(projectionsAt)"
+                        } else {
+                            projectionsNote = "\(balances.count) balances equal the recomputed ones at sequence \(projectionsAt)"
+                                + (projectionsAt < lastSequence ? " (the read models have folded through \(projectionsAt) of \(lastSequence))" : "")
+                        }
+                    } else if failure == nil {
+                        projectionsNote = "not compared: the range does not start at 1 or ends before the read models' sequence \(projectionsAt)"
+                    }
+                }
             }
-            audit.projections = Self.projectionsNote(data)
+            audit.projections = projectionsNote
             return VerifyResult(
                 journal: data.journalPath, trustedKeys: trusted, requestedFrom: start, requestedThrough: throughSequence,
                 checkpoints: checkpoints.map(\.text), report: report, audit: audit, failure: failure)
@@ -170,14 +192,6 @@ struct VerifyCommand: ParsableCommand {
             return false
         }
         return hasState
-    }
-
-    /// The projections are not compared yet: the Projections module has no API to read them.
-    static func projectionsNote(_ data: DataDirectoryOptions) -> String {
-        let path = data.directoryPath + "/projections"
-        return FileSystem.exists(path)
-            ? "not compared: \(path) exists, but this journal-tool cannot read projections yet"
-            : "none (\(path) does not exist)"
     }
 
     /// The keys given with --public-key, or else every published key of the data directory.

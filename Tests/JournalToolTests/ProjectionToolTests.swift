@@ -1,0 +1,132 @@
+import Foundation
+import Journal
+import LMDB
+import Ledger
+import Projections
+import TallyTestSupport
+import Testing
+
+/// `verify`, `replay` and `rebuild` against the read models of `DIR/projections`.
+@Suite("journal-tool and the read models", .serialized)
+struct ProjectionToolTests {
+    /// A copy of the small journal with its read models folded through `through` (or all).
+    static func copyWithProjections(through: UInt64? = nil) async throws -> DataCopy {
+        let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
+        let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: copy.path), create: false, readOnly: true)
+        if let through {
+            // Fold only a prefix: a projection over a journal that ends at `through`.
+            let partial = PrefixStorage(base: storage, last: through)
+            _ = try Projections.open(directory: Projections.path(in: copy.path), journal: partial).catchUp()
+        } else {
+            _ = try Projections.open(directory: Projections.path(in: copy.path), journal: storage).catchUp()
+        }
+        return copy
+    }
+
+    @Test("verify compares the read models' balances with the postings' and finds a tampered one (exit 29)")
+    func verifyComparesProjections() async throws {
+        let copy = try await Self.copyWithProjections()
+        let good = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(good.status == 0, "\(good.summary)")
+        let note = (good.json["audit"] as? [String: Any])?["projections"] as? String ?? ""
+        #expect(note.contains("balances equal the recomputed ones"), "\(note)")
+
+        let environment = try Environment.open(at: Projections.path(in: copy.path))
+        let slot = try environment.database(named: "slot0")
+        let key = Array("bal/wallet:bob:USD".utf8)
+        var value = try #require(try environment.read { try $0.get(slot, key: key) })
+        value[value.count - 1] ^= 0x04
+        try environment.write { try $0.put(slot, key: key, value: value) }
+        let last = try RawJournal(copy.path).lastSequence()
+        let bad = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(bad.status == 29, "\(bad.summary)")
+        #expect(bad.failureKind == "projection-mismatch")
+        #expect(bad.failureSequence == last)
+    }
+
+    @Test("read models that lag the journal are compared at the sequence they have folded through")
+    func laggingProjections() async throws {
+        let copy = try await Self.copyWithProjections(through: 40)
+        let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        let note = (run.json["audit"] as? [String: Any])?["projections"] as? String ?? ""
+        #expect(note.contains("at sequence 40"), "\(note)")
+    }
+
+    @Test("rebuild folds a new version beside the live one and swaps it in; refused while the journal is open")
+    func rebuild() async throws {
+        let copy = try await Self.copyWithProjections()
+        let run = try ToolRun.run(["rebuild", "--data", copy.path, "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(ToolRun.integer(run.json["version"]) == 2)
+        let last = try RawJournal(copy.path).lastSequence()
+        #expect(ToolRun.integer(run.json["sequence"]) == Int(last))
+        let verify = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(verify.status == 0, "\(verify.summary)")
+
+        let (journal, _) = try LedgerJournal.open(copy.path)
+        let refused = try ToolRun.run(["rebuild", "--data", copy.path])
+        journal.close()
+        #expect(refused.status == 3, "\(refused.summary)")
+    }
+
+    @Test("replay folds fresh read models whose canonical dump equals the live ones'")
+    func replayProjections() async throws {
+        let copy = try await Self.copyWithProjections()
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/models", "--compare-live", "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect((run.json["liveComparison"] as? String)?.contains("read models equal") == true, "\(run.summary)")
+        #expect(FileManager.default.fileExists(atPath: root.path + "/models/projections/data.mdb"))
+        let live = try Projections.open(
+            directory: Projections.path(in: copy.path),
+            journal: try LMDBJournalStorage.open(at: Journal.journalPath(in: copy.path), create: false, readOnly: true))
+        let dump = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/dump", "--dump"])
+        #expect(dump.status == 0)
+        #expect(dump.output.contains(try live.canonicalDump()))
+    }
+}
+
+/// A journal storage that shows only the events up to `last` (to fold a prefix).
+final class PrefixStorage: JournalStorage, @unchecked Sendable {
+    let base: any JournalStorage
+    let last: UInt64
+
+    init(base: any JournalStorage, last: UInt64) {
+        self.base = base
+        self.last = last
+    }
+
+    var location: String { base.location }
+
+    func read<R>(_ body: (any JournalStorageReader) throws -> R) throws -> R {
+        try base.read { try body(Reader(base: $0, last: last)) }
+    }
+
+    func write<R>(_ body: (any JournalStorageWriter) throws -> R) throws -> R { try base.write(body) }
+    func clearStaleReaders() throws -> Int { 0 }
+
+    struct Reader: JournalStorageReader {
+        let base: any JournalStorageReader
+        let last: UInt64
+
+        func lastEventSequence() throws -> UInt64? { try base.lastEventSequence().map { min($0, last) } }
+        func withEventRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            sequence > last ? try body(nil) : try base.withEventRecord(at: sequence, body)
+        }
+        func forEachEventRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+            try base.forEachEventRecord(from: sequence) { key, record in key <= last ? try body(key, record) : false }
+        }
+        func blockRecord(endingAtOrAfter sequence: UInt64) throws -> (key: UInt64, bytes: [UInt8])? {
+            try base.blockRecord(endingAtOrAfter: sequence)
+        }
+        func forEachBlockRecord(endingAtOrAfter sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+            try base.forEachBlockRecord(endingAtOrAfter: sequence, body)
+        }
+        func lastBlockRecord() throws -> (key: UInt64, bytes: [UInt8])? { try base.lastBlockRecord() }
+        func keyRecords() throws -> [(keyID: UInt64, bytes: [UInt8])] { try base.keyRecords() }
+        func metadata(_ name: String) throws -> [UInt8]? { try base.metadata(name) }
+        func state(_ key: [UInt8]) throws -> [UInt8]? { try base.state(key) }
+        func forEachState(_ body: ([UInt8], [UInt8]) throws -> Bool) throws { try base.forEachState(body) }
+    }
+}

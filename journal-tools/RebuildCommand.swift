@@ -1,0 +1,65 @@
+import ArgumentParser
+import Journal
+import LMDB
+import Projections
+
+/// `journal-tool rebuild`: rebuilds a data directory's read models after an upgrade with the
+/// Projections module's own rebuild: the new version is folded beside the live one (in the
+/// other slot of `DIR/projections`), then swapped in atomically. Interrupted, it resumes from
+/// its checkpoint the next time.
+struct RebuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild the read models (DIR/projections) beside the live ones, then swap; resumable.",
+        discussion: """
+            Folds every event into a new version of all the read models while the old version \
+            stays readable, then makes the new version live in one transaction. Safe to \
+            interrupt: the next `rebuild` resumes the half-built version from its checkpoint. \
+            Refused (exit 3) while another process (a running `tally serve`) has the journal or \
+            the read models open: the service folds into them live. Creates DIR/projections \
+            when it does not exist.
+            """
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+
+    @Flag(name: .customLong("json"), help: "Print JSON instead of text.")
+    var json = false
+
+    struct Output: Encodable {
+        let projections: String
+        let version: UInt64
+        let sequence: UInt64
+    }
+
+    func run() throws {
+        let projectionsPath = Projections.path(in: data.directoryPath)
+        for path in [data.journalPath, projectionsPath] {
+            if let holder = JournalLockProbe.otherHolder(of: path) {
+                throw ToolExit(
+                    .journalInUse,
+                    message: "journal-tool: error: \(path) is open in process \(holder) (a running `tally serve`?); stop it and retry")
+            }
+        }
+        let storage = try data.openStorage()
+        let projections = try ProjectionCheck.openOrCreate(dataDirectory: data.directoryPath, journal: storage)
+        let head = try JournalReader(storage: storage).lastSequence()
+        let progress = ToolProgress.onTerminal("rebuild", first: 1, last: head)
+        do {
+            try projections.rebuild { reached, _ in progress?.update(reached) }
+        } catch let error as ProjectionError {
+            progress?.finish()
+            throw ToolExit(.checkFailed, message: "journal-tool: rebuild stopped: \(error); the next rebuild resumes from its checkpoint")
+        }
+        progress?.finish()
+        let status = projections.status
+        let output = Output(projections: projections.path, version: status.version, sequence: status.sequence)
+        if json {
+            try JSONOutput.print(output)
+        } else {
+            print("rebuilt      \(output.projections)")
+            print("version      \(output.version) (now live)")
+            print("folded       through sequence \(output.sequence) of \(head)")
+        }
+    }
+}
