@@ -26,6 +26,9 @@ public final class Journal: Sendable {
         public var mapSize: Int = 1 << 30
         /// Called once if the writer stops after a failed commit; the process should exit.
         public var onWriterFailure: @Sendable (String) -> Void = { _ in }
+        /// Told each committed batch's event count and duration (for metrics), on the writer
+        /// thread; keep it quick.
+        public var onCommit: (@Sendable (Int, Duration) -> Void)?
 
         public init(directory: String) {
             self.directory = directory
@@ -166,7 +169,7 @@ public final class Journal: Sendable {
         let writer = JournalWriter(
             storage: storage, headSequence: headSequence, headHash: headHash, signer: signer!,
             clock: configuration.clock, logger: logger, queueCapacity: configuration.queueCapacity,
-            onFailure: configuration.onWriterFailure)
+            onFailure: configuration.onWriterFailure, onCommit: configuration.onCommit)
         writer.start()
         return Journal(directory: directory, storage: storage, keyStore: keyStore, writer: writer, logger: logger)
     }

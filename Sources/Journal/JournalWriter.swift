@@ -69,6 +69,10 @@ final class JournalWriter: @unchecked Sendable {
     private let merkleHasher = SHA256()
     private let sealer = BatchSealer()
 
+    /// Told the size and duration (decide, write, commit) of every committed batch, on the
+    /// writer thread: it must be quick (a metrics update).
+    let onCommit: (@Sendable (Int, Duration) -> Void)?
+
     /// Commit statistics, for metrics and benchmarks (guarded by `condition`).
     private(set) var batchesCommitted: UInt64 = 0
     private(set) var eventsCommitted: UInt64 = 0
@@ -76,8 +80,9 @@ final class JournalWriter: @unchecked Sendable {
     init(
         storage: any JournalStorage, headSequence: UInt64, headHash: SHA256Digest, signer: Ed25519PrivateKey,
         clock: @escaping @Sendable () -> UInt64, logger: Logger, queueCapacity: Int,
-        onFailure: @escaping @Sendable (String) -> Void
+        onFailure: @escaping @Sendable (String) -> Void, onCommit: (@Sendable (Int, Duration) -> Void)? = nil
     ) {
+        self.onCommit = onCommit
         self.storage = storage
         self.headSequence = headSequence
         self.headHash = headHash
@@ -219,6 +224,7 @@ final class JournalWriter: @unchecked Sendable {
         var job: SealJob?
         let startSequence = headSequence
         let startHash = headHash
+        let started = ContinuousClock.now
         do {
             try storage.write { writer in
                 // This closure may run again if the map grows: start from the head each time.
@@ -300,6 +306,7 @@ final class JournalWriter: @unchecked Sendable {
         batchesCommitted += sealedBatch == nil ? 0 : 1
         eventsCommitted += UInt64(drafts.count)
         condition.unlock()
+        if let onCommit, !drafts.isEmpty { onCommit(drafts.count, ContinuousClock.now - started) }
         var index = 0
         for request in batch {
             guard case .command = request.kind else { continue }

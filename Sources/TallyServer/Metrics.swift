@@ -6,7 +6,7 @@ import Projections
 
 /// The service's Prometheus metrics, in a registry of its own (not the process-wide metrics
 /// system, so that several servers in one test process do not share counters).
-final class TallyMetrics: Sendable {
+public final class TallyMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let requests: [String: Counter]
     let latency: DurationHistogram
@@ -17,10 +17,12 @@ final class TallyMetrics: Sendable {
     let committedEvents: Gauge
     let meanBatchSize: Gauge
     let queuedRequests: Gauge
+    let commitDuration: DurationHistogram
+    let batchSize: ValueHistogram
 
     static let statusClasses = ["2xx", "3xx", "4xx", "5xx"]
 
-    init() {
+    public init() {
         var requests: [String: Counter] = [:]
         for statusClass in Self.statusClasses {
             requests[statusClass] = registry.makeCounter(
@@ -39,6 +41,19 @@ final class TallyMetrics: Sendable {
         committedEvents = registry.makeGauge(name: "tally_journal_committed_events_total", help: "Events committed since start")
         meanBatchSize = registry.makeGauge(name: "tally_journal_mean_batch_events", help: "Mean events per group commit since start")
         queuedRequests = registry.makeGauge(name: "tally_journal_queued_requests", help: "Append requests waiting for the writer")
+        commitDuration = registry.makeDurationHistogram(
+            name: "tally_journal_commit_duration_seconds",
+            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100)],
+            help: "Time to decide, write and durably commit one group-commit batch")
+        batchSize = registry.makeValueHistogram(
+            name: "tally_journal_batch_events", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+            help: "Events per group-commit batch")
+    }
+
+    func recordCommit(events: Int, duration: Duration) {
+        commitDuration.record(duration)
+        batchSize.record(Double(events))
     }
 
     func record(status: Int, duration: Duration) {

@@ -36,14 +36,16 @@ public final class TallyAPI: Sendable {
     public let settings: Settings
     public let clock: @Sendable () -> UInt64
     public let logger: Logger
+    let metrics: TallyMetrics
     let inFlight = Mutex<Set<String>>([])
 
     public init(
         journal: Journal, projections: Projections, credentials: CredentialStore, identity: IdentityStore, secrets: ServerSecrets,
-        settings: Settings = .init(), logger: Logger = Logger(label: "tally.api"),
+        settings: Settings = .init(), logger: Logger = Logger(label: "tally.api"), metrics: TallyMetrics = TallyMetrics(),
         clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.logger = logger
+        self.metrics = metrics
         self.journal = journal
         self.ledger = Ledger(journal: journal)
         self.projections = projections

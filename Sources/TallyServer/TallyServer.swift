@@ -60,6 +60,8 @@ public enum TallyServer {
         journalConfiguration.logger = configuration.logger
         journalConfiguration.onWriterFailure = configuration.onJournalFailure
         journalConfiguration.clock = configuration.clock
+        let metrics = TallyMetrics()
+        journalConfiguration.onCommit = { events, duration in metrics.recordCommit(events: events, duration: duration) }
         let journal = try Journal.open(journalConfiguration)
         var projectionConfiguration = Projections.Configuration(dataDirectory: configuration.dataDirectory)
         projectionConfiguration.logger = configuration.logger
@@ -70,13 +72,13 @@ public enum TallyServer {
         let identity = try IdentityStore.open(directory: configuration.dataDirectory)
         return TallyAPI(
             journal: journal, projections: projections, credentials: credentials, identity: identity, secrets: secrets,
-            settings: configuration.settings, logger: configuration.logger, clock: configuration.clock)
+            settings: configuration.settings, logger: configuration.logger, metrics: metrics, clock: configuration.clock)
     }
 
     /// The routes (used directly by route tests). Every error becomes a problem document.
     public static func makeRouter(api: TallyAPI) -> Router<TallyContext> {
         let router = Router(context: TallyContext.self)
-        let metrics = TallyMetrics()
+        let metrics = api.metrics
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         HealthController(journal: api.journal, projections: api.projections, metrics: metrics).addRoutes(to: router)

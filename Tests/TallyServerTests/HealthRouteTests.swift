@@ -24,6 +24,8 @@ struct HealthRouteTests {
             #expect(metrics.status == .ok)
             #expect(metrics.text.contains("tally_journal_head_sequence 1"))
             #expect(metrics.text.contains("tally_http_requests_total{status=\"2xx\"}"))
+            #expect(metrics.text.contains("tally_journal_commit_duration_seconds_count 1"))
+            #expect(metrics.text.contains("tally_journal_batch_events_count 1"))
         }
     }
 

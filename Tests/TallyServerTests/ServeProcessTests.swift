@@ -26,10 +26,10 @@ struct ServeProcessTests {
         }
     }
 
-    static func start(dataDirectory: String) throws -> (Process, Output, Output) {
+    static func start(dataDirectory: String, extra: [String] = []) throws -> (Process, Output, Output) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tallyPath)
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--port", "0", "--host", "127.0.0.1"]
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--port", "0", "--host", "127.0.0.1"] + extra
         let standardOutput = Pipe()
         let standardError = Pipe()
         let output = Output()

@@ -1,0 +1,118 @@
+import Foundation
+import TallyCrypto
+import TallyTestSupport
+import Testing
+@testable import TallyServer
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The API over real HTTP against the real `tally serve` process on 127.0.0.1, including a
+/// SIGKILL of the server: what it acknowledged is there after the restart.
+@Suite("Live server over HTTP", .serialized)
+struct LiveServerTests {
+    static let adminKey = "adm_live_test_key_0123456789"
+
+    struct HTTP {
+        let base: String
+
+        func call(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil) async throws -> (Int, [String: Any]) {
+            var request = URLRequest(url: URL(string: base + path)!)
+            request.httpMethod = method
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            if let body {
+                request.httpBody = Data(body)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            return (status, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+        }
+
+        func json(_ object: Any) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
+
+        func admin(_ path: String, _ object: Any) async throws -> (Int, [String: Any]) {
+            try await call("POST", path, headers: ["Authorization": "Bearer \(LiveServerTests.adminKey)"], body: json(object))
+        }
+
+        func user(_ session: String, _ method: String, _ path: String, _ object: Any? = nil) async throws -> (Int, [String: Any]) {
+            try await call(method, path, headers: ["Authorization": "Bearer \(session)"], body: object.map(json))
+        }
+
+        func vendor(keyID: String, secret: [UInt8], _ path: String, _ object: Any, key: String) async throws -> (Int, [String: Any]) {
+            let body = json(object)
+            let timestamp = "\(Int(Date().timeIntervalSince1970))"
+            let nonce = Hex.encode(SecureRandom.bytes(12))
+            let signature = VendorSignature.sign(
+                secret: secret, method: "POST", pathAndQuery: path, timestamp: timestamp, nonce: nonce, idempotencyKey: key, body: body)
+            return try await call("POST", path, headers: [
+                "Tally-Key": keyID, "Tally-Timestamp": timestamp, "Tally-Nonce": nonce, "Tally-Signature": signature, "Idempotency-Key": key,
+            ], body: body)
+        }
+    }
+
+    @Test("a vendor sells to a user over real HTTP; after SIGKILL and restart every acknowledged purchase is there")
+    func purchaseSurvivesKill() async throws {
+        let directory = TemporaryDirectory()
+        let data = directory.path + "/data"
+        let arguments = ["--admin-key", Self.adminKey, "--scrypt-log2n", "10"]
+        var (process, output, errors) = try ServeProcessTests.start(dataDirectory: data, extra: arguments)
+        var port = try #require(try await ServeProcessTests.port(from: output, process: process), "no address printed: \(errors.current)")
+        var http = HTTP(base: "http://127.0.0.1:\(port)")
+
+        let (vendorStatus, vendor) = try await http.admin("/v1/admin/vendors", [
+            "name": "Live", "sites": ["https://live.example/"], "feeBasisPoints": 500, "settlement": ["thresholdAmount": 100_000],
+        ])
+        #expect(vendorStatus == 201)
+        let keyID = try #require(vendor["keyId"] as? String)
+        let secretHex = try #require(vendor["secret"] as? String)
+        let secret = try #require(Hex.decode(secretHex))
+        let (signupStatus, _) = try await http.call("POST", "/v1/signup", body: http.json([
+            "login": "live-user", "password": "a long enough password", "name": "Live User", "email": "live@example.org",
+        ]))
+        #expect(signupStatus == 201)
+        let (_, login) = try await http.call("POST", "/v1/login", body: http.json(["login": "live-user", "password": "a long enough password"]))
+        let session = try #require(login["session"] as? String)
+        #expect(try await http.user(session, "POST", "/v1/me/wallets", ["currency": "USD"]).0 == 201)
+        #expect(try await http.user(session, "POST", "/v1/me/funds", ["currency": "USD", "amount": 10_000, "method": "card"]).0 == 201)
+        let (_, tokenReply) = try await http.user(session, "POST", "/v1/me/purchase-token")
+        let token = try #require(tokenReply["purchaseToken"] as? String)
+
+        var acknowledged: [String] = []
+        for index in 0..<20 {
+            let (status, purchase) = try await http.vendor(keyID: keyID, secret: secret, "/v1/vendor/purchases", [
+                "purchaseToken": token,
+                "inline": ["content": "item-\(index)", "title": "Item", "price": 100 + index, "currency": "USD", "url": "https://live.example/\(index)"],
+            ], key: "live-\(index)")
+            #expect(status == 201)
+            if status == 201, let transaction = purchase["transaction"] as? String { acknowledged.append(transaction) }
+        }
+        let spent = (0..<20).reduce(0) { $0 + 100 + $1 }
+
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        (process, output, errors) = try ServeProcessTests.start(dataDirectory: data, extra: arguments)
+        port = try #require(try await ServeProcessTests.port(from: output, process: process), "no address after restart: \(errors.current)")
+        http = HTTP(base: "http://127.0.0.1:\(port)")
+        let (_, relogin) = try await http.call("POST", "/v1/login", body: http.json(["login": "live-user", "password": "a long enough password"]))
+        let newSession = try #require(relogin["session"] as? String)
+        let (_, summary) = try await http.user(newSession, "GET", "/v1/me/purchases?minSequence=1")
+        let transactions = ((summary["data"] as? [String: Any])?["purchases"] as? [[String: Any]])?.compactMap { $0["transaction"] as? String } ?? []
+        #expect(Set(acknowledged).isSubset(of: Set(transactions)), "every acknowledged purchase survived the kill")
+        let (_, wallets) = try await http.user(newSession, "GET", "/v1/me/wallets")
+        let usd = ((wallets["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+        #expect(usd?["balance"] as? Int == 10_000 - spent)
+        // A retry of an acknowledged purchase after the restart is answered, not charged again.
+        let (retryStatus, retry) = try await http.vendor(keyID: keyID, secret: secret, "/v1/vendor/purchases", [
+            "purchaseToken": token,
+            "inline": ["content": "item-0", "title": "Item", "price": 100, "currency": "USD", "url": "https://live.example/0"],
+        ], key: "live-0")
+        #expect(retryStatus == 201)
+        #expect(retry["transaction"] as? String == acknowledged.first)
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
