@@ -128,6 +128,12 @@ public final class CredentialStore: Sendable {
         return try JSONDecoder().decode(Login.self, from: Data(value))
     }
 
+    /// Releases a login name (an account whose opening was refused gives its name back).
+    public func deleteLogin(name: String) throws {
+        let index = loginIndex(name)
+        try environment.write { _ = try $0.delete(logins, key: index) }
+    }
+
     /// Removes every login of a member (when the member is removed from the account).
     public func removeLogins(user: String, member: String) throws {
         try environment.write { transaction in

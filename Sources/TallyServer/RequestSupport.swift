@@ -54,31 +54,41 @@ enum RequestBodies {
         } catch let error as DecodingError {
             throw describe(error)
         }
-        // Round trip: every key the client sent must come back when the decoded value is
-        // encoded again; one that does not was not understood.
-        let understood = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [])
-        if let unknown = unknownField(sent: raw, understood: understood, path: "") {
+        // Every key the client sent must be a stored property of the type it was decoded
+        // into (found by reflection, so a key sent as null is checked too).
+        if let unknown = unknownField(sent: raw, decoded: value, path: "") {
             throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
         }
         return value
     }
 
-    private static func unknownField(sent: Any, understood: Any, path: String) -> String? {
-        if let sent = sent as? [String: Any] {
-            let understood = understood as? [String: Any] ?? [:]
-            for key in sent.keys.sorted() {
-                let value = sent[key]!
-                let here = path.isEmpty ? key : path + "." + key
-                guard let match = understood[key] else {
-                    if value is NSNull { continue }
-                    return here
-                }
-                if let nested = unknownField(sent: value, understood: match, path: here) { return nested }
+    /// The value inside an optional, or the value itself.
+    private static func unwrapped(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        guard mirror.displayStyle == .optional else { return value }
+        return mirror.children.first.map { unwrapped($0.value) } ?? nil
+    }
+
+    private static func unknownField(sent: Any, decoded: Any, path: String) -> String? {
+        guard let decoded = unwrapped(decoded) else { return nil }
+        if let sentArray = sent as? [Any] {
+            guard let decodedArray = decoded as? [Any] else { return nil }
+            for (index, element) in sentArray.enumerated() where index < decodedArray.count {
+                if let nested = unknownField(sent: element, decoded: decodedArray[index], path: "\(path)[\(index)]") { return nested }
             }
-        } else if let sent = sent as? [Any], let understood = understood as? [Any] {
-            for (index, element) in sent.enumerated() where index < understood.count {
-                if let nested = unknownField(sent: element, understood: understood[index], path: "\(path)[\(index)]") { return nested }
-            }
+            return nil
+        }
+        guard let sentObject = sent as? [String: Any] else { return nil }
+        let mirror = Mirror(reflecting: decoded)
+        guard mirror.displayStyle == .struct else { return nil }
+        var fields: [String: Any] = [:]
+        for child in mirror.children {
+            if let label = child.label { fields[label] = child.value }
+        }
+        for key in sentObject.keys.sorted() {
+            let here = path.isEmpty ? key : path + "." + key
+            guard let field = fields[key] else { return here }
+            if let nested = unknownField(sent: sentObject[key]!, decoded: field, path: here) { return nested }
         }
         return nil
     }

@@ -54,11 +54,19 @@ struct UserController: Sendable {
         guard (3...254).contains(email.utf8.count), email.contains("@") else { throw APIError.badField("email", "email must be an e-mail address") }
         let user = TallyAPI.newID("u_")
         let hash = try Scrypt.hash(password: password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
-        let result = try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
-        try api.identity.store(PersonalData(name: name, email: email, loginName: login), for: user)
+        // The name is claimed first, so of two signups racing for one name exactly one opens an
+        // account; if the ledger then refuses, the name is given back.
         guard try api.credentials.createLogin(name: login, .init(user: user, member: nil, passwordHash: hash)) else {
             throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
         }
+        let result: LedgerResult
+        do {
+            result = try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
+        } catch {
+            try? api.credentials.deleteLogin(name: login)
+            throw error
+        }
+        try api.identity.store(PersonalData(name: name, email: email, loginName: login), for: user)
         return AccountCreated(user: user, sequence: result.sequences?.lowerBound ?? 0)
     }
 
@@ -282,9 +290,15 @@ struct UserController: Sendable {
         }
         let member = TallyAPI.newID("m_")
         let hash = try Scrypt.hash(password: body.password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
-        let result = try await api.ledger.execute(.addMember(user: user, member: member))
         guard try api.credentials.createLogin(name: body.login, .init(user: user, member: member, passwordHash: hash)) else {
             throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        let result: LedgerResult
+        do {
+            result = try await api.ledger.execute(.addMember(user: user, member: member))
+        } catch {
+            try? api.credentials.deleteLogin(name: body.login)
+            throw error
         }
         return try JSONResponse.make(MemberCreatedView(member: member, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }

@@ -26,6 +26,19 @@ struct UserAdminRouteTests {
             ]))
             #expect(taken.status == .conflict)
             #expect(taken.problemType == "login-taken")
+            // Many signups racing for one name: exactly one account gets it.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await client.send(.post, "/v1/signup", body: client.json([
+                            "login": "racer", "password": "correct horse battery", "name": "R\(index)", "email": "r\(index)@example.org",
+                        ])).status.code
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 1)
+            #expect(statuses.filter { $0 == 409 }.count == 7)
             let short = try await client.send(.post, "/v1/signup", body: client.json([
                 "login": "leo", "password": "short", "name": "L", "email": "l@example.org",
             ]))
