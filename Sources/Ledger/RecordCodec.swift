@@ -20,7 +20,8 @@ enum RecordTag {
     static let content: UInt8 = 0xA3
     static let transaction: UInt8 = 0xA4
     static let idempotency: UInt8 = 0xA5
-    static let spending: UInt8 = 0xA6
+    /// 0xA6 was the spending log's first layout (still read).
+    static let spending: UInt8 = 0xA7
 }
 
 struct RecordCodingError: Error, CustomStringConvertible {
@@ -360,92 +361,120 @@ extension IdempotencyRecord: BinaryRecord {
 /// A user's recent spending (`spend/<user>`): every purchase of the last 30 days, exactly as
 /// the JSON list held it, in an append-only binary log.
 ///
-/// Layout: tag, the smallest entry time (8 bytes little-endian), then the entries in the order
-/// added, each `time, amount, vendor, member?, transaction`. Adding an entry while nothing is
-/// old enough to drop (the stored minimum is after the horizon) appends its bytes without
-/// decoding the others, so the fold's cost no longer grows with the list; when something is
-/// old enough, the entries are filtered byte by byte, as the JSON list's `removeAll` did.
+/// Layout (tag `0xA7`): the tag, the first entry's time and the smallest entry time (8 bytes
+/// each, little-endian), then the entries in the order added, each
+/// `time − first time` (zigzag varint), `amount`, `vendor`, `member?`, and the transaction:
+/// `0, sequence` for a server-created `tx-<sequence>` ID, else `1, string`. Adding an entry
+/// while nothing is old enough to drop (the smallest time is after the horizon) appends its
+/// bytes without decoding the others, so the fold's cost no longer grows with the list; when
+/// something is old enough, the log is decoded, filtered as the JSON list's `removeAll` did,
+/// and written again. The bytes are always those of `encode(entries)`.
+///
+/// Also read: the first binary layout (tag `0xA6`: one minimum time, absolute times, the
+/// transaction as a string) and JSON; both are rewritten in this layout when next changed.
 enum SpendLog {
-    static let headerBytes = 9
+    static let headerBytes = 17
+    static let firstLayoutTag: UInt8 = 0xA6
+    static let firstLayoutHeaderBytes = 9
 
-    static func entryBytes(_ entry: SpendEntry, into writer: inout ByteWriter) {
-        writer.unsigned(entry.timeMilliseconds)
+    static func entryBytes(_ entry: SpendEntry, base: UInt64, into writer: inout ByteWriter) {
+        writer.signed(Int64(bitPattern: entry.timeMilliseconds &- base))
         writer.signed(entry.amount)
         writer.string(entry.vendor)
         writer.optionalString(entry.member)
-        writer.string(entry.transaction)
+        if let sequence = serverSequence(entry.transaction) {
+            writer.byte(0)
+            writer.unsigned(sequence)
+        } else {
+            writer.byte(1)
+            writer.string(entry.transaction)
+        }
+    }
+
+    /// The sequence of a server-created transaction ID `tx-<sequence>` written exactly as
+    /// the decider writes it (no sign, no leading zero), so that it reads back identical.
+    static func serverSequence(_ transaction: String) -> UInt64? {
+        guard transaction.hasPrefix("tx-"), let sequence = UInt64(transaction.dropFirst(3)),
+              "tx-" + String(sequence) == transaction
+        else { return nil }
+        return sequence
+    }
+
+    static func appendTime(_ value: UInt64, to writer: inout ByteWriter) {
+        withUnsafeBytes(of: value.littleEndian) { writer.bytes.append(contentsOf: $0) }
     }
 
     static func encode(_ entries: [SpendEntry]) -> [UInt8] {
-        var writer = ByteWriter(tag: RecordTag.spending, capacity: headerBytes + entries.count * 24)
-        let minimum = entries.map(\.timeMilliseconds).min() ?? .max
-        withUnsafeBytes(of: minimum.littleEndian) { writer.bytes.append(contentsOf: $0) }
-        for entry in entries { entryBytes(entry, into: &writer) }
+        var writer = ByteWriter(tag: RecordTag.spending, capacity: headerBytes + entries.count * 16)
+        let base = entries.first?.timeMilliseconds ?? 0
+        appendTime(base, to: &writer)
+        appendTime(entries.map(\.timeMilliseconds).min() ?? .max, to: &writer)
+        for entry in entries { entryBytes(entry, base: base, into: &writer) }
         return writer.bytes
     }
 
-    static func minimumTime(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt64.self)) }
+    static func time(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
     }
 
     static func decode(_ bytes: [UInt8]) throws -> [SpendEntry] {
-        guard bytes.first == RecordTag.spending else {
+        switch bytes.first {
+        case RecordTag.spending:
+            guard bytes.count >= headerBytes else { throw RecordCodingError(reason: "truncated spending log") }
+            let base = time(bytes, at: 1)
+            var reader = try ByteReader(bytes, tag: RecordTag.spending)
+            reader.offset = headerBytes
+            var entries: [SpendEntry] = []
+            while !reader.atEnd {
+                let time = base &+ UInt64(bitPattern: try reader.signed())
+                let amount = try reader.signed()
+                let vendor = try reader.string()
+                let member = try reader.optionalString()
+                let transaction: String
+                switch try reader.byte() {
+                case 0: transaction = "tx-" + String(try reader.unsigned())
+                case 1: transaction = try reader.string()
+                default: throw RecordCodingError(reason: "bad transaction kind in a spending log")
+                }
+                entries.append(SpendEntry(timeMilliseconds: time, amount: amount, vendor: vendor, member: member, transaction: transaction))
+            }
+            return entries
+        case firstLayoutTag:
+            guard bytes.count >= firstLayoutHeaderBytes else { throw RecordCodingError(reason: "truncated spending log") }
+            var reader = try ByteReader(bytes, tag: firstLayoutTag)
+            reader.offset = firstLayoutHeaderBytes
+            var entries: [SpendEntry] = []
+            while !reader.atEnd {
+                entries.append(SpendEntry(
+                    timeMilliseconds: try reader.unsigned(), amount: try reader.signed(), vendor: try reader.string(),
+                    member: try reader.optionalString(), transaction: try reader.string()))
+            }
+            return entries
+        default:
             return try JSONDecoder().decode([SpendEntry].self, from: Data(bytes))
         }
-        guard bytes.count >= headerBytes else { throw RecordCodingError(reason: "truncated spending log") }
-        var reader = try ByteReader(bytes, tag: RecordTag.spending)
-        reader.offset = headerBytes
-        var entries: [SpendEntry] = []
-        while !reader.atEnd {
-            entries.append(SpendEntry(
-                timeMilliseconds: try reader.unsigned(), amount: try reader.signed(), vendor: try reader.string(),
-                member: try reader.optionalString(), transaction: try reader.string()))
-        }
-        return entries
     }
 
     /// The log with `entry` added and every entry at or before `horizon` dropped.
     static func adding(_ entry: SpendEntry, to stored: [UInt8]?, horizon: UInt64) throws -> [UInt8] {
-        guard let stored, !(stored.count == headerBytes && stored.first == RecordTag.spending) else {
-            return encode([entry])
-        }
-        guard stored.first == RecordTag.spending, stored.count > headerBytes else {
-            // JSON from before the binary layout: convert.
-            var entries = try decode(stored)
+        guard let stored, stored.first == RecordTag.spending, stored.count > headerBytes,
+              time(stored, at: 9) > horizon
+        else {
+            // Empty, old enough to drop something, or an earlier layout: decode and rewrite.
+            var entries = try stored.map(decode) ?? []
             entries.removeAll { $0.timeMilliseconds <= horizon }
             entries.append(entry)
             return encode(entries)
         }
-        var writer: ByteWriter
-        var minimum = minimumTime(stored)
-        if minimum > horizon {
-            writer = ByteWriter(tag: RecordTag.spending, capacity: stored.count + 32)
-            writer.bytes = stored
-        } else {
-            // Copy the entries that stay, byte by byte.
-            writer = ByteWriter(tag: RecordTag.spending, capacity: stored.count + 32)
-            writer.bytes.append(contentsOf: repeatElement(0, count: 8))
-            minimum = .max
-            var reader = try ByteReader(stored, tag: RecordTag.spending)
-            reader.offset = headerBytes
-            while !reader.atEnd {
-                let start = reader.offset
-                let time = try reader.unsigned()
-                _ = try reader.signed()
-                reader.offset += try reader.count()
-                if try reader.byte() == 1 { reader.offset += try reader.count() }
-                reader.offset += try reader.count()
-                guard reader.offset <= stored.count else { throw RecordCodingError(reason: "truncated spending entry") }
-                if time > horizon {
-                    writer.bytes.append(contentsOf: stored[start..<reader.offset])
-                    minimum = min(minimum, time)
-                }
+        // Nothing to drop: append, and lower the stored minimum if needed.
+        var writer = ByteWriter(tag: RecordTag.spending, capacity: 0)
+        writer.bytes = stored
+        writer.bytes.reserveCapacity(stored.count + 24)
+        entryBytes(entry, base: time(stored, at: 1), into: &writer)
+        if entry.timeMilliseconds < time(stored, at: 9) {
+            withUnsafeBytes(of: entry.timeMilliseconds.littleEndian) { raw in
+                for index in 0..<8 { writer.bytes[9 + index] = raw[index] }
             }
-        }
-        entryBytes(entry, into: &writer)
-        minimum = min(minimum, entry.timeMilliseconds)
-        withUnsafeBytes(of: minimum.littleEndian) { raw in
-            for index in 0..<8 { writer.bytes[1 + index] = raw[index] }
         }
         return writer.bytes
     }

@@ -93,7 +93,9 @@ struct LedgerCodecTests {
                 time = UInt64(Int64(time) + Int64.random(in: -86_400_000...(5 * 86_400_000), using: &generator))
                 let entry = SpendEntry(
                     timeMilliseconds: time, amount: Int64.random(in: 1...1_000, using: &generator), vendor: "v\(step % 3)",
-                    member: step % 4 == 0 ? "kid" : nil, transaction: "tx-\(step)")
+                    member: step % 4 == 0 ? "kid" : nil,
+                    // Server-created IDs are stored as their sequence; anything else as text.
+                    transaction: ["tx-\(step)", "tx-0\(step)", "tx-", "tx-+\(step)", "x\(step)", "tx-\(UInt64.max)"][step % 6])
                 let horizon = time > LedgerFold.spendRetentionMilliseconds ? time - LedgerFold.spendRetentionMilliseconds : 0
                 reference.removeAll { $0.timeMilliseconds <= horizon }
                 reference.append(entry)
@@ -102,6 +104,25 @@ struct LedgerCodecTests {
                 #expect(stored! == SpendLog.encode(reference), "the appended log has the bytes of a fresh encoding")
             }
         }
+        // The first binary layout (tag 0xA6: absolute times, transactions as text) still reads,
+        // and is rewritten in the current layout on the next purchase.
+        let first = [SpendEntry(timeMilliseconds: 70 * 86_400_000, amount: 9, vendor: "v", member: "m", transaction: "tx-12"),
+                     SpendEntry(timeMilliseconds: 5, amount: 1, vendor: "w", member: nil, transaction: "custom")]
+        var writer = ByteWriter(tag: SpendLog.firstLayoutTag)
+        withUnsafeBytes(of: UInt64(5).littleEndian) { writer.bytes.append(contentsOf: $0) }
+        for entry in first {
+            writer.unsigned(entry.timeMilliseconds)
+            writer.signed(entry.amount)
+            writer.string(entry.vendor)
+            writer.optionalString(entry.member)
+            writer.string(entry.transaction)
+        }
+        #expect(try SpendLog.decode(writer.bytes) == first)
+        let later = SpendEntry(timeMilliseconds: 71 * 86_400_000, amount: 4, vendor: "v", member: nil, transaction: "tx-13")
+        let rewritten = try SpendLog.adding(later, to: writer.bytes, horizon: 41 * 86_400_000)
+        #expect(rewritten.first == RecordTag.spending)
+        #expect(try SpendLog.decode(rewritten) == [first[0], later])
+
         // A JSON list from before the binary log converts on the next purchase.
         let old = [SpendEntry(timeMilliseconds: 5, amount: 1, vendor: "v", member: nil, transaction: "tx-1"),
                    SpendEntry(timeMilliseconds: 90 * 86_400_000, amount: 2, vendor: "v", member: "m", transaction: "tx-2")]
