@@ -78,10 +78,10 @@ public struct ProjectionReader {
         var items: [Item] = []
         var more = false
         try transaction.withCursor(database) { cursor in
+            // Seek to the first key past the wanted range, then step back into it.
+            let bound = before.map { Keys.numbered(prefix, $0) } ?? Self.successor(of: Array(head))
             var positioned: Bool
-            if let before {
-                positioned = try cursor.seek(atOrAfter: Keys.numbered(prefix, before)) ? try cursor.previous() : try cursor.last()
-            } else if before == nil, let bound = Self.successor(of: Array(head)) {
+            if let bound {
                 positioned = try cursor.seek(atOrAfter: bound) ? try cursor.previous() : try cursor.last()
             } else {
                 positioned = try cursor.last()
