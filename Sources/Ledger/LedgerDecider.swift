@@ -317,6 +317,19 @@ struct LedgerDecider {
             if let expiresAt, expiresAt <= time {
                 throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds \(expiresAt) is not after now (\(time))")
             }
+            if let expiresAt, expiresAt > Self.timeMillisecondsMax {
+                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds is after the year 9999")
+            }
+            // A user holds at most `amountMax` in lots of one currency, so that what the ledger
+            // and the read models add up from lots always stays representable.
+            var held: Int64 = amount
+            for other in try state.incentiveLots(ofUser: user) {
+                guard let existing = try state.incentiveLot(other), existing.currency == currency else { continue }
+                held = try Money.add(held, try state.balance(.incentiveLot(lot: other, currency: currency)))
+            }
+            guard held <= Money.amountMax else {
+                throw LedgerRejection(.amountOverflow, "\(user) would hold \(held) in \(currency) incentive lots; at most \(Money.amountMax)")
+            }
             let source = LedgerAccount.incentiveFunding(issuer: issuer ?? "provider", currency: currency)
             try checkDebit(source, amount)
             return [.incentiveIssued(IncentiveIssued(
@@ -630,11 +643,19 @@ struct LedgerDecider {
             throw LedgerRejection(
                 .invalidRoyaltySchedule, "royalties (\(total) bp) and the fee (\(vendor.feeBasisPoints) bp) exceed the price")
         }
-        for value in [terms.access.views, terms.access.hours, terms.access.days] {
-            if let value, value <= 0 { throw LedgerRejection(.invalidText, "access terms must be positive when given") }
+        for (name, value, maximum) in [("views", terms.access.views, 1_000_000), ("hours", terms.access.hours, 876_000), ("days", terms.access.days, 36_500)] {
+            if let value, value <= 0 || value > maximum {
+                throw LedgerRejection(.invalidAccessTerms, "access.\(name) must be 1 to \(maximum) when given, got \(value)")
+            }
+        }
+        if let expiry = terms.access.expiresAtMilliseconds, expiry > Self.timeMillisecondsMax {
+            throw LedgerRejection(.invalidAccessTerms, "access.expiresAtMilliseconds is after the year 9999")
         }
         for incentive in terms.incentiveIDs { try identifier(incentive, "incentiveIDs") }
     }
+
+    /// 9999-12-31T23:59:59.999Z: no time the ledger records is later.
+    static let timeMillisecondsMax: UInt64 = 253_402_300_799_999
 
     func purchaseContext(user: String, member: String?, vendor: String, content: ContentReference)
         throws -> (UserRecord, VendorRecord, ContentTerms)

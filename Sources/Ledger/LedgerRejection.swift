@@ -51,6 +51,9 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case noReferralPolicy = 45
         case referralAlreadyRewarded = 46
         case referralNotQualified = 47
+        /// Access terms out of range: views, hours and days are positive and at most a
+        /// million views, 100 years of hours or days; an absolute expiry before year 10000.
+        case invalidAccessTerms = 48
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

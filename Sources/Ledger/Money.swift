@@ -18,7 +18,13 @@ enum Money {
         return Int64(Int128(amount) * Int128(basisPoints) / 10_000)
     }
 
+    /// The largest amount one command may carry: 10^15 minor units (ten trillion dollars).
+    /// Far above any real payment, and far enough below 2^63 that sums of many such amounts
+    /// (a user's lots, a vendor's earnings) stay representable wherever they are added up.
+    static let amountMax: Int64 = 1_000_000_000_000_000
+
     static func positive(_ amount: Int64, _ field: String) throws(LedgerRejection) {
         if amount <= 0 { throw LedgerRejection(.amountNotPositive, "\(field) must be a positive number of minor units, got \(amount)") }
+        if amount > amountMax { throw LedgerRejection(.amountOverflow, "\(field) is at most \(amountMax) minor units, got \(amount)") }
     }
 }

@@ -1,0 +1,53 @@
+import Journal
+import Testing
+@testable import Ledger
+
+/// Bounds that keep every sum the ledger or its read models compute representable: no single
+/// amount above 10^15 minor units, access terms within a century, lots a user holds adding up.
+@Suite("Ledger: bounds on amounts and access terms")
+struct LedgerBoundsTests {
+    @Test("an amount above 10^15 minor units is refused as amountOverflow, wherever it is given")
+    func amountCeiling() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let huge = Money.amountMax + 1
+        let head = fixture.ledger.journal.head
+        try await fixture.reject(.addFunds(funding: "f-huge", user: "alice", currency: .usd, amount: huge, method: .card), .amountOverflow)
+        try await fixture.reject(.addFunds(funding: "f-max", user: "alice", currency: .usd, amount: .max, method: .card), .amountOverflow)
+        try await fixture.reject(.issueIncentive(lot: "l-huge", user: "alice", currency: .usd, amount: huge, issuer: nil,
+                                                 expiresAtMilliseconds: nil, vendors: nil), .amountOverflow)
+        try await fixture.reject(.transfer(from: "alice", to: "bob", currency: .usd, amount: huge), .amountOverflow)
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: huge))), .amountOverflow)
+        #expect(fixture.ledger.journal.head == head)
+        try await fixture.run(.addFunds(funding: "f-ok", user: "alice", currency: .usd, amount: Money.amountMax, method: .card))
+    }
+
+    @Test("access terms beyond a million views, a century of hours or days, or the year 9999 are refused as invalidAccessTerms")
+    func accessTermBounds() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        for access in [AccessTerms(views: 1_000_001), AccessTerms(hours: 876_001), AccessTerms(days: Int.max), AccessTerms(days: 0),
+                       AccessTerms(views: -1), AccessTerms(expiresAtMilliseconds: .max)] {
+            var terms = LedgerFixture.terms(price: 10)
+            terms.access = access
+            try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(terms)), .invalidAccessTerms)
+            try await fixture.reject(.registerContent(vendor: "shop", terms: terms), .invalidAccessTerms)
+        }
+        var fine = LedgerFixture.terms(price: 10)
+        fine.access = AccessTerms(views: 1_000_000, hours: 876_000, days: 36_500)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(fine)))
+    }
+
+    @Test("a user holds at most 10^15 minor units in lots of one currency")
+    func lotsAddUp() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        try await fixture.run(.issueIncentive(lot: "lot-1", user: "alice", currency: .usd, amount: Money.amountMax - 1, issuer: nil,
+                                              expiresAtMilliseconds: nil, vendors: nil))
+        try await fixture.run(.issueIncentive(lot: "lot-2", user: "alice", currency: .usd, amount: 1, issuer: nil,
+                                              expiresAtMilliseconds: nil, vendors: nil))
+        try await fixture.reject(.issueIncentive(lot: "lot-3", user: "alice", currency: .usd, amount: 1, issuer: nil,
+                                                 expiresAtMilliseconds: nil, vendors: nil), .amountOverflow)
+        #expect(try fixture.balancesSumToZero())
+    }
+}
