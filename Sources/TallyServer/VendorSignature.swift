@@ -37,33 +37,49 @@ public enum VendorSignature {
 }
 
 /// The nonces seen inside the clock-skew window, per signing key: a request whose nonce was
-/// already used is a replay. Entries older than the window are dropped (such a request is
-/// refused as stale anyway). Held in memory: after a restart, requests signed before it are
-/// refused as stale once the window has passed; within the window, writes are still protected
-/// by their idempotency keys.
+/// already used is a replay. A request is acceptable while its timestamp is within the skew
+/// of the server's clock, so a replay can come at most twice the skew after the original:
+/// nonces are kept in buckets by arrival time, each bucket as long as the skew, and a whole
+/// bucket is dropped once it is older than that (no sweep over every entry, no pause).
+/// Entries are 128-bit hashes of (key, nonce), not the strings, to bound memory at high
+/// request rates. Held in memory: after a restart, requests signed before it are refused as
+/// stale once the window has passed; within the window, writes are still protected by their
+/// idempotency keys.
 public final class ReplayGuard: Sendable {
+    struct Entry: Hashable {
+        let high: Int
+        let low: Int
+    }
     struct State {
-        var seen: [String: UInt64] = [:]
-        var lastSweep: UInt64 = 0
+        var buckets: [UInt64: Set<Entry>] = [:]
     }
     let state = Mutex(State())
-    let windowMilliseconds: UInt64
+    let bucketMilliseconds: UInt64
 
     public init(windowSeconds: Int64 = VendorSignature.skewSeconds) {
-        windowMilliseconds = UInt64(windowSeconds) * 2 * 1000
+        bucketMilliseconds = UInt64(max(windowSeconds, 1)) * 1000
     }
 
     /// Records `nonce` for `keyID`; false when it was seen within the window.
     public func admit(keyID: String, nonce: String, now: UInt64) -> Bool {
-        state.withLock { state in
-            if now &- state.lastSweep > 10_000 {
-                let horizon = now &- windowMilliseconds
-                state.seen = state.seen.filter { $0.value > horizon }
-                state.lastSweep = now
+        var first = Hasher()
+        first.combine(keyID)
+        first.combine(nonce)
+        var second = Hasher()
+        second.combine(nonce)
+        second.combine(0x5a as UInt8)
+        second.combine(keyID)
+        let entry = Entry(high: first.finalize(), low: second.finalize())
+        let bucket = now / bucketMilliseconds
+        return state.withLock { state in
+            // The current bucket and the two before it cover at least twice the skew.
+            for age in 0...2 where bucket >= UInt64(age) {
+                if state.buckets[bucket - UInt64(age)]?.contains(entry) == true { return false }
             }
-            let key = keyID + " " + nonce
-            if state.seen[key] != nil { return false }
-            state.seen[key] = now
+            if state.buckets[bucket] == nil {
+                state.buckets = state.buckets.filter { $0.key + 2 >= bucket }
+            }
+            state.buckets[bucket, default: []].insert(entry)
             return true
         }
     }

@@ -202,3 +202,17 @@ struct SecurityRouteTests {
         }
     }
 }
+
+@Suite("Replay guard")
+struct ReplayGuardTests {
+    @Test("a nonce is refused again for at least twice the skew, per key, and forgotten after")
+    func window() {
+        let guardian = ReplayGuard(windowSeconds: 300)
+        let start: UInt64 = 1_800_000_000_000
+        #expect(guardian.admit(keyID: "k1", nonce: "n-0000000000000001", now: start))
+        #expect(!guardian.admit(keyID: "k1", nonce: "n-0000000000000001", now: start + 1))
+        #expect(guardian.admit(keyID: "k2", nonce: "n-0000000000000001", now: start + 1), "another key's nonce is its own")
+        #expect(!guardian.admit(keyID: "k1", nonce: "n-0000000000000001", now: start + 600_000), "still refused at twice the skew")
+        #expect(guardian.admit(keyID: "k1", nonce: "n-0000000000000001", now: start + 1_000_000), "forgotten once older than any acceptable replay")
+    }
+}
