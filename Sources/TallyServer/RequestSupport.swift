@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// The request context of every Tally route. Bodies are limited well under Hummingbird's 2 MiB
 /// default: 64 KiB for ordinary requests (a content registration with a long royalty schedule
@@ -55,11 +56,35 @@ enum RequestBodies {
             throw describe(error)
         }
         // Every key the client sent must be a stored property of the type it was decoded
-        // into (found by reflection, so a key sent as null is checked too).
+        // into (found by reflection, so a key sent as null is checked too). Reflection is slow,
+        // so the key paths already known good for this type are remembered and a body that
+        // uses only those skips it.
+        let typeKey = ObjectIdentifier(T.self)
+        let paths = keyPaths(raw, prefix: "")
+        if knownKeyPaths.withLock({ $0[typeKey].map { paths.isSubset(of: $0) } ?? false }) { return value }
         if let unknown = unknownField(sent: raw, decoded: value, path: "") {
             throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
         }
+        knownKeyPaths.withLock { $0[typeKey, default: []].formUnion(paths) }
         return value
+    }
+
+    /// Key paths (`inline.access.views`; array elements as `[]`) that passed the reflection
+    /// check, per body type.
+    static let knownKeyPaths = Mutex<[ObjectIdentifier: Set<String>]>([:])
+
+    private static func keyPaths(_ value: Any, prefix: String) -> Set<String> {
+        var paths: Set<String> = []
+        if let object = value as? [String: Any] {
+            for (key, nested) in object {
+                let path = prefix.isEmpty ? key : prefix + "." + key
+                paths.insert(path)
+                paths.formUnion(keyPaths(nested, prefix: path))
+            }
+        } else if let array = value as? [Any] {
+            for element in array { paths.formUnion(keyPaths(element, prefix: prefix + "[]")) }
+        }
+        return paths
     }
 
     /// The value inside an optional, or the value itself.
