@@ -15,9 +15,9 @@ struct RebuildCommand: ParsableCommand {
             Folds every event into a new version of all the read models while the old version \
             stays readable, then makes the new version live in one transaction. Safe to \
             interrupt: the next `rebuild` resumes the half-built version from its checkpoint. \
-            Refused (exit 3) while another process (a running `tally serve`) has the journal or \
-            the read models open: the service folds into them live. Creates DIR/projections \
-            when it does not exist.
+            Safe beside a running `tally serve`: each batch checks, in its own transaction, the \
+            slot and checkpoint it folds onto, and a rebuild never swaps in a version behind \
+            the live one. Creates DIR/projections when it does not exist.
             """
     )
 
@@ -33,14 +33,6 @@ struct RebuildCommand: ParsableCommand {
     }
 
     func run() throws {
-        let projectionsPath = Projections.path(in: data.directoryPath)
-        for path in [data.journalPath, projectionsPath] {
-            if let holder = JournalLockProbe.otherHolder(of: path) {
-                throw ToolExit(
-                    .journalInUse,
-                    message: "journal-tool: error: \(path) is open in process \(holder) (a running `tally serve`?); stop it and retry")
-            }
-        }
         let storage = try data.openStorage()
         let projections = try ProjectionCheck.openOrCreate(dataDirectory: data.directoryPath, journal: storage)
         let head = try JournalReader(storage: storage).lastSequence()

@@ -15,6 +15,6 @@ struct ToolExitCode: RawRepresentable, Equatable, Sendable {
     /// data directory, a damaged LMDB file, an unreadable key or receipt file.
     static let usage = ToolExitCode(rawValue: 2)
     /// Another process has the journal open, and the command must be the only one to write it
-    /// (`keys rotate`, `rebuild`).
+    /// (`keys rotate`).
     static let journalInUse = ToolExitCode(rawValue: 3)
 }
