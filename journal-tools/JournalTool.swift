@@ -22,9 +22,10 @@ struct JournalTool: AsyncParsableCommand {
 
             Exit codes: 0 success; 1 a check failed or the item asked for does not exist; \
             2 usage error, or the data could not be read; 3 another process has the journal \
-            open (keys rotate); 10-27 `verify` found the journal invalid (one code per failure \
-            kind, see `journal-tool verify --help`); 28 `replay --compare-live` found the live \
-            write model different; 30-35 `import` refused the export (see `journal-tool import --help`).
+            open (keys rotate); 10-27 and 29 `verify` found the journal invalid (one code per \
+            failure kind, see `journal-tool verify --help`); 28 `replay --compare-live` found the \
+            live read models different; 30-35 `import` refused the export (see \
+            `journal-tool import --help`).
             """,
         subcommands: [
             VerifyCommand.self, InspectCommand.self, ReceiptCommand.self, KeysCommand.self,
