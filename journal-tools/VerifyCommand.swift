@@ -106,9 +106,9 @@ struct VerifyCommand: ParsableCommand {
                 throw ToolExit.usage("--from \(start) is past the end of the journal (its last sequence is \(lastSequence))")
             }
             let progress = ToolProgress.onTerminal("verify", first: start, last: min(lastSequence, throughSequence ?? .max))
-            let report = try JournalVerifier(trustedKeys: trusted.map(\.publicKey)).verify(
-                snapshot, from: start, through: throughSequence,
-                progress: progress.map { progress in { progress.update($0) } })
+            let report = try ParallelVerification.verify(
+                trustedKeys: trusted.map(\.publicKey), storage: storage, snapshot: snapshot,
+                from: start, through: throughSequence, lastSequence: lastSequence, progress: progress)
             progress?.finish()
 
             var failure = report.failure.map(ReportedFailure.init)

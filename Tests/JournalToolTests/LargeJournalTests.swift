@@ -27,4 +27,22 @@ struct LargeJournalTests {
         #expect(chain.status == 0, "\(chain.summary)")
         #expect(chain.json["head"] as? String == verify.json["head"] as? String)
     }
+
+    @Test("verify splits a long range over two cores and still names the first bad sequence in either half",
+          arguments: [UInt64(4_321), 31_234, 47_000])
+    func tamperedLargeJournal(_ sequence: UInt64) async throws {
+        let copy = try DataCopy(of: try await Fixtures.shared.largeJournal())
+        let raw = try RawJournal(copy.path)
+        var record = try #require(try raw.record(sequence))
+        record[record.count - 3] ^= 0x01
+        try raw.setRecord(sequence, record)
+        // A second change later on must not hide the first one.
+        var later = try #require(try raw.record(sequence + 1_500))
+        later[later.count - 3] ^= 0x01
+        try raw.setRecord(sequence + 1_500, later)
+        let run = try ToolRun.run(["verify", "--data", copy.path, "--audit", "chain", "--json"])
+        #expect(run.status == 12, "\(run.summary)")
+        #expect(run.failureKind == "event-hash-mismatch")
+        #expect(run.failureSequence == sequence, "\(run.summary)")
+    }
 }
