@@ -44,6 +44,9 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     case rewardReferral(user: String)
     /// Returns what is left of an expired lot to its issuer.
     case expireIncentive(lot: String)
+    /// The user opens purchased content: one use of the entitlement (refused once the views
+    /// granted are used up).
+    case useEntitlement(user: String, transaction: String)
 
     /// The vendor a command is issued by, for idempotency scoping.
     public var issuingVendor: String? {

@@ -338,6 +338,21 @@ struct LedgerDecider {
                 postings: [Posting(debit: source, credit: .incentiveLot(lot: lot, currency: currency), amount: amount)],
                 timeMilliseconds: time))]
 
+        case .useEntitlement(let user, let transaction):
+            guard let record = try state.transaction(transaction), record.user == user else {
+                throw LedgerRejection(.unknownTransaction, "no purchase \(transaction) of \(user)")
+            }
+            guard record.status == .captured || record.status == .disputed else {
+                throw LedgerRejection(.transactionNotCaptured, "\(transaction) is \(record.status.rawValue); it grants no access")
+            }
+            if let expiry = record.terms.access.expiresAtMilliseconds, time >= expiry {
+                throw LedgerRejection(.entitlementExhausted, "the access to \(transaction) expired at \(expiry)")
+            }
+            let used = try state.entitlementUses(transaction)
+            if let views = record.terms.access.views, used >= views {
+                throw LedgerRejection(.entitlementExhausted, "all \(views) views of \(transaction) are used", headroom: 0)
+            }
+            return [.entitlementUsed(EntitlementUsed(transaction: transaction, user: user, vendor: record.vendor, use: used + 1, timeMilliseconds: time))]
         case .expireIncentive(let lot):
             guard let record = try state.incentiveLot(lot) else { throw LedgerRejection(.unknownIncentive, "no incentive lot \(lot)") }
             guard let expiry = record.expiresAtMilliseconds, time >= expiry else {

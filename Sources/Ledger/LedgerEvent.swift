@@ -195,6 +195,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case referralPolicySet(ReferralPolicySet)
     case referralRewarded(ReferralRewarded)
     case referralReversed(ReferralReversed)
+    case entitlementUsed(EntitlementUsed)
 
     public var typeName: String {
         switch self {
@@ -221,6 +222,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .referralPolicySet: return "ReferralPolicySet"
         case .referralRewarded: return "ReferralRewarded"
         case .referralReversed: return "ReferralReversed"
+        case .entitlementUsed: return "EntitlementUsed"
         }
     }
 
@@ -229,6 +231,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
+        "EntitlementUsed",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -300,6 +303,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .referralPolicySet(let event): payload = try encoder.encode(event)
         case .referralRewarded(let event): payload = try encoder.encode(event)
         case .referralReversed(let event): payload = try encoder.encode(event)
+        case .entitlementUsed(let event): payload = try encoder.encode(event)
         }
         return EventDraft(typeName: typeName, payload: Array(payload))
     }
@@ -332,6 +336,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "ReferralPolicySet": self = .referralPolicySet(try decoder.decode(ReferralPolicySet.self, from: data))
         case "ReferralRewarded": self = .referralRewarded(try decoder.decode(ReferralRewarded.self, from: data))
         case "ReferralReversed": self = .referralReversed(try decoder.decode(ReferralReversed.self, from: data))
+        case "EntitlementUsed": self = .entitlementUsed(try decoder.decode(EntitlementUsed.self, from: data))
         default: throw LedgerDecodingError(typeName: typeName, reason: "unknown event type")
         }
     }
@@ -419,5 +424,17 @@ public struct ReferralReversed: Sendable, Codable, Equatable {
     /// The refunded purchase that undid the qualification.
     public var transaction: String
     public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
+/// One use (a view) of a purchased entitlement: the user opened the content, and the vendor's
+/// site was given an access grant for it. Counted against the purchase's `access.views`; moves
+/// no money.
+public struct EntitlementUsed: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    /// Which use this is (1 for the first); never more than the views granted.
+    public var use: Int
     public var timeMilliseconds: UInt64
 }

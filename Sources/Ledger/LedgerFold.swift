@@ -110,6 +110,8 @@ enum LedgerFold {
             state.setRecord("referral/" + event.user, ReferralRecord(
                 vendor: event.vendor, currency: event.currency, amount: event.amount,
                 qualifyingTransactions: event.qualifyingTransactions, status: .rewarded))
+        case .entitlementUsed(let event):
+            state.setRecord("uses/" + event.transaction, event.use)
         case .referralReversed(let event):
             guard var referral = try state.referral(user: event.user) else {
                 throw LedgerFoldError(sequence: sequence, reason: "no referral reward for \(event.user)")

@@ -54,6 +54,8 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         /// Access terms out of range: views, hours and days are positive and at most a
         /// million views, 100 years of hours or days; an absolute expiry before year 10000.
         case invalidAccessTerms = 48
+        /// The entitlement is used up: every view granted has been used, or its expiry passed.
+        case entitlementExhausted = 49
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -202,6 +202,8 @@ public struct LedgerState {
         let key = "spend/" + user
         setRaw(key, try SpendLog.adding(entry, to: try raw(key), horizon: horizon))
     }
+    /// How many times a purchase's entitlement has been used.
+    public func entitlementUses(_ transaction: String) throws -> Int { try record(Int.self, "uses/" + transaction) ?? 0 }
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
     public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
     /// The IDs of a user's incentive lots (spent or not).

@@ -310,6 +310,14 @@ final class Folder {
                 settlement.referralRewards = try add(settlement.referralRewards, -reversed.amount, "referral rewards of \(reversed.vendor)")
             }
 
+        case .entitlementUsed(let used):
+            try mutatePurchase(used.transaction) { view in
+                guard used.user == view.user else { throw FoldFailure("\(used.user) used \(used.transaction), which is \(view.user)'s") }
+                if let views = view.access.views, view.remaining != nil {
+                    view.remaining?.views = max(0, views - used.use)
+                }
+            }
+
         case .fundsAdded, .fundsCleared, .fundsFailed, .contentRegistered, .tokensTransferred, .referralPolicySet:
             break
         }

@@ -95,6 +95,7 @@ extension LedgerEvent {
         case .referralPolicySet(let event): return event.timeMilliseconds
         case .referralRewarded(let event): return event.timeMilliseconds
         case .referralReversed(let event): return event.timeMilliseconds
+        case .entitlementUsed(let event): return event.timeMilliseconds
         }
     }
 
@@ -107,6 +108,7 @@ extension LedgerEvent {
         case .disputeOpened(let event): return event.transaction
         case .disputeResolved(let event): return event.transaction
         case .referralReversed(let event): return event.transaction
+        case .entitlementUsed(let event): return event.transaction
         default: return nil
         }
     }

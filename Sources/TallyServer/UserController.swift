@@ -211,6 +211,9 @@ struct UserController: Sendable {
         let purchased = try api.projections.read { try $0.purchase(transaction: transaction) }
         if let purchased, let remaining = purchased.remaining, let until = remaining.expiresAtMilliseconds { expiry = min(expiry, until) }
         guard expiry > now else { throw APIError(.forbidden, "entitlement-expired", "The entitlement to this content has expired") }
+        // Each grant is one use of the entitlement, counted by the ledger against the views
+        // bought (refused once they are used up).
+        _ = try await api.ledger.execute(.useEntitlement(user: session.user, transaction: transaction))
         let grant = try api.grants.issue(AccessGrantClaims(
             transaction: transaction, vendor: record.vendor, customer: api.pseudonyms.pseudonym(user: session.user, vendor: record.vendor),
             url: record.terms.url, expiresAtMilliseconds: expiry))

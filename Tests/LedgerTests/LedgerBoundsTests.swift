@@ -51,3 +51,32 @@ struct LedgerBoundsTests {
         #expect(try fixture.balancesSumToZero())
     }
 }
+
+@Suite("Ledger: entitlement uses")
+struct LedgerEntitlementTests {
+    @Test("each use counts against the views bought; past them, or for another user or an uncaptured purchase, it is refused")
+    func views() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.givenUser("bob", funds: 0)
+        var terms = LedgerFixture.terms(price: 10)
+        terms.access = AccessTerms(views: 2)
+        let bought = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(terms)))
+        let transaction = try #require(bought.transaction)
+        let first = try await fixture.run(.useEntitlement(user: "alice", transaction: transaction))
+        #expect(first.events == [.entitlementUsed(EntitlementUsed(transaction: transaction, user: "alice", vendor: "shop", use: 1, timeMilliseconds: fixture.clock.now))])
+        try await fixture.run(.useEntitlement(user: "alice", transaction: transaction))
+        let head = fixture.ledger.journal.head
+        try await fixture.reject(.useEntitlement(user: "alice", transaction: transaction), .entitlementExhausted)
+        try await fixture.reject(.useEntitlement(user: "bob", transaction: transaction), .unknownTransaction)
+        let held = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 5)), holdSeconds: 60))
+        try await fixture.reject(.useEntitlement(user: "alice", transaction: held.transaction!), .transactionNotCaptured)
+        #expect(fixture.ledger.journal.head == head + 1, "only the authorization was appended")
+        var expiring = LedgerFixture.terms("later", price: 10)
+        expiring.access = AccessTerms(expiresAtMilliseconds: fixture.clock.now + 1_000)
+        let timed = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(expiring)))
+        try await fixture.run(.useEntitlement(user: "alice", transaction: timed.transaction!))
+        fixture.clock.advance(seconds: 2)
+        try await fixture.reject(.useEntitlement(user: "alice", transaction: timed.transaction!), .entitlementExhausted)
+    }
+}

@@ -113,6 +113,34 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("opening purchased content gives an access grant per view bought; the summary counts them down; then it is refused")
+    func accessGrants() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("liz", amount: 100)
+            let token = try await client.purchaseToken(user)
+            var content = APIHarness.Client.inlineContent(price: 10)
+            content["access"] = ["views": 2]
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": content])
+            let transaction = try #require(bought.json["transaction"] as? String)
+            for _ in 0..<2 {
+                let grant = try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access")
+                #expect(grant.status == .created, "\(grant.text)")
+                let check = try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant.json["grant"] as! String)")
+                #expect(check.status == .ok)
+                #expect(check.json["customer"] as? String == bought.json["customer"] as? String)
+            }
+            let used = try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access")
+            #expect(used.status == .unprocessableContent)
+            #expect(used.problemType == "ledger/entitlement-exhausted")
+            let head = harness.api.journal.head
+            let summary = try await client.user(user, .get, "/v1/me/purchases?minSequence=\(head)")
+            let purchase = ((summary.json["data"] as? [String: Any])?["purchases"] as? [[String: Any]])?.first
+            #expect((purchase?["remaining"] as? [String: Any])?["views"] as? Int == 0)
+        }
+    }
+
     @Test("a batch decides each purchase on its own, in one request")
     func batch() async throws {
         let harness = try APIHarness()
