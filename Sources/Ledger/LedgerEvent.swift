@@ -310,6 +310,16 @@ public indirect enum LedgerEvent: Sendable, Equatable {
 
     /// Decodes a stored event; an unknown type or a payload that does not decode is an error.
     public init(typeName: String, payload: [UInt8]) throws {
+        // The purchase events, most of any journal, are read by hand (EventJSONReader.swift);
+        // anything that reader declines goes to `JSONDecoder` below for the authoritative answer.
+        switch typeName {
+        case "PurchaseCaptured":
+            if let event = try? EventJSONReader.purchaseCaptured(payload) { self = .purchaseCaptured(event); return }
+        case "PurchaseAuthorized":
+            if let event = try? EventJSONReader.purchaseAuthorized(payload) { self = .purchaseAuthorized(event); return }
+        default:
+            break
+        }
         let decoder = JSONDecoder()
         let data = Data(payload)
         switch typeName {
