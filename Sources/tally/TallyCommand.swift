@@ -42,6 +42,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("scrypt-log2n"), help: "scrypt cost for new passwords, N = 2^value (default 15; lower only for load tests).")
     var scryptLog2N: UInt64?
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds after which an idle connection is closed (default: $TALLY_IDLE_TIMEOUT or 60).")
+    var idleTimeout: Int64?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
 
@@ -63,6 +66,10 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.logger = logger
+        if let seconds = idleTimeout ?? environment["TALLY_IDLE_TIMEOUT"].flatMap({ Int64($0) }) {
+            guard (1...3600).contains(seconds) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
+            configuration.idleTimeoutSeconds = seconds
+        }
         configuration.adminKey = adminKey ?? environment["TALLY_ADMIN_KEY"]
         configuration.auditorKey = auditorKey ?? environment["TALLY_AUDITOR_KEY"]
         if let cost = scryptLog2N ?? environment["TALLY_SCRYPT_LOG2N"].flatMap({ UInt64($0) }) {

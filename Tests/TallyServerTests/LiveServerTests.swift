@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TallyCrypto
 import TallyTestSupport
 import Testing
@@ -114,5 +117,45 @@ struct LiveServerTests {
         #expect(retry["transaction"] as? String == acknowledged.first)
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+@Suite("Live server connections", .serialized)
+struct LiveConnectionTests {
+    /// A TCP connection that says nothing.
+    static func connect(port: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        precondition(descriptor >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return descriptor
+    }
+
+    @Test("an idle connection is closed by the server after the idle timeout")
+    func idleTimeout() async throws {
+        let directory = TemporaryDirectory()
+        let (process, output, errors) = try ServeProcessTests.start(dataDirectory: directory.path + "/data", extra: ["--idle-timeout", "1"])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let port = try #require(try await ServeProcessTests.port(from: output, process: process), "no address printed: \(errors.current)")
+        let descriptor = try Self.connect(port: port)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        // Blocks until the server closes the connection (0 = end of stream), or 10 s pass (-1).
+        let count = read(descriptor, &byte, 1)
+        #expect(count == 0, "the server closed the idle connection (read gave \(count), errno \(errno))")
     }
 }
