@@ -143,10 +143,7 @@ struct AdminController: Sendable {
     func vendorSettlement(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let vendor = try context.parameters.require("vendor")
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorSettlement(vendor: vendor)) }
-        guard let view = snapshot.1 else { throw APIError.notFound("vendor") }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+        return try await api.snapshot(request, missing: "vendor") { try $0.vendorSettlement(vendor: vendor) }
     }
 
     func creditLine(_ request: Request) async throws -> Response {
@@ -161,11 +158,8 @@ struct AdminController: Sendable {
         let funding = TallyAPI.newID("f_")
         let result = try await api.ledger.execute(.addFunds(
             funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method, throughVendor: body.throughVendor))
-        var pending = false
-        if case .fundsAdded(let added)? = result.events.first { pending = added.pending }
         return try JSONResponse.make(
-            FundsView(funding: funding, currency: body.currency.code, amount: body.amount, method: body.method.rawValue, pending: pending, sequence: result.sequences?.lowerBound ?? 0),
-            status: .created)
+            FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
     }
 
     func settleFunds(_ request: Request, _ context: TallyContext, clear: Bool) async throws -> Response {
@@ -224,27 +218,19 @@ struct AdminController: Sendable {
     func userWallets(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.wallets(user: user)) }
-        guard let view = snapshot.1 else { throw APIError.notFound("account") }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+        return try await api.snapshot(request, missing: "account") { try $0.wallets(user: user) }
     }
 
     func userPurchases(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.purchases(user: user)) }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: PurchaseSummary(purchases: snapshot.1)))
+        return try await api.snapshot(request, missing: "account") { PurchaseSummary(purchases: try $0.purchases(user: user)) }
     }
 
     func royalties(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let holder = try context.parameters.require("holder")
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.royaltyStatement(holder: holder)) }
-        guard let view = snapshot.1 else { throw APIError.notFound("rights holder") }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+        return try await api.snapshot(request, missing: "rights holder") { try $0.royaltyStatement(holder: holder) }
     }
 
     func rotateKey(_ request: Request) async throws -> Response {

@@ -163,6 +163,17 @@ public final class TallyAPI: Sendable {
         return try await body()
     }
 
+    /// A read of the projections, answered as a ``Snapshot`` with the sequence it reflects; waits
+    /// for `?minSequence=` first. A read that finds nothing is a 404 naming `missing`.
+    func snapshot<Value: Codable & Sendable>(
+        _ request: Request, missing: String, _ read: (ProjectionReader) throws -> Value?
+    ) async throws -> Response {
+        try await awaitProjections(request)
+        let (sequence, value) = try projections.read { reader in (reader.sequence, try read(reader)) }
+        guard let value else { throw APIError.notFound(missing) }
+        return try JSONResponse.make(Snapshot(sequence: sequence, data: value))
+    }
+
     /// Waits (bounded) until the projections reflect `minSequence` when the client asks for it
     /// with `?minSequence=`; refuses with 503 and Retry-After if they do not get there in time.
     func awaitProjections(_ request: Request) async throws {

@@ -69,6 +69,18 @@ struct FundsView: Codable, Sendable {
     var method: String
     var pending: Bool
     var sequence: UInt64
+
+    /// The answer to an accepted `addFunds`: pending when the method is offline.
+    init(funding: String, currency: Currency, amount: Int64, method: FundingMethod, result: LedgerResult) {
+        self.funding = funding
+        self.currency = currency.code
+        self.amount = amount
+        self.method = method.rawValue
+        var pending = false
+        if case .fundsAdded(let added)? = result.events.first { pending = added.pending }
+        self.pending = pending
+        self.sequence = result.sequences?.lowerBound ?? 0
+    }
 }
 
 struct LimitBody: Codable, Sendable {

@@ -143,17 +143,12 @@ struct UserController: Sendable {
 
     func wallets(_ request: Request) async throws -> Response {
         let session = try api.authenticateUser(request)
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { reader in (reader.sequence, try reader.wallets(user: session.user)) }
-        guard let view = snapshot.1 else { throw APIError.notFound("account") }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+        return try await api.snapshot(request, missing: "account") { try $0.wallets(user: session.user) }
     }
 
     func purchases(_ request: Request) async throws -> Response {
         let session = try api.authenticateUser(request)
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { reader in (reader.sequence, try reader.purchases(user: session.user)) }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: PurchaseSummary(purchases: snapshot.1)))
+        return try await api.snapshot(request, missing: "account") { PurchaseSummary(purchases: try $0.purchases(user: session.user)) }
     }
 
     func currency(_ context: TallyContext) throws -> Currency {
@@ -170,11 +165,9 @@ struct UserController: Sendable {
         let before = try request.queryUInt("before")
         let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
         guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { reader in
-            (reader.sequence, try reader.walletHistory(user: session.user, currency: currency, before: before, limit: limit))
+        return try await api.snapshot(request, missing: "wallet") {
+            try $0.walletHistory(user: session.user, currency: currency, before: before, limit: limit)
         }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: snapshot.1))
     }
 
     /// The wallet's balance now, or as of a past sequence (`atSequence`) or time (`atTime`, ms).
@@ -238,11 +231,8 @@ struct UserController: Sendable {
         }
         let funding = TallyAPI.newID("f_")
         let result = try await api.ledger.execute(.addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method))
-        var pending = false
-        if case .fundsAdded(let added)? = result.events.first { pending = added.pending }
         return try JSONResponse.make(
-            FundsView(funding: funding, currency: body.currency.code, amount: body.amount, method: body.method.rawValue, pending: pending, sequence: result.sequences?.lowerBound ?? 0),
-            status: .created)
+            FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
     }
 
     func setLimit(_ request: Request, remove: Bool) async throws -> Response {

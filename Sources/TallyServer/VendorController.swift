@@ -28,10 +28,7 @@ struct VendorController: Sendable {
 
     func settlement(_ request: Request) async throws -> Response {
         let vendor = try await vendorOfRead(request)
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorSettlement(vendor: vendor)) }
-        guard let view = snapshot.1 else { throw APIError.notFound("vendor") }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: view))
+        return try await api.snapshot(request, missing: "vendor") { try $0.vendorSettlement(vendor: vendor) }
     }
 
     /// The vendor's ledger history, newest first; `before` is the cursor (`nextBefore` of the
@@ -41,9 +38,7 @@ struct VendorController: Sendable {
         let before = try request.queryUInt("before")
         let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
         guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
-        try await api.awaitProjections(request)
-        let snapshot = try api.projections.read { ($0.sequence, try $0.vendorHistory(vendor: vendor, before: before, limit: limit)) }
-        return try JSONResponse.make(Snapshot(sequence: snapshot.0, data: snapshot.1))
+        return try await api.snapshot(request, missing: "vendor") { try $0.vendorHistory(vendor: vendor, before: before, limit: limit) }
     }
 
     /// Authenticates a read (no body).
