@@ -75,7 +75,7 @@ final class Plan: @unchecked Sendable {
 
     func build(_ task: Int) -> Built {
         switch parameters.mode {
-        case .single:
+        case .single, .reads:
             let vendor = vendors[Int(draws.vendor[task])]
             let body = Bodies.purchase(
                 token: users[Int(draws.user[task])].purchaseToken, vendor: vendor, price: Int(draws.price[task]), currency: parameters.currency)
@@ -100,7 +100,7 @@ final class Plan: @unchecked Sendable {
     /// anything that is neither an acceptance nor a ledger refusal.
     func record(_ task: Int, _ reply: HTTPReply) -> String? {
         switch parameters.mode {
-        case .single:
+        case .single, .reads:
             if reply.status == 201 {
                 outcomes[task] = Outcome.accepted.rawValue
                 return nil

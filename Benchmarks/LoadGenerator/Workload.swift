@@ -24,6 +24,8 @@ enum Mode: String {
     /// Consecutive chunks of `BATCH` purchases, one `POST /v1/vendor/purchases/batch` per vendor
     /// present in the chunk (a batch is signed by one vendor).
     case batched
+    /// Setup and N single purchases, then reads offered at a fixed rate (`Reads.swift`).
+    case reads
 }
 
 struct Parameters {
@@ -77,7 +79,7 @@ struct Parameters {
         guard let key = environment["TALLY_ADMIN_KEY"], !key.isEmpty else { throw UsageError("TALLY_ADMIN_KEY is required (the server's admin bearer key)") }
         parameters.adminKey = key
         if let text = environment["MODE"], !text.isEmpty {
-            guard let mode = Mode(rawValue: text) else { throw UsageError("MODE must be single or batched, got '\(text)'") }
+            guard let mode = Mode(rawValue: text) else { throw UsageError("MODE must be single, batched or reads, got '\(text)'") }
             parameters.mode = mode
         }
         parameters.setupClients = max(parameters.clients, 32)

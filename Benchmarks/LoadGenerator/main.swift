@@ -6,7 +6,8 @@ import TallyCrypto
 // tally-loadgen: the standard purchase workload (/work/shared/bench/WORKLOAD.md) against a live
 // `tally serve` over HTTP/1.1 keep-alive connections. Parameters come from the environment:
 // U V N C BATCH SEED INITIAL CURRENCY (as WORKLOAD.md names them), TALLY_URL, TALLY_ADMIN_KEY,
-// MODE (single | batched); optionally SETUP_C (setup and read-back concurrency), LG_THREADS
+// MODE (single | batched | reads; reads adds READ_RATE READ_SECONDS READ_MIX READ_LIMIT
+// READ_DRAIN_SECONDS, see Reads.swift); optionally SETUP_C (setup and read-back concurrency), LG_THREADS
 // (client event-loop threads, default 1) and DURABILITY (the text reported as the durability
 // settings). Prints one JSON line on stdout; progress goes to stderr. Exit 0 only when every
 // purchase was answered and the totals read back equal the expected ones (WORKLOAD.md's
@@ -63,6 +64,7 @@ func run() async throws -> Int32 {
     let (host, port) = try parseURL(parameters.url)
     let threads = Int(ProcessInfo.processInfo.environment["LG_THREADS"] ?? "") ?? 1
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+    if parameters.mode == .reads { return try await runReads(parameters, group: group, host: host, port: port) }
 
     let draws = Draws(parameters)
     let expected = Totals.expected(draws) { _ in true }

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Projection catch-up from a cold start (issue 4: at least 200,000 events/s). Builds
+# `journal-tool` and `tally` (release), writes a synthetic ledger journal with the hidden
+# `journal-tool generate` (EVENTS events, USERS users, VENDORS vendors), removes DIR/projections
+# (there is none after `generate`; removed anyway, so a kept directory can be reused), starts
+# `tally serve --data-dir DIR` and polls `GET /ready` every POLL_MS ms until the read models'
+# `projectionSequence` equals the journal's head (`journalSequence`). Prints one JSON line:
+#
+#   events_per_s          = head / (caught up − first answer of the server): the fold alone
+#   events_per_s_from_launch = head / (caught up − process launch): includes opening the journal,
+#                           the write model and the HTTP listener
+#
+# While the read models are more than 10,000 events behind, /ready answers 503
+# `projection-behind` with "at sequence S of H" in its detail; the script reads S from there.
+#
+#   Benchmarks/run-catchup-benchmark.sh                         # 200,000 events, 2,000 users, 50 vendors
+#   EVENTS=1000000 Benchmarks/run-catchup-benchmark.sh
+#   SKIP_BUILD=1 JOURNAL=/tmp/base Benchmarks/run-catchup-benchmark.sh   # reuse binaries and a journal
+#
+# JOURNAL names a data directory holding a generated journal to start from (it is copied, never
+# modified); without it one is generated in a temporary directory. SCRATCH (default .build-lg)
+# is the build directory; KEEP_DATA=1 keeps the temporary directory.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SCRATCH="${SCRATCH:-.build-lg}"
+EVENTS="${EVENTS:-200000}"
+USERS="${USERS:-2000}"
+VENDORS="${VENDORS:-50}"
+POLL_MS="${POLL_MS:-50}"
+TIMEOUT_S="${TIMEOUT_S:-900}"
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    # One product per call: given several --product flags, SwiftPM 6.3 builds only the last.
+    swift build -c release --scratch-path "$SCRATCH" --product journal-tool >&2
+    swift build -c release --scratch-path "$SCRATCH" --product tally >&2
+fi
+BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tally-catchup.XXXXXX")"
+DATA="$WORK/data"
+SERVER_LOG="$WORK/server.log"
+SERVER=""
+cleanup() {
+    if [[ -n "$SERVER" ]] && kill -0 "$SERVER" 2>/dev/null; then
+        kill -TERM "$SERVER" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER" 2>/dev/null || true
+    fi
+    if [[ "${KEEP_DATA:-0}" != 1 ]]; then rm -rf "$WORK"; else echo "kept: $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+if [[ -n "${JOURNAL:-}" ]]; then
+    cp -a "$JOURNAL" "$DATA"
+    echo "copied $JOURNAL to $DATA" >&2
+else
+    "$BIN/journal-tool" generate --data "$DATA" --events "$EVENTS" --users "$USERS" --vendors "$VENDORS" >&2
+fi
+rm -rf "$DATA/projections"
+sync
+
+ADMIN_KEY="bench-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+AUDITOR_KEY="bench-auditor-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+now() { date +%s.%N; }
+
+LAUNCH="$(now)"
+"$BIN/tally" serve --data-dir "$DATA" --host 127.0.0.1 --port 0 \
+    --admin-key "$ADMIN_KEY" --auditor-key "$AUDITOR_KEY" --log-level warning \
+    >"$SERVER_LOG" 2>&1 &
+SERVER=$!
+
+PORT=""
+for _ in $(seq 1 $((TIMEOUT_S * 100))); do
+    PORT="$(sed -n 's#^Tally is serving http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$SERVER_LOG" | head -1)"
+    [[ -n "$PORT" ]] && break
+    kill -0 "$SERVER" 2>/dev/null || { echo "tally serve exited:" >&2; cat "$SERVER_LOG" >&2; exit 1; }
+    sleep 0.01
+done
+[[ -n "$PORT" ]] || { echo "tally serve did not start within $TIMEOUT_S s" >&2; cat "$SERVER_LOG" >&2; exit 1; }
+SERVING="$(now)"
+echo "tally serve on port $PORT after $(echo "$SERVING - $LAUNCH" | bc) s" >&2
+
+FIRST="" HEAD="" FOLDED="" LAST_REPORT=0 DONE=""
+DEADLINE=$(( $(date +%s) + TIMEOUT_S ))
+while (( $(date +%s) < DEADLINE )); do
+    BODY="$(curl -s -m 5 "http://127.0.0.1:$PORT/ready" || true)"
+    T="$(now)"
+    if [[ -n "$BODY" && -z "$FIRST" ]]; then FIRST="$T"; FIRST_BODY="$BODY"; fi
+    if [[ "$BODY" =~ \"journalSequence\":([0-9]+) ]]; then
+        HEAD="${BASH_REMATCH[1]}"
+        [[ "$BODY" =~ \"projectionSequence\":([0-9]+) ]] && FOLDED="${BASH_REMATCH[1]}"
+        if [[ -n "$FOLDED" && "$FOLDED" -ge "$HEAD" ]]; then DONE="$T"; break; fi
+    elif [[ "$BODY" =~ at\ sequence\ ([0-9]+)\ of\ ([0-9]+) ]]; then
+        FOLDED="${BASH_REMATCH[1]}"; HEAD="${BASH_REMATCH[2]}"
+    elif [[ "$BODY" == *projection-stopped* || "$BODY" == *journal-writer-stopped* ]]; then
+        echo "/ready: $BODY" >&2; exit 1
+    fi
+    if (( ${T%.*} - LAST_REPORT >= 5 )); then
+        echo "catch-up: ${FOLDED:-?} of ${HEAD:-?} after $(echo "$T - $FIRST" | bc) s" >&2
+        LAST_REPORT=${T%.*}
+    fi
+    sleep "$(echo "scale=3; $POLL_MS / 1000" | bc)"
+done
+[[ -n "$DONE" ]] || { echo "the read models did not reach the head within $TIMEOUT_S s (${FOLDED:-?} of ${HEAD:-?})" >&2; exit 1; }
+echo "first /ready answer: $FIRST_BODY" >&2
+
+fmt() { LC_ALL=C printf '%.3f' "$(echo "scale=6; $1" | bc)"; }
+FOLD_S="$(fmt "$DONE - $FIRST")"
+LAUNCH_S="$(fmt "$DONE - $LAUNCH")"
+START_S="$(fmt "$SERVING - $LAUNCH")"
+RATE="$(echo "$HEAD / ($DONE - $FIRST)" | bc)"
+RATE_LAUNCH="$(echo "$HEAD / ($DONE - $LAUNCH)" | bc)"
+RECORDS_BYTES="$(du -sb "$DATA/journal" | cut -f1)"
+PROJ_BYTES="$(du -sb "$DATA/projections" 2>/dev/null | cut -f1 || echo 0)"
+printf '{"workload":"projection-catchup","events":%s,"seconds":%s,"events_per_s":%s,"seconds_from_launch":%s,"events_per_s_from_launch":%s,"startup_s":%s,"journal_bytes":%s,"projections_bytes":%s,"poll_ms":%s,"generated":{"events":%s,"users":%s,"vendors":%s}}\n' \
+    "$HEAD" "$FOLD_S" "$RATE" "$LAUNCH_S" "$RATE_LAUNCH" "$START_S" "$RECORDS_BYTES" "${PROJ_BYTES:-0}" "$POLL_MS" \
+    "$EVENTS" "$USERS" "$VENDORS"
