@@ -6,9 +6,11 @@
 #   Benchmarks/run-http-benchmark.sh                      # MODE=single, C=16, WORKLOAD defaults
 #   MODE=single C=64 Benchmarks/run-http-benchmark.sh
 #   MODE=batched BATCH=1000 Benchmarks/run-http-benchmark.sh
+#   MODE=reads U=2000 V=50 N=20000 C=64 READ_RATE=2000,5000,10000 Benchmarks/run-http-benchmark.sh
 #
-# Every WORKLOAD.md variable (U V N C BATCH SEED INITIAL CURRENCY) and MODE pass through to the
-# load generator. SKIP_BUILD=1 reuses the binaries; SCRATCH (default .build-lg) is the build
+# Every WORKLOAD.md variable (U V N C BATCH SEED INITIAL CURRENCY), MODE and the read mode's
+# READ_* variables pass through to the load generator (TALLY_SERVER_PID lets it report the
+# server's CPU time per read phase). SKIP_BUILD=1 reuses the binaries; SCRATCH (default .build-lg) is the build
 # directory; KEEP_DATA=1 keeps the data directory; SERVER_LOG names the server's log file.
 # The server runs with --scrypt-log2n 10 (the lowest allowed) so that U logins are fast: that
 # only weakens password hashing of these throwaway accounts and is untimed setup.
@@ -54,7 +56,7 @@ done
 echo "tally serve on port $PORT, data $DATA/data, log $SERVER_LOG" >&2
 
 set +e
-TALLY_URL="http://127.0.0.1:$PORT" TALLY_ADMIN_KEY="$ADMIN_KEY" "$BIN/tally-loadgen"
+TALLY_URL="http://127.0.0.1:$PORT" TALLY_ADMIN_KEY="$ADMIN_KEY" TALLY_SERVER_PID="$SERVER" "$BIN/tally-loadgen"
 STATUS=$?
 set -e
 exit $STATUS

@@ -28,6 +28,8 @@ enum ReadKind: String, CaseIterable {
 struct ReadParameters {
     var seconds = 20.0
     var rate = 10_000.0
+    /// `READ_RATE` may be a comma-separated list: one read phase (and JSON line) per rate, in order.
+    var rates: [Double] = [10_000]
     /// The reads drawn from, in turn by a hash of the read's index.
     var mix: [ReadKind] = [.wallets, .history]
     var limit = 20
@@ -42,8 +44,14 @@ struct ReadParameters {
             read.seconds = value
         }
         if let text = environment["READ_RATE"], !text.isEmpty {
-            guard let value = Double(text), value > 0, value <= 1_000_000 else { throw UsageError("READ_RATE must be in (0, 1000000], got '\(text)'") }
-            read.rate = value
+            read.rates = []
+            for part in text.split(separator: ",") {
+                guard let value = Double(part), value > 0, value <= 1_000_000 else {
+                    throw UsageError("READ_RATE must be rates in (0, 1000000], comma-separated, got '\(text)'")
+                }
+                read.rates.append(value)
+            }
+            read.rate = read.rates[0]
         }
         if let text = environment["READ_MIX"], !text.isEmpty {
             var mix: [ReadKind] = []
@@ -217,6 +225,38 @@ func runReads(_ parameters: Parameters, group: any EventLoopGroup, host: String,
     for connection in setupConnections { await connection.close() }
     log("read models at the journal's head \(head)")
 
+    var status: Int32 = failedPurchases == 0 ? 0 : 1
+    let serverPID = ProcessInfo.processInfo.environment["TALLY_SERVER_PID"].flatMap { Int32($0) }
+    for rate in read.rates {
+        var phase = read
+        phase.rate = rate
+        let clean = try await readPhase(
+            parameters, phase, users: users, group: group, host: host, port: port, serverPID: serverPID,
+            purchases: (accepted, rejected, failedPurchases, purchaseSeconds), head: head)
+        if !clean { status = 1 }
+        try await Task.sleep(for: .seconds(2))
+    }
+    try await group.shutdownGracefully()
+    return status
+}
+
+/// CPU seconds (user + system) process `pid` has used so far, from /proc (nil when unreadable).
+func processCPUSeconds(_ pid: Int32?) -> Double? {
+    guard let pid, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// One read phase at `read.rate`; prints its JSON line. True when every read was sent and answered 200.
+func readPhase(
+    _ parameters: Parameters, _ read: ReadParameters, users: [UserAccount], group: any EventLoopGroup, host: String, port: Int,
+    serverPID: Int32?, purchases: (accepted: Int, rejected: Int, failed: Int, seconds: Double), head: UInt64
+) async throws -> Bool {
+    let (accepted, rejected, failedPurchases, purchaseSeconds) = purchases
     // Read phase (timed, open loop).
     let readConnections = try await connections(parameters.clients, group: group, host: host, port: port)
     let start = DispatchTime.now().uptimeNanoseconds + 50_000_000
@@ -225,9 +265,11 @@ func runReads(_ parameters: Parameters, group: any EventLoopGroup, host: String,
     let clients = readConnections.map { ReadClient(connection: $0, plan: readPlan, counter: counter) }
     log("read phase: \(readPlan.count) reads offered at \(read.rate)/s on \(clients.count) connections")
     let cpuBefore = cpuSeconds()
+    let serverCPUBefore = processCPUSeconds(serverPID)
     for client in clients { client.start() }
     for client in clients { try await client.finished.futureResult.get() }
     let clientCPU = cpuSeconds() - cpuBefore
+    let serverCPU = processCPUSeconds(serverPID).flatMap { after in serverCPUBefore.map { after - $0 } }
     for connection in readConnections { await connection.close() }
 
     var latencies: [UInt64] = [], service: [UInt64] = []
@@ -263,6 +305,7 @@ func runReads(_ parameters: Parameters, group: any EventLoopGroup, host: String,
         ("mix", "\"" + read.mix.map { $0 == .history ? "history/\(parameters.currency)?limit=\(read.limit)" : $0.rawValue }.joined(separator: ",") + "\""),
         ("mean_reply_bytes", "\(completed > 0 ? bytes / completed : 0)"),
         ("client_cpu_s", String(format: "%.3f", clientCPU)),
+        ("server_cpu_s", serverCPU.map { String(format: "%.3f", $0) } ?? "null"),
         ("journal_head", "\(head)"), ("purchases_accepted", "\(accepted)"), ("purchases_failed", "\(failedPurchases)"),
         ("purchases_per_s", String(format: "%.0f", Double(accepted + rejected) / purchaseSeconds)),
         ("U", "\(parameters.users)"), ("V", "\(parameters.vendors)"), ("N", "\(parameters.purchases)"), ("C", "\(parameters.clients)"),
@@ -270,6 +313,5 @@ func runReads(_ parameters: Parameters, group: any EventLoopGroup, host: String,
     ]
     print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
     fflush(nil)
-    try await group.shutdownGracefully()
-    return errors == 0 && unsent == 0 && failedPurchases == 0 ? 0 : 1
+    return errors == 0 && unsent == 0
 }
