@@ -69,7 +69,9 @@ struct LedgerAudit {
     private var report = Report()
     private var balances: [String: Int64] = [:]
     /// Per vendor, the last sequence its settlements have covered (its registration at first).
+    /// Each vendor's registration sequence, and how far each (vendor, currency) is settled.
     private var settledThrough: [String: UInt64] = [:]
+    private var settledThroughByCurrency: [String: UInt64] = [:]
 
     init(
         reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, progress: ToolProgress?,
@@ -231,13 +233,17 @@ struct LedgerAudit {
                 guard settled.amount <= held else {
                     return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
                 }
-                guard let previous = settledThrough[settled.vendor] else {
+                // Each currency is settled on its own: its first settlement covers from the
+                // vendor's registration, later ones from its previous settlement.
+                guard let registered = settledThrough[settled.vendor] else {
                     return fail("settlement of \(settled.vendor), which was never registered")
                 }
+                let currencyKey = settled.vendor + " " + settled.currency.code
+                let previous = settledThroughByCurrency[currencyKey] ?? registered
                 guard settled.coversFromSequence == previous + 1, settled.coversThroughSequence == sequence - 1 else {
                     return fail("settlement of \(settled.vendor) covers \(settled.coversFromSequence)...\(settled.coversThroughSequence), expected \(previous + 1)...\(sequence - 1)")
                 }
-                settledThrough[settled.vendor] = settled.coversThroughSequence
+                settledThroughByCurrency[currencyKey] = settled.coversThroughSequence
             }
             report.settlements += 1
             report.settledTotals[settled.currency.code, default: 0] &+= settled.amount

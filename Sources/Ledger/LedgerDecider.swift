@@ -415,12 +415,15 @@ struct LedgerDecider {
             let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency)
             let amount = try state.balance(payable)
             guard amount > 0 else { throw LedgerRejection(.nothingToSettle, "\(vendor) has nothing payable in \(currency)") }
+            let mark = try state.settlementMark(vendor: vendor, currency: currency)
+            let settledThrough = mark?.throughSequence ?? record.settledThroughSequence
+            let lastSettledAt = mark?.atMilliseconds ?? record.lastSettledAtMilliseconds
             let trigger: VendorSettled.Trigger
             if force {
                 trigger = .command
             } else if let threshold = record.settlement.thresholdAmount, amount >= threshold {
                 trigger = .threshold
-            } else if let period = record.settlement.periodSeconds, time >= record.lastSettledAtMilliseconds + period * 1000 {
+            } else if let period = record.settlement.periodSeconds, time >= lastSettledAt + period * 1000 {
                 trigger = .period
             } else {
                 throw LedgerRejection(.nothingToSettle, "\(vendor) is below its threshold and its period has not elapsed",
@@ -428,7 +431,7 @@ struct LedgerDecider {
             }
             return [.vendorSettled(VendorSettled(
                 vendor: vendor, currency: currency, amount: amount, trigger: trigger,
-                coversFromSequence: record.settledThroughSequence + 1, coversThroughSequence: nextSequence - 1,
+                coversFromSequence: settledThrough + 1, coversThroughSequence: nextSequence - 1,
                 postings: [Posting(debit: payable, credit: .settlementClearing(currency: currency), amount: amount)],
                 timeMilliseconds: time))]
         }

@@ -119,10 +119,9 @@ enum LedgerFold {
             referral.status = .reversed
             state.setRecord("referral/" + event.user, referral)
         case .vendorSettled(let event):
-            guard var vendor = try state.vendor(event.vendor) else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }
-            vendor.lastSettledAtMilliseconds = event.timeMilliseconds
-            vendor.settledThroughSequence = event.coversThroughSequence
-            state.setRecord("vendor/" + event.vendor, vendor)
+            guard try state.vendor(event.vendor) != nil else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }
+            state.setRecord("settled/\(event.vendor)/\(event.currency.code)",
+                            SettlementMark(throughSequence: event.coversThroughSequence, atMilliseconds: event.timeMilliseconds))
         }
     }
 

@@ -202,6 +202,10 @@ public struct LedgerState {
         let key = "spend/" + user
         setRaw(key, try SpendLog.adding(entry, to: try raw(key), horizon: horizon))
     }
+    /// How far `vendor` is settled in `currency`, if it ever was.
+    public func settlementMark(vendor: String, currency: Currency) throws -> SettlementMark? {
+        try record(SettlementMark.self, "settled/\(vendor)/\(currency.code)")
+    }
     /// How many times a purchase's entitlement has been used.
     public func entitlementUses(_ transaction: String) throws -> Int { try record(Int.self, "uses/" + transaction) ?? 0 }
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }

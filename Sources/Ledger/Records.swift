@@ -95,9 +95,21 @@ public struct VendorRecord: Sendable, Codable, Equatable {
     /// The provider's fee, in basis points of the price.
     public var feeBasisPoints: Int64
     public var settlement: SettlementPolicy
+    /// When the vendor was registered: where a currency's settlement period starts until its
+    /// first settlement (then its ``SettlementMark`` says). Journals written before the marks
+    /// existed left the last settlement of any currency here.
     public var lastSettledAtMilliseconds: UInt64
-    /// The last journal sequence covered by a settlement.
+    /// The vendor's registration sequence: where a currency's first settlement starts
+    /// covering (later ones start after their currency's ``SettlementMark``).
     public var settledThroughSequence: UInt64
+}
+
+/// How far a vendor is settled in one currency: each currency has its own period and its
+/// own covered range, so settling dollars neither restarts the euro period nor skips euro
+/// events. Stored as `settled/<vendor>/<CUR>`.
+public struct SettlementMark: Sendable, Codable, Equatable {
+    public var throughSequence: UInt64
+    public var atMilliseconds: UInt64
 }
 
 /// Access terms of purchased content (claims 25, 44).

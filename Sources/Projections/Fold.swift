@@ -243,6 +243,7 @@ final class Folder {
                 settlement.settled = try add(settlement.settled, settled.amount, "settled of \(settled.vendor)")
                 settlement.settlements = try add(settlement.settlements, 1, "settlements of \(settled.vendor)")
                 settlement.lastSettledSequence = sequence
+                settlement.lastSettledAtMilliseconds = settled.timeMilliseconds
                 vendor.lastSettledAtMilliseconds = settled.timeMilliseconds
             }
 
@@ -501,23 +502,25 @@ final class Folder {
         } else {
             view.currencies.append(VendorCurrencySettlement(
                 currency: currency, earned: 0, fees: 0, royalties: 0, refunded: 0, referralRewards: 0, reserved: 0,
-                settled: 0, unsettled: 0, settlements: 0, lastSettledSequence: nil, nextDue: SettlementDue()))
+                settled: 0, unsettled: 0, settlements: 0, lastSettledSequence: nil, lastSettledAtMilliseconds: nil, nextDue: SettlementDue()))
             view.currencies.sort { $0.currency < $1.currency }
             index = view.currencies.firstIndex(where: { $0.currency == currency })!
         }
         var settlement = view.currencies[index]
         try body(&view, &settlement)
         view.currencies[index] = settlement
-        // The policy's next due point, for every currency (a settlement moves the vendor-wide time).
+        // The policy's next due point, for every currency: each currency's period runs from its
+        // own last settlement (from the vendor's registration before the first), as the ledger's.
         let policy = view.policy
-        var periodDue: UInt64?
-        if let period = policy.periodSeconds {
-            let (milliseconds, overflow) = period.multipliedReportingOverflow(by: 1000)
-            let (due, overflowSum) = view.lastSettledAtMilliseconds.addingReportingOverflow(milliseconds)
-            if overflow || overflowSum { throw FoldFailure("settlement period of \(vendor) overflows") }
-            periodDue = due
-        }
         for position in view.currencies.indices {
+            var periodDue: UInt64?
+            if let period = policy.periodSeconds {
+                let start = view.currencies[position].lastSettledAtMilliseconds ?? view.registeredAtMilliseconds
+                let (milliseconds, overflow) = period.multipliedReportingOverflow(by: 1000)
+                let (due, overflowSum) = start.addingReportingOverflow(milliseconds)
+                if overflow || overflowSum { throw FoldFailure("settlement period of \(vendor) overflows") }
+                periodDue = due
+            }
             var due = SettlementDue(thresholdAmount: policy.thresholdAmount, remainingToThreshold: nil, periodDueAtMilliseconds: periodDue)
             if let threshold = policy.thresholdAmount {
                 let (left, overflow) = threshold.subtractingReportingOverflow(view.currencies[position].unsettled)

@@ -85,6 +85,9 @@ public struct VendorCurrencySettlement: Sendable, Codable, Equatable {
     public var unsettled: Int64
     public var settlements: Int64
     public var lastSettledSequence: UInt64?
+    /// When this currency was last settled (its period restarts then; until the first
+    /// settlement it runs from the vendor's registration).
+    public var lastSettledAtMilliseconds: UInt64?
     public var nextDue: SettlementDue
 }
 

@@ -80,3 +80,41 @@ struct LedgerEntitlementTests {
         try await fixture.reject(.useEntitlement(user: "alice", transaction: timed.transaction!), .entitlementExhausted)
     }
 }
+
+@Suite("Ledger: settlement per currency")
+struct LedgerSettlementCurrencyTests {
+    @Test("each currency is settled on its own: its own covered range from registration, its own period")
+    func perCurrency() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)   // shop: threshold 10,000, period one day
+        let registered = UInt64(1)
+        let eur = Currency.eur
+        try await fixture.run(.openWallet(user: "alice", currency: eur))
+        try await fixture.run(.addFunds(funding: "f-eur", user: "alice", currency: eur, amount: 1_000, method: .card))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))))
+        var euroTerms = LedgerFixture.terms("lied", price: 200)
+        euroTerms.currency = eur
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(euroTerms)))
+        fixture.clock.advance(seconds: 43_200)
+        let dollars = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+        guard case .vendorSettled(let usd)? = dollars.events.first else { Issue.record("no settlement"); return }
+        #expect(usd.coversFromSequence == registered + 1)
+        // Half a day later the euro period (from registration) has elapsed; the dollar one (from
+        // its settlement at noon) has not.
+        fixture.clock.advance(seconds: 43_200)
+        let euros = try await fixture.run(.settle(vendor: "shop", currency: eur, force: false))
+        guard case .vendorSettled(let settledEuros)? = euros.events.first else { Issue.record("no settlement"); return }
+        #expect(settledEuros.trigger == .period)
+        #expect(settledEuros.coversFromSequence == registered + 1, "euros cover from registration, not from the dollar settlement")
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms("more", price: 50))))
+        try await fixture.reject(.settle(vendor: "shop", currency: .usd, force: false), .nothingToSettle)
+        fixture.clock.advance(seconds: 43_200)
+        let again = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: false))
+        guard case .vendorSettled(let second)? = again.events.first else { Issue.record("no settlement"); return }
+        #expect(second.trigger == .period)
+        #expect(second.coversFromSequence == usd.coversThroughSequence + 1)
+        #expect(try fixture.balancesSumToZero())
+        // Replaying the journal gives the same write model, marks included.
+        #expect(try Ledger.replay(fixture.ledger.journal.storage) == fixture.ledger.writeModel())
+    }
+}
