@@ -102,6 +102,9 @@ while (( $(date +%s) < DEADLINE )); do
     fi
     sleep "$(echo "scale=3; $POLL_MS / 1000" | bc)"
 done
+# The server's CPU time (user + system, all threads) from launch to caught up.
+read -r -a STAT <<<"$(sed 's/.*) //' "/proc/$SERVER/stat")"
+SERVER_CPU="$(LC_ALL=C printf '%.3f' "$(echo "scale=6; (${STAT[11]:-0} + ${STAT[12]:-0}) / $(getconf CLK_TCK)" | bc)")"
 [[ -n "$DONE" ]] || { echo "the read models did not reach the head within $TIMEOUT_S s (${FOLDED:-?} of ${HEAD:-?})" >&2; exit 1; }
 echo "first /ready answer: $FIRST_BODY" >&2
 
@@ -113,6 +116,6 @@ RATE="$(echo "$HEAD / ($DONE - $FIRST)" | bc)"
 RATE_LAUNCH="$(echo "$HEAD / ($DONE - $LAUNCH)" | bc)"
 RECORDS_BYTES="$(du -sb "$DATA/journal" | cut -f1)"
 PROJ_BYTES="$(du -sb "$DATA/projections" 2>/dev/null | cut -f1 || echo 0)"
-printf '{"workload":"projection-catchup","events":%s,"seconds":%s,"events_per_s":%s,"seconds_from_launch":%s,"events_per_s_from_launch":%s,"startup_s":%s,"journal_bytes":%s,"projections_bytes":%s,"poll_ms":%s,"generated":{"events":%s,"users":%s,"vendors":%s}}\n' \
-    "$HEAD" "$FOLD_S" "$RATE" "$LAUNCH_S" "$RATE_LAUNCH" "$START_S" "$RECORDS_BYTES" "${PROJ_BYTES:-0}" "$POLL_MS" \
+printf '{"workload":"projection-catchup","events":%s,"seconds":%s,"events_per_s":%s,"seconds_from_launch":%s,"events_per_s_from_launch":%s,"startup_s":%s,"server_cpu_s":%s,"journal_bytes":%s,"projections_bytes":%s,"poll_ms":%s,"generated":{"events":%s,"users":%s,"vendors":%s}}\n' \
+    "$HEAD" "$FOLD_S" "$RATE" "$LAUNCH_S" "$RATE_LAUNCH" "$START_S" "$SERVER_CPU" "$RECORDS_BYTES" "${PROJ_BYTES:-0}" "$POLL_MS" \
     "$EVENTS" "$USERS" "$VENDORS"
