@@ -130,6 +130,32 @@ public struct ProjectionReader {
         return RoyaltyStatement(holder: holder, totals: totals, entries: entries)
     }
 
+    /// A page of a rights holder's statement, newest first: the totals, and the entries of the
+    /// events before sequence `before` (all when nil), at least `limit` of them unless fewer
+    /// remain (an event's entries are never split). `nextBefore` continues it; nil at the end.
+    public func royaltyStatementPage(holder: String, before: UInt64? = nil, limit: Int = 100) throws -> RoyaltyStatementPage? {
+        guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
+        let head = Array(Keys.numbered(Keys.royaltyEntries(holder), 0).dropLast(8))
+        let start = Keys.numbered(Keys.royaltyEntries(holder), before ?? .max)
+        var entries: [RoyaltyEntry] = []
+        var lastSequence: UInt64?
+        var more = false
+        try transaction.withCursor(database) { cursor in
+            var positioned = try cursor.seek(atOrAfter: start) ? try cursor.previous() : try cursor.last()
+            while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
+                if entries.count >= limit {
+                    more = true
+                    break
+                }
+                let batch = try decoder.decode([RoyaltyEntry].self, from: Data(Array(cursor.value)))
+                entries += batch.reversed()
+                lastSequence = batch.first?.sequence ?? lastSequence
+                positioned = try cursor.previous()
+            }
+        }
+        return RoyaltyStatementPage(holder: holder, totals: totals, entries: entries, nextBefore: more ? lastSequence : nil)
+    }
+
     // MARK: 6. Point in time
 
     /// The balance of a ledger account (``LedgerAccount/name``) now (`atSequence` nil) or as it

@@ -193,6 +193,15 @@ public struct RoyaltyCurrencyTotal: Sendable, Codable, Equatable {
     public var balance: Int64
 }
 
+/// A page of a royalty statement: the totals, and entries newest first.
+public struct RoyaltyStatementPage: Sendable, Codable, Equatable {
+    public var holder: String
+    public var totals: [RoyaltyCurrencyTotal]
+    public var entries: [RoyaltyEntry]
+    /// Pass as `before` for the next (older) page; nil when there is none.
+    public var nextBefore: UInt64?
+}
+
 public struct RoyaltyStatement: Sendable, Codable, Equatable {
     public var holder: String
     /// Sorted by currency code.

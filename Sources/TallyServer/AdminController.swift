@@ -230,7 +230,10 @@ struct AdminController: Sendable {
     func royalties(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let holder = try context.parameters.require("holder")
-        return try await api.snapshot(request, missing: "rights holder") { try $0.royaltyStatement(holder: holder) }
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", max: 1000) ?? 100)
+        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 1000") }
+        return try await api.snapshot(request, missing: "rights holder") { try $0.royaltyStatementPage(holder: holder, before: before, limit: limit) }
     }
 
     func rotateKey(_ request: Request) async throws -> Response {

@@ -137,6 +137,16 @@ struct UserAdminRouteTests {
             #expect(settlement.status == .ok, "\(settlement.text)")
             let royalties = try await client.admin(.get, "/v1/admin/holders/author-1/royalties?minSequence=\(head)")
             #expect(royalties.status == .ok, "\(royalties.text)")
+            // Paged newest first: the refund's reversal, then the two purchases' royalties.
+            var amounts: [Int] = []
+            var before: Int?
+            repeat {
+                let page = try await client.admin(.get, "/v1/admin/holders/author-1/royalties?limit=1" + (before.map { "&before=\($0)" } ?? ""))
+                let data = try #require(page.json["data"] as? [String: Any])
+                amounts += (data["entries"] as? [[String: Any]] ?? []).compactMap { $0["amount"] as? Int }
+                before = data["nextBefore"] as? Int
+            } while before != nil
+            #expect(amounts == [-20, 10, 20])
             let wallets = try await client.user(olga, .get, "/v1/me/wallets?minSequence=\(head)")
             let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
             #expect(usd?["balance"] as? Int == 900, "refunded 200 of the 300 spent")
