@@ -47,6 +47,11 @@ public final class CredentialStore: Sendable {
     let loginIndexKey: [UInt8]
     /// Vendor keys are read on every vendor request: decrypted once, then served from memory.
     let vendorKeyCache = Mutex<[String: VendorKey]>([:])
+    /// Live sessions are read on every user request: kept in memory (by token hash) after
+    /// their first read, dropped at logout, at a member's removal and at expiry. Bounded: when
+    /// full it is emptied and refills from LMDB.
+    let sessionCache = Mutex<[[UInt8]: Session]>([:])
+    static let sessionCacheMax = 100_000
 
     public static func open(dataDirectory: String, secrets: ServerSecrets) throws -> CredentialStore {
         let path = dataDirectory + "/credentials"
@@ -164,6 +169,10 @@ public final class CredentialStore: Sendable {
             }
             for key in sessionKeys { _ = try transaction.delete(sessions, key: key) }
         }
+        // After the sessions are deleted from LMDB, none of them can be cached again.
+        sessionCache.withLock { cache in
+            cache = cache.filter { !($0.value.user == user && $0.value.member == member) }
+        }
     }
 
     static func sessionKey(_ token: String) -> [UInt8] {
@@ -174,9 +183,11 @@ public final class CredentialStore: Sendable {
     public func createSession(_ session: Session) throws -> String {
         let token = "ses_" + Hex.encode(SecureRandom.bytes(32))
         let value = Array(try JSONEncoder().encode(session))
+        let key = Self.sessionKey(token)
         try environment.write { transaction in
-            try transaction.put(sessions, key: Self.sessionKey(token), value: value)
+            try transaction.put(sessions, key: key, value: value)
         }
+        cacheSession(key, session)
         return token
     }
 
@@ -184,9 +195,16 @@ public final class CredentialStore: Sendable {
     public func session(token: String, now: UInt64) throws -> Session? {
         guard token.utf8.count <= 128 else { return nil }
         let key = Self.sessionKey(token)
-        guard let value = try environment.read({ try $0.get(sessions, key: key) }) else { return nil }
-        let session = try JSONDecoder().decode(Session.self, from: Data(value))
+        let session: Session
+        if let cached = sessionCache.withLock({ $0[key] }) {
+            session = cached
+        } else {
+            guard let value = try environment.read({ try $0.get(sessions, key: key) }) else { return nil }
+            session = try JSONDecoder().decode(Session.self, from: Data(value))
+            cacheSession(key, session)
+        }
         if session.expiresAtMilliseconds <= now {
+            _ = sessionCache.withLock { $0.removeValue(forKey: key) }
             try environment.write { _ = try $0.delete(sessions, key: key) }
             return nil
         }
@@ -195,6 +213,16 @@ public final class CredentialStore: Sendable {
 
     public func endSession(token: String) throws {
         let key = Self.sessionKey(token)
+        _ = sessionCache.withLock { $0.removeValue(forKey: key) }
         try environment.write { _ = try $0.delete(sessions, key: key) }
+        // Again: a request between the two steps may have cached it from LMDB.
+        _ = sessionCache.withLock { $0.removeValue(forKey: key) }
+    }
+
+    private func cacheSession(_ key: [UInt8], _ session: Session) {
+        sessionCache.withLock { cache in
+            if cache.count >= Self.sessionCacheMax { cache.removeAll(keepingCapacity: true) }
+            cache[key] = session
+        }
     }
 }
