@@ -224,7 +224,8 @@ struct AdminController: Sendable {
     func userPurchases(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
-        return try await api.snapshot(request, missing: "account") { PurchaseSummary(purchases: try $0.purchases(user: user)) }
+        let (before, limit) = try UserController.page(request)
+        return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: user, before: before, limit: limit) }
     }
 
     func royalties(_ request: Request, _ context: TallyContext) async throws -> Response {

@@ -140,8 +140,18 @@ struct Snapshot<Value: Codable & Sendable>: Codable, Sendable {
     var data: Value
 }
 
+/// A page of the purchase summary, newest first.
 struct PurchaseSummary: Codable, Sendable {
     var purchases: [PurchaseView]
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    var nextBefore: UInt64?
+
+    /// Reads one page (`limit` + 1 to know whether more follow).
+    static func page(_ reader: ProjectionReader, user: String, before: UInt64?, limit: Int) throws -> PurchaseSummary {
+        let found = try reader.purchases(user: user, before: before, limit: limit + 1)
+        let page = Array(found.prefix(limit))
+        return PurchaseSummary(purchases: page, nextBefore: found.count > limit ? page.last?.sequence : nil)
+    }
 }
 
 struct BalanceAt: Codable, Sendable {

@@ -148,7 +148,16 @@ struct UserController: Sendable {
 
     func purchases(_ request: Request) async throws -> Response {
         let session = try api.authenticateUser(request)
-        return try await api.snapshot(request, missing: "account") { PurchaseSummary(purchases: try $0.purchases(user: session.user)) }
+        let (before, limit) = try Self.page(request)
+        return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: session.user, before: before, limit: limit) }
+    }
+
+    /// `before` and `limit` (1 to 500, default 100) of a paged read.
+    static func page(_ request: Request) throws -> (before: UInt64?, limit: Int) {
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", max: 500) ?? 100)
+        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        return (before, limit)
     }
 
     func currency(_ context: TallyContext) throws -> Currency {

@@ -45,6 +45,17 @@ struct PurchaseRouteTests {
             ])
             #expect(elsewhere.status == .created, "\(elsewhere.text)")
             #expect(elsewhere.json["customer"] as? String != customer)
+            // The summary pages newest first.
+            let head = harness.api.journal.head
+            let first = try await client.user(user, .get, "/v1/me/purchases?limit=2&minSequence=\(head)")
+            let firstData = try #require(first.json["data"] as? [String: Any])
+            let firstPage = try #require(firstData["purchases"] as? [[String: Any]])
+            #expect(firstPage.map { $0["content"] as? String } == ["article-1", "article-2"])
+            let before = try #require(firstData["nextBefore"] as? Int)
+            let second = try await client.user(user, .get, "/v1/me/purchases?limit=2&before=\(before)")
+            let secondData = try #require(second.json["data"] as? [String: Any])
+            #expect((secondData["purchases"] as? [[String: Any]])?.map { $0["content"] as? String } == ["article-1"])
+            #expect(secondData["nextBefore"] == nil)
         }
     }
 
