@@ -38,6 +38,7 @@ public final class TallyAPI: Sendable {
     public let logger: Logger
     let metrics: TallyMetrics
     let inFlight = Mutex<Set<String>>([])
+    let loginThrottle = LoginThrottle()
 
     public init(
         journal: Journal, projections: Projections, credentials: CredentialStore, identity: IdentityStore, secrets: ServerSecrets,
@@ -199,4 +200,46 @@ extension HTTPFields.Element.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let tallySequence = Self("Tally-Sequence")!
     static let idempotentReplay = Self("Idempotent-Replayed")!
+}
+
+/// Failed logins per login name: after `failuresMax` failures within `windowMilliseconds`,
+/// further attempts for that name (right or wrong) are refused until the window has passed,
+/// so a password cannot be guessed at scrypt speed. Kept in memory, keyed by the name's keyed
+/// hash; a success clears the name's count.
+final class LoginThrottle: Sendable {
+    static let failuresMax = 10
+    static let windowMilliseconds: UInt64 = 15 * 60_000
+    struct Entry {
+        var failures: Int
+        var since: UInt64
+    }
+    let entries = Mutex<[String: Entry]>([:])
+
+    /// Milliseconds until `name` may try again, or nil when it may now.
+    func wait(_ name: String, now: UInt64) -> UInt64? {
+        entries.withLock { entries in
+            guard let entry = entries[name] else { return nil }
+            if now >= entry.since + Self.windowMilliseconds {
+                entries.removeValue(forKey: name)
+                return nil
+            }
+            return entry.failures >= Self.failuresMax ? entry.since + Self.windowMilliseconds - now : nil
+        }
+    }
+
+    func failed(_ name: String, now: UInt64) {
+        entries.withLock { entries in
+            if entries.count > 100_000 {
+                entries = entries.filter { now < $0.value.since + Self.windowMilliseconds }
+            }
+            var entry = entries[name] ?? Entry(failures: 0, since: now)
+            if now >= entry.since + Self.windowMilliseconds { entry = Entry(failures: 0, since: now) }
+            entry.failures += 1
+            entries[name] = entry
+        }
+    }
+
+    func succeeded(_ name: String) {
+        _ = entries.withLock { $0.removeValue(forKey: name) }
+    }
 }

@@ -84,12 +84,24 @@ struct UserController: Sendable {
     func login(_ request: Request) async throws -> Response {
         let body = try RequestBodies.decode(LoginBody.self, from: try await RequestBodies.bytes(request))
         let refused = APIError(.unauthorized, "login-failed", "Login name or password is wrong")
+        let throttleKey = String(decoding: api.credentials.loginIndex(body.login), as: UTF8.self)
+        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
+            var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
+                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
+            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
+            throw error
+        }
         guard body.password.utf8.count <= 256, let login = try api.credentials.login(name: body.login) else {
             // Spend the same time as a real check, so a wrong name is not told apart from a wrong password.
             _ = Scrypt.verify(password: body.password, stored: Self.decoyHash(api))
+            api.loginThrottle.failed(throttleKey, now: api.now)
             throw refused
         }
-        guard Scrypt.verify(password: body.password, stored: login.passwordHash) else { throw refused }
+        guard Scrypt.verify(password: body.password, stored: login.passwordHash) else {
+            api.loginThrottle.failed(throttleKey, now: api.now)
+            throw refused
+        }
+        api.loginThrottle.succeeded(throttleKey)
         let now = api.now
         let session = CredentialStore.Session(
             user: login.user, member: login.member, loginAtMilliseconds: now, expiresAtMilliseconds: now + api.settings.sessionMilliseconds)

@@ -98,6 +98,26 @@ struct SecurityRouteTests {
         }
     }
 
+    @Test("ten failed logins for a name lock it for 15 minutes, even for the right password; other names are unaffected")
+    func loginThrottle() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            _ = try await client.fundedUser("nina", amount: 0)
+            _ = try await client.fundedUser("omar", amount: 0)
+            for _ in 0..<10 {
+                let wrong = try await client.send(.post, "/v1/login", body: client.json(["login": "nina", "password": "not her password"]))
+                #expect(wrong.status == .unauthorized)
+            }
+            let locked = try await client.send(.post, "/v1/login", body: client.json(["login": "NINA", "password": "correct horse battery"]))
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked.problemType == "login-throttled")
+            #expect(locked.headers[.retryAfter] != nil)
+            _ = try await client.loginAs("omar")
+            harness.clock.advance(milliseconds: 15 * 60_000)
+            _ = try await client.loginAs("nina")
+        }
+    }
+
     @Test("one purchase token redeemed concurrently: funds for one purchase, exactly one succeeds")
     func concurrentRedemption() async throws {
         let harness = try APIHarness()
