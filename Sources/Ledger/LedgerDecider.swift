@@ -336,7 +336,7 @@ struct LedgerDecider {
                 lot: lot, user: user, currency: currency, amount: amount, issuer: issuer ?? "provider",
                 expiresAtMilliseconds: expiresAt, vendors: vendors,
                 postings: [Posting(debit: source, credit: .incentiveLot(lot: lot, currency: currency), amount: amount)],
-                timeMilliseconds: time))]
+                idempotency: idempotency, timeMilliseconds: time))]
 
         case .useEntitlement(let user, let transaction):
             guard let record = try state.transaction(transaction), record.user == user else {

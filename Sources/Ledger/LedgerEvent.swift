@@ -261,6 +261,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseAuthorized(let event): return event.idempotency
         case .purchaseCaptured(let event): return event.idempotency
         case .purchaseVoided(let event): return event.idempotency
+        case .incentiveIssued(let event): return event.idempotency
         default: return nil
         }
     }
@@ -399,6 +400,8 @@ public struct IncentiveIssued: Sendable, Codable, Equatable {
     public var expiresAtMilliseconds: UInt64?
     public var vendors: [String]?
     public var postings: [Posting]
+    /// Present when a vendor issued the lot with an `Idempotency-Key`.
+    public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
 }
 

@@ -141,7 +141,3 @@ public struct AccessGrants: Sendable {
     }
 }
 
-/// The hex HMAC-SHA256 of a string, for IDs derived from secrets.
-func hmacHex(key: [UInt8], message: String) -> String {
-    HMACSHA256.authenticationCode(key: key, message: Array(message.utf8)).hex
-}

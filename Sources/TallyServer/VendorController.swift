@@ -3,6 +3,7 @@ import Hummingbird
 import Journal
 import Ledger
 import Projections
+import TallyCrypto
 
 /// `/v1/vendor/…`: what a vendor's site does, every request signed (``VendorSignature``) and
 /// every write carrying an `Idempotency-Key`. A vendor sees its customers only by pseudonym.
@@ -239,46 +240,26 @@ struct VendorController: Sendable {
         guard let user = api.pseudonyms.user(pseudonym: body.customer, vendor: vendor) else {
             throw APIError(.unprocessableContent, "unknown-customer", "No customer of this vendor has that pseudonym", field: "customer")
         }
-        // The lot's ID is derived from the vendor and the idempotency key, so a retry names the
-        // same lot: the ledger refuses a second issue, and the first answer is returned.
-        let lot = "lot_" + String(hmacHex(key: api.secrets.derivedKey("vendor-lot"), message: vendor + "\u{0}" + key).prefix(24))
         return try await api.exclusively(vendor: vendor, key: key) {
-            let view = IncentiveView(
-                lot: lot, customer: body.customer, user: nil, currency: body.currency.code, amount: body.amount, issuer: vendor,
-                expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor], sequence: 0)
-            do {
-                let result = try await api.ledger.execute(.issueIncentive(
+            // The ledger keeps the key with the lot's event: a retry returns the first answer,
+            // another request with the same key is refused. The lot's ID comes from the vendor
+            // and the key, so a retry is the same command.
+            let lot = "lot_" + SHA256.hash(Array((vendor + "\u{0}" + key).utf8)).hex.prefix(24)
+            let result = try await api.ledger.execute(
+                .issueIncentive(
                     lot: lot, user: user, currency: body.currency, amount: body.amount, issuer: vendor,
-                    expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor]))
-                var issued = view
-                issued.sequence = result.sequences?.lowerBound ?? 0
-                return try JSONResponse.make(issued, status: .created, headers: replayHeaders(result))
-            } catch let rejection as LedgerRejection where rejection.rule == .incentiveExists {
-                return try replayedIncentive(lot: lot, request: view)
+                    expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor]),
+                idempotencyKey: key)
+            guard case .incentiveIssued(let issued)? = result.events.first else {
+                throw APIError(.internalServerError, "internal", "No incentive event")
             }
+            return try JSONResponse.make(
+                IncentiveView(
+                    lot: issued.lot, customer: body.customer, user: nil, currency: issued.currency.code, amount: issued.amount,
+                    issuer: vendor, expiresAtMilliseconds: issued.expiresAtMilliseconds, vendors: issued.vendors,
+                    sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: replayHeaders(result))
         }
-    }
-
-    /// The first answer to a vendor's incentive request, found from the lot's issuing event.
-    func replayedIncentive(lot: String, request: IncentiveView) throws -> Response {
-        var sequence: UInt64 = 1
-        while true {
-            let events = try api.journal.events(from: sequence, limit: 4096)
-            guard let last = events.last else { break }
-            for stored in events where stored.typeName == "IncentiveIssued" {
-                guard case .incentiveIssued(let issued) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload), issued.lot == lot else { continue }
-                guard issued.amount == request.amount, issued.currency.code == request.currency,
-                    issued.expiresAtMilliseconds == request.expiresAtMilliseconds
-                else {
-                    throw APIError(.unprocessableContent, "ledger/idempotency-conflict", "Idempotency-Key was used for a different request", field: "Idempotency-Key")
-                }
-                var view = request
-                view.sequence = stored.sequence
-                return try JSONResponse.make(view, status: .created, headers: [.idempotentReplay: "true", .tallySequence: "\(stored.sequence)"])
-            }
-            sequence = last.sequence + 1
-        }
-        throw APIError(.conflict, "ledger/incentive-exists", "The incentive lot exists")
     }
 
     func setReferralPolicy(_ request: Request) async throws -> Response {

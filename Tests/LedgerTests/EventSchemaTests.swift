@@ -32,7 +32,7 @@ struct EventSchemaTests {
         try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))
         try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 10))
         try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 25, issuer: "shop",
-                                              expiresAtMilliseconds: fixture.clock.now + 60_000, vendors: ["shop"]))
+                                              expiresAtMilliseconds: fixture.clock.now + 60_000, vendors: ["shop"]), key: "promo-1")
         try await fixture.run(.issueIncentive(lot: "gift", user: "bob", currency: .usd, amount: 5, issuer: nil,
                                               expiresAtMilliseconds: nil, vendors: nil))
         let disputed = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 40))))

@@ -168,6 +168,17 @@ struct SecurityRouteTests {
             #expect(missing.problemType == "idempotency-key-missing")
             #expect(harness.api.journal.head == head)
 
+            // A vendor's incentive: the same key returns the first lot; another amount is refused.
+            let customer = try #require(first.json["customer"] as? String)
+            let gift: [String: Any] = ["customer": customer, "currency": "USD", "amount": 15]
+            let issued = try await client.vendor(vendor, .post, "/v1/vendor/incentives", gift, idempotencyKey: "gift-1")
+            #expect(issued.status == .created, "\(issued.text)")
+            let issuedAgain = try await client.vendor(vendor, .post, "/v1/vendor/incentives", gift, idempotencyKey: "gift-1")
+            #expect(issuedAgain.bytes == issued.bytes)
+            #expect(issuedAgain.headers[.idempotentReplay] == "true")
+            let otherGift = try await client.vendor(vendor, .post, "/v1/vendor/incentives", ["customer": customer, "currency": "USD", "amount": 16], idempotencyKey: "gift-1")
+            #expect(otherGift.problemType == "ledger/idempotency-conflict")
+
             // In flight: hold the slot as a first request would, and send the retry.
             let holding = try await harness.api.exclusively(vendor: vendor.id, key: "order-2") {
                 try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-2")
