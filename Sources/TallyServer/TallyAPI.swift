@@ -111,23 +111,18 @@ public final class TallyAPI: Sendable {
         return session
     }
 
-    func requireAdmin(_ request: Request) throws {
-        guard let token = request.bearerToken else {
-            throw request.headers[.tallyKey] != nil ? APIError.forbidden : APIError.unauthenticated
-        }
-        guard constantTimeEqual(token, secrets.adminKey) else {
-            if constantTimeEqual(token, secrets.auditorKey) { throw APIError.forbidden }
-            if (try? credentials.session(token: token, now: now)) != nil { throw APIError.forbidden }
-            throw APIError.unauthenticated
-        }
-    }
+    func requireAdmin(_ request: Request) throws { try requireKey(secrets.adminKey, request) }
 
-    func requireAuditor(_ request: Request) throws {
+    func requireAuditor(_ request: Request) throws { try requireKey(secrets.auditorKey, request) }
+
+    /// Admits only the bearer `key`: another valid credential (the other key, a session, a
+    /// vendor's signature) is 403, anything else 401.
+    private func requireKey(_ key: String, _ request: Request) throws {
         guard let token = request.bearerToken else {
             throw request.headers[.tallyKey] != nil ? APIError.forbidden : APIError.unauthenticated
         }
-        guard constantTimeEqual(token, secrets.auditorKey) else {
-            if constantTimeEqual(token, secrets.adminKey) { throw APIError.forbidden }
+        guard constantTimeEqual(token, key) else {
+            if constantTimeEqual(token, secrets.adminKey) || constantTimeEqual(token, secrets.auditorKey) { throw APIError.forbidden }
             if (try? credentials.session(token: token, now: now)) != nil { throw APIError.forbidden }
             throw APIError.unauthenticated
         }

@@ -54,20 +54,28 @@ struct UserController: Sendable {
         guard (3...254).contains(email.utf8.count), email.contains("@") else { throw APIError.badField("email", "email must be an e-mail address") }
         let user = TallyAPI.newID("u_")
         let hash = try Scrypt.hash(password: password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
-        // The name is claimed first, so of two signups racing for one name exactly one opens an
-        // account; if the ledger then refuses, the name is given back.
-        guard try api.credentials.createLogin(name: login, .init(user: user, member: nil, passwordHash: hash)) else {
-            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
-        }
-        let result: LedgerResult
-        do {
-            result = try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
-        } catch {
-            try? api.credentials.deleteLogin(name: login)
-            throw error
+        let result = try await claimingLogin(api: api, name: login, .init(user: user, member: nil, passwordHash: hash)) {
+            try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
         }
         try api.identity.store(PersonalData(name: name, email: email, loginName: login), for: user)
         return AccountCreated(user: user, sequence: result.sequences?.lowerBound ?? 0)
+    }
+
+    /// Claims a login name, then runs the ledger command that gives it an account or member.
+    /// The name is claimed first, so of two requests racing for one name exactly one gets it;
+    /// if the ledger then refuses, the name is given back.
+    static func claimingLogin(
+        api: TallyAPI, name: String, _ login: CredentialStore.Login, _ command: () async throws -> LedgerResult
+    ) async throws -> LedgerResult {
+        guard try api.credentials.createLogin(name: name, login) else {
+            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
+        }
+        do {
+            return try await command()
+        } catch {
+            try? api.credentials.deleteLogin(name: name)
+            throw error
+        }
     }
 
     func signup(_ request: Request) async throws -> Response {
@@ -304,15 +312,8 @@ struct UserController: Sendable {
         }
         let member = TallyAPI.newID("m_")
         let hash = try Scrypt.hash(password: body.password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
-        guard try api.credentials.createLogin(name: body.login, .init(user: user, member: member, passwordHash: hash)) else {
-            throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
-        }
-        let result: LedgerResult
-        do {
-            result = try await api.ledger.execute(.addMember(user: user, member: member))
-        } catch {
-            try? api.credentials.deleteLogin(name: body.login)
-            throw error
+        let result = try await Self.claimingLogin(api: api, name: body.login, .init(user: user, member: member, passwordHash: hash)) {
+            try await api.ledger.execute(.addMember(user: user, member: member))
         }
         return try JSONResponse.make(MemberCreatedView(member: member, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
