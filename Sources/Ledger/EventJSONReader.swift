@@ -1,51 +1,71 @@
-// Hand-written decoding for the hot event types (`PurchaseCaptured`, `PurchaseAuthorized`), the
-// reading side of EventJSON.swift. Foundation's `JSONDecoder` took most of the time of every
-// reader of the journal (the read models' fold, replay, the full audit): they decode every
-// purchase.
+import Foundation
+
+// Hand-written decoding for the most common event types (`PurchaseCaptured`,
+// `PurchaseAuthorized`, `FundsAdded`, `AccountOpened`, `WalletOpened`), the reading side of
+// EventJSON.swift. Foundation's `JSONDecoder` took most of the time of every reader of the
+// journal (the read models' fold, replay, the full audit): they decode every purchase.
+//
+// Each event type has a streaming reader: it walks the members of each object once, in any
+// order, matches the key's raw UTF-8 bytes against the type's keys and reads the value straight
+// into the field, without building a tree of dictionaries. Members with other keys are skipped
+// (as `JSONDecoder` ignores them), but still checked as strictly as the rest.
 //
 // The reader is strict and never guesses: anything it does not fully understand (a number with
-// a fraction or exponent, a duplicate key, invalid UTF-8, a value of the wrong type, a posting
-// that breaks the posting rules) is an error, and `LedgerEvent(typeName:payload:)` then falls
-// back to `JSONDecoder`, which gives the authoritative answer (and its error). So the two paths
-// can only differ by the fast one declining; `LedgerCodecTests` checks they agree.
+// a fraction or exponent, a duplicate key, a key written with escapes, invalid UTF-8, a value of
+// the wrong type, a posting that breaks the posting rules) is an error, and
+// `LedgerEvent(typeName:payload:)` then falls back to `JSONDecoder`, which gives the
+// authoritative answer (and its error). So the two paths can only differ by the fast one
+// declining; `LedgerCodecTests` and `EventJSONReaderTests` check they agree.
 
 struct JSONReadError: Error, CustomStringConvertible {
     let reason: String
     var description: String { reason }
 }
 
-/// A parsed JSON value. Numbers are integers only (events hold no others).
-enum JSONNode {
-    case string(String)
-    case integer(negative: Bool, magnitude: UInt64)
-    case bool(Bool)
-    case null
-    case array([JSONNode])
-    case object([String: JSONNode])
+/// A key of an object: its raw bytes in the payload (never escaped: a key with an escape is
+/// declined).
+struct JSONKey {
+    let start: Int
+    let count: Int
 }
 
-/// A strict JSON parser over bytes.
-struct JSONByteParser {
+/// A strict, streaming JSON reader over bytes. Numbers are integers only (events hold no
+/// others). Objects and arrays are opened and walked by the typed readers below.
+struct JSONCursor {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// Reused for strings with escapes.
+    var scratch: [UInt8] = []
 
-    static func parse(_ payload: [UInt8]) throws(JSONReadError) -> JSONNode {
-        do {
-            return try payload.withUnsafeBufferPointer { buffer in
-                var parser = JSONByteParser(bytes: buffer)
-                let value = try parser.value()
-                parser.skipWhitespace()
-                guard parser.index == buffer.count else { throw JSONReadError(reason: "content after the JSON value") }
-                return value
-            }
-        } catch let error as JSONReadError {
-            throw error
-        } catch {
-            throw JSONReadError(reason: "\(error)")
-        }
+    static let maximumDepth = 32
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
     }
 
+    /// Reads one JSON document from `payload` with `body`; only whitespace may follow it.
+    @inline(__always)
+    static func read<T>(_ payload: [UInt8], _ body: (inout JSONCursor) throws(JSONReadError) -> T) throws(JSONReadError) -> T {
+        let result: Result<T, JSONReadError> = payload.withUnsafeBufferPointer { buffer in
+            var cursor = JSONCursor(bytes: buffer)
+            do throws(JSONReadError) {
+                let value = try body(&cursor)
+                cursor.skipWhitespace()
+                guard cursor.index == buffer.count else { return .failure(JSONReadError(reason: "content after the JSON value")) }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The byte at the cursor, or 0 at the end (0 is never valid where a byte is looked at).
+    @inline(__always)
+    var current: UInt8 { index < bytes.count ? bytes[index] : 0 }
+
+    @inline(__always)
     mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
@@ -55,149 +75,307 @@ struct JSONByteParser {
         }
     }
 
-    mutating func value() throws(JSONReadError) -> JSONNode {
+    // MARK: Objects and arrays
+
+    /// Opens an object; false when it is empty (and then already closed).
+    mutating func openObject() throws(JSONReadError) -> Bool {
         skipWhitespace()
-        guard index < bytes.count else { throw JSONReadError(reason: "unexpected end") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"): return try object()
-        case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        default: return try number()
+        guard current == UInt8(ascii: "{") else { throw JSONReadError(reason: "expected an object at \(index)") }
+        index += 1
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw JSONReadError(reason: "too deep") }
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return false
+        }
+        return true
+    }
+
+    /// After a member's value: true when another member follows (',' read), false at the
+    /// end of the object ('}' read).
+    mutating func nextMember() throws(JSONReadError) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: ","):
+            index += 1
+            return true
+        case UInt8(ascii: "}"):
+            index += 1
+            depth -= 1
+            return false
+        default:
+            throw JSONReadError(reason: "expected ',' or '}' at \(index)")
         }
     }
+
+    /// Opens an array; false when it is empty (and then already closed).
+    mutating func openArray() throws(JSONReadError) -> Bool {
+        skipWhitespace()
+        guard current == UInt8(ascii: "[") else { throw JSONReadError(reason: "expected an array at \(index)") }
+        index += 1
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw JSONReadError(reason: "too deep") }
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return false
+        }
+        return true
+    }
+
+    /// After an element: true when another follows, false at the end of the array.
+    mutating func nextElement() throws(JSONReadError) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: ","):
+            index += 1
+            return true
+        case UInt8(ascii: "]"):
+            index += 1
+            depth -= 1
+            return false
+        default:
+            throw JSONReadError(reason: "expected ',' or ']' at \(index)")
+        }
+    }
+
+    /// A member's key and the ':' after it. A key with an escape, or with a control character,
+    /// is declined; a key's bytes are checked to be UTF-8 only when it is not one of the
+    /// type's keys (those are ASCII).
+    mutating func key() throws(JSONReadError) -> JSONKey {
+        skipWhitespace()
+        guard current == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a key at \(index)") }
+        index += 1
+        let start = index
+        while true {
+            guard index < bytes.count else { throw JSONReadError(reason: "unterminated key") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { break }
+            guard byte != UInt8(ascii: "\\") else { throw JSONReadError(reason: "a key with an escape") }
+            guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a key") }
+            index += 1
+        }
+        let key = JSONKey(start: start, count: index - start)
+        index += 1
+        skipWhitespace()
+        guard current == UInt8(ascii: ":") else { throw JSONReadError(reason: "expected ':' at \(index)") }
+        index += 1
+        return key
+    }
+
+    /// Whether `key` is exactly `name` (byte for byte).
+    @inline(__always)
+    func key(_ key: JSONKey, is name: StaticString) -> Bool {
+        guard key.count == name.utf8CodeUnitCount else { return false }
+        let base = bytes.baseAddress! + key.start
+        let expected = name.utf8Start
+        for offset in 0..<key.count where base[offset] != expected[offset] { return false }
+        return true
+    }
+
+    /// Marks field `bit` as read; a second time is a duplicate key.
+    @inline(__always)
+    static func once(_ seen: inout UInt32, _ bit: UInt32) throws(JSONReadError) {
+        guard seen & bit == 0 else { throw JSONReadError(reason: "duplicate key") }
+        seen |= bit
+    }
+
+    /// A member whose key the type does not have: `JSONDecoder` ignores it, so the reader
+    /// skips its value, checking it as strictly as the rest, and declines a duplicate key.
+    mutating func skipMember(_ key: JSONKey, others: inout [JSONKey]) throws(JSONReadError) {
+        let base = bytes.baseAddress!
+        guard Self.isUTF8(UnsafeBufferPointer(start: base + key.start, count: key.count)) else {
+            throw JSONReadError(reason: "invalid UTF-8 in a key")
+        }
+        for other in others where other.count == key.count {
+            if memcmp(base + other.start, base + key.start, key.count) == 0 { throw JSONReadError(reason: "duplicate key") }
+        }
+        others.append(key)
+        try skipValue()
+    }
+
+    /// Reads and checks any value, keeping nothing.
+    mutating func skipValue() throws(JSONReadError) {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: "{"):
+            guard try openObject() else { return }
+            var keys: [JSONKey] = []
+            repeat {
+                let key = try self.key()
+                try skipMember(key, others: &keys)
+            } while try nextMember()
+        case UInt8(ascii: "["):
+            guard try openArray() else { return }
+            repeat { try skipValue() } while try nextElement()
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try integer()
+        }
+    }
+
+    // MARK: Scalars
 
     mutating func literal(_ word: StaticString) throws(JSONReadError) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw JSONReadError(reason: "unexpected end") }
-        let matches = word.withUTF8Buffer { expected in
-            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
+        let expected = word.utf8Start
+        for offset in 0..<count where bytes[index + offset] != expected[offset] {
+            throw JSONReadError(reason: "bad literal at \(index)")
         }
-        guard matches else { throw JSONReadError(reason: "bad literal at \(index)") }
         index += count
     }
 
-    mutating func object() throws(JSONReadError) -> JSONNode {
-        depth += 1
-        guard depth <= 32 else { throw JSONReadError(reason: "too deep") }
-        defer { depth -= 1 }
-        index += 1
-        var fields: [String: JSONNode] = [:]
+    /// True (and the `null` read) when the value is null.
+    @inline(__always)
+    mutating func null() throws(JSONReadError) -> Bool {
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(fields)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a key at \(index)") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw JSONReadError(reason: "expected ':' at \(index)") }
-            index += 1
-            let member = try value()
-            guard fields.updateValue(member, forKey: key) == nil else { throw JSONReadError(reason: "duplicate key \(key)") }
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONReadError(reason: "unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "}") else { throw JSONReadError(reason: "expected ',' or '}' at \(index)") }
-            index += 1
-            return .object(fields)
+        guard current == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    mutating func bool() throws(JSONReadError) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: "t"): try literal("true"); return true
+        case UInt8(ascii: "f"): try literal("false"); return false
+        default: throw JSONReadError(reason: "expected a boolean at \(index)")
         }
     }
 
-    mutating func array() throws(JSONReadError) -> JSONNode {
-        depth += 1
-        guard depth <= 32 else { throw JSONReadError(reason: "too deep") }
-        defer { depth -= 1 }
-        index += 1
-        var elements: [JSONNode] = []
+    /// An integer: no fraction, no exponent, no leading zero, at most 64 bits of magnitude.
+    mutating func integer() throws(JSONReadError) -> (negative: Bool, magnitude: UInt64) {
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            elements.append(try value())
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONReadError(reason: "unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "]") else { throw JSONReadError(reason: "expected ',' or ']' at \(index)") }
-            index += 1
-            return .array(elements)
-        }
-    }
-
-    mutating func number() throws(JSONReadError) -> JSONNode {
         var negative = false
-        if bytes[index] == UInt8(ascii: "-") {
+        if current == UInt8(ascii: "-") {
             negative = true
             index += 1
         }
         let start = index
         var magnitude: UInt64 = 0
-        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+        while index < bytes.count {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
             let (times, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(UInt64(bytes[index] - UInt8(ascii: "0")))
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(digit))
             guard !overflow1, !overflow2 else { throw JSONReadError(reason: "number too large") }
             magnitude = sum
             index += 1
         }
         guard index > start else { throw JSONReadError(reason: "expected a value at \(start)") }
         guard !(bytes[start] == UInt8(ascii: "0") && index - start > 1) else { throw JSONReadError(reason: "leading zero") }
-        if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
-            throw JSONReadError(reason: "not an integer")
+        switch current {
+        case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): throw JSONReadError(reason: "not an integer")
+        default: return (negative, magnitude)
         }
-        return .integer(negative: negative, magnitude: magnitude)
     }
 
+    mutating func int64() throws(JSONReadError) -> Int64 {
+        let (negative, magnitude) = try integer()
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { throw JSONReadError(reason: "integer out of range") }
+            return magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { throw JSONReadError(reason: "integer out of range") }
+        return Int64(magnitude)
+    }
+
+    mutating func uint64() throws(JSONReadError) -> UInt64 {
+        let (negative, magnitude) = try integer()
+        guard !negative || magnitude == 0 else { throw JSONReadError(reason: "expected an unsigned integer") }
+        return magnitude
+    }
+
+    /// `Int?` as `JSONDecoder` reads it: null is nil.
+    mutating func optionalInt() throws(JSONReadError) -> Int? {
+        if try null() { return nil }
+        return Int(try int64())
+    }
+
+    mutating func optionalUInt64() throws(JSONReadError) -> UInt64? {
+        if try null() { return nil }
+        return try uint64()
+    }
+
+    mutating func optionalString() throws(JSONReadError) -> String? {
+        if try null() { return nil }
+        return try string()
+    }
+
+    /// A string. Without escapes it is made straight from the payload's bytes; with escapes,
+    /// through `scratch`.
     mutating func string() throws(JSONReadError) -> String {
+        skipWhitespace()
+        guard current == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a string at \(index)") }
         index += 1
         let start = index
-        // Fast path: no escapes.
+        var high: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let text = String(validating: slice, as: UTF8.self) else { throw JSONReadError(reason: "invalid UTF-8") }
-                return text
+                guard high < 0x80 || Self.isUTF8(slice) else { throw JSONReadError(reason: "invalid UTF-8") }
+                // Valid UTF-8, so `decoding` repairs nothing.
+                return String(decoding: slice, as: UTF8.self)
             }
-            if byte == UInt8(ascii: "\\") { break }
+            if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a string") }
+            high |= byte
             index += 1
         }
-        var utf8 = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+        throw JSONReadError(reason: "unterminated string")
+    }
+
+    /// A string that is exactly `known` when written without escapes (then `known` itself is
+    /// returned, sharing its storage), else read as any string.
+    mutating func string(known: String) throws(JSONReadError) -> String {
+        skipWhitespace()
+        let start = index + 1
+        var known = known
+        let matches = known.withUTF8 { expected in
+            guard current == UInt8(ascii: "\""), start + expected.count < bytes.count,
+                  bytes[start + expected.count] == UInt8(ascii: "\"") else { return false }
+            return expected.isEmpty || memcmp(bytes.baseAddress! + start, expected.baseAddress!, expected.count) == 0
+        }
+        guard matches else { return try string() }
+        // The known text has no '"', '\\' or control characters (checked by the tests).
+        index = start + known.utf8.count + 1
+        return known
+    }
+
+    mutating func escapedString(from start: Int) throws(JSONReadError) -> String {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             if byte == UInt8(ascii: "\"") {
-                guard let text = String(validating: utf8, as: UTF8.self) else { throw JSONReadError(reason: "invalid UTF-8") }
-                return text
+                let valid = scratch.withUnsafeBufferPointer { Self.isUTF8($0) }
+                guard valid else { throw JSONReadError(reason: "invalid UTF-8") }
+                return String(decoding: scratch, as: UTF8.self)
             }
             guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a string") }
             guard byte == UInt8(ascii: "\\") else {
-                utf8.append(byte)
+                scratch.append(byte)
                 continue
             }
             guard index < bytes.count else { break }
             let escaped = bytes[index]
             index += 1
             switch escaped {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-            case UInt8(ascii: "b"): utf8.append(0x08)
-            case UInt8(ascii: "f"): utf8.append(0x0C)
-            case UInt8(ascii: "n"): utf8.append(0x0A)
-            case UInt8(ascii: "r"): utf8.append(0x0D)
-            case UInt8(ascii: "t"): utf8.append(0x09)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(escaped)
+            case UInt8(ascii: "b"): scratch.append(0x08)
+            case UInt8(ascii: "f"): scratch.append(0x0C)
+            case UInt8(ascii: "n"): scratch.append(0x0A)
+            case UInt8(ascii: "r"): scratch.append(0x0D)
+            case UInt8(ascii: "t"): scratch.append(0x09)
             case UInt8(ascii: "u"):
                 var scalar = try hex4()
                 if (0xD800...0xDBFF).contains(scalar) {
@@ -211,13 +389,32 @@ struct JSONByteParser {
                 } else if (0xDC00...0xDFFF).contains(scalar) {
                     throw JSONReadError(reason: "lone surrogate")
                 }
-                guard let unicode = Unicode.Scalar(scalar) else { throw JSONReadError(reason: "bad escape") }
-                utf8.append(contentsOf: Array(String(Character(unicode)).utf8))
+                Self.appendUTF8(scalar, to: &scratch)
             default:
                 throw JSONReadError(reason: "bad escape")
             }
         }
         throw JSONReadError(reason: "unterminated string")
+    }
+
+    /// Appends the UTF-8 of a scalar (not a surrogate, at most 0x10FFFF).
+    static func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            utf8.append(UInt8(scalar))
+        case 0x80..<0x800:
+            utf8.append(UInt8(0xC0 | scalar >> 6))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        case 0x800..<0x10000:
+            utf8.append(UInt8(0xE0 | scalar >> 12))
+            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        default:
+            utf8.append(UInt8(0xF0 | scalar >> 18))
+            utf8.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        }
     }
 
     mutating func hex4() throws(JSONReadError) -> UInt32 {
@@ -237,158 +434,367 @@ struct JSONByteParser {
         }
         return value
     }
-}
 
-/// Typed access to a parsed object, with `JSONDecoder`'s rules: a missing or null optional is
-/// nil; a required member must be present, non-null and of the type.
-struct JSONObjectReader {
-    let fields: [String: JSONNode]
-
-    init(_ node: JSONNode) throws(JSONReadError) {
-        guard case .object(let fields) = node else { throw JSONReadError(reason: "expected an object") }
-        self.fields = fields
-    }
-
-    func present(_ key: String) -> JSONNode? {
-        guard let node = fields[key] else { return nil }
-        if case .null = node { return nil }
-        return node
-    }
-
-    func required(_ key: String) throws(JSONReadError) -> JSONNode {
-        guard let node = present(key) else { throw JSONReadError(reason: "\(key) is missing") }
-        return node
-    }
-
-    static func string(_ node: JSONNode) throws(JSONReadError) -> String {
-        guard case .string(let value) = node else { throw JSONReadError(reason: "expected a string") }
-        return value
-    }
-
-    static func int64(_ node: JSONNode) throws(JSONReadError) -> Int64 {
-        guard case .integer(let negative, let magnitude) = node else { throw JSONReadError(reason: "expected an integer") }
-        if negative {
-            guard magnitude <= UInt64(Int64.max) + 1 else { throw JSONReadError(reason: "integer out of range") }
-            return magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude)
+    /// Whether `bytes` are well-formed UTF-8 (Unicode table 3-7: no overlong forms, no
+    /// surrogates, nothing above U+10FFFF), so that `String(decoding:as:)` keeps them as they are.
+    static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let lead = bytes[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: return false
+            }
+            guard index + length <= count else { return false }
+            let second = bytes[index + 1]
+            guard second >= low, second <= high else { return false }
+            for offset in 2..<length {
+                let byte = bytes[index + offset]
+                guard byte >= 0x80, byte <= 0xBF else { return false }
+            }
+            index += length
         }
-        guard magnitude <= UInt64(Int64.max) else { throw JSONReadError(reason: "integer out of range") }
-        return Int64(magnitude)
+        return true
     }
 
-    static func uint64(_ node: JSONNode) throws(JSONReadError) -> UInt64 {
-        guard case .integer(let negative, let magnitude) = node, !negative || magnitude == 0 else {
-            throw JSONReadError(reason: "expected an unsigned integer")
+    // MARK: Ledger types
+
+    mutating func currency() throws(JSONReadError) -> Currency {
+        skipWhitespace()
+        // The common codes without a String or a dictionary lookup.
+        if index + 4 < bytes.count, bytes[index] == UInt8(ascii: "\""), bytes[index + 4] == UInt8(ascii: "\"") {
+            let a = bytes[index + 1], b = bytes[index + 2], c = bytes[index + 3]
+            if a == UInt8(ascii: "U"), b == UInt8(ascii: "S"), c == UInt8(ascii: "D") { index += 5; return .usd }
+            if a == UInt8(ascii: "E"), b == UInt8(ascii: "U"), c == UInt8(ascii: "R") { index += 5; return .eur }
         }
-        return magnitude
-    }
-
-    static func array(_ node: JSONNode) throws(JSONReadError) -> [JSONNode] {
-        guard case .array(let elements) = node else { throw JSONReadError(reason: "expected an array") }
-        return elements
-    }
-
-    func string(_ key: String) throws(JSONReadError) -> String { try Self.string(try required(key)) }
-    func optionalString(_ key: String) throws(JSONReadError) -> String? { try present(key).map { (node) throws(JSONReadError) in try Self.string(node) } }
-    func int64(_ key: String) throws(JSONReadError) -> Int64 { try Self.int64(try required(key)) }
-    func uint64(_ key: String) throws(JSONReadError) -> UInt64 { try Self.uint64(try required(key)) }
-    func optionalInt(_ key: String) throws(JSONReadError) -> Int? {
-        guard let node = present(key) else { return nil }
-        return Int(try Self.int64(node))
-    }
-    func optionalUInt64(_ key: String) throws(JSONReadError) -> UInt64? {
-        guard let node = present(key) else { return nil }
-        return try Self.uint64(node)
-    }
-    func bool(_ key: String) throws(JSONReadError) -> Bool {
-        guard case .bool(let value) = try required(key) else { throw JSONReadError(reason: "\(key) is not a boolean") }
-        return value
-    }
-    func object(_ key: String) throws(JSONReadError) -> JSONObjectReader { try JSONObjectReader(try required(key)) }
-    func objects(_ key: String) throws(JSONReadError) -> [JSONObjectReader] {
-        var readers: [JSONObjectReader] = []
-        for element in try Self.array(try required(key)) { readers.append(try JSONObjectReader(element)) }
-        return readers
-    }
-    func strings(_ key: String) throws(JSONReadError) -> [String] {
-        var values: [String] = []
-        for element in try Self.array(try required(key)) { values.append(try Self.string(element)) }
-        return values
-    }
-    func currency(_ key: String) throws(JSONReadError) -> Currency {
-        let code = try string(key)
-        guard let currency = Currency(code: code) else { throw JSONReadError(reason: "unknown currency \(code)") }
+        let code = try string()
+        guard let currency = Currency(code: code) else { throw JSONReadError(reason: "unknown currency") }
         return currency
     }
-}
 
-enum EventJSONReader {
-    static func access(_ object: JSONObjectReader) throws(JSONReadError) -> AccessTerms {
-        AccessTerms(
-            views: try object.optionalInt("views"), hours: try object.optionalInt("hours"), days: try object.optionalInt("days"),
-            expiresAtMilliseconds: try object.optionalUInt64("expiresAtMilliseconds"))
+    mutating func strings() throws(JSONReadError) -> [String] {
+        var values: [String] = []
+        guard try openArray() else { return values }
+        repeat { values.append(try string()) } while try nextElement()
+        return values
     }
 
-    static func terms(_ object: JSONObjectReader) throws(JSONReadError) -> ContentTerms {
-        var royalties: [RoyaltyShare] = []
-        for share in try object.objects("royalties") {
-            royalties.append(RoyaltyShare(holder: try share.string("holder"), basisPoints: try share.int64("basisPoints")))
+    mutating func access() throws(JSONReadError) -> AccessTerms {
+        var views: Int?, hours: Int?, days: Int?, expires: UInt64?
+        var seen: UInt32 = 0
+        var others: [JSONKey] = []
+        if try openObject() {
+            repeat {
+                let key = try self.key()
+                if self.key(key, is: "views") { try Self.once(&seen, 1); views = try optionalInt() }
+                else if self.key(key, is: "hours") { try Self.once(&seen, 2); hours = try optionalInt() }
+                else if self.key(key, is: "days") { try Self.once(&seen, 4); days = try optionalInt() }
+                else if self.key(key, is: "expiresAtMilliseconds") { try Self.once(&seen, 8); expires = try optionalUInt64() }
+                else { try skipMember(key, others: &others) }
+            } while try nextMember()
+        }
+        return AccessTerms(views: views, hours: hours, days: days, expiresAtMilliseconds: expires)
+    }
+
+    mutating func royaltyShares() throws(JSONReadError) -> [RoyaltyShare] {
+        var shares: [RoyaltyShare] = []
+        guard try openArray() else { return shares }
+        repeat {
+            var holder: String?, basisPoints: Int64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try openObject() {
+                repeat {
+                    let key = try self.key()
+                    if self.key(key, is: "holder") { try Self.once(&seen, 1); holder = try string() }
+                    else if self.key(key, is: "basisPoints") { try Self.once(&seen, 2); basisPoints = try int64() }
+                    else { try skipMember(key, others: &others) }
+                } while try nextMember()
+            }
+            guard let holder, let basisPoints else { throw JSONReadError(reason: "a royalty share lacks a field") }
+            shares.append(RoyaltyShare(holder: holder, basisPoints: basisPoints))
+        } while try nextElement()
+        return shares
+    }
+
+    mutating func terms() throws(JSONReadError) -> ContentTerms {
+        var content: String?, title: String?, price: Int64?, currency: Currency?, description: String?, url: String?
+        var access: AccessTerms?, incentiveIDs: [String]?, royalties: [RoyaltyShare]?
+        var seen: UInt32 = 0
+        var others: [JSONKey] = []
+        if try openObject() {
+            repeat {
+                let key = try self.key()
+                if self.key(key, is: "access") { try Self.once(&seen, 1); access = try self.access() }
+                else if self.key(key, is: "content") { try Self.once(&seen, 2); content = try string() }
+                else if self.key(key, is: "currency") { try Self.once(&seen, 4); currency = try self.currency() }
+                else if self.key(key, is: "description") { try Self.once(&seen, 8); description = try string() }
+                else if self.key(key, is: "incentiveIDs") { try Self.once(&seen, 16); incentiveIDs = try strings() }
+                else if self.key(key, is: "price") { try Self.once(&seen, 32); price = try int64() }
+                else if self.key(key, is: "royalties") { try Self.once(&seen, 64); royalties = try royaltyShares() }
+                else if self.key(key, is: "title") { try Self.once(&seen, 128); title = try string() }
+                else if self.key(key, is: "url") { try Self.once(&seen, 256); url = try string() }
+                else { try skipMember(key, others: &others) }
+            } while try nextMember()
+        }
+        guard let content, let title, let price, let currency, let description, let url, let access, let incentiveIDs, let royalties else {
+            throw JSONReadError(reason: "terms lack a field")
         }
         return ContentTerms(
-            content: try object.string("content"), title: try object.string("title"), price: try object.int64("price"),
-            currency: try object.currency("currency"), description: try object.string("description"), url: try object.string("url"),
-            access: try access(try object.object("access")), incentiveIDs: try object.strings("incentiveIDs"), royalties: royalties)
+            content: content, title: title, price: price, currency: currency, description: description, url: url,
+            access: access, incentiveIDs: incentiveIDs, royalties: royalties)
     }
 
     /// Postings with the checks `Posting.init(from:)` makes.
-    static func postings(_ object: JSONObjectReader) throws(JSONReadError) -> [Posting] {
+    mutating func postings() throws(JSONReadError) -> [Posting] {
         var postings: [Posting] = []
-        for posting in try object.objects("postings") {
-            let debit = try posting.string("debit")
-            let credit = try posting.string("credit")
-            let amount = try posting.int64("amount")
-            let currency = try posting.currency("currency")
+        guard try openArray() else { return postings }
+        repeat {
+            var debit: String?, credit: String?, amount: Int64?, currency: Currency?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try openObject() {
+                repeat {
+                    let key = try self.key()
+                    if self.key(key, is: "amount") { try Self.once(&seen, 1); amount = try int64() }
+                    else if self.key(key, is: "credit") { try Self.once(&seen, 2); credit = try string() }
+                    else if self.key(key, is: "currency") { try Self.once(&seen, 4); currency = try self.currency() }
+                    else if self.key(key, is: "debit") { try Self.once(&seen, 8); debit = try string() }
+                    else { try skipMember(key, others: &others) }
+                } while try nextMember()
+            }
+            guard let debit, let credit, let amount, let currency else { throw JSONReadError(reason: "a posting lacks a field") }
             guard amount > 0, debit != credit, debit.hasSuffix(":" + currency.code), credit.hasSuffix(":" + currency.code) else {
                 throw JSONReadError(reason: "a posting breaks the posting rules")
             }
             postings.append(Posting(debitName: debit, creditName: credit, amount: amount, currency: currency))
-        }
+        } while try nextElement()
         return postings
     }
 
-    static func sources(_ object: JSONObjectReader) throws(JSONReadError) -> [FundingSource] {
+    mutating func sources() throws(JSONReadError) -> [FundingSource] {
         var sources: [FundingSource] = []
-        for source in try object.objects("sources") {
-            sources.append(FundingSource(account: try source.string("account"), amount: try source.int64("amount")))
-        }
+        guard try openArray() else { return sources }
+        repeat {
+            var account: String?, amount: Int64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try openObject() {
+                repeat {
+                    let key = try self.key()
+                    if self.key(key, is: "account") { try Self.once(&seen, 1); account = try string() }
+                    else if self.key(key, is: "amount") { try Self.once(&seen, 2); amount = try int64() }
+                    else { try skipMember(key, others: &others) }
+                } while try nextMember()
+            }
+            guard let account, let amount else { throw JSONReadError(reason: "a source lacks a field") }
+            sources.append(FundingSource(account: account, amount: amount))
+        } while try nextElement()
         return sources
     }
 
-    static func idempotency(_ object: JSONObjectReader) throws(JSONReadError) -> IdempotencyMark? {
-        guard object.present("idempotency") != nil else { return nil }
-        let mark = try object.object("idempotency")
-        return IdempotencyMark(vendor: try mark.string("vendor"), key: try mark.string("key"), requestDigest: try mark.string("requestDigest"))
+    mutating func royaltyPayments() throws(JSONReadError) -> [RoyaltyPayment] {
+        var payments: [RoyaltyPayment] = []
+        guard try openArray() else { return payments }
+        repeat {
+            var holder: String?, amount: Int64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try openObject() {
+                repeat {
+                    let key = try self.key()
+                    if self.key(key, is: "amount") { try Self.once(&seen, 1); amount = try int64() }
+                    else if self.key(key, is: "holder") { try Self.once(&seen, 2); holder = try string() }
+                    else { try skipMember(key, others: &others) }
+                } while try nextMember()
+            }
+            guard let holder, let amount else { throw JSONReadError(reason: "a royalty payment lacks a field") }
+            payments.append(RoyaltyPayment(holder: holder, amount: amount))
+        } while try nextElement()
+        return payments
     }
 
-    static func purchaseCaptured(_ payload: [UInt8]) throws(JSONReadError) -> PurchaseCaptured {
-        let object = try JSONObjectReader(try JSONByteParser.parse(payload))
-        var royalties: [RoyaltyPayment] = []
-        for royalty in try object.objects("royalties") {
-            royalties.append(RoyaltyPayment(holder: try royalty.string("holder"), amount: try royalty.int64("amount")))
+    /// `IdempotencyMark?`: null is nil.
+    mutating func idempotency() throws(JSONReadError) -> IdempotencyMark? {
+        if try null() { return nil }
+        var vendor: String?, key: String?, digest: String?
+        var seen: UInt32 = 0
+        var others: [JSONKey] = []
+        if try openObject() {
+            repeat {
+                let name = try self.key()
+                if self.key(name, is: "key") { try Self.once(&seen, 1); key = try string() }
+                else if self.key(name, is: "requestDigest") { try Self.once(&seen, 2); digest = try string() }
+                else if self.key(name, is: "vendor") { try Self.once(&seen, 4); vendor = try string() }
+                else { try skipMember(name, others: &others) }
+            } while try nextMember()
         }
-        return PurchaseCaptured(
-            transaction: try object.string("transaction"), user: try object.string("user"), member: try object.optionalString("member"),
-            vendor: try object.string("vendor"), terms: try terms(try object.object("terms")), oneStep: try object.bool("oneStep"),
-            sources: try sources(object), fee: try object.int64("fee"), royalties: royalties, rounding: try object.string("rounding"),
-            entitlement: try access(try object.object("entitlement")), postings: try postings(object),
-            idempotency: try idempotency(object), timeMilliseconds: try object.uint64("timeMilliseconds"))
+        guard let vendor, let key, let digest else { throw JSONReadError(reason: "an idempotency mark lacks a field") }
+        return IdempotencyMark(vendor: vendor, key: key, requestDigest: digest)
+    }
+}
+
+enum EventJSONReader {
+    static func purchaseCaptured(_ payload: [UInt8]) throws(JSONReadError) -> PurchaseCaptured {
+        try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseCaptured in
+            var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, oneStep: Bool?
+            var sources: [FundingSource]?, fee: Int64?, royalties: [RoyaltyPayment]?, rounding: String?, entitlement: AccessTerms?
+            var postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "entitlement") { try JSONCursor.once(&seen, 1); entitlement = try cursor.access() }
+                    else if cursor.key(key, is: "fee") { try JSONCursor.once(&seen, 2); fee = try cursor.int64() }
+                    else if cursor.key(key, is: "idempotency") { try JSONCursor.once(&seen, 4); idempotency = try cursor.idempotency() }
+                    else if cursor.key(key, is: "member") { try JSONCursor.once(&seen, 8); member = try cursor.optionalString() }
+                    else if cursor.key(key, is: "oneStep") { try JSONCursor.once(&seen, 16); oneStep = try cursor.bool() }
+                    else if cursor.key(key, is: "postings") { try JSONCursor.once(&seen, 32); postings = try cursor.postings() }
+                    else if cursor.key(key, is: "rounding") { try JSONCursor.once(&seen, 64); rounding = try cursor.string(known: royaltyRoundingRule) }
+                    else if cursor.key(key, is: "royalties") { try JSONCursor.once(&seen, 128); royalties = try cursor.royaltyPayments() }
+                    else if cursor.key(key, is: "sources") { try JSONCursor.once(&seen, 256); sources = try cursor.sources() }
+                    else if cursor.key(key, is: "terms") { try JSONCursor.once(&seen, 512); terms = try cursor.terms() }
+                    else if cursor.key(key, is: "timeMilliseconds") { try JSONCursor.once(&seen, 1024); time = try cursor.uint64() }
+                    else if cursor.key(key, is: "transaction") { try JSONCursor.once(&seen, 2048); transaction = try cursor.string() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 4096); user = try cursor.string() }
+                    else if cursor.key(key, is: "vendor") { try JSONCursor.once(&seen, 8192); vendor = try cursor.string() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let transaction, let user, let vendor, let terms, let oneStep, let sources, let fee, let royalties, let rounding,
+                  let entitlement, let postings, let time else {
+                throw JSONReadError(reason: "PurchaseCaptured lacks a field")
+            }
+            return PurchaseCaptured(
+                transaction: transaction, user: user, member: member, vendor: vendor, terms: terms, oneStep: oneStep,
+                sources: sources, fee: fee, royalties: royalties, rounding: rounding, entitlement: entitlement, postings: postings,
+                idempotency: idempotency, timeMilliseconds: time)
+        }
     }
 
     static func purchaseAuthorized(_ payload: [UInt8]) throws(JSONReadError) -> PurchaseAuthorized {
-        let object = try JSONObjectReader(try JSONByteParser.parse(payload))
-        return PurchaseAuthorized(
-            transaction: try object.string("transaction"), user: try object.string("user"), member: try object.optionalString("member"),
-            vendor: try object.string("vendor"), terms: try terms(try object.object("terms")),
-            holdExpiresAtMilliseconds: try object.uint64("holdExpiresAtMilliseconds"), sources: try sources(object),
-            postings: try postings(object), idempotency: try idempotency(object), timeMilliseconds: try object.uint64("timeMilliseconds"))
+        try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseAuthorized in
+            var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, holdExpires: UInt64?
+            var sources: [FundingSource]?, postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "holdExpiresAtMilliseconds") { try JSONCursor.once(&seen, 1); holdExpires = try cursor.uint64() }
+                    else if cursor.key(key, is: "idempotency") { try JSONCursor.once(&seen, 2); idempotency = try cursor.idempotency() }
+                    else if cursor.key(key, is: "member") { try JSONCursor.once(&seen, 4); member = try cursor.optionalString() }
+                    else if cursor.key(key, is: "postings") { try JSONCursor.once(&seen, 8); postings = try cursor.postings() }
+                    else if cursor.key(key, is: "sources") { try JSONCursor.once(&seen, 16); sources = try cursor.sources() }
+                    else if cursor.key(key, is: "terms") { try JSONCursor.once(&seen, 32); terms = try cursor.terms() }
+                    else if cursor.key(key, is: "timeMilliseconds") { try JSONCursor.once(&seen, 64); time = try cursor.uint64() }
+                    else if cursor.key(key, is: "transaction") { try JSONCursor.once(&seen, 128); transaction = try cursor.string() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 256); user = try cursor.string() }
+                    else if cursor.key(key, is: "vendor") { try JSONCursor.once(&seen, 512); vendor = try cursor.string() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let transaction, let user, let vendor, let terms, let holdExpires, let sources, let postings, let time else {
+                throw JSONReadError(reason: "PurchaseAuthorized lacks a field")
+            }
+            return PurchaseAuthorized(
+                transaction: transaction, user: user, member: member, vendor: vendor, terms: terms,
+                holdExpiresAtMilliseconds: holdExpires, sources: sources, postings: postings, idempotency: idempotency,
+                timeMilliseconds: time)
+        }
+    }
+
+    static func fundsAdded(_ payload: [UInt8]) throws(JSONReadError) -> FundsAdded {
+        try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> FundsAdded in
+            var funding: String?, user: String?, currency: Currency?, amount: Int64?, method: FundingMethod?, throughVendor: String?
+            var pending: Bool?, postings: [Posting]?, time: UInt64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "amount") { try JSONCursor.once(&seen, 1); amount = try cursor.int64() }
+                    else if cursor.key(key, is: "currency") { try JSONCursor.once(&seen, 2); currency = try cursor.currency() }
+                    else if cursor.key(key, is: "funding") { try JSONCursor.once(&seen, 4); funding = try cursor.string() }
+                    else if cursor.key(key, is: "method") {
+                        try JSONCursor.once(&seen, 8)
+                        guard let value = FundingMethod(rawValue: try cursor.string()) else { throw JSONReadError(reason: "unknown funding method") }
+                        method = value
+                    }
+                    else if cursor.key(key, is: "pending") { try JSONCursor.once(&seen, 16); pending = try cursor.bool() }
+                    else if cursor.key(key, is: "postings") { try JSONCursor.once(&seen, 32); postings = try cursor.postings() }
+                    else if cursor.key(key, is: "throughVendor") { try JSONCursor.once(&seen, 64); throughVendor = try cursor.optionalString() }
+                    else if cursor.key(key, is: "timeMilliseconds") { try JSONCursor.once(&seen, 128); time = try cursor.uint64() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 256); user = try cursor.string() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let funding, let user, let currency, let amount, let method, let pending, let postings, let time else {
+                throw JSONReadError(reason: "FundsAdded lacks a field")
+            }
+            return FundsAdded(
+                funding: funding, user: user, currency: currency, amount: amount, method: method, throughVendor: throughVendor,
+                pending: pending, postings: postings, timeMilliseconds: time)
+        }
+    }
+
+    static func accountOpened(_ payload: [UInt8]) throws(JSONReadError) -> AccountOpened {
+        try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> AccountOpened in
+            var user: String?, channel: AccountChannel?, referringVendor: String?, representative: String?, time: UInt64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "channel") {
+                        try JSONCursor.once(&seen, 1)
+                        guard let value = AccountChannel(rawValue: try cursor.string()) else { throw JSONReadError(reason: "unknown channel") }
+                        channel = value
+                    }
+                    else if cursor.key(key, is: "referringVendor") { try JSONCursor.once(&seen, 2); referringVendor = try cursor.optionalString() }
+                    else if cursor.key(key, is: "representative") { try JSONCursor.once(&seen, 4); representative = try cursor.optionalString() }
+                    else if cursor.key(key, is: "timeMilliseconds") { try JSONCursor.once(&seen, 8); time = try cursor.uint64() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 16); user = try cursor.string() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let user, let channel, let time else { throw JSONReadError(reason: "AccountOpened lacks a field") }
+            return AccountOpened(
+                user: user, channel: channel, referringVendor: referringVendor, representative: representative, timeMilliseconds: time)
+        }
+    }
+
+    static func walletOpened(_ payload: [UInt8]) throws(JSONReadError) -> WalletOpened {
+        try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> WalletOpened in
+            var user: String?, currency: Currency?, time: UInt64?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "currency") { try JSONCursor.once(&seen, 1); currency = try cursor.currency() }
+                    else if cursor.key(key, is: "timeMilliseconds") { try JSONCursor.once(&seen, 2); time = try cursor.uint64() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 4); user = try cursor.string() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let user, let currency, let time else { throw JSONReadError(reason: "WalletOpened lacks a field") }
+            return WalletOpened(user: user, currency: currency, timeMilliseconds: time)
+        }
     }
 }

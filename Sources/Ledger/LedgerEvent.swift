@@ -311,13 +311,20 @@ public indirect enum LedgerEvent: Sendable, Equatable {
 
     /// Decodes a stored event; an unknown type or a payload that does not decode is an error.
     public init(typeName: String, payload: [UInt8]) throws {
-        // The purchase events, most of any journal, are read by hand (EventJSONReader.swift);
-        // anything that reader declines goes to `JSONDecoder` below for the authoritative answer.
+        // The most common events (the purchases, most of any journal, and the funding and
+        // opening of accounts) are read by hand (EventJSONReader.swift); anything that reader
+        // declines goes to `JSONDecoder` below for the authoritative answer.
         switch typeName {
         case "PurchaseCaptured":
             if let event = try? EventJSONReader.purchaseCaptured(payload) { self = .purchaseCaptured(event); return }
         case "PurchaseAuthorized":
             if let event = try? EventJSONReader.purchaseAuthorized(payload) { self = .purchaseAuthorized(event); return }
+        case "FundsAdded":
+            if let event = try? EventJSONReader.fundsAdded(payload) { self = .fundsAdded(event); return }
+        case "AccountOpened":
+            if let event = try? EventJSONReader.accountOpened(payload) { self = .accountOpened(event); return }
+        case "WalletOpened":
+            if let event = try? EventJSONReader.walletOpened(payload) { self = .walletOpened(event); return }
         default:
             break
         }
