@@ -24,24 +24,24 @@ enum RecordTag {
     static let spending: UInt8 = 0xA7
 }
 
-struct RecordCodingError: Error, CustomStringConvertible {
-    let reason: String
-    var description: String { "write-model record: \(reason)" }
+public struct RecordCodingError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "write-model record: \(reason)" }
 }
 
 /// Appends fields to a byte array.
-struct ByteWriter {
-    var bytes: [UInt8]
+public struct ByteWriter {
+    public internal(set) var bytes: [UInt8]
 
-    init(tag: UInt8, capacity: Int = 64) {
+    public init(tag: UInt8, capacity: Int = 64) {
         bytes = []
         bytes.reserveCapacity(capacity)
         bytes.append(tag)
     }
 
-    @inline(__always) mutating func byte(_ value: UInt8) { bytes.append(value) }
+    @inline(__always) public mutating func byte(_ value: UInt8) { bytes.append(value) }
 
-    @inline(__always) mutating func unsigned(_ value: UInt64) {
+    @inline(__always) public mutating func unsigned(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -50,13 +50,13 @@ struct ByteWriter {
         bytes.append(UInt8(value))
     }
 
-    @inline(__always) mutating func signed(_ value: Int64) {
+    @inline(__always) public mutating func signed(_ value: Int64) {
         unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    @inline(__always) mutating func int(_ value: Int) { signed(Int64(value)) }
+    @inline(__always) public mutating func int(_ value: Int) { signed(Int64(value)) }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             unsigned(UInt64(utf8.count))
@@ -64,9 +64,9 @@ struct ByteWriter {
         }
     }
 
-    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    public mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
-    mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
+    public mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
         if let value {
             bytes.append(1)
             write(&self, value)
@@ -75,38 +75,38 @@ struct ByteWriter {
         }
     }
 
-    mutating func optionalString(_ value: String?) { optional(value) { $0.string($1) } }
-    mutating func optionalUnsigned(_ value: UInt64?) { optional(value) { $0.unsigned($1) } }
-    mutating func optionalSigned(_ value: Int64?) { optional(value) { $0.signed($1) } }
-    mutating func optionalInt(_ value: Int?) { optional(value) { $0.int($1) } }
+    public mutating func optionalString(_ value: String?) { optional(value) { $0.string($1) } }
+    public mutating func optionalUnsigned(_ value: UInt64?) { optional(value) { $0.unsigned($1) } }
+    public mutating func optionalSigned(_ value: Int64?) { optional(value) { $0.signed($1) } }
+    public mutating func optionalInt(_ value: Int?) { optional(value) { $0.int($1) } }
 
-    mutating func array<T>(_ values: [T], _ write: (inout ByteWriter, T) -> Void) {
+    public mutating func array<T>(_ values: [T], _ write: (inout ByteWriter, T) -> Void) {
         unsigned(UInt64(values.count))
         for value in values { write(&self, value) }
     }
 }
 
 /// Reads fields written by `ByteWriter`; every read is bounds-checked and throws on truncation.
-struct ByteReader {
+public struct ByteReader {
     let bytes: [UInt8]
     var offset: Int
 
     /// Checks the tag and positions after it.
-    init(_ bytes: [UInt8], tag: UInt8) throws {
+    public init(_ bytes: [UInt8], tag: UInt8) throws {
         guard bytes.first == tag else { throw RecordCodingError(reason: "expected tag \(tag), got \(bytes.first.map(String.init) ?? "nothing")") }
         self.bytes = bytes
         offset = 1
     }
 
-    var atEnd: Bool { offset == bytes.count }
+    public var atEnd: Bool { offset == bytes.count }
 
-    @inline(__always) mutating func byte() throws -> UInt8 {
+    @inline(__always) public mutating func byte() throws -> UInt8 {
         guard offset < bytes.count else { throw RecordCodingError(reason: "truncated") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    @inline(__always) mutating func unsigned() throws -> UInt64 {
+    @inline(__always) public mutating func unsigned() throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -118,24 +118,24 @@ struct ByteReader {
         }
     }
 
-    @inline(__always) mutating func signed() throws -> Int64 {
+    @inline(__always) public mutating func signed() throws -> Int64 {
         let raw = try unsigned()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
-    mutating func int() throws -> Int {
+    public mutating func int() throws -> Int {
         let value = try signed()
         guard let int = Int(exactly: value) else { throw RecordCodingError(reason: "integer out of range") }
         return int
     }
 
-    mutating func count() throws -> Int {
+    public mutating func count() throws -> Int {
         let value = try unsigned()
         guard value <= UInt64(bytes.count - offset) else { throw RecordCodingError(reason: "count beyond the record") }
         return Int(value)
     }
 
-    mutating func string() throws -> String {
+    public mutating func string() throws -> String {
         let length = try count()
         let start = offset
         offset += length
@@ -144,7 +144,7 @@ struct ByteReader {
         }
     }
 
-    mutating func bool() throws -> Bool {
+    public mutating func bool() throws -> Bool {
         switch try byte() {
         case 0: return false
         case 1: return true
@@ -152,7 +152,7 @@ struct ByteReader {
         }
     }
 
-    mutating func optional<T>(_ read: (inout ByteReader) throws -> T) throws -> T? {
+    public mutating func optional<T>(_ read: (inout ByteReader) throws -> T) throws -> T? {
         switch try byte() {
         case 0: return nil
         case 1: return try read(&self)
@@ -160,12 +160,12 @@ struct ByteReader {
         }
     }
 
-    mutating func optionalString() throws -> String? { try optional { try $0.string() } }
-    mutating func optionalUnsigned() throws -> UInt64? { try optional { try $0.unsigned() } }
-    mutating func optionalSigned() throws -> Int64? { try optional { try $0.signed() } }
-    mutating func optionalInt() throws -> Int? { try optional { try $0.int() } }
+    public mutating func optionalString() throws -> String? { try optional { try $0.string() } }
+    public mutating func optionalUnsigned() throws -> UInt64? { try optional { try $0.unsigned() } }
+    public mutating func optionalSigned() throws -> Int64? { try optional { try $0.signed() } }
+    public mutating func optionalInt() throws -> Int? { try optional { try $0.int() } }
 
-    mutating func array<T>(_ read: (inout ByteReader) throws -> T) throws -> [T] {
+    public mutating func array<T>(_ read: (inout ByteReader) throws -> T) throws -> [T] {
         let count = try count()
         var values: [T] = []
         values.reserveCapacity(count)
@@ -173,19 +173,19 @@ struct ByteReader {
         return values
     }
 
-    mutating func currency() throws -> Currency {
+    public mutating func currency() throws -> Currency {
         let code = try string()
         guard let currency = Currency(code: code) else { throw RecordCodingError(reason: "unknown currency \(code)") }
         return currency
     }
 
-    mutating func rawEnum<T: RawRepresentable>(_ type: T.Type) throws -> T where T.RawValue == String {
+    public mutating func rawEnum<T: RawRepresentable>(_ type: T.Type) throws -> T where T.RawValue == String {
         let raw = try string()
         guard let value = T(rawValue: raw) else { throw RecordCodingError(reason: "bad \(T.self) \(raw)") }
         return value
     }
 
-    func finish() throws {
+    public func finish() throws {
         guard atEnd else { throw RecordCodingError(reason: "\(bytes.count - offset) bytes after the record") }
     }
 }
@@ -217,7 +217,7 @@ extension BinaryRecord {
 }
 
 extension Currency {
-    @inline(__always) func write(to writer: inout ByteWriter) { writer.string(code) }
+    @inline(__always) public func write(to writer: inout ByteWriter) { writer.string(code) }
 }
 
 extension UserRecord: BinaryRecord {
@@ -251,7 +251,7 @@ extension UserRecord: BinaryRecord {
 }
 
 extension SpendingLimit {
-    func write(to writer: inout ByteWriter) {
+    public func write(to writer: inout ByteWriter) {
         writer.string(kind.rawValue)
         currency.write(to: &writer)
         writer.signed(amount)
@@ -259,7 +259,7 @@ extension SpendingLimit {
         writer.optionalString(vendor)
     }
 
-    init(from reader: inout ByteReader) throws {
+    public init(from reader: inout ByteReader) throws {
         self.init(
             kind: try reader.rawEnum(Kind.self), currency: try reader.currency(), amount: try reader.signed(),
             member: try reader.optionalString(), vendor: try reader.optionalString())

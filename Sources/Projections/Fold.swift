@@ -11,8 +11,9 @@ struct FoldFailure: Error, CustomStringConvertible {
 }
 
 /// Records read from a slot once per batch, changed in memory, and written back once when the
-/// batch commits. `nil` in `values` remembers that the record is absent.
-struct RecordCache<Value: Codable> {
+/// batch commits. `nil` in `values` remembers that the record is absent. Records are stored
+/// in their binary layout (`ViewRecord`); one that does not decode is a fold failure.
+struct RecordCache<Value: ViewRecord> {
     let prefix: String
     var values: [String: Value?] = [:]
     var dirty: Set<String> = []
@@ -21,8 +22,12 @@ struct RecordCache<Value: Codable> {
 
     mutating func get(_ id: String, _ folder: Folder) throws -> Value? {
         if let cached = values[id] { return cached }
-        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix + id)).map {
-            try folder.decoder.decode(Value.self, from: Data($0))
+        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix + id)).map { bytes in
+            do {
+                return try Value.decodeBinary(bytes)
+            } catch {
+                throw FoldFailure("stored record \(prefix + id) is malformed: \((error as? RecordCodingError)?.reason ?? "\(error)")")
+            }
         }
         values[id] = .some(value)
         return value
@@ -33,9 +38,11 @@ struct RecordCache<Value: Codable> {
         dirty.insert(id)
     }
 
-    func encoded(_ encoder: JSONEncoder) throws -> [([UInt8], [UInt8])] {
-        try dirty.map { id in
-            (Keys.bytes(prefix + id), Array(try encoder.encode(values[id]!!)))
+    func encoded() -> [([UInt8], [UInt8])] {
+        dirty.compactMap { id in
+            // Every dirty ID was set to a value.
+            guard case .some(.some(let value)) = values[id] else { return nil }
+            return (Keys.bytes(prefix + id), value.binaryBytes)
         }
     }
 }
@@ -54,8 +61,6 @@ func add(_ a: Int64, _ b: Int64, _ what: @autoclosure () -> String) throws -> In
 final class Folder {
     let transaction: WriteTransaction
     let database: Database
-    let encoder: JSONEncoder
-    let decoder = JSONDecoder()
 
     private(set) var checkpoint: UInt64
     private var maxTime: UInt64
@@ -77,10 +82,9 @@ final class Folder {
     private var sequence: UInt64 = 0
     private var time: UInt64 = 0
 
-    init(transaction: WriteTransaction, database: Database, encoder: JSONEncoder) throws {
+    init(transaction: WriteTransaction, database: Database) throws {
         self.transaction = transaction
         self.database = database
-        self.encoder = encoder
         checkpoint = Integers.uint64(try transaction.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
         maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
     }
@@ -95,11 +99,11 @@ final class Folder {
         for account in dirtyBalances {
             entries.append((Keys.balance(account), Integers.encode(balances[account]!)))
         }
-        entries += try users.encoded(encoder)
-        entries += try lotOwners.encoded(encoder)
-        entries += try vendors.encoded(encoder)
-        entries += try purchases.encoded(encoder)
-        entries += try royaltyTotals.encoded(encoder)
+        entries += users.encoded()
+        entries += lotOwners.encoded()
+        entries += vendors.encoded()
+        entries += purchases.encoded()
+        entries += royaltyTotals.encoded()
         for model in Keys.models {
             entries.append((Keys.checkpoint(model), Integers.encode(checkpoint)))
         }
@@ -132,7 +136,7 @@ final class Folder {
         try foldRecords(event)
         if !royaltyEntries.isEmpty {
             for (holder, entries) in royaltyEntries {
-                appended.append((Keys.numbered(Keys.royaltyEntries(holder), sequence), Array(try encoder.encode(entries))))
+                appended.append((Keys.numbered(Keys.royaltyEntries(holder), sequence), entries.binaryBytes))
             }
             royaltyEntries.removeAll(keepingCapacity: true)
         }

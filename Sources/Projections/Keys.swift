@@ -6,6 +6,10 @@ import Ledger
 // walks one subject's entries in numeric order. IDs never contain `:` or a zero byte (the
 // ledger allows only `A-Z a-z 0-9 . _ -`), so the text parts split unambiguously.
 //
+// Records are binary (schema 2, `ViewCodec.swift`): a tag byte (kind and layout version), then
+// the fields as Ledger's `ByteWriter` writes them. Schema 1 stored them as sorted-keys JSON,
+// which the canonical dump still prints.
+//
 // | key | value | model |
 // |---|---|---|
 // | `schema` | u64be, the slot's schema version | - |
@@ -14,15 +18,15 @@ import Ledger
 // | `ti/` 0 `<time u64be>` | u64be, the last sequence whose events so far all have time <= time | point in time |
 // | `bal/<account>` | i64be, the balance now | point in time |
 // | `bh/<account>` 0 `<seq>` | i64be, the balance after event seq | point in time |
-// | `user/<user>` | JSON `WalletsView` | wallets |
-// | `lot/<lot>` | JSON string, the owning user's ID | wallets |
-// | `vendor/<vendor>` | JSON `VendorSettlementView` | vendor settlement |
-// | `txn/<transaction>` | JSON `PurchaseView` | purchases |
+// | `user/<user>` | `WalletsView`, binary, tag 0xB1 | wallets |
+// | `lot/<lot>` | the owning user's ID, binary, tag 0xB2 | wallets |
+// | `vendor/<vendor>` | `VendorSettlementView`, binary, tag 0xB3 | vendor settlement |
+// | `txn/<transaction>` | `PurchaseView`, binary, tag 0xB4 | purchases |
 // | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
 // | `hw/<user>:<CUR>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
 // | `hv/<vendor>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
-// | `rs/<holder>` | JSON `[RoyaltyCurrencyTotal]` | royalties |
-// | `re/<holder>` 0 `<seq>` | JSON `[RoyaltyEntry]` | royalties |
+// | `rs/<holder>` | `[RoyaltyCurrencyTotal]`, binary, tag 0xB5 | royalties |
+// | `re/<holder>` 0 `<seq>` | `[RoyaltyEntry]` of the event, binary, tag 0xB6 | royalties |
 enum Keys {
     static let models = ["balances", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")

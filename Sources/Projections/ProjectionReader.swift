@@ -11,7 +11,6 @@ public struct ProjectionReader {
     public let version: UInt64
     let transaction: ReadTransaction
     let database: Database
-    let decoder = JSONDecoder()
 
     init(transaction: ReadTransaction, database: Database, sequence: UInt64, version: UInt64) {
         self.transaction = transaction
@@ -20,8 +19,17 @@ public struct ProjectionReader {
         self.version = version
     }
 
-    private func record<Value: Decodable>(_ type: Value.Type, _ key: String) throws -> Value? {
-        try transaction.get(database, key: Keys.bytes(key)).map { try decoder.decode(type, from: Data($0)) }
+    private func record<Value: ViewRecord>(_ type: Value.Type, _ key: String) throws -> Value? {
+        try transaction.get(database, key: Keys.bytes(key)).map { try Self.decode(type, $0, key: key) }
+    }
+
+    /// A stored record; one that does not decode throws `MalformedRecord`.
+    static func decode<Value: ViewRecord>(_ type: Value.Type, _ bytes: [UInt8], key: @autoclosure () -> String) throws -> Value {
+        do {
+            return try Value.decodeBinary(bytes)
+        } catch let error as RecordCodingError {
+            throw MalformedRecord(key: key(), reason: error.reason)
+        }
     }
 
     // MARK: 1. Wallets
@@ -123,7 +131,7 @@ public struct ProjectionReader {
         try transaction.withCursor(database) { cursor in
             var positioned = try cursor.seek(atOrAfter: head)
             while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
-                entries += try decoder.decode([RoyaltyEntry].self, from: Data(Array(cursor.value)))
+                entries += try Self.decode([RoyaltyEntry].self, Array(cursor.value), key: "re/\(holder)")
                 positioned = try cursor.next()
             }
         }
@@ -147,7 +155,7 @@ public struct ProjectionReader {
                     more = true
                     break
                 }
-                let batch = try decoder.decode([RoyaltyEntry].self, from: Data(Array(cursor.value)))
+                let batch = try Self.decode([RoyaltyEntry].self, Array(cursor.value), key: "re/\(holder)")
                 entries += batch.reversed()
                 lastSequence = batch.first?.sequence ?? lastSequence
                 positioned = try cursor.previous()
@@ -197,7 +205,8 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// Every entry of the read models, one line each, in key order. Keys print as text, with a
-    /// trailing number as `#<n>`; integers print in decimal, JSON as stored.
+    /// trailing number as `#<n>`; integers print in decimal, records as sorted-keys JSON
+    /// (decoded from their binary layout: the text schema 1 stored as it was).
     func canonicalDump() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -222,6 +231,8 @@ public struct ProjectionReader {
                     shown = String(decoding: try encoder.encode(try HistoryCodec.decode(value)), as: UTF8.self)
                 } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
                     shown = String(Integers.uint64(value) ?? 0)
+                } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {
+                    shown = json
                 } else {
                     shown = String(decoding: value, as: UTF8.self)
                 }

@@ -52,7 +52,8 @@ public final class Projections: Sendable {
     }
 
     /// The read models' format. A slot of another schema is folded again from the start.
-    public static let schemaVersion: UInt64 = 1
+    /// 2: the records are binary (`ViewCodec.swift`), no longer JSON.
+    public static let schemaVersion: UInt64 = 2
     /// Events folded per write transaction.
     public static let batchEvents = 4096
     static let formatMarker = Array("tally-projections/1".utf8)
@@ -223,11 +224,6 @@ public final class Projections: Sendable {
 
     // MARK: Folding
 
-    private func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
 
     private enum BatchOutcome {
         case folded(reached: UInt64, failure: ProjectionFailure?)
@@ -240,12 +236,11 @@ public final class Projections: Sendable {
     /// process, such as `journal-tool rebuild` beside the server, may share the environment).
     /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
     private func foldBatch(_ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64) throws -> BatchOutcome {
-        let encoder = makeEncoder()
         let slot = slots[slotIndex]
         return try environment.write { transaction in
             let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
             guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
-            var folder = try Folder(transaction: transaction, database: slot, encoder: encoder)
+            var folder = try Folder(transaction: transaction, database: slot)
             guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
             var failure: ProjectionFailure?
             var good = events.count
@@ -260,7 +255,7 @@ public final class Projections: Sendable {
             }
             if failure != nil {
                 // Nothing is written before flush: fold again only what was good.
-                folder = try Folder(transaction: transaction, database: slot, encoder: encoder)
+                folder = try Folder(transaction: transaction, database: slot)
                 for event in events[..<good] { try folder.fold(event) }
             }
             if good > 0 { try folder.flush() }
