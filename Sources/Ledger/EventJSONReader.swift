@@ -563,6 +563,7 @@ struct JSONCursor {
     mutating func postings() throws(JSONReadError) -> [Posting] {
         var postings: [Posting] = []
         guard try openArray() else { return postings }
+        postings.reserveCapacity(4)
         repeat {
             var debit: String?, credit: String?, amount: Int64?, currency: Currency?
             var seen: UInt32 = 0
@@ -578,17 +579,36 @@ struct JSONCursor {
                 } while try nextMember()
             }
             guard let debit, let credit, let amount, let currency else { throw JSONReadError(reason: "a posting lacks a field") }
-            guard amount > 0, debit != credit, debit.hasSuffix(":" + currency.code), credit.hasSuffix(":" + currency.code) else {
+            guard amount > 0, debit != credit, Self.hasCurrencySuffix(debit, currency), Self.hasCurrencySuffix(credit, currency) else {
                 throw JSONReadError(reason: "a posting breaks the posting rules")
             }
-            postings.append(Posting(debitName: debit, creditName: credit, amount: amount, currency: currency))
+            postings.append(Posting(checkedDebit: debit, credit: credit, amount: amount, currency: currency))
         } while try nextElement()
         return postings
+    }
+
+    /// `name.hasSuffix(":" + currency.code)` (the check of `Posting.init(from:)`), answered
+    /// from the bytes when they end with ':' and the code after an ASCII character or nothing:
+    /// then the last four characters are exactly those (no grapheme cluster joins an ASCII
+    /// character to a following ':'). Anything else asks `hasSuffix` itself.
+    static func hasCurrencySuffix(_ name: String, _ currency: Currency) -> Bool {
+        let code = currency.code
+        let fromBytes: Bool? = name.utf8.withContiguousStorageIfAvailable { (name: UnsafeBufferPointer<UInt8>) -> Bool? in
+            code.utf8.withContiguousStorageIfAvailable { (code: UnsafeBufferPointer<UInt8>) -> Bool? in
+                let colon = name.count - code.count - 1
+                guard colon >= 0, name[colon] == UInt8(ascii: ":"),
+                      memcmp(name.baseAddress! + colon + 1, code.baseAddress!, code.count) == 0,
+                      colon == 0 || name[colon - 1] < 0x80 else { return nil }
+                return true
+            } ?? nil
+        } ?? nil
+        return fromBytes ?? name.hasSuffix(":" + code)
     }
 
     mutating func sources() throws(JSONReadError) -> [FundingSource] {
         var sources: [FundingSource] = []
         guard try openArray() else { return sources }
+        sources.reserveCapacity(2)
         repeat {
             var account: String?, amount: Int64?
             var seen: UInt32 = 0
@@ -610,6 +630,7 @@ struct JSONCursor {
     mutating func royaltyPayments() throws(JSONReadError) -> [RoyaltyPayment] {
         var payments: [RoyaltyPayment] = []
         guard try openArray() else { return payments }
+        payments.reserveCapacity(2)
         repeat {
             var holder: String?, amount: Int64?
             var seen: UInt32 = 0
@@ -796,5 +817,16 @@ enum EventJSONReader {
             guard let user, let currency, let time else { throw JSONReadError(reason: "WalletOpened lacks a field") }
             return WalletOpened(user: user, currency: currency, timeMilliseconds: time)
         }
+    }
+}
+
+extension Posting {
+    /// A posting whose rules the reader has already checked (`Posting.init(from:)`'s checks),
+    /// so they are not checked twice.
+    fileprivate init(checkedDebit debit: String, credit: String, amount: Int64, currency: Currency) {
+        self.debit = debit
+        self.credit = credit
+        self.amount = amount
+        self.currency = currency
     }
 }

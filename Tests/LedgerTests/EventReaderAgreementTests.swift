@@ -433,4 +433,23 @@ struct EventReaderAgreementTests {
             #expect(Self.utf8Agrees(bytes), "\(bytes)")
         }
     }
+
+    @Test("the posting check from bytes answers exactly as hasSuffix, also where graphemes join across the ':'")
+    func currencySuffix() throws {
+        let names = [":USD", "USD", "", ":", "a:USD", "wallet:u1:USD", "wallet:u1:EUR", "x:usd", "x:USD ", "x:USD\u{301}", "e\u{301}:USD",
+                     "\u{600}:USD", "\u{600}", "\r:USD", "\n:USD", "\u{1F3B5}:USD", "\u{200D}:USD", "é:USD", "x::USD", "x:USDUSD", "x;USD"]
+        for name in names {
+            for currency in [Currency.usd, .eur, Currency(code: "XTK")!] {
+                #expect(JSONCursor.hasCurrencySuffix(name, currency) == name.hasSuffix(":" + currency.code), "\(name.unicodeScalars.map { $0.value })")
+            }
+        }
+        // A Prepend character before the ':' joins it into one grapheme: hasSuffix says no, and
+        // so does the reader; JSONDecoder refuses the posting, and so does LedgerEvent.
+        #expect(!"\u{600}:USD".hasSuffix(":USD"))
+        let posting = #"{"amount":5,"credit":"wallet:u1:USD","currency":"USD","debit":"\u0600:USD"}"#
+        let text = #"{"amount":5,"currency":"USD","funding":"f1","method":"card","pending":false,"postings":[\#(posting)],"timeMilliseconds":1,"user":"u1"}"#
+        Self.check("FundsAdded", Array(text.utf8), mustBeFast: false)
+        let plain = text.replacingOccurrences(of: "\\u0600", with: "x")
+        Self.check("FundsAdded", Array(plain.utf8), mustBeFast: true)
+    }
 }
