@@ -8,23 +8,23 @@
 // `.sortedKeys` output byte for byte (slashes escaped as `\/`), so a digest stored before this
 // change still matches the same request (LedgerCodecTests compares the two).
 
-struct JSONWriter {
-    var bytes: [UInt8]
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8]
     /// `JSONEncoder` escapes `/` as `\/` by default; the digest form keeps that.
     let escapeSlashes: Bool
 
-    init(capacity: Int = 512, escapeSlashes: Bool = false) {
+    public init(capacity: Int = 512, escapeSlashes: Bool = false) {
         bytes = []
         bytes.reserveCapacity(capacity)
         self.escapeSlashes = escapeSlashes
     }
 
-    @inline(__always) mutating func raw(_ text: StaticString) {
+    @inline(__always) public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// `"name":` — `first` omits the comma before it.
-    @inline(__always) mutating func key(_ name: StaticString, first: Bool = false) {
+    @inline(__always) public mutating func key(_ name: StaticString, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -32,7 +32,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
@@ -62,7 +62,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func unsigned(_ value: UInt64) {
+    public mutating func unsigned(_ value: UInt64) {
         if value < 10 {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
@@ -83,7 +83,7 @@ struct JSONWriter {
         }
     }
 
-    mutating func signed(_ value: Int64) {
+    public mutating func signed(_ value: Int64) {
         if value < 0 {
             bytes.append(UInt8(ascii: "-"))
             unsigned(value.magnitude)
@@ -92,9 +92,9 @@ struct JSONWriter {
         }
     }
 
-    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+    public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
-    mutating func array<T>(_ values: [T], _ write: (inout JSONWriter, T) -> Void) {
+    public mutating func array<T>(_ values: [T], _ write: (inout JSONWriter, T) -> Void) {
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -103,7 +103,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    mutating func stringArray(_ values: [String]) { array(values) { $0.string($1) } }
+    public mutating func stringArray(_ values: [String]) { array(values) { $0.string($1) } }
 
     // MARK: Shared pieces (keys in sorted order, as `JSONEncoder` with `.sortedKeys` writes them)
 
@@ -117,7 +117,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    mutating func object(_ body: (inout JSONWriter) -> Void) {
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         body(&self)
         bytes.append(UInt8(ascii: "}"))
@@ -222,17 +222,44 @@ enum EventJSON {
     }
 
     /// The canonical bytes of a command for its idempotency digest: `JSONEncoder`'s sorted-keys
-    /// form, written by hand for catalog purchases (the hot case); nil for anything else.
+    /// form, written by hand for one-step purchases and authorisations, from the catalog or
+    /// inline (the hot cases); nil for anything else.
     static func digestForm(_ command: LedgerCommand) -> [UInt8]? {
-        guard case .purchase(let user, let member, let vendor, .catalog(let content)) = command else { return nil }
-        var writer = JSONWriter(capacity: 128, escapeSlashes: true)
-        writer.raw("{\"purchase\":{\"content\":{\"catalog\":{\"_0\":")
-        writer.string(content)
-        writer.raw("}}")
-        if let member { writer.key("member"); writer.string(member) }
-        writer.key("user"); writer.string(user)
-        writer.key("vendor"); writer.string(vendor)
+        var writer = JSONWriter(capacity: 256, escapeSlashes: true)
+        switch command {
+        case .purchase(let user, let member, let vendor, let content):
+            writer.raw("{\"purchase\":{\"content\":")
+            writer.contentReference(content)
+            if let member { writer.key("member"); writer.string(member) }
+            writer.key("user"); writer.string(user)
+            writer.key("vendor"); writer.string(vendor)
+        case .authorize(let user, let member, let vendor, let content, let holdSeconds):
+            writer.raw("{\"authorize\":{\"content\":")
+            writer.contentReference(content)
+            writer.key("holdSeconds"); writer.unsigned(holdSeconds)
+            if let member { writer.key("member"); writer.string(member) }
+            writer.key("user"); writer.string(user)
+            writer.key("vendor"); writer.string(vendor)
+        default:
+            return nil
+        }
         writer.raw("}}")
         return writer.bytes
+    }
+}
+
+extension JSONWriter {
+    /// `ContentReference` as the synthesized `Codable` writes it: `{"catalog":{"_0":id}}` or
+    /// `{"inline":{"_0":terms}}`.
+    mutating func contentReference(_ content: ContentReference) {
+        switch content {
+        case .catalog(let id):
+            raw("{\"catalog\":{\"_0\":")
+            string(id)
+        case .inline(let terms):
+            raw("{\"inline\":{\"_0\":")
+            termsObject(terms)
+        }
+        raw("}}")
     }
 }

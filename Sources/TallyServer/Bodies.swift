@@ -82,6 +82,39 @@ struct VendorPurchaseView: Codable, Sendable, Equatable {
     var sequence: UInt64?
 }
 
+extension VendorPurchaseView: HandWrittenJSON {
+    /// The reply to every purchase, written by hand: exactly `JSONResponse.encoder`'s bytes
+    /// (sorted keys, absent optionals omitted, slashes unescaped), without its cost on the
+    /// purchase route (tested against it).
+    func writeJSON(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.key("amount", first: true); writer.signed(amount)
+            writer.key("content"); writer.string(content)
+            writer.key("currency"); writer.string(currency)
+            writer.key("customer"); writer.string(customer)
+            if let fee { writer.key("fee"); writer.signed(fee) }
+            if let holdExpiresAtMilliseconds { writer.key("holdExpiresAtMilliseconds"); writer.unsigned(holdExpiresAtMilliseconds) }
+            if let royalties {
+                writer.key("royalties")
+                writer.array(royalties) { writer, royalty in
+                    writer.object {
+                        $0.key("amount", first: true); $0.signed(royalty.amount)
+                        $0.key("holder"); $0.string(royalty.holder)
+                    }
+                }
+            }
+            if let sequence { writer.key("sequence"); writer.unsigned(sequence) }
+            writer.key("status"); writer.string(status)
+            if let timeMilliseconds { writer.key("timeMilliseconds"); writer.unsigned(timeMilliseconds) }
+            writer.key("title"); writer.string(title)
+            writer.key("transaction"); writer.string(transaction)
+            writer.key("url"); writer.string(url)
+            writer.key("vendor"); writer.string(vendor)
+            if let vendorNet { writer.key("vendorNet"); writer.signed(vendorNet) }
+        }
+    }
+}
+
 struct BatchItemResult: Codable, Sendable {
     var status: Int
     var purchase: VendorPurchaseView?

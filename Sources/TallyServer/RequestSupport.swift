@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -163,6 +164,13 @@ enum RequestBodies {
     }
 }
 
+/// A reply written by hand on a hot route. `writeJSON` must give exactly the bytes
+/// `JSONResponse.encoder` gives for the same value (sorted keys, absent optionals omitted,
+/// slashes unescaped): each conformance has a test comparing the two.
+protocol HandWrittenJSON {
+    func writeJSON(to writer: inout JSONWriter)
+}
+
 enum JSONResponse {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -173,7 +181,14 @@ enum JSONResponse {
     /// A JSON response with sorted keys: the same value always gives the same bytes (which is
     /// what lets an idempotent retry answer byte for byte).
     static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) throws -> Response {
-        let body = try encoder.encode(value)
+        let body: [UInt8]
+        if let value = value as? any HandWrittenJSON {
+            var writer = JSONWriter(capacity: 512)
+            value.writeJSON(to: &writer)
+            body = writer.bytes
+        } else {
+            body = Array(try encoder.encode(value))
+        }
         var headers: HTTPFields = [.contentType: "application/json"]
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

@@ -2,19 +2,81 @@ import Foundation
 import TallyCrypto
 
 /// Base64url without padding (RFC 4648 §5), for tokens that travel in URLs and headers.
+/// Written by hand: Foundation's base64 plus three `replacingOccurrences` passes was a few
+/// percent of every purchase (each opens a purchase token and writes a pseudonym).
 enum Base64URL {
+    static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// Each byte's 6-bit value, or 0xFF for a byte outside the alphabet.
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
     static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            out.append(alphabet[Int(group >> 18)])
+            out.append(alphabet[Int((group >> 12) & 0x3F)])
+            out.append(alphabet[Int((group >> 6) & 0x3F)])
+            out.append(alphabet[Int(group & 0x3F)])
+            index += 3
+        }
+        switch bytes.count - index {
+        case 1:
+            let group = UInt32(bytes[index]) << 16
+            out.append(alphabet[Int(group >> 18)])
+            out.append(alphabet[Int((group >> 12) & 0x3F)])
+        case 2:
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
+            out.append(alphabet[Int(group >> 18)])
+            out.append(alphabet[Int((group >> 12) & 0x3F)])
+            out.append(alphabet[Int((group >> 6) & 0x3F)])
+        default:
+            break
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
+    /// The bytes of unpadded base64url text, or nil for anything else: a byte outside the
+    /// alphabet, padding, a length that no byte count gives, or non-zero unused trailing bits
+    /// (so each byte string has exactly one accepted text).
     static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        guard text.utf8.allSatisfy({ $0 == 0x2d || $0 == 0x5f || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) })
-        else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map { Array($0) }
+        var utf8 = text.utf8.makeIterator()
+        let count = text.utf8.count
+        guard count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(count * 3 / 4)
+        var group: UInt32 = 0
+        var filled = 0
+        while let byte = utf8.next() {
+            let value = values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            group = group << 6 | UInt32(value)
+            filled += 1
+            if filled == 4 {
+                out.append(UInt8(truncatingIfNeeded: group >> 16))
+                out.append(UInt8(truncatingIfNeeded: group >> 8))
+                out.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                filled = 0
+            }
+        }
+        switch filled {
+        case 2:
+            guard group & 0xF == 0 else { return nil }
+            out.append(UInt8(truncatingIfNeeded: group >> 4))
+        case 3:
+            guard group & 0x3 == 0 else { return nil }
+            out.append(UInt8(truncatingIfNeeded: group >> 10))
+            out.append(UInt8(truncatingIfNeeded: group >> 2))
+        default:
+            break
+        }
+        return out
     }
 }
 
@@ -24,6 +86,59 @@ public struct PurchaseTokenClaims: Codable, Sendable, Equatable {
     public var member: String?
     public var loginAtMilliseconds: UInt64
     public var expiresAtMilliseconds: UInt64
+
+    /// The sealed plaintext: tag 0x01, login and expiry as u64 big-endian, then the user and
+    /// the member as a length byte and UTF-8 (length 0xFF: no member). Tokens minted before
+    /// this layout hold JSON (first byte `{`) and still open, for the 30 minutes they live.
+    static let binaryTag: UInt8 = 0x01
+
+    var plaintext: [UInt8] {
+        var bytes: [UInt8] = [Self.binaryTag]
+        bytes.reserveCapacity(20 + user.utf8.count + (member?.utf8.count ?? 0))
+        withUnsafeBytes(of: loginAtMilliseconds.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: expiresAtMilliseconds.bigEndian) { bytes.append(contentsOf: $0) }
+        // Ledger IDs are at most 64 bytes; the login path only mints tokens for ledger IDs.
+        precondition(user.utf8.count < 0xFF && (member?.utf8.count ?? 0) < 0xFF, "purchase token IDs are ledger IDs")
+        bytes.append(UInt8(user.utf8.count))
+        bytes.append(contentsOf: user.utf8)
+        if let member {
+            bytes.append(UInt8(member.utf8.count))
+            bytes.append(contentsOf: member.utf8)
+        } else {
+            bytes.append(0xFF)
+        }
+        return bytes
+    }
+
+    init(user: String, member: String?, loginAtMilliseconds: UInt64, expiresAtMilliseconds: UInt64) {
+        self.user = user
+        self.member = member
+        self.loginAtMilliseconds = loginAtMilliseconds
+        self.expiresAtMilliseconds = expiresAtMilliseconds
+    }
+
+    /// Claims from a token's plaintext, either layout; nil when it is neither.
+    init?(plaintext bytes: [UInt8]) {
+        guard bytes.first == Self.binaryTag else {
+            guard let claims = try? JSONDecoder().decode(PurchaseTokenClaims.self, from: Data(bytes)) else { return nil }
+            self = claims
+            return
+        }
+        guard bytes.count >= 19 else { return nil }
+        func number(at offset: Int) -> UInt64 { bytes[offset..<(offset + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        var offset = 17
+        func text() -> String?? {
+            guard offset < bytes.count else { return nil }
+            let count = Int(bytes[offset])
+            offset += 1
+            if count == 0xFF { return .some(nil) }
+            guard offset + count <= bytes.count, let value = String(validating: bytes[offset..<(offset + count)], as: UTF8.self) else { return nil }
+            offset += count
+            return .some(value)
+        }
+        guard case .some(.some(let user)) = text(), case .some(let member) = text(), offset == bytes.count else { return nil }
+        self.init(user: user, member: member, loginAtMilliseconds: number(at: 1), expiresAtMilliseconds: number(at: 9))
+    }
 }
 
 public enum PurchaseTokenError: Error, Equatable {
@@ -53,8 +168,7 @@ public struct PurchaseTokens: Sendable {
 
     public func mint(_ claims: PurchaseTokenClaims, now: UInt64) throws -> String {
         let epoch = UInt32(truncatingIfNeeded: now / rotationMilliseconds)
-        let plaintext = Array(try JSONEncoder().encode(claims))
-        let sealed = try AESGCM.seal(plaintext, key: key(epoch: epoch), associatedData: Self.associatedData)
+        let sealed = try AESGCM.seal(claims.plaintext, key: key(epoch: epoch), associatedData: Self.associatedData)
         let prefix: [UInt8] = [UInt8(epoch >> 24), UInt8((epoch >> 16) & 0xff), UInt8((epoch >> 8) & 0xff), UInt8(epoch & 0xff)]
         return "pt_" + Base64URL.encode(prefix + sealed)
     }
@@ -69,7 +183,7 @@ public struct PurchaseTokens: Sendable {
             throw epoch < current ? .expired : .invalid
         }
         guard let plaintext = try? AESGCM.open(Array(bytes[4...]), key: key(epoch: epoch), associatedData: Self.associatedData),
-            let claims = try? JSONDecoder().decode(PurchaseTokenClaims.self, from: Data(plaintext))
+            let claims = PurchaseTokenClaims(plaintext: plaintext)
         else { throw .invalid }
         guard now < claims.expiresAtMilliseconds, now + 60_000 >= claims.loginAtMilliseconds else { throw .expired }
         return claims

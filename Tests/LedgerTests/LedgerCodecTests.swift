@@ -187,7 +187,7 @@ struct LedgerCodecTests {
                 }
             }
         }
-        #expect(EventJSON.digestForm(.purchase(user: "u", vendor: "v", content: .inline(Self.terms(1)))) == nil)
+        #expect(EventJSON.digestForm(.capture(vendor: "v", transaction: "t")) == nil)
     }
 
     @Test("a batch of purchases through executeBatch: replay from empty equals the live write model, in the new layouts")
