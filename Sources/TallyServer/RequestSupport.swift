@@ -41,13 +41,13 @@ enum RequestBodies {
         guard !bytes.isEmpty else {
             throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object", detail: "the body is empty")
         }
-        let raw: Any
+        let scan: (isObject: Bool, paths: Set<String>)
         do {
-            raw = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            scan = try JSONKeyScanner.keyPaths(of: bytes)
         } catch {
-            throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON")
+            throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON", detail: error.reason)
         }
-        guard raw is [String: Any] else {
+        guard scan.isObject else {
             throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object")
         }
         let value: T
@@ -59,34 +59,22 @@ enum RequestBodies {
         // Every key the client sent must be a stored property of the type it was decoded
         // into (found by reflection, so a key sent as null is checked too). Reflection is slow,
         // so the key paths already known good for this type are remembered and a body that
-        // uses only those skips it.
+        // uses only those skips it (and the `JSONSerialization` tree reflection compares with).
         let typeKey = ObjectIdentifier(T.self)
-        let paths = keyPaths(raw, prefix: "")
-        if knownKeyPaths.withLock({ $0[typeKey].map { paths.isSubset(of: $0) } ?? false }) { return value }
+        if knownKeyPaths.withLock({ $0[typeKey].map { scan.paths.isSubset(of: $0) } ?? false }) { return value }
+        guard let raw = try? JSONSerialization.jsonObject(with: Data(bytes), options: []) else {
+            throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON")
+        }
         if let unknown = unknownField(sent: raw, decoded: value, path: "") {
             throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
         }
-        knownKeyPaths.withLock { $0[typeKey, default: []].formUnion(paths) }
+        knownKeyPaths.withLock { $0[typeKey, default: []].formUnion(scan.paths) }
         return value
     }
 
     /// Key paths (`inline.access.views`; array elements as `[]`) that passed the reflection
     /// check, per body type.
     static let knownKeyPaths = Mutex<[ObjectIdentifier: Set<String>]>([:])
-
-    private static func keyPaths(_ value: Any, prefix: String) -> Set<String> {
-        var paths: Set<String> = []
-        if let object = value as? [String: Any] {
-            for (key, nested) in object {
-                let path = prefix.isEmpty ? key : prefix + "." + key
-                paths.insert(path)
-                paths.formUnion(keyPaths(nested, prefix: path))
-            }
-        } else if let array = value as? [Any] {
-            for element in array { paths.formUnion(keyPaths(element, prefix: prefix + "[]")) }
-        }
-        return paths
-    }
 
     /// The value inside an optional, or the value itself.
     private static func unwrapped(_ value: Any) -> Any? {

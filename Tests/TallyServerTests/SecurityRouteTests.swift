@@ -198,6 +198,10 @@ struct SecurityRouteTests {
             let malformed = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session), body: Array("{\"currency\": ".utf8))
             #expect(malformed.status == .badRequest)
             #expect(malformed.problemType == "malformed-json")
+            let trailingComma = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session),
+                                                      body: Array(#"{"currency":"USD","amount":100,"method":"card",}"#.utf8))
+            #expect(trailingComma.status == .badRequest)
+            #expect(trailingComma.problemType == "malformed-json", "RFC 8259 has no trailing commas")
             let wrongType = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": "100", "method": "card"])
             #expect(wrongType.problemType == "wrong-type")
             #expect(wrongType.json["field"] as? String == "amount")
