@@ -13,6 +13,11 @@ public struct IdempotencyMark: Sendable, Codable, Equatable {
 public struct RoyaltyPayment: Sendable, Codable, Equatable {
     public var holder: String
     public var amount: Int64
+
+    public init(holder: String, amount: Int64) {
+        self.holder = holder
+        self.amount = amount
+    }
 }
 
 /// The rounding rule of royalties and fees, recorded in every purchase event.

@@ -139,9 +139,12 @@ public struct ByteReader {
         let length = try count()
         let start = offset
         offset += length
-        return bytes.withUnsafeBufferPointer { buffer in
-            String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<(start + length)]), as: UTF8.self)
+        // Strict: bytes that are not UTF-8 are a damaged record, never silently replaced.
+        let text = bytes.withUnsafeBufferPointer { buffer in
+            String(validating: UnsafeBufferPointer(rebasing: buffer[start..<(start + length)]), as: UTF8.self)
         }
+        guard let text else { throw RecordCodingError(reason: "a string is not UTF-8") }
+        return text
     }
 
     public mutating func bool() throws -> Bool {

@@ -267,23 +267,9 @@ extension PurchaseView: ViewRecord {
                     expiresAtMilliseconds: try $0.optionalUnsigned())
             },
             fee: try reader.optionalSigned(),
-            royalties: try reader.optional { try $0.array { try RoyaltyPayment.make(holder: try $0.string(), amount: try $0.signed()) } },
+            royalties: try reader.optional { try $0.array { RoyaltyPayment(holder: try $0.string(), amount: try $0.signed()) } },
             purchasedAtMilliseconds: try reader.unsigned(), capturedAtMilliseconds: try reader.optionalUnsigned(),
             sequence: try reader.unsigned(), updatedAtSequence: try reader.unsigned())
-    }
-}
-
-extension RoyaltyPayment {
-    /// `RoyaltyPayment` has no public initialiser (its memberwise one is internal to Ledger),
-    /// but its fields are public: a payment is made by changing a copy of one decoded once.
-    private static let template: RoyaltyPayment? =
-        try? JSONDecoder().decode(RoyaltyPayment.self, from: Data(#"{"holder":"","amount":0}"#.utf8))
-
-    static func make(holder: String, amount: Int64) throws -> RoyaltyPayment {
-        guard var payment = template else { throw MalformedRecord(key: "txn/", reason: "cannot make a RoyaltyPayment") }
-        payment.holder = holder
-        payment.amount = amount
-        return payment
     }
 }
 

@@ -194,6 +194,11 @@ struct RecordCodecTests {
                 return "unexpected \(error)"
             }
         }
+        // A string that is not UTF-8 (a lot owner, then a user inside a purchase).
+        var owner = "alice".binaryBytes
+        owner[owner.count - 1] = 0xFF
+        #expect(reason(owner) { _ = try String.decodeBinary($0) } == "a string is not UTF-8")
+        #expect(reason(Array(owner.dropLast()) + [0xC3]) { _ = try String.decodeBinary($0) } == "a string is not UTF-8")
         // Currency.
         var writer = ByteWriter(tag: 0xB5)
         writer.unsigned(1)
