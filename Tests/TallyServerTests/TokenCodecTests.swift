@@ -1,5 +1,7 @@
 import Foundation
+import Hummingbird
 import Ledger
+import NIOCore
 import TallyCrypto
 import Testing
 @testable import TallyServer
@@ -108,5 +110,27 @@ struct TokenCodecTests {
             view.writeJSON(to: &writer)
             #expect(writer.bytes == Array(try JSONResponse.encoder.encode(view)), "variant \(variant)")
         }
+    }
+}
+
+@Suite("Bearer tokens")
+struct BearerTokenTests {
+    static func request(authorization: String?) -> Request {
+        var head = HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/v1/me/wallets")
+        if let authorization { head.headerFields[.authorization] = authorization }
+        return Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+    }
+
+    @Test("the token after `Bearer `, with spaces and tabs around it trimmed; nothing else is a token")
+    func parsing() {
+        #expect(Self.request(authorization: "Bearer abc").bearerToken == "abc")
+        #expect(Self.request(authorization: "Bearer  \tabc.def \t ").bearerToken == "abc.def")
+        #expect(Self.request(authorization: "Bearer a b").bearerToken == "a b")
+        #expect(Self.request(authorization: "Bearer é").bearerToken == "é")
+        #expect(Self.request(authorization: "Bearer ").bearerToken == nil)
+        #expect(Self.request(authorization: "Bearer \t ").bearerToken == nil)
+        #expect(Self.request(authorization: "Basic abc").bearerToken == nil)
+        #expect(Self.request(authorization: "bearer abc").bearerToken == nil)
+        #expect(Self.request(authorization: nil).bearerToken == nil)
     }
 }
