@@ -11,38 +11,133 @@ struct FoldFailure: Error, CustomStringConvertible {
 }
 
 /// Records read from a slot once per batch, changed in memory, and written back once when the
-/// batch commits. `nil` in `values` remembers that the record is absent. Records are stored
-/// in their binary layout (`ViewRecord`); one that does not decode is a fold failure.
+/// batch commits. A record absent from the slot is cached as `nil`. Records are stored in their
+/// binary layout (`ViewRecord`); one that does not decode is a fold failure.
+///
+/// One dictionary lookup per access (ID to position in `entries`), and records are changed in
+/// place (`mutate`), so the arrays inside a view are not copied on every change. A body that
+/// throws may leave its record half-changed: the fold failure discards the whole `Folder`
+/// (`Projections.foldBatch` folds the good events again in a fresh one), so nothing of it is
+/// ever written.
 struct RecordCache<Value: ViewRecord> {
+    struct Entry {
+        let id: String
+        var value: Value?
+        var dirty: Bool
+    }
+
     let prefix: String
-    var values: [String: Value?] = [:]
-    var dirty: Set<String> = []
+    private(set) var entries: [Entry] = []
+    private var positions: [String: Int] = [:]
 
     init(prefix: String) { self.prefix = prefix }
 
-    mutating func get(_ id: String, _ folder: Folder) throws -> Value? {
-        if let cached = values[id] { return cached }
-        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix + id)).map { bytes in
+    private mutating func position(_ id: String, _ folder: Folder) throws -> Int {
+        if let position = positions[id] { return position }
+        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix, id)).map { bytes in
             do {
                 return try Value.decodeBinary(bytes)
             } catch {
                 throw FoldFailure("stored record \(prefix + id) is malformed: \((error as? RecordCodingError)?.reason ?? "\(error)")")
             }
         }
-        values[id] = .some(value)
-        return value
+        entries.append(Entry(id: id, value: value, dirty: false))
+        positions[id] = entries.count - 1
+        return entries.count - 1
     }
 
-    mutating func set(_ id: String, _ value: Value) {
-        values[id] = .some(value)
-        dirty.insert(id)
+    mutating func get(_ id: String, _ folder: Folder) throws -> Value? {
+        entries[try position(id, folder)].value
     }
 
-    func encoded() -> [([UInt8], [UInt8])] {
-        dirty.compactMap { id in
-            // Every dirty ID was set to a value.
-            guard case .some(.some(let value)) = values[id] else { return nil }
-            return (Keys.bytes(prefix + id), value.binaryBytes)
+    /// Whether the record exists (without copying it out).
+    mutating func exists(_ id: String, _ folder: Folder) throws -> Bool {
+        entries[try position(id, folder)].value != nil
+    }
+
+    mutating func set(_ id: String, _ value: Value, _ folder: Folder) throws {
+        let position = try position(id, folder)
+        entries[position].value = value
+        entries[position].dirty = true
+    }
+
+    /// Changes the record in place; false (and `body` not run) when it does not exist.
+    mutating func mutate(_ id: String, _ folder: Folder, _ body: (inout Value) throws -> Void) throws -> Bool {
+        let position = try position(id, folder)
+        guard entries[position].value != nil else { return false }
+        entries[position].dirty = true
+        try body(&entries[position].value!)
+        return true
+    }
+
+    func write(into batch: inout WriteBatch) {
+        for entry in entries where entry.dirty {
+            // Every dirty record was set to a value.
+            guard let value = entry.value else { continue }
+            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes)
+        }
+    }
+}
+
+/// The entries a batch writes, keys and values packed in one byte buffer, put in key order
+/// when the batch commits: sorted puts walk the B-tree's pages in order (each leaf page is
+/// found hot and, once dirty, filled with its neighbours) instead of jumping to a random page
+/// for every put.
+struct WriteBatch {
+    private var bytes: [UInt8] = []
+    /// Each entry: where its key starts, where its value starts (the key's end), where it ends.
+    private var spans: [(key: Int, value: Int, end: Int)] = []
+
+    init() {
+        bytes.reserveCapacity(1 << 20)
+        spans.reserveCapacity(1 << 14)
+    }
+
+    var count: Int { spans.count }
+
+    struct KeyBuilder {
+        fileprivate var bytes: [UInt8]
+        mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        mutating func append(_ text: String, _ more: String) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(contentsOf: more.utf8)
+        }
+        /// A zero byte and `number` big-endian (`Keys.numbered`).
+        mutating func number(_ number: UInt64) {
+            bytes.append(0)
+            withUnsafeBytes(of: number.bigEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+
+    mutating func append(key: (inout KeyBuilder) -> Void, value: [UInt8]) {
+        let start = bytes.count
+        var builder = KeyBuilder(bytes: [])
+        swap(&builder.bytes, &bytes)
+        key(&builder)
+        swap(&builder.bytes, &bytes)
+        let valueStart = bytes.count
+        bytes.append(contentsOf: value)
+        spans.append((start, valueStart, bytes.count))
+    }
+
+    mutating func append(key: [UInt8], value: [UInt8]) {
+        append(key: { $0.bytes.append(contentsOf: key) }, value: value)
+    }
+
+    /// Puts every entry, in key order (byte-wise, as LMDB orders them).
+    func put(into transaction: WriteTransaction, _ database: Database) throws {
+        try bytes.withUnsafeBytes { buffer in
+            let base = buffer.baseAddress!
+            let order = spans.sorted { a, b in
+                let lengthA = a.value - a.key, lengthB = b.value - b.key
+                let order = memcmp(base + a.key, base + b.key, min(lengthA, lengthB))
+                return order != 0 ? order < 0 : lengthA < lengthB
+            }
+            for span in order {
+                try transaction.put(
+                    database, key: UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]),
+                    value: UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
+            }
         }
     }
 }
@@ -64,17 +159,18 @@ final class Folder {
 
     private(set) var checkpoint: UInt64
     private var maxTime: UInt64
+    /// Balances read or changed in this batch (every one of them is written back).
     private var balances: [String: Int64] = [:]
-    private var dirtyBalances: Set<String> = []
     private var users = RecordCache<WalletsView>(prefix: "user/")
     private var lotOwners = RecordCache<String>(prefix: "lot/")
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
     private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
     /// Entries written once (history, balance history, indexes); each key is unique.
-    private var appended: [([UInt8], [UInt8])] = []
-    /// The time index: the last sequence at each running-maximum time.
-    private var timeIndex: [UInt64: UInt64] = [:]
+    private var appended = WriteBatch()
+    /// The time index: the last sequence at each running-maximum time. The running maximum
+    /// never decreases, so this is in time order and only its last element ever changes.
+    private var timeIndex: [(time: UInt64, sequence: UInt64)] = []
     /// Royalty entries of the event being folded, by rights holder.
     private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
@@ -89,29 +185,25 @@ final class Folder {
         maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
     }
 
-    /// Writes every changed record and the checkpoints.
+    /// Writes every changed record and the checkpoints, in key order.
     func flush() throws {
         var entries = appended
-        entries.reserveCapacity(entries.count + dirtyBalances.count + timeIndex.count + 16)
         for (time, sequence) in timeIndex {
-            entries.append((Keys.timeIndex(time), Integers.encode(sequence)))
+            entries.append(key: { $0.append("ti/"); $0.number(time) }, value: Integers.encode(sequence))
         }
-        for account in dirtyBalances {
-            entries.append((Keys.balance(account), Integers.encode(balances[account]!)))
+        for (account, balance) in balances {
+            entries.append(key: { $0.append("bal/", account) }, value: Integers.encode(balance))
         }
-        entries += users.encoded()
-        entries += lotOwners.encoded()
-        entries += vendors.encoded()
-        entries += purchases.encoded()
-        entries += royaltyTotals.encoded()
+        users.write(into: &entries)
+        lotOwners.write(into: &entries)
+        vendors.write(into: &entries)
+        purchases.write(into: &entries)
+        royaltyTotals.write(into: &entries)
         for model in Keys.models {
-            entries.append((Keys.checkpoint(model), Integers.encode(checkpoint)))
+            entries.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
-        entries.append((Keys.maxTime, Integers.encode(maxTime)))
-        // Not sorted: sorting byte-array keys cost more than the B-tree saves on ordered puts.
-        for (key, value) in entries {
-            try transaction.put(database, key: key, value: value)
-        }
+        entries.append(key: Keys.maxTime, value: Integers.encode(maxTime))
+        try entries.put(into: transaction, database)
     }
 
     // MARK: One event
@@ -131,12 +223,17 @@ final class Folder {
         sequence = stored.sequence
         time = event.timeMilliseconds
         if time > maxTime { maxTime = time }
-        timeIndex[maxTime] = sequence
+        if let last = timeIndex.last, last.time == maxTime {
+            timeIndex[timeIndex.count - 1].sequence = sequence
+        } else {
+            timeIndex.append((maxTime, sequence))
+        }
 
         try foldRecords(event)
         if !royaltyEntries.isEmpty {
+            let sequence = sequence
             for (holder, entries) in royaltyEntries {
-                appended.append((Keys.numbered(Keys.royaltyEntries(holder), sequence), entries.binaryBytes))
+                appended.append(key: { $0.append("re/", holder); $0.number(sequence) }, value: entries.binaryBytes)
             }
             royaltyEntries.removeAll(keepingCapacity: true)
         }
@@ -150,11 +247,11 @@ final class Folder {
     private func foldRecords(_ event: LedgerEvent) throws {
         switch event {
         case .accountOpened(let opened):
-            guard try users.get(opened.user, self) == nil else { throw FoldFailure("account \(opened.user) opened twice") }
-            users.set(opened.user, WalletsView(
+            guard try !users.exists(opened.user, self) else { throw FoldFailure("account \(opened.user) opened twice") }
+            try users.set(opened.user, WalletsView(
                 user: opened.user, status: "open", channel: opened.channel, referringVendor: opened.referringVendor,
                 representative: opened.representative, openedAtMilliseconds: opened.timeMilliseconds, members: [],
-                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence))
+                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence), self)
 
         case .memberAdded(let added):
             try mutateUser(added.user) { view in
@@ -187,13 +284,13 @@ final class Folder {
             }
 
         case .vendorRegistered(let registered):
-            guard try vendors.get(registered.vendor, self) == nil else {
+            guard try !vendors.exists(registered.vendor, self) else {
                 throw FoldFailure("vendor \(registered.vendor) registered twice")
             }
-            vendors.set(registered.vendor, VendorSettlementView(
+            try vendors.set(registered.vendor, VendorSettlementView(
                 vendor: registered.vendor, name: registered.name, feeBasisPoints: registered.feeBasisPoints,
                 policy: registered.settlement, registeredAtMilliseconds: registered.timeMilliseconds,
-                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []))
+                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), self)
 
         case .purchaseAuthorized(let authorized):
             try createPurchase(
@@ -288,8 +385,8 @@ final class Folder {
             }
 
         case .incentiveIssued(let issued):
-            guard try lotOwners.get(issued.lot, self) == nil else { throw FoldFailure("lot \(issued.lot) issued twice") }
-            lotOwners.set(issued.lot, issued.user)
+            guard try !lotOwners.exists(issued.lot, self) else { throw FoldFailure("lot \(issued.lot) issued twice") }
+            try lotOwners.set(issued.lot, issued.user, self)
             try mutateUser(issued.user) { view in
                 view.lots.append(LotView(
                     lot: issued.lot, currency: issued.currency, issuer: issued.issuer, balance: 0,
@@ -331,69 +428,90 @@ final class Folder {
     // MARK: Postings: balances, balance history, money views and history
 
     /// Whose history an account belongs to.
-    private enum Holder: Hashable {
+    private enum Holder: Equatable {
         case wallet(user: String, currency: Currency)
         case vendor(String)
 
-        var historyPrefix: String {
+        func appendHistoryKey(to key: inout WriteBatch.KeyBuilder) {
             switch self {
-            case .wallet(let user, let currency): return Keys.walletHistoryPrefix(user: user, currency: currency)
-            case .vendor(let vendor): return Keys.vendorHistoryPrefix(vendor: vendor)
+            case .wallet(let user, let currency):
+                // Keys.walletHistoryPrefix: `hw/<user>:<CUR>`.
+                key.append("hw/", user)
+                key.append(":", currency.code)
+            case .vendor(let vendor):
+                key.append("hv/", vendor)   // Keys.vendorHistoryPrefix
             }
         }
     }
 
     private struct Movement {
+        let holder: Holder
         var amount: Int64 = 0
         var held: Int64 = 0
         var counterparty: String?
     }
 
+    /// An account a posting of the event touched, and its balance after the event.
+    private struct Touched {
+        let account: AccountName
+        var currency: Currency
+        var balance: Int64
+    }
+
     private func holder(of account: AccountName, currency: Currency) throws -> Holder? {
         switch account.kind {
-        case "wallet", "holds", "pending", "credit": return .wallet(user: account.id, currency: currency)
-        case "lot":
+        case .wallet, .holds, .pending, .credit: return .wallet(user: account.id, currency: currency)
+        case .lot:
             guard let owner = try lotOwners.get(account.id, self) else {
                 throw FoldFailure("posting to \(account.name) of a lot never issued")
             }
             return .wallet(user: owner, currency: currency)
-        case "vendor", "reserve": return .vendor(account.id)
+        case .vendor, .reserve: return .vendor(account.id)
         default: return nil
         }
     }
 
     private static func counterpartyKind(_ account: AccountName) -> String {
         switch account.kind {
-        case "wallet", "holds", "pending", "credit", "lot": return "user"
-        case "vendor", "reserve": return "vendor"
-        case "holder": return "rightsHolder"
-        case "fees": return "provider"
-        case "incentives": return "incentive"
-        case "funding": return "funding"
-        case "settlement": return "settlement"
-        default: return account.kind
+        case .wallet, .holds, .pending, .credit, .lot: return "user"
+        case .vendor, .reserve: return "vendor"
+        case .holder: return "rightsHolder"
+        case .fees: return "provider"
+        case .incentives: return "incentive"
+        case .funding: return "funding"
+        case .settlement: return "settlement"
+        case .other: return account.kindText
         }
     }
 
     private func foldPostings(_ postings: [Posting], event: LedgerEvent) throws {
-        var touched: [String: (AccountName, Currency)] = [:]
-        var movements: [Holder: Movement] = [:]
-        var order: [Holder] = []
+        // An event has a handful of postings: small arrays searched linearly beat dictionaries.
+        var touched: [Touched] = []
+        touched.reserveCapacity(postings.count * 2)
+        var movements: [Movement] = []
+        movements.reserveCapacity(4)
         func movement(_ holder: Holder, _ body: (inout Movement) throws -> Void) rethrows {
-            if movements[holder] == nil {
-                movements[holder] = Movement()
-                order.append(holder)
+            if let index = movements.firstIndex(where: { $0.holder == holder }) {
+                try body(&movements[index])
+            } else {
+                movements.append(Movement(holder: holder))
+                try body(&movements[movements.count - 1])
             }
-            try body(&movements[holder]!)
+        }
+        func touch(_ account: AccountName, _ currency: Currency, _ balance: Int64) {
+            if let index = touched.firstIndex(where: { $0.account.name == account.name }) {
+                touched[index].currency = currency
+                touched[index].balance = balance
+            } else {
+                touched.append(Touched(account: account, currency: currency, balance: balance))
+            }
         }
 
         for posting in postings {
             let debit = AccountName(posting.debit)
             let credit = AccountName(posting.credit)
-            try change(posting.debit, by: -posting.amount)
-            try change(posting.credit, by: posting.amount)
-            touched[posting.debit] = (debit, posting.currency)
-            touched[posting.credit] = (credit, posting.currency)
+            touch(debit, posting.currency, try change(posting.debit, by: -posting.amount))
+            touch(credit, posting.currency, try change(posting.credit, by: posting.amount))
 
             let debitHolder = try holder(of: debit, currency: posting.currency)
             let creditHolder = try holder(of: credit, currency: posting.currency)
@@ -403,7 +521,7 @@ final class Folder {
                         move.amount = try add(move.amount, -posting.amount, "history of \(posting.debit)")
                         if move.counterparty == nil { move.counterparty = Self.counterpartyKind(credit) }
                     }
-                    if debit.kind == "holds" || debit.kind == "reserve" {
+                    if debit.kind == .holds || debit.kind == .reserve {
                         move.held = try add(move.held, -posting.amount, "history of \(posting.debit)")
                     }
                 }
@@ -414,7 +532,7 @@ final class Folder {
                         move.amount = try add(move.amount, posting.amount, "history of \(posting.credit)")
                         if move.counterparty == nil { move.counterparty = Self.counterpartyKind(debit) }
                     }
-                    if credit.kind == "holds" || credit.kind == "reserve" {
+                    if credit.kind == .holds || credit.kind == .reserve {
                         move.held = try add(move.held, posting.amount, "history of \(posting.credit)")
                     }
                 }
@@ -422,46 +540,47 @@ final class Folder {
         }
 
         // Balance history and the views that show balances.
-        for (name, (account, currency)) in touched {
-            let balance = balances[name]!
-            appended.append((Keys.balanceHistory(name, sequence), Integers.encode(balance)))
-            try showBalance(account, currency: currency, balance: balance)
+        let sequence = sequence
+        for account in touched {
+            appended.append(key: { $0.append("bh/", account.account.name); $0.number(sequence) }, value: Integers.encode(account.balance))
+            try showBalance(account.account, currency: account.currency, balance: account.balance)
         }
 
         let currency = postings[0].currency
         let transaction = event.transactionID
-        for holder in order {
-            let move = movements[holder]!
+        for move in movements {
             let entry = HistoryEntry(
                 sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
                 amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
-            appended.append((Keys.numbered(holder.historyPrefix, sequence), HistoryCodec.encode(entry)))
+            appended.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, value: HistoryCodec.encode(entry))
         }
     }
 
-    private func change(_ account: String, by amount: Int64) throws {
-        let current: Int64
-        if let cached = balances[account] {
-            current = cached
-        } else {
-            current = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
+    /// Adds `amount` to `account`'s balance and returns the new balance.
+    private func change(_ account: String, by amount: Int64) throws -> Int64 {
+        if let index = balances.index(forKey: account) {
+            let balance = try add(balances.values[index], amount, "balance of \(account)")
+            balances.values[index] = balance
+            return balance
         }
-        balances[account] = try add(current, amount, "balance of \(account)")
-        dirtyBalances.insert(account)
+        let current = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
+        let balance = try add(current, amount, "balance of \(account)")
+        balances[account] = balance
+        return balance
     }
 
     private func showBalance(_ account: AccountName, currency: Currency, balance: Int64) throws {
         switch account.kind {
-        case "wallet":
+        case .wallet:
             try mutateUser(account.id) { view in view.withWallet(currency) { $0.balance = balance } }
-        case "holds":
+        case .holds:
             try mutateUser(account.id) { view in view.withWallet(currency) { $0.held = balance } }
-        case "pending":
+        case .pending:
             try mutateUser(account.id) { view in view.withWallet(currency) { $0.pending = balance } }
-        case "credit":
+        case .credit:
             guard balance != .min else { throw FoldFailure("amount overflow in credit in use of \(account.name)") }
             try mutateUser(account.id) { view in view.withWallet(currency) { $0.creditInUse = -balance } }
-        case "lot":
+        case .lot:
             guard let owner = try lotOwners.get(account.id, self) else {
                 throw FoldFailure("posting to \(account.name) of a lot never issued")
             }
@@ -476,11 +595,11 @@ final class Folder {
                 }
                 view.withWallet(currency) { $0.incentives = total }
             }
-        case "vendor":
+        case .vendor:
             try mutateVendor(account.id, currency: currency) { _, settlement in settlement.unsettled = balance }
-        case "reserve":
+        case .reserve:
             try mutateVendor(account.id, currency: currency) { _, settlement in settlement.reserved = balance }
-        case "holder":
+        case .holder:
             try mutateRoyaltyTotal(account.id, currency: currency) { $0.balance = balance }
         default:
             break
@@ -490,16 +609,25 @@ final class Folder {
     // MARK: Records
 
     private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {
-        guard var view = try users.get(user, self) else { throw FoldFailure("user \(user) has no account") }
-        try body(&view)
-        view.updatedAtSequence = sequence
-        users.set(user, view)
+        let sequence = sequence
+        let found = try users.mutate(user, self) { view in
+            try body(&view)
+            view.updatedAtSequence = sequence
+        }
+        guard found else { throw FoldFailure("user \(user) has no account") }
     }
 
     private func mutateVendor(
         _ vendor: String, currency: Currency, _ body: (inout VendorSettlementView, inout VendorCurrencySettlement) throws -> Void
     ) throws {
-        guard var view = try vendors.get(vendor, self) else { throw FoldFailure("vendor \(vendor) is not registered") }
+        let found = try vendors.mutate(vendor, self) { view in try Self.change(&view, vendor: vendor, currency: currency, body) }
+        guard found else { throw FoldFailure("vendor \(vendor) is not registered") }
+    }
+
+    private static func change(
+        _ view: inout VendorSettlementView, vendor: String, currency: Currency,
+        _ body: (inout VendorSettlementView, inout VendorCurrencySettlement) throws -> Void
+    ) throws {
         let index: Int
         if let found = view.currencies.firstIndex(where: { $0.currency == currency }) {
             index = found
@@ -533,29 +661,30 @@ final class Folder {
             }
             view.currencies[position].nextDue = due
         }
-        vendors.set(vendor, view)
     }
 
     private func mutatePurchase(_ transaction: String, _ body: (inout PurchaseView) throws -> Void) throws {
-        guard var view = try purchases.get(transaction, self) else {
-            throw FoldFailure("transaction \(transaction) is unknown")
+        let sequence = sequence
+        let found = try purchases.mutate(transaction, self) { view in
+            try body(&view)
+            view.updatedAtSequence = sequence
         }
-        try body(&view)
-        view.updatedAtSequence = sequence
-        purchases.set(transaction, view)
+        guard found else { throw FoldFailure("transaction \(transaction) is unknown") }
     }
 
     private func createPurchase(
         transaction: String, user: String, member: String?, vendor: String, terms: ContentTerms, status: PurchaseStatus
     ) throws {
-        guard try purchases.get(transaction, self) == nil else { throw FoldFailure("transaction \(transaction) created twice") }
-        guard try users.get(user, self) != nil else { throw FoldFailure("user \(user) has no account") }
-        purchases.set(transaction, PurchaseView(
+        guard try !purchases.exists(transaction, self) else { throw FoldFailure("transaction \(transaction) created twice") }
+        guard try users.exists(user, self) else { throw FoldFailure("user \(user) has no account") }
+        try purchases.set(transaction, PurchaseView(
             transaction: transaction, user: user, member: member, vendor: vendor, content: terms.content,
             title: terms.title, url: terms.url, price: terms.price, currency: terms.currency, amount: terms.price,
             status: status, voidReason: nil, access: terms.access, remaining: nil, fee: nil, royalties: nil,
-            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence))
-        appended.append((Keys.numbered(Keys.userPurchases(user), sequence), Keys.bytes(transaction)))
+            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence), self)
+        let sequence = sequence
+        // Keys.userPurchases: `pu/<user>` 0 `<seq>`.
+        appended.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))
     }
 
     private func remainingEntitlement(_ access: AccessTerms, from start: UInt64) throws -> EntitlementRemaining {
@@ -581,7 +710,7 @@ final class Folder {
         }
         let index = totals.firstIndex(where: { $0.currency == currency })!
         try body(&totals[index])
-        royaltyTotals.set(holder, totals)
+        try royaltyTotals.set(holder, totals, self)
     }
 
     private func recordRoyalty(holder: String, transaction: String, vendor: String, currency: Currency, amount: Int64) throws {
@@ -597,17 +726,63 @@ final class Folder {
     }
 }
 
-/// A ledger account name split into kind, ID and currency (`wallet:alice:USD`, `fees:USD`).
+/// A ledger account name split into kind, ID and currency (`wallet:alice:USD`, `fees:USD`):
+/// the kind is the text before the first `:`, the ID the text between the first and the second
+/// (none without a second).
 struct AccountName {
+    enum Kind: Equatable {
+        case wallet, holds, pending, credit, lot, vendor, reserve, holder, fees, incentives, funding, settlement
+        /// Any other kind (its text is `kindText`).
+        case other
+    }
+
     let name: String
-    let kind: String
+    let kind: Kind
     let id: String
 
     init(_ name: String) {
         self.name = name
-        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
-        kind = String(parts[0])
-        id = parts.count > 2 ? String(parts[1]) : ""
+        let utf8 = name.utf8
+        let colon = UInt8(ascii: ":")
+        // Split the bytes when the name is ASCII (every ledger account name): then each byte is
+        // a Character, as `split` sees them. Otherwise split Characters (a `:` followed by a
+        // combining mark is no separator).
+        if utf8.allSatisfy({ $0 < 0x80 }) {
+            let first = utf8.firstIndex(of: colon) ?? utf8.endIndex
+            kind = Self.kind(of: name[..<first])
+            if first != utf8.endIndex, let second = utf8[utf8.index(after: first)...].firstIndex(of: colon) {
+                id = String(name[utf8.index(after: first)..<second])
+            } else {
+                id = ""
+            }
+        } else {
+            let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+            kind = Self.kind(of: parts[0])
+            id = parts.count > 2 ? String(parts[1]) : ""
+        }
+    }
+
+    /// The kind as written in the name.
+    var kindText: String {
+        String(name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
+    }
+
+    private static func kind(of text: Substring) -> Kind {
+        switch text {
+        case "wallet": return .wallet
+        case "holds": return .holds
+        case "pending": return .pending
+        case "credit": return .credit
+        case "lot": return .lot
+        case "vendor": return .vendor
+        case "reserve": return .reserve
+        case "holder": return .holder
+        case "fees": return .fees
+        case "incentives": return .incentives
+        case "funding": return .funding
+        case "settlement": return .settlement
+        default: return .other
+        }
     }
 }
 

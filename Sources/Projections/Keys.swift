@@ -34,6 +34,15 @@ enum Keys {
 
     static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
+    /// `prefix` then `id`, without building the joined String.
+    static func bytes(_ prefix: String, _ id: String) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(prefix.utf8.count + id.utf8.count)
+        key.append(contentsOf: prefix.utf8)
+        key.append(contentsOf: id.utf8)
+        return key
+    }
+
     static func checkpoint(_ model: String) -> [UInt8] { bytes("ckpt/" + model) }
 
     /// `prefix` 0 `number` (big-endian).
@@ -46,7 +55,7 @@ enum Keys {
     }
 
     static func timeIndex(_ time: UInt64) -> [UInt8] { numbered("ti/", time) }
-    static func balance(_ account: String) -> [UInt8] { bytes("bal/" + account) }
+    static func balance(_ account: String) -> [UInt8] { bytes("bal/", account) }
     static func balanceHistory(_ account: String, _ sequence: UInt64) -> [UInt8] { numbered("bh/" + account, sequence) }
     static func walletHistoryPrefix(user: String, currency: Currency) -> String { "hw/\(user):\(currency.code)" }
     static func vendorHistoryPrefix(vendor: String) -> String { "hv/" + vendor }
