@@ -94,6 +94,8 @@ func runDecide(
     var index = 0
     while index < commands.count {
         var state = model.state()
+        // As `Ledger.executeBatch` does: room for what a batch stages, so the table never grows.
+        state.reserveCapacity(batch * 4)
         time += 1
         for command in commands[index..<min(index + batch, commands.count)] {
             do {

@@ -165,10 +165,12 @@ struct LedgerDecider {
         case .purchase(let user, let member, let vendor, let content):
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             let transaction = "tx-" + String(nextSequence)
-            let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
-                .map { FundingSource(account: $0.0.name, amount: $0.1) }
-            let split = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
+            // Each account's name is built once and shared by the sources, the postings and the
+            // balance reads.
+            let sources = try drawSources(terms.price, user: user, record: record, vendor: vendor, terms: terms)
+                .map { FundingSource(account: $0.name, amount: $0.amount) }
             let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: terms.currency).name
+            let split = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord, payable: payable)
             var postings: [Posting] = []
             postings.reserveCapacity(sources.count + split.postings.count)
             for source in sources {
@@ -510,8 +512,15 @@ struct LedgerDecider {
     func drawFunds(_ amount: Int64, user: String, record: UserRecord, vendor: String, terms: ContentTerms)
         throws -> [(LedgerAccount, Int64)]
     {
+        try drawSources(amount, user: user, record: record, vendor: vendor, terms: terms).map { ($0.account, $0.amount) }
+    }
+
+    /// `drawFunds` with each source's account name, built once.
+    func drawSources(_ amount: Int64, user: String, record: UserRecord, vendor: String, terms: ContentTerms)
+        throws -> [(account: LedgerAccount, name: String, amount: Int64)]
+    {
         let currency = terms.currency
-        var sources: [(LedgerAccount, Int64)] = []
+        var sources: [(account: LedgerAccount, name: String, amount: Int64)] = []
         var needed = amount
         var fromLots: Int64 = 0
         let lots = try state.incentiveLots(ofUser: user).compactMap { try state.incentiveLot($0) }
@@ -519,19 +528,21 @@ struct LedgerDecider {
             .sorted(by: IncentiveLot.spendingOrder)
         for lot in lots where needed > 0 {
             let account = LedgerAccount.incentiveLot(lot: lot.lot, currency: currency)
-            let take = min(max(try state.balance(account), 0), needed)
+            let name = account.name
+            let take = min(max(try state.balance(named: name), 0), needed)
             if take > 0 {
-                sources.append((account, take))
+                sources.append((account, name, take))
                 needed -= take
                 fromLots += take
             }
         }
         let wallet = LedgerAccount.wallet(user: user, currency: currency)
+        let walletName = wallet.name
         let credit = LedgerAccount.creditLine(user: user, currency: currency)
-        let inWallet = max(try state.balance(wallet), 0)
+        let inWallet = max(try state.balance(named: walletName), 0)
         // A credit account moves only once a credit line was approved in its currency (the
         // limit's entry stays, even at 0), so without one its balance is 0: no read needed.
-        let approved = record.creditLimits[currency.code]
+        let approved = record.creditLimits.isEmpty ? nil : record.creditLimits[currency.code]
         let limit = approved ?? 0
         let creditLeft = limit + (approved == nil ? 0 : try state.balance(credit))
         let available = try Money.add(try Money.add(inWallet, max(creditLeft, 0)), fromLots)
@@ -539,8 +550,8 @@ struct LedgerDecider {
             throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) available of the \(amount) needed", headroom: available)
         }
         let fromWallet = min(inWallet, needed)
-        if fromWallet > 0 { sources.append((wallet, fromWallet)) }
-        if needed - fromWallet > 0 { sources.append((credit, needed - fromWallet)) }
+        if fromWallet > 0 { sources.append((wallet, walletName, fromWallet)) }
+        if needed - fromWallet > 0 { sources.append((credit, credit.name, needed - fromWallet)) }
         return sources
     }
 
@@ -600,11 +611,11 @@ struct LedgerDecider {
     }
 
     /// The vendor's fee and the rights holders' royalties out of the vendor's payable.
-    func paySplit(terms: ContentTerms, vendor: String, vendorRecord: VendorRecord)
+    func paySplit(terms: ContentTerms, vendor: String, vendorRecord: VendorRecord, payable: String? = nil)
         throws -> (fee: Int64, royalties: [RoyaltyPayment], postings: [Posting])
     {
         let currency = terms.currency
-        let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: currency).name
+        let payable = payable ?? LedgerAccount.vendorPayable(vendor: vendor, currency: currency).name
         let fee = Money.share(of: terms.price, basisPoints: vendorRecord.feeBasisPoints)
         var postings: [Posting] = []
         postings.reserveCapacity(1 + terms.royalties.count)

@@ -7,13 +7,7 @@ enum LedgerFold {
     /// this same state and found no record (the first event of a command `Ledger.execute` or
     /// `executeBatch` decided), so the fold need not look again; the result is the same.
     static func apply(_ event: LedgerEvent, at sequence: UInt64, to state: inout LedgerState, idempotencyKeyIsNew: Bool = false) throws {
-        for posting in event.postings {
-            // Decisions check every balance change for overflow; a fold that overflows means the
-            // journal holds an event no decision could have made.
-            let debitOK = try state.addToBalance(key: LedgerState.balanceKey(posting.debit), 0 &- posting.amount)
-            let creditOK = try state.addToBalance(key: LedgerState.balanceKey(posting.credit), posting.amount)
-            precondition(debitOK && creditOK, "posting overflows a balance at sequence \(sequence)")
-        }
+        try applyPostings(event.postings, at: sequence, to: &state)
         // The key's record names the first sequence its request appended.
         if let mark = event.idempotency, try idempotencyKeyIsNew || state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
             state.setRecord("idem/\(mark.vendor)/\(mark.key)", IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
@@ -125,6 +119,35 @@ enum LedgerFold {
         }
     }
 
+    /// Applies `postings` to the balances: each account's key is built and looked up once per
+    /// event (a purchase's vendor payable is in three postings), and its changes are added in
+    /// posting order, each sum checked. Accounts do not affect one another, so this is posting
+    /// by posting, debit then credit, to the last bit, overflow checks included.
+    static func applyPostings(_ postings: [Posting], at sequence: UInt64, to state: inout LedgerState) throws {
+        let count = postings.count
+        for index in 0..<count {
+            for side in 0..<2 {
+                let name = side == 0 ? postings[index].debit : postings[index].credit
+                if Self.seen(name, before: index, side: side, in: postings) { continue }
+                // Every change to `name` from this posting side on, in order.
+                let deltas = AccountDeltas(postings: postings, name: name, index: index, side: side)
+                // Decisions check every balance change for overflow; a fold that overflows means
+                // the journal holds an event no decision could have made.
+                let ok = try state.addToBalance(key: LedgerState.balanceKey(name), deltas: deltas)
+                precondition(ok, "posting overflows a balance at sequence \(sequence)")
+            }
+        }
+    }
+
+    /// Whether `name` is an account of a posting side before side `side` of posting `index`.
+    @inline(__always) static func seen(_ name: String, before index: Int, side: Int, in postings: [Posting]) -> Bool {
+        if side == 1 && postings[index].debit == name { return true }
+        for earlier in 0..<index where postings[earlier].debit == name || postings[earlier].credit == name {
+            return true
+        }
+        return false
+    }
+
     static func sameScope(_ lhs: SpendingLimit, _ rhs: SpendingLimit) -> Bool {
         lhs.kind == rhs.kind && lhs.currency == rhs.currency && lhs.member == rhs.member && lhs.vendor == rhs.vendor
     }
@@ -153,6 +176,29 @@ enum LedgerFold {
         guard var transaction = try state.transaction(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown transaction \(id)") }
         change(&transaction)
         state.setRecord("txn/" + id, transaction)
+    }
+}
+
+/// The balance changes of one account in a list of postings, in posting order (debit side
+/// before credit side), from a given posting side on.
+struct AccountDeltas: Sequence, IteratorProtocol {
+    let postings: [Posting]
+    let name: String
+    var index: Int
+    var side: Int
+
+    mutating func next() -> Int64? {
+        while index < postings.count {
+            let posting = postings[index]
+            let current = side
+            if side == 0 { side = 1 } else { side = 0; index += 1 }
+            if current == 0 {
+                if posting.debit == name { return 0 &- posting.amount }
+            } else if posting.credit == name {
+                return posting.amount
+            }
+        }
+        return nil
     }
 }
 

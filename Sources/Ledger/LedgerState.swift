@@ -52,6 +52,10 @@ public struct LedgerState {
 
     final class DecodedBase {
         var vendors: [String: VendorRecord] = [:]
+        /// Balances read from the base (absent ones as 0): a purchase's decision reads the
+        /// wallet's balance and its fold reads it again before staging it; the second read is
+        /// answered here instead of by the base (an LMDB lookup in a journal write).
+        var balances: [String: Int64] = [:]
     }
 
     /// A state over `base`. The base must not change while the state is in use: make a new
@@ -60,8 +64,9 @@ public struct LedgerState {
         self.base = base
     }
 
-    /// Room for `count` staged keys (a batch stages a few per command).
-    mutating func reserveCapacity(_ count: Int) {
+    /// Room for `count` staged keys (a batch stages a few per command): growing the table
+    /// rehashes every key staged so far.
+    public mutating func reserveCapacity(_ count: Int) {
         changes.reserveCapacity(count)
         order.reserveCapacity(count)
     }
@@ -109,11 +114,46 @@ public struct LedgerState {
             default: bytes = staged.bytes!
             }
         } else {
-            guard let stored = try base(key) else { return 0 }
-            bytes = stored
+            if let cached = decoded.balances[key] { return cached }
+            let value: Int64
+            if let stored = try base(key) {
+                value = Self.balanceValue(stored, key: key)
+            } else {
+                value = 0
+            }
+            decoded.balances[key] = value
+            return value
         }
+        return Self.balanceValue(bytes, key: key)
+    }
+
+    @inline(__always) static func balanceValue(_ bytes: [UInt8], key: String) -> Int64 {
         precondition(bytes.count == 8, "balance record \(key) is not 8 bytes")
         return bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+    }
+
+    /// Adds `deltas` in order to the balance under `key`, each sum checked, with one table
+    /// lookup when it is staged already (two, plus the base's, when it is not). Returns false,
+    /// changing nothing, when a sum overflows.
+    mutating func addToBalance<Deltas: Sequence<Int64>>(key: String, deltas: Deltas) throws -> Bool {
+        if let index = changes.index(forKey: key), case .balance(let value) = changes.values[index] {
+            var sum = value
+            for delta in deltas {
+                let (next, overflow) = sum.addingReportingOverflow(delta)
+                if overflow { return false }
+                sum = next
+            }
+            changes.values[index] = .balance(sum)
+            return true
+        }
+        var sum = try balance(key: key)
+        for delta in deltas {
+            let (next, overflow) = sum.addingReportingOverflow(delta)
+            if overflow { return false }
+            sum = next
+        }
+        stage(key, .balance(sum))
+        return true
     }
 
     /// Adds `delta` to the balance under `key` with one table lookup when it is staged already.

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+@testable import Ledger
+
+/// The purchase path's shortcuts give the answers of the plain code they replace: postings
+/// folded account by account equal postings folded one by one, balances read twice from the
+/// base equal a fresh read, and the spending log's transaction IDs parse as before.
+@Suite("Ledger fast paths")
+struct LedgerFastPathTests {
+    /// A deterministic generator (splitmix64), so that a failure reproduces.
+    struct Mix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    /// What the fold did before: each posting, debit then credit, one balance at a time.
+    static func foldOneByOne(_ postings: [Posting], into entries: inout [String: Int64]) -> Bool {
+        for posting in postings {
+            let (debit, debitOverflow) = (entries["bal/" + posting.debit] ?? 0).subtractingReportingOverflow(posting.amount)
+            if debitOverflow { return false }
+            entries["bal/" + posting.debit] = debit
+            let (credit, creditOverflow) = (entries["bal/" + posting.credit] ?? 0).addingReportingOverflow(posting.amount)
+            if creditOverflow { return false }
+            entries["bal/" + posting.credit] = credit
+        }
+        return true
+    }
+
+    @Test("postings applied account by account equal postings applied one by one, shared accounts included")
+    func postingsByAccount() throws {
+        var mix = Mix(state: 7)
+        let names = ["wallet:u1:USD", "vendor:v1:USD", "fees:USD", "holder:h1:USD", "credit:u1:USD", "lot:l1:USD"]
+        for round in 0..<500 {
+            // A base with some balances, some of them staged already by an earlier event.
+            var base: [String: [UInt8]] = [:]
+            var expected: [String: Int64] = [:]
+            for name in names where mix.below(2) == 0 {
+                let value = Int64(mix.below(2_000_001)) - 1_000_000
+                base["bal/" + name] = LedgerState.balanceBytes(value)
+                expected["bal/" + name] = value
+            }
+            var state = LedgerState(base: { base[$0] })
+            if mix.below(2) == 0 {
+                let name = names[mix.below(names.count)]
+                let value = Int64(mix.below(1000))
+                state.setBalance(named: name, value)
+                expected["bal/" + name] = value
+            }
+            // Reading before the fold fills the base-read cache, as a decision does.
+            for name in names where mix.below(3) == 0 { _ = try state.balance(named: name) }
+            var postings: [Posting] = []
+            for _ in 0..<(1 + mix.below(6)) {
+                let debit = names[mix.below(names.count)]
+                var credit = names[mix.below(names.count)]
+                while credit == debit { credit = names[mix.below(names.count)] }
+                postings.append(Posting(debitName: debit, creditName: credit, amount: Int64(1 + mix.below(5000)), currency: .usd))
+            }
+            #expect(Self.foldOneByOne(postings, into: &expected))
+            try LedgerFold.applyPostings(postings, at: UInt64(round), to: &state)
+            for name in names {
+                #expect(try state.balance(named: name) == (expected["bal/" + name] ?? 0), "round \(round), \(name)")
+            }
+            // Only accounts the postings (or the setup) touched are staged, each once.
+            let staged = state.stagedChanges.map(\.key)
+            #expect(Set(staged).count == staged.count)
+            for key in staged {
+                #expect(postings.contains { "bal/" + $0.debit == key || "bal/" + $0.credit == key } || state.order.first == key)
+            }
+        }
+    }
+
+    @Test("an account's changes that overflow leave its balance unchanged")
+    func overflowChangesNothing() throws {
+        var state = LedgerState(base: { key in key == "bal/a:USD" ? LedgerState.balanceBytes(.max - 10) : nil })
+        #expect(try state.addToBalance(key: "bal/a:USD", deltas: [5, 6]) == false)
+        #expect(state.stagedChanges.isEmpty)
+        #expect(try state.addToBalance(key: "bal/a:USD", deltas: [5, -6, 10]))
+        #expect(try state.balance(key: "bal/a:USD") == .max - 1)
+        #expect(try state.addToBalance(key: "bal/a:USD", deltas: [1, 1]) == false)
+        #expect(try state.balance(key: "bal/a:USD") == .max - 1)
+    }
+
+    @Test("the deltas of one account follow posting order, debit before credit")
+    func accountDeltas() {
+        let postings = [
+            Posting(debitName: "a:USD", creditName: "b:USD", amount: 5, currency: .usd),
+            Posting(debitName: "b:USD", creditName: "c:USD", amount: 2, currency: .usd),
+            Posting(debitName: "c:USD", creditName: "b:USD", amount: 1, currency: .usd),
+        ]
+        #expect(Array(AccountDeltas(postings: postings, name: "b:USD", index: 0, side: 1)) == [5, -2, 1])
+        #expect(Array(AccountDeltas(postings: postings, name: "b:USD", index: 1, side: 0)) == [-2, 1])
+        #expect(Array(AccountDeltas(postings: postings, name: "c:USD", index: 0, side: 0)) == [2, -1])
+        #expect(Array(AccountDeltas(postings: postings, name: "d:USD", index: 0, side: 0)) == [])
+    }
+
+    @Test("a balance read from the base is read there once per state, and staged values win")
+    func baseBalanceReadOnce() throws {
+        final class Counter { var reads = 0 }
+        let counter = Counter()
+        var state = LedgerState(base: { key in
+            counter.reads += 1
+            return key == "bal/w:USD" ? LedgerState.balanceBytes(42) : nil
+        })
+        #expect(try state.balance(named: "w:USD") == 42)
+        // A copy (as the decider holds) shares what was read.
+        let copy = state
+        #expect(try copy.balance(named: "w:USD") == 42)
+        #expect(try state.balance(named: "x:USD") == 0)
+        #expect(try state.balance(named: "x:USD") == 0)
+        #expect(counter.reads == 2)
+        #expect(try state.addToBalance(key: "bal/w:USD", -2))
+        #expect(try state.balance(named: "w:USD") == 40)
+        #expect(try copy.balance(named: "w:USD") == 42)
+        #expect(counter.reads == 2)
+        state.setRaw("bal/x:USD", nil)
+        #expect(try state.balance(named: "x:USD") == 0)
+    }
+
+    /// The spending log's parse before it read bytes.
+    static func serverSequenceByStrings(_ transaction: String) -> UInt64? {
+        guard transaction.hasPrefix("tx-"), let sequence = UInt64(transaction.dropFirst(3)),
+              "tx-" + String(sequence) == transaction
+        else { return nil }
+        return sequence
+    }
+
+    @Test("transaction IDs parse from bytes as they did from strings")
+    func serverSequence() {
+        var cases = [
+            "tx-0", "tx-00", "tx-01", "tx-1", "tx-10", "tx-", "tx", "", "TX-1", "tx-+1", "tx--1", "tx-1 ", " tx-1",
+            "tx-18446744073709551615", "tx-18446744073709551616", "tx-99999999999999999999", "tx-000000000000000000001",
+            "tx-１", "tx-1\u{301}", "tx\u{301}-1", "t\u{0078}-7", "tx-٣", "tx-12345678901234567890123", "tx-9223372036854775808",
+            "a-much-longer-transaction-id-than-any-small-string", "tx-12345678901234567890",
+        ]
+        var mix = Mix(state: 11)
+        let alphabet = Array("tx-0123456789+ é1".unicodeScalars)
+        for _ in 0..<5_000 {
+            var text = mix.below(3) == 0 ? "" : "tx-"
+            for _ in 0..<mix.below(24) { text.unicodeScalars.append(alphabet[mix.below(alphabet.count)]) }
+            cases.append(text)
+            cases.append("tx-" + String(mix.next() >> UInt64(mix.below(64))))
+        }
+        for text in cases {
+            #expect(SpendLog.serverSequence(text) == Self.serverSequenceByStrings(text), "\(text.debugDescription)")
+            // Bridged or sliced strings without contiguous UTF-8 take the same answer.
+            let bridged = String(Substring(text))
+            #expect(SpendLog.serverSequence(bridged) == Self.serverSequenceByStrings(text))
+        }
+    }
+}
