@@ -119,12 +119,14 @@ struct LedgerAudit {
 
     // MARK: Per event
 
-    /// Decodes a chunk on every core, then checks and folds it in order.
+    /// Decodes a chunk on every core, with each event's own checks (postings balance per
+    /// currency; a capture's royalties and fee match its postings), then checks what needs the
+    /// history and folds the balances, in order. The serial part was the audit's bottleneck.
     private mutating func audit(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> AuditFailure? {
-        let decoded = Self.decode(chunk)
+        let prepared = Self.prepare(chunk)
         for index in chunk.indices {
             let sequence = chunk[index].sequence
-            switch decoded[index] {
+            switch prepared[index] {
             case .failure(let error):
                 return Self.classify(error, sequence: sequence, typeName: chunk[index].typeName, payload: chunk[index].payload)
             case .success(let event):
@@ -137,9 +139,18 @@ struct LedgerAudit {
         return nil
     }
 
-    static func decode(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> [Result<LedgerEvent, any Error>] {
+    /// An event decoded, with the result of the checks that need nothing but the event.
+    struct PreparedEvent {
+        let event: LedgerEvent
+        /// Its postings do not balance per currency (or move a non-positive amount).
+        let postingsFailure: AuditFailure?
+        /// A capture whose royalties and fee do not match its postings.
+        let captureFailure: AuditFailure?
+    }
+
+    static func prepare(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> [Result<PreparedEvent, any Error>] {
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        var results = [Result<LedgerEvent, any Error>](repeating: .failure(CancellationError()), count: chunk.count)
+        var results = [Result<PreparedEvent, any Error>](repeating: .failure(CancellationError()), count: chunk.count)
         results.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let output = buffer
             let slice = (chunk.count + workers - 1) / workers
@@ -148,50 +159,123 @@ struct LedgerAudit {
                 let end = min(chunk.count, start + slice)
                 guard start < end else { return }
                 for index in start..<end {
-                    output[index] = Result { try LedgerEvent(typeName: chunk[index].typeName, payload: chunk[index].payload) }
+                    output[index] = Result {
+                        let event = try LedgerEvent(typeName: chunk[index].typeName, payload: chunk[index].payload)
+                        let sequence = chunk[index].sequence
+                        return PreparedEvent(
+                            event: event, postingsFailure: postingsFailure(event, at: sequence),
+                            captureFailure: captureFailure(event, at: sequence))
+                    }
                 }
             }
         }
         return results
     }
 
-    /// Checks one decoded event and folds its postings into the recomputed balances.
-    private mutating func check(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
-        let postings = event.postings
-        // Postings balance per currency, by the currency each account name ends with.
-        var sums: [Substring: Int64] = [:]
-        for posting in postings {
-            let debitCurrency = Self.currency(of: posting.debit)
-            let creditCurrency = Self.currency(of: posting.credit)
+    /// Postings balance per currency, by the currency each account name ends with, and each
+    /// moves a positive amount in the currency it names.
+    static func postingsFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        // An event has a handful of postings in one or two currencies: a small list, not a table.
+        var sums: [(currency: Substring, sum: Int64)] = []
+        func add(_ currency: Substring, _ amount: Int64) {
+            if let index = sums.firstIndex(where: { $0.currency == currency }) {
+                sums[index].sum &+= amount
+            } else {
+                sums.append((currency, amount))
+            }
+        }
+        for posting in event.postings {
+            let debitCurrency = currency(of: posting.debit)
+            let creditCurrency = currency(of: posting.credit)
             guard posting.amount > 0, debitCurrency == creditCurrency, debitCurrency == Substring(posting.currency.code) else {
                 return AuditFailure(
                     kind: .unbalancedPostings, sequence: sequence,
                     message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) \(posting.currency) moves a non-positive amount or mixes currencies")
             }
-            sums[debitCurrency, default: 0] &-= posting.amount
-            sums[creditCurrency, default: 0] &+= posting.amount
+            add(debitCurrency, 0 &- posting.amount)
+            add(creditCurrency, posting.amount)
         }
-        if let (currency, sum) = sums.first(where: { $0.value != 0 }) {
-            return AuditFailure(kind: .unbalancedPostings, sequence: sequence, message: "the postings of \(event.typeName) sum to \(sum) \(currency), not zero")
+        if let unbalanced = sums.first(where: { $0.sum != 0 }) {
+            return AuditFailure(
+                kind: .unbalancedPostings, sequence: sequence,
+                message: "the postings of \(event.typeName) sum to \(unbalanced.sum) \(unbalanced.currency), not zero")
         }
+        return nil
+    }
+
+    /// A capture's postings credit each rights holder exactly its listed royalty and the
+    /// provider exactly the listed fee, and nothing else of those kinds.
+    static func captureFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        guard case .purchaseCaptured(let captured) = event else { return nil }
+        func fail(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
+        }
+        let currency = captured.terms.currency
+        var credited: [(account: String, amount: Int64)] = []
+        for posting in captured.postings where posting.credit.hasPrefix("holder:") || posting.credit.hasPrefix("fees:") {
+            if let index = credited.firstIndex(where: { $0.account == posting.credit }) {
+                credited[index].amount &+= posting.amount
+            } else {
+                credited.append((posting.credit, posting.amount))
+            }
+        }
+        var listed: [(account: String, amount: Int64)] = []
+        func list(_ account: String, _ amount: Int64) {
+            if let index = listed.firstIndex(where: { $0.account == account }) {
+                listed[index].amount &+= amount
+            } else {
+                listed.append((account, amount))
+            }
+        }
+        for royalty in captured.royalties {
+            guard royalty.amount >= 0 else { return fail("royalty of \(royalty.holder) is negative (\(royalty.amount))") }
+            list(LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, royalty.amount)
+        }
+        if captured.fee > 0 { list(LedgerAccount.providerFeeRevenue(currency: currency).name, captured.fee) }
+        func creditedAmount(_ account: String) -> Int64 { credited.first(where: { $0.account == account })?.amount ?? 0 }
+        for (account, amount) in listed where creditedAmount(account) != amount {
+            return fail("\(captured.transaction) lists \(amount) for \(account) but its postings credit \(creditedAmount(account))")
+        }
+        for (account, amount) in credited where !listed.contains(where: { $0.account == account }) {
+            return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
+        }
+        return nil
+    }
+
+    /// Checks one decoded event (its own checks were made by ``prepare(_:)``) and folds its
+    /// postings into the recomputed balances.
+    private mutating func check(_ prepared: PreparedEvent, at sequence: UInt64) -> AuditFailure? {
+        if let failure = prepared.postingsFailure { return failure }
+        let event = prepared.event
+        let postings = event.postings
         report.postings += UInt64(postings.count)
+        if let failure = prepared.captureFailure { return failure }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
 
         if recomputesBalances {
             for posting in postings {
-                let (debit, debitOverflow) = balances[posting.debit, default: 0].subtractingReportingOverflow(posting.amount)
-                let (credit, creditOverflow) = balances[posting.credit, default: 0].addingReportingOverflow(posting.amount)
-                if debitOverflow || creditOverflow {
+                guard add(-posting.amount, to: posting.debit), add(posting.amount, to: posting.credit) else {
                     return AuditFailure(
                         kind: .unbalancedPostings, sequence: sequence,
                         message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) overflows a 64-bit balance")
                 }
-                balances[posting.debit] = debit
-                balances[posting.credit] = credit
             }
         }
         return nil
+    }
+
+    /// Adds `delta` to `account`'s recomputed balance with one hash of its name; false, changing
+    /// nothing, when the sum overflows.
+    private mutating func add(_ delta: Int64, to account: String) -> Bool {
+        guard let index = balances.index(forKey: account) else {
+            balances[account] = delta
+            return true
+        }
+        let (sum, overflow) = balances.values[index].addingReportingOverflow(delta)
+        if overflow { return false }
+        balances.values[index] = sum
+        return true
     }
 
     private mutating func checkSettlementAndRoyalties(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
@@ -202,24 +286,8 @@ struct LedgerAudit {
         case .vendorRegistered(let registered):
             settledThrough[registered.vendor] = sequence
         case .purchaseCaptured(let captured):
+            // Its royalties and fee were checked against its postings by `captureFailure`.
             let currency = captured.terms.currency
-            var credited: [String: Int64] = [:]
-            for posting in captured.postings where posting.credit.hasPrefix("holder:") || posting.credit.hasPrefix("fees:") {
-                credited[posting.credit, default: 0] &+= posting.amount
-            }
-            var listed: [String: Int64] = [:]
-            for royalty in captured.royalties {
-                guard royalty.amount >= 0 else { return fail("royalty of \(royalty.holder) is negative (\(royalty.amount))") }
-                listed[LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, default: 0] &+= royalty.amount
-            }
-            let feeAccount = LedgerAccount.providerFeeRevenue(currency: currency).name
-            if captured.fee > 0 { listed[feeAccount, default: 0] &+= captured.fee }
-            for (account, amount) in listed where credited[account, default: 0] != amount {
-                return fail("\(captured.transaction) lists \(amount) for \(account) but its postings credit \(credited[account, default: 0])")
-            }
-            for (account, amount) in credited where listed[account] == nil {
-                return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
-            }
             report.royaltyTotals[currency.code, default: 0] &+= captured.royalties.reduce(0) { $0 &+ $1.amount }
             report.feeTotals[currency.code, default: 0] &+= captured.fee
         case .vendorSettled(let settled):
@@ -254,8 +322,10 @@ struct LedgerAudit {
     }
 
     static func currency(of account: String) -> Substring {
-        guard let colon = account.lastIndex(of: ":") else { return "" }
-        return account[account.index(after: colon)...]
+        // On the UTF-8 view: `lastIndex(of: Character)` walks grapheme clusters and showed in
+        // the profile. A ':' byte is always a whole character in UTF-8, so the answer is the same.
+        guard let colon = account.utf8.lastIndex(of: UInt8(ascii: ":")) else { return "" }
+        return account[account.utf8.index(after: colon)...]
     }
 
     /// Names the failure of an event that does not decode: unbalanced postings when a lenient
