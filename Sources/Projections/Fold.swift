@@ -124,21 +124,60 @@ struct WriteBatch {
         append(key: { $0.bytes.append(contentsOf: key) }, value: value)
     }
 
-    /// Puts every entry, in key order (byte-wise, as LMDB orders them).
+    /// Puts every entry, in key order.
     func put(into transaction: WriteTransaction, _ database: Database) throws {
         try bytes.withUnsafeBytes { buffer in
-            let base = buffer.baseAddress!
-            let order = spans.sorted { a, b in
-                let lengthA = a.value - a.key, lengthB = b.value - b.key
-                let order = memcmp(base + a.key, base + b.key, min(lengthA, lengthB))
-                return order != 0 ? order < 0 : lengthA < lengthB
-            }
-            for span in order {
+            for entry in Self.order(spans, buffer) {
+                let span = spans[Int(entry)]
                 try transaction.put(
                     database, key: UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]),
                     value: UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
             }
         }
+    }
+
+    /// The keys in the order `put` writes them (for tests).
+    var keysInPutOrder: [[UInt8]] {
+        bytes.withUnsafeBytes { buffer in
+            Self.order(spans, buffer).map { Array(buffer[spans[Int($0)].key..<spans[Int($0)].value]) }
+        }
+    }
+
+    /// The entries' positions in key order: byte-wise, a key that is a prefix of another first
+    /// (LMDB's default order).
+    private static func order(_ spans: [(key: Int, value: Int, end: Int)], _ buffer: UnsafeRawBufferPointer) -> [Int32] {
+        guard let base = buffer.baseAddress else { return [] }
+        // Each key's first 16 bytes as two big-endian words (zero-padded): comparing them
+        // orders most keys without a memcmp call; keys equal in those words are compared from
+        // byte 16 on, then by length (zero padding makes a key equal in its words to a longer one
+        // it is a prefix of, or that continues with zero bytes, and the shorter sorts first).
+        func word(_ start: Int, _ end: Int) -> UInt64 {
+            var word: UInt64 = 0
+            var index = start
+            while index < min(end, start + 8) {
+                word |= UInt64(base.load(fromByteOffset: index, as: UInt8.self)) << (56 - 8 * (index - start))
+                index += 1
+            }
+            return word
+        }
+        var order: [(high: UInt64, low: UInt64, entry: Int32)] = []
+        order.reserveCapacity(spans.count)
+        for (index, span) in spans.enumerated() {
+            order.append((word(span.key, span.value), word(span.key + 8, span.value), Int32(index)))
+        }
+        order.sort { a, b in
+            if a.high != b.high { return a.high < b.high }
+            if a.low != b.low { return a.low < b.low }
+            let spanA = spans[Int(a.entry)], spanB = spans[Int(b.entry)]
+            let lengthA = spanA.value - spanA.key, lengthB = spanB.value - spanB.key
+            let shared = min(lengthA, lengthB)
+            if shared > 16 {
+                let order = memcmp(base + spanA.key + 16, base + spanB.key + 16, shared - 16)
+                if order != 0 { return order < 0 }
+            }
+            return lengthA < lengthB
+        }
+        return order.map(\.entry)
     }
 }
 
