@@ -5,20 +5,20 @@ import Ledger
 // decoded strictly (see `RequestBodies.decode`): optional fields may be omitted, unknown ones
 // are refused.
 
-struct AccessBody: Codable, Sendable {
+struct AccessBody: Codable, Sendable, Equatable {
     var views: Int?
     var hours: Int?
     var days: Int?
     var expiresAtMilliseconds: UInt64?
 }
 
-struct RoyaltyShareBody: Codable, Sendable {
+struct RoyaltyShareBody: Codable, Sendable, Equatable {
     var holder: String
     var basisPoints: Int64
 }
 
 /// Content as a vendor describes it (claims 43–44): registered in the catalog, or inline.
-struct ContentBody: Codable, Sendable {
+struct ContentBody: Codable, Sendable, Equatable {
     var content: String
     var title: String
     var price: Int64
@@ -39,7 +39,7 @@ struct ContentBody: Codable, Sendable {
 
 /// A purchase or authorisation: the user's purchase token, and either a catalog content ID
 /// (`content`) or the content inline (`inline`), exactly one.
-struct PurchaseBody: Codable, Sendable {
+struct PurchaseBody: Codable, Sendable, Equatable {
     var purchaseToken: String
     var content: String?
     var inline: ContentBody?

@@ -11,14 +11,14 @@ struct JSONKeyScanner {
         let reason: String
     }
 
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private var index = 0
-    private var depth = 0
+    fileprivate let bytes: UnsafeBufferPointer<UInt8>
+    fileprivate var index = 0
+    fileprivate var depth = 0
     private(set) var paths: Set<String> = []
     /// Deeper than any body of the API; refused rather than recursing without bound.
     static let depthMax = 64
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    fileprivate init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// The key paths of `body`, which must be one JSON object; throws `Malformed` for anything
     /// that is not valid JSON.
@@ -39,7 +39,7 @@ struct JSONKeyScanner {
         return try result.get()
     }
 
-    private mutating func skipWhitespace() {
+    fileprivate mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -48,7 +48,7 @@ struct JSONKeyScanner {
         }
     }
 
-    private mutating func value(path: String) throws(Malformed) {
+    fileprivate mutating func value(path: String) throws(Malformed) {
         skipWhitespace()
         guard index < bytes.count else { throw Malformed(reason: "unexpected end") }
         switch bytes[index] {
@@ -62,13 +62,13 @@ struct JSONKeyScanner {
         }
     }
 
-    private mutating func enter() throws(Malformed) {
+    fileprivate mutating func enter() throws(Malformed) {
         depth += 1
         guard depth <= Self.depthMax else { throw Malformed(reason: "nested too deeply") }
         index += 1
     }
 
-    private mutating func object(path: String) throws(Malformed) {
+    fileprivate mutating func object(path: String) throws(Malformed) {
         try enter()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -96,7 +96,7 @@ struct JSONKeyScanner {
         }
     }
 
-    private mutating func array(path: String) throws(Malformed) {
+    fileprivate mutating func array(path: String) throws(Malformed) {
         try enter()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
@@ -117,7 +117,7 @@ struct JSONKeyScanner {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(Malformed) {
+    fileprivate mutating func literal(_ word: StaticString) throws(Malformed) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw Malformed(reason: "unexpected end") }
         let matches = word.withUTF8Buffer { expected in (0..<count).allSatisfy { bytes[index + $0] == expected[$0] } }
@@ -125,14 +125,14 @@ struct JSONKeyScanner {
         index += count
     }
 
-    private mutating func digits() -> Int {
+    fileprivate mutating func digits() -> Int {
         let start = index
         while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
         return index - start
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    private mutating func number() throws(Malformed) {
+    fileprivate mutating func number() throws(Malformed) {
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { throw Malformed(reason: "unexpected end") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -152,7 +152,7 @@ struct JSONKeyScanner {
     }
 
     /// A string's text: escapes resolved, UTF-8 checked, no raw control characters.
-    private mutating func string() throws(Malformed) -> String {
+    fileprivate mutating func string() throws(Malformed) -> String {
         index += 1
         var utf8: [UInt8] = []
         while true {
@@ -199,7 +199,7 @@ struct JSONKeyScanner {
         }
     }
 
-    private mutating func hex4() throws(Malformed) -> UInt32 {
+    fileprivate mutating func hex4() throws(Malformed) -> UInt32 {
         guard index + 4 <= bytes.count else { throw Malformed(reason: "unexpected end") }
         var value: UInt32 = 0
         for _ in 0..<4 {
@@ -214,6 +214,143 @@ struct JSONKeyScanner {
             value = value << 4 | digit
             index += 1
         }
+        return value
+    }
+}
+
+/// A request body with a hand-written reader for its hot route. `fastDecode` answers only a
+/// body it understands completely (valid JSON, known keys each at most once, the right types,
+/// integers written plainly, every required field present); for anything else it answers nil
+/// and `RequestBodies.decode` decides, with its precise error. So the fast path can only
+/// decline, never disagree (tested against the generic path).
+protocol FastDecodable {
+    static func fastDecode(_ body: [UInt8]) -> Self?
+}
+
+/// The typed reads of the fast path: each returns nil for anything it does not expect.
+extension JSONKeyScanner {
+    static func reading<T>(_ body: [UInt8], _ read: (inout JSONKeyScanner) throws(Malformed) -> T?) -> T? {
+        body.withUnsafeBufferPointer { buffer in
+            var scanner = JSONKeyScanner(bytes: buffer)
+            guard let value = try? read(&scanner) else { return nil }
+            scanner.skipWhitespace()
+            return scanner.index == buffer.count ? value : nil
+        }
+    }
+
+    fileprivate mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return index < bytes.count ? bytes[index] : nil
+    }
+
+    /// `null`, consumed; false (nothing consumed) for anything else.
+    mutating func null() throws(Malformed) -> Bool {
+        guard peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    mutating func text() throws(Malformed) -> String? {
+        guard peek() == UInt8(ascii: "\"") else { return nil }
+        return try string()
+    }
+
+    /// A plain integer (`-?(0|[1-9][0-9]*)`, no fraction or exponent) within Int64.
+    mutating func int64() -> Int64? {
+        guard let first = peek() else { return nil }
+        let negative = first == UInt8(ascii: "-")
+        if negative { index += 1 }
+        let start = index
+        guard digits() > 0, index - start <= 19, bytes[start] != UInt8(ascii: "0") || index - start == 1 else { return nil }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") || bytes[index] | 0x20 == UInt8(ascii: "e") { return nil }
+        var magnitude: UInt64 = 0
+        for position in start..<index { magnitude = magnitude * 10 + UInt64(bytes[position] - UInt8(ascii: "0")) }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+
+    /// A plain non-negative integer within UInt64.
+    mutating func uint64() -> UInt64? {
+        guard let first = peek(), first != UInt8(ascii: "-") else { return nil }
+        let start = index
+        guard digits() > 0, index - start <= 20, bytes[start] != UInt8(ascii: "0") || index - start == 1 else { return nil }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") || bytes[index] | 0x20 == UInt8(ascii: "e") { return nil }
+        var value: UInt64 = 0
+        for position in start..<index {
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowSum) = times.addingReportingOverflow(UInt64(bytes[position] - UInt8(ascii: "0")))
+            if overflow || overflowSum { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// The members of an object, each key offered to `member` (which reads its value and
+    /// returns false for a key it does not know). A repeated key is refused.
+    mutating func members(_ member: (inout JSONKeyScanner, String) throws(Malformed) -> Bool) throws(Malformed) -> Bool {
+        guard peek() == UInt8(ascii: "{") else { return false }
+        try enter()
+        var seen: [String] = []
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return true
+        }
+        while true {
+            guard let key = try text(), !seen.contains(key) else { return false }
+            seen.append(key)
+            guard peek() == UInt8(ascii: ":") else { return false }
+            index += 1
+            guard try member(&self, key) else { return false }
+            switch peek() {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                depth -= 1
+                return true
+            default: return false
+            }
+        }
+    }
+
+    /// The elements of an array, each read by `element` (false: not understood).
+    mutating func elements(_ element: (inout JSONKeyScanner) throws(Malformed) -> Bool) throws(Malformed) -> Bool {
+        guard peek() == UInt8(ascii: "[") else { return false }
+        try enter()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+            depth -= 1
+            return true
+        }
+        while true {
+            guard try element(&self) else { return false }
+            switch peek() {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"):
+                index += 1
+                depth -= 1
+                return true
+            default: return false
+            }
+        }
+    }
+
+    /// An optional member's value: `null` is nil (`.some(nil)`), a value read by `read`, and
+    /// nil when neither.
+    mutating func optional<T>(_ read: (inout JSONKeyScanner) throws(Malformed) -> T?) throws(Malformed) -> T?? {
+        if try null() { return .some(nil) }
+        guard let value = try read(&self) else { return nil }
+        return .some(value)
+    }
+}
+
+extension JSONKeyScanner {
+    mutating func optionalInt() -> Int?? {
+        guard let value = try? optional({ s throws(Malformed) in s.int64().flatMap { Int(exactly: $0) } }) else { return nil }
         return value
     }
 }

@@ -38,6 +38,13 @@ enum RequestBodies {
     /// field, and any field the type does not know (for example a `balance` sent to an endpoint
     /// that has none) are each refused with the field named; nothing unknown is ever ignored.
     static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        if let fast = T.self as? any FastDecodable.Type, let value = fast.fastDecode(bytes) as? T { return value }
+        return try decodeGeneric(type, from: bytes)
+    }
+
+    /// The generic strict decoding (what `decode` does for a body without a fast reader, or one
+    /// its fast reader declines).
+    static func decodeGeneric<T: Codable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         guard !bytes.isEmpty else {
             throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object", detail: "the body is empty")
         }
