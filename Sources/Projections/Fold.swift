@@ -120,6 +120,23 @@ struct WriteBatch {
         spans.append((start, valueStart, bytes.count))
     }
 
+    /// An entry whose value `value` writes straight into the buffer (no array of its own).
+    mutating func append(key: (inout KeyBuilder) -> Void, writeValue value: (inout [UInt8]) -> Void) {
+        let start = bytes.count
+        var builder = KeyBuilder(bytes: [])
+        swap(&builder.bytes, &bytes)
+        key(&builder)
+        swap(&builder.bytes, &bytes)
+        let valueStart = bytes.count
+        value(&bytes)
+        spans.append((start, valueStart, bytes.count))
+    }
+
+    /// An entry whose value is `number`, 8 bytes big-endian (`Integers.encode`).
+    mutating func append(key: (inout KeyBuilder) -> Void, number: UInt64) {
+        append(key: key, writeValue: { bytes in withUnsafeBytes(of: number.bigEndian) { bytes.append(contentsOf: $0) } })
+    }
+
     mutating func append(key: [UInt8], value: [UInt8]) {
         append(key: { $0.bytes.append(contentsOf: key) }, value: value)
     }
@@ -228,10 +245,10 @@ final class Folder {
     func flush() throws {
         var entries = appended
         for (time, sequence) in timeIndex {
-            entries.append(key: { $0.append("ti/"); $0.number(time) }, value: Integers.encode(sequence))
+            entries.append(key: { $0.append("ti/"); $0.number(time) }, number: sequence)
         }
         for (account, balance) in balances {
-            entries.append(key: { $0.append("bal/", account) }, value: Integers.encode(balance))
+            entries.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
         users.write(into: &entries)
         lotOwners.write(into: &entries)
@@ -581,7 +598,7 @@ final class Folder {
         // Balance history and the views that show balances.
         let sequence = sequence
         for account in touched {
-            appended.append(key: { $0.append("bh/", account.account.name); $0.number(sequence) }, value: Integers.encode(account.balance))
+            appended.append(key: { $0.append("bh/", account.account.name); $0.number(sequence) }, number: UInt64(bitPattern: account.balance))
             try showBalance(account.account, currency: account.currency, balance: account.balance)
         }
 
@@ -591,7 +608,7 @@ final class Folder {
             let entry = HistoryEntry(
                 sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
                 amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
-            appended.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, value: HistoryCodec.encode(entry))
+            appended.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, writeValue: { HistoryCodec.encode(entry, into: &$0) })
         }
     }
 
@@ -788,7 +805,7 @@ struct AccountName {
         // combining mark is no separator).
         if utf8.allSatisfy({ $0 < 0x80 }) {
             let first = utf8.firstIndex(of: colon) ?? utf8.endIndex
-            kind = Self.kind(of: name[..<first])
+            kind = Self.kind(ascii: utf8[..<first])
             if first != utf8.endIndex, let second = utf8[utf8.index(after: first)...].firstIndex(of: colon) {
                 id = String(name[utf8.index(after: first)..<second])
             } else {
@@ -804,6 +821,35 @@ struct AccountName {
     /// The kind as written in the name.
     var kindText: String {
         String(name.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0])
+    }
+
+    /// `kind(of:)` for ASCII bytes, without comparing Strings.
+    private static func kind(ascii text: Substring.UTF8View) -> Kind {
+        @inline(__always) func equals(_ literal: StaticString) -> Bool {
+            literal.utf8CodeUnitCount == text.count
+                && UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount).elementsEqual(text)
+        }
+        switch text.count {
+        case 3: return equals("lot") ? .lot : .other
+        case 4: return equals("fees") ? .fees : .other
+        case 5: return equals("holds") ? .holds : .other
+        case 6:
+            if equals("wallet") { return .wallet }
+            if equals("credit") { return .credit }
+            if equals("vendor") { return .vendor }
+            if equals("holder") { return .holder }
+            return .other
+        case 7:
+            if equals("pending") { return .pending }
+            if equals("reserve") { return .reserve }
+            if equals("funding") { return .funding }
+            return .other
+        case 10:
+            if equals("incentives") { return .incentives }
+            if equals("settlement") { return .settlement }
+            return .other
+        default: return .other
+        }
     }
 
     private static func kind(of text: Substring) -> Kind {

@@ -16,11 +16,23 @@ enum HistoryCodec {
     static func encode(_ entry: HistoryEntry) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
+        encode(entry, into: &bytes)
+        return bytes
+    }
+
+    /// Appends the entry's bytes to `bytes`.
+    static func encode(_ entry: HistoryEntry, into bytes: inout [UInt8]) {
         func append(_ value: UInt64) { withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) } }
         func append(_ text: String) {
-            let utf8 = Array(text.utf8.prefix(254))
-            bytes.append(UInt8(utf8.count))
-            bytes.append(contentsOf: utf8)
+            let utf8 = text.utf8
+            if utf8.count <= 254 {
+                bytes.append(UInt8(utf8.count))
+                bytes.append(contentsOf: utf8)
+            } else {
+                let prefix = utf8.prefix(254)
+                bytes.append(UInt8(prefix.count))
+                bytes.append(contentsOf: prefix)
+            }
         }
         append(entry.sequence)
         append(entry.timeMilliseconds)
@@ -34,7 +46,6 @@ enum HistoryCodec {
         } else {
             bytes.append(255)
         }
-        return bytes
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer) throws -> HistoryEntry {
