@@ -13,8 +13,12 @@ public struct LedgerState {
     let base: (String) throws -> [UInt8]?
     /// Changes staged on the base, typed: records are encoded once, when `stagedChanges` is
     /// read (at commit), however often a batch changes them.
-    private(set) var changes: [String: Staged] = [:]
+    /// Each staged key's slot in `order` and `values`: a staged value is changed through its
+    /// slot, and the changes are listed at commit without hashing every key again.
+    private(set) var slots: [String: Int] = [:]
+    /// The staged keys in the order first staged, and their values.
     private(set) var order: [String] = []
+    private(set) var values: [Staged] = []
     /// Vendor records decoded from the base, shared by every copy of this state. The base does
     /// not change while a state is in use (a journal write transaction, or a map that is
     /// merged only after the state is done), so a vendor record is decoded once per state.
@@ -67,12 +71,14 @@ public struct LedgerState {
     /// Room for `count` staged keys (a batch stages a few per command): growing the table
     /// rehashes every key staged so far.
     public mutating func reserveCapacity(_ count: Int) {
-        changes.reserveCapacity(count)
+        slots.reserveCapacity(count)
         order.reserveCapacity(count)
+        values.reserveCapacity(count)
+        decoded.balances.reserveCapacity(count / 2)
     }
 
     func raw(_ key: String) throws -> [UInt8]? {
-        if let staged = changes[key] { return staged.bytes }
+        if let slot = slots[key] { return values[slot].bytes }
         return try base(key)
     }
 
@@ -81,12 +87,18 @@ public struct LedgerState {
     }
 
     @inline(__always) mutating func stage(_ key: String, _ value: Staged) {
-        if changes.updateValue(value, forKey: key) == nil { order.append(key) }
+        if let slot = slots[key] {
+            values[slot] = value
+        } else {
+            slots[key] = order.count
+            order.append(key)
+            values.append(value)
+        }
     }
 
     /// The staged changes in the order first made.
     public var stagedChanges: [(key: String, value: [UInt8]?)] {
-        order.map { ($0, changes[$0]!.bytes) }
+        (0..<order.count).map { (order[$0], values[$0].bytes) }
     }
 
     // MARK: Typed access
@@ -107,24 +119,30 @@ public struct LedgerState {
 
     func balance(key: String) throws -> Int64 {
         let bytes: [UInt8]
-        if let staged = changes[key] {
+        if let slot = slots[key] {
+            let staged = values[slot]
             switch staged {
             case .balance(let value): return value
             case .deleted: return 0
             default: bytes = staged.bytes!
             }
         } else {
-            if let cached = decoded.balances[key] { return cached }
-            let value: Int64
-            if let stored = try base(key) {
-                value = Self.balanceValue(stored, key: key)
-            } else {
-                value = 0
-            }
-            decoded.balances[key] = value
-            return value
+            return try baseBalance(key: key)
         }
         return Self.balanceValue(bytes, key: key)
+    }
+
+    /// The balance under `key` in the base, read there once per state.
+    func baseBalance(key: String) throws -> Int64 {
+        if let cached = decoded.balances[key] { return cached }
+        let value: Int64
+        if let stored = try base(key) {
+            value = Self.balanceValue(stored, key: key)
+        } else {
+            value = 0
+        }
+        decoded.balances[key] = value
+        return value
     }
 
     @inline(__always) static func balanceValue(_ bytes: [UInt8], key: String) -> Int64 {
@@ -133,42 +151,35 @@ public struct LedgerState {
     }
 
     /// Adds `deltas` in order to the balance under `key`, each sum checked, with one table
-    /// lookup when it is staged already (two, plus the base's, when it is not). Returns false,
+    /// lookup when it is staged already (two and a base read, once per state, when it is not). Returns false,
     /// changing nothing, when a sum overflows.
     mutating func addToBalance<Deltas: Sequence<Int64>>(key: String, deltas: Deltas) throws -> Bool {
-        if let index = changes.index(forKey: key), case .balance(let value) = changes.values[index] {
-            var sum = value
-            for delta in deltas {
-                let (next, overflow) = sum.addingReportingOverflow(delta)
-                if overflow { return false }
-                sum = next
-            }
-            changes.values[index] = .balance(sum)
-            return true
+        let slot = slots[key]
+        var sum: Int64
+        if let slot {
+            if case .balance(let value) = values[slot] { sum = value } else { sum = try balance(key: key) }
+        } else {
+            sum = try baseBalance(key: key)
         }
-        var sum = try balance(key: key)
         for delta in deltas {
             let (next, overflow) = sum.addingReportingOverflow(delta)
             if overflow { return false }
             sum = next
         }
-        stage(key, .balance(sum))
+        if let slot {
+            values[slot] = .balance(sum)
+        } else {
+            slots[key] = order.count
+            order.append(key)
+            values.append(.balance(sum))
+        }
         return true
     }
 
     /// Adds `delta` to the balance under `key` with one table lookup when it is staged already.
     /// Returns false, changing nothing, when the sum overflows.
     mutating func addToBalance(key: String, _ delta: Int64) throws -> Bool {
-        if let index = changes.index(forKey: key), case .balance(let value) = changes.values[index] {
-            let (sum, overflow) = value.addingReportingOverflow(delta)
-            if overflow { return false }
-            changes.values[index] = .balance(sum)
-            return true
-        }
-        let (sum, overflow) = try balance(key: key).addingReportingOverflow(delta)
-        if overflow { return false }
-        stage(key, .balance(sum))
-        return true
+        try addToBalance(key: key, deltas: CollectionOfOne(delta))
     }
 
     mutating func setBalance(named name: String, _ value: Int64) {
@@ -199,7 +210,8 @@ public struct LedgerState {
     @inline(__always) func typed<T: BinaryRecord>(
         _ key: String, staged match: (Staged) -> T?, cache: ReferenceWritableKeyPath<DecodedBase, [String: T]>?
     ) throws -> T? {
-        if let staged = changes[key] {
+        if let slot = slots[key] {
+            let staged = values[slot]
             if let value = match(staged) { return value }
             guard let bytes = staged.bytes else { return nil }
             return try T.decodeStored(bytes)

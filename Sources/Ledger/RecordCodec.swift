@@ -140,11 +140,33 @@ public struct ByteReader {
         let start = offset
         offset += length
         // Strict: bytes that are not UTF-8 are a damaged record, never silently replaced.
-        let text = bytes.withUnsafeBufferPointer { buffer in
-            String(validating: UnsafeBufferPointer(rebasing: buffer[start..<(start + length)]), as: UTF8.self)
+        // ASCII (nearly every stored string) is UTF-8 as it is: decoding it cannot repair
+        // anything, and skips `String(validating:as:)`, which is generic over the encoding and
+        // looked its metadata up on every call (6 % of a purchase's decide-and-fold).
+        let text = bytes.withUnsafeBufferPointer { buffer -> String? in
+            let slice = UnsafeBufferPointer(rebasing: buffer[start..<(start + length)])
+            if Self.isASCII(slice) { return String(decoding: slice, as: UTF8.self) }
+            return String(validating: slice, as: UTF8.self)
         }
         guard let text else { throw RecordCodingError(reason: "a string is not UTF-8") }
         return text
+    }
+
+    /// Whether every byte is below 0x80, eight at a time.
+    @inline(__always) static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let count = bytes.count
+        var index = 0
+        var any: UInt64 = 0
+        while index + 8 <= count {
+            any |= UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            index += 8
+        }
+        while index < count {
+            any |= UInt64(base[index])
+            index += 1
+        }
+        return any & 0x8080_8080_8080_8080 == 0
     }
 
     public mutating func bool() throws -> Bool {

@@ -123,6 +123,29 @@ struct LedgerFastPathTests {
         #expect(try state.balance(named: "x:USD") == 0)
     }
 
+    @Test("stored strings read as String(validating:) reads them: ASCII, other UTF-8, and bytes that are not UTF-8")
+    func storedStrings() throws {
+        var mix = Mix(state: 5)
+        var payloads: [[UInt8]] = [[], Array("plain ascii of some length, more than eight".utf8), Array("é".utf8), Array("🎵x".utf8),
+                                   [0x80], [0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0x7F]]
+        let pieces: [[UInt8]] = [[0x41], [0x7F], [0x00], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x8E, 0xB5], [0x80], [0xC3], [0xFE]]
+        for _ in 0..<3_000 {
+            var payload: [UInt8] = []
+            for _ in 0..<mix.below(40) { payload += mix.below(4) == 0 ? pieces[mix.below(pieces.count)] : [UInt8(0x20 + mix.below(0x5F))] }
+            payloads.append(payload)
+        }
+        for payload in payloads where payload.count < 128 {
+            var reader = try ByteReader([0x01, UInt8(payload.count)] + payload, tag: 0x01)
+            let expected = payload.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) }
+            if let expected {
+                let text = try reader.string()
+                #expect(text == expected && Array(text.utf8) == payload)
+            } else {
+                #expect(throws: RecordCodingError.self) { try reader.string() }
+            }
+        }
+    }
+
     /// The spending log's parse before it read bytes.
     static func serverSequenceByStrings(_ transaction: String) -> UInt64? {
         guard transaction.hasPrefix("tx-"), let sequence = UInt64(transaction.dropFirst(3)),
