@@ -1,55 +1,42 @@
 import Foundation
 import Ledger
+import TallyTestSupport
 import Testing
 @testable import TallyServer
+
+extension TestValues {
+    mutating func purchaseBody() -> PurchaseBody {
+        PurchaseBody(
+            purchaseToken: text(), content: maybe { $0.text() },
+            inline: maybe {
+                ContentBody(
+                    content: $0.text(), title: $0.text(), price: $0.signed(), currency: $0.pick([Currency.usd, .eur]),
+                    description: $0.maybe { $0.text() }, url: $0.text(),
+                    access: $0.maybe {
+                        AccessBody(views: $0.maybe { Int($0.signed()) }, hours: $0.maybe { _ in 48 }, days: nil,
+                                   expiresAtMilliseconds: $0.maybe { $0.pick([0, UInt64.max, 1_764_000_000_000]) })
+                    },
+                    incentiveIDs: $0.maybe { $0.list { $0.text() } },
+                    royalties: $0.maybe { $0.list { RoyaltyShareBody(holder: $0.text(), basisPoints: $0.signed()) } })
+            },
+            holdSeconds: maybe { $0.pick([0, 60, UInt64.max]) })
+    }
+}
 
 /// The purchase body's hand-written reader may only decline: whatever it reads must equal what
 /// the generic strict path reads, and it must read the plain bodies vendors send.
 @Suite("Purchase body fast path")
 struct FastBodyTests {
-    struct Values {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func pick<T>(_ values: [T]) -> T { values[Int(next() % UInt64(values.count))] }
-        mutating func bool() -> Bool { next() & 1 == 0 }
-        mutating func maybe<T>(_ make: (inout Values) -> T) -> T? { bool() ? make(&self) : nil }
-        mutating func text() -> String { pick(["", "pt_abc-_", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵", "https://a.example/b?c=d"]) }
-        mutating func signed() -> Int64 { pick([0, 1, -1, 500, .max, .min]) }
-
-        mutating func body() -> PurchaseBody {
-            PurchaseBody(
-                purchaseToken: text(), content: maybe { $0.text() },
-                inline: maybe {
-                    ContentBody(
-                        content: $0.text(), title: $0.text(), price: $0.signed(), currency: $0.pick([Currency.usd, .eur]),
-                        description: $0.maybe { $0.text() }, url: $0.text(),
-                        access: $0.maybe {
-                            AccessBody(views: $0.maybe { Int($0.signed()) }, hours: $0.maybe { _ in 48 }, days: nil,
-                                       expiresAtMilliseconds: $0.maybe { $0.pick([0, UInt64.max, 1_764_000_000_000]) })
-                        },
-                        incentiveIDs: $0.maybe { v in (0..<Int(v.next() % 3)).map { _ in v.text() } },
-                        royalties: $0.maybe { v in (0..<Int(v.next() % 3)).map { _ in RoyaltyShareBody(holder: v.text(), basisPoints: v.signed()) } })
-                },
-                holdSeconds: maybe { $0.pick([0, 60, UInt64.max]) })
-        }
-    }
-
     static func generic(_ bytes: [UInt8]) -> PurchaseBody? {
         try? RequestBodies.decodeGeneric(PurchaseBody.self, from: bytes)
     }
 
     @Test("bodies written by JSONEncoder, with nulls and escapes: the fast reader reads them, and as the generic path does")
     func agreement() throws {
-        var values = Values(state: 3)
+        var values = TestValues(seed: 3)
         let encoder = JSONEncoder()
         for round in 0..<400 {
-            let body = values.body()
+            let body = values.purchaseBody()
             var bytes = Array(try encoder.encode(body))
             if round % 3 == 0 {
                 // Explicit nulls for the absent optionals, and whitespace.

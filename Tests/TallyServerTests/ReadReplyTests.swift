@@ -1,61 +1,46 @@
 import Foundation
 import Ledger
 @testable import Projections
+import TallyTestSupport
 import Testing
 @testable import TallyServer
+
+extension TestValues {
+    mutating func currency() -> Currency { pick([Currency.usd, .eur, Currency(code: "JPY")!]) }
+
+    mutating func wallets() -> WalletsView {
+        WalletsView(
+            user: text(), status: "open", channel: pick(AccountChannel.allCases), referringVendor: maybe { $0.text() },
+            representative: maybe { $0.text() }, openedAtMilliseconds: unsigned(),
+            members: list { MemberView(member: $0.text(), active: $0.bool()) },
+            wallets: list {
+                WalletView(currency: $0.currency(), opened: $0.bool(), balance: $0.signed(), held: $0.signed(), pending: $0.signed(),
+                           creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed())
+            },
+            lots: list {
+                LotView(lot: $0.text(), currency: $0.currency(), issuer: $0.text(), balance: $0.signed(),
+                        expiresAtMilliseconds: $0.maybe { $0.unsigned() }, vendors: $0.maybe { $0.list { $0.text() } }, expired: $0.bool())
+            },
+            spendingLimits: list {
+                SpendingLimit(kind: $0.pick(SpendingLimit.Kind.allCases), currency: $0.currency(), amount: $0.signed(),
+                              member: $0.maybe { $0.text() }, vendor: $0.maybe { $0.text() })
+            },
+            updatedAtSequence: unsigned())
+    }
+
+    mutating func history() -> HistoryPage {
+        HistoryPage(
+            entries: list {
+                HistoryEntry(sequence: $0.unsigned(), timeMilliseconds: $0.unsigned(), eventType: $0.text(), currency: $0.currency(),
+                             amount: $0.signed(), held: $0.signed(), counterparty: $0.text(), transaction: $0.maybe { $0.text() })
+            },
+            nextBefore: maybe { $0.unsigned() })
+    }
+}
 
 /// The hand-written read replies must be `JSONResponse.encoder`'s bytes for every value.
 @Suite("Read replies")
 struct ReadReplyTests {
-    /// splitmix64: the same values on every run.
-    struct Values {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func pick<T>(_ values: [T]) -> T { values[Int(next() % UInt64(values.count))] }
-        mutating func bool() -> Bool { next() & 1 == 0 }
-        mutating func maybe<T>(_ make: (inout Values) -> T) -> T? { bool() ? make(&self) : nil }
-        mutating func list<T>(_ make: (inout Values) -> T) -> [T] { (0..<Int(next() % 4)).map { _ in make(&self) } }
-        mutating func signed() -> Int64 { pick([0, 1, -1, .max, .min, Int64(bitPattern: next())]) }
-        mutating func unsigned() -> UInt64 { pick([0, 1, .max, next()]) }
-        mutating func text() -> String { pick(["", "a", "u-1.x_y", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵", "https://a.example/b?c=d"]) }
-        mutating func currency() -> Currency { pick([Currency.usd, .eur, Currency(code: "JPY")!]) }
-
-        mutating func wallets() -> WalletsView {
-            WalletsView(
-                user: text(), status: "open", channel: pick(AccountChannel.allCases), referringVendor: maybe { $0.text() },
-                representative: maybe { $0.text() }, openedAtMilliseconds: unsigned(),
-                members: list { MemberView(member: $0.text(), active: $0.bool()) },
-                wallets: list {
-                    WalletView(currency: $0.currency(), opened: $0.bool(), balance: $0.signed(), held: $0.signed(), pending: $0.signed(),
-                               creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed())
-                },
-                lots: list {
-                    LotView(lot: $0.text(), currency: $0.currency(), issuer: $0.text(), balance: $0.signed(),
-                            expiresAtMilliseconds: $0.maybe { $0.unsigned() }, vendors: $0.maybe { $0.list { $0.text() } }, expired: $0.bool())
-                },
-                spendingLimits: list {
-                    SpendingLimit(kind: $0.pick(SpendingLimit.Kind.allCases), currency: $0.currency(), amount: $0.signed(),
-                                  member: $0.maybe { $0.text() }, vendor: $0.maybe { $0.text() })
-                },
-                updatedAtSequence: unsigned())
-        }
-
-        mutating func history() -> HistoryPage {
-            HistoryPage(
-                entries: list {
-                    HistoryEntry(sequence: $0.unsigned(), timeMilliseconds: $0.unsigned(), eventType: $0.text(), currency: $0.currency(),
-                                 amount: $0.signed(), held: $0.signed(), counterparty: $0.text(), transaction: $0.maybe { $0.text() })
-                },
-                nextBefore: maybe { $0.unsigned() })
-        }
-    }
-
     static func handWritten(_ value: some HandWrittenJSON) -> [UInt8] {
         var writer = JSONWriter()
         value.writeJSON(to: &writer)
@@ -64,7 +49,7 @@ struct ReadReplyTests {
 
     @Test("wallets and history in a snapshot: the same bytes as JSONEncoder, on 500 random values each")
     func sameBytes() throws {
-        var values = Values(state: 42)
+        var values = TestValues(seed: 42)
         for round in 0..<500 {
             let wallets = Snapshot(sequence: values.unsigned(), data: values.wallets())
             #expect(Self.handWritten(wallets) == Array(try JSONResponse.encoder.encode(wallets)), "wallets, round \(round)")
@@ -75,7 +60,7 @@ struct ReadReplyTests {
 
     @Test("JSONResponse.make takes the hand-written path for these replies and the encoder for others")
     func responsePath() throws {
-        var values = Values(state: 7)
+        var values = TestValues(seed: 7)
         let wallets = Snapshot(sequence: 3, data: values.wallets())
         #expect((wallets as Any) is any HandWrittenJSON)
         #expect(!((Snapshot(sequence: 3, data: ["x": 1]) as Any) is any HandWrittenJSON))

@@ -1,0 +1,30 @@
+/// Reproducible test values: SplitMix64 from a seed, so a failing round names a value that the
+/// next run makes again. Suites extend it with generators of their own types.
+public struct TestValues: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    public mutating func pick<T>(_ values: [T]) -> T { values[Int(next() % UInt64(values.count))] }
+    public mutating func bool() -> Bool { next() & 1 == 0 }
+    public mutating func maybe<T>(_ make: (inout TestValues) -> T) -> T? { bool() ? make(&self) : nil }
+    /// Zero to `most` values.
+    public mutating func list<T>(most: UInt64 = 3, _ make: (inout TestValues) -> T) -> [T] {
+        (0..<Int(next() % (most + 1))).map { _ in make(&self) }
+    }
+    /// Edge values first: zero, ±1, the limits, then anything.
+    public mutating func signed() -> Int64 { pick([0, 1, -1, .max, .min, Int64(bitPattern: next())]) }
+    public mutating func unsigned() -> UInt64 { pick([0, 1, .max, next()]) }
+    /// Strings that need escaping in JSON, non-ASCII text, slashes, and plain IDs.
+    public mutating func text() -> String {
+        pick(["", "a", "u-1.x_y", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵", "https://a.example/b?c=d"])
+    }
+}
