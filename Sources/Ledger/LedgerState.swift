@@ -19,6 +19,37 @@ public struct LedgerState {
     /// The staged keys in the order first staged, and their values.
     private(set) var order: [String] = []
     private(set) var values: [Staged] = []
+    /// The first bytes of every key staged so far, as bits (`KeyFamily`): a record whose
+    /// family was never staged is not looked up in `slots` (a purchase reads its vendor,
+    /// content, user and incentive lots, none of which a batch of purchases stages).
+    private(set) var stagedFamilies: UInt32 = 0
+
+    /// A key's family: a bit for its first byte, `u` for `user/` (and `uses/`), `v` for
+    /// `vendor/`, `c` for `content/`, `l` for `lots/` (and `lot/`), and so on. Keys sharing a
+    /// first byte share a bit, which only costs a lookup.
+    enum KeyFamily {
+        @inline(__always) static func of(_ key: String) -> UInt32 {
+            guard let first = key.utf8.first else { return 1 }
+            return 1 << UInt32(first & 31)
+        }
+        static var user: UInt32 { 1 << (UInt32(UInt8(ascii: "u")) & 31) }
+        static var vendor: UInt32 { 1 << (UInt32(UInt8(ascii: "v")) & 31) }
+        static var content: UInt32 { 1 << (UInt32(UInt8(ascii: "c")) & 31) }
+        static var lots: UInt32 { 1 << (UInt32(UInt8(ascii: "l")) & 31) }
+    }
+
+    /// Stages `value` under a key not staged yet.
+    @inline(__always) private mutating func insert(_ key: String, _ value: Staged) {
+        slots[key] = order.count
+        order.append(key)
+        values.append(value)
+        stagedFamilies |= KeyFamily.of(key)
+    }
+
+    /// The slot of `key` if it is staged; `family` is `KeyFamily.of(key)`.
+    @inline(__always) func slot(_ key: String, family: UInt32) -> Int? {
+        stagedFamilies & family == 0 ? nil : slots[key]
+    }
     /// Vendor records decoded from the base, shared by every copy of this state. The base does
     /// not change while a state is in use (a journal write transaction, or a map that is
     /// merged only after the state is done), so a vendor record is decoded once per state.
@@ -82,6 +113,11 @@ public struct LedgerState {
         return try base(key)
     }
 
+    func raw(_ key: String, family: UInt32) throws -> [UInt8]? {
+        if let slot = slot(key, family: family) { return values[slot].bytes }
+        return try base(key)
+    }
+
     mutating func setRaw(_ key: String, _ value: [UInt8]?) {
         stage(key, value.map(Staged.bytes) ?? .deleted)
     }
@@ -90,9 +126,7 @@ public struct LedgerState {
         if let slot = slots[key] {
             values[slot] = value
         } else {
-            slots[key] = order.count
-            order.append(key)
-            values.append(value)
+            insert(key, value)
         }
     }
 
@@ -169,9 +203,7 @@ public struct LedgerState {
         if let slot {
             values[slot] = .balance(sum)
         } else {
-            slots[key] = order.count
-            order.append(key)
-            values.append(.balance(sum))
+            insert(key, .balance(sum))
         }
         return true
     }
@@ -195,6 +227,11 @@ public struct LedgerState {
         return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 
+    func record<T: Decodable>(_ type: T.Type, _ key: String, family: UInt32) throws -> T? {
+        guard let bytes = try raw(key, family: family) else { return nil }
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
+    }
+
     mutating func setRecord<T: Encodable>(_ key: String, _ value: T) {
         setRaw(key, Array(try! LedgerEvent.encoder.encode(value)))
     }
@@ -208,9 +245,9 @@ public struct LedgerState {
 
     /// A hot record: staged, decoded before by this state, or read and decoded from the base.
     @inline(__always) func typed<T: BinaryRecord>(
-        _ key: String, staged match: (Staged) -> T?, cache: ReferenceWritableKeyPath<DecodedBase, [String: T]>?
+        _ key: String, family: UInt32, staged match: (Staged) -> T?, cache: ReferenceWritableKeyPath<DecodedBase, [String: T]>?
     ) throws -> T? {
-        if let slot = slots[key] {
+        if let slot = slot(key, family: family) {
             let staged = values[slot]
             if let value = match(staged) { return value }
             guard let bytes = staged.bytes else { return nil }
@@ -224,19 +261,20 @@ public struct LedgerState {
     }
 
     public func user(_ id: String) throws -> UserRecord? {
-        try typed("user/" + id, staged: { if case .user(let value) = $0 { value } else { nil } }, cache: nil)
+        try typed("user/" + id, family: KeyFamily.user, staged: { if case .user(let value) = $0 { value } else { nil } }, cache: nil)
     }
 
     public func vendor(_ id: String) throws -> VendorRecord? {
-        try typed("vendor/" + id, staged: { if case .vendor(let value) = $0 { value } else { nil } }, cache: \.vendors)
+        try typed("vendor/" + id, family: KeyFamily.vendor, staged: { if case .vendor(let value) = $0 { value } else { nil } }, cache: \.vendors)
     }
 
     public func content(vendor: String, _ id: String) throws -> ContentTerms? {
-        try typed("content/" + vendor + "/" + id, staged: { if case .content(let value) = $0 { value } else { nil } }, cache: nil)
+        try typed("content/" + vendor + "/" + id, family: KeyFamily.content, staged: { if case .content(let value) = $0 { value } else { nil } }, cache: nil)
     }
 
     public func transaction(_ id: String) throws -> TransactionRecord? {
-        try typed("txn/" + id, staged: { if case .transaction(let value) = $0 { value } else { nil } }, cache: nil)
+        let key = "txn/" + id
+        return try typed(key, family: KeyFamily.of(key), staged: { if case .transaction(let value) = $0 { value } else { nil } }, cache: nil)
     }
 
     public func funding(_ id: String) throws -> FundingRecord? { try record(FundingRecord.self, "funding/" + id) }
@@ -263,10 +301,11 @@ public struct LedgerState {
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
     public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
     /// The IDs of a user's incentive lots (spent or not).
-    public func incentiveLots(ofUser user: String) throws -> [String] { try record([String].self, "lots/" + user) ?? [] }
+    public func incentiveLots(ofUser user: String) throws -> [String] { try record([String].self, "lots/" + user, family: KeyFamily.lots) ?? [] }
     public func referralPolicy(vendor: String) throws -> ReferralPolicy? { try record(ReferralPolicy.self, "referralpolicy/" + vendor) }
     public func referral(user: String) throws -> ReferralRecord? { try record(ReferralRecord.self, "referral/" + user) }
     public func idempotency(vendor: String, key: String) throws -> IdempotencyRecord? {
-        try typed("idem/" + vendor + "/" + key, staged: { if case .idempotency(let value) = $0 { value } else { nil } }, cache: nil)
+        let key = "idem/" + vendor + "/" + key
+        return try typed(key, family: KeyFamily.of(key), staged: { if case .idempotency(let value) = $0 { value } else { nil } }, cache: nil)
     }
 }

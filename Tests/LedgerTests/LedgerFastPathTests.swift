@@ -146,6 +146,35 @@ struct LedgerFastPathTests {
         }
     }
 
+    @Test("records are read from staged changes whatever else is staged, and from the base when their family is not")
+    func keyFamilies() throws {
+        #expect(LedgerState.KeyFamily.user == LedgerState.KeyFamily.of("user/u1"))
+        #expect(LedgerState.KeyFamily.vendor == LedgerState.KeyFamily.of("vendor/v1"))
+        #expect(LedgerState.KeyFamily.content == LedgerState.KeyFamily.of("content/v1/c1"))
+        #expect(LedgerState.KeyFamily.lots == LedgerState.KeyFamily.of("lots/u1"))
+        let stored = UserRecord(channel: .providerSite, referringVendor: nil, representative: nil, members: [:], wallets: [.usd],
+                                creditLimits: [:], limits: [], openedAtMilliseconds: 1)
+        var changed = stored
+        changed.wallets.append(.eur)
+        let base: [String: [UInt8]] = ["user/u1": stored.binaryBytes, "lots/u1": Array(#"["l1"]"#.utf8)]
+        var state = LedgerState(base: { base[$0] })
+        #expect(try state.user("u1") == stored)
+        // Another family, then a key sharing the user family's first byte, then the user.
+        state.setRecord("txn/t1", Int(1))
+        #expect(try state.user("u1") == stored)
+        state.setRecord("uses/t1", Int(2))
+        #expect(try state.user("u1") == stored)
+        state.setRecord("user/u1", changed)
+        #expect(try state.user("u1") == changed)
+        #expect(try state.incentiveLots(ofUser: "u1") == ["l1"])
+        state.setRecord("lots/u1", ["l1", "l2"])
+        #expect(try state.incentiveLots(ofUser: "u1") == ["l1", "l2"])
+        #expect(try state.incentiveLots(ofUser: "u2") == [])
+        // Balances stage through their own path and still mark their family.
+        #expect(try state.addToBalance(key: "bal/w:USD", 5))
+        #expect(state.stagedFamilies & LedgerState.KeyFamily.of("bal/") != 0)
+    }
+
     /// The spending log's parse before it read bytes.
     static func serverSequenceByStrings(_ transaction: String) -> UInt64? {
         guard transaction.hasPrefix("tx-"), let sequence = UInt64(transaction.dropFirst(3)),
