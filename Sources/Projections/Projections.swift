@@ -36,6 +36,20 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 ///
 /// The environment relaxes syncing (`MDB_NOSYNC`): it is rebuilt from the journal, and a
 /// process crash loses nothing LMDB has committed to the page cache.
+///
+/// Environment flags, measured on a 200,000-event cold rebuild (2 cores, shared):
+/// - `MDB_NOMETASYNC` adds nothing: `MDB_NOSYNC` already skips both the data and the meta sync.
+/// - `MDB_WRITEMAP` (dirty pages written in the map instead of malloc'd and `pwrite`n at commit)
+///   saved no CPU (3.70 user + 0.80 sys s against 3.77 + 0.46 without: the `pwrite` copies
+///   become page faults on the map) and doubles the data file's apparent size; it would also let
+///   a stray write through a pointer into the map damage committed pages. Not used.
+/// - Crash safety as it stands: a process crash (kill -9, a trap) leaves the last committed batch
+///   intact, as every commit's pages are in the page cache before its meta page; an operating
+///   system crash or power loss may lose the last commits or leave the meta page pointing at
+///   pages that never reached the disk. LMDB does not checksum pages, so such a torn environment
+///   is not detected when it is opened: after an OS crash, remove `<data>/projections` before
+///   serving (it is folded again from the journal). Nothing here widens that window.
+/// - Larger batches (`batchEvents`) are one transaction each, so they change nothing of the above.
 public final class Projections: Sendable {
     public struct Configuration: Sendable {
         /// The data directory; the read models live in `<dataDirectory>/projections`.
@@ -54,8 +68,11 @@ public final class Projections: Sendable {
     /// The read models' format. A slot of another schema is folded again from the start.
     /// 2: the records are binary (`ViewCodec.swift`), no longer JSON.
     public static let schemaVersion: UInt64 = 2
-    /// Events folded per write transaction.
-    public static let batchEvents = 4096
+    /// Events folded per write transaction. A cold catch-up rewrites fewer pages with larger
+    /// batches (each user's history pages take more entries per commit): 200,000 events folded
+    /// in 4.22 s CPU (0.66 s sys) with 4096, 4.06 s (0.33 s sys) with 16384, 4.03 s with 32768.
+    /// A tailing fold's batches hold whatever is new, so this bounds only catch-ups.
+    public static let batchEvents = 16384
     static let formatMarker = Array("tally-projections/1".utf8)
 
     public static func path(in dataDirectory: String) -> String { dataDirectory + "/projections" }
