@@ -10,7 +10,7 @@ enum LedgerFold {
         try applyPostings(event.postings, at: sequence, to: &state)
         // The key's record names the first sequence its request appended.
         if let mark = event.idempotency, try idempotencyKeyIsNew || state.idempotency(vendor: mark.vendor, key: mark.key) == nil {
-            state.setRecord("idem/\(mark.vendor)/\(mark.key)", IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
+            state.setRecord("idem/" + mark.vendor + "/" + mark.key, IdempotencyRecord(requestDigest: mark.requestDigest, sequence: sequence))
         }
         switch event {
         case .accountOpened(let event):
