@@ -241,25 +241,25 @@ final class Folder {
         maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
     }
 
-    /// Writes every changed record and the checkpoints, in key order.
+    /// Writes every changed record and the checkpoints, in key order. Once: it adds them to
+    /// `appended` (not to a copy of it, which would copy the whole batch's bytes).
     func flush() throws {
-        var entries = appended
         for (time, sequence) in timeIndex {
-            entries.append(key: { $0.append("ti/"); $0.number(time) }, number: sequence)
+            appended.append(key: { $0.append("ti/"); $0.number(time) }, number: sequence)
         }
         for (account, balance) in balances {
-            entries.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
+            appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
-        users.write(into: &entries)
-        lotOwners.write(into: &entries)
-        vendors.write(into: &entries)
-        purchases.write(into: &entries)
-        royaltyTotals.write(into: &entries)
+        users.write(into: &appended)
+        lotOwners.write(into: &appended)
+        vendors.write(into: &appended)
+        purchases.write(into: &appended)
+        royaltyTotals.write(into: &appended)
         for model in Keys.models {
-            entries.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
+            appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
-        entries.append(key: Keys.maxTime, value: Integers.encode(maxTime))
-        try entries.put(into: transaction, database)
+        appended.append(key: Keys.maxTime, value: Integers.encode(maxTime))
+        try appended.put(into: transaction, database)
     }
 
     // MARK: One event
@@ -798,19 +798,27 @@ struct AccountName {
 
     init(_ name: String) {
         self.name = name
-        let utf8 = name.utf8
-        let colon = UInt8(ascii: ":")
+        var name = name
         // Split the bytes when the name is ASCII (every ledger account name): then each byte is
         // a Character, as `split` sees them. Otherwise split Characters (a `:` followed by a
         // combining mark is no separator).
-        if utf8.allSatisfy({ $0 < 0x80 }) {
-            let first = utf8.firstIndex(of: colon) ?? utf8.endIndex
-            kind = Self.kind(ascii: utf8[..<first])
-            if first != utf8.endIndex, let second = utf8[utf8.index(after: first)...].firstIndex(of: colon) {
-                id = String(name[utf8.index(after: first)..<second])
-            } else {
-                id = ""
+        let split = name.withUTF8 { bytes -> (Kind, String)? in
+            let colon = UInt8(ascii: ":")
+            var first = -1, second = -1
+            for index in bytes.indices {
+                let byte = bytes[index]
+                if byte >= 0x80 { return nil }
+                if byte == colon {
+                    if first < 0 { first = index } else if second < 0 { second = index }
+                }
             }
+            let kind = Self.kind(ascii: UnsafeBufferPointer(rebasing: bytes[..<(first < 0 ? bytes.count : first)]))
+            let id = second < 0 ? "" : String(decoding: UnsafeBufferPointer(rebasing: bytes[(first + 1)..<second]), as: UTF8.self)
+            return (kind, id)
+        }
+        if let (kind, id) = split {
+            self.kind = kind
+            self.id = id
         } else {
             let parts = name.split(separator: ":", omittingEmptySubsequences: false)
             kind = Self.kind(of: parts[0])
@@ -824,7 +832,7 @@ struct AccountName {
     }
 
     /// `kind(of:)` for ASCII bytes, without comparing Strings.
-    private static func kind(ascii text: Substring.UTF8View) -> Kind {
+    private static func kind(ascii text: UnsafeBufferPointer<UInt8>) -> Kind {
         @inline(__always) func equals(_ literal: StaticString) -> Bool {
             literal.utf8CodeUnitCount == text.count
                 && UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount).elementsEqual(text)
