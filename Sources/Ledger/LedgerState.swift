@@ -12,9 +12,9 @@ import Foundation
 public struct LedgerState {
     let base: (String) throws -> [UInt8]?
     /// Changes staged on the base, typed: records are encoded once, when `stagedChanges` is
-    /// read (at commit), however often a batch changes them.
-    /// Each staged key's slot in `order` and `values`: a staged value is changed through its
-    /// slot, and the changes are listed at commit without hashing every key again.
+    /// read (at commit), however often a batch changes them. `slots` gives each staged key's
+    /// place in `order` and `values`: a staged value is changed through its slot, and the
+    /// changes are listed at commit without hashing every key again.
     private(set) var slots: [String: Int] = [:]
     /// The staged keys in the order first staged, and their values.
     private(set) var order: [String] = []
