@@ -105,9 +105,18 @@ public struct JSONWriter {
 
     public mutating func stringArray(_ values: [String]) { array(values) { $0.string($1) } }
 
+    /// `"name":value`, or nothing when the value is absent (as `JSONEncoder` omits a nil).
+    public mutating func optionalKey(_ name: StaticString, _ value: String?) {
+        if let value { key(name); string(value) }
+    }
+
+    public mutating func optionalKey(_ name: StaticString, _ value: UInt64?) {
+        if let value { key(name); unsigned(value) }
+    }
+
     // MARK: Shared pieces (keys in sorted order, as `JSONEncoder` with `.sortedKeys` writes them)
 
-    mutating func access(_ access: AccessTerms) {
+    public mutating func access(_ access: AccessTerms) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
         if let days = access.days { key("days", first: first); signed(Int64(days)); first = false }

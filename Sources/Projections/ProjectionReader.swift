@@ -228,7 +228,9 @@ public struct ProjectionReader {
                 if text.hasPrefix("bal/") || text.hasPrefix("bh/") {
                     shown = String(Integers.int64(value) ?? 0)
                 } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
-                    shown = String(decoding: try encoder.encode(try HistoryCodec.decode(value)), as: UTF8.self)
+                    var writer = JSONWriter(capacity: 256, escapeSlashes: true)
+                    try HistoryCodec.decode(value).writeJSON(to: &writer)
+                    shown = String(decoding: writer.bytes, as: UTF8.self)
                 } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
                     shown = String(Integers.uint64(value) ?? 0)
                 } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {

@@ -28,6 +28,20 @@ extension TestValues {
             updatedAtSequence: unsigned())
     }
 
+    mutating func purchase() -> PurchaseView {
+        PurchaseView(
+            transaction: text(), user: text(), member: maybe { $0.text() }, vendor: text(), content: text(), title: text(), url: text(),
+            price: signed(), currency: currency(), amount: signed(), status: pick([.authorized, .captured, .voided, .refunded, .disputed]),
+            voidReason: maybe { $0.text() },
+            access: AccessTerms(views: maybe { Int($0.signed()) }, hours: maybe { _ in 48 }, days: maybe { _ in 7 }, expiresAtMilliseconds: maybe { $0.unsigned() }),
+            remaining: maybe {
+                EntitlementRemaining(views: $0.maybe { Int($0.signed()) }, hours: $0.maybe { _ in 1 }, days: $0.maybe { _ in 2 },
+                                     expiresAtMilliseconds: $0.maybe { $0.unsigned() })
+            },
+            fee: maybe { $0.signed() }, royalties: maybe { $0.list { RoyaltyPayment(holder: $0.text(), amount: $0.signed()) } },
+            purchasedAtMilliseconds: unsigned(), capturedAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(), updatedAtSequence: unsigned())
+    }
+
     mutating func history() -> HistoryPage {
         HistoryPage(
             entries: list {
@@ -55,6 +69,27 @@ struct ReadReplyTests {
             #expect(Self.handWritten(wallets) == Array(try JSONResponse.encoder.encode(wallets)), "wallets, round \(round)")
             let history = Snapshot(sequence: values.unsigned(), data: values.history())
             #expect(Self.handWritten(history) == Array(try JSONResponse.encoder.encode(history)), "history, round \(round)")
+        }
+    }
+
+    @Test("the canonical dump's form (slashes escaped) is JSONEncoder's sorted-keys bytes too: wallets, purchases, history entries")
+    func dumpForm() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        func escaped(_ write: (inout JSONWriter) -> Void) -> [UInt8] {
+            var writer = JSONWriter(escapeSlashes: true)
+            write(&writer)
+            return writer.bytes
+        }
+        var values = TestValues(seed: 11)
+        for round in 0..<500 {
+            let wallets = values.wallets()
+            #expect(escaped { wallets.writeJSON(to: &$0) } == Array(try encoder.encode(wallets)), "wallets, round \(round)")
+            let purchase = values.purchase()
+            #expect(escaped { purchase.writeJSON(to: &$0) } == Array(try encoder.encode(purchase)), "purchase, round \(round)")
+            for entry in values.history().entries {
+                #expect(escaped { entry.writeJSON(to: &$0) } == Array(try encoder.encode(entry)), "history, round \(round)")
+            }
         }
     }
 
