@@ -88,7 +88,11 @@ struct JSONKeyScanner {
             try value(path: keyPath)
             skipWhitespace()
             guard index < bytes.count else { throw Malformed(reason: "unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                try refuseTrailingComma(before: UInt8(ascii: "}"))
+                continue
+            }
             guard bytes[index] == UInt8(ascii: "}") else { throw Malformed(reason: "expected ',' or '}'") }
             index += 1
             depth -= 1
@@ -109,11 +113,23 @@ struct JSONKeyScanner {
             try value(path: elementPath)
             skipWhitespace()
             guard index < bytes.count else { throw Malformed(reason: "unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                try refuseTrailingComma(before: UInt8(ascii: "]"))
+                continue
+            }
             guard bytes[index] == UInt8(ascii: "]") else { throw Malformed(reason: "expected ',' or ']'") }
             index += 1
             depth -= 1
             return
+        }
+    }
+
+    /// RFC 8259 has no trailing comma (Foundation's parser accepts one): named as such.
+    fileprivate mutating func refuseTrailingComma(before close: UInt8) throws(Malformed) {
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == close {
+            throw Malformed(reason: "a trailing comma before '\(Character(Unicode.Scalar(close)))' at byte \(index)")
         }
     }
 

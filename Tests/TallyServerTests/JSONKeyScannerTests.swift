@@ -34,6 +34,11 @@ struct JSONKeyScannerTests {
         }
         for text in Self.trailingCommas {
             #expect(throws: JSONKeyScanner.Malformed.self, "\(text)") { _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8)) }
+            do {
+                _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8))
+            } catch {
+                #expect(error.reason.hasPrefix("a trailing comma"), "\(text): \(error.reason)")
+            }
         }
         #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.keyPaths(of: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)

@@ -202,6 +202,7 @@ struct SecurityRouteTests {
                                                       body: Array(#"{"currency":"USD","amount":100,"method":"card",}"#.utf8))
             #expect(trailingComma.status == .badRequest)
             #expect(trailingComma.problemType == "malformed-json", "RFC 8259 has no trailing commas")
+            #expect((trailingComma.json["detail"] as? String)?.hasPrefix("a trailing comma before '}'") == true)
             let wrongType = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": "100", "method": "card"])
             #expect(wrongType.problemType == "wrong-type")
             #expect(wrongType.json["field"] as? String == "amount")
