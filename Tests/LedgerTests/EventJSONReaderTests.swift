@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import TallyTestSupport
 import Testing
 @testable import Ledger
 
@@ -7,24 +8,13 @@ import Testing
 /// or decline (and then `JSONDecoder` decides).
 @Suite("Event JSON reader")
 struct EventJSONReaderTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let alphabet: [String] = ["a", "Z", "0", "-", "/", "\"", "\\", "é", "字", "🎵", "\n", "\t", "\u{01}", " ", "_", ":"]
 
-    static func text(_ random: inout SplitMix) -> String {
+    static func text(_ random: inout TestValues) -> String {
         (0..<Int.random(in: 0...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
     }
 
-    static func access(_ random: inout SplitMix) -> AccessTerms {
+    static func access(_ random: inout TestValues) -> AccessTerms {
         AccessTerms(
             views: Bool.random(using: &random) ? Int.random(in: 1...1_000_000, using: &random) : nil,
             hours: Bool.random(using: &random) ? Int.random(in: 1...876_000, using: &random) : nil,
@@ -32,7 +22,7 @@ struct EventJSONReaderTests {
             expiresAtMilliseconds: Bool.random(using: &random) ? UInt64.random(in: 0...253_402_300_799_999, using: &random) : nil)
     }
 
-    static func captured(_ random: inout SplitMix) -> PurchaseCaptured {
+    static func captured(_ random: inout TestValues) -> PurchaseCaptured {
         let currency = [Currency.usd, Currency.eur, Currency(code: "JPY")!].randomElement(using: &random)!
         let price = Int64.random(in: 1...1_000_000_000_000_000, using: &random)
         let terms = ContentTerms(
@@ -55,7 +45,7 @@ struct EventJSONReaderTests {
 
     @Test("random purchase events: the reader gives exactly the event, as JSONDecoder does")
     func roundTrip() throws {
-        var random = SplitMix(state: 20261125)
+        var random = TestValues(seed: 20261125)
         for _ in 0..<500 {
             let event = Self.captured(&random)
             let payload = EventJSON.purchaseCaptured(event)
@@ -75,7 +65,7 @@ struct EventJSONReaderTests {
 
     @Test("what the reader declines, JSONDecoder decides: fractions, duplicates, bad postings, escapes, broken JSON")
     func declines() throws {
-        var random = SplitMix(state: 7)
+        var random = TestValues(seed: 7)
         let event = Self.captured(&random)
         let text = String(decoding: EventJSON.purchaseCaptured(event), as: UTF8.self)
         let feeField = "\"fee\":\(event.fee)"

@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import PropertyBased
+import TallyTestSupport
 import Testing
 @testable import Ledger
 
@@ -11,8 +12,6 @@ import Testing
 /// never accepts something `JSONDecoder` reads differently, and it does accept every clean form.
 @Suite("Event reader agrees with JSONDecoder")
 struct EventReaderAgreementTests {
-    typealias SplitMix = EventJSONReaderTests.SplitMix
-
     /// One event type of the fast path: its reader and `JSONDecoder`, both as `LedgerEvent`.
     struct FastType: Sendable {
         let name: String
@@ -66,7 +65,7 @@ struct EventReaderAgreementTests {
 
     // MARK: Random events
 
-    static func extreme(_ random: inout SplitMix) -> Int64 {
+    static func extreme(_ random: inout TestValues) -> Int64 {
         switch Int.random(in: 0..<4, using: &random) {
         case 0: return [Int64.min, Int64.min + 1, -1, 0, 1, Int64.max - 1, Int64.max].randomElement(using: &random)!
         case 1: return Int64.random(in: -1_000...1_000, using: &random)
@@ -74,14 +73,14 @@ struct EventReaderAgreementTests {
         }
     }
 
-    static func time(_ random: inout SplitMix) -> UInt64 {
+    static func time(_ random: inout TestValues) -> UInt64 {
         Bool.random(using: &random) ? [0, 1, UInt64(Int64.max), UInt64.max - 1, UInt64.max].randomElement(using: &random)!
             : UInt64.random(in: 0...UInt64.max, using: &random)
     }
 
-    static func text(_ random: inout SplitMix) -> String { EventJSONReaderTests.text(&random) }
+    static func text(_ random: inout TestValues) -> String { EventJSONReaderTests.text(&random) }
 
-    static func event(_ random: inout SplitMix) -> LedgerEvent {
+    static func event(_ random: inout TestValues) -> LedgerEvent {
         switch Int.random(in: 0..<5, using: &random) {
         case 0:
             var captured = EventJSONReaderTests.captured(&random)
@@ -152,7 +151,7 @@ struct EventReaderAgreementTests {
     /// Writes a document with random equivalent changes, and with `dirty`, now and then a
     /// change that may break it or change its meaning.
     struct Writer {
-        var random: SplitMix
+        var random: TestValues
         let dirty: Bool
         var out: [UInt8] = []
         var unknowns = 0
@@ -297,9 +296,9 @@ struct EventReaderAgreementTests {
         #expect(types[draft.typeName]!.fast(draft.payload) == event, sourceLocation: sourceLocation)
         let document = try JSONDecoder().decode(Document.self, from: Data(draft.payload))
         for round in 0..<6 {
-            var clean = Writer(random: SplitMix(state: seed &+ UInt64(round)), dirty: false)
+            var clean = Writer(random: TestValues(seed: seed &+ UInt64(round)), dirty: false)
             check(draft.typeName, clean.document(document), mustBeFast: true, sourceLocation: sourceLocation)
-            var dirty = Writer(random: SplitMix(state: seed &+ UInt64(round) &+ 1_000), dirty: true)
+            var dirty = Writer(random: TestValues(seed: seed &+ UInt64(round) &+ 1_000), dirty: true)
             check(draft.typeName, dirty.document(document), mustBeFast: false, sourceLocation: sourceLocation)
         }
     }
@@ -307,7 +306,7 @@ struct EventReaderAgreementTests {
     @Test("random events of every fast type, written in many ways: the reader and JSONDecoder agree")
     func property() async {
         await propertyCheck(count: 150, input: Gen.int(in: 0...Int.max)) { seed in
-            var random = SplitMix(state: UInt64(seed))
+            var random = TestValues(seed: UInt64(seed))
             let event = Self.event(&random)
             try Self.check(event, seed: UInt64(seed))
         }
@@ -420,7 +419,7 @@ struct EventReaderAgreementTests {
     @Test("the reader's UTF-8 check agrees with the standard library's on text with one byte changed")
     func utf8Check() async {
         await propertyCheck(count: 2_000, input: Gen.int(in: 0...Int.max)) { seed in
-            var random = SplitMix(state: UInt64(seed))
+            var random = TestValues(seed: UInt64(seed))
             var bytes: [UInt8] = []
             for _ in 0..<Int.random(in: 0...4, using: &random) {
                 let ranges: [ClosedRange<UInt32>] = [0...0x7F, 0x80...0x7FF, 0x800...0xD7FF, 0xE000...0xFFFF, 0x10000...0x10FFFF]

@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 @testable import Ledger
 
@@ -7,19 +8,6 @@ import Testing
 /// base equal a fresh read, and the spending log's transaction IDs parse as before.
 @Suite("Ledger fast paths")
 struct LedgerFastPathTests {
-    /// A deterministic generator (splitmix64), so that a failure reproduces.
-    struct Mix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
-
     /// What the fold did before: each posting, debit then credit, one balance at a time.
     static func foldOneByOne(_ postings: [Posting], into entries: inout [String: Int64]) -> Bool {
         for posting in postings {
@@ -35,7 +23,7 @@ struct LedgerFastPathTests {
 
     @Test("postings applied account by account equal postings applied one by one, shared accounts included")
     func postingsByAccount() throws {
-        var mix = Mix(state: 7)
+        var mix = TestValues(seed: 7)
         let names = ["wallet:u1:USD", "vendor:v1:USD", "fees:USD", "holder:h1:USD", "credit:u1:USD", "lot:l1:USD"]
         for round in 0..<500 {
             // A base with some balances, some of them staged already by an earlier event.
@@ -125,7 +113,7 @@ struct LedgerFastPathTests {
 
     @Test("stored strings read as String(validating:) reads them: ASCII, other UTF-8, and bytes that are not UTF-8")
     func storedStrings() throws {
-        var mix = Mix(state: 5)
+        var mix = TestValues(seed: 5)
         var payloads: [[UInt8]] = [[], Array("plain ascii of some length, more than eight".utf8), Array("é".utf8), Array("🎵x".utf8),
                                    [0x80], [0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0x7F]]
         let pieces: [[UInt8]] = [[0x41], [0x7F], [0x00], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x8E, 0xB5], [0x80], [0xC3], [0xFE]]
@@ -191,7 +179,7 @@ struct LedgerFastPathTests {
             "tx-１", "tx-1\u{301}", "tx\u{301}-1", "t\u{0078}-7", "tx-٣", "tx-12345678901234567890123", "tx-9223372036854775808",
             "a-much-longer-transaction-id-than-any-small-string", "tx-12345678901234567890",
         ]
-        var mix = Mix(state: 11)
+        var mix = TestValues(seed: 11)
         let alphabet = Array("tx-0123456789+ é1".unicodeScalars)
         for _ in 0..<5_000 {
             var text = mix.below(3) == 0 ? "" : "tx-"

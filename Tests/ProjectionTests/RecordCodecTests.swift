@@ -3,6 +3,7 @@ import Journal
 import LMDB
 import Ledger
 import PropertyBased
+import TallyTestSupport
 import Testing
 @testable import Projections
 
@@ -11,7 +12,7 @@ import Testing
 /// canonical dump prints each record as the sorted-keys JSON that schema 1 stored.
 @Suite("Read-model record codec")
 struct RecordCodecTests {
-    static let payment: RoyaltyPayment = try! JSONDecoder().decode(RoyaltyPayment.self, from: Data(#"{"holder":"label","amount":12}"#.utf8))
+    static let payment = RoyaltyPayment(holder: "label", amount: 12)
 
     // MARK: Samples
 
@@ -274,105 +275,10 @@ struct RecordCodecTests {
 
     // MARK: Property
 
-    /// A random value of every record kind, from a seed.
-    struct RandomRecords {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            // SplitMix64.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        mutating func pick<T>(_ values: [T]) -> T { values[Int(next() % UInt64(values.count))] }
-        mutating func bool() -> Bool { next() & 1 == 0 }
-        mutating func maybe<T>(_ make: (inout RandomRecords) -> T) -> T? { bool() ? make(&self) : nil }
-        mutating func list<T>(_ make: (inout RandomRecords) -> T) -> [T] { (0..<Int(next() % 4)).map { _ in make(&self) } }
-        mutating func signed() -> Int64 { pick([0, 1, -1, .max, .min, Int64(bitPattern: next()), Int64(bitPattern: next() >> 40)]) }
-        mutating func unsigned() -> UInt64 { pick([0, 1, .max, next(), next() >> 40]) }
-        mutating func int() -> Int { Int(truncatingIfNeeded: signed()) }
-        mutating func text() -> String { pick(["", "a", "alice", "tx-\(next() % 1000)", "ünï✓", String(repeating: "x", count: Int(next() % 300))]) }
-        mutating func currency() -> Currency { pick([Currency.usd, .eur, Currency(code: "XTK")!, Currency(code: "JPY")!]) }
-
-        mutating func wallets() -> WalletsView {
-            WalletsView(
-                user: text(), status: text(), channel: pick(AccountChannel.allCases), referringVendor: maybe { $0.text() },
-                representative: maybe { $0.text() }, openedAtMilliseconds: unsigned(),
-                members: list { MemberView(member: $0.text(), active: $0.bool()) },
-                wallets: list {
-                    WalletView(currency: $0.currency(), opened: $0.bool(), balance: $0.signed(), held: $0.signed(), pending: $0.signed(),
-                               creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed())
-                },
-                lots: list {
-                    LotView(lot: $0.text(), currency: $0.currency(), issuer: $0.text(), balance: $0.signed(),
-                            expiresAtMilliseconds: $0.maybe { $0.unsigned() }, vendors: $0.maybe { $0.list { $0.text() } }, expired: $0.bool())
-                },
-                spendingLimits: list {
-                    SpendingLimit(kind: $0.pick(SpendingLimit.Kind.allCases), currency: $0.currency(), amount: $0.signed(),
-                                  member: $0.maybe { $0.text() }, vendor: $0.maybe { $0.text() })
-                },
-                updatedAtSequence: unsigned())
-        }
-
-        mutating func vendor() -> VendorSettlementView {
-            VendorSettlementView(
-                vendor: text(), name: text(), feeBasisPoints: signed(),
-                policy: SettlementPolicy(thresholdAmount: maybe { $0.signed() }, periodSeconds: maybe { $0.unsigned() }),
-                registeredAtMilliseconds: unsigned(), lastSettledAtMilliseconds: unsigned(),
-                currencies: list {
-                    VendorCurrencySettlement(
-                        currency: $0.currency(), earned: $0.signed(), fees: $0.signed(), royalties: $0.signed(), refunded: $0.signed(),
-                        referralRewards: $0.signed(), reserved: $0.signed(), settled: $0.signed(), unsettled: $0.signed(),
-                        settlements: $0.signed(), lastSettledSequence: $0.maybe { $0.unsigned() },
-                        lastSettledAtMilliseconds: $0.maybe { $0.unsigned() },
-                        nextDue: SettlementDue(thresholdAmount: $0.maybe { $0.signed() }, remainingToThreshold: $0.maybe { $0.signed() },
-                                               periodDueAtMilliseconds: $0.maybe { $0.unsigned() }))
-                })
-        }
-
-        mutating func purchase() -> PurchaseView {
-            PurchaseView(
-                transaction: text(), user: text(), member: maybe { $0.text() }, vendor: text(), content: text(), title: text(),
-                url: text(), price: signed(), currency: currency(), amount: signed(),
-                status: pick([PurchaseStatus.authorized, .captured, .voided, .refunded, .disputed]), voidReason: maybe { $0.text() },
-                access: AccessTerms(views: maybe { $0.int() }, hours: maybe { $0.int() }, days: maybe { $0.int() },
-                                    expiresAtMilliseconds: maybe { $0.unsigned() }),
-                remaining: maybe {
-                    EntitlementRemaining(views: $0.maybe { $0.int() }, hours: $0.maybe { $0.int() }, days: $0.maybe { $0.int() },
-                                         expiresAtMilliseconds: $0.maybe { $0.unsigned() })
-                },
-                fee: maybe { $0.signed() },
-                royalties: maybe {
-                    $0.list {
-                        var payment = RecordCodecTests.payment
-                        payment.holder = $0.text()
-                        payment.amount = $0.signed()
-                        return payment
-                    }
-                },
-                purchasedAtMilliseconds: unsigned(), capturedAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(),
-                updatedAtSequence: unsigned())
-        }
-
-        mutating func totals() -> [RoyaltyCurrencyTotal] {
-            list { RoyaltyCurrencyTotal(currency: $0.currency(), paid: $0.signed(), reversed: $0.signed(), balance: $0.signed()) }
-        }
-
-        mutating func entries() -> [RoyaltyEntry] {
-            list {
-                RoyaltyEntry(sequence: $0.unsigned(), timeMilliseconds: $0.unsigned(), transaction: $0.text(), vendor: $0.text(),
-                             currency: $0.currency(), amount: $0.signed())
-            }
-        }
-    }
-
     @Test("random records of every kind round-trip, print as their JSON, and refuse their truncations")
     func randomRoundTrips() async {
         await propertyCheck(count: 200, input: Gen.int(in: 0...Int.max)) { seed in
-            var random = RandomRecords(state: UInt64(seed))
+            var random = TestValues(seed: UInt64(seed))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             func check<R: ViewRecord & Equatable>(_ value: R, _ prefix: String) throws {
@@ -453,5 +359,78 @@ struct RecordCodecTests {
         #expect(try fixture.projections.canonicalDump() == expected)
         #expect(expected.contains("schema = 2\n"))
         #expect(try fixture.projections.read { try $0.wallets(user: "alice") }?.user == "alice")
+    }
+}
+
+/// A random value of every record kind.
+extension TestValues {
+    mutating func currency() -> Currency { pick([Currency.usd, .eur, Currency(code: "XTK")!, Currency(code: "JPY")!]) }
+
+    mutating func wallets() -> WalletsView {
+        WalletsView(
+            user: text(), status: text(), channel: pick(AccountChannel.allCases), referringVendor: maybe { $0.text() },
+            representative: maybe { $0.text() }, openedAtMilliseconds: unsigned(),
+            members: list { MemberView(member: $0.text(), active: $0.bool()) },
+            wallets: list {
+                WalletView(currency: $0.currency(), opened: $0.bool(), balance: $0.signed(), held: $0.signed(), pending: $0.signed(),
+                           creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed())
+            },
+            lots: list {
+                LotView(lot: $0.text(), currency: $0.currency(), issuer: $0.text(), balance: $0.signed(),
+                        expiresAtMilliseconds: $0.maybe { $0.unsigned() }, vendors: $0.maybe { $0.list { $0.text() } }, expired: $0.bool())
+            },
+            spendingLimits: list {
+                SpendingLimit(kind: $0.pick(SpendingLimit.Kind.allCases), currency: $0.currency(), amount: $0.signed(),
+                              member: $0.maybe { $0.text() }, vendor: $0.maybe { $0.text() })
+            },
+            updatedAtSequence: unsigned())
+    }
+
+    mutating func vendor() -> VendorSettlementView {
+        VendorSettlementView(
+            vendor: text(), name: text(), feeBasisPoints: signed(),
+            policy: SettlementPolicy(thresholdAmount: maybe { $0.signed() }, periodSeconds: maybe { $0.unsigned() }),
+            registeredAtMilliseconds: unsigned(), lastSettledAtMilliseconds: unsigned(),
+            currencies: list {
+                VendorCurrencySettlement(
+                    currency: $0.currency(), earned: $0.signed(), fees: $0.signed(), royalties: $0.signed(), refunded: $0.signed(),
+                    referralRewards: $0.signed(), reserved: $0.signed(), settled: $0.signed(), unsettled: $0.signed(),
+                    settlements: $0.signed(), lastSettledSequence: $0.maybe { $0.unsigned() },
+                    lastSettledAtMilliseconds: $0.maybe { $0.unsigned() },
+                    nextDue: SettlementDue(thresholdAmount: $0.maybe { $0.signed() }, remainingToThreshold: $0.maybe { $0.signed() },
+                                           periodDueAtMilliseconds: $0.maybe { $0.unsigned() }))
+            })
+    }
+
+    mutating func purchase() -> PurchaseView {
+        PurchaseView(
+            transaction: text(), user: text(), member: maybe { $0.text() }, vendor: text(), content: text(), title: text(),
+            url: text(), price: signed(), currency: currency(), amount: signed(),
+            status: pick([PurchaseStatus.authorized, .captured, .voided, .refunded, .disputed]), voidReason: maybe { $0.text() },
+            access: AccessTerms(views: maybe { $0.int() }, hours: maybe { $0.int() }, days: maybe { $0.int() },
+                                expiresAtMilliseconds: maybe { $0.unsigned() }),
+            remaining: maybe {
+                EntitlementRemaining(views: $0.maybe { $0.int() }, hours: $0.maybe { $0.int() }, days: $0.maybe { $0.int() },
+                                     expiresAtMilliseconds: $0.maybe { $0.unsigned() })
+            },
+            fee: maybe { $0.signed() },
+            royalties: maybe {
+                $0.list {
+                    RoyaltyPayment(holder: $0.text(), amount: $0.signed())
+                }
+            },
+            purchasedAtMilliseconds: unsigned(), capturedAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(),
+            updatedAtSequence: unsigned())
+    }
+
+    mutating func totals() -> [RoyaltyCurrencyTotal] {
+        list { RoyaltyCurrencyTotal(currency: $0.currency(), paid: $0.signed(), reversed: $0.signed(), balance: $0.signed()) }
+    }
+
+    mutating func entries() -> [RoyaltyEntry] {
+        list {
+            RoyaltyEntry(sequence: $0.unsigned(), timeMilliseconds: $0.unsigned(), transaction: $0.text(), vendor: $0.text(),
+                         currency: $0.currency(), amount: $0.signed())
+        }
     }
 }

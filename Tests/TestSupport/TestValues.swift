@@ -20,11 +20,20 @@ public struct TestValues: RandomNumberGenerator {
     public mutating func list<T>(most: UInt64 = 3, _ make: (inout TestValues) -> T) -> [T] {
         (0..<Int(next() % (most + 1))).map { _ in make(&self) }
     }
-    /// Edge values first: zero, ±1, the limits, then anything.
-    public mutating func signed() -> Int64 { pick([0, 1, -1, .max, .min, Int64(bitPattern: next())]) }
-    public mutating func unsigned() -> UInt64 { pick([0, 1, .max, next()]) }
-    /// Strings that need escaping in JSON, non-ASCII text, slashes, and plain IDs.
+    /// An integer in `0..<bound`.
+    public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    /// Edge values first: zero, ±1, the limits, then anything, small or large.
+    public mutating func signed() -> Int64 {
+        pick([0, 1, -1, .max, .min, Int64(bitPattern: next()), Int64(bitPattern: next() >> 40)])
+    }
+    public mutating func unsigned() -> UInt64 { pick([0, 1, .max, next(), next() >> 40]) }
+    public mutating func int() -> Int { Int(truncatingIfNeeded: signed()) }
+    /// Strings that need escaping in JSON, non-ASCII text, slashes, plain IDs, and long ones
+    /// (a length that takes two varint bytes).
     public mutating func text() -> String {
-        pick(["", "a", "u-1.x_y", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵", "https://a.example/b?c=d"])
+        pick([
+            "", "a", "u-1.x_y", "tx-\(next() % 1000)", "ünï✓", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵",
+            "https://a.example/b?c=d", String(repeating: "x", count: Int(next() % 300)),
+        ])
     }
 }
