@@ -366,73 +366,13 @@ struct JSONCursor {
                 scratch.append(byte)
                 continue
             }
-            guard index < bytes.count else { break }
-            let escaped = bytes[index]
-            index += 1
-            switch escaped {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(escaped)
-            case UInt8(ascii: "b"): scratch.append(0x08)
-            case UInt8(ascii: "f"): scratch.append(0x0C)
-            case UInt8(ascii: "n"): scratch.append(0x0A)
-            case UInt8(ascii: "r"): scratch.append(0x0D)
-            case UInt8(ascii: "t"): scratch.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                        throw JSONReadError(reason: "lone surrogate")
-                    }
-                    index += 2
-                    let low = try hex4()
-                    guard (0xDC00...0xDFFF).contains(low) else { throw JSONReadError(reason: "lone surrogate") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw JSONReadError(reason: "lone surrogate")
-                }
-                Self.appendUTF8(scalar, to: &scratch)
-            default:
-                throw JSONReadError(reason: "bad escape")
+            do {
+                index = try JSONEscape.decode(bytes, at: index, into: &scratch)
+            } catch {
+                throw JSONReadError(reason: error.reason)
             }
         }
         throw JSONReadError(reason: "unterminated string")
-    }
-
-    /// Appends the UTF-8 of a scalar (not a surrogate, at most 0x10FFFF).
-    static func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
-        switch scalar {
-        case 0..<0x80:
-            utf8.append(UInt8(scalar))
-        case 0x80..<0x800:
-            utf8.append(UInt8(0xC0 | scalar >> 6))
-            utf8.append(UInt8(0x80 | scalar & 0x3F))
-        case 0x800..<0x10000:
-            utf8.append(UInt8(0xE0 | scalar >> 12))
-            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            utf8.append(UInt8(0x80 | scalar & 0x3F))
-        default:
-            utf8.append(UInt8(0xF0 | scalar >> 18))
-            utf8.append(UInt8(0x80 | scalar >> 12 & 0x3F))
-            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
-            utf8.append(UInt8(0x80 | scalar & 0x3F))
-        }
-    }
-
-    mutating func hex4() throws(JSONReadError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw JSONReadError(reason: "bad escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw JSONReadError(reason: "bad escape")
-            }
-            value = value << 4 | digit
-            index += 1
-        }
-        return value
     }
 
     /// Whether `bytes` are well-formed UTF-8 (Unicode table 3-7: no overlong forms, no

@@ -1,3 +1,5 @@
+import Ledger
+
 /// A strict JSON syntax check (RFC 8259) over a request body that also collects the body's key
 /// paths (`inline.access.views`; array elements as `[]`), without building the value.
 ///
@@ -180,57 +182,16 @@ struct JSONKeyScanner {
                 guard let text = String(validating: utf8, as: UTF8.self) else { throw Malformed(reason: "invalid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
-                guard index < bytes.count else { throw Malformed(reason: "unterminated string") }
-                let escaped = bytes[index]
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00 {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw Malformed(reason: "a lone surrogate")
-                        }
-                        index += 2
-                        let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw Malformed(reason: "a lone surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                        throw Malformed(reason: "a lone surrogate")
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw Malformed(reason: "not a Unicode scalar") }
-                    utf8.append(contentsOf: String(Character(unicode)).utf8)
-                default:
-                    throw Malformed(reason: "bad escape")
+                do {
+                    index = try JSONEscape.decode(bytes, at: index, into: &utf8)
+                } catch {
+                    throw Malformed(reason: error.reason)
                 }
             default:
                 guard byte >= 0x20 else { throw Malformed(reason: "a control character in a string") }
                 utf8.append(byte)
             }
         }
-    }
-
-    fileprivate mutating func hex4() throws(Malformed) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw Malformed(reason: "unexpected end") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw Malformed(reason: "bad \\u escape")
-            }
-            value = value << 4 | digit
-            index += 1
-        }
-        return value
     }
 }
 
