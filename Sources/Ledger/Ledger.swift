@@ -267,13 +267,17 @@ public final class Ledger: Sendable {
         while true {
             let batch = try reader.events(from: next, limit: 4096)
             if batch.isEmpty { break }
+            // One state per chunk, as the journal's writer folds a batch of commands: later
+            // events read earlier ones' changes from the staged slots, and each record is
+            // encoded and merged once per chunk instead of once per event.
+            var state = LedgerState(base: { entries[$0] })
+            state.reserveCapacity(batch.count * 4)
             for stored in batch {
                 let event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
-                var state = LedgerState(base: { entries[$0] })
                 try LedgerFold.apply(event, at: stored.sequence, to: &state)
-                for change in state.stagedChanges {
-                    entries[change.key] = change.value
-                }
+            }
+            for change in state.stagedChanges {
+                entries[change.key] = change.value
             }
             next = batch.last!.sequence + 1
         }

@@ -318,7 +318,7 @@ enum ViewRecordDump {
         func show<R: ViewRecord>(_ type: R.Type) throws -> String {
             String(decoding: try encoder.encode(try ProjectionReader.decode(R.self, value, key: text)), as: UTF8.self)
         }
-        // The two most numerous kinds are written by hand (ViewJSON.swift), the same bytes.
+        // The most numerous kinds are written by hand (ViewJSON.swift), the same bytes.
         func written<R: ViewRecord>(_ type: R.Type, _ write: (R, inout JSONWriter) -> Void) throws -> String {
             var writer = JSONWriter(capacity: 512, escapeSlashes: true)
             write(try ProjectionReader.decode(R.self, value, key: text), &writer)
@@ -328,8 +328,8 @@ enum ViewRecordDump {
         if text.hasPrefix("lot/") { return try show(String.self) }
         if text.hasPrefix("vendor/") { return try show(VendorSettlementView.self) }
         if text.hasPrefix("txn/") { return try written(PurchaseView.self) { $0.writeJSON(to: &$1) } }
-        if text.hasPrefix("rs/") { return try show([RoyaltyCurrencyTotal].self) }
-        if text.hasPrefix("re/") { return try show([RoyaltyEntry].self) }
+        if text.hasPrefix("rs/") { return try written([RoyaltyCurrencyTotal].self) { $1.array($0) { $1.writeJSON(to: &$0) } } }
+        if text.hasPrefix("re/") { return try written([RoyaltyEntry].self) { $1.array($0) { $1.writeJSON(to: &$0) } } }
         return nil
     }
 }

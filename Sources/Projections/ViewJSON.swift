@@ -130,3 +130,27 @@ extension PurchaseView {
         }
     }
 }
+
+extension RoyaltyEntry {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.object {
+            $0.key("amount", first: true); $0.signed(amount)
+            $0.key("currency"); $0.string(currency.code)
+            $0.key("sequence"); $0.unsigned(sequence)
+            $0.key("timeMilliseconds"); $0.unsigned(timeMilliseconds)
+            $0.key("transaction"); $0.string(transaction)
+            $0.key("vendor"); $0.string(vendor)
+        }
+    }
+}
+
+extension RoyaltyCurrencyTotal {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.object {
+            $0.key("balance", first: true); $0.signed(balance)
+            $0.key("currency"); $0.string(currency.code)
+            $0.key("paid"); $0.signed(paid)
+            $0.key("reversed"); $0.signed(reversed)
+        }
+    }
+}

@@ -72,7 +72,7 @@ struct ReadReplyTests {
         }
     }
 
-    @Test("the canonical dump's form (slashes escaped) is JSONEncoder's sorted-keys bytes too: wallets, purchases, history entries")
+    @Test("the canonical dump's form (slashes escaped) is JSONEncoder's sorted-keys bytes too: wallets, purchases, history entries, royalty entries and totals")
     func dumpForm() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -90,6 +90,15 @@ struct ReadReplyTests {
             for entry in values.history().entries {
                 #expect(escaped { entry.writeJSON(to: &$0) } == Array(try encoder.encode(entry)), "history, round \(round)")
             }
+            let royalties = values.list {
+                RoyaltyEntry(sequence: $0.unsigned(), timeMilliseconds: $0.unsigned(), transaction: $0.text(), vendor: $0.text(),
+                             currency: $0.currency(), amount: $0.signed())
+            }
+            #expect(escaped { w in w.array(royalties) { $1.writeJSON(to: &$0) } } == Array(try encoder.encode(royalties)), "royalty entries, round \(round)")
+            let totals = values.list {
+                RoyaltyCurrencyTotal(currency: $0.currency(), paid: $0.signed(), reversed: $0.signed(), balance: $0.signed())
+            }
+            #expect(escaped { w in w.array(totals) { $1.writeJSON(to: &$0) } } == Array(try encoder.encode(totals)), "royalty totals, round \(round)")
         }
     }
 
