@@ -251,6 +251,15 @@ func processCPUSeconds(_ pid: Int32?) -> Double? {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// Bytes process `pid` has passed to write-like system calls so far (`wchar` in /proc/PID/io; nil when unreadable).
+func processWrittenBytes(_ pid: Int32?) -> UInt64? {
+    guard let pid, let text = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("wchar:") {
+        return UInt64(line.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces))
+    }
+    return nil
+}
+
 /// One read phase at `read.rate`; prints its JSON line. True when every read was sent and answered 200.
 func readPhase(
     _ parameters: Parameters, _ read: ReadParameters, users: [UserAccount], group: any EventLoopGroup, host: String, port: Int,

@@ -92,12 +92,15 @@ func run() async throws -> Int32 {
     let counter = Counter()
     let clients = timedConnections.map { Client(connection: $0, plan: plan, counter: counter) }
     log("timed phase: \(plan.requestCount) requests on \(clients.count) connections")
+    let serverPID = ProcessInfo.processInfo.environment["TALLY_SERVER_PID"].flatMap { Int32($0) }
+    let serverBefore = (cpu: processCPUSeconds(serverPID), written: processWrittenBytes(serverPID))
     let cpuBefore = cpuSeconds()
     let started = DispatchTime.now().uptimeNanoseconds
     for client in clients { client.start() }
     for client in clients { try await client.finished.futureResult.get() }
     let elapsed = DispatchTime.now().uptimeNanoseconds - started
     let clientCPU = cpuSeconds() - cpuBefore
+    let serverAfter = (cpu: processCPUSeconds(serverPID), written: processWrittenBytes(serverPID))
     for connection in timedConnections { await connection.close() }
 
     var latencies: [UInt64] = []
@@ -146,6 +149,15 @@ func run() async throws -> Int32 {
         ("durability", Bodies.jsonString(parameters.durability)),
     ]
     if parameters.isDefault { fields.append(("cross_check", "\"WORKLOAD.md defaults\"")) }
+    // The server's share, when the script passes its pid: CPU (user + system) and bytes it handed
+    // to write(2)-like calls (/proc/PID/io wchar; LMDB's page writes), per accepted purchase.
+    if let before = serverBefore.cpu, let after = serverAfter.cpu, accepted > 0 {
+        fields.append(("server_cpu_s", String(format: "%.3f", after - before)))
+        fields.append(("server_cpu_us_per_purchase", String(format: "%.0f", (after - before) * 1e6 / Double(accepted))))
+    }
+    if let before = serverBefore.written, let after = serverAfter.written, accepted > 0 {
+        fields.append(("server_written_bytes_per_purchase", "\((after - before) / UInt64(accepted))"))
+    }
     print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
     fflush(nil)
     if !matches {
