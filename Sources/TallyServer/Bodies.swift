@@ -46,14 +46,14 @@ struct PurchaseBody: Codable, Sendable, Equatable {
     var holdSeconds: UInt64?
 }
 
-struct BatchPurchaseItem: Codable, Sendable {
+struct BatchPurchaseItem: Codable, Sendable, Equatable {
     var idempotencyKey: String
     var purchaseToken: String
     var content: String?
     var inline: ContentBody?
 }
 
-struct BatchPurchaseBody: Codable, Sendable {
+struct BatchPurchaseBody: Codable, Sendable, Equatable {
     var purchases: [BatchPurchaseItem]
 }
 
@@ -126,6 +126,27 @@ struct BatchPurchaseResult: Codable, Sendable {
     var accepted: Int
     var rejected: Int
 }
+
+extension BatchPurchaseResult: HandWrittenJSON {
+    /// The batch reply, written by hand like the single purchase's (`JSONEncoder` was 7 % of
+    /// the server's CPU in batched mode): exactly `JSONResponse.encoder`'s bytes (tested).
+    func writeJSON(to writer: inout JSONWriter) {
+        writer.object { writer in
+            writer.key("accepted", first: true); writer.signed(Int64(accepted))
+            writer.key("rejected"); writer.signed(Int64(rejected))
+            writer.key("results")
+            writer.array(results) { writer, result in
+                writer.object { writer in
+                    var first = true
+                    if let problem = result.problem { writer.key("problem", first: true); problem.writeJSON(to: &writer); first = false }
+                    if let purchase = result.purchase { writer.key("purchase", first: first); purchase.writeJSON(to: &writer); first = false }
+                    writer.key("status", first: first); writer.signed(Int64(result.status))
+                }
+            }
+        }
+    }
+}
+
 
 struct VendorIncentiveBody: Codable, Sendable {
     var customer: String

@@ -1,6 +1,7 @@
 import Ledger
 
-// Hand-written readers of the purchase body (the hot route's only body), on `JSONKeyScanner`.
+// Hand-written readers of the purchase bodies (the hot routes': one purchase, and a batch of
+// them), on `JSONKeyScanner`.
 // Each answers nil for anything it does not fully understand, and `RequestBodies.decode` then
 // decides with the generic path and its precise error (see `FastDecodable`).
 
@@ -24,6 +25,48 @@ extension PurchaseBody: FastDecodable {
             guard understood, let token else { return nil }
             return PurchaseBody(purchaseToken: token, content: content, inline: inline, holdSeconds: holdSeconds)
         }
+    }
+}
+
+extension BatchPurchaseBody: FastDecodable {
+    static func fastDecode(_ body: [UInt8]) -> BatchPurchaseBody? {
+        JSONKeyScanner.reading(body) { scanner throws(JSONKeyScanner.Malformed) -> BatchPurchaseBody? in
+            var purchases: [BatchPurchaseItem]?
+            let understood = try scanner.members { scanner, key throws(JSONKeyScanner.Malformed) in
+                guard key == "purchases" else { return false }
+                var items: [BatchPurchaseItem] = []
+                let read = try scanner.elements { scanner throws(JSONKeyScanner.Malformed) in
+                    guard let item = try BatchPurchaseItem.read(&scanner) else { return false }
+                    items.append(item)
+                    return true
+                }
+                purchases = items
+                return read
+            }
+            guard understood, let purchases else { return nil }
+            return BatchPurchaseBody(purchases: purchases)
+        }
+    }
+}
+
+extension BatchPurchaseItem {
+    static func read(_ scanner: inout JSONKeyScanner) throws(JSONKeyScanner.Malformed) -> BatchPurchaseItem? {
+        var idempotencyKey: String?
+        var token: String?
+        var content: String?
+        var inline: ContentBody?
+        let understood = try scanner.members { scanner, key throws(JSONKeyScanner.Malformed) in
+            switch key {
+            case "idempotencyKey": idempotencyKey = try scanner.text(); return idempotencyKey != nil
+            case "purchaseToken": token = try scanner.text(); return token != nil
+            case "content": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try s.text() }) else { return false }; content = value
+            case "inline": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try ContentBody.read(&s) }) else { return false }; inline = value
+            default: return false
+            }
+            return true
+        }
+        guard understood, let idempotencyKey, let token else { return nil }
+        return BatchPurchaseItem(idempotencyKey: idempotencyKey, purchaseToken: token, content: content, inline: inline)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Ledger
 
 /// An error answer in the form of RFC 9457 (`application/problem+json`). `type` is a stable
 /// URI per rule, so clients branch on it rather than on the text. `field` names the request
@@ -25,13 +26,28 @@ public struct ProblemDocument: Codable, Sendable, Equatable {
 
     /// The response carrying this document, with extra headers (such as `Retry-After`).
     public func response(headers extra: HTTPFields = [:]) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(self)) ?? Data()
+        var writer = JSONWriter(capacity: 256)
+        writeJSON(to: &writer)
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         headers.append(contentsOf: extra)
         return Response(
             status: HTTPResponse.Status(code: status), headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    }
+}
+
+extension ProblemDocument {
+    /// The document as `JSONResponse.encoder` writes it (sorted keys, absent optionals omitted,
+    /// slashes unescaped), by hand: error replies and the batch reply's refused items (tested).
+    func writeJSON(to writer: inout JSONWriter) {
+        writer.object { writer in
+            var first = true
+            if let detail { writer.key("detail", first: true); writer.string(detail); first = false }
+            if let field { writer.key("field", first: first); writer.string(field); first = false }
+            if let headroom { writer.key("headroom", first: first); writer.signed(headroom); first = false }
+            writer.key("status", first: first); writer.signed(Int64(status))
+            writer.key("title"); writer.string(title)
+            writer.key("type"); writer.string(type)
+        }
     }
 }

@@ -84,3 +84,87 @@ struct FastBodyTests {
         }
     }
 }
+
+extension TestValues {
+    mutating func batchBody() -> BatchPurchaseBody {
+        BatchPurchaseBody(purchases: list {
+            let single = $0.purchaseBody()
+            return BatchPurchaseItem(idempotencyKey: $0.text(), purchaseToken: single.purchaseToken, content: single.content, inline: single.inline)
+        })
+    }
+
+    mutating func problem() -> ProblemDocument {
+        ProblemDocument(
+            rule: pick(["insufficient-funds", "limit-exceeded", "content-url"]), title: text(), status: pick([.conflict, .unprocessableContent, .badRequest]),
+            detail: maybe { $0.text() }, field: maybe { $0.text() }, headroom: maybe { $0.signed() })
+    }
+
+    mutating func vendorPurchase() -> VendorPurchaseView {
+        VendorPurchaseView(
+            transaction: text(), customer: text(), vendor: text(), content: text(), title: text(), url: text(), currency: pick(["USD", "EUR"]),
+            amount: signed(), status: pick(["captured", "held"]), fee: maybe { $0.signed() },
+            royalties: maybe { $0.list { RoyaltyView(holder: $0.text(), amount: $0.signed()) } }, vendorNet: maybe { $0.signed() },
+            holdExpiresAtMilliseconds: maybe { $0.unsigned() }, timeMilliseconds: maybe { $0.unsigned() }, sequence: maybe { $0.unsigned() })
+    }
+}
+
+/// The batch route's hand-written body reader may only decline, and its hand-written reply must
+/// be `JSONResponse.encoder`'s bytes.
+@Suite("Batch purchase body and reply fast paths")
+struct BatchFastPathTests {
+    static func generic(_ bytes: [UInt8]) -> BatchPurchaseBody? {
+        try? RequestBodies.decodeGeneric(BatchPurchaseBody.self, from: bytes)
+    }
+
+    @Test("batch bodies written by JSONEncoder: the fast reader reads them, and as the generic path does")
+    func agreement() throws {
+        var values = TestValues(seed: 5)
+        let encoder = JSONEncoder()
+        for round in 0..<300 {
+            let body = values.batchBody()
+            let bytes = Array(try encoder.encode(body))
+            #expect(BatchPurchaseBody.fastDecode(bytes) == body, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+            #expect(Self.generic(bytes) == body, "round \(round)")
+        }
+    }
+
+    @Test("anything unusual in a batch is declined, and the generic path decides with its precise error")
+    func declines() throws {
+        let item = #"{"idempotencyKey":"k","purchaseToken":"t","content":"c"}"#
+        #expect(BatchPurchaseBody.fastDecode(Array(#"{"purchases":[\#(item),\#(item)]}"#.utf8))?.purchases.count == 2)
+        #expect(BatchPurchaseBody.fastDecode(Array(#"{"purchases":[]}"#.utf8)) == BatchPurchaseBody(purchases: []))
+        let declined = [
+            #"{"purchases":[\#(item)],"purchases":[]}"#,                              // a repeated key
+            #"{"purchases":[\#(item)],"extra":1}"#,                                    // an unknown key
+            #"{"purchases":{}}"#, #"{"purchases":null}"#, #"{}"#, "[]", "",            // wrong types, missing
+            #"{"purchases":[{"purchaseToken":"t","content":"c"}]}"#,                  // no idempotency key
+            #"{"purchases":[{"idempotencyKey":"k","content":"c"}]}"#,                 // no token
+            #"{"purchases":[{"idempotencyKey":"k","purchaseToken":"t","holdSeconds":5}]}"#, // not a batch field
+            #"{"purchases":[{"idempotencyKey":5,"purchaseToken":"t"}]}"#,
+            #"{"purchases":[\#(item),]}"#, #"{"purchases":[\#(item)]} x"#, #"{"purchases":[1]}"#,
+        ]
+        for text in declined {
+            #expect(BatchPurchaseBody.fastDecode(Array(text.utf8)) == nil, "\(text)")
+        }
+        do {
+            _ = try RequestBodies.decode(BatchPurchaseBody.self, from: Array(#"{"purchases":[{"idempotencyKey":"k","purchaseToken":"t","holdSeconds":5}]}"#.utf8))
+            Issue.record("an unknown item field was accepted")
+        } catch let error as APIError {
+            #expect(error.problem.field == "purchases[0].holdSeconds")
+        }
+    }
+
+    @Test("the batch reply and problem documents are JSONResponse.encoder's bytes, on 300 random replies")
+    func reply() throws {
+        var values = TestValues(seed: 9)
+        for round in 0..<300 {
+            let results = values.list {
+                BatchItemResult(status: $0.pick([201, 409, 422]), purchase: $0.maybe { $0.vendorPurchase() }, problem: $0.maybe { $0.problem() })
+            }
+            let reply = BatchPurchaseResult(results: results, accepted: Int(values.below(1001)), rejected: Int(values.below(1001)))
+            var writer = JSONWriter()
+            reply.writeJSON(to: &writer)
+            #expect(writer.bytes == Array(try JSONResponse.encoder.encode(reply)), "round \(round)")
+        }
+    }
+}
