@@ -5,25 +5,39 @@ import Ledger
 // Each answers nil for anything it does not fully understand, and `RequestBodies.decode` then
 // decides with the generic path and its precise error (see `FastDecodable`).
 
+/// The members a single purchase and a batch item share: the token and the content, from the
+/// catalog or inline.
+struct PurchaseMembers {
+    var token: String?
+    var content: String?
+    var inline: ContentBody?
+
+    /// Reads `key`'s value if it is one of these members: true when read, false when the value
+    /// is not understood, nil when `key` is not one of them.
+    mutating func read(_ key: String, _ scanner: inout JSONKeyScanner) throws(JSONKeyScanner.Malformed) -> Bool? {
+        switch key {
+        case "purchaseToken": token = try scanner.text(); return token != nil
+        case "content": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try s.text() }) else { return false }; content = value
+        case "inline": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try ContentBody.read(&s) }) else { return false }; inline = value
+        default: return nil
+        }
+        return true
+    }
+}
+
 extension PurchaseBody: FastDecodable {
     static func fastDecode(_ body: [UInt8]) -> PurchaseBody? {
         JSONKeyScanner.reading(body) { scanner throws(JSONKeyScanner.Malformed) -> PurchaseBody? in
-            var token: String?
-            var content: String?
-            var inline: ContentBody?
+            var members = PurchaseMembers()
             var holdSeconds: UInt64?
             let understood = try scanner.members { scanner, key throws(JSONKeyScanner.Malformed) in
-                switch key {
-                case "purchaseToken": token = try scanner.text(); return token != nil
-                case "content": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try s.text() }) else { return false }; content = value
-                case "inline": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try ContentBody.read(&s) }) else { return false }; inline = value
-                case "holdSeconds": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in s.uint64() }) else { return false }; holdSeconds = value
-                default: return false
-                }
+                if let read = try members.read(key, &scanner) { return read }
+                guard key == "holdSeconds", let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in s.uint64() }) else { return false }
+                holdSeconds = value
                 return true
             }
-            guard understood, let token else { return nil }
-            return PurchaseBody(purchaseToken: token, content: content, inline: inline, holdSeconds: holdSeconds)
+            guard understood, let token = members.token else { return nil }
+            return PurchaseBody(purchaseToken: token, content: members.content, inline: members.inline, holdSeconds: holdSeconds)
         }
     }
 }
@@ -51,22 +65,16 @@ extension BatchPurchaseBody: FastDecodable {
 
 extension BatchPurchaseItem {
     static func read(_ scanner: inout JSONKeyScanner) throws(JSONKeyScanner.Malformed) -> BatchPurchaseItem? {
+        var members = PurchaseMembers()
         var idempotencyKey: String?
-        var token: String?
-        var content: String?
-        var inline: ContentBody?
         let understood = try scanner.members { scanner, key throws(JSONKeyScanner.Malformed) in
-            switch key {
-            case "idempotencyKey": idempotencyKey = try scanner.text(); return idempotencyKey != nil
-            case "purchaseToken": token = try scanner.text(); return token != nil
-            case "content": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try s.text() }) else { return false }; content = value
-            case "inline": guard let value = try scanner.optional({ s throws(JSONKeyScanner.Malformed) in try ContentBody.read(&s) }) else { return false }; inline = value
-            default: return false
-            }
-            return true
+            if let read = try members.read(key, &scanner) { return read }
+            guard key == "idempotencyKey" else { return false }
+            idempotencyKey = try scanner.text()
+            return idempotencyKey != nil
         }
-        guard understood, let idempotencyKey, let token else { return nil }
-        return BatchPurchaseItem(idempotencyKey: idempotencyKey, purchaseToken: token, content: content, inline: inline)
+        guard understood, let idempotencyKey, let token = members.token else { return nil }
+        return BatchPurchaseItem(idempotencyKey: idempotencyKey, purchaseToken: token, content: members.content, inline: members.inline)
     }
 }
 
