@@ -50,6 +50,11 @@ enum Signer {
 /// generated, so nothing needs escaping beyond what `jsonString` does).
 enum Bodies {
     static func jsonString(_ text: String) -> String {
+        // Tokens, IDs and URLs need no escape: one scan, one copy (escaping scalar by scalar
+        // was 10 % of the generator's CPU, which the server shares the two cores with).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
