@@ -215,8 +215,14 @@ final class Folder {
 
     private(set) var checkpoint: UInt64
     private var maxTime: UInt64
-    /// Balances read or changed in this batch (every one of them is written back).
-    private var balances: [String: Int64] = [:]
+    /// Accounts read or changed in this batch, by name: their position in `accountNames` and
+    /// `accountBalances` (every one of them is written back).
+    private var accountSlots: [String: Int32] = [:]
+    private var accountNames: [String] = []
+    private var accountBalances: [Int64] = []
+    /// The batch's balance-history points, in fold order: the account's slot, the event and the
+    /// balance after it. Written as one chunk (or a few) per account at `flush`.
+    private var balanceHistory: [(account: Int32, sequence: UInt64, balance: Int64)] = []
     private var users = RecordCache<WalletsView>(prefix: "user/")
     private var lotOwners = RecordCache<String>(prefix: "lot/")
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
@@ -227,6 +233,9 @@ final class Folder {
     /// The time index: the last sequence at each running-maximum time. The running maximum
     /// never decreases, so this is in time order and only its last element ever changes.
     private var timeIndex: [(time: UInt64, sequence: UInt64)] = []
+    /// The last stored time-index chunk (its key's time and its points), read at the batch's
+    /// first event; the batch's points continue it.
+    private var storedTimeIndex: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
     /// Royalty entries of the event being folded, by rights holder.
     private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
@@ -244,12 +253,11 @@ final class Folder {
     /// Writes every changed record and the checkpoints, in key order. Once: it adds them to
     /// `appended` (not to a copy of it, which would copy the whole batch's bytes).
     func flush() throws {
-        for (time, sequence) in timeIndex {
-            appended.append(key: { $0.append("ti/"); $0.number(time) }, number: sequence)
-        }
-        for (account, balance) in balances {
+        flushTimeIndex()
+        for (account, balance) in zip(accountNames, accountBalances) {
             appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
+        flushBalanceHistory()
         users.write(into: &appended)
         lotOwners.write(into: &appended)
         vendors.write(into: &appended)
@@ -260,6 +268,90 @@ final class Folder {
         }
         appended.append(key: Keys.maxTime, value: Integers.encode(maxTime))
         try appended.put(into: transaction, database)
+    }
+
+    /// Each account's points of the batch as chunks of their own (`SeriesChunk`), keyed by their
+    /// first sequence. Older chunks are neither read nor rewritten: a point-in-time read finds
+    /// the chunk holding the last point at or before a sequence as it found that point alone.
+    private func flushBalanceHistory() {
+        guard !balanceHistory.isEmpty else { return }
+        // Group the points by account, keeping each account's in fold (sequence) order: a
+        // counting sort over the slots.
+        var starts = [Int](repeating: 0, count: accountNames.count + 1)
+        for point in balanceHistory { starts[Int(point.account) + 1] += 1 }
+        for slot in 0..<accountNames.count { starts[slot + 1] += starts[slot] }
+        var next = starts
+        var grouped = [Int32](repeating: 0, count: balanceHistory.count)
+        for (index, point) in balanceHistory.enumerated() {
+            grouped[next[Int(point.account)]] = Int32(index)
+            next[Int(point.account)] += 1
+        }
+        let points = balanceHistory
+        for (slot, account) in accountNames.enumerated() {
+            var start = starts[slot]
+            let end = starts[slot + 1]
+            while start < end {
+                let count = min(end - start, SeriesChunk.entriesMax)
+                let first = points[Int(grouped[start])].sequence
+                let chunkStart = start
+                appended.append(key: { $0.append("bh/", account); $0.number(first) }, writeValue: { bytes in
+                    SeriesChunk.write(tag: SeriesChunk.balanceHistoryTag, count: count, into: &bytes) { index in
+                        let point = points[Int(grouped[chunkStart + index])]
+                        return (point.sequence, UInt64(bitPattern: point.balance))
+                    }
+                })
+                start += count
+            }
+        }
+    }
+
+    /// The batch's time-index points, appended to the last stored chunk while it has room. The
+    /// batch's first point may be at the time of the stored last one (the largest time did not
+    /// grow with the batch's first event): it then replaces it, as schema 2's put of the same key
+    /// did.
+    private func flushTimeIndex() {
+        guard let first = timeIndex.first else { return }
+        var points = timeIndex
+        var keyTime = first.time
+        if var stored = storedTimeIndex, let last = stored.points.last {
+            // `fold` checked that the stored points end at or before the batch's first.
+            let replaced = last.time == first.time
+            if replaced { stored.points.removeLast() }
+            if !stored.points.isEmpty && (replaced || stored.points.count < SeriesChunk.entriesMax) {
+                points = stored.points + points
+                keyTime = stored.time
+            }
+        }
+        var start = 0
+        while start < points.count {
+            let count = min(points.count - start, SeriesChunk.entriesMax)
+            let time = start == 0 ? keyTime : points[start].time
+            let chunkStart = start
+            appended.append(key: { $0.append("ti/"); $0.number(time) }, writeValue: { bytes in
+                SeriesChunk.write(tag: SeriesChunk.timeIndexTag, count: count, into: &bytes) { index in
+                    let point = points[chunkStart + index]
+                    return (point.time, point.sequence)
+                }
+            })
+            start += count
+        }
+    }
+
+    /// The last stored time-index chunk: its key's time and its points.
+    private func lastTimeIndexChunk() throws -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? {
+        let head = Keys.bytes("ti/") + [0]
+        return try transaction.withCursor(database) { cursor -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? in
+            let found = try cursor.seek(atOrAfter: Keys.bytes("ti/") + [1]) ? try cursor.previous() : try cursor.last()
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
+            let keyTime = BigEndian.uint64(cursor.key, at: head.count)
+            let chunk: SeriesChunk.View
+            do {
+                chunk = try SeriesChunk.View(cursor.value, tag: SeriesChunk.timeIndexTag, keyPosition: keyTime)
+            } catch let error as SeriesChunk.Malformed {
+                throw FoldFailure("stored record ti/#\(keyTime) is malformed: \(error.reason)")
+            }
+            return (keyTime, (0..<chunk.count).map { (chunk.position($0), chunk.value($0)) })
+        }
     }
 
     // MARK: One event
@@ -278,6 +370,13 @@ final class Folder {
         }
         sequence = stored.sequence
         time = event.timeMilliseconds
+        if timeIndex.isEmpty {
+            // The batch's first event: the stored time index, which its points continue.
+            storedTimeIndex = try lastTimeIndexChunk()
+            if let last = storedTimeIndex?.points.last, last.time > maxTime || last.sequence >= sequence {
+                throw FoldFailure("the stored time index ends at time \(last.time), sequence \(last.sequence), past what was folded")
+            }
+        }
         if time > maxTime { maxTime = time }
         if let last = timeIndex.last, last.time == maxTime {
             timeIndex[timeIndex.count - 1].sequence = sequence
@@ -510,6 +609,7 @@ final class Folder {
     /// An account a posting of the event touched, and its balance after the event.
     private struct Touched {
         let account: AccountName
+        let slot: Int32
         var currency: Currency
         var balance: Int64
     }
@@ -554,12 +654,12 @@ final class Folder {
                 try body(&movements[movements.count - 1])
             }
         }
-        func touch(_ account: AccountName, _ currency: Currency, _ balance: Int64) {
-            if let index = touched.firstIndex(where: { $0.account.name == account.name }) {
+        func touch(_ account: AccountName, _ currency: Currency, _ changed: (slot: Int32, balance: Int64)) {
+            if let index = touched.firstIndex(where: { $0.slot == changed.slot }) {
                 touched[index].currency = currency
-                touched[index].balance = balance
+                touched[index].balance = changed.balance
             } else {
-                touched.append(Touched(account: account, currency: currency, balance: balance))
+                touched.append(Touched(account: account, slot: changed.slot, currency: currency, balance: changed.balance))
             }
         }
 
@@ -598,7 +698,7 @@ final class Folder {
         // Balance history and the views that show balances.
         let sequence = sequence
         for account in touched {
-            appended.append(key: { $0.append("bh/", account.account.name); $0.number(sequence) }, number: UInt64(bitPattern: account.balance))
+            balanceHistory.append((account.slot, sequence, account.balance))
             try showBalance(account.account, currency: account.currency, balance: account.balance)
         }
 
@@ -612,17 +712,20 @@ final class Folder {
         }
     }
 
-    /// Adds `amount` to `account`'s balance and returns the new balance.
-    private func change(_ account: String, by amount: Int64) throws -> Int64 {
-        if let index = balances.index(forKey: account) {
-            let balance = try add(balances.values[index], amount, "balance of \(account)")
-            balances.values[index] = balance
-            return balance
+    /// Adds `amount` to `account`'s balance and returns the account's slot and new balance.
+    private func change(_ account: String, by amount: Int64) throws -> (slot: Int32, balance: Int64) {
+        let slot: Int32
+        if let found = accountSlots[account] {
+            slot = found
+        } else {
+            slot = Int32(accountNames.count)
+            accountNames.append(account)
+            accountBalances.append(Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0)
+            accountSlots[account] = slot
         }
-        let current = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
-        let balance = try add(current, amount, "balance of \(account)")
-        balances[account] = balance
-        return balance
+        let balance = try add(accountBalances[Int(slot)], amount, "balance of \(account)")
+        accountBalances[Int(slot)] = balance
+        return (slot, balance)
     }
 
     private func showBalance(_ account: AccountName, currency: Currency, balance: Int64) throws {

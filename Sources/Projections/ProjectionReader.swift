@@ -174,15 +174,35 @@ public struct ProjectionReader {
             return AccountBalance(account: account, balance: balance, sequence: sequence)
         }
         guard target <= sequence else { throw ProjectionError.notYetFolded(requested: target, reached: sequence) }
-        let head = Array(Keys.numbered("bh/" + account, 0).dropLast(8))
-        let balance: Int64 = try transaction.withCursor(database) { cursor in
-            // The last entry at or before target: seek past it, then step back once.
-            let found = target == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.balanceHistory(account, target + 1))
-                ? try cursor.previous() : try cursor.last()
-            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
-            return Int64(bitPattern: BigEndian.uint64(cursor.value))
+        let point = try lastPoint(series: "bh/" + account, tag: SeriesChunk.balanceHistoryTag, atOrBefore: target)
+        return AccountBalance(account: account, balance: point.map { Int64(bitPattern: $0.value) } ?? 0, sequence: target)
+    }
+
+    /// The last point at or before `bound` of a chunked series (`SeriesChunk`) whose keys are
+    /// `prefix` 0 `<position>`: the chunk keyed at or before `bound` (seek past it, step back
+    /// once), then a binary search in it. Nil when the series has no point there.
+    private func lastPoint(series prefix: String, tag: UInt8, atOrBefore bound: UInt64) throws -> (position: UInt64, value: UInt64)? {
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
+        return try transaction.withCursor(database) { cursor -> (position: UInt64, value: UInt64)? in
+            let past = bound == .max ? Self.successor(of: head) : Keys.numbered(prefix, bound + 1)
+            let found: Bool
+            if let past, try cursor.seek(atOrAfter: past) {
+                found = try cursor.previous()
+            } else {
+                found = try cursor.last()
+            }
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
+            let keyPosition = BigEndian.uint64(cursor.key, at: head.count)
+            let chunk: SeriesChunk.View
+            do {
+                chunk = try SeriesChunk.View(cursor.value, tag: tag, keyPosition: keyPosition)
+            } catch let error as SeriesChunk.Malformed {
+                throw MalformedRecord(key: "\(prefix)#\(keyPosition)", reason: error.reason)
+            }
+            // The chunk's first point is at its key's position, at or before `bound`.
+            guard let index = chunk.lastIndex(atOrBefore: bound) else { return nil }
+            return (chunk.position(index), chunk.value(index))
         }
-        return AccountBalance(account: account, balance: balance, sequence: target)
     }
 
     /// The balance as it was at `atTimeMilliseconds`: after the last event up to which every
@@ -193,13 +213,8 @@ public struct ProjectionReader {
 
     /// The last sequence whose event, and every event before it, is at or before `time`.
     public func sequence(atTimeMilliseconds time: UInt64) throws -> UInt64 {
-        let head = Array(Keys.numbered("ti/", 0).dropLast(8))
-        return try transaction.withCursor(database) { cursor in
-            let found = time == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.timeIndex(time + 1))
-                ? try cursor.previous() : try cursor.last()
-            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
-            return min(BigEndian.uint64(cursor.value), sequence)
-        }
+        let point = try lastPoint(series: "ti/", tag: SeriesChunk.timeIndexTag, atOrBefore: time)
+        return min(point?.value ?? 0, sequence)
     }
 
     // MARK: Dump
@@ -224,14 +239,31 @@ public struct ProjectionReader {
                 } else {
                     text = String(decoding: key, as: UTF8.self)
                 }
+                if let number, text.hasPrefix("bh/") || text == "ti/" {
+                    // A chunk of a series: one line per point, as schema 2 stored each.
+                    let balances = text.hasPrefix("bh/")
+                    let chunk: SeriesChunk.View
+                    do {
+                        chunk = try SeriesChunk.View(
+                            cursor.value, tag: balances ? SeriesChunk.balanceHistoryTag : SeriesChunk.timeIndexTag, keyPosition: number)
+                    } catch let error as SeriesChunk.Malformed {
+                        throw MalformedRecord(key: "\(text)#\(number)", reason: error.reason)
+                    }
+                    for index in 0..<chunk.count {
+                        let shown = balances ? String(Int64(bitPattern: chunk.value(index))) : String(chunk.value(index))
+                        lines.append("\(text)#\(chunk.position(index)) = \(shown)")
+                    }
+                    positioned = try cursor.next()
+                    continue
+                }
                 let shown: String
-                if text.hasPrefix("bal/") || text.hasPrefix("bh/") {
+                if text.hasPrefix("bal/") {
                     shown = String(Integers.int64(value) ?? 0)
                 } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
                     var writer = JSONWriter(capacity: 256, escapeSlashes: true)
                     try HistoryCodec.decode(value).writeJSON(to: &writer)
                     shown = String(decoding: writer.bytes, as: UTF8.self)
-                } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
+                } else if text.hasPrefix("ckpt/") || text == "tmax" || text == "schema" {
                     shown = String(Integers.uint64(value) ?? 0)
                 } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {
                     shown = json
