@@ -24,6 +24,9 @@ struct RecordCache<Value: ViewRecord> {
         let id: String
         var value: Value?
         var dirty: Bool
+        /// The event that created the record without looking it up in the slot (`create`), 0
+        /// for none: the record is then put so that it must not exist yet.
+        var createdAt: UInt64 = 0
     }
 
     let prefix: String
@@ -55,6 +58,22 @@ struct RecordCache<Value: ViewRecord> {
         entries[try position(id, folder)].value != nil
     }
 
+    /// Creates a record at event `sequence`; false when it exists in this batch's state. A
+    /// record the batch has not seen is not looked up: whether the slot holds it already is
+    /// found when the batch is written (`WriteBatch.put` refuses to overwrite it, naming the
+    /// event), which saves a B-tree descent that almost always misses.
+    mutating func create(_ id: String, _ value: Value, sequence: UInt64) -> Bool {
+        if let position = positions[id] {
+            guard entries[position].value == nil else { return false }
+            entries[position].value = value
+            entries[position].dirty = true
+            return true
+        }
+        entries.append(Entry(id: id, value: value, dirty: true, createdAt: sequence))
+        positions[id] = entries.count - 1
+        return true
+    }
+
     mutating func set(_ id: String, _ value: Value, _ folder: Folder) throws {
         let position = try position(id, folder)
         entries[position].value = value
@@ -74,7 +93,7 @@ struct RecordCache<Value: ViewRecord> {
         for entry in entries where entry.dirty {
             // Every dirty record was set to a value.
             guard let value = entry.value else { continue }
-            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes)
+            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes, createdAt: entry.createdAt)
         }
     }
 }
@@ -85,8 +104,10 @@ struct RecordCache<Value: ViewRecord> {
 /// for every put.
 struct WriteBatch {
     private var bytes: [UInt8] = []
-    /// Each entry: where its key starts, where its value starts (the key's end), where it ends.
-    private var spans: [(key: Int, value: Int, end: Int)] = []
+    /// Each entry: where its key starts, where its value starts (the key's end), where it ends,
+    /// and the event that created it when the slot must not hold its key yet (0 for none).
+    private var spans: [Span] = []
+    private typealias Span = (key: Int, value: Int, end: Int, created: UInt64)
 
     init() {
         bytes.reserveCapacity(1 << 20)
@@ -117,7 +138,7 @@ struct WriteBatch {
         swap(&builder.bytes, &bytes)
         let valueStart = bytes.count
         bytes.append(contentsOf: value)
-        spans.append((start, valueStart, bytes.count))
+        spans.append((start, valueStart, bytes.count, 0))
     }
 
     /// An entry whose value `value` writes straight into the buffer (no array of its own).
@@ -129,7 +150,7 @@ struct WriteBatch {
         swap(&builder.bytes, &bytes)
         let valueStart = bytes.count
         value(&bytes)
-        spans.append((start, valueStart, bytes.count))
+        spans.append((start, valueStart, bytes.count, 0))
     }
 
     /// An entry whose value is `number`, 8 bytes big-endian (`Integers.encode`).
@@ -141,14 +162,34 @@ struct WriteBatch {
         append(key: { $0.bytes.append(contentsOf: key) }, value: value)
     }
 
+    /// An entry that event `createdAt` created and that the slot must not hold yet (none when 0).
+    mutating func append(key: (inout KeyBuilder) -> Void, value: [UInt8], createdAt: UInt64) {
+        append(key: key, value: value)
+        spans[spans.count - 1].created = createdAt
+    }
+
+    /// A put of a created record whose key the slot holds already.
+    struct CreatedTwice: Error {
+        let key: [UInt8]
+        let sequence: UInt64
+    }
+
     /// Puts every entry, in key order.
     func put(into transaction: WriteTransaction, _ database: Database) throws {
         try bytes.withUnsafeBytes { buffer in
             for entry in Self.order(spans, buffer) {
                 let span = spans[Int(entry)]
-                try transaction.put(
-                    database, key: UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]),
-                    value: UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
+                let key = UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value])
+                let value = UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end])
+                if span.created == 0 {
+                    try transaction.put(database, key: key, value: value)
+                } else {
+                    do {
+                        try transaction.put(database, key: key, value: value, options: .noOverwrite)
+                    } catch let error as LMDBError where error.kind == .keyExists {
+                        throw CreatedTwice(key: Array(key), sequence: span.created)
+                    }
+                }
             }
         }
     }
@@ -162,7 +203,7 @@ struct WriteBatch {
 
     /// The entries' positions in key order: byte-wise, a key that is a prefix of another first
     /// (LMDB's default order).
-    private static func order(_ spans: [(key: Int, value: Int, end: Int)], _ buffer: UnsafeRawBufferPointer) -> [Int32] {
+    private static func order(_ spans: [Span], _ buffer: UnsafeRawBufferPointer) -> [Int32] {
         guard let base = buffer.baseAddress else { return [] }
         // Each key's first 16 bytes as two big-endian words (zero-padded): comparing them
         // orders most keys without a memcmp call; keys equal in those words are compared from
@@ -402,11 +443,11 @@ final class Folder {
     private func foldRecords(_ event: LedgerEvent) throws {
         switch event {
         case .accountOpened(let opened):
-            guard try !users.exists(opened.user, self) else { throw FoldFailure("account \(opened.user) opened twice") }
-            try users.set(opened.user, WalletsView(
+            let created = users.create(opened.user, WalletsView(
                 user: opened.user, status: "open", channel: opened.channel, referringVendor: opened.referringVendor,
                 representative: opened.representative, openedAtMilliseconds: opened.timeMilliseconds, members: [],
-                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence), self)
+                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: users.prefix, id: opened.user)) }
 
         case .memberAdded(let added):
             try mutateUser(added.user) { view in
@@ -439,13 +480,11 @@ final class Folder {
             }
 
         case .vendorRegistered(let registered):
-            guard try !vendors.exists(registered.vendor, self) else {
-                throw FoldFailure("vendor \(registered.vendor) registered twice")
-            }
-            try vendors.set(registered.vendor, VendorSettlementView(
+            let created = vendors.create(registered.vendor, VendorSettlementView(
                 vendor: registered.vendor, name: registered.name, feeBasisPoints: registered.feeBasisPoints,
                 policy: registered.settlement, registeredAtMilliseconds: registered.timeMilliseconds,
-                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), self)
+                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: vendors.prefix, id: registered.vendor)) }
 
         case .purchaseAuthorized(let authorized):
             try createPurchase(
@@ -540,8 +579,9 @@ final class Folder {
             }
 
         case .incentiveIssued(let issued):
-            guard try !lotOwners.exists(issued.lot, self) else { throw FoldFailure("lot \(issued.lot) issued twice") }
-            try lotOwners.set(issued.lot, issued.user, self)
+            guard lotOwners.create(issued.lot, issued.user, sequence: sequence) else {
+                throw FoldFailure(Self.createdTwice(prefix: lotOwners.prefix, id: issued.lot))
+            }
             try mutateUser(issued.user) { view in
                 view.lots.append(LotView(
                     lot: issued.lot, currency: issued.currency, issuer: issued.issuer, balance: 0,
@@ -767,6 +807,27 @@ final class Folder {
 
     // MARK: Records
 
+    /// Why an event that creates a record fails when the record exists: the same words whether
+    /// the batch's own state shows it (`RecordCache.create`) or the slot's (`WriteBatch.put`).
+    static func createdTwice(prefix: String, id: String) -> String {
+        switch prefix {
+        case "user/": return "account \(id) opened twice"
+        case "vendor/": return "vendor \(id) registered twice"
+        case "lot/": return "lot \(id) issued twice"
+        case "txn/": return "transaction \(id) created twice"
+        default: return "\(prefix)\(id) created twice"
+        }
+    }
+
+    /// `createdTwice` for a record's whole key (`<prefix><id>`).
+    static func createdTwice(key: [UInt8]) -> String {
+        let text = String(decoding: key, as: UTF8.self)
+        for prefix in ["user/", "vendor/", "lot/", "txn/"] where text.hasPrefix(prefix) {
+            return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
+        }
+        return "\(text) created twice"
+    }
+
     private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {
         let sequence = sequence
         let found = try users.mutate(user, self) { view in
@@ -834,13 +895,14 @@ final class Folder {
     private func createPurchase(
         transaction: String, user: String, member: String?, vendor: String, terms: ContentTerms, status: PurchaseStatus
     ) throws {
-        guard try !purchases.exists(transaction, self) else { throw FoldFailure("transaction \(transaction) created twice") }
         guard try users.exists(user, self) else { throw FoldFailure("user \(user) has no account") }
-        try purchases.set(transaction, PurchaseView(
+        let created = purchases.create(transaction, PurchaseView(
             transaction: transaction, user: user, member: member, vendor: vendor, content: terms.content,
             title: terms.title, url: terms.url, price: terms.price, currency: terms.currency, amount: terms.price,
             status: status, voidReason: nil, access: terms.access, remaining: nil, fee: nil, royalties: nil,
-            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence), self)
+            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence),
+            sequence: sequence)
+        guard created else { throw FoldFailure(Self.createdTwice(prefix: purchases.prefix, id: transaction)) }
         let sequence = sequence
         // Keys.userPurchases: `pu/<user>` 0 `<seq>`.
         appended.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))

@@ -255,29 +255,46 @@ public final class Projections: Sendable {
     /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
     private func foldBatch(_ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64) throws -> BatchOutcome {
         let slot = slots[slotIndex]
-        return try environment.write { transaction in
-            let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
-            guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
-            var folder = try Folder(transaction: transaction, database: slot)
-            guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
-            var failure: ProjectionFailure?
-            var good = events.count
-            for (index, event) in events.enumerated() {
-                do {
-                    try folder.fold(event)
-                } catch let error as FoldFailure {
-                    failure = ProjectionFailure(sequence: event.sequence, reason: error.reason)
-                    good = index
-                    break
+        // A record created again (a transaction, an account, a vendor, a lot) that an earlier
+        // batch stored is found only when the batch is written: the put refuses to overwrite it.
+        // The transaction is then abandoned and the events before that one folded again.
+        var count = events.count
+        var writeFailure: ProjectionFailure?
+        while true {
+            do {
+                return try environment.write { transaction in
+                    let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
+                    guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
+                    var folder = try Folder(transaction: transaction, database: slot)
+                    guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
+                    var failure = writeFailure
+                    var good = count
+                    for (index, event) in events[..<count].enumerated() {
+                        do {
+                            try folder.fold(event)
+                        } catch let error as FoldFailure {
+                            failure = ProjectionFailure(sequence: event.sequence, reason: error.reason)
+                            good = index
+                            break
+                        }
+                    }
+                    if good < count {
+                        // Nothing is written before flush: fold again only what was good.
+                        folder = try Folder(transaction: transaction, database: slot)
+                        for event in events[..<good] { try folder.fold(event) }
+                    }
+                    if good > 0 { try folder.flush() }
+                    return .folded(reached: folder.checkpoint, failure: failure)
                 }
+            } catch let duplicate as WriteBatch.CreatedTwice {
+                // The batch's puts go in key order, so this may not be the earliest such event:
+                // the next round, with fewer events, finds an earlier one if there is one.
+                guard let index = events[..<count].firstIndex(where: { $0.sequence == duplicate.sequence }) else {
+                    preconditionFailure("a created record's event \(duplicate.sequence) is not in the batch")
+                }
+                count = index
+                writeFailure = ProjectionFailure(sequence: duplicate.sequence, reason: Folder.createdTwice(key: duplicate.key))
             }
-            if failure != nil {
-                // Nothing is written before flush: fold again only what was good.
-                folder = try Folder(transaction: transaction, database: slot)
-                for event in events[..<good] { try folder.fold(event) }
-            }
-            if good > 0 { try folder.flush() }
-            return .folded(reached: folder.checkpoint, failure: failure)
         }
     }
 
