@@ -194,6 +194,17 @@ struct WriteBatch {
         }
     }
 
+    /// Every entry in key order (each key ends in a zero byte and a sequence, as `LogChunk`'s).
+    func forEachInKeyOrder(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { buffer in
+            for entry in Self.order(spans, buffer) {
+                let span = spans[Int(entry)]
+                precondition(span.value - span.key >= 9, "a log entry's key ends in a zero byte and a sequence")
+                body(UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]), UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
+            }
+        }
+    }
+
     /// The keys in the order `put` writes them (for tests).
     var keysInPutOrder: [[UInt8]] {
         bytes.withUnsafeBytes { buffer in
@@ -269,8 +280,11 @@ final class Folder {
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
     private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
-    /// Entries written once (history, balance history, indexes); each key is unique.
+    /// Entries written once (records, chunks, indexes); each key is unique.
     private var appended = WriteBatch()
+    /// The batch's log entries (`LogChunk`), each under the key schema 2 gave it alone
+    /// (`<prefix>` 0 `<seq>`): put in chunks, one or a few per subject, at `flush`.
+    private var logEntries = WriteBatch()
     /// The time index: the last sequence at each running-maximum time. The running maximum
     /// never decreases, so this is in time order and only its last element ever changes.
     private var timeIndex: [(time: UInt64, sequence: UInt64)] = []
@@ -299,6 +313,7 @@ final class Folder {
             appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
         flushBalanceHistory()
+        flushLogs()
         users.write(into: &appended)
         lotOwners.write(into: &appended)
         vendors.write(into: &appended)
@@ -344,6 +359,35 @@ final class Folder {
                 start += count
             }
         }
+    }
+
+    /// The batch's log entries in chunks (`LogChunk`): a subject's entries, in sequence order,
+    /// until the next would take the chunk past `LogChunk.bytesMax`, keyed by the first's key.
+    private func flushLogs() {
+        var chunk: [UInt8] = []
+        var entries = 0
+        var subject: [UInt8] = []
+        var first: UInt64 = 0
+        func close() {
+            guard entries > 0 else { return }
+            appended.append(key: subject + BigEndian.bytes(first), value: chunk)
+        }
+        logEntries.forEachInKeyOrder { key, value in
+            let subjectBytes = UnsafeRawBufferPointer(rebasing: key[..<(key.count - 8)])
+            let sequence = BigEndian.uint64(key, at: key.count - 8)
+            let same = entries > 0 && subjectBytes.elementsEqual(subject)
+            if !same || chunk.count + LogChunk.entryHeaderBytes + value.count > LogChunk.bytesMax {
+                close()
+                if !same { subject = Array(subjectBytes) }
+                first = sequence
+                chunk.removeAll(keepingCapacity: true)
+                chunk.append(LogChunk.tag)
+                entries = 0
+            }
+            LogChunk.appendEntry(sequence: sequence, value, to: &chunk)
+            entries += 1
+        }
+        close()
     }
 
     /// The batch's time-index points, appended to the last stored chunk while it has room. The
@@ -429,7 +473,7 @@ final class Folder {
         if !royaltyEntries.isEmpty {
             let sequence = sequence
             for (holder, entries) in royaltyEntries {
-                appended.append(key: { $0.append("re/", holder); $0.number(sequence) }, value: entries.binaryBytes)
+                logEntries.append(key: { $0.append("re/", holder); $0.number(sequence) }, value: entries.binaryBytes)
             }
             royaltyEntries.removeAll(keepingCapacity: true)
         }
@@ -748,7 +792,7 @@ final class Folder {
             let entry = HistoryEntry(
                 sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
                 amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
-            appended.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, writeValue: { HistoryCodec.encode(entry, into: &$0) })
+            logEntries.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, writeValue: { HistoryCodec.encode(entry, into: &$0) })
         }
     }
 
@@ -905,7 +949,7 @@ final class Folder {
         guard created else { throw FoldFailure(Self.createdTwice(prefix: purchases.prefix, id: transaction)) }
         let sequence = sequence
         // Keys.userPurchases: `pu/<user>` 0 `<seq>`.
-        appended.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))
+        logEntries.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))
     }
 
     private func remainingEntitlement(_ access: AccessTerms, from start: UInt64) throws -> EntitlementRemaining {

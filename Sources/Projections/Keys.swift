@@ -9,8 +9,10 @@ import Ledger
 // Records are binary (schema 2, `ViewCodec.swift`): a tag byte (kind and layout version), then
 // the fields as Ledger's `ByteWriter` writes them. Schema 1 stored them as sorted-keys JSON,
 // which the canonical dump still prints. Schema 3 stores the balance history and the time index
-// in chunks of up to 100 points (`SeriesChunk`), keyed by their first point; schema 2 had one
-// entry per point, which the canonical dump still prints, one line per point.
+// in chunks of up to 100 points (`SeriesChunk`), and the per-subject logs (history, a user's
+// purchases, royalty entries) in chunks of entries (`LogChunk`), each keyed by its first point
+// or entry; schema 2 had one LMDB entry per point and per log entry, and the canonical dump
+// still prints one line for each.
 //
 // | key | value | model |
 // |---|---|---|
@@ -24,11 +26,11 @@ import Ledger
 // | `lot/<lot>` | the owning user's ID, binary, tag 0xB2 | wallets |
 // | `vendor/<vendor>` | `VendorSettlementView`, binary, tag 0xB3 | vendor settlement |
 // | `txn/<transaction>` | `PurchaseView`, binary, tag 0xB4 | purchases |
-// | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
-// | `hw/<user>:<CUR>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
-// | `hv/<vendor>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
+// | `pu/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the transaction created at its seq | purchases |
+// | `hw/<user>:<CUR>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
+// | `hv/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
 // | `rs/<holder>` | `[RoyaltyCurrencyTotal]`, binary, tag 0xB5 | royalties |
-// | `re/<holder>` 0 `<seq>` | `[RoyaltyEntry]` of the event, binary, tag 0xB6 | royalties |
+// | `re/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the event's `[RoyaltyEntry]`, tag 0xB6 | royalties |
 enum Keys {
     static let models = ["balances", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")

@@ -67,7 +67,8 @@ public final class Projections: Sendable {
 
     /// The read models' format. A slot of another schema is folded again from the start.
     /// 2: the records are binary (`ViewCodec.swift`), no longer JSON.
-    /// 3: balance history and the time index in chunks of points (`SeriesChunk`), not one entry each.
+    /// 3: balance history and the time index in chunks of points (`SeriesChunk`), history,
+    ///    purchases and royalty entries in chunks of entries (`LogChunk`), not one entry each.
     public static let schemaVersion: UInt64 = 3
     /// Events folded per write transaction. A cold catch-up rewrites fewer pages with larger
     /// batches (each user's history pages take more entries per commit): 200,000 events folded
