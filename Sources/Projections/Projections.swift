@@ -254,7 +254,9 @@ public final class Projections: Sendable {
     /// names that slot and the slot's checkpoint is right before the first event (another
     /// process, such as `journal-tool rebuild` beside the server, may share the environment).
     /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
-    private func foldBatch(_ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64) throws -> BatchOutcome {
+    private func foldBatch(
+        _ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64, buffers: FoldBuffers
+    ) throws -> BatchOutcome {
         let slot = slots[slotIndex]
         // A record created again (a transaction, an account, a vendor, a lot) that an earlier
         // batch stored is found only when the batch is written: the put refuses to overwrite it.
@@ -266,7 +268,7 @@ public final class Projections: Sendable {
                 return try environment.write { transaction in
                     let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
                     guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
-                    var folder = try Folder(transaction: transaction, database: slot)
+                    var folder = try Folder(transaction: transaction, database: slot, reusing: buffers)
                     guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
                     var failure = writeFailure
                     var good = count
@@ -281,10 +283,12 @@ public final class Projections: Sendable {
                     }
                     if good < count {
                         // Nothing is written before flush: fold again only what was good.
-                        folder = try Folder(transaction: transaction, database: slot)
+                        folder.releaseBuffers()
+                        folder = try Folder(transaction: transaction, database: slot, reusing: buffers)
                         for event in events[..<good] { try folder.fold(event) }
                     }
                     if good > 0 { try folder.flush() }
+                    folder.releaseBuffers()
                     return .folded(reached: folder.checkpoint, failure: failure)
                 }
             } catch let duplicate as WriteBatch.CreatedTwice {
@@ -318,6 +322,7 @@ public final class Projections: Sendable {
 
     private func catchUpLocked() throws -> UInt64 {
         let reader = JournalReader(storage: journal)
+        let buffers = FoldBuffers()
         // A failure belongs to the version that met it; another process may have swapped in a new one.
         if state.failure != nil, try storedLive().version != state.live.version { state.failure = nil }
         while state.failure == nil {
@@ -326,7 +331,7 @@ public final class Projections: Sendable {
             state.live = live
             let events = try reader.events(from: live.sequence + 1, limit: batchEvents)
             if events.isEmpty { break }
-            switch try foldBatch(events, into: live.slot, pointer: "live", version: live.version) {
+            switch try foldBatch(events, into: live.slot, pointer: "live", version: live.version, buffers: buffers) {
             case .stale:
                 continue
             case .folded(let reached, let failure):
@@ -460,6 +465,7 @@ public final class Projections: Sendable {
     func rebuild(progress: ((UInt64, UInt64) -> Void)?, stoppingAfter stop: UInt64?) throws -> Bool {
         try rebuildLock.withLock {
             let reader = JournalReader(storage: journal)
+            let buffers = FoldBuffers()
             // Resume a half-built version, or start one in the slot that is not live.
             let (slotIndex, version) = try environment.write { transaction -> (Int, UInt64) in
                 guard let live = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
@@ -482,7 +488,7 @@ public final class Projections: Sendable {
             func foldNext() throws -> Bool {
                 let events = try reader.events(from: reached + 1, limit: batchEvents)
                 if events.isEmpty { return false }
-                switch try foldBatch(events, into: slotIndex, pointer: "building", version: version) {
+                switch try foldBatch(events, into: slotIndex, pointer: "building", version: version, buffers: buffers) {
                 case .stale:
                     // Another process folded into it, or replaced it: go on from what is stored.
                     let building = try environment.read { transaction in
