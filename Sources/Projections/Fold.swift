@@ -24,6 +24,9 @@ struct RecordCache<Value: ViewRecord> {
         let id: String
         var value: Value?
         var dirty: Bool
+        /// The event that created the record without looking it up in the slot (`create`), 0
+        /// for none: the record is then put so that it must not exist yet.
+        var createdAt: UInt64 = 0
     }
 
     let prefix: String
@@ -55,6 +58,22 @@ struct RecordCache<Value: ViewRecord> {
         entries[try position(id, folder)].value != nil
     }
 
+    /// Creates a record at event `sequence`; false when it exists in this batch's state. A
+    /// record the batch has not seen is not looked up: whether the slot holds it already is
+    /// found when the batch is written (`WriteBatch.put` refuses to overwrite it, naming the
+    /// event), which saves a B-tree descent that almost always misses.
+    mutating func create(_ id: String, _ value: Value, sequence: UInt64) -> Bool {
+        if let position = positions[id] {
+            guard entries[position].value == nil else { return false }
+            entries[position].value = value
+            entries[position].dirty = true
+            return true
+        }
+        entries.append(Entry(id: id, value: value, dirty: true, createdAt: sequence))
+        positions[id] = entries.count - 1
+        return true
+    }
+
     mutating func set(_ id: String, _ value: Value, _ folder: Folder) throws {
         let position = try position(id, folder)
         entries[position].value = value
@@ -70,11 +89,17 @@ struct RecordCache<Value: ViewRecord> {
         return true
     }
 
+    /// Forgets every record, keeping the storage's capacity (`FoldBuffers`).
+    mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        positions.removeAll(keepingCapacity: true)
+    }
+
     func write(into batch: inout WriteBatch) {
         for entry in entries where entry.dirty {
             // Every dirty record was set to a value.
             guard let value = entry.value else { continue }
-            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes)
+            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes, createdAt: entry.createdAt)
         }
     }
 }
@@ -85,8 +110,10 @@ struct RecordCache<Value: ViewRecord> {
 /// for every put.
 struct WriteBatch {
     private var bytes: [UInt8] = []
-    /// Each entry: where its key starts, where its value starts (the key's end), where it ends.
-    private var spans: [(key: Int, value: Int, end: Int)] = []
+    /// Each entry: where its key starts, where its value starts (the key's end), where it ends,
+    /// and the event that created it when the slot must not hold its key yet (0 for none).
+    private var spans: [Span] = []
+    private typealias Span = (key: Int, value: Int, end: Int, created: UInt64)
 
     init() {
         bytes.reserveCapacity(1 << 20)
@@ -94,6 +121,12 @@ struct WriteBatch {
     }
 
     var count: Int { spans.count }
+
+    /// Forgets every entry, keeping the buffers' capacity (`FoldBuffers`).
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+    }
 
     struct KeyBuilder {
         fileprivate var bytes: [UInt8]
@@ -117,7 +150,7 @@ struct WriteBatch {
         swap(&builder.bytes, &bytes)
         let valueStart = bytes.count
         bytes.append(contentsOf: value)
-        spans.append((start, valueStart, bytes.count))
+        spans.append((start, valueStart, bytes.count, 0))
     }
 
     /// An entry whose value `value` writes straight into the buffer (no array of its own).
@@ -129,7 +162,7 @@ struct WriteBatch {
         swap(&builder.bytes, &bytes)
         let valueStart = bytes.count
         value(&bytes)
-        spans.append((start, valueStart, bytes.count))
+        spans.append((start, valueStart, bytes.count, 0))
     }
 
     /// An entry whose value is `number`, 8 bytes big-endian (`Integers.encode`).
@@ -141,14 +174,45 @@ struct WriteBatch {
         append(key: { $0.bytes.append(contentsOf: key) }, value: value)
     }
 
+    /// An entry that event `createdAt` created and that the slot must not hold yet (none when 0).
+    mutating func append(key: (inout KeyBuilder) -> Void, value: [UInt8], createdAt: UInt64) {
+        append(key: key, value: value)
+        spans[spans.count - 1].created = createdAt
+    }
+
+    /// A put of a created record whose key the slot holds already.
+    struct CreatedTwice: Error {
+        let key: [UInt8]
+        let sequence: UInt64
+    }
+
     /// Puts every entry, in key order.
     func put(into transaction: WriteTransaction, _ database: Database) throws {
         try bytes.withUnsafeBytes { buffer in
             for entry in Self.order(spans, buffer) {
                 let span = spans[Int(entry)]
-                try transaction.put(
-                    database, key: UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]),
-                    value: UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
+                let key = UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value])
+                let value = UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end])
+                if span.created == 0 {
+                    try transaction.put(database, key: key, value: value)
+                } else {
+                    do {
+                        try transaction.put(database, key: key, value: value, options: .noOverwrite)
+                    } catch let error as LMDBError where error.kind == .keyExists {
+                        throw CreatedTwice(key: Array(key), sequence: span.created)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every entry in key order (each key ends in a zero byte and a sequence, as `LogChunk`'s).
+    func forEachInKeyOrder(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { buffer in
+            for entry in Self.order(spans, buffer) {
+                let span = spans[Int(entry)]
+                precondition(span.value - span.key >= 9, "a log entry's key ends in a zero byte and a sequence")
+                body(UnsafeRawBufferPointer(rebasing: buffer[span.key..<span.value]), UnsafeRawBufferPointer(rebasing: buffer[span.value..<span.end]))
             }
         }
     }
@@ -162,7 +226,7 @@ struct WriteBatch {
 
     /// The entries' positions in key order: byte-wise, a key that is a prefix of another first
     /// (LMDB's default order).
-    private static func order(_ spans: [(key: Int, value: Int, end: Int)], _ buffer: UnsafeRawBufferPointer) -> [Int32] {
+    private static func order(_ spans: [Span], _ buffer: UnsafeRawBufferPointer) -> [Int32] {
         guard let base = buffer.baseAddress else { return [] }
         // Each key's first 16 bytes as two big-endian words (zero-padded): comparing them
         // orders most keys without a memcmp call; keys equal in those words are compared from
@@ -206,6 +270,17 @@ func add(_ a: Int64, _ b: Int64, _ what: @autoclosure () -> String) throws -> In
     return sum
 }
 
+/// The largest buffers of a fold, kept from one batch to the next by the loop that folds them
+/// (`Folder.init(…reusing:)`, `Folder.releaseBuffers`): grown again from nothing at every batch,
+/// their fresh pages zeroed by the kernel and their contents copied at every doubling were
+/// about a tenth of a cold fold's CPU. Belongs to one folding loop (one thread) at a time.
+final class FoldBuffers {
+    fileprivate var appended = WriteBatch()
+    fileprivate var logEntries = WriteBatch()
+    fileprivate var purchases = RecordCache<PurchaseView>(prefix: "txn/")
+    fileprivate var users = RecordCache<WalletsView>(prefix: "user/")
+}
+
 /// Folds a batch of events into one read-model slot inside one write transaction. Nothing is
 /// written until `flush`, so a batch that meets a bad event can be folded again up to the event
 /// before it (the fold is deterministic).
@@ -215,18 +290,30 @@ final class Folder {
 
     private(set) var checkpoint: UInt64
     private var maxTime: UInt64
-    /// Balances read or changed in this batch (every one of them is written back).
-    private var balances: [String: Int64] = [:]
+    /// Accounts read or changed in this batch, by name: their position in `accountNames` and
+    /// `accountBalances` (every one of them is written back).
+    private var accountSlots: [String: Int32] = [:]
+    private var accountNames: [String] = []
+    private var accountBalances: [Int64] = []
+    /// The batch's balance-history points, in fold order: the account's slot, the event and the
+    /// balance after it. Written as one chunk (or a few) per account at `flush`.
+    private var balanceHistory: [(account: Int32, sequence: UInt64, balance: Int64)] = []
     private var users = RecordCache<WalletsView>(prefix: "user/")
     private var lotOwners = RecordCache<String>(prefix: "lot/")
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
     private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
-    /// Entries written once (history, balance history, indexes); each key is unique.
+    /// Entries written once (records, chunks, indexes); each key is unique.
     private var appended = WriteBatch()
+    /// The batch's log entries (`LogChunk`), each under the key schema 2 gave it alone
+    /// (`<prefix>` 0 `<seq>`): put in chunks, one or a few per subject, at `flush`.
+    private var logEntries = WriteBatch()
     /// The time index: the last sequence at each running-maximum time. The running maximum
     /// never decreases, so this is in time order and only its last element ever changes.
     private var timeIndex: [(time: UInt64, sequence: UInt64)] = []
+    /// The last stored time-index chunk (its key's time and its points), read at the batch's
+    /// first event; the batch's points continue it.
+    private var storedTimeIndex: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
     /// Royalty entries of the event being folded, by rights holder.
     private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
@@ -234,9 +321,19 @@ final class Folder {
     private var sequence: UInt64 = 0
     private var time: UInt64 = 0
 
-    init(transaction: WriteTransaction, database: Database) throws {
+    /// The buffers this batch borrowed, given back by `releaseBuffers`.
+    private let buffers: FoldBuffers?
+
+    init(transaction: WriteTransaction, database: Database, reusing buffers: FoldBuffers? = nil) throws {
         self.transaction = transaction
         self.database = database
+        self.buffers = buffers
+        if let buffers {
+            swap(&appended, &buffers.appended)
+            swap(&logEntries, &buffers.logEntries)
+            swap(&purchases, &buffers.purchases)
+            swap(&users, &buffers.users)
+        }
         checkpoint = Integers.uint64(try transaction.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
         maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
     }
@@ -244,12 +341,12 @@ final class Folder {
     /// Writes every changed record and the checkpoints, in key order. Once: it adds them to
     /// `appended` (not to a copy of it, which would copy the whole batch's bytes).
     func flush() throws {
-        for (time, sequence) in timeIndex {
-            appended.append(key: { $0.append("ti/"); $0.number(time) }, number: sequence)
-        }
-        for (account, balance) in balances {
+        flushTimeIndex()
+        for (account, balance) in zip(accountNames, accountBalances) {
             appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
+        flushBalanceHistory()
+        flushLogs()
         users.write(into: &appended)
         lotOwners.write(into: &appended)
         vendors.write(into: &appended)
@@ -260,6 +357,132 @@ final class Folder {
         }
         appended.append(key: Keys.maxTime, value: Integers.encode(maxTime))
         try appended.put(into: transaction, database)
+    }
+
+    /// Each account's points of the batch as chunks of their own (`SeriesChunk`), keyed by their
+    /// first sequence. Older chunks are neither read nor rewritten: a point-in-time read finds
+    /// the chunk holding the last point at or before a sequence as it found that point alone.
+    private func flushBalanceHistory() {
+        guard !balanceHistory.isEmpty else { return }
+        // Group the points by account, keeping each account's in fold (sequence) order: a
+        // counting sort over the slots.
+        var starts = [Int](repeating: 0, count: accountNames.count + 1)
+        for point in balanceHistory { starts[Int(point.account) + 1] += 1 }
+        for slot in 0..<accountNames.count { starts[slot + 1] += starts[slot] }
+        var next = starts
+        var grouped = [Int32](repeating: 0, count: balanceHistory.count)
+        for (index, point) in balanceHistory.enumerated() {
+            grouped[next[Int(point.account)]] = Int32(index)
+            next[Int(point.account)] += 1
+        }
+        let points = balanceHistory
+        for (slot, account) in accountNames.enumerated() {
+            var start = starts[slot]
+            let end = starts[slot + 1]
+            while start < end {
+                let count = min(end - start, SeriesChunk.entriesMax)
+                let first = points[Int(grouped[start])].sequence
+                let chunkStart = start
+                appended.append(key: { $0.append("bh/", account); $0.number(first) }, writeValue: { bytes in
+                    SeriesChunk.write(tag: SeriesChunk.balanceHistoryTag, count: count, into: &bytes) { index in
+                        let point = points[Int(grouped[chunkStart + index])]
+                        return (point.sequence, UInt64(bitPattern: point.balance))
+                    }
+                })
+                start += count
+            }
+        }
+    }
+
+    /// The batch's log entries in chunks (`LogChunk`): a subject's entries, in sequence order,
+    /// until the next would take the chunk past `LogChunk.bytesMax`, keyed by the first's key.
+    private func flushLogs() {
+        var chunk: [UInt8] = []
+        var entries = 0
+        var subject: [UInt8] = []
+        var first: UInt64 = 0
+        func close() {
+            guard entries > 0 else { return }
+            appended.append(key: subject + BigEndian.bytes(first), value: chunk)
+        }
+        logEntries.forEachInKeyOrder { key, value in
+            let subjectBytes = UnsafeRawBufferPointer(rebasing: key[..<(key.count - 8)])
+            let sequence = BigEndian.uint64(key, at: key.count - 8)
+            let same = entries > 0 && subjectBytes.elementsEqual(subject)
+            if !same || chunk.count + LogChunk.entryHeaderBytes + value.count > LogChunk.bytesMax {
+                close()
+                if !same { subject = Array(subjectBytes) }
+                first = sequence
+                chunk.removeAll(keepingCapacity: true)
+                chunk.append(LogChunk.tag)
+                entries = 0
+            }
+            LogChunk.appendEntry(sequence: sequence, value, to: &chunk)
+            entries += 1
+        }
+        close()
+    }
+
+    /// The batch's time-index points, appended to the last stored chunk while it has room. The
+    /// batch's first point may be at the time of the stored last one (the largest time did not
+    /// grow with the batch's first event): it then replaces it, as schema 2's put of the same key
+    /// did.
+    private func flushTimeIndex() {
+        guard let first = timeIndex.first else { return }
+        var points = timeIndex
+        var keyTime = first.time
+        if var stored = storedTimeIndex, let last = stored.points.last {
+            // `fold` checked that the stored points end at or before the batch's first.
+            let replaced = last.time == first.time
+            if replaced { stored.points.removeLast() }
+            if !stored.points.isEmpty && (replaced || stored.points.count < SeriesChunk.entriesMax) {
+                points = stored.points + points
+                keyTime = stored.time
+            }
+        }
+        var start = 0
+        while start < points.count {
+            let count = min(points.count - start, SeriesChunk.entriesMax)
+            let time = start == 0 ? keyTime : points[start].time
+            let chunkStart = start
+            appended.append(key: { $0.append("ti/"); $0.number(time) }, writeValue: { bytes in
+                SeriesChunk.write(tag: SeriesChunk.timeIndexTag, count: count, into: &bytes) { index in
+                    let point = points[chunkStart + index]
+                    return (point.time, point.sequence)
+                }
+            })
+            start += count
+        }
+    }
+
+    /// The last stored time-index chunk: its key's time and its points.
+    private func lastTimeIndexChunk() throws -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? {
+        let head = Keys.bytes("ti/") + [0]
+        return try transaction.withCursor(database) { cursor -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? in
+            let found = try cursor.seek(atOrAfter: Keys.bytes("ti/") + [1]) ? try cursor.previous() : try cursor.last()
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
+            let keyTime = BigEndian.uint64(cursor.key, at: head.count)
+            let chunk: SeriesChunk.View
+            do {
+                chunk = try SeriesChunk.View(cursor.value, tag: SeriesChunk.timeIndexTag, keyPosition: keyTime)
+            } catch let error as SeriesChunk.Malformed {
+                throw FoldFailure("stored record ti/#\(keyTime) is malformed: \(error.reason)")
+            }
+            return (keyTime, (0..<chunk.count).map { (chunk.position($0), chunk.value($0)) })
+        }
+    }
+
+    /// Gives the borrowed buffers back, emptied, for the next batch. The folder is done with.
+    func releaseBuffers() {
+        guard let buffers else { return }
+        appended.removeAll()
+        logEntries.removeAll()
+        purchases.removeAll()
+        users.removeAll()
+        swap(&appended, &buffers.appended)
+        swap(&logEntries, &buffers.logEntries)
+        swap(&purchases, &buffers.purchases)
+        swap(&users, &buffers.users)
     }
 
     // MARK: One event
@@ -278,6 +501,13 @@ final class Folder {
         }
         sequence = stored.sequence
         time = event.timeMilliseconds
+        if timeIndex.isEmpty {
+            // The batch's first event: the stored time index, which its points continue.
+            storedTimeIndex = try lastTimeIndexChunk()
+            if let last = storedTimeIndex?.points.last, last.time > maxTime || last.sequence >= sequence {
+                throw FoldFailure("the stored time index ends at time \(last.time), sequence \(last.sequence), past what was folded")
+            }
+        }
         if time > maxTime { maxTime = time }
         if let last = timeIndex.last, last.time == maxTime {
             timeIndex[timeIndex.count - 1].sequence = sequence
@@ -289,7 +519,7 @@ final class Folder {
         if !royaltyEntries.isEmpty {
             let sequence = sequence
             for (holder, entries) in royaltyEntries {
-                appended.append(key: { $0.append("re/", holder); $0.number(sequence) }, value: entries.binaryBytes)
+                logEntries.append(key: { $0.append("re/", holder); $0.number(sequence) }, value: entries.binaryBytes)
             }
             royaltyEntries.removeAll(keepingCapacity: true)
         }
@@ -303,11 +533,11 @@ final class Folder {
     private func foldRecords(_ event: LedgerEvent) throws {
         switch event {
         case .accountOpened(let opened):
-            guard try !users.exists(opened.user, self) else { throw FoldFailure("account \(opened.user) opened twice") }
-            try users.set(opened.user, WalletsView(
+            let created = users.create(opened.user, WalletsView(
                 user: opened.user, status: "open", channel: opened.channel, referringVendor: opened.referringVendor,
                 representative: opened.representative, openedAtMilliseconds: opened.timeMilliseconds, members: [],
-                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence), self)
+                wallets: [], lots: [], spendingLimits: [], updatedAtSequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: users.prefix, id: opened.user)) }
 
         case .memberAdded(let added):
             try mutateUser(added.user) { view in
@@ -340,13 +570,11 @@ final class Folder {
             }
 
         case .vendorRegistered(let registered):
-            guard try !vendors.exists(registered.vendor, self) else {
-                throw FoldFailure("vendor \(registered.vendor) registered twice")
-            }
-            try vendors.set(registered.vendor, VendorSettlementView(
+            let created = vendors.create(registered.vendor, VendorSettlementView(
                 vendor: registered.vendor, name: registered.name, feeBasisPoints: registered.feeBasisPoints,
                 policy: registered.settlement, registeredAtMilliseconds: registered.timeMilliseconds,
-                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), self)
+                lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: vendors.prefix, id: registered.vendor)) }
 
         case .purchaseAuthorized(let authorized):
             try createPurchase(
@@ -441,8 +669,9 @@ final class Folder {
             }
 
         case .incentiveIssued(let issued):
-            guard try !lotOwners.exists(issued.lot, self) else { throw FoldFailure("lot \(issued.lot) issued twice") }
-            try lotOwners.set(issued.lot, issued.user, self)
+            guard lotOwners.create(issued.lot, issued.user, sequence: sequence) else {
+                throw FoldFailure(Self.createdTwice(prefix: lotOwners.prefix, id: issued.lot))
+            }
             try mutateUser(issued.user) { view in
                 view.lots.append(LotView(
                     lot: issued.lot, currency: issued.currency, issuer: issued.issuer, balance: 0,
@@ -510,6 +739,7 @@ final class Folder {
     /// An account a posting of the event touched, and its balance after the event.
     private struct Touched {
         let account: AccountName
+        let slot: Int32
         var currency: Currency
         var balance: Int64
     }
@@ -554,12 +784,12 @@ final class Folder {
                 try body(&movements[movements.count - 1])
             }
         }
-        func touch(_ account: AccountName, _ currency: Currency, _ balance: Int64) {
-            if let index = touched.firstIndex(where: { $0.account.name == account.name }) {
+        func touch(_ account: AccountName, _ currency: Currency, _ changed: (slot: Int32, balance: Int64)) {
+            if let index = touched.firstIndex(where: { $0.slot == changed.slot }) {
                 touched[index].currency = currency
-                touched[index].balance = balance
+                touched[index].balance = changed.balance
             } else {
-                touched.append(Touched(account: account, currency: currency, balance: balance))
+                touched.append(Touched(account: account, slot: changed.slot, currency: currency, balance: changed.balance))
             }
         }
 
@@ -598,7 +828,7 @@ final class Folder {
         // Balance history and the views that show balances.
         let sequence = sequence
         for account in touched {
-            appended.append(key: { $0.append("bh/", account.account.name); $0.number(sequence) }, number: UInt64(bitPattern: account.balance))
+            balanceHistory.append((account.slot, sequence, account.balance))
             try showBalance(account.account, currency: account.currency, balance: account.balance)
         }
 
@@ -608,21 +838,24 @@ final class Folder {
             let entry = HistoryEntry(
                 sequence: sequence, timeMilliseconds: time, eventType: event.typeName, currency: currency,
                 amount: move.amount, held: move.held, counterparty: move.counterparty ?? "self", transaction: transaction)
-            appended.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, writeValue: { HistoryCodec.encode(entry, into: &$0) })
+            logEntries.append(key: { move.holder.appendHistoryKey(to: &$0); $0.number(sequence) }, writeValue: { HistoryCodec.encode(entry, into: &$0) })
         }
     }
 
-    /// Adds `amount` to `account`'s balance and returns the new balance.
-    private func change(_ account: String, by amount: Int64) throws -> Int64 {
-        if let index = balances.index(forKey: account) {
-            let balance = try add(balances.values[index], amount, "balance of \(account)")
-            balances.values[index] = balance
-            return balance
+    /// Adds `amount` to `account`'s balance and returns the account's slot and new balance.
+    private func change(_ account: String, by amount: Int64) throws -> (slot: Int32, balance: Int64) {
+        let slot: Int32
+        if let found = accountSlots[account] {
+            slot = found
+        } else {
+            slot = Int32(accountNames.count)
+            accountNames.append(account)
+            accountBalances.append(Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0)
+            accountSlots[account] = slot
         }
-        let current = Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0
-        let balance = try add(current, amount, "balance of \(account)")
-        balances[account] = balance
-        return balance
+        let balance = try add(accountBalances[Int(slot)], amount, "balance of \(account)")
+        accountBalances[Int(slot)] = balance
+        return (slot, balance)
     }
 
     private func showBalance(_ account: AccountName, currency: Currency, balance: Int64) throws {
@@ -663,6 +896,27 @@ final class Folder {
     }
 
     // MARK: Records
+
+    /// Why an event that creates a record fails when the record exists: the same words whether
+    /// the batch's own state shows it (`RecordCache.create`) or the slot's (`WriteBatch.put`).
+    static func createdTwice(prefix: String, id: String) -> String {
+        switch prefix {
+        case "user/": return "account \(id) opened twice"
+        case "vendor/": return "vendor \(id) registered twice"
+        case "lot/": return "lot \(id) issued twice"
+        case "txn/": return "transaction \(id) created twice"
+        default: return "\(prefix)\(id) created twice"
+        }
+    }
+
+    /// `createdTwice` for a record's whole key (`<prefix><id>`).
+    static func createdTwice(key: [UInt8]) -> String {
+        let text = String(decoding: key, as: UTF8.self)
+        for prefix in ["user/", "vendor/", "lot/", "txn/"] where text.hasPrefix(prefix) {
+            return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
+        }
+        return "\(text) created twice"
+    }
 
     private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {
         let sequence = sequence
@@ -731,16 +985,17 @@ final class Folder {
     private func createPurchase(
         transaction: String, user: String, member: String?, vendor: String, terms: ContentTerms, status: PurchaseStatus
     ) throws {
-        guard try !purchases.exists(transaction, self) else { throw FoldFailure("transaction \(transaction) created twice") }
         guard try users.exists(user, self) else { throw FoldFailure("user \(user) has no account") }
-        try purchases.set(transaction, PurchaseView(
+        let created = purchases.create(transaction, PurchaseView(
             transaction: transaction, user: user, member: member, vendor: vendor, content: terms.content,
             title: terms.title, url: terms.url, price: terms.price, currency: terms.currency, amount: terms.price,
             status: status, voidReason: nil, access: terms.access, remaining: nil, fee: nil, royalties: nil,
-            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence), self)
+            purchasedAtMilliseconds: time, capturedAtMilliseconds: nil, sequence: sequence, updatedAtSequence: sequence),
+            sequence: sequence)
+        guard created else { throw FoldFailure(Self.createdTwice(prefix: purchases.prefix, id: transaction)) }
         let sequence = sequence
         // Keys.userPurchases: `pu/<user>` 0 `<seq>`.
-        appended.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))
+        logEntries.append(key: { $0.append("pu/", user); $0.number(sequence) }, value: Array(transaction.utf8))
     }
 
     private func remainingEntitlement(_ access: AccessTerms, from start: UInt64) throws -> EntitlementRemaining {

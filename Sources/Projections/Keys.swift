@@ -8,25 +8,29 @@ import Ledger
 //
 // Records are binary (schema 2, `ViewCodec.swift`): a tag byte (kind and layout version), then
 // the fields as Ledger's `ByteWriter` writes them. Schema 1 stored them as sorted-keys JSON,
-// which the canonical dump still prints.
+// which the canonical dump still prints. Schema 3 stores the balance history and the time index
+// in chunks of up to 100 points (`SeriesChunk`), and the per-subject logs (history, a user's
+// purchases, royalty entries) in chunks of entries (`LogChunk`), each keyed by its first point
+// or entry; schema 2 had one LMDB entry per point and per log entry, and the canonical dump
+// still prints one line for each.
 //
 // | key | value | model |
 // |---|---|---|
 // | `schema` | u64be, the slot's schema version | - |
 // | `ckpt/<model>` | u64be, the last sequence folded into that model | each |
 // | `tmax` | u64be, the largest event time folded so far | point in time |
-// | `ti/` 0 `<time u64be>` | u64be, the last sequence whose events so far all have time <= time | point in time |
+// | `ti/` 0 `<time u64be>` | chunk, tag 0xB8: points (time, the last sequence whose events so far all have time <= time) from that time on | point in time |
 // | `bal/<account>` | i64be, the balance now | point in time |
-// | `bh/<account>` 0 `<seq>` | i64be, the balance after event seq | point in time |
+// | `bh/<account>` 0 `<seq>` | chunk, tag 0xB7: points (seq, i64 balance after event seq) from seq on | point in time |
 // | `user/<user>` | `WalletsView`, binary, tag 0xB1 | wallets |
 // | `lot/<lot>` | the owning user's ID, binary, tag 0xB2 | wallets |
 // | `vendor/<vendor>` | `VendorSettlementView`, binary, tag 0xB3 | vendor settlement |
 // | `txn/<transaction>` | `PurchaseView`, binary, tag 0xB4 | purchases |
-// | `pu/<user>` 0 `<seq>` | the transaction created at seq | purchases |
-// | `hw/<user>:<CUR>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
-// | `hv/<vendor>` 0 `<seq>` | `HistoryEntry`, binary (`HistoryCodec`) | history |
+// | `pu/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the transaction created at its seq | purchases |
+// | `hw/<user>:<CUR>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
+// | `hv/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
 // | `rs/<holder>` | `[RoyaltyCurrencyTotal]`, binary, tag 0xB5 | royalties |
-// | `re/<holder>` 0 `<seq>` | `[RoyaltyEntry]` of the event, binary, tag 0xB6 | royalties |
+// | `re/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the event's `[RoyaltyEntry]`, tag 0xB6 | royalties |
 enum Keys {
     static let models = ["balances", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")

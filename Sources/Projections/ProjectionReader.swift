@@ -77,36 +77,59 @@ public struct ProjectionReader {
         return HistoryPage(entries: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }
 
-    /// Walks `prefix` 0 `seq` keys from the newest below `before`, returning up to `limit` items.
+    /// Walks the log `prefix` (`LogChunk`s keyed `prefix` 0 `seq`) from the newest entry below
+    /// `before`, returning up to `limit` items.
     private func newestFirst<Item>(
         prefix: String, before: UInt64?, limit: Int, _ item: (UInt64, [UInt8]) throws -> Item?
     ) throws -> (items: [Item], more: Bool) {
         guard limit > 0 else { return ([], false) }
-        let head = Keys.numbered(prefix, 0).dropLast(8)
         var items: [Item] = []
         var more = false
+        try forEachChunk(prefix: prefix, newestBefore: before ?? .max) { chunk in
+            for index in chunk.entries.indices.reversed() {
+                let sequence = chunk.entries[index].sequence
+                if let before, sequence >= before { continue }
+                if items.count == limit {
+                    more = true
+                    return false
+                }
+                if let value = try item(sequence, Array(chunk.value(index))) { items.append(value) }
+            }
+            return true
+        }
+        return (items, more)
+    }
+
+    /// Calls `body` with each chunk of the log `prefix`, from the one holding the newest entry
+    /// before `bound` back to the oldest, while it returns true. (The first may hold entries at
+    /// or after `bound`: a chunk is keyed by its first entry.)
+    private func forEachChunk(prefix: String, newestBefore bound: UInt64, _ body: (LogChunk.View) throws -> Bool) throws {
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
         try transaction.withCursor(database) { cursor in
             // Seek to the first key past the wanted range, then step back into it.
-            let bound = before.map { Keys.numbered(prefix, $0) } ?? Self.successor(of: Array(head))
             var positioned: Bool
-            if let bound {
-                positioned = try cursor.seek(atOrAfter: bound) ? try cursor.previous() : try cursor.last()
+            if let past = bound == .max ? Self.successor(of: head) : Keys.numbered(prefix, bound), try cursor.seek(atOrAfter: past) {
+                positioned = try cursor.previous()
             } else {
                 positioned = try cursor.last()
             }
             while positioned {
                 let key = cursor.key
                 guard key.count == head.count + 8, key.starts(with: head) else { break }
-                if items.count == limit {
-                    more = true
-                    break
-                }
-                let sequence = BigEndian.uint64(key, at: head.count)
-                if let value = try item(sequence, Array(cursor.value)) { items.append(value) }
+                guard try body(try Self.logChunk(cursor, prefix: prefix, head: head)) else { break }
                 positioned = try cursor.previous()
             }
         }
-        return (items, more)
+    }
+
+    /// The log chunk at the cursor, checked; one that does not decode throws `MalformedRecord`.
+    static func logChunk(_ cursor: Cursor, prefix: String, head: [UInt8]) throws -> LogChunk.View {
+        let sequence = BigEndian.uint64(cursor.key, at: head.count)
+        do {
+            return try LogChunk.View(cursor.value, keySequence: sequence)
+        } catch {
+            throw MalformedRecord(key: "\(prefix)#\(sequence)", reason: error.reason)
+        }
     }
 
     /// The smallest key greater than every key that starts with `prefix`.
@@ -127,11 +150,15 @@ public struct ProjectionReader {
     public func royaltyStatement(holder: String) throws -> RoyaltyStatement? {
         guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
         var entries: [RoyaltyEntry] = []
-        let head = Array(Keys.numbered(Keys.royaltyEntries(holder), 0).dropLast(8))
+        let prefix = Keys.royaltyEntries(holder)
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
         try transaction.withCursor(database) { cursor in
             var positioned = try cursor.seek(atOrAfter: head)
             while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
-                entries += try Self.decode([RoyaltyEntry].self, Array(cursor.value), key: "re/\(holder)")
+                let chunk = try Self.logChunk(cursor, prefix: prefix, head: head)
+                for index in chunk.entries.indices {
+                    entries += try Self.decode([RoyaltyEntry].self, Array(chunk.value(index)), key: "re/\(holder)")
+                }
                 positioned = try cursor.next()
             }
         }
@@ -143,23 +170,21 @@ public struct ProjectionReader {
     /// remain (an event's entries are never split). `nextBefore` continues it; nil at the end.
     public func royaltyStatementPage(holder: String, before: UInt64? = nil, limit: Int = 100) throws -> RoyaltyStatementPage? {
         guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
-        let head = Array(Keys.numbered(Keys.royaltyEntries(holder), 0).dropLast(8))
-        let start = Keys.numbered(Keys.royaltyEntries(holder), before ?? .max)
+        let bound = before ?? .max
         var entries: [RoyaltyEntry] = []
         var lastSequence: UInt64?
         var more = false
-        try transaction.withCursor(database) { cursor in
-            var positioned = try cursor.seek(atOrAfter: start) ? try cursor.previous() : try cursor.last()
-            while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
+        try forEachChunk(prefix: Keys.royaltyEntries(holder), newestBefore: bound) { chunk in
+            for index in chunk.entries.indices.reversed() where chunk.entries[index].sequence < bound {
                 if entries.count >= limit {
                     more = true
-                    break
+                    return false
                 }
-                let batch = try Self.decode([RoyaltyEntry].self, Array(cursor.value), key: "re/\(holder)")
+                let batch = try Self.decode([RoyaltyEntry].self, Array(chunk.value(index)), key: "re/\(holder)")
                 entries += batch.reversed()
                 lastSequence = batch.first?.sequence ?? lastSequence
-                positioned = try cursor.previous()
             }
+            return true
         }
         return RoyaltyStatementPage(holder: holder, totals: totals, entries: entries, nextBefore: more ? lastSequence : nil)
     }
@@ -174,15 +199,35 @@ public struct ProjectionReader {
             return AccountBalance(account: account, balance: balance, sequence: sequence)
         }
         guard target <= sequence else { throw ProjectionError.notYetFolded(requested: target, reached: sequence) }
-        let head = Array(Keys.numbered("bh/" + account, 0).dropLast(8))
-        let balance: Int64 = try transaction.withCursor(database) { cursor in
-            // The last entry at or before target: seek past it, then step back once.
-            let found = target == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.balanceHistory(account, target + 1))
-                ? try cursor.previous() : try cursor.last()
-            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
-            return Int64(bitPattern: BigEndian.uint64(cursor.value))
+        let point = try lastPoint(series: "bh/" + account, tag: SeriesChunk.balanceHistoryTag, atOrBefore: target)
+        return AccountBalance(account: account, balance: point.map { Int64(bitPattern: $0.value) } ?? 0, sequence: target)
+    }
+
+    /// The last point at or before `bound` of a chunked series (`SeriesChunk`) whose keys are
+    /// `prefix` 0 `<position>`: the chunk keyed at or before `bound` (seek past it, step back
+    /// once), then a binary search in it. Nil when the series has no point there.
+    private func lastPoint(series prefix: String, tag: UInt8, atOrBefore bound: UInt64) throws -> (position: UInt64, value: UInt64)? {
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
+        return try transaction.withCursor(database) { cursor -> (position: UInt64, value: UInt64)? in
+            let past = bound == .max ? Self.successor(of: head) : Keys.numbered(prefix, bound + 1)
+            let found: Bool
+            if let past, try cursor.seek(atOrAfter: past) {
+                found = try cursor.previous()
+            } else {
+                found = try cursor.last()
+            }
+            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
+            let keyPosition = BigEndian.uint64(cursor.key, at: head.count)
+            let chunk: SeriesChunk.View
+            do {
+                chunk = try SeriesChunk.View(cursor.value, tag: tag, keyPosition: keyPosition)
+            } catch let error as SeriesChunk.Malformed {
+                throw MalformedRecord(key: "\(prefix)#\(keyPosition)", reason: error.reason)
+            }
+            // The chunk's first point is at its key's position, at or before `bound`.
+            guard let index = chunk.lastIndex(atOrBefore: bound) else { return nil }
+            return (chunk.position(index), chunk.value(index))
         }
-        return AccountBalance(account: account, balance: balance, sequence: target)
     }
 
     /// The balance as it was at `atTimeMilliseconds`: after the last event up to which every
@@ -193,16 +238,31 @@ public struct ProjectionReader {
 
     /// The last sequence whose event, and every event before it, is at or before `time`.
     public func sequence(atTimeMilliseconds time: UInt64) throws -> UInt64 {
-        let head = Array(Keys.numbered("ti/", 0).dropLast(8))
-        return try transaction.withCursor(database) { cursor in
-            let found = time == .max ? try cursor.last() : try cursor.seek(atOrAfter: Keys.timeIndex(time + 1))
-                ? try cursor.previous() : try cursor.last()
-            guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return 0 }
-            return min(BigEndian.uint64(cursor.value), sequence)
-        }
+        let point = try lastPoint(series: "ti/", tag: SeriesChunk.timeIndexTag, atOrBefore: time)
+        return min(point?.value ?? 0, sequence)
     }
 
     // MARK: Dump
+
+    /// The logs stored in chunks (`LogChunk`).
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/"]
+
+    /// A value as the dump prints it, by its key's text (without a trailing number).
+    static func shown(_ text: String, _ value: [UInt8], _ encoder: JSONEncoder) throws -> String {
+        if text.hasPrefix("bal/") {
+            return String(Integers.int64(value) ?? 0)
+        } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
+            var writer = JSONWriter(capacity: 256, escapeSlashes: true)
+            try HistoryCodec.decode(value).writeJSON(to: &writer)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        } else if text.hasPrefix("ckpt/") || text == "tmax" || text == "schema" {
+            return String(Integers.uint64(value) ?? 0)
+        } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {
+            return json
+        } else {
+            return String(decoding: value, as: UTF8.self)
+        }
+    }
 
     /// Every entry of the read models, one line each, in key order. Keys print as text, with a
     /// trailing number as `#<n>`; integers print in decimal, records as sorted-keys JSON
@@ -224,20 +284,33 @@ public struct ProjectionReader {
                 } else {
                     text = String(decoding: key, as: UTF8.self)
                 }
-                let shown: String
-                if text.hasPrefix("bal/") || text.hasPrefix("bh/") {
-                    shown = String(Integers.int64(value) ?? 0)
-                } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
-                    var writer = JSONWriter(capacity: 256, escapeSlashes: true)
-                    try HistoryCodec.decode(value).writeJSON(to: &writer)
-                    shown = String(decoding: writer.bytes, as: UTF8.self)
-                } else if text.hasPrefix("ckpt/") || text.hasPrefix("ti/") || text == "tmax" || text == "schema" {
-                    shown = String(Integers.uint64(value) ?? 0)
-                } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {
-                    shown = json
-                } else {
-                    shown = String(decoding: value, as: UTF8.self)
+                if let number, text.hasPrefix("bh/") || text == "ti/" {
+                    // A chunk of a series: one line per point, as schema 2 stored each.
+                    let balances = text.hasPrefix("bh/")
+                    let chunk: SeriesChunk.View
+                    do {
+                        chunk = try SeriesChunk.View(
+                            cursor.value, tag: balances ? SeriesChunk.balanceHistoryTag : SeriesChunk.timeIndexTag, keyPosition: number)
+                    } catch let error as SeriesChunk.Malformed {
+                        throw MalformedRecord(key: "\(text)#\(number)", reason: error.reason)
+                    }
+                    for index in 0..<chunk.count {
+                        let shown = balances ? String(Int64(bitPattern: chunk.value(index))) : String(chunk.value(index))
+                        lines.append("\(text)#\(chunk.position(index)) = \(shown)")
+                    }
+                    positioned = try cursor.next()
+                    continue
                 }
+                if number != nil, Self.logPrefixes.contains(where: { text.hasPrefix($0) }) {
+                    // A chunk of a log: one line per entry, as schema 2 stored each.
+                    let chunk = try Self.logChunk(cursor, prefix: text, head: Array(key.dropLast(8)))
+                    for index in chunk.entries.indices {
+                        lines.append("\(text)#\(chunk.entries[index].sequence) = " + (try Self.shown(text, Array(chunk.value(index)), encoder)))
+                    }
+                    positioned = try cursor.next()
+                    continue
+                }
+                let shown = try Self.shown(text, value, encoder)
                 if let number { text += "#\(number)" }
                 lines.append(text + " = " + shown)
                 positioned = try cursor.next()
