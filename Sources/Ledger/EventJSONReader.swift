@@ -770,3 +770,71 @@ extension Posting {
         self.currency = currency
     }
 }
+
+/// The fields of a `PurchaseCaptured` that the server's sweeper watches (which hold it ends,
+/// which vendor and currency now have a payable, which user bought), read without decoding the
+/// rest: the sweeper tails every event the ledger appends, and decoding each purchase whole
+/// was 2.7 % of the server's CPU.
+public struct CaptureSummary: Sendable, Equatable {
+    public let transaction: String
+    public let user: String
+    public let vendor: String
+    public let currency: Currency
+
+    public init(transaction: String, user: String, vendor: String, currency: Currency) {
+        self.transaction = transaction
+        self.user = user
+        self.vendor = vendor
+        self.currency = currency
+    }
+
+    /// The summary of a `PurchaseCaptured` payload; nil when the payload is not one the reader
+    /// fully understands (the caller then decodes the event whole, and gets its error).
+    public init?(purchaseCaptured payload: [UInt8]) {
+        guard let summary = EventJSONReader.captureSummary(payload) else { return nil }
+        self = summary
+    }
+}
+
+extension EventJSONReader {
+    static func captureSummary(_ payload: [UInt8]) -> CaptureSummary? {
+        try? JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> CaptureSummary in
+            var transaction: String?, user: String?, vendor: String?, currency: Currency?
+            var seen: UInt32 = 0
+            var others: [JSONKey] = []
+            if try cursor.openObject() {
+                repeat {
+                    let key = try cursor.key()
+                    if cursor.key(key, is: "transaction") { try JSONCursor.once(&seen, 1); transaction = try cursor.string() }
+                    else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 2); user = try cursor.string() }
+                    else if cursor.key(key, is: "vendor") { try JSONCursor.once(&seen, 4); vendor = try cursor.string() }
+                    else if cursor.key(key, is: "terms") { try JSONCursor.once(&seen, 8); currency = try cursor.termsCurrency() }
+                    else { try cursor.skipMember(key, others: &others) }
+                } while try cursor.nextMember()
+            }
+            guard let transaction, let user, let vendor, let currency else { throw JSONReadError(reason: "PurchaseCaptured lacks a field") }
+            return CaptureSummary(transaction: transaction, user: user, vendor: vendor, currency: currency)
+        }
+    }
+}
+
+extension JSONCursor {
+    /// The `currency` of a content-terms object, the other members skipped.
+    mutating func termsCurrency() throws(JSONReadError) -> Currency {
+        var currency: Currency?
+        var others: [JSONKey] = []
+        if try openObject() {
+            repeat {
+                let key = try self.key()
+                if self.key(key, is: "currency") {
+                    guard currency == nil else { throw JSONReadError(reason: "duplicate key") }
+                    currency = try self.currency()
+                } else {
+                    try skipMember(key, others: &others)
+                }
+            } while try nextMember()
+        }
+        guard let currency else { throw JSONReadError(reason: "terms lack a currency") }
+        return currency
+    }
+}

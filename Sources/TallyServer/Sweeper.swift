@@ -55,16 +55,37 @@ public final class Sweeper: Sendable {
         while true {
             let events = try ledger.journal.events(from: next, limit: 4096)
             guard let last = events.last else { break }
-            var decoded: [LedgerEvent] = []
+            var decoded: [Watched] = []
             for stored in events where Self.watched.contains(stored.typeName) {
-                decoded.append(try LedgerEvent(typeName: stored.typeName, payload: stored.payload))
+                // A purchase, by far the most common, is read only as far as the sweeper needs.
+                if stored.typeName == "PurchaseCaptured", let summary = CaptureSummary(purchaseCaptured: stored.payload) {
+                    decoded.append(.captured(summary))
+                } else {
+                    decoded.append(.event(try LedgerEvent(typeName: stored.typeName, payload: stored.payload)))
+                }
             }
             state.withLock { state in
-                for event in decoded { Self.note(event, in: &state) }
+                for watched in decoded {
+                    switch watched {
+                    case .captured(let summary): Self.noteCapture(summary, in: &state)
+                    case .event(let event): Self.note(event, in: &state)
+                    }
+                }
                 state.next = last.sequence + 1
             }
             next = last.sequence + 1
         }
+    }
+
+    enum Watched {
+        case captured(CaptureSummary)
+        case event(LedgerEvent)
+    }
+
+    static func noteCapture(_ captured: CaptureSummary, in state: inout State) {
+        state.holds.removeValue(forKey: captured.transaction)
+        if state.policies[captured.vendor] != nil { state.payables.insert(captured.vendor + " " + captured.currency.code) }
+        if state.referred[captured.user] != nil { state.referred[captured.user] = true }
     }
 
     static func note(_ event: LedgerEvent, in state: inout State) {
@@ -72,9 +93,7 @@ public final class Sweeper: Sendable {
         case .purchaseAuthorized(let held):
             state.holds[held.transaction] = held.holdExpiresAtMilliseconds
         case .purchaseCaptured(let captured):
-            state.holds.removeValue(forKey: captured.transaction)
-            if state.policies[captured.vendor] != nil { state.payables.insert(captured.vendor + " " + captured.terms.currency.code) }
-            if state.referred[captured.user] != nil { state.referred[captured.user] = true }
+            noteCapture(CaptureSummary(transaction: captured.transaction, user: captured.user, vendor: captured.vendor, currency: captured.terms.currency), in: &state)
         case .purchaseVoided(let voided):
             state.holds.removeValue(forKey: voided.transaction)
         case .incentiveIssued(let issued):

@@ -61,6 +61,18 @@ struct EventReaderAgreementTests {
             #expect(fast != nil, "the reader declined a clean form: \(shown)", sourceLocation: sourceLocation)
             #expect(slow != nil, "JSONDecoder declined a clean form: \(shown)", sourceLocation: sourceLocation)
         }
+        // The sweeper's summary of a purchase: read from every clean form, and never different
+        // from the whole event where both read it.
+        if typeName == "PurchaseCaptured" {
+            let summary = CaptureSummary(purchaseCaptured: payload)
+            if mustBeFast { #expect(summary != nil, "the summary declined a clean form: \(shown)", sourceLocation: sourceLocation) }
+            if let summary, case .purchaseCaptured(let whole)? = slow {
+                let expected = CaptureSummary(transaction: whole.transaction, user: whole.user, vendor: whole.vendor, currency: whole.terms.currency)
+                #expect(summary == expected, "the summary differs from the event: \(shown)", sourceLocation: sourceLocation)
+                #expect(Array(summary.transaction.utf8) == Array(whole.transaction.utf8) && Array(summary.user.utf8) == Array(whole.user.utf8)
+                    && Array(summary.vendor.utf8) == Array(whole.vendor.utf8), "the summary's strings differ: \(shown)", sourceLocation: sourceLocation)
+            }
+        }
     }
 
     // MARK: Random events
