@@ -191,10 +191,12 @@ extension LedgerAudit {
             }
         }
         let content: Content
+        var captureFailure: AuditFailure?
         switch event {
         case .purchaseCaptured(let captured):
             content = .capture(
                 currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee)
+            captureFailure = Self.captureFailure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled:
             content = .history(event)
         default:
@@ -202,7 +204,7 @@ extension LedgerAudit {
         }
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,
-            postingsFailure: postingsFailure(event, at: sequence), captureFailure: captureFailure(event, at: sequence),
+            postingsFailure: postingsFailure(event, at: sequence), captureFailure: captureFailure,
             postingCount: postings.count, postingsEnd: slice.postings.count))
     }
 }

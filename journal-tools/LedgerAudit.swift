@@ -239,38 +239,59 @@ struct LedgerAudit {
     /// Postings balance per currency, by the currency each account name ends with, and each
     /// moves a positive amount in the currency it names.
     static func postingsFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
-        // An event has a handful of postings in one or two currencies: a small list, not a table.
-        var sums: [(currency: Substring, sum: Int64)] = []
-        func add(_ currency: Substring, _ amount: Int64) {
-            if let index = sums.firstIndex(where: { $0.currency == currency }) {
-                sums[index].sum &+= amount
-            } else {
-                sums.append((currency, amount))
-            }
-        }
+        // A posting that passes takes its amount from one currency's account and adds it to an
+        // account of the same currency, so every currency's sum stays zero (wrapping or not):
+        // refusing the postings that mix currencies is what checks the sums.
         for posting in event.postings {
-            let debitCurrency = currency(of: posting.debit)
-            let creditCurrency = currency(of: posting.credit)
-            guard posting.amount > 0, debitCurrency == creditCurrency, debitCurrency == Substring(posting.currency.code) else {
+            guard posting.amount > 0, movesOneCurrency(posting) else {
                 return AuditFailure(
                     kind: .unbalancedPostings, sequence: sequence,
                     message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) \(posting.currency) moves a non-positive amount or mixes currencies")
             }
-            add(debitCurrency, 0 &- posting.amount)
-            add(creditCurrency, posting.amount)
-        }
-        if let unbalanced = sums.first(where: { $0.sum != 0 }) {
-            return AuditFailure(
-                kind: .unbalancedPostings, sequence: sequence,
-                message: "the postings of \(event.typeName) sum to \(unbalanced.sum) \(unbalanced.currency), not zero")
         }
         return nil
+    }
+
+    /// Both accounts name the posting's currency (the text after their last ':'), compared as
+    /// strings are (canonical equivalence); the same bytes are the common, quick case.
+    @inline(__always)
+    static func movesOneCurrency(_ posting: Posting) -> Bool {
+        let quick = withBytes(posting.currency.code) { code in
+            withBytes(posting.debit) { endsWithCurrency($0, code) } && withBytes(posting.credit) { endsWithCurrency($0, code) }
+        }
+        if quick { return true }
+        let debit = currency(of: posting.debit)
+        return debit == currency(of: posting.credit) && debit == Substring(posting.currency.code)
+    }
+
+    /// The bytes after the last ':' of `account` are `code` (which holds no ':').
+    @inline(__always)
+    static func endsWithCurrency(_ account: UnsafeBufferPointer<UInt8>, _ code: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard account.count > code.count, account[account.count - code.count - 1] == UInt8(ascii: ":") else { return false }
+        for index in 0..<code.count where code[index] == UInt8(ascii: ":") || account[account.count - code.count + index] != code[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `text`, without copying them when they are stored
+    /// contiguously (as native strings are).
+    @inline(__always)
+    static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        return copy.withUTF8(body)
     }
 
     /// A capture's postings credit each rights holder exactly its listed royalty and the
     /// provider exactly the listed fee, and nothing else of those kinds.
     static func captureFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         guard case .purchaseCaptured(let captured) = event else { return nil }
+        return captureFailure(captured, at: sequence)
+    }
+
+    static func captureFailure(_ captured: PurchaseCaptured, at sequence: UInt64) -> AuditFailure? {
+        if capturePostsWhatItLists(captured) { return nil }
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
         }
@@ -304,6 +325,89 @@ struct LedgerAudit {
             return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
         }
         return nil
+    }
+
+    /// True when the general check below would pass `captured`, decided without building
+    /// account names or lists; false when it may fail (or holds other than ASCII names, whose
+    /// comparison as strings is not a comparison of bytes), and the general check decides.
+    static func capturePostsWhatItLists(_ captured: PurchaseCaptured) -> Bool {
+        let code = captured.terms.currency.code
+        guard isASCII(code) else { return false }
+        let royalties = captured.royalties
+        let postings = captured.postings
+        for royalty in royalties {
+            guard royalty.amount >= 0, isASCII(royalty.holder) else { return false }
+        }
+        for posting in postings {
+            guard isASCII(posting.credit) else { return false }
+        }
+        // Each listed account (merged by name) is credited exactly its amount...
+        for (index, royalty) in royalties.enumerated() {
+            if royalties[..<index].contains(where: { $0.holder == royalty.holder }) { continue }
+            var listed: Int64 = 0
+            for other in royalties[index...] where other.holder == royalty.holder { listed &+= other.amount }
+            var credited: Int64 = 0
+            for posting in postings where isAccount(posting.credit, "holder:", royalty.holder, true, code) { credited &+= posting.amount }
+            guard credited == listed else { return false }
+        }
+        if captured.fee > 0 {
+            var credited: Int64 = 0
+            for posting in postings where isAccount(posting.credit, "fees:", "", false, code) { credited &+= posting.amount }
+            guard credited == captured.fee else { return false }
+        }
+        // ...and every holder or fee account credited is listed.
+        for posting in postings {
+            let credit = posting.credit
+            if hasPrefix(credit, "holder:") {
+                guard royalties.contains(where: { isAccount(credit, "holder:", $0.holder, true, code) }) else { return false }
+            } else if hasPrefix(credit, "fees:") {
+                guard captured.fee > 0, isAccount(credit, "fees:", "", false, code) else { return false }
+            }
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
+        withBytes(text) { text in
+            prefix.withUTF8Buffer { prefix in
+                text.count >= prefix.count && memcmp(text.baseAddress!, prefix.baseAddress!, prefix.count) == 0
+            }
+        }
+    }
+
+    @inline(__always)
+    static func isASCII(_ text: String) -> Bool {
+        withBytes(text) { bytes in bytes.allSatisfy { $0 < 0x80 } }
+    }
+
+    /// `account`'s bytes are those of `prefix + name + separator + code`.
+    @inline(__always)
+    static func isAccount(_ account: String, _ prefix: StaticString, _ name: String, _ separator: Bool, _ code: String) -> Bool {
+        withBytes(account) { account in
+            withBytes(name) { name in
+                withBytes(code) { code in
+                    prefix.withUTF8Buffer { prefix in
+                        let separatorCount = separator ? 1 : 0
+                        guard account.count == prefix.count + name.count + separatorCount + code.count else { return false }
+                        var offset = 0
+                        func matches(_ part: UnsafeBufferPointer<UInt8>) -> Bool {
+                            for byte in part {
+                                guard account[offset] == byte else { return false }
+                                offset += 1
+                            }
+                            return true
+                        }
+                        guard matches(prefix), matches(name) else { return false }
+                        if separator {
+                            guard account[offset] == UInt8(ascii: ":") else { return false }
+                            offset += 1
+                        }
+                        return matches(code)
+                    }
+                }
+            }
+        }
     }
 
     /// The checks of a registration or settlement that need the history: a settlement covers

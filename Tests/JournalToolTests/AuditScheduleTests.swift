@@ -151,6 +151,50 @@ struct AuditScheduleTests {
         }
     }
 
+    @Test("a capture's royalties and fee against its postings: the quick check never passes what the full one fails",
+          arguments: UInt64(1)...400)
+    func captureChecks(_ seed: UInt64) async throws {
+        var random = TestValues(seed: seed)
+        let (events, _) = try await Self.baseJournal()
+        let captures: [PurchaseCaptured] = try events.compactMap { typeName, payload in
+            guard case .purchaseCaptured(let captured) = try LedgerEvent(typeName: typeName, payload: payload) else { return nil }
+            return captured
+        }
+        var captured = random.pick(captures)
+        let currency = captured.terms.currency
+        // Holder names equal as strings but not as bytes (é precomposed or not), other scripts.
+        let holders = ["label", "writer", "h1", "lab\u{e9}l", "labe\u{301}l", "\u{301}x", "\u{212A}", "K"]
+        let accounts: [LedgerAccount] = holders.map { .rightsHolderPayable(holder: $0, currency: currency) }
+            + [.providerFeeRevenue(currency: currency), .vendorPayable(vendor: captured.vendor, currency: currency)]
+        for _ in 0..<(1 + random.below(3)) {
+            switch random.below(6) {
+            case 0:
+                captured.royalties = random.list(most: 3) { random in
+                    RoyaltyPayment(holder: random.pick(holders), amount: random.pick([0, 1, -1, 25, 90, .max]))
+                }
+            case 1:
+                if !captured.royalties.isEmpty {
+                    captured.royalties[random.below(captured.royalties.count)].amount &+= random.pick([1, -1, -100])
+                }
+            case 2:
+                captured.fee = random.pick([0, -1, captured.fee, captured.fee &+ 1, .max])
+            case 3:
+                captured.postings.append(Posting(
+                    debit: .vendorPayable(vendor: captured.vendor, currency: currency), credit: random.pick(accounts),
+                    amount: random.pick([1, 25, 90, .max])))
+            case 4:
+                if !captured.postings.isEmpty { captured.postings.remove(at: random.below(captured.postings.count)) }
+            default:
+                captured.postings.shuffle(using: &random)
+            }
+        }
+        let event = LedgerEvent.purchaseCaptured(captured)
+        let expected = ReferenceAudit.captureFailure(event, at: 7)
+        #expect(LedgerAudit.captureFailure(event, at: 7) == expected, "seed \(seed): \(captured.royalties) \(captured.fee) \(captured.postings)")
+        if LedgerAudit.capturePostsWhatItLists(captured) { #expect(expected == nil, "seed \(seed)") }
+        #expect(LedgerAudit.postingsFailure(event, at: 7) == ReferenceAudit.postingsFailure(event, at: 7), "seed \(seed)")
+    }
+
     @Test("the variants cover each kind of failure and valid journals")
     func coverage() async throws {
         let (base, baseState) = try await Self.baseJournal()
