@@ -175,7 +175,9 @@ extension LedgerAudit {
         }
         let event: LedgerEvent
         do {
-            event = try LedgerEvent(typeName: String(decoding: view.typeName, as: UTF8.self), payload: Array(view.payload))
+            // The records are bytes of a [UInt8] (``RecordChunk``), so typed UInt8 memory.
+            event = try LedgerEvent(
+                typeName: String(decoding: view.typeName, as: UTF8.self), payload: view.payload.assumingMemoryBound(to: UInt8.self))
         } catch {
             slice.events.append(DecodedEvent(
                 sequence: sequence, recordIndex: recordIndex, content: .undecodable(error), postingsFailure: nil,
