@@ -54,6 +54,10 @@ struct LedgerAudit {
     /// Events read before they are handed to the workers (decoded on every core, then folded
     /// in order on the reading thread while the workers decode the next chunk).
     static let chunkEvents = 8192
+    /// A chunk is also handed off when its records reach this many bytes: two chunks are in
+    /// memory at once (one decoded, one read), and 8,192 events of up to
+    /// `JournalLimits.eventPayloadBytesMax` each would be gigabytes.
+    static let chunkBytesMax = 32 << 20
     /// Events one worker takes at a time: small enough that a worker slowed down by another
     /// process does not hold up a chunk, large enough that handing them out costs nothing.
     static let sliceEvents = 256
@@ -140,7 +144,7 @@ struct LedgerAudit {
         try reader.forEachEventRecord(from: first) { sequence, record in
             guard sequence <= last else { return false }
             filling.append(sequence: sequence, record: record)
-            if filling.count == chunkEvents {
+            if filling.count == chunkEvents || filling.bytes.count >= Self.chunkBytesMax {
                 failure = handOff()
                 if failure != nil { return false }
             }
