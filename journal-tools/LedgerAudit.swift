@@ -295,7 +295,6 @@ struct LedgerAudit {
     }
 
     static func captureFailure(_ captured: PurchaseCaptured, at sequence: UInt64) -> AuditFailure? {
-        if capturePostsWhatItLists(captured) { return nil }
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
         }
@@ -329,89 +328,6 @@ struct LedgerAudit {
             return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
         }
         return nil
-    }
-
-    /// True when the general check below would pass `captured`, decided without building
-    /// account names or lists; false when it may fail (or holds other than ASCII names, whose
-    /// comparison as strings is not a comparison of bytes), and the general check decides.
-    static func capturePostsWhatItLists(_ captured: PurchaseCaptured) -> Bool {
-        let code = captured.terms.currency.code
-        guard isASCII(code) else { return false }
-        let royalties = captured.royalties
-        let postings = captured.postings
-        for royalty in royalties {
-            guard royalty.amount >= 0, isASCII(royalty.holder) else { return false }
-        }
-        for posting in postings {
-            guard isASCII(posting.credit) else { return false }
-        }
-        // Each listed account (merged by name) is credited exactly its amount...
-        for (index, royalty) in royalties.enumerated() {
-            if royalties[..<index].contains(where: { $0.holder == royalty.holder }) { continue }
-            var listed: Int64 = 0
-            for other in royalties[index...] where other.holder == royalty.holder { listed &+= other.amount }
-            var credited: Int64 = 0
-            for posting in postings where isAccount(posting.credit, "holder:", royalty.holder, true, code) { credited &+= posting.amount }
-            guard credited == listed else { return false }
-        }
-        if captured.fee > 0 {
-            var credited: Int64 = 0
-            for posting in postings where isAccount(posting.credit, "fees:", "", false, code) { credited &+= posting.amount }
-            guard credited == captured.fee else { return false }
-        }
-        // ...and every holder or fee account credited is listed.
-        for posting in postings {
-            let credit = posting.credit
-            if hasPrefix(credit, "holder:") {
-                guard royalties.contains(where: { isAccount(credit, "holder:", $0.holder, true, code) }) else { return false }
-            } else if hasPrefix(credit, "fees:") {
-                guard captured.fee > 0, isAccount(credit, "fees:", "", false, code) else { return false }
-            }
-        }
-        return true
-    }
-
-    @inline(__always)
-    static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
-        withBytes(text) { text in
-            prefix.withUTF8Buffer { prefix in
-                text.count >= prefix.count && memcmp(text.baseAddress!, prefix.baseAddress!, prefix.count) == 0
-            }
-        }
-    }
-
-    @inline(__always)
-    static func isASCII(_ text: String) -> Bool {
-        withBytes(text) { bytes in bytes.allSatisfy { $0 < 0x80 } }
-    }
-
-    /// `account`'s bytes are those of `prefix + name + separator + code`.
-    @inline(__always)
-    static func isAccount(_ account: String, _ prefix: StaticString, _ name: String, _ separator: Bool, _ code: String) -> Bool {
-        withBytes(account) { account in
-            withBytes(name) { name in
-                withBytes(code) { code in
-                    prefix.withUTF8Buffer { prefix in
-                        let separatorCount = separator ? 1 : 0
-                        guard account.count == prefix.count + name.count + separatorCount + code.count else { return false }
-                        var offset = 0
-                        func matches(_ part: UnsafeBufferPointer<UInt8>) -> Bool {
-                            for byte in part {
-                                guard account[offset] == byte else { return false }
-                                offset += 1
-                            }
-                            return true
-                        }
-                        guard matches(prefix), matches(name) else { return false }
-                        if separator {
-                            guard account[offset] == UInt8(ascii: ":") else { return false }
-                            offset += 1
-                        }
-                        return matches(code)
-                    }
-                }
-            }
-        }
     }
 
     /// The checks of a registration or settlement that need the history: a settlement covers
