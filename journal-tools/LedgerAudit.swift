@@ -51,8 +51,16 @@ struct LedgerAudit {
         }
     }
 
-    /// Events decoded per step of the pipeline (decoded on every core, folded in order).
+    /// Events read before they are handed to the workers (decoded on every core, then folded
+    /// in order on the reading thread while the workers decode the next chunk).
     static let chunkEvents = 8192
+    /// A chunk is also handed off when its records reach this many bytes: two chunks are in
+    /// memory at once (one decoded, one read), and 8,192 events of up to
+    /// `JournalLimits.eventPayloadBytesMax` each would be gigabytes.
+    static let chunkBytesMax = 32 << 20
+    /// Events one worker takes at a time: small enough that a worker slowed down by another
+    /// process does not hold up a chunk, large enough that handing them out costs nothing.
+    static let sliceEvents = 256
 
     let reader: any JournalStorageReader
     let first: UInt64
@@ -63,19 +71,40 @@ struct LedgerAudit {
     /// Keep a copy of the recomputed balances as they are right after this sequence (to
     /// compare with read models that have folded that far).
     let snapshotAt: UInt64?
+    /// How the events are read and folded (see ``Schedule``).
+    let schedule: Schedule
     /// The recomputed balances right after `snapshotAt`.
     private(set) var snapshot: [String: Int64]?
 
     private var report = Report()
-    private var balances: [String: Int64] = [:]
+    private var balances = AccountBalances()
+    /// Per currency, in the order first seen: royalties listed and fees of the captures so far
+    /// (written to the report's totals at the end).
+    private var captureTotals: [(currency: String, royalties: Int64, fees: Int64)] = []
     /// Per vendor, the last sequence its settlements have covered (its registration at first).
     /// Each vendor's registration sequence, and how far each (vendor, currency) is settled.
     private var settledThrough: [String: UInt64] = [:]
     private var settledThroughByCurrency: [String: UInt64] = [:]
 
+    /// How the audit reads, decodes and folds. Both give the same report for the same journal;
+    /// `oneByOne` is the plain form the pipelined one is tested against.
+    struct Schedule: Sendable {
+        /// Events per chunk.
+        var chunkEvents: Int
+        /// Decode the next chunk on the other cores while this one is folded.
+        var pipelined: Bool
+        /// Let the workers look up the index of each account already known before the chunk,
+        /// so that the fold adds to a balance by index instead of hashing its name.
+        var resolvesAccounts: Bool
+
+        static let pipelined = Schedule(chunkEvents: LedgerAudit.chunkEvents, pipelined: true, resolvesAccounts: true)
+        /// One event at a time, decoded and folded on the calling thread, every account by name.
+        static let oneByOne = Schedule(chunkEvents: 1, pipelined: false, resolvesAccounts: false)
+    }
+
     init(
         reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, progress: ToolProgress?,
-        snapshotAt: UInt64? = nil
+        snapshotAt: UInt64? = nil, schedule: Schedule = .pipelined
     ) {
         self.reader = reader
         self.first = first
@@ -83,6 +112,7 @@ struct LedgerAudit {
         self.compareWriteModel = compareWriteModel
         self.progress = progress
         self.snapshotAt = snapshotAt
+        self.schedule = schedule
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -90,24 +120,45 @@ struct LedgerAudit {
 
     /// Runs the audit over `first...last` (already verified by ``JournalVerifier``).
     mutating func run() throws -> Report {
-        var chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])] = []
-        chunk.reserveCapacity(Self.chunkEvents)
+        var filling = RecordChunk()
+        var spare: RecordChunk?
+        var decoding: DecodingChunk?
         var failure: AuditFailure?
+        let chunkEvents = max(1, schedule.chunkEvents)
+
+        /// Hands the filled chunk to the workers, then folds the chunk decoded before it.
+        func handOff() -> AuditFailure? {
+            let next = DecodingChunk(records: filling, sliceEvents: Self.sliceEvents)
+            next.start(known: schedule.resolvesAccounts && recomputesBalances ? balances.indices : nil,
+                       foldsBalances: recomputesBalances, pipelined: schedule.pipelined)
+            filling = spare ?? RecordChunk()
+            spare = nil
+            defer { decoding = next }
+            guard let previous = decoding else { return nil }
+            previous.wait()
+            let failure = fold(previous)
+            spare = previous.recycled()
+            return failure
+        }
+
         try reader.forEachEventRecord(from: first) { sequence, record in
             guard sequence <= last else { return false }
-            guard case .success(let view) = EventRecord.parse(record) else {
-                // The verifier parsed this record already; a snapshot cannot change under us.
-                preconditionFailure("event \(sequence) no longer parses")
-            }
-            chunk.append((sequence, String(decoding: view.typeName, as: UTF8.self), Array(view.payload)))
-            if chunk.count == Self.chunkEvents {
-                failure = audit(chunk)
-                chunk.removeAll(keepingCapacity: true)
+            filling.append(sequence: sequence, record: record)
+            if filling.count == chunkEvents || filling.bytes.count >= Self.chunkBytesMax {
+                failure = handOff()
                 if failure != nil { return false }
             }
             return true
         }
-        if failure == nil && !chunk.isEmpty { failure = audit(chunk) }
+        if failure == nil && filling.count > 0 { failure = handOff() }
+        if let decoding {
+            decoding.wait()
+            if failure == nil { failure = fold(decoding) }
+        }
+        for totals in captureTotals {
+            report.royaltyTotals[totals.currency] = totals.royalties
+            report.feeTotals[totals.currency] = totals.fees
+        }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         if !compareWriteModel {
@@ -119,94 +170,131 @@ struct LedgerAudit {
 
     // MARK: Per event
 
-    /// Decodes a chunk on every core, with each event's own checks (postings balance per
-    /// currency; a capture's royalties and fee match its postings), then checks what needs the
-    /// history and folds the balances, in order. The serial part was the audit's bottleneck.
-    private mutating func audit(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> AuditFailure? {
-        let prepared = Self.prepare(chunk)
-        for index in chunk.indices {
-            let sequence = chunk[index].sequence
-            switch prepared[index] {
-            case .failure(let error):
-                return Self.classify(error, sequence: sequence, typeName: chunk[index].typeName, payload: chunk[index].payload)
-            case .success(let event):
-                if let failure = check(event, at: sequence) { return failure }
+    /// Checks what needs the history, in order, for a decoded chunk (each event's own checks
+    /// were made by the workers), and folds the postings into the balances.
+    private mutating func fold(_ chunk: DecodingChunk) -> AuditFailure? {
+        for slice in chunk.slices {
+            var postingsStart = 0
+            for event in slice.events {
+                if let failure = fold(event, of: slice, postings: postingsStart..<event.postingsEnd, records: chunk.records) {
+                    return failure
+                }
+                postingsStart = event.postingsEnd
             }
-            report.eventsAudited += 1
-            if sequence == snapshotAt { snapshot = balances }
         }
-        progress?.update(chunk[chunk.count - 1].sequence)
+        if let last = chunk.records.sequences.last { progress?.update(last) }
         return nil
     }
 
-    /// An event decoded, with the result of the checks that need nothing but the event.
-    struct PreparedEvent {
-        let event: LedgerEvent
-        /// Its postings do not balance per currency (or move a non-positive amount).
-        let postingsFailure: AuditFailure?
-        /// A capture whose royalties and fee do not match its postings.
-        let captureFailure: AuditFailure?
-    }
+    private mutating func fold(
+        _ decoded: DecodedEvent, of slice: DecodedSlice, postings: Range<Int>, records: RecordChunk
+    ) -> AuditFailure? {
+        let sequence = decoded.sequence
+        if case .undecodable(let error) = decoded.content {
+            let record = records.record(decoded.recordIndex)
+            return Self.classify(error, sequence: sequence, typeName: record.typeName, payload: record.payload)
+        }
+        if let failure = decoded.postingsFailure { return failure }
+        report.postings += UInt64(decoded.postingCount)
+        if let failure = decoded.captureFailure { return failure }
 
-    static func prepare(_ chunk: [(sequence: UInt64, typeName: String, payload: [UInt8])]) -> [Result<PreparedEvent, any Error>] {
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        var results = [Result<PreparedEvent, any Error>](repeating: .failure(CancellationError()), count: chunk.count)
-        results.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let output = buffer
-            let slice = (chunk.count + workers - 1) / workers
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let start = worker * slice
-                let end = min(chunk.count, start + slice)
-                guard start < end else { return }
-                for index in start..<end {
-                    output[index] = Result {
-                        let event = try LedgerEvent(typeName: chunk[index].typeName, payload: chunk[index].payload)
-                        let sequence = chunk[index].sequence
-                        return PreparedEvent(
-                            event: event, postingsFailure: postingsFailure(event, at: sequence),
-                            captureFailure: captureFailure(event, at: sequence))
-                    }
+        switch decoded.content {
+        case .capture(let currency, let royalties, let fee):
+            // Its royalties and fee were checked against its postings by `captureFailure`.
+            if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
+                captureTotals[index].royalties &+= royalties
+                captureTotals[index].fees &+= fee
+            } else {
+                captureTotals.append((currency, royalties, fee))
+            }
+        case .history(let event):
+            if let failure = checkSettlement(event, at: sequence) { return failure }
+        case .plain, .undecodable:
+            break
+        }
+
+        if recomputesBalances {
+            for index in postings {
+                let posting = slice.postings[index]
+                let debit = posting.debit >= 0 ? posting.debit : balances.index(of: slice.name(posting.debit))
+                guard balances.add(0 &- posting.amount, at: debit) else {
+                    return overflow(posting, debit: debit, of: slice, at: sequence)
+                }
+                let credit = posting.credit >= 0 ? posting.credit : balances.index(of: slice.name(posting.credit))
+                guard balances.add(posting.amount, at: credit) else {
+                    return overflow(posting, debit: debit, of: slice, at: sequence)
                 }
             }
         }
-        return results
+        report.eventsAudited += 1
+        if sequence == snapshotAt { snapshot = balances.dictionary }
+        return nil
+    }
+
+    private func overflow(_ posting: FoldPosting, debit: Int32, of slice: DecodedSlice, at sequence: UInt64) -> AuditFailure {
+        // The credit account is named without being added: a debit that overflows stops the
+        // fold before the credit is touched.
+        let credit = posting.credit >= 0 ? balances.names[Int(posting.credit)] : slice.name(posting.credit)
+        return AuditFailure(
+            kind: .unbalancedPostings, sequence: sequence,
+            message: "posting \(balances.names[Int(debit)]) -> \(credit) of \(posting.amount) overflows a 64-bit balance")
     }
 
     /// Postings balance per currency, by the currency each account name ends with, and each
     /// moves a positive amount in the currency it names.
     static func postingsFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
-        // An event has a handful of postings in one or two currencies: a small list, not a table.
-        var sums: [(currency: Substring, sum: Int64)] = []
-        func add(_ currency: Substring, _ amount: Int64) {
-            if let index = sums.firstIndex(where: { $0.currency == currency }) {
-                sums[index].sum &+= amount
-            } else {
-                sums.append((currency, amount))
-            }
-        }
+        // A posting that passes takes its amount from one currency's account and adds it to an
+        // account of the same currency, so every currency's sum stays zero (wrapping or not):
+        // refusing the postings that mix currencies is what checks the sums.
         for posting in event.postings {
-            let debitCurrency = currency(of: posting.debit)
-            let creditCurrency = currency(of: posting.credit)
-            guard posting.amount > 0, debitCurrency == creditCurrency, debitCurrency == Substring(posting.currency.code) else {
+            guard posting.amount > 0, movesOneCurrency(posting) else {
                 return AuditFailure(
                     kind: .unbalancedPostings, sequence: sequence,
                     message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) \(posting.currency) moves a non-positive amount or mixes currencies")
             }
-            add(debitCurrency, 0 &- posting.amount)
-            add(creditCurrency, posting.amount)
-        }
-        if let unbalanced = sums.first(where: { $0.sum != 0 }) {
-            return AuditFailure(
-                kind: .unbalancedPostings, sequence: sequence,
-                message: "the postings of \(event.typeName) sum to \(unbalanced.sum) \(unbalanced.currency), not zero")
         }
         return nil
+    }
+
+    /// Both accounts name the posting's currency (the text after their last ':'), compared as
+    /// strings are (canonical equivalence); the same bytes are the common, quick case.
+    @inline(__always)
+    static func movesOneCurrency(_ posting: Posting) -> Bool {
+        let quick = withBytes(posting.currency.code) { code in
+            withBytes(posting.debit) { endsWithCurrency($0, code) } && withBytes(posting.credit) { endsWithCurrency($0, code) }
+        }
+        if quick { return true }
+        let debit = currency(of: posting.debit)
+        return debit == currency(of: posting.credit) && debit == Substring(posting.currency.code)
+    }
+
+    /// The bytes after the last ':' of `account` are `code` (which holds no ':').
+    @inline(__always)
+    static func endsWithCurrency(_ account: UnsafeBufferPointer<UInt8>, _ code: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard account.count > code.count, account[account.count - code.count - 1] == UInt8(ascii: ":") else { return false }
+        for index in 0..<code.count where code[index] == UInt8(ascii: ":") || account[account.count - code.count + index] != code[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `text`, without copying them when they are stored
+    /// contiguously (as native strings are).
+    @inline(__always)
+    static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        return copy.withUTF8(body)
     }
 
     /// A capture's postings credit each rights holder exactly its listed royalty and the
     /// provider exactly the listed fee, and nothing else of those kinds.
     static func captureFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         guard case .purchaseCaptured(let captured) = event else { return nil }
+        return captureFailure(captured, at: sequence)
+    }
+
+    static func captureFailure(_ captured: PurchaseCaptured, at sequence: UInt64) -> AuditFailure? {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
         }
@@ -242,54 +330,15 @@ struct LedgerAudit {
         return nil
     }
 
-    /// Checks one decoded event (its own checks were made by ``prepare(_:)``) and folds its
-    /// postings into the recomputed balances.
-    private mutating func check(_ prepared: PreparedEvent, at sequence: UInt64) -> AuditFailure? {
-        if let failure = prepared.postingsFailure { return failure }
-        let event = prepared.event
-        let postings = event.postings
-        report.postings += UInt64(postings.count)
-        if let failure = prepared.captureFailure { return failure }
-
-        if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
-
-        if recomputesBalances {
-            for posting in postings {
-                guard add(-posting.amount, to: posting.debit), add(posting.amount, to: posting.credit) else {
-                    return AuditFailure(
-                        kind: .unbalancedPostings, sequence: sequence,
-                        message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) overflows a 64-bit balance")
-                }
-            }
-        }
-        return nil
-    }
-
-    /// Adds `delta` to `account`'s recomputed balance with one hash of its name; false, changing
-    /// nothing, when the sum overflows.
-    private mutating func add(_ delta: Int64, to account: String) -> Bool {
-        guard let index = balances.index(forKey: account) else {
-            balances[account] = delta
-            return true
-        }
-        let (sum, overflow) = balances.values[index].addingReportingOverflow(delta)
-        if overflow { return false }
-        balances.values[index] = sum
-        return true
-    }
-
-    private mutating func checkSettlementAndRoyalties(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+    /// The checks of a registration or settlement that need the history: a settlement covers
+    /// the events since the vendor's previous one and pays no more than the payable holds.
+    private mutating func checkSettlement(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
         }
         switch event {
         case .vendorRegistered(let registered):
             settledThrough[registered.vendor] = sequence
-        case .purchaseCaptured(let captured):
-            // Its royalties and fee were checked against its postings by `captureFailure`.
-            let currency = captured.terms.currency
-            report.royaltyTotals[currency.code, default: 0] &+= captured.royalties.reduce(0) { $0 &+ $1.amount }
-            report.feeTotals[currency.code, default: 0] &+= captured.fee
         case .vendorSettled(let settled):
             let payable = LedgerAccount.vendorPayable(vendor: settled.vendor, currency: settled.currency).name
             let moved = settled.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
@@ -297,7 +346,7 @@ struct LedgerAudit {
                 return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(moved) out of \(payable)")
             }
             if recomputesBalances {
-                let held = balances[payable, default: 0]
+                let held = balances.balance(of: payable)
                 guard settled.amount <= held else {
                     return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
                 }
@@ -387,7 +436,8 @@ struct LedgerAudit {
     /// and every `bal/` entry of the write model with the recomputed balance.
     private mutating func compareWithWriteModel() throws -> AuditFailure? {
         var compared = 0
-        for (account, balance) in balances.sorted(by: { $0.key < $1.key }) {
+        let recomputed = balances.dictionary
+        for (account, balance) in recomputed.sorted(by: { $0.key < $1.key }) {
             let stored = try reader.state(Self.balancePrefix + Array(account.utf8))
             compared += 1
             switch Self.balance(stored) {
@@ -408,7 +458,7 @@ struct LedgerAudit {
             if key.lexicographicallyPrecedes(Self.balancePrefix) { return true }
             guard key.starts(with: Self.balancePrefix) else { return false }
             let account = String(decoding: key.dropFirst(Self.balancePrefix.count), as: UTF8.self)
-            if balances[account] == nil {
+            if recomputed[account] == nil {
                 let value = Self.balance(value)
                 if value != 0 {
                     extra = AuditFailure(

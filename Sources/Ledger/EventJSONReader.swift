@@ -48,17 +48,25 @@ struct JSONCursor {
     @inline(__always)
     static func read<T>(_ payload: [UInt8], _ body: (inout JSONCursor) throws(JSONReadError) -> T) throws(JSONReadError) -> T {
         let result: Result<T, JSONReadError> = payload.withUnsafeBufferPointer { buffer in
-            var cursor = JSONCursor(bytes: buffer)
             do throws(JSONReadError) {
-                let value = try body(&cursor)
-                cursor.skipWhitespace()
-                guard cursor.index == buffer.count else { return .failure(JSONReadError(reason: "content after the JSON value")) }
-                return .success(value)
+                return .success(try read(buffer, body))
             } catch {
                 return .failure(error)
             }
         }
         return try result.get()
+    }
+
+    /// Reads one JSON document from `bytes` with `body`; only whitespace may follow it.
+    @inline(__always)
+    static func read<T>(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (inout JSONCursor) throws(JSONReadError) -> T
+    ) throws(JSONReadError) -> T {
+        var cursor = JSONCursor(bytes: bytes)
+        let value = try body(&cursor)
+        cursor.skipWhitespace()
+        guard cursor.index == bytes.count else { throw JSONReadError(reason: "content after the JSON value") }
+        return value
     }
 
     /// The byte at the cursor, or 0 at the end (0 is never valid where a byte is looked at).
@@ -610,7 +618,26 @@ struct JSONCursor {
 }
 
 enum EventJSONReader {
+    /// Calls a reader of bytes with the bytes of `payload`.
+    @inline(__always)
+    static func withBuffer<T>(
+        _ payload: [UInt8], _ read: (UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> T
+    ) throws(JSONReadError) -> T {
+        let result: Result<T, JSONReadError> = payload.withUnsafeBufferPointer { buffer in
+            do throws(JSONReadError) {
+                return .success(try read(buffer))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     static func purchaseCaptured(_ payload: [UInt8]) throws(JSONReadError) -> PurchaseCaptured {
+        try withBuffer(payload) { (bytes) throws(JSONReadError) in try purchaseCaptured(bytes) }
+    }
+
+    static func purchaseCaptured(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> PurchaseCaptured {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseCaptured in
             var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, oneStep: Bool?
             var sources: [FundingSource]?, fee: Int64?, royalties: [RoyaltyPayment]?, rounding: String?, entitlement: AccessTerms?
@@ -649,6 +676,10 @@ enum EventJSONReader {
     }
 
     static func purchaseAuthorized(_ payload: [UInt8]) throws(JSONReadError) -> PurchaseAuthorized {
+        try withBuffer(payload) { (bytes) throws(JSONReadError) in try purchaseAuthorized(bytes) }
+    }
+
+    static func purchaseAuthorized(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> PurchaseAuthorized {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseAuthorized in
             var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, holdExpires: UInt64?
             var sources: [FundingSource]?, postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
@@ -681,6 +712,10 @@ enum EventJSONReader {
     }
 
     static func fundsAdded(_ payload: [UInt8]) throws(JSONReadError) -> FundsAdded {
+        try withBuffer(payload) { (bytes) throws(JSONReadError) in try fundsAdded(bytes) }
+    }
+
+    static func fundsAdded(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> FundsAdded {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> FundsAdded in
             var funding: String?, user: String?, currency: Currency?, amount: Int64?, method: FundingMethod?, throughVendor: String?
             var pending: Bool?, postings: [Posting]?, time: UInt64?
@@ -715,6 +750,10 @@ enum EventJSONReader {
     }
 
     static func accountOpened(_ payload: [UInt8]) throws(JSONReadError) -> AccountOpened {
+        try withBuffer(payload) { (bytes) throws(JSONReadError) in try accountOpened(bytes) }
+    }
+
+    static func accountOpened(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> AccountOpened {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> AccountOpened in
             var user: String?, channel: AccountChannel?, referringVendor: String?, representative: String?, time: UInt64?
             var seen: UInt32 = 0
@@ -741,6 +780,10 @@ enum EventJSONReader {
     }
 
     static func walletOpened(_ payload: [UInt8]) throws(JSONReadError) -> WalletOpened {
+        try withBuffer(payload) { (bytes) throws(JSONReadError) in try walletOpened(bytes) }
+    }
+
+    static func walletOpened(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> WalletOpened {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> WalletOpened in
             var user: String?, currency: Currency?, time: UInt64?
             var seen: UInt32 = 0

@@ -314,6 +314,28 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         return EventDraft(typeName: typeName, payload: Array(payload))
     }
 
+    /// Decodes a stored event from bytes it does not copy (a reader that holds the records
+    /// in a buffer of its own, such as `journal-tool verify`'s audit). The same answer as
+    /// `init(typeName:payload:)`: the hand-written reader first, then that initialiser when the
+    /// reader declines.
+    public init(typeName: String, payload: UnsafeBufferPointer<UInt8>) throws {
+        switch typeName {
+        case "PurchaseCaptured":
+            if let event = try? EventJSONReader.purchaseCaptured(payload) { self = .purchaseCaptured(event); return }
+        case "PurchaseAuthorized":
+            if let event = try? EventJSONReader.purchaseAuthorized(payload) { self = .purchaseAuthorized(event); return }
+        case "FundsAdded":
+            if let event = try? EventJSONReader.fundsAdded(payload) { self = .fundsAdded(event); return }
+        case "AccountOpened":
+            if let event = try? EventJSONReader.accountOpened(payload) { self = .accountOpened(event); return }
+        case "WalletOpened":
+            if let event = try? EventJSONReader.walletOpened(payload) { self = .walletOpened(event); return }
+        default:
+            break
+        }
+        try self.init(typeName: typeName, payload: Array(payload))
+    }
+
     /// Decodes a stored event; an unknown type or a payload that does not decode is an error.
     public init(typeName: String, payload: [UInt8]) throws {
         // The most common events (the purchases, most of any journal, and the funding and

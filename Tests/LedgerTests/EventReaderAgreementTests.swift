@@ -50,7 +50,10 @@ struct EventReaderAgreementTests {
         let slow = type.slow(payload)
         let fast = type.fast(payload)
         let combined = try? LedgerEvent(typeName: typeName, payload: payload)
+        let fromBuffer = payload.withUnsafeBufferPointer { try? LedgerEvent(typeName: typeName, payload: $0) }
         let shown = String(decoding: payload.prefix(300), as: UTF8.self)
+        #expect(fromBuffer == combined, "decoding from a buffer differs from decoding the array: \(shown)", sourceLocation: sourceLocation)
+        #expect(stored(fromBuffer) == stored(combined), "stored forms differ from a buffer: \(shown)", sourceLocation: sourceLocation)
         #expect(combined == slow, "LedgerEvent(typeName:payload:) differs from JSONDecoder: \(shown)", sourceLocation: sourceLocation)
         #expect(stored(combined) == stored(slow), "stored forms differ: \(shown)", sourceLocation: sourceLocation)
         if let fast {

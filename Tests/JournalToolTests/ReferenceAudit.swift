@@ -1,0 +1,261 @@
+import Foundation
+import Journal
+import Ledger
+@testable import journal_tool
+
+/// The ledger audit as it was before it was pipelined (`8843c02`), one event at a time with
+/// balances in a dictionary keyed by account name: the oracle the pipelined audit is held to.
+/// Only `classify` (unchanged) is shared.
+struct ReferenceAudit {
+    let reader: any JournalStorageReader
+    let first: UInt64
+    let last: UInt64
+    let compareWriteModel: Bool
+    let snapshotAt: UInt64?
+    private(set) var snapshot: [String: Int64]?
+    private var report = LedgerAudit.Report()
+    private var balances: [String: Int64] = [:]
+    private var settledThrough: [String: UInt64] = [:]
+    private var settledThroughByCurrency: [String: UInt64] = [:]
+
+    init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
+        self.reader = reader
+        self.first = first
+        self.last = last
+        self.compareWriteModel = compareWriteModel
+        self.snapshotAt = snapshotAt
+        if snapshotAt == 0 { snapshot = [:] }
+    }
+
+    var recomputesBalances: Bool { first == 1 }
+
+    struct PreparedEvent {
+        let event: LedgerEvent
+        let postingsFailure: AuditFailure?
+        let captureFailure: AuditFailure?
+    }
+
+    mutating func run() throws -> LedgerAudit.Report {
+        var failure: AuditFailure?
+        try reader.forEachEventRecord(from: first) { sequence, record in
+            guard sequence <= last else { return false }
+            guard case .success(let view) = EventRecord.parse(record) else { preconditionFailure("event \(sequence) does not parse") }
+            let typeName = String(decoding: view.typeName, as: UTF8.self)
+            let payload = Array(view.payload)
+            do {
+                let event = try LedgerEvent(typeName: typeName, payload: payload)
+                let prepared = PreparedEvent(
+                    event: event, postingsFailure: Self.postingsFailure(event, at: sequence),
+                    captureFailure: Self.captureFailure(event, at: sequence))
+                failure = check(prepared, at: sequence)
+            } catch {
+                failure = LedgerAudit.classify(error, sequence: sequence, typeName: typeName, payload: payload)
+            }
+            if failure != nil { return false }
+            report.eventsAudited += 1
+            if sequence == snapshotAt { snapshot = balances }
+            return true
+        }
+        if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
+        if recomputesBalances { report.accounts = balances.count }
+        if !compareWriteModel {
+            report.writeModelNote = "not compared: the range is not the whole journal (1 through its last event)"
+        }
+        report.failure = failure
+        return report
+    }
+
+    /// Postings balance per currency, by the currency each account name ends with, and each
+    /// moves a positive amount in the currency it names.
+    static func postingsFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        // An event has a handful of postings in one or two currencies: a small list, not a table.
+        var sums: [(currency: Substring, sum: Int64)] = []
+        func add(_ currency: Substring, _ amount: Int64) {
+            if let index = sums.firstIndex(where: { $0.currency == currency }) {
+                sums[index].sum &+= amount
+            } else {
+                sums.append((currency, amount))
+            }
+        }
+        for posting in event.postings {
+            let debitCurrency = Self.currency(of: posting.debit)
+            let creditCurrency = Self.currency(of: posting.credit)
+            guard posting.amount > 0, debitCurrency == creditCurrency, debitCurrency == Substring(posting.currency.code) else {
+                return AuditFailure(
+                    kind: .unbalancedPostings, sequence: sequence,
+                    message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) \(posting.currency) moves a non-positive amount or mixes currencies")
+            }
+            add(debitCurrency, 0 &- posting.amount)
+            add(creditCurrency, posting.amount)
+        }
+        if let unbalanced = sums.first(where: { $0.sum != 0 }) {
+            return AuditFailure(
+                kind: .unbalancedPostings, sequence: sequence,
+                message: "the postings of \(event.typeName) sum to \(unbalanced.sum) \(unbalanced.currency), not zero")
+        }
+        return nil
+    }
+
+    /// A capture's postings credit each rights holder exactly its listed royalty and the
+    /// provider exactly the listed fee, and nothing else of those kinds.
+    static func captureFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        guard case .purchaseCaptured(let captured) = event else { return nil }
+        func fail(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
+        }
+        let currency = captured.terms.currency
+        var credited: [(account: String, amount: Int64)] = []
+        for posting in captured.postings where posting.credit.hasPrefix("holder:") || posting.credit.hasPrefix("fees:") {
+            if let index = credited.firstIndex(where: { $0.account == posting.credit }) {
+                credited[index].amount &+= posting.amount
+            } else {
+                credited.append((posting.credit, posting.amount))
+            }
+        }
+        var listed: [(account: String, amount: Int64)] = []
+        func list(_ account: String, _ amount: Int64) {
+            if let index = listed.firstIndex(where: { $0.account == account }) {
+                listed[index].amount &+= amount
+            } else {
+                listed.append((account, amount))
+            }
+        }
+        for royalty in captured.royalties {
+            guard royalty.amount >= 0 else { return fail("royalty of \(royalty.holder) is negative (\(royalty.amount))") }
+            list(LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, royalty.amount)
+        }
+        if captured.fee > 0 { list(LedgerAccount.providerFeeRevenue(currency: currency).name, captured.fee) }
+        func creditedAmount(_ account: String) -> Int64 { credited.first(where: { $0.account == account })?.amount ?? 0 }
+        for (account, amount) in listed where creditedAmount(account) != amount {
+            return fail("\(captured.transaction) lists \(amount) for \(account) but its postings credit \(creditedAmount(account))")
+        }
+        for (account, amount) in credited where !listed.contains(where: { $0.account == account }) {
+            return fail("\(captured.transaction) credits \(amount) to \(account), which its royalties and fee do not list")
+        }
+        return nil
+    }
+
+    /// Checks one decoded event (its own checks were made by ```run```) and folds its
+    /// postings into the recomputed balances.
+    mutating func check(_ prepared: PreparedEvent, at sequence: UInt64) -> AuditFailure? {
+        if let failure = prepared.postingsFailure { return failure }
+        let event = prepared.event
+        let postings = event.postings
+        report.postings += UInt64(postings.count)
+        if let failure = prepared.captureFailure { return failure }
+
+        if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
+
+        if recomputesBalances {
+            for posting in postings {
+                guard add(-posting.amount, to: posting.debit), add(posting.amount, to: posting.credit) else {
+                    return AuditFailure(
+                        kind: .unbalancedPostings, sequence: sequence,
+                        message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) overflows a 64-bit balance")
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Adds `delta` to `account`'s recomputed balance with one hash of its name; false, changing
+    /// nothing, when the sum overflows.
+    mutating func add(_ delta: Int64, to account: String) -> Bool {
+        guard let index = balances.index(forKey: account) else {
+            balances[account] = delta
+            return true
+        }
+        let (sum, overflow) = balances.values[index].addingReportingOverflow(delta)
+        if overflow { return false }
+        balances.values[index] = sum
+        return true
+    }
+
+    mutating func checkSettlementAndRoyalties(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        func fail(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
+        }
+        switch event {
+        case .vendorRegistered(let registered):
+            settledThrough[registered.vendor] = sequence
+        case .purchaseCaptured(let captured):
+            // Its royalties and fee were checked against its postings by `captureFailure`.
+            let currency = captured.terms.currency
+            report.royaltyTotals[currency.code, default: 0] &+= captured.royalties.reduce(0) { $0 &+ $1.amount }
+            report.feeTotals[currency.code, default: 0] &+= captured.fee
+        case .vendorSettled(let settled):
+            let payable = LedgerAccount.vendorPayable(vendor: settled.vendor, currency: settled.currency).name
+            let moved = settled.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
+            guard settled.amount > 0, moved == settled.amount, settled.postings.count == 1 else {
+                return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(moved) out of \(payable)")
+            }
+            if recomputesBalances {
+                let held = balances[payable, default: 0]
+                guard settled.amount <= held else {
+                    return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
+                }
+                // Each currency is settled on its own: its first settlement covers from the
+                // vendor's registration, later ones from its previous settlement.
+                guard let registered = settledThrough[settled.vendor] else {
+                    return fail("settlement of \(settled.vendor), which was never registered")
+                }
+                let currencyKey = settled.vendor + " " + settled.currency.code
+                let previous = settledThroughByCurrency[currencyKey] ?? registered
+                guard settled.coversFromSequence == previous + 1, settled.coversThroughSequence == sequence - 1 else {
+                    return fail("settlement of \(settled.vendor) covers \(settled.coversFromSequence)...\(settled.coversThroughSequence), expected \(previous + 1)...\(sequence - 1)")
+                }
+                settledThroughByCurrency[currencyKey] = settled.coversThroughSequence
+            }
+            report.settlements += 1
+            report.settledTotals[settled.currency.code, default: 0] &+= settled.amount
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Compares every recomputed balance with the write model's `bal/<account>` (absent = 0),
+    /// and every `bal/` entry of the write model with the recomputed balance.
+    mutating func compareWithWriteModel() throws -> AuditFailure? {
+        var compared = 0
+        for (account, balance) in balances.sorted(by: { $0.key < $1.key }) {
+            let stored = try reader.state(LedgerAudit.balancePrefix + Array(account.utf8))
+            compared += 1
+            switch LedgerAudit.balance(stored) {
+            case .none:
+                return AuditFailure(
+                    kind: .balanceMismatch, sequence: last,
+                    message: "the write model's balance of \(account) is not 8 bytes (\(stored?.count ?? 0))")
+            case .some(let value) where value != balance:
+                return AuditFailure(
+                    kind: .balanceMismatch, sequence: last,
+                    message: "the write model says \(account) holds \(value), the postings give \(balance)")
+            default:
+                break
+            }
+        }
+        var extra: AuditFailure?
+        try reader.forEachState { key, value in
+            if key.lexicographicallyPrecedes(LedgerAudit.balancePrefix) { return true }
+            guard key.starts(with: LedgerAudit.balancePrefix) else { return false }
+            let account = String(decoding: key.dropFirst(LedgerAudit.balancePrefix.count), as: UTF8.self)
+            if balances[account] == nil {
+                let value = LedgerAudit.balance(value)
+                if value != 0 {
+                    extra = AuditFailure(
+                        kind: .balanceMismatch, sequence: last,
+                        message: "the write model says \(account) holds \(value.map(String.init) ?? "a malformed value"), but no posting touches it")
+                    return false
+                }
+            }
+            return true
+        }
+        report.writeModelBalancesCompared = compared
+        return extra
+    }
+
+    static func currency(of account: String) -> Substring {
+        guard let colon = account.utf8.lastIndex(of: UInt8(ascii: ":")) else { return "" }
+        return account[account.utf8.index(after: colon)...]
+    }
+}

@@ -1,0 +1,42 @@
+/// The audit's recomputed balances: each account is named once and then addressed by its
+/// index, so that folding a posting whose accounts the workers already looked up is an array
+/// add, not a hash of the account's name.
+struct AccountBalances {
+    /// The index of every account, by name. Handed to the workers as it is before a chunk
+    /// (a copy: the fold may add accounts while they read it).
+    private(set) var indices: [String: Int32] = [:]
+    /// Names and balances, by index, in the order the accounts were first posted to.
+    private(set) var names: [String] = []
+    private(set) var values: [Int64] = []
+
+    var count: Int { names.count }
+
+    /// The index of `name`, adding the account with a zero balance if it is new.
+    mutating func index(of name: String) -> Int32 {
+        if let index = indices[name] { return index }
+        precondition(names.count < Int(Int32.max), "more accounts than an Int32 index can name")
+        let index = Int32(names.count)
+        indices[name] = index
+        names.append(name)
+        values.append(0)
+        return index
+    }
+
+    /// The balance of `name` (0 when no posting has touched it), without adding it.
+    func balance(of name: String) -> Int64 {
+        indices[name].map { values[Int($0)] } ?? 0
+    }
+
+    /// Adds `delta` to the balance at `index`; false, changing nothing, when the sum overflows.
+    mutating func add(_ delta: Int64, at index: Int32) -> Bool {
+        let (sum, overflow) = values[Int(index)].addingReportingOverflow(delta)
+        if overflow { return false }
+        values[Int(index)] = sum
+        return true
+    }
+
+    /// Every balance by account name.
+    var dictionary: [String: Int64] {
+        Dictionary(uniqueKeysWithValues: zip(names, values))
+    }
+}

@@ -1,0 +1,212 @@
+import Dispatch
+import Journal
+import Ledger
+
+// The parallel half of the audit: the workers decode each event of a chunk, make the checks
+// that need nothing but the event, and reduce it to what the in-order fold needs (the
+// postings as account indices and amounts, a capture's totals, or the event itself for the
+// few kinds whose checks need the history).
+
+extension LedgerAudit {
+    /// Stored records copied out of the journal in one buffer (not one array per event), for
+    /// the workers to decode while the reader goes on.
+    struct RecordChunk {
+        var bytes: [UInt8] = []
+        var sequences: [UInt64] = []
+        /// The end of each record in `bytes`; each starts where the one before ends.
+        var ends: [Int] = []
+
+        var count: Int { sequences.count }
+
+        mutating func append(sequence: UInt64, record: UnsafeRawBufferPointer) {
+            bytes.append(contentsOf: record)
+            sequences.append(sequence)
+            ends.append(bytes.count)
+        }
+
+        mutating func removeAll() {
+            bytes.removeAll(keepingCapacity: true)
+            sequences.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
+        }
+
+        func range(_ index: Int) -> Range<Int> {
+            (index == 0 ? 0 : ends[index - 1])..<ends[index]
+        }
+
+        /// The type name and payload of record `index` (for naming why it does not decode).
+        func record(_ index: Int) -> (typeName: String, payload: [UInt8]) {
+            bytes.withUnsafeBytes { bytes in
+                guard case .success(let view) = EventRecord.parse(UnsafeRawBufferPointer(rebasing: bytes[range(index)])) else {
+                    preconditionFailure("event \(sequences[index]) no longer parses")
+                }
+                return (String(decoding: view.typeName, as: UTF8.self), Array(view.payload))
+            }
+        }
+    }
+
+    /// A posting reduced for the fold: an account index, or `-1 - i` for the name
+    /// `unresolved[i]` of its slice (an account the workers did not know), and the amount.
+    struct FoldPosting {
+        let debit: Int32
+        let credit: Int32
+        let amount: Int64
+    }
+
+    /// What the fold needs of one event beyond its postings.
+    enum Content {
+        /// It does not decode: the fold names why (``LedgerAudit/classify(_:sequence:typeName:payload:)``).
+        case undecodable(any Error)
+        /// A capture, with the sum of its royalties and its fee.
+        case capture(currency: String, royalties: Int64, fee: Int64)
+        /// A vendor's registration or settlement, checked against the history.
+        case history(LedgerEvent)
+        /// Nothing but its postings.
+        case plain
+    }
+
+    struct DecodedEvent {
+        let sequence: UInt64
+        /// Its place in the chunk's records.
+        let recordIndex: Int
+        let content: Content
+        /// Its postings do not balance per currency (or move a non-positive amount).
+        let postingsFailure: AuditFailure?
+        /// A capture whose royalties and fee do not match its postings.
+        let captureFailure: AuditFailure?
+        let postingCount: Int
+        /// The end of its postings in its slice's `postings` (they start where the previous
+        /// event's end).
+        let postingsEnd: Int
+    }
+
+    /// The events of one worker's share of a chunk, in order.
+    struct DecodedSlice {
+        var events: [DecodedEvent] = []
+        var postings: [FoldPosting] = []
+        var unresolved: [String] = []
+
+        func name(_ reference: Int32) -> String {
+            unresolved[Int(-1 - reference)]
+        }
+
+        mutating func reference(_ account: String, known: [String: Int32]?) -> Int32 {
+            if let index = known?[account] { return index }
+            unresolved.append(account)
+            return Int32(-unresolved.count)
+        }
+    }
+
+    /// A chunk of records being decoded by the workers, then folded.
+    final class DecodingChunk: @unchecked Sendable {
+        // `records` is read by the workers and `slices` written by them (each its own
+        // element) only between `start` and the end of `wait`; the reading thread touches
+        // neither in between.
+        private(set) var records: RecordChunk
+        private(set) var slices: [DecodedSlice]
+        private let sliceEvents: Int
+        private let done = DispatchGroup()
+
+        init(records: RecordChunk, sliceEvents: Int) {
+            self.records = records
+            self.sliceEvents = sliceEvents
+            slices = Array(repeating: DecodedSlice(), count: (records.count + sliceEvents - 1) / sliceEvents)
+        }
+
+        /// Decodes every record, on the other cores (`pipelined`: returns at once; call `wait`)
+        /// or before returning.
+        func start(known: [String: Int32]?, foldsBalances: Bool, pipelined: Bool) {
+            guard pipelined else {
+                decode(known: known, foldsBalances: foldsBalances)
+                return
+            }
+            done.enter()
+            DispatchQueue.global().async {
+                self.decode(known: known, foldsBalances: foldsBalances)
+                self.done.leave()
+            }
+        }
+
+        func wait() {
+            done.wait()
+        }
+
+        /// The records' buffers, emptied, for the next chunk (after `wait`).
+        func recycled() -> RecordChunk {
+            var recycled = RecordChunk()
+            swap(&recycled, &records)
+            recycled.removeAll()
+            return recycled
+        }
+
+        private func decode(known: [String: Int32]?, foldsBalances: Bool) {
+            let records = self.records
+            let sliceEvents = self.sliceEvents
+            slices.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let output = buffer
+                records.bytes.withUnsafeBytes { bytes in
+                    nonisolated(unsafe) let bytes = bytes
+                    DispatchQueue.concurrentPerform(iterations: output.count) { slice in
+                        let start = slice * sliceEvents
+                        let end = min(records.count, start + sliceEvents)
+                        var decoded = DecodedSlice()
+                        decoded.events.reserveCapacity(end - start)
+                        decoded.postings.reserveCapacity(foldsBalances ? (end - start) * 4 : 0)
+                        for index in start..<end {
+                            LedgerAudit.decode(
+                                UnsafeRawBufferPointer(rebasing: bytes[records.range(index)]), sequence: records.sequences[index],
+                                recordIndex: index, known: known, foldsBalances: foldsBalances, into: &decoded)
+                        }
+                        output[slice] = decoded
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes one stored record and appends what the fold needs of it to `slice`.
+    static func decode(
+        _ record: UnsafeRawBufferPointer, sequence: UInt64, recordIndex: Int, known: [String: Int32]?, foldsBalances: Bool,
+        into slice: inout DecodedSlice
+    ) {
+        guard case .success(let view) = EventRecord.parse(record) else {
+            // The verifier parsed this record already; a snapshot cannot change under us.
+            preconditionFailure("event \(sequence) no longer parses")
+        }
+        let event: LedgerEvent
+        do {
+            // The records are bytes of a [UInt8] (``RecordChunk``), so typed UInt8 memory.
+            event = try LedgerEvent(
+                typeName: String(decoding: view.typeName, as: UTF8.self), payload: view.payload.assumingMemoryBound(to: UInt8.self))
+        } catch {
+            slice.events.append(DecodedEvent(
+                sequence: sequence, recordIndex: recordIndex, content: .undecodable(error), postingsFailure: nil,
+                captureFailure: nil, postingCount: 0, postingsEnd: slice.postings.count))
+            return
+        }
+        let postings = event.postings
+        if foldsBalances {
+            for posting in postings {
+                let debit = slice.reference(posting.debit, known: known)
+                let credit = slice.reference(posting.credit, known: known)
+                slice.postings.append(FoldPosting(debit: debit, credit: credit, amount: posting.amount))
+            }
+        }
+        let content: Content
+        var captureFailure: AuditFailure?
+        switch event {
+        case .purchaseCaptured(let captured):
+            content = .capture(
+                currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee)
+            captureFailure = Self.captureFailure(captured, at: sequence)
+        case .vendorRegistered, .vendorSettled:
+            content = .history(event)
+        default:
+            content = .plain
+        }
+        slice.events.append(DecodedEvent(
+            sequence: sequence, recordIndex: recordIndex, content: content,
+            postingsFailure: postingsFailure(event, at: sequence), captureFailure: captureFailure,
+            postingCount: postings.count, postingsEnd: slice.postings.count))
+    }
+}
