@@ -247,43 +247,58 @@ public struct ProjectionReader {
     /// The logs stored in chunks (`LogChunk`).
     static let logPrefixes = ["hw/", "hv/", "pu/", "re/"]
 
-    /// A value as the dump prints it, by its key's text (without a trailing number).
-    static func shown(_ text: String, _ value: [UInt8], _ encoder: JSONEncoder) throws -> String {
+    /// A value as the dump prints it, by its key's text (without a trailing number), appended
+    /// to `out`.
+    static func show(_ text: String, _ value: [UInt8], _ encoder: JSONEncoder, into out: inout [UInt8]) throws {
         if text.hasPrefix("bal/") {
-            return String(Integers.int64(value) ?? 0)
+            out.append(contentsOf: String(Integers.int64(value) ?? 0).utf8)
         } else if text.hasPrefix("hw/") || text.hasPrefix("hv/") {
             var writer = JSONWriter(capacity: 256, escapeSlashes: true)
             try HistoryCodec.decode(value).writeJSON(to: &writer)
-            return String(decoding: writer.bytes, as: UTF8.self)
+            out.append(contentsOf: writer.bytes)
         } else if text.hasPrefix("ckpt/") || text == "tmax" || text == "schema" {
-            return String(Integers.uint64(value) ?? 0)
+            out.append(contentsOf: String(Integers.uint64(value) ?? 0).utf8)
         } else if let json = try ViewRecordDump.json(prefix: text, value, encoder) {
-            return json
+            out.append(contentsOf: json.utf8)
         } else {
-            return String(decoding: value, as: UTF8.self)
+            // Bytes that are not UTF-8 print with replacement characters, as `String(decoding:)` gives.
+            out.append(contentsOf: String(decoding: value, as: UTF8.self).utf8)
         }
     }
 
     /// Every entry of the read models, one line each, in key order. Keys print as text, with a
     /// trailing number as `#<n>`; integers print in decimal, records as sorted-keys JSON
-    /// (decoded from their binary layout: the text schema 1 stored as it was).
+    /// (decoded from their binary layout: the text schema 1 stored as it was). The lines are
+    /// written into one buffer (a String per line and the join were a quarter of `replay`).
     func canonicalDump() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var lines: [String] = []
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20)
+        /// `text`, then `#number` if any, then ` = `.
+        func head(_ text: [UInt8], _ number: UInt64?) {
+            out.append(contentsOf: text)
+            if let number {
+                out.append(UInt8(ascii: "#"))
+                out.append(contentsOf: String(number).utf8)
+            }
+            out.append(contentsOf: [0x20, UInt8(ascii: "="), 0x20])
+        }
         try transaction.withCursor(database) { cursor in
             var positioned = try cursor.first()
             while positioned {
                 let key = Array(cursor.key)
-                let value = Array(cursor.value)
-                var text: String
+                var textBytes: [UInt8]
                 var number: UInt64?
                 if key.count >= 9, key[key.count - 9] == 0 {
-                    text = String(decoding: key[..<(key.count - 9)], as: UTF8.self)
+                    textBytes = Array(key[..<(key.count - 9)])
                     number = BigEndian.uint64(key, at: key.count - 8)
                 } else {
-                    text = String(decoding: key, as: UTF8.self)
+                    textBytes = key
                 }
+                let text = String(decoding: textBytes, as: UTF8.self)
+                // Keys print as `String(decoding:)` reads them (invalid UTF-8 replaced).
+                if !textBytes.allSatisfy({ $0 < 0x80 }) { textBytes = Array(text.utf8) }
                 if let number, text.hasPrefix("bh/") || text == "ti/" {
                     // A chunk of a series: one line per point, as schema 2 stored each.
                     let balances = text.hasPrefix("bh/")
@@ -295,8 +310,9 @@ public struct ProjectionReader {
                         throw MalformedRecord(key: "\(text)#\(number)", reason: error.reason)
                     }
                     for index in 0..<chunk.count {
-                        let shown = balances ? String(Int64(bitPattern: chunk.value(index))) : String(chunk.value(index))
-                        lines.append("\(text)#\(chunk.position(index)) = \(shown)")
+                        head(textBytes, chunk.position(index))
+                        out.append(contentsOf: (balances ? String(Int64(bitPattern: chunk.value(index))) : String(chunk.value(index))).utf8)
+                        out.append(0x0A)
                     }
                     positioned = try cursor.next()
                     continue
@@ -305,17 +321,21 @@ public struct ProjectionReader {
                     // A chunk of a log: one line per entry, as schema 2 stored each.
                     let chunk = try Self.logChunk(cursor, prefix: text, head: Array(key.dropLast(8)))
                     for index in chunk.entries.indices {
-                        lines.append("\(text)#\(chunk.entries[index].sequence) = " + (try Self.shown(text, Array(chunk.value(index)), encoder)))
+                        head(textBytes, chunk.entries[index].sequence)
+                        try Self.show(text, Array(chunk.value(index)), encoder, into: &out)
+                        out.append(0x0A)
                     }
                     positioned = try cursor.next()
                     continue
                 }
-                let shown = try Self.shown(text, value, encoder)
-                if let number { text += "#\(number)" }
-                lines.append(text + " = " + shown)
+                head(textBytes, number)
+                try Self.show(text, Array(cursor.value), encoder, into: &out)
+                out.append(0x0A)
                 positioned = try cursor.next()
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        // As the lines joined with newlines and one more newline: an empty slot dumps "\n".
+        if out.isEmpty { out.append(0x0A) }
+        return String(decoding: out, as: UTF8.self)
     }
 }
