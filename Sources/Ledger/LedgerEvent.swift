@@ -316,45 +316,35 @@ public indirect enum LedgerEvent: Sendable, Equatable {
 
     /// Decodes a stored event from bytes it does not copy (a reader that holds the records
     /// in a buffer of its own, such as `journal-tool verify`'s audit). The same answer as
-    /// `init(typeName:payload:)`: the hand-written reader first, then that initialiser when the
+    /// `init(typeName:payload:)`: the hand-written reader first, then `JSONDecoder` when the
     /// reader declines.
     public init(typeName: String, payload: UnsafeBufferPointer<UInt8>) throws {
-        switch typeName {
-        case "PurchaseCaptured":
-            if let event = try? EventJSONReader.purchaseCaptured(payload) { self = .purchaseCaptured(event); return }
-        case "PurchaseAuthorized":
-            if let event = try? EventJSONReader.purchaseAuthorized(payload) { self = .purchaseAuthorized(event); return }
-        case "FundsAdded":
-            if let event = try? EventJSONReader.fundsAdded(payload) { self = .fundsAdded(event); return }
-        case "AccountOpened":
-            if let event = try? EventJSONReader.accountOpened(payload) { self = .accountOpened(event); return }
-        case "WalletOpened":
-            if let event = try? EventJSONReader.walletOpened(payload) { self = .walletOpened(event); return }
-        default:
-            break
-        }
-        try self.init(typeName: typeName, payload: Array(payload))
+        if let event = Self.readByHand(typeName: typeName, payload: payload) { self = event; return }
+        try self.init(decoding: typeName, payload: Array(payload))
     }
 
     /// Decodes a stored event; an unknown type or a payload that does not decode is an error.
     public init(typeName: String, payload: [UInt8]) throws {
-        // The most common events (the purchases, most of any journal, and the funding and
-        // opening of accounts) are read by hand (EventJSONReader.swift); anything that reader
-        // declines goes to `JSONDecoder` below for the authoritative answer.
+        if let event = payload.withUnsafeBufferPointer({ Self.readByHand(typeName: typeName, payload: $0) }) { self = event; return }
+        try self.init(decoding: typeName, payload: payload)
+    }
+
+    /// The most common events (the purchases, most of any journal, and the funding and opening
+    /// of accounts) read by hand (EventJSONReader.swift); nil for other types and for anything
+    /// the reader declines, which `JSONDecoder` then answers with authority.
+    static func readByHand(typeName: String, payload: UnsafeBufferPointer<UInt8>) -> LedgerEvent? {
         switch typeName {
-        case "PurchaseCaptured":
-            if let event = try? EventJSONReader.purchaseCaptured(payload) { self = .purchaseCaptured(event); return }
-        case "PurchaseAuthorized":
-            if let event = try? EventJSONReader.purchaseAuthorized(payload) { self = .purchaseAuthorized(event); return }
-        case "FundsAdded":
-            if let event = try? EventJSONReader.fundsAdded(payload) { self = .fundsAdded(event); return }
-        case "AccountOpened":
-            if let event = try? EventJSONReader.accountOpened(payload) { self = .accountOpened(event); return }
-        case "WalletOpened":
-            if let event = try? EventJSONReader.walletOpened(payload) { self = .walletOpened(event); return }
-        default:
-            break
+        case "PurchaseCaptured": return (try? EventJSONReader.purchaseCaptured(payload)).map { .purchaseCaptured($0) }
+        case "PurchaseAuthorized": return (try? EventJSONReader.purchaseAuthorized(payload)).map { .purchaseAuthorized($0) }
+        case "FundsAdded": return (try? EventJSONReader.fundsAdded(payload)).map { .fundsAdded($0) }
+        case "AccountOpened": return (try? EventJSONReader.accountOpened(payload)).map { .accountOpened($0) }
+        case "WalletOpened": return (try? EventJSONReader.walletOpened(payload)).map { .walletOpened($0) }
+        default: return nil
         }
+    }
+
+    /// `JSONDecoder`'s answer for `payload`.
+    private init(decoding typeName: String, payload: [UInt8]) throws {
         let decoder = JSONDecoder()
         let data = Data(payload)
         switch typeName {
