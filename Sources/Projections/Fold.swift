@@ -143,14 +143,7 @@ struct WriteBatch {
     }
 
     mutating func append(key: (inout KeyBuilder) -> Void, value: [UInt8]) {
-        let start = bytes.count
-        var builder = KeyBuilder(bytes: [])
-        swap(&builder.bytes, &bytes)
-        key(&builder)
-        swap(&builder.bytes, &bytes)
-        let valueStart = bytes.count
-        bytes.append(contentsOf: value)
-        spans.append((start, valueStart, bytes.count, 0))
+        append(key: key, writeValue: { $0.append(contentsOf: value) })
     }
 
     /// An entry whose value `value` writes straight into the buffer (no array of its own).
