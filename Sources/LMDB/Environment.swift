@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +17,12 @@ import Darwin
 /// `mdb_txn_commit`) the transaction is aborted, the map is doubled while no transaction of the
 /// process is open, and the write closure runs again from the start. Nothing is half-written.
 /// Past ``Configuration/mapSizeLimit`` the write fails with ``LMDBError/Kind/mapFull``.
+///
+/// LMDB forbids opening one environment twice in a process: the second `mdb_env_open` takes the
+/// lock file's "only user" lock (POSIX locks never conflict within a process), resets the shared
+/// reader table and transaction id under the first handle's readers, and closing either handle
+/// drops the other's locks. So every `Environment` opened on the same data file in this process
+/// shares one `MDB_env` (see ``SharedHandle``), which is closed when the last of them goes away.
 public final class Environment: @unchecked Sendable {
     /// How a commit reaches the disk.
     public enum Durability: Sendable {
@@ -44,24 +51,27 @@ public final class Environment: @unchecked Sendable {
     public let path: String
     public let configuration: Configuration
     let handle: OpaquePointer
-    private let resizeLock = ReadWriteLock()
-    private var currentMapSize: Int
+    private let shared: SharedHandle
+    private var resizeLock: ReadWriteLock { shared.resizeLock }
     /// Reader slots of dead processes cleared when the environment was opened.
     public private(set) var staleReadersClearedAtOpen = 0
 
     /// The data file LMDB keeps in the directory.
     public var dataFilePath: String { path + "/data.mdb" }
 
-    private init(path: String, configuration: Configuration, handle: OpaquePointer, mapSize: Int) {
+    private init(path: String, configuration: Configuration, shared: SharedHandle) {
         self.path = path
         self.configuration = configuration
-        self.handle = handle
-        self.currentMapSize = mapSize
+        self.shared = shared
+        self.handle = shared.handle
     }
 
     deinit {
-        mdb_env_close(handle)
+        SharedHandle.release(shared)
     }
+
+    /// Whether `other` uses the same `MDB_env` (the same data file opened in this process).
+    public func sharesHandle(with other: Environment) -> Bool { shared === other.shared }
 
     // MARK: Opening
 
@@ -126,31 +136,8 @@ public final class Environment: @unchecked Sendable {
     }
 
     private static func openRaw(at path: String, configuration: Configuration) throws(LMDBError) -> Environment {
-        var pointer: OpaquePointer?
-        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
-        guard let handle = pointer else {
-            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
-        }
-        do throws(LMDBError) {
-            try LMDBError.check(mdb_env_set_maxdbs(handle, configuration.maxDatabases), "mdb_env_set_maxdbs")
-            try LMDBError.check(mdb_env_set_maxreaders(handle, configuration.maxReaders), "mdb_env_set_maxreaders")
-            try LMDBError.check(mdb_env_set_mapsize(handle, configuration.mapSize), "mdb_env_set_mapsize")
-            var flags = UInt32(MDB_NOTLS)
-            if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
-            if configuration.durability == .relaxed { flags |= UInt32(MDB_NOSYNC) }
-            try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
-        } catch {
-            mdb_env_close(handle)
-            if error.kind == .corrupted {
-                throw LMDBError(
-                    kind: .corrupted, code: error.code, operation: "mdb_env_open", path: path + "/data.mdb",
-                    message: "not an LMDB environment, or damaged: \(error.message)")
-            }
-            throw error
-        }
-        var info = MDB_envinfo()
-        mdb_env_info(handle, &info)
-        return Environment(path: path, configuration: configuration, handle: handle, mapSize: info.me_mapsize)
+        let shared = try SharedHandle.acquire(path: path, configuration: configuration)
+        return Environment(path: path, configuration: configuration, shared: shared)
     }
 
     /// LMDB maps the data file; reading a page past the end of a truncated file would kill the
@@ -308,15 +295,16 @@ public final class Environment: @unchecked Sendable {
 
     private func grow(after error: LMDBError) throws(LMDBError) {
         let outcome: Result<Void, LMDBError> = resizeLock.withExclusive {
-            let next = currentMapSize * 2
+            let current = shared.currentMapSize
+            let next = current * 2
             guard next <= configuration.mapSizeLimit else {
                 return .failure(LMDBError(
                     kind: .mapFull, code: error.code, operation: error.operation, path: path,
-                    message: "the map is full at \(currentMapSize) bytes and may not grow past \(configuration.mapSizeLimit)"))
+                    message: "the map is full at \(current) bytes and may not grow past \(configuration.mapSizeLimit)"))
             }
             let code = mdb_env_set_mapsize(handle, next)
             guard code == 0 else { return .failure(LMDBError.classify(code, "mdb_env_set_mapsize", path: path)) }
-            currentMapSize = next
+            shared.currentMapSize = next
             return .success(())
         }
         try outcome.get()
@@ -339,8 +327,131 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// The current map size in bytes.
-    public var mapSize: Int { resizeLock.withShared { currentMapSize } }
+    public var mapSize: Int { resizeLock.withShared { shared.currentMapSize } }
 
     /// The size of the data file on disk.
     public var dataFileSize: Int { FileSystem.fileSize(dataFilePath) ?? 0 }
+}
+
+/// The one `MDB_env` of a data file in this process, counted by the ``Environment`` values that
+/// use it. Opening and closing happen under one process-wide lock, so no second handle on the
+/// same file is ever opened, even for a moment while the last user closes the first.
+final class SharedHandle: @unchecked Sendable {
+    /// A data file, by device and inode: the same file under any path, and a new file (a rebuilt
+    /// environment renamed into place) is a new handle.
+    struct FileIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+
+        init?(dataFile: String) {
+            var info = stat()
+            guard stat(dataFile, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    let handle: OpaquePointer
+    let identity: FileIdentity
+    let path: String
+    let readOnly: Bool
+    let durability: Environment.Durability
+    let maxDatabases: UInt32
+    let resizeLock = ReadWriteLock()
+    /// Guarded by `resizeLock` (written only while it is held exclusively).
+    var currentMapSize: Int
+    /// Guarded by the registry's lock.
+    private var users = 1
+
+    private init(handle: OpaquePointer, identity: FileIdentity, path: String, configuration: Environment.Configuration, mapSize: Int) {
+        self.handle = handle
+        self.identity = identity
+        self.path = path
+        self.readOnly = configuration.readOnly
+        self.durability = configuration.durability
+        self.maxDatabases = configuration.maxDatabases
+        self.currentMapSize = mapSize
+    }
+
+    private static let registry = Mutex<[FileIdentity: SharedHandle]>([:])
+
+    /// The handle already open on `path`'s data file, or a new one. A read-write request on a
+    /// file this process holds read-only (or a durable one on a file held without syncing, or
+    /// one needing more named databases than the open handle allows) is refused: the open
+    /// handle's flags cannot change under its users.
+    static func acquire(path: String, configuration: Environment.Configuration) throws(LMDBError) -> SharedHandle {
+        let outcome: Result<SharedHandle, LMDBError> = registry.withLock { open in
+            if let identity = FileIdentity(dataFile: path + "/data.mdb"), let existing = open[identity] {
+                if let conflict = existing.conflict(with: configuration) {
+                    return .failure(LMDBError(
+                        kind: .io(errno: EBUSY), code: EBUSY, operation: "open", path: path + "/data.mdb",
+                        message: "already open in this process (as \(existing.path)) \(conflict); close it first"))
+                }
+                existing.users += 1
+                return .success(existing)
+            }
+            return Result { () throws(LMDBError) in
+                let shared = try openNew(path: path, configuration: configuration)
+                open[shared.identity] = shared
+                return shared
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// Drops one user; the last one closes the `MDB_env`.
+    static func release(_ shared: SharedHandle) {
+        registry.withLock { open in
+            shared.users -= 1
+            if shared.users == 0 {
+                open[shared.identity] = nil
+                mdb_env_close(shared.handle)
+            }
+        }
+    }
+
+    private func conflict(with configuration: Environment.Configuration) -> String? {
+        if readOnly && !configuration.readOnly { return "read-only, and read-write was asked" }
+        if durability == .relaxed && configuration.durability == .durable {
+            return "without syncing commits, and durable commits were asked"
+        }
+        if configuration.maxDatabases > maxDatabases {
+            return "with room for \(maxDatabases) named databases, and \(configuration.maxDatabases) were asked"
+        }
+        return nil
+    }
+
+    private static func openNew(path: String, configuration: Environment.Configuration) throws(LMDBError) -> SharedHandle {
+        var pointer: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
+        guard let handle = pointer else {
+            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
+        }
+        do throws(LMDBError) {
+            try LMDBError.check(mdb_env_set_maxdbs(handle, configuration.maxDatabases), "mdb_env_set_maxdbs")
+            try LMDBError.check(mdb_env_set_maxreaders(handle, configuration.maxReaders), "mdb_env_set_maxreaders")
+            try LMDBError.check(mdb_env_set_mapsize(handle, configuration.mapSize), "mdb_env_set_mapsize")
+            var flags = UInt32(MDB_NOTLS)
+            if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if configuration.durability == .relaxed { flags |= UInt32(MDB_NOSYNC) }
+            try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
+        } catch {
+            mdb_env_close(handle)
+            if error.kind == .corrupted {
+                throw LMDBError(
+                    kind: .corrupted, code: error.code, operation: "mdb_env_open", path: path + "/data.mdb",
+                    message: "not an LMDB environment, or damaged: \(error.message)")
+            }
+            throw error
+        }
+        guard let identity = FileIdentity(dataFile: path + "/data.mdb") else {
+            let code = errno
+            mdb_env_close(handle)
+            throw LMDBError(kind: .io(errno: code), code: code, operation: "stat", path: path + "/data.mdb",
+                            message: "the data file LMDB just opened cannot be read back")
+        }
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return SharedHandle(handle: handle, identity: identity, path: path, configuration: configuration, mapSize: info.me_mapsize)
+    }
 }

@@ -177,4 +177,81 @@ struct EnvironmentTests {
         }
         #expect(try environment.read { try $0.get(items, key: [1]) } == [2])
     }
+
+    @Test("a second open of the same data file in the process shares the first's handle, under any path")
+    func secondOpenShares() throws {
+        let directory = TemporaryDirectory()
+        let (first, items) = try Self.makeEnvironment(directory.path)
+        try first.write { try $0.put(items, key: [1], value: [1]) }
+        let other = try Self.makeEnvironment(directory.path + "/elsewhere").0
+        #expect(!other.sharesHandle(with: first))
+        do {
+            let second = try Environment.open(at: directory.path + "/./env")
+            #expect(second.sharesHandle(with: first))
+            let itemsAgain = try second.database(named: "items")
+            try second.write { try $0.put(itemsAgain, key: [2], value: [2]) }
+            #expect(try first.read { try $0.get(items, key: [2]) } == [2])
+            var readOnly = Environment.Configuration()
+            readOnly.readOnly = true
+            let third = try Environment.open(at: directory.path + "/env", configuration: readOnly)
+            #expect(third.sharesHandle(with: first))
+            #expect(try third.read { try $0.get(items, key: [1]) } == [1])
+        }
+        // The others are gone; the first still reads and writes, and grows its map.
+        try first.write { try $0.put(items, key: [3], value: [UInt8](repeating: 3, count: 3 << 20)) }
+        #expect(try first.read { try $0.get(items, key: [3])?.count } == 3 << 20)
+    }
+
+    @Test("a read-write open of a data file this process holds read-only is refused, naming the file")
+    func readWriteOverReadOnlyRefused() throws {
+        let directory = TemporaryDirectory()
+        _ = try Self.makeEnvironment(directory.path)
+        var readOnly = Environment.Configuration()
+        readOnly.readOnly = true
+        do {
+            let held = try Environment.open(at: directory.path + "/env", configuration: readOnly)
+            #expect {
+                _ = try Environment.open(at: directory.path + "/env")
+            } throws: { error in
+                guard let error = error as? LMDBError else { return false }
+                return error.kind == .io(errno: EBUSY) && error.path == directory.path + "/env/data.mdb"
+                    && error.message.contains("read-only")
+            }
+            let items = try held.database(named: "items")
+            _ = try held.read { try $0.get(items, key: [1]) }
+        }
+        // Once the read-only holder is gone, the same open succeeds.
+        let writable = try Environment.open(at: directory.path + "/env")
+        let items = try writable.database(named: "items")
+        try writable.write { try $0.put(items, key: [1], value: [1]) }
+    }
+
+    /// Before handles were shared, each open here re-initialised the lock file under the reader:
+    /// for a moment its transactions took the older meta page and missed the last commit.
+    @Test("opening and closing the same environment on one thread never disturbs readers on another")
+    func reopeningDoesNotDisturbReaders() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        for round in 0..<2 {
+            // Two rounds, so that the last commit is once on each of the two meta pages.
+            try environment.write { try $0.put(items, key: [UInt8(round)], value: [UInt8(round)]) }
+            let path = directory.path + "/env"
+            let opener = Thread {
+                for _ in 0..<200 {
+                    _ = try? Environment.open(at: path)
+                }
+            }
+            opener.start()
+            var reads = 0
+            var misses = 0
+            while !opener.isFinished || reads == 0 {
+                let found = try environment.read { transaction in
+                    try (0...round).allSatisfy { try transaction.get(items, key: [UInt8($0)]) != nil }
+                }
+                if !found { misses += 1 }
+                reads += 1
+            }
+            #expect(misses == 0, "\(misses) of \(reads) reads missed the last commit")
+        }
+    }
 }
