@@ -275,27 +275,27 @@ struct Importer {
             }
             next = segment.lastSequence + 1
         }
-        let verifier = JournalVerifier(trustedKeys: trusted)
+        // Three stages: segment k + 1 is read and decompressed on one thread while segment k is
+        // written here and segment k - 1 (committed) is verified in the storage on another.
+        let verification = SegmentVerification(verifier: JournalVerifier(trustedKeys: trusted), storage: storage)
         let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
         var loading = manifest.segments.first.map { SegmentLoad(exportPath, $0) }
-        for (index, segment) in manifest.segments.enumerated() {
-            let bytes = try loading!.result()
-            loading = index + 1 < manifest.segments.count ? SegmentLoad(exportPath, manifest.segments[index + 1]) : nil
-            try write(bytes, of: segment, into: storage)
-            let report = try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence)
-            if let failure = report.failure { throw ReportedFailure(failure) }
-            guard report.lastSequence == segment.lastSequence else {
-                throw ImportFailure.corruptSegment.failure(
-                    sequence: report.lastSequence + 1, "\(segment.file) verified only through \(report.lastSequence)")
+        do {
+            for (index, segment) in manifest.segments.enumerated() {
+                let bytes = try loading!.result()
+                loading = index + 1 < manifest.segments.count ? SegmentLoad(exportPath, manifest.segments[index + 1]) : nil
+                try write(bytes, of: segment, into: storage)
+                verification.enqueue(segment)
+                try absorb(verification.finished(), progress: progress)
             }
-            eventsImported += segment.events
-            blocksImported += segment.blocks
-            segmentsImported += 1
-            lastImported = segment.lastSequence
-            headImported = report.head
-            progress?.update(segment.lastSequence)
+        } catch {
+            // A failure in an earlier segment's verification comes first: it is the first bad sequence.
+            _ = try? loading?.result()
+            try absorb(verification.waitForAll(), progress: progress)
+            throw error
         }
         _ = try? loading?.result()
+        try absorb(verification.waitForAll(), progress: progress)
         progress?.finish()
 
         // The end: the manifest's head, and any checkpoint the auditor kept.
@@ -332,6 +332,24 @@ struct Importer {
         for record in records { try store.publish(record.publicKey) }
         try SegmentWriter.writeRaw(Array((manifest.journalID + "\n").utf8), to: store.journalIDPath)
         try FileSystem.sync(store.directory)
+    }
+
+    /// Counts the segments whose verification has finished, in order, or throws the first failure.
+    mutating func absorb(_ verified: [(ExportManifest.Segment, Result<VerificationReport, any Error>)], progress: ToolProgress?) throws {
+        for (segment, outcome) in verified {
+            let report = try outcome.get()
+            if let failure = report.failure { throw ReportedFailure(failure) }
+            guard report.lastSequence == segment.lastSequence else {
+                throw ImportFailure.corruptSegment.failure(
+                    sequence: report.lastSequence + 1, "\(segment.file) verified only through \(report.lastSequence)")
+            }
+            eventsImported += segment.events
+            blocksImported += segment.blocks
+            segmentsImported += 1
+            lastImported = segment.lastSequence
+            headImported = report.head
+            progress?.update(segment.lastSequence)
+        }
     }
 
     /// Writes one segment's entries in one transaction, checking their order and layout.
@@ -375,6 +393,57 @@ struct Importer {
                     "\(segment.file) ends at event \(expected - 1), block \(lastBlock), with \(blocks) blocks; the manifest says \(segment.lastSequence) and \(segment.blocks) blocks")
             }
         }
+    }
+}
+
+/// Verifies committed segments in the storage, in order, on one background thread (a read
+/// transaction beside the import's writes), and hands back each outcome once.
+final class SegmentVerification: @unchecked Sendable {
+    private let verifier: JournalVerifier
+    private let storage: LMDBJournalStorage
+    private let queue = DispatchQueue(label: "journal-tool.import.verify")
+    private let lock = NSLock()
+    private let idle = DispatchGroup()
+    // Guarded by `lock`: outcomes not yet handed back, and whether one has failed.
+    private var outcomes: [(ExportManifest.Segment, Result<VerificationReport, any Error>)] = []
+    private var failed = false
+
+    init(verifier: JournalVerifier, storage: LMDBJournalStorage) {
+        self.verifier = verifier
+        self.storage = storage
+    }
+
+    /// Verifies `segment` once those enqueued before it are done. After a failure nothing more
+    /// is verified: the import stops at the first bad sequence.
+    func enqueue(_ segment: ExportManifest.Segment) {
+        idle.enter()
+        queue.async { [self] in
+            defer { idle.leave() }
+            if lock.withLock({ failed }) { return }
+            let outcome = Result { try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence) }
+            let bad = switch outcome {
+            case .success(let report): report.failure != nil || report.lastSequence != segment.lastSequence
+            case .failure: true
+            }
+            lock.withLock {
+                outcomes.append((segment, outcome))
+                if bad { failed = true }
+            }
+        }
+    }
+
+    /// The outcomes that arrived since the last call, without waiting.
+    func finished() -> [(ExportManifest.Segment, Result<VerificationReport, any Error>)] {
+        lock.withLock {
+            defer { outcomes.removeAll() }
+            return outcomes
+        }
+    }
+
+    /// Waits for every enqueued segment, then hands back the outcomes not yet handed back.
+    func waitForAll() -> [(ExportManifest.Segment, Result<VerificationReport, any Error>)] {
+        idle.wait()
+        return finished()
     }
 }
 

@@ -133,20 +133,16 @@ struct ExportImportTests {
             return (sequence(dropped, "firstSequence"), [])
         },
         Case(description: "event changed and checksums rewritten", exitCode: 12, kind: "event-hash-mismatch") { export, manifest in
-            var changed = manifest
-            var list = segments(manifest)
-            let path = export + "/" + (list[1]["file"] as! String)
-            var plain = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))), maximumSize: 1 << 30)
-            // The first entry is the segment's first event: flip the last byte of its payload.
-            let length = Int(plain[9]) << 24 | Int(plain[10]) << 16 | Int(plain[11]) << 8 | Int(plain[12])
-            plain[13 + length - 2] ^= 0x01
-            let compressed = try Zstd.compress(plain)
-            try Data(compressed).write(to: URL(fileURLWithPath: path))
-            list[1]["bytes"] = compressed.count
-            list[1]["sha256"] = SHA256.hash(compressed).hex
-            changed["segments"] = list
-            try writeManifest(changed, to: export)
-            return (sequence(list[1], "firstSequence"), [])
+            (try changeFirstEvent(ofSegment: 1, export, manifest), [])
+        },
+        // Segment 2 is written while segment 1 is verified; the earlier failure is the one reported.
+        Case(description: "event changed in one segment and the next segment's file damaged", exitCode: 12, kind: "event-hash-mismatch") { export, manifest in
+            let sequence = try changeFirstEvent(ofSegment: 1, export, manifest)
+            let path = export + "/" + (segments(manifest)[2]["file"] as! String)
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return (sequence, [])
         },
         Case(description: "wrong key: another journal's key records", exitCode: 18, kind: "unknown-key") { export, manifest in
             let stranger = try Ed25519PrivateKey.generate()
@@ -177,6 +173,26 @@ struct ExportImportTests {
             return (0, [])
         },
     ]
+
+    /// Flips the last byte of the first event's payload in segment `index` and rewrites that
+    /// segment's size and checksum in the manifest, so that only the journal's checks can tell.
+    /// Returns the event's sequence.
+    static func changeFirstEvent(ofSegment index: Int, _ export: String, _ manifest: [String: Any]) throws -> UInt64 {
+        var changed = manifest
+        var list = segments(manifest)
+        let path = export + "/" + (list[index]["file"] as! String)
+        var plain = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))), maximumSize: 1 << 30)
+        // The first entry is the segment's first event: flip the last byte of its payload.
+        let length = Int(plain[9]) << 24 | Int(plain[10]) << 16 | Int(plain[11]) << 8 | Int(plain[12])
+        plain[13 + length - 2] ^= 0x01
+        let compressed = try Zstd.compress(plain)
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        list[index]["bytes"] = compressed.count
+        list[index]["sha256"] = SHA256.hash(compressed).hex
+        changed["segments"] = list
+        try writeManifest(changed, to: export)
+        return sequence(list[index], "firstSequence")
+    }
 
     @Test("a tampered, truncated, reordered, duplicated or missing segment is refused with its code; nothing is left", arguments: cases)
     func tampered(_ tamper: Case) async throws {
