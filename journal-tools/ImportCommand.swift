@@ -206,6 +206,16 @@ struct Importer {
         return plain
     }
 
+    /// Reads, checks and decompresses `segment` on a background thread.
+    func load(_ segment: ExportManifest.Segment) -> BackgroundResult<[UInt8]> {
+        let exportPath = exportPath
+        return BackgroundResult {
+            try Importer.load(
+                exportPath: exportPath, segment.file, bytes: segment.bytes, uncompressedBytes: segment.uncompressedBytes,
+                sha256: segment.sha256, sequence: segment.firstSequence)
+        }
+    }
+
     mutating func importAll() throws {
         // The manifest.
         let manifestPath = exportPath + "/" + ExportFormat.manifestName
@@ -279,11 +289,11 @@ struct Importer {
         // written here and segment k - 1 (committed) is verified in the storage on another.
         let verification = SegmentVerification(verifier: JournalVerifier(trustedKeys: trusted), storage: storage)
         let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
-        var loading = manifest.segments.first.map { SegmentLoad(exportPath, $0) }
+        var loading = manifest.segments.first.map { load($0) }
         do {
             for (index, segment) in manifest.segments.enumerated() {
                 let bytes = try loading!.result()
-                loading = index + 1 < manifest.segments.count ? SegmentLoad(exportPath, manifest.segments[index + 1]) : nil
+                loading = index + 1 < manifest.segments.count ? load(manifest.segments[index + 1]) : nil
                 try write(bytes, of: segment, into: storage)
                 verification.enqueue(segment)
                 try absorb(verification.finished(), progress: progress)
@@ -444,29 +454,5 @@ final class SegmentVerification: @unchecked Sendable {
     func waitForAll() -> [(ExportManifest.Segment, Result<VerificationReport, any Error>)] {
         idle.wait()
         return finished()
-    }
-}
-
-/// Reads, checks and decompresses one segment on a background thread.
-final class SegmentLoad: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    // Written once by the loading thread before it signals, read after the wait.
-    private var outcome: Result<[UInt8], any Error> = .success([])
-
-    init(_ exportPath: String, _ segment: ExportManifest.Segment) {
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
-            outcome = Result {
-                try Importer.load(
-                    exportPath: exportPath, segment.file, bytes: segment.bytes, uncompressedBytes: segment.uncompressedBytes,
-                    sha256: segment.sha256, sequence: segment.firstSequence)
-            }
-            done.signal()
-        }
-    }
-
-    func result() throws -> [UInt8] {
-        done.wait()
-        done.signal()
-        return try outcome.get()
     }
 }

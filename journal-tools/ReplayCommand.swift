@@ -58,21 +58,43 @@ struct ReplayCommand: ParsableCommand {
         let target = ExportCommand.trimmed(into)
         try ExportCommand.checkEmptyTarget(target)
         let last = try JournalReader(storage: storage).lastSequence()
+        // The write model is folded on another thread while the read models fold here: the two
+        // folds share nothing but the journal. The progress line follows the read models.
+        let ledgerFold = BackgroundResult { try Ledger.replay(storage) }
         let progress = ToolProgress.onTerminal("replay", first: 1, last: last)
-        let source: any JournalStorage = progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage
+        let createdTarget = !FileSystem.exists(target)
+        try FileSystem.makeDirectory(target, mode: 0o700)
+        let projections: Projections
+        let caughtUp: Result<Void, any Error>
+        do {
+            projections = try ProjectionCheck.openOrCreate(
+                dataDirectory: target, journal: progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
+            caughtUp = Result { try projections.catchUp() }
+        } catch {
+            _ = try? ledgerFold.result()
+            throw error
+        }
+        progress?.finish()
         let entries: [String: [UInt8]]
         do {
-            entries = try Ledger.replay(source)
+            entries = try ledgerFold.result()
         } catch {
-            progress?.finish()
+            // Nothing of a replay that does not fold is left behind.
+            FileSystem.removeTree(createdTarget ? target : Projections.path(in: target))
             throw ToolExit(
                 AuditFailure.Kind.undecodableEvent.exitCode,
                 message: "journal-tool: the journal does not fold: \(error); run `journal-tool verify`")
         }
-        progress?.finish()
+        try caughtUp.get()
+        if let failure = projections.status.failure {
+            throw ToolExit(
+                AuditFailure.Kind.undecodableEvent.exitCode,
+                message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
+        }
 
-        // The fresh write model, created atomically.
-        try FileSystem.makeDirectory(target, mode: 0o700)
+        // The read models' canonical dump is taken on another thread while the fresh write model
+        // is created atomically here.
+        let projectionsDumpWork = BackgroundResult { try projections.canonicalDump() }
         let writeModelPath = target + "/write-model"
         let bytes = entries.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         var configuration = Environment.Configuration()
@@ -81,22 +103,9 @@ struct ReplayCommand: ParsableCommand {
             let state = try transaction.openDatabase(named: "state")
             for key in entries.keys.sorted() { try transaction.put(state, key: Array(key.utf8), value: entries[key]!) }
         }
-
-        // The read models, folded by the Projections module into OUT/projections.
-        let projectionProgress = ToolProgress.onTerminal("replay read models", first: 1, last: last)
-        let projections = try ProjectionCheck.openOrCreate(
-            dataDirectory: target, journal: projectionProgress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
-        try projections.catchUp()
-        projectionProgress?.finish()
-        if let failure = projections.status.failure {
-            throw ToolExit(
-                AuditFailure.Kind.undecodableEvent.exitCode,
-                message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
-        }
-        let projectionsDump = try projections.canonicalDump()
-
         let pairs = entries.map { (key: Array($0.key.utf8), value: $0.value) }
         let lines = CanonicalDump.lines(pairs, model: "write-model")
+        let projectionsDump = try projectionsDumpWork.result()
         var failure: ReportedFailure?
         var comparison: String?
         if compareLive {
