@@ -480,18 +480,24 @@ final class Folder {
 
     // MARK: One event
 
-    func fold(_ stored: StoredEvent) throws {
+    /// The ledger event a stored event holds, or the reason it does not decode (a fold failure
+    /// at that event). Pure, so it may run on another thread ahead of the fold.
+    static func decode(_ stored: StoredEvent) -> Result<LedgerEvent, FoldFailure> {
+        do {
+            return .success(try LedgerEvent(typeName: stored.typeName, payload: stored.payload))
+        } catch let error as LedgerDecodingError {
+            return .failure(FoldFailure(error.description))
+        } catch {
+            return .failure(FoldFailure("cannot decode \(stored.typeName): \(error)"))
+        }
+    }
+
+    /// Folds `stored`, whose decoding (``decode(_:)``) is `decoded`.
+    func fold(_ stored: StoredEvent, _ decoded: Result<LedgerEvent, FoldFailure>) throws {
         guard stored.sequence == checkpoint + 1 else {
             throw FoldFailure("expected event \(checkpoint + 1), the journal gave \(stored.sequence)")
         }
-        let event: LedgerEvent
-        do {
-            event = try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
-        } catch let error as LedgerDecodingError {
-            throw FoldFailure(error.description)
-        } catch {
-            throw FoldFailure("cannot decode \(stored.typeName): \(error)")
-        }
+        let event = try decoded.get()
         sequence = stored.sequence
         time = event.timeMilliseconds
         if timeIndex.isEmpty {

@@ -255,12 +255,13 @@ public final class Projections: Sendable {
     /// process, such as `journal-tool rebuild` beside the server, may share the environment).
     /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
     private func foldBatch(
-        _ events: [StoredEvent], into slotIndex: Int, pointer pointerName: String, version: UInt64, buffers: FoldBuffers
+        _ batch: EventBatch, into slotIndex: Int, pointer pointerName: String, version: UInt64, buffers: FoldBuffers
     ) throws -> BatchOutcome {
         let slot = slots[slotIndex]
         // A record created again (a transaction, an account, a vendor, a lot) that an earlier
         // batch stored is found only when the batch is written: the put refuses to overwrite it.
         // The transaction is then abandoned and the events before that one folded again.
+        let events = batch.events
         var count = events.count
         var writeFailure: ProjectionFailure?
         while true {
@@ -274,7 +275,7 @@ public final class Projections: Sendable {
                     var good = count
                     for (index, event) in events[..<count].enumerated() {
                         do {
-                            try folder.fold(event)
+                            try folder.fold(event, batch.decoded[index])
                         } catch let error as FoldFailure {
                             failure = ProjectionFailure(sequence: event.sequence, reason: error.reason)
                             good = index
@@ -285,7 +286,7 @@ public final class Projections: Sendable {
                         // Nothing is written before flush: fold again only what was good.
                         folder.releaseBuffers()
                         folder = try Folder(transaction: transaction, database: slot, reusing: buffers)
-                        for event in events[..<good] { try folder.fold(event) }
+                        for index in 0..<good { try folder.fold(events[index], batch.decoded[index]) }
                     }
                     if good > 0 { try folder.flush() }
                     folder.releaseBuffers()
@@ -321,7 +322,8 @@ public final class Projections: Sendable {
     }
 
     private func catchUpLocked() throws -> UInt64 {
-        let reader = JournalReader(storage: journal)
+        let batches = EventBatches(journal: journal, limit: batchEvents)
+        defer { batches.finish() }
         let buffers = FoldBuffers()
         // A failure belongs to the version that met it; another process may have swapped in a new one.
         if state.failure != nil, try storedLive().version != state.live.version { state.failure = nil }
@@ -329,9 +331,9 @@ public final class Projections: Sendable {
             // Read from storage each time: another process may have folded or swapped versions.
             let live = try storedLive()
             state.live = live
-            let events = try reader.events(from: live.sequence + 1, limit: batchEvents)
-            if events.isEmpty { break }
-            switch try foldBatch(events, into: live.slot, pointer: "live", version: live.version, buffers: buffers) {
+            let batch = try batches.batch(from: live.sequence + 1)
+            if batch.events.isEmpty { break }
+            switch try foldBatch(batch, into: live.slot, pointer: "live", version: live.version, buffers: buffers) {
             case .stale:
                 continue
             case .folded(let reached, let failure):
@@ -465,6 +467,8 @@ public final class Projections: Sendable {
     func rebuild(progress: ((UInt64, UInt64) -> Void)?, stoppingAfter stop: UInt64?) throws -> Bool {
         try rebuildLock.withLock {
             let reader = JournalReader(storage: journal)
+            let batches = EventBatches(journal: journal, limit: batchEvents)
+            defer { batches.finish() }
             let buffers = FoldBuffers()
             // Resume a half-built version, or start one in the slot that is not live.
             let (slotIndex, version) = try environment.write { transaction -> (Int, UInt64) in
@@ -486,9 +490,9 @@ public final class Projections: Sendable {
             logger.info("rebuilding projections", metadata: ["tally.projections.version": "\(version)", "tally.projections.from": "\(reached)"])
 
             func foldNext() throws -> Bool {
-                let events = try reader.events(from: reached + 1, limit: batchEvents)
-                if events.isEmpty { return false }
-                switch try foldBatch(events, into: slotIndex, pointer: "building", version: version, buffers: buffers) {
+                let batch = try batches.batch(from: reached + 1)
+                if batch.events.isEmpty { return false }
+                switch try foldBatch(batch, into: slotIndex, pointer: "building", version: version, buffers: buffers) {
                 case .stale:
                     // Another process folded into it, or replaced it: go on from what is stored.
                     let building = try environment.read { transaction in
