@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Projections",
             dependencies: [
-                "Journal", "Ledger", "LMDB",
+                "Journal", "Ledger", "LMDB", "TallyCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -13,6 +13,21 @@ enum Console {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// Writes `bytes` to stdout after whatever `print` has buffered, so the order holds (for
+    /// output too large to build as one string). A failed write (a full disk) exits with 2.
+    static func output(_ bytes: UnsafeRawBufferPointer) throws {
+        fflush(nil)
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ToolExit.usage("cannot write to stdout: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
     /// True when stderr is a terminal (progress is shown only then).
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 }

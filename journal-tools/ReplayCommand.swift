@@ -92,9 +92,11 @@ struct ReplayCommand: ParsableCommand {
                 message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
         }
 
-        // The read models' canonical dump is taken on another thread while the fresh write model
-        // is created atomically here.
-        let projectionsDumpWork = BackgroundResult { try projections.canonicalDump() }
+        // The read models' dump digest is taken on another thread while the fresh write model is
+        // created atomically here. The dump goes piece by piece into the hash (or, with --dump, to
+        // stdout): it grows with the journal and is never held whole.
+        let needsDigest = json || !dump || compareLive
+        let projectionsDigestWork = needsDigest ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
         let writeModelPath = target + "/write-model"
         let bytes = entries.reduce(0) { $0 + $1.key.utf8.count + $1.value.count }
         var configuration = Environment.Configuration()
@@ -105,7 +107,7 @@ struct ReplayCommand: ParsableCommand {
         }
         let pairs = entries.map { (key: Array($0.key.utf8), value: $0.value) }
         let lines = CanonicalDump.lines(pairs, model: "write-model")
-        let projectionsDump = try projectionsDumpWork.result()
+        let projectionsDigest = try projectionsDigestWork?.result()
         var failure: ReportedFailure?
         var comparison: String?
         if compareLive {
@@ -127,9 +129,10 @@ struct ReplayCommand: ParsableCommand {
                 let reached = try ProjectionCheck.sequence(liveProjections)
                 if reached != last {
                     comparison! += "; read models not compared: the live ones have folded through \(reached) of \(last)"
-                } else if try liveProjections.canonicalDump() != projectionsDump {
+                } else if try liveProjections.canonicalDumpDigest() != projectionsDigest {
+                    // They differ: only now are both dumps held whole, to name the first line.
                     let liveLines = try liveProjections.canonicalDump().split(separator: "\n", omittingEmptySubsequences: false)
-                    let replayedLines = projectionsDump.split(separator: "\n", omittingEmptySubsequences: false)
+                    let replayedLines = try projections.canonicalDump().split(separator: "\n", omittingEmptySubsequences: false)
                     let index = (0..<min(liveLines.count, replayedLines.count)).first { liveLines[$0] != replayedLines[$0] }
                         ?? min(liveLines.count, replayedLines.count)
                     let message = "read models differ at dump line \(index + 1): live \(index < liveLines.count ? String(liveLines[index]) : "(end)"), replayed \(index < replayedLines.count ? String(replayedLines[index]) : "(end)")"
@@ -151,17 +154,18 @@ struct ReplayCommand: ParsableCommand {
         if json {
             try JSONOutput.print(Output(
                 events: last, entries: entries.count, writeModel: writeModelPath, dumpSHA256: CanonicalDump.digest(lines),
-                projections: projections.path, projectionsDumpSHA256: CanonicalDump.digest([projectionsDump]),
+                projections: projections.path, projectionsDumpSHA256: projectionsDigest!.hex,
                 balances: balances, liveComparison: comparison, failure: failure))
         } else if dump {
             print(lines.joined(separator: "\n"))
             print("# tally canonical dump v1: read models (Projections.canonicalDump)")
-            print(projectionsDump, terminator: projectionsDump.hasSuffix("\n") ? "" : "\n")
+            // Piece by piece after what `print` wrote; the dump ends with a newline.
+            try projections.canonicalDump { try Console.output($0) }
         } else {
             var table = TextTable()
             table.add("replayed", "\(last) events into \(writeModelPath): \(entries.count) entries")
             table.add("dump sha256", CanonicalDump.digest(lines))
-            table.add("read models", "\(projections.path), dump sha256 \(CanonicalDump.digest([projectionsDump]))")
+            table.add("read models", "\(projections.path), dump sha256 \(projectionsDigest!.hex)")
             if let comparison { table.add("live", comparison) }
             print(table.text)
             print("")

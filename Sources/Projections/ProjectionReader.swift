@@ -271,10 +271,20 @@ public struct ProjectionReader {
     /// (decoded from their binary layout: the text schema 1 stored as it was). The lines are
     /// written into one buffer (a String per line and the join were a quarter of `replay`).
     func canonicalDump() throws -> String {
+        var whole: [UInt8] = []
+        try canonicalDump { whole.append(contentsOf: $0) }
+        return String(decoding: whole, as: UTF8.self)
+    }
+
+    /// The canonical dump handed to `sink` in pieces of about `pieceBytes`, in order (the bytes
+    /// of ``canonicalDump()``, whose size grows with the journal: a 10-million-event dump does not
+    /// fit in memory twice).
+    func canonicalDump(pieceBytes: Int = 4 << 20, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var out: [UInt8] = []
-        out.reserveCapacity(1 << 20)
+        out.reserveCapacity(pieceBytes + (64 << 10))
+        var written = 0
         /// `text`, then `#number` if any, then ` = `.
         func head(_ text: [UInt8], _ number: UInt64?) {
             out.append(contentsOf: text)
@@ -287,6 +297,11 @@ public struct ProjectionReader {
         try transaction.withCursor(database) { cursor in
             var positioned = try cursor.first()
             while positioned {
+                if out.count >= pieceBytes {
+                    try out.withUnsafeBytes(sink)
+                    written += out.count
+                    out.removeAll(keepingCapacity: true)
+                }
                 let key = Array(cursor.key)
                 var textBytes: [UInt8]
                 var number: UInt64?
@@ -335,7 +350,7 @@ public struct ProjectionReader {
             }
         }
         // As the lines joined with newlines and one more newline: an empty slot dumps "\n".
-        if out.isEmpty { out.append(0x0A) }
-        return String(decoding: out, as: UTF8.self)
+        if out.isEmpty && written == 0 { out.append(0x0A) }
+        if !out.isEmpty { try out.withUnsafeBytes(sink) }
     }
 }

@@ -3,6 +3,7 @@ import Journal
 import LMDB
 import Ledger
 import Logging
+import TallyCrypto
 
 public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The projections' environment is not what Tally wrote (foreign, damaged, another journal's).
@@ -450,6 +451,19 @@ public final class Projections: Sendable {
     /// read models (versions and the environment's bookkeeping are not part of it).
     public func canonicalDump() throws -> String {
         try read { try $0.canonicalDump() }
+    }
+
+    /// ``canonicalDump()`` handed to `sink` in pieces, in order, without holding it whole.
+    public func canonicalDump(into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try read { try $0.canonicalDump(into: sink) }
+    }
+
+    /// The SHA-256 of ``canonicalDump()`` followed by one newline, computed piece by piece.
+    public func canonicalDumpDigest() throws -> SHA256Digest {
+        let hasher = SHA256()
+        try canonicalDump { hasher.update($0) }
+        hasher.update([0x0A])
+        return hasher.finish()
     }
 
     // MARK: Rebuilding

@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LMDB
 @testable import Ledger
+import TallyCrypto
 import TallyTestSupport
 import Testing
 @testable import Projections
@@ -43,6 +44,26 @@ struct ProjectionLifecycleTests {
         #expect(second == fixture.journal.head)
         #expect(second > first)
         #expect(try fixture.projections.canonicalDump() == fixture.freshDump())
+    }
+
+    @Test("the canonical dump handed out in pieces of any size is the whole dump, and its digest is the dump's SHA-256")
+    func dumpInPieces() async throws {
+        let fixture = try ProjectionFixture()
+        try await Self.givenWorld(fixture)
+        try await Self.traffic(fixture, rounds: 6, tag: "p")
+        try fixture.projections.catchUp()
+        let whole = try fixture.projections.canonicalDump()
+        #expect(whole.utf8.count > 4096)
+        for pieceBytes in [1, 100, 4096, 1 << 30] {
+            var pieces: [[UInt8]] = []
+            try fixture.projections.read { reader in
+                try reader.canonicalDump(pieceBytes: pieceBytes) { pieces.append(Array($0)) }
+            }
+            #expect(pieces.joined().elementsEqual(whole.utf8), "pieces of \(pieceBytes) bytes")
+            // Pieces stay near the asked size (one record over at most), not the whole dump.
+            if pieceBytes == 100 { #expect(pieces.count > whole.utf8.count / 2_000) }
+        }
+        #expect(try fixture.projections.canonicalDumpDigest() == SHA256.hash(Array((whole + "\n").utf8)))
     }
 
     @Test("a fold cut short by a bad event commits the events before it with their checkpoint, in the same batch")
