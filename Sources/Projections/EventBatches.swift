@@ -20,10 +20,12 @@ struct EventBatch: Sendable {
 /// for the sequence it starts at; otherwise (a failure, another process folded) it is dropped.
 final class EventBatches: @unchecked Sendable {
     private let journal: any JournalStorage
-    private let limit: Int
+    /// The configured batch size, and the bound in use (between it and four times it).
+    private let base: Int
+    private(set) var limit: Int
     private let queue = DispatchQueue(label: "tally.projections.read-ahead", qos: .userInitiated)
     // Touched only by the caller's thread; the read-ahead's result is read after `done` is waited for.
-    private var ahead: (first: UInt64, done: DispatchSemaphore, box: Box)?
+    private var ahead: (first: UInt64, limit: Int, done: DispatchSemaphore, box: Box)?
 
     private final class Box: @unchecked Sendable {
         var outcome: Result<EventBatch, any Error> = .success(EventBatch([]))
@@ -31,21 +33,40 @@ final class EventBatches: @unchecked Sendable {
 
     init(journal: any JournalStorage, limit: Int) {
         self.journal = journal
+        base = limit
         self.limit = limit
+    }
+
+    /// Sets the bound for the batches read from now on, from the last batch folded. A full
+    /// batch whose events fell on many users (fewer than 4 events per user touched) rewrote
+    /// each user's pages for few events: the bound doubles, up to 4 × the configured size. One
+    /// with more than 16 events per user goes back to the configured size (larger batches only
+    /// cost memory and sorting there). Measured on 1M events: 10,000 users fold 20-30 % faster
+    /// in batches of 65,536 than of 16,384; 2,000 users fold ~20 % slower.
+    func adapt(folded events: Int, usersTouched: Int) {
+        guard events >= limit else { return }
+        if usersTouched * 4 > events {
+            limit = min(limit * 2, base * 4)
+        } else if usersTouched * 16 < events {
+            limit = base
+        }
     }
 
     /// The events from `sequence` on (empty at the journal's head), decoded.
     func batch(from sequence: UInt64) throws -> EventBatch {
         let batch: EventBatch
+        let asked: Int
         if let ahead, ahead.first == sequence {
             ahead.done.wait()
             self.ahead = nil
             batch = try ahead.box.outcome.get()
+            asked = ahead.limit
         } else {
             finish()
-            batch = EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: limit))
+            asked = limit
+            batch = EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: asked))
         }
-        if batch.events.count == limit, let last = batch.events.last {
+        if batch.events.count == asked, let last = batch.events.last {
             readAhead(from: last.sequence + 1)
         }
         return batch
@@ -60,7 +81,7 @@ final class EventBatches: @unchecked Sendable {
             box.outcome = Result { EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: limit)) }
             done.signal()
         }
-        ahead = (sequence, done, box)
+        ahead = (sequence, limit, done, box)
     }
 
     /// Waits for a read-ahead in flight and drops it.

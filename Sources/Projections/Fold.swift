@@ -480,6 +480,9 @@ final class Folder {
 
     // MARK: One event
 
+    /// Users whose record this batch read or changed (how widely the batch is spread).
+    var usersTouched: Int { users.entries.count }
+
     /// The ledger event a stored event holds, or the reason it does not decode (a fold failure
     /// at that event). Pure, so it may run on another thread ahead of the fold.
     static func decode(_ stored: StoredEvent) -> Result<LedgerEvent, FoldFailure> {

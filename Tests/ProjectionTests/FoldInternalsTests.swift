@@ -74,4 +74,29 @@ struct FoldInternalsTests {
             Array("bh/fees:USD".utf8), Array("bh/fees:USD".utf8) + [0, 0, 0, 0, 0, 0, 0, 1, 2],
         ])
     }
+
+    @Test("the batch bound doubles after a full batch spread over many users, up to 4 times the configured size, and returns after a concentrated one")
+    func batchBoundAdapts() throws {
+        let fixture = try ProjectionFixture()
+        let batches = EventBatches(journal: fixture.journal.storage, limit: 1000)
+        #expect(batches.limit == 1000)
+        batches.adapt(folded: 999, usersTouched: 999)
+        #expect(batches.limit == 1000, "a short batch (the live tail) changes nothing")
+        batches.adapt(folded: 1000, usersTouched: 400)
+        #expect(batches.limit == 2000, "fewer than 4 events per user: doubles")
+        batches.adapt(folded: 2000, usersTouched: 400)
+        #expect(batches.limit == 2000, "5 events per user: kept")
+        batches.adapt(folded: 2000, usersTouched: 1000)
+        batches.adapt(folded: 4000, usersTouched: 2000)
+        #expect(batches.limit == 4000, "never past 4 times the configured size")
+        batches.adapt(folded: 4000, usersTouched: 249)
+        #expect(batches.limit == 1000, "more than 16 events per user: back to the configured size")
+        // Any sequence of batches keeps the bound between the configured size and 4 times it.
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<1000 {
+            let folded = Bool.random(using: &random) ? batches.limit : Int.random(in: 0...batches.limit, using: &random)
+            batches.adapt(folded: folded, usersTouched: Int.random(in: 0...max(folded, 1), using: &random))
+            #expect((1000...4000).contains(batches.limit))
+        }
+    }
 }
