@@ -207,7 +207,7 @@ struct Importer {
     }
 
     /// Reads, checks and decompresses `segment` on a background thread.
-    func load(_ segment: ExportManifest.Segment) -> BackgroundResult<[UInt8]> {
+    func loadInBackground(_ segment: ExportManifest.Segment) -> BackgroundResult<[UInt8]> {
         let exportPath = exportPath
         return BackgroundResult {
             try Importer.load(
@@ -289,11 +289,11 @@ struct Importer {
         // written here and segment k - 1 (committed) is verified in the storage on another.
         let verification = SegmentVerification(verifier: JournalVerifier(trustedKeys: trusted), storage: storage)
         let progress = ToolProgress.onTerminal("import", first: manifest.firstSequence, last: manifest.lastSequence)
-        var loading = manifest.segments.first.map { load($0) }
+        var loading = manifest.segments.first.map { loadInBackground($0) }
         do {
             for (index, segment) in manifest.segments.enumerated() {
                 let bytes = try loading!.result()
-                loading = index + 1 < manifest.segments.count ? load(manifest.segments[index + 1]) : nil
+                loading = index + 1 < manifest.segments.count ? loadInBackground(manifest.segments[index + 1]) : nil
                 try write(bytes, of: segment, into: storage)
                 verification.enqueue(segment)
                 try absorb(verification.finished(), progress: progress)
@@ -344,15 +344,10 @@ struct Importer {
         try FileSystem.sync(store.directory)
     }
 
-    /// Counts the segments whose verification has finished, in order, or throws the first failure.
+    /// Counts the segments verified so far, in order, or throws the first failure.
     mutating func absorb(_ verified: [(ExportManifest.Segment, Result<VerificationReport, any Error>)], progress: ToolProgress?) throws {
         for (segment, outcome) in verified {
             let report = try outcome.get()
-            if let failure = report.failure { throw ReportedFailure(failure) }
-            guard report.lastSequence == segment.lastSequence else {
-                throw ImportFailure.corruptSegment.failure(
-                    sequence: report.lastSequence + 1, "\(segment.file) verified only through \(report.lastSequence)")
-            }
             eventsImported += segment.events
             blocksImported += segment.blocks
             segmentsImported += 1
@@ -430,16 +425,24 @@ final class SegmentVerification: @unchecked Sendable {
         queue.async { [self] in
             defer { idle.leave() }
             if lock.withLock({ failed }) { return }
-            let outcome = Result { try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence) }
-            let bad = switch outcome {
-            case .success(let report): report.failure != nil || report.lastSequence != segment.lastSequence
-            case .failure: true
-            }
+            let outcome = Result { try verify(segment) }
             lock.withLock {
                 outcomes.append((segment, outcome))
-                if bad { failed = true }
+                if case .failure = outcome { failed = true }
             }
         }
+    }
+
+    /// The segment's report when every check held and it reaches the segment's end; otherwise
+    /// the failure, as the import reports it.
+    private func verify(_ segment: ExportManifest.Segment) throws -> VerificationReport {
+        let report = try verifier.verify(storage, from: segment.firstSequence, through: segment.lastSequence)
+        if let failure = report.failure { throw ReportedFailure(failure) }
+        guard report.lastSequence == segment.lastSequence else {
+            throw ImportFailure.corruptSegment.failure(
+                sequence: report.lastSequence + 1, "\(segment.file) verified only through \(report.lastSequence)")
+        }
+        return report
     }
 
     /// The outcomes that arrived since the last call, without waiting.

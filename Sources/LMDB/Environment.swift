@@ -354,9 +354,8 @@ final class SharedHandle: @unchecked Sendable {
     let handle: OpaquePointer
     let identity: FileIdentity
     let path: String
-    let readOnly: Bool
-    let durability: Environment.Durability
-    let maxDatabases: UInt32
+    /// What the first opener asked for (the `MDB_env`'s flags).
+    let configuration: Environment.Configuration
     let resizeLock = ReadWriteLock()
     /// Guarded by `resizeLock` (written only while it is held exclusively).
     var currentMapSize: Int
@@ -367,9 +366,7 @@ final class SharedHandle: @unchecked Sendable {
         self.handle = handle
         self.identity = identity
         self.path = path
-        self.readOnly = configuration.readOnly
-        self.durability = configuration.durability
-        self.maxDatabases = configuration.maxDatabases
+        self.configuration = configuration
         self.currentMapSize = mapSize
     }
 
@@ -410,13 +407,13 @@ final class SharedHandle: @unchecked Sendable {
         }
     }
 
-    private func conflict(with configuration: Environment.Configuration) -> String? {
-        if readOnly && !configuration.readOnly { return "read-only, and read-write was asked" }
-        if durability == .relaxed && configuration.durability == .durable {
+    private func conflict(with asked: Environment.Configuration) -> String? {
+        if configuration.readOnly && !asked.readOnly { return "read-only, and read-write was asked" }
+        if configuration.durability == .relaxed && asked.durability == .durable {
             return "without syncing commits, and durable commits were asked"
         }
-        if configuration.maxDatabases > maxDatabases {
-            return "with room for \(maxDatabases) named databases, and \(configuration.maxDatabases) were asked"
+        if asked.maxDatabases > configuration.maxDatabases {
+            return "with room for \(configuration.maxDatabases) named databases, and \(asked.maxDatabases) were asked"
         }
         return nil
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import Journal
 import Ledger
 
@@ -23,13 +22,8 @@ final class EventBatches: @unchecked Sendable {
     /// The configured batch size, and the bound in use (between it and four times it).
     private let base: Int
     private(set) var limit: Int
-    private let queue = DispatchQueue(label: "tally.projections.read-ahead", qos: .userInitiated)
-    // Touched only by the caller's thread; the read-ahead's result is read after `done` is waited for.
-    private var ahead: (first: UInt64, limit: Int, done: DispatchSemaphore, box: Box)?
-
-    private final class Box: @unchecked Sendable {
-        var outcome: Result<EventBatch, any Error> = .success(EventBatch([]))
-    }
+    // Touched only by the caller's thread.
+    private var ahead: (first: UInt64, limit: Int, batch: BackgroundResult<EventBatch>)?
 
     init(journal: any JournalStorage, limit: Int) {
         self.journal = journal
@@ -57,36 +51,28 @@ final class EventBatches: @unchecked Sendable {
         let batch: EventBatch
         let asked: Int
         if let ahead, ahead.first == sequence {
-            ahead.done.wait()
             self.ahead = nil
-            batch = try ahead.box.outcome.get()
+            batch = try ahead.batch.result()
             asked = ahead.limit
         } else {
             finish()
             asked = limit
-            batch = EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: asked))
+            batch = try Self.read(journal, from: sequence, limit: asked)
         }
         if batch.events.count == asked, let last = batch.events.last {
-            readAhead(from: last.sequence + 1)
+            let (journal, next, limit) = (journal, last.sequence + 1, limit)
+            ahead = (next, limit, BackgroundResult { try Self.read(journal, from: next, limit: limit) })
         }
         return batch
     }
 
-    private func readAhead(from sequence: UInt64) {
-        let done = DispatchSemaphore(value: 0)
-        let box = Box()
-        let journal = journal
-        let limit = limit
-        queue.async {
-            box.outcome = Result { EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: limit)) }
-            done.signal()
-        }
-        ahead = (sequence, limit, done, box)
+    private static func read(_ journal: any JournalStorage, from sequence: UInt64, limit: Int) throws -> EventBatch {
+        EventBatch(try JournalReader(storage: journal).events(from: sequence, limit: limit))
     }
 
     /// Waits for a read-ahead in flight and drops it.
     func finish() {
-        ahead?.done.wait()
+        _ = try? ahead?.batch.result()
         ahead = nil
     }
 }
