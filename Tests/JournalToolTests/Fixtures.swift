@@ -11,7 +11,7 @@ actor Fixtures {
     /// would let two callers both start building across the `await`).
     private var builds: [String: Task<Built, any Error>] = [:]
 
-    /// A built journal's directory, removed when the process ends (never while tests run).
+    /// A built journal's directory, removed when the process exits (never while tests run).
     final class Built: @unchecked Sendable {
         // Immutable after init; TemporaryDirectory is a plain owner of a path.
         let directory: TemporaryDirectory
@@ -21,7 +21,9 @@ actor Fixtures {
 
     private func journal(_ name: String, _ build: @escaping @Sendable (String) async throws -> Void) async throws -> String {
         let task = builds[name] ?? Task {
-            let built = Built(TemporaryDirectory("tally-tool-\(name)"))
+            let directory = TemporaryDirectory("tally-tool-\(name)")
+            directory.removeAtProcessExit()
+            let built = Built(directory)
             try await build(built.dataPath)
             return built
         }
