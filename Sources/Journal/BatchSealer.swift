@@ -1,8 +1,9 @@
 import Foundation
 import TallyCrypto
 
-/// A thread that seals large batches beside the writer (see ``SealJob``), so that hashing, the
-/// Merkle root and the signature overlap with copying the records into LMDB on the other core.
+/// A thread that runs the hash chain of large batches beside the writer (see ``SealJob``), so
+/// that the chain overlaps with copying the records into LMDB and building the Merkle tree on
+/// the other core.
 final class BatchSealer: @unchecked Sendable {
     private let condition = NSCondition()
     private var job: SealJob?
@@ -16,8 +17,8 @@ final class BatchSealer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Hands a job to the sealing thread. The writer submits one job at a time and waits for it
-    /// to finish before the next.
+    /// Hands a job to the sealing thread. The writer submits one job at a time and waits for its
+    /// chain before the next.
     func submit(_ job: SealJob) {
         condition.lock()
         precondition(self.job == nil, "one seal job at a time")
@@ -36,7 +37,6 @@ final class BatchSealer: @unchecked Sendable {
 
     private func run() {
         let hasher = SHA256()
-        let merkleHasher = SHA256()
         while true {
             condition.lock()
             while job == nil && !stopping { condition.wait() }
@@ -48,7 +48,7 @@ final class BatchSealer: @unchecked Sendable {
             }
             job = nil
             condition.unlock()
-            current.seal(hasher: hasher, merkleHasher: merkleHasher)
+            current.chain(hasher: hasher)
         }
     }
 }

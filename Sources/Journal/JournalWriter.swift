@@ -266,20 +266,23 @@ final class JournalWriter: @unchecked Sendable {
                     }
                 }
                 guard !drafts.isEmpty else { return }
-                // 2. Seal: the hash chain, Merkle root and signature. A large batch is sealed on
-                //    the sealer thread while this one copies records in as their hashes appear.
+                // 2. Seal: the hash chain, Merkle root and signature. A large batch's chain runs
+                //    on the sealer thread while this one copies each record in as its hash
+                //    appears and adds the hash to the Merkle tree.
                 let sealing = SealJob(
                     drafts: drafts, firstSequence: startSequence + 1, previous: startHash, timeMilliseconds: time,
                     signer: signer, keyID: signerID)
                 job = sealing
+                let parallel = drafts.count >= Self.parallelSealingEventsMin
                 // However this closure ends, the sealer must be done with the job first.
-                defer { _ = sealing.sealedBlock() }
-                if drafts.count >= Self.parallelSealingEventsMin {
+                defer { if parallel { sealing.waitForChain() } }
+                if parallel {
                     sealer.submit(sealing)
                 } else {
                     sealing.seal(hasher: hasher, merkleHasher: merkleHasher)
                 }
                 // 3. Append the records, then the block that seals them.
+                var merkle = MerkleTree.Builder(hasher: merkleHasher)
                 for index in drafts.indices {
                     let draft = drafts[index]
                     let hash = sealing.hash(at: index)
@@ -287,7 +290,9 @@ final class JournalWriter: @unchecked Sendable {
                     try writer.appendEventRecord(at: startSequence + 1 + UInt64(index), count: size) { buffer in
                         EventRecord.write(draft, hash: hash, into: buffer)
                     }
+                    if parallel { merkle.add(hash) }
                 }
+                if parallel { sealing.finish(merkleRoot: merkle.root()) }
                 let block = sealing.sealedBlock()
                 try writer.appendBlockRecord(lastSequence: sealing.lastSequence, bytes: block.bytes)
             }
@@ -320,8 +325,8 @@ final class JournalWriter: @unchecked Sendable {
         }
     }
 
-    /// From this many events, a batch is sealed on the sealer thread beside the writer; below
-    /// it the hand-off costs more than it saves.
+    /// From this many events, a batch's chain runs on the sealer thread beside the writer;
+    /// below it the hand-off costs more than it saves.
     static let parallelSealingEventsMin = 64
 
     private static func violation(of events: [EventDraft], budget: Int, batchBytes: inout Int) -> String? {

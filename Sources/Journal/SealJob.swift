@@ -6,9 +6,14 @@ import Glibc
 #endif
 
 /// The sealing work of one commit batch: the hash chain over its drafts, the Merkle root and
-/// the block signature. It depends only on the drafts and the chain head, not on storage, so
-/// for a large batch it runs on the ``BatchSealer`` thread while the writer copies the records
-/// into the transaction: the writer stores event `i` as soon as its hash is published.
+/// the block signature. It depends only on the drafts and the chain head, not on storage.
+///
+/// A small batch is sealed whole by the writer (``seal(hasher:merkleHasher:)``). For a large
+/// batch the work is split over the two threads: the ``BatchSealer`` thread runs the chain
+/// (``chain(hasher:)``, each hash depends on the one before), while the writer takes each hash
+/// as it is published, copies the record into the transaction and adds the hash to the Merkle
+/// tree; the writer then signs (``finish(merkleRoot:)``). The chain is the longest serial part,
+/// so nothing else waits on the sealer's thread.
 final class SealJob: @unchecked Sendable {
     let drafts: [EventDraft]
     let firstSequence: UInt64
@@ -16,13 +21,12 @@ final class SealJob: @unchecked Sendable {
     let timeMilliseconds: UInt64
     let signer: Ed25519PrivateKey
     let keyID: KeyID
-    /// Written by the sealing thread before `published` counts it.
+    /// Written by the chaining thread before `published` counts it.
     let hashes: UnsafeMutablePointer<SHA256Digest>
     /// How many hashes are written (release/acquire orders the writes to `hashes`).
     private let published = Atomic<Int>(0)
-    private let finished = Atomic<Bool>(false)
-    /// Written before `finished` is set.
-    private(set) var block: SealedBlock?
+    /// Set by the thread that signs, before the job is handed back; read after.
+    private var block: SealedBlock?
 
     init(drafts: [EventDraft], firstSequence: UInt64, previous: SHA256Digest, timeMilliseconds: UInt64,
          signer: Ed25519PrivateKey, keyID: KeyID) {
@@ -41,7 +45,7 @@ final class SealJob: @unchecked Sendable {
 
     var lastSequence: UInt64 { firstSequence + UInt64(drafts.count) - 1 }
 
-    /// Computes everything, on whichever thread calls it.
+    /// Computes everything on the calling thread.
     func seal(hasher: SHA256, merkleHasher: SHA256) {
         var chain = previous
         // The Merkle root grows with the chain, so only its last few nodes are left at the end.
@@ -49,14 +53,35 @@ final class SealJob: @unchecked Sendable {
         for index in drafts.indices {
             chain = EventRecord.eventHash(of: drafts[index], sequence: firstSequence + UInt64(index), previous: chain, hasher: hasher)
             (hashes + index).initialize(to: chain)
-            published.store(index + 1, ordering: .releasing)
             merkle.add(chain)
         }
+        published.store(drafts.count, ordering: .releasing)
+        finish(merkleRoot: merkle.root())
+    }
+
+    /// Computes and publishes the hash chain only (the sealer thread's part of a large batch).
+    func chain(hasher: SHA256) {
+        var chain = previous
+        for index in drafts.indices {
+            chain = EventRecord.eventHash(of: drafts[index], sequence: firstSequence + UInt64(index), previous: chain, hasher: hasher)
+            (hashes + index).initialize(to: chain)
+            published.store(index + 1, ordering: .releasing)
+        }
+    }
+
+    /// Signs the block once every hash is published and the Merkle root of them is known.
+    func finish(merkleRoot: SHA256Digest) {
+        precondition(published.load(ordering: .acquiring) == drafts.count, "the block is signed after its whole chain")
         let header = BlockHeader(
-            firstSequence: firstSequence, lastSequence: lastSequence, chainHead: chain,
-            merkleRoot: merkle.root(), timeMilliseconds: timeMilliseconds, keyID: keyID)
+            firstSequence: firstSequence, lastSequence: lastSequence, chainHead: hashes[drafts.count - 1],
+            merkleRoot: merkleRoot, timeMilliseconds: timeMilliseconds, keyID: keyID)
         block = SealedBlock(header: header, signature: signer.signature(for: header.signedMessage))
-        finished.store(true, ordering: .releasing)
+    }
+
+    /// Waits until the chaining thread has published every hash (and so is done with the job).
+    func waitForChain() {
+        if drafts.isEmpty { return }
+        _ = hash(at: drafts.count - 1)
     }
 
     /// Waits until the hash of draft `index` is published and returns it.
@@ -70,14 +95,10 @@ final class SealJob: @unchecked Sendable {
         return hashes[index]
     }
 
-    /// Waits until the block is sealed and returns it.
+    /// The signed block (after `seal` or `finish`).
     func sealedBlock() -> SealedBlock {
-        var spins = 0
-        while !finished.load(ordering: .acquiring) {
-            spins += 1
-            if spins > 64 { sched_yield() }
-        }
-        return block!
+        guard let block else { preconditionFailure("the block is read after it is signed") }
+        return block
     }
 
     var eventHashes: [SHA256Digest] { Array(UnsafeBufferPointer(start: hashes, count: drafts.count)) }
