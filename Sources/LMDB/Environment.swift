@@ -43,6 +43,12 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32 = 510
         public var durability: Durability = .durable
         public var readOnly: Bool = false
+        /// `MDB_WRITEMAP`: a write transaction changes pages in the map itself, and a commit
+        /// writes nothing with `pwrite` (the kernel writes the pages back later). LMDB sizes the
+        /// data file to the map (a sparse file). Only with ``Durability/relaxed``, for
+        /// environments rebuilt from the journal: a stray write into the map could damage
+        /// committed pages. Ignored by read-only opens.
+        public var writesInPlace: Bool = false
 
         public init() {}
     }
@@ -119,6 +125,7 @@ public final class Environment: @unchecked Sendable {
             var initial = configuration
             initial.readOnly = false
             initial.durability = .durable
+            initial.writesInPlace = false
             do {
                 let environment = try openRaw(at: temporary, configuration: initial)
                 try environment.write(initialize)
@@ -143,15 +150,19 @@ public final class Environment: @unchecked Sendable {
     /// LMDB maps the data file; reading a page past the end of a truncated file would kill the
     /// process with SIGBUS. Refuse such a file at open instead.
     private func checkFileLength() throws(LMDBError) {
+        try Self.checkFileLength(handle: handle, dataFile: dataFilePath)
+    }
+
+    static func checkFileLength(handle: OpaquePointer, dataFile: String) throws(LMDBError) {
         var info = MDB_envinfo()
         mdb_env_info(handle, &info)
         var statistics = MDB_stat()
         mdb_env_stat(handle, &statistics)
         let needed = (info.me_last_pgno + 1) * Int(statistics.ms_psize)
-        let actual = FileSystem.fileSize(dataFilePath) ?? 0
+        let actual = FileSystem.fileSize(dataFile) ?? 0
         if actual < needed {
             throw LMDBError(
-                kind: .corrupted, operation: "open", path: dataFilePath,
+                kind: .corrupted, operation: "open", path: dataFile,
                 message: "data file is truncated: \(actual) bytes, the last committed page needs \(needed)")
         }
     }
@@ -412,6 +423,11 @@ final class SharedHandle: @unchecked Sendable {
         if configuration.durability == .relaxed && asked.durability == .durable {
             return "without syncing commits, and durable commits were asked"
         }
+        if !configuration.readOnly && !asked.readOnly && configuration.writesInPlace != asked.writesInPlace {
+            return configuration.writesInPlace
+                ? "writing in place (MDB_WRITEMAP), and pwrite commits were asked"
+                : "with pwrite commits, and writing in place (MDB_WRITEMAP) was asked"
+        }
         if asked.maxDatabases > configuration.maxDatabases {
             return "with room for \(configuration.maxDatabases) named databases, and \(asked.maxDatabases) were asked"
         }
@@ -431,6 +447,13 @@ final class SharedHandle: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
             if configuration.durability == .relaxed { flags |= UInt32(MDB_NOSYNC) }
+            if configuration.writesInPlace && !configuration.readOnly {
+                precondition(configuration.durability == .relaxed, "writing in place is only for relaxed environments")
+                // LMDB extends the data file to the map before anything reads it, which would
+                // turn a truncated file's missing pages into zeros: measure it before that.
+                try checkLengthBeforeExtending(path: path, configuration: configuration)
+                flags |= UInt32(MDB_WRITEMAP)
+            }
             try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
         } catch {
             mdb_env_close(handle)
@@ -450,5 +473,21 @@ final class SharedHandle: @unchecked Sendable {
         var info = MDB_envinfo()
         mdb_env_info(handle, &info)
         return SharedHandle(handle: handle, identity: identity, path: path, configuration: configuration, mapSize: info.me_mapsize)
+    }
+
+    /// Refuses a data file shorter than its last committed page, read with a read-only open
+    /// that takes no lock and is closed at once (a file that does not exist yet is left to the
+    /// real open).
+    private static func checkLengthBeforeExtending(path: String, configuration: Environment.Configuration) throws(LMDBError) {
+        guard FileSystem.fileSize(path + "/data.mdb") != nil else { return }
+        var pointer: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
+        guard let probe = pointer else {
+            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
+        }
+        defer { mdb_env_close(probe) }
+        try LMDBError.check(mdb_env_set_maxdbs(probe, configuration.maxDatabases), "mdb_env_set_maxdbs")
+        try LMDBError.check(mdb_env_open(probe, path, UInt32(MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS), 0o600), "mdb_env_open", path: path)
+        try Environment.checkFileLength(handle: probe, dataFile: path + "/data.mdb")
     }
 }

@@ -98,6 +98,55 @@ struct EnvironmentTests {
         #expect(try environment.read { try $0.count(items) } == 2000)
     }
 
+    @Test("writing in place: commits land and survive reopening, the map grows, a pwrite open is refused beside it, and a truncated file is still refused")
+    func writesInPlace() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/env"
+        var configuration = Environment.Configuration()
+        configuration.durability = .relaxed
+        configuration.writesInPlace = true
+        configuration.mapSize = 64 << 10
+        let value = [UInt8](repeating: 7, count: 1000)
+        do {
+            let environment = try Environment.create(at: path, configuration: configuration) { _ = try $0.openDatabase(named: "items") }
+            let items = try environment.database(named: "items")
+            var runs = 0
+            try environment.write { transaction in
+                runs += 1
+                for index in 0..<2000 as Range<UInt64> {
+                    try transaction.put(items, key: BigEndian.bytes(index), value: value)
+                }
+            }
+            #expect(runs > 1, "the write ran again after the map grew")
+            #expect(environment.mapSize > 64 << 10)
+            // LMDB sizes the file to the map when it writes in place.
+            #expect(FileSystem.fileSize(path + "/data.mdb") == environment.mapSize)
+        }
+        do {
+            let environment = try Environment.open(at: path, configuration: configuration)
+            let items = try environment.database(named: "items")
+            #expect(try environment.read { try $0.count(items) } == 2000)
+            #expect(try environment.read { try $0.get(items, key: BigEndian.bytes(1999)) } == value)
+            var plain = Environment.Configuration()
+            plain.durability = .relaxed
+            #expect {
+                _ = try Environment.open(at: path, configuration: plain)
+            } throws: { error in
+                guard let error = error as? LMDBError else { return false }
+                return error.kind == .io(errno: EBUSY) && error.message.contains("MDB_WRITEMAP")
+            }
+        }
+        // Cut far short of the last committed page: refused, and not extended back to the map.
+        #expect(truncate(path + "/data.mdb", 64 << 10) == 0)
+        #expect {
+            _ = try Environment.open(at: path, configuration: configuration)
+        } throws: { error in
+            guard let error = error as? LMDBError else { return false }
+            return error.kind == .corrupted && error.path == path + "/data.mdb" && error.message.contains("truncated")
+        }
+        #expect(FileSystem.fileSize(path + "/data.mdb") == 64 << 10)
+    }
+
     @Test("a write past the map size limit fails with mapFull and nothing is half-written")
     func mapLimit() throws {
         let directory = TemporaryDirectory()
