@@ -81,11 +81,9 @@ struct EnvironmentTests {
         #expect(try environment.read { try $0.get(items, key: BigEndian.bytes(5)) } == [5])
     }
 
-    @Test("the map grows when a write fills it, and the write lands whole")
-    func mapGrows() throws {
-        let directory = TemporaryDirectory()
-        let (environment, items) = try Self.makeEnvironment(directory.path, mapSize: 64 << 10)
-        let value = [UInt8](repeating: 7, count: 1000)
+    /// Puts 2,000 values of 1,000 bytes in one write, well past a 64 KiB map, and checks that
+    /// the write ran again after the map grew.
+    static func fillPastMap(_ environment: Environment, _ items: Database, value: [UInt8]) throws {
         var runs = 0
         try environment.write { transaction in
             runs += 1
@@ -95,6 +93,13 @@ struct EnvironmentTests {
         }
         #expect(runs > 1, "the write ran again after the map grew")
         #expect(environment.mapSize > 64 << 10)
+    }
+
+    @Test("the map grows when a write fills it, and the write lands whole")
+    func mapGrows() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path, mapSize: 64 << 10)
+        try Self.fillPastMap(environment, items, value: [UInt8](repeating: 7, count: 1000))
         #expect(try environment.read { try $0.count(items) } == 2000)
     }
 
@@ -110,15 +115,7 @@ struct EnvironmentTests {
         do {
             let environment = try Environment.create(at: path, configuration: configuration) { _ = try $0.openDatabase(named: "items") }
             let items = try environment.database(named: "items")
-            var runs = 0
-            try environment.write { transaction in
-                runs += 1
-                for index in 0..<2000 as Range<UInt64> {
-                    try transaction.put(items, key: BigEndian.bytes(index), value: value)
-                }
-            }
-            #expect(runs > 1, "the write ran again after the map grew")
-            #expect(environment.mapSize > 64 << 10)
+            try Self.fillPastMap(environment, items, value: value)
             // LMDB sizes the file to the map when it writes in place.
             #expect(FileSystem.fileSize(path + "/data.mdb") == environment.mapSize)
         }
