@@ -1,3 +1,4 @@
+import Synchronization
 import TallyCrypto
 
 /// One committed batch as the writer saw it: the sealed block and its event hashes, kept so
@@ -10,6 +11,9 @@ public final class SealedBatch: Sendable {
     /// The hash of the event before the batch's first.
     public let previousHash: SHA256Digest
     private let job: SealJob
+    /// The block's Merkle tree, built by the first caller that asks for a receipt: every
+    /// caller of a group commit asks for its own, and each built the whole tree again.
+    private let tree = Mutex<[[SHA256Digest]]?>(nil)
 
     init(job: SealJob) {
         self.job = job
@@ -25,14 +29,24 @@ public final class SealedBatch: Sendable {
     public func receipts(for sequences: ClosedRange<UInt64>) -> [Receipt] {
         let header = block.header
         precondition(sequences.lowerBound >= header.firstSequence && sequences.upperBound <= header.lastSequence)
-        let hashes = eventHashes
-        let levels = MerkleTree.levels(of: hashes)
+        let levels = treeLevels()
+        let hashes = levels[0]
         return sequences.map { sequence in
             let index = Int(sequence - header.firstSequence)
             return Receipt(
                 sequence: sequence, typeName: job.drafts[index].typeName, eventHash: hashes[index],
                 previousHash: index == 0 ? previousHash : hashes[index - 1], sealed: block,
                 merklePath: MerkleTree.path(for: index, levels: levels))
+        }
+    }
+
+    /// Every level of the block's Merkle tree, leaves (the event hashes) first.
+    private func treeLevels() -> [[SHA256Digest]] {
+        tree.withLock { tree in
+            if let tree { return tree }
+            let levels = MerkleTree.levels(of: eventHashes)
+            tree = levels
+            return levels
         }
     }
 
