@@ -15,26 +15,11 @@ struct JournalCrashTests {
         ProcessInfo.processInfo.environment["TALLY_CRASH_ITERATIONS"].flatMap(Int.init) ?? 20
     }
 
-    /// Collects a child's output lines as they arrive.
-    final class LineCollector: @unchecked Sendable {
-        private let lock = NSLock()
-        private var buffer = Data()
-
-        func append(_ data: Data) {
-            lock.lock()
-            buffer.append(data)
-            lock.unlock()
-        }
-
-        /// Complete lines so far (a line cut by the kill is dropped).
-        var lines: [String] {
-            lock.lock()
-            defer { lock.unlock() }
-            let text = String(decoding: buffer, as: UTF8.self)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            lines.removeLast()
-            return lines
-        }
+    /// Complete lines of a child's output so far (a line cut by the kill is dropped).
+    static func lines(_ collector: StreamCollector) -> [String] {
+        var lines = collector.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()
+        return lines
     }
 
     @Test("SIGKILL at random moments loses no acknowledged append, and the journal verifies after each restart")
@@ -50,16 +35,13 @@ struct JournalCrashTests {
             process.executableURL = URL(fileURLWithPath: child)
             process.arguments = [directory.path, "8"]
             let output = Pipe()
-            let collector = LineCollector()
-            output.fileHandleForReading.readabilityHandler = { handle in
-                collector.append(handle.availableData)
-            }
             process.standardOutput = output
             process.standardError = FileHandle.standardError
             try process.run()
+            let collector = StreamCollector(output.fileHandleForReading)
             // Wait until it is appending, then kill it after a random further delay.
             let started = Date()
-            while !collector.lines.contains(where: { $0.hasPrefix("ack ") }) && process.isRunning {
+            while !Self.lines(collector).contains(where: { $0.hasPrefix("ack ") }) && process.isRunning {
                 try await Task.sleep(for: .milliseconds(2))
                 if Date().timeIntervalSince(started) > 60 { break }
             }
@@ -67,12 +49,11 @@ struct JournalCrashTests {
             try await Task.sleep(for: .milliseconds(Int.random(in: 1...250, using: &generator)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            output.fileHandleForReading.readabilityHandler = nil
-            collector.append(output.fileHandleForReading.readDataToEndOfFile())
+            collector.waitForEnd()
             #expect(process.terminationReason == .uncaughtSignal)
 
             var acknowledgedThisRun = 0
-            for line in collector.lines where line.hasPrefix("ack ") {
+            for line in Self.lines(collector) where line.hasPrefix("ack ") {
                 let parts = line.split(separator: " ", maxSplits: 2)
                 acknowledged[UInt64(parts[1])!] = String(parts[2])
                 acknowledgedThisRun += 1

@@ -11,19 +11,11 @@ import FoundationNetworking
 struct ServeProcessTests {
     static var tallyPath: String { BuiltProduct.path("tally") }
 
-    final class Output: @unchecked Sendable {
-        let lock = NSLock()
-        var text = ""
-        func append(_ data: Data) {
-            lock.lock()
-            text += String(decoding: data, as: UTF8.self)
-            lock.unlock()
-        }
-        var current: String {
-            lock.lock()
-            defer { lock.unlock() }
-            return text
-        }
+    /// A stream of the server's, read as it arrives.
+    final class Output: Sendable {
+        let collector: StreamCollector
+        init(_ pipe: Pipe) { collector = StreamCollector(pipe.fileHandleForReading) }
+        var current: String { collector.text }
     }
 
     static func start(dataDirectory: String, extra: [String] = []) throws -> (Process, Output, Output) {
@@ -32,14 +24,10 @@ struct ServeProcessTests {
         process.arguments = ["serve", "--data-dir", dataDirectory, "--port", "0", "--host", "127.0.0.1"] + extra
         let standardOutput = Pipe()
         let standardError = Pipe()
-        let output = Output()
-        let errors = Output()
-        standardOutput.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
-        standardError.fileHandleForReading.readabilityHandler = { errors.append($0.availableData) }
         process.standardOutput = standardOutput
         process.standardError = standardError
         try process.run()
-        return (process, output, errors)
+        return (process, Output(standardOutput), Output(standardError))
     }
 
     static func port(from output: Output, process: Process) async throws -> Int? {
