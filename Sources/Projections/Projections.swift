@@ -51,10 +51,10 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 ///   events/s), most of it the kernel's readahead zero-filling the sparse file around each
 ///   fault. With readahead off for the writing handle (`POSIX_FADV_RANDOM`) most of that comes
 ///   back (sys time 2.9 → 2.0 s on the 1M rebuild; catch-up 74/88k → 82/90k events/s against
-///   84/94k with `pwrite`, alternating). The live path runs all day, so writing in place is used. The data file's
-///   apparent size is the map's (a sparse file), and a stray write into the map could damage
-///   committed pages, which a rebuild repairs. A truncated data file is still refused at open:
-///   its length is checked before LMDB extends it to the map.
+///   84/94k with `pwrite`, alternating). The live path runs all day, so writing in place is
+///   used. The data file's apparent size is the map's (a sparse file), and a stray write into
+///   the map could damage committed pages, which a rebuild repairs. A truncated data file is
+///   still refused at open: its length is checked before LMDB extends it to the map.
 /// - Crash safety as it stands: a process crash (kill -9, a trap) leaves the last committed batch
 ///   intact, as every commit's pages are in the page cache before its meta page; an operating
 ///   system crash or power loss may lose the last commits or leave the meta page pointing at
