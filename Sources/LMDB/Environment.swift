@@ -435,11 +435,7 @@ final class SharedHandle: @unchecked Sendable {
     }
 
     private static func openNew(path: String, configuration: Environment.Configuration) throws(LMDBError) -> SharedHandle {
-        var pointer: OpaquePointer?
-        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
-        guard let handle = pointer else {
-            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
-        }
+        let handle = try createHandle(path: path)
         do throws(LMDBError) {
             try LMDBError.check(mdb_env_set_maxdbs(handle, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try LMDBError.check(mdb_env_set_maxreaders(handle, configuration.maxReaders), "mdb_env_set_maxreaders")
@@ -483,16 +479,22 @@ final class SharedHandle: @unchecked Sendable {
         return SharedHandle(handle: handle, identity: identity, path: path, configuration: configuration, mapSize: info.me_mapsize)
     }
 
+    /// A new, unopened `MDB_env`.
+    private static func createHandle(path: String) throws(LMDBError) -> OpaquePointer {
+        var pointer: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
+        guard let handle = pointer else {
+            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
+        }
+        return handle
+    }
+
     /// Refuses a data file shorter than its last committed page, read with a read-only open
     /// that takes no lock and is closed at once (a file that does not exist yet is left to the
     /// real open).
     private static func checkLengthBeforeExtending(path: String, configuration: Environment.Configuration) throws(LMDBError) {
         guard FileSystem.fileSize(path + "/data.mdb") != nil else { return }
-        var pointer: OpaquePointer?
-        try LMDBError.check(mdb_env_create(&pointer), "mdb_env_create", path: path)
-        guard let probe = pointer else {
-            throw LMDBError(kind: .io(errno: ENOMEM), operation: "mdb_env_create", path: path, message: "no handle")
-        }
+        let probe = try createHandle(path: path)
         defer { mdb_env_close(probe) }
         try LMDBError.check(mdb_env_set_maxdbs(probe, configuration.maxDatabases), "mdb_env_set_maxdbs")
         try LMDBError.check(mdb_env_open(probe, path, UInt32(MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS), 0o600), "mdb_env_open", path: path)

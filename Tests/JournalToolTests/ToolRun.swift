@@ -19,18 +19,13 @@ struct ToolRun {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        // Drain stderr on another thread while stdout is read here, so that neither pipe can
-        // fill up and block the child.
-        let errorBox = DataBox()
-        let drained = DispatchSemaphore(value: 0)
-        Thread {
-            errorBox.data = errors.fileHandleForReading.readDataToEndOfFile()
-            drained.signal()
-        }.start()
+        // Stderr is drained on another thread while stdout is read here, so that neither pipe
+        // can fill up and block the child.
+        let errorStream = StreamCollector(errors.fileHandleForReading)
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
+        errorStream.waitForEnd()
         process.waitUntilExit()
-        let errorData = errorBox.data
+        let errorData = errorStream.data
         return ToolRun(
             status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
             errors: String(decoding: errorData, as: UTF8.self))
@@ -50,9 +45,4 @@ struct ToolRun {
     }
 
     var summary: String { "exit \(status)\nstdout:\n\(output)\nstderr:\n\(errors)" }
-}
-
-final class DataBox: @unchecked Sendable {
-    // Written by the draining thread before it signals, read after the wait.
-    var data = Data()
 }
