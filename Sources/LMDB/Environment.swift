@@ -47,7 +47,9 @@ public final class Environment: @unchecked Sendable {
         /// writes nothing with `pwrite` (the kernel writes the pages back later). LMDB sizes the
         /// data file to the map (a sparse file). Only with ``Durability/relaxed``, for
         /// environments rebuilt from the journal: a stray write into the map could damage
-        /// committed pages. Ignored by read-only opens.
+        /// committed pages. Ignored by read-only opens. Such a handle also opens with
+        /// `MDB_NORDAHEAD`: a write to a page the file has not reached yet faults it in, and
+        /// the kernel's read-around would zero-fill megabytes of the sparse file around it.
         public var writesInPlace: Bool = false
 
         public init() {}
@@ -448,7 +450,7 @@ final class SharedHandle: @unchecked Sendable {
                 // LMDB extends the data file to the map before anything reads it, which would
                 // turn a truncated file's missing pages into zeros: measure it before that.
                 try checkLengthBeforeExtending(path: path, configuration: configuration)
-                flags |= UInt32(MDB_WRITEMAP)
+                flags |= UInt32(MDB_WRITEMAP) | UInt32(MDB_NORDAHEAD)
             }
             try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
         } catch {
@@ -459,14 +461,6 @@ final class SharedHandle: @unchecked Sendable {
                     message: "not an LMDB environment, or damaged: \(error.message)")
             }
             throw error
-        }
-        if configuration.writesInPlace && !configuration.readOnly {
-            // A write into a page of the map the file has not reached yet faults it in, and the
-            // kernel's readahead then zero-fills a large run of the sparse file around it, which
-            // was most of the extra system time of writing in place. Pages are found by B-tree
-            // descents, not sequential reads, so this process's handle reads them one at a time.
-            var descriptor: Int32 = -1
-            if mdb_env_get_fd(handle, &descriptor) == 0 { _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_RANDOM) }
         }
         guard let identity = FileIdentity(dataFile: path + "/data.mdb") else {
             let code = errno
