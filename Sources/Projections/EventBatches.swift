@@ -5,6 +5,8 @@ import Ledger
 struct EventBatch: Sendable {
     let events: [StoredEvent]
     let decoded: [Result<LedgerEvent, FoldFailure>]
+    /// As many events as were asked for: more are likely waiting (a catch-up, a rebuild).
+    var full = false
 
     init(_ events: [StoredEvent]) {
         self.events = events
@@ -48,7 +50,7 @@ final class EventBatches: @unchecked Sendable {
 
     /// The events from `sequence` on (empty at the journal's head), decoded.
     func batch(from sequence: UInt64) throws -> EventBatch {
-        let batch: EventBatch
+        var batch: EventBatch
         let asked: Int
         if let ahead, ahead.first == sequence {
             self.ahead = nil
@@ -59,7 +61,8 @@ final class EventBatches: @unchecked Sendable {
             asked = limit
             batch = try Self.read(journal, from: sequence, limit: asked)
         }
-        if batch.events.count == asked, let last = batch.events.last {
+        batch.full = batch.events.count == asked
+        if batch.full, let last = batch.events.last {
             let (journal, next, limit) = (journal, last.sequence + 1, limit)
             ahead = (next, limit, BackgroundResult { try Self.read(journal, from: next, limit: limit) })
         }

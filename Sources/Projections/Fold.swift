@@ -32,12 +32,27 @@ struct RecordCache<Value: ViewRecord> {
     let prefix: String
     private(set) var entries: [Entry] = []
     private var positions: [String: Int] = [:]
+    /// The cache of the batch before this one when that batch may not be committed yet
+    /// (`FoldPipeline`): its records as that batch left them, found here before the slot.
+    private var previousEntries: [Entry] = []
+    private var previousPositions: [String: Int] = [:]
 
     init(prefix: String) { self.prefix = prefix }
 
+    /// Reads records the previous batch read or changed from its cache (shared, not copied).
+    mutating func continuing(_ previous: RecordCache<Value>) {
+        previousEntries = previous.entries
+        previousPositions = previous.positions
+    }
+
     private mutating func position(_ id: String, _ folder: Folder) throws -> Int {
         if let position = positions[id] { return position }
-        let value = try folder.transaction.get(folder.database, key: Keys.bytes(prefix, id)).map { bytes in
+        if let previous = previousPositions[id] {
+            entries.append(Entry(id: id, value: previousEntries[previous].value, dirty: false))
+            positions[id] = entries.count - 1
+            return entries.count - 1
+        }
+        let value = try folder.reader.get(folder.database, key: Keys.bytes(prefix, id)).map { bytes in
             do {
                 return try Value.decodeBinary(bytes)
             } catch {
@@ -93,6 +108,8 @@ struct RecordCache<Value: ViewRecord> {
     mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
         positions.removeAll(keepingCapacity: true)
+        previousEntries = []
+        previousPositions = [:]
     }
 
     func write(into batch: inout WriteBatch) {
@@ -274,11 +291,13 @@ final class FoldBuffers {
     fileprivate var users = RecordCache<WalletsView>(prefix: "user/")
 }
 
-/// Folds a batch of events into one read-model slot inside one write transaction. Nothing is
-/// written until `flush`, so a batch that meets a bad event can be folded again up to the event
-/// before it (the fold is deterministic).
+/// Folds a batch of events into one read-model slot. It reads the slot through `reader` and
+/// writes nothing until `write(into:)`, so a batch that meets a bad event can be folded again up
+/// to the event before it (the fold is deterministic). Folding and writing may happen in two
+/// transactions on two threads (`FoldPipeline`): a folder made `after` the previous batch's
+/// folder reads what that batch changed from its memory, as that batch may not be committed yet.
 final class Folder {
-    let transaction: WriteTransaction
+    let reader: ReadTransaction
     let database: Database
 
     private(set) var checkpoint: UInt64
@@ -288,6 +307,9 @@ final class Folder {
     private var accountSlots: [String: Int32] = [:]
     private var accountNames: [String] = []
     private var accountBalances: [Int64] = []
+    /// The previous batch's accounts and balances, when it may not be committed yet.
+    private let previousAccountSlots: [String: Int32]
+    private let previousAccountBalances: [Int64]
     /// The batch's balance-history points, in fold order: the account's slot, the event and the
     /// balance after it. Written as one chunk (or a few) per account at `flush`.
     private var balanceHistory: [(account: Int32, sequence: UInt64, balance: Int64)] = []
@@ -307,6 +329,11 @@ final class Folder {
     /// The last stored time-index chunk (its key's time and its points), read at the batch's
     /// first event; the batch's points continue it.
     private var storedTimeIndex: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
+    /// The previous batch's last time-index chunk as it wrote it (`timeIndexTail`), when it
+    /// may not be committed yet: the stored one for this batch.
+    private let previousTimeIndexTail: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])??
+    /// The last time-index chunk once this batch is written (set by `prepareWrites`).
+    private(set) var timeIndexTail: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
     /// Royalty entries of the event being folded, by rights holder.
     private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
@@ -317,8 +344,10 @@ final class Folder {
     /// The buffers this batch borrowed, given back by `releaseBuffers`.
     private let buffers: FoldBuffers?
 
-    init(transaction: WriteTransaction, database: Database, reusing buffers: FoldBuffers? = nil) throws {
-        self.transaction = transaction
+    /// A folder for the batch that follows `previous` (whose writes may not be committed yet),
+    /// or, without one, for the batch that follows what `reader` sees.
+    init(reader: ReadTransaction, database: Database, reusing buffers: FoldBuffers? = nil, after previous: Folder? = nil) throws {
+        self.reader = reader
         self.database = database
         self.buffers = buffers
         if let buffers {
@@ -327,14 +356,48 @@ final class Folder {
             swap(&purchases, &buffers.purchases)
             swap(&users, &buffers.users)
         }
-        checkpoint = Integers.uint64(try transaction.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
-        maxTime = Integers.uint64(try transaction.get(database, key: Keys.maxTime)) ?? 0
+        if let previous {
+            checkpoint = previous.checkpoint
+            maxTime = previous.maxTime
+            previousAccountSlots = previous.accountSlots
+            previousAccountBalances = previous.accountBalances
+            previousTimeIndexTail = .some(previous.timeIndexTail)
+            users.continuing(previous.users)
+            lotOwners.continuing(previous.lotOwners)
+            vendors.continuing(previous.vendors)
+            purchases.continuing(previous.purchases)
+            royaltyTotals.continuing(previous.royaltyTotals)
+        } else {
+            checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
+            maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
+            previousAccountSlots = [:]
+            previousAccountBalances = []
+            previousTimeIndexTail = nil
+        }
     }
 
-    /// Writes every changed record and the checkpoints, in key order. Once: it adds them to
-    /// `appended` (not to a copy of it, which would copy the whole batch's bytes).
-    func flush() throws {
+    /// Every step of writing the batch, in the reader's own write transaction.
+    func flush(into transaction: WriteTransaction) throws {
+        prepareTimeIndex()
+        prepareRecords()
+        try write(into: transaction)
+    }
+
+    /// Puts what `prepareTimeIndex` and `prepareRecords` gathered, in key order.
+    func write(into transaction: WriteTransaction) throws {
+        try appended.put(into: transaction, database)
+    }
+
+    /// Gathers the time index's chunks and sets `timeIndexTail`, which the next batch's folder
+    /// reads: this comes before that folder is made.
+    func prepareTimeIndex() {
         flushTimeIndex()
+    }
+
+    /// Gathers every other changed record and the checkpoints. Once: it adds them to `appended`
+    /// (not to a copy of it, which would copy the whole batch's bytes). It only reads the caches,
+    /// so the next batch's folder may read them meanwhile (`FoldPipeline`).
+    func prepareRecords() {
         for (account, balance) in zip(accountNames, accountBalances) {
             appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
@@ -349,7 +412,6 @@ final class Folder {
             appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
         appended.append(key: Keys.maxTime, value: Integers.encode(maxTime))
-        try appended.put(into: transaction, database)
     }
 
     /// Each account's points of the batch as chunks of their own (`SeriesChunk`), keyed by their
@@ -421,6 +483,7 @@ final class Folder {
     /// grow with the batch's first event): it then replaces it, as schema 2's put of the same key
     /// did.
     private func flushTimeIndex() {
+        timeIndexTail = storedTimeIndex
         guard let first = timeIndex.first else { return }
         var points = timeIndex
         var keyTime = first.time
@@ -438,6 +501,7 @@ final class Folder {
             let count = min(points.count - start, SeriesChunk.entriesMax)
             let time = start == 0 ? keyTime : points[start].time
             let chunkStart = start
+            if start + count == points.count { timeIndexTail = (time, Array(points[start...])) }
             appended.append(key: { $0.append("ti/"); $0.number(time) }, writeValue: { bytes in
                 SeriesChunk.write(tag: SeriesChunk.timeIndexTag, count: count, into: &bytes) { index in
                     let point = points[chunkStart + index]
@@ -451,7 +515,7 @@ final class Folder {
     /// The last stored time-index chunk: its key's time and its points.
     private func lastTimeIndexChunk() throws -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? {
         let head = Keys.bytes("ti/") + [0]
-        return try transaction.withCursor(database) { cursor -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? in
+        return try reader.withCursor(database) { cursor -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? in
             let found = try cursor.seek(atOrAfter: Keys.bytes("ti/") + [1]) ? try cursor.previous() : try cursor.last()
             guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
             let keyTime = BigEndian.uint64(cursor.key, at: head.count)
@@ -505,7 +569,11 @@ final class Folder {
         time = event.timeMilliseconds
         if timeIndex.isEmpty {
             // The batch's first event: the stored time index, which its points continue.
-            storedTimeIndex = try lastTimeIndexChunk()
+            if let previousTimeIndexTail {
+                storedTimeIndex = previousTimeIndexTail
+            } else {
+                storedTimeIndex = try lastTimeIndexChunk()
+            }
             if let last = storedTimeIndex?.points.last, last.time > maxTime || last.sequence >= sequence {
                 throw FoldFailure("the stored time index ends at time \(last.time), sequence \(last.sequence), past what was folded")
             }
@@ -852,7 +920,11 @@ final class Folder {
         } else {
             slot = Int32(accountNames.count)
             accountNames.append(account)
-            accountBalances.append(Integers.int64(try transaction.get(database, key: Keys.balance(account))) ?? 0)
+            if let previous = previousAccountSlots[account] {
+                accountBalances.append(previousAccountBalances[Int(previous)])
+            } else {
+                accountBalances.append(Integers.int64(try reader.get(database, key: Keys.balance(account))) ?? 0)
+            }
             accountSlots[account] = slot
         }
         let balance = try add(accountBalances[Int(slot)], amount, "balance of \(account)")

@@ -32,8 +32,10 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 /// names the slot that serves reads and its version; a rebuild folds the journal into the other
 /// slot (`meta/building`) while the live one keeps serving and folding, then swaps `meta/live`
 /// in the transaction that finishes it. Reads look up `meta/live` in their own snapshot, so they
-/// always see one whole version. Each batch of events is folded in one write transaction that
+/// always see one whole version. Each batch of events is written in one write transaction that
 /// also writes every read model's checkpoint, so a crash leaves data and checkpoints agreeing.
+/// A long catch-up or rebuild folds the next batch while the last one is written
+/// (`foldBatches`, in `FoldPipeline.swift`).
 ///
 /// The environment relaxes syncing (`MDB_NOSYNC`): it is rebuilt from the journal, and a
 /// process crash loses nothing LMDB has committed to the page cache. It also writes in place
@@ -48,11 +50,12 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 ///   224–226 µs; 5.3–5.9k → 6.5–6.6k purchases/s; 80 → 23 KB written per purchase). A cold
 ///   catch-up or rebuild, which writes mostly new pages, pays a page fault per new page instead
 ///   of a copy: 10–12 % slower (1M rebuild 13.1 → 14.4 s; 200k catch-up 88–94k → 79–82k
-///   events/s), most of it the kernel's readahead zero-filling the sparse file around each
-///   fault. With readahead off for the writing handle (`POSIX_FADV_RANDOM`) most of that comes
-///   back (sys time 2.9 → 2.0 s on the 1M rebuild; catch-up 74/88k → 82/90k events/s against
-///   84/94k with `pwrite`, alternating). The live path runs all day, so writing in place is
-///   used. The data file's apparent size is the map's (a sparse file), and a stray write into
+///   events/s), much of it the kernel's readahead zero-filling the sparse file around each
+///   fault (the disk's readahead is 8 MB here). `POSIX_FADV_RANDOM` on the file does not reach
+///   faults in the map (the zeroing was still 9.5 % of the fold thread's samples); the writing
+///   handle now opens with `MDB_NORDAHEAD` (LMDB advises `MADV_RANDOM` on the map, again after
+///   every resize): 1M rebuild sys time 2.5–2.8 → 2.0 s, wall time within noise (13.5/14.8 →
+///   13.5/14.2 s). The live path runs all day, so writing in place is used. The data file's apparent size is the map's (a sparse file), and a stray write into
 ///   the map could damage committed pages, which a rebuild repairs. A truncated data file is
 ///   still refused at open: its length is checked before LMDB extends it to the map.
 /// - Crash safety as it stands: a process crash (kill -9, a trap) leaves the last committed batch
@@ -259,7 +262,7 @@ public final class Projections: Sendable {
     // MARK: Folding
 
 
-    private enum BatchOutcome {
+    enum BatchOutcome {
         case folded(reached: UInt64, failure: ProjectionFailure?, usersTouched: Int)
         /// The slot is no longer the one expected, or another process folded these events first.
         case stale
@@ -269,7 +272,7 @@ public final class Projections: Sendable {
     /// names that slot and the slot's checkpoint is right before the first event (another
     /// process, such as `journal-tool rebuild` beside the server, may share the environment).
     /// On an event it cannot fold, it folds and commits the events before it and returns the failure.
-    private func foldBatch(
+    func foldBatch(
         _ batch: EventBatch, into slotIndex: Int, pointer pointerName: String, version: UInt64, buffers: FoldBuffers
     ) throws -> BatchOutcome {
         let slot = slots[slotIndex]
@@ -284,7 +287,7 @@ public final class Projections: Sendable {
                 return try environment.write { transaction in
                     let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
                     guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
-                    var folder = try Folder(transaction: transaction, database: slot, reusing: buffers)
+                    var folder = try Folder(reader: transaction, database: slot, reusing: buffers)
                     guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
                     var failure = writeFailure
                     var good = count
@@ -300,10 +303,10 @@ public final class Projections: Sendable {
                     if good < count {
                         // Nothing is written before flush: fold again only what was good.
                         folder.releaseBuffers()
-                        folder = try Folder(transaction: transaction, database: slot, reusing: buffers)
+                        folder = try Folder(reader: transaction, database: slot, reusing: buffers)
                         for index in 0..<good { try folder.fold(events[index], batch.decoded[index]) }
                     }
-                    if good > 0 { try folder.flush() }
+                    if good > 0 { try folder.flush(into: transaction) }
                     let usersTouched = folder.usersTouched
                     folder.releaseBuffers()
                     return .folded(reached: folder.checkpoint, failure: failure, usersTouched: usersTouched)
@@ -349,17 +352,24 @@ public final class Projections: Sendable {
             state.live = live
             let batch = try batches.batch(from: live.sequence + 1)
             if batch.events.isEmpty { break }
-            switch try foldBatch(batch, into: live.slot, pointer: "live", version: live.version, buffers: buffers) {
-            case .stale:
-                continue
-            case .folded(let reached, let failure, let usersTouched):
-                batches.adapt(folded: batch.events.count, usersTouched: usersTouched)
-                state.live = (live.slot, live.version, reached)
-                if let failure {
-                    state.failure = failure
-                    logger.error("projection stopped at an event it cannot fold", metadata: [
-                        "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
-                    ])
+            try foldBatches(
+                from: batch, batches: batches, into: live.slot, pointer: "live", version: live.version, buffers: buffers,
+                proceed: { _ in true }
+            ) { batch, outcome in
+                switch outcome {
+                case .stale:
+                    return false
+                case .folded(let reached, let failure, let usersTouched):
+                    batches.adapt(folded: batch.events.count, usersTouched: usersTouched)
+                    state.live = (live.slot, live.version, reached)
+                    if let failure {
+                        state.failure = failure
+                        logger.error("projection stopped at an event it cannot fold", metadata: [
+                            "tally.projections.seq": "\(failure.sequence)", "tally.projections.reason": "\(failure.reason)",
+                        ])
+                        return false
+                    }
+                    return true
                 }
             }
         }
@@ -519,10 +529,19 @@ public final class Projections: Sendable {
             var reached = try environment.read { try Self.checkpoint($0, slot) }
             logger.info("rebuilding projections", metadata: ["tally.projections.version": "\(version)", "tally.projections.from": "\(reached)"])
 
-            func foldNext() throws -> Bool {
+            // The journal's head as last read, for progress reports.
+            var head = try reader.lastSequence()
+            /// Folds batches from `reached + 1` while `proceed` allows; false at the journal's head.
+            func foldNext(proceed: (UInt64) throws -> Bool = { _ in true }) throws -> Bool {
                 let batch = try batches.batch(from: reached + 1)
                 if batch.events.isEmpty { return false }
-                switch try foldBatch(batch, into: slotIndex, pointer: "building", version: version, buffers: buffers) {
+                try foldBatches(
+                    from: batch, batches: batches, into: slotIndex, pointer: "building", version: version, buffers: buffers,
+                    proceed: proceed, handle: handle)
+                return true
+            }
+            func handle(_ batch: EventBatch, _ outcome: BatchOutcome) throws -> Bool {
+                switch outcome {
                 case .stale:
                     // Another process folded into it, or replaced it: go on from what is stored.
                     let building = try environment.read { transaction in
@@ -532,7 +551,7 @@ public final class Projections: Sendable {
                         throw ProjectionError.rebuildSuperseded(version: version)
                     }
                     reached = try environment.read { try Self.checkpoint($0, slot) }
-                    return true
+                    return false
                 case .folded(let newReached, let failure, let usersTouched):
                     batches.adapt(folded: batch.events.count, usersTouched: usersTouched)
                     reached = newReached
@@ -542,6 +561,7 @@ public final class Projections: Sendable {
                         ])
                         throw ProjectionError.foldFailed(sequence: failure.sequence, reason: failure.reason)
                     }
+                    progress?(reached, max(head, reached))
                     return true
                 }
             }
@@ -549,10 +569,10 @@ public final class Projections: Sendable {
             // Catch up without holding the live fold.
             while true {
                 if let stop, reached >= stop { return false }
-                let head = try reader.lastSequence()
+                head = try reader.lastSequence()
                 if reached >= head { break }
-                guard try foldNext() else { break }
-                progress?(reached, head)
+                let target = min(head, stop ?? head)
+                guard try foldNext(proceed: { $0 < target }) else { break }
             }
             // The last stretch and the swap, with the live fold held so nothing is lost between.
             let previous: Int = try foldLock.withLock {
