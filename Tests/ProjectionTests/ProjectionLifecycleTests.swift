@@ -255,6 +255,69 @@ struct ProjectionLifecycleTests {
         #expect(try tool.canonicalDump() == (try server.canonicalDump()))
     }
 
+    /// Two openers catching up at once, each folding the next batch while its last one is
+    /// written (`FoldPipeline`): a write that finds the slot's checkpoint moved by the other
+    /// commits nothing, and its opener goes on from what is stored.
+    @Test("two openers catching up the same slot at once, batch by batch, end equal to a fresh fold")
+    func concurrentCatchUps() async throws {
+        let fixture = try ProjectionFixture(batchEvents: 4)
+        try await Self.givenWorld(fixture)
+        try await Self.traffic(fixture, rounds: 60, tag: "a")
+        let server = fixture.projections
+        let tool = try ProjectionFixture.openProjections(fixture.directory.path, journal: fixture.journal, batchEvents: 4)
+        let head = fixture.journal.head
+        async let first = Task.detached { try server.catchUp() }.value
+        async let second = Task.detached { try tool.catchUp() }.value
+        #expect(try await first == head)
+        #expect(try await second == head)
+        #expect(server.status.failure == nil)
+        #expect(tool.status.failure == nil)
+        #expect(try server.canonicalDump() == (try fixture.freshDump()))
+        #expect(try tool.canonicalDump() == (try server.canonicalDump()))
+    }
+
+    /// The interleaving `concurrentCatchUps` leaves to chance, made to happen: another opener
+    /// folds the slot on while the pipeline holds batch 2 folded in memory. Its write must find
+    /// the checkpoint moved and commit nothing; writing it would take the checkpoint back. The
+    /// events after the first batch are transfers, which create no record: a put that must not
+    /// overwrite would otherwise find the batch written already, and hide a missing check.
+    @Test("a pipelined batch whose slot another opener folded on meanwhile is not written")
+    func pipelinedWriteFindsSlotMoved() async throws {
+        let fixture = try ProjectionFixture(batchEvents: 4)
+        try await Self.givenWorld(fixture)
+        let other = TemporaryDirectory("tally-pipeline-moved")
+        let server = try ProjectionFixture.openProjections(other.path, journal: fixture.journal, batchEvents: 4)
+        let tool = try ProjectionFixture.openProjections(other.path, journal: fixture.journal, batchEvents: 4)
+        let start = try server.catchUp()
+        for _ in 0..<16 { try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 2)) }
+        let batches = EventBatches(journal: fixture.journal.storage, limit: 4)
+        defer { batches.finish() }
+        let first = try batches.batch(from: start + 1)
+        #expect(first.full)
+        var outcomes: [String] = []
+        var toolReached: UInt64 = 0
+        try server.foldBatches(
+            from: first, batches: batches, into: 0, pointer: "live", version: 1, buffers: FoldBuffers(), proceed: { _ in true }
+        ) { _, outcome in
+            switch outcome {
+            case .stale:
+                outcomes.append("stale")
+                return false
+            case .folded(let reached, let failure, _):
+                outcomes.append("folded \(reached)")
+                #expect(failure == nil)
+                // Batch 2 is folded by now and waits to be written.
+                if outcomes.count == 1 { toolReached = try tool.catchUp() }
+                return true
+            }
+        }
+        #expect(outcomes == ["folded \(start + 4)", "stale"])
+        #expect(toolReached == fixture.journal.head)
+        #expect(try server.catchUp() == fixture.journal.head)
+        #expect(server.status.failure == nil)
+        #expect(try server.canonicalDump() == (try fixture.freshDump()))
+    }
+
     @Test("run tails the journal, and waitUntil gives read-your-writes")
     func runAndWait() async throws {
         let fixture = try ProjectionFixture()
