@@ -212,6 +212,7 @@ struct JSONCursor {
         case UInt8(ascii: "{"):
             guard try openObject() else { return }
             var keys: [JSONKey] = []
+            keys.reserveCapacity(8)
             repeat {
                 let key = try self.key()
                 try skipMember(key, others: &keys)
@@ -219,7 +220,7 @@ struct JSONCursor {
         case UInt8(ascii: "["):
             guard try openArray() else { return }
             repeat { try skipValue() } while try nextElement()
-        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
@@ -319,6 +320,24 @@ struct JSONCursor {
     /// A string. Without escapes it is made straight from the payload's bytes; with escapes,
     /// through `scratch`.
     mutating func string() throws(JSONReadError) -> String {
+        let scanned = try scanString()
+        guard scanned.closed else { return try escapedString(from: scanned.start) }
+        // Valid UTF-8, so `decoding` repairs nothing.
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[scanned.start..<scanned.end]), as: UTF8.self)
+    }
+
+    /// A string checked as `string()` checks it, without making it: a skipped member's string
+    /// needs no allocation (a purchase's postings, terms and royalties, skipped by readers that
+    /// want a few fields).
+    mutating func skipString() throws(JSONReadError) {
+        let scanned = try scanString()
+        if !scanned.closed { _ = try escapedString(from: scanned.start) }
+    }
+
+    /// Reads a string's opening quote and its bytes up to the closing quote (`closed`: the
+    /// bytes `start..<end` are checked UTF-8 and the reader is past the quote) or up to the
+    /// first escape (the reader is at the backslash; `escapedString(from: start)` goes on).
+    private mutating func scanString() throws(JSONReadError) -> (start: Int, end: Int, closed: Bool) {
         skipWhitespace()
         guard current == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a string at \(index)") }
         index += 1
@@ -327,13 +346,14 @@ struct JSONCursor {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                let end = index
                 index += 1
-                guard high < 0x80 || Self.isUTF8(slice) else { throw JSONReadError(reason: "invalid UTF-8") }
-                // Valid UTF-8, so `decoding` repairs nothing.
-                return String(decoding: slice, as: UTF8.self)
+                guard high < 0x80 || Self.isUTF8(UnsafeBufferPointer(rebasing: bytes[start..<end])) else {
+                    throw JSONReadError(reason: "invalid UTF-8")
+                }
+                return (start, end, true)
             }
-            if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
+            if byte == UInt8(ascii: "\\") { return (start, index, false) }
             guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a string") }
             high |= byte
             index += 1
