@@ -19,7 +19,7 @@ enum RequestBodies {
 
     /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says so).
     static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {
             throw tooLarge(limit)
         }
         do {
@@ -190,10 +190,25 @@ enum JSONResponse {
     }
 }
 
+extension HTTPFields {
+    /// `self[name]` (the values of every field of that name, joined with ", "), in one pass and
+    /// without its generic lazy `joined` when the field is given once, as it nearly always is:
+    /// that join was about 4 % of the request threads' samples in HTTP single mode.
+    func value(of name: Element.Name) -> String? {
+        let canonical = name.canonicalName
+        var found: String?
+        for field in self where field.name.canonicalName == canonical {
+            if found != nil { return self[name] }
+            found = field.value
+        }
+        return found
+    }
+}
+
 extension Request {
     /// The bearer token of `Authorization: Bearer …`, if any.
     var bearerToken: String? {
-        guard let value = headers[.authorization], value.hasPrefix("Bearer ") else { return nil }
+        guard let value = headers.value(of: .authorization), value.hasPrefix("Bearer ") else { return nil }
         // Spaces and tabs around the token, trimmed by hand: Foundation's
         // `trimmingCharacters(in: .whitespaces)` was 6 % of a read's CPU.
         let utf8 = value.utf8.dropFirst(7)

@@ -69,8 +69,8 @@ public final class TallyAPI: Sendable {
     /// Checks a vendor's request signature (see ``VendorSignature``) and returns the vendor.
     func authenticateVendor(_ request: Request, body: [UInt8]) throws -> String {
         let headers = request.headers
-        guard let keyID = headers[.tallyKey], let timestamp = headers[.tallyTimestamp], let nonce = headers[.tallyNonce],
-            let signature = headers[.tallySignature]
+        guard let keyID = headers.value(of: .tallyKey), let timestamp = headers.value(of: .tallyTimestamp), let nonce = headers.value(of: .tallyNonce),
+            let signature = headers.value(of: .tallySignature)
         else {
             guard request.bearerToken == nil else { throw APIError.forbidden }
             throw APIError(.unauthorized, "signature-missing", "Vendor requests must be signed",
@@ -92,7 +92,7 @@ public final class TallyAPI: Sendable {
         }
         let expected = VendorSignature.sign(
             secret: key.secret, method: request.method.rawValue, pathAndQuery: request.uri.description, timestamp: timestamp, nonce: nonce,
-            idempotencyKey: headers[.idempotencyKey], body: body)
+            idempotencyKey: headers.value(of: .idempotencyKey), body: body)
         guard let given = SHA256Digest(hex: signature), let wanted = SHA256Digest(hex: expected),
             HMACSHA256.constantTimeEquals(given, wanted)
         else {
@@ -119,7 +119,7 @@ public final class TallyAPI: Sendable {
     /// vendor's signature) is 403, anything else 401.
     private func requireKey(_ key: String, _ request: Request) throws {
         guard let token = request.bearerToken else {
-            throw request.headers[.tallyKey] != nil ? APIError.forbidden : APIError.unauthenticated
+            throw request.headers.value(of: .tallyKey) != nil ? APIError.forbidden : APIError.unauthenticated
         }
         guard constantTimeEqual(token, key) else {
             if constantTimeEqual(token, secrets.adminKey) || constantTimeEqual(token, secrets.auditorKey) { throw APIError.forbidden }
@@ -136,7 +136,7 @@ public final class TallyAPI: Sendable {
 
     /// The `Idempotency-Key` of a vendor write (required).
     func idempotencyKey(_ request: Request) throws -> String {
-        guard let key = request.headers[.idempotencyKey] else {
+        guard let key = request.headers.value(of: .idempotencyKey) else {
             throw APIError(.badRequest, "idempotency-key-missing", "Vendor writes need an Idempotency-Key header", field: "Idempotency-Key")
         }
         guard !key.isEmpty, key.utf8.count <= 128, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Ledger
 import TallyTestSupport
 import Testing
@@ -166,5 +167,20 @@ struct BatchFastPathTests {
             reply.writeJSON(to: &writer)
             #expect(writer.bytes == Array(try JSONResponse.encoder.encode(reply)), "round \(round)")
         }
+    }
+}
+
+@Suite("Header lookup")
+struct HeaderValueTests {
+    @Test("a header field's value: absent, given once, given twice (joined as HTTPFields joins it)")
+    func value() {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        #expect(fields.value(of: .tallyKey) == nil)
+        fields.append(HTTPFields.Element(name: .tallyKey, value: "key-1"))
+        #expect(fields.value(of: .tallyKey) == "key-1")
+        #expect(fields.value(of: HTTPFields.Element.Name("tally-key")!) == "key-1")
+        fields.append(HTTPFields.Element(name: .tallyKey, value: "key-2"))
+        #expect(fields.value(of: .tallyKey) == "key-1, key-2")
+        #expect(fields.value(of: .tallyKey) == fields[.tallyKey])
     }
 }
