@@ -326,14 +326,15 @@ final class Folder {
     /// The time index: the last sequence at each running-maximum time. The running maximum
     /// never decreases, so this is in time order and only its last element ever changes.
     private var timeIndex: [(time: UInt64, sequence: UInt64)] = []
-    /// The last stored time-index chunk (its key's time and its points), read at the batch's
-    /// first event; the batch's points continue it.
-    private var storedTimeIndex: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
-    /// The previous batch's last time-index chunk as it wrote it (`timeIndexTail`), when it
-    /// may not be committed yet: the stored one for this batch.
-    private let previousTimeIndexTail: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])??
-    /// The last time-index chunk once this batch is written (set by `prepareWrites`).
-    private(set) var timeIndexTail: (time: UInt64, points: [(time: UInt64, sequence: UInt64)])?
+    /// A time-index chunk: its key's time and its points.
+    typealias TimeIndexChunk = (time: UInt64, points: [(time: UInt64, sequence: UInt64)])
+    /// The last stored time-index chunk; the batch's points continue it. Read at the batch's
+    /// first event, unless the folder was made after the previous batch's folder: then it is
+    /// the chunk that batch writes (`timeIndexTail`), which may not be committed yet.
+    private var storedTimeIndex: TimeIndexChunk?
+    private var storedTimeIndexKnown: Bool
+    /// The last time-index chunk once this batch is written (set by `prepareTimeIndex`).
+    private(set) var timeIndexTail: TimeIndexChunk?
     /// Royalty entries of the event being folded, by rights holder.
     private var royaltyEntries: [String: [RoyaltyEntry]] = [:]
 
@@ -361,7 +362,8 @@ final class Folder {
             maxTime = previous.maxTime
             previousAccountSlots = previous.accountSlots
             previousAccountBalances = previous.accountBalances
-            previousTimeIndexTail = .some(previous.timeIndexTail)
+            storedTimeIndex = previous.timeIndexTail
+            storedTimeIndexKnown = true
             users.continuing(previous.users)
             lotOwners.continuing(previous.lotOwners)
             vendors.continuing(previous.vendors)
@@ -372,7 +374,7 @@ final class Folder {
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
             previousAccountSlots = [:]
             previousAccountBalances = []
-            previousTimeIndexTail = nil
+            storedTimeIndexKnown = false
         }
     }
 
@@ -386,12 +388,6 @@ final class Folder {
     /// Puts what `prepareTimeIndex` and `prepareRecords` gathered, in key order.
     func write(into transaction: WriteTransaction) throws {
         try appended.put(into: transaction, database)
-    }
-
-    /// Gathers the time index's chunks and sets `timeIndexTail`, which the next batch's folder
-    /// reads: this comes before that folder is made.
-    func prepareTimeIndex() {
-        flushTimeIndex()
     }
 
     /// Gathers every other changed record and the checkpoints. Once: it adds them to `appended`
@@ -478,11 +474,12 @@ final class Folder {
         close()
     }
 
-    /// The batch's time-index points, appended to the last stored chunk while it has room. The
-    /// batch's first point may be at the time of the stored last one (the largest time did not
-    /// grow with the batch's first event): it then replaces it, as schema 2's put of the same key
-    /// did.
-    private func flushTimeIndex() {
+    /// Gathers the batch's time-index points, appended to the last stored chunk while it has
+    /// room, and sets `timeIndexTail`, which the next batch's folder reads (so this comes before
+    /// that folder is made). The batch's first point may be at the time of the stored last one
+    /// (the largest time did not grow with the batch's first event): it then replaces it, as
+    /// schema 2's put of the same key did.
+    func prepareTimeIndex() {
         timeIndexTail = storedTimeIndex
         guard let first = timeIndex.first else { return }
         var points = timeIndex
@@ -513,9 +510,9 @@ final class Folder {
     }
 
     /// The last stored time-index chunk: its key's time and its points.
-    private func lastTimeIndexChunk() throws -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? {
+    private func lastTimeIndexChunk() throws -> TimeIndexChunk? {
         let head = Keys.bytes("ti/") + [0]
-        return try reader.withCursor(database) { cursor -> (time: UInt64, points: [(time: UInt64, sequence: UInt64)])? in
+        return try reader.withCursor(database) { cursor -> TimeIndexChunk? in
             let found = try cursor.seek(atOrAfter: Keys.bytes("ti/") + [1]) ? try cursor.previous() : try cursor.last()
             guard found, cursor.key.count == head.count + 8, cursor.key.starts(with: head) else { return nil }
             let keyTime = BigEndian.uint64(cursor.key, at: head.count)
@@ -569,11 +566,7 @@ final class Folder {
         time = event.timeMilliseconds
         if timeIndex.isEmpty {
             // The batch's first event: the stored time index, which its points continue.
-            if let previousTimeIndexTail {
-                storedTimeIndex = previousTimeIndexTail
-            } else {
-                storedTimeIndex = try lastTimeIndexChunk()
-            }
+            if !storedTimeIndexKnown { storedTimeIndex = try lastTimeIndexChunk() }
             if let last = storedTimeIndex?.points.last, last.time > maxTime || last.sequence >= sequence {
                 throw FoldFailure("the stored time index ends at time \(last.time), sequence \(last.sequence), past what was folded")
             }

@@ -81,10 +81,10 @@ extension Projections {
                     return
                 }
                 let expected = batch.events[0].sequence - 1
-                let write = BackgroundResult { [environment, meta] () throws -> Bool in
+                let write = BackgroundResult { [self] () throws -> Bool in
                     folder.prepareRecords()
                     return try environment.write { transaction -> Bool in
-                        let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
+                        let pointer = try slotPointer(pointerName, in: transaction)
                         guard let pointer, pointer.slot == slotIndex, pointer.version == version,
                               try Self.checkpoint(transaction, slot) == expected
                         else { return false }

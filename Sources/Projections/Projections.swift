@@ -55,8 +55,9 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 ///   faults in the map (the zeroing was still 9.5 % of the fold thread's samples); the writing
 ///   handle now opens with `MDB_NORDAHEAD` (LMDB advises `MADV_RANDOM` on the map, again after
 ///   every resize): 1M rebuild sys time 2.5–2.8 → 2.0 s, wall time within noise (13.5/14.8 →
-///   13.5/14.2 s). The live path runs all day, so writing in place is used. The data file's apparent size is the map's (a sparse file), and a stray write into
-///   the map could damage committed pages, which a rebuild repairs. A truncated data file is
+///   13.5/14.2 s). The live path runs all day, so writing in place is used. The data file's
+///   apparent size is the map's (a sparse file), and a stray write into the map could damage
+///   committed pages, which a rebuild repairs. A truncated data file is
 ///   still refused at open: its length is checked before LMDB extends it to the map.
 /// - Crash safety as it stands: a process crash (kill -9, a trap) leaves the last committed batch
 ///   intact, as every commit's pages are in the page cache before its meta page; an operating
@@ -242,6 +243,11 @@ public final class Projections: Sendable {
         [UInt8(slot)] + Integers.encode(version)
     }
 
+    /// `meta[name]` (`live` or `building`): a slot and its version; nil if absent or damaged.
+    func slotPointer(_ name: String, in transaction: ReadTransaction) throws -> (slot: Int, version: UInt64)? {
+        try transaction.get(meta, key: Keys.bytes(name)).flatMap(Self.parseSlotPointer)
+    }
+
     static func parseSlotPointer(_ bytes: [UInt8]) -> (slot: Int, version: UInt64)? {
         guard bytes.count == 9, bytes[0] <= 1 else { return nil }
         return (Int(bytes[0]), BigEndian.uint64(bytes, at: 1))
@@ -285,7 +291,7 @@ public final class Projections: Sendable {
         while true {
             do {
                 return try environment.write { transaction in
-                    let pointer = try transaction.get(meta, key: Keys.bytes(pointerName)).flatMap(Self.parseSlotPointer)
+                    let pointer = try slotPointer(pointerName, in: transaction)
                     guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
                     var folder = try Folder(reader: transaction, database: slot, reusing: buffers)
                     guard let first = events.first, first.sequence == folder.checkpoint + 1 else { return .stale }
@@ -326,7 +332,7 @@ public final class Projections: Sendable {
     /// The live slot, its version and its checkpoint, as stored.
     private func storedLive() throws -> (slot: Int, version: UInt64, sequence: UInt64) {
         try environment.read { transaction in
-            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+            guard let pointer = try slotPointer("live", in: transaction) else {
                 throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
             }
             return (pointer.slot, pointer.version, try Self.checkpoint(transaction, slots[pointer.slot]))
@@ -442,7 +448,7 @@ public final class Projections: Sendable {
     /// Runs `body` on one consistent snapshot of the live read models.
     public func read<R>(_ body: (ProjectionReader) throws -> R) throws -> R {
         try environment.read { transaction in
-            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+            guard let pointer = try slotPointer("live", in: transaction) else {
                 throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
             }
             let slot = slots[pointer.slot]
@@ -455,13 +461,13 @@ public final class Projections: Sendable {
         let failure = state.failure
         let fallback = state.live
         let stored: ProjectionStatus? = try? environment.read { transaction in
-            guard let pointer = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else { return nil }
+            guard let pointer = try slotPointer("live", in: transaction) else { return nil }
             let slot = slots[pointer.slot]
             let models = try Keys.models.map { model in
                 ReadModelCheckpoint(model: model, sequence: Integers.uint64(try transaction.get(slot, key: Keys.checkpoint(model))) ?? 0)
             }
             var rebuilding: ReadModelCheckpoint?
-            if let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer) {
+            if let building = try slotPointer("building", in: transaction) {
                 rebuilding = ReadModelCheckpoint(model: "v\(building.version)", sequence: try Self.checkpoint(transaction, slots[building.slot]))
             }
             return ProjectionStatus(
@@ -512,10 +518,10 @@ public final class Projections: Sendable {
             let buffers = FoldBuffers()
             // Resume a half-built version, or start one in the slot that is not live.
             let (slotIndex, version) = try environment.write { transaction -> (Int, UInt64) in
-                guard let live = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer) else {
+                guard let live = try slotPointer("live", in: transaction) else {
                     throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
                 }
-                if let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer),
+                if let building = try slotPointer("building", in: transaction),
                    building.slot != live.slot, building.version > live.version,
                    Integers.uint64(try transaction.get(slots[building.slot], key: Keys.schema)) == Self.schemaVersion {
                     return (building.slot, building.version)
@@ -545,7 +551,7 @@ public final class Projections: Sendable {
                 case .stale:
                     // Another process folded into it, or replaced it: go on from what is stored.
                     let building = try environment.read { transaction in
-                        try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer)
+                        try slotPointer("building", in: transaction)
                     }
                     guard let building, building.slot == slotIndex, building.version == version else {
                         throw ProjectionError.rebuildSuperseded(version: version)
@@ -579,9 +585,9 @@ public final class Projections: Sendable {
                 while true {
                     while try foldNext() {}
                     let swapped = try environment.write { transaction -> Int? in
-                        let building = try transaction.get(meta, key: Keys.bytes("building")).flatMap(Self.parseSlotPointer)
+                        let building = try slotPointer("building", in: transaction)
                         guard let building, building.slot == slotIndex, building.version == version,
-                              let live = try transaction.get(meta, key: Keys.bytes("live")).flatMap(Self.parseSlotPointer)
+                              let live = try slotPointer("live", in: transaction)
                         else { throw ProjectionError.rebuildSuperseded(version: version) }
                         // Never swap in a version behind the live one (another process may be folding it):
                         // a reader must not see the sequence go back.
