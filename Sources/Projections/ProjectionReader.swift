@@ -203,6 +203,24 @@ public struct ProjectionReader {
         return AccountBalance(account: account, balance: point.map { Int64(bitPattern: $0.value) } ?? 0, sequence: target)
     }
 
+    /// Every account's balance now, by ledger account name (``LedgerAccount/name``): each
+    /// account a posting has touched, in key order.
+    public func balances() throws -> [(account: String, balance: Int64)] {
+        let prefix = Keys.bytes("bal/")
+        return try transaction.withCursor(database) { cursor in
+            var all: [(account: String, balance: Int64)] = []
+            var positioned = try cursor.seek(atOrAfter: prefix)
+            while positioned, cursor.key.starts(with: prefix) {
+                guard let balance = Integers.uint64(cursor.value) else {
+                    throw MalformedRecord(key: String(decoding: cursor.key, as: UTF8.self), reason: "a balance is 8 bytes")
+                }
+                all.append((String(decoding: cursor.key.dropFirst(prefix.count), as: UTF8.self), Int64(bitPattern: balance)))
+                positioned = try cursor.next()
+            }
+            return all
+        }
+    }
+
     /// The last point at or before `bound` of a chunked series (`SeriesChunk`) whose keys are
     /// `prefix` 0 `<position>`: the chunk keyed at or before `bound` (seek past it, step back
     /// once), then a binary search in it. Nil when the series has no point there.

@@ -57,9 +57,10 @@ struct ExportImportTests {
         #expect("\(manifest["lastSequence"]!):\(manifest["head"]!)" == (try Self.head(data)))
 
         // The write model folded on import equals the live one the ledger kept.
-        let original = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/replay-original", "--json"])
-        let copy = try ToolRun.run(["replay", "--data", imported, "--into", root.path + "/replay-imported", "--compare-live", "--json"])
+        let original = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/replay-original", "--write-model", "--digest", "--json"])
+        let copy = try ToolRun.run(["replay", "--data", imported, "--into", root.path + "/replay-imported", "--compare-live", "--digest", "--json"])
         #expect(copy.status == 0, "\(copy.summary)")
+        #expect(original.json["dumpSHA256"] is String)
         #expect(original.json["dumpSHA256"] as? String == copy.json["dumpSHA256"] as? String)
         #expect(FileManager.default.fileExists(atPath: imported + "/keys/journal-id"))
         #expect(FileManager.default.fileExists(atPath: imported + "/keys/" + publicKey))

@@ -41,6 +41,39 @@ struct ReplayTests {
         #expect(balances.output.contains("wallet:alice:USD"))
     }
 
+    @Test("replay without --write-model folds only the read models; their balances are the write model's")
+    func replayReadModelsOnly() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/models", "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        #expect(FileManager.default.fileExists(atPath: root.path + "/models/projections/data.mdb"))
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/models/write-model"))
+        #expect(run.json["writeModel"] == nil && run.json["dumpSHA256"] == nil && run.json["projectionsDumpSHA256"] == nil)
+
+        let (journal, ledger) = try LedgerJournal.open(data)
+        let live = try ledger.writeModel()
+        journal.close()
+        let balances = try #require(run.json["balances"] as? [String: Any])
+        let liveBalances = live.filter { $0.key.hasPrefix("bal/") }
+        #expect(!liveBalances.isEmpty)
+        #expect(balances.count == liveBalances.count)
+        for (key, value) in liveBalances {
+            let expected = value.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+            #expect(ToolRun.integer(balances[String(key.dropFirst(4))]).map(Int64.init) == expected, "\(key)")
+        }
+
+        // --digest is the SHA-256 of the dump --dump prints after its header line, and one more
+        // newline (`Projections.canonicalDumpDigest`).
+        let digested = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/digested", "--digest", "--json"])
+        let dump = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/dumped", "--dump"])
+        #expect(digested.status == 0 && dump.status == 0)
+        let header = "# tally canonical dump v1: read models (Projections.canonicalDump)\n"
+        #expect(dump.output.hasPrefix(header), "only the read models' dump without --write-model")
+        let readModels = Array(dump.output.utf8.dropFirst(header.utf8.count))
+        #expect(digested.json["projectionsDumpSHA256"] as? String == SHA256.hash(readModels + [0x0A]).hex)
+    }
+
     @Test("replay --compare-live names the entry where a tampered live write model differs (exit 28)")
     func compareLiveFindsTamper() async throws {
         let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
