@@ -21,7 +21,6 @@ struct FoldFailure: Error, CustomStringConvertible {
 /// ever written.
 struct RecordCache<Value: ViewRecord> {
     struct Entry {
-        let id: String
         var value: Value?
         var dirty: Bool
         /// The event that created the record without looking it up in the slot (`create`), 0
@@ -30,27 +29,32 @@ struct RecordCache<Value: ViewRecord> {
     }
 
     let prefix: String
+    /// The records, in the order of `positions` (each record's ID).
     private(set) var entries: [Entry] = []
-    private var positions: [String: Int] = [:]
+    private var positions = StringIndex()
     /// The cache of the batch before this one when that batch may not be committed yet
     /// (`FoldPipeline`): its records as that batch left them, found here before the slot.
     private var previousEntries: [Entry] = []
-    private var previousPositions: [String: Int] = [:]
+    private var previousPositions = StringIndex()
 
     init(prefix: String) { self.prefix = prefix }
 
     /// Reads records the previous batch read or changed from its cache (shared, not copied).
+    /// Batches are alike: this one is given room for as many records as the previous one
+    /// touched, so that its table is not rehashed over and over as it grows.
     mutating func continuing(_ previous: RecordCache<Value>) {
         previousEntries = previous.entries
         previousPositions = previous.positions
+        entries.reserveCapacity(previous.entries.count)
+        positions.reserveCapacity(previous.positions.count)
     }
 
     private mutating func position(_ id: String, _ folder: Folder) throws -> Int {
-        if let position = positions[id] { return position }
-        if let previous = previousPositions[id] {
-            entries.append(Entry(id: id, value: previousEntries[previous].value, dirty: false))
-            positions[id] = entries.count - 1
-            return entries.count - 1
+        let hash = StringIndex.hash(id)
+        if let position = positions.index(of: id, hash: hash) { return position }
+        if let previous = previousPositions.index(of: id, hash: hash) {
+            entries.append(Entry(value: previousEntries[previous].value, dirty: false))
+            return positions.append(id, hash: hash)
         }
         let value = try folder.reader.get(folder.database, key: Keys.bytes(prefix, id)).map { bytes in
             do {
@@ -59,9 +63,8 @@ struct RecordCache<Value: ViewRecord> {
                 throw FoldFailure("stored record \(prefix + id) is malformed: \((error as? RecordCodingError)?.reason ?? "\(error)")")
             }
         }
-        entries.append(Entry(id: id, value: value, dirty: false))
-        positions[id] = entries.count - 1
-        return entries.count - 1
+        entries.append(Entry(value: value, dirty: false))
+        return positions.append(id, hash: hash)
     }
 
     mutating func get(_ id: String, _ folder: Folder) throws -> Value? {
@@ -78,14 +81,15 @@ struct RecordCache<Value: ViewRecord> {
     /// found when the batch is written (`WriteBatch.put` refuses to overwrite it, naming the
     /// event), which saves a B-tree descent that almost always misses.
     mutating func create(_ id: String, _ value: Value, sequence: UInt64) -> Bool {
-        if let position = positions[id] {
+        let hash = StringIndex.hash(id)
+        if let position = positions.index(of: id, hash: hash) {
             guard entries[position].value == nil else { return false }
             entries[position].value = value
             entries[position].dirty = true
             return true
         }
-        entries.append(Entry(id: id, value: value, dirty: true, createdAt: sequence))
-        positions[id] = entries.count - 1
+        entries.append(Entry(value: value, dirty: true, createdAt: sequence))
+        positions.append(id, hash: hash)
         return true
     }
 
@@ -107,16 +111,16 @@ struct RecordCache<Value: ViewRecord> {
     /// Forgets every record, keeping the storage's capacity (`FoldBuffers`).
     mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
-        positions.removeAll(keepingCapacity: true)
+        positions.removeAll()
         previousEntries = []
-        previousPositions = [:]
+        previousPositions = StringIndex()
     }
 
     func write(into batch: inout WriteBatch) {
-        for entry in entries where entry.dirty {
+        for (entry, id) in zip(entries, positions.keys) where entry.dirty {
             // Every dirty record was set to a value.
             guard let value = entry.value else { continue }
-            batch.append(key: { $0.append(prefix, entry.id) }, value: value.binaryBytes, createdAt: entry.createdAt)
+            batch.append(key: { $0.append(prefix, id) }, value: value.binaryBytes, createdAt: entry.createdAt)
         }
     }
 }
@@ -302,13 +306,12 @@ final class Folder {
 
     private(set) var checkpoint: UInt64
     private var maxTime: UInt64
-    /// Accounts read or changed in this batch, by name: their position in `accountNames` and
-    /// `accountBalances` (every one of them is written back).
-    private var accountSlots: [String: Int32] = [:]
-    private var accountNames: [String] = []
+    /// Accounts read or changed in this batch, by name (each one's slot), and their balances
+    /// by slot; every one of them is written back.
+    private var accounts = StringIndex()
     private var accountBalances: [Int64] = []
     /// The previous batch's accounts and balances, when it may not be committed yet.
-    private let previousAccountSlots: [String: Int32]
+    private let previousAccounts: StringIndex
     private let previousAccountBalances: [Int64]
     /// The batch's balance-history points, in fold order: the account's slot, the event and the
     /// balance after it. Written as one chunk (or a few) per account at `flush`.
@@ -360,8 +363,11 @@ final class Folder {
         if let previous {
             checkpoint = previous.checkpoint
             maxTime = previous.maxTime
-            previousAccountSlots = previous.accountSlots
+            previousAccounts = previous.accounts
             previousAccountBalances = previous.accountBalances
+            accounts.reserveCapacity(previous.accounts.count)
+            accountBalances.reserveCapacity(previous.accountBalances.count)
+            balanceHistory.reserveCapacity(previous.balanceHistory.count)
             storedTimeIndex = previous.timeIndexTail
             storedTimeIndexKnown = true
             users.continuing(previous.users)
@@ -372,7 +378,7 @@ final class Folder {
         } else {
             checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
-            previousAccountSlots = [:]
+            previousAccounts = StringIndex()
             previousAccountBalances = []
             storedTimeIndexKnown = false
         }
@@ -394,7 +400,7 @@ final class Folder {
     /// (not to a copy of it, which would copy the whole batch's bytes). It only reads the caches,
     /// so the next batch's folder may read them meanwhile (`FoldPipeline`).
     func prepareRecords() {
-        for (account, balance) in zip(accountNames, accountBalances) {
+        for (account, balance) in zip(accounts.keys, accountBalances) {
             appended.append(key: { $0.append("bal/", account) }, number: UInt64(bitPattern: balance))
         }
         flushBalanceHistory()
@@ -417,9 +423,9 @@ final class Folder {
         guard !balanceHistory.isEmpty else { return }
         // Group the points by account, keeping each account's in fold (sequence) order: a
         // counting sort over the slots.
-        var starts = [Int](repeating: 0, count: accountNames.count + 1)
+        var starts = [Int](repeating: 0, count: accounts.count + 1)
         for point in balanceHistory { starts[Int(point.account) + 1] += 1 }
-        for slot in 0..<accountNames.count { starts[slot + 1] += starts[slot] }
+        for slot in 0..<accounts.count { starts[slot + 1] += starts[slot] }
         var next = starts
         var grouped = [Int32](repeating: 0, count: balanceHistory.count)
         for (index, point) in balanceHistory.enumerated() {
@@ -427,7 +433,7 @@ final class Folder {
             next[Int(point.account)] += 1
         }
         let points = balanceHistory
-        for (slot, account) in accountNames.enumerated() {
+        for (slot, account) in accounts.keys.enumerated() {
             var start = starts[slot]
             let end = starts[slot + 1]
             while start < end {
@@ -907,22 +913,21 @@ final class Folder {
 
     /// Adds `amount` to `account`'s balance and returns the account's slot and new balance.
     private func change(_ account: String, by amount: Int64) throws -> (slot: Int32, balance: Int64) {
-        let slot: Int32
-        if let found = accountSlots[account] {
+        let hash = StringIndex.hash(account)
+        let slot: Int
+        if let found = accounts.index(of: account, hash: hash) {
             slot = found
         } else {
-            slot = Int32(accountNames.count)
-            accountNames.append(account)
-            if let previous = previousAccountSlots[account] {
-                accountBalances.append(previousAccountBalances[Int(previous)])
+            if let previous = previousAccounts.index(of: account, hash: hash) {
+                accountBalances.append(previousAccountBalances[previous])
             } else {
                 accountBalances.append(Integers.int64(try reader.get(database, key: Keys.balance(account))) ?? 0)
             }
-            accountSlots[account] = slot
+            slot = accounts.append(account, hash: hash)
         }
-        let balance = try add(accountBalances[Int(slot)], amount, "balance of \(account)")
-        accountBalances[Int(slot)] = balance
-        return (slot, balance)
+        let balance = try add(accountBalances[slot], amount, "balance of \(account)")
+        accountBalances[slot] = balance
+        return (Int32(slot), balance)
     }
 
     private func showBalance(_ account: AccountName, currency: Currency, balance: Int64) throws {
