@@ -11,8 +11,16 @@ import PackageDescription
 //   TallyServer                   Hummingbird 2 HTTP API
 //   tally, journal-tool           executables
 //
+// The executables that hold the ledger's work (the server, journal-tool, the ledger benchmark)
+// link jemalloc (libjemalloc-dev), which takes malloc over from glibc for the whole process:
+// the server's CPU per purchase fell 10-13 % and a rebuild's time ~6 % (Benchmarks/README.md,
+// session 8), as the fold and the request threads allocate and free millions of small objects.
+//
 // The OpenSSL wrapper is called `TallyCrypto`, not `Crypto`, so that it can never clash with
 // swift-crypto's `Crypto` module (pulled in by hummingbird-auth).
+
+/// Links jemalloc, whose malloc and free then serve the whole process (see the top).
+let jemalloc: [LinkerSetting] = [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
 
 let package = Package(
     name: "tally",
@@ -73,7 +81,8 @@ let package = Package(
             dependencies: [
                 "TallyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: jemalloc
         ),
         .executableTarget(
             name: "journal-tool",
@@ -81,7 +90,8 @@ let package = Package(
                 "Journal", "Ledger", "Projections", "LMDB", "TallyCrypto", "Zstd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "journal-tools"
+            path: "journal-tools",
+            linkerSettings: jemalloc
         ),
         .executableTarget(
             name: "journal-benchmark",
@@ -91,7 +101,8 @@ let package = Package(
         .executableTarget(
             name: "ledger-benchmark",
             dependencies: ["Ledger", "Journal", "TallyCrypto"],
-            path: "Benchmarks/LedgerBenchmark"
+            path: "Benchmarks/LedgerBenchmark",
+            linkerSettings: jemalloc
         ),
         // The HTTP load generator: the standard purchase workload (../shared/bench/WORKLOAD.md)
         // against a live server, HMAC-signed, over keep-alive HTTP/1.1 connections.

@@ -4,11 +4,12 @@
 #   libssl-dev   - OpenSSL libcrypto: Ed25519, SHA-256, HMAC
 #   libzstd-dev  - compressed exports and snapshots
 #   pkg-config   - how SwiftPM finds the three above
+#   libjemalloc-dev - the allocator the executables link (faster than glibc's malloc here)
 #   lmdb-utils, xxd - stock tools the auditors' by-hand check uses (and its test)
 #   python3-pip     - to install jsonschema for the event-schema check
 set -euo pipefail
 
-packages=(liblmdb-dev libssl-dev libzstd-dev pkg-config lmdb-utils xxd)
+packages=(liblmdb-dev libssl-dev libzstd-dev pkg-config libjemalloc-dev lmdb-utils xxd)
 command -v python3 >/dev/null || packages+=(python3 python3-pip)
 missing=()
 for package in "${packages[@]}"; do
