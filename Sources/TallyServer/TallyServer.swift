@@ -50,7 +50,9 @@ public enum TallyServer {
             logger: configuration.logger)
         application.addServices(
             JournalService(journal: api.journal), ProjectionService(projections: api.projections),
-            SweeperService(sweeper: Sweeper(ledger: api.ledger, clock: api.clock, logger: configuration.logger)))
+            SweeperService(sweeper: Sweeper(
+                ledger: api.ledger, clock: api.clock, logger: configuration.logger,
+                statePath: Sweeper.statePath(in: configuration.dataDirectory))))
         return application
     }
 

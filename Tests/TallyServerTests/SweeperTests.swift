@@ -13,11 +13,7 @@ struct SweeperTests {
     func sweeps() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
-            let reply = try await client.admin(.post, "/v1/admin/vendors", [
-                "name": "Periodic", "sites": ["https://shop.example/"], "feeBasisPoints": 500, "settlement": ["periodSeconds": 3600],
-            ])
-            let vendor = APIHarness.Vendor(
-                id: reply.json["vendor"] as! String, keyID: reply.json["keyId"] as! String, secret: Hex.decodeOrDie(reply.json["secret"] as! String))
+            let vendor = try await periodicVendor(client)
             let user = try await client.fundedUser("quinn", amount: 1_000)
             let token = try await client.purchaseToken(user)
             let held = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
@@ -55,6 +51,91 @@ struct SweeperTests {
     }
 }
 
+/// A vendor settled every hour.
+func periodicVendor(_ client: APIHarness.Client) async throws -> APIHarness.Vendor {
+    let reply = try await client.admin(.post, "/v1/admin/vendors", [
+        "name": "Periodic", "sites": ["https://shop.example/"], "feeBasisPoints": 500, "settlement": ["periodSeconds": 3600],
+    ])
+    return APIHarness.Vendor(
+        id: reply.json["vendor"] as! String, keyID: reply.json["keyId"] as! String, secret: Hex.decodeOrDie(reply.json["secret"] as! String))
+}
+
 extension Hex {
     static func decodeOrDie(_ text: String) -> [UInt8] { decode(text)! }
+}
+
+@Suite("Sweeper checkpoint")
+struct SweeperCheckpointTests {
+    @Test("a sweeper resumes from its checkpoint and folds only what follows; a damaged, foreign or too-new checkpoint is set aside")
+    func resumes() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await periodicVendor(client)
+            let user = try await client.fundedUser("rowan", amount: 1_000)
+            func hold(_ title: String) async throws -> String {
+                let held = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                    "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent(title, price: 100),
+                    "holdSeconds": 60,
+                ])
+                return try #require(held.json["transaction"] as? String)
+            }
+            let early = try await hold("early")
+            _ = try await client.admin(.post, "/v1/admin/incentives", [
+                "user": user.id, "currency": "USD", "amount": 50, "expiresAtMilliseconds": harness.clock.now() + 600_000,
+            ])
+            let ledger = harness.api.ledger
+            let path = harness.directory.path + "/sweeper.state"
+            func sweeper() -> Sweeper {
+                Sweeper(ledger: ledger, clock: { harness.clock.now() }, logger: Logger(label: "test"), statePath: path, checkpointEvents: 1)
+            }
+
+            // A full read saves a checkpoint; a new sweeper resumes from it with the same state.
+            let first = sweeper()
+            try first.catchUp()
+            let full = first.state.withLock { $0 }
+            #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            #expect(full.holds[early] != nil && full.lots.count == 1 && full.policies[vendor.id] != nil)
+            let saved = try first.checkpoint(from: Array(try #require(FileManager.default.contents(atPath: path))))
+            #expect(saved.through == full.next - 1 && saved.state == full)
+            let resumed = sweeper()
+            try resumed.catchUp()
+            #expect(resumed.state.withLock { $0 } == full)
+
+            // It really starts from the checkpoint: a state planted in a well-formed checkpoint
+            // is what a new sweeper has, and it folds only the events after it.
+            var planted = saved
+            planted.state.holds["planted"] = 1
+            try Data(try Sweeper.bytes(of: planted)).write(to: URL(fileURLWithPath: path))
+            let late = try await hold("late")
+            let fromPlanted = sweeper()
+            try fromPlanted.catchUp()
+            let state = fromPlanted.state.withLock { $0 }
+            #expect(state.holds["planted"] == 1 && state.holds[early] != nil && state.holds[late] != nil)
+            #expect(state.next == (try ledger.journal.events(from: 1, limit: 10_000).last!.sequence) + 1)
+
+            // Set aside, and the journal read from the start (no planted hold): a changed byte, a
+            // checkpoint of another journal (another hash at its event), one past the journal's end.
+            let good = try Sweeper.bytes(of: planted)
+            var changed = good
+            changed[changed.count / 2] ^= 0x01
+            var foreign = planted
+            foreign.eventHash = String(repeating: "0", count: 64)
+            var ahead = planted
+            ahead.through += 1_000
+            ahead.state.next = ahead.through + 1
+            for bytes in [changed, try Sweeper.bytes(of: foreign), try Sweeper.bytes(of: ahead), Array("{}".utf8)] {
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                let fresh = sweeper()
+                try fresh.catchUp()
+                let state = fresh.state.withLock { $0 }
+                #expect(state.holds["planted"] == nil && state.holds[early] != nil && state.holds[late] != nil)
+            }
+
+            // A resumed sweeper acts on what it resumed with: both holds expire.
+            try Data(try Sweeper.bytes(of: saved)).write(to: URL(fileURLWithPath: path))
+            harness.clock.advance(milliseconds: 61_000)
+            let swept = try await sweeper().sweep()
+            #expect(swept.count == 2 && swept.contains(.expireHold(transaction: early)) && swept.contains(.expireHold(transaction: late)))
+        }
+    }
 }
