@@ -501,12 +501,87 @@ enum SpendLog {
         }
     }
 
+    /// `adding` when some entry is at or before `horizon`, without decoding the log: its entries
+    /// are scanned in place, and those kept copied byte for byte after their time (re-based on
+    /// the first one kept), then `entry` added. The same bytes as decoding, dropping and
+    /// encoding again, without a `String` per field: a user who buys every day has a month of
+    /// entries, and each purchase past the first month dropped some. Nil when the log holds
+    /// anything that a decoding would not give back byte for byte (a varint not in its shortest
+    /// form, a string that is not ASCII, a transaction written as text that reads as a server
+    /// ID) or that is damaged: the caller decodes it, which refuses what is damaged.
+    static func dropping(through horizon: UInt64, from stored: [UInt8], adding entry: SpendEntry) -> [UInt8]? {
+        let base = time(stored, at: 1)
+        var kept: [(time: UInt64, rest: Range<Int>)] = []
+        let scanned = stored.withUnsafeBufferPointer { bytes -> Bool in
+            var offset = headerBytes
+            /// A varint in its shortest form (what `ByteWriter.unsigned` writes).
+            func varint() -> UInt64? {
+                let start = offset
+                var result: UInt64 = 0
+                var shift: UInt64 = 0
+                while offset < bytes.count {
+                    let byte = bytes[offset]
+                    offset += 1
+                    guard shift < 63 || byte <= 1 else { return nil }
+                    result |= UInt64(byte & 0x7F) << shift
+                    if byte & 0x80 == 0 { return byte == 0 && offset - start > 1 ? nil : result }
+                    shift += 7
+                }
+                return nil
+            }
+            /// Skips an ASCII string; its bytes, or nil.
+            func string() -> UnsafeBufferPointer<UInt8>? {
+                guard let length = varint(), length <= UInt64(bytes.count - offset) else { return nil }
+                let text = UnsafeBufferPointer(rebasing: bytes[offset..<(offset + Int(length))])
+                guard ByteReader.isASCII(text) else { return nil }
+                offset += Int(length)
+                return text
+            }
+            while offset < bytes.count {
+                guard let delta = varint() else { return false }
+                let time = base &+ ((delta >> 1) ^ (0 &- (delta & 1)))
+                let rest = offset
+                guard varint() != nil, string() != nil, offset < bytes.count else { return false }
+                let member = bytes[offset]
+                offset += 1
+                guard member == 0 || (member == 1 && string() != nil), offset < bytes.count else { return false }
+                let kind = bytes[offset]
+                offset += 1
+                switch kind {
+                case 0: guard varint() != nil else { return false }
+                case 1: guard let text = string(), serverSequence(bytes: text) == nil else { return false }
+                default: return false
+                }
+                if time > horizon { kept.append((time, rest..<offset)) }
+            }
+            return true
+        }
+        guard scanned else { return nil }
+        let newBase = kept.first?.time ?? entry.timeMilliseconds
+        var minimum = entry.timeMilliseconds
+        for entry in kept { minimum = min(minimum, entry.time) }
+        var writer = ByteWriter(tag: RecordTag.spending, capacity: stored.count + 24)
+        appendTime(newBase, to: &writer)
+        appendTime(minimum, to: &writer)
+        for entry in kept {
+            writer.signed(Int64(bitPattern: entry.time &- newBase))
+            writer.bytes.append(contentsOf: stored[entry.rest])
+        }
+        entryBytes(entry, base: newBase, into: &writer)
+        return writer.bytes
+    }
+
     /// The log with `entry` added and every entry at or before `horizon` dropped.
     static func adding(_ entry: SpendEntry, to stored: [UInt8]?, horizon: UInt64) throws -> [UInt8] {
         guard let stored, stored.first == RecordTag.spending, stored.count > headerBytes,
               time(stored, at: 9) > horizon
         else {
-            // Empty, old enough to drop something, or an earlier layout: decode and rewrite.
+            if let stored, stored.first == RecordTag.spending, stored.count > headerBytes,
+               let dropped = dropping(through: horizon, from: stored, adding: entry)
+            {
+                return dropped
+            }
+            // Empty, an earlier layout, or bytes the scan leaves to the decoder: decode and rewrite.
             var entries = try stored.map(decode) ?? []
             entries.removeAll { $0.timeMilliseconds <= horizon }
             entries.append(entry)

@@ -92,7 +92,9 @@ struct LedgerCodecTests {
                 // Mostly forward in time, sometimes backward (an injected clock may do that).
                 time = UInt64(Int64(time) + Int64.random(in: -86_400_000...(5 * 86_400_000), using: &generator))
                 let entry = SpendEntry(
-                    timeMilliseconds: time, amount: Int64.random(in: 1...1_000, using: &generator), vendor: "v\(step % 3)",
+                    timeMilliseconds: time, amount: Int64.random(in: 1...1_000, using: &generator),
+                    // Now and then a name that is not ASCII (dropping then decodes the log).
+                    vendor: step % 17 == 16 ? "vé\(step % 3)" : "v\(step % 3)",
                     member: step % 4 == 0 ? "kid" : nil,
                     // Server-created IDs are stored as their sequence; anything else as text.
                     transaction: ["tx-\(step)", "tx-0\(step)", "tx-", "tx-+\(step)", "x\(step)", "tx-\(UInt64.max)"][step % 6])
@@ -104,6 +106,29 @@ struct LedgerCodecTests {
                 #expect(stored! == SpendLog.encode(reference), "the appended log has the bytes of a fresh encoding")
             }
         }
+        // The in-place drop (`SpendLog.dropping`) gives what decoding, dropping and encoding
+        // give; it leaves to the decoder a log with a name that is not ASCII, or a damaged one.
+        var log: [SpendEntry] = []
+        for step in 0..<40 {
+            let transaction = step % 5 == 0 ? "custom-\(step)" : "tx-\(step)"
+            let time = UInt64(step) * 86_400_000
+            log.append(SpendEntry(timeMilliseconds: time, amount: Int64(step + 1), vendor: "v\(step % 3)", member: step % 2 == 0 ? "kid" : nil, transaction: transaction))
+        }
+        let following = SpendEntry(timeMilliseconds: 41 * 86_400_000, amount: 7, vendor: "v1", member: nil, transaction: "tx-41")
+        for horizon: UInt64 in [0, 3 * 86_400_000 + 1, 39 * 86_400_000, 40 * 86_400_000] {
+            let dropped = try #require(SpendLog.dropping(through: horizon, from: SpendLog.encode(log), adding: following))
+            #expect(dropped == SpendLog.encode(log.filter { $0.timeMilliseconds > horizon } + [following]), "horizon \(horizon)")
+        }
+        var accented = log
+        accented[3].vendor = "vé"
+        #expect(SpendLog.dropping(through: 86_400_000, from: SpendLog.encode(accented), adding: following) == nil)
+        #expect(try SpendLog.adding(following, to: SpendLog.encode(accented), horizon: 86_400_000)
+            == SpendLog.encode(accented.filter { $0.timeMilliseconds > 86_400_000 } + [following]))
+        var damaged = SpendLog.encode(log)
+        damaged.removeLast()
+        #expect(SpendLog.dropping(through: 86_400_000, from: damaged, adding: following) == nil)
+        #expect(throws: RecordCodingError.self) { try SpendLog.adding(following, to: damaged, horizon: 86_400_000) }
+
         // The first binary layout (tag 0xA6: absolute times, transactions as text) still reads,
         // and is rewritten in the current layout on the next purchase.
         let first = [SpendEntry(timeMilliseconds: 70 * 86_400_000, amount: 9, vendor: "v", member: "m", transaction: "tx-12"),
