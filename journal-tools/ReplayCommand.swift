@@ -121,12 +121,14 @@ struct ReplayCommand: ParsableCommand {
         // created atomically here. The dump goes piece by piece into the hash (or, with --dump, to
         // stdout): it grows with the journal and is never held whole.
         let projectionsDigestWork = digest || compareLive ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
+        // The live read models' digest is taken meanwhile too, when they can be compared.
+        let live = compareLive ? try LiveReadModels(dataDirectory: data.directoryPath, journal: storage, last: last) : nil
         let replayed = try entries.map { try Self.store($0, in: target + "/write-model") }
         let projectionsDigest = try projectionsDigestWork?.result()
         var failure: ReportedFailure?
         var comparison: String?
         if compareLive, let replayed {
-            (comparison, failure) = try compare(replayed.entries, projections, projectionsDigest!, storage: storage, last: last)
+            (comparison, failure) = try compare(replayed.entries, projections, projectionsDigest!, live: live, storage: storage, last: last)
         }
         let balances = try projections.read { try $0.balances() }
         let writeModelLines = digest || (dump && !json) ? replayed?.lines() : nil
@@ -177,8 +179,24 @@ struct ReplayCommand: ParsableCommand {
 
     /// Compares the replayed write model and read models with the live ones: what to print, and
     /// the failure at the first difference.
+    /// DIR's live read models, and their dump digest taken on another thread when they have
+    /// folded the whole journal (only then are they compared).
+    struct LiveReadModels {
+        let projections: Projections
+        let reached: UInt64
+        let digest: BackgroundResult<SHA256Digest>?
+
+        init?(dataDirectory: String, journal: any JournalStorage, last: UInt64) throws {
+            guard let projections = try ProjectionCheck.open(dataDirectory: dataDirectory, journal: journal) else { return nil }
+            self.projections = projections
+            reached = try ProjectionCheck.sequence(projections)
+            digest = reached == last ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
+        }
+    }
+
     private func compare(
-        _ entries: [String: [UInt8]], _ projections: Projections, _ projectionsDigest: SHA256Digest, storage: any JournalStorage, last: UInt64
+        _ entries: [String: [UInt8]], _ projections: Projections, _ projectionsDigest: SHA256Digest, live liveModels: LiveReadModels?,
+        storage: any JournalStorage, last: UInt64
     ) throws -> (String, ReportedFailure?) {
         var failure: ReportedFailure?
         var comparison: String
@@ -196,13 +214,12 @@ struct ReplayCommand: ParsableCommand {
         } else {
             comparison = "write model equal: \(live.count) entries"
         }
-        guard let liveProjections = try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: storage) else {
-            return (comparison + "; no live read models", failure)
-        }
-        let reached = try ProjectionCheck.sequence(liveProjections)
-        if reached != last {
-            comparison += "; read models not compared: the live ones have folded through \(reached) of \(last)"
-        } else if try liveProjections.canonicalDumpDigest() != projectionsDigest {
+        guard let liveModels else { return (comparison + "; no live read models", failure) }
+        let liveProjections = liveModels.projections
+        if let liveDigest = liveModels.digest {
+            guard try liveDigest.result() != projectionsDigest else {
+                return (comparison + "; read models equal (canonical dumps identical)", failure)
+            }
             // They differ: only now are both dumps held whole, to name the first line.
             let liveLines = try liveProjections.canonicalDump().split(separator: "\n", omittingEmptySubsequences: false)
             let replayedLines = try projections.canonicalDump().split(separator: "\n", omittingEmptySubsequences: false)
@@ -214,7 +231,7 @@ struct ReplayCommand: ParsableCommand {
             }
             comparison += "; " + message
         } else {
-            comparison += "; read models equal (canonical dumps identical)"
+            comparison += "; read models not compared: the live ones have folded through \(liveModels.reached) of \(last)"
         }
         return (comparison, failure)
     }

@@ -74,6 +74,28 @@ struct ProjectionToolTests {
         #expect(ToolRun.integer(beside.json["sequence"]) == Int(last) + 1)
     }
 
+    @Test("replay --compare-live names the dump line where tampered live read models differ (exit 28), and leaves lagging ones alone")
+    func replayFindsTamperedProjections() async throws {
+        let copy = try await Self.copyWithProjections()
+        let environment = try Environment.open(at: Projections.path(in: copy.path))
+        let slot = try environment.database(named: "slot0")
+        let key = Array("bal/wallet:bob:USD".utf8)
+        var value = try #require(try environment.read { try $0.get(slot, key: key) })
+        value[value.count - 1] ^= 0x04
+        try environment.write { try $0.put(slot, key: key, value: value) }
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/models", "--compare-live", "--json"])
+        #expect(run.status == 28, "\(run.summary)")
+        let comparison = run.json["liveComparison"] as? String ?? ""
+        #expect(comparison.contains("write model equal") && comparison.contains("read models differ at dump line"), "\(comparison)")
+        #expect(comparison.contains("bal/wallet:bob:USD"), "\(comparison)")
+
+        let lagging = try await Self.copyWithProjections(through: 40)
+        let partial = try ToolRun.run(["replay", "--data", lagging.path, "--into", root.path + "/lagging", "--compare-live", "--json"])
+        #expect(partial.status == 0, "\(partial.summary)")
+        #expect((partial.json["liveComparison"] as? String)?.contains("read models not compared: the live ones have folded through 40") == true)
+    }
+
     @Test("replay folds fresh read models whose canonical dump equals the live ones'")
     func replayProjections() async throws {
         let copy = try await Self.copyWithProjections()
