@@ -23,6 +23,16 @@ struct ProjectionToolTests {
         return copy
     }
 
+    /// Flips a bit of bob's balance in the read models of `copy`.
+    static func tamperWithBobsBalance(_ copy: DataCopy) throws {
+        let environment = try Environment.open(at: Projections.path(in: copy.path))
+        let slot = try environment.database(named: "slot0")
+        let key = Array("bal/wallet:bob:USD".utf8)
+        var value = try #require(try environment.read { try $0.get(slot, key: key) })
+        value[value.count - 1] ^= 0x04
+        try environment.write { try $0.put(slot, key: key, value: value) }
+    }
+
     @Test("verify compares the read models' balances with the postings' and finds a tampered one (exit 29)")
     func verifyComparesProjections() async throws {
         let copy = try await Self.copyWithProjections()
@@ -31,12 +41,7 @@ struct ProjectionToolTests {
         let note = (good.json["audit"] as? [String: Any])?["projections"] as? String ?? ""
         #expect(note.contains("balances equal the recomputed ones"), "\(note)")
 
-        let environment = try Environment.open(at: Projections.path(in: copy.path))
-        let slot = try environment.database(named: "slot0")
-        let key = Array("bal/wallet:bob:USD".utf8)
-        var value = try #require(try environment.read { try $0.get(slot, key: key) })
-        value[value.count - 1] ^= 0x04
-        try environment.write { try $0.put(slot, key: key, value: value) }
+        try Self.tamperWithBobsBalance(copy)
         let last = try RawJournal(copy.path).lastSequence()
         let bad = try ToolRun.run(["verify", "--data", copy.path, "--json"])
         #expect(bad.status == 29, "\(bad.summary)")
@@ -77,12 +82,7 @@ struct ProjectionToolTests {
     @Test("replay --compare-live names the dump line where tampered live read models differ (exit 28), and leaves lagging ones alone")
     func replayFindsTamperedProjections() async throws {
         let copy = try await Self.copyWithProjections()
-        let environment = try Environment.open(at: Projections.path(in: copy.path))
-        let slot = try environment.database(named: "slot0")
-        let key = Array("bal/wallet:bob:USD".utf8)
-        var value = try #require(try environment.read { try $0.get(slot, key: key) })
-        value[value.count - 1] ^= 0x04
-        try environment.write { try $0.put(slot, key: key, value: value) }
+        try Self.tamperWithBobsBalance(copy)
         let root = TemporaryDirectory()
         let run = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/models", "--compare-live", "--json"])
         #expect(run.status == 28, "\(run.summary)")
