@@ -38,7 +38,6 @@ public final class Sweeper: Sendable {
         /// Referred users not yet rewarded, and whether they have bought since the last try.
         var referred: [String: Bool] = [:]
         var lastSettleAttempt: UInt64 = 0
-        var lastReferralAttempt: UInt64 = 0
     }
 
     let ledger: Ledger
@@ -129,7 +128,7 @@ public final class Sweeper: Sendable {
         let state = state.withLock { $0 }
         let through = state.next - 1
         do {
-            let eventHash = through == 0 ? "" : try ledger.journal.events(from: through, limit: 1).first.map { $0.hash.hex } ?? ""
+            let eventHash = through == 0 ? "" : try ledger.journal.event(at: through)?.hash.hex ?? ""
             let checkpoint = Checkpoint(version: Checkpoint.currentVersion, through: through, eventHash: eventHash, state: state)
             try Data(try Self.bytes(of: checkpoint)).write(to: URL(fileURLWithPath: statePath), options: .atomic)
             // Like the other files of `server/` (a directory only the owner may enter).
@@ -166,12 +165,11 @@ public final class Sweeper: Sendable {
         guard checkpoint.version == Checkpoint.currentVersion else {
             throw CheckpointRefused(reason: "version \(checkpoint.version), this server reads \(Checkpoint.currentVersion)")
         }
-        guard checkpoint.state.next == checkpoint.through + 1 else {
-            throw CheckpointRefused(reason: "its state goes on from \(checkpoint.state.next), not \(checkpoint.through + 1)")
+        guard checkpoint.through < .max, checkpoint.state.next == checkpoint.through + 1 else {
+            throw CheckpointRefused(reason: "its state goes on from \(checkpoint.state.next), after event \(checkpoint.through)")
         }
         if checkpoint.through > 0 {
-            let event = try ledger.journal.events(from: checkpoint.through, limit: 1).first
-            guard let event, event.sequence == checkpoint.through else {
+            guard let event = try ledger.journal.event(at: checkpoint.through) else {
                 throw CheckpointRefused(reason: "it ends at event \(checkpoint.through), past the journal's last")
             }
             guard event.hash.hex == checkpoint.eventHash else {
@@ -188,7 +186,11 @@ public final class Sweeper: Sendable {
         guard let data = FileManager.default.contents(atPath: statePath) else { return }
         do {
             let checkpoint = try checkpoint(from: Array(data))
-            state.withLock { $0 = checkpoint.state }
+            state.withLock { state in
+                state = checkpoint.state
+                // When settlements were last tried is the clock's, not the checkpoint's: try at once.
+                state.lastSettleAttempt = 0
+            }
             checkpointed.withLock { $0.through = checkpoint.through }
             logger.info("sweeper: resumed from its checkpoint", metadata: ["through": "\(checkpoint.through)"])
         } catch {

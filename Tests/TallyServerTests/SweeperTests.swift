@@ -123,7 +123,10 @@ struct SweeperCheckpointTests {
             var ahead = planted
             ahead.through += 1_000
             ahead.state.next = ahead.through + 1
-            for bytes in [changed, try Sweeper.bytes(of: foreign), try Sweeper.bytes(of: ahead), Array("{}".utf8)] {
+            var last = planted
+            last.through = .max
+            last.state.next = .max
+            for bytes in [changed, try Sweeper.bytes(of: foreign), try Sweeper.bytes(of: ahead), try Sweeper.bytes(of: last), Array("{}".utf8)] {
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
                 let fresh = sweeper()
                 try fresh.catchUp()
@@ -131,8 +134,11 @@ struct SweeperCheckpointTests {
                 #expect(state.holds["planted"] == nil && state.holds[early] != nil && state.holds[late] != nil)
             }
 
-            // A resumed sweeper acts on what it resumed with: both holds expire.
-            try Data(try Sweeper.bytes(of: saved)).write(to: URL(fileURLWithPath: path))
+            // A resumed sweeper acts on what it resumed with: both holds expire. When settlements
+            // were last tried is taken from the clock, not from the checkpoint.
+            var resumedFrom = saved
+            resumedFrom.state.lastSettleAttempt = .max
+            try Data(try Sweeper.bytes(of: resumedFrom)).write(to: URL(fileURLWithPath: path))
             harness.clock.advance(milliseconds: 61_000)
             let swept = try await sweeper().sweep()
             #expect(swept.count == 2 && swept.contains(.expireHold(transaction: early)) && swept.contains(.expireHold(transaction: late)))
