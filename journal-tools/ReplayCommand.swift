@@ -148,8 +148,9 @@ struct ReplayCommand: ParsableCommand {
             var table = TextTable()
             table.add("replayed", "\(last) events into \(projections.path)")
             if let projectionsDigest { table.add("read models", "dump sha256 \(projectionsDigest.hex)") }
-            if let replayed { table.add("write model", "\(replayed.path): \(replayed.entries.count) entries") }
-            if let writeModelDigest { table.add("dump sha256", writeModelDigest) }
+            if let replayed {
+                table.add("write model", "\(replayed.path): \(replayed.entries.count) entries" + (writeModelDigest.map { ", dump sha256 \($0)" } ?? ""))
+            }
             if let comparison { table.add("live", comparison) }
             print(table.text)
             print("")
