@@ -13,8 +13,9 @@ import PackageDescription
 //
 // The executables that hold the ledger's work (the server, journal-tool, the ledger benchmark)
 // link jemalloc (libjemalloc-dev), which takes malloc over from glibc for the whole process:
-// the server's CPU per purchase fell 10-13 % and a rebuild's time ~6 % (Benchmarks/README.md,
-// session 8), as the fold and the request threads allocate and free millions of small objects.
+// the fold and the request threads allocate and free millions of small objects. A 1M rebuild
+// took ~5 % less time and 0.5 GB less memory, decide-and-fold ~13 % less CPU; the HTTP figures
+// did not move beyond this machine's noise (Benchmarks/README.md, session 8).
 //
 // The OpenSSL wrapper is called `TallyCrypto`, not `Crypto`, so that it can never clash with
 // swift-crypto's `Crypto` module (pulled in by hummingbird-auth).
