@@ -44,6 +44,9 @@ struct RebuildCommand: ParsableCommand {
             throw ToolExit(.checkFailed, message: "journal-tool: rebuild stopped: \(error); the next rebuild resumes from its checkpoint")
         }
         progress?.finish()
+        // On disk before it is reported done: a rebuild left in the page cache would be folded
+        // again after a system crash.
+        try projections.flush()
         let status = projections.status
         let output = Output(projections: projections.path, version: status.version, sequence: status.sequence)
         if json {

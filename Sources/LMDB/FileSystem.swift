@@ -94,7 +94,8 @@ public enum FileSystem {
 }
 
 extension LMDBError {
-    static func fromErrno(_ operation: String, path: String) -> LMDBError {
+    /// The error `errno` describes after a failed file operation on `path`.
+    public static func fromErrno(_ operation: String, path: String) -> LMDBError {
         let code = errno
         let message = String(cString: strerror(code))
         let kind: Kind

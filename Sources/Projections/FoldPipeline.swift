@@ -83,7 +83,7 @@ extension Projections {
                 let expected = batch.events[0].sequence - 1
                 let write = BackgroundResult { [self] () throws -> Bool in
                     folder.prepareRecords()
-                    return try environment.write { transaction -> Bool in
+                    return try self.write { transaction -> Bool in
                         let pointer = try slotPointer(pointerName, in: transaction)
                         guard let pointer, pointer.slot == slotIndex, pointer.version == version,
                               try Self.checkpoint(transaction, slot) == expected

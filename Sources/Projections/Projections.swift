@@ -63,8 +63,9 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
 ///   intact, as every commit's pages are in the page cache before its meta page; an operating
 ///   system crash or power loss may lose the last commits or leave the meta page pointing at
 ///   pages that never reached the disk. LMDB does not checksum pages, so such a torn environment
-///   is not detected when it is opened: after an OS crash, remove `<data>/projections` before
-///   serving (it is folded again from the journal). Nothing here widens that window.
+///   would open as if whole: each writing process leaves a marker of its boot first, and an
+///   opener that finds one of an earlier boot sets the environment aside and folds the journal
+///   again (`UnsyncedWrites`); ``flush()`` syncs and withdraws the marker.
 /// - Larger batches (`batchEvents`) are one transaction each, so they change nothing of the above.
 public final class Projections: Sendable {
     public struct Configuration: Sendable {
@@ -105,6 +106,8 @@ public final class Projections: Sendable {
     let journal: any JournalStorage
     let logger: Logger
     let batchEvents: Int
+    /// This process's marker of writes not yet synced (see `UnsyncedWrites`).
+    let unsynced: UnsyncedWrites
     private let state = LockedState()
     /// Serialises folding into the live slot and the swap that ends a rebuild.
     private let foldLock = NSLock()
@@ -128,8 +131,12 @@ public final class Projections: Sendable {
         }
     }
 
-    private init(path: String, environment: Environment, meta: Database, slots: [Database], journal: any JournalStorage, logger: Logger, batchEvents: Int) {
+    private init(
+        path: String, environment: Environment, meta: Database, slots: [Database], journal: any JournalStorage, logger: Logger,
+        batchEvents: Int, unsynced: UnsyncedWrites
+    ) {
         self.batchEvents = max(1, batchEvents)
+        self.unsynced = unsynced
         self.path = path
         self.environment = environment
         self.meta = meta
@@ -152,7 +159,20 @@ public final class Projections: Sendable {
         try open(at: directory, journal: journal, logger: Logger(label: "tally.projections"), mapSize: 256 << 20, batchEvents: batchEvents)
     }
 
-    static func open(at path: String, journal: any JournalStorage, logger: Logger, mapSize: Int, batchEvents: Int) throws -> Projections {
+    static func open(
+        at path: String, journal: any JournalStorage, logger: Logger, mapSize: Int, batchEvents: Int,
+        bootID: String? = UnsyncedWrites.currentBootID()
+    ) throws -> Projections {
+        // Read models a system crash may have torn are set aside and folded again.
+        if FileSystem.exists(path), let reason = UnsyncedWrites.tornReason(in: path, bootID: bootID) {
+            let aside = path + ".torn"
+            logger.warning("projections may be torn by a system crash; setting them aside and folding the journal again", metadata: [
+                "tally.projections.path": "\(path)", "tally.projections.aside": "\(aside)", "tally.projections.reason": "\(reason)",
+            ])
+            FileSystem.removeTree(aside)
+            try FileSystem.rename(path, to: aside)
+            try FileSystem.sync(FileSystem.parentDirectory(of: path))
+        }
         var configuration = Environment.Configuration()
         configuration.mapSize = mapSize
         configuration.maxDatabases = 8
@@ -196,7 +216,9 @@ public final class Projections: Sendable {
         }
         let meta = try database("meta")
         let slots = [try database("slot0"), try database("slot1")]
-        let projections = Projections(path: path, environment: environment, meta: meta, slots: slots, journal: journal, logger: logger, batchEvents: batchEvents)
+        let projections = Projections(
+            path: path, environment: environment, meta: meta, slots: slots, journal: journal, logger: logger, batchEvents: batchEvents,
+            unsynced: UnsyncedWrites(directory: path, bootID: bootID))
 
         let (format, storedID, live) = try environment.read { transaction in
             (try transaction.get(meta, key: Keys.bytes("format")), try transaction.get(meta, key: Keys.bytes("journal-id")),
@@ -222,7 +244,7 @@ public final class Projections: Sendable {
                 "tally.projections.schema.stored": "\(schema.map(String.init) ?? "none")",
                 "tally.projections.schema": "\(schemaVersion)",
             ])
-            try environment.write { try resetSlot($0, slots[pointer.slot]) }
+            try projections.write { try resetSlot($0, slots[pointer.slot]) }
         }
         let sequence = try environment.read { try checkpoint($0, slots[pointer.slot]) }
         let head = try JournalReader(storage: journal).lastSequence()
@@ -290,7 +312,7 @@ public final class Projections: Sendable {
         var writeFailure: ProjectionFailure?
         while true {
             do {
-                return try environment.write { transaction in
+                return try write { transaction in
                     let pointer = try slotPointer(pointerName, in: transaction)
                     guard let pointer, pointer.slot == slotIndex, pointer.version == version else { return .stale }
                     var folder = try Folder(reader: transaction, database: slot, reusing: buffers)
@@ -443,6 +465,25 @@ public final class Projections: Sendable {
         }
     }
 
+    // MARK: Writing and syncing
+
+    /// Every write transaction of the read models: this process's marker of unsynced writes is
+    /// on disk before the first one (`UnsyncedWrites`).
+    func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        try unsynced.beginWrite()
+        defer { unsynced.endWrite() }
+        return try environment.write(body)
+    }
+
+    /// Syncs every committed read model to disk and withdraws this process's marker of unsynced
+    /// writes. Call it when done writing (the server at shutdown, `journal-tool` at the end of a
+    /// rebuild; 0.85 s for the 1 GB of a 1M-event rebuild): read models that were not flushed are
+    /// folded again from the journal if the system restarts before they are, since a system crash
+    /// may have torn them.
+    public func flush() throws {
+        try unsynced.flush { () throws(LMDBError) in try environment.sync() }
+    }
+
     // MARK: Reading
 
     /// Runs `body` on one consistent snapshot of the live read models.
@@ -517,7 +558,7 @@ public final class Projections: Sendable {
             defer { batches.finish() }
             let buffers = FoldBuffers()
             // Resume a half-built version, or start one in the slot that is not live.
-            let (slotIndex, version) = try environment.write { transaction -> (Int, UInt64) in
+            let (slotIndex, version) = try write { transaction -> (Int, UInt64) in
                 guard let live = try slotPointer("live", in: transaction) else {
                     throw ProjectionError.corruptFile(path: environment.dataFilePath, reason: "meta/live is missing or damaged")
                 }
@@ -584,7 +625,7 @@ public final class Projections: Sendable {
             let previous: Int = try foldLock.withLock {
                 while true {
                     while try foldNext() {}
-                    let swapped = try environment.write { transaction -> Int? in
+                    let swapped = try write { transaction -> Int? in
                         let building = try slotPointer("building", in: transaction)
                         guard let building, building.slot == slotIndex, building.version == version,
                               let live = try slotPointer("live", in: transaction)
@@ -606,7 +647,7 @@ public final class Projections: Sendable {
             progress?(reached, reached)
             logger.info("projections rebuilt and swapped in", metadata: ["tally.projections.version": "\(version)", "tally.projections.seq": "\(reached)"])
             // The old version is no longer read by new snapshots; free its pages.
-            try environment.write { try $0.clear(slots[previous]) }
+            try write { try $0.clear(slots[previous]) }
             return true
         }
     }

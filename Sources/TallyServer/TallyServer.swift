@@ -49,7 +49,7 @@ public enum TallyServer {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: configuration.logger)
         application.addServices(
-            JournalService(journal: api.journal), ProjectionService(projections: api.projections),
+            JournalService(journal: api.journal), ProjectionService(projections: api.projections, logger: configuration.logger),
             SweeperService(sweeper: Sweeper(
                 ledger: api.ledger, clock: api.clock, logger: configuration.logger,
                 statePath: Sweeper.statePath(in: configuration.dataDirectory))))
@@ -92,13 +92,21 @@ public enum TallyServer {
     }
 }
 
-/// Runs the projection workers for the life of the application.
+/// Runs the projection workers for the life of the application, then syncs the read models
+/// to disk, so that a system crash after a clean stop does not make the next start fold them
+/// again.
 struct ProjectionService: Service {
     let projections: Projections
+    let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await projections.run()
+        }
+        do {
+            try projections.flush()
+        } catch {
+            logger.error("could not sync the read models at shutdown; if the system stops before they reach the disk, the next start folds them again", metadata: ["tally.projections.error": "\(error)"])
         }
     }
 }

@@ -66,6 +66,15 @@ struct ProjectionToolTests {
         #expect(ToolRun.integer(run.json["version"]) == 2)
         let last = try RawJournal(copy.path).lastSequence()
         #expect(ToolRun.integer(run.json["sequence"]) == Int(last))
+        // The rebuild is synced before it is reported, and the tool's marker of unsynced writes
+        // is gone; only this process's (which folded the copy) is left.
+        let projections = Projections.path(in: copy.path)
+        let markers = FileSystem.contents(of: projections).filter { $0.hasPrefix("unsynced-") }
+        #expect(markers.count == 1)
+        for name in markers {
+            let text = try String(contentsOfFile: projections + "/" + name, encoding: .utf8)
+            #expect(text.contains("\npid \(getpid())\n"), "\(name): \(text)")
+        }
         let verify = try ToolRun.run(["verify", "--data", copy.path, "--json"])
         #expect(verify.status == 0, "\(verify.summary)")
 

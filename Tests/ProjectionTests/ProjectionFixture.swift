@@ -1,7 +1,7 @@
 import Foundation
 import Journal
 import Ledger
-import Projections
+@testable import Projections
 import TallyTestSupport
 import Testing
 
@@ -53,6 +53,14 @@ final class ProjectionFixture {
     /// Drops the projections object (closing its environment) and opens it again, as a restart does.
     func reopenProjections() throws {
         projections = try Self.openProjections(directory.path, journal: journal, batchEvents: batchEvents)
+    }
+
+    /// Opens the read models again as a process of boot `bootID` would (nil: a system that
+    /// cannot tell its boots apart).
+    func reopenProjections(bootID: String?) throws {
+        projections = try Projections.open(
+            at: Projections.path(in: directory.path), journal: journal.storage, logger: projections.logger,
+            mapSize: 16 << 20, batchEvents: batchEvents, bootID: bootID)
     }
 
     @discardableResult

@@ -56,6 +56,34 @@ struct ServeProcessTests {
         #expect(process.terminationStatus == 0)
     }
 
+    @Test("a clean stop syncs the read models and withdraws the marker of unsynced writes that folding left")
+    func cleanStopFlushesProjections() async throws {
+        let directory = TemporaryDirectory()
+        let adminKey = "serve-process-admin-key-0123456789"
+        let (process, output, errors) = try Self.start(
+            dataDirectory: directory.path + "/data", extra: ["--admin-key", adminKey, "--scrypt-log2n", "10"])
+        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/admin/accounts")!)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"login":"ann","password":"a long enough password","name":"Ann","email":"ann@example.com","representative":"rep-1"}"#.utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 201)
+
+        // The fold of the new events left a marker while the server runs.
+        let projections = directory.path + "/data/projections"
+        func markers() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: projections)) ?? []).filter { $0.hasPrefix("unsynced-") }
+        }
+        for _ in 0..<200 where markers().isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(markers().count == 1)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(markers().isEmpty, "\(errors.current)")
+    }
+
     @Test("serve refuses a damaged data directory with the file and the reason, and exits 1")
     func refusesDamagedDataDirectory() async throws {
         let directory = TemporaryDirectory()
