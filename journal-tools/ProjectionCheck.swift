@@ -5,11 +5,20 @@ import Projections
 
 /// The read models of a data directory (`DIR/projections`), for `verify` and `replay`.
 enum ProjectionCheck {
-    /// Opens the read models at `dataDirectory/projections` if they exist; nil otherwise. Logs
-    /// only errors (to stderr) so that `--json` output stays clean.
+    /// Opens the read models at `dataDirectory/projections` to compare them; nil when they do
+    /// not exist, or when a system crash may have torn them (`unusable` says why): the commands
+    /// that compare only read, and opening torn read models would set them aside. Logs only
+    /// errors (to stderr) so that `--json` output stays clean.
     static func open(dataDirectory: String, journal: any JournalStorage) throws -> Projections? {
-        guard FileSystem.exists(Projections.path(in: dataDirectory)) else { return nil }
+        guard FileSystem.exists(Projections.path(in: dataDirectory)), unusable(dataDirectory: dataDirectory) == nil else { return nil }
         return try openOrCreate(dataDirectory: dataDirectory, journal: journal)
+    }
+
+    /// Why the read models of `dataDirectory` are not compared although they exist, or nil.
+    static func unusable(dataDirectory: String) -> String? {
+        Projections.tornReason(dataDirectory: dataDirectory).map {
+            "they may be torn by a system crash (\($0)); the server's next start, or `journal-tool rebuild`, folds them again"
+        }
     }
 
     static func openOrCreate(dataDirectory: String, journal: any JournalStorage) throws -> Projections {

@@ -215,7 +215,10 @@ struct ReplayCommand: ParsableCommand {
         } else {
             comparison = "write model equal: \(live.count) entries"
         }
-        guard let liveModels else { return (comparison + "; no live read models", failure) }
+        guard let liveModels else {
+            let reason = ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "live read models not compared: " + $0 }
+            return (comparison + "; " + (reason ?? "no live read models"), failure)
+        }
         let liveProjections = liveModels.projections
         if let liveDigest = liveModels.digest {
             guard try liveDigest.result() != projectionsDigest else {

@@ -132,8 +132,9 @@ struct VerifyCommand: ParsableCommand {
             // snapshot's head, if they are ahead of it), from their point-in-time balances.
             let projections = ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : nil
             let projectionsAt = try projections.map { min(try ProjectionCheck.sequence($0), lastSequence) }
-            projectionsNote = projections == nil
-                ? "none (\(data.directoryPath)/projections does not exist)" : "not compared"
+            projectionsNote = projections != nil ? "not compared"
+                : ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "not compared: " + $0 }
+                ?? "none (\(data.directoryPath)/projections does not exist)"
             if !ledger {
                 audit = .init(mode: "chain", report: nil, note: auditMode == .chain
                     ? "skipped (--audit chain)" : "skipped: event 1 is not a ledger event and the write model is empty")

@@ -154,6 +154,15 @@ public final class Projections: Sendable {
             mapSize: configuration.mapSize, batchEvents: configuration.batchEvents)
     }
 
+    /// Why the read models of `dataDirectory` cannot be trusted (a system crash may have torn
+    /// them; opening them read-write sets them aside and folds again), or nil. For tools that
+    /// only read them.
+    public static func tornReason(dataDirectory: String) -> String? {
+        let path = path(in: dataDirectory)
+        guard FileSystem.exists(path) else { return nil }
+        return UnsyncedWrites.tornReason(in: path, bootID: UnsyncedWrites.currentBootID())
+    }
+
     /// Opens (or creates) the read models in exactly `directory` (for `journal-tool` replays).
     public static func open(directory: String, journal: any JournalStorage) throws -> Projections {
         try open(at: directory, journal: journal, logger: Logger(label: "tally.projections"), mapSize: 256 << 20, batchEvents: batchEvents)

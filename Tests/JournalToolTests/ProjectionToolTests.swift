@@ -88,6 +88,33 @@ struct ProjectionToolTests {
         #expect(ToolRun.integer(beside.json["sequence"]) == Int(last) + 1)
     }
 
+    @Test("read models a system crash may have torn: verify and replay --compare-live leave them alone and say why; rebuild folds them again")
+    func tornReadModels() async throws {
+        let copy = try await Self.copyWithProjections()
+        let projections = Projections.path(in: copy.path)
+        try Data("tally-projections-unsynced/1\nboot an-earlier-boot\npid 1\n".utf8)
+            .write(to: URL(fileURLWithPath: projections + "/unsynced-1-0"))
+
+        let verify = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(verify.status == 0, "\(verify.summary)")
+        let note = (verify.json["audit"] as? [String: Any])?["projections"] as? String ?? ""
+        #expect(note.hasPrefix("not compared: they may be torn by a system crash"), "\(note)")
+        #expect(note.contains("an-earlier-boot"), "\(note)")
+        let replay = try ToolRun.run(["replay", "--data", copy.path, "--into", copy.path + "/replayed", "--compare-live"])
+        #expect(replay.status == 0, "\(replay.summary)")
+        #expect(replay.output.contains("live read models not compared: they may be torn"), "\(replay.output)")
+        #expect(!FileSystem.exists(projections + ".torn"))
+        #expect(FileSystem.exists(projections + "/unsynced-1-0"))
+
+        let rebuild = try ToolRun.run(["rebuild", "--data", copy.path, "--json"])
+        #expect(rebuild.status == 0, "\(rebuild.summary)")
+        #expect(FileSystem.exists(projections + ".torn/unsynced-1-0"))
+        #expect(ToolRun.integer(rebuild.json["sequence"]) == Int(try RawJournal(copy.path).lastSequence()))
+        let after = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        let compared = (after.json["audit"] as? [String: Any])?["projections"] as? String ?? ""
+        #expect(compared.contains("balances equal the recomputed ones"), "\(compared)")
+    }
+
     @Test("replay --compare-live names the dump line where tampered live read models differ (exit 28), and leaves lagging ones alone")
     func replayFindsTamperedProjections() async throws {
         let copy = try await Self.copyWithProjections()
