@@ -11,6 +11,9 @@ import Ledger
 struct JSONKeyScanner {
     struct Malformed: Error {
         let reason: String
+        /// The key path of a member named twice in one object (RFC 8259 leaves such a body's
+        /// meaning to the parser, so it is refused rather than read one way or the other).
+        var duplicate: String? = nil
     }
 
     fileprivate let bytes: UnsafeBufferPointer<UInt8>
@@ -78,11 +81,16 @@ struct JSONKeyScanner {
             depth -= 1
             return
         }
+        var seen: [String] = []
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw Malformed(reason: "expected a key") }
             let key = try string()
             let keyPath = path.isEmpty ? key : path + "." + key
+            guard !seen.contains(key) else {
+                throw Malformed(reason: "the member \(keyPath) appears more than once", duplicate: keyPath)
+            }
+            seen.append(key)
             paths.insert(keyPath)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw Malformed(reason: "expected ':'") }

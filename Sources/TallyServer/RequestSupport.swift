@@ -35,8 +35,9 @@ enum RequestBodies {
     }
 
     /// Decodes a JSON object strictly: malformed JSON, a non-object, a wrong type, a missing
-    /// field, and any field the type does not know (for example a `balance` sent to an endpoint
-    /// that has none) are each refused with the field named; nothing unknown is ever ignored.
+    /// field, a field named twice in one object, and any field the type does not know (for
+    /// example a `balance` sent to an endpoint that has none) are each refused with the field
+    /// named; nothing unknown is ever ignored, and nothing ambiguous is read either way.
     static func decode<T: Codable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         if let fast = T.self as? any FastDecodable.Type, let value = fast.fastDecode(bytes) as? T { return value }
         return try decodeGeneric(type, from: bytes)
@@ -52,6 +53,9 @@ enum RequestBodies {
         do {
             scan = try JSONKeyScanner.keyPaths(of: bytes)
         } catch {
+            if let duplicate = error.duplicate {
+                throw APIError(.badRequest, "duplicate-field", "The request names a field more than once", detail: error.reason, field: duplicate)
+            }
             throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON", detail: error.reason)
         }
         guard scan.isObject else {

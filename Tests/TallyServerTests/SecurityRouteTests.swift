@@ -237,6 +237,47 @@ struct SecurityRouteTests {
             }
         }
     }
+
+    @Test("a field named twice in one object is refused with its path (top level, nested, and on the purchase routes' fast readers); nothing is appended")
+    func duplicateFields() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("kim", amount: 1_000)
+            let token = try await client.purchaseToken(user)
+            let head = harness.api.journal.head
+
+            let funds = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session),
+                                              body: Array(#"{"currency":"USD","amount":100,"method":"card","amount":-100}"#.utf8))
+            #expect(funds.status == .badRequest)
+            #expect(funds.problemType == "duplicate-field")
+            #expect(funds.json["field"] as? String == "amount")
+
+            func purchase(_ body: String, path: String = "/v1/vendor/purchases") async throws -> APIHarness.Reply {
+                let bytes = Array(body.utf8)
+                return try await client.send(.post, path, headers: client.signedHeaders(
+                    vendor, .post, path, body: bytes, idempotencyKey: "dup-" + Hex.encode(SecureRandom.bytes(6))), body: bytes)
+            }
+            let inline = #""content":"a-1","title":"A","currency":"USD","url":"https://shop.example/a/1","royalties":[]"#
+            let nested = try await purchase(#"{"purchaseToken":"\#(token)","inline":{\#(inline),"price":1,"price":900}}"#)
+            #expect(nested.status == .badRequest)
+            #expect(nested.problemType == "duplicate-field")
+            #expect(nested.json["field"] as? String == "inline.price")
+            let top = try await purchase(#"{"purchaseToken":"\#(token)","purchaseToken":"\#(token)","inline":{\#(inline),"price":1}}"#)
+            #expect(top.problemType == "duplicate-field")
+            #expect(top.json["field"] as? String == "purchaseToken")
+            let batch = try await purchase(
+                #"{"purchases":[{"idempotencyKey":"b-1","purchaseToken":"\#(token)","inline":{\#(inline),"price":1,"currency":"EUR"}}]}"#,
+                path: "/v1/vendor/purchases/batch")
+            #expect(batch.problemType == "duplicate-field")
+            #expect(batch.json["field"] as? String == "purchases[].inline.currency")
+            #expect(harness.api.journal.head == head)
+
+            // The same bodies without the repetition are accepted: the refusal is the duplicate's.
+            let single = try await purchase(#"{"purchaseToken":"\#(token)","inline":{\#(inline),"price":1}}"#)
+            #expect(single.status == .created || single.status == .ok, "\(single.json)")
+        }
+    }
 }
 
 @Suite("Replay guard")
