@@ -463,6 +463,7 @@ struct LedgerDecider {
     func text(_ value: String, _ field: String, required: Bool) throws {
         if required && value.isEmpty { throw LedgerRejection(.invalidText, "\(field) is required") }
         if value.utf8.count > Self.textBytesMax { throw LedgerRejection(.invalidText, "\(field) is longer than \(Self.textBytesMax) bytes") }
+        if TextRules.containsControlCharacter(value) { throw LedgerRejection(.invalidText, "\(field) holds a control character") }
     }
 
     static func isSitePrefix(_ site: String) -> Bool {
@@ -650,6 +651,9 @@ struct LedgerDecider {
         }
         guard terms.url.utf8.count <= Self.urlBytesMax else {
             throw LedgerRejection(.invalidText, "url is longer than \(Self.urlBytesMax) bytes")
+        }
+        guard !terms.url.utf8.contains(UInt8(ascii: " ")), !TextRules.containsControlCharacter(terms.url) else {
+            throw LedgerRejection(.invalidText, "url holds a space or a control character")
         }
         guard terms.royalties.count <= Self.royaltySharesMax else {
             throw LedgerRejection(.invalidRoyaltySchedule, "at most \(Self.royaltySharesMax) rights holders")

@@ -35,8 +35,10 @@ struct UserController: Sendable {
     // MARK: Accounts and sessions
 
     static func validateLogin(_ login: String, password: String) throws {
-        guard (3...128).contains(login.utf8.count), !login.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw APIError.badField("login", "login must be 3 to 128 characters without spaces")
+        guard (3...128).contains(login.utf8.count), !login.contains(where: { $0.isWhitespace || $0.isNewline }),
+              !TextRules.containsControlCharacter(login)
+        else {
+            throw APIError.badField("login", "login must be 3 to 128 characters without spaces or control characters")
         }
         guard (10...256).contains(password.utf8.count) else {
             throw APIError.badField("password", "password must be 10 to 256 bytes")
@@ -50,8 +52,12 @@ struct UserController: Sendable {
         referringVendor: String?, representative: String?
     ) async throws -> AccountCreated {
         try validateLogin(login, password: password)
-        guard (1...200).contains(name.count) else { throw APIError.badField("name", "name must be 1 to 200 characters") }
-        guard (3...254).contains(email.utf8.count), email.contains("@") else { throw APIError.badField("email", "email must be an e-mail address") }
+        guard (1...200).contains(name.count), !TextRules.containsControlCharacter(name) else {
+            throw APIError.badField("name", "name must be 1 to 200 characters without control characters")
+        }
+        guard (3...254).contains(email.utf8.count), email.contains("@"), !email.contains(where: { $0.isWhitespace }),
+              !TextRules.containsControlCharacter(email)
+        else { throw APIError.badField("email", "email must be an e-mail address") }
         let user = TallyAPI.newID("u_")
         let hash = try Scrypt.hash(password: password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
         let result = try await claimingLogin(api: api, name: login, .init(user: user, member: nil, passwordHash: hash)) {

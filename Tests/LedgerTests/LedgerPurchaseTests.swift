@@ -71,6 +71,18 @@ struct LedgerPurchaseTests {
                                                  settlement: .init()), .invalidVendorPolicy)
         try await fixture.reject(.registerVendor(vendor: "v2", name: "", sites: [LedgerFixture.site], feeBasisPoints: 0,
                                                  settlement: .init(periodSeconds: 60)), .invalidText)
+        // Control characters in text, and a space or a control character in a URL.
+        try await fixture.reject(.registerVendor(vendor: "v2", name: "V\u{0}", sites: [LedgerFixture.site], feeBasisPoints: 0,
+                                                 settlement: .init(periodSeconds: 60)), .invalidText)
+        var terms = LedgerFixture.terms()
+        terms.title = "A song\u{1B}[2J"
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(terms)), .invalidText)
+        terms = LedgerFixture.terms()
+        terms.description = "line\u{85}break"
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(terms)), .invalidText)
+        for url in [LedgerFixture.site + "a b", LedgerFixture.site + "a\u{7F}", LedgerFixture.site + "a\nb"] {
+            try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(url: url))), .invalidText)
+        }
     }
 
     @Test("authorize holds funds; capture pays exactly once; void returns them; capture after void is refused")

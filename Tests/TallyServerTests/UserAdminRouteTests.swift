@@ -43,6 +43,22 @@ struct UserAdminRouteTests {
                 "login": "leo", "password": "short", "name": "L", "email": "l@example.org",
             ]))
             #expect(short.json["field"] as? String == "password")
+            // Control characters (which can hide or forge what a terminal or a log shows) and
+            // spaces are refused where they have no place; nothing is appended.
+            let head = harness.api.journal.head
+            for (field, login, name, email) in [
+                ("login", "leo\u{0}x", "Leo", "l@example.org"), ("name", "leo", "Leo\u{1B}[2J", "l@example.org"),
+                ("name", "leo", "Leo\u{85}", "l@example.org"), ("email", "leo", "Leo", "l@exa mple.org"),
+                ("email", "leo", "Leo", "l@example.org\u{7F}"),
+            ] {
+                let refused = try await client.send(.post, "/v1/signup", body: client.json([
+                    "login": login, "password": "long enough password", "name": name, "email": email,
+                ]))
+                #expect(refused.status == .badRequest)
+                #expect(refused.problemType == "invalid-field")
+                #expect(refused.json["field"] as? String == field, "\(login) \(name) \(email)")
+            }
+            #expect(harness.api.journal.head == head)
             let logout = try await client.user(user, .post, "/v1/logout")
             #expect(logout.status == .noContent)
             #expect(try await client.user(user, .get, "/v1/me").status == .unauthorized)
