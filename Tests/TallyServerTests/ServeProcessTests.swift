@@ -56,32 +56,96 @@ struct ServeProcessTests {
         #expect(process.terminationStatus == 0)
     }
 
-    @Test("a clean stop syncs the read models and withdraws the marker of unsynced writes that folding left")
-    func cleanStopFlushesProjections() async throws {
-        let directory = TemporaryDirectory()
-        let adminKey = "serve-process-admin-key-0123456789"
-        let (process, output, errors) = try Self.start(
-            dataDirectory: directory.path + "/data", extra: ["--admin-key", adminKey, "--scrypt-log2n", "10"])
-        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
+    static let adminKey = "serve-process-admin-key-0123456789"
+    static let withAdmin = ["--admin-key", adminKey, "--scrypt-log2n", "10"]
+
+    /// Opens an account through customer service: the HTTP status.
+    static func openAccount(port: Int, login: String) async throws -> Int? {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/admin/accounts")!)
         request.httpMethod = "POST"
         request.setValue("Bearer \(adminKey)", forHTTPHeaderField: "Authorization")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(#"{"login":"ann","password":"a long enough password","name":"Ann","email":"ann@example.com","representative":"rep-1"}"#.utf8)
+        request.httpBody = Data(#"{"login":"\#(login)","password":"a long enough password","name":"N","email":"n@example.com","representative":"rep-1"}"#.utf8)
         let (_, response) = try await URLSession.shared.data(for: request)
-        #expect((response as? HTTPURLResponse)?.statusCode == 201)
+        return (response as? HTTPURLResponse)?.statusCode
+    }
 
-        // The fold of the new events left a marker while the server runs.
-        let projections = directory.path + "/data/projections"
-        func markers() -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: projections)) ?? []).filter { $0.hasPrefix("unsynced-") }
+    /// Waits until `/ready` says the read models have folded the whole journal: its sequence.
+    static func caughtUp(port: Int) async throws -> UInt64? {
+        for _ in 0..<400 {
+            if let (body, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/ready")!),
+               let ready = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+               let journal = (ready["journalSequence"] as? NSNumber)?.uint64Value, journal > 0,
+               (ready["projectionSequence"] as? NSNumber)?.uint64Value == journal
+            {
+                return journal
+            }
+            try await Task.sleep(for: .milliseconds(25))
         }
-        for _ in 0..<200 where markers().isEmpty { try await Task.sleep(for: .milliseconds(25)) }
-        #expect(markers().count == 1)
+        return nil
+    }
+
+    /// The markers of unsynced writes in `data`'s read models.
+    static func markers(_ data: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: data + "/projections")) ?? []).filter { $0.hasPrefix("unsynced-") }
+    }
+
+    @Test("a clean stop syncs the read models and withdraws the marker of unsynced writes that folding left")
+    func cleanStopFlushesProjections() async throws {
+        let directory = TemporaryDirectory()
+        let data = directory.path + "/data"
+        let (process, output, errors) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
+        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
+        #expect(try await Self.openAccount(port: port, login: "ann") == 201)
+        // The fold of the new events left a marker while the server runs.
+        #expect(try await Self.caughtUp(port: port) != nil)
+        #expect(Self.markers(data).count == 1)
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        #expect(markers().isEmpty, "\(errors.current)")
+        #expect(Self.markers(data).isEmpty, "\(errors.current)")
+    }
+
+    @Test("killed with SIGKILL, the server's read models are kept at restart; after a system restart they are set aside and folded again")
+    func killedThenRestarted() async throws {
+        let directory = TemporaryDirectory()
+        let data = directory.path + "/data"
+        let (first, output, errors) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
+        let port = try #require(try await Self.port(from: output, process: first), "no address printed: \(errors.current)")
+        for login in ["ann", "bob", "cyd"] { #expect(try await Self.openAccount(port: port, login: login) == 201) }
+        let head = try #require(try await Self.caughtUp(port: port))
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(Self.markers(data).count == 1)
+
+        // The same boot: the killed process's commits are in the page cache, and are kept.
+        let (second, output2, errors2) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
+        _ = try #require(try await Self.port(from: output2, process: second), "no address printed: \(errors2.current)")
+        let log2 = output2.current + errors2.current
+        #expect(log2.contains("tally.projections.seq=\(head) "), "\(log2)")
+        #expect(!log2.contains("torn"))
+        #expect(!FileManager.default.fileExists(atPath: data + "/projections.torn"))
+        kill(second.processIdentifier, SIGKILL)
+        second.waitUntilExit()
+
+        // As if the machine had restarted since: the marker names an earlier boot.
+        for name in Self.markers(data) {
+            let path = data + "/projections/" + name
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let lines = text.split(separator: "\n").map { $0.hasPrefix("boot ") ? "boot an-earlier-boot" : String($0) }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        }
+        let (third, output3, errors3) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
+        let port3 = try #require(try await Self.port(from: output3, process: third), "no address printed: \(errors3.current)")
+        #expect(try await Self.caughtUp(port: port3) == head)
+        let log3 = output3.current + errors3.current
+        #expect(log3.contains("projections may be torn by a system crash"), "\(log3)")
+        #expect(log3.contains("tally.projections.seq=0 "), "\(log3)")
+        #expect(FileManager.default.fileExists(atPath: data + "/projections.torn/data.mdb"))
+        third.terminate()
+        third.waitUntilExit()
+        #expect(third.terminationStatus == 0)
+        #expect(Self.markers(data).isEmpty)
     }
 
     @Test("serve refuses a damaged data directory with the file and the reason, and exits 1")
