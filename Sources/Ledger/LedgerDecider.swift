@@ -684,7 +684,17 @@ struct LedgerDecider {
         if let expiry = terms.access.expiresAtMilliseconds, expiry > Self.timeMillisecondsMax {
             throw LedgerRejection(.invalidAccessTerms, "access.expiresAtMilliseconds is after the year 9999")
         }
+        try checkStillOnSale(terms)
         for incentive in terms.incentiveIDs { try identifier(incentive, "incentiveIDs") }
+    }
+
+    /// Content whose access has expired gives the buyer nothing: it is neither registered nor
+    /// sold from then on (a catalog entry stays registered, unsold).
+    func checkStillOnSale(_ terms: ContentTerms) throws {
+        if let expiry = terms.access.expiresAtMilliseconds, expiry <= time {
+            throw LedgerRejection(
+                .expiryNotInFuture, "access to \(terms.content) expires at \(expiry), not after now (\(time)): it is no longer sold")
+        }
     }
 
     /// 9999-12-31T23:59:59.999Z: no time the ledger records is later.
@@ -700,6 +710,7 @@ struct LedgerDecider {
             guard let registered = try state.content(vendor: vendor, id) else {
                 throw LedgerRejection(.unknownContent, "\(vendor) has no content \(id)")
             }
+            try checkStillOnSale(registered)
             terms = registered
         case .inline(let inline):
             try checkTerms(inline, vendor: vendorRecord)

@@ -47,6 +47,8 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case incentiveExists = 41
         case unknownIncentive = 42
         case incentiveNotExpired = 43
+        /// An expiry that is not after now: a new incentive lot's, or the access of content
+        /// registered or sold (content whose access has expired is no longer sold).
         case expiryNotInFuture = 44
         case noReferralPolicy = 45
         case referralAlreadyRewarded = 46

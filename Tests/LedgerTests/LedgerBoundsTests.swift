@@ -54,7 +54,7 @@ struct LedgerBoundsTests {
 
 @Suite("Ledger: entitlement uses")
 struct LedgerEntitlementTests {
-    @Test("each use counts against the views bought; past them, or for another user or an uncaptured purchase, it is refused")
+    @Test("each use counts against the views bought; past them, or for another user or an uncaptured purchase, it is refused; content whose access has expired is no longer sold")
     func views() async throws {
         let fixture = try LedgerFixture()
         try await fixture.givenShopAndAlice(funds: 1_000)
@@ -78,6 +78,18 @@ struct LedgerEntitlementTests {
         try await fixture.run(.useEntitlement(user: "alice", transaction: timed.transaction!))
         fixture.clock.advance(seconds: 2)
         try await fixture.reject(.useEntitlement(user: "alice", transaction: timed.transaction!), .entitlementExhausted)
+
+        // Content whose access has expired is neither sold (inline or from the catalog) nor registered.
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(expiring)), .expiryNotInFuture)
+        try await fixture.reject(.authorize(user: "alice", vendor: "shop", content: .inline(expiring), holdSeconds: 60), .expiryNotInFuture)
+        try await fixture.reject(.registerContent(vendor: "shop", terms: expiring), .expiryNotInFuture)
+        var catalogued = LedgerFixture.terms("until-soon", price: 10)
+        catalogued.access = AccessTerms(expiresAtMilliseconds: fixture.clock.now + 1_000)
+        try await fixture.run(.registerContent(vendor: "shop", terms: catalogued))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("until-soon")))
+        fixture.clock.advance(seconds: 1)
+        let late = try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .catalog("until-soon")), .expiryNotInFuture)
+        #expect(late?.message.contains("until-soon") == true)
     }
 }
 
