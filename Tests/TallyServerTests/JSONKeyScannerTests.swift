@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 @testable import TallyServer
 
@@ -43,6 +44,103 @@ struct JSONKeyScannerTests {
         #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.keyPaths(of: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.keyPaths(of: Array(deep.utf8)) }
+    }
+
+    /// The repeated member's path, or nil when the scan accepts `text`; records anything else.
+    static func duplicate(_ text: String) -> String? {
+        do {
+            _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8))
+            return nil
+        } catch {
+            #expect(error.duplicate != nil, "\(text): \(error.reason)")
+            return error.duplicate
+        }
+    }
+
+    @Test("a member named twice in one object is refused with its path; the same name in different objects is not a repetition")
+    func duplicateMembers() {
+        #expect(Self.duplicate(#"{"a":1,"a":2}"#) == "a")
+        #expect(Self.duplicate(#"{"a":1,"\u0061":null}"#) == "a", "an escape spells the same name")
+        #expect(Self.duplicate(#"{"a":{"b":1,"c":2,"b":{}}}"#) == "a.b")
+        #expect(Self.duplicate(#"{"a":[{"b":1},{"b":2,"b":3}]}"#) == "a[].b")
+        #expect(Self.duplicate("{\"é\":1,\"e\u{301}\":2}") == "é", "canonically equivalent names are one name to Swift's decoder")
+        #expect(Self.duplicate(#"{"a":[{"b":1},{"b":2}],"c":{"b":1,"a":[]},"b":{"b":{"b":0}}}"#) == nil)
+    }
+
+    /// A random object of up to `depth` levels: members with distinct names, values that are
+    /// numbers, objects or arrays of objects.
+    indirect enum Value {
+        case number(Int)
+        case object([(String, Value)])
+        case array([Value])
+
+        static func object(_ random: inout TestValues, depth: Int) -> Value {
+            let names = ["a", "b", "c", "d", "e", "f"].shuffled(using: &random).prefix(1 + random.below(4))
+            return .object(names.map { name in
+                switch depth > 0 ? random.below(3) : 0 {
+                case 0: return (name, .number(random.below(100)))
+                case 1: return (name, object(&random, depth: depth - 1))
+                default: return (name, .array((0..<(1 + random.below(2))).map { _ in object(&random, depth: depth - 1) }))
+                }
+            })
+        }
+
+        var json: String {
+            switch self {
+            case .number(let value): return String(value)
+            case .object(let members): return "{" + members.map { "\"\($0.0)\":\($0.1.json)" }.joined(separator: ",") + "}"
+            case .array(let elements): return "[" + elements.map(\.json).joined(separator: ",") + "]"
+            }
+        }
+
+        /// Every object's path (`a.b`, `a[]`), this one's as "".
+        func objectPaths(_ path: String = "") -> [String] {
+            switch self {
+            case .number: return []
+            case .object(let members):
+                return [path] + members.flatMap { $0.1.objectPaths(path.isEmpty ? $0.0 : path + "." + $0.0) }
+            case .array(let elements): return elements.flatMap { $0.objectPaths(path + "[]") }
+            }
+        }
+
+        /// The object at `target` with its first member repeated last (with another value).
+        func repeating(at target: String, _ path: String = "") -> (Value, String?) {
+            switch self {
+            case .number: return (self, nil)
+            case .object(var members):
+                if path == target {
+                    let name = members[0].0
+                    members.append((name, .number(7)))
+                    return (.object(members), path.isEmpty ? name : path + "." + name)
+                }
+                var found: String?
+                for index in members.indices where found == nil {
+                    let (value, repeated) = members[index].1.repeating(at: target, path.isEmpty ? members[index].0 : path + "." + members[index].0)
+                    members[index].1 = value
+                    found = repeated
+                }
+                return (.object(members), found)
+            case .array(var elements):
+                var found: String?
+                for index in elements.indices where found == nil {
+                    (elements[index], found) = elements[index].repeating(at: target, path + "[]")
+                }
+                return (.array(elements), found)
+            }
+        }
+    }
+
+    @Test("random objects: accepted as they are; with one member repeated in any one object, refused with that member's path")
+    func randomRepetitions() {
+        for seed in UInt64(0)..<400 {
+            var random = TestValues(seed: seed)
+            let value = Value.object(&random, depth: 3)
+            #expect(Self.duplicate(value.json) == nil, "seed \(seed): \(value.json)")
+            let target = random.pick(value.objectPaths())
+            let (repeated, path) = value.repeating(at: target)
+            #expect(path != nil, "seed \(seed): no object at \(target)")
+            #expect(Self.duplicate(repeated.json) == path, "seed \(seed): \(repeated.json)")
+        }
     }
 
     @Test("reports whether the value is an object, and every key path with array elements as []")
