@@ -221,11 +221,26 @@ extension Request {
         return String(Substring(utf8[first...last]))
     }
 
-    func query(_ name: String) -> String? { uri.queryParameters[Substring(name)].map(String.init) }
+    /// A query parameter's value; a parameter given more than once is refused (as a body's
+    /// repeated member is): which of its values a cache, a proxy or the server would use is
+    /// not for the client to guess.
+    func query(_ name: String) throws -> String? {
+        var found: Substring?
+        var count = 0
+        for (key, value) in uri.queryParameters where key == name {
+            found = value
+            count += 1
+        }
+        guard count <= 1 else {
+            throw APIError(.badRequest, "duplicate-parameter", "The request names a query parameter more than once",
+                           detail: "\(name) is given \(count) times", field: name)
+        }
+        return found.map(String.init)
+    }
 
     /// A query parameter as an unsigned integer, refused with the parameter named if malformed.
     func queryUInt(_ name: String, max: UInt64 = .max) throws -> UInt64? {
-        guard let text = query(name) else { return nil }
+        guard let text = try query(name) else { return nil }
         guard let value = UInt64(text), value <= max else {
             throw APIError.badField(name, "\(name) must be an integer from 0 to \(max)")
         }

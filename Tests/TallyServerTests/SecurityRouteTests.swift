@@ -278,6 +278,25 @@ struct SecurityRouteTests {
             #expect(single.status == .created || single.status == .ok, "\(single.json)")
         }
     }
+
+    @Test("a query parameter given twice is refused with its name; given once it is read")
+    func duplicateParameters() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("lou", amount: 1_000)
+            for path in ["/v1/me/history/USD?limit=5&limit=500", "/v1/me/wallets?minSequence=1&minSequence=999999",
+                         "/v1/me/balances/USD?atSequence=1&other=x&atSequence=2"] {
+                let refused = try await client.user(user, .get, path)
+                #expect(refused.status == .badRequest, "\(path)")
+                #expect(refused.problemType == "duplicate-parameter", "\(path)")
+                let name = String(path.split(separator: "?")[1].split(separator: "=")[0])
+                #expect(refused.json["field"] as? String == name, "\(path)")
+            }
+            #expect(try await client.user(user, .get, "/v1/me/history/USD?limit=5").status == .ok)
+            let auditor = try await client.send(.get, "/v1/audit/events?from=1&from=2", headers: client.bearer(APIHarness.auditorKey))
+            #expect(auditor.problemType == "duplicate-parameter")
+        }
+    }
 }
 
 @Suite("Replay guard")
