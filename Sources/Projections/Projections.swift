@@ -158,9 +158,7 @@ public final class Projections: Sendable {
     /// them; opening them read-write sets them aside and folds again), or nil. For tools that
     /// only read them.
     public static func tornReason(dataDirectory: String) -> String? {
-        let path = path(in: dataDirectory)
-        guard FileSystem.exists(path) else { return nil }
-        return UnsyncedWrites.tornReason(in: path, bootID: UnsyncedWrites.currentBootID())
+        UnsyncedWrites.tornReason(in: path(in: dataDirectory), bootID: UnsyncedWrites.currentBootID())
     }
 
     /// Opens (or creates) the read models in exactly `directory` (for `journal-tool` replays).
@@ -173,7 +171,7 @@ public final class Projections: Sendable {
         bootID: String? = UnsyncedWrites.currentBootID()
     ) throws -> Projections {
         // Read models a system crash may have torn are set aside and folded again.
-        if FileSystem.exists(path), let reason = UnsyncedWrites.tornReason(in: path, bootID: bootID) {
+        if let reason = UnsyncedWrites.tornReason(in: path, bootID: bootID) {
             let aside = path + ".torn"
             logger.warning("projections may be torn by a system crash; setting them aside and folding the journal again", metadata: [
                 "tally.projections.path": "\(path)", "tally.projections.aside": "\(aside)", "tally.projections.reason": "\(reason)",

@@ -51,7 +51,8 @@ final class UnsyncedWrites: @unchecked Sendable {
         return id.isEmpty ? nil : id
     }
 
-    /// Why the environment in `directory` may be torn, or nil when every marker is of this boot.
+    /// Why the environment in `directory` may be torn, or nil when every marker is of this boot
+    /// (or there is no such directory).
     static func tornReason(in directory: String, bootID: String?) -> String? {
         for name in FileSystem.contents(of: directory) where name.hasPrefix(prefix) {
             guard let marker = Marker(path: directory + "/" + name) else {
