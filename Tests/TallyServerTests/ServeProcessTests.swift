@@ -41,12 +41,28 @@ struct ServeProcessTests {
         return nil
     }
 
+    /// A started server, and the port it printed (the test fails when it prints none).
+    struct Serving {
+        let process: Process
+        let port: Int
+        let output: Output
+        let errors: Output
+        /// Everything it has logged so far.
+        var log: String { output.current + errors.current }
+    }
+
+    static func serving(_ dataDirectory: String, extra: [String] = []) async throws -> Serving {
+        let (process, output, errors) = try start(dataDirectory: dataDirectory, extra: extra)
+        let port = try #require(try await port(from: output, process: process), "no address printed: \(errors.current)")
+        return Serving(process: process, port: port, output: output, errors: errors)
+    }
+
     @Test("serve starts on a new data directory, answers /health, and stops cleanly on SIGTERM")
     func startsAndStops() async throws {
         let directory = TemporaryDirectory()
-        let (process, output, errors) = try Self.start(dataDirectory: directory.path + "/data")
-        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
-        let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/health")!)
+        let server = try await Self.serving(directory.path + "/data")
+        let process = server.process
+        let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/health")!)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: body, as: UTF8.self) == #"{"status":"ok"}"#)
         #expect(FileManager.default.fileExists(atPath: directory.path + "/data/journal/data.mdb"))
@@ -94,39 +110,35 @@ struct ServeProcessTests {
     func cleanStopFlushesProjections() async throws {
         let directory = TemporaryDirectory()
         let data = directory.path + "/data"
-        let (process, output, errors) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
-        let port = try #require(try await Self.port(from: output, process: process), "no address printed: \(errors.current)")
-        #expect(try await Self.openAccount(port: port, login: "ann") == 201)
+        let server = try await Self.serving(data, extra: Self.withAdmin)
+        #expect(try await Self.openAccount(port: server.port, login: "ann") == 201)
         // The fold of the new events left a marker while the server runs.
-        #expect(try await Self.caughtUp(port: port) != nil)
+        #expect(try await Self.caughtUp(port: server.port) != nil)
         #expect(Self.markers(data).count == 1)
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(Self.markers(data).isEmpty, "\(errors.current)")
+        server.process.terminate()
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+        #expect(Self.markers(data).isEmpty, "\(server.log)")
     }
 
     @Test("killed with SIGKILL, the server's read models are kept at restart; after a system restart they are set aside and folded again")
     func killedThenRestarted() async throws {
         let directory = TemporaryDirectory()
         let data = directory.path + "/data"
-        let (first, output, errors) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
-        let port = try #require(try await Self.port(from: output, process: first), "no address printed: \(errors.current)")
-        for login in ["ann", "bob", "cyd"] { #expect(try await Self.openAccount(port: port, login: login) == 201) }
-        let head = try #require(try await Self.caughtUp(port: port))
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        let first = try await Self.serving(data, extra: Self.withAdmin)
+        for login in ["ann", "bob", "cyd"] { #expect(try await Self.openAccount(port: first.port, login: login) == 201) }
+        let head = try #require(try await Self.caughtUp(port: first.port))
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
         #expect(Self.markers(data).count == 1)
 
         // The same boot: the killed process's commits are in the page cache, and are kept.
-        let (second, output2, errors2) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
-        _ = try #require(try await Self.port(from: output2, process: second), "no address printed: \(errors2.current)")
-        let log2 = output2.current + errors2.current
-        #expect(log2.contains("tally.projections.seq=\(head) "), "\(log2)")
-        #expect(!log2.contains("torn"))
+        let second = try await Self.serving(data, extra: Self.withAdmin)
+        #expect(second.log.contains("tally.projections.seq=\(head) "), "\(second.log)")
+        #expect(!second.log.contains("torn"))
         #expect(!FileManager.default.fileExists(atPath: data + "/projections.torn"))
-        kill(second.processIdentifier, SIGKILL)
-        second.waitUntilExit()
+        kill(second.process.processIdentifier, SIGKILL)
+        second.process.waitUntilExit()
 
         // As if the machine had restarted since: the marker names an earlier boot.
         for name in Self.markers(data) {
@@ -135,16 +147,14 @@ struct ServeProcessTests {
             let lines = text.split(separator: "\n").map { $0.hasPrefix("boot ") ? "boot an-earlier-boot" : String($0) }
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
         }
-        let (third, output3, errors3) = try Self.start(dataDirectory: data, extra: Self.withAdmin)
-        let port3 = try #require(try await Self.port(from: output3, process: third), "no address printed: \(errors3.current)")
-        #expect(try await Self.caughtUp(port: port3) == head)
-        let log3 = output3.current + errors3.current
-        #expect(log3.contains("projections may be torn by a system crash"), "\(log3)")
-        #expect(log3.contains("tally.projections.seq=0 "), "\(log3)")
+        let third = try await Self.serving(data, extra: Self.withAdmin)
+        #expect(try await Self.caughtUp(port: third.port) == head)
+        #expect(third.log.contains("projections may be torn by a system crash"), "\(third.log)")
+        #expect(third.log.contains("tally.projections.seq=0 "), "\(third.log)")
         #expect(FileManager.default.fileExists(atPath: data + "/projections.torn/data.mdb"))
-        third.terminate()
-        third.waitUntilExit()
-        #expect(third.terminationStatus == 0)
+        third.process.terminate()
+        third.process.waitUntilExit()
+        #expect(third.process.terminationStatus == 0)
         #expect(Self.markers(data).isEmpty)
     }
 
