@@ -9,7 +9,7 @@ struct TallyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "Tally: a micropayment ledger on a signed, hash-chained journal.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Call.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -11,24 +11,8 @@ struct ToolRun {
 
     /// Runs `journal-tool arguments` with stdout and stderr piped (never a terminal).
     static func run(_ arguments: [String]) throws -> ToolRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: toolPath)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Stderr is drained on another thread while stdout is read here, so that neither pipe
-        // can fill up and block the child.
-        let errorStream = StreamCollector(errors.fileHandleForReading)
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        errorStream.waitForEnd()
-        process.waitUntilExit()
-        let errorData = errorStream.data
-        return ToolRun(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            errors: String(decoding: errorData, as: UTF8.self))
+        let run = try ChildRun.run(toolPath, arguments)
+        return ToolRun(status: run.status, output: run.output, errors: run.errors)
     }
 
     /// The output parsed as one JSON object.
