@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import Journal
 import Ledger
@@ -141,7 +142,9 @@ struct AuditController: Sendable {
             var next = from
             var sent: UInt64 = 0
             var idle = 0
-            while true {
+            // A stopping server ends its feeds (they would otherwise hold the graceful shutdown
+            // open until its deadline); a client that went away is found by the keep-alive's write.
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 if let limit, sent >= limit { break }
                 let batch = try journal.events(from: next, limit: 256)
                 if batch.isEmpty {

@@ -81,6 +81,47 @@ struct CallCommandTests {
         #expect(feed.errors.contains("timed out waiting for the server"), "\(feed.summary)")
     }
 
+    @Test("a stopping server ends the change feed it serves: the client sees the stream finish, not a broken connection")
+    func feedEndsWhenTheServerStops() async throws {
+        let directory = TemporaryDirectory()
+        let auditorKey = "call-test-auditor-key-0123456789"
+        let server = try await ServeProcessTests.serving(
+            directory.path + "/data", extra: ServeProcessTests.withAdmin + ["--auditor-key", auditorKey])
+        defer { if server.process.isRunning { server.process.terminate(); server.process.waitUntilExit() } }
+
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: ServeProcessTests.tallyPath)
+        client.arguments = ["call", "--url", "http://127.0.0.1:\(server.port)", "--bearer", auditorKey, "--timeout", "0",
+                            "GET", "/v1/audit/feed?from=1"]
+        let output = Pipe()
+        let errors = Pipe()
+        client.standardOutput = output
+        client.standardError = errors
+        try client.run()
+        defer { if client.isRunning { client.terminate() } }
+        let clientErrors = StreamCollector(errors.fileHandleForReading)
+        let clientOutput = StreamCollector(output.fileHandleForReading)
+        for _ in 0..<400 where !clientErrors.text.contains("HTTP/1.1 200") {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        try #require(clientErrors.text.contains("HTTP/1.1 200"), "the feed was not served: \(clientErrors.text)")
+
+        server.process.terminate()
+        // A liveness bound, not a timing: before, the server never stopped while a feed was open.
+        for _ in 0..<1200 where server.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        if server.process.isRunning {
+            Issue.record("the server did not stop within 60 s of SIGTERM while a change feed was open")
+            kill(server.process.processIdentifier, SIGKILL)
+        }
+        server.process.waitUntilExit()
+        client.waitUntilExit()
+        clientOutput.waitForEnd()
+        #expect(server.process.terminationStatus == 0, "\(server.log)")
+        // Before, the feed held the stop open until the server cut the connection mid-stream
+        // (the client then exits 3: "closed the connection inside the chunk size line").
+        #expect(client.terminationStatus == 0, "\(clientErrors.text)")
+    }
+
     @Test("a usage error exits 64 and names the rule; nothing is sent", arguments: [
         (["FETCH", "/health"], "METHOD must be one of"),
         (["GET", "health"], "PATH must start with /"),
