@@ -1,9 +1,9 @@
 import Foundation
-import ServiceLifecycle
 import Hummingbird
 import Journal
 import Ledger
 import NIOCore
+import ServiceLifecycle
 import TallyCrypto
 
 struct AuditEvent: Codable, Sendable {
@@ -171,9 +171,6 @@ struct AuditController: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
-    /// What one subscriber may see of an event: everything for auditors; for a vendor, only
-    /// its own events, without postings or funding sources (they name user accounts) and with
-    /// users replaced by the vendor's pseudonym for them.
     /// Whether `bytes` hold `text` between double quotes.
     static func contains(_ bytes: [UInt8], quoted text: String) -> Bool {
         let needle = Array(("\"" + text + "\"").utf8)
@@ -194,6 +191,9 @@ struct AuditController: Sendable {
         }
     }
 
+    /// What one subscriber may see of an event: everything for auditors; for a vendor, only
+    /// its own events, without postings or funding sources (they name user accounts) and with
+    /// users replaced by the vendor's pseudonym for them.
     static func feedData(_ stored: StoredEvent, vendor: String?, pseudonyms: Pseudonyms) throws -> [UInt8]? {
         guard let vendor else {
             return Array(try JSONResponse.encoder.encode(AuditEvent(

@@ -160,11 +160,11 @@ struct Call: ParsableCommand {
 
     /// The request's bytes, and the idempotency key it carries when one was generated for it.
     static func request(
-        method: String, path: String, host: String, port: Int, caller: Caller, idempotencyKey: String?, body: [UInt8]?,
-        now: Date = Date()
+        method: String, path: String, host: String, port: Int, caller: Caller, idempotencyKey: String?, body: [UInt8]?
     ) -> (bytes: [UInt8], generatedKey: String?) {
+        let hostName = host.contains(":") ? "[\(host)]" : host
         var headers: [(String, String)] = [
-            ("Host", port == 80 ? host : (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")),
+            ("Host", port == 80 ? hostName : "\(hostName):\(port)"),
             ("User-Agent", "tally-call"),
             ("Accept", "application/json, application/problem+json, text/event-stream"),
             ("Connection", "close"),
@@ -187,7 +187,7 @@ struct Call: ParsableCommand {
         case .bearer(let token):
             headers.append(("Authorization", "Bearer \(token)"))
         case .vendor(let keyID, let secret):
-            let timestamp = String(Int64(now.timeIntervalSince1970))
+            let timestamp = String(Int64(Date().timeIntervalSince1970))
             let nonce = Hex.encode(SecureRandom.bytes(16))
             let signature = VendorSignature.sign(
                 secret: secret, method: method, pathAndQuery: path, timestamp: timestamp, nonce: nonce,
