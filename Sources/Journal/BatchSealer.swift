@@ -11,10 +11,7 @@ final class BatchSealer: @unchecked Sendable {
     private var stopped = false
 
     init() {
-        let thread = Thread { [self] in run() }
-        thread.name = "tally.journal.sealer"
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        startThread(named: "tally.sealer", qualityOfService: .userInitiated) { [self] in run() }
     }
 
     /// Hands a job to the sealing thread. The writer submits one job at a time and waits for its

@@ -96,10 +96,7 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "tally.journal.writer"
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        startThread(named: "tally.writer", qualityOfService: .userInitiated) { [self] in run() }
     }
 
     /// The last committed sequence.

@@ -419,12 +419,10 @@ public final class Projections: Sendable {
         let stop = StopFlag()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
+                startThread(named: "tally.fold") { [self] in
                     self.tail(until: stop)
                     continuation.resume()
                 }
-                thread.name = "tally.projections"
-                thread.start()
             }
         } onCancel: {
             stop.set()

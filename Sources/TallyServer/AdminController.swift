@@ -253,7 +253,9 @@ struct AdminController: Sendable {
         let projections = api.projections
         let flag = rebuilding
         let logger = api.logger
-        Task.detached {
+        // On a thread of its own: a rebuild folds for seconds to minutes, and on the concurrency
+        // pool (one thread per core) it would hold a thread that every request needs.
+        startThread(named: "tally.rebuild") {
             defer { flag.end() }
             do {
                 try projections.rebuild(progress: nil)

@@ -39,6 +39,9 @@ public final class TallyAPI: Sendable {
     let metrics: TallyMetrics
     let inFlight = Mutex<Set<String>>([])
     let loginThrottle = LoginThrottle()
+    /// Where passwords are hashed and checked (see ``BlockingWorkers``): at most 64 waiting,
+    /// about 3.5 s of scrypt at the default cost on one thread.
+    let passwordWorkers = BlockingWorkers(name: "tally.scrypt", threads: BlockingWorkers.halfTheCores, queueLimit: 64)
 
     public init(
         journal: Journal, projections: Projections, credentials: CredentialStore, identity: IdentityStore, secrets: ServerSecrets,
@@ -60,7 +63,33 @@ public final class TallyAPI: Sendable {
         self.clock = clock
     }
 
+    deinit { passwordWorkers.stop() }
+
     var now: UInt64 { clock() }
+
+    // MARK: Passwords
+
+    /// A new password's scrypt hash, made on the password workers.
+    func hashPassword(_ password: String) async throws -> String {
+        let parameters = Scrypt.Parameters(n: 1 << settings.scryptLog2N, r: 8, p: 1)
+        return try await onPasswordWorkers { try Scrypt.hash(password: password, parameters: parameters) }
+    }
+
+    /// Whether `password` matches the scrypt hash `stored`, checked on the password workers.
+    func verifyPassword(_ password: String, stored: String) async throws -> Bool {
+        try await onPasswordWorkers { Scrypt.verify(password: password, stored: stored) }
+    }
+
+    private func onPasswordWorkers<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await passwordWorkers.run(body)
+        } catch let busy as BlockingWorkers.Busy {
+            var error = APIError(.serviceUnavailable, "overloaded", "Too many password checks are waiting; nothing was written; retry later",
+                                 detail: "at most \(passwordWorkers.queueLimit) password hashes wait at once")
+            error.headers = [.retryAfter: "\(busy.retryAfterSeconds)"]
+            throw error
+        }
+    }
 
     static func newID(_ prefix: String) -> String { prefix + Hex.encode(SecureRandom.bytes(12)) }
 

@@ -59,7 +59,7 @@ struct UserController: Sendable {
               !TextRules.containsControlCharacter(email)
         else { throw APIError.badField("email", "email must be an e-mail address") }
         let user = TallyAPI.newID("u_")
-        let hash = try Scrypt.hash(password: password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
+        let hash = try await api.hashPassword(password)
         let result = try await claimingLogin(api: api, name: login, .init(user: user, member: nil, passwordHash: hash)) {
             try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
         }
@@ -107,11 +107,11 @@ struct UserController: Sendable {
         }
         guard body.password.utf8.count <= 256, let login = try api.credentials.login(name: body.login) else {
             // Spend the same time as a real check, so a wrong name is not told apart from a wrong password.
-            _ = Scrypt.verify(password: body.password, stored: Self.decoyHash(api))
+            _ = try await api.verifyPassword(body.password, stored: Self.decoyHash(api))
             api.loginThrottle.failed(throttleKey, now: api.now)
             throw refused
         }
-        guard Scrypt.verify(password: body.password, stored: login.passwordHash) else {
+        guard try await api.verifyPassword(body.password, stored: login.passwordHash) else {
             api.loginThrottle.failed(throttleKey, now: api.now)
             throw refused
         }
@@ -317,7 +317,7 @@ struct UserController: Sendable {
             throw APIError(.conflict, "login-taken", "That login name is taken", field: "login")
         }
         let member = TallyAPI.newID("m_")
-        let hash = try Scrypt.hash(password: body.password, parameters: .init(n: 1 << api.settings.scryptLog2N, r: 8, p: 1))
+        let hash = try await api.hashPassword(body.password)
         let result = try await Self.claimingLogin(api: api, name: body.login, .init(user: user, member: member, passwordHash: hash)) {
             try await api.ledger.execute(.addMember(user: user, member: member))
         }
