@@ -17,7 +17,9 @@ enum RequestBodies {
     static let defaultLimit = 64 * 1024
     static let batchLimit = 1024 * 1024
 
-    /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says so).
+    /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says
+    /// so: a chunked body is counted as it arrives), and with 400 when it cannot be read (broken
+    /// chunk framing, or a client that went away mid-body: a client's fault, not the server's).
     static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
         if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {
             throw tooLarge(limit)
@@ -27,6 +29,10 @@ enum RequestBodies {
             return Array(buffer.readableBytesView)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw tooLarge(limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge(limit)
+        } catch {
+            throw APIError(.badRequest, "body-unreadable", "The request body could not be read", detail: "\(error)")
         }
     }
 

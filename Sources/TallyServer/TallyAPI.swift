@@ -105,11 +105,15 @@ public final class TallyAPI: Sendable {
             throw APIError(.unauthorized, "signature-missing", "Vendor requests must be signed",
                            detail: "send Tally-Key, Tally-Timestamp, Tally-Nonce and Tally-Signature")
         }
-        guard let seconds = Int64(timestamp) else {
-            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "Tally-Timestamp must be Unix seconds", field: "Tally-Timestamp")
+        // Unix seconds in plain digits: with no sign, both times are at least 0 and their
+        // difference cannot overflow, however far the timestamp is from now.
+        guard (1...19).contains(timestamp.utf8.count), timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+              let seconds = Int64(timestamp)
+        else {
+            throw APIError(.unauthorized, "signature-invalid", "The request signature is not valid", detail: "Tally-Timestamp must be Unix seconds in digits", field: "Tally-Timestamp")
         }
         let nowSeconds = Int64(now / 1000)
-        guard abs(nowSeconds - seconds) <= VendorSignature.skewSeconds else {
+        guard (nowSeconds - seconds).magnitude <= VendorSignature.skewSeconds else {
             throw APIError(.unauthorized, "signature-stale", "The request was signed outside the clock-skew window",
                            detail: "Tally-Timestamp \(seconds) is more than \(VendorSignature.skewSeconds) s from the server's \(nowSeconds)", field: "Tally-Timestamp")
         }

@@ -140,6 +140,53 @@ struct LiveConnectionTests {
         return descriptor
     }
 
+    /// Sends `request` raw on a new connection and returns what the server answers until it
+    /// closes the connection (or 10 s pass). A write the server refuses early is not an error.
+    static func exchange(port: Int, _ request: [UInt8]) throws -> String {
+        let descriptor = try connect(port: port)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var offset = 0
+        while offset < request.count {
+            let sent = request[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { break }
+            offset += sent
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            answer += buffer[0..<count]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    @Test("a chunked body over the limit is refused with 413, broken chunk framing with 400: the client's fault, never a 500")
+    func streamedBodies() async throws {
+        let directory = TemporaryDirectory()
+        let (process, output, errors) = try ServeProcessTests.start(dataDirectory: directory.path + "/data")
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let port = try #require(try await ServeProcessTests.port(from: output, process: process), "no address printed: \(errors.current)")
+        let head = "POST /v1/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+
+        var large = Array(head.utf8)
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 8192)
+        for _ in 0..<9 { large += Array("2000\r\n".utf8) + chunk + Array("\r\n".utf8) }
+        large += Array("0\r\n\r\n".utf8)
+        let tooLarge = try Self.exchange(port: port, large)
+        #expect(tooLarge.hasPrefix("HTTP/1.1 413"), "\(tooLarge.prefix(300))")
+        #expect(tooLarge.contains("body-too-large"))
+
+        let broken = try Self.exchange(port: port, Array((head + "zz\r\n{}\r\n0\r\n\r\n").utf8))
+        #expect(broken.hasPrefix("HTTP/1.1 400"), "\(broken.prefix(300))")
+        #expect(!broken.contains("internal"))
+    }
+
     @Test("an idle connection is closed by the server after the idle timeout")
     func idleTimeout() async throws {
         let directory = TemporaryDirectory()

@@ -43,6 +43,19 @@ struct SecurityRouteTests {
                 .post, uri, headers: client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k5", timestamp: harness.clock.now() / 1000 - 301), body: body)
             #expect(stale.status == .unauthorized)
             #expect(stale.problemType == "signature-stale")
+            // Far from now in either direction, signed or not: stale, never an overflow. A sign
+            // or a number beyond Int64 is not Unix seconds.
+            for (timestamp, rule) in [("0", "signature-stale"), ("9223372036854775807", "signature-stale"),
+                                      ("-9223372036854775808", "signature-invalid"), ("-1", "signature-invalid"),
+                                      ("+\(harness.clock.now() / 1000)", "signature-invalid"), ("99999999999999999999", "signature-invalid"),
+                                      ("", "signature-invalid")] {
+                var far = client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k5")
+                far[.tallyTimestamp] = timestamp
+                let reply = try await client.send(.post, uri, headers: far, body: body)
+                #expect(reply.status == .unauthorized, "\(timestamp)")
+                #expect(reply.problemType == rule, "\(timestamp)")
+                #expect(reply.json["field"] as? String == "Tally-Timestamp", "\(timestamp)")
+            }
 
             let headers = client.signedHeaders(vendor, .post, uri, body: body, idempotencyKey: "k6", nonce: "fixed-nonce-0123456789")
             let first = try await client.send(.post, uri, headers: headers, body: body)
