@@ -66,6 +66,7 @@ struct LedgerDecider {
             let record = try existingUser(user)
             try wallet(record, user, currency)
             if limit < 0 { throw LedgerRejection(.creditLimitNegative, "limit must be zero or more, got \(limit)") }
+            if limit > Money.amountMax { throw LedgerRejection(.amountOverflow, "limit is at most \(Money.amountMax) minor units, got \(limit)") }
             let used = -(try state.balance(.creditLine(user: user, currency: currency)))
             if limit < used {
                 throw LedgerRejection(.creditLimitNegative, "limit \(limit) is below the credit already in use (\(used))", headroom: used)
@@ -148,8 +149,9 @@ struct LedgerDecider {
                 throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, a periodSeconds, or both")
             }
             if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
-            if let period = settlement.periodSeconds, period == 0 {
-                throw LedgerRejection(.invalidVendorPolicy, "settlement.periodSeconds must be positive")
+            if let period = settlement.periodSeconds, !SettlementPolicy.periodSecondsRange.contains(period) {
+                throw LedgerRejection(.invalidVendorPolicy,
+                                      "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)")
             }
             return [.vendorRegistered(VendorRegistered(
                 vendor: vendor, name: name, sites: sites, feeBasisPoints: feeBasisPoints, settlement: settlement, timeMilliseconds: time))]
@@ -192,6 +194,7 @@ struct LedgerDecider {
             let transaction = "tx-\(nextSequence)"
             let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
             let holds = LedgerAccount.holds(user: user, currency: terms.currency)
+            try checkCredit(holds, terms.price)
             return [.purchaseAuthorized(PurchaseAuthorized(
                 transaction: transaction, user: user, member: member, vendor: vendor, terms: terms,
                 holdExpiresAtMilliseconds: time + holdSeconds * 1000,
@@ -425,12 +428,13 @@ struct LedgerDecider {
                 trigger = .command
             } else if let threshold = record.settlement.thresholdAmount, amount >= threshold {
                 trigger = .threshold
-            } else if let period = record.settlement.periodSeconds, time >= lastSettledAt + period * 1000 {
+            } else if let due = record.settlement.periodDue(after: lastSettledAt), time >= due {
                 trigger = .period
             } else {
                 throw LedgerRejection(.nothingToSettle, "\(vendor) is below its threshold and its period has not elapsed",
                                       headroom: record.settlement.thresholdAmount.map { $0 - amount })
             }
+            try checkCredit(.settlementClearing(currency: currency), amount)
             return [.vendorSettled(VendorSettled(
                 vendor: vendor, currency: currency, amount: amount, trigger: trigger,
                 coversFromSequence: settledThrough + 1, coversThroughSequence: nextSequence - 1,

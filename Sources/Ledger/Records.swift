@@ -86,6 +86,19 @@ public struct SettlementPolicy: Sendable, Codable, Equatable {
         self.thresholdAmount = thresholdAmount
         self.periodSeconds = periodSeconds
     }
+
+    /// The longest period a vendor may register: a year.
+    public static let periodSecondsRange: ClosedRange<UInt64> = 1...(366 * 86_400)
+
+    /// When the period next falls due after a settlement (or registration) at `start`, in Unix
+    /// milliseconds: nil without a period, or when the time is past what a `UInt64` holds (a
+    /// period no registration accepts now; such a period is never due, never an overflow).
+    public func periodDue(after start: UInt64) -> UInt64? {
+        guard let periodSeconds else { return nil }
+        let (milliseconds, overflow) = periodSeconds.multipliedReportingOverflow(by: 1000)
+        let (due, overflowSum) = start.addingReportingOverflow(milliseconds)
+        return overflow || overflowSum ? nil : due
+    }
 }
 
 public struct VendorRecord: Sendable, Codable, Equatable {

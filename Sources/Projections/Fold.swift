@@ -1027,14 +1027,7 @@ final class Folder {
         // own last settlement (from the vendor's registration before the first), as the ledger's.
         let policy = view.policy
         for position in view.currencies.indices {
-            var periodDue: UInt64?
-            if let period = policy.periodSeconds {
-                let start = view.currencies[position].lastSettledAtMilliseconds ?? view.registeredAtMilliseconds
-                let (milliseconds, overflow) = period.multipliedReportingOverflow(by: 1000)
-                let (due, overflowSum) = start.addingReportingOverflow(milliseconds)
-                if overflow || overflowSum { throw FoldFailure("settlement period of \(vendor) overflows") }
-                periodDue = due
-            }
+            let periodDue = policy.periodDue(after: view.currencies[position].lastSettledAtMilliseconds ?? view.registeredAtMilliseconds)
             var due = SettlementDue(thresholdAmount: policy.thresholdAmount, remainingToThreshold: nil, periodDueAtMilliseconds: periodDue)
             if let threshold = policy.thresholdAmount {
                 let (left, overflow) = threshold.subtractingReportingOverflow(view.currencies[position].unsettled)

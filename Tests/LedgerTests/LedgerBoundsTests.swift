@@ -38,6 +38,40 @@ struct LedgerBoundsTests {
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(fine)))
     }
 
+    @Test("a credit line above 10^15 minor units is refused as amountOverflow; 10^15 is approved")
+    func creditLineCeiling() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        let head = fixture.ledger.journal.head
+        try await fixture.reject(.approveCreditLine(user: "alice", currency: .usd, limit: .max), .amountOverflow)
+        try await fixture.reject(.approveCreditLine(user: "alice", currency: .usd, limit: Money.amountMax + 1), .amountOverflow)
+        #expect(fixture.ledger.journal.head == head)
+        try await fixture.run(.approveCreditLine(user: "alice", currency: .usd, limit: Money.amountMax))
+    }
+
+    @Test("a settlement period longer than a year is refused as invalidVendorPolicy; a year is accepted")
+    func settlementPeriodCeiling() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        let head = fixture.ledger.journal.head
+        for period: UInt64 in [0, 366 * 86_400 + 1, .max / 1000 + 1, .max] {
+            try await fixture.reject(.registerVendor(vendor: "v2", name: "V", sites: [LedgerFixture.site], feeBasisPoints: 0,
+                                                     settlement: .init(periodSeconds: period)), .invalidVendorPolicy)
+        }
+        #expect(fixture.ledger.journal.head == head)
+        try await fixture.run(.registerVendor(vendor: "v2", name: "V", sites: [LedgerFixture.site], feeBasisPoints: 0,
+                                              settlement: .init(periodSeconds: 366 * 86_400)))
+    }
+
+    @Test("a period's due time that a UInt64 cannot hold is never due (a journal from before the bound), not an overflow")
+    func periodDueNeverOverflows() {
+        #expect(SettlementPolicy(periodSeconds: 60).periodDue(after: 1_000) == 61_000)
+        #expect(SettlementPolicy(thresholdAmount: 5).periodDue(after: 1_000) == nil)
+        #expect(SettlementPolicy(periodSeconds: .max).periodDue(after: 0) == nil)
+        #expect(SettlementPolicy(periodSeconds: UInt64.max / 1000).periodDue(after: 1_000_000) == nil)
+        #expect(SettlementPolicy(periodSeconds: UInt64.max / 1000).periodDue(after: 0) == UInt64.max / 1000 * 1000)
+    }
+
     @Test("a user holds at most 10^15 minor units in lots of one currency")
     func lotsAddUp() async throws {
         let fixture = try LedgerFixture()
