@@ -732,7 +732,16 @@ struct LedgerDecider {
     func checkLimits(_ record: UserRecord, user: String, member: String?, vendor: String, amount: Int64, currency: Currency) throws {
         let limits = record.limits.filter { $0.currency == currency && $0.applies(member: member, vendor: vendor) }
         guard !limits.isEmpty else { return }
-        let entries = try state.spending(user)
+        // The spending log does not say in which currency each purchase was: with one wallet
+        // (a purchase needs a wallet in its currency) it is that one; otherwise each entry's
+        // transaction says, and spending in other currencies does not count.
+        var entries = try state.spending(user)
+        if record.wallets.count > 1 {
+            entries = try entries.filter { entry in
+                guard let transaction = try state.transaction(entry.transaction) else { return true }
+                return transaction.terms.currency == currency
+            }
+        }
         for limit in limits {
             guard let window = limit.windowMilliseconds else {
                 if amount > limit.amount {

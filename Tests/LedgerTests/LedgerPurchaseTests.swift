@@ -157,6 +157,27 @@ struct LedgerPurchaseTests {
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1))))
     }
 
+    @Test("a limit counts spending in its own currency only: a purchase in euros leaves the dollar headroom as it was")
+    func limitsPerCurrency() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 100_000)
+        try await fixture.run(.openWallet(user: "alice", currency: .eur))
+        try await fixture.run(.addFunds(funding: "f-eur", user: "alice", currency: .eur, amount: 100_000, method: .card))
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 1_000)))
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .eur, amount: 5_000)))
+        var euros = LedgerFixture.terms("song-eu", price: 5_000)
+        euros.currency = .eur
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(euros)))
+        // Two-step in dollars: the authorization counts like a one-step purchase.
+        try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)), holdSeconds: 60))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 600))))
+        let usd = try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1))), .exceedsDailyLimit)
+        #expect(usd?.headroom == 0)
+        euros.price = 1
+        let eur = try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(euros)), .exceedsDailyLimit)
+        #expect(eur?.headroom == 0)
+    }
+
     @Test("weekly and monthly limits count a rolling window of spending", arguments: [
         (SpendingLimit.Kind.perWeek, UInt64(7 * 86_400), LedgerRejection.Rule.exceedsWeeklyLimit),
         (SpendingLimit.Kind.perMonth, UInt64(30 * 86_400), LedgerRejection.Rule.exceedsMonthlyLimit),
