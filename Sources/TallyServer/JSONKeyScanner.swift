@@ -20,6 +20,11 @@ struct JSONKeyScanner {
     fileprivate var index = 0
     fileprivate var depth = 0
     private(set) var paths: Set<String> = []
+    /// The first number that is not a plain integer of 64 bits (a fraction, an exponent, or
+    /// beyond Int64 and UInt64), with its path: no field of the API takes one.
+    private(set) var nonInteger: (path: String, text: String)?
+    /// The first plain integer beyond Int64 (only a UInt64 field can take it).
+    private(set) var beyondInt64: (path: String, text: String)?
     /// Deeper than any body of the API; refused rather than recursing without bound.
     static let depthMax = 64
 
@@ -27,8 +32,23 @@ struct JSONKeyScanner {
 
     /// The key paths of `body`, which must be one JSON object; throws `Malformed` for anything
     /// that is not valid JSON.
+    /// What a scan found: whether the body is an object, its key paths, and the first number
+    /// that is not a plain 64-bit integer and the first beyond Int64, each with its path.
+    struct Scan {
+        var isObject: Bool
+        var paths: Set<String>
+        var nonInteger: (path: String, text: String)?
+        var beyondInt64: (path: String, text: String)?
+    }
+
     static func keyPaths(of body: [UInt8]) throws(Malformed) -> (isObject: Bool, paths: Set<String>) {
-        let result: Result<(Bool, Set<String>), Malformed> = body.withUnsafeBufferPointer { buffer in
+        let scan = try scan(body)
+        return (scan.isObject, scan.paths)
+    }
+
+    /// What `keyPaths` gives, and the first number that is not a plain 64-bit integer.
+    static func scan(_ body: [UInt8]) throws(Malformed) -> Scan {
+        let result: Result<Scan, Malformed> = body.withUnsafeBufferPointer { buffer in
             var scanner = JSONKeyScanner(bytes: buffer)
             do throws(Malformed) {
                 scanner.skipWhitespace()
@@ -36,7 +56,7 @@ struct JSONKeyScanner {
                 try scanner.value(path: "")
                 scanner.skipWhitespace()
                 guard scanner.index == buffer.count else { throw Malformed(reason: "content after the JSON value") }
-                return .success((isObject, scanner.paths))
+                return .success(Scan(isObject: isObject, paths: scanner.paths, nonInteger: scanner.nonInteger, beyondInt64: scanner.beyondInt64))
             } catch {
                 return .failure(error)
             }
@@ -63,7 +83,15 @@ struct JSONKeyScanner {
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
-        default: try number()
+        default:
+            let start = index
+            let kind = try number()
+            func text() -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) }
+            switch kind {
+            case .int64: break
+            case .uint64: if beyondInt64 == nil { beyondInt64 = (path, text()) }
+            case .other: if nonInteger == nil { nonInteger = (path, text()) }
+            }
         }
     }
 
@@ -158,23 +186,49 @@ struct JSONKeyScanner {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fileprivate mutating func number() throws(Malformed) {
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+    /// What a number is: a plain integer (no fraction, no exponent) within Int64, one within
+    /// UInt64 only, or anything else.
+    enum NumberKind { case int64, uint64, other }
+
+    fileprivate mutating func number() throws(Malformed) -> NumberKind {
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
         guard index < bytes.count else { throw Malformed(reason: "unexpected end") }
+        let integerStart = index
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
             guard digits() > 0 else { throw Malformed(reason: "not a value") }
         }
+        var kind = Self.kind(UnsafeBufferPointer(rebasing: bytes[integerStart..<index]), negative: negative)
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard digits() > 0 else { throw Malformed(reason: "a fraction needs digits") }
+            kind = .other
         }
         if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { throw Malformed(reason: "an exponent needs digits") }
+            kind = .other
         }
+        return kind
+    }
+
+    /// Which 64-bit integers hold decimal `digits` (negated with `negative`).
+    static func kind(_ digits: UnsafeBufferPointer<UInt8>, negative: Bool) -> NumberKind {
+        var value: UInt64 = 0
+        for digit in digits {
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit &- UInt8(ascii: "0")))
+            if overflow1 || overflow2 { return .other }
+            value = sum
+        }
+        if negative { return value <= UInt64(Int64.max) + 1 ? .int64 : .other }
+        return value <= UInt64(Int64.max) ? .int64 : .uint64
     }
 
     /// A string's text: escapes resolved, UTF-8 checked, no raw control characters.

@@ -55,9 +55,9 @@ enum RequestBodies {
         guard !bytes.isEmpty else {
             throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object", detail: "the body is empty")
         }
-        let scan: (isObject: Bool, paths: Set<String>)
+        let scan: JSONKeyScanner.Scan
         do {
-            scan = try JSONKeyScanner.keyPaths(of: bytes)
+            scan = try JSONKeyScanner.scan(bytes)
         } catch {
             if let duplicate = error.duplicate {
                 throw APIError(.badRequest, "duplicate-field", "The request names a field more than once", detail: error.reason, field: duplicate)
@@ -67,10 +67,20 @@ enum RequestBodies {
         guard scan.isObject else {
             throw APIError(.badRequest, "malformed-json", "The request body must be a JSON object")
         }
+        // Every number the API takes is an integer (minor units, seconds, counts): a fraction,
+        // an exponent (even 1e2 or 1.0) or a value beyond 64 bits is refused with its field,
+        // never rounded or read as something else (Foundation reads 1e2 as 100). A number where
+        // a string or an object belongs is the decoder's wrong type, said by it.
+        func notAnInteger(_ number: (path: String, text: String)) -> APIError {
+            APIError(.badRequest, "wrong-type", "A field has the wrong type",
+                     detail: "\(number.path) must be an integer in plain digits within its range, got \(number.text.prefix(40))", field: number.path)
+        }
         let value: T
         do {
             value = try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
+            // Foundation's decoder fails on 1.5 or 2^63 in an Int64 field without saying where.
+            if case .dataCorrupted = error, let number = scan.nonInteger ?? scan.beyondInt64 { throw notAnInteger(number) }
             throw describe(error)
         }
         // Every key the client sent must be a stored property of the type it was decoded
@@ -78,14 +88,17 @@ enum RequestBodies {
         // so the key paths already known good for this type are remembered and a body that
         // uses only those skips it (and the `JSONSerialization` tree reflection compares with).
         let typeKey = ObjectIdentifier(T.self)
-        if knownKeyPaths.withLock({ $0[typeKey].map { scan.paths.isSubset(of: $0) } ?? false }) { return value }
-        guard let raw = try? JSONSerialization.jsonObject(with: Data(bytes), options: []) else {
-            throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON")
+        if !knownKeyPaths.withLock({ $0[typeKey].map { scan.paths.isSubset(of: $0) } ?? false }) {
+            guard let raw = try? JSONSerialization.jsonObject(with: Data(bytes), options: []) else {
+                if let number = scan.nonInteger { throw notAnInteger(number) }
+                throw APIError(.badRequest, "malformed-json", "The request body is not valid JSON")
+            }
+            if let unknown = unknownField(sent: raw, decoded: value, path: "") {
+                throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
+            }
+            knownKeyPaths.withLock { $0[typeKey, default: []].formUnion(scan.paths) }
         }
-        if let unknown = unknownField(sent: raw, decoded: value, path: "") {
-            throw APIError(.badRequest, "unknown-field", "The request has a field this endpoint does not accept", detail: "unknown field \(unknown)", field: unknown)
-        }
-        knownKeyPaths.withLock { $0[typeKey, default: []].formUnion(scan.paths) }
+        if let number = scan.nonInteger { throw notAnInteger(number) }
         return value
     }
 

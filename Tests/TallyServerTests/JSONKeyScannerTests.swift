@@ -155,4 +155,21 @@ struct JSONKeyScannerTests {
         #expect(try JSONKeyScanner.keyPaths(of: Array("[1]".utf8)).isObject == false)
         #expect(try JSONKeyScanner.keyPaths(of: Array(" \"s\"".utf8)).isObject == false)
     }
+
+    @Test("finds the first number that is not a plain Int64 (a fraction, an exponent, beyond 64 bits) and the first beyond Int64, with their paths")
+    func numbers() throws {
+        func scan(_ text: String) throws -> JSONKeyScanner.Scan { try JSONKeyScanner.scan(Array(text.utf8)) }
+        let plain = try scan(#"{"a":0,"b":-0,"c":9223372036854775807,"d":-9223372036854775808,"e":[1,2]}"#)
+        #expect(plain.nonInteger == nil)
+        #expect(plain.beyondInt64 == nil)
+        for (number, other) in [("1.5", true), ("1e2", true), ("1.0", true), ("-0.0", true), ("2E-1", true),
+                                ("9223372036854775808", false), ("18446744073709551615", false),
+                                ("18446744073709551616", true), ("-9223372036854775809", true)] {
+            let found = try scan(#"{"x":1,"inline":{"royalties":[{"basisPoints":\#(number)}]},"y":2.5}"#)
+            let target = other ? found.nonInteger : found.beyondInt64
+            #expect(target?.path == "inline.royalties[].basisPoints", "\(number)")
+            #expect(target?.text == number, "\(number)")
+            if !other { #expect(found.nonInteger?.path == "y", "the first non-integer is still found after \(number)") }
+        }
+    }
 }

@@ -207,7 +207,7 @@ struct SecurityRouteTests {
         let harness = try APIHarness()
         try await harness.run { client in
             let user = try await client.fundedUser("judy", amount: 0)
-            let head = harness.api.journal.head
+            var head = harness.api.journal.head
             let malformed = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session), body: Array("{\"currency\": ".utf8))
             #expect(malformed.status == .badRequest)
             #expect(malformed.problemType == "malformed-json")
@@ -221,6 +221,28 @@ struct SecurityRouteTests {
             #expect(wrongType.json["field"] as? String == "amount")
             let fraction = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 1.5, "method": "card"])
             #expect(fraction.status == .badRequest)
+            // Every number the API takes is a plain 64-bit integer: anything else is refused
+            // with its field named, never rounded (1e2 is not read as 100).
+            for number in ["1.5", "1e2", "1.0", "100E0", "9223372036854775808", "-9223372036854775809", "1e400",
+                           "1234567890123456789012345678901234567890", "-0.0"] {
+                let reply = try await client.send(.post, "/v1/me/funds", headers: client.bearer(user.session),
+                                                  body: Array(#"{"currency":"USD","amount":\#(number),"method":"card"}"#.utf8))
+                #expect(reply.status == .badRequest, "\(number)")
+                #expect(reply.problemType == "wrong-type", "\(number)")
+                #expect(reply.json["field"] as? String == "amount", "\(number): \(reply.text)")
+            }
+            #expect(harness.api.journal.head == head)
+            let vendor = try await client.registerVendor()
+            head = harness.api.journal.head
+            var inline = APIHarness.Client.inlineContent(price: 100)
+            inline["price"] = 2.5
+            let token = try await client.purchaseToken(user)
+            let price = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": inline])
+            #expect(price.problemType == "wrong-type")
+            #expect(price.json["field"] as? String == "inline.price", "\(price.text)")
+            let stringGivenNumber = try await client.user(user, .post, "/v1/me/funds", ["currency": 1.5, "amount": 5, "method": "card"])
+            #expect(stringGivenNumber.problemType == "wrong-type")
+            #expect(stringGivenNumber.json["field"] as? String == "currency", "a number where a string belongs is that field's wrong type")
             let unknown = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 100, "method": "card", "balance": 1_000_000])
             #expect(unknown.status == .badRequest)
             #expect(unknown.problemType == "unknown-field")
