@@ -52,7 +52,8 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     public var issuingVendor: String? {
         switch self {
         case .registerContent(let vendor, _), .purchase(_, _, let vendor, _), .authorize(_, _, let vendor, _, _),
-            .capture(let vendor, _), .void(let vendor, _), .issueIncentive(_, _, _, _, let vendor?, _, _):
+            .capture(let vendor, _), .void(let vendor, _), .issueIncentive(_, _, _, _, let vendor?, _, _),
+            .setReferralPolicy(let vendor, _):
             return vendor
         default:
             return nil

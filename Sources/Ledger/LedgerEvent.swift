@@ -267,6 +267,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseCaptured(let event): return event.idempotency
         case .purchaseVoided(let event): return event.idempotency
         case .incentiveIssued(let event): return event.idempotency
+        case .referralPolicySet(let event): return event.idempotency
         default: return nil
         }
     }
@@ -440,6 +441,9 @@ public struct IncentiveExpired: Sendable, Codable, Equatable {
 public struct ReferralPolicySet: Sendable, Codable, Equatable {
     public var vendor: String
     public var policy: ReferralPolicy
+    /// Present when the vendor sent an idempotency key (absent in events of earlier versions,
+    /// which took none).
+    public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
 }
 

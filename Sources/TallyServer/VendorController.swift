@@ -270,7 +270,8 @@ struct VendorController: Sendable {
         return try await api.exclusively(vendor: vendor, key: key) {
             let result = try await api.ledger.execute(.setReferralPolicy(
                 vendor: vendor,
-                policy: ReferralPolicy(currency: body.currency, rewardAmount: body.rewardAmount, minimumSpend: body.minimumSpend, confirmationSeconds: body.confirmationSeconds)))
+                policy: ReferralPolicy(currency: body.currency, rewardAmount: body.rewardAmount, minimumSpend: body.minimumSpend, confirmationSeconds: body.confirmationSeconds)),
+                idempotencyKey: key)
             return try JSONResponse.make(body, headers: replayHeaders(result))
         }
     }

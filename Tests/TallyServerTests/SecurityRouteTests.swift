@@ -192,6 +192,21 @@ struct SecurityRouteTests {
             let otherGift = try await client.vendor(vendor, .post, "/v1/vendor/incentives", ["customer": customer, "currency": "USD", "amount": 16], idempotencyKey: "gift-1")
             #expect(otherGift.problemType == "ledger/idempotency-conflict")
 
+            // The referral policy: the same key is a replay that appends nothing; another
+            // policy under it is refused, and the first policy stays.
+            let policy: [String: Any] = ["currency": "USD", "rewardAmount": 50, "minimumSpend": 100, "confirmationSeconds": 60]
+            let set = try await client.vendor(vendor, .put, "/v1/vendor/referral-policy", policy, idempotencyKey: "policy-1")
+            #expect(set.status == .ok, "\(set.text)")
+            let afterPolicy = harness.api.journal.head
+            let setAgain = try await client.vendor(vendor, .put, "/v1/vendor/referral-policy", policy, idempotencyKey: "policy-1")
+            #expect(setAgain.bytes == set.bytes)
+            #expect(setAgain.headers[.idempotentReplay] == "true")
+            var otherPolicy = policy
+            otherPolicy["rewardAmount"] = 5_000
+            let changed = try await client.vendor(vendor, .put, "/v1/vendor/referral-policy", otherPolicy, idempotencyKey: "policy-1")
+            #expect(changed.problemType == "ledger/idempotency-conflict")
+            #expect(harness.api.journal.head == afterPolicy)
+
             // In flight: hold the slot as a first request would, and send the retry.
             let holding = try await harness.api.exclusively(vendor: vendor.id, key: "order-2") {
                 try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-2")
