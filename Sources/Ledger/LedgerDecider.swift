@@ -375,10 +375,12 @@ struct LedgerDecider {
             _ = try existingVendor(vendor)
             try Money.positive(policy.rewardAmount, "policy.rewardAmount")
             try Money.positive(policy.minimumSpend, "policy.minimumSpend")
-            guard policy.confirmationSeconds <= 366 * 86_400 else {
-                throw LedgerRejection(.invalidVendorPolicy, "policy.confirmationSeconds is at most a year")
+            // The spending log keeps 30 days: a longer window would wait for purchases that
+            // the log has already dropped, and the user would never qualify.
+            guard policy.confirmationSeconds <= LedgerFold.spendRetentionMilliseconds / 1000 else {
+                throw LedgerRejection(.invalidVendorPolicy, "policy.confirmationSeconds is at most 30 days (2592000), the spending log's horizon")
             }
-            return [.referralPolicySet(ReferralPolicySet(vendor: vendor, policy: policy, timeMilliseconds: time))]
+            return [.referralPolicySet(ReferralPolicySet(vendor: vendor, policy: policy, idempotency: idempotency, timeMilliseconds: time))]
 
         case .rewardReferral(let user):
             let account = try existingUser(user)

@@ -37,6 +37,9 @@ public final class Sweeper: Sendable {
         var policies: [String: SettlementPolicy] = [:]
         /// Referred users not yet rewarded, and whether they have bought since the last try.
         var referred: [String: Bool] = [:]
+        /// Referred users to try again at a time: a purchase too recent to count when they were
+        /// tried counts once the policy's confirmation window has passed.
+        var referralRetries: [String: UInt64] = [:]
         var lastSettleAttempt: UInt64 = 0
     }
 
@@ -231,6 +234,7 @@ public final class Sweeper: Sendable {
             if opened.referringVendor != nil { state.referred[opened.user] = false }
         case .referralRewarded(let rewarded):
             state.referred.removeValue(forKey: rewarded.user)
+            state.referralRetries.removeValue(forKey: rewarded.user)
         default:
             break
         }
@@ -243,7 +247,7 @@ public final class Sweeper: Sendable {
         try catchUp()
         let now = clock()
         var commands: [LedgerCommand] = []
-        let (holds, lots, payables, referred, settleNow) = state.withLock { state -> ([String], [String], [String], [String], Bool) in
+        let (holds, lots, payables, referred, bought, settleNow) = state.withLock { state -> ([String], [String], [String], [String], Set<String>, Bool) in
             let holds = state.holds.filter { $0.value <= now }.keys.sorted()
             let lots = state.lots.filter { $0.value <= now }.keys.sorted()
             var settleNow = false
@@ -251,9 +255,17 @@ public final class Sweeper: Sendable {
                 state.lastSettleAttempt = now
                 settleNow = true
             }
-            let referred = settleNow ? state.referred.filter { $0.value }.keys.sorted() : []
-            for user in referred { state.referred[user] = false }
-            return (holds, lots, settleNow ? state.payables.sorted() : [], referred, settleNow)
+            // Referred users who bought since their last try, and those whose retry is due.
+            var bought = Set<String>()
+            var referred: [String] = []
+            if settleNow {
+                bought = Set(state.referred.filter { $0.value }.keys)
+                for user in bought { state.referred[user] = false }
+                let retries = state.referralRetries.filter { $0.value <= now }.keys
+                for user in retries { state.referralRetries.removeValue(forKey: user) }
+                referred = bought.union(retries).sorted()
+            }
+            return (holds, lots, settleNow ? state.payables.sorted() : [], referred, bought, settleNow)
         }
         for transaction in holds {
             commands += await attempt(.expireHold(transaction: transaction)) { state in state.holds.removeValue(forKey: transaction) }
@@ -268,7 +280,9 @@ public final class Sweeper: Sendable {
                 commands += await attempt(.settle(vendor: String(parts[0]), currency: currency, force: false)) { _ in }
             }
             for user in referred {
-                commands += await attempt(.rewardReferral(user: user)) { _ in }
+                let tried = await attempt(.rewardReferral(user: user)) { _ in }
+                commands += tried
+                if tried.isEmpty && bought.contains(user) { scheduleReferralRetry(user, now: now) }
             }
         }
         return commands
@@ -302,6 +316,21 @@ public final class Sweeper: Sendable {
         } catch {
             logger.warning("sweeper: command failed", metadata: ["command": "\(command)", "error": "\(error)"])
             return []
+        }
+    }
+
+    /// After a referral reward was refused (not enough confirmed spending yet): try once more
+    /// when every purchase made so far is past the policy's confirmation window. Tried again
+    /// after that only when the user buys again.
+    private func scheduleReferralRetry(_ user: String, now: UInt64) {
+        guard let window = try? ledger.read({ state -> UInt64? in
+            guard let vendor = try state.user(user)?.referringVendor, try state.referral(user: user) == nil else { return nil }
+            return try state.referralPolicy(vendor: vendor)?.confirmationSeconds
+        }) ?? nil else { return }
+        let at = now + window * 1000 + 1_000
+        self.state.withLock { state in
+            guard state.referred[user] != nil else { return }
+            state.referralRetries[user] = max(state.referralRetries[user] ?? 0, at)
         }
     }
 

@@ -40,7 +40,9 @@ struct LedgerReferralTests {
         try await fixture.reject(.setReferralPolicy(vendor: "nobody", policy: ReferralPolicy(currency: .usd, rewardAmount: 1, minimumSpend: 1, confirmationSeconds: 1)), .unknownVendor)
         try await fixture.reject(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(currency: .usd, rewardAmount: 0, minimumSpend: 1, confirmationSeconds: 1)), .amountNotPositive)
         try await fixture.reject(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(currency: .usd, rewardAmount: 1, minimumSpend: 1, confirmationSeconds: 400 * 86_400)), .invalidVendorPolicy)
+        try await fixture.reject(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(currency: .usd, rewardAmount: 1, minimumSpend: 1, confirmationSeconds: 30 * 86_400 + 1)), .invalidVendorPolicy)
         try await fixture.run(.openAccount(user: "ref", channel: .vendorLink, referringVendor: "shop"))
         try await fixture.reject(.rewardReferral(user: "ref"), .noReferralPolicy)
+        try await fixture.run(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(currency: .usd, rewardAmount: 1, minimumSpend: 1, confirmationSeconds: 30 * 86_400)))
     }
 }

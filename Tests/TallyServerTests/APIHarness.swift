@@ -138,11 +138,14 @@ final class APIHarness: @unchecked Sendable {
             return Vendor(id: reply.json["vendor"] as! String, keyID: reply.json["keyId"] as! String, secret: Hex.decode(reply.json["secret"] as! String)!)
         }
 
-        /// Signs up, logs in, opens a USD wallet and funds it by card.
-        func fundedUser(_ login: String, amount: Int = 10_000) async throws -> User {
-            let signup = try await send(.post, "/v1/signup", body: json([
+        /// Signs up (through `referringVendor`'s link when given), logs in, opens a USD wallet and
+        /// funds it by card.
+        func fundedUser(_ login: String, amount: Int = 10_000, referringVendor: String? = nil) async throws -> User {
+            var body: [String: Any] = [
                 "login": login, "password": "correct horse battery", "name": "Name of \(login)", "email": "\(login)@example.org",
-            ]))
+            ]
+            if let referringVendor { body["referringVendor"] = referringVendor }
+            let signup = try await send(.post, "/v1/signup", body: json(body))
             #expect(signup.status == .created, "\(signup.text)")
             let user = try await loginAs(login)
             let wallet = try await self.user(user, .post, "/v1/me/wallets", ["currency": "USD"])

@@ -51,6 +51,34 @@ struct SweeperTests {
     }
 }
 
+extension SweeperTests {
+    @Test("a referral refused because the purchase is too recent is tried again once the confirmation window has passed, without another purchase")
+    func referralRetried() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let policy = try await client.vendor(vendor, .put, "/v1/vendor/referral-policy", [
+                "currency": "USD", "rewardAmount": 25, "minimumSpend": 100, "confirmationSeconds": 600,
+            ])
+            #expect(policy.status == .ok, "\(policy.text)")
+            let user = try await client.fundedUser("rita", amount: 1_000, referringVendor: vendor.id)
+            let token = try await client.purchaseToken(user)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 100)])
+            #expect(bought.status == .created, "\(bought.text)")
+
+            let sweeper = Sweeper(ledger: harness.api.ledger, clock: { harness.clock.now() }, logger: Logger(label: "test"))
+            #expect(try await sweeper.sweep().isEmpty, "the purchase is not confirmed yet: the reward is refused")
+            harness.clock.advance(milliseconds: 300_000)
+            #expect(try await sweeper.sweep().isEmpty, "halfway through the window: no retry yet")
+            harness.clock.advance(milliseconds: 302_000)
+            #expect(try await sweeper.sweep() == [.rewardReferral(user: user.id)], "retried once the window passed")
+            #expect(try harness.api.ledger.read { try $0.referral(user: user.id) }?.status == .rewarded)
+            harness.clock.advance(milliseconds: 3_600_000)
+            #expect(try await sweeper.sweep().isEmpty, "rewarded once")
+        }
+    }
+}
+
 /// A vendor settled every hour.
 func periodicVendor(_ client: APIHarness.Client) async throws -> APIHarness.Vendor {
     let reply = try await client.admin(.post, "/v1/admin/vendors", [
