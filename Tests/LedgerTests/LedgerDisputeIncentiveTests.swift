@@ -78,6 +78,9 @@ struct LedgerDisputeIncentiveTests {
         try await fixture.givenShopAndAlice(funds: 1_000)
         try await fixture.run(.registerVendor(vendor: "other", name: "Other", sites: ["https://other.example/"], feeBasisPoints: 0,
                                               settlement: .init(periodSeconds: 60)))
+        // Shop pays for the lot it issues out of what it has earned (bob's purchase).
+        try await fixture.givenUser("bob", funds: 1_000)
+        try await fixture.run(.purchase(user: "bob", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))))
         let soon = fixture.clock.now + 3_600_000
         try await fixture.run(.issueIncentive(lot: "late", user: "alice", currency: .usd, amount: 50, issuer: nil, expiresAtMilliseconds: nil, vendors: nil))
         try await fixture.run(.issueIncentive(lot: "early", user: "alice", currency: .usd, amount: 30, issuer: "shop", expiresAtMilliseconds: soon, vendors: ["shop"]))
@@ -105,6 +108,42 @@ struct LedgerDisputeIncentiveTests {
         #expect(event.amount == 20)
         #expect(try fixture.balance(.incentiveFunding(issuer: "provider", currency: .usd)) == -50)
         #expect(try fixture.balancesSumToZero())
+    }
+
+    @Test("a vendor pays for its incentive tokens out of its unsettled earnings, never more than they hold; an expired lot's rest comes back to it, and settlement pays only what it earned")
+    func vendorFundedLots() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let head = fixture.ledger.journal.head
+        let nothing = try await fixture.reject(.issueIncentive(lot: "gift", user: "alice", currency: .usd, amount: 1, issuer: "shop",
+                                                               expiresAtMilliseconds: nil, vendors: nil), .insufficientFunds)
+        #expect(nothing?.headroom == 0)
+        #expect(fixture.ledger.journal.head == head)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))))
+        let payable = LedgerAccount.vendorPayable(vendor: "shop", currency: .usd)
+        let earned = try fixture.balance(payable)
+        #expect(earned == 85, "100 less the 5 % fee and the 10 % royalty")
+        let over = try await fixture.reject(.issueIncentive(lot: "gift", user: "alice", currency: .usd, amount: earned + 1, issuer: "shop",
+                                                            expiresAtMilliseconds: nil, vendors: nil), .insufficientFunds)
+        #expect(over?.headroom == earned)
+
+        let soon = fixture.clock.now + 3_600_000
+        try await fixture.run(.issueIncentive(lot: "gift", user: "alice", currency: .usd, amount: 60, issuer: "shop", expiresAtMilliseconds: soon, vendors: ["shop"]))
+        #expect(try fixture.balance(payable) == earned - 60)
+        #expect(try fixture.balance(.incentiveFunding(issuer: "shop", currency: .usd)) == 0, "no vendor owes the provider for its tokens")
+        // Alice spends 40 of the gift at shop: shop earns its share of that price as usual.
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms("song-2", price: 40))))
+        #expect(try fixture.wallet("alice") == 900)
+        let beforeExpiry = try fixture.balance(payable)
+        #expect(beforeExpiry == earned - 60 + 34)
+        fixture.clock.advance(seconds: 3_600)
+        try await fixture.run(.expireIncentive(lot: "gift"))
+        #expect(try fixture.balance(payable) == beforeExpiry + 20, "the 20 not spent come back to shop")
+        let settled = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+        guard case .vendorSettled(let settlement) = settled.events.first else { Issue.record("no settlement"); return }
+        #expect(settlement.amount == 85 + 34 - 40, "paid what it earned on 140 of sales less the 40 of its own tokens spent")
+        #expect(try fixture.balancesSumToZero())
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
     }
 
     @Test("a voided hold paid by a lot gives the lot its tokens back")
