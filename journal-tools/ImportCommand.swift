@@ -179,6 +179,29 @@ struct Importer {
         try Self.load(exportPath: exportPath, name, bytes: bytes, uncompressedBytes: uncompressedBytes, sha256: sha256, sequence: sequence)
     }
 
+    /// The most bytes a manifest may state for the whole journal or one file: 1 TiB, far past
+    /// any export and far from where the sizes' sums could overflow.
+    static let statedBytesMax = 1 << 40
+
+    /// What is wrong with the manifest's sizes and sequences before anything is read or
+    /// allocated by them, or nil: every size 0 to `statedBytesMax`, every sequence below the
+    /// last `UInt64`.
+    static func sizeProblem(_ manifest: ExportManifest) -> String? {
+        func bad(_ value: Int) -> Bool { value < 0 || value > statedBytesMax }
+        if bad(manifest.uncompressedBytes) { return "uncompressedBytes \(manifest.uncompressedBytes) is not 0 to \(statedBytesMax)" }
+        if bad(manifest.keys.bytes) || bad(manifest.keys.uncompressedBytes) {
+            return "\(manifest.keys.file): sizes \(manifest.keys.bytes) and \(manifest.keys.uncompressedBytes) are not 0 to \(statedBytesMax)"
+        }
+        if manifest.lastSequence == .max { return "lastSequence \(manifest.lastSequence) is out of range" }
+        for segment in manifest.segments {
+            if bad(segment.bytes) || bad(segment.uncompressedBytes) {
+                return "\(segment.file): sizes \(segment.bytes) and \(segment.uncompressedBytes) are not 0 to \(statedBytesMax)"
+            }
+            if segment.lastSequence == .max { return "\(segment.file): lastSequence \(segment.lastSequence) is out of range" }
+        }
+        return nil
+    }
+
     static func load(exportPath: String, _ name: String, bytes: Int, uncompressedBytes: Int, sha256: String, sequence: UInt64) throws -> [UInt8] {
         let path = exportPath + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -236,6 +259,9 @@ struct Importer {
         }
         guard let journalID = Hex.decode(manifest.journalID), journalID.count == 16 else {
             throw ImportFailure.badManifest.failure(sequence: 0, "journalID is not 32 hex digits")
+        }
+        if let problem = Self.sizeProblem(manifest) {
+            throw ImportFailure.badManifest.failure(sequence: 0, problem)
         }
         self.manifest = manifest
 

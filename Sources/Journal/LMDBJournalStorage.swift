@@ -118,8 +118,17 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
         func lastEventSequence() throws -> UInt64? {
             try transaction.withCursor(storage.events) { cursor in
                 guard try cursor.last() else { return nil }
-                return BigEndian.uint64(cursor.key)
+                return try sequenceKey(cursor.key, "events")
             }
+        }
+
+        /// An 8-byte big-endian key; any other length is a damaged file, not a crash.
+        private func sequenceKey(_ key: UnsafeRawBufferPointer, _ database: String) throws -> UInt64 {
+            guard key.count == 8 else {
+                throw JournalError.corruptFile(
+                    path: storage.environment.dataFilePath, reason: "damaged: a key of \(key.count) bytes in the '\(database)' database (8 expected)")
+            }
+            return BigEndian.uint64(key)
         }
 
         func withEventRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
@@ -143,7 +152,7 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
         func blockRecord(endingAtOrAfter sequence: UInt64) throws -> (key: UInt64, bytes: [UInt8])? {
             try transaction.withCursor(storage.blocks) { cursor in
                 guard try cursor.seek(atOrAfter: BigEndian.bytes(sequence)) else { return nil }
-                return (BigEndian.uint64(cursor.key), Array(cursor.value))
+                return (try sequenceKey(cursor.key, "blocks"), Array(cursor.value))
             }
         }
 
@@ -161,7 +170,7 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
         func lastBlockRecord() throws -> (key: UInt64, bytes: [UInt8])? {
             try transaction.withCursor(storage.blocks) { cursor in
                 guard try cursor.last() else { return nil }
-                return (BigEndian.uint64(cursor.key), Array(cursor.value))
+                return (try sequenceKey(cursor.key, "blocks"), Array(cursor.value))
             }
         }
 

@@ -91,9 +91,13 @@ public struct LMDBError: Error, CustomStringConvertible, Sendable, Equatable {
         case ENOENT: kind = .notFound
         case EIO, EACCES, EPERM, EROFS, EAGAIN, ENOMEM, EMFILE, ENFILE, EBUSY:
             kind = .io(errno: code)
-        case MDB_BAD_TXN, MDB_BAD_VALSIZE, MDB_BAD_DBI, MDB_BAD_RSLOT, MDB_INCOMPATIBLE, EINVAL:
+        case MDB_BAD_DBI, MDB_BAD_RSLOT:
             preconditionFailure(
                 "LMDB misuse in \(operation): \(message) (code \(code))", file: file, line: line)
+        case MDB_BAD_TXN, MDB_BAD_VALSIZE, MDB_INCOMPATIBLE, EINVAL:
+            // Misuse when the caller is wrong, but also what LMDB answers when a damaged file
+            // gives it a bad page, size or flag: never stop the process for what a file says.
+            kind = .corrupted
         default:
             kind = code > 0 ? .io(errno: code) : .corrupted
         }

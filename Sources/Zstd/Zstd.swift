@@ -32,7 +32,7 @@ public enum Zstd {
         if size == UInt64.max {
             throw ZstdError(kind: .tooLarge, message: "frame does not state its content size")
         }
-        guard size <= UInt64(maximumSize) else {
+        guard maximumSize >= 0, size <= UInt64(maximumSize) else {
             throw ZstdError(kind: .tooLarge, message: "frame holds \(size) bytes, more than the limit of \(maximumSize)")
         }
         var output = [UInt8](repeating: 0, count: Int(size))

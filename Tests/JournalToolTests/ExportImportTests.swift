@@ -173,6 +173,30 @@ struct ExportImportTests {
             try Data("{\"format\": \"tally-export/1\"".utf8).write(to: URL(fileURLWithPath: export + "/manifest.json"))
             return (0, [])
         },
+        // Sizes and sequences that would overflow or allocate without bound: refused before
+        // anything is read by them (these crashed the tool, leaving its staging directory).
+        Case(description: "manifest states a journal of 2^63 bytes", exitCode: 30, kind: "bad-manifest") { export, manifest in
+            var changed = manifest
+            changed["uncompressedBytes"] = 9_223_372_036_854_775_000 as Int64
+            try writeManifest(changed, to: export)
+            return (0, [])
+        },
+        Case(description: "manifest states a negative size for the keys file", exitCode: 30, kind: "bad-manifest") { export, manifest in
+            var changed = manifest
+            var keys = changed["keys"] as! [String: Any]
+            keys["uncompressedBytes"] = -1
+            changed["keys"] = keys
+            try writeManifest(changed, to: export)
+            return (0, [])
+        },
+        Case(description: "manifest states a segment ending at the last UInt64", exitCode: 30, kind: "bad-manifest") { export, manifest in
+            var changed = manifest
+            var list = segments(manifest)
+            list[0]["lastSequence"] = UInt64.max
+            changed["segments"] = list
+            try writeManifest(changed, to: export)
+            return (0, [])
+        },
     ]
 
     /// Flips the last byte of the first event's payload in segment `index` and rewrites that
