@@ -35,14 +35,20 @@ enum AtomicFile {
         try FileSystem.sync(FileSystem.parentDirectory(of: path))
     }
 
-    /// The whole file, or nil when it does not exist.
+    /// The whole file, or nil when it does not exist. Anything but a regular file (a FIFO, a
+    /// device, a directory) is refused: opened without O_NONBLOCK, a FIFO would wait forever.
     static func read(_ path: String) throws -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if descriptor < 0 {
             if errno == ENOENT { return nil }
             throw fileError("open", path)
         }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw fileError("fstat", path) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw JournalError.keyFile(path: path, reason: "not a regular file")
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         while true {

@@ -20,14 +20,25 @@ public struct ServerSecrets: Sendable {
     /// Loads the secrets, creating what is missing. A file that exists but is not what it
     /// should be (wrong length, not hex, readable by others) is refused, naming the file.
     public static func loadOrCreate(dataDirectory: String, adminKey: String?, auditorKey: String?) throws -> ServerSecrets {
+        try load(dataDirectory: dataDirectory, adminKey: adminKey, auditorKey: auditorKey, create: true)!
+    }
+
+    /// Checks the secrets already in the data directory, writing nothing: an error names a file
+    /// that is not what it should be. Nil when one is missing (`loadOrCreate` would make it).
+    public static func existing(dataDirectory: String, adminKey: String?, auditorKey: String?) throws -> ServerSecrets? {
+        try load(dataDirectory: dataDirectory, adminKey: adminKey, auditorKey: auditorKey, create: false)
+    }
+
+    private static func load(dataDirectory: String, adminKey: String?, auditorKey: String?, create: Bool) throws -> ServerSecrets? {
         let directory = directory(in: dataDirectory)
-        try FileSystem.makeDirectory(directory)
-        let master = try loadOrCreateFile(directory + "/master.key") { Hex.encode(SecureRandom.bytes(32)) }
+        if create { try FileSystem.makeDirectory(directory) }
+        guard let master = try loadOrCreateFile(directory + "/master.key", create: create, make: { Hex.encode(SecureRandom.bytes(32)) }) else { return nil }
         guard let masterBytes = Hex.decode(master), masterBytes.count == 32 else {
             throw ServerSecretsError(path: directory + "/master.key", message: "not 32 bytes of hex")
         }
-        let admin = try adminKey ?? loadOrCreateFile(directory + "/admin.key") { "adm_" + Hex.encode(SecureRandom.bytes(24)) }
-        let auditor = try auditorKey ?? loadOrCreateFile(directory + "/auditor.key") { "aud_" + Hex.encode(SecureRandom.bytes(24)) }
+        guard let admin = try adminKey ?? loadOrCreateFile(directory + "/admin.key", create: create, make: { "adm_" + Hex.encode(SecureRandom.bytes(24)) }),
+              let auditor = try auditorKey ?? loadOrCreateFile(directory + "/auditor.key", create: create, make: { "aud_" + Hex.encode(SecureRandom.bytes(24)) })
+        else { return nil }
         for (name, key) in [("admin", admin), ("auditor", auditor)] where key.utf8.count < 24 {
             throw ServerSecretsError(path: name, message: "the \(name) key must be at least 24 characters")
         }
@@ -42,7 +53,7 @@ public struct ServerSecrets: Sendable {
         HMACSHA256.authenticationCode(key: masterKey, message: Array(("tally/server/" + label).utf8)).bytes
     }
 
-    private static func loadOrCreateFile(_ path: String, make: () -> String) throws -> String {
+    private static func loadOrCreateFile(_ path: String, create: Bool, make: () -> String) throws -> String? {
         if FileManager.default.fileExists(atPath: path) {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             if let permissions = attributes[.posixPermissions] as? Int, permissions & 0o077 != 0 {
@@ -53,6 +64,7 @@ public struct ServerSecrets: Sendable {
             else { throw ServerSecretsError(path: path, message: "empty or not text") }
             return text
         }
+        guard create else { return nil }
         let value = make()
         let temporary = path + ".tmp"
         let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)

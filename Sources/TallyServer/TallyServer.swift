@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Journal
+import LMDB
 import Ledger
 import Logging
 import NIOCore
@@ -58,6 +59,7 @@ public enum TallyServer {
 
     /// Opens everything the API needs over a data directory.
     public static func openAPI(_ configuration: Configuration) throws -> TallyAPI {
+        try checkBeforeWriting(configuration)
         var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory)
         journalConfiguration.logger = configuration.logger
         journalConfiguration.onWriterFailure = configuration.onJournalFailure
@@ -75,6 +77,33 @@ public enum TallyServer {
         return TallyAPI(
             journal: journal, projections: projections, credentials: credentials, identity: identity, secrets: secrets,
             settings: configuration.settings, logger: configuration.logger, metrics: metrics, clock: configuration.clock)
+    }
+
+    /// What can be checked of a data directory before anything in it is written, so that a
+    /// refused start leaves it as it was: the server's key files that exist, and, once the
+    /// journal holds events, that the files written with them are all there. A missing one
+    /// cannot be made again: a new master key would change every vendor's secret and
+    /// pseudonym and end every session; a new credential store would drop every login (and
+    /// let a name be taken again by someone else); a new identity store or key store would
+    /// erase every person.
+    static func checkBeforeWriting(_ configuration: Configuration) throws {
+        let directory = configuration.dataDirectory
+        _ = try ServerSecrets.existing(dataDirectory: directory, adminKey: configuration.adminKey, auditorKey: configuration.auditorKey)
+        let journalPath = Journal.journalPath(in: directory)
+        guard FileSystem.exists(journalPath) else { return }
+        let events = try {
+            let storage = try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+            return try storage.read { try $0.lastEventSequence() } ?? 0
+        }()
+        guard events > 0 else { return }
+        let needed = [(ServerSecrets.directory(in: directory) + "/master.key", "the server's master key"),
+                      (directory + "/credentials", "the credential store"), (directory + "/identity", "the identity store"),
+                      (directory + "/identity-keys", "the per-user identity keys")]
+        for (path, what) in needed where !FileSystem.exists(path) {
+            throw ServerSecretsError(
+                path: path,
+                message: "missing (\(what)), but the journal holds \(events) events written with it; restore it from a backup, as a new one would lose what it held")
+        }
     }
 
     /// The routes (used directly by route tests). Every error becomes a problem document.

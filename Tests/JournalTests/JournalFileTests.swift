@@ -11,7 +11,7 @@ import TallyCrypto
 struct JournalFileTests {
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
         case foreignDataFile, emptyDataFile, truncatedDataFile, lmdbButNotTally
-        case garbageKeyFile, keyFileReadableByOthers, wrongKey, missingKey, twoKeys, publicKeyFileGarbage
+        case garbageKeyFile, keyFileReadableByOthers, wrongKey, missingKey, twoKeys, publicKeyFileGarbage, publicKeyFileIsAFIFO
 
         var testDescription: String { rawValue }
     }
@@ -67,10 +67,16 @@ struct JournalFileTests {
             let publicPath = keys.publicKeyPath(KeyID(publicKey: try keys.loadSigningKey()!.key.publicKey))
             try Data("garbage".utf8).write(to: URL(fileURLWithPath: publicPath))
             return (publicPath, "is not an Ed25519 public key")
+        case .publicKeyFileIsAFIFO:
+            // Opened for reading without O_NONBLOCK, a FIFO waits for a writer forever.
+            let publicPath = keys.publicKeyPath(KeyID(publicKey: try keys.loadSigningKey()!.key.publicKey))
+            unlink(publicPath)
+            precondition(mkfifo(publicPath, 0o644) == 0)
+            return (publicPath, "not a regular file")
         }
     }
 
-    @Test("a damaged or foreign file is refused with an error naming it, and nothing is written", arguments: Fault.allCases)
+    @Test("a damaged or foreign file is refused with an error naming it, and nothing is written", .timeLimit(.minutes(1)), arguments: Fault.allCases)
     func refused(fault: Fault) async throws {
         let directory = TemporaryDirectory()
         try await buildJournal(directory.path, blocks: 2, perBlock: 3)

@@ -1,0 +1,80 @@
+import Foundation
+import Journal
+import Ledger
+import TallyTestSupport
+import Testing
+@testable import TallyServer
+
+/// A data directory whose journal holds events is refused, before anything in it is written,
+/// when a file written with those events is missing or a key file is not what it should be.
+@Suite("Data directory: what a start refuses")
+struct DataDirectoryTests {
+    static func configuration(_ directory: String) -> TallyServer.Configuration {
+        var configuration = TallyServer.Configuration(dataDirectory: directory)
+        configuration.settings.scryptLog2N = 10
+        return configuration
+    }
+
+    /// Every file's bytes under `directory` but LMDB's lock files (readers may touch them).
+    static func contents(_ directory: String) throws -> [String: Data] {
+        var result: [String: Data] = [:]
+        let enumerator = try #require(FileManager.default.enumerator(atPath: directory))
+        while let relative = enumerator.nextObject() as? String {
+            let path = directory + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  !relative.hasSuffix("lock.mdb")
+            else { continue }
+            result[relative] = try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        return result
+    }
+
+    @Test("a missing master key, credential store or identity store is refused once the journal holds events; nothing is written")
+    func missingCompanions() async throws {
+        let root = TemporaryDirectory()
+        let original = root.path + "/original"
+        do {
+            let api = try TallyServer.openAPI(Self.configuration(original))
+            _ = try await UserController.openAccount(
+                api: api, login: "ursula", password: "correct horse battery", name: "Ursula", email: "u@example.org",
+                channel: .providerSite, referringVendor: nil, representative: nil)
+            try api.projections.flush()
+            api.journal.close()
+        }
+        for missing in ["server/master.key", "credentials", "identity", "identity-keys"] {
+            let copy = root.path + "/without-" + missing.replacingOccurrences(of: "/", with: "-")
+            try FileManager.default.copyItem(atPath: original, toPath: copy)
+            try FileManager.default.removeItem(atPath: copy + "/" + missing)
+            let before = try Self.contents(copy)
+            #expect(throws: ServerSecretsError.self, "\(missing)") {
+                _ = try TallyServer.openAPI(Self.configuration(copy))
+            }
+            do {
+                _ = try TallyServer.openAPI(Self.configuration(copy))
+            } catch let error as ServerSecretsError {
+                #expect(error.path == copy + "/" + missing)
+                #expect(error.message.contains("missing"), "\(error)")
+            }
+            #expect(try Self.contents(copy) == before, "a refused start wrote nothing (\(missing))")
+        }
+        // A new data directory, or one whose journal holds no events yet, is set up as usual.
+        let fresh = try TallyServer.openAPI(Self.configuration(root.path + "/fresh"))
+        fresh.journal.close()
+    }
+
+    @Test("a damaged key file is refused before the journal is opened: the journal is not written")
+    func damagedKeyFile() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        do {
+            let api = try TallyServer.openAPI(Self.configuration(data))
+            _ = try await api.ledger.execute(.openAccount(user: "u1", channel: .providerSite))
+            api.journal.close()
+        }
+        try Data().write(to: URL(fileURLWithPath: data + "/server/master.key"))
+        let before = try Self.contents(data)
+        #expect(throws: ServerSecretsError.self) { _ = try TallyServer.openAPI(Self.configuration(data)) }
+        #expect(try Self.contents(data) == before)
+    }
+}
