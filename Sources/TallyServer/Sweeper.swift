@@ -55,7 +55,7 @@ public final class Sweeper: Sendable {
     private let checkpointed = Mutex((through: UInt64(0), restored: false))
     static let watched: Set<String> = [
         "PurchaseAuthorized", "PurchaseCaptured", "PurchaseVoided", "IncentiveIssued", "IncentiveExpired", "VendorRegistered",
-        "AccountOpened", "ReferralRewarded",
+        "AccountOpened", "ReferralRewarded", "DisputeResolved",
     ]
     /// How often due settlements and referral rewards are tried.
     let settleEveryMilliseconds: UInt64 = 10_000
@@ -222,6 +222,9 @@ public final class Sweeper: Sendable {
             noteCapture(CaptureSummary(transaction: captured.transaction, user: captured.user, vendor: captured.vendor, currency: captured.terms.currency), in: &state)
         case .purchaseVoided(let voided):
             state.holds.removeValue(forKey: voided.transaction)
+            noteTokensBack(voided.postings, in: &state)
+        case .disputeResolved(let resolved):
+            noteTokensBack(resolved.postings, in: &state)
         case .incentiveIssued(let issued):
             if let expiry = issued.expiresAtMilliseconds { state.lots[issued.lot] = expiry }
         case .incentiveExpired(let expired):
@@ -237,6 +240,18 @@ public final class Sweeper: Sendable {
             state.referralRetries.removeValue(forKey: rewarded.user)
         default:
             break
+        }
+    }
+
+    /// Tokens given back to a lot by a void or a refund after the lot expired would stay there
+    /// for good: each such lot is looked at again (expired again at once if its time has
+    /// passed; forgotten if it never expires).
+    static func noteTokensBack(_ postings: [Posting], in state: inout State) {
+        for posting in postings where posting.credit.hasPrefix("lot:") {
+            let name = posting.credit.dropFirst(4)
+            guard let colon = name.lastIndex(of: ":") else { continue }
+            let lot = String(name[..<colon])
+            if state.lots[lot] == nil { state.lots[lot] = 0 }
         }
     }
 
@@ -308,6 +323,14 @@ public final class Sweeper: Sendable {
                 }
             case .nothingToSettle where isLotExpiry(command):
                 state.withLock { forget(&$0) }
+            case .incentiveNotExpired:
+                // Looked at again after tokens came back: a lot that never expires is
+                // forgotten; one that expires later waits for its time.
+                if case .expireIncentive(let lot) = command, let record = try? ledger.read({ try $0.incentiveLot(lot) }) {
+                    state.withLock { state in
+                        if let expiry = record.expiresAtMilliseconds { state.lots[lot] = expiry } else { forget(&state) }
+                    }
+                }
             default:
                 break
             }

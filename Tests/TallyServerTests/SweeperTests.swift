@@ -79,6 +79,44 @@ extension SweeperTests {
     }
 }
 
+extension SweeperTests {
+    @Test("tokens voided back to a lot that has already expired go to its issuer too: expired again, nothing stranded")
+    func tokensBackAfterExpiry() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("tess", amount: 0)
+            let issued = try await client.admin(.post, "/v1/admin/incentives", [
+                "user": user.id, "currency": "USD", "amount": 50, "expiresAtMilliseconds": harness.clock.now() + 120_000,
+            ])
+            #expect(issued.status == .created, "\(issued.text)")
+            let lot = try #require(issued.json["lot"] as? String)
+            let token = try await client.purchaseToken(user)
+            let held = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 40), "holdSeconds": 600,
+            ])
+            #expect(held.status == .created, "\(held.text)")
+            let transaction = try #require(held.json["transaction"] as? String)
+            let lotAccount = LedgerAccount.incentiveLot(lot: lot, currency: .usd)
+            let provider = LedgerAccount.incentiveFunding(issuer: "provider", currency: .usd)
+
+            let sweeper = Sweeper(ledger: harness.api.ledger, clock: { harness.clock.now() }, logger: Logger(label: "test"))
+            harness.clock.advance(milliseconds: 121_000)
+            #expect(try await sweeper.sweep() == [.expireIncentive(lot: lot)])
+            #expect(try harness.api.ledger.balance(lotAccount) == 0)
+            #expect(try harness.api.ledger.balance(provider) == -40, "the 10 not held came back")
+
+            let voided = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(transaction)/void")
+            #expect(voided.status == .ok, "\(voided.text)")
+            #expect(try harness.api.ledger.balance(lotAccount) == 40, "the void gave the expired lot its 40 back")
+            #expect(try await sweeper.sweep() == [.expireIncentive(lot: lot)])
+            #expect(try harness.api.ledger.balance(lotAccount) == 0)
+            #expect(try harness.api.ledger.balance(provider) == 0, "every token is back with the provider")
+            #expect(try await sweeper.sweep().isEmpty)
+        }
+    }
+}
+
 /// A vendor settled every hour.
 func periodicVendor(_ client: APIHarness.Client) async throws -> APIHarness.Vendor {
     let reply = try await client.admin(.post, "/v1/admin/vendors", [
