@@ -40,16 +40,21 @@ public final class Journal: Sendable {
     public let keyStore: SigningKeyStore
     private let writer: JournalWriter
     private let logger: Logger
+    /// The events an earlier start verified (1 through this); this open verified only those
+    /// after them. `scrub` checks these again.
+    public let verifiedBeforeOpen: UInt64
 
     public static func journalPath(in directory: String) -> String { directory + "/journal" }
     public static func keysPath(in directory: String) -> String { directory + "/keys" }
 
-    private init(directory: String, storage: LMDBJournalStorage, keyStore: SigningKeyStore, writer: JournalWriter, logger: Logger) {
+    private init(directory: String, storage: LMDBJournalStorage, keyStore: SigningKeyStore, writer: JournalWriter, logger: Logger,
+                 verifiedBeforeOpen: UInt64) {
         self.directory = directory
         self.storage = storage
         self.keyStore = keyStore
         self.writer = writer
         self.logger = logger
+        self.verifiedBeforeOpen = verifiedBeforeOpen
     }
 
     /// Opens (or creates) the journal in `configuration.directory` for writing.
@@ -171,7 +176,8 @@ public final class Journal: Sendable {
             clock: configuration.clock, logger: logger, queueCapacity: configuration.queueCapacity,
             onFailure: configuration.onWriterFailure, onCommit: configuration.onCommit)
         writer.start()
-        return Journal(directory: directory, storage: storage, keyStore: keyStore, writer: writer, logger: logger)
+        return Journal(directory: directory, storage: storage, keyStore: keyStore, writer: writer, logger: logger,
+                       verifiedBeforeOpen: min(verifiedThrough, headSequence))
     }
 
     private static func head(of storage: LMDBJournalStorage) throws -> (UInt64, SHA256Digest) {
@@ -290,6 +296,28 @@ public final class Journal: Sendable {
     /// Every key the journal records, oldest first.
     public func keyRecords() throws -> [KeyRecord] {
         try JournalReader(storage: storage).keyRecords()
+    }
+
+    /// Verifies again what an earlier start verified (1 through `verifiedBeforeOpen`): LMDB
+    /// keeps no checksums of its pages, so a disk fault or a hand edit since then would
+    /// otherwise go unseen while the service signs new blocks on top of it. Meant to run in the
+    /// background after the service has started, in read transactions of `chunk` events (so
+    /// that LMDB can reuse freed pages meanwhile); `stop` is asked between them. On a failure
+    /// the writer stops taking appends (reads go on), and the failure is returned.
+    public func scrub(chunk: UInt64 = 65_536, stop: () -> Bool = { false }) throws -> VerificationFailure? {
+        var start: UInt64 = 1
+        while start <= verifiedBeforeOpen {
+            if stop() { return nil }
+            let through = min(verifiedBeforeOpen, start + chunk - 1)
+            if let failure = try verify(from: start, through: through).failure {
+                let reason = "the journal does not verify at sequence \(failure.sequence): \(failure.message); nothing more is appended (run journal-tool verify)"
+                logger.critical("journal scrub failed", metadata: ["tally.journal.failure": "\(failure)"])
+                writer.stop(reason: reason)
+                return failure
+            }
+            start = through + 1
+        }
+        return nil
     }
 
     /// Verifies the journal (or a range) against the published keys.

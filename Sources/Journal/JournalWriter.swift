@@ -370,6 +370,25 @@ final class JournalWriter: @unchecked Sendable {
         request.complete(.success(Completion(sequences: nil, batch: nil)))
     }
 
+    /// Stops taking appends for good, failing those queued, without telling `onFailure` (the
+    /// process goes on serving reads): for a journal found damaged after it was opened.
+    func stop(reason: String) {
+        condition.lock()
+        guard case .running = status else {
+            condition.unlock()
+            return
+        }
+        status = .failed(reason)
+        let queued = Array(queue[queueStart...])
+        queue.removeAll()
+        queueStart = 0
+        condition.broadcast()
+        condition.unlock()
+        for request in queued {
+            request.complete(.failure(JournalError.writerFailed(reason: reason)))
+        }
+    }
+
     /// A failed commit: a full disk refuses this batch and keeps serving; anything else stops
     /// the writer for good.
     private func fail(_ batch: [Request], error: any Error) {

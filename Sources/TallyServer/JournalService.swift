@@ -1,4 +1,6 @@
 import Journal
+import Logging
+import Synchronization
 import ServiceLifecycle
 
 /// Keeps the journal open for the life of the application and closes it (committing what is
@@ -10,5 +12,45 @@ struct JournalService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         journal.close()
+    }
+}
+
+/// Verifies again, in the background once the service is up, what earlier starts verified
+/// (`Journal.scrub`): a journal damaged at rest stops taking appends and `/ready` says why,
+/// rather than the service signing new blocks over it. Asked to stop between chunks at
+/// shutdown; added after `JournalService`, so it is stopped before the journal is closed.
+struct JournalScrubService: Service {
+    let journal: Journal
+    let logger: Logger
+
+    final class StopFlag: Sendable {
+        private let flag = Mutex(false)
+        func set() { flag.withLock { $0 = true } }
+        var isSet: Bool { flag.withLock { $0 } }
+    }
+
+    func run() async throws {
+        let stop = StopFlag()
+        let journal = journal
+        let logger = logger
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                startThread(named: "tally.scrub") {
+                    do {
+                        if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet {
+                            logger.info("journal scrub: the events verified by earlier starts verify again",
+                                        metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
+                        }
+                    } catch {
+                        logger.error("journal scrub could not run", metadata: ["tally.journal.error": "\(error)"])
+                    }
+                    continuation.resume()
+                }
+            }
+        } onGracefulShutdown: {
+            stop.set()
+        }
+        // A service that returns ends the whole group: wait for the server's end.
+        try? await gracefulShutdown()
     }
 }

@@ -382,3 +382,20 @@ struct SweeperService: Service {
         sweeper.saveCheckpoint()
     }
 }
+
+extension Sweeper.State {
+    /// A checkpoint written before referral retries were kept reads as having none, rather
+    /// than being set aside (which would read the whole journal again).
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        next = try container.decode(UInt64.self, forKey: .next)
+        holds = try container.decode([String: UInt64].self, forKey: .holds)
+        lots = try container.decode([String: UInt64].self, forKey: .lots)
+        payables = try container.decode(Set<String>.self, forKey: .payables)
+        policies = try container.decode([String: SettlementPolicy].self, forKey: .policies)
+        referred = try container.decode([String: Bool].self, forKey: .referred)
+        referralRetries = try container.decodeIfPresent([String: UInt64].self, forKey: .referralRetries) ?? [:]
+        lastSettleAttempt = try container.decode(UInt64.self, forKey: .lastSettleAttempt)
+    }
+}

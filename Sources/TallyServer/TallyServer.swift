@@ -53,7 +53,8 @@ public enum TallyServer {
             JournalService(journal: api.journal), ProjectionService(projections: api.projections, logger: configuration.logger),
             SweeperService(sweeper: Sweeper(
                 ledger: api.ledger, clock: api.clock, logger: configuration.logger,
-                statePath: Sweeper.statePath(in: configuration.dataDirectory))))
+                statePath: Sweeper.statePath(in: configuration.dataDirectory))),
+            JournalScrubService(journal: api.journal, logger: configuration.logger))
         return application
     }
 

@@ -160,3 +160,43 @@ struct JournalTamperTests {
         #expect(report.failure?.sequence == 10)
     }
 }
+
+@Suite("Journal scrub: what earlier starts verified, verified again")
+struct JournalScrubTests {
+    @Test("an event changed after an earlier start verified it is found by the scrub, in chunks; the writer then takes no appends")
+    func scrubFindsOldDamage() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        try openJournal(directory.path).close()   // this start verifies 1...20
+        let raw = try RawJournal(directory.path)
+        var record = try raw.record(7)!
+        record[record.count - 1] ^= 0x01
+        try raw.setRecord(7, record)
+
+        let journal = try openJournal(directory.path)
+        defer { journal.close() }
+        #expect(journal.verifiedBeforeOpen == 20, "the open checks only what came after the last verified start")
+        #expect(journal.writerFailure == nil)
+        let failure = try journal.scrub(chunk: 3)
+        #expect(failure?.sequence == 7)
+        #expect(failure?.kind == .eventHashMismatch)
+        #expect(journal.writerFailure?.contains("sequence 7") == true)
+        await #expect(throws: JournalError.self) { _ = try await journal.append(draft("after the damage")) }
+        #expect(journal.head == 20, "nothing was appended over the damaged journal")
+    }
+
+    @Test("an undamaged journal scrubs clean in chunks, and appends go on; stop ends it between chunks")
+    func scrubClean() async throws {
+        let directory = TemporaryDirectory()
+        try await buildJournal(directory.path, blocks: 5, perBlock: 4)
+        try openJournal(directory.path).close()
+        let journal = try openJournal(directory.path)
+        defer { journal.close() }
+        #expect(try journal.scrub(chunk: 3) == nil)
+        _ = try await journal.append(draft("more"))
+        #expect(journal.head == 21)
+        var asked = 0
+        #expect(try journal.scrub(chunk: 3, stop: { asked += 1; return asked > 2 }) == nil)
+        #expect(asked == 3, "asked before each chunk, and stopped at once")
+    }
+}

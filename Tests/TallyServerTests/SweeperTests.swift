@@ -211,3 +211,19 @@ struct SweeperCheckpointTests {
         }
     }
 }
+
+extension SweeperCheckpointTests {
+    @Test("a checkpoint written before referral retries were kept still reads, with none")
+    func olderCheckpoint() throws {
+        var state = Sweeper.State()
+        state.next = 42
+        state.holds = ["tx-7": 1_000]
+        state.referred = ["u1": true]
+        state.referralRetries = ["u2": 5_000]
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(state)) as? [String: Any])
+        #expect(object.removeValue(forKey: "referralRetries") != nil)
+        let older = try JSONDecoder().decode(Sweeper.State.self, from: JSONSerialization.data(withJSONObject: object))
+        state.referralRetries = [:]
+        #expect(older == state)
+    }
+}
