@@ -441,7 +441,12 @@ final class SharedHandle: @unchecked Sendable {
         do throws(LMDBError) {
             try LMDBError.check(mdb_env_set_maxdbs(handle, configuration.maxDatabases), "mdb_env_set_maxdbs")
             try LMDBError.check(mdb_env_set_maxreaders(handle, configuration.maxReaders), "mdb_env_set_maxreaders")
-            try LMDBError.check(mdb_env_set_mapsize(handle, configuration.mapSize), "mdb_env_set_mapsize")
+            // Never a map smaller than the data file: writing in place, LMDB cuts the file to
+            // the map when it opens, and a process that grew the map and still maps the pages
+            // past the cut (a server, beside `journal-tool verify`) would fault on its next
+            // page (SIGBUS).
+            let fileSize = FileSystem.fileSize(path + "/data.mdb") ?? 0
+            try LMDBError.check(mdb_env_set_mapsize(handle, max(configuration.mapSize, fileSize)), "mdb_env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
             if configuration.durability == .relaxed { flags |= UInt32(MDB_NOSYNC) }

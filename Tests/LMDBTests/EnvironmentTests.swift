@@ -144,6 +144,28 @@ struct EnvironmentTests {
         #expect(FileSystem.fileSize(path + "/data.mdb") == 64 << 10)
     }
 
+    @Test("opening with a smaller map never cuts the data file: another process may map the pages past the cut")
+    func neverShrinks() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/env"
+        var configuration = Environment.Configuration()
+        configuration.durability = .relaxed
+        configuration.writesInPlace = true
+        configuration.mapSize = 1 << 20
+        do {
+            let environment = try Environment.create(at: path, configuration: configuration) { _ = try $0.openDatabase(named: "items") }
+            let items = try environment.database(named: "items")
+            try environment.write { try $0.put(items, key: [1], value: [2]) }
+        }
+        #expect(FileSystem.fileSize(path + "/data.mdb") == 1 << 20)
+        configuration.mapSize = 64 << 10
+        let reopened = try Environment.open(at: path, configuration: configuration)
+        #expect(FileSystem.fileSize(path + "/data.mdb") == 1 << 20, "LMDB would have cut it to the 64 KiB map")
+        #expect(reopened.mapSize >= 1 << 20)
+        let items = try reopened.database(named: "items")
+        #expect(try reopened.read { try $0.get(items, key: [1]) } == [2])
+    }
+
     @Test("a write past the map size limit fails with mapFull and nothing is half-written")
     func mapLimit() throws {
         let directory = TemporaryDirectory()
