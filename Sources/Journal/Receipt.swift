@@ -68,8 +68,10 @@ public struct Receipt: Codable, Sendable, Equatable {
         guard let signatureBytes = Hex.decode(signature), signatureBytes.count == 64,
               publicKey.isValidSignature(signatureBytes, for: header.signedMessage)
         else { return "signature does not verify" }
+        // Compared as UInt64: a signed header may state any range, beyond what an Int holds.
         guard sequence >= header.firstSequence, sequence <= header.lastSequence,
-              leafIndex == Int(sequence - header.firstSequence), leafCount == Int(header.eventCount)
+              leafIndex >= 0, UInt64(leafIndex) == sequence - header.firstSequence,
+              leafCount >= 0, UInt64(leafCount) == header.eventCount
         else { return "sequence, leafIndex or leafCount do not fit the block" }
         guard let root = MerkleTree.root(fromLeaf: eventHash, index: leafIndex, count: leafCount, path: merklePath) else {
             return "merklePath does not fit leafIndex and leafCount"

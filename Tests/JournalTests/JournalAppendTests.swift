@@ -51,6 +51,22 @@ struct JournalAppendTests {
         journal.close()
     }
 
+    @Test("a receipt whose signed header states a range beyond what an Int holds is refused, not a crash")
+    func receiptWithHugeRange() async throws {
+        let directory = TemporaryDirectory()
+        let journal = try openJournal(directory.path)
+        defer { journal.close() }
+        let receipt = try await journal.append([draft("only")]).receipts[0]
+        let key = try signingKey(in: directory.path)
+        let header = BlockHeader(firstSequence: 1, lastSequence: .max, chainHead: receipt.block.chainHead, merkleRoot: receipt.block.merkleRoot,
+                                 timeMilliseconds: receipt.block.timeMilliseconds, keyID: KeyID(publicKey: key.publicKey))
+        var forged = receipt
+        forged.block.lastSequence = .max
+        forged.block.headerHex = Hex.encode(header.bytes)
+        forged.signature = Hex.encode(key.signature(for: header.signedMessage))
+        #expect(forged.violation(publicKey: key.publicKey) == "sequence, leafIndex or leafCount do not fit the block")
+    }
+
     @Test("a receipt altered in any field, or checked under another key, is refused")
     func tamperedReceipts() async throws {
         let directory = TemporaryDirectory()
