@@ -202,6 +202,32 @@ struct Importer {
         return nil
     }
 
+    /// What is wrong between `SHA256SUMS` and the manifest, or nil: the file must list the
+    /// manifest with the SHA-256 of its bytes, and every file the manifest names with the
+    /// SHA-256 the manifest gives it (each file is then checked against the manifest as it is
+    /// read). An edited manifest, journal ID included, is refused here.
+    static func checksumsProblem(exportPath: String, manifestBytes: [UInt8], _ manifest: ExportManifest) -> String? {
+        let name = ExportFormat.checksumsName
+        guard let data = FileManager.default.contents(atPath: exportPath + "/" + name), data.count <= 1 << 20,
+              let text = String(data: data, encoding: .utf8)
+        else { return "\(name) is missing, larger than 1 MiB or not text" }
+        var listed: [String: String] = [:]
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].count == 64, parts[1].hasPrefix(" ") else { return "\(name): a line is not '<sha256>  <file>': \(line.prefix(100))" }
+            listed[String(parts[1].dropFirst())] = String(parts[0]).lowercased()
+        }
+        let manifestDigest = ExportFormat.sha256(manifestBytes)
+        guard listed[ExportFormat.manifestName] == manifestDigest else {
+            return "\(ExportFormat.manifestName) has SHA-256 \(manifestDigest), \(name) says \(listed[ExportFormat.manifestName] ?? "nothing") (the manifest was changed)"
+        }
+        for (file, digest) in [(manifest.keys.file, manifest.keys.sha256)] + manifest.segments.map({ ($0.file, $0.sha256) })
+        where listed[file] != digest.lowercased() {
+            return "\(file): the manifest gives SHA-256 \(digest), \(name) \(listed[file] ?? "does not list it")"
+        }
+        return nil
+    }
+
     static func load(exportPath: String, _ name: String, bytes: Int, uncompressedBytes: Int, sha256: String, sequence: UInt64) throws -> [UInt8] {
         let path = exportPath + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -262,6 +288,9 @@ struct Importer {
         }
         if let problem = Self.sizeProblem(manifest) {
             throw ImportFailure.badManifest.failure(sequence: 0, problem)
+        }
+        if let problem = Self.checksumsProblem(exportPath: exportPath, manifestBytes: Array(manifestData), manifest) {
+            throw ImportFailure.checksumMismatch.failure(sequence: 0, problem)
         }
         self.manifest = manifest
 

@@ -20,9 +20,19 @@ struct ExportImportTests {
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    static func writeManifest(_ manifest: [String: Any], to export: String) throws {
+    /// Writes `manifest` and, unless `keepChecksums`, SHA256SUMS again for every file of the
+    /// export, as someone who rewrites an export in full would: then only the journal's own
+    /// checks can tell.
+    static func writeManifest(_ manifest: [String: Any], to export: String, keepChecksums: Bool = false) throws {
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
         try data.write(to: URL(fileURLWithPath: export + "/manifest.json"))
+        guard !keepChecksums else { return }
+        var sums = ""
+        for name in try FileManager.default.contentsOfDirectory(atPath: export).sorted() where name != "SHA256SUMS" {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: export + "/" + name)))
+            sums += "\(SHA256.hash(bytes).hex)  \(name)\n"
+        }
+        try Data(sums.utf8).write(to: URL(fileURLWithPath: export + "/SHA256SUMS"))
     }
 
     static func segments(_ manifest: [String: Any]) -> [[String: Any]] {
@@ -168,6 +178,16 @@ struct ExportImportTests {
         Case(description: "rolled back: the export ends before the auditor's checkpoint", exitCode: 23, kind: "rollback") { _, manifest in
             let last = (manifest["lastSequence"] as! NSNumber).uint64Value
             return (last + 5, ["--checkpoint", "\(last + 5):\(String(repeating: "ab", count: 32))"])
+        },
+        Case(description: "manifest edited (another journal ID), SHA256SUMS left as it was", exitCode: 32, kind: "checksum-mismatch") { export, manifest in
+            var changed = manifest
+            changed["journalID"] = String(repeating: "00", count: 16)
+            try writeManifest(changed, to: export, keepChecksums: true)
+            return (0, [])
+        },
+        Case(description: "SHA256SUMS missing", exitCode: 32, kind: "checksum-mismatch") { export, _ in
+            try FileManager.default.removeItem(atPath: export + "/SHA256SUMS")
+            return (0, [])
         },
         Case(description: "manifest damaged", exitCode: 30, kind: "bad-manifest") { export, _ in
             try Data("{\"format\": \"tally-export/1\"".utf8).write(to: URL(fileURLWithPath: export + "/manifest.json"))
