@@ -56,7 +56,7 @@ struct ExportCommand: ParsableCommand {
         let storage = try data.openStorage()
         let target = Self.trimmed(output)
         try Self.checkEmptyTarget(target)
-        let partial = target + ".partial-" + Hex.encode(SecureRandom.bytes(4))
+        let partial = StagingDirectory.make(for: target, kind: "partial")
         try FileSystem.makeDirectory(partial, mode: 0o755)
         do {
             let manifest = try write(storage, into: partial)

@@ -11,8 +11,9 @@ import Zstd
 /// everything on the way in: each file's size and SHA-256, the entries' layout and order, and,
 /// after each segment is written, the journal's own checks (chain, blocks, Merkle roots,
 /// signatures against the exported key records and the trusted keys). It works in a sibling
-/// directory and renames it into place only when everything held, so a refused or interrupted
-/// import leaves nothing behind. One segment is in memory at a time.
+/// directory and renames it into place only when everything held, so a refused import leaves
+/// nothing behind, and what an interrupted one left is removed by the next (`StagingDirectory`).
+/// One segment is in memory at a time.
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
@@ -84,7 +85,7 @@ struct ImportCommand: ParsableCommand {
         let target = data.directoryPath
         try ExportCommand.checkEmptyTarget(target)
         let trusted = try publicKeyFiles.map { try PublicKeyFile.load($0) }
-        let staging = target + ".importing-" + Hex.encode(SecureRandom.bytes(4))
+        let staging = StagingDirectory.make(for: target, kind: "importing")
         var importer = Importer(
             exportPath: exportPath, staging: staging, trusted: trusted, checkpoints: checkpoints, rebuildWriteModel: !noWriteModel)
         let result: Result<Void, ReportedFailure>

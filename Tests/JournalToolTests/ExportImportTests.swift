@@ -256,6 +256,29 @@ struct ExportImportTests {
         #expect(leftovers.isEmpty, "a refused import leaves no staging directory: \(leftovers)")
     }
 
+    @Test("the staging directory an interrupted import or export left is removed by the next run; a live run's is kept")
+    func abandonedStaging() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let root = TemporaryDirectory()
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier
+        let live = getpid()
+        let export = root.path + "/export"
+        let target = root.path + "/imported"
+        let leftovers = [export + ".partial-\(dead)-0a0b0c0d", target + ".importing-\(dead)-0a0b0c0d"]
+        let kept = [export + ".partial-\(live)-01020304", target + ".importing-\(live)-01020304"]
+        for path in leftovers + kept { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) }
+        let exported = try ToolRun.run(["export", "--data", data, "--out", export, "--json"])
+        #expect(exported.status == 0, "\(exported.summary)")
+        let imported = try ToolRun.run(["import", export, "--data", target, "--json"])
+        #expect(imported.status == 0, "\(imported.summary)")
+        for path in leftovers { #expect(!FileManager.default.fileExists(atPath: path), "\(path) was left by a run that is gone") }
+        for path in kept { #expect(FileManager.default.fileExists(atPath: path), "\(path) belongs to a live process") }
+    }
+
     @Test("import refuses a data directory that is not empty, and export one that exists")
     func refusesNonEmpty() async throws {
         let data = try await Fixtures.shared.smallJournal()
