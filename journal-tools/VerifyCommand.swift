@@ -85,6 +85,9 @@ struct VerifyCommand: ParsableCommand {
         if let fromSequence, fromSequence == 0 {
             throw ValidationError("--from must be at least 1 (sequences start at 1)")
         }
+        if let throughSequence, throughSequence == 0 {
+            throw ValidationError("--through must be at least 1 (sequences start at 1)")
+        }
         if let fromSequence, let throughSequence, throughSequence < fromSequence {
             throw ValidationError("--through \(throughSequence) is before --from \(fromSequence)")
         }

@@ -43,6 +43,17 @@ struct VerifyAuditTests {
         #expect((report["writeModelNote"] as? String)?.contains("not compared") == true)
     }
 
+    @Test("a range that starts or ends at 0, or ends before it starts, is a usage error (exit 2) naming the option")
+    func badRanges() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        for (arguments, says) in [(["--from", "0"], "--from must be at least 1"), (["--through", "0"], "--through must be at least 1"),
+                                  (["--from", "5", "--through", "4"], "--through 4 is before --from 5")] {
+            let run = try ToolRun.run(["verify", "--data", data] + arguments)
+            #expect(run.status == 2, "\(arguments): \(run.summary)")
+            #expect(run.errors.contains(says), "\(arguments): \(run.summary)")
+        }
+    }
+
     @Test("--audit chain skips the ledger audit; a journal of other events is checked as a journal only")
     func chainOnly() async throws {
         let root = TemporaryDirectory()
