@@ -51,6 +51,41 @@ public struct APIError: Error, Sendable {
         headroom = rejection.headroom
     }
 
+    /// A ledger rejection as a vendor may see it: the rule (its type) stays, but nothing of
+    /// the customer's own state does. The ledger's words name the user's and members' IDs and,
+    /// for funds and limits, the user's balance or limit (its headroom); a vendor knows the
+    /// customer only by its pseudonym, so those rules get a sentence of their own and no
+    /// headroom, and any user or member ID left in the others is replaced.
+    init(vendorFacing rejection: LedgerRejection) {
+        self.init(rejection)
+        headroom = nil
+        switch rejection.rule {
+        case .insufficientFunds:
+            detail = "the customer's funds in this currency do not cover the price"
+        case .exceedsPerTransactionLimit, .exceedsDailyLimit, .exceedsWeeklyLimit, .exceedsMonthlyLimit, .exceedsVendorLimit:
+            detail = "the purchase is over a spending limit the customer has set"
+        case .walletNotOpen:
+            detail = "the customer has no wallet in this currency"
+        case .unknownMember:
+            detail = "the purchase token's member is no longer a member of the customer's account"
+        default:
+            detail = detail.map(Self.withoutPersonIDs)
+        }
+    }
+
+    /// `text` with every server-made user and member ID (`u_` or `m_` and 24 hex digits)
+    /// replaced by "the customer" or "a member".
+    static func withoutPersonIDs(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let range = rest.firstRange(of: /\b([um])_[0-9a-f]{24}\b/) {
+            out += rest[..<range.lowerBound]
+            out += rest[range].hasPrefix("u") ? "the customer" : "a member"
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
+    }
+
     static func kebab(_ camel: String) -> String {
         var out = ""
         for character in camel {
@@ -73,7 +108,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return error.problem.response(headers: error.headers)
         } catch let rejection as LedgerRejection {
-            let error = APIError(rejection)
+            // Vendors know a customer only by a pseudonym: the ledger's words are not for them.
+            let error = request.uri.path.hasPrefix("/v1/vendor/") ? APIError(vendorFacing: rejection) : APIError(rejection)
             return error.problem.response()
         } catch let error as JournalError {
             switch error {

@@ -148,7 +148,7 @@ struct VendorController: Sendable {
                     case .success(let result):
                         results[positions[offset]] = BatchItemResult(status: 201, purchase: view(of: result, vendor: vendor), problem: nil)
                     case .failure(let rejection):
-                        let error = APIError(rejection)
+                        let error = APIError(vendorFacing: rejection)
                         results[positions[offset]] = BatchItemResult(status: error.status.code, purchase: nil, problem: error.problem)
                     }
                 }

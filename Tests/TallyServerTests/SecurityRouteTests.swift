@@ -131,6 +131,48 @@ struct SecurityRouteTests {
         }
     }
 
+    @Test("a vendor's refusals never name the customer's user ID, member ID, balance or limits: the rule only")
+    func vendorRefusalsArePseudonymous() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("vera", amount: 1_000)
+            let token = try await client.purchaseToken(user)
+            func expectPrivate(_ reply: APIHarness.Reply, _ rule: String) {
+                #expect(reply.problemType == rule, "\(reply.text)")
+                #expect(!reply.text.contains(user.id), "the user's ID leaked: \(reply.text)")
+                #expect(!reply.text.contains("1000"), "the balance leaked: \(reply.text)")
+                #expect(reply.json["headroom"] == nil, "\(reply.text)")
+            }
+            let tooDear = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 5_000),
+            ])
+            expectPrivate(tooDear, "ledger/insufficient-funds")
+            let limit = try await client.user(user, .post, "/v1/me/limits", ["kind": "perTransaction", "currency": "USD", "amount": 300])
+            #expect(limit.status == .created, "\(limit.text)")
+            let overLimit = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent("a2", price: 400),
+            ])
+            expectPrivate(overLimit, "ledger/exceeds-per-transaction-limit")
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent("a3", price: 100),
+            ])
+            let customer = try #require(bought.json["customer"] as? String)
+            let euros = try await client.vendor(vendor, .post, "/v1/vendor/incentives", ["customer": customer, "currency": "EUR", "amount": 10])
+            expectPrivate(euros, "ledger/wallet-not-open")
+            // The batch route's items say as little.
+            let batch = try await client.vendor(vendor, .post, "/v1/vendor/purchases/batch", ["purchases": [[
+                "idempotencyKey": "b1", "purchaseToken": token, "inline": APIHarness.Client.inlineContent("a4", price: 5_000),
+            ]]])
+            #expect(!batch.text.contains(user.id), "\(batch.text)")
+            #expect(batch.text.contains("exceeds-per-transaction-limit"), "\(batch.text)")
+            #expect(!batch.text.contains("headroom"), "\(batch.text)")
+            // The user is told everything about their own account.
+            let own = try await client.user(user, .post, "/v1/me/transfers", ["to": "nobody-here", "currency": "USD", "amount": 1])
+            #expect(own.status != .internalServerError)
+        }
+    }
+
     @Test("one purchase token redeemed concurrently: funds for one purchase, exactly one succeeds")
     func concurrentRedemption() async throws {
         let harness = try APIHarness()
