@@ -285,6 +285,13 @@ struct VendorController: Sendable {
         guard claims.expiresAtMilliseconds > api.now else {
             throw APIError(.gone, "access-grant-expired", "The access grant has expired")
         }
+        // A grant stands only while its purchase does: refunded (or otherwise undone) since the
+        // grant was made, it no longer opens the content.
+        guard let record = try api.ledger.read({ try $0.transaction(claims.transaction) }),
+              record.status == .captured || record.status == .disputed
+        else {
+            throw APIError(.gone, "access-grant-revoked", "The purchase behind this access grant no longer stands")
+        }
         return try JSONResponse.make(AccessGrantCheck(
             valid: true, transaction: claims.transaction, customer: claims.customer, url: claims.url, expiresAtMilliseconds: claims.expiresAtMilliseconds))
     }

@@ -152,6 +152,29 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("an access grant stops opening the content once its purchase is refunded")
+    func grantAfterRefund() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("lou", amount: 100)
+            let token = try await client.purchaseToken(user)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 10)])
+            let transaction = try #require(bought.json["transaction"] as? String)
+            let grant = try #require(try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access").json["grant"] as? String)
+            #expect(try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant)").status == .ok)
+            let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "never delivered"])
+            #expect(dispute.status == .created, "\(dispute.text)")
+            #expect(try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant)").status == .ok, "disputed, it still stands")
+            let id = try #require(dispute.json["dispute"] as? String)
+            let resolved = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": true, "representative": "rep-1"])
+            #expect(resolved.status == .ok, "\(resolved.text)")
+            let revoked = try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant)")
+            #expect(revoked.status == .gone)
+            #expect(revoked.problemType == "access-grant-revoked")
+        }
+    }
+
     @Test("a batch decides each purchase on its own, in one request")
     func batch() async throws {
         let harness = try APIHarness()
