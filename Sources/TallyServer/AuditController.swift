@@ -221,6 +221,12 @@ struct AuditController: Sendable {
             object["customer"] = pseudonyms.pseudonym(user: user, vendor: vendor)
         }
         object.removeValue(forKey: "member")
+        // A referral is about the user's purchases at any vendor: which ones is not the
+        // referring vendor's to see (their transaction IDs, and so when they were made).
+        if stored.typeName == "ReferralRewarded" || stored.typeName == "ReferralReversed" {
+            object.removeValue(forKey: "qualifyingTransactions")
+            object.removeValue(forKey: "transaction")
+        }
         object["sequence"] = stored.sequence
         object["type"] = stored.typeName
         return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))

@@ -1,4 +1,6 @@
 import Foundation
+import Journal
+import TallyCrypto
 import TallyTestSupport
 import Testing
 @testable import TallyServer
@@ -35,6 +37,25 @@ struct FeedFilterTests {
             let naive = bytes.count >= needle.count
                 && (0...(bytes.count - needle.count)).contains { Array(bytes[$0..<$0 + needle.count]) == needle }
             #expect(AuditController.contains(bytes, quoted: id) == naive, "\(String(decoding: bytes, as: UTF8.self)) / \(id)")
+        }
+    }
+
+    @Test("a referral event in the referring vendor's feed names neither the user nor the purchases it counted")
+    func referralEvents() throws {
+        let harness = try APIHarness()
+        let pseudonyms = harness.api.pseudonyms
+        for (type, payload) in [
+            ("ReferralRewarded", #"{"amount":25,"currency":"USD","postings":[],"qualifyingTransactions":["tx-254"],"timeMilliseconds":1,"user":"u_1","vendor":"v1"}"#),
+            ("ReferralReversed", #"{"amount":25,"currency":"USD","postings":[],"transaction":"tx-254","timeMilliseconds":2,"user":"u_1","vendor":"v1"}"#),
+        ] {
+            let stored = StoredEvent(sequence: 9, hash: SHA256.hash([1]), typeName: type, payload: Array(payload.utf8))
+            let data = try #require(try AuditController.feedData(stored, vendor: "v1", pseudonyms: pseudonyms))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any])
+            #expect(object["qualifyingTransactions"] == nil, "\(type)")
+            #expect(object["transaction"] == nil, "\(type)")
+            #expect(object["user"] == nil, "\(type)")
+            #expect(object["customer"] as? String == pseudonyms.pseudonym(user: "u_1", vendor: "v1"), "\(type)")
+            #expect(object["amount"] as? Int == 25, "\(type)")
         }
     }
 }
