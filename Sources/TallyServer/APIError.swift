@@ -51,14 +51,20 @@ public struct APIError: Error, Sendable {
         headroom = rejection.headroom
     }
 
-    /// A ledger rejection as a vendor may see it: the rule (its type) stays, but nothing of
-    /// the customer's own state does. The ledger's words name the user's and members' IDs and,
-    /// for funds and limits, the user's balance or limit (its headroom); a vendor knows the
-    /// customer only by its pseudonym, so those rules get a sentence of their own and no
-    /// headroom, and any user or member ID left in the others is replaced.
+    /// A ledger rejection as a vendor may see it: the rule (its type) stays, but the customer's
+    /// own state does not. The ledger's words name the user's and members' IDs and, for funds,
+    /// the user's balance (its headroom); a vendor knows the customer only by its pseudonym,
+    /// so those rules get a sentence of their own, the balance is never told, and any user or
+    /// member ID left in the others is replaced. A spending limit's headroom stays: the limit
+    /// is the customer's own rule for this spending, and the site can say what still fits.
     init(vendorFacing rejection: LedgerRejection) {
         self.init(rejection)
-        headroom = nil
+        switch rejection.rule {
+        case .insufficientFunds, .referralNotQualified:
+            headroom = nil
+        default:
+            break
+        }
         switch rejection.rule {
         case .insufficientFunds:
             detail = "the customer's funds in this currency do not cover the price"
