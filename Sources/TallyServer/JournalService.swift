@@ -33,21 +33,26 @@ struct JournalScrubService: Service {
         let stop = StopFlag()
         let journal = journal
         let logger = logger
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                startThread(named: "tally.scrub") {
-                    do {
-                        if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet {
-                            logger.info("journal scrub: the events verified by earlier starts verify again",
-                                        metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
+        // Asked to stop at a graceful shutdown, and when the group is cancelled (a service failed).
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    startThread(named: "tally.scrub") {
+                        do {
+                            if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet {
+                                logger.info("journal scrub: the events verified by earlier starts verify again",
+                                            metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
+                            }
+                        } catch {
+                            logger.error("journal scrub could not run", metadata: ["tally.journal.error": "\(error)"])
                         }
-                    } catch {
-                        logger.error("journal scrub could not run", metadata: ["tally.journal.error": "\(error)"])
+                        continuation.resume()
                     }
-                    continuation.resume()
                 }
+            } onGracefulShutdown: {
+                stop.set()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             stop.set()
         }
         // A service that returns ends the whole group: wait for the server's end.
