@@ -39,7 +39,7 @@ struct JournalScrubService: Service {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     startThread(named: "tally.scrub") {
                         do {
-                            if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet {
+                            if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet, journal.verifiedBeforeOpen > 0 {
                                 logger.info("journal scrub: the events verified by earlier starts verify again",
                                             metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
                             }
