@@ -211,12 +211,35 @@ public final class CredentialStore: Sendable {
         return session
     }
 
+    /// Ends a session, and with it the purchase tokens minted in it: the session's login is
+    /// recorded as ended (`sessionEnded`), since a token carries the login, not the session.
     public func endSession(token: String) throws {
         let key = Self.sessionKey(token)
         _ = sessionCache.withLock { $0.removeValue(forKey: key) }
-        try environment.write { _ = try $0.delete(sessions, key: key) }
+        try environment.write { transaction in
+            if let value = try transaction.get(sessions, key: key),
+               let session = try? JSONDecoder().decode(Session.self, from: Data(value))
+            {
+                try transaction.put(
+                    sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
+                    value: BigEndian.bytes(session.expiresAtMilliseconds))
+            }
+            _ = try transaction.delete(sessions, key: key)
+        }
         // Again: a request between the two steps may have cached it from LMDB.
         _ = sessionCache.withLock { $0.removeValue(forKey: key) }
+    }
+
+    /// Whether the session of this login (user, member, login time) was ended by logout: its
+    /// purchase tokens buy nothing more, although their window has not closed.
+    public func sessionEnded(user: String, member: String?, loginAtMilliseconds: UInt64) throws -> Bool {
+        let key = Self.endedKey(user: user, member: member, loginAtMilliseconds: loginAtMilliseconds)
+        return try environment.read { try $0.get(sessions, key: key) } != nil
+    }
+
+    /// Kept beside the sessions (whose keys are 64 hex digits, so these never collide).
+    static func endedKey(user: String, member: String?, loginAtMilliseconds: UInt64) -> [UInt8] {
+        Array("ended:\(user):\(member ?? "-"):\(loginAtMilliseconds)".utf8)
     }
 
     private func cacheSession(_ key: [UInt8], _ session: Session) {

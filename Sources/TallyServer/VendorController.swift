@@ -85,6 +85,9 @@ struct VendorController: Sendable {
         } catch {
             throw APIError(.forbidden, "purchase-token-invalid", "The purchase token is not valid", field: "purchaseToken")
         }
+        if try api.credentials.sessionEnded(user: claims.user, member: claims.member, loginAtMilliseconds: claims.loginAtMilliseconds) {
+            throw APIError(.forbidden, "purchase-token-revoked", "The user logged out of the session this purchase token came from", field: "purchaseToken")
+        }
         let reference: ContentReference
         switch (content, inline) {
         case (let id?, nil): reference = .catalog(id)

@@ -68,6 +68,33 @@ struct SecurityRouteTests {
         }
     }
 
+    @Test("a purchase token of a session the user logged out of buys nothing; one of another live session still does")
+    func tokenAfterLogout() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let first = try await client.fundedUser("walt", amount: 1_000)
+            let firstToken = try await client.purchaseToken(first)
+            harness.clock.advance(milliseconds: 5)
+            let second = try await client.loginAs("walt")
+            let secondToken = try await client.purchaseToken(second)
+            let logout = try await client.user(first, .post, "/v1/logout")
+            #expect(logout.status == .noContent, "\(logout.text)")
+            let head = harness.api.journal.head
+            let refused = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": firstToken, "inline": APIHarness.Client.inlineContent(price: 10),
+            ])
+            #expect(refused.status == .forbidden)
+            #expect(refused.problemType == "purchase-token-revoked")
+            #expect(refused.json["field"] as? String == "purchaseToken")
+            #expect(harness.api.journal.head == head, "nothing appended")
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": secondToken, "inline": APIHarness.Client.inlineContent(price: 10),
+            ])
+            #expect(bought.status == .created, "\(bought.text)")
+        }
+    }
+
     @Test("expired, altered, outside-the-window and revoked-member purchase tokens are refused")
     func purchaseTokens() async throws {
         let harness = try APIHarness()
