@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Starts `body` on a thread of its own named `name`, as `top -H`, `perf` and `/proc` show it.
 /// The name is set from inside the thread: on Linux, Foundation does not pass a name set before
@@ -12,4 +13,12 @@ public func startThread(named name: String, qualityOfService: QualityOfService =
     }
     thread.qualityOfService = qualityOfService
     thread.start()
+}
+
+/// A flag one thread sets and a thread's loop reads, to stop between steps.
+public final class StopFlag: Sendable {
+    private let flag = Mutex(false)
+    public init() {}
+    public func set() { flag.withLock { $0 = true } }
+    public var isSet: Bool { flag.withLock { $0 } }
 }

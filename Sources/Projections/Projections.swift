@@ -443,13 +443,6 @@ public final class Projections: Sendable {
         }
     }
 
-    private final class StopFlag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stopped = false
-        var isSet: Bool { lock.withLock { stopped } }
-        func set() { lock.withLock { stopped = true } }
-    }
-
     /// Waits until the read models reflect `sequence`, up to `timeout`. Folds by itself when the
     /// journal already holds it, so a writer reads its own write without waiting for `run`.
     public func waitUntil(sequence: UInt64, timeout: Duration) async -> Bool {

@@ -60,14 +60,12 @@ public struct APIError: Error, Sendable {
     init(vendorFacing rejection: LedgerRejection) {
         self.init(rejection)
         switch rejection.rule {
-        case .insufficientFunds, .referralNotQualified:
-            headroom = nil
-        default:
-            break
-        }
-        switch rejection.rule {
         case .insufficientFunds:
+            headroom = nil
             detail = "the customer's funds in this currency do not cover the price"
+        case .referralNotQualified:
+            headroom = nil
+            detail = detail.map(Self.withoutPersonIDs)
         case .exceedsPerTransactionLimit, .exceedsDailyLimit, .exceedsWeeklyLimit, .exceedsMonthlyLimit, .exceedsVendorLimit:
             detail = "the purchase is over a spending limit the customer has set"
         case .walletNotOpen:

@@ -30,8 +30,6 @@ struct JSONKeyScanner {
 
     fileprivate init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    /// The key paths of `body`, which must be one JSON object; throws `Malformed` for anything
-    /// that is not valid JSON.
     /// What a scan found: whether the body is an object, its key paths, and the first number
     /// that is not a plain 64-bit integer and the first beyond Int64, each with its path.
     struct Scan {
@@ -41,12 +39,8 @@ struct JSONKeyScanner {
         var beyondInt64: (path: String, text: String)?
     }
 
-    static func keyPaths(of body: [UInt8]) throws(Malformed) -> (isObject: Bool, paths: Set<String>) {
-        let scan = try scan(body)
-        return (scan.isObject, scan.paths)
-    }
-
-    /// What `keyPaths` gives, and the first number that is not a plain 64-bit integer.
+    /// Scans `body`, which must be one JSON object; throws `Malformed` for anything that is not
+    /// valid JSON.
     static func scan(_ body: [UInt8]) throws(Malformed) -> Scan {
         let result: Result<Scan, Malformed> = body.withUnsafeBufferPointer { buffer in
             var scanner = JSONKeyScanner(bytes: buffer)

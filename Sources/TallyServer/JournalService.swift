@@ -1,6 +1,5 @@
 import Journal
 import Logging
-import Synchronization
 import ServiceLifecycle
 
 /// Keeps the journal open for the life of the application and closes it (committing what is
@@ -22,12 +21,6 @@ struct JournalService: Service {
 struct JournalScrubService: Service {
     let journal: Journal
     let logger: Logger
-
-    final class StopFlag: Sendable {
-        private let flag = Mutex(false)
-        func set() { flag.withLock { $0 = true } }
-        var isSet: Bool { flag.withLock { $0 } }
-    }
 
     func run() async throws {
         let stop = StopFlag()

@@ -103,14 +103,20 @@ struct EnvironmentTests {
         #expect(try environment.read { try $0.count(items) } == 2000)
     }
 
+    /// A relaxed environment written in place (MDB_WRITEMAP), as the read models are.
+    static func writingInPlace(mapSize: Int) -> Environment.Configuration {
+        var configuration = Environment.Configuration()
+        configuration.durability = .relaxed
+        configuration.writesInPlace = true
+        configuration.mapSize = mapSize
+        return configuration
+    }
+
     @Test("writing in place: commits land and survive reopening, the map grows, a pwrite open is refused beside it, and a truncated file is still refused")
     func writesInPlace() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/env"
-        var configuration = Environment.Configuration()
-        configuration.durability = .relaxed
-        configuration.writesInPlace = true
-        configuration.mapSize = 64 << 10
+        let configuration = Self.writingInPlace(mapSize: 64 << 10)
         let value = [UInt8](repeating: 7, count: 1000)
         do {
             let environment = try Environment.create(at: path, configuration: configuration) { _ = try $0.openDatabase(named: "items") }
@@ -148,10 +154,7 @@ struct EnvironmentTests {
     func neverShrinks() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/env"
-        var configuration = Environment.Configuration()
-        configuration.durability = .relaxed
-        configuration.writesInPlace = true
-        configuration.mapSize = 1 << 20
+        var configuration = Self.writingInPlace(mapSize: 1 << 20)
         do {
             let environment = try Environment.create(at: path, configuration: configuration) { _ = try $0.openDatabase(named: "items") }
             let items = try environment.database(named: "items")

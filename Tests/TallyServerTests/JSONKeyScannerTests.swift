@@ -26,30 +26,30 @@ struct JSONKeyScannerTests {
     @Test("accepts valid JSON and refuses invalid JSON, as JSONSerialization does (and trailing commas, which it accepts)")
     func validity() throws {
         for text in Self.valid {
-            #expect(throws: Never.self, "\(text)") { _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8)) }
+            #expect(throws: Never.self, "\(text)") { _ = try JSONKeyScanner.scan(Array(text.utf8)) }
             #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [])) != nil, "\(text)")
         }
         for text in Self.invalid {
-            #expect(throws: JSONKeyScanner.Malformed.self, "\(text)") { _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8)) }
+            #expect(throws: JSONKeyScanner.Malformed.self, "\(text)") { _ = try JSONKeyScanner.scan(Array(text.utf8)) }
             #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [])) == nil, "\(text)")
         }
         for text in Self.trailingCommas {
-            #expect(throws: JSONKeyScanner.Malformed.self, "\(text)") { _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8)) }
+            #expect(throws: JSONKeyScanner.Malformed.self, "\(text)") { _ = try JSONKeyScanner.scan(Array(text.utf8)) }
             do {
-                _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8))
+                _ = try JSONKeyScanner.scan(Array(text.utf8))
             } catch {
                 #expect(error.reason.hasPrefix("a trailing comma"), "\(text): \(error.reason)")
             }
         }
-        #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.keyPaths(of: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }
+        #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.scan([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]) }
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.keyPaths(of: Array(deep.utf8)) }
+        #expect(throws: JSONKeyScanner.Malformed.self) { _ = try JSONKeyScanner.scan(Array(deep.utf8)) }
     }
 
     /// The repeated member's path, or nil when the scan accepts `text`; records anything else.
     static func duplicate(_ text: String) -> String? {
         do {
-            _ = try JSONKeyScanner.keyPaths(of: Array(text.utf8))
+            _ = try JSONKeyScanner.scan(Array(text.utf8))
             return nil
         } catch {
             #expect(error.duplicate != nil, "\(text): \(error.reason)")
@@ -146,14 +146,14 @@ struct JSONKeyScannerTests {
     @Test("reports whether the value is an object, and every key path with array elements as []")
     func paths() throws {
         let body = #"{"purchaseToken":"t","inline":{"access":{"views":3,"hours":null},"royalties":[{"holder":"h","basisPoints":1},{"x\/y":2}]},"e\u0301":[[{"k":1}]]}"#
-        let scan = try JSONKeyScanner.keyPaths(of: Array(body.utf8))
+        let scan = try JSONKeyScanner.scan(Array(body.utf8))
         #expect(scan.isObject)
         #expect(scan.paths == [
             "purchaseToken", "inline", "inline.access", "inline.access.views", "inline.access.hours", "inline.royalties",
             "inline.royalties[].holder", "inline.royalties[].basisPoints", "inline.royalties[].x/y", "e\u{301}", "e\u{301}[][].k",
         ])
-        #expect(try JSONKeyScanner.keyPaths(of: Array("[1]".utf8)).isObject == false)
-        #expect(try JSONKeyScanner.keyPaths(of: Array(" \"s\"".utf8)).isObject == false)
+        #expect(try JSONKeyScanner.scan(Array("[1]".utf8)).isObject == false)
+        #expect(try JSONKeyScanner.scan(Array(" \"s\"".utf8)).isObject == false)
     }
 
     @Test("finds the first number that is not a plain Int64 (a fraction, an exponent, beyond 64 bits) and the first beyond Int64, with their paths")
