@@ -260,6 +260,9 @@ struct LedgerDecider {
             guard record.status == .captured else {
                 throw LedgerRejection(.transactionNotCaptured, "\(transaction) is \(record.status.rawValue); only a captured purchase can be disputed")
             }
+            if let decided = try state.rejectedDispute(ofTransaction: transaction) {
+                throw LedgerRejection(.disputeAlreadyDecided, "\(transaction) was disputed in \(decided), which customer service rejected")
+            }
             let currency = record.terms.currency
             let vendorShare = record.terms.price - (record.fee ?? 0) - (record.royalties ?? []).reduce(Int64(0)) { $0 + $1.amount }
             let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: currency)

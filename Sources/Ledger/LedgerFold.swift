@@ -86,6 +86,7 @@ enum LedgerFold {
             dispute.status = event.outcome == .refunded ? .refunded : .rejected
             state.setRecord("dispute/" + event.dispute, dispute)
             try updateTransaction(event.transaction, in: &state) { $0.status = event.outcome == .refunded ? .refunded : .captured }
+            if event.outcome == .rejected { state.setRecord("rejected/" + event.transaction, event.dispute) }
             if event.outcome == .refunded {
                 var entries = try state.spending(event.user)
                 entries.removeAll { $0.transaction == event.transaction }

@@ -58,6 +58,9 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case invalidAccessTerms = 48
         /// The entitlement is used up: every view granted has been used, or its expiry passed.
         case entitlementExhausted = 49
+        /// The purchase was disputed before and customer service rejected that dispute: the
+        /// decision stands, so the vendor's earnings cannot be reserved again and again.
+        case disputeAlreadyDecided = 50
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -299,6 +299,10 @@ public struct LedgerState {
     /// How many times a purchase's entitlement has been used.
     public func entitlementUses(_ transaction: String) throws -> Int { try record(Int.self, "uses/" + transaction) ?? 0 }
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
+    /// The dispute of `transaction` that customer service rejected, if one was.
+    public func rejectedDispute(ofTransaction transaction: String) throws -> String? {
+        try record(String.self, "rejected/" + transaction)
+    }
     public func incentiveLot(_ id: String) throws -> IncentiveLot? { try record(IncentiveLot.self, "lot/" + id) }
     /// The IDs of a user's incentive lots (spent or not).
     public func incentiveLots(ofUser user: String) throws -> [String] { try record([String].self, "lots/" + user, family: KeyFamily.lots) ?? [] }

@@ -37,7 +37,11 @@ struct LedgerDisputeIncentiveTests {
         try await fixture.run(.resolveDispute(dispute: "d1", refund: false, representative: "rep-2"))
         #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 170)
         #expect(try fixture.wallet("alice") == 800)
+        // The decision stands: the purchase cannot be disputed again, so its earnings are not reserved again.
+        try await fixture.reject(.openDispute(dispute: "d2", user: "alice", transaction: transaction, reason: "again"), .disputeAlreadyDecided)
+        #expect(try fixture.balance(.disputeReserve(vendor: "shop", currency: .usd)) == 0)
         try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
     }
 
     @Test("a charge by a member whose access was revoked is unauthorized and refunded automatically")

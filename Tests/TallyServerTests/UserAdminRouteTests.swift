@@ -135,7 +135,6 @@ struct UserAdminRouteTests {
             let first = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent("x", price: 200)])
             let second = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent("y", price: 100)])
             let transaction = try #require(first.json["transaction"] as? String)
-            _ = second
             let dispute = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "never delivered"])
             #expect(dispute.status == .created, "\(dispute.text)")
             #expect(dispute.json["status"] as? String == "open")
@@ -145,6 +144,15 @@ struct UserAdminRouteTests {
             #expect(resolved.json["refunded"] as? Int == 200)
             let twice = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": false, "representative": "rep-7"])
             #expect(twice.problemType == "ledger/dispute-not-open")
+            // A dispute customer service rejected is final: the same purchase cannot be disputed again.
+            let other = try #require(second.json["transaction"] as? String)
+            let contested = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": other, "reason": "too dear"])
+            let contestedID = try #require(contested.json["dispute"] as? String, "\(contested.text)")
+            let rejected = try await client.admin(.post, "/v1/admin/disputes/\(contestedID)/resolve", ["refund": false, "representative": "rep-7"])
+            #expect(rejected.status == .ok, "\(rejected.text)")
+            let again = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": other, "reason": "again"])
+            #expect(again.status == .unprocessableContent, "\(again.text)")
+            #expect(again.problemType == "ledger/dispute-already-decided")
             let settled = try await client.admin(.post, "/v1/admin/settlements", ["vendor": vendor.id, "currency": "USD", "force": true])
             #expect(settled.status == .created, "\(settled.text)")
             #expect(settled.json["amount"] as? Int == 85, "100 - 5 fee - 10 royalty of the undisputed purchase")
