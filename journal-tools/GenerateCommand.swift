@@ -45,6 +45,9 @@ struct GenerateCommand: AsyncParsableCommand {
         configuration.clock = { start }
         let journal = try Journal.open(configuration)
         defer { journal.close() }
+        // Marked as of this build's layout, so that a server started on it serves at once
+        // (with the partial write model described above) instead of folding it afresh.
+        _ = try Ledger.upgradeWriteModel(journal.storage)
 
         var world = SyntheticLedger(users: users, vendors: vendors, time: start)
         let progress = ToolProgress.onTerminal("generate", first: 1, last: UInt64(events))

@@ -49,4 +49,6 @@ public protocol JournalStorageWriter: JournalStorageReader {
     func setMetadata(_ name: String, _ value: [UInt8]) throws
     func putState(_ key: [UInt8], _ value: [UInt8]) throws
     func deleteState(_ key: [UInt8]) throws
+    /// Removes every write-model entry (to replace the write model with one folded afresh).
+    func clearState() throws
 }

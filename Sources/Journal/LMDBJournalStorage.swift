@@ -5,7 +5,8 @@ import LMDB
 /// - `events`: sequence (8 bytes, big-endian) → event record, appended with `MDB_APPEND`
 /// - `blocks`: last sequence of the block (8 bytes, big-endian) → sealed block
 /// - `keys`: key id (8 bytes) → key record
-/// - `meta`: name (UTF-8) → value (`format`, `journal-id`, `created-ms`, `verified-through`)
+/// - `meta`: name (UTF-8) → value (`format`, `journal-id`, `created-ms`, `verified-through`,
+///   and the ledger's `write-model-version`)
 /// - `state`: the write model beside the journal (keys chosen by the layer above)
 ///
 /// The environment keeps LMDB's default durable commit (data pages synced, then the meta page):
@@ -239,6 +240,10 @@ public final class LMDBJournalStorage: JournalStorage, @unchecked Sendable {
 
         func deleteState(_ key: [UInt8]) throws {
             try writeTransaction.delete(storage.state, key: key)
+        }
+
+        func clearState() throws {
+            try writeTransaction.clear(storage.state)
         }
     }
 }

@@ -283,4 +283,74 @@ public final class Ledger: Sendable {
         }
         return entries
     }
+
+    /// The layout of the write model this build folds. Raise it whenever the fold changes
+    /// what it keeps (a new record, or a record kept differently), and say what changed here:
+    /// a write model of an older layout is folded afresh from the journal when it is next
+    /// opened (``upgradeWriteModel(_:)``), so that the live write model always equals a replay.
+    /// - 1: before the marker existed.
+    /// - 2: a dispute customer service rejected is recorded (`rejected/<transaction>`).
+    public static let writeModelVersion = 2
+    static let writeModelVersionName = "write-model-version"
+
+    /// What ``upgradeWriteModel(_:)`` did.
+    public enum WriteModelUpgrade: Sendable, Equatable {
+        /// The write model was of this build's layout.
+        case current
+        /// The journal was empty: the layout is recorded, nothing to fold.
+        case marked
+        /// The write model of layout `from` was replaced by one folded from the journal's `events` events.
+        case refolded(from: Int, events: UInt64, entries: Int)
+    }
+
+    /// Why the write model cannot be brought to this build's layout.
+    public struct WriteModelError: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// The layout of the write model beside `storage`'s journal (1 when it has no marker), once
+    /// checked that this build can fold it: a damaged marker, or a layout written by a newer
+    /// build, is refused. Reads only, so that a start can refuse before it writes anything.
+    public static func writeModelLayout(_ storage: any JournalStorage) throws -> Int {
+        guard let stored = try storage.read({ try $0.metadata(writeModelVersionName) }) else { return 1 }
+        guard let version = Int(String(decoding: stored, as: UTF8.self)), version >= 1 else {
+            throw WriteModelError(description: "\(storage.location): the write model's version marker is damaged (\(stored.count) bytes)")
+        }
+        guard version <= writeModelVersion else {
+            throw WriteModelError(description:
+                "\(storage.location): the write model has layout \(version), written by a newer Tally; this build knows up to \(writeModelVersion)")
+        }
+        return version
+    }
+
+    /// Brings the write model beside `storage`'s journal to ``writeModelVersion``: an older one
+    /// is folded afresh from the journal and replaced in one write transaction (a crash leaves
+    /// the old one and its marker, so the next open folds again); one written by a newer build
+    /// is refused rather than written with rules it does not know. Call it before the journal
+    /// takes commands.
+    public static func upgradeWriteModel(_ storage: any JournalStorage) throws -> WriteModelUpgrade {
+        let version = try writeModelLayout(storage)
+        if version == writeModelVersion { return .current }
+        let last = try storage.read { try $0.lastEventSequence() } ?? 0
+        let marker = Array(String(writeModelVersion).utf8)
+        if last == 0 {
+            try storage.write { writer in
+                guard try writer.lastEventSequence() == nil else {
+                    throw WriteModelError(description: "\(storage.location): events were appended while the write model was being upgraded")
+                }
+                try writer.setMetadata(writeModelVersionName, marker)
+            }
+            return .marked
+        }
+        let entries = try replay(storage)
+        try storage.write { writer in
+            guard try writer.lastEventSequence() == last else {
+                throw WriteModelError(description: "\(storage.location): events were appended while the write model was being upgraded")
+            }
+            try writer.clearState()
+            for (key, value) in entries { try writer.putState(Array(key.utf8), value) }
+            try writer.setMetadata(writeModelVersionName, marker)
+        }
+        return .refolded(from: version, events: last, entries: entries.count)
+    }
 }

@@ -68,6 +68,13 @@ public enum TallyServer {
         let metrics = TallyMetrics()
         journalConfiguration.onCommit = { events, duration in metrics.recordCommit(events: events, duration: duration) }
         let journal = try Journal.open(journalConfiguration)
+        switch try Ledger.upgradeWriteModel(journal.storage) {
+        case .current, .marked:
+            break
+        case .refolded(let from, let events, let entries):
+            configuration.logger.notice("write model folded afresh from the journal for this build's layout", metadata: [
+                "from": "\(from)", "to": "\(Ledger.writeModelVersion)", "events": "\(events)", "entries": "\(entries)"])
+        }
         var projectionConfiguration = Projections.Configuration(dataDirectory: configuration.dataDirectory)
         projectionConfiguration.logger = configuration.logger
         let projections = try Projections.open(projectionConfiguration, journal: journal.storage)
@@ -81,7 +88,8 @@ public enum TallyServer {
     }
 
     /// What can be checked of a data directory before anything in it is written, so that a
-    /// refused start leaves it as it was: the server's key files that exist, and, once the
+    /// refused start leaves it as it was: the server's key files that exist, that this build
+    /// can fold the journal's write model (not damaged, not of a newer layout), and, once the
     /// journal holds events, that the files written with them are all there. A missing one
     /// cannot be made again: a new master key would change every vendor's secret and
     /// pseudonym and end every session; a new credential store would drop every login (and
@@ -94,6 +102,7 @@ public enum TallyServer {
         guard FileSystem.exists(journalPath) else { return }
         let events = try {
             let storage = try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+            _ = try Ledger.writeModelLayout(storage)
             return try storage.read { try $0.lastEventSequence() } ?? 0
         }()
         guard events > 0 else { return }

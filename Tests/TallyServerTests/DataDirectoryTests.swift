@@ -77,4 +77,28 @@ struct DataDirectoryTests {
         #expect(throws: ServerSecretsError.self) { _ = try TallyServer.openAPI(Self.configuration(data)) }
         #expect(try Self.contents(data) == before)
     }
+
+    @Test("a write model of a newer build's layout is refused before anything is written; an older one is folded afresh at start")
+    func writeModelLayout() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        do {
+            let api = try TallyServer.openAPI(Self.configuration(data))
+            _ = try await api.ledger.execute(.openAccount(user: "u1", channel: .providerSite))
+            api.journal.close()
+        }
+        func setLayout(_ marker: String) throws {
+            let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: data), create: false)
+            try storage.write { try $0.setMetadata("write-model-version", Array(marker.utf8)) }
+        }
+        try setLayout(String(Ledger.writeModelVersion + 1))
+        let before = try Self.contents(data)
+        #expect(throws: Ledger.WriteModelError.self) { _ = try TallyServer.openAPI(Self.configuration(data)) }
+        #expect(try Self.contents(data) == before, "a refused start wrote nothing")
+        try setLayout("1")
+        let api = try TallyServer.openAPI(Self.configuration(data))
+        defer { api.journal.close() }
+        #expect(try Ledger.writeModelLayout(api.journal.storage) == Ledger.writeModelVersion)
+        #expect(try api.ledger.writeModel() == Ledger.replay(api.journal.storage))
+    }
 }
