@@ -290,7 +290,8 @@ public final class Ledger: Sendable {
     /// opened (``upgradeWriteModel(_:)``), so that the live write model always equals a replay.
     /// - 1: before the marker existed.
     /// - 2: a dispute customer service rejected is recorded (`rejected/<transaction>`).
-    public static let writeModelVersion = 2
+    /// - 3: the capture time of a purchase authorized first (`capturedat/<transaction>`).
+    public static let writeModelVersion = 3
     static let writeModelVersionName = "write-model-version"
 
     /// What ``upgradeWriteModel(_:)`` did.

@@ -409,9 +409,12 @@ struct LedgerDecider {
             let confirmed = time > policy.confirmationSeconds * 1000 ? time - policy.confirmationSeconds * 1000 : 0
             var spent: Int64 = 0
             var qualifying: [String] = []
+            // Money counts once it has been captured for the whole confirmation window: a hold
+            // captured late counts from its capture, not from its authorization.
             for entry in try state.spending(user) where entry.timeMilliseconds <= confirmed {
                 guard let transaction = try state.transaction(entry.transaction), transaction.status == .captured,
-                      transaction.terms.currency == policy.currency
+                      transaction.terms.currency == policy.currency,
+                      try state.captureTime(ofHeld: entry.transaction) ?? entry.timeMilliseconds <= confirmed
                 else { continue }
                 spent = try Money.add(spent, entry.amount)
                 qualifying.append(entry.transaction)

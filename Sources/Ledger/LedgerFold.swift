@@ -66,6 +66,9 @@ enum LedgerFold {
                     $0.fee = event.fee
                     $0.royalties = event.royalties
                 }
+                // The spending log keeps the authorization's time (limits count a purchase
+                // when its funds are held); a referral counts it from its capture.
+                state.setRecord("capturedat/" + event.transaction, event.timeMilliseconds)
             }
         case .purchaseVoided(let event):
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }

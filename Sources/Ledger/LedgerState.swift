@@ -299,6 +299,8 @@ public struct LedgerState {
     /// How many times a purchase's entitlement has been used.
     public func entitlementUses(_ transaction: String) throws -> Int { try record(Int.self, "uses/" + transaction) ?? 0 }
     public func dispute(_ id: String) throws -> DisputeRecord? { try record(DisputeRecord.self, "dispute/" + id) }
+    /// When a purchase authorized first was captured (one-step purchases: their spending entry's time).
+    public func captureTime(ofHeld transaction: String) throws -> UInt64? { try record(UInt64.self, "capturedat/" + transaction) }
     /// The dispute of `transaction` that customer service rejected, if one was.
     public func rejectedDispute(ofTransaction transaction: String) throws -> String? {
         try record(String.self, "rejected/" + transaction)

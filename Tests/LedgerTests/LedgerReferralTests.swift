@@ -33,6 +33,28 @@ struct LedgerReferralTests {
         #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
     }
 
+    @Test("a purchase authorized first counts from its capture: a hold captured late waits the whole confirmation window")
+    func lateCaptureWaits() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        try await fixture.run(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(
+            currency: .usd, rewardAmount: 25, minimumSpend: 300, confirmationSeconds: 3_600)))
+        try await fixture.run(.openAccount(user: "newbie", channel: .vendorLink, referringVendor: "shop"))
+        try await fixture.run(.openWallet(user: "newbie", currency: .usd))
+        try await fixture.run(.addFunds(funding: "nf", user: "newbie", currency: .usd, amount: 1_000, method: .card))
+        let held = try #require(try await fixture.run(.authorize(
+            user: "newbie", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)), holdSeconds: 86_400)).transaction)
+        fixture.clock.advance(seconds: 7_200)
+        // Held for two windows, but not captured: nothing has been spent yet.
+        try await fixture.reject(.rewardReferral(user: "newbie"), .referralNotQualified)
+        try await fixture.run(.capture(vendor: "shop", transaction: held))
+        let early = try await fixture.reject(.rewardReferral(user: "newbie"), .referralNotQualified)
+        #expect(early?.headroom == 300, "captured now: not yet confirmed, although authorized two hours ago")
+        fixture.clock.advance(seconds: 3_600)
+        try await fixture.run(.rewardReferral(user: "newbie"))
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
     @Test("referral policy rejections")
     func policyRejections() async throws {
         let fixture = try LedgerFixture()
