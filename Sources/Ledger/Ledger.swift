@@ -291,7 +291,8 @@ public final class Ledger: Sendable {
     /// - 1: before the marker existed.
     /// - 2: a dispute customer service rejected is recorded (`rejected/<transaction>`).
     /// - 3: the capture time of a purchase authorized first (`capturedat/<transaction>`).
-    public static let writeModelVersion = 3
+    /// - 4: `lots/<user>` lists only the user's lots that hold tokens.
+    public static let writeModelVersion = 4
     static let writeModelVersionName = "write-model-version"
 
     /// What ``upgradeWriteModel(_:)`` did.

@@ -99,7 +99,7 @@ enum LedgerFold {
             state.setRecord("lot/" + event.lot, IncentiveLot(
                 lot: event.lot, user: event.user, currency: event.currency, issuer: event.issuer,
                 expiresAtMilliseconds: event.expiresAtMilliseconds, vendors: event.vendors))
-            state.setRecord("lots/" + event.user, try state.incentiveLots(ofUser: event.user) + [event.lot])
+            // Joins the user's live lots below, with its positive balance.
         case .incentiveExpired:
             break
         case .referralPolicySet(let event):
@@ -120,6 +120,35 @@ enum LedgerFold {
             guard try state.vendor(event.vendor) != nil else { throw LedgerFoldError(sequence: sequence, reason: "unknown vendor") }
             state.setRecord("settled/\(event.vendor)/\(event.currency.code)",
                             SettlementMark(throughSequence: event.coversThroughSequence, atMilliseconds: event.timeMilliseconds))
+        }
+        try keepLiveLots(event.postings, at: sequence, in: &state)
+    }
+
+    /// Keeps `lots/<user>` to the user's lots that hold tokens: a lot joins when its balance
+    /// becomes positive (issued, or tokens coming back from a void, an expired hold or a refund)
+    /// and leaves when it reaches zero (spent, held or expired). Every purchase reads each lot of
+    /// the list, so a list of every lot ever issued would make a user's purchases slower with
+    /// every promotion they were ever given. A lot with no tokens can only gain them back
+    /// through a posting, which brings it back here.
+    private static func keepLiveLots(_ postings: [Posting], at sequence: UInt64, in state: inout LedgerState) throws {
+        for index in postings.indices {
+            for side in 0..<2 {
+                let name = side == 0 ? postings[index].debit : postings[index].credit
+                guard name.utf8.starts(with: "lot:".utf8), !Self.seen(name, before: index, side: side, in: postings) else { continue }
+                let body = name.dropFirst(4)
+                guard let colon = body.lastIndex(of: ":") else { throw LedgerFoldError(sequence: sequence, reason: "bad lot account \(name)") }
+                let lot = String(body[..<colon])
+                guard let record = try state.incentiveLot(lot) else {
+                    throw LedgerFoldError(sequence: sequence, reason: "unknown incentive lot \(lot)")
+                }
+                let live = try state.incentiveLots(ofUser: record.user)
+                let positive = try state.balance(named: name) > 0
+                if positive && !live.contains(lot) {
+                    state.setRecord("lots/" + record.user, live + [lot])
+                } else if !positive && live.contains(lot) {
+                    state.setRecord("lots/" + record.user, live.filter { $0 != lot })
+                }
+            }
         }
     }
 

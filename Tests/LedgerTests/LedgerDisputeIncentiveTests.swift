@@ -76,6 +76,38 @@ struct LedgerDisputeIncentiveTests {
         try await fixture.reject(.openDispute(dispute: "d1", user: "alice", transaction: held, reason: ""), .transactionNotCaptured)
     }
 
+    @Test("a user's list of live lots holds only lots with tokens: spent and expired lots leave it, tokens coming back bring a lot back")
+    func liveLots() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        func live() throws -> [String] { try fixture.ledger.read { try $0.incentiveLots(ofUser: "alice") }.sorted() }
+        let soon = fixture.clock.now + 3_600_000
+        try await fixture.run(.issueIncentive(lot: "a", user: "alice", currency: .usd, amount: 30, issuer: nil, expiresAtMilliseconds: nil, vendors: nil))
+        try await fixture.run(.issueIncentive(lot: "b", user: "alice", currency: .usd, amount: 50, issuer: nil, expiresAtMilliseconds: soon, vendors: nil))
+        #expect(try live() == ["a", "b"])
+        // 60: "b" expires first, so it pays 50 and "a" the other 10.
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 60))))
+        #expect(try live() == ["a"])
+        // A hold takes the rest of "a"; its void gives the tokens back.
+        let held = try #require(try await fixture.run(.authorize(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60)).transaction)
+        #expect(try live() == [])
+        try await fixture.run(.void(vendor: "shop", transaction: held))
+        #expect(try live() == ["a"])
+        // A lot that expires with tokens left leaves the list with its expiry.
+        try await fixture.run(.issueIncentive(lot: "c", user: "alice", currency: .usd, amount: 5, issuer: nil, expiresAtMilliseconds: soon, vendors: nil))
+        #expect(try live() == ["a", "c"])
+        fixture.clock.advance(seconds: 3_600)
+        try await fixture.run(.expireIncentive(lot: "c"))
+        #expect(try live() == ["a"])
+        // Spending still finds the live lot.
+        let last = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 25))))
+        guard case .purchaseCaptured(let paid) = last.events.first else { Issue.record("no capture"); return }
+        #expect(paid.sources.map(\.account) == ["lot:a:USD", "wallet:alice:USD"])
+        #expect(try live() == [])
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
     @Test("incentive lots pay before paid tokens, earliest expiry first, only where allowed; expiry returns the rest")
     func incentives() async throws {
         let fixture = try LedgerFixture()
