@@ -237,6 +237,45 @@ public final class CredentialStore: Sendable {
         return try environment.read { try $0.get(sessions, key: key) } != nil
     }
 
+    /// Removes what can no longer matter: sessions past their expiry that nobody presented again
+    /// (a presented one is removed at once), and logout records (`endedKey`) past the end of
+    /// their session, by which time every purchase token of that login has expired (a token's
+    /// window ends within its session). Returns how many of each were removed.
+    @discardableResult
+    public func prune(now: UInt64) throws -> (sessions: Int, ended: Int) {
+        var expired: [[UInt8]] = []
+        var ended = 0
+        try environment.read { transaction in
+            try transaction.withCursor(sessions) { cursor in
+                var found = try cursor.first()
+                while found {
+                    let key = Array(cursor.key)
+                    if key.starts(with: Self.endedPrefix) {
+                        if cursor.value.count == 8, BigEndian.uint64(Array(cursor.value)) <= now {
+                            expired.append(key)
+                            ended += 1
+                        }
+                    } else if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
+                              session.expiresAtMilliseconds <= now
+                    {
+                        expired.append(key)
+                    }
+                    found = try cursor.next()
+                }
+            }
+        }
+        guard !expired.isEmpty else { return (0, 0) }
+        try environment.write { transaction in
+            for key in expired { _ = try transaction.delete(sessions, key: key) }
+        }
+        sessionCache.withLock { cache in
+            for key in expired { cache.removeValue(forKey: key) }
+        }
+        return (expired.count - ended, ended)
+    }
+
+    static let endedPrefix = Array("ended:".utf8)
+
     /// Kept beside the sessions (whose keys are 64 hex digits, so these never collide).
     static func endedKey(user: String, member: String?, loginAtMilliseconds: UInt64) -> [UInt8] {
         Array("ended:\(user):\(member ?? "-"):\(loginAtMilliseconds)".utf8)

@@ -54,7 +54,8 @@ public enum TallyServer {
             SweeperService(sweeper: Sweeper(
                 ledger: api.ledger, clock: api.clock, logger: configuration.logger,
                 statePath: Sweeper.statePath(in: configuration.dataDirectory))),
-            JournalScrubService(journal: api.journal, logger: configuration.logger))
+            JournalScrubService(journal: api.journal, logger: configuration.logger),
+            SessionPruneService(credentials: api.credentials, clock: api.clock, logger: configuration.logger))
         return application
     }
 

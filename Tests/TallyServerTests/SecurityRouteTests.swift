@@ -92,6 +92,20 @@ struct SecurityRouteTests {
                 "purchaseToken": secondToken, "inline": APIHarness.Client.inlineContent(price: 10),
             ])
             #expect(bought.status == .created, "\(bought.text)")
+            // Pruning keeps the logout record while the ended session could still have run...
+            let credentials = harness.api.credentials
+            #expect(try credentials.prune(now: harness.clock.now()) == (0, 0))
+            let still = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": firstToken, "inline": APIHarness.Client.inlineContent(price: 10),
+            ])
+            #expect(still.problemType == "purchase-token-revoked")
+            // ...and removes it, with the sessions nobody presented again, once they have expired.
+            let later = harness.clock.now() + harness.api.settings.sessionMilliseconds
+            let pruned = try credentials.prune(now: later)
+            #expect(pruned.ended == 1, "the one logout")
+            #expect(pruned.sessions >= 1, "at least the second login's session")
+            #expect(try credentials.session(token: second.session, now: harness.clock.now()) == nil)
+            #expect(try credentials.prune(now: later) == (0, 0))
         }
     }
 
