@@ -83,6 +83,9 @@ public enum TallyServer {
             dataDirectory: configuration.dataDirectory, adminKey: configuration.adminKey, auditorKey: configuration.auditorKey)
         let credentials = try CredentialStore.open(dataDirectory: configuration.dataDirectory, secrets: secrets)
         let identity = try IdentityStore.open(directory: configuration.dataDirectory)
+        if let journalID = try journal.storage.read({ try $0.metadata("journal-id") }) {
+            try CompanionStores.check(directory: configuration.dataDirectory, journalID: journalID, secrets: secrets, claim: true)
+        }
         return TallyAPI(
             journal: journal, projections: projections, credentials: credentials, identity: identity, secrets: secrets,
             settings: configuration.settings, logger: configuration.logger, metrics: metrics, clock: configuration.clock)
@@ -90,7 +93,8 @@ public enum TallyServer {
 
     /// What can be checked of a data directory before anything in it is written, so that a
     /// refused start leaves it as it was: the server's key files that exist, that this build
-    /// can fold the journal's write model (not damaged, not of a newer layout), and, once the
+    /// can fold the journal's write model (not damaged, not of a newer layout), that the
+    /// stores beside the journal are its own (``CompanionStores``), and, once the
     /// journal holds events, that the files written with them are all there. A missing one
     /// cannot be made again: a new master key would change every vendor's secret and
     /// pseudonym and end every session; a new credential store would drop every login (and
@@ -98,14 +102,17 @@ public enum TallyServer {
     /// erase every person.
     static func checkBeforeWriting(_ configuration: Configuration) throws {
         let directory = configuration.dataDirectory
-        _ = try ServerSecrets.existing(dataDirectory: directory, adminKey: configuration.adminKey, auditorKey: configuration.auditorKey)
+        let secrets = try ServerSecrets.existing(dataDirectory: directory, adminKey: configuration.adminKey, auditorKey: configuration.auditorKey)
         let journalPath = Journal.journalPath(in: directory)
         guard FileSystem.exists(journalPath) else { return }
-        let events = try {
+        let (events, journalID) = try {
             let storage = try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
             _ = try Ledger.writeModelLayout(storage)
-            return try storage.read { try $0.lastEventSequence() } ?? 0
+            return try storage.read { (try $0.lastEventSequence() ?? 0, try $0.metadata("journal-id") ?? []) }
         }()
+        if !journalID.isEmpty {
+            try CompanionStores.check(directory: directory, journalID: journalID, secrets: secrets, claim: false)
+        }
         guard events > 0 else { return }
         let needed = [(ServerSecrets.directory(in: directory) + "/master.key", "the server's master key"),
                       (directory + "/credentials", "the credential store"), (directory + "/identity", "the identity store"),

@@ -78,6 +78,41 @@ struct DataDirectoryTests {
         #expect(try Self.contents(data) == before)
     }
 
+    @Test("a credential or identity store from another data directory, or another master key, is refused before anything is written")
+    func foreignCompanions() async throws {
+        let root = TemporaryDirectory()
+        for name in ["mine", "theirs"] {
+            let api = try TallyServer.openAPI(Self.configuration(root.path + "/" + name))
+            _ = try await UserController.openAccount(
+                api: api, login: "user-of-" + name, password: "correct horse battery", name: name, email: "\(name)@example.org",
+                channel: .providerSite, referringVendor: nil, representative: nil)
+            try api.projections.flush()
+            api.journal.close()
+        }
+        for (swapped, expected) in [("credentials", "belongs to journal"), ("identity", "belongs to journal"),
+                                    ("identity-keys", "belongs to journal"), ("server/master.key", "another server/master.key")] {
+            let copy = root.path + "/with-their-" + swapped.replacingOccurrences(of: "/", with: "-")
+            try FileManager.default.copyItem(atPath: root.path + "/mine", toPath: copy)
+            try FileManager.default.removeItem(atPath: copy + "/" + swapped)
+            try FileManager.default.copyItem(atPath: root.path + "/theirs/" + swapped, toPath: copy + "/" + swapped)
+            let before = try Self.contents(copy)
+            do {
+                _ = try TallyServer.openAPI(Self.configuration(copy))
+                Issue.record("a foreign \(swapped) was accepted")
+            } catch let error as ServerSecretsError {
+                let store = swapped == "server/master.key" ? "credentials" : swapped
+                #expect(error.path == copy + "/" + store, "\(error)")
+                #expect(error.message.contains(expected), "\(error)")
+            }
+            #expect(try Self.contents(copy) == before, "a refused start wrote nothing (\(swapped))")
+        }
+        // The directory's own stores still open, again and again.
+        for _ in 0..<2 {
+            let api = try TallyServer.openAPI(Self.configuration(root.path + "/mine"))
+            api.journal.close()
+        }
+    }
+
     @Test("a write model of a newer build's layout is refused before anything is written; an older one is folded afresh at start")
     func writeModelLayout() async throws {
         let root = TemporaryDirectory()
