@@ -6,8 +6,8 @@ import Glibc
 
 /// Small files written so that a crash leaves the old file or the new one, never a mix:
 /// write to a temporary sibling, fsync it, rename over the target, fsync the directory.
-enum AtomicFile {
-    static func write(_ path: String, contents: [UInt8], mode: mode_t) throws {
+public enum AtomicFile {
+    public static func write(_ path: String, contents: [UInt8], mode: mode_t) throws {
         let temporary = path + ".tmp"
         unlink(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -37,17 +37,20 @@ enum AtomicFile {
 
     /// The whole file, or nil when it does not exist. Anything but a regular file (a FIFO, a
     /// device, a directory) is refused: opened without O_NONBLOCK, a FIFO would wait forever.
-    static func read(_ path: String) throws -> [UInt8]? {
+    /// Errors are ``JournalError/keyFile(path:reason:)`` naming the file and what is wrong with it.
+    public static func read(_ path: String) throws -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if descriptor < 0 {
             if errno == ENOENT { return nil }
-            throw fileError("open", path)
+            throw JournalError.keyFile(path: path, reason: "cannot be read: " + String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw fileError("fstat", path) }
+        guard fstat(descriptor, &info) == 0 else {
+            throw JournalError.keyFile(path: path, reason: "cannot be examined: " + String(cString: strerror(errno)))
+        }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw JournalError.keyFile(path: path, reason: "not a regular file")
+            throw JournalError.keyFile(path: path, reason: info.st_mode & S_IFMT == S_IFDIR ? "is a directory, not a file" : "not a regular file")
         }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
@@ -55,7 +58,7 @@ enum AtomicFile {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw fileError("read", path)
+                throw JournalError.keyFile(path: path, reason: "cannot be read: " + String(cString: strerror(errno)))
             }
             if count == 0 { break }
             result.append(contentsOf: chunk[0..<count])
@@ -64,8 +67,8 @@ enum AtomicFile {
         return result
     }
 
-    /// The permission bits of a file.
-    static func mode(_ path: String) -> mode_t? {
+    /// The permission bits of a file (of the file a symbolic link names).
+    public static func mode(_ path: String) -> mode_t? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return info.st_mode & 0o777

@@ -90,8 +90,17 @@ public final class Environment: @unchecked Sendable {
         guard FileSystem.isDirectory(path) else {
             throw LMDBError(kind: .notFound, operation: "open", path: path, message: "no environment directory")
         }
-        guard let size = FileSystem.fileSize(dataFile) else {
+        let size: Int
+        switch FileSystem.status(dataFile) {
+        case .file(let bytes):
+            size = bytes
+        case .missing:
             throw LMDBError(kind: .notFound, operation: "open", path: dataFile, message: "data file is missing")
+        case .unreadable(let code):
+            throw LMDBError(kind: .io(errno: code), code: code, operation: "open", path: dataFile,
+                            message: "data file cannot be examined: " + String(cString: strerror(code)))
+        case .directory, .special:
+            throw LMDBError(kind: .corrupted, operation: "open", path: dataFile, message: "is not a regular file (LMDB's data file belongs here)")
         }
         guard size > 0 else {
             throw LMDBError(

@@ -13,6 +13,28 @@ public enum FileSystem {
         return Int(info.st_size)
     }
 
+    /// What is at a path, for errors that say what is wrong rather than "missing".
+    public enum Status: Equatable {
+        case missing
+        case file(size: Int)
+        case directory
+        /// A FIFO, device, socket.
+        case special
+        /// `stat` failed for another reason than absence (permissions, I/O): the errno.
+        case unreadable(errno: Int32)
+    }
+
+    /// What is at `path` (a symbolic link is followed).
+    public static func status(_ path: String) -> Status {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return errno == ENOENT || errno == ENOTDIR ? .missing : .unreadable(errno: errno) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .file(size: Int(info.st_size))
+        case S_IFDIR: return .directory
+        default: return .special
+        }
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

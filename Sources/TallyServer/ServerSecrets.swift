@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 import LMDB
 import TallyCrypto
 
@@ -39,8 +40,10 @@ public struct ServerSecrets: Sendable {
         guard let admin = try adminKey ?? loadOrCreateFile(directory + "/admin.key", create: create, make: { "adm_" + Hex.encode(SecureRandom.bytes(24)) }),
               let auditor = try auditorKey ?? loadOrCreateFile(directory + "/auditor.key", create: create, make: { "aud_" + Hex.encode(SecureRandom.bytes(24)) })
         else { return nil }
-        for (name, key) in [("admin", admin), ("auditor", auditor)] where key.utf8.count < 24 {
-            throw ServerSecretsError(path: name, message: "the \(name) key must be at least 24 characters")
+        for (name, key, given) in [("admin", admin, adminKey != nil), ("auditor", auditor, auditorKey != nil)] where key.utf8.count < 24 {
+            // Name where the key came from: the file, or the flag (or its environment variable).
+            let source = given ? "--\(name)-key" : directory + "/\(name).key"
+            throw ServerSecretsError(path: source, message: "the \(name) key must be at least 24 characters")
         }
         guard admin != auditor else {
             throw ServerSecretsError(path: directory, message: "the admin and auditor keys must differ")
@@ -53,28 +56,31 @@ public struct ServerSecrets: Sendable {
         HMACSHA256.authenticationCode(key: masterKey, message: Array(("tally/server/" + label).utf8)).bytes
     }
 
+    /// The text of a key file (through ``AtomicFile``: a regular file, or what a symbolic link
+    /// names, read without blocking), or nil when it does not exist; with `create`, a missing
+    /// one is made, atomically and 0600.
     private static func loadOrCreateFile(_ path: String, create: Bool, make: () -> String) throws -> String? {
-        if FileManager.default.fileExists(atPath: path) {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let permissions = attributes[.posixPermissions] as? Int, permissions & 0o077 != 0 {
-                throw ServerSecretsError(path: path, message: "readable by others (mode \(String(permissions, radix: 8))); chmod 600 it")
+        let bytes: [UInt8]?
+        do {
+            bytes = try AtomicFile.read(path)
+        } catch JournalError.keyFile(let path, let reason) {
+            throw ServerSecretsError(path: path, message: reason)
+        }
+        if let bytes {
+            if let mode = AtomicFile.mode(path), mode & 0o077 != 0 {
+                throw ServerSecretsError(path: path, message: "readable by others (mode \(String(mode, radix: 8))); chmod 600 it")
             }
-            guard let data = FileManager.default.contents(atPath: path),
-                let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
-            else { throw ServerSecretsError(path: path, message: "empty or not text") }
+            guard let text = String(validating: bytes, as: UTF8.self)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+                throw ServerSecretsError(path: path, message: "empty or not text")
+            }
             return text
         }
         guard create else { return nil }
         let value = make()
-        let temporary = path + ".tmp"
-        let descriptor = Foundation.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw ServerSecretsError(path: temporary, message: "cannot create (errno \(errno))") }
-        let bytes = Array((value + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor)
-        close(descriptor)
-        guard written == bytes.count, synced == 0, rename(temporary, path) == 0 else {
-            throw ServerSecretsError(path: path, message: "cannot write (errno \(errno))")
+        do {
+            try AtomicFile.write(path, contents: Array((value + "\n").utf8), mode: 0o600)
+        } catch {
+            throw ServerSecretsError(path: path, message: "cannot be written: \(error)")
         }
         return value
     }

@@ -325,4 +325,21 @@ struct EnvironmentTests {
             #expect(misses == 0, "\(misses) of \(reads) reads missed the last commit")
         }
     }
+
+    @Test("a directory in place of an LMDB data file is named as the file, not the environment")
+    func dataFileKinds() throws {
+        let root = TemporaryDirectory()
+        let path = root.path + "/env"
+        _ = try Environment.create(at: path) { _ in }
+        try FileManager.default.removeItem(atPath: path + "/data.mdb")
+        try FileManager.default.createDirectory(atPath: path + "/data.mdb", withIntermediateDirectories: false)
+        do {
+            _ = try Environment.open(at: path)
+            Issue.record("a directory was opened as a data file")
+        } catch {
+            #expect(error.path == path + "/data.mdb", "\(error)")
+            #expect(error.message.contains("not a regular file"), "\(error)")
+        }
+    }
+
 }

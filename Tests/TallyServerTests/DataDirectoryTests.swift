@@ -78,6 +78,45 @@ struct DataDirectoryTests {
         #expect(try Self.contents(data) == before)
     }
 
+    @Test("a key file that is a directory or too short is refused with what is wrong, naming the file; a symbolic link to a key is followed")
+    func keyFileKinds() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        do {
+            let api = try TallyServer.openAPI(Self.configuration(data))
+            api.journal.close()
+        }
+        let master = data + "/server/master.key"
+        let saved = root.path + "/master.key.saved"
+        try FileManager.default.moveItem(atPath: master, toPath: saved)
+        // A symbolic link to the key (as secret mounts make) is the key.
+        try FileManager.default.createSymbolicLink(atPath: master, withDestinationPath: saved)
+        do {
+            let api = try TallyServer.openAPI(Self.configuration(data))
+            api.journal.close()
+        }
+        try FileManager.default.removeItem(atPath: master)
+        try FileManager.default.createDirectory(atPath: master, withIntermediateDirectories: false)
+        do {
+            _ = try TallyServer.openAPI(Self.configuration(data))
+            Issue.record("a directory was taken for the master key")
+        } catch let error as ServerSecretsError {
+            #expect(error.path == master)
+            #expect(error.message == "is a directory, not a file", "\(error)")
+        }
+        try FileManager.default.removeItem(atPath: master)
+        try FileManager.default.moveItem(atPath: saved, toPath: master)
+        let admin = data + "/server/admin.key"
+        try Data("adm_12345\n".utf8).write(to: URL(fileURLWithPath: admin))
+        do {
+            _ = try TallyServer.openAPI(Self.configuration(data))
+            Issue.record("a short admin key was accepted")
+        } catch let error as ServerSecretsError {
+            #expect(error.path == admin, "\(error)")
+            #expect(error.message.contains("at least 24 characters"))
+        }
+    }
+
     @Test("a credential or identity store from another data directory, or another master key, is refused before anything is written")
     func foreignCompanions() async throws {
         let root = TemporaryDirectory()
