@@ -53,6 +53,9 @@ struct HeadView: Codable, Sendable {
 /// a vendor sees its own, with customers by pseudonym).
 struct AuditController: Sendable {
     let api: TallyAPI
+    /// Events about a referral, whose purchases may be other vendors': the referring vendor
+    /// sees the reward, never which transactions qualified or were refunded.
+    static let referralTypes: Set<String> = ["ReferralRewarded", "ReferralReversed"]
 
     func addRoutes(to router: Router<TallyContext>) {
         let audit = router.group("v1/audit")
@@ -222,8 +225,9 @@ struct AuditController: Sendable {
         }
         object.removeValue(forKey: "member")
         // A referral is about the user's purchases at any vendor: which ones is not the
-        // referring vendor's to see (their transaction IDs, and so when they were made).
-        if stored.typeName == "ReferralRewarded" || stored.typeName == "ReferralReversed" {
+        // referring vendor's to see (their transaction IDs, and so when they were made). The
+        // vendor's history leaves them out the same way (VendorController.history).
+        if Self.referralTypes.contains(stored.typeName) {
             object.removeValue(forKey: "qualifyingTransactions")
             object.removeValue(forKey: "transaction")
         }

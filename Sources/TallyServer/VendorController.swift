@@ -39,7 +39,13 @@ struct VendorController: Sendable {
         let before = try request.queryUInt("before")
         let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
         guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
-        return try await api.snapshot(request, missing: "vendor") { try $0.vendorHistory(vendor: vendor, before: before, limit: limit) }
+        return try await api.snapshot(request, missing: "vendor") { reader in
+            var page = try reader.vendorHistory(vendor: vendor, before: before, limit: limit)
+            for index in page.entries.indices where AuditController.referralTypes.contains(page.entries[index].eventType) {
+                page.entries[index].transaction = nil
+            }
+            return page
+        }
     }
 
     /// Authenticates a read (no body).

@@ -125,6 +125,37 @@ struct UserAdminRouteTests {
         }
     }
 
+    @Test("the referring vendor's history shows its reward and its reversal, never the other vendor's transaction behind them")
+    func referralHistoryHidesOtherVendors() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let referrer = try await client.registerVendor(name: "Referrer")
+            let seller = try await client.registerVendor(name: "Seller")
+            let policy: [String: Any] = ["currency": "USD", "rewardAmount": 25, "minimumSpend": 100, "confirmationSeconds": 1]
+            let set = try await client.vendor(referrer, .put, "/v1/vendor/referral-policy", policy, idempotencyKey: "policy")
+            #expect(set.status == .ok, "\(set.text)")
+            let user = try await client.fundedUser("rita", amount: 1_000, referringVendor: referrer.id)
+            let bought = try await client.vendor(seller, .post, "/v1/vendor/purchases", [
+                "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent(price: 200),
+            ])
+            let transaction = try #require(bought.json["transaction"] as? String, "\(bought.text)")
+            harness.clock.advance(milliseconds: 2_000)
+            let rewarded = try await client.admin(.post, "/v1/admin/referrals/\(user.id)/reward")
+            #expect(rewarded.status == .created || rewarded.status == .ok, "\(rewarded.text)")
+            let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "refund"])
+            let id = try #require(dispute.json["dispute"] as? String, "\(dispute.text)")
+            let refunded = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": true, "representative": "rep"])
+            #expect(refunded.status == .ok, "\(refunded.text)")
+            let head = harness.api.journal.head
+            let history = try await client.vendor(referrer, .get, "/v1/vendor/history?minSequence=\(head)")
+            let entries = try #require((history.json["data"] as? [String: Any])?["entries"] as? [[String: Any]], "\(history.text)")
+            let types = entries.compactMap { $0["eventType"] as? String }
+            #expect(types.contains("ReferralRewarded") && types.contains("ReferralReversed"), "\(types)")
+            #expect(entries.allSatisfy { $0["transaction"] == nil }, "\(history.text)")
+            #expect(!history.text.contains(transaction))
+        }
+    }
+
     @Test("a dispute reserves the amount; customer service refunds it; settlement pays the vendor the rest; royalties are stated")
     func disputeAndSettlement() async throws {
         let harness = try APIHarness()
