@@ -14,7 +14,7 @@ import Zstd
 /// directory and renames it into place only when everything held, so a refused import leaves
 /// nothing behind, and what an interrupted one left is removed by the next (`StagingDirectory`).
 /// One segment is in memory at a time.
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import an export into an empty data directory, verifying everything on the way in.",
@@ -66,6 +66,8 @@ struct ImportCommand: ParsableCommand {
     var json = false
 
     struct Outcome: Encodable {
+        /// Equal to `imported`: the key every command's JSON failure has (`FailureOutput`).
+        let valid: Bool
         let imported: Bool
         let exitCode: Int32
         let dataDirectory: String
@@ -111,7 +113,7 @@ struct ImportCommand: ParsableCommand {
         }
         let failure: ReportedFailure? = if case .failure(let failure) = result { failure } else { nil }
         let outcome = Outcome(
-            imported: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, dataDirectory: target,
+            valid: failure == nil, imported: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, dataDirectory: target,
             firstSequence: importer.manifest?.firstSequence, lastSequence: importer.lastImported,
             head: importer.headImported?.hex, events: importer.eventsImported, blocks: importer.blocksImported,
             segments: importer.segmentsImported, writeModelEntries: importer.writeModelEntries, failure: failure)
@@ -138,7 +140,7 @@ struct ImportCommand: ParsableCommand {
             }
             print(table.text)
         }
-        if let failure { throw ToolExit(failure.exitCode) }
+        if let failure { throw ToolExit.printed(failure.exitCode) }
     }
 }
 

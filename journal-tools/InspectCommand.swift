@@ -3,7 +3,7 @@ import Journal
 
 /// `journal-tool inspect`: shows the journal head, one event, the block holding a sequence, or
 /// the key records, as text or JSON.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show the head, an event, the block holding a sequence, or the key records.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Journal
 
 /// `journal-tool keys list`: the key records in the journal and the files in `keys/`.
-struct KeysListCommand: ParsableCommand {
+struct KeysListCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the journal's key records and the key files in DIR/keys.",

@@ -27,7 +27,7 @@ enum ProjectionCheck {
         do {
             return try Projections.open(configuration, journal: journal)
         } catch let error as ProjectionError {
-            throw ToolExit.usage("\(Projections.path(in: dataDirectory)): \(error)")
+            throw ToolExit.unreadable("\(Projections.path(in: dataDirectory)): \(error)")
         }
     }
 

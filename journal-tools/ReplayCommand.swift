@@ -9,7 +9,7 @@ import TallyCrypto
 /// `journal-tool replay`: folds the journal from empty into fresh read models in a directory
 /// of the user's choice, and prints the balances or a canonical dump. The live data directory
 /// is only read.
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Fold the journal from empty into fresh read models and print balances or a canonical dump.",
@@ -53,6 +53,8 @@ struct ReplayCommand: ParsableCommand {
     var json = false
 
     struct Output: Encodable {
+        let valid: Bool
+        let exitCode: Int32
         let events: UInt64
         /// The replayed write model's entries and dump digest: only with --write-model.
         let entries: Int?
@@ -135,7 +137,7 @@ struct ReplayCommand: ParsableCommand {
         let writeModelDigest = digest ? writeModelLines.map { CanonicalDump.digest($0) } : nil
         if json {
             try JSONOutput.print(Output(
-                events: last, entries: replayed?.entries.count, writeModel: replayed?.path, dumpSHA256: writeModelDigest,
+                valid: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, events: last, entries: replayed?.entries.count, writeModel: replayed?.path, dumpSHA256: writeModelDigest,
                 projections: projections.path, projectionsDumpSHA256: projectionsDigest?.hex,
                 balances: Dictionary(uniqueKeysWithValues: balances.map { ($0.account, $0.balance) }),
                 liveComparison: comparison, failure: failure))
@@ -162,7 +164,7 @@ struct ReplayCommand: ParsableCommand {
         }
         if let failure {
             if dump { Console.error("journal-tool: the replayed models differ from the live ones: \(failure.message)") }
-            throw ToolExit(failure.exitCode)
+            throw ToolExit.printed(failure.exitCode)
         }
     }
 
@@ -210,7 +212,7 @@ struct ReplayCommand: ParsableCommand {
         }
         if let key = Set(live.keys).union(entries.keys).sorted().first(where: { live[$0] != entries[$0] }) {
             let message = "entry \(key): live \(live[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent"), replayed \(entries[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent")"
-            failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
+            failure = ReportedFailure(kind: ToolExitCode.Kinds.writeModelMismatch, exitCode: .writeModelMismatch, sequence: last, message: message)
             comparison = "write model differs: " + message
         } else {
             comparison = "write model equal: \(live.count) entries"
@@ -231,7 +233,7 @@ struct ReplayCommand: ParsableCommand {
                 ?? min(liveLines.count, replayedLines.count)
             let message = "read models differ at dump line \(index + 1): live \(index < liveLines.count ? String(liveLines[index]) : "(end)"), replayed \(index < replayedLines.count ? String(replayedLines[index]) : "(end)")"
             if failure == nil {
-                failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
+                failure = ReportedFailure(kind: ToolExitCode.Kinds.writeModelMismatch, exitCode: .writeModelMismatch, sequence: last, message: message)
             }
             comparison += "; " + message
         } else {
@@ -239,7 +241,4 @@ struct ReplayCommand: ParsableCommand {
         }
         return (comparison, failure)
     }
-
-    /// The replayed write model differs from the live one.
-    static let writeModelMismatch = ToolExitCode(rawValue: 28)
 }

@@ -6,7 +6,7 @@ import TallyCrypto
 
 /// `journal-tool verify`: checks a journal end to end with ``JournalVerifier`` and exits with a
 /// code that names the first failure.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Audit a journal: hash chain, blocks, Merkle roots, signatures, keys, postings and balances.",
@@ -180,7 +180,7 @@ struct VerifyCommand: ParsableCommand {
         } else {
             print(result.text)
         }
-        if !result.isValid { throw ToolExit(result.exitCode) }
+        if !result.isValid { throw ToolExit.printed(result.exitCode) }
     }
 
     /// A ledger's journal: event 1 has a ledger event type, or the write model holds entries.
