@@ -283,6 +283,9 @@ struct Importer {
         guard manifest.format == ExportFormat.formatName else {
             throw ImportFailure.badManifest.failure(sequence: 0, "format is \(manifest.format), not \(ExportFormat.formatName)")
         }
+        guard manifest.firstSequence >= 1 else {
+            throw ImportFailure.badManifest.failure(sequence: 0, "firstSequence is 0; sequences start at 1")
+        }
         guard manifest.firstSequence == 1 else {
             throw ToolExit.usage("the export starts at sequence \(manifest.firstSequence); a new journal can only be built from an export that starts at 1")
         }

@@ -193,6 +193,12 @@ struct ExportImportTests {
             try Data("{\"format\": \"tally-export/1\"".utf8).write(to: URL(fileURLWithPath: export + "/manifest.json"))
             return (0, [])
         },
+        Case(description: "manifest says the export starts at sequence 0", exitCode: 30, kind: "bad-manifest") { export, manifest in
+            var changed = manifest
+            changed["firstSequence"] = 0
+            try writeManifest(changed, to: export)
+            return (0, [])
+        },
         // Sizes and sequences that would overflow or allocate without bound: refused before
         // anything is read by them (these crashed the tool, leaving its staging directory).
         Case(description: "manifest states a journal of 2^63 bytes", exitCode: 30, kind: "bad-manifest") { export, manifest in

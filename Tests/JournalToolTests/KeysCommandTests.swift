@@ -27,6 +27,32 @@ struct KeysCommandTests {
         #expect(again.errors.contains("already"))
     }
 
+    @Test("keys list right after keys generate lists the generated key files, with no journal yet")
+    func listBeforeFirstStart() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        let generated = try ToolRun.run(["keys", "generate", "--data", data, "--json"])
+        #expect(generated.status == 0, "\(generated.summary)")
+        let keyID = try #require(generated.json["keyID"] as? String)
+
+        let listed = try ToolRun.run(["keys", "list", "--data", data, "--json"])
+        #expect(listed.status == 0, "\(listed.summary)")
+        #expect(listed.json["journal"] is NSNull)
+        #expect((listed.json["records"] as? [Any])?.isEmpty == true)
+        let files = listed.json["files"] as? [[String: Any]] ?? []
+        #expect(files.contains { $0["role"] as? String == "public-key" && $0["keyIDOfContents"] as? String == keyID }, "\(listed.summary)")
+        #expect(files.contains { $0["role"] as? String == "signing-key" && $0["keyIDFromName"] as? String == keyID }, "\(listed.summary)")
+
+        let text = try ToolRun.run(["keys", "list", "--data", data])
+        #expect(text.status == 0, "\(text.summary)")
+        #expect(text.output.contains("journal-\(keyID).pub.pem"), "\(text.summary)")
+        #expect(text.output.contains("does not exist yet"), "\(text.summary)")
+        #expect(!FileManager.default.fileExists(atPath: data + "/journal"), "listing creates no journal")
+
+        let missing = try ToolRun.run(["keys", "list", "--data", root.path + "/none"])
+        #expect(missing.status == 2, "\(missing.summary)")
+    }
+
     @Test("keys rotate records a new key endorsed by the old one; old public keys stay listed; verify accepts it")
     func rotate() async throws {
         let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
