@@ -439,8 +439,19 @@ struct Importer {
                             expected += 1
                         case .block:
                             guard entry.key == expected - 1, entry.key > lastBlock else {
+                                // A block ending past the last event: the events up to its end
+                                // are missing, the first of them is the first bad sequence.
                                 throw ImportFailure.corruptSegment.failure(
-                                    sequence: lastBlock + 1, "\(segment.file) holds a block ending at \(entry.key) after event \(expected - 1)")
+                                    sequence: entry.key >= expected ? expected : lastBlock + 1,
+                                    "\(segment.file) holds a block ending at \(entry.key) after event \(expected - 1)")
+                            }
+                            // A block that starts past the previous block's end leaves the
+                            // events between uncovered (a block record was dropped). One that
+                            // does not parse is left to the journal's checks (malformed-block).
+                            if case .success(let block) = SealedBlock.parse(entry.value), block.header.firstSequence > lastBlock + 1 {
+                                throw ImportFailure.corruptSegment.failure(
+                                    sequence: lastBlock + 1,
+                                    "\(segment.file): no block covers events \(lastBlock + 1)...\(block.header.firstSequence - 1) (the next block starts at \(block.header.firstSequence))")
                             }
                             try writer.appendBlockRecord(lastSequence: entry.key, bytes: Array(entry.value))
                             lastBlock = entry.key

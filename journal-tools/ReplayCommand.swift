@@ -91,32 +91,29 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
         let progress = ToolProgress.onTerminal("replay", first: 1, last: last)
         let createdTarget = !FileSystem.exists(target)
         try FileSystem.makeDirectory(target, mode: 0o700)
+        // Nothing of a replay that does not fold is left behind: OUT when this run created it,
+        // else what it put in it.
         let projections: Projections
-        let caughtUp: Result<Void, any Error>
-        do {
-            projections = try ProjectionCheck.openOrCreate(
-                dataDirectory: target, journal: progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
-            caughtUp = Result { try projections.catchUp() }
-        } catch {
-            _ = try? ledgerFold?.result()
-            throw error
-        }
-        progress?.finish()
         let entries: [String: [UInt8]]?
         do {
-            entries = try ledgerFold?.result()
+            defer { progress?.finish() }
+            projections = try ProjectionCheck.openOrCreate(
+                dataDirectory: target, journal: progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
+            _ = try projections.catchUp()
+            if let failure = projections.status.failure {
+                throw try Self.foldFailure(firstBad: projections.status.sequence + 1, failure, storage: storage)
+            }
+            do {
+                entries = try ledgerFold?.result()
+            } catch {
+                throw ToolExit(
+                    AuditFailure.Kind.undecodableEvent.exitCode,
+                    message: "journal-tool: the journal does not fold into a write model: \(error); run `journal-tool verify`")
+            }
         } catch {
-            // Nothing of a replay that does not fold is left behind.
+            _ = try? ledgerFold?.result()
             FileSystem.removeTree(createdTarget ? target : Projections.path(in: target))
-            throw ToolExit(
-                AuditFailure.Kind.undecodableEvent.exitCode,
-                message: "journal-tool: the journal does not fold: \(error); run `journal-tool verify`")
-        }
-        try caughtUp.get()
-        if let failure = projections.status.failure {
-            throw ToolExit(
-                AuditFailure.Kind.undecodableEvent.exitCode,
-                message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
+            throw error
         }
 
         // The read models' dump digest is taken on another thread while the fresh write model is
@@ -166,6 +163,23 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
             if dump { Console.error("journal-tool: the replayed models differ from the live ones: \(failure.message)") }
             throw ToolExit.printed(failure.exitCode)
         }
+    }
+
+    /// Why the read models stopped folding, as the replay exits: 11 `gap` when the journal lacks
+    /// the first event they did not fold, else 24 `undecodable-event` at the event they could not
+    /// fold. Replay does not verify the journal; `verify` names every other failure.
+    static func foldFailure(firstBad: UInt64, _ failure: ProjectionFailure, storage: any JournalStorage) throws -> ToolExit {
+        let stored = try storage.read { reader in try reader.withEventRecord(at: firstBad) { $0 != nil } }
+        if !stored {
+            return ToolExit(
+                VerificationFailure.Kind.gap.exitCode,
+                message: "journal-tool: event \(firstBad) is missing, so the read models stop there (\(failure.reason)); run `journal-tool verify`",
+                sequence: firstBad)
+        }
+        return ToolExit(
+            AuditFailure.Kind.undecodableEvent.exitCode,
+            message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`",
+            sequence: failure.sequence)
     }
 
     /// Creates the replayed write model at `path` atomically.

@@ -225,6 +225,38 @@ struct ExportImportTests {
         },
     ]
 
+    /// One entry of a segment: its tag ('E' event, 'B' block), key and the whole entry's bytes.
+    struct Entry {
+        let tag: UInt8
+        let key: UInt64
+        let bytes: ArraySlice<UInt8>
+    }
+
+    /// Rewrites segment `index` with only the entries `keep` returns (given every entry), and its
+    /// sizes and checksum in the manifest, so that only the import's own checks can tell.
+    static func repack(segment index: Int, _ export: String, _ manifest: [String: Any], _ keep: ([Entry]) -> [Entry]) throws {
+        var changed = manifest
+        var list = segments(manifest)
+        let path = export + "/" + (list[index]["file"] as! String)
+        let plain = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))), maximumSize: 1 << 30)
+        var entries: [Entry] = []
+        var offset = 0
+        while offset < plain.count {
+            let key = plain[(offset + 1)..<(offset + 9)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let length = plain[(offset + 9)..<(offset + 13)].reduce(0) { $0 << 8 | Int($1) }
+            entries.append(Entry(tag: plain[offset], key: key, bytes: plain[offset..<(offset + 13 + length)]))
+            offset += 13 + length
+        }
+        let kept = keep(entries).flatMap(\.bytes)
+        let compressed = try Zstd.compress(kept)
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        list[index]["uncompressedBytes"] = kept.count
+        list[index]["bytes"] = compressed.count
+        list[index]["sha256"] = SHA256.hash(compressed).hex
+        changed["segments"] = list
+        try writeManifest(changed, to: export)
+    }
+
     /// Flips the last byte of the first event's payload in segment `index` and rewrites that
     /// segment's size and checksum in the manifest, so that only the journal's checks can tell.
     /// Returns the event's sequence.
@@ -260,6 +292,52 @@ struct ExportImportTests {
         #expect(!FileManager.default.fileExists(atPath: target), "a refused import leaves no data directory")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.contains(".importing-") }
         #expect(leftovers.isEmpty, "a refused import leaves no staging directory: \(leftovers)")
+    }
+
+    /// A generated journal in blocks of 5 events, exported in segments of several blocks.
+    static func exportInBlocksOf5(into root: TemporaryDirectory) throws -> (String, [String: Any]) {
+        let data = root.path + "/generated"
+        let generated = try ToolRun.run(["generate", "--data", data, "--events", "200", "--block-events", "5", "--users", "10", "--vendors", "2"])
+        #expect(generated.status == 0, "\(generated.summary)")
+        let export = try export(data, into: root, segmentKiB: 16)
+        let manifest = try manifest(export)
+        try #require(segments(manifest).count >= 3 && (segments(manifest)[1]["blocks"] as! NSNumber).intValue >= 2, "\(manifest)")
+        return (export, manifest)
+    }
+
+    @Test("an event dropped inside a segment is the first bad sequence, not the start of its block (33)")
+    func droppedEvent() async throws {
+        let root = TemporaryDirectory()
+        let (export, manifest) = try Self.exportInBlocksOf5(into: root)
+        var dropped: UInt64 = 0
+        try Self.repack(segment: 1, export, manifest) { entries in
+            // The last event of the segment's second block.
+            let block = entries.indices.filter { entries[$0].tag == 0x42 }[1]
+            dropped = entries[block - 1].key
+            return entries.enumerated().filter { $0.offset != block - 1 }.map(\.element)
+        }
+        let run = try ToolRun.run(["import", export, "--data", root.path + "/imported", "--json"])
+        #expect(run.status == 33, "\(run.summary)")
+        #expect(run.failureKind == "corrupt-segment")
+        #expect(run.failureSequence == dropped, "\(run.summary)")
+    }
+
+    @Test("a block record dropped inside a segment names the first event no block covers, not the segment's end (33)")
+    func droppedBlock() async throws {
+        let root = TemporaryDirectory()
+        let (export, manifest) = try Self.exportInBlocksOf5(into: root)
+        var uncovered: UInt64 = 0
+        try Self.repack(segment: 1, export, manifest) { entries in
+            // The segment's second block: the events after the first block are left uncovered.
+            let blocks = entries.indices.filter { entries[$0].tag == 0x42 }
+            uncovered = entries[blocks[0]].key + 1
+            return entries.enumerated().filter { $0.offset != blocks[1] }.map(\.element)
+        }
+        let run = try ToolRun.run(["import", export, "--data", root.path + "/imported", "--json"])
+        #expect(run.status == 33, "\(run.summary)")
+        #expect(run.failureKind == "corrupt-segment")
+        #expect(run.failureSequence == uncovered, "\(run.summary)")
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/imported"))
     }
 
     @Test("the staging directory an interrupted import or export left is removed by the next run; a live run's is kept")
