@@ -121,13 +121,14 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
         // stdout): it grows with the journal and is never held whole.
         let projectionsDigestWork = digest || compareLive ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
         // The live read models' digest is taken meanwhile too, when they can be compared.
-        let live = compareLive ? try LiveReadModels(dataDirectory: data.directoryPath, journal: storage, last: last) : nil
+        let (live, liveNotCompared): (LiveReadModels?, String?) = compareLive ? try LiveReadModels.open(dataDirectory: data.directoryPath, journal: storage, last: last) : (nil, nil)
         let replayed = try entries.map { try Self.store($0, in: target + "/write-model") }
         let projectionsDigest = try projectionsDigestWork?.result()
         var failure: ReportedFailure?
         var comparison: String?
         if compareLive, let replayed {
-            (comparison, failure) = try compare(replayed.entries, projections, projectionsDigest!, live: live, storage: storage, last: last)
+            (comparison, failure) = try compare(
+                replayed.entries, projections, projectionsDigest!, live: live, liveNotCompared: liveNotCompared, storage: storage, last: last)
         }
         let balances = try projections.read { try $0.balances() }
         let writeModelLines = digest || (dump && !json) ? replayed?.lines() : nil
@@ -203,8 +204,13 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
         let reached: UInt64
         let digest: BackgroundResult<SHA256Digest>?
 
-        init?(dataDirectory: String, journal: any JournalStorage, last: UInt64) throws {
-            guard let projections = try ProjectionCheck.open(dataDirectory: dataDirectory, journal: journal) else { return nil }
+        /// Opens them read-only; nil, with why they are not compared, when they cannot be.
+        static func open(dataDirectory: String, journal: any JournalStorage, last: UInt64) throws -> (LiveReadModels?, String?) {
+            let opened = try ProjectionCheck.open(dataDirectory: dataDirectory, journal: journal)
+            return (try opened.projections.map { try LiveReadModels($0, last: last) }, opened.notCompared)
+        }
+
+        private init(_ projections: Projections, last: UInt64) throws {
             self.projections = projections
             reached = try ProjectionCheck.sequence(projections)
             digest = reached == last ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
@@ -213,7 +219,7 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
 
     private func compare(
         _ entries: [String: [UInt8]], _ projections: Projections, _ projectionsDigest: SHA256Digest, live liveModels: LiveReadModels?,
-        storage: any JournalStorage, last: UInt64
+        liveNotCompared: String?, storage: any JournalStorage, last: UInt64
     ) throws -> (String, ReportedFailure?) {
         var failure: ReportedFailure?
         var comparison: String
@@ -232,8 +238,7 @@ struct ReplayCommand: ParsableCommand, JSONOutputCommand {
             comparison = "write model equal: \(live.count) entries"
         }
         guard let liveModels else {
-            let reason = ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "live read models not compared: " + $0 }
-            return (comparison + "; " + (reason ?? "no live read models"), failure)
+            return (comparison + "; live read models " + (liveNotCompared ?? "not compared"), failure)
         }
         let liveProjections = liveModels.projections
         if let liveDigest = liveModels.digest {

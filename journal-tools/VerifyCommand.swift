@@ -2,6 +2,7 @@ import ArgumentParser
 import Journal
 import LMDB
 import Ledger
+import Projections
 import TallyCrypto
 
 /// `journal-tool verify`: checks a journal end to end with ``JournalVerifier`` and exits with a
@@ -133,11 +134,11 @@ struct VerifyCommand: ParsableCommand, JSONOutputCommand {
             let ledger = try auditMode == .ledger || (auditMode == .auto && Self.isLedgerJournal(reader))
             // The read models are compared at the sequence they have folded through (or this
             // snapshot's head, if they are ahead of it), from their point-in-time balances.
-            let projections = ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : nil
+            let opened: (projections: Projections?, notCompared: String?) =
+                ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : (nil, nil)
+            let projections = opened.projections
             let projectionsAt = try projections.map { min(try ProjectionCheck.sequence($0), lastSequence) }
-            projectionsNote = projections != nil ? "not compared"
-                : ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "not compared: " + $0 }
-                ?? "none (\(data.directoryPath)/projections does not exist)"
+            projectionsNote = opened.notCompared ?? "not compared"
             if !ledger {
                 audit = .init(mode: "chain", report: nil, note: auditMode == .chain
                     ? "skipped (--audit chain)" : "skipped: event 1 is not a ledger event and the write model is empty")
