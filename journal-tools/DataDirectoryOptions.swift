@@ -33,6 +33,10 @@ struct DataDirectoryOptions: ParsableArguments {
         guard FileSystem.exists(journalPath) else {
             throw ToolExit.unreadable("\(journalPath): no journal here (a data directory holds journal/ and keys/)")
         }
-        return try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+        do {
+            return try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+        } catch let error as LMDBError {
+            throw ToolExit.lmdbAccess(error, environment: journalPath) ?? error
+        }
     }
 }

@@ -20,6 +20,8 @@ enum ProjectionCheck {
             return (nil, "not compared: they have schema \(stored.map(String.init) ?? "none"), this tool reads \(expected); `journal-tool rebuild` folds them again")
         } catch let error as ProjectionError {
             throw ToolExit.unreadable("\(path): \(error)")
+        } catch let error as LMDBError {
+            throw ToolExit.lmdbAccess(error, environment: path) ?? error
         }
     }
 

@@ -1,3 +1,6 @@
+import Foundation
+import LMDB
+
 /// Ends a command with a specific exit code, after printing `message` (if any) to stderr.
 /// Commands throw it instead of calling `exit` so that `JournalTool.main` owns the process end,
 /// and with it the one place that reports a failure as JSON under `--json` (``FailureOutput``).
@@ -38,6 +41,16 @@ struct ToolExit: Error {
     /// unreadable key or receipt): exit 2 with `message`.
     static func unreadable(_ message: String) -> ToolExit {
         ToolExit(.usage, message: "journal-tool: error: " + message, kind: ToolExitCode.Kinds.unreadableInput)
+    }
+
+    /// An LMDB environment at `path` this user may not open, or nil when `error` is something
+    /// else. A read-only open (`MDB_RDONLY`) still writes LMDB's lock file, the reader table a
+    /// live writer relies on, so read access to the data alone is not enough; reading without
+    /// the lock (`MDB_NOLOCK`) would not be safe beside a writer.
+    static func lmdbAccess(_ error: LMDBError, environment path: String) -> ToolExit? {
+        guard error.code == EACCES || error.code == EPERM else { return nil }
+        return .unreadable(
+            "\(error.description); a reader needs write access to \(path)/lock.mdb (LMDB's lock file, which even read-only opens write), or a read-only mount")
     }
 
     /// Output that cannot be written: exit 2 with `message`.

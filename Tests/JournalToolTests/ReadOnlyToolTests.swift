@@ -80,4 +80,48 @@ struct ReadOnlyToolTests {
         #expect(note.contains("not compared: they have schema 2"), "\(note)")
         Self.expectUnchanged(before, try Self.state(of: copy.path), "verify")
     }
+
+    /// The tool run as a user without write access to what root's tests create: nobody, through
+    /// setpriv, when the tests run as root (where permissions do not bite); else this user.
+    static let asOtherUser: [String]? = {
+        guard getuid() == 0 else { return [ToolRun.toolPath] }
+        let command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ToolRun.toolPath]
+        guard FileManager.default.isExecutableFile(atPath: command[0]),
+              let help = try? ChildRun.run(command[0], Array(command.dropFirst()) + ["--help"]), help.status == 0
+        else { return nil }
+        return command
+    }()
+
+    static func runAsOtherUser(_ arguments: [String]) throws -> ChildRun {
+        let command = try #require(asOtherUser)
+        return try ChildRun.run(command[0], Array(command.dropFirst()) + arguments)
+    }
+
+    static func chmod(_ arguments: [String]) throws {
+        let run = try ChildRun.run("/bin/chmod", arguments)
+        #expect(run.status == 0, "chmod \(arguments): \(run.errors)")
+    }
+
+    @Test("verify works on a copy whose every file is read-only but LMDB's lock files; without a writable lock file it says so",
+          .enabled(if: asOtherUser != nil, "needs a user without write access (setpriv, when running as root)"))
+    func verifyOnReadOnlyCopy() async throws {
+        let copy = try await ProjectionToolTests.copyWithProjections()
+        try Self.chmod(["0755", copy.root.path])
+        try Self.chmod(["-R", "a+rX,a-w", copy.path])
+        defer { try? Self.chmod(["-R", "u+w", copy.path]) }
+        let locks = [copy.path + "/journal/lock.mdb", copy.path + "/projections/lock.mdb"]
+        try Self.chmod(["0666"] + locks)
+
+        let run = try Self.runAsOtherUser(["verify", "--data", copy.path, "--json"])
+        #expect(run.status == 0, "\(run.output)\n\(run.errors)")
+        let json = (try? JSONSerialization.jsonObject(with: Data(run.output.utf8))) as? [String: Any] ?? [:]
+        let note = (json["audit"] as? [String: Any])?["projections"] as? String ?? ""
+        #expect(note.contains("balances equal the recomputed ones"), "the read models were compared: \(note)")
+
+        // LMDB writes its lock file even to read: without write access to it, verify says so.
+        try Self.chmod(["0444", locks[0]])
+        let refused = try Self.runAsOtherUser(["verify", "--data", copy.path])
+        #expect(refused.status == 2, "\(refused.errors)")
+        #expect(refused.errors.contains("write access to \(copy.path)/journal/lock.mdb"), "\(refused.errors)")
+    }
 }
