@@ -305,39 +305,41 @@ struct ExportImportTests {
         return (export, manifest)
     }
 
-    @Test("an event dropped inside a segment is the first bad sequence, not the start of its block (33)")
-    func droppedEvent() async throws {
+    /// Imports the export of ``exportInBlocksOf5(into:)`` after `drop` picked, from segment 1's
+    /// entries, the one to leave out and the sequence the refusal must name: 33 corrupt-segment,
+    /// that sequence, and nothing left behind.
+    static func expectRefusedImport(dropping drop: @escaping ([Entry]) -> (index: Int, firstBad: UInt64)) throws {
         let root = TemporaryDirectory()
-        let (export, manifest) = try Self.exportInBlocksOf5(into: root)
-        var dropped: UInt64 = 0
-        try Self.repack(segment: 1, export, manifest) { entries in
-            // The last event of the segment's second block.
-            let block = entries.indices.filter { entries[$0].tag == 0x42 }[1]
-            dropped = entries[block - 1].key
-            return entries.enumerated().filter { $0.offset != block - 1 }.map(\.element)
+        let (export, manifest) = try exportInBlocksOf5(into: root)
+        var firstBad: UInt64 = 0
+        try repack(segment: 1, export, manifest) { entries in
+            let dropped = drop(entries)
+            firstBad = dropped.firstBad
+            return entries.enumerated().filter { $0.offset != dropped.index }.map(\.element)
         }
         let run = try ToolRun.run(["import", export, "--data", root.path + "/imported", "--json"])
         #expect(run.status == 33, "\(run.summary)")
         #expect(run.failureKind == "corrupt-segment")
-        #expect(run.failureSequence == dropped, "\(run.summary)")
+        #expect(run.failureSequence == firstBad, "\(run.summary)")
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/imported"))
+    }
+
+    @Test("an event dropped inside a segment is the first bad sequence, not the start of its block (33)")
+    func droppedEvent() async throws {
+        try Self.expectRefusedImport { entries in
+            // The last event of the segment's second block.
+            let block = entries.indices.filter { entries[$0].tag == 0x42 }[1]
+            return (block - 1, entries[block - 1].key)
+        }
     }
 
     @Test("a block record dropped inside a segment names the first event no block covers, not the segment's end (33)")
     func droppedBlock() async throws {
-        let root = TemporaryDirectory()
-        let (export, manifest) = try Self.exportInBlocksOf5(into: root)
-        var uncovered: UInt64 = 0
-        try Self.repack(segment: 1, export, manifest) { entries in
+        try Self.expectRefusedImport { entries in
             // The segment's second block: the events after the first block are left uncovered.
             let blocks = entries.indices.filter { entries[$0].tag == 0x42 }
-            uncovered = entries[blocks[0]].key + 1
-            return entries.enumerated().filter { $0.offset != blocks[1] }.map(\.element)
+            return (blocks[1], entries[blocks[0]].key + 1)
         }
-        let run = try ToolRun.run(["import", export, "--data", root.path + "/imported", "--json"])
-        #expect(run.status == 33, "\(run.summary)")
-        #expect(run.failureKind == "corrupt-segment")
-        #expect(run.failureSequence == uncovered, "\(run.summary)")
-        #expect(!FileManager.default.fileExists(atPath: root.path + "/imported"))
     }
 
     @Test("the staging directory an interrupted import or export left is removed by the next run; a live run's is kept")

@@ -5,13 +5,20 @@ import Testing
 
 @Suite("journal-tool keys", .serialized)
 struct KeysCommandTests {
-    @Test("keys generate writes a 0600 signing key the first start then uses, and refuses a second one")
-    func generate() async throws {
+    /// `keys generate --json` in a new data directory: the directory (removed when released),
+    /// the data directory's path, the run and the key id.
+    static func generated() throws -> (TemporaryDirectory, String, ToolRun, String) {
         let root = TemporaryDirectory()
         let data = root.path + "/data"
         let run = try ToolRun.run(["keys", "generate", "--data", data, "--json"])
         #expect(run.status == 0, "\(run.summary)")
-        let keyID = try #require(run.json["keyID"] as? String)
+        return (root, data, run, try #require(run.json["keyID"] as? String))
+    }
+
+    @Test("keys generate writes a 0600 signing key the first start then uses, and refuses a second one")
+    func generate() async throws {
+        let (root, data, run, keyID) = try Self.generated()
+        defer { withExtendedLifetime(root) {} }
         let privatePath = try #require(run.json["privateKeyFile"] as? String)
         let mode = try FileManager.default.attributesOfItem(atPath: privatePath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -29,11 +36,7 @@ struct KeysCommandTests {
 
     @Test("keys list right after keys generate lists the generated key files, with no journal yet")
     func listBeforeFirstStart() async throws {
-        let root = TemporaryDirectory()
-        let data = root.path + "/data"
-        let generated = try ToolRun.run(["keys", "generate", "--data", data, "--json"])
-        #expect(generated.status == 0, "\(generated.summary)")
-        let keyID = try #require(generated.json["keyID"] as? String)
+        let (root, data, _, keyID) = try Self.generated()
 
         let listed = try ToolRun.run(["keys", "list", "--data", data, "--json"])
         #expect(listed.status == 0, "\(listed.summary)")
