@@ -40,7 +40,8 @@ struct BlockDescription: Encodable {
         case .failure(let violation):
             throw ToolExit(
                 .checkFailed,
-                message: "journal-tool: the block stored under \(stored.key) is malformed: \(violation.reason)\nrecord hex: \(Hex.encode(stored.bytes))")
+                message: "journal-tool: the block stored under \(stored.key) is malformed: \(violation.reason)\nrecord hex: \(Hex.encode(stored.bytes))",
+                kind: VerificationFailure.Kind.malformedBlock.rawValue, sequence: stored.key)
         case .success(let value):
             block = value
         }

@@ -22,7 +22,7 @@ enum Console {
             let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw ToolExit.usage("cannot write to stdout: \(String(cString: strerror(errno)))")
+                throw ToolExit.unwritable("cannot write to stdout: \(String(cString: strerror(errno)))")
             }
             offset += written
         }

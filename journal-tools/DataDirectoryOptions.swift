@@ -19,15 +19,24 @@ struct DataDirectoryOptions: ParsableArguments {
     var journalPath: String { Journal.journalPath(in: directoryPath) }
     var keysPath: String { Journal.keysPath(in: directoryPath) }
 
+    /// A missing data directory is input that cannot be read.
+    func requireDirectory() throws {
+        guard FileSystem.isDirectory(directoryPath) else {
+            throw ToolExit.unreadable("\(directoryPath): no such directory")
+        }
+    }
+
     /// Opens the journal read-only. A missing directory is a usage error; a directory that is
     /// not a Tally journal, or is damaged, throws the journal's error naming the file.
     func openStorage() throws -> LMDBJournalStorage {
-        guard FileSystem.isDirectory(directoryPath) else {
-            throw ToolExit.usage("\(directoryPath): no such directory")
-        }
+        try requireDirectory()
         guard FileSystem.exists(journalPath) else {
-            throw ToolExit.usage("\(journalPath): no journal here (a data directory holds journal/ and keys/)")
+            throw ToolExit.unreadable("\(journalPath): no journal here (a data directory holds journal/ and keys/)")
         }
-        return try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+        do {
+            return try LMDBJournalStorage.open(at: journalPath, create: false, readOnly: true)
+        } catch let error as LMDBError {
+            throw ToolExit.lmdbAccess(error, environment: journalPath) ?? error
+        }
     }
 }

@@ -9,7 +9,7 @@ import Zstd
 /// `journal-tool export`: writes whole blocks of a journal as zstd-compressed segment files
 /// with a manifest and checksums (see ``ExportFormat``). Reads one snapshot, streams: at most
 /// two segments are in memory at once (one being filled, one being compressed and written).
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Export a range of the journal as zstd-compressed segments with a manifest and checksums.",
@@ -110,7 +110,7 @@ struct ExportCommand: ParsableCommand {
                 throw ToolExit.usage("\(data.journalPath) holds no sealed block: nothing to export")
             }
             guard let journalID = try reader.metadata("journal-id") else {
-                throw ToolExit.usage("\(data.journalPath) has no journal-id")
+                throw ToolExit.unreadable("\(data.journalPath) has no journal-id")
             }
             let created = try reader.metadata("created-ms").flatMap { BigEndianValue.uint64($0) }
             guard let firstBlock = try reader.blockRecord(endingAtOrAfter: fromSequence),
@@ -152,7 +152,8 @@ struct ExportCommand: ParsableCommand {
                 else {
                     throw ToolExit(
                         VerificationFailure.Kind.blockRange.exitCode,
-                        message: "journal-tool: the block stored under \(key) is damaged or out of place; run `journal-tool verify`")
+                        message: "journal-tool: the block stored under \(key) is damaged or out of place; run `journal-tool verify`",
+                        sequence: expected)
                 }
                 var next = block.header.firstSequence
                 try reader.forEachEventRecord(from: next) { sequence, record in
@@ -160,7 +161,7 @@ struct ExportCommand: ParsableCommand {
                     guard sequence == next, case .success(let view) = EventRecord.parse(record) else {
                         throw ToolExit(
                             VerificationFailure.Kind.gap.exitCode,
-                            message: "journal-tool: event \(next) is missing or malformed; run `journal-tool verify`")
+                            message: "journal-tool: event \(next) is missing or malformed; run `journal-tool verify`", sequence: next)
                     }
                     head = view.storedHash
                     ExportFormat.appendEntry(.event, key: sequence, value: record, to: &buffer)
@@ -170,7 +171,8 @@ struct ExportCommand: ParsableCommand {
                 guard next == key + 1 else {
                     throw ToolExit(
                         VerificationFailure.Kind.missingEvents.exitCode,
-                        message: "journal-tool: block \(block.header.firstSequence)...\(key) covers events from \(next) on that are not stored; run `journal-tool verify`")
+                        message: "journal-tool: block \(block.header.firstSequence)...\(key) covers events from \(next) on that are not stored; run `journal-tool verify`",
+                        sequence: next)
                 }
                 ExportFormat.appendEntry(.block, key: key, value: value, to: &buffer)
                 segmentEvents += block.header.eventCount
@@ -234,7 +236,8 @@ struct ExportCommand: ParsableCommand {
             return view.storedHash
         }
         guard let hash else {
-            throw ToolExit(VerificationFailure.Kind.gap.exitCode, message: "journal-tool: event \(sequence) of \(path) is missing or malformed")
+            throw ToolExit(
+                VerificationFailure.Kind.gap.exitCode, message: "journal-tool: event \(sequence) of \(path) is missing or malformed", sequence: sequence)
         }
         return hash
     }
@@ -292,7 +295,7 @@ final class SegmentWriter: @unchecked Sendable {
     /// Writes and fsyncs a new file (mode 0644).
     static func writeRaw(_ bytes: [UInt8], to path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw ToolExit.usage("\(path): cannot create (errno \(errno))") }
+        guard descriptor >= 0 else { throw ToolExit.unwritable("\(path): cannot create (errno \(errno))") }
         defer { close(descriptor) }
         var written = 0
         try bytes.withUnsafeBytes { buffer in
@@ -300,11 +303,11 @@ final class SegmentWriter: @unchecked Sendable {
                 let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
                 if result < 0 {
                     if errno == EINTR { continue }
-                    throw ToolExit.usage("\(path): write failed (errno \(errno))")
+                    throw ToolExit.unwritable("\(path): write failed (errno \(errno))")
                 }
                 written += result
             }
         }
-        guard fsync(descriptor) == 0 else { throw ToolExit.usage("\(path): fsync failed (errno \(errno))") }
+        guard fsync(descriptor) == 0 else { throw ToolExit.unwritable("\(path): fsync failed (errno \(errno))") }
     }
 }

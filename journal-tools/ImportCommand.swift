@@ -14,7 +14,7 @@ import Zstd
 /// directory and renames it into place only when everything held, so a refused import leaves
 /// nothing behind, and what an interrupted one left is removed by the next (`StagingDirectory`).
 /// One segment is in memory at a time.
-struct ImportCommand: ParsableCommand {
+struct ImportCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import an export into an empty data directory, verifying everything on the way in.",
@@ -66,6 +66,8 @@ struct ImportCommand: ParsableCommand {
     var json = false
 
     struct Outcome: Encodable {
+        /// Equal to `imported`: the key every command's JSON failure has (`FailureOutput`).
+        let valid: Bool
         let imported: Bool
         let exitCode: Int32
         let dataDirectory: String
@@ -111,7 +113,7 @@ struct ImportCommand: ParsableCommand {
         }
         let failure: ReportedFailure? = if case .failure(let failure) = result { failure } else { nil }
         let outcome = Outcome(
-            imported: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, dataDirectory: target,
+            valid: failure == nil, imported: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, dataDirectory: target,
             firstSequence: importer.manifest?.firstSequence, lastSequence: importer.lastImported,
             head: importer.headImported?.hex, events: importer.eventsImported, blocks: importer.blocksImported,
             segments: importer.segmentsImported, writeModelEntries: importer.writeModelEntries, failure: failure)
@@ -138,7 +140,7 @@ struct ImportCommand: ParsableCommand {
             }
             print(table.text)
         }
-        if let failure { throw ToolExit(failure.exitCode) }
+        if let failure { throw ToolExit.printed(failure.exitCode) }
     }
 }
 
@@ -280,6 +282,9 @@ struct Importer {
         }
         guard manifest.format == ExportFormat.formatName else {
             throw ImportFailure.badManifest.failure(sequence: 0, "format is \(manifest.format), not \(ExportFormat.formatName)")
+        }
+        guard manifest.firstSequence >= 1 else {
+            throw ImportFailure.badManifest.failure(sequence: 0, "firstSequence is 0; sequences start at 1")
         }
         guard manifest.firstSequence == 1 else {
             throw ToolExit.usage("the export starts at sequence \(manifest.firstSequence); a new journal can only be built from an export that starts at 1")
@@ -434,8 +439,19 @@ struct Importer {
                             expected += 1
                         case .block:
                             guard entry.key == expected - 1, entry.key > lastBlock else {
+                                // A block ending past the last event: the events up to its end
+                                // are missing, the first of them is the first bad sequence.
                                 throw ImportFailure.corruptSegment.failure(
-                                    sequence: lastBlock + 1, "\(segment.file) holds a block ending at \(entry.key) after event \(expected - 1)")
+                                    sequence: entry.key >= expected ? expected : lastBlock + 1,
+                                    "\(segment.file) holds a block ending at \(entry.key) after event \(expected - 1)")
+                            }
+                            // A block that starts past the previous block's end leaves the
+                            // events between uncovered (a block record was dropped). One that
+                            // does not parse is left to the journal's checks (malformed-block).
+                            if case .success(let block) = SealedBlock.parse(entry.value), block.header.firstSequence > lastBlock + 1 {
+                                throw ImportFailure.corruptSegment.failure(
+                                    sequence: lastBlock + 1,
+                                    "\(segment.file): no block covers events \(lastBlock + 1)...\(block.header.firstSequence - 1) (the next block starts at \(block.header.firstSequence))")
                             }
                             try writer.appendBlockRecord(lastSequence: entry.key, bytes: Array(entry.value))
                             lastBlock = entry.key

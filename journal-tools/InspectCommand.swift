@@ -3,7 +3,7 @@ import Journal
 
 /// `journal-tool inspect`: shows the journal head, one event, the block holding a sequence, or
 /// the key records, as text or JSON.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show the head, an event, the block holding a sequence, or the key records.",
@@ -34,12 +34,25 @@ struct InspectCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        // A negative number reads as an option to the argument parser, so it never reaches
+        // `sequence`: name it as the invalid value it is, not as a missing one.
+        if subject.takesSequence && sequence == nil,
+           let negative = CommandLine.arguments.dropFirst().prefix(while: { $0 != "--" }).first(where: Self.isNegativeNumber) {
+            throw ValidationError("invalid sequence '\(negative)': sequences are whole numbers from 1")
+        }
+        if sequence == 0 {
+            throw ValidationError("invalid sequence '0': sequences are whole numbers from 1")
+        }
         if subject.takesSequence && sequence == nil {
             throw ValidationError("inspect \(subject.rawValue) needs a sequence number")
         }
         if !subject.takesSequence && sequence != nil {
             throw ValidationError("inspect \(subject.rawValue) takes no sequence number")
         }
+    }
+
+    static func isNegativeNumber(_ argument: String) -> Bool {
+        argument.count > 1 && argument.hasPrefix("-") && argument.dropFirst().allSatisfy(\.isNumber)
     }
 
     func run() throws {

@@ -35,45 +35,64 @@ struct JournalTool: AsyncParsableCommand {
 
     /// Parses and runs a command, mapping every failure onto the tool's exit codes: argument
     /// errors exit with 2 (not ArgumentParser's 64), errors reading the data with 2, and
-    /// `ToolExit` with its own code.
+    /// `ToolExit` with its own code. Every failure goes through `finish`, which also prints it
+    /// as JSON when `--json` was asked for.
     static func main() async {
+        var json = FailureOutput.requested(in: CommandLine.arguments)
         do {
             var command = try await asyncParseAsRoot(nil)
+            json = (command as? JSONOutputCommand)?.json ?? false
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
-        } catch let exit as ToolExit {
-            if let message = exit.message { Console.error(message) }
-            Self.terminate(exit.code)
-        } catch let error as JournalError {
-            Self.fail(error.description)
-        } catch let error as LMDBError {
-            Self.fail(error.description)
-        } catch let error as CryptoError {
-            Self.fail(error.description)
         } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
-            if code == .success {
-                if !message.isEmpty { print(message) }
-                Self.terminate(.success)
-            }
-            if !message.isEmpty { Console.error(message) }
-            if code == .validationFailure || error is ValidationError {
-                Self.terminate(.usage)
-            }
-            // ExitCode errors thrown by a command carry their own code; anything else is a
-            // failure to read or decode input.
-            if error is ExitCode { Self.terminate(ToolExitCode(rawValue: code.rawValue)) }
-            Self.terminate(.usage)
+            finish(error, json: json)
         }
     }
 
-    static func fail(_ message: String) -> Never {
-        Console.error("journal-tool: error: " + message)
-        terminate(.usage)
+    /// Reports `error` (stderr, and stdout as one JSON object with `json`) and exits with its code.
+    static func finish(_ error: any Error, json: Bool) -> Never {
+        if !(error is ToolExit), exitCode(for: error) == .success {
+            // --help, --version: not a failure.
+            let message = fullMessage(for: error)
+            if !message.isEmpty { print(message) }
+            terminate(.success)
+        }
+        let exit = toolExit(for: error)
+        if let message = exit.message { Console.error(message) }
+        if json && !exit.outcomePrinted { printJSON(exit) }
+        terminate(exit.code)
+    }
+
+    /// `error` as the tool reports it: its exit code, stable kind and message.
+    static func toolExit(for error: any Error) -> ToolExit {
+        switch error {
+        case let error as ToolExit:
+            return error
+        case let error as JournalError:
+            return .unreadable(error.description)
+        case let error as LMDBError:
+            return .unreadable(error.description)
+        case let error as CryptoError:
+            return .unreadable(error.description)
+        default:
+            let code = exitCode(for: error)
+            let parsing = code == .validationFailure || error is ValidationError
+            // ExitCode errors thrown by a command carry their own code; anything else is a
+            // failure to read or decode input.
+            let tool = error is ExitCode && !parsing ? ToolExitCode(rawValue: code.rawValue) : .usage
+            let full = fullMessage(for: error)
+            return ToolExit(
+                tool, message: full.isEmpty ? nil : full,
+                kind: parsing ? ToolExitCode.Kinds.usage : tool == .usage ? ToolExitCode.Kinds.unreadableInput : nil,
+                reason: message(for: error))
+        }
+    }
+
+    private static func printJSON(_ exit: ToolExit) {
+        if let text = try? JSONOutput.string(FailureOutput(exit: exit)) { print(text) }
     }
 
     static func terminate(_ code: ToolExitCode) -> Never {

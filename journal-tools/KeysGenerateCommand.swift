@@ -6,7 +6,7 @@ import LMDB
 /// `journal-tool keys generate`: provisions the first signing key of a new data directory, so
 /// that the operator can publish its public key (out of band, for auditors) before the first
 /// start. `tally serve` then creates the journal under this key.
-struct KeysGenerateCommand: ParsableCommand {
+struct KeysGenerateCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Create the first signing key for a new data directory (mode 0600) and print its key id.",

@@ -6,7 +6,7 @@ import LMDB
 /// `journal-tool keys rotate`: an offline key rotation. The journal records the new key,
 /// endorsed by the current one, in a commit of its own; the old public key stays published and
 /// the old private key is deleted (see Schemas/journal.md §7).
-struct KeysRotateCommand: AsyncParsableCommand {
+struct KeysRotateCommand: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
         abstract: "Rotate the journal's signing key (offline: the service must be stopped).",
@@ -33,7 +33,7 @@ struct KeysRotateCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard FileSystem.isDirectory(data.journalPath) else {
-            throw ToolExit.usage("\(data.journalPath): no journal here (keys rotate needs an existing journal)")
+            throw ToolExit.unreadable("\(data.journalPath): no journal here (keys rotate needs an existing journal)")
         }
         if let holder = JournalLockProbe.otherHolder(of: data.journalPath) {
             throw ToolExit(

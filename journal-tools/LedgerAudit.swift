@@ -24,6 +24,11 @@ struct LedgerAudit {
         var writeModelBalancesCompared: Int?
         var writeModelNote: String?
         var settlements: UInt64 = 0
+        /// Whether each settlement was checked against its vendor's payable and the sequence
+        /// range it covers: only when the range starts at 1, as both need the whole history
+        /// (`settlementsNote` says why not).
+        var settlementsAgainstPayable = false
+        var settlementsNote: String?
         /// Per currency: the total settled to vendors, royalties credited to rights holders, and
         /// fees credited to the provider.
         var settledTotals: [String: Int64] = [:]
@@ -33,7 +38,7 @@ struct LedgerAudit {
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
-            case settlements, settledTotals, royaltyTotals, feeTotals
+            case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
         }
 
         /// Every key is present; absent values are `null`.
@@ -45,6 +50,8 @@ struct LedgerAudit {
             try container.encode(writeModelBalancesCompared, forKey: .writeModelBalancesCompared)
             try container.encode(writeModelNote, forKey: .writeModelNote)
             try container.encode(settlements, forKey: .settlements)
+            try container.encode(settlementsAgainstPayable, forKey: .settlementsAgainstPayable)
+            try container.encode(settlementsNote, forKey: .settlementsNote)
             try container.encode(settledTotals, forKey: .settledTotals)
             try container.encode(royaltyTotals, forKey: .royaltyTotals)
             try container.encode(feeTotals, forKey: .feeTotals)
@@ -161,6 +168,10 @@ struct LedgerAudit {
         }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
+        report.settlementsAgainstPayable = recomputesBalances
+        if !recomputesBalances {
+            report.settlementsNote = "not checked against the payable or the range they cover: the range starts at \(first), and both need the history from sequence 1"
+        }
         if !compareWriteModel {
             report.writeModelNote = "not compared: the range is not the whole journal (1 through its last event)"
         }

@@ -5,13 +5,24 @@ import Projections
 
 /// The read models of a data directory (`DIR/projections`), for `verify` and `replay`.
 enum ProjectionCheck {
-    /// Opens the read models at `dataDirectory/projections` to compare them; nil when they do
-    /// not exist, or when a system crash may have torn them (`unusable` says why): the commands
-    /// that compare only read, and opening torn read models would set them aside. Logs only
-    /// errors (to stderr) so that `--json` output stays clean.
-    static func open(dataDirectory: String, journal: any JournalStorage) throws -> Projections? {
-        guard FileSystem.exists(Projections.path(in: dataDirectory)), unusable(dataDirectory: dataDirectory) == nil else { return nil }
-        return try openOrCreate(dataDirectory: dataDirectory, journal: journal)
+    /// Opens the read models at `dataDirectory/projections` read-only to compare them (the
+    /// commands that compare never write the data directory), or says why they are not
+    /// compared: they do not exist, a system crash may have torn them (`unusable`), or they
+    /// are of another schema than this build reads. Read models that cannot be opened at all
+    /// (foreign, damaged) are input that cannot be read.
+    static func open(dataDirectory: String, journal: any JournalStorage) throws -> (projections: Projections?, notCompared: String?) {
+        let path = Projections.path(in: dataDirectory)
+        guard FileSystem.exists(path) else { return (nil, "none (\(path) does not exist)") }
+        if let reason = unusable(dataDirectory: dataDirectory) { return (nil, "not compared: " + reason) }
+        do {
+            return (try Projections.openReadOnly(dataDirectory: dataDirectory, journal: journal), nil)
+        } catch ProjectionError.otherSchema(_, let stored, let expected) {
+            return (nil, "not compared: they have schema \(stored.map(String.init) ?? "none"), this tool reads \(expected); `journal-tool rebuild` folds them again")
+        } catch let error as ProjectionError {
+            throw ToolExit.unreadable("\(path): \(error)")
+        } catch let error as LMDBError {
+            throw ToolExit.lmdbAccess(error, environment: path) ?? error
+        }
     }
 
     /// Why the read models of `dataDirectory` are not compared although they exist, or nil.
@@ -27,7 +38,7 @@ enum ProjectionCheck {
         do {
             return try Projections.open(configuration, journal: journal)
         } catch let error as ProjectionError {
-            throw ToolExit.usage("\(Projections.path(in: dataDirectory)): \(error)")
+            throw ToolExit.unreadable("\(Projections.path(in: dataDirectory)): \(error)")
         }
     }
 

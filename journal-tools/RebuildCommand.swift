@@ -7,7 +7,7 @@ import Projections
 /// Projections module's own rebuild: the new version is folded beside the live one (in the
 /// other slot of `DIR/projections`), then swapped in atomically. Interrupted, it resumes from
 /// its checkpoint the next time.
-struct RebuildCommand: ParsableCommand {
+struct RebuildCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild",
         abstract: "Rebuild the read models (DIR/projections) beside the live ones, then swap; resumable.",

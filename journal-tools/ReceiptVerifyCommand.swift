@@ -5,7 +5,7 @@ import TallyCrypto
 
 /// `journal-tool receipt verify`: checks a receipt with nothing but the journal's public key
 /// (and optionally the event's payload), as a vendor or user would.
-struct ReceiptVerifyCommand: ParsableCommand {
+struct ReceiptVerifyCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Verify a receipt (JSON) under a journal public key.",
@@ -36,7 +36,7 @@ struct ReceiptVerifyCommand: ParsableCommand {
         var payload: [UInt8]?
         if let payloadFile {
             guard let data = FileManager.default.contents(atPath: payloadFile) else {
-                throw ToolExit.usage("\(payloadFile): cannot read the payload file")
+                throw ToolExit.unreadable("\(payloadFile): cannot read the payload file")
             }
             payload = Array(data)
         }
@@ -57,7 +57,7 @@ struct ReceiptVerifyCommand: ParsableCommand {
             line += payload != nil ? "; the payload (and its type) match the event hash" : "; its type and payload are checked only with --payload"
             print(line)
         }
-        if violation != nil { throw ToolExit(.checkFailed) }
+        if violation != nil { throw ToolExit.printed(.checkFailed) }
     }
 
     /// Decodes a receipt file; anything that is not a receipt is a usage error naming the file.
@@ -68,11 +68,11 @@ struct ReceiptVerifyCommand: ParsableCommand {
         } else {
             data = FileManager.default.contents(atPath: path)
         }
-        guard let data else { throw ToolExit.usage("\(path): cannot read the receipt file") }
+        guard let data else { throw ToolExit.unreadable("\(path): cannot read the receipt file") }
         do {
             return try JSONDecoder().decode(Receipt.self, from: data)
         } catch let error as DecodingError {
-            throw ToolExit.usage("\(path): not a Tally receipt: \(Self.describe(error))")
+            throw ToolExit.unreadable("\(path): not a Tally receipt: \(Self.describe(error))")
         }
     }
 

@@ -9,7 +9,7 @@ import TallyCrypto
 /// `journal-tool replay`: folds the journal from empty into fresh read models in a directory
 /// of the user's choice, and prints the balances or a canonical dump. The live data directory
 /// is only read.
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Fold the journal from empty into fresh read models and print balances or a canonical dump.",
@@ -53,6 +53,8 @@ struct ReplayCommand: ParsableCommand {
     var json = false
 
     struct Output: Encodable {
+        let valid: Bool
+        let exitCode: Int32
         let events: UInt64
         /// The replayed write model's entries and dump digest: only with --write-model.
         let entries: Int?
@@ -89,32 +91,29 @@ struct ReplayCommand: ParsableCommand {
         let progress = ToolProgress.onTerminal("replay", first: 1, last: last)
         let createdTarget = !FileSystem.exists(target)
         try FileSystem.makeDirectory(target, mode: 0o700)
+        // Nothing of a replay that does not fold is left behind: OUT when this run created it,
+        // else what it put in it.
         let projections: Projections
-        let caughtUp: Result<Void, any Error>
-        do {
-            projections = try ProjectionCheck.openOrCreate(
-                dataDirectory: target, journal: progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
-            caughtUp = Result { try projections.catchUp() }
-        } catch {
-            _ = try? ledgerFold?.result()
-            throw error
-        }
-        progress?.finish()
         let entries: [String: [UInt8]]?
         do {
-            entries = try ledgerFold?.result()
+            defer { progress?.finish() }
+            projections = try ProjectionCheck.openOrCreate(
+                dataDirectory: target, journal: progress.map { ProgressStorage(base: storage, progress: $0) } ?? storage)
+            _ = try projections.catchUp()
+            if let failure = projections.status.failure {
+                throw try Self.foldFailure(firstBad: projections.status.sequence + 1, failure, storage: storage)
+            }
+            do {
+                entries = try ledgerFold?.result()
+            } catch {
+                throw ToolExit(
+                    AuditFailure.Kind.undecodableEvent.exitCode,
+                    message: "journal-tool: the journal does not fold into a write model: \(error); run `journal-tool verify`")
+            }
         } catch {
-            // Nothing of a replay that does not fold is left behind.
+            _ = try? ledgerFold?.result()
             FileSystem.removeTree(createdTarget ? target : Projections.path(in: target))
-            throw ToolExit(
-                AuditFailure.Kind.undecodableEvent.exitCode,
-                message: "journal-tool: the journal does not fold: \(error); run `journal-tool verify`")
-        }
-        try caughtUp.get()
-        if let failure = projections.status.failure {
-            throw ToolExit(
-                AuditFailure.Kind.undecodableEvent.exitCode,
-                message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`")
+            throw error
         }
 
         // The read models' dump digest is taken on another thread while the fresh write model is
@@ -122,20 +121,21 @@ struct ReplayCommand: ParsableCommand {
         // stdout): it grows with the journal and is never held whole.
         let projectionsDigestWork = digest || compareLive ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
         // The live read models' digest is taken meanwhile too, when they can be compared.
-        let live = compareLive ? try LiveReadModels(dataDirectory: data.directoryPath, journal: storage, last: last) : nil
+        let (live, liveNotCompared): (LiveReadModels?, String?) = compareLive ? try LiveReadModels.open(dataDirectory: data.directoryPath, journal: storage, last: last) : (nil, nil)
         let replayed = try entries.map { try Self.store($0, in: target + "/write-model") }
         let projectionsDigest = try projectionsDigestWork?.result()
         var failure: ReportedFailure?
         var comparison: String?
         if compareLive, let replayed {
-            (comparison, failure) = try compare(replayed.entries, projections, projectionsDigest!, live: live, storage: storage, last: last)
+            (comparison, failure) = try compare(
+                replayed.entries, projections, projectionsDigest!, live: live, liveNotCompared: liveNotCompared, storage: storage, last: last)
         }
         let balances = try projections.read { try $0.balances() }
         let writeModelLines = digest || (dump && !json) ? replayed?.lines() : nil
         let writeModelDigest = digest ? writeModelLines.map { CanonicalDump.digest($0) } : nil
         if json {
             try JSONOutput.print(Output(
-                events: last, entries: replayed?.entries.count, writeModel: replayed?.path, dumpSHA256: writeModelDigest,
+                valid: failure == nil, exitCode: failure?.exitCode.rawValue ?? 0, events: last, entries: replayed?.entries.count, writeModel: replayed?.path, dumpSHA256: writeModelDigest,
                 projections: projections.path, projectionsDumpSHA256: projectionsDigest?.hex,
                 balances: Dictionary(uniqueKeysWithValues: balances.map { ($0.account, $0.balance) }),
                 liveComparison: comparison, failure: failure))
@@ -162,8 +162,25 @@ struct ReplayCommand: ParsableCommand {
         }
         if let failure {
             if dump { Console.error("journal-tool: the replayed models differ from the live ones: \(failure.message)") }
-            throw ToolExit(failure.exitCode)
+            throw ToolExit.printed(failure.exitCode)
         }
+    }
+
+    /// Why the read models stopped folding, as the replay exits: 11 `gap` when the journal lacks
+    /// the first event they did not fold, else 24 `undecodable-event` at the event they could not
+    /// fold. Replay does not verify the journal; `verify` names every other failure.
+    static func foldFailure(firstBad: UInt64, _ failure: ProjectionFailure, storage: any JournalStorage) throws -> ToolExit {
+        let stored = try storage.read { reader in try reader.withEventRecord(at: firstBad) { $0 != nil } }
+        if !stored {
+            return ToolExit(
+                VerificationFailure.Kind.gap.exitCode,
+                message: "journal-tool: event \(firstBad) is missing, so the read models stop there (\(failure.reason)); run `journal-tool verify`",
+                sequence: firstBad)
+        }
+        return ToolExit(
+            AuditFailure.Kind.undecodableEvent.exitCode,
+            message: "journal-tool: the read models stop at event \(failure.sequence): \(failure.reason); run `journal-tool verify`",
+            sequence: failure.sequence)
     }
 
     /// Creates the replayed write model at `path` atomically.
@@ -187,8 +204,13 @@ struct ReplayCommand: ParsableCommand {
         let reached: UInt64
         let digest: BackgroundResult<SHA256Digest>?
 
-        init?(dataDirectory: String, journal: any JournalStorage, last: UInt64) throws {
-            guard let projections = try ProjectionCheck.open(dataDirectory: dataDirectory, journal: journal) else { return nil }
+        /// Opens them read-only; nil, with why they are not compared, when they cannot be.
+        static func open(dataDirectory: String, journal: any JournalStorage, last: UInt64) throws -> (LiveReadModels?, String?) {
+            let opened = try ProjectionCheck.open(dataDirectory: dataDirectory, journal: journal)
+            return (try opened.projections.map { try LiveReadModels($0, last: last) }, opened.notCompared)
+        }
+
+        private init(_ projections: Projections, last: UInt64) throws {
             self.projections = projections
             reached = try ProjectionCheck.sequence(projections)
             digest = reached == last ? BackgroundResult { try projections.canonicalDumpDigest() } : nil
@@ -197,7 +219,7 @@ struct ReplayCommand: ParsableCommand {
 
     private func compare(
         _ entries: [String: [UInt8]], _ projections: Projections, _ projectionsDigest: SHA256Digest, live liveModels: LiveReadModels?,
-        storage: any JournalStorage, last: UInt64
+        liveNotCompared: String?, storage: any JournalStorage, last: UInt64
     ) throws -> (String, ReportedFailure?) {
         var failure: ReportedFailure?
         var comparison: String
@@ -210,14 +232,13 @@ struct ReplayCommand: ParsableCommand {
         }
         if let key = Set(live.keys).union(entries.keys).sorted().first(where: { live[$0] != entries[$0] }) {
             let message = "entry \(key): live \(live[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent"), replayed \(entries[key].map { CanonicalDump.valueText(key: Array(key.utf8), value: $0) } ?? "absent")"
-            failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
+            failure = ReportedFailure(kind: ToolExitCode.Kinds.writeModelMismatch, exitCode: .writeModelMismatch, sequence: last, message: message)
             comparison = "write model differs: " + message
         } else {
             comparison = "write model equal: \(live.count) entries"
         }
         guard let liveModels else {
-            let reason = ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "live read models not compared: " + $0 }
-            return (comparison + "; " + (reason ?? "no live read models"), failure)
+            return (comparison + "; live read models " + (liveNotCompared ?? "not compared"), failure)
         }
         let liveProjections = liveModels.projections
         if let liveDigest = liveModels.digest {
@@ -231,7 +252,7 @@ struct ReplayCommand: ParsableCommand {
                 ?? min(liveLines.count, replayedLines.count)
             let message = "read models differ at dump line \(index + 1): live \(index < liveLines.count ? String(liveLines[index]) : "(end)"), replayed \(index < replayedLines.count ? String(replayedLines[index]) : "(end)")"
             if failure == nil {
-                failure = ReportedFailure(kind: "write-model-mismatch", exitCode: Self.writeModelMismatch, sequence: last, message: message)
+                failure = ReportedFailure(kind: ToolExitCode.Kinds.writeModelMismatch, exitCode: .writeModelMismatch, sequence: last, message: message)
             }
             comparison += "; " + message
         } else {
@@ -239,7 +260,4 @@ struct ReplayCommand: ParsableCommand {
         }
         return (comparison, failure)
     }
-
-    /// The replayed write model differs from the live one.
-    static let writeModelMismatch = ToolExitCode(rawValue: 28)
 }

@@ -2,11 +2,12 @@ import ArgumentParser
 import Journal
 import LMDB
 import Ledger
+import Projections
 import TallyCrypto
 
 /// `journal-tool verify`: checks a journal end to end with ``JournalVerifier`` and exits with a
 /// code that names the first failure.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: ParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Audit a journal: hash chain, blocks, Merkle roots, signatures, keys, postings and balances.",
@@ -133,11 +134,11 @@ struct VerifyCommand: ParsableCommand {
             let ledger = try auditMode == .ledger || (auditMode == .auto && Self.isLedgerJournal(reader))
             // The read models are compared at the sequence they have folded through (or this
             // snapshot's head, if they are ahead of it), from their point-in-time balances.
-            let projections = ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : nil
+            let opened: (projections: Projections?, notCompared: String?) =
+                ledger ? try ProjectionCheck.open(dataDirectory: data.directoryPath, journal: snapshot) : (nil, nil)
+            let projections = opened.projections
             let projectionsAt = try projections.map { min(try ProjectionCheck.sequence($0), lastSequence) }
-            projectionsNote = projections != nil ? "not compared"
-                : ProjectionCheck.unusable(dataDirectory: data.directoryPath).map { "not compared: " + $0 }
-                ?? "none (\(data.directoryPath)/projections does not exist)"
+            projectionsNote = opened.notCompared ?? "not compared"
             if !ledger {
                 audit = .init(mode: "chain", report: nil, note: auditMode == .chain
                     ? "skipped (--audit chain)" : "skipped: event 1 is not a ledger event and the write model is empty")
@@ -180,7 +181,7 @@ struct VerifyCommand: ParsableCommand {
         } else {
             print(result.text)
         }
-        if !result.isValid { throw ToolExit(result.exitCode) }
+        if !result.isValid { throw ToolExit.printed(result.exitCode) }
     }
 
     /// A ledger's journal: event 1 has a ledger event type, or the write model holds entries.

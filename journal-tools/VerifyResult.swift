@@ -95,7 +95,10 @@ struct VerifyResult: Encodable {
                 lines.append(("write model", note))
             }
             if audited.failure == nil {
-                lines.append(("settlements", "\(audited.settlements), \(Self.totals(audited.settledTotals)) settled, never above the payable"))
+                // Only what was checked: a range that does not start at 1 has no payable to check against.
+                let checked = audited.settlementsAgainstPayable
+                    ? "never above the payable" : audited.settlementsNote ?? "not checked against the payable"
+                lines.append(("settlements", "\(audited.settlements), \(Self.totals(audited.settledTotals)) settled, \(checked)"))
                 lines.append(("royalties", "\(Self.totals(audited.royaltyTotals)) listed = posted; fees \(Self.totals(audited.feeTotals))"))
             }
         }

@@ -14,6 +14,9 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
     case notYetFolded(requested: UInt64, reached: UInt64)
     /// Another process swapped in or restarted the version this rebuild was building.
     case rebuildSuperseded(version: UInt64)
+    /// Opened read-only, the live read models are of another schema than this build folds (a
+    /// read-write open folds them again).
+    case otherSchema(path: String, stored: UInt64?, expected: UInt64)
 
     public var description: String {
         switch self {
@@ -21,6 +24,8 @@ public enum ProjectionError: Error, CustomStringConvertible, Sendable, Equatable
         case .foldFailed(let sequence, let reason): return "cannot fold event \(sequence): \(reason)"
         case .notYetFolded(let requested, let reached): return "sequence \(requested) is not folded yet (reached \(reached))"
         case .rebuildSuperseded(let version): return "the rebuild of version \(version) was superseded by another process"
+        case .otherSchema(let path, let stored, let expected):
+            return "\(path): the live read models have schema \(stored.map(String.init) ?? "none"), this build reads schema \(expected)"
         }
     }
 }
@@ -161,6 +166,19 @@ public final class Projections: Sendable {
         UnsyncedWrites.tornReason(in: path(in: dataDirectory), bootID: UnsyncedWrites.currentBootID())
     }
 
+    /// Opens the existing read models at `<dataDirectory>/projections` read-only (`MDB_RDONLY`),
+    /// for tools that only compare them beside a live writer: nothing in the directory is
+    /// written (no marker of unsynced writes, no set-aside, no reset; LMDB's lock file is still
+    /// used, so a concurrent writer stays safe). Read models that may be torn are refused
+    /// (``tornReason(dataDirectory:)`` says why), and a live slot of another schema throws
+    /// ``ProjectionError/otherSchema(path:stored:expected:)``. Folding or rebuilding through
+    /// the returned value is a programming error.
+    public static func openReadOnly(dataDirectory: String, journal: any JournalStorage) throws -> Projections {
+        try open(
+            at: path(in: dataDirectory), journal: journal, logger: Logger(label: "tally.projections"), mapSize: 256 << 20,
+            batchEvents: batchEvents, readOnly: true)
+    }
+
     /// Opens (or creates) the read models in exactly `directory` (for `journal-tool` replays).
     public static func open(directory: String, journal: any JournalStorage) throws -> Projections {
         try open(at: directory, journal: journal, logger: Logger(label: "tally.projections"), mapSize: 256 << 20, batchEvents: batchEvents)
@@ -168,10 +186,12 @@ public final class Projections: Sendable {
 
     static func open(
         at path: String, journal: any JournalStorage, logger: Logger, mapSize: Int, batchEvents: Int,
-        bootID: String? = UnsyncedWrites.currentBootID()
+        bootID: String? = UnsyncedWrites.currentBootID(), readOnly: Bool = false
     ) throws -> Projections {
-        // Read models a system crash may have torn are set aside and folded again.
+        // Read models a system crash may have torn are set aside and folded again (read-only:
+        // refused, and left as they are).
         if let reason = UnsyncedWrites.tornReason(in: path, bootID: bootID) {
+            if readOnly { throw ProjectionError.corruptFile(path: path, reason: "may be torn by a system crash (\(reason))") }
             let aside = path + ".torn"
             logger.warning("projections may be torn by a system crash; setting them aside and folding the journal again", metadata: [
                 "tally.projections.path": "\(path)", "tally.projections.aside": "\(aside)", "tally.projections.reason": "\(reason)",
@@ -184,11 +204,12 @@ public final class Projections: Sendable {
         configuration.mapSize = mapSize
         configuration.maxDatabases = 8
         configuration.durability = .relaxed
-        configuration.writesInPlace = true
+        configuration.writesInPlace = !readOnly
+        configuration.readOnly = readOnly
         let journalID = try journal.read { try $0.metadata("journal-id") } ?? []
 
         let environment: Environment
-        if !FileSystem.exists(path) {
+        if !FileSystem.exists(path) && !readOnly {
             environment = try Environment.create(at: path, configuration: configuration) { transaction in
                 let meta = try transaction.openDatabase(named: "meta")
                 let slot0 = try transaction.openDatabase(named: "slot0")
@@ -247,6 +268,7 @@ public final class Projections: Sendable {
         // A live slot of another schema is folded again from the start.
         let schema = try environment.read { Integers.uint64(try $0.get(slots[pointer.slot], key: Keys.schema)) }
         if schema != schemaVersion {
+            if readOnly { throw ProjectionError.otherSchema(path: path, stored: schema, expected: schemaVersion) }
             logger.warning("projections schema changed; folding the read models again", metadata: [
                 "tally.projections.schema.stored": "\(schema.map(String.init) ?? "none")",
                 "tally.projections.schema": "\(schemaVersion)",

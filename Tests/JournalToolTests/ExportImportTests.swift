@@ -193,6 +193,12 @@ struct ExportImportTests {
             try Data("{\"format\": \"tally-export/1\"".utf8).write(to: URL(fileURLWithPath: export + "/manifest.json"))
             return (0, [])
         },
+        Case(description: "manifest says the export starts at sequence 0", exitCode: 30, kind: "bad-manifest") { export, manifest in
+            var changed = manifest
+            changed["firstSequence"] = 0
+            try writeManifest(changed, to: export)
+            return (0, [])
+        },
         // Sizes and sequences that would overflow or allocate without bound: refused before
         // anything is read by them (these crashed the tool, leaving its staging directory).
         Case(description: "manifest states a journal of 2^63 bytes", exitCode: 30, kind: "bad-manifest") { export, manifest in
@@ -218,6 +224,38 @@ struct ExportImportTests {
             return (0, [])
         },
     ]
+
+    /// One entry of a segment: its tag ('E' event, 'B' block), key and the whole entry's bytes.
+    struct Entry {
+        let tag: UInt8
+        let key: UInt64
+        let bytes: ArraySlice<UInt8>
+    }
+
+    /// Rewrites segment `index` with only the entries `keep` returns (given every entry), and its
+    /// sizes and checksum in the manifest, so that only the import's own checks can tell.
+    static func repack(segment index: Int, _ export: String, _ manifest: [String: Any], _ keep: ([Entry]) -> [Entry]) throws {
+        var changed = manifest
+        var list = segments(manifest)
+        let path = export + "/" + (list[index]["file"] as! String)
+        let plain = try Zstd.decompress(Array(try Data(contentsOf: URL(fileURLWithPath: path))), maximumSize: 1 << 30)
+        var entries: [Entry] = []
+        var offset = 0
+        while offset < plain.count {
+            let key = plain[(offset + 1)..<(offset + 9)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let length = plain[(offset + 9)..<(offset + 13)].reduce(0) { $0 << 8 | Int($1) }
+            entries.append(Entry(tag: plain[offset], key: key, bytes: plain[offset..<(offset + 13 + length)]))
+            offset += 13 + length
+        }
+        let kept = keep(entries).flatMap(\.bytes)
+        let compressed = try Zstd.compress(kept)
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        list[index]["uncompressedBytes"] = kept.count
+        list[index]["bytes"] = compressed.count
+        list[index]["sha256"] = SHA256.hash(compressed).hex
+        changed["segments"] = list
+        try writeManifest(changed, to: export)
+    }
 
     /// Flips the last byte of the first event's payload in segment `index` and rewrites that
     /// segment's size and checksum in the manifest, so that only the journal's checks can tell.
@@ -254,6 +292,54 @@ struct ExportImportTests {
         #expect(!FileManager.default.fileExists(atPath: target), "a refused import leaves no data directory")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.contains(".importing-") }
         #expect(leftovers.isEmpty, "a refused import leaves no staging directory: \(leftovers)")
+    }
+
+    /// A generated journal in blocks of 5 events, exported in segments of several blocks.
+    static func exportInBlocksOf5(into root: TemporaryDirectory) throws -> (String, [String: Any]) {
+        let data = root.path + "/generated"
+        let generated = try ToolRun.run(["generate", "--data", data, "--events", "200", "--block-events", "5", "--users", "10", "--vendors", "2"])
+        #expect(generated.status == 0, "\(generated.summary)")
+        let export = try export(data, into: root, segmentKiB: 16)
+        let manifest = try manifest(export)
+        try #require(segments(manifest).count >= 3 && (segments(manifest)[1]["blocks"] as! NSNumber).intValue >= 2, "\(manifest)")
+        return (export, manifest)
+    }
+
+    /// Imports the export of ``exportInBlocksOf5(into:)`` after `drop` picked, from segment 1's
+    /// entries, the one to leave out and the sequence the refusal must name: 33 corrupt-segment,
+    /// that sequence, and nothing left behind.
+    static func expectRefusedImport(dropping drop: @escaping ([Entry]) -> (index: Int, firstBad: UInt64)) throws {
+        let root = TemporaryDirectory()
+        let (export, manifest) = try exportInBlocksOf5(into: root)
+        var firstBad: UInt64 = 0
+        try repack(segment: 1, export, manifest) { entries in
+            let dropped = drop(entries)
+            firstBad = dropped.firstBad
+            return entries.enumerated().filter { $0.offset != dropped.index }.map(\.element)
+        }
+        let run = try ToolRun.run(["import", export, "--data", root.path + "/imported", "--json"])
+        #expect(run.status == 33, "\(run.summary)")
+        #expect(run.failureKind == "corrupt-segment")
+        #expect(run.failureSequence == firstBad, "\(run.summary)")
+        #expect(!FileManager.default.fileExists(atPath: root.path + "/imported"))
+    }
+
+    @Test("an event dropped inside a segment is the first bad sequence, not the start of its block (33)")
+    func droppedEvent() async throws {
+        try Self.expectRefusedImport { entries in
+            // The last event of the segment's second block.
+            let block = entries.indices.filter { entries[$0].tag == 0x42 }[1]
+            return (block - 1, entries[block - 1].key)
+        }
+    }
+
+    @Test("a block record dropped inside a segment names the first event no block covers, not the segment's end (33)")
+    func droppedBlock() async throws {
+        try Self.expectRefusedImport { entries in
+            // The segment's second block: the events after the first block are left uncovered.
+            let blocks = entries.indices.filter { entries[$0].tag == 0x42 }
+            return (blocks[1], entries[blocks[0]].key + 1)
+        }
     }
 
     @Test("the staging directory an interrupted import or export left is removed by the next run; a live run's is kept")

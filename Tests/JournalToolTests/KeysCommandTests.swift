@@ -5,13 +5,20 @@ import Testing
 
 @Suite("journal-tool keys", .serialized)
 struct KeysCommandTests {
-    @Test("keys generate writes a 0600 signing key the first start then uses, and refuses a second one")
-    func generate() async throws {
+    /// `keys generate --json` in a new data directory: the directory (removed when released),
+    /// the data directory's path, the run and the key id.
+    static func generated() throws -> (TemporaryDirectory, String, ToolRun, String) {
         let root = TemporaryDirectory()
         let data = root.path + "/data"
         let run = try ToolRun.run(["keys", "generate", "--data", data, "--json"])
         #expect(run.status == 0, "\(run.summary)")
-        let keyID = try #require(run.json["keyID"] as? String)
+        return (root, data, run, try #require(run.json["keyID"] as? String))
+    }
+
+    @Test("keys generate writes a 0600 signing key the first start then uses, and refuses a second one")
+    func generate() async throws {
+        let (root, data, run, keyID) = try Self.generated()
+        defer { withExtendedLifetime(root) {} }
         let privatePath = try #require(run.json["privateKeyFile"] as? String)
         let mode = try FileManager.default.attributesOfItem(atPath: privatePath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -25,6 +32,28 @@ struct KeysCommandTests {
         let again = try ToolRun.run(["keys", "generate", "--data", data])
         #expect(again.status == 2, "\(again.summary)")
         #expect(again.errors.contains("already"))
+    }
+
+    @Test("keys list right after keys generate lists the generated key files, with no journal yet")
+    func listBeforeFirstStart() async throws {
+        let (root, data, _, keyID) = try Self.generated()
+
+        let listed = try ToolRun.run(["keys", "list", "--data", data, "--json"])
+        #expect(listed.status == 0, "\(listed.summary)")
+        #expect(listed.json["journal"] is NSNull)
+        #expect((listed.json["records"] as? [Any])?.isEmpty == true)
+        let files = listed.json["files"] as? [[String: Any]] ?? []
+        #expect(files.contains { $0["role"] as? String == "public-key" && $0["keyIDOfContents"] as? String == keyID }, "\(listed.summary)")
+        #expect(files.contains { $0["role"] as? String == "signing-key" && $0["keyIDFromName"] as? String == keyID }, "\(listed.summary)")
+
+        let text = try ToolRun.run(["keys", "list", "--data", data])
+        #expect(text.status == 0, "\(text.summary)")
+        #expect(text.output.contains("journal-\(keyID).pub.pem"), "\(text.summary)")
+        #expect(text.output.contains("does not exist yet"), "\(text.summary)")
+        #expect(!FileManager.default.fileExists(atPath: data + "/journal"), "listing creates no journal")
+
+        let missing = try ToolRun.run(["keys", "list", "--data", root.path + "/none"])
+        #expect(missing.status == 2, "\(missing.summary)")
     }
 
     @Test("keys rotate records a new key endorsed by the old one; old public keys stay listed; verify accepts it")

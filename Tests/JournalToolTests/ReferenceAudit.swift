@@ -58,6 +58,12 @@ struct ReferenceAudit {
         }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
+        // Settlements are held against the payable (and the range they cover) only with the
+        // whole history.
+        report.settlementsAgainstPayable = recomputesBalances
+        if !recomputesBalances {
+            report.settlementsNote = "not checked against the payable or the range they cover: the range starts at \(first), and both need the history from sequence 1"
+        }
         if !compareWriteModel {
             report.writeModelNote = "not compared: the range is not the whole journal (1 through its last event)"
         }

@@ -85,6 +85,44 @@ struct ReplayTests {
         #expect(((run.json["failure"] as? [String: Any])?["message"] as? String)?.contains("user/alice") == true)
     }
 
+    @Test("replay of a journal missing an event exits 11 gap naming that event, and leaves nothing in OUT")
+    func missingEvent() async throws {
+        let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
+        let missing = try RawJournal(copy.path).lastSequence() / 2
+        try RawJournal(copy.path).deleteRecord(missing)
+        let root = TemporaryDirectory()
+        for extra in [[], ["--write-model"]] {
+            let out = root.path + "/models\(extra.count)"
+            let run = try ToolRun.run(["replay", "--data", copy.path, "--into", out, "--json"] + extra)
+            #expect(run.status == 11, "\(extra): \(run.summary)")
+            #expect(run.failureKind == "gap", "\(extra): \(run.summary)")
+            #expect(run.failureSequence == missing, "\(extra): \(run.summary)")
+            #expect(!FileManager.default.fileExists(atPath: out), "a replay that does not fold leaves no OUT: \(extra)")
+        }
+        // An OUT that existed (empty) stays, empty.
+        let existing = root.path + "/existing"
+        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false)
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", existing])
+        #expect(run.status == 11, "\(run.summary)")
+        #expect(run.errors.contains("event \(missing) is missing"), "\(run.summary)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
+    }
+
+    @Test("replay of an event that does not decode exits 24 undecodable-event naming it, and leaves nothing in OUT")
+    func undecodableEvent() async throws {
+        let copy = try DataCopy(of: try await Fixtures.shared.smallJournal())
+        let raw = try RawJournal(copy.path)
+        let sequence = try raw.lastSequence() / 2
+        try raw.reseal(sequence, payload: Array("{not json".utf8))
+        let root = TemporaryDirectory()
+        let out = root.path + "/models"
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", out, "--json"])
+        #expect(run.status == 24, "\(run.summary)")
+        #expect(run.failureKind == "undecodable-event", "\(run.summary)")
+        #expect(run.failureSequence == sequence, "\(run.summary)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test("replay refuses a target directory that is not empty")
     func refusesNonEmptyTarget() async throws {
         let data = try await Fixtures.shared.smallJournal()

@@ -43,6 +43,27 @@ struct VerifyAuditTests {
         #expect((report["writeModelNote"] as? String)?.contains("not compared") == true)
     }
 
+    @Test("a range that does not start at 1 says settlements were not checked against the payable, in text and JSON")
+    func rangeSettlementsNotClaimed() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let partial = try ToolRun.run(["verify", "--data", data, "--from", "10", "--json"])
+        #expect(partial.status == 0, "\(partial.summary)")
+        let report = try #require((partial.json["audit"] as? [String: Any])?["report"] as? [String: Any])
+        #expect(ToolRun.integer(report["settlements"]) ?? 0 > 0, "the range holds settlements: \(partial.summary)")
+        #expect(report["settlementsAgainstPayable"] as? Bool == false)
+        #expect((report["settlementsNote"] as? String)?.contains("not checked against the payable") == true)
+        let text = try ToolRun.run(["verify", "--data", data, "--from", "10"])
+        #expect(text.status == 0)
+        #expect(!text.output.contains("never above the payable"), "\(text.summary)")
+        #expect(text.output.contains("not checked against the payable"), "\(text.summary)")
+
+        let whole = try ToolRun.run(["verify", "--data", data, "--json"])
+        let wholeReport = try #require((whole.json["audit"] as? [String: Any])?["report"] as? [String: Any])
+        #expect(wholeReport["settlementsAgainstPayable"] as? Bool == true)
+        #expect(wholeReport["settlementsNote"] is NSNull)
+        #expect(try ToolRun.run(["verify", "--data", data]).output.contains("never above the payable"))
+    }
+
     @Test("a range that starts or ends at 0, or ends before it starts, is a usage error (exit 2) naming the option")
     func badRanges() async throws {
         let data = try await Fixtures.shared.smallJournal()
