@@ -107,9 +107,11 @@ public enum TallyServer {
         }
     }
 
-    /// The routes (used directly by route tests). Every error becomes a problem document.
+    /// The routes (used directly by route tests). Every error becomes a problem document;
+    /// `HEAD` is answered wherever `GET` is, and a known path asked with a method it does not
+    /// take is 405 with `Allow` (``MethodNotAllowedMiddleware``), not 404.
     public static func makeRouter(api: TallyAPI) -> Router<TallyContext> {
-        let router = Router(context: TallyContext.self)
+        let router = Router(context: TallyContext.self, options: .autoGenerateHeadEndpoints)
         let metrics = api.metrics
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
@@ -118,6 +120,8 @@ public enum TallyServer {
         VendorController(api: api).addRoutes(to: router)
         AdminController(api: api).addRoutes(to: router)
         AuditController(api: api).addRoutes(to: router)
+        // Last: a middleware added after the routes wraps only the router's not-found answer.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
         return router
     }
 }
