@@ -20,7 +20,8 @@ enum RequestBodies {
     /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says
     /// so: a chunked body is counted as it arrives), with 400 when it cannot be read (broken
     /// chunk framing, or a client that went away mid-body: a client's fault, not the server's),
-    /// and with 415 when it is not empty and its `Content-Type` names something other than JSON.
+    /// with 408 when it did not arrive in time (``RequestBodyDeadlineHandler``), and with 415
+    /// when it is not empty and its `Content-Type` names something other than JSON.
     static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
         if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {
             throw tooLarge(limit)
@@ -35,6 +36,11 @@ enum RequestBodies {
             throw tooLarge(limit)
         } catch is NIOTooManyBytesError {
             throw tooLarge(limit)
+        } catch is RequestBodyTimeout {
+            var error = APIError(.requestTimeout, "body-timeout", "The request body took too long to arrive",
+                                 detail: "a body must arrive within the server's body timeout of its request's headers; the connection is closed")
+            error.headers = [.connection: "close"]
+            throw error
         } catch {
             throw APIError(.badRequest, "body-unreadable", "The request body could not be read", detail: "\(error)")
         }

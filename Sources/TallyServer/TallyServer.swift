@@ -18,6 +18,10 @@ public enum TallyServer {
         public var port: Int = 8080
         /// Idle keep-alive connections are closed after this long.
         public var idleTimeoutSeconds: Int64 = 60
+        /// A request's body must have arrived this long after its head, or it is answered 408
+        /// and its connection closed (``RequestBodyDeadlineHandler``): the idle timeout alone
+        /// restarts with every byte, however slowly they come.
+        public var requestBodyTimeoutSeconds: Int64 = 30
         /// The admin (customer service / ops) and auditor bearer keys; created in
         /// `<data>/server/` on first start when not given.
         public var adminKey: String?
@@ -45,7 +49,9 @@ public enum TallyServer {
         let onRunning = configuration.onServerRunning
         var application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestBodyDeadlineHandler(timeout: .seconds(configuration.requestBodyTimeoutSeconds))],
+                idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: configuration.logger)
