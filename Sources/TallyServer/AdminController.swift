@@ -198,8 +198,11 @@ struct AdminController: Sendable {
         guard case .disputeResolved(let resolved)? = result.events.first(where: { if case .disputeResolved = $0 { return true } else { return false } }) else {
             throw APIError(.internalServerError, "internal", "No resolution event")
         }
+        // What the dispute held in the vendor's reserve since it opened (returned to the vendor's
+        // payable when rejected, part of the refund otherwise).
+        let reserved = try api.ledger.read { try $0.dispute(dispute) }?.reserved ?? 0
         return try JSONResponse.make(DisputeView(
-            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: 0, refunded: resolved.refunded,
+            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: reserved, refunded: resolved.refunded,
             sequence: result.sequences?.lowerBound ?? 0))
     }
 
@@ -232,8 +235,7 @@ struct AdminController: Sendable {
         try api.requireAdmin(request)
         let holder = try context.parameters.require("holder")
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 1000) ?? 100)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 1000") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 1000) ?? 100)
         return try await api.snapshot(request, missing: "rights holder") { try $0.royaltyStatementPage(holder: holder, before: before, limit: limit) }
     }
 

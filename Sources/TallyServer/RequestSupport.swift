@@ -284,11 +284,13 @@ extension Request {
         return found.map(String.init)
     }
 
-    /// A query parameter as an unsigned integer, refused with the parameter named if malformed.
-    func queryUInt(_ name: String, max: UInt64 = .max) throws -> UInt64? {
+    /// A query parameter as an unsigned integer from `min` to `max`, in plain digits (no sign:
+    /// `+5` and `-0` are not what a client meant to send), refused with the parameter named and
+    /// the range it must be in.
+    func queryUInt(_ name: String, min: UInt64 = 0, max: UInt64 = .max) throws -> UInt64? {
         guard let text = try query(name) else { return nil }
-        guard let value = UInt64(text), value <= max else {
-            throw APIError.badField(name, "\(name) must be an integer from 0 to \(max)")
+        guard !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = UInt64(text), (min...max).contains(value) else {
+            throw APIError.badField(name, "\(name) must be an integer from \(min) to \(max) in plain digits")
         }
         return value
     }

@@ -181,8 +181,7 @@ struct UserController: Sendable {
     /// `before` and `limit` (1 to 500, default 100) of a paged read.
     static func page(_ request: Request) throws -> (before: UInt64?, limit: Int) {
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 100)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 100)
         return (before, limit)
     }
 
@@ -198,8 +197,7 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let currency = try currency(context)
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
         return try await api.snapshot(request, missing: "wallet") {
             try $0.walletHistory(user: session.user, currency: currency, before: before, limit: limit)
         }

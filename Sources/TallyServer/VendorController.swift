@@ -37,8 +37,7 @@ struct VendorController: Sendable {
     func history(_ request: Request) async throws -> Response {
         let vendor = try await vendorOfRead(request)
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
         return try await api.snapshot(request, missing: "vendor") { try $0.vendorHistory(vendor: vendor, before: before, limit: limit) }
     }
 
