@@ -256,6 +256,8 @@ def scenario(c, admin_key, auditor_key):
     c.request("POST", "/v1/signup", dict(signup, wallet=1), expect=400, label="signup with an unknown field")
     c.request("POST", "/v1/signup", {"login": x_login}, expect=400, label="signup with a missing field")
     c.request("POST", "/v1/signup", raw=b'{"login":"' + b"a" * (70 * 1024) + b'"}', expect=413, label="signup with a 70 KiB body")
+    c.request("POST", "/v1/signup", signup, headers={"Content-Type": "text/plain"}, expect=415, label="signup sent as text/plain")
+    c.request("GET", "/v1/signup", expect=405, label="signup asked with GET")
     _, x, _, _ = c.request("POST", "/v1/signup", signup, expect=201)
     c.request("POST", "/v1/signup", signup, expect=409, label="signup with a taken login")
     _, y, _, _ = c.request("POST", "/v1/signup", dict(signup, login=y_login, name="User Y", referringVendor=vendor_a.vendor), expect=201)

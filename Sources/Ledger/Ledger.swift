@@ -50,7 +50,7 @@ public final class Ledger: Sendable {
             var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
             if let mark, let seen = try state.idempotency(vendor: mark.vendor, key: mark.key) {
                 guard seen.requestDigest == mark.requestDigest else {
-                    throw LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request")
+                    throw LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request", field: "idempotencyKey")
                 }
                 return JournalEffect(events: [], outcome: .replay(firstSequence: seen.sequence))
             }
@@ -115,7 +115,7 @@ public final class Ledger: Sendable {
                     if seen.requestDigest == mark.requestDigest {
                         decisions.append(.replay(firstSequence: seen.sequence))
                     } else {
-                        decisions.append(.refused(LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request")))
+                        decisions.append(.refused(LedgerRejection(.idempotencyConflict, "Idempotency-Key \(mark.key) was used for a different request", field: "idempotencyKey")))
                     }
                     continue
                 }
@@ -186,7 +186,7 @@ public final class Ledger: Sendable {
             throw LedgerRejection(.invalidIdentifier, "only vendor commands carry an idempotency key")
         }
         guard !key.isEmpty, key.utf8.count <= Self.idempotencyKeyBytesMax, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
-            throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+            throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters", field: "idempotencyKey")
         }
         return IdempotencyMark(vendor: vendor, key: key, requestDigest: try requestDigest(command))
     }

@@ -23,21 +23,21 @@ struct LedgerDecider {
             try identifier(user, "user")
             if try state.user(user) != nil { throw LedgerRejection(.accountExists, "account \(user) exists") }
             if referringVendor != nil && channel != .vendorLink {
-                throw LedgerRejection(.unknownReferringVendor, "only an account opened through a vendor link names a referring vendor")
+                throw LedgerRejection(.unknownReferringVendor, "only an account opened through a vendor link names a referring vendor", field: "referringVendor")
             }
             if representative != nil && channel != .customerService {
-                throw LedgerRejection(.invalidIdentifier, "only an account opened by customer service names a representative")
+                throw LedgerRejection(.invalidIdentifier, "only an account opened by customer service names a representative", field: "representative")
             }
             switch channel {
             case .vendorLink:
                 guard let referringVendor else {
-                    throw LedgerRejection(.unknownReferringVendor, "an account opened through a vendor link names the referring vendor")
+                    throw LedgerRejection(.unknownReferringVendor, "an account opened through a vendor link names the referring vendor", field: "referringVendor")
                 }
                 if try state.vendor(referringVendor) == nil {
-                    throw LedgerRejection(.unknownReferringVendor, "referring vendor \(referringVendor) is not registered")
+                    throw LedgerRejection(.unknownReferringVendor, "referring vendor \(referringVendor) is not registered", field: "referringVendor")
                 }
             case .customerService:
-                guard let representative else { throw LedgerRejection(.invalidIdentifier, "representative is required for customerService") }
+                guard let representative else { throw LedgerRejection(.invalidIdentifier, "representative is required for customerService", field: "representative") }
                 try identifier(representative, "representative")
             case .providerSite:
                 break
@@ -59,17 +59,17 @@ struct LedgerDecider {
 
         case .openWallet(let user, let currency):
             let record = try existingUser(user)
-            if record.wallets.contains(currency) { throw LedgerRejection(.walletExists, "\(user) already has a \(currency) wallet") }
+            if record.wallets.contains(currency) { throw LedgerRejection(.walletExists, "\(user) already has a \(currency) wallet", field: "currency") }
             return [.walletOpened(WalletOpened(user: user, currency: currency, timeMilliseconds: time))]
 
         case .approveCreditLine(let user, let currency, let limit):
             let record = try existingUser(user)
             try wallet(record, user, currency)
-            if limit < 0 { throw LedgerRejection(.creditLimitNegative, "limit must be zero or more, got \(limit)") }
-            if limit > Money.amountMax { throw LedgerRejection(.amountOverflow, "limit is at most \(Money.amountMax) minor units, got \(limit)") }
+            if limit < 0 { throw LedgerRejection(.creditLimitNegative, "limit must be zero or more, got \(limit)", field: "limit") }
+            if limit > Money.amountMax { throw LedgerRejection(.amountOverflow, "limit is at most \(Money.amountMax) minor units, got \(limit)", field: "limit") }
             let used = -(try state.balance(.creditLine(user: user, currency: currency)))
             if limit < used {
-                throw LedgerRejection(.creditLimitNegative, "limit \(limit) is below the credit already in use (\(used))", headroom: used)
+                throw LedgerRejection(.creditLimitNegative, "limit \(limit) is below the credit already in use (\(used))", headroom: used, field: "limit")
             }
             return [.creditLineApproved(CreditLineApproved(user: user, currency: currency, limit: limit, timeMilliseconds: time))]
 
@@ -79,17 +79,17 @@ struct LedgerDecider {
             if case .removeSpendingLimit = command { removing = true } else { removing = false }
             if !removing { try Money.positive(limit.amount, "limit.amount") }
             if let member = limit.member, record.members[member] != true, !removing {
-                throw LedgerRejection(.unknownMember, "\(member) is not an active member of \(user)")
+                throw LedgerRejection(.unknownMember, "\(member) is not an active member of \(user)", field: "limit.member")
             }
             if limit.kind == .perVendorMonth {
                 guard let vendor = limit.vendor, try state.vendor(vendor) != nil else {
-                    throw LedgerRejection(.unknownVendor, "a per-vendor limit names a registered vendor")
+                    throw LedgerRejection(.unknownVendor, "a per-vendor limit names a registered vendor", field: "limit.vendor")
                 }
             } else if limit.vendor != nil {
-                throw LedgerRejection(.invalidVendorPolicy, "only perVendorMonth limits name a vendor")
+                throw LedgerRejection(.limitVendorNotAllowed, "only perVendorMonth limits name a vendor, not \(limit.kind.rawValue)", field: "limit.vendor")
             }
             if removing && !record.limits.contains(where: { LedgerFold.sameScope($0, limit) }) {
-                throw LedgerRejection(.unknownAccount, "\(user) has no such limit to remove")
+                throw LedgerRejection(.unknownLimit, "no \(limit.kind.rawValue) \(limit.currency) limit of that scope is set")
             }
             return [.spendingLimitSet(SpendingLimitSet(user: user, limit: limit, removed: removing, timeMilliseconds: time))]
 
@@ -100,7 +100,7 @@ struct LedgerDecider {
             try wallet(record, user, currency)
             if try state.funding(funding) != nil { throw LedgerRejection(.invalidIdentifier, "funding \(funding) exists") }
             if let throughVendor, try state.vendor(throughVendor) == nil {
-                throw LedgerRejection(.unknownVendor, "vendor \(throughVendor) is not registered")
+                throw LedgerRejection(.unknownVendor, "vendor \(throughVendor) is not registered", field: "throughVendor")
             }
             let source = LedgerAccount.fundingClearing(method: method, currency: currency)
             let postings: [Posting]
@@ -137,21 +137,22 @@ struct LedgerDecider {
             try text(name, "name", required: true)
             if try state.vendor(vendor) != nil { throw LedgerRejection(.vendorExists, "vendor \(vendor) exists") }
             guard !sites.isEmpty, sites.count <= Self.sitesMax else {
-                throw LedgerRejection(.invalidVendorPolicy, "sites must list 1 to \(Self.sitesMax) URL prefixes")
+                throw LedgerRejection(.invalidVendorPolicy, "sites must list 1 to \(Self.sitesMax) URL prefixes", field: "sites")
             }
             for site in sites where !Self.isSitePrefix(site) {
-                throw LedgerRejection(.invalidVendorPolicy, "site '\(site)' must be an https:// or http:// URL prefix ending in '/'")
+                throw LedgerRejection(.invalidVendorPolicy, "site '\(site)' must be an https:// or http:// URL prefix ending in '/'", field: "sites")
             }
             guard (0...Self.basisPointsMax).contains(feeBasisPoints) else {
-                throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)")
+                throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)", field: "feeBasisPoints")
             }
             if settlement.thresholdAmount == nil && settlement.periodSeconds == nil {
-                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, a periodSeconds, or both")
+                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, a periodSeconds, or both", field: "settlement")
             }
             if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
             if let period = settlement.periodSeconds, !SettlementPolicy.periodSecondsRange.contains(period) {
                 throw LedgerRejection(.invalidVendorPolicy,
-                                      "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)")
+                                      "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)",
+                                      field: "settlement.periodSeconds")
             }
             return [.vendorRegistered(VendorRegistered(
                 vendor: vendor, name: name, sites: sites, feeBasisPoints: feeBasisPoints, settlement: settlement, timeMilliseconds: time))]
@@ -187,7 +188,7 @@ struct LedgerDecider {
 
         case .authorize(let user, let member, let vendor, let content, let holdSeconds):
             guard Self.holdSecondsRange.contains(holdSeconds) else {
-                throw LedgerRejection(.holdTimeoutOutOfRange, "holdSeconds must be \(Self.holdSecondsRange.lowerBound)...\(Self.holdSecondsRange.upperBound)")
+                throw LedgerRejection(.holdTimeoutOutOfRange, "holdSeconds must be \(Self.holdSecondsRange.lowerBound)...\(Self.holdSecondsRange.upperBound)", field: "holdSeconds")
             }
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             _ = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
@@ -235,7 +236,7 @@ struct LedgerDecider {
 
         case .transfer(let from, let to, let currency, let amount):
             try Money.positive(amount, "amount")
-            if from == to { throw LedgerRejection(.selfTransfer, "a transfer needs two different users") }
+            if from == to { throw LedgerRejection(.selfTransfer, "a transfer needs two different users", field: "to") }
             let sender = try existingUser(from)
             try wallet(sender, from, currency)
             let receiver = try existingUser(to)
@@ -255,13 +256,13 @@ struct LedgerDecider {
             if try state.dispute(dispute) != nil { throw LedgerRejection(.disputeExists, "dispute \(dispute) exists") }
             let account = try existingUser(user)
             guard let record = try state.transaction(transaction), record.user == user else {
-                throw LedgerRejection(.unknownTransaction, "\(user) has no transaction \(transaction)")
+                throw LedgerRejection(.unknownTransaction, "\(user) has no transaction \(transaction)", field: "transaction")
             }
             guard record.status == .captured else {
-                throw LedgerRejection(.transactionNotCaptured, "\(transaction) is \(record.status.rawValue); only a captured purchase can be disputed")
+                throw LedgerRejection(.transactionNotCaptured, "\(transaction) is \(record.status.rawValue); only a captured purchase can be disputed", field: "transaction")
             }
             if let decided = try state.rejectedDispute(ofTransaction: transaction) {
-                throw LedgerRejection(.disputeAlreadyDecided, "\(transaction) was disputed in \(decided), which customer service rejected")
+                throw LedgerRejection(.disputeAlreadyDecided, "\(transaction) was disputed in \(decided), which customer service rejected", field: "transaction")
             }
             let currency = record.terms.currency
             let vendorShare = record.terms.price - (record.fee ?? 0) - (record.royalties ?? []).reduce(Int64(0)) { $0 + $1.amount }
@@ -318,15 +319,15 @@ struct LedgerDecider {
             if let issuer { _ = try existingVendor(issuer) }
             if let vendors {
                 guard !vendors.isEmpty, vendors.count <= Self.sitesMax else {
-                    throw LedgerRejection(.invalidVendorPolicy, "vendors lists 1 to \(Self.sitesMax) vendors when given")
+                    throw LedgerRejection(.invalidVendorPolicy, "vendors lists 1 to \(Self.sitesMax) vendors when given", field: "vendors")
                 }
                 for vendor in vendors { _ = try existingVendor(vendor) }
             }
             if let expiresAt, expiresAt <= time {
-                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds \(expiresAt) is not after now (\(time))")
+                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds \(expiresAt) is not after now (\(time))", field: "expiresAtMilliseconds")
             }
             if let expiresAt, expiresAt > Self.timeMillisecondsMax {
-                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds is after the year 9999")
+                throw LedgerRejection(.expiryNotInFuture, "expiresAtMilliseconds is after the year 9999", field: "expiresAtMilliseconds")
             }
             // A user holds at most `amountMax` in lots of one currency, so that what the ledger
             // and the read models add up from lots always stays representable.
@@ -336,7 +337,7 @@ struct LedgerDecider {
                 held = try Money.add(held, try state.balance(.incentiveLot(lot: other, currency: currency)))
             }
             guard held <= Money.amountMax else {
-                throw LedgerRejection(.amountOverflow, "\(user) would hold \(held) in \(currency) incentive lots; at most \(Money.amountMax)")
+                throw LedgerRejection(.amountOverflow, "\(user) would hold \(held) in \(currency) incentive lots; at most \(Money.amountMax)", field: "amount")
             }
             let source = Self.incentiveSource(issuer: issuer ?? "provider", currency: currency)
             if let issuer {
@@ -391,7 +392,7 @@ struct LedgerDecider {
             // The spending log keeps 30 days: a longer window would wait for purchases that
             // the log has already dropped, and the user would never qualify.
             guard policy.confirmationSeconds <= LedgerFold.spendRetentionMilliseconds / 1000 else {
-                throw LedgerRejection(.invalidVendorPolicy, "policy.confirmationSeconds is at most 30 days (2592000), the spending log's horizon")
+                throw LedgerRejection(.invalidVendorPolicy, "policy.confirmationSeconds is at most 30 days (2592000), the spending log's horizon", field: "policy.confirmationSeconds")
             }
             return [.referralPolicySet(ReferralPolicySet(vendor: vendor, policy: policy, idempotency: idempotency, timeMilliseconds: time))]
 
@@ -474,7 +475,7 @@ struct LedgerDecider {
         guard !bytes.isEmpty, bytes.count <= Self.identifierBytesMax,
               bytes.allSatisfy({ Self.isIdentifierByte($0) })
         else {
-            throw LedgerRejection(.invalidIdentifier, "\(field) must be 1 to \(Self.identifierBytesMax) characters of A-Z a-z 0-9 . _ -")
+            throw LedgerRejection(.invalidIdentifier, "\(field) must be 1 to \(Self.identifierBytesMax) characters of A-Z a-z 0-9 . _ -", field: field)
         }
     }
 
@@ -489,9 +490,9 @@ struct LedgerDecider {
     }
 
     func text(_ value: String, _ field: String, required: Bool) throws {
-        if required && value.isEmpty { throw LedgerRejection(.invalidText, "\(field) is required") }
-        if value.utf8.count > Self.textBytesMax { throw LedgerRejection(.invalidText, "\(field) is longer than \(Self.textBytesMax) bytes") }
-        if TextRules.containsControlCharacter(value) { throw LedgerRejection(.invalidText, "\(field) holds a control character") }
+        if required && value.isEmpty { throw LedgerRejection(.invalidText, "\(field) is required", field: field) }
+        if value.utf8.count > Self.textBytesMax { throw LedgerRejection(.invalidText, "\(field) is longer than \(Self.textBytesMax) bytes", field: field) }
+        if TextRules.containsControlCharacter(value) { throw LedgerRejection(.invalidText, "\(field) holds a control character", field: field) }
     }
 
     static func isSitePrefix(_ site: String) -> Bool {
@@ -675,42 +676,42 @@ struct LedgerDecider {
         try text(terms.description, "description", required: false)
         try Money.positive(terms.price, "price")
         guard vendor.sites.contains(where: { terms.url.hasPrefix($0) }) else {
-            throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites")
+            throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites", field: "url")
         }
         guard terms.url.utf8.count <= Self.urlBytesMax else {
-            throw LedgerRejection(.invalidText, "url is longer than \(Self.urlBytesMax) bytes")
+            throw LedgerRejection(.invalidText, "url is longer than \(Self.urlBytesMax) bytes", field: "url")
         }
         guard !terms.url.utf8.contains(UInt8(ascii: " ")), !TextRules.containsControlCharacter(terms.url) else {
-            throw LedgerRejection(.invalidText, "url holds a space or a control character")
+            throw LedgerRejection(.invalidText, "url holds a space or a control character", field: "url")
         }
         guard terms.royalties.count <= Self.royaltySharesMax else {
-            throw LedgerRejection(.invalidRoyaltySchedule, "at most \(Self.royaltySharesMax) rights holders")
+            throw LedgerRejection(.invalidRoyaltySchedule, "at most \(Self.royaltySharesMax) rights holders", field: "royalties")
         }
         guard Set(terms.royalties.map(\.holder)).count == terms.royalties.count else {
-            throw LedgerRejection(.invalidRoyaltySchedule, "a rights holder appears twice in the royalty schedule")
+            throw LedgerRejection(.invalidRoyaltySchedule, "a rights holder appears twice in the royalty schedule", field: "royalties")
         }
         guard terms.incentiveIDs.count <= Self.incentiveIDsMax else {
-            throw LedgerRejection(.invalidText, "at most \(Self.incentiveIDsMax) incentive IDs")
+            throw LedgerRejection(.invalidText, "at most \(Self.incentiveIDsMax) incentive IDs", field: "incentiveIDs")
         }
         var total: Int64 = 0
         for share in terms.royalties {
             try identifier(share.holder, "royalties.holder")
             guard share.basisPoints > 0 && share.basisPoints <= Self.basisPointsMax else {
-                throw LedgerRejection(.invalidRoyaltySchedule, "each share is 1...10000 basis points")
+                throw LedgerRejection(.invalidRoyaltySchedule, "each share is 1...10000 basis points", field: "royalties")
             }
             total += share.basisPoints
         }
         guard total + vendor.feeBasisPoints <= Self.basisPointsMax else {
             throw LedgerRejection(
-                .invalidRoyaltySchedule, "royalties (\(total) bp) and the fee (\(vendor.feeBasisPoints) bp) exceed the price")
+                .invalidRoyaltySchedule, "royalties (\(total) bp) and the fee (\(vendor.feeBasisPoints) bp) exceed the price", field: "royalties")
         }
         for (name, value, maximum) in [("views", terms.access.views, 1_000_000), ("hours", terms.access.hours, 876_000), ("days", terms.access.days, 36_500)] {
             if let value, value <= 0 || value > maximum {
-                throw LedgerRejection(.invalidAccessTerms, "access.\(name) must be 1 to \(maximum) when given, got \(value)")
+                throw LedgerRejection(.invalidAccessTerms, "access.\(name) must be 1 to \(maximum) when given, got \(value)", field: "access.\(name)")
             }
         }
         if let expiry = terms.access.expiresAtMilliseconds, expiry > Self.timeMillisecondsMax {
-            throw LedgerRejection(.invalidAccessTerms, "access.expiresAtMilliseconds is after the year 9999")
+            throw LedgerRejection(.invalidAccessTerms, "access.expiresAtMilliseconds is after the year 9999", field: "access.expiresAtMilliseconds")
         }
         try checkStillOnSale(terms)
         for incentive in terms.incentiveIDs { try identifier(incentive, "incentiveIDs") }
@@ -721,7 +722,8 @@ struct LedgerDecider {
     func checkStillOnSale(_ terms: ContentTerms) throws {
         if let expiry = terms.access.expiresAtMilliseconds, expiry <= time {
             throw LedgerRejection(
-                .expiryNotInFuture, "access to \(terms.content) expires at \(expiry), not after now (\(time)): it is no longer sold")
+                .expiryNotInFuture, "access to \(terms.content) expires at \(expiry), not after now (\(time)): it is no longer sold",
+                field: "access.expiresAtMilliseconds")
         }
     }
 

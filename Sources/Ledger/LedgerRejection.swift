@@ -58,9 +58,14 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case invalidAccessTerms = 48
         /// The entitlement is used up: every view granted has been used, or its expiry passed.
         case entitlementExhausted = 49
+        /// Removing a spending limit that is not set (none of that kind, currency, member and
+        /// vendor).
+        case unknownLimit = 50
+        /// A spending limit names a vendor, but only a per-vendor monthly limit may.
+        case limitVendorNotAllowed = 51
         /// The purchase was disputed before and customer service rejected that dispute: the
         /// decision stands, so the vendor's earnings cannot be reserved again and again.
-        case disputeAlreadyDecided = 50
+        case disputeAlreadyDecided = 52
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }
@@ -70,11 +75,16 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
     public let message: String
     /// For funds and limits: how much the command could still have used, in minor units.
     public let headroom: Int64?
+    /// The command's field the rule refused, when it concerns one (`amount`, `limit.amount`,
+    /// `access.hours`, `idempotencyKey`), named as the command names it: an API names its own
+    /// request's field from this.
+    public let field: String?
 
-    public init(_ rule: Rule, _ message: String, headroom: Int64? = nil) {
+    public init(_ rule: Rule, _ message: String, headroom: Int64? = nil, field: String? = nil) {
         self.rule = rule
         self.message = message
         self.headroom = headroom
+        self.field = field
     }
 
     public var description: String {

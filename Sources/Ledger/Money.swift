@@ -24,7 +24,7 @@ enum Money {
     static let amountMax: Int64 = 1_000_000_000_000_000
 
     static func positive(_ amount: Int64, _ field: String) throws(LedgerRejection) {
-        if amount <= 0 { throw LedgerRejection(.amountNotPositive, "\(field) must be a positive number of minor units, got \(amount)") }
-        if amount > amountMax { throw LedgerRejection(.amountOverflow, "\(field) is at most \(amountMax) minor units, got \(amount)") }
+        if amount <= 0 { throw LedgerRejection(.amountNotPositive, "\(field) must be a positive number of minor units, got \(amount)", field: field) }
+        if amount > amountMax { throw LedgerRejection(.amountOverflow, "\(field) is at most \(amountMax) minor units, got \(amount)", field: field) }
     }
 }

@@ -40,7 +40,7 @@ public struct APIError: Error, Sendable {
         let name = rejection.rule.name
         let status: HTTPResponse.Status
         switch rejection.rule {
-        case .unknownTransaction, .unknownDispute, .unknownFunding, .unknownContent, .unknownIncentive:
+        case .unknownTransaction, .unknownDispute, .unknownFunding, .unknownContent, .unknownIncentive, .unknownLimit:
             status = .notFound
         case .accountExists, .walletExists, .memberExists, .vendorExists, .contentExists, .disputeExists, .incentiveExists:
             status = .conflict
@@ -49,6 +49,13 @@ public struct APIError: Error, Sendable {
         }
         self.init(status, "ledger/" + Self.kebab(name), "Refused by ledger rule \(rejection.rule.rawValue) (\(name))", detail: rejection.message)
         headroom = rejection.headroom
+    }
+
+    /// A ledger rejection as the route at `path` answers it, naming `field` (the request's field
+    /// the rule concerns, if any): as a vendor may see it on a vendor's route, else in full.
+    init(_ rejection: LedgerRejection, field: String?, path: String) {
+        self = path.hasPrefix("/v1/vendor/") ? APIError(vendorFacing: rejection) : APIError(rejection)
+        self.field = field
     }
 
     /// A ledger rejection as a vendor may see it: the rule (its type) stays, but the customer's
@@ -103,6 +110,12 @@ public struct APIError: Error, Sendable {
     }
 }
 
+/// A ledger refusal and the request field it concerns, if any (``TallyAPI/execute(_:idempotencyKey:field:)``).
+struct FieldedRejection: Error {
+    let rejection: LedgerRejection
+    let field: String?
+}
+
 /// Turns every error thrown by a route into a problem document, so no client ever sees a
 /// stack trace, an empty 500 or Hummingbird's own error format.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -111,10 +124,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return error.problem.response(headers: error.headers)
-        } catch let rejection as LedgerRejection {
+        } catch let refusal as FieldedRejection {
             // Vendors know a customer only by a pseudonym: the ledger's words are not for them.
-            let error = request.uri.path.hasPrefix("/v1/vendor/") ? APIError(vendorFacing: rejection) : APIError(rejection)
-            return error.problem.response()
+            return APIError(refusal.rejection, field: refusal.field, path: request.uri.path).problem.response()
+        } catch let rejection as LedgerRejection {
+            return APIError(rejection, field: nil, path: request.uri.path).problem.response()
         } catch let error as JournalError {
             switch error {
             case .overloaded(let seconds):

@@ -124,7 +124,7 @@ struct AdminController: Sendable {
     func registerVendor(_ request: Request) async throws -> Response {
         let body = try await body(VendorRegistrationBody.self, request)
         let vendor = TallyAPI.newID("v_")
-        let result = try await api.ledger.execute(.registerVendor(
+        let result = try await api.execute(.registerVendor(
             vendor: vendor, name: body.name, sites: body.sites, feeBasisPoints: body.feeBasisPoints,
             settlement: SettlementPolicy(thresholdAmount: body.settlement.thresholdAmount, periodSeconds: body.settlement.periodSeconds)))
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
@@ -148,7 +148,7 @@ struct AdminController: Sendable {
 
     func creditLine(_ request: Request) async throws -> Response {
         let body = try await body(CreditLineBody.self, request)
-        let result = try await api.ledger.execute(.approveCreditLine(user: body.user, currency: body.currency, limit: body.limit))
+        let result = try await api.execute(.approveCreditLine(user: body.user, currency: body.currency, limit: body.limit))
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
@@ -156,7 +156,7 @@ struct AdminController: Sendable {
     func addFunds(_ request: Request) async throws -> Response {
         let body = try await body(AdminFundsBody.self, request)
         let funding = TallyAPI.newID("f_")
-        let result = try await api.ledger.execute(.addFunds(
+        let result = try await api.execute(.addFunds(
             funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method, throughVendor: body.throughVendor))
         return try JSONResponse.make(
             FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
@@ -174,14 +174,14 @@ struct AdminController: Sendable {
         try api.requireAdmin(request)
         let bytes = try await RequestBodies.bytes(request)
         if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
-        let result = try await api.ledger.execute(try command())
+        let result = try await api.execute(try command())
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
     }
 
     func issueIncentive(_ request: Request) async throws -> Response {
         let body = try await body(AdminIncentiveBody.self, request)
         let lot = TallyAPI.newID("lot_")
-        let result = try await api.ledger.execute(.issueIncentive(
+        let result = try await api.execute(.issueIncentive(
             lot: lot, user: body.user, currency: body.currency, amount: body.amount, issuer: nil,
             expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors))
         return try JSONResponse.make(
@@ -194,18 +194,21 @@ struct AdminController: Sendable {
     func resolve(_ request: Request, _ context: TallyContext) async throws -> Response {
         let body = try await body(ResolveBody.self, request)
         let dispute = try context.parameters.require("dispute")
-        let result = try await api.ledger.execute(.resolveDispute(dispute: dispute, refund: body.refund, representative: body.representative))
+        let result = try await api.execute(.resolveDispute(dispute: dispute, refund: body.refund, representative: body.representative))
         guard case .disputeResolved(let resolved)? = result.events.first(where: { if case .disputeResolved = $0 { return true } else { return false } }) else {
             throw APIError(.internalServerError, "internal", "No resolution event")
         }
+        // What the dispute held in the vendor's reserve since it opened (returned to the vendor's
+        // payable when rejected, part of the refund otherwise).
+        let reserved = try api.ledger.read { try $0.dispute(dispute) }?.reserved ?? 0
         return try JSONResponse.make(DisputeView(
-            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: 0, refunded: resolved.refunded,
+            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: reserved, refunded: resolved.refunded,
             sequence: result.sequences?.lowerBound ?? 0))
     }
 
     func settle(_ request: Request) async throws -> Response {
         let body = try await body(SettleBody.self, request)
-        let result = try await api.ledger.execute(.settle(vendor: body.vendor, currency: body.currency, force: body.force ?? true))
+        let result = try await api.execute(.settle(vendor: body.vendor, currency: body.currency, force: body.force ?? true))
         guard case .vendorSettled(let settled)? = result.events.first else { throw APIError(.internalServerError, "internal", "No settlement event") }
         return try JSONResponse.make(
             SettlementView(
@@ -232,8 +235,7 @@ struct AdminController: Sendable {
         try api.requireAdmin(request)
         let holder = try context.parameters.require("holder")
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 1000) ?? 100)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 1000") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 1000) ?? 100)
         return try await api.snapshot(request, missing: "rights holder") { try $0.royaltyStatementPage(holder: holder, before: before, limit: limit) }
     }
 

@@ -92,10 +92,8 @@ struct AuditController: Sendable {
 
     func events(_ request: Request) throws -> Response {
         try api.requireAuditor(request)
-        let from = try request.queryUInt("from") ?? 1
-        let limit = Int(try request.queryUInt("limit", max: 1000) ?? 100)
-        guard from >= 1 else { throw APIError.badField("from", "from must be at least 1") }
-        guard limit >= 1 else { throw APIError.badField("limit", "limit must be 1 to 1000") }
+        let from = try request.queryUInt("from", min: 1) ?? 1
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 1000) ?? 100)
         let stored = try api.journal.events(from: from, limit: limit)
         let page = AuditEventPage(
             events: stored.map { AuditEvent(sequence: $0.sequence, hash: $0.hash.hex, type: $0.typeName, payload: Data($0.payload).base64EncodedString()) },
@@ -136,8 +134,7 @@ struct AuditController: Sendable {
     /// events (otherwise it follows new commits until the client goes away).
     func feed(_ request: Request, vendor: String?) throws -> Response {
         let head = api.journal.head
-        let from = try request.queryUInt("from") ?? (head + 1)
-        guard from >= 1 else { throw APIError.badField("from", "from must be at least 1") }
+        let from = try request.queryUInt("from", min: 1) ?? (head + 1)
         let limit = try request.queryUInt("limit", max: 1_000_000)
         let journal = api.journal
         let pseudonyms = api.pseudonyms

@@ -18,21 +18,48 @@ enum RequestBodies {
     static let batchLimit = 1024 * 1024
 
     /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says
-    /// so: a chunked body is counted as it arrives), and with 400 when it cannot be read (broken
-    /// chunk framing, or a client that went away mid-body: a client's fault, not the server's).
+    /// so: a chunked body is counted as it arrives), with 400 when it cannot be read (broken
+    /// chunk framing, or a client that went away mid-body: a client's fault, not the server's),
+    /// with 408 when it did not arrive in time (``RequestBodyDeadlineHandler``), and with 415
+    /// when it is not empty and its `Content-Type` names something other than JSON.
     static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
         if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {
             throw tooLarge(limit)
         }
         do {
             let buffer = try await request.body.collect(upTo: limit)
+            if buffer.readableBytes > 0 { try requireJSON(request.headers.value(of: .contentType)) }
             return Array(buffer.readableBytesView)
+        } catch let error as APIError {
+            throw error
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw tooLarge(limit)
         } catch is NIOTooManyBytesError {
             throw tooLarge(limit)
+        } catch is RequestBodyTimeout {
+            var error = APIError(.requestTimeout, "body-timeout", "The request body took too long to arrive",
+                                 detail: "a body must arrive within the server's body timeout of its request's headers; the connection is closed")
+            error.headers = [.connection: "close"]
+            throw error
         } catch {
             throw APIError(.badRequest, "body-unreadable", "The request body could not be read", detail: "\(error)")
+        }
+    }
+
+    /// Every body the API takes is JSON. A body labelled as something else (a form, text, XML)
+    /// is refused rather than read as JSON: its sender meant something else by it, and a
+    /// browser may send `text/plain` across origins without asking first. Parameters
+    /// (`; charset=utf-8`) are allowed and the type is matched without regard to case. A body
+    /// with no `Content-Type` is taken as JSON, since many clients leave it out.
+    static func requireJSON(_ contentType: String?) throws {
+        guard let contentType else { return }
+        // By bytes, not Foundation's trimming and lower-casing: this runs on every write.
+        let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        let mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: isBlank).reversed().drop(while: isBlank)
+        let json = "application/json".utf8
+        guard mediaType.count == json.count, zip(mediaType, json.reversed()).allSatisfy({ ((0x41...0x5a).contains($0) ? $0 | 0x20 : $0) == $1 }) else {
+            throw APIError(.unsupportedMediaType, "unsupported-media-type", "The request body must be JSON",
+                           detail: "Content-Type must be application/json (or be left out), got \(contentType.prefix(100))", field: "Content-Type")
         }
     }
 
@@ -257,11 +284,13 @@ extension Request {
         return found.map(String.init)
     }
 
-    /// A query parameter as an unsigned integer, refused with the parameter named if malformed.
-    func queryUInt(_ name: String, max: UInt64 = .max) throws -> UInt64? {
+    /// A query parameter as an unsigned integer from `min` to `max`, in plain digits (no sign:
+    /// `+5` and `-0` are not what a client meant to send), refused with the parameter named and
+    /// the range it must be in.
+    func queryUInt(_ name: String, min: UInt64 = 0, max: UInt64 = .max) throws -> UInt64? {
         guard let text = try query(name) else { return nil }
-        guard let value = UInt64(text), value <= max else {
-            throw APIError.badField(name, "\(name) must be an integer from 0 to \(max)")
+        guard !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = UInt64(text), (min...max).contains(value) else {
+            throw APIError.badField(name, "\(name) must be an integer from \(min) to \(max) in plain digits")
         }
         return value
     }

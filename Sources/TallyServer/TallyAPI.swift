@@ -165,6 +165,30 @@ public final class TallyAPI: Sendable {
         HMACSHA256.constantTimeEquals(SHA256.hash(Array(lhs.utf8)), SHA256.hash(Array(rhs.utf8)))
     }
 
+    // MARK: Ledger commands
+
+    /// Runs a ledger command. A refusal that concerns one of the command's fields
+    /// (``LedgerRejection/field``) names the request's field for it: `field` turns the command's
+    /// name into the request's, or into nil where the request has no such field.
+    func execute(
+        _ command: LedgerCommand, idempotencyKey: String? = nil, field requestField: (String) -> String? = TallyAPI.sameField
+    ) async throws -> LedgerResult {
+        do {
+            return try await ledger.execute(command, idempotencyKey: idempotencyKey)
+        } catch let rejection as LedgerRejection {
+            throw FieldedRejection(rejection: rejection, field: rejection.field.flatMap(requestField))
+        }
+    }
+
+    /// A request field named as the command names it; the idempotency key is a request's
+    /// `Idempotency-Key` header.
+    static func sameField(_ name: String) -> String? { name == "idempotencyKey" ? "Idempotency-Key" : name }
+
+    /// The request field for a command field under `prefix` (`limit.amount` → `amount`).
+    static func unprefixed(_ prefix: String) -> (String) -> String? {
+        { name in name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : sameField(name) }
+    }
+
     // MARK: Idempotency
 
     /// The `Idempotency-Key` of a vendor write (required).

@@ -18,6 +18,10 @@ public enum TallyServer {
         public var port: Int = 8080
         /// Idle keep-alive connections are closed after this long.
         public var idleTimeoutSeconds: Int64 = 60
+        /// A request's body must have arrived this long after its head, or it is answered 408
+        /// and its connection closed (``RequestBodyDeadlineHandler``): the idle timeout alone
+        /// restarts with every byte, however slowly they come.
+        public var requestBodyTimeoutSeconds: Int64 = 30
         /// The admin (customer service / ops) and auditor bearer keys; created in
         /// `<data>/server/` on first start when not given.
         public var adminKey: String?
@@ -45,7 +49,9 @@ public enum TallyServer {
         let onRunning = configuration.onServerRunning
         var application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestBodyDeadlineHandler(timeout: .seconds(configuration.requestBodyTimeoutSeconds))],
+                idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: configuration.logger)
@@ -124,9 +130,11 @@ public enum TallyServer {
         }
     }
 
-    /// The routes (used directly by route tests). Every error becomes a problem document.
+    /// The routes (used directly by route tests). Every error becomes a problem document;
+    /// `HEAD` is answered wherever `GET` is, and a known path asked with a method it does not
+    /// take is 405 with `Allow` (``MethodNotAllowedMiddleware``), not 404.
     public static func makeRouter(api: TallyAPI) -> Router<TallyContext> {
-        let router = Router(context: TallyContext.self)
+        let router = Router(context: TallyContext.self, options: .autoGenerateHeadEndpoints)
         let metrics = api.metrics
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
@@ -135,6 +143,8 @@ public enum TallyServer {
         VendorController(api: api).addRoutes(to: router)
         AdminController(api: api).addRoutes(to: router)
         AuditController(api: api).addRoutes(to: router)
+        // Last: a middleware added after the routes wraps only the router's not-found answer.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
         return router
     }
 }

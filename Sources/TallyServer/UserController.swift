@@ -61,7 +61,7 @@ struct UserController: Sendable {
         let user = TallyAPI.newID("u_")
         let hash = try await api.hashPassword(password)
         let result = try await claimingLogin(api: api, name: login, .init(user: user, member: nil, passwordHash: hash)) {
-            try await api.ledger.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
+            try await api.execute(.openAccount(user: user, channel: channel, referringVendor: referringVendor, representative: representative))
         }
         try api.identity.store(PersonalData(name: name, email: email, loginName: login), for: user)
         return AccountCreated(user: user, sequence: result.sequences?.lowerBound ?? 0)
@@ -181,8 +181,7 @@ struct UserController: Sendable {
     /// `before` and `limit` (1 to 500, default 100) of a paged read.
     static func page(_ request: Request) throws -> (before: UInt64?, limit: Int) {
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 100)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 100)
         return (before, limit)
     }
 
@@ -198,8 +197,7 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let currency = try currency(context)
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
         return try await api.snapshot(request, missing: "wallet") {
             try $0.walletHistory(user: session.user, currency: currency, before: before, limit: limit)
         }
@@ -241,7 +239,7 @@ struct UserController: Sendable {
         guard expiry > now else { throw APIError(.forbidden, "entitlement-expired", "The entitlement to this content has expired") }
         // Each grant is one use of the entitlement, counted by the ledger against the views
         // bought (refused once they are used up).
-        _ = try await api.ledger.execute(.useEntitlement(user: session.user, transaction: transaction))
+        _ = try await api.execute(.useEntitlement(user: session.user, transaction: transaction))
         let grant = try api.grants.issue(AccessGrantClaims(
             transaction: transaction, vendor: record.vendor, customer: api.pseudonyms.pseudonym(user: session.user, vendor: record.vendor),
             url: record.terms.url, expiresAtMilliseconds: expiry))
@@ -254,7 +252,7 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let user = try holder(session)
         let body = try RequestBodies.decode(CurrencyBody.self, from: try await RequestBodies.bytes(request))
-        let result = try await api.ledger.execute(.openWallet(user: user, currency: body.currency))
+        let result = try await api.execute(.openWallet(user: user, currency: body.currency))
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
@@ -265,7 +263,7 @@ struct UserController: Sendable {
             throw APIError.badField("method", "providerIssue is for customer service; pay by an online or offline method")
         }
         let funding = TallyAPI.newID("f_")
-        let result = try await api.ledger.execute(.addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method))
+        let result = try await api.execute(.addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method))
         return try JSONResponse.make(
             FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
     }
@@ -275,7 +273,8 @@ struct UserController: Sendable {
         let user = try holder(session)
         let body = try RequestBodies.decode(LimitBody.self, from: try await RequestBodies.bytes(request))
         let limit = SpendingLimit(kind: body.kind, currency: body.currency, amount: body.amount, member: body.member, vendor: body.vendor)
-        let result = try await api.ledger.execute(remove ? .removeSpendingLimit(user: user, limit: limit) : .setSpendingLimit(user: user, limit: limit))
+        let result = try await api.execute(
+            remove ? .removeSpendingLimit(user: user, limit: limit) : .setSpendingLimit(user: user, limit: limit), field: TallyAPI.unprefixed("limit."))
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0), status: remove ? .ok : .created)
     }
 
@@ -286,7 +285,9 @@ struct UserController: Sendable {
         guard let recipient = try api.credentials.login(name: body.toLogin), recipient.member == nil else {
             throw APIError(.unprocessableContent, "unknown-recipient", "No account has that login name", field: "toLogin")
         }
-        let result = try await api.ledger.execute(.transfer(from: user, to: recipient.user, currency: body.currency, amount: body.amount))
+        let result = try await api.execute(.transfer(from: user, to: recipient.user, currency: body.currency, amount: body.amount)) {
+            $0 == "to" ? "toLogin" : TallyAPI.sameField($0)
+        }
         return try JSONResponse.make(TransferView(currency: body.currency.code, amount: body.amount, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
@@ -294,7 +295,7 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let body = try RequestBodies.decode(DisputeBody.self, from: try await RequestBodies.bytes(request))
         let id = TallyAPI.newID("d_")
-        let result = try await api.ledger.execute(.openDispute(dispute: id, user: session.user, transaction: body.transaction, reason: body.reason))
+        let result = try await api.execute(.openDispute(dispute: id, user: session.user, transaction: body.transaction, reason: body.reason))
         var view = DisputeView(dispute: id, transaction: body.transaction, status: "open", reserved: 0, refunded: 0, sequence: result.sequences?.lowerBound ?? 0)
         for event in result.events {
             switch event {
@@ -319,7 +320,7 @@ struct UserController: Sendable {
         let member = TallyAPI.newID("m_")
         let hash = try await api.hashPassword(body.password)
         let result = try await Self.claimingLogin(api: api, name: body.login, .init(user: user, member: member, passwordHash: hash)) {
-            try await api.ledger.execute(.addMember(user: user, member: member))
+            try await api.execute(.addMember(user: user, member: member))
         }
         return try JSONResponse.make(MemberCreatedView(member: member, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
@@ -328,7 +329,7 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let user = try holder(session)
         let member = try context.parameters.require("member")
-        let result = try await api.ledger.execute(.removeMember(user: user, member: member))
+        let result = try await api.execute(.removeMember(user: user, member: member))
         try api.credentials.removeLogins(user: user, member: member)
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
     }

@@ -37,8 +37,7 @@ struct VendorController: Sendable {
     func history(_ request: Request) async throws -> Response {
         let vendor = try await vendorOfRead(request)
         let before = try request.queryUInt("before")
-        let limit = Int(try request.queryUInt("limit", max: 500) ?? 50)
-        guard limit > 0 else { throw APIError.badField("limit", "limit must be 1 to 500") }
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
         return try await api.snapshot(request, missing: "vendor") { reader in
             var page = try reader.vendorHistory(vendor: vendor, before: before, limit: limit)
             for index in page.entries.indices where AuditController.referralTypes.contains(page.entries[index].eventType) {
@@ -72,7 +71,7 @@ struct VendorController: Sendable {
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(ContentBody.self, from: bytes)
         return try await api.exclusively(vendor: vendor, key: key) {
-            let result = try await api.ledger.execute(.registerContent(vendor: vendor, terms: body.terms), idempotencyKey: key)
+            let result = try await api.execute(.registerContent(vendor: vendor, terms: body.terms), idempotencyKey: key)
             return try JSONResponse.make(
                 ContentView(content: body.content, sequence: result.sequences?.lowerBound ?? 0), status: .created,
                 headers: replayHeaders(result))
@@ -116,9 +115,23 @@ struct VendorController: Sendable {
         let body = try RequestBodies.decode(PurchaseBody.self, from: bytes)
         let command = try command(vendor: vendor, token: body.purchaseToken, content: body.content, inline: body.inline, holdSeconds: body.holdSeconds, authorize: authorize)
         return try await api.exclusively(vendor: vendor, key: key) {
-            let result = try await api.ledger.execute(command, idempotencyKey: key)
+            let result = try await api.execute(command, idempotencyKey: key, field: Self.purchaseField(inline: body.inline != nil))
             guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
             return try JSONResponse.make(view, status: .created, headers: replayHeaders(result))
+        }
+    }
+
+    /// The request field of a purchase's command field: the content's terms are fields of
+    /// `inline` when the request gave them (a catalog entry's are not the request's), and a batch
+    /// item's fields are under `purchases[i].`, its idempotency key among them.
+    static func purchaseField(inline: Bool, item: Int? = nil) -> (String) -> String? {
+        let prefix = item.map { "purchases[\($0)]." } ?? ""
+        return { name in
+            switch name {
+            case "holdSeconds": return prefix + name
+            case "idempotencyKey": return item == nil ? TallyAPI.sameField(name) : prefix + name
+            default: return inline ? prefix + "inline." + name : nil
+            }
         }
     }
 
@@ -157,7 +170,9 @@ struct VendorController: Sendable {
                     case .success(let result):
                         results[positions[offset]] = BatchItemResult(status: 201, purchase: view(of: result, vendor: vendor), problem: nil)
                     case .failure(let rejection):
-                        let error = APIError(vendorFacing: rejection)
+                        let index = positions[offset]
+                        let field = rejection.field.flatMap(Self.purchaseField(inline: body.purchases[index].inline != nil, item: index))
+                        let error = APIError(rejection, field: field, path: request.uri.path)
                         results[positions[offset]] = BatchItemResult(status: error.status.code, purchase: nil, problem: error.problem)
                     }
                 }
@@ -176,7 +191,7 @@ struct VendorController: Sendable {
         let transaction = try context.parameters.require("transaction")
         return try await api.exclusively(vendor: vendor, key: key) {
             let command: LedgerCommand = capture ? .capture(vendor: vendor, transaction: transaction) : .void(vendor: vendor, transaction: transaction)
-            let result = try await api.ledger.execute(command, idempotencyKey: key)
+            let result = try await api.execute(command, idempotencyKey: key)
             guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
             return try JSONResponse.make(view, headers: replayHeaders(result))
         }
@@ -254,7 +269,7 @@ struct VendorController: Sendable {
             // another request with the same key is refused. The lot's ID comes from the vendor
             // and the key, so a retry is the same command.
             let lot = "lot_" + SHA256.hash(Array((vendor + "\u{0}" + key).utf8)).hex.prefix(24)
-            let result = try await api.ledger.execute(
+            let result = try await api.execute(
                 .issueIncentive(
                     lot: lot, user: user, currency: body.currency, amount: body.amount, issuer: vendor,
                     expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: [vendor]),
@@ -277,10 +292,10 @@ struct VendorController: Sendable {
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(ReferralPolicyBody.self, from: bytes)
         return try await api.exclusively(vendor: vendor, key: key) {
-            let result = try await api.ledger.execute(.setReferralPolicy(
+            let result = try await api.execute(.setReferralPolicy(
                 vendor: vendor,
                 policy: ReferralPolicy(currency: body.currency, rewardAmount: body.rewardAmount, minimumSpend: body.minimumSpend, confirmationSeconds: body.confirmationSeconds)),
-                idempotencyKey: key)
+                idempotencyKey: key, field: TallyAPI.unprefixed("policy."))
             return try JSONResponse.make(body, headers: replayHeaders(result))
         }
     }

@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds after which an idle connection is closed (default: $TALLY_IDLE_TIMEOUT or 60).")
     var idleTimeout: Int64?
 
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request's body may take to arrive before it is answered 408 and its connection closed (default: $TALLY_BODY_TIMEOUT or 30).")
+    var bodyTimeout: Int64?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
 
@@ -69,6 +72,10 @@ struct Serve: AsyncParsableCommand {
         if let seconds = idleTimeout ?? environment["TALLY_IDLE_TIMEOUT"].flatMap({ Int64($0) }) {
             guard (1...3600).contains(seconds) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
             configuration.idleTimeoutSeconds = seconds
+        }
+        if let seconds = bodyTimeout ?? environment["TALLY_BODY_TIMEOUT"].flatMap({ Int64($0) }) {
+            guard (1...3600).contains(seconds) else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
+            configuration.requestBodyTimeoutSeconds = seconds
         }
         configuration.adminKey = adminKey ?? environment["TALLY_ADMIN_KEY"]
         configuration.auditorKey = auditorKey ?? environment["TALLY_AUDITOR_KEY"]

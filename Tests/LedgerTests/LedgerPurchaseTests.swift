@@ -155,6 +155,17 @@ struct LedgerPurchaseTests {
             .setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 0)), .amountNotPositive)
         try await fixture.run(.removeSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perVendorMonth, currency: .usd, amount: 0, vendor: "shop")))
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1))))
+        // Removed once, it is gone: a second removal names no limit. Only a per-vendor limit
+        // names a vendor; each refusal names the command's field.
+        let gone = try await fixture.reject(
+            .removeSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perVendorMonth, currency: .usd, amount: 0, vendor: "shop")), .unknownLimit)
+        #expect(gone?.message.contains("alice") == false)
+        let vendorOnDaily = try await fixture.reject(
+            .setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 5, vendor: "shop")), .limitVendorNotAllowed)
+        #expect(vendorOnDaily?.field == "limit.vendor")
+        let zero = try await fixture.reject(
+            .setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 0)), .amountNotPositive)
+        #expect(zero?.field == "limit.amount")
     }
 
     @Test("a limit counts spending in its own currency only: a purchase in euros leaves the dollar headroom as it was")

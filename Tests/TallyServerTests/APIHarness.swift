@@ -169,11 +169,15 @@ final class APIHarness: @unchecked Sendable {
             return reply.json["purchaseToken"] as! String
         }
 
-        static func inlineContent(_ id: String = "article-1", price: Int = 100, url: String = "https://shop.example/a/1") -> [String: Any] {
-            [
+        static func inlineContent(
+            _ id: String = "article-1", price: Int = 100, url: String = "https://shop.example/a/1", access: [String: Any]? = nil
+        ) -> [String: Any] {
+            var content: [String: Any] = [
                 "content": id, "title": "An article", "price": price, "currency": "USD", "url": url,
                 "royalties": [["holder": "author-1", "basisPoints": 1000]],
             ]
+            if let access { content["access"] = access }
+            return content
         }
     }
 }

@@ -187,6 +187,77 @@ struct LiveConnectionTests {
         #expect(!broken.contains("internal"))
     }
 
+    /// Sends `bytes` on `descriptor` one every `interval` on a thread of its own, until they
+    /// are all sent, a send fails (the server closed) or `stop()` is called.
+    final class Trickle: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stopped = false
+        private(set) var sent = 0
+
+        init(descriptor: Int32, _ bytes: [UInt8], interval: TimeInterval) {
+            Thread.detachNewThread { [self] in
+                for byte in bytes {
+                    if lock.withLock({ stopped }) { return }
+                    var one = byte
+                    guard send(descriptor, &one, 1, Int32(MSG_NOSIGNAL)) == 1 else { return }
+                    lock.withLock { sent += 1 }
+                    Thread.sleep(forTimeInterval: interval)
+                }
+            }
+        }
+
+        var count: Int { lock.withLock { sent } }
+        func stop() { lock.withLock { stopped = true } }
+    }
+
+    /// What the server says on `descriptor` until it closes the connection, and whether it did
+    /// (rather than `seconds` passing with nothing more said).
+    static func readUntilClosed(_ descriptor: Int32, seconds: Int) -> (answer: String, closed: Bool) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count == 0 { return (String(decoding: answer, as: UTF8.self), true) }
+            if count < 0 { return (String(decoding: answer, as: UTF8.self), errno == ECONNRESET) }
+            answer += buffer[0..<count]
+        }
+    }
+
+    @Test("a body trickled in a byte at a time gets 408 once the body timeout has passed, and its connection is closed")
+    func slowBody() async throws {
+        let directory = TemporaryDirectory()
+        let serving = try await ServeProcessTests.serving(directory.path + "/data", extra: ["--body-timeout", "2", "--idle-timeout", "60"])
+        defer {
+            serving.process.terminate()
+            serving.process.waitUntilExit()
+        }
+        // A route that reads the body (signup) answers 408; one that answers without reading it
+        // (logout, refused for want of a session) has its connection closed all the same.
+        for (path, status) in [("/v1/signup", "408"), ("/v1/logout", "401")] {
+            let descriptor = try Self.connect(port: serving.port)
+            defer { close(descriptor) }
+            let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"
+            _ = Array(head.utf8).withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            // 200 of the 400 bytes at 4 a second: the body is never complete, and each byte
+            // comes well within the idle timeout.
+            let trickle = Trickle(descriptor: descriptor, [UInt8](repeating: UInt8(ascii: " "), count: 200), interval: 0.25)
+            defer { trickle.stop() }
+            let (answer, closed) = Self.readUntilClosed(descriptor, seconds: 30)
+            #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(path): \(answer.prefix(300))")
+            #expect(closed, "\(path): the server closed the connection (got \(answer.prefix(300)))")
+            #expect(trickle.count < 200, "\(path): closed while the body was still coming")
+            if status == "408" {
+                #expect(answer.contains("body-timeout"))
+                #expect(answer.lowercased().contains("connection: close"))
+            }
+        }
+        // The server still answers.
+        let health = try Self.exchange(port: serving.port, Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+        #expect(health.hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test("an idle connection is closed by the server after the idle timeout")
     func idleTimeout() async throws {
         let directory = TemporaryDirectory()

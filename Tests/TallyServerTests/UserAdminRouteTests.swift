@@ -184,6 +184,7 @@ struct UserAdminRouteTests {
             let again = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": other, "reason": "again"])
             #expect(again.status == .unprocessableContent, "\(again.text)")
             #expect(again.problemType == "ledger/dispute-already-decided")
+            #expect(again.json["field"] as? String == "transaction")
             let settled = try await client.admin(.post, "/v1/admin/settlements", ["vendor": vendor.id, "currency": "USD", "force": true])
             #expect(settled.status == .created, "\(settled.text)")
             #expect(settled.json["amount"] as? Int == 85, "100 - 5 fee - 10 royalty of the undisputed purchase")
