@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Starts `body` on a thread of its own named `name`, as `top -H`, `perf` and `/proc` show it.
@@ -9,6 +12,15 @@ public func startThread(named name: String, qualityOfService: QualityOfService =
     precondition(name.utf8.count <= 15, "a thread name has at most 15 bytes")
     let thread = Thread {
         Thread.current.name = name
+        // And to the kernel directly: Foundation's setter did not always reach it (a worker
+        // was seen under its creator's dispatch-queue name).
+        #if canImport(Glibc)
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            _ = Array(name.utf8).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+        #endif
         body()
     }
     thread.qualityOfService = qualityOfService
