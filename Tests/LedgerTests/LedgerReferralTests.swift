@@ -4,8 +4,9 @@ import Testing
 
 @Suite("Ledger: referral rewards")
 struct LedgerReferralTests {
-    @Test("the referring vendor is rewarded once the user has really spent, and the reward is reversed if that purchase is refunded")
-    func rewardAndReversal() async throws {
+    /// Shop rewards 25 for a referred user's 300 of spending confirmed for an hour; "newbie"
+    /// came through its link and has 1,000 USD.
+    static func shopWithReferredNewbie() async throws -> LedgerFixture {
         let fixture = try LedgerFixture()
         try await fixture.givenShopAndAlice(funds: 0)
         try await fixture.run(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(
@@ -13,6 +14,12 @@ struct LedgerReferralTests {
         try await fixture.run(.openAccount(user: "newbie", channel: .vendorLink, referringVendor: "shop"))
         try await fixture.run(.openWallet(user: "newbie", currency: .usd))
         try await fixture.run(.addFunds(funding: "nf", user: "newbie", currency: .usd, amount: 1_000, method: .card))
+        return fixture
+    }
+
+    @Test("the referring vendor is rewarded once the user has really spent, and the reward is reversed if that purchase is refunded")
+    func rewardAndReversal() async throws {
+        let fixture = try await Self.shopWithReferredNewbie()
         try await fixture.reject(.rewardReferral(user: "newbie"), .referralNotQualified)
         let bought = try await fixture.run(.purchase(user: "newbie", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400))))
         // Spent, but not yet past the confirmation window.
@@ -35,13 +42,7 @@ struct LedgerReferralTests {
 
     @Test("a purchase authorized first counts from its capture: a hold captured late waits the whole confirmation window")
     func lateCaptureWaits() async throws {
-        let fixture = try LedgerFixture()
-        try await fixture.givenShopAndAlice(funds: 0)
-        try await fixture.run(.setReferralPolicy(vendor: "shop", policy: ReferralPolicy(
-            currency: .usd, rewardAmount: 25, minimumSpend: 300, confirmationSeconds: 3_600)))
-        try await fixture.run(.openAccount(user: "newbie", channel: .vendorLink, referringVendor: "shop"))
-        try await fixture.run(.openWallet(user: "newbie", currency: .usd))
-        try await fixture.run(.addFunds(funding: "nf", user: "newbie", currency: .usd, amount: 1_000, method: .card))
+        let fixture = try await Self.shopWithReferredNewbie()
         let held = try #require(try await fixture.run(.authorize(
             user: "newbie", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)), holdSeconds: 86_400)).transaction)
         fixture.clock.advance(seconds: 7_200)

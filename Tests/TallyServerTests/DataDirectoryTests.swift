@@ -15,6 +15,17 @@ struct DataDirectoryTests {
         return configuration
     }
 
+    /// Sets up a data directory at `path` whose journal holds events: one account opened with
+    /// a login and personal data, so that every store beside the journal has been written.
+    static func populated(_ path: String, login: String = "ursula") async throws {
+        let api = try TallyServer.openAPI(configuration(path))
+        _ = try await UserController.openAccount(
+            api: api, login: login, password: "correct horse battery", name: "Name of \(login)", email: "\(login)@example.org",
+            channel: .providerSite, referringVendor: nil, representative: nil)
+        try api.projections.flush()
+        api.journal.close()
+    }
+
     /// Every file's bytes under `directory` but LMDB's lock files (readers may touch them).
     static func contents(_ directory: String) throws -> [String: Data] {
         var result: [String: Data] = [:]
@@ -34,14 +45,7 @@ struct DataDirectoryTests {
     func missingCompanions() async throws {
         let root = TemporaryDirectory()
         let original = root.path + "/original"
-        do {
-            let api = try TallyServer.openAPI(Self.configuration(original))
-            _ = try await UserController.openAccount(
-                api: api, login: "ursula", password: "correct horse battery", name: "Ursula", email: "u@example.org",
-                channel: .providerSite, referringVendor: nil, representative: nil)
-            try api.projections.flush()
-            api.journal.close()
-        }
+        try await Self.populated(original)
         for missing in ["server/master.key", "credentials", "identity", "identity-keys"] {
             let copy = root.path + "/without-" + missing.replacingOccurrences(of: "/", with: "-")
             try FileManager.default.copyItem(atPath: original, toPath: copy)
@@ -67,11 +71,7 @@ struct DataDirectoryTests {
     func damagedKeyFile() async throws {
         let root = TemporaryDirectory()
         let data = root.path + "/data"
-        do {
-            let api = try TallyServer.openAPI(Self.configuration(data))
-            _ = try await api.ledger.execute(.openAccount(user: "u1", channel: .providerSite))
-            api.journal.close()
-        }
+        try await Self.populated(data)
         try Data().write(to: URL(fileURLWithPath: data + "/server/master.key"))
         let before = try Self.contents(data)
         #expect(throws: ServerSecretsError.self) { _ = try TallyServer.openAPI(Self.configuration(data)) }
@@ -121,12 +121,7 @@ struct DataDirectoryTests {
     func foreignCompanions() async throws {
         let root = TemporaryDirectory()
         for name in ["mine", "theirs"] {
-            let api = try TallyServer.openAPI(Self.configuration(root.path + "/" + name))
-            _ = try await UserController.openAccount(
-                api: api, login: "user-of-" + name, password: "correct horse battery", name: name, email: "\(name)@example.org",
-                channel: .providerSite, referringVendor: nil, representative: nil)
-            try api.projections.flush()
-            api.journal.close()
+            try await Self.populated(root.path + "/" + name, login: "user-of-" + name)
         }
         for (swapped, expected) in [("credentials", "belongs to journal"), ("identity", "belongs to journal"),
                                     ("identity-keys", "belongs to journal"), ("server/master.key", "another server/master.key")] {
@@ -156,11 +151,7 @@ struct DataDirectoryTests {
     func writeModelLayout() async throws {
         let root = TemporaryDirectory()
         let data = root.path + "/data"
-        do {
-            let api = try TallyServer.openAPI(Self.configuration(data))
-            _ = try await api.ledger.execute(.openAccount(user: "u1", channel: .providerSite))
-            api.journal.close()
-        }
+        try await Self.populated(data)
         func setLayout(_ marker: String) throws {
             let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: data), create: false)
             try storage.write { try $0.setMetadata("write-model-version", Array(marker.utf8)) }
