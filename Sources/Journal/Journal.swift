@@ -320,6 +320,14 @@ public final class Journal: Sendable {
         return nil
     }
 
+    /// Stops taking appends for good (reads go on), for damage found beside the journal after it
+    /// was opened, as ``scrub(chunk:stop:)`` does for the journal itself; `reason` is what
+    /// ``writerFailure`` and `/ready` then say.
+    public func stopAppends(reason: String) {
+        logger.critical("journal stops taking appends", metadata: ["tally.journal.failure": "\(reason)"])
+        writer.stop(reason: reason)
+    }
+
     /// Verifies the journal (or a range) against the published keys.
     public func verify(from start: UInt64 = 1, through: UInt64? = nil) throws -> VerificationReport {
         try JournalVerifier(trustedKeys: keyStore.publishedKeys()).verify(storage, from: start, through: through)

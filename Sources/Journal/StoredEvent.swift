@@ -14,7 +14,8 @@ public struct StoredEvent: Sendable, Equatable {
         self.payload = payload
     }
 
-    init?(sequence: UInt64, record: UnsafeRawBufferPointer) {
+    /// Parses a stored event record; nil when it is malformed.
+    public init?(sequence: UInt64, record: UnsafeRawBufferPointer) {
         guard case .success(let view) = EventRecord.parse(record) else { return nil }
         self.init(
             sequence: sequence, hash: view.storedHash,

@@ -284,6 +284,66 @@ public final class Ledger: Sendable {
         return entries
     }
 
+    /// An account whose balance in the write model is not what the journal's postings give.
+    public struct BalanceMismatch: Sendable, Equatable, CustomStringConvertible {
+        public let account: String
+        /// The sum of the account's postings (credits minus debits), events 1 through `throughSequence`.
+        public let fromPostings: Int64
+        /// The write model's value: nil when it has none, or when its record is not 8 bytes.
+        public let inWriteModel: Int64?
+        public let throughSequence: UInt64
+        public var description: String {
+            "the write model's balance of \(account) is \(inWriteModel.map(String.init) ?? "missing or damaged"), but the postings of events 1 through \(throughSequence) give \(fromPostings)"
+        }
+    }
+
+    /// Recomputes every balance from the journal's postings alone and compares it with the
+    /// write model's, both read in one snapshot (so a running writer does not disturb it; the
+    /// snapshot pins LMDB's pages until it ends). LMDB keeps no page checksums: this is what
+    /// finds a write model damaged at rest, which the journal's own scrub does not read.
+    /// Returns the first mismatch, or nil when every balance agrees or `stop` returned true
+    /// (asked every 65,536 events).
+    public static func checkBalances(_ storage: any JournalStorage, stop: () -> Bool = { false }) throws -> BalanceMismatch? {
+        try storage.read { reader in
+            var sums: [String: Int64] = [:]
+            var last: UInt64 = 0
+            var stopped = false
+            try reader.forEachEventRecord(from: 1) { sequence, record in
+                if sequence % 65_536 == 0 && stop() {
+                    stopped = true
+                    return false
+                }
+                guard let stored = StoredEvent(sequence: sequence, record: record) else {
+                    throw JournalError.corruptFile(path: storage.location, reason: "event \(sequence) is malformed")
+                }
+                for posting in try LedgerEvent(typeName: stored.typeName, payload: stored.payload).postings {
+                    sums[posting.debit] = try Money.subtract(sums[posting.debit] ?? 0, posting.amount)
+                    sums[posting.credit] = try Money.add(sums[posting.credit] ?? 0, posting.amount)
+                }
+                last = sequence
+                return true
+            }
+            if stopped { return nil }
+            var mismatch: BalanceMismatch?
+            let prefix = Array(LedgerState.balanceKey("").utf8)
+            try reader.forEachState { key, value in
+                guard key.starts(with: prefix) else { return true }
+                let account = String(decoding: key.dropFirst(prefix.count), as: UTF8.self)
+                let stored = value.count == 8 ? value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } : nil
+                let expected = sums.removeValue(forKey: account) ?? 0
+                guard stored == expected else {
+                    mismatch = BalanceMismatch(account: account, fromPostings: expected, inWriteModel: stored, throughSequence: last)
+                    return false
+                }
+                return true
+            }
+            if mismatch == nil, let missing = sums.filter({ $0.value != 0 }).min(by: { $0.key < $1.key }) {
+                mismatch = BalanceMismatch(account: missing.key, fromPostings: missing.value, inWriteModel: nil, throughSequence: last)
+            }
+            return mismatch
+        }
+    }
+
     /// The layout of the write model this build folds. Raise it whenever the fold changes
     /// what it keeps (a new record, or a record kept differently), and say what changed here:
     /// a write model of an older layout is folded afresh from the journal when it is next

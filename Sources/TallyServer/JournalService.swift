@@ -1,4 +1,5 @@
 import Journal
+import Ledger
 import Logging
 import ServiceLifecycle
 
@@ -32,9 +33,12 @@ struct JournalScrubService: Service {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     startThread(named: "tally.scrub") {
                         do {
-                            if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet, journal.verifiedBeforeOpen > 0 {
-                                logger.info("journal scrub: the events verified by earlier starts verify again",
-                                            metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
+                            if try journal.scrub(stop: { stop.isSet }) == nil, !stop.isSet {
+                                if journal.verifiedBeforeOpen > 0 {
+                                    logger.info("journal scrub: the events verified by earlier starts verify again",
+                                                metadata: ["tally.journal.seq": "\(journal.verifiedBeforeOpen)"])
+                                }
+                                try Self.checkBalances(journal, stop: stop, logger: logger)
                             }
                         } catch {
                             logger.error("journal scrub could not run", metadata: ["tally.journal.error": "\(error)"])
@@ -50,5 +54,17 @@ struct JournalScrubService: Service {
         }
         // A service that returns ends the whole group: wait for the server's end.
         try? await gracefulShutdown()
+    }
+
+    /// Then the write model beside the journal, which the journal's scrub does not read: every
+    /// balance recomputed from the postings (``Ledger/checkBalances(_:stop:)``). A damaged one
+    /// stops the journal's appends, as a damaged event does: deciding on a wrong balance would
+    /// sign wrong money into the journal.
+    static func checkBalances(_ journal: Journal, stop: StopFlag, logger: Logger) throws {
+        guard let mismatch = try Ledger.checkBalances(journal.storage, stop: { stop.isSet }) else {
+            if !stop.isSet { logger.info("write model: every balance equals its postings") }
+            return
+        }
+        journal.stopAppends(reason: "\(mismatch); nothing more is appended (run journal-tool verify)")
     }
 }

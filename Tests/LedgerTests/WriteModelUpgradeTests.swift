@@ -53,3 +53,41 @@ struct WriteModelUpgradeTests {
         }
     }
 }
+
+@Suite("Ledger: the write model's balances checked against the postings")
+struct BalanceCheckTests {
+    @Test("every balance equals its postings; a changed, missing, stray or damaged balance is named")
+    func checkBalances() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200))))
+        let storage = fixture.journal.storage
+        #expect(try Ledger.checkBalances(storage) == nil)
+        let wallet = LedgerAccount.wallet(user: "alice", currency: .usd).name
+        let key = Array(("bal/" + wallet).utf8)
+        let good = try #require(try storage.read { try $0.state(key) })
+        func damaged(_ value: [UInt8]?) throws -> Ledger.BalanceMismatch? {
+            try storage.write { writer in
+                if let value { try writer.putState(key, value) } else { try writer.deleteState(key) }
+            }
+            defer { _ = try? storage.write { try $0.putState(key, good) } }
+            return try Ledger.checkBalances(storage)
+        }
+        let changed = try #require(try damaged(withUnsafeBytes(of: Int64(900).bigEndian) { Array($0) }))
+        #expect(changed.account == wallet)
+        #expect(changed.fromPostings == 800)
+        #expect(changed.inWriteModel == 900)
+        #expect(changed.throughSequence == fixture.journal.head)
+        let missing = try #require(try damaged(nil))
+        #expect(missing.account == wallet && missing.inWriteModel == nil && missing.fromPostings == 800)
+        let short = try #require(try damaged([1, 2, 3]))
+        #expect(short.account == wallet && short.inWriteModel == nil)
+        #expect(try Ledger.checkBalances(storage) == nil, "restored")
+        // A balance the postings never gave.
+        try storage.write { try $0.putState(Array("bal/wallet:nobody:USD".utf8), withUnsafeBytes(of: Int64(5).bigEndian) { Array($0) }) }
+        let stray = try #require(try Ledger.checkBalances(storage))
+        #expect(stray.account == "wallet:nobody:USD" && stray.fromPostings == 0 && stray.inWriteModel == 5)
+        try storage.write { try $0.deleteState(Array("bal/wallet:nobody:USD".utf8)) }
+        #expect(try Ledger.checkBalances(storage) == nil)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import Ledger
+import Logging
 import TallyTestSupport
 import Testing
 @testable import TallyServer
@@ -145,6 +146,29 @@ struct DataDirectoryTests {
             let api = try TallyServer.openAPI(Self.configuration(root.path + "/mine"))
             api.journal.close()
         }
+    }
+
+    @Test("a write-model balance changed at rest is found after the start, and the journal then takes no appends")
+    func damagedBalance() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        let api = try TallyServer.openAPI(Self.configuration(data))
+        defer { api.journal.close() }
+        _ = try await api.ledger.execute(.openAccount(user: "u1", channel: .providerSite))
+        _ = try await api.ledger.execute(.openWallet(user: "u1", currency: .usd))
+        _ = try await api.ledger.execute(.addFunds(funding: "f1", user: "u1", currency: .usd, amount: 500, method: .card))
+        try JournalScrubService.checkBalances(api.journal, stop: StopFlag(), logger: Logger(label: "test"))
+        #expect(api.journal.writerFailure == nil)
+        let key = Array("bal/wallet:u1:USD".utf8)
+        try api.journal.storage.write { try $0.putState(key, withUnsafeBytes(of: Int64(50_000).bigEndian) { Array($0) }) }
+        try JournalScrubService.checkBalances(api.journal, stop: StopFlag(), logger: Logger(label: "test"))
+        let failure = try #require(api.journal.writerFailure)
+        #expect(failure.contains("wallet:u1:USD") && failure.contains("50000") && failure.contains("500"), "\(failure)")
+        let head = api.journal.head
+        await #expect(throws: (any Error).self) {
+            _ = try await api.ledger.execute(.addFunds(funding: "f2", user: "u1", currency: .usd, amount: 1, method: .card))
+        }
+        #expect(api.journal.head == head, "nothing was decided on the damaged balance")
     }
 
     @Test("a write model of a newer build's layout is refused before anything is written; an older one is folded afresh at start")
