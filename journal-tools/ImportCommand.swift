@@ -392,9 +392,9 @@ struct Importer {
                 throw AuditFailure(kind: .undecodableEvent, sequence: 0, message: "the events do not fold into a write model: \(error)")
                     .reported
             }
-            try storage.write { writer in
-                for key in entries.keys.sorted() { try writer.putState(Array(key.utf8), entries[key]!) }
-            }
+            // Folded by this build: marked as of its layout, so that a server started on the
+            // import does not fold it again.
+            try Ledger.installWriteModel(entries, foldedThrough: try storage.read { try $0.lastEventSequence() } ?? 0, in: storage)
             writeModelEntries = entries.count
         }
 

@@ -37,8 +37,13 @@ public final class Ledger: Sendable {
     /// Idempotency keys are 1 to 128 printable ASCII characters.
     static let idempotencyKeyBytesMax = 128
 
+    /// A ledger over `journal`. A journal with no events yet is marked as of this build's
+    /// write-model layout at once (``upgradeWriteModel(_:)``), since its write model will be
+    /// folded by this build from the start. (If that write fails, the journal stays unmarked
+    /// and is later taken for an older layout and folded afresh: slower, never wrong.)
     public init(journal: Journal) {
         self.journal = journal
+        if journal.head == 0 { _ = try? Self.upgradeWriteModel(journal.storage) }
     }
 
     /// Decides and, if accepted, durably appends `command`. A vendor's command may carry an
@@ -394,25 +399,31 @@ public final class Ledger: Sendable {
         let version = try writeModelLayout(storage)
         if version == writeModelVersion { return .current }
         let last = try storage.read { try $0.lastEventSequence() } ?? 0
-        let marker = Array(String(writeModelVersion).utf8)
         if last == 0 {
             try storage.write { writer in
                 guard try writer.lastEventSequence() == nil else {
                     throw WriteModelError(description: "\(storage.location): events were appended while the write model was being upgraded")
                 }
-                try writer.setMetadata(writeModelVersionName, marker)
+                try writer.setMetadata(writeModelVersionName, Array(String(writeModelVersion).utf8))
             }
             return .marked
         }
         let entries = try replay(storage)
+        try installWriteModel(entries, foldedThrough: last, in: storage)
+        return .refolded(from: version, events: last, entries: entries.count)
+    }
+
+    /// Replaces the write model beside `storage`'s journal with `entries`, which this build
+    /// folded (``replay(_:)``) from events 1 through `through`, and marks it as of this build's
+    /// layout, in one write transaction; refused if the journal has moved on meanwhile.
+    public static func installWriteModel(_ entries: [String: [UInt8]], foldedThrough through: UInt64, in storage: any JournalStorage) throws {
         try storage.write { writer in
-            guard try writer.lastEventSequence() == last else {
-                throw WriteModelError(description: "\(storage.location): events were appended while the write model was being upgraded")
+            guard try writer.lastEventSequence() ?? 0 == through else {
+                throw WriteModelError(description: "\(storage.location): events were appended while the write model was being folded")
             }
             try writer.clearState()
-            for (key, value) in entries { try writer.putState(Array(key.utf8), value) }
-            try writer.setMetadata(writeModelVersionName, marker)
+            for key in entries.keys.sorted() { try writer.putState(Array(key.utf8), entries[key]!) }
+            try writer.setMetadata(writeModelVersionName, Array(String(writeModelVersion).utf8))
         }
-        return .refolded(from: version, events: last, entries: entries.count)
     }
 }

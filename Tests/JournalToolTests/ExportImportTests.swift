@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import Ledger
 import TallyCrypto
 import TallyTestSupport
 import Testing
@@ -65,6 +66,10 @@ struct ExportImportTests {
         #expect(run.status == 0, "\(run.summary)")
         #expect(try Self.head(imported) == (try Self.head(data)))
         #expect("\(manifest["lastSequence"]!):\(manifest["head"]!)" == (try Self.head(data)))
+
+        // Folded by this build on import, the write model is marked as of its layout.
+        let importedStorage = try LMDBJournalStorage.open(at: Journal.journalPath(in: imported), create: false, readOnly: true)
+        #expect(try Ledger.writeModelLayout(importedStorage) == Ledger.writeModelVersion)
 
         // The write model folded on import equals the live one the ledger kept.
         let original = try ToolRun.run(["replay", "--data", data, "--into", root.path + "/replay-original", "--write-model", "--digest", "--json"])

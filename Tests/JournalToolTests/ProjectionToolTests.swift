@@ -132,6 +132,20 @@ struct ProjectionToolTests {
         #expect((partial.json["liveComparison"] as? String)?.contains("read models not compared: the live ones have folded through 40") == true)
     }
 
+    @Test("replay --compare-live does not take an older build's write model for a damaged one: it says which layouts, and exits 0")
+    func replayOlderLayout() async throws {
+        let copy = try await Self.copyWithProjections()
+        let storage = try LMDBJournalStorage.open(at: Journal.journalPath(in: copy.path), create: false)
+        #expect(try Ledger.writeModelLayout(storage) == Ledger.writeModelVersion, "the fixture's ledger marked its journal")
+        try storage.write { try $0.setMetadata("write-model-version", Array("1".utf8)) }
+        let root = TemporaryDirectory()
+        let run = try ToolRun.run(["replay", "--data", copy.path, "--into", root.path + "/models", "--compare-live", "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        let comparison = run.json["liveComparison"] as? String ?? ""
+        #expect(comparison.contains("write model not compared: it has layout 1"), "\(comparison)")
+        #expect(comparison.contains("read models equal"), "\(comparison)")
+    }
+
     @Test("replay folds fresh read models whose canonical dump equals the live ones'")
     func replayProjections() async throws {
         let copy = try await Self.copyWithProjections()

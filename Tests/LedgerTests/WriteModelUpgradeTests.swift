@@ -1,21 +1,27 @@
 import Journal
+import TallyTestSupport
 import Testing
 @testable import Ledger
 
 @Suite("Ledger: the write model's layout version")
 struct WriteModelUpgradeTests {
-    @Test("an empty journal is marked with this build's layout; a second open finds it current")
+    @Test("an empty journal is marked with this build's layout; a second open finds it current; a ledger marks its empty journal at once")
     func emptyJournalIsMarked() throws {
+        let directory = TemporaryDirectory("tally-layout")
+        let journal = try Journal.open(Journal.Configuration(directory: directory.path))
+        defer { journal.close() }
+        #expect(try Ledger.writeModelLayout(journal.storage) == 1, "no marker yet")
+        #expect(try Ledger.upgradeWriteModel(journal.storage) == .marked)
+        #expect(try Ledger.upgradeWriteModel(journal.storage) == .current)
         let fixture = try LedgerFixture()
-        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .marked)
-        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .current)
+        #expect(try Ledger.writeModelLayout(fixture.journal.storage) == Ledger.writeModelVersion)
         #expect(try fixture.ledger.writeModel().isEmpty)
     }
 
     @Test("a write model of an older layout is folded afresh: what the old fold did not keep is there, the rest unchanged")
     func olderLayoutIsRefolded() async throws {
         let fixture = try LedgerFixture()
-        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .marked)
+        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .current)
         try await fixture.givenShopAndAlice(funds: 1_000)
         let transaction = try #require(try await fixture.run(.purchase(
             user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200)))).transaction)
