@@ -6,11 +6,9 @@ import Darwin
 
 /// The few POSIX file operations the wrapper needs, with errors that name the path.
 public enum FileSystem {
-    /// The size of a regular file, or `nil` when it does not exist.
+    /// The size of a regular file, or `nil` when there is none at `path`.
     public static func fileSize(_ path: String) -> Int? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Int(info.st_size)
+        if case .file(let size) = status(path) { size } else { nil }
     }
 
     /// What is at a path, for errors that say what is wrong rather than "missing".
@@ -41,8 +39,7 @@ public enum FileSystem {
     }
 
     public static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        status(path) == .directory
     }
 
     /// Creates a directory (and its parents) with the given mode.

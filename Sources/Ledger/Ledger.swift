@@ -334,7 +334,7 @@ public final class Ledger: Sendable {
             try reader.forEachState { key, value in
                 guard key.starts(with: prefix) else { return true }
                 let account = String(decoding: key.dropFirst(prefix.count), as: UTF8.self)
-                let stored = value.count == 8 ? value.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } : nil
+                let stored = LedgerState.storedBalance(value)
                 let expected = sums.removeValue(forKey: account) ?? 0
                 guard stored == expected else {
                     mismatch = BalanceMismatch(account: account, fromPostings: expected, inWriteModel: stored, throughSequence: last)
@@ -400,12 +400,7 @@ public final class Ledger: Sendable {
         if version == writeModelVersion { return .current }
         let last = try storage.read { try $0.lastEventSequence() } ?? 0
         if last == 0 {
-            try storage.write { writer in
-                guard try writer.lastEventSequence() == nil else {
-                    throw WriteModelError(description: "\(storage.location): events were appended while the write model was being upgraded")
-                }
-                try writer.setMetadata(writeModelVersionName, Array(String(writeModelVersion).utf8))
-            }
+            try installWriteModel([:], foldedThrough: 0, in: storage)
             return .marked
         }
         let entries = try replay(storage)

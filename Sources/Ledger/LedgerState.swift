@@ -180,8 +180,13 @@ public struct LedgerState {
     }
 
     @inline(__always) static func balanceValue(_ bytes: [UInt8], key: String) -> Int64 {
-        precondition(bytes.count == 8, "balance record \(key) is not 8 bytes")
-        return bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+        guard let value = storedBalance(bytes) else { preconditionFailure("balance record \(key) is not 8 bytes") }
+        return value
+    }
+
+    /// A stored balance (8 bytes, big-endian two's complement), or nil when it is not 8 bytes.
+    @inline(__always) static func storedBalance(_ bytes: [UInt8]) -> Int64? {
+        bytes.count == 8 ? bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } : nil
     }
 
     /// Adds `deltas` in order to the balance under `key`, each sum checked, with one table
