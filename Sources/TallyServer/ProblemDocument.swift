@@ -26,17 +26,22 @@ public struct ProblemDocument: Codable, Sendable, Equatable {
 
     /// The response carrying this document, with extra headers (such as `Retry-After`).
     public func response(headers extra: HTTPFields = [:]) -> Response {
-        var writer = JSONWriter(capacity: 256)
-        writeJSON(to: &writer)
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         headers.append(contentsOf: extra)
         return Response(
             status: HTTPResponse.Status(code: status), headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBytes)))
     }
 }
 
 extension ProblemDocument {
+    /// The document's JSON, as it is sent.
+    var jsonBytes: [UInt8] {
+        var writer = JSONWriter(capacity: 256)
+        writeJSON(to: &writer)
+        return writer.bytes
+    }
+
     /// The document as `JSONResponse.encoder` writes it (sorted keys, absent optionals omitted,
     /// slashes unescaped), by hand: error replies and the batch reply's refused items (tested).
     func writeJSON(to writer: inout JSONWriter) {

@@ -20,7 +20,7 @@ enum RequestBodies {
     /// The body's bytes, refused with 413 beyond `limit` (whether or not Content-Length says
     /// so: a chunked body is counted as it arrives), with 400 when it cannot be read (broken
     /// chunk framing, or a client that went away mid-body: a client's fault, not the server's),
-    /// with 408 when it did not arrive in time (``RequestBodyDeadlineHandler``), and with 415
+    /// with 408 when it did not arrive in time (``ConnectionGuard``), and with 415
     /// when it is not empty and its `Content-Type` names something other than JSON.
     static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
         if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {

@@ -16,10 +16,12 @@ public enum TallyServer {
         public var host: String = "127.0.0.1"
         /// 0 picks a free port (printed once the server runs).
         public var port: Int = 8080
-        /// Idle keep-alive connections are closed after this long.
+        /// Idle keep-alive connections are closed after this long. A request's head must be
+        /// complete within it, however slowly its bytes come: the timeout restarts only with
+        /// each whole head or piece of body.
         public var idleTimeoutSeconds: Int64 = 60
         /// A request's body must have arrived this long after its head, or it is answered 408
-        /// and its connection closed (``RequestBodyDeadlineHandler``): the idle timeout alone
+        /// and its connection closed (``ConnectionGuard``): the idle timeout alone
         /// restarts with every byte, however slowly they come.
         public var requestBodyTimeoutSeconds: Int64 = 30
         /// The admin (customer service / ops) and auditor bearer keys; created in
@@ -50,7 +52,7 @@ public enum TallyServer {
         var application = Application(
             router: router,
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestBodyDeadlineHandler(timeout: .seconds(configuration.requestBodyTimeoutSeconds))],
+                additionalChannelHandlers: [ConnectionGuard(bodyTimeout: .seconds(configuration.requestBodyTimeoutSeconds))],
                 idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },

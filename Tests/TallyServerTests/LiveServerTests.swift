@@ -258,6 +258,77 @@ struct LiveConnectionTests {
         #expect(health.hasPrefix("HTTP/1.1 200"))
     }
 
+    @Test("a request head trickled a byte at a time is cut off once the idle timeout has passed; each answered request restarts it")
+    func slowHead() async throws {
+        let directory = TemporaryDirectory()
+        let serving = try await ServeProcessTests.serving(directory.path + "/data", extra: ["--idle-timeout", "2"])
+        defer {
+            serving.process.terminate()
+            serving.process.waitUntilExit()
+        }
+        // A keep-alive connection that asks every 1.2 s stays open past the 2 s from its start:
+        // the head's time runs from the previous answer, not from the connection's opening.
+        let descriptor = try Self.connect(port: serving.port)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        for round in 0..<3 {
+            if round > 0 { try await Task.sleep(for: .milliseconds(1200)) }
+            let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = read(descriptor, &buffer, buffer.count)
+            #expect(count > 0 && String(decoding: buffer[0..<max(count, 0)], as: UTF8.self).hasPrefix("HTTP/1.1 200"),
+                    "round \(round): the keep-alive connection answered (read gave \(count))")
+        }
+
+        // A head that never ends, one byte every 0.25 s: each byte comes well within the idle
+        // timeout, which must not restart with it (it counts whole heads and pieces of body),
+        // or the client could hold the connection for as long as it liked.
+        let slow = try Self.connect(port: serving.port)
+        defer { close(slow) }
+        let head = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 200)
+        let trickle = Trickle(descriptor: slow, Array(head.utf8), interval: 0.25)
+        defer { trickle.stop() }
+        let (answer, closed) = Self.readUntilClosed(slow, seconds: 30)
+        #expect(closed, "the server closed the connection (got \(answer.prefix(300)))")
+        #expect(answer.isEmpty, "no answer to a request that never arrived: \(answer.prefix(300))")
+        #expect(trickle.count < head.utf8.count, "closed while the head was still coming")
+    }
+
+    @Test("a request that is not HTTP gets a problem document (400, or 431 for headers over the limits) and its connection is closed")
+    func malformedRequests() async throws {
+        let directory = TemporaryDirectory()
+        let serving = try await ServeProcessTests.serving(directory.path + "/data")
+        defer {
+            serving.process.terminate()
+            serving.process.waitUntilExit()
+        }
+        let garbage = [
+            "GET /health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",  // a header without a colon
+            "GET /he alth HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  // a space in the target
+            "\u{1}\u{2}\u{3} not HTTP at all\r\n\r\n",
+        ]
+        for request in garbage {
+            let answer = try Self.exchange(port: serving.port, Array(request.utf8))
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(request.debugDescription): \(answer.prefix(300))")
+            #expect(answer.lowercased().contains("content-type: application/problem+json"), "\(answer.prefix(300))")
+            #expect(answer.lowercased().contains("connection: close"), "\(answer.prefix(300))")
+            let body = try #require(answer.range(of: "\r\n\r\n").map { answer[$0.upperBound...] })
+            let problem = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "\(body)")
+            #expect(problem["type"] as? String == ProblemDocument.typeBase + "malformed-request")
+            #expect(problem["status"] as? Int == 400)
+        }
+        // 1,001 header fields: one over the decoder's count.
+        let many = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (0..<1001).map { "X-\($0): v\r\n" }.joined() + "\r\n"
+        let tooMany = try Self.exchange(port: serving.port, Array(many.utf8))
+        #expect(tooMany.hasPrefix("HTTP/1.1 431"), "\(tooMany.prefix(300))")
+        #expect(tooMany.contains("headers-too-large"))
+        // A well-formed request on a fresh connection is still answered.
+        let health = try Self.exchange(port: serving.port, Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+        #expect(health.hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test("an idle connection is closed by the server after the idle timeout")
     func idleTimeout() async throws {
         let directory = TemporaryDirectory()
