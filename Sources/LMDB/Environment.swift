@@ -178,6 +178,12 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Walks every page of the committed snapshot and refuses a damaged one (``StructureCheck``),
+    /// as every first open in a process does.
+    public func checkStructure() throws(LMDBError) {
+        try StructureCheck.run(handle: handle, dataFile: dataFilePath)
+    }
+
     // MARK: Databases
 
     /// Opens a named database, creating it when `create` is true and the environment is writable.
@@ -467,9 +473,11 @@ final class SharedHandle: @unchecked Sendable {
                 flags |= UInt32(MDB_WRITEMAP) | UInt32(MDB_NORDAHEAD)
             }
             try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open", path: path)
+            // Before anything follows a page through the map (StructureCheck says why).
+            try StructureCheck.run(handle: handle, dataFile: path + "/data.mdb")
         } catch {
             mdb_env_close(handle)
-            if error.kind == .corrupted {
+            if error.kind == .corrupted && error.operation != StructureCheck.operation {
                 throw LMDBError(
                     kind: .corrupted, code: error.code, operation: "mdb_env_open", path: path + "/data.mdb",
                     message: "not an LMDB environment, or damaged: \(error.message)")

@@ -121,6 +121,15 @@ public enum TallyServer {
         if !journalID.isEmpty {
             try CompanionStores.check(directory: directory, journalID: journalID, secrets: secrets, claim: false)
         }
+        // Opening an environment walks its pages (StructureCheck): the journal's and the
+        // companions' were walked just now, the read models' are walked here, before the
+        // journal is written.
+        let readModels = Projections.path(in: directory)
+        if FileSystem.exists(readModels + "/data.mdb") {
+            var readOnly = Environment.Configuration()
+            readOnly.readOnly = true
+            _ = try Environment.open(at: readModels, configuration: readOnly)
+        }
         guard events > 0 else { return }
         let needed = [(ServerSecrets.directory(in: directory) + "/master.key", "the server's master key"),
                       (directory + "/credentials", "the credential store"), (directory + "/identity", "the identity store"),

@@ -118,6 +118,42 @@ struct DataDirectoryTests {
         }
     }
 
+    @Test("a damaged page in any store is refused at start, naming the file, before anything is written; the server exits instead of crashing later")
+    func damagedPages() async throws {
+        let root = TemporaryDirectory()
+        let original = root.path + "/original"
+        try await Self.populated(original)
+        let stores = try FileManager.default.subpathsOfDirectory(atPath: original).filter { $0.hasSuffix("/data.mdb") }.sorted()
+        #expect(stores.count >= 5, "journal, read models, credentials, identity and identity keys: \(stores)")
+        for store in stores {
+            let copy = root.path + "/damaged-" + store.replacingOccurrences(of: "/", with: "-")
+            try FileManager.default.copyItem(atPath: original, toPath: copy)
+            // The main tree's root, a leaf, marked as a branch: liblmdb would follow its keys
+            // as page numbers (it aborted, or read past the file, on the first request that
+            // touched it: for the credentials, the first login).
+            var pages = try LMDBPages(dataFile: copy + "/" + store)
+            #expect(pages.flags(pages.mainRoot) == 0x02, "\(store)")
+            pages.setUInt16(LMDBPages.start(pages.mainRoot) + 10, 0x01)
+            try pages.write(to: copy + "/" + store)
+            let before = try Self.contents(copy)
+            do {
+                _ = try TallyServer.openAPI(Self.configuration(copy))
+                Issue.record("a damaged \(store) was accepted")
+            } catch {
+                #expect("\(error)".contains(copy + "/" + store) && "\(error)".contains("damaged"), "\(store): \(error)")
+            }
+            let after = try Self.contents(copy)
+            #expect(after == before, "a refused start wrote nothing (\(store)): \(Set(after.keys).union(before.keys).filter { after[$0] != before[$0] }.sorted())")
+        }
+        // The live server, on the damaged credentials the audit found it crashing on.
+        let credentials = root.path + "/damaged-credentials-data.mdb"
+        let (process, _, errors) = try ServeProcessTests.start(dataDirectory: credentials)
+        process.waitUntilExit()
+        errors.collector.waitForEnd()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(process.terminationReason) \(process.terminationStatus)")
+        #expect(errors.current.contains("damaged") && errors.current.contains(credentials + "/credentials/data.mdb"), "\(errors.current)")
+    }
+
     @Test("a credential or identity store from another data directory, or another master key, is refused before anything is written")
     func foreignCompanions() async throws {
         let root = TemporaryDirectory()
