@@ -303,21 +303,24 @@ public final class Ledger: Sendable {
     }
 
     /// Recomputes every balance from the journal's postings alone and compares it with the
-    /// write model's, both read in one snapshot (so a running writer does not disturb it; the
-    /// snapshot pins LMDB's pages until it ends). LMDB keeps no page checksums: this is what
-    /// finds a write model damaged at rest, which the journal's own scrub does not read.
-    /// Returns the first mismatch, or nil when every balance agrees or `stop` returned true
-    /// (asked every 65,536 events).
-    public static func checkBalances(_ storage: any JournalStorage, stop: () -> Bool = { false }) throws -> BalanceMismatch? {
-        try storage.read { reader in
-            var sums: [String: Int64] = [:]
-            var last: UInt64 = 0
-            var stopped = false
-            try reader.forEachEventRecord(from: 1) { sequence, record in
-                if sequence % 65_536 == 0 && stop() {
-                    stopped = true
-                    return false
-                }
+    /// write model's. LMDB keeps no page checksums: this is what finds a write model damaged at
+    /// rest, which the journal's own scrub does not read.
+    ///
+    /// The postings are summed in read transactions of `chunk` events, so that a running writer
+    /// is not kept from reusing pages for the minutes a large journal takes (a snapshot pins
+    /// every page it can see; under load the file would grow by what the writer dirties
+    /// meanwhile). Events never change once appended, so the sums carry across snapshots; the
+    /// last snapshot adds the events appended meanwhile and reads the write model's balances,
+    /// which it holds as of its own last event. Returns the first mismatch, or nil when every
+    /// balance agrees or `stop` returned true (asked once per chunk).
+    public static func checkBalances(_ storage: any JournalStorage, chunk: UInt64 = 65_536, stop: () -> Bool = { false }) throws -> BalanceMismatch? {
+        var sums: [String: Int64] = [:]
+        var last: UInt64 = 0
+        /// Adds the postings of the events after `last`, up to `limit` of them (nil: to the
+        /// snapshot's end); false when there were no more.
+        func add(_ reader: any JournalStorageReader, limit: UInt64?) throws -> Bool {
+            var count: UInt64 = 0
+            try reader.forEachEventRecord(from: last + 1) { sequence, record in
                 guard let stored = StoredEvent(sequence: sequence, record: record) else {
                     throw JournalError.corruptFile(path: storage.location, reason: "event \(sequence) is malformed")
                 }
@@ -326,9 +329,18 @@ public final class Ledger: Sendable {
                     sums[posting.credit] = try Money.add(sums[posting.credit] ?? 0, posting.amount)
                 }
                 last = sequence
-                return true
+                count += 1
+                return limit.map { count < $0 } ?? true
             }
-            if stopped { return nil }
+            return limit.map { count == $0 } ?? false
+        }
+        var more = true
+        while more {
+            more = try storage.read { try add($0, limit: chunk) }
+            if stop() { return nil }
+        }
+        return try storage.read { reader in
+            _ = try add(reader, limit: nil)
             var mismatch: BalanceMismatch?
             let prefix = Array(LedgerState.balanceKey("").utf8)
             try reader.forEachState { key, value in

@@ -1,3 +1,4 @@
+import Foundation
 import Journal
 import TallyTestSupport
 import Testing
@@ -96,4 +97,60 @@ struct BalanceCheckTests {
         try storage.write { try $0.deleteState(Array("bal/wallet:nobody:USD".utf8)) }
         #expect(try Ledger.checkBalances(storage) == nil)
     }
+
+    @Test("summed a few events per snapshot while purchases go on: no false mismatch, and a changed balance is still found")
+    func checkBalancesInChunks() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 100_000)
+        let storage = fixture.journal.storage
+        // Three events per read transaction, and a purchase appended between every two of
+        // them, the last included: the balances the final snapshot reads are those of events
+        // the earlier snapshots did not see. The check runs on a thread of its own, which
+        // waits for each purchase.
+        let fixtureBox = UncheckedBox(fixture)
+        let head = fixture.journal.head
+        let (result, appended) = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                var appended = 0
+                continuation.resume(with: Result {
+                    let mismatch = try Ledger.checkBalances(storage, chunk: 3, stop: {
+                        let done = DispatchSemaphore(value: 0)
+                        let landed = UncheckedBox(Flag())
+                        Task {
+                            landed.value.set = (try? await fixtureBox.value.run(.purchase(
+                                user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 7))))) != nil
+                            done.signal()
+                        }
+                        done.wait()
+                        if landed.value.set { appended += 1 }
+                        return false
+                    })
+                    return (mismatch, appended)
+                })
+            }
+        }
+        #expect(result == nil)
+        #expect(appended >= 2 && fixture.journal.head == head + UInt64(appended), "a purchase after every snapshot (\(appended))")
+        #expect(try Ledger.checkBalances(storage, chunk: 3) == nil)
+        let vendor = LedgerAccount.vendorPayable(vendor: "shop", currency: .usd).name
+        let key = Array(("bal/" + vendor).utf8)
+        let good = try #require(try storage.read { try $0.state(key) })
+        try storage.write { try $0.putState(key, withUnsafeBytes(of: (LedgerState.storedBalance(good)! + 1).bigEndian) { Array($0) }) }
+        let changed = try #require(try Ledger.checkBalances(storage, chunk: 3))
+        #expect(changed.account == vendor && changed.throughSequence == fixture.journal.head)
+        #expect(changed.inWriteModel == changed.fromPostings + 1)
+        // Asked to stop between snapshots, it reports nothing.
+        #expect(try Ledger.checkBalances(storage, chunk: 3, stop: { true }) == nil)
+    }
+}
+
+/// Hands a non-Sendable test fixture to a thread that uses it only while the test waits.
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Set by a task the setting thread waits for (a semaphore orders the two).
+private final class Flag {
+    var set = false
 }
