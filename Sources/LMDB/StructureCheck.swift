@@ -54,7 +54,7 @@ struct StructureCheck {
     }
 
     /// A tree's root and shape, as an `MDB_db` records it.
-    struct Tree {
+    struct Tree: Equatable {
         let name: String
         let flags: UInt16
         let depth: Int
@@ -123,10 +123,6 @@ struct StructureCheck {
         var transaction: UInt64
         var free: Tree
         var main: Tree
-        static func == (a: Meta, b: Meta) -> Bool {
-            a.pageSize == b.pageSize && a.lastPage == b.lastPage && a.transaction == b.transaction
-                && a.free.root == b.free.root && a.main.root == b.main.root && a.free.depth == b.free.depth && a.main.depth == b.main.depth
-        }
     }
 
     /// The meta page with the newest transaction. A commit in another process may rewrite a
