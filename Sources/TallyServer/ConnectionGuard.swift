@@ -17,11 +17,12 @@ import Hummingbird
 ///   the rest of the body can no longer be told from the next request. A request whose answer
 ///   was sent before the deadline while its body still trickles in is closed the same way,
 ///   when the stream fails.
-/// - **Malformed requests.** When NIO's parser refuses the bytes of a request's head, and no
-///   answer is under way, the client gets an RFC 9457 document (400 `malformed-request`, or 431
-///   `headers-too-large` for a head over the decoder's limits) and the connection is closed,
-///   instead of Hummingbird's bare 400. A body that breaks its chunked framing after its head
-///   was read is left to the route reading it (400 `body-unreadable`).
+/// - **Malformed requests.** When NIO's parser refuses the bytes of a request's head, the
+///   client gets an RFC 9457 document (400 `malformed-request`, or 431 `headers-too-large` for a
+///   head over the decoder's limits) and the connection is closed, instead of Hummingbird's bare
+///   400; behind pipelined requests, it comes after their answers. A body that breaks its
+///   chunked framing after its head was read is left to the route reading it (400
+///   `body-unreadable`).
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -36,13 +37,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var ends = 0
     private var answered = 0
     private var closing = false
+    /// A malformed head read behind requests not yet answered.
+    private var malformed: HTTPParserError?
 
     init(bodyTimeout: TimeAmount) {
         self.bodyTimeout = bodyTimeout
     }
 
-    /// Between exchanges: every request read to its end and answered.
-    private var idle: Bool { ends == heads && answered == heads }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -78,15 +79,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.write(data, promise: promise)
+        if let malformed, answered == heads {
+            self.malformed = nil
+            answer(malformed, context: context)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A parser error with a request open is one in its body: the route reading it answers.
-        guard let parserError = error as? HTTPParserError, idle, !closing else {
+        guard let parserError = error as? HTTPParserError, ends == heads, !closing else {
             context.fireErrorCaught(error)
             return
         }
         closing = true
+        if answered == heads {
+            answer(parserError, context: context)
+        } else {
+            // Pipelined behind requests still being answered: after their answers.
+            malformed = parserError
+        }
+    }
+
+    /// Answers a request whose head could not be parsed, and closes the connection.
+    private func answer(_ parserError: HTTPParserError, context: ChannelHandlerContext) {
         let problem: ProblemDocument
         if case .headerOverflow = parserError {
             problem = ProblemDocument(

@@ -319,6 +319,11 @@ struct LiveConnectionTests {
             #expect(problem["type"] as? String == ProblemDocument.typeBase + "malformed-request")
             #expect(problem["status"] as? Int == 400)
         }
+        // Behind a pipelined request: its answer first, then the problem.
+        let pipelined = try Self.exchange(port: serving.port, Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGARBAGE\r\n\r\n".utf8))
+        #expect(pipelined.hasPrefix("HTTP/1.1 200"), "\(pipelined.prefix(300))")
+        let second = try #require(pipelined.range(of: "HTTP/1.1 400"), "\(pipelined)")
+        #expect(pipelined[second.lowerBound...].contains("malformed-request"), "\(pipelined)")
         // 1,001 header fields: one over the decoder's count.
         let many = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (0..<1001).map { "X-\($0): v\r\n" }.joined() + "\r\n"
         let tooMany = try Self.exchange(port: serving.port, Array(many.utf8))
