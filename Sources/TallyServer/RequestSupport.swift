@@ -22,13 +22,13 @@ enum RequestBodies {
     /// chunk framing, or a client that went away mid-body: a client's fault, not the server's),
     /// with 408 when it did not arrive in time (``ConnectionGuard``), and with 415
     /// when it is not empty and its `Content-Type` names something other than JSON.
-    static func bytes(_ request: Request, limit: Int = defaultLimit) async throws -> [UInt8] {
+    static func bytes(_ request: Request, limit: Int = defaultLimit, mediaType: String = "application/json") async throws -> [UInt8] {
         if let length = request.headers.value(of: .contentLength).flatMap({ Int($0) }), length > limit {
             throw tooLarge(limit)
         }
         do {
             let buffer = try await request.body.collect(upTo: limit)
-            if buffer.readableBytes > 0 { try requireJSON(request.headers.value(of: .contentType)) }
+            if buffer.readableBytes > 0 { try require(mediaType, request.headers.value(of: .contentType)) }
             return Array(buffer.readableBytesView)
         } catch let error as APIError {
             throw error
@@ -46,20 +46,23 @@ enum RequestBodies {
         }
     }
 
-    /// Every body the API takes is JSON. A body labelled as something else (a form, text, XML)
-    /// is refused rather than read as JSON: its sender meant something else by it, and a
-    /// browser may send `text/plain` across origins without asking first. Parameters
-    /// (`; charset=utf-8`) are allowed and the type is matched without regard to case. A body
-    /// with no `Content-Type` is taken as JSON, since many clients leave it out.
-    static func requireJSON(_ contentType: String?) throws {
+    /// Every body the API takes is JSON (the web pages' forms: `application/x-www-form-urlencoded`).
+    /// A body labelled as something else (a form, text, XML) is refused rather than read as
+    /// JSON: its sender meant something else by it, and a browser may send `text/plain` across
+    /// origins without asking first. Parameters (`; charset=utf-8`) are allowed and the type is
+    /// matched without regard to case. A body with no `Content-Type` is taken as `expected`,
+    /// since many clients leave it out.
+    static func require(_ expected: String, _ contentType: String?) throws {
         guard let contentType else { return }
         // By bytes, not Foundation's trimming and lower-casing: this runs on every write.
         let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
         let mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: isBlank).reversed().drop(while: isBlank)
-        let json = "application/json".utf8
-        guard mediaType.count == json.count, zip(mediaType, json.reversed()).allSatisfy({ ((0x41...0x5a).contains($0) ? $0 | 0x20 : $0) == $1 }) else {
-            throw APIError(.unsupportedMediaType, "unsupported-media-type", "The request body must be JSON",
-                           detail: "Content-Type must be application/json (or be left out), got \(contentType.prefix(100))", field: "Content-Type")
+        guard mediaType.count == expected.utf8.count,
+              zip(mediaType, expected.utf8.reversed()).allSatisfy({ ((0x41...0x5a).contains($0) ? $0 | 0x20 : $0) == $1 })
+        else {
+            let what = expected == "application/json" ? "JSON" : expected
+            throw APIError(.unsupportedMediaType, "unsupported-media-type", "The request body must be \(what)",
+                           detail: "Content-Type must be \(expected) (or be left out), got \(contentType.prefix(100))", field: "Content-Type")
         }
     }
 

@@ -146,17 +146,26 @@ public enum TallyServer {
     /// take is 405 with `Allow` (``MethodNotAllowedMiddleware``), not 404.
     public static func makeRouter(api: TallyAPI) -> Router<TallyContext> {
         let router = Router(context: TallyContext.self, options: .autoGenerateHeadEndpoints)
-        let metrics = api.metrics
-        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
+        addAPIRoutes(api: api, to: router)
+        // The web pages call the JSON API's routes in process, through a router of their own
+        // (not counted again in the request metrics).
+        let inProcess = Router(context: TallyContext.self)
+        addAPIRoutes(api: api, to: inProcess)
+        WebController(api: api, responder: inProcess.buildResponder()).addRoutes(to: router)
+        // Last: a middleware added after the routes wraps only the router's not-found answer.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
+        return router
+    }
+
+    /// The JSON API (`/v1`, `/health`, `/ready`, `/metrics`), every error a problem document.
+    static func addAPIRoutes(api: TallyAPI, to router: Router<TallyContext>) {
         router.add(middleware: ProblemMiddleware())
-        HealthController(journal: api.journal, projections: api.projections, metrics: metrics).addRoutes(to: router)
+        HealthController(journal: api.journal, projections: api.projections, metrics: api.metrics).addRoutes(to: router)
         UserController(api: api).addRoutes(to: router)
         VendorController(api: api).addRoutes(to: router)
         AdminController(api: api).addRoutes(to: router)
         AuditController(api: api).addRoutes(to: router)
-        // Last: a middleware added after the routes wraps only the router's not-found answer.
-        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
-        return router
     }
 }
 

@@ -89,7 +89,7 @@ struct Serve: AsyncParsableCommand {
             Foundation.exit(70)
         }
         configuration.onServerRunning = { boundPort in
-            print("Tally is serving http://\(host):\(boundPort) (data directory: \(directory)); try: curl http://\(host):\(boundPort)/health")
+            print("Tally is serving http://\(host):\(boundPort) (data directory: \(directory)); try: curl http://\(host):\(boundPort)/health, or open http://\(host):\(boundPort)/web")
             print("Admin and auditor keys: \(directory)/server/admin.key and auditor.key unless given by flag; API: Schemas/openapi.yaml")
             fflush(nil)
         }

@@ -1,0 +1,632 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ledger
+import TallyCrypto
+
+/// The web interface for users (mission claims 35, 36 and 40): log in, see every wallet and the
+/// purchases across vendors, add funds by method and currency, open a wallet, set and remove
+/// spending limits, transfer tokens, dispute a purchase, open purchased content. Pages are
+/// rendered on the server as plain HTML forms: no script runs in the browser.
+///
+/// Every action is the JSON API's own route, called in process with the session the page's
+/// cookie holds: the same validation, rules and refusals as `/v1`, and the same journal events.
+/// A refusal is shown on the page with its problem's title, detail and field.
+///
+/// The session travels in an `HttpOnly`, `SameSite=Strict` cookie limited to `/web`; every form
+/// also carries a token derived from the session (`csrf`), so a form posted from another site is
+/// refused even by a browser that ignores `SameSite`. Pages forbid framing and scripts
+/// (`Content-Security-Policy`) and are never cached.
+struct WebController {
+    let api: TallyAPI
+    /// The `/v1` routes, answered in process.
+    let responder: any HTTPResponder<TallyContext>
+
+    static let cookieName = "tally_session"
+
+    func addRoutes(to router: Router<TallyContext>) {
+        router.get("web") { request, context in try await home(request, context) }
+        router.get("web/tally.css") { _, _ in Self.stylesheet() }
+        router.post("web/login") { request, context in try await login(request, context) }
+        router.post("web/logout") { request, context in try await logout(request, context) }
+        router.post("web/wallets") { request, context in
+            try await act(request, context, "/v1/me/wallets") { ["currency": try $0.currency("currency").code] }
+        }
+        router.post("web/funds") { request, context in
+            try await act(request, context, "/v1/me/funds") { form in
+                let currency = try form.currency("currency")
+                return ["currency": currency.code, "amount": try form.amount("amount", currency), "method": try form.text("method")]
+            }
+        }
+        router.post("web/limits") { request, context in
+            try await act(request, context, "/v1/me/limits") { form in
+                let currency = try form.currency("currency")
+                var body: [String: Any] = ["kind": try form.text("kind"), "currency": currency.code, "amount": try form.amount("amount", currency)]
+                if let vendor = form.optional("vendor") { body["vendor"] = vendor }
+                return body
+            }
+        }
+        router.post("web/limits/remove") { request, context in
+            try await act(request, context, "/v1/me/limits/remove") { form in
+                let currency = try form.currency("currency")
+                var body: [String: Any] = ["kind": try form.text("kind"), "currency": currency.code, "amount": try form.minorUnits("amount")]
+                if let vendor = form.optional("vendor") { body["vendor"] = vendor }
+                return body
+            }
+        }
+        router.post("web/transfers") { request, context in
+            try await act(request, context, "/v1/me/transfers") { form in
+                let currency = try form.currency("currency")
+                return ["toLogin": try form.text("toLogin"), "currency": currency.code, "amount": try form.amount("amount", currency)]
+            }
+        }
+        router.post("web/disputes") { request, context in
+            try await act(request, context, "/v1/me/disputes") { ["transaction": try $0.text("transaction"), "reason": try $0.text("reason")] }
+        }
+        router.post("web/access") { request, context in try await access(request, context) }
+    }
+
+    // MARK: Pages
+
+    func home(_ request: Request, _ context: TallyContext) async throws -> Response {
+        guard let session = Self.session(request) else { return page(loginForm(notice: nil), status: .ok) }
+        let query = request.uri.queryParameters
+        let minSequence = query.get("minSequence").flatMap { UInt64($0) }
+        return try await dashboard(
+            session: session, context: context, notice: query.get("done").map { .done(Self.doneText($0)) }, minSequence: minSequence)
+    }
+
+    enum Notice {
+        case done(String)
+        case refused(WebRefusal)
+    }
+
+    /// The account's page; `minSequence` (the sequence of the write just made) makes the reads
+    /// wait until the read models reflect it.
+    func dashboard(
+        session: String, context: TallyContext, notice: Notice?, status: HTTPResponse.Status = .ok, minSequence: UInt64? = nil
+    ) async throws -> Response {
+        let me = try await call(.get, "/v1/me", session: session, context: context)
+        guard me.status == 200, let profile = me.json as? [String: Any] else {
+            // The session ended (expired, logged out elsewhere): log in again.
+            return page(loginForm(notice: .refused(WebRefusal(title: "Your session has ended; log in again", detail: nil, field: nil))),
+                        status: .unauthorized, clearCookie: true)
+        }
+        let wait = minSequence.map { "minSequence=\($0)" }
+        let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
+        let purchases = try await call(.get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
+        let list = ((purchases.json as? [String: Any])?["data"] as? [String: Any])?["purchases"] as? [[String: Any]] ?? []
+        var html = HTML()
+        let name = profile["name"] as? String ?? (profile["user"] as? String ?? "")
+        html.raw("<header><h1>Tally</h1><p>Signed in as ")
+        html.text(name)
+        if let member = profile["member"] as? String { html.raw(" (member "); html.text(member); html.raw(")") }
+        html.raw("</p>")
+        html.form(action: "/web/logout", csrf: Self.csrf(session)) { $0.raw("<button>Log out</button>") }
+        html.raw("</header>")
+        html.notice(notice)
+        renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
+        renderPurchases(&html, list, csrf: Self.csrf(session))
+        renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
+        renderTransfer(&html, csrf: Self.csrf(session))
+        return page(html, status: status)
+    }
+
+    private func renderWallets(_ html: inout HTML, _ wallets: [[String: Any]], csrf: String) {
+        html.raw("<section><h2>Wallets</h2><table><tr><th>Currency</th><th>Balance</th><th>Held</th><th>Pending</th><th>Incentives</th><th>Credit line</th></tr>")
+        for wallet in wallets {
+            let code = wallet["currency"] as? String ?? ""
+            let currency = Currency(code: code)
+            html.raw("<tr><td>"); html.text(code); html.raw("</td>")
+            for key in ["balance", "held", "pending", "incentives"] {
+                html.raw("<td class=\"n\">"); html.text(Self.format(wallet[key], currency)); html.raw("</td>")
+            }
+            html.raw("<td class=\"n\">"); html.text(Self.format(wallet["creditInUse"], currency) + " of " + Self.format(wallet["creditLimit"], currency)); html.raw("</td></tr>")
+        }
+        html.raw("</table>")
+        if wallets.isEmpty { html.raw("<p>No wallet yet: open one below.</p>") }
+        html.form(action: "/web/funds", csrf: csrf) { form in
+            form.raw("<h3>Add funds</h3>")
+            form.field("amount", label: "Amount", placeholder: "12.50")
+            form.currencySelect()
+            form.select("method", label: "Paid by", options: FundingMethod.allCases.filter { $0 != .providerIssue }.map { ($0.rawValue, Self.methodName($0)) })
+            form.raw("<button>Add funds</button><p class=\"hint\">Cheques, money orders, purchase orders, phone, ISP, utility and mailed bills stay pending until customer service clears them.</p>")
+        }
+        html.form(action: "/web/wallets", csrf: csrf) { form in
+            form.raw("<h3>Open a wallet</h3>")
+            form.currencySelect()
+            form.raw("<button>Open</button>")
+        }
+        html.raw("</section>")
+    }
+
+    private func renderPurchases(_ html: inout HTML, _ purchases: [[String: Any]], csrf: String) {
+        html.raw("<section><h2>Purchases, across every vendor</h2>")
+        guard !purchases.isEmpty else {
+            html.raw("<p>No purchases yet.</p></section>")
+            return
+        }
+        html.raw("<table><tr><th>Title</th><th>Vendor</th><th>Price</th><th>Status</th><th>Access left</th><th></th></tr>")
+        for purchase in purchases {
+            let transaction = purchase["transaction"] as? String ?? ""
+            let status = purchase["status"] as? String ?? ""
+            html.raw("<tr><td>"); html.text(purchase["title"] as? String ?? "")
+            html.raw("</td><td>"); html.text(purchase["vendor"] as? String ?? "")
+            html.raw("</td><td class=\"n\">")
+            html.text(Self.format(purchase["price"], (purchase["currency"] as? String).flatMap { Currency(code: $0) }) + " " + (purchase["currency"] as? String ?? ""))
+            html.raw("</td><td>"); html.text(status)
+            html.raw("</td><td>"); html.text(Self.remaining(purchase["remaining"] as? [String: Any]))
+            html.raw("</td><td>")
+            if status == "captured" || status == "disputed" {
+                html.form(action: "/web/access", csrf: csrf, inline: true) { form in
+                    form.hidden("transaction", transaction)
+                    form.raw("<button>Open</button>")
+                }
+            }
+            if status == "captured" {
+                html.form(action: "/web/disputes", csrf: csrf, inline: true) { form in
+                    form.hidden("transaction", transaction)
+                    form.field("reason", label: "Reason", placeholder: "why")
+                    form.raw("<button>Dispute</button>")
+                }
+            }
+            html.raw("</td></tr>")
+        }
+        html.raw("</table></section>")
+    }
+
+    private func renderLimits(_ html: inout HTML, _ limits: [[String: Any]], csrf: String) {
+        html.raw("<section><h2>Spending limits</h2>")
+        if limits.isEmpty { html.raw("<p>None set.</p>") }
+        for limit in limits {
+            let code = limit["currency"] as? String ?? ""
+            html.form(action: "/web/limits/remove", csrf: csrf, inline: true) { form in
+                form.raw("<p>")
+                form.text("\(Self.limitName(limit["kind"] as? String ?? "")): \(Self.format(limit["amount"], Currency(code: code))) \(code)")
+                if let vendor = limit["vendor"] as? String { form.text(" at " + vendor) }
+                form.hidden("kind", limit["kind"] as? String ?? "")
+                form.hidden("currency", code)
+                form.hidden("amount", "\(limit["amount"] as? Int64 ?? (limit["amount"] as? NSNumber)?.int64Value ?? 0)")
+                if let vendor = limit["vendor"] as? String { form.hidden("vendor", vendor) }
+                form.raw(" <button>Remove</button></p>")
+            }
+        }
+        html.form(action: "/web/limits", csrf: csrf) { form in
+            form.raw("<h3>Set a limit</h3>")
+            form.select("kind", label: "Kind", options: [("perTransaction", "Per purchase"), ("perDay", "Per day"), ("perWeek", "Per week"),
+                                                           ("perMonth", "Per month"), ("perVendorMonth", "Per vendor, per month")])
+            form.field("amount", label: "Amount", placeholder: "5.00")
+            form.currencySelect()
+            form.field("vendor", label: "Vendor (per-vendor limit)", placeholder: "v_…", required: false)
+            form.raw("<button>Set limit</button>")
+        }
+        html.raw("</section>")
+    }
+
+    private func renderTransfer(_ html: inout HTML, csrf: String) {
+        html.raw("<section><h2>Transfer tokens</h2>")
+        html.form(action: "/web/transfers", csrf: csrf) { form in
+            form.field("toLogin", label: "To (login name)", placeholder: "login")
+            form.field("amount", label: "Amount", placeholder: "1.00")
+            form.currencySelect()
+            form.raw("<button>Transfer</button>")
+        }
+        html.raw("</section>")
+    }
+
+    func loginForm(notice: Notice?) -> HTML {
+        var html = HTML()
+        html.raw("<header><h1>Tally</h1><p>One login for every vendor site.</p></header>")
+        html.notice(notice)
+        html.form(action: "/web/login", csrf: nil) { form in
+            form.field("login", label: "Login name", placeholder: "login")
+            form.field("password", label: "Password", placeholder: "", type: "password")
+            form.raw("<button>Log in</button>")
+        }
+        return html
+    }
+
+    // MARK: Actions
+
+    func login(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let form = try await WebForm(request)
+        let answer = try await call(.post, "/v1/login", body: ["login": form.optional("login") ?? "", "password": form.optional("password") ?? ""], context: context)
+        guard answer.status == 200, let session = (answer.json as? [String: Any])?["session"] as? String else {
+            return page(loginForm(notice: .refused(WebRefusal(answer.json))), status: HTTPResponse.Status(code: answer.status))
+        }
+        let maxAge = max(0, ((answer.json as? [String: Any])?["expiresAtMilliseconds"] as? NSNumber).map { Int(($0.uint64Value - api.now) / 1000) } ?? 0)
+        return Self.redirect("/web", cookie: "\(Self.cookieName)=\(session); Path=/web; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)")
+    }
+
+    func logout(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let form = try await WebForm(request)
+        if let session = Self.session(request) {
+            guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+            _ = try await call(.post, "/v1/logout", session: session, context: context)
+        }
+        return Self.redirect("/web", cookie: "\(Self.cookieName)=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0")
+    }
+
+    /// Runs the form's action through `path` and shows the outcome on the dashboard.
+    func act(_ request: Request, _ context: TallyContext, _ path: String, body: (WebForm) throws -> [String: Any]) async throws -> Response {
+        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
+        let form = try await WebForm(request)
+        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        let json: [String: Any]
+        do {
+            json = try body(form)
+        } catch let refusal as WebRefusal {
+            return try await dashboard(session: session, context: context, notice: .refused(refusal), status: .badRequest)
+        }
+        let answer = try await call(.post, path, session: session, body: json, context: context)
+        guard (200..<300).contains(answer.status) else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)),
+                                       status: HTTPResponse.Status(code: answer.status))
+        }
+        let sequence = ((answer.json as? [String: Any])?["sequence"] as? NSNumber)?.uint64Value ?? 0
+        // The next page waits for the read models to reach the write (`minSequence`).
+        return Self.redirect("/web?done=\(path.split(separator: "/").last ?? "")&minSequence=\(sequence)", cookie: nil)
+    }
+
+    /// An access grant for purchased content, shown with the link that opens it at the vendor.
+    func access(_ request: Request, _ context: TallyContext) async throws -> Response {
+        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
+        let form = try await WebForm(request)
+        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        let transaction = try form.text("transaction")
+        guard transaction.utf8.allSatisfy({ $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") && $0 != UInt8(ascii: "%") }) else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "No such purchase", detail: nil, field: "transaction")), status: .notFound)
+        }
+        let answer = try await call(.post, "/v1/me/purchases/\(transaction)/access", session: session, context: context)
+        guard answer.status == 201, let grant = answer.json as? [String: Any], let url = grant["url"] as? String, let token = grant["grant"] as? String else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
+        }
+        var html = HTML()
+        html.raw("<header><h1>Tally</h1></header><section><h2>Your access</h2><p>Open the content at the vendor's site; the site checks this grant with Tally, and it is good for a few minutes.</p><p><a rel=\"noreferrer\" href=\"")
+        html.text(Self.withGrant(url, token))
+        html.raw("\">Open ")
+        html.text(url)
+        html.raw("</a></p><p class=\"hint\">Grant: <code>")
+        html.text(token)
+        html.raw("</code></p><p><a href=\"/web\">Back</a></p></section>")
+        return page(html, status: .created)
+    }
+
+    /// The content's URL with the grant added as `tally_grant`; only http(s) URLs (registered by
+    /// the vendor) are linked.
+    static func withGrant(_ url: String, _ grant: String) -> String {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else { return "/web" }
+        let separator = url.contains("?") ? "&" : "?"
+        let encoded = grant.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return url + separator + "tally_grant=" + encoded
+    }
+
+    // MARK: Calls into the JSON API
+
+    struct Answer {
+        let status: Int
+        let json: Any?
+    }
+
+    func call(_ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, context: TallyContext) async throws -> Answer {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        if let session { fields[.authorization] = "Bearer " + session }
+        let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
+        let request = Request(
+            head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path, headerFields: fields),
+            body: RequestBody(buffer: ByteBuffer(bytes: bytes)))
+        let response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch let error as APIError {
+            return Answer(status: error.status.code, json: try JSONSerialization.jsonObject(with: Data(error.problem.jsonBytes)))
+        }
+        let collector = BodyCollector()
+        try await response.body.write(collector.writer)
+        let data = collector.bytes.value
+        return Answer(status: response.status.code, json: data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(data)))
+    }
+
+    // MARK: Sessions, forms and pages
+
+    static func session(_ request: Request) -> String? {
+        guard let header = request.headers[values: .cookie].first(where: { $0.contains(cookieName + "=") }) else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix(cookieName + "=") {
+                let value = String(pair.dropFirst(cookieName.count + 1))
+                return value.isEmpty ? nil : value
+            }
+        }
+        return nil
+    }
+
+    /// The token each form carries: a digest of the session, which another site cannot read.
+    static func csrf(_ session: String) -> String {
+        String(SHA256.hash(Array(("tally-web-form:" + session).utf8)).description.prefix(32))
+    }
+
+    static let forgedForm = APIError(.forbidden, "form-not-from-tally", "This form was not sent from Tally's own page; reload the page and try again")
+
+    static func redirect(_ location: String, cookie: String?) -> Response {
+        var headers: HTTPFields = [.location: location, .cacheControl: "no-store"]
+        if let cookie { headers[.setCookie] = cookie }
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    func page(_ body: HTML, status: HTTPResponse.Status, clearCookie: Bool = false) -> Response {
+        var document = HTML()
+        document.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tally</title><link rel=\"stylesheet\" href=\"/web/tally.css\"></head><body>")
+        document.raw(body.text)
+        document.raw("</body></html>")
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+            .contentSecurityPolicy: "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "no-referrer", .xContentTypeOptions: "nosniff",
+        ]
+        if clearCookie { headers[.setCookie] = "\(Self.cookieName)=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: document.text)))
+    }
+
+    static func stylesheet() -> Response {
+        let css = """
+            body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#222}
+            header{display:flex;gap:1rem;align-items:baseline;flex-wrap:wrap}table{border-collapse:collapse;width:100%}
+            th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}
+            form{margin:.5rem 0}form.inline{display:inline}label{margin-right:.5rem}.hint{color:#666;font-size:.9em}
+            .done{background:#e6f4e6;padding:.5rem}.refused{background:#fbe9e9;padding:.5rem}section{margin:1.5rem 0}
+            """
+        return Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: css)))
+    }
+
+    // MARK: Formatting
+
+    /// Minor units as the currency writes them (12.50 for 1250 cents).
+    static func format(_ value: Any?, _ currency: Currency?) -> String {
+        guard let number = value as? NSNumber else { return "" }
+        let amount = number.int64Value
+        let digits = currency?.minorUnits ?? 0
+        guard digits > 0 else { return String(amount) }
+        let magnitude = amount.magnitude
+        var scale: UInt64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let fraction = String(magnitude % scale)
+        return (amount < 0 ? "-" : "") + String(magnitude / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+    }
+
+    static func remaining(_ remaining: [String: Any]?) -> String {
+        guard let remaining else { return "unlimited" }
+        var parts: [String] = []
+        if let views = remaining["views"] as? NSNumber { parts.append("\(views) views") }
+        if let hours = remaining["hours"] as? NSNumber { parts.append("\(hours) hours") }
+        if let days = remaining["days"] as? NSNumber { parts.append("\(days) days") }
+        if let until = remaining["expiresAtMilliseconds"] as? NSNumber {
+            let date = Date(timeIntervalSince1970: Double(until.uint64Value) / 1000)
+            parts.append("until " + ISO8601DateFormatter().string(from: date))
+        }
+        return parts.isEmpty ? "unlimited" : parts.joined(separator: ", ")
+    }
+
+    static func methodName(_ method: FundingMethod) -> String {
+        switch method {
+        case .card: "Card"
+        case .electronicCheck: "Electronic check"
+        case .electronicCurrency: "Electronic currency"
+        case .bankDebit: "Bank debit"
+        case .check: "Cheque (pending)"
+        case .moneyOrder: "Money order (pending)"
+        case .purchaseOrder: "Purchase order (pending)"
+        case .phone: "Phone (pending)"
+        case .isp: "Your ISP's bill (pending)"
+        case .utility: "A utility bill (pending)"
+        case .mailedBill: "A mailed bill (pending)"
+        case .providerIssue: "Issued by the provider"
+        }
+    }
+
+    static func limitName(_ kind: String) -> String {
+        ["perTransaction": "Per purchase", "perDay": "Per day", "perWeek": "Per week", "perMonth": "Per month",
+         "perVendorMonth": "Per vendor, per month"][kind] ?? kind
+    }
+
+    static func doneText(_ action: String) -> String {
+        ["funds": "Funds added.", "wallets": "Wallet opened.", "limits": "Limit set.", "remove": "Limit removed.",
+         "transfers": "Tokens transferred.", "disputes": "Dispute opened."][action] ?? "Done."
+    }
+}
+
+/// A refusal shown on a page: the problem's title, detail and field.
+struct WebRefusal: Error {
+    let title: String
+    let detail: String?
+    let field: String?
+
+    init(title: String, detail: String?, field: String?) {
+        self.title = title
+        self.detail = detail
+        self.field = field
+    }
+
+    /// From an API problem document.
+    init(_ json: Any?) {
+        let problem = json as? [String: Any] ?? [:]
+        title = problem["title"] as? String ?? "The request was refused"
+        detail = problem["detail"] as? String
+        field = problem["field"] as? String
+    }
+}
+
+/// A posted HTML form (`application/x-www-form-urlencoded`), at most 16 KiB.
+struct WebForm {
+    private var values: [String: String] = [:]
+
+    init(values: [String: String]) {
+        self.values = values
+    }
+
+    /// The form's fields. The request's `Origin`, when a browser sends one, must be this
+    /// server's own: a form posted from another site is refused (so is a login forced on a
+    /// visitor from elsewhere).
+    init(_ request: Request) async throws {
+        if let origin = request.headers.value(of: .origin), origin != "null" {
+            guard let url = URL(string: origin), let host = url.host,
+                  request.head.authority == host + (url.port.map { ":\($0)" } ?? "")
+            else { throw WebController.forgedForm }
+        }
+        let bytes = try await RequestBodies.bytes(request, limit: 16 * 1024, mediaType: "application/x-www-form-urlencoded")
+        let text = String(decoding: bytes, as: UTF8.self)
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]) else { continue }
+            let value = parts.count > 1 ? Self.decode(parts[1]) ?? "" : ""
+            if values[name] == nil { values[name] = value }
+        }
+    }
+
+    private static func decode(_ part: Substring) -> String? {
+        part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    func optional(_ name: String) -> String? {
+        guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func text(_ name: String) throws -> String {
+        guard let value = optional(name) else { throw WebRefusal(title: "A field is missing", detail: "\(name) is required", field: name) }
+        return value
+    }
+
+    func currency(_ name: String) throws -> Currency {
+        let code = try text(name)
+        guard let currency = Currency(code: code) else {
+            throw WebRefusal(title: "Unknown currency", detail: "\(code) is not a supported currency", field: name)
+        }
+        return currency
+    }
+
+    /// An amount typed in the currency's units ("12.50"), as minor units: at most as many
+    /// decimals as the currency has, positive, and within 64 bits.
+    func amount(_ name: String, _ currency: Currency) throws -> Int64 {
+        let typed = try text(name)
+        let refusal = WebRefusal(
+            title: "An amount is not valid",
+            detail: "\(typed) is not a positive amount in \(currency.code) with at most \(currency.minorUnits) decimals", field: name)
+        let parts = typed.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0], fraction = parts.count > 1 ? parts[1] : ""
+        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), fraction.utf8.allSatisfy({ (48...57).contains($0) }),
+              fraction.count <= currency.minorUnits, parts.count == 1 || !fraction.isEmpty
+        else { throw refusal }
+        var result: Int64 = 0
+        for digit in (whole + fraction + String(repeating: "0", count: currency.minorUnits - fraction.count)).utf8 {
+            let (times, overflowA) = result.multipliedReportingOverflow(by: 10)
+            let (plus, overflowB) = times.addingReportingOverflow(Int64(digit - 48))
+            guard !overflowA, !overflowB else { throw refusal }
+            result = plus
+        }
+        guard result > 0 else { throw refusal }
+        return result
+    }
+
+    /// An amount already in minor units (a hidden field the page wrote).
+    func minorUnits(_ name: String) throws -> Int64 {
+        guard let value = Int64(try text(name)) else { throw WebRefusal(title: "An amount is not valid", detail: nil, field: name) }
+        return value
+    }
+}
+
+/// HTML written with every value escaped.
+struct HTML {
+    private(set) var text = ""
+
+    mutating func raw(_ markup: String) { text += markup }
+
+    mutating func text(_ value: String) {
+        for character in value.unicodeScalars {
+            switch character {
+            case "&": text += "&amp;"
+            case "<": text += "&lt;"
+            case ">": text += "&gt;"
+            case "\"": text += "&quot;"
+            case "'": text += "&#39;"
+            default: text.unicodeScalars.append(character)
+            }
+        }
+    }
+
+    mutating func form(action: String, csrf: String?, inline: Bool = false, _ body: (inout HTML) -> Void) {
+        raw("<form method=\"post\" action=\"\(action)\"\(inline ? " class=\"inline\"" : "")>")
+        if let csrf { hidden("csrf", csrf) }
+        body(&self)
+        raw("</form>")
+    }
+
+    mutating func hidden(_ name: String, _ value: String) {
+        raw("<input type=\"hidden\" name=\"\(name)\" value=\"")
+        text(value)
+        raw("\">")
+    }
+
+    mutating func field(_ name: String, label: String, placeholder: String, type: String = "text", required: Bool = true) {
+        raw("<label>")
+        text(label)
+        raw(" <input name=\"\(name)\" type=\"\(type)\" placeholder=\"")
+        text(placeholder)
+        raw("\"\(required ? " required" : "")></label>")
+    }
+
+    mutating func select(_ name: String, label: String, options: [(value: String, label: String)]) {
+        raw("<label>")
+        text(label)
+        raw(" <select name=\"\(name)\">")
+        for option in options {
+            raw("<option value=\"")
+            text(option.value)
+            raw("\">")
+            text(option.label)
+            raw("</option>")
+        }
+        raw("</select></label>")
+    }
+
+    mutating func currencySelect() {
+        select("currency", label: "Currency", options: Currency.iso4217.keys.sorted().map { ($0, $0) })
+    }
+
+    mutating func notice(_ notice: WebController.Notice?) {
+        switch notice {
+        case .done(let message):
+            raw("<p class=\"done\" role=\"status\">")
+            text(message)
+            raw("</p>")
+        case .refused(let refusal):
+            raw("<div class=\"refused\" role=\"alert\"><p><strong>")
+            text(refusal.title)
+            raw("</strong></p>")
+            if let detail = refusal.detail { raw("<p>"); text(detail); raw("</p>") }
+            if let field = refusal.field { raw("<p>Field: "); text(field); raw("</p>") }
+            raw("</div>")
+        case nil:
+            break
+        }
+    }
+}
+
+/// Collects a response body written in process.
+struct BodyCollector {
+    final class Bytes: @unchecked Sendable {
+        var value: [UInt8] = []
+    }
+
+    let bytes = Bytes()
+
+    var writer: any ResponseBodyWriter { Writer(bytes: bytes) }
+
+    struct Writer: ResponseBodyWriter {
+        let bytes: Bytes
+        mutating func write(_ buffer: ByteBuffer) async throws { bytes.value += buffer.readableBytesView }
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Ledger
+import Testing
+@testable import TallyServer
+
+/// The users' web pages: the same rules as the JSON API, shown as HTML.
+@Suite("Web interface for users")
+struct WebTests {
+    static func form(_ fields: [(String, String)]) -> [UInt8] {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return Array(fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&").utf8)
+    }
+
+    static let formType: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    static func cookie(_ session: String) -> HTTPFields {
+        [.cookie: "\(WebController.cookieName)=\(session)", .contentType: "application/x-www-form-urlencoded"]
+    }
+
+    static func csrf(_ page: String) throws -> String {
+        let range = try #require(page.range(of: #"name="csrf" value="[0-9a-f]{32}""#, options: .regularExpression), "no csrf field")
+        return String(page[range].dropFirst(#"name="csrf" value=""#.count).dropLast())
+    }
+
+    @Test("log in, see wallets and purchases, add funds, set a limit, transfer, open and dispute a purchase, log out")
+    func userJourney() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            // A name that would be markup if it were not escaped.
+            let signup = try await client.send(.post, "/v1/signup", body: client.json([
+                "login": "bob", "password": "correct horse battery", "name": "<script>alert(1)</script> Bob", "email": "bob@example.org",
+            ]))
+            #expect(signup.status == .created)
+            _ = try await client.fundedUser("carol", amount: 0)
+
+            // The login page, a wrong password, then the right one.
+            let loginPage = try await client.send(.get, "/web")
+            #expect(loginPage.status == .ok && loginPage.text.contains("Log in"))
+            #expect(loginPage.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            let wrong = try await client.send(.post, "/web/login", headers: Self.formType, body: Self.form([("login", "bob"), ("password", "wrong password!")]))
+            #expect(wrong.status == .unauthorized && wrong.text.contains("Login name or password is wrong"))
+            #expect(wrong.headers[.setCookie] == nil)
+            let login = try await client.send(.post, "/web/login", headers: Self.formType,
+                                              body: Self.form([("login", "bob"), ("password", "correct horse battery")]))
+            #expect(login.status == .seeOther && login.headers[.location] == "/web")
+            let setCookie = try #require(login.headers[.setCookie])
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && setCookie.contains("Path=/web"))
+            let session = String(setCookie.split(separator: ";")[0].dropFirst(WebController.cookieName.count + 1))
+
+            var home = try await client.send(.get, "/web", headers: Self.cookie(session))
+            #expect(home.status == .ok)
+            #expect(home.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; Bob") && !home.text.contains("<script>"))
+            #expect(home.text.contains("No wallet yet"))
+            let csrf = try Self.csrf(home.text)
+
+            // A form without the page's token is refused and changes nothing.
+            let head = harness.api.journal.head
+            let forged = try await client.send(.post, "/web/wallets", headers: Self.cookie(session), body: Self.form([("currency", "USD")]))
+            #expect(forged.status == .forbidden && forged.problemType == "form-not-from-tally")
+            #expect(harness.api.journal.head == head)
+
+            // So is one a browser says came from another site (its Origin), even with the token.
+            var elsewhere = Self.cookie(session)
+            elsewhere[.origin] = "https://attacker.example"
+            let crossSite = try await client.send(.post, "/web/wallets", headers: elsewhere, body: Self.form([("csrf", csrf), ("currency", "USD")]))
+            #expect(crossSite.status == .forbidden && crossSite.problemType == "form-not-from-tally")
+            #expect(harness.api.journal.head == head)
+            // And a body that is not a form.
+            var json = Self.cookie(session)
+            json[.contentType] = "application/json"
+            let notForm = try await client.send(.post, "/web/wallets", headers: json, body: Array("{\"currency\":\"USD\"}".utf8))
+            #expect(notForm.status == .unsupportedMediaType)
+
+            // Open a wallet, add 12.50 by card.
+            let opened = try await client.send(.post, "/web/wallets", headers: Self.cookie(session), body: Self.form([("csrf", csrf), ("currency", "USD")]))
+            #expect(opened.status == .seeOther, "\(opened.text)")
+            let funded = try await client.send(.post, "/web/funds", headers: Self.cookie(session),
+                                               body: Self.form([("csrf", csrf), ("amount", "12.50"), ("currency", "USD"), ("method", "card")]))
+            #expect(funded.status == .seeOther, "\(funded.text)")
+            home = try await client.send(.get, try #require(funded.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Funds added.") && home.text.contains("<td class=\"n\">12.50</td>"), "\(home.text)")
+
+            // An amount with too many decimals is refused on the page; the balance is unchanged.
+            let before = harness.api.journal.head
+            let refused = try await client.send(.post, "/web/funds", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("amount", "12.345"), ("currency", "USD"), ("method", "card")]))
+            #expect(refused.status == .badRequest && refused.text.contains("An amount is not valid") && refused.text.contains("Field: amount"))
+            #expect(harness.api.journal.head == before)
+            // A refusal of the ledger's: more than the wallet holds.
+            let tooMuch = try await client.send(.post, "/web/transfers", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("toLogin", "carol"), ("amount", "13.00"), ("currency", "USD")]))
+            #expect(tooMuch.status == .unprocessableContent && tooMuch.text.contains("Refused by ledger rule"), "\(tooMuch.text)")
+            #expect(harness.api.journal.head == before)
+            let transferred = try await client.send(.post, "/web/transfers", headers: Self.cookie(session),
+                                                    body: Self.form([("csrf", csrf), ("toLogin", "carol"), ("amount", "2.50"), ("currency", "USD")]))
+            #expect(transferred.status == .seeOther, "\(transferred.text)")
+
+            // A limit of 5.00 per purchase, shown with a button to remove it.
+            let limited = try await client.send(.post, "/web/limits", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("kind", "perTransaction"), ("amount", "5.00"), ("currency", "USD"), ("vendor", "")]))
+            #expect(limited.status == .seeOther, "\(limited.text)")
+            home = try await client.send(.get, try #require(limited.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Per purchase: 5.00 USD") && home.text.contains("<td class=\"n\">10.00</td>"), "\(home.text)")
+
+            // A purchase at a vendor appears in the summary; the user opens it and disputes it.
+            let vendor = try await client.registerVendor()
+            let user = APIHarness.User(id: signup.json["user"] as! String, login: "bob", session: session)
+            let token = try await client.purchaseToken(user)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 300),
+            ])
+            #expect(bought.status == .created, "\(bought.text)")
+            let transaction = try #require(bought.json["transaction"] as? String)
+            home = try await client.send(.get, "/web?minSequence=\(harness.api.journal.head)", headers: Self.cookie(session))
+            #expect(home.text.contains("An article") && home.text.contains("captured") && home.text.contains("3.00 USD"), "\(home.text)")
+            let opening = try await client.send(.post, "/web/access", headers: Self.cookie(session), body: Self.form([("csrf", csrf), ("transaction", transaction)]))
+            #expect(opening.status == .created && opening.text.contains("href=\"https://shop.example/a/1?tally_grant="), "\(opening.text)")
+            let disputed = try await client.send(.post, "/web/disputes", headers: Self.cookie(session),
+                                                 body: Self.form([("csrf", csrf), ("transaction", transaction), ("reason", "never arrived")]))
+            #expect(disputed.status == .seeOther, "\(disputed.text)")
+            home = try await client.send(.get, try #require(disputed.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Dispute opened.") && home.text.contains("disputed"), "\(home.text)")
+
+            // Log out: the cookie is cleared and the old session no longer opens the page.
+            let out = try await client.send(.post, "/web/logout", headers: Self.cookie(session), body: Self.form([("csrf", csrf)]))
+            #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
+            let ended = try await client.send(.get, "/web", headers: Self.cookie(session))
+            #expect(ended.status == .unauthorized && ended.text.contains("Your session has ended"))
+        }
+    }
+
+    @Test("amounts typed in a currency's units become minor units, or are refused with the field")
+    func amounts() throws {
+        func parse(_ typed: String, _ code: String) -> Int64? {
+            let form = WebForm(values: ["amount": typed])
+            return try? form.amount("amount", Currency(code: code)!)
+        }
+        #expect(parse("12.50", "USD") == 1250)
+        #expect(parse("12.5", "USD") == 1250)
+        #expect(parse("12", "USD") == 1200)
+        #expect(parse("0.01", "USD") == 1)
+        #expect(parse("1500", "JPY") == 1500)
+        #expect(parse("1.234", "KWD") == 1234)
+        for bad in ["12.345", "-1", "0", "0.00", "1e3", "12.", ".5", "1,50", "abc", "", "92233720368547758.08", " 1 2"] {
+            #expect(parse(bad, "USD") == nil, "\(bad)")
+        }
+        #expect(parse("1.5", "JPY") == nil)
+        #expect(WebController.format(NSNumber(value: 1250), Currency(code: "USD")) == "12.50")
+        #expect(WebController.format(NSNumber(value: -5), Currency(code: "USD")) == "-0.05")
+        #expect(WebController.format(NSNumber(value: 1234), Currency(code: "KWD")) == "1.234")
+        #expect(WebController.format(NSNumber(value: 1500), Currency(code: "JPY")) == "1500")
+    }
+}
