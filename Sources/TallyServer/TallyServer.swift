@@ -152,7 +152,9 @@ public enum TallyServer {
         // (not counted again in the request metrics).
         let inProcess = Router(context: TallyContext.self)
         addAPIRoutes(api: api, to: inProcess)
-        WebController(api: api, responder: inProcess.buildResponder()).addRoutes(to: router)
+        let calls = InProcessAPI(responder: inProcess.buildResponder())
+        WebController(api: api, inProcess: calls).addRoutes(to: router)
+        ConsoleController(inProcess: calls).addRoutes(to: router)
         // Last: a middleware added after the routes wraps only the router's not-found answer.
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
         return router

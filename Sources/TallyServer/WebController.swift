@@ -20,7 +20,13 @@ import TallyCrypto
 struct WebController {
     let api: TallyAPI
     /// The `/v1` routes, answered in process.
-    let responder: any HTTPResponder<TallyContext>
+    let inProcess: InProcessAPI
+
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, context: TallyContext
+    ) async throws -> InProcessAPI.Answer {
+        try await inProcess.call(method, path, bearer: session, body: body, context: context)
+    }
 
     static let cookieName = "tally_session"
 
@@ -274,8 +280,7 @@ struct WebController {
         guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
         let form = try await WebForm(request)
         guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
-        let transaction = try form.text("transaction")
-        guard transaction.utf8.allSatisfy({ $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") && $0 != UInt8(ascii: "%") }) else {
+        guard let transaction = InProcessAPI.segment(try form.text("transaction")) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "No such purchase", detail: nil, field: "transaction")), status: .notFound)
         }
         let answer = try await call(.post, "/v1/me/purchases/\(transaction)/access", session: session, context: context)
@@ -302,41 +307,19 @@ struct WebController {
         return url + separator + "tally_grant=" + encoded
     }
 
-    // MARK: Calls into the JSON API
-
-    struct Answer {
-        let status: Int
-        let json: Any?
-    }
-
-    func call(_ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, context: TallyContext) async throws -> Answer {
-        var fields: HTTPFields = [.contentType: "application/json"]
-        if let session { fields[.authorization] = "Bearer " + session }
-        let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
-        let request = Request(
-            head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path, headerFields: fields),
-            body: RequestBody(buffer: ByteBuffer(bytes: bytes)))
-        let response: Response
-        do {
-            response = try await responder.respond(to: request, context: context)
-        } catch let error as APIError {
-            return Answer(status: error.status.code, json: try JSONSerialization.jsonObject(with: Data(error.problem.jsonBytes)))
-        }
-        let collector = BodyCollector()
-        try await response.body.write(collector.writer)
-        let data = collector.bytes.value
-        return Answer(status: response.status.code, json: data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(data)))
-    }
-
     // MARK: Sessions, forms and pages
 
-    static func session(_ request: Request) -> String? {
-        guard let header = request.headers[values: .cookie].first(where: { $0.contains(cookieName + "=") }) else { return nil }
-        for part in header.split(separator: ";") {
-            let pair = part.trimmingCharacters(in: .whitespaces)
-            if pair.hasPrefix(cookieName + "=") {
-                let value = String(pair.dropFirst(cookieName.count + 1))
-                return value.isEmpty ? nil : value
+    static func session(_ request: Request) -> String? { cookie(cookieName, in: request) }
+
+    /// The value of cookie `name`, when the request carries a non-empty one.
+    static func cookie(_ name: String, in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.trimmingCharacters(in: .whitespaces)
+                if pair.hasPrefix(name + "=") {
+                    let value = String(pair.dropFirst(name.count + 1))
+                    return value.isEmpty ? nil : value
+                }
             }
         }
         return nil
@@ -356,6 +339,11 @@ struct WebController {
     }
 
     func page(_ body: HTML, status: HTTPResponse.Status, clearCookie: Bool = false) -> Response {
+        Self.htmlPage(body, status: status, setCookie: clearCookie ? "\(Self.cookieName)=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0" : nil)
+    }
+
+    /// A whole page around `body`, with the headers every page has.
+    static func htmlPage(_ body: HTML, status: HTTPResponse.Status, setCookie: String?) -> Response {
         var document = HTML()
         document.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tally</title><link rel=\"stylesheet\" href=\"/web/tally.css\"></head><body>")
         document.raw(body.text)
@@ -365,7 +353,7 @@ struct WebController {
             .contentSecurityPolicy: "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "no-referrer", .xContentTypeOptions: "nosniff",
         ]
-        if clearCookie { headers[.setCookie] = "\(Self.cookieName)=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0" }
+        if let setCookie { headers[.setCookie] = setCookie }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: document.text)))
     }
 
@@ -628,5 +616,44 @@ struct BodyCollector {
         let bytes: Bytes
         mutating func write(_ buffer: ByteBuffer) async throws { bytes.value += buffer.readableBytesView }
         consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+}
+
+/// The JSON API's routes, called in process by the web pages: a request built from a form,
+/// answered exactly as the same request over HTTP would be.
+struct InProcessAPI {
+    let responder: any HTTPResponder<TallyContext>
+
+    struct Answer {
+        let status: Int
+        let json: Any?
+    }
+
+    func call(_ method: HTTPRequest.Method, _ path: String, bearer: String?, body: [String: Any]?, context: TallyContext) async throws -> Answer {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        if let bearer { fields[.authorization] = "Bearer " + bearer }
+        let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
+        let request = Request(
+            head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path, headerFields: fields),
+            body: RequestBody(buffer: ByteBuffer(bytes: bytes)))
+        let response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch let error as APIError {
+            return Answer(status: error.status.code, json: try JSONSerialization.jsonObject(with: Data(error.problem.jsonBytes)))
+        }
+        let collector = BodyCollector()
+        try await response.body.write(collector.writer)
+        let data = collector.bytes.value
+        return Answer(status: response.status.code, json: data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(data)))
+    }
+
+    /// `id` as one segment of a path, or nil when it holds anything but letters, digits, `-`,
+    /// `_` and `.` (no ID Tally makes does), so a typed ID cannot reach another route.
+    static func segment(_ id: String) -> String? {
+        guard !id.isEmpty, id != ".", id != "..",
+              id.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) })
+        else { return nil }
+        return id
     }
 }

@@ -154,3 +154,75 @@ struct WebTests {
         #expect(WebController.format(NSNumber(value: 1500), Currency(code: "JPY")) == "1500")
     }
 }
+
+/// The customer-service console: the admin API's routes as forms.
+@Suite("Web console for customer service")
+struct ConsoleTests {
+    static func cookies(_ key: String, _ representative: String) -> HTTPFields {
+        [.cookie: "\(ConsoleController.keyCookie)=\(key); \(ConsoleController.representativeCookie)=\(representative)",
+         .contentType: "application/x-www-form-urlencoded"]
+    }
+
+    @Test("log in with the admin key, open an account, record and clear a cheque, look the wallet up; wrong keys, bad IDs and forged forms are refused")
+    func console() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let wrong = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
+                                              body: WebTests.form([("representative", "Rita"), ("key", "not the key")]))
+            #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil)
+            let login = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
+                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            #expect(login.status == .seeOther, "\(login.text)")
+            #expect(login.headers[values: .setCookie].count == 2)
+            #expect(login.headers[values: .setCookie].allSatisfy { $0.contains("HttpOnly") && $0.contains("Path=/web/admin") })
+            let headers = Self.cookies(APIHarness.adminKey, "Rita")
+            let page = try await client.send(.get, "/web/admin", headers: headers)
+            #expect(page.status == .ok && page.text.contains("Open an account for a caller"))
+            let csrf = try WebTests.csrf(page.text)
+
+            let head = harness.api.journal.head
+            let forged = try await client.send(.post, "/web/admin/open-account", headers: headers,
+                                               body: WebTests.form([("login", "dora"), ("password", "a long password"), ("name", "Dora"), ("email", "d@example.org")]))
+            #expect(forged.status == .forbidden)
+            #expect(harness.api.journal.head == head)
+
+            let opened = try await client.send(.post, "/web/admin/open-account", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("login", "dora"), ("password", "a long password"), ("name", "Dora"), ("email", "d@example.org"),
+            ]))
+            #expect(opened.status == .ok && opened.text.contains("Open an account for a caller: done."), "\(opened.text)")
+            let user = try #require(opened.text.range(of: #"u_[0-9a-f]{24}"#, options: .regularExpression).map { String(opened.text[$0]) })
+            // The representative's name is on the event.
+            let events = try harness.api.journal.events(from: head + 1, limit: 10)
+            #expect(events.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"Rita\"") })
+
+            // Dora opens her USD wallet; customer service records her cheque, pending until cleared.
+            let dora = try await client.loginAs("dora", password: "a long password")
+            #expect(try await client.user(dora, .post, "/v1/me/wallets", ["currency": "USD"]).status == .created)
+            let cheque = try await client.send(.post, "/web/admin/add-funds", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("user", user), ("amount", "20.00"), ("currency", "USD"), ("method", "check"),
+            ]))
+            #expect(cheque.status == .ok && cheque.text.contains("&quot;pending&quot; : true"), "\(cheque.text)")
+            let funding = try #require(cheque.text.range(of: #"f_[0-9a-f]{24}"#, options: .regularExpression).map { String(cheque.text[$0]) })
+            let cleared = try await client.send(.post, "/web/admin/clear-funds", headers: headers, body: WebTests.form([("csrf", csrf), ("funding", funding)]))
+            #expect(cleared.status == .ok && cleared.text.contains("Clear pending funds: done."), "\(cleared.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let looked = try await client.send(.post, "/web/admin/user-wallets", headers: headers, body: WebTests.form([("csrf", csrf), ("user", user)]))
+            #expect(looked.status == .ok && looked.text.contains("&quot;balance&quot; : 2000"), "\(looked.text)")
+
+            // An ID that would leave its path segment is refused before any request is made.
+            let before = harness.api.journal.head
+            let sneaky = try await client.send(.post, "/web/admin/clear-funds", headers: headers, body: WebTests.form([("csrf", csrf), ("funding", "../../accounts")]))
+            #expect(sneaky.status == .badRequest && sneaky.text.contains("Not a valid ID"))
+            let unknown = try await client.send(.post, "/web/admin/resolve-dispute", headers: headers,
+                                                body: WebTests.form([("csrf", csrf), ("dispute", "d_nope"), ("outcome", "refund")]))
+            #expect(unknown.status == .notFound && unknown.text.contains("Refused by ledger rule"), "\(unknown.text)")
+            #expect(harness.api.journal.head == before)
+
+            let out = try await client.send(.post, "/web/admin/logout", headers: headers, body: WebTests.form([("csrf", csrf)]))
+            #expect(out.status == .seeOther && out.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") })
+            // A user's session is not an admin key.
+            let asUser = try await client.send(.get, "/web/admin", headers: [.cookie: "\(WebController.cookieName)=x"])
+            #expect(asUser.status == .ok && asUser.text.contains("Admin key"))
+        }
+    }
+}
