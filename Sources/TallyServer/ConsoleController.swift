@@ -4,24 +4,47 @@ import Hummingbird
 import Ledger
 import TallyCrypto
 
-/// The customer-service console (mission claims 35, 36 and 40): one page of forms at
-/// `/web/admin`, each one of the admin API's routes, with the answer shown below it. A
-/// representative logs in with the admin key and their name, which the console records on the
-/// events that name one (accounts opened, disputes resolved).
+/// The consoles (mission claims 35, 36 and 40): one page of forms, each one of the API's
+/// routes, with the answer shown below it.
 ///
-/// Like the users' pages, each form is called in process (``InProcessAPI``) with the admin key
-/// as its bearer, so every rule and refusal is the API's. The key travels in an `HttpOnly`,
-/// `SameSite=Strict` cookie limited to `/web/admin`, each form carries a token derived from it,
-/// and a post from another `Origin` is refused.
+/// - **Customer service** at `/web/admin`: a representative logs in with the admin key and
+///   their name, which the console records on the events that name one (accounts opened,
+///   disputes resolved).
+/// - **Vendors** at `/web/vendor`: a vendor logs in with a signing key's ID and secret, and
+///   each form's request is signed with them as the vendor's own client would sign it (a fresh
+///   nonce, and an idempotency key for every write).
+///
+/// Like the users' pages, each form is called in process (``InProcessAPI``), so every rule and
+/// refusal is the API's. The credentials travel in `HttpOnly`, `SameSite=Strict` cookies
+/// limited to the console's path, for 8 hours; each form carries a token derived from them, and
+/// a post from another `Origin` is refused.
 struct ConsoleController {
+    enum Kind {
+        case customerService, vendor
+    }
+
+    let kind: Kind
+    let api: TallyAPI
     let inProcess: InProcessAPI
 
+    /// The admin console's cookies: the key, and the representative's name.
     static let keyCookie = "tally_admin"
     static let representativeCookie = "tally_representative"
+    /// The vendor console's: the signing key's ID, and its secret (hex).
+    static let vendorKeyCookie = "tally_vendor_key"
+    static let vendorSecretCookie = "tally_vendor_secret"
+
+    var base: String { kind == .customerService ? "/web/admin" : "/web/vendor" }
+    var heading: String { kind == .customerService ? "Tally customer service" : "Tally for vendors" }
+    var cookieNames: (String, String) {
+        kind == .customerService ? (Self.keyCookie, Self.representativeCookie) : (Self.vendorKeyCookie, Self.vendorSecretCookie)
+    }
+    var actions: [Action] { kind == .customerService ? Self.actions : Self.vendorActions }
 
     /// A field of an action's form.
     enum Input: Sendable {
         case text(String, label: String)
+        case optional(String, label: String)
         case amount(String, label: String)
         case currency
         case choice(String, label: String, options: [(String, String)])
@@ -96,86 +119,151 @@ struct ConsoleController {
         },
     ]
 
+    static let vendorActions: [Action] = [
+        Action(name: "settlement", title: "Your settlement", inputs: [], method: .get) { _, _ in ("/v1/vendor/settlement", nil) },
+        Action(name: "history", title: "Your history", inputs: [], method: .get) { _, _ in ("/v1/vendor/history", nil) },
+        Action(name: "content", title: "Register content",
+               inputs: [.text("content", label: "Content ID"), .text("title", label: "Title"), .amount("price", label: "Price"), .currency,
+                        .text("url", label: "URL (on one of your sites)"), .optional("description", label: "Short description"),
+                        .optional("views", label: "Views"), .optional("days", label: "Days"),
+                        .optional("holder", label: "Rights holder"), .optional("basisPoints", label: "Their share (basis points)")],
+               method: .post) { form, _ in
+            let currency = try form.currency("currency")
+            var body: [String: Any] = ["content": try id(form, "content"), "title": try form.text("title"), "price": try form.amount("price", currency),
+                                       "currency": currency.code, "url": try form.text("url")]
+            if let description = form.optional("description") { body["description"] = description }
+            var access: [String: Any] = [:]
+            if form.optional("views") != nil { access["views"] = try form.minorUnits("views") }
+            if form.optional("days") != nil { access["days"] = try form.minorUnits("days") }
+            if !access.isEmpty { body["access"] = access }
+            if let holder = form.optional("holder") {
+                body["royalties"] = [["holder": holder, "basisPoints": try form.minorUnits("basisPoints")]]
+            }
+            return ("/v1/vendor/content", body)
+        },
+        Action(name: "purchase", title: "A purchase's status", inputs: [.text("transaction", label: "Transaction")], method: .get) { form, _ in
+            ("/v1/vendor/purchases/\(try id(form, "transaction"))", nil)
+        },
+        Action(name: "capture", title: "Capture a held purchase", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
+            ("/v1/vendor/authorizations/\(try id(form, "transaction"))/capture", nil)
+        },
+        Action(name: "void", title: "Void a held purchase", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
+            ("/v1/vendor/authorizations/\(try id(form, "transaction"))/void", nil)
+        },
+        Action(name: "incentive", title: "Give a customer incentive tokens",
+               inputs: [.text("customer", label: "Customer (pseudonym)"), .amount("amount", label: "Amount"), .currency], method: .post) { form, _ in
+            let currency = try form.currency("currency")
+            return ("/v1/vendor/incentives", ["customer": try id(form, "customer"), "currency": currency.code, "amount": try form.amount("amount", currency)])
+        },
+    ]
+
     func addRoutes(to router: Router<TallyContext>) {
-        router.get("web/admin") { request, _ in
-            guard let (key, representative) = Self.credentials(request) else { return Self.loginPage(refusal: nil, status: .ok) }
-            return Self.console(key: key, representative: representative, outcome: nil)
+        let path = String(base.dropFirst())
+        router.get(RouterPath(path)) { request, _ in
+            guard let credentials = credentials(request) else { return loginPage(refusal: nil, status: .ok) }
+            return console(credentials, outcome: nil)
         }
-        router.post("web/admin/login") { request, context in try await login(request, context) }
-        router.post("web/admin/logout") { request, _ in
+        router.post(RouterPath(path + "/login")) { request, context in try await login(request, context) }
+        router.post(RouterPath(path + "/logout")) { request, _ in
             let form = try await WebForm(request)
-            if let (key, _) = Self.credentials(request), form.optional("csrf") != Self.csrf(key) { throw WebController.forgedForm }
-            var response = WebController.redirect("/web/admin", cookie: Self.clear(Self.keyCookie))
-            response.headers.append(HTTPField(name: .setCookie, value: Self.clear(Self.representativeCookie)))
+            if let credentials = credentials(request), form.optional("csrf") != Self.csrf(credentials) { throw WebController.forgedForm }
+            var response = WebController.redirect(base, cookie: clear(cookieNames.0))
+            response.headers.append(HTTPField(name: .setCookie, value: clear(cookieNames.1)))
             return response
         }
-        router.post("web/admin/:action") { request, context in try await act(request, context) }
+        router.post(RouterPath(path + "/:action")) { request, context in try await act(request, context) }
+    }
+
+    /// The two cookie values: the admin key and the representative's name, or the vendor's
+    /// key ID and secret.
+    typealias Credentials = (first: String, second: String)
+
+    func caller(_ credentials: Credentials) -> InProcessAPI.Caller {
+        switch kind {
+        case .customerService:
+            return .bearer(credentials.first)
+        case .vendor:
+            return .vendor(keyID: credentials.first, secret: Hex.decode(credentials.second) ?? [], nowSeconds: api.now / 1000)
+        }
     }
 
     func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let form = try await WebForm(request)
-        let key = form.optional("key") ?? ""
-        guard let representative = form.optional("representative") else {
-            return Self.loginPage(refusal: WebRefusal(title: "A field is missing", detail: "your name is recorded on what you do", field: "representative"),
-                                  status: .badRequest)
+        let first = form.optional(kind == .customerService ? "key" : "keyID") ?? ""
+        guard let second = form.optional(kind == .customerService ? "representative" : "secret") else {
+            let missing = kind == .customerService ? "representative" : "secret"
+            return loginPage(refusal: WebRefusal(title: "A field is missing", detail: "\(missing) is required", field: missing), status: .badRequest)
         }
-        // Any admin route tells a wrong key (401 or 403) from the right one (here 404: no such user).
-        let probe = try await inProcess.call(.get, "/v1/admin/users/u_console-login-check/wallets", bearer: key, body: nil, context: context)
+        let credentials = (first, second)
+        // A read tells wrong credentials (401 or 403) from right ones (for the admin key, a
+        // lookup of a user who does not exist: 404).
+        let probe = kind == .customerService
+            ? try await inProcess.call(.get, "/v1/admin/users/u_console-login-check/wallets", as: caller(credentials), body: nil, context: context)
+            : try await inProcess.call(.get, "/v1/vendor/settlement", as: caller(credentials), body: nil, context: context)
         guard probe.status != 401, probe.status != 403 else {
-            return Self.loginPage(refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
+            return loginPage(refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
         }
-        let encoded = representative.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        var response = WebController.redirect("/web/admin", cookie: "\(Self.keyCookie)=\(key); Path=/web/admin; HttpOnly; SameSite=Strict; Max-Age=28800")
-        response.headers.append(HTTPField(
-            name: .setCookie, value: "\(Self.representativeCookie)=\(encoded); Path=/web/admin; HttpOnly; SameSite=Strict; Max-Age=28800"))
+        func cookie(_ name: String, _ value: String) -> String {
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=\(base); HttpOnly; SameSite=Strict; Max-Age=28800"
+        }
+        var response = WebController.redirect(base, cookie: cookie(cookieNames.0, first))
+        response.headers.append(HTTPField(name: .setCookie, value: cookie(cookieNames.1, second)))
         return response
     }
 
     func act(_ request: Request, _ context: TallyContext) async throws -> Response {
-        guard let (key, representative) = Self.credentials(request) else { return WebController.redirect("/web/admin", cookie: nil) }
+        guard let credentials = credentials(request) else { return WebController.redirect(base, cookie: nil) }
         let form = try await WebForm(request)
-        guard form.optional("csrf") == Self.csrf(key) else { throw WebController.forgedForm }
+        guard form.optional("csrf") == Self.csrf(credentials) else { throw WebController.forgedForm }
         let name = try context.parameters.require("action")
-        guard let action = Self.actions.first(where: { $0.name == name }) else { throw APIError.notFound("console action") }
+        guard let action = actions.first(where: { $0.name == name }) else { throw APIError.notFound("console action") }
         let (path, body): (String, [String: Any]?)
         do {
-            (path, body) = try action.request(form, representative)
+            (path, body) = try action.request(form, credentials.second)
         } catch let refusal as WebRefusal {
-            return Self.console(key: key, representative: representative, outcome: (action, .refused(refusal), nil), status: .badRequest)
+            return console(credentials, outcome: (action, .refused(refusal), nil), status: .badRequest)
         }
-        let answer = try await inProcess.call(action.method, path, bearer: key, body: body, context: context)
+        let answer = try await inProcess.call(action.method, path, as: caller(credentials), body: body, context: context)
         let shown = answer.json.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) }
             .map { String(decoding: $0, as: UTF8.self) }
         guard (200..<300).contains(answer.status) else {
-            return Self.console(key: key, representative: representative, outcome: (action, .refused(WebRefusal(answer.json)), nil),
-                                status: HTTPResponse.Status(code: answer.status))
+            return console(credentials, outcome: (action, .refused(WebRefusal(answer.json)), nil), status: HTTPResponse.Status(code: answer.status))
         }
-        return Self.console(key: key, representative: representative, outcome: (action, .done("\(action.title): done."), shown))
+        return console(credentials, outcome: (action, .done("\(action.title): done."), shown))
     }
 
     // MARK: Pages
 
-    static func loginPage(refusal: WebRefusal?, status: HTTPResponse.Status) -> Response {
+    func loginPage(refusal: WebRefusal?, status: HTTPResponse.Status) -> Response {
         var html = HTML()
-        html.raw("<header><h1>Tally customer service</h1></header>")
+        html.raw("<header><h1>")
+        html.text(heading)
+        html.raw("</h1></header>")
         html.notice(refusal.map { .refused($0) })
-        html.form(action: "/web/admin/login", csrf: nil) { form in
-            form.field("representative", label: "Your name", placeholder: "name")
-            form.field("key", label: "Admin key", placeholder: "", type: "password")
+        html.form(action: base + "/login", csrf: nil) { form in
+            switch kind {
+            case .customerService:
+                form.field("representative", label: "Your name", placeholder: "name")
+                form.field("key", label: "Admin key", placeholder: "", type: "password")
+            case .vendor:
+                form.field("keyID", label: "Signing key ID", placeholder: "vk_…")
+                form.field("secret", label: "Secret", placeholder: "", type: "password")
+            }
             form.raw("<button>Log in</button>")
         }
         return WebController.htmlPage(html, status: status, setCookie: nil)
     }
 
-    static func console(
-        key: String, representative: String, outcome: (action: Action, notice: WebController.Notice, json: String?)?,
-        status: HTTPResponse.Status = .ok
+    func console(
+        _ credentials: Credentials, outcome: (action: Action, notice: WebController.Notice, json: String?)?, status: HTTPResponse.Status = .ok
     ) -> Response {
         var html = HTML()
-        html.raw("<header><h1>Tally customer service</h1><p>")
-        html.text(representative)
+        html.raw("<header><h1>")
+        html.text(heading)
+        html.raw("</h1><p>")
+        html.text(kind == .customerService ? credentials.second : credentials.first)
         html.raw("</p>")
-        html.form(action: "/web/admin/logout", csrf: csrf(key)) { $0.raw("<button>Log out</button>") }
+        html.form(action: base + "/logout", csrf: Self.csrf(credentials)) { $0.raw("<button>Log out</button>") }
         html.raw("</header>")
         if let outcome {
             html.raw("<section><h2>")
@@ -186,13 +274,14 @@ struct ConsoleController {
             html.raw("</section>")
         }
         for action in actions {
-            html.form(action: "/web/admin/\(action.name)", csrf: csrf(key)) { form in
+            html.form(action: "\(base)/\(action.name)", csrf: Self.csrf(credentials)) { form in
                 form.raw("<h3>")
                 form.text(action.title)
                 form.raw("</h3>")
                 for input in action.inputs {
                     switch input {
                     case .text(let name, let label): form.field(name, label: label, placeholder: "")
+                    case .optional(let name, let label): form.field(name, label: label, placeholder: "", required: false)
                     case .amount(let name, let label): form.field(name, label: label, placeholder: "12.50")
                     case .currency: form.currencySelect()
                     case .choice(let name, let label, let options): form.select(name, label: label, options: options)
@@ -206,16 +295,16 @@ struct ConsoleController {
 
     // MARK: Cookies
 
-    static func credentials(_ request: Request) -> (key: String, representative: String)? {
-        guard let key = WebController.cookie(keyCookie, in: request),
-              let representative = WebController.cookie(representativeCookie, in: request)?.removingPercentEncoding
+    func credentials(_ request: Request) -> Credentials? {
+        guard let first = WebController.cookie(cookieNames.0, in: request)?.removingPercentEncoding,
+              let second = WebController.cookie(cookieNames.1, in: request)?.removingPercentEncoding
         else { return nil }
-        return (key, representative)
+        return (first, second)
     }
 
-    static func csrf(_ key: String) -> String {
-        String(SHA256.hash(Array(("tally-console-form:" + key).utf8)).description.prefix(32))
+    static func csrf(_ credentials: Credentials) -> String {
+        String(SHA256.hash(Array(("tally-console-form:\(credentials.first)\n\(credentials.second)").utf8)).description.prefix(32))
     }
 
-    static func clear(_ name: String) -> String { "\(name)=; Path=/web/admin; HttpOnly; SameSite=Strict; Max-Age=0" }
+    func clear(_ name: String) -> String { "\(name)=; Path=\(base); HttpOnly; SameSite=Strict; Max-Age=0" }
 }

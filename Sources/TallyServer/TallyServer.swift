@@ -154,7 +154,8 @@ public enum TallyServer {
         addAPIRoutes(api: api, to: inProcess)
         let calls = InProcessAPI(responder: inProcess.buildResponder())
         WebController(api: api, inProcess: calls).addRoutes(to: router)
-        ConsoleController(inProcess: calls).addRoutes(to: router)
+        ConsoleController(kind: .customerService, api: api, inProcess: calls).addRoutes(to: router)
+        ConsoleController(kind: .vendor, api: api, inProcess: calls).addRoutes(to: router)
         // Last: a middleware added after the routes wraps only the router's not-found answer.
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
         return router

@@ -629,10 +629,37 @@ struct InProcessAPI {
         let json: Any?
     }
 
+    /// Who a call is from: a bearer (a user's session, the admin key), or a vendor whose
+    /// requests are signed as its own client would sign them.
+    enum Caller {
+        case bearer(String)
+        case vendor(keyID: String, secret: [UInt8], nowSeconds: UInt64)
+        case anonymous
+    }
+
     func call(_ method: HTTPRequest.Method, _ path: String, bearer: String?, body: [String: Any]?, context: TallyContext) async throws -> Answer {
+        try await call(method, path, as: bearer.map { .bearer($0) } ?? .anonymous, body: body, context: context)
+    }
+
+    func call(_ method: HTTPRequest.Method, _ path: String, as caller: Caller, body: [String: Any]?, context: TallyContext) async throws -> Answer {
         var fields: HTTPFields = [.contentType: "application/json"]
-        if let bearer { fields[.authorization] = "Bearer " + bearer }
         let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
+        switch caller {
+        case .bearer(let token):
+            fields[.authorization] = "Bearer " + token
+        case .vendor(let keyID, let secret, let nowSeconds):
+            let nonce = Hex.encode(SecureRandom.bytes(16))
+            let idempotencyKey = method == .get ? nil : "web-" + Hex.encode(SecureRandom.bytes(12))
+            fields[.tallyKey] = keyID
+            fields[.tallyTimestamp] = String(nowSeconds)
+            fields[.tallyNonce] = nonce
+            fields[.tallySignature] = VendorSignature.sign(
+                secret: secret, method: method.rawValue, pathAndQuery: path, timestamp: String(nowSeconds), nonce: nonce,
+                idempotencyKey: idempotencyKey, body: bytes)
+            if let idempotencyKey { fields[.idempotencyKey] = idempotencyKey }
+        case .anonymous:
+            break
+        }
         let request = Request(
             head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path, headerFields: fields),
             body: RequestBody(buffer: ByteBuffer(bytes: bytes)))

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Ledger
+import TallyCrypto
 import Testing
 @testable import TallyServer
 
@@ -223,6 +224,51 @@ struct ConsoleTests {
             // A user's session is not an admin key.
             let asUser = try await client.send(.get, "/web/admin", headers: [.cookie: "\(WebController.cookieName)=x"])
             #expect(asUser.status == .ok && asUser.text.contains("Admin key"))
+        }
+    }
+}
+
+/// The vendors' console: their API's routes as forms, signed with their key.
+@Suite("Web console for vendors")
+struct VendorConsoleTests {
+    @Test("log in with a signing key, register content, see the settlement and a purchase; a wrong secret is refused")
+    func vendorConsole() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let secret = Hex.encode(vendor.secret)
+            let wrong = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
+                                              body: WebTests.form([("keyID", vendor.keyID), ("secret", String(repeating: "ab", count: 32))]))
+            #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil, "\(wrong.text)")
+            let login = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
+                                              body: WebTests.form([("keyID", vendor.keyID), ("secret", secret)]))
+            #expect(login.status == .seeOther && login.headers[values: .setCookie].count == 2, "\(login.text)")
+            #expect(login.headers[values: .setCookie].allSatisfy { $0.contains("HttpOnly") && $0.contains("Path=/web/vendor") })
+            let headers: HTTPFields = [
+                .cookie: "\(ConsoleController.vendorKeyCookie)=\(vendor.keyID); \(ConsoleController.vendorSecretCookie)=\(secret)",
+                .contentType: "application/x-www-form-urlencoded",
+            ]
+            let page = try await client.send(.get, "/web/vendor", headers: headers)
+            #expect(page.status == .ok && page.text.contains("Register content"))
+            let csrf = try WebTests.csrf(page.text)
+
+            let registered = try await client.send(.post, "/web/vendor/content", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("content", "essay-1"), ("title", "An essay"), ("price", "1.25"), ("currency", "USD"),
+                ("url", "https://shop.example/essays/1"), ("description", ""), ("views", "3"), ("days", ""), ("holder", "author-9"), ("basisPoints", "1500"),
+            ]))
+            #expect(registered.status == .ok && registered.text.contains("Register content: done."), "\(registered.text)")
+            // The catalog holds it: a user buys it by its ID, at the price typed in dollars.
+            let user = try await client.fundedUser("erin")
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": try await client.purchaseToken(user), "content": "essay-1"])
+            #expect(bought.status == .created && bought.json["amount"] as? Int == 125, "\(bought.text)")
+            let transaction = try #require(bought.json["transaction"] as? String)
+            let status = try await client.send(.post, "/web/vendor/purchase", headers: headers, body: WebTests.form([("csrf", csrf), ("transaction", transaction)]))
+            #expect(status.status == .ok && status.text.contains("&quot;status&quot; : &quot;captured&quot;"), "\(status.text)")
+            // A URL off the vendor's sites is the ledger's refusal, shown with its field.
+            let offSite = try await client.send(.post, "/web/vendor/content", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("content", "essay-2"), ("title", "Elsewhere"), ("price", "1.00"), ("currency", "USD"), ("url", "https://other.example/x"),
+            ]))
+            #expect(offSite.status == .unprocessableContent && offSite.text.contains("Field: url"), "\(offSite.text)")
         }
     }
 }
