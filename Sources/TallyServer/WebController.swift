@@ -565,14 +565,14 @@ struct HTML {
         raw("\"\(required ? " required" : "")></label>")
     }
 
-    mutating func select(_ name: String, label: String, options: [(value: String, label: String)]) {
+    mutating func select(_ name: String, label: String, options: [(value: String, label: String)], selected: String? = nil) {
         raw("<label>")
         text(label)
         raw(" <select name=\"\(name)\">")
         for option in options {
             raw("<option value=\"")
             text(option.value)
-            raw("\">")
+            raw(option.value == selected ? "\" selected>" : "\">")
             text(option.label)
             raw("</option>")
         }
@@ -580,7 +580,7 @@ struct HTML {
     }
 
     mutating func currencySelect() {
-        select("currency", label: "Currency", options: Currency.iso4217.keys.sorted().map { ($0, $0) })
+        select("currency", label: "Currency", options: Currency.iso4217.keys.sorted().map { ($0, $0) }, selected: "USD")
     }
 
     mutating func notice(_ notice: WebController.Notice?) {
