@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import Ledger
+
+/// A refusal shown on a page: the problem's title, detail and field.
+struct WebRefusal: Error {
+    let title: String
+    let detail: String?
+    let field: String?
+
+    init(title: String, detail: String?, field: String?) {
+        self.title = title
+        self.detail = detail
+        self.field = field
+    }
+
+    /// From an API problem document.
+    init(_ json: Any?) {
+        let problem = json as? [String: Any] ?? [:]
+        title = problem["title"] as? String ?? "The request was refused"
+        detail = problem["detail"] as? String
+        field = problem["field"] as? String
+    }
+}
+
+/// A posted HTML form (`application/x-www-form-urlencoded`), at most 16 KiB.
+struct WebForm {
+    private var values: [String: String] = [:]
+
+    init(values: [String: String]) {
+        self.values = values
+    }
+
+    /// The form's fields. The request's `Origin`, when a browser sends one, must be this
+    /// server's own: a form posted from another site is refused (so is a login forced on a
+    /// visitor from elsewhere).
+    init(_ request: Request) async throws {
+        if let origin = request.headers.value(of: .origin), origin != "null" {
+            guard let url = URL(string: origin), let host = url.host,
+                  request.head.authority == host + (url.port.map { ":\($0)" } ?? "")
+            else { throw WebController.forgedForm }
+        }
+        let bytes = try await RequestBodies.bytes(request, limit: 16 * 1024, mediaType: "application/x-www-form-urlencoded")
+        let text = String(decoding: bytes, as: UTF8.self)
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]) else { continue }
+            let value = parts.count > 1 ? Self.decode(parts[1]) ?? "" : ""
+            if values[name] == nil { values[name] = value }
+        }
+    }
+
+    private static func decode(_ part: Substring) -> String? {
+        part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    func optional(_ name: String) -> String? {
+        guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func text(_ name: String) throws -> String {
+        guard let value = optional(name) else { throw WebRefusal(title: "A field is missing", detail: "\(name) is required", field: name) }
+        return value
+    }
+
+    func currency(_ name: String) throws -> Currency {
+        let code = try text(name)
+        guard let currency = Currency(code: code) else {
+            throw WebRefusal(title: "Unknown currency", detail: "\(code) is not a supported currency", field: name)
+        }
+        return currency
+    }
+
+    /// An amount typed in the currency's units ("12.50"), as minor units: at most as many
+    /// decimals as the currency has, positive, and within 64 bits.
+    func amount(_ name: String, _ currency: Currency) throws -> Int64 {
+        let typed = try text(name)
+        let refusal = WebRefusal(
+            title: "An amount is not valid",
+            detail: "\(typed) is not a positive amount in \(currency.code) with at most \(currency.minorUnits) decimals", field: name)
+        let parts = typed.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0], fraction = parts.count > 1 ? parts[1] : ""
+        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), fraction.utf8.allSatisfy({ (48...57).contains($0) }),
+              fraction.count <= currency.minorUnits, parts.count == 1 || !fraction.isEmpty
+        else { throw refusal }
+        var result: Int64 = 0
+        for digit in (whole + fraction + String(repeating: "0", count: currency.minorUnits - fraction.count)).utf8 {
+            let (times, overflowA) = result.multipliedReportingOverflow(by: 10)
+            let (plus, overflowB) = times.addingReportingOverflow(Int64(digit - 48))
+            guard !overflowA, !overflowB else { throw refusal }
+            result = plus
+        }
+        guard result > 0 else { throw refusal }
+        return result
+    }
+
+    /// An amount already in minor units (a hidden field the page wrote).
+    func minorUnits(_ name: String) throws -> Int64 {
+        guard let value = Int64(try text(name)) else { throw WebRefusal(title: "An amount is not valid", detail: nil, field: name) }
+        return value
+    }
+}
+
+/// HTML written with every value escaped.
+struct HTML {
+    private(set) var text = ""
+
+    mutating func raw(_ markup: String) { text += markup }
+
+    mutating func text(_ value: String) {
+        for character in value.unicodeScalars {
+            switch character {
+            case "&": text += "&amp;"
+            case "<": text += "&lt;"
+            case ">": text += "&gt;"
+            case "\"": text += "&quot;"
+            case "'": text += "&#39;"
+            default: text.unicodeScalars.append(character)
+            }
+        }
+    }
+
+    mutating func form(action: String, csrf: String?, inline: Bool = false, _ body: (inout HTML) -> Void) {
+        raw("<form method=\"post\" action=\"\(action)\"\(inline ? " class=\"inline\"" : "")>")
+        if let csrf { hidden("csrf", csrf) }
+        body(&self)
+        raw("</form>")
+    }
+
+    mutating func hidden(_ name: String, _ value: String) {
+        raw("<input type=\"hidden\" name=\"\(name)\" value=\"")
+        text(value)
+        raw("\">")
+    }
+
+    mutating func field(_ name: String, label: String, placeholder: String, type: String = "text", required: Bool = true) {
+        raw("<label>")
+        text(label)
+        raw(" <input name=\"\(name)\" type=\"\(type)\" placeholder=\"")
+        text(placeholder)
+        raw("\"\(required ? " required" : "")></label>")
+    }
+
+    mutating func select(_ name: String, label: String, options: [(value: String, label: String)], selected: String? = nil) {
+        raw("<label>")
+        text(label)
+        raw(" <select name=\"\(name)\">")
+        for option in options {
+            raw("<option value=\"")
+            text(option.value)
+            raw(option.value == selected ? "\" selected>" : "\">")
+            text(option.label)
+            raw("</option>")
+        }
+        raw("</select></label>")
+    }
+
+    mutating func currencySelect() {
+        select("currency", label: "Currency", options: Currency.iso4217.keys.sorted().map { ($0, $0) }, selected: "USD")
+    }
+
+    mutating func notice(_ notice: WebController.Notice?) {
+        switch notice {
+        case .done(let message):
+            raw("<p class=\"done\" role=\"status\">")
+            text(message)
+            raw("</p>")
+        case .refused(let refusal):
+            raw("<div class=\"refused\" role=\"alert\"><p><strong>")
+            text(refusal.title)
+            raw("</strong></p>")
+            if let detail = refusal.detail { raw("<p>"); text(detail); raw("</p>") }
+            if let field = refusal.field { raw("<p>Field: "); text(field); raw("</p>") }
+            raw("</div>")
+        case nil:
+            break
+        }
+    }
+}
