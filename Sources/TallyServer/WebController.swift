@@ -69,7 +69,20 @@ struct WebController {
         router.post("web/disputes") { request, context in
             try await act(request, context, "/v1/me/disputes") { ["transaction": try $0.text("transaction"), "reason": try $0.text("reason")] }
         }
+        router.post("web/members") { request, context in
+            try await act(request, context, "/v1/me/members") { ["login": try $0.text("login"), "password": try $0.text("password")] }
+        }
+        router.post("web/members/remove") { request, context in
+            try await act(request, context, method: .delete, done: "member-removed") { form in
+                guard let member = InProcessAPI.segment(try form.text("member")) else {
+                    throw WebRefusal(title: "No such member", detail: nil, field: "member")
+                }
+                return ("/v1/me/members/\(member)", nil)
+            }
+        }
         router.post("web/access") { request, context in try await access(request, context) }
+        router.post("web/purchase-token") { request, context in try await purchaseToken(request, context) }
+        router.get("web/history") { request, context in try await history(request, context) }
     }
 
     // MARK: Pages
@@ -110,17 +123,19 @@ struct WebController {
         if let member = profile["member"] as? String { html.raw(" (member "); html.text(member); html.raw(")") }
         html.raw("</p>")
         html.form(action: "/web/logout", csrf: Self.csrf(session)) { $0.raw("<button>Log out</button>") }
+        html.form(action: "/web/purchase-token", csrf: Self.csrf(session)) { $0.raw("<button>Get a purchase token for a vendor's site</button>") }
         html.raw("</header>")
         html.notice(notice)
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderPurchases(&html, list, csrf: Self.csrf(session))
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
+        renderMembers(&html, profile["members"] as? [String] ?? [], isHolder: profile["member"] == nil, csrf: Self.csrf(session))
         return page(html, status: status)
     }
 
     private func renderWallets(_ html: inout HTML, _ wallets: [[String: Any]], csrf: String) {
-        html.raw("<section><h2>Wallets</h2><table><tr><th>Currency</th><th>Balance</th><th>Held</th><th>Pending</th><th>Incentives</th><th>Credit line</th></tr>")
+        html.raw("<section><h2>Wallets</h2><table><tr><th>Currency</th><th>Balance</th><th>Held</th><th>Pending</th><th>Incentives</th><th>Credit line</th><th></th></tr>")
         for wallet in wallets {
             let code = wallet["currency"] as? String ?? ""
             let currency = Currency(code: code)
@@ -128,7 +143,10 @@ struct WebController {
             for key in ["balance", "held", "pending", "incentives"] {
                 html.raw("<td class=\"n\">"); html.text(Self.format(wallet[key], currency)); html.raw("</td>")
             }
-            html.raw("<td class=\"n\">"); html.text(Self.format(wallet["creditInUse"], currency) + " of " + Self.format(wallet["creditLimit"], currency)); html.raw("</td></tr>")
+            html.raw("<td class=\"n\">"); html.text(Self.format(wallet["creditInUse"], currency) + " of " + Self.format(wallet["creditLimit"], currency))
+            html.raw("</td><td><a href=\"/web/history?currency=")
+            html.text(code)
+            html.raw("\">History</a></td></tr>")
         }
         html.raw("</table>")
         if wallets.isEmpty { html.raw("<p>No wallet yet: open one below.</p>") }
@@ -210,6 +228,28 @@ struct WebController {
         html.raw("</section>")
     }
 
+    private func renderMembers(_ html: inout HTML, _ members: [String], isHolder: Bool, csrf: String) {
+        html.raw("<section><h2>Members</h2><p>Members share this account's wallets, each with a login of their own.</p>")
+        for member in members {
+            html.form(action: "/web/members/remove", csrf: csrf, inline: true) { form in
+                form.raw("<p>")
+                form.text(member)
+                form.hidden("member", member)
+                if isHolder { form.raw(" <button>Remove</button>") }
+                form.raw("</p>")
+            }
+        }
+        if isHolder {
+            html.form(action: "/web/members", csrf: csrf) { form in
+                form.raw("<h3>Add a member</h3>")
+                form.field("login", label: "Their login name", placeholder: "login")
+                form.field("password", label: "Their first password", placeholder: "", type: "password")
+                form.raw("<button>Add member</button>")
+            }
+        }
+        html.raw("</section>")
+    }
+
     private func renderTransfer(_ html: inout HTML, csrf: String) {
         html.raw("<section><h2>Transfer tokens</h2>")
         html.form(action: "/web/transfers", csrf: csrf) { form in
@@ -254,25 +294,35 @@ struct WebController {
         return Self.redirect("/web", cookie: "\(Self.cookieName)=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0")
     }
 
-    /// Runs the form's action through `path` and shows the outcome on the dashboard.
-    func act(_ request: Request, _ context: TallyContext, _ path: String, body: (WebForm) throws -> [String: Any]) async throws -> Response {
+    /// Runs the form's action through `path` (a POST of the JSON `body`) and shows the outcome
+    /// on the dashboard.
+    func act(_ request: Request, _ context: TallyContext, _ path: String, body: @escaping (WebForm) throws -> [String: Any]) async throws -> Response {
+        try await act(request, context, method: .post, done: String(path.split(separator: "/").last ?? "")) { form in (path, try body(form)) }
+    }
+
+    /// Runs the form's action (`request` gives the API path and JSON body) and shows the
+    /// outcome on the dashboard, with the notice `done` names.
+    func act(
+        _ request: Request, _ context: TallyContext, method: HTTPRequest.Method, done: String,
+        _ make: (WebForm) throws -> (path: String, body: [String: Any]?)
+    ) async throws -> Response {
         guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
         let form = try await WebForm(request)
         guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
-        let json: [String: Any]
+        let (path, json): (String, [String: Any]?)
         do {
-            json = try body(form)
+            (path, json) = try make(form)
         } catch let refusal as WebRefusal {
             return try await dashboard(session: session, context: context, notice: .refused(refusal), status: .badRequest)
         }
-        let answer = try await call(.post, path, session: session, body: json, context: context)
+        let answer = try await call(method, path, session: session, body: json, context: context)
         guard (200..<300).contains(answer.status) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)),
                                        status: HTTPResponse.Status(code: answer.status))
         }
         let sequence = ((answer.json as? [String: Any])?["sequence"] as? NSNumber)?.uint64Value ?? 0
         // The next page waits for the read models to reach the write (`minSequence`).
-        return Self.redirect("/web?done=\(path.split(separator: "/").last ?? "")&minSequence=\(sequence)", cookie: nil)
+        return Self.redirect("/web?done=\(done)&minSequence=\(sequence)", cookie: nil)
     }
 
     /// An access grant for purchased content, shown with the link that opens it at the vendor.
@@ -296,6 +346,56 @@ struct WebController {
         html.text(token)
         html.raw("</code></p><p><a href=\"/web\">Back</a></p></section>")
         return page(html, status: .created)
+    }
+
+    /// A purchase token to paste into a vendor's site: the user's identity, encrypted, good only
+    /// inside the purchase window after login.
+    func purchaseToken(_ request: Request, _ context: TallyContext) async throws -> Response {
+        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
+        let form = try await WebForm(request)
+        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        let answer = try await call(.post, "/v1/me/purchase-token", session: session, context: context)
+        guard answer.status == 201, let token = (answer.json as? [String: Any])?["purchaseToken"] as? String else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
+        }
+        var html = HTML()
+        html.raw("<header><h1>Tally</h1></header><section><h2>Your purchase token</h2><p>Give it to the vendor's site to pay there; it tells the site nothing about you, and works only until your purchase window closes.</p><p><code>")
+        html.text(token)
+        html.raw("</code></p><p><a href=\"/web\">Back</a></p></section>")
+        return page(html, status: .created)
+    }
+
+    /// A wallet's history, newest first (the last 100 entries).
+    func history(_ request: Request, _ context: TallyContext) async throws -> Response {
+        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
+        let code = request.uri.queryParameters.get("currency") ?? ""
+        guard let currency = Currency(code: code) else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "Unknown currency", detail: nil, field: "currency")), status: .badRequest)
+        }
+        let answer = try await call(.get, "/v1/me/history/\(currency.code)?limit=100", session: session, context: context)
+        guard answer.status == 200 else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
+        }
+        let entries = ((answer.json as? [String: Any])?["data"] as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+        var html = HTML()
+        html.raw("<header><h1>Tally</h1><p><a href=\"/web\">Back</a></p></header><section><h2>")
+        html.text(currency.code + " history")
+        html.raw("</h2><table><tr><th>When</th><th>What</th><th>With</th><th>Amount</th><th>Held</th></tr>")
+        for entry in entries {
+            html.raw("<tr><td>")
+            if let time = entry["timeMilliseconds"] as? NSNumber {
+                html.text(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(time.uint64Value) / 1000)))
+            }
+            html.raw("</td><td>"); html.text(entry["eventType"] as? String ?? "")
+            html.raw("</td><td>"); html.text(entry["counterparty"] as? String ?? "")
+            html.raw("</td><td class=\"n\">"); html.text(Self.format(entry["amount"], currency))
+            html.raw("</td><td class=\"n\">"); html.text(Self.format(entry["held"], currency))
+            html.raw("</td></tr>")
+        }
+        html.raw("</table>")
+        if entries.isEmpty { html.raw("<p>Nothing yet.</p>") }
+        html.raw("</section>")
+        return page(html, status: .ok)
     }
 
     /// The content's URL with the grant added as `tally_grant`; only http(s) URLs (registered by
@@ -421,6 +521,7 @@ struct WebController {
 
     static func doneText(_ action: String) -> String {
         ["funds": "Funds added.", "wallets": "Wallet opened.", "limits": "Limit set.", "remove": "Limit removed.",
-         "transfers": "Tokens transferred.", "disputes": "Dispute opened."][action] ?? "Done."
+         "transfers": "Tokens transferred.", "disputes": "Dispute opened.", "members": "Member added.",
+         "member-removed": "Member removed."][action] ?? "Done."
     }
 }

@@ -125,6 +125,24 @@ struct WebTests {
             home = try await client.send(.get, try #require(disputed.headers[.location]), headers: Self.cookie(session))
             #expect(home.text.contains("Dispute opened.") && home.text.contains("disputed"), "\(home.text)")
 
+            // The wallet's history, a purchase token, and a member added and removed.
+            let history = try await client.send(.get, "/web/history?currency=USD", headers: Self.cookie(session))
+            #expect(history.status == .ok && history.text.contains("FundsAdded") && history.text.contains("<td class=\"n\">12.50</td>"), "\(history.text)")
+            let nowhere = try await client.send(.get, "/web/history?currency=XYZ", headers: Self.cookie(session))
+            #expect(nowhere.status == .badRequest && nowhere.text.contains("Unknown currency"))
+            let minted = try await client.send(.post, "/web/purchase-token", headers: Self.cookie(session), body: Self.form([("csrf", csrf)]))
+            #expect(minted.status == .created && minted.text.contains("Your purchase token"), "\(minted.text)")
+            let added = try await client.send(.post, "/web/members", headers: Self.cookie(session),
+                                              body: Self.form([("csrf", csrf), ("login", "bobby"), ("password", "another long password")]))
+            #expect(added.status == .seeOther, "\(added.text)")
+            home = try await client.send(.get, try #require(added.headers[.location]), headers: Self.cookie(session))
+            let member = try #require(home.text.range(of: #"m_[0-9a-f]{24}"#, options: .regularExpression).map { String(home.text[$0]) }, "\(home.text)")
+            #expect(home.text.contains("Member added."))
+            let removed = try await client.send(.post, "/web/members/remove", headers: Self.cookie(session), body: Self.form([("csrf", csrf), ("member", member)]))
+            #expect(removed.status == .seeOther, "\(removed.text)")
+            home = try await client.send(.get, try #require(removed.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Member removed.") && !home.text.contains(member), "\(home.text)")
+
             // Log out: the cookie is cleared and the old session no longer opens the page.
             let out = try await client.send(.post, "/web/logout", headers: Self.cookie(session), body: Self.form([("csrf", csrf)]))
             #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
