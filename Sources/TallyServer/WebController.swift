@@ -306,9 +306,7 @@ struct WebController {
         _ request: Request, _ context: TallyContext, method: HTTPRequest.Method, done: String,
         _ make: (WebForm) throws -> (path: String, body: [String: Any]?)
     ) async throws -> Response {
-        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
-        let form = try await WebForm(request)
-        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        guard let (session, form) = try await posted(request) else { return Self.redirect("/web", cookie: nil) }
         let (path, json): (String, [String: Any]?)
         do {
             (path, json) = try make(form)
@@ -327,9 +325,7 @@ struct WebController {
 
     /// An access grant for purchased content, shown with the link that opens it at the vendor.
     func access(_ request: Request, _ context: TallyContext) async throws -> Response {
-        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
-        let form = try await WebForm(request)
-        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        guard let (session, form) = try await posted(request) else { return Self.redirect("/web", cookie: nil) }
         guard let transaction = InProcessAPI.segment(try form.text("transaction")) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "No such purchase", detail: nil, field: "transaction")), status: .notFound)
         }
@@ -348,12 +344,19 @@ struct WebController {
         return page(html, status: .created)
     }
 
+    /// The session and form of a post from one of the user's pages (nil without a session);
+    /// a form without the session's token is refused.
+    func posted(_ request: Request) async throws -> (session: String, form: WebForm)? {
+        guard let session = Self.session(request) else { return nil }
+        let form = try await WebForm(request)
+        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        return (session, form)
+    }
+
     /// A purchase token to paste into a vendor's site: the user's identity, encrypted, good only
     /// inside the purchase window after login.
     func purchaseToken(_ request: Request, _ context: TallyContext) async throws -> Response {
-        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
-        let form = try await WebForm(request)
-        guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
+        guard let (session, _) = try await posted(request) else { return Self.redirect("/web", cookie: nil) }
         let answer = try await call(.post, "/v1/me/purchase-token", session: session, context: context)
         guard answer.status == 201, let token = (answer.json as? [String: Any])?["purchaseToken"] as? String else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
