@@ -281,7 +281,9 @@ struct WebController {
         guard answer.status == 200, let session = (answer.json as? [String: Any])?["session"] as? String else {
             return page(loginForm(notice: .refused(WebRefusal(answer.json))), status: HTTPResponse.Status(code: answer.status))
         }
-        let maxAge = max(0, ((answer.json as? [String: Any])?["expiresAtMilliseconds"] as? NSNumber).map { Int(($0.uint64Value - api.now) / 1000) } ?? 0)
+        let expires = ((answer.json as? [String: Any])?["expiresAtMilliseconds"] as? NSNumber)?.uint64Value ?? 0
+        let now = api.now
+        let maxAge = expires > now ? (expires - now) / 1000 : 0
         return Self.redirect("/web", cookie: "\(Self.cookieName)=\(session); Path=/web; HttpOnly; SameSite=Strict; Max-Age=\(maxAge)")
     }
 
