@@ -92,7 +92,8 @@ struct WebController {
         let query = request.uri.queryParameters
         let minSequence = query.get("minSequence").flatMap { UInt64($0) }
         return try await dashboard(
-            session: session, context: context, notice: query.get("done").map { .done(Self.doneText($0)) }, minSequence: minSequence)
+            session: session, context: context, notice: query.get("done").map { .done(Self.doneText($0)) }, minSequence: minSequence,
+            before: query.get("before").flatMap { UInt64($0) })
     }
 
     enum Notice {
@@ -101,9 +102,11 @@ struct WebController {
     }
 
     /// The account's page; `minSequence` (the sequence of the write just made) makes the reads
-    /// wait until the read models reflect it.
+    /// wait until the read models reflect it, and `before` shows the purchases older than a
+    /// page's last.
     func dashboard(
-        session: String, context: TallyContext, notice: Notice?, status: HTTPResponse.Status = .ok, minSequence: UInt64? = nil
+        session: String, context: TallyContext, notice: Notice?, status: HTTPResponse.Status = .ok, minSequence: UInt64? = nil,
+        before: UInt64? = nil
     ) async throws -> Response {
         let me = try await call(.get, "/v1/me", session: session, context: context)
         guard me.status == 200, let profile = me.json as? [String: Any] else {
@@ -113,9 +116,11 @@ struct WebController {
         }
         let wait = minSequence.map { "minSequence=\($0)" }
         let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
-        let purchases = try await call(.get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        let purchases = try await call(
+            .get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? "") + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
-        let list = ((purchases.json as? [String: Any])?["data"] as? [String: Any])?["purchases"] as? [[String: Any]] ?? []
+        let listed = (purchases.json as? [String: Any])?["data"] as? [String: Any]
+        let list = listed?["purchases"] as? [[String: Any]] ?? []
         var html = HTML()
         let name = profile["name"] as? String ?? (profile["user"] as? String ?? "")
         html.raw("<header><h1>Tally</h1><p>Signed in as ")
@@ -127,7 +132,7 @@ struct WebController {
         html.raw("</header>")
         html.notice(notice)
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
-        renderPurchases(&html, list, csrf: Self.csrf(session))
+        renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
         renderMembers(&html, profile["members"] as? [String] ?? [], isHolder: profile["member"] == nil, csrf: Self.csrf(session))
@@ -165,7 +170,7 @@ struct WebController {
         html.raw("</section>")
     }
 
-    private func renderPurchases(_ html: inout HTML, _ purchases: [[String: Any]], csrf: String) {
+    private func renderPurchases(_ html: inout HTML, _ purchases: [[String: Any]], csrf: String, older: String?) {
         html.raw("<section><h2>Purchases, across every vendor</h2>")
         guard !purchases.isEmpty else {
             html.raw("<p>No purchases yet.</p></section>")
@@ -197,7 +202,9 @@ struct WebController {
             }
             html.raw("</td></tr>")
         }
-        html.raw("</table></section>")
+        html.raw("</table>")
+        if let older { html.raw("<p><a href=\"\(older)\">Older purchases</a></p>") }
+        html.raw("</section>")
     }
 
     private func renderLimits(_ html: inout HTML, _ limits: [[String: Any]], csrf: String) {
@@ -377,11 +384,14 @@ struct WebController {
         guard let currency = Currency(code: code) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "Unknown currency", detail: nil, field: "currency")), status: .badRequest)
         }
-        let answer = try await call(.get, "/v1/me/history/\(currency.code)?limit=100", session: session, context: context)
+        let before = request.uri.queryParameters.get("before").flatMap { UInt64($0) }
+        let answer = try await call(
+            .get, "/v1/me/history/\(currency.code)?limit=100" + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
         guard answer.status == 200 else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
         }
-        let entries = ((answer.json as? [String: Any])?["data"] as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+        let listed = (answer.json as? [String: Any])?["data"] as? [String: Any]
+        let entries = listed?["entries"] as? [[String: Any]] ?? []
         var html = HTML()
         html.raw("<header><h1>Tally</h1><p><a href=\"/web\">Back</a></p></header><section><h2>")
         html.text(currency.code + " history")
@@ -399,6 +409,9 @@ struct WebController {
         }
         html.raw("</table>")
         if entries.isEmpty { html.raw("<p>Nothing yet.</p>") }
+        if let next = listed?["nextBefore"] as? NSNumber {
+            html.raw("<p><a href=\"/web/history?currency=\(currency.code)&amp;before=\(next.uint64Value)\">Older entries</a></p>")
+        }
         html.raw("</section>")
         return page(html, status: .ok)
     }

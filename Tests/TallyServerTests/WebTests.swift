@@ -151,6 +151,36 @@ struct WebTests {
         }
     }
 
+    @Test("purchases and history beyond a page's 100 are reached through 'Older' links")
+    func paging() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("fay", amount: 100_000)
+            for index in 0..<102 {
+                let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                    "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent("item-\(index)", price: 10),
+                ])
+                #expect(bought.status == .created, "\(bought.text)")
+            }
+            let headers = Self.cookie(user.session)
+            let first = try await client.send(.get, "/web?minSequence=\(harness.api.journal.head)", headers: headers)
+            #expect(first.text.components(separatedBy: "<td>An article</td>").count - 1 == 100)
+            let older = try #require(first.text.range(of: #"/web\?before=[0-9]+"#, options: .regularExpression).map { String(first.text[$0]) }, "\(first.text)")
+            let second = try await client.send(.get, older, headers: headers)
+            #expect(second.text.components(separatedBy: "<td>An article</td>").count - 1 == 2)
+            #expect(!second.text.contains("Older purchases"))
+
+            let history = try await client.send(.get, "/web/history?currency=USD", headers: headers)
+            #expect(history.text.components(separatedBy: "<tr><td>").count - 1 == 100)
+            let next = try #require(history.text.range(of: #"/web/history\?currency=USD&amp;before=[0-9]+"#, options: .regularExpression)
+                .map { String(history.text[$0]).replacingOccurrences(of: "&amp;", with: "&") }, "\(history.text)")
+            let rest = try await client.send(.get, next, headers: headers)
+            // 102 purchases and the funding: 103 entries.
+            #expect(rest.text.components(separatedBy: "<tr><td>").count - 1 == 3)
+        }
+    }
+
     @Test("amounts typed in a currency's units become minor units, or are refused with the field")
     func amounts() throws {
         func parse(_ typed: String, _ code: String) -> Int64? {
