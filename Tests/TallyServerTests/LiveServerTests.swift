@@ -261,19 +261,20 @@ struct LiveConnectionTests {
     @Test("a request head trickled a byte at a time is cut off once the idle timeout has passed; each answered request restarts it")
     func slowHead() async throws {
         let directory = TemporaryDirectory()
-        let serving = try await ServeProcessTests.serving(directory.path + "/data", extra: ["--idle-timeout", "2"])
+        let serving = try await ServeProcessTests.serving(directory.path + "/data", extra: ["--idle-timeout", "5"])
         defer {
             serving.process.terminate()
             serving.process.waitUntilExit()
         }
-        // A keep-alive connection that asks every 1.2 s stays open past the 2 s from its start:
-        // the head's time runs from the previous answer, not from the connection's opening.
+        // A keep-alive connection that asks every 2 s stays open past the 5 s from its start:
+        // the idle time runs from the previous request, not from the connection's opening. (Each
+        // gap leaves 3 s to spare, for a loaded machine.)
         let descriptor = try Self.connect(port: serving.port)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        for round in 0..<3 {
-            if round > 0 { try await Task.sleep(for: .milliseconds(1200)) }
+        for round in 0..<4 {
+            if round > 0 { try await Task.sleep(for: .milliseconds(2000)) }
             let request = Array("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
             _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             var buffer = [UInt8](repeating: 0, count: 4096)
