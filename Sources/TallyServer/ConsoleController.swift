@@ -204,7 +204,7 @@ struct ConsoleController {
             return loginPage(refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
         }
         func cookie(_ name: String, _ value: String) -> String {
-            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""); Path=\(base); HttpOnly; SameSite=Strict; Max-Age=28800"
+            WebController.cookie(name, value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "", path: base, maxAge: 28800)
         }
         var response = WebController.redirect(base, cookie: cookie(cookieNames.0, first))
         response.headers.append(HTTPField(name: .setCookie, value: cookie(cookieNames.1, second)))
@@ -306,5 +306,5 @@ struct ConsoleController {
         String(SHA256.hash(Array(("tally-console-form:\(credentials.first)\n\(credentials.second)").utf8)).description.prefix(32))
     }
 
-    func clear(_ name: String) -> String { "\(name)=; Path=\(base); HttpOnly; SameSite=Strict; Max-Age=0" }
+    func clear(_ name: String) -> String { WebController.cookie(name, "", path: base, maxAge: 0) }
 }
