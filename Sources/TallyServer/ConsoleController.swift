@@ -15,9 +15,10 @@ import TallyCrypto
 ///   nonce, and an idempotency key for every write).
 ///
 /// Like the users' pages, each form is called in process (``InProcessAPI``), so every rule and
-/// refusal is the API's. The credentials travel in `HttpOnly`, `SameSite=Strict` cookies
-/// limited to the console's path, for 8 hours; each form carries a token derived from them, and
-/// a post from another `Origin` is refused.
+/// refusal is the API's. The credentials stay on the server (``ConsoleSessions``): the browser
+/// holds a random session ID in an `HttpOnly`, `SameSite=Strict` cookie limited to the
+/// console's path, for 8 hours at most; each form carries the session's random token, and a
+/// post from another `Origin` is refused.
 struct ConsoleController {
     enum Kind {
         case customerService, vendor
@@ -27,18 +28,13 @@ struct ConsoleController {
     let api: TallyAPI
     let inProcess: InProcessAPI
 
-    /// The admin console's cookies: the key, and the representative's name.
-    static let keyCookie = "tally_admin"
-    static let representativeCookie = "tally_representative"
-    /// The vendor console's: the signing key's ID, and its secret (hex).
-    static let vendorKeyCookie = "tally_vendor_key"
-    static let vendorSecretCookie = "tally_vendor_secret"
+    /// Each console's cookie: the ID of its session (``ConsoleSessions``).
+    static let adminCookie = "tally_admin_session"
+    static let vendorCookie = "tally_vendor_session"
 
     var base: String { kind == .customerService ? "/web/admin" : "/web/vendor" }
     var heading: String { kind == .customerService ? "Tally customer service" : "Tally for vendors" }
-    var cookieNames: (String, String) {
-        kind == .customerService ? (Self.keyCookie, Self.representativeCookie) : (Self.vendorKeyCookie, Self.vendorSecretCookie)
-    }
+    var cookieName: String { kind == .customerService ? Self.adminCookie : Self.vendorCookie }
     var actions: [Action] { kind == .customerService ? Self.actions : Self.vendorActions }
 
     /// A field of an action's form.
@@ -160,22 +156,22 @@ struct ConsoleController {
     func addRoutes(to router: Router<TallyContext>) {
         let path = String(base.dropFirst())
         router.get(RouterPath(path)) { request, _ in
-            guard let credentials = credentials(request) else { return loginPage(refusal: nil, status: .ok) }
-            return console(credentials, outcome: nil)
+            guard let (_, session) = session(request) else { return loginPage(refusal: nil, status: .ok) }
+            return console(session, outcome: nil)
         }
         router.post(RouterPath(path + "/login")) { request, context in try await login(request, context) }
         router.post(RouterPath(path + "/logout")) { request, _ in
             let form = try await WebForm(request)
-            if let credentials = credentials(request), form.optional("csrf") != Self.csrf(credentials) { throw WebController.forgedForm }
-            var response = WebController.redirect(base, cookie: clear(cookieNames.0))
-            response.headers.append(HTTPField(name: .setCookie, value: clear(cookieNames.1)))
-            return response
+            if let (id, session) = session(request) {
+                guard form.optional("csrf") == session.csrf else { throw WebController.forgedForm }
+                api.consoleSessions.close(id)
+            }
+            return WebController.redirect(base, cookie: api.cookie(cookieName, "", path: base, maxAge: 0))
         }
         router.post(RouterPath(path + "/:action")) { request, context in try await act(request, context) }
     }
 
-    /// The two cookie values: the admin key and the representative's name, or the vendor's
-    /// key ID and secret.
+    /// The admin key and the representative's name, or the vendor's key ID and secret.
     typealias Credentials = (first: String, second: String)
 
     func caller(_ credentials: Credentials) -> InProcessAPI.Caller {
@@ -203,33 +199,30 @@ struct ConsoleController {
         guard probe.status != 401, probe.status != 403 else {
             return loginPage(refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
         }
-        func cookie(_ name: String, _ value: String) -> String {
-            WebController.cookie(name, value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "", path: base, maxAge: 28800)
-        }
-        var response = WebController.redirect(base, cookie: cookie(cookieNames.0, first))
-        response.headers.append(HTTPField(name: .setCookie, value: cookie(cookieNames.1, second)))
-        return response
+        let id = api.consoleSessions.open(kind, first: first, second: second, now: api.now)
+        return WebController.redirect(base, cookie: api.cookie(cookieName, id, path: base, maxAge: ConsoleSessions.lifetimeMilliseconds / 1000))
     }
 
     func act(_ request: Request, _ context: TallyContext) async throws -> Response {
-        guard let credentials = credentials(request) else { return WebController.redirect(base, cookie: nil) }
+        guard let (_, session) = session(request) else { return WebController.redirect(base, cookie: nil) }
         let form = try await WebForm(request)
-        guard form.optional("csrf") == Self.csrf(credentials) else { throw WebController.forgedForm }
+        guard form.optional("csrf") == session.csrf else { throw WebController.forgedForm }
+        let credentials: Credentials = (session.first, session.second)
         let name = try context.parameters.require("action")
         guard let action = actions.first(where: { $0.name == name }) else { throw APIError.notFound("console action") }
         let (path, body): (String, [String: Any]?)
         do {
             (path, body) = try action.request(form, credentials.second)
         } catch let refusal as WebRefusal {
-            return console(credentials, outcome: (action, .refused(refusal), nil), status: .badRequest)
+            return console(session, outcome: (action, .refused(refusal), nil), status: .badRequest)
         }
         let answer = try await inProcess.call(action.method, path, as: caller(credentials), body: body, context: context)
         let shown = answer.json.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) }
             .map { String(decoding: $0, as: UTF8.self) }
         guard (200..<300).contains(answer.status) else {
-            return console(credentials, outcome: (action, .refused(WebRefusal(answer.json)), nil), status: HTTPResponse.Status(code: answer.status))
+            return console(session, outcome: (action, .refused(WebRefusal(answer.json)), nil), status: HTTPResponse.Status(code: answer.status))
         }
-        return console(credentials, outcome: (action, .done("\(action.title): done."), shown))
+        return console(session, outcome: (action, .done("\(action.title): done."), shown))
     }
 
     // MARK: Pages
@@ -255,15 +248,15 @@ struct ConsoleController {
     }
 
     func console(
-        _ credentials: Credentials, outcome: (action: Action, notice: WebController.Notice, json: String?)?, status: HTTPResponse.Status = .ok
+        _ session: ConsoleSessions.Session, outcome: (action: Action, notice: WebController.Notice, json: String?)?, status: HTTPResponse.Status = .ok
     ) -> Response {
         var html = HTML()
         html.raw("<header><h1>")
         html.text(heading)
         html.raw("</h1><p>")
-        html.text(kind == .customerService ? credentials.second : credentials.first)
+        html.text(kind == .customerService ? session.second : session.first)
         html.raw("</p>")
-        html.form(action: base + "/logout", csrf: Self.csrf(credentials)) { $0.raw("<button>Log out</button>") }
+        html.form(action: base + "/logout", csrf: session.csrf) { $0.raw("<button>Log out</button>") }
         html.raw("</header>")
         if let outcome {
             html.raw("<section><h2>")
@@ -274,7 +267,7 @@ struct ConsoleController {
             html.raw("</section>")
         }
         for action in actions {
-            html.form(action: "\(base)/\(action.name)", csrf: Self.csrf(credentials)) { form in
+            html.form(action: "\(base)/\(action.name)", csrf: session.csrf) { form in
                 form.raw("<h3>")
                 form.text(action.title)
                 form.raw("</h3>")
@@ -295,16 +288,11 @@ struct ConsoleController {
 
     // MARK: Cookies
 
-    func credentials(_ request: Request) -> Credentials? {
-        guard let first = WebController.cookie(cookieNames.0, in: request)?.removingPercentEncoding,
-              let second = WebController.cookie(cookieNames.1, in: request)?.removingPercentEncoding
+    /// The live session the request's cookie names, with its ID.
+    func session(_ request: Request) -> (id: String, session: ConsoleSessions.Session)? {
+        guard let id = WebController.cookie(cookieName, in: request),
+              let session = api.consoleSessions.session(id, kind: kind, now: api.now)
         else { return nil }
-        return (first, second)
+        return (id, session)
     }
-
-    static func csrf(_ credentials: Credentials) -> String {
-        String(SHA256.hash(Array(("tally-console-form:\(credentials.first)\n\(credentials.second)").utf8)).description.prefix(32))
-    }
-
-    func clear(_ name: String) -> String { WebController.cookie(name, "", path: base, maxAge: 0) }
 }

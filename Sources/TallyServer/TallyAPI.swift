@@ -20,6 +20,10 @@ public final class TallyAPI: Sendable {
         public var scryptLog2N: UInt64 = 15
         /// Longest a read waits for `minSequence`.
         public var readWaitMilliseconds: UInt64 = 2_000
+        /// Marks the web pages' cookies `Secure`, so that browsers send them only over HTTPS:
+        /// for a server reached through a proxy that terminates TLS (browsers would not send
+        /// such cookies back to plain `http://` at all).
+        public var secureCookies = false
         public init() {}
     }
 
@@ -39,6 +43,8 @@ public final class TallyAPI: Sendable {
     let metrics: TallyMetrics
     let inFlight = Mutex<Set<String>>([])
     let loginThrottle = LoginThrottle()
+    /// The web consoles' logins (``ConsoleSessions``).
+    let consoleSessions = ConsoleSessions()
     /// Where passwords are hashed and checked (see ``BlockingWorkers``): at most 64 waiting,
     /// about 3.5 s of scrypt at the default cost on one thread.
     let passwordWorkers = BlockingWorkers(name: "tally.scrypt", threads: BlockingWorkers.halfTheCores, queueLimit: 64)
@@ -66,6 +72,13 @@ public final class TallyAPI: Sendable {
     deinit { passwordWorkers.stop() }
 
     var now: UInt64 { clock() }
+
+    /// A `Set-Cookie` value for every web credential: script cannot read it, other sites cannot
+    /// send it, it goes only to `path`, and only over HTTPS with ``Settings/secureCookies``. An
+    /// empty `value` with `maxAge` 0 removes it.
+    func cookie(_ name: String, _ value: String, path: String, maxAge: UInt64) -> String {
+        "\(name)=\(value); Path=\(path); HttpOnly; SameSite=Strict; Max-Age=\(maxAge)" + (settings.secureCookies ? "; Secure" : "")
+    }
 
     // MARK: Passwords
 

@@ -291,7 +291,7 @@ struct WebController {
         let expires = ((answer.json as? [String: Any])?["expiresAtMilliseconds"] as? NSNumber)?.uint64Value ?? 0
         let now = api.now
         let maxAge = expires > now ? (expires - now) / 1000 : 0
-        return Self.redirect("/web", cookie: Self.cookie(Self.cookieName, session, path: "/web", maxAge: maxAge))
+        return Self.redirect("/web", cookie: api.cookie(Self.cookieName, session, path: "/web", maxAge: maxAge))
     }
 
     func logout(_ request: Request, _ context: TallyContext) async throws -> Response {
@@ -300,7 +300,7 @@ struct WebController {
             guard form.optional("csrf") == Self.csrf(session) else { throw Self.forgedForm }
             _ = try await call(.post, "/v1/logout", session: session, context: context)
         }
-        return Self.redirect("/web", cookie: Self.cookie(Self.cookieName, "", path: "/web", maxAge: 0))
+        return Self.redirect("/web", cookie: api.cookie(Self.cookieName, "", path: "/web", maxAge: 0))
     }
 
     /// Runs the form's action through `path` (a POST of the JSON `body`) and shows the outcome
@@ -429,12 +429,6 @@ struct WebController {
 
     static func session(_ request: Request) -> String? { cookie(cookieName, in: request) }
 
-    /// A `Set-Cookie` value for every web credential: script cannot read it, other sites cannot
-    /// send it, and it goes only to `path`. An empty `value` with `maxAge` 0 removes it.
-    static func cookie(_ name: String, _ value: String, path: String, maxAge: UInt64) -> String {
-        "\(name)=\(value); Path=\(path); HttpOnly; SameSite=Strict; Max-Age=\(maxAge)"
-    }
-
     /// The value of cookie `name`, when the request carries a non-empty one.
     static func cookie(_ name: String, in request: Request) -> String? {
         for header in request.headers[values: .cookie] {
@@ -463,7 +457,7 @@ struct WebController {
     }
 
     func page(_ body: HTML, status: HTTPResponse.Status, clearCookie: Bool = false) -> Response {
-        Self.htmlPage(body, status: status, setCookie: clearCookie ? Self.cookie(Self.cookieName, "", path: "/web", maxAge: 0) : nil)
+        Self.htmlPage(body, status: status, setCookie: clearCookie ? api.cookie(Self.cookieName, "", path: "/web", maxAge: 0) : nil)
     }
 
     /// A whole page around `body`, with the headers every page has.

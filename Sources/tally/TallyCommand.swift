@@ -18,7 +18,7 @@ struct Serve: AsyncParsableCommand {
         abstract: "Start the HTTP service on an embedded data directory.",
         discussion: """
             Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST, TALLY_PORT,
-            TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY and TALLY_SCRYPT_LOG2N. Without admin and auditor
+            TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY, TALLY_SCRYPT_LOG2N and TALLY_SECURE_COOKIES. Without admin and auditor
             keys, they are created once in <data-dir>/server/admin.key and auditor.key (mode 0600).
             The data directory is created on first start (journal and signing key); a damaged
             or foreign data directory is refused with the file and the reason, exit code 1.
@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("body-timeout"), help: "Seconds a request's body may take to arrive before it is answered 408 and its connection closed (default: $TALLY_BODY_TIMEOUT or 30).")
     var bodyTimeout: Int64?
+
+    @Flag(name: .customLong("secure-cookies"), help: "Mark the web pages' cookies Secure (sent over HTTPS only), behind a proxy that terminates TLS (default: on when $TALLY_SECURE_COOKIES is 1).")
+    var secureCookies = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
@@ -82,6 +85,11 @@ struct Serve: AsyncParsableCommand {
         if let cost = scryptLog2N ?? environment["TALLY_SCRYPT_LOG2N"].flatMap({ UInt64($0) }) {
             guard (10...20).contains(cost) else { throw ValidationError("--scrypt-log2n must be 10 to 20") }
             configuration.settings.scryptLog2N = cost
+        }
+        switch environment["TALLY_SECURE_COOKIES"] {
+        case nil, "", "0": configuration.settings.secureCookies = secureCookies
+        case "1": configuration.settings.secureCookies = true
+        default: throw ValidationError("TALLY_SECURE_COOKIES must be 1 or 0")
         }
         configuration.onJournalFailure = { reason in
             // Never acknowledge past a failed commit: stop now; the next start verifies.

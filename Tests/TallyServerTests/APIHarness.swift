@@ -31,7 +31,7 @@ final class APIHarness: @unchecked Sendable {
         }
     }
 
-    init() throws {
+    init(_ configure: (inout TallyServer.Configuration) -> Void = { _ in }) throws {
         var configuration = TallyServer.Configuration(dataDirectory: directory.path)
         configuration.adminKey = Self.adminKey
         configuration.auditorKey = Self.auditorKey
@@ -39,6 +39,7 @@ final class APIHarness: @unchecked Sendable {
         let clock = Clock()
         self.clock = clock
         configuration.clock = { clock.now() }
+        configure(&configuration)
         api = try TallyServer.openAPI(configuration)
         router = TallyServer.makeRouter(api: api)
     }

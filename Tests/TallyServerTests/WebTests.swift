@@ -207,9 +207,22 @@ struct WebTests {
 /// The customer-service console: the admin API's routes as forms.
 @Suite("Web console for customer service")
 struct ConsoleTests {
-    static func cookies(_ key: String, _ representative: String) -> HTTPFields {
-        [.cookie: "\(ConsoleController.keyCookie)=\(key); \(ConsoleController.representativeCookie)=\(representative)",
-         .contentType: "application/x-www-form-urlencoded"]
+    /// The session ID a console's login answer sets: one cookie, `HttpOnly` on the console's
+    /// path, holding a random ID and none of the credentials typed.
+    static func session(_ login: APIHarness.Reply, cookie name: String, path: String, credentials: [String]) throws -> String {
+        let set = login.headers[values: .setCookie]
+        #expect(set.count == 1)
+        let cookie = try #require(set.first)
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=\(path);"))
+        #expect(cookie.contains("Max-Age=28800") && !cookie.contains("Secure"))
+        for credential in credentials { #expect(!cookie.contains(credential)) }
+        let value = String(try #require(cookie.split(separator: ";").first).dropFirst(name.count + 1))
+        #expect(value.wholeMatch(of: /cs_[0-9a-f]{64}/) != nil, "\(value)")
+        return value
+    }
+
+    static func cookies(_ session: String, _ name: String = ConsoleController.adminCookie) -> HTTPFields {
+        [.cookie: "\(name)=\(session)", .contentType: "application/x-www-form-urlencoded"]
     }
 
     @Test("log in with the admin key, open an account, record and clear a cheque, look the wallet up; wrong keys, bad IDs and forged forms are refused")
@@ -222,12 +235,14 @@ struct ConsoleTests {
             let login = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
                                               body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
             #expect(login.status == .seeOther, "\(login.text)")
-            #expect(login.headers[values: .setCookie].count == 2)
-            #expect(login.headers[values: .setCookie].allSatisfy { $0.contains("HttpOnly") && $0.contains("Path=/web/admin") })
-            let headers = Self.cookies(APIHarness.adminKey, "Rita")
+            let session = try Self.session(login, cookie: ConsoleController.adminCookie, path: "/web/admin", credentials: [APIHarness.adminKey])
+            let headers = Self.cookies(session)
             let page = try await client.send(.get, "/web/admin", headers: headers)
             #expect(page.status == .ok && page.text.contains("Open an account for a caller"))
             let csrf = try WebTests.csrf(page.text)
+            // Neither the page nor its form token derive from the key: the token is the session's own.
+            #expect(!page.text.contains(APIHarness.adminKey))
+            #expect(csrf != String(SHA256.hash(Array("tally-console-form:\(APIHarness.adminKey)\nRita".utf8)).description.prefix(32)))
 
             let head = harness.api.journal.head
             let forged = try await client.send(.post, "/web/admin/open-account", headers: headers,
@@ -267,12 +282,94 @@ struct ConsoleTests {
             #expect(unknown.status == .notFound && unknown.text.contains("Refused by ledger rule"), "\(unknown.text)")
             #expect(harness.api.journal.head == before)
 
+            // Logging out ends the session on the server: the same cookie, replayed, opens nothing.
             let out = try await client.send(.post, "/web/admin/logout", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(out.status == .seeOther && out.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") })
+            let replayed = try await client.send(.get, "/web/admin", headers: headers)
+            #expect(replayed.status == .ok && replayed.text.contains("Admin key") && !replayed.text.contains("Open an account for a caller"))
+            let afterOut = harness.api.journal.head
+            let stale = try await client.send(.post, "/web/admin/incentive", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("user", user), ("amount", "1.00"), ("currency", "USD"),
+            ]))
+            #expect(stale.status == .seeOther && stale.headers[.location] == "/web/admin")
+            #expect(harness.api.journal.head == afterOut)
             // A user's session is not an admin key.
             let asUser = try await client.send(.get, "/web/admin", headers: [.cookie: "\(WebController.cookieName)=x"])
             #expect(asUser.status == .ok && asUser.text.contains("Admin key"))
         }
+    }
+}
+
+/// The consoles' sessions: held by the server, ended by time, logout and capacity.
+@Suite("Console sessions")
+struct ConsoleSessionTests {
+    @Test("a console session ends 8 hours after its login: the cookie then opens the login page and its forms change nothing")
+    func expiry() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let login = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
+                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            let session = try ConsoleTests.session(login, cookie: ConsoleController.adminCookie, path: "/web/admin", credentials: [APIHarness.adminKey])
+            let page = try await client.send(.get, "/web/admin", headers: ConsoleTests.cookies(session))
+            let csrf = try WebTests.csrf(page.text)
+            harness.clock.advance(milliseconds: ConsoleSessions.lifetimeMilliseconds - 60_000)
+            #expect(try await client.send(.get, "/web/admin", headers: ConsoleTests.cookies(session)).text.contains("Open an account for a caller"))
+            harness.clock.advance(milliseconds: 60_000)
+            let expired = try await client.send(.get, "/web/admin", headers: ConsoleTests.cookies(session))
+            #expect(expired.status == .ok && expired.text.contains("Admin key") && !expired.text.contains("Open an account for a caller"))
+            let head = harness.api.journal.head
+            let late = try await client.send(.post, "/web/admin/settle", headers: ConsoleTests.cookies(session),
+                                             body: WebTests.form([("csrf", csrf), ("vendor", "v_x"), ("currency", "USD")]))
+            #expect(late.status == .seeOther && harness.api.journal.head == head)
+            #expect(harness.api.consoleSessions.count == 0)
+        }
+    }
+
+    @Test("with secureCookies every web cookie is marked Secure: the users' session and both consoles'")
+    func secureCookies() async throws {
+        let harness = try APIHarness { $0.settings.secureCookies = true }
+        try await harness.run { client in
+            _ = try await client.fundedUser("sam")
+            let user = try await client.send(.post, "/web/login", headers: WebTests.formType, body: WebTests.form([("login", "sam"), ("password", "correct horse battery")]))
+            let admin = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
+                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            let vendor = try await client.registerVendor()
+            let vendorLogin = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
+                                                    body: WebTests.form([("keyID", vendor.keyID), ("secret", Hex.encode(vendor.secret))]))
+            for answer in [user, admin, vendorLogin] {
+                #expect(answer.status == .seeOther, "\(answer.text)")
+                let cookies = answer.headers[values: .setCookie]
+                #expect(cookies.count == 1 && cookies.allSatisfy { $0.hasSuffix("; Secure") && $0.contains("HttpOnly") }, "\(cookies)")
+            }
+            let out = try await client.send(.post, "/web/logout", headers: WebTests.formType, body: WebTests.form([]))
+            #expect(out.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") && $0.hasSuffix("; Secure") })
+        }
+    }
+
+    @Test("the table holds at most its capacity: expired sessions go first, then the one that would expire first")
+    func capacity() {
+        let sessions = ConsoleSessions(capacity: 3)
+        let a = sessions.open(.customerService, first: "k", second: "A", now: 1_000)
+        let b = sessions.open(.vendor, first: "vk", second: "00", now: 2_000)
+        let c = sessions.open(.customerService, first: "k", second: "C", now: 3_000)
+        #expect(Set([a, b, c]).count == 3)
+        #expect(sessions.session(a, kind: .customerService, now: 3_000)?.second == "A")
+        #expect(sessions.session(b, kind: .customerService, now: 3_000) == nil)
+        #expect(sessions.session(b, kind: .vendor, now: 3_000)?.first == "vk")
+        // Full: the fourth drops the oldest (a), keeps b and c.
+        let d = sessions.open(.customerService, first: "k", second: "D", now: 4_000)
+        #expect(sessions.count == 3)
+        #expect(sessions.session(a, kind: .customerService, now: 4_000) == nil)
+        #expect(sessions.session(c, kind: .customerService, now: 4_000)?.second == "C")
+        // Later, b and c have expired: the next login drops both, not d.
+        let late = 3_000 + ConsoleSessions.lifetimeMilliseconds
+        let e = sessions.open(.vendor, first: "vk2", second: "11", now: late)
+        #expect(sessions.count == 2)
+        #expect(sessions.session(d, kind: .customerService, now: late)?.second == "D")
+        #expect(sessions.session(e, kind: .vendor, now: late)?.first == "vk2")
+        #expect(sessions.session(d, kind: .customerService, now: late)?.csrf != sessions.session(e, kind: .vendor, now: late)?.csrf)
+        sessions.close(d)
+        #expect(sessions.session(d, kind: .customerService, now: late) == nil)
     }
 }
 
@@ -290,15 +387,15 @@ struct VendorConsoleTests {
             #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil, "\(wrong.text)")
             let login = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
                                               body: WebTests.form([("keyID", vendor.keyID), ("secret", secret)]))
-            #expect(login.status == .seeOther && login.headers[values: .setCookie].count == 2, "\(login.text)")
-            #expect(login.headers[values: .setCookie].allSatisfy { $0.contains("HttpOnly") && $0.contains("Path=/web/vendor") })
-            let headers: HTTPFields = [
-                .cookie: "\(ConsoleController.vendorKeyCookie)=\(vendor.keyID); \(ConsoleController.vendorSecretCookie)=\(secret)",
-                .contentType: "application/x-www-form-urlencoded",
-            ]
+            #expect(login.status == .seeOther, "\(login.text)")
+            let session = try ConsoleTests.session(login, cookie: ConsoleController.vendorCookie, path: "/web/vendor", credentials: [vendor.keyID, secret])
+            let headers = ConsoleTests.cookies(session, ConsoleController.vendorCookie)
             let page = try await client.send(.get, "/web/vendor", headers: headers)
-            #expect(page.status == .ok && page.text.contains("Register content"))
+            #expect(page.status == .ok && page.text.contains("Register content") && !page.text.contains(secret))
             let csrf = try WebTests.csrf(page.text)
+            // A vendor's session is no customer-service session, even under the admin cookie's name.
+            let crossed = try await client.send(.get, "/web/admin", headers: ConsoleTests.cookies(session))
+            #expect(crossed.status == .ok && crossed.text.contains("Admin key"))
 
             let registered = try await client.send(.post, "/web/vendor/content", headers: headers, body: WebTests.form([
                 ("csrf", csrf), ("content", "essay-1"), ("title", "An essay"), ("price", "1.25"), ("currency", "USD"),
