@@ -113,6 +113,40 @@ struct ConsoleController {
         Action(name: "settle", title: "Settle a vendor now", inputs: [.text("vendor", label: "Vendor ID"), .currency], method: .post) { form, _ in
             ("/v1/admin/settlements", ["vendor": try id(form, "vendor"), "currency": try form.currency("currency").code])
         },
+        Action(name: "register-vendor", title: "Register a vendor (its first signing key is shown once)",
+               inputs: [.text("name", label: "Name"), .text("sites", label: "Sites it sells from (URL prefixes, separated by spaces)"),
+                        .text("feeBasisPoints", label: "Provider fee (basis points)"),
+                        .optional("thresholdAmount", label: "Settle at (minor units)"), .optional("periodDays", label: "Settle every (days)")],
+               method: .post) { form, _ in
+            var settlement: [String: Any] = [:]
+            if form.optional("thresholdAmount") != nil { settlement["thresholdAmount"] = try form.minorUnits("thresholdAmount") }
+            if form.optional("periodDays") != nil { settlement["periodSeconds"] = try form.seconds(ofDays: "periodDays") }
+            let sites = try form.text("sites").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\r" }).map(String.init)
+            return ("/v1/admin/vendors", ["name": try form.text("name"), "sites": sites, "feeBasisPoints": try form.minorUnits("feeBasisPoints"),
+                                          "settlement": settlement])
+        },
+        Action(name: "vendor-key", title: "Give a vendor another signing key (shown once)", inputs: [.text("vendor", label: "Vendor ID")],
+               method: .post) { form, _ in
+            ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", [:])
+        },
+        Action(name: "royalties", title: "A rights holder's royalty statement", inputs: [.text("holder", label: "Rights holder")], method: .get) { form, _ in
+            ("/v1/admin/holders/\(try id(form, "holder"))/royalties", nil)
+        },
+        Action(name: "expire-lot", title: "Expire an incentive lot", inputs: [.text("lot", label: "Lot ID")], method: .post) { form, _ in
+            ("/v1/admin/incentives/\(try id(form, "lot"))/expire", [:])
+        },
+        Action(name: "expire-hold", title: "Release an expired hold", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
+            ("/v1/admin/holds/\(try id(form, "transaction"))/expire", [:])
+        },
+        Action(name: "referral-reward", title: "Reward a referral now", inputs: [.text("user", label: "User ID")], method: .post) { form, _ in
+            ("/v1/admin/referrals/\(try id(form, "user"))/reward", [:])
+        },
+        Action(name: "rotate-key", title: "Rotate the journal's signing key", inputs: [], method: .post) { _, _ in
+            ("/v1/admin/journal/rotate-key", [:])
+        },
+        Action(name: "rebuild", title: "Rebuild the read models (progress on /ready)", inputs: [], method: .post) { _, _ in
+            ("/v1/admin/projections/rebuild", [:])
+        },
     ]
 
     static let vendorActions: [Action] = [
@@ -136,6 +170,17 @@ struct ConsoleController {
                 body["royalties"] = [["holder": holder, "basisPoints": try form.minorUnits("basisPoints")]]
             }
             return ("/v1/vendor/content", body)
+        },
+        Action(name: "referral-policy", title: "Your referral reward",
+               inputs: [.currency, .amount("rewardAmount", label: "Reward"), .amount("minimumSpend", label: "Once the user has spent"),
+                        .text("confirmationDays", label: "And kept it for (days)")], method: .put) { form, _ in
+            let currency = try form.currency("currency")
+            return ("/v1/vendor/referral-policy", ["currency": currency.code, "rewardAmount": try form.amount("rewardAmount", currency),
+                                                   "minimumSpend": try form.amount("minimumSpend", currency),
+                                                   "confirmationSeconds": try form.seconds(ofDays: "confirmationDays")])
+        },
+        Action(name: "access-grant", title: "Check an access grant a customer brings", inputs: [.text("grant", label: "Grant")], method: .get) { form, _ in
+            ("/v1/vendor/access-grants/\(try id(form, "grant"))", nil)
         },
         Action(name: "purchase", title: "A purchase's status", inputs: [.text("transaction", label: "Transaction")], method: .get) { form, _ in
             ("/v1/vendor/purchases/\(try id(form, "transaction"))", nil)

@@ -393,7 +393,30 @@ struct WebController {
         let listed = (answer.json as? [String: Any])?["data"] as? [String: Any]
         let entries = listed?["entries"] as? [[String: Any]] ?? []
         var html = HTML()
-        html.raw("<header><h1>Tally</h1><p><a href=\"/web\">Back</a></p></header><section><h2>")
+        html.raw("<header><h1>Tally</h1><p><a href=\"/web\">Back</a></p></header>")
+        // The balance as of a past moment (`GET /v1/me/balances/{currency}?atTime=`).
+        var status = HTTPResponse.Status.ok
+        html.raw("<section><h2>Balance at a past time</h2>")
+        if let typed = request.uri.queryParameters.get("at").map({ String($0) }), !typed.isEmpty {
+            if let time = Self.utcMilliseconds(typed) {
+                let balance = try await call(.get, "/v1/me/balances/\(currency.code)?atTime=\(time)", session: session, context: context)
+                if balance.status == 200, let found = balance.json as? [String: Any] {
+                    html.raw("<p class=\"done\" role=\"status\">")
+                    html.text("At \(typed) UTC: \(Self.format(found["balance"], currency)) \(currency.code) (as of event \((found["asOfSequence"] as? NSNumber)?.uint64Value ?? 0)).")
+                    html.raw("</p>")
+                } else {
+                    status = HTTPResponse.Status(code: balance.status)
+                    html.notice(.refused(WebRefusal(balance.json)))
+                }
+            } else {
+                status = .badRequest
+                html.notice(.refused(WebRefusal(title: "A time is not valid", detail: "\(typed) is not a date and time (YYYY-MM-DDTHH:MM, UTC)", field: "at")))
+            }
+        }
+        html.raw("<form method=\"get\" action=\"/web/history\">")
+        html.hidden("currency", currency.code)
+        html.field("at", label: "Date and time (UTC)", placeholder: "2026-12-01T09:30", type: "datetime-local")
+        html.raw("<button>Show</button></form></section><section><h2>")
         html.text(currency.code + " history")
         html.raw("</h2><table><tr><th>When</th><th>What</th><th>With</th><th>Amount</th><th>Held</th></tr>")
         for entry in entries {
@@ -413,7 +436,33 @@ struct WebController {
             html.raw("<p><a href=\"/web/history?currency=\(currency.code)&amp;before=\(next.uint64Value)\">Older entries</a></p>")
         }
         html.raw("</section>")
-        return page(html, status: .ok)
+        return page(html, status: status)
+    }
+
+    /// A `datetime-local` value (`2026-12-01T09:30`, seconds optional) read as UTC, in
+    /// milliseconds since 1970; nil when it is not one, or before 1970.
+    static func utcMilliseconds(_ typed: String) -> UInt64? {
+        let parts = typed.split(separator: "T", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+        let clock = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+        let digits: (Substring, Int) -> Int? = { text, count in
+            text.count == count && text.utf8.allSatisfy { (48...57).contains($0) } ? Int(text) : nil
+        }
+        guard date.count == 3, (2...3).contains(clock.count),
+              let year = digits(date[0], 4), let month = digits(date[1], 2), let day = digits(date[2], 2),
+              let hour = digits(clock[0], 2), let minute = digits(clock[1], 2),
+              let second = clock.count == 3 ? digits(clock[2], 2) : 0,
+              year >= 1970, (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second)
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        // A day past its month's end (2026-02-30) is not a date: the calendar would roll it over.
+        guard let days = calendar.range(of: .day, in: .month, for: calendar.date(from: DateComponents(year: year, month: month))!),
+              days.contains(day), let moment = calendar.date(from: components)
+        else { return nil }
+        return UInt64(moment.timeIntervalSince1970) * 1000
     }
 
     /// The content's URL with the grant added as `tally_grant`; only http(s) URLs (registered by

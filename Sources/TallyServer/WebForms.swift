@@ -100,6 +100,15 @@ struct WebForm {
         guard let value = Int64(try text(name)) else { throw WebRefusal(title: "An amount is not valid", detail: nil, field: name) }
         return value
     }
+
+    /// A whole number of days typed in field `name`, in seconds.
+    func seconds(ofDays name: String) throws -> UInt64 {
+        let typed = try text(name)
+        guard let days = UInt64(typed), case let (seconds, overflow) = days.multipliedReportingOverflow(by: 86_400), !overflow else {
+            throw WebRefusal(title: "A number of days is not valid", detail: "\(typed) is not a whole number of days", field: name)
+        }
+        return seconds
+    }
 }
 
 /// HTML written with every value escaped.

@@ -181,6 +181,52 @@ struct WebTests {
         }
     }
 
+    @Test("the history page shows a wallet's balance at a past time, typed in UTC; a time that is none is refused with the field")
+    func balanceAtPastTime() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            _ = try await client.fundedUser("gus")
+            let funded = harness.clock.now()
+            harness.clock.advance(milliseconds: 3_600_000)
+            // An hour on, the purchase window has closed: Gus logs in again to buy.
+            let user = try await client.loginAs("gus")
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent("item", price: 250),
+            ])
+            #expect(bought.status == .created, "\(bought.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            func typed(_ milliseconds: UInt64) -> String {
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.timeZone = TimeZone(identifier: "UTC")
+                formatter.dateFormat = "yyyy-MM-dd'T'HH:mm"
+                return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            }
+            let headers = Self.cookie(user.session)
+            // Half an hour after the funding, before the purchase; and a minute after the purchase.
+            let between = typed(funded + 1_800_000)
+            let page = try await client.send(.get, "/web/history?currency=USD&at=\(between.replacingOccurrences(of: ":", with: "%3A"))", headers: headers)
+            #expect(page.status == .ok && page.text.contains("At \(between) UTC: 100.00 USD"), "\(page.text)")
+            let after = typed(harness.clock.now() + 60_000)
+            let later = try await client.send(.get, "/web/history?currency=USD&at=\(after)", headers: headers)
+            #expect(later.status == .ok && later.text.contains("At \(after) UTC: 97.50 USD"), "\(later.text)")
+            let refused = try await client.send(.get, "/web/history?currency=USD&at=2026-02-30T10%3A00", headers: headers)
+            #expect(refused.status == .badRequest && refused.text.contains("A time is not valid") && refused.text.contains("Field: at"), "\(refused.text)")
+        }
+    }
+
+    @Test("a datetime-local value is read as UTC; anything else is no time")
+    func utcTimes() {
+        #expect(WebController.utcMilliseconds("2026-12-01T09:30") == 1_796_117_400_000)
+        #expect(WebController.utcMilliseconds("2024-02-29T23:59:59") == 1_709_251_199_000)
+        #expect(WebController.utcMilliseconds("1970-01-01T00:00") == 0)
+        for bad in ["2026-02-30T10:00", "2025-02-29T10:00", "2026-13-01T00:00", "2026-12-01T24:00", "2026-12-01T09:60", "2026-12-01 09:30",
+                    "1969-12-31T23:59", "2026-12-1T09:30", "+2026-12-01T09:30", "2026-12-01T09:30:00:00", "2026-12-01T09:3a", ""] {
+            #expect(WebController.utcMilliseconds(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test("amounts typed in a currency's units become minor units, or are refused with the field")
     func amounts() throws {
         func parse(_ typed: String, _ code: String) -> Int64? {
@@ -197,6 +243,10 @@ struct WebTests {
             #expect(parse(bad, "USD") == nil, "\(bad)")
         }
         #expect(parse("1.5", "JPY") == nil)
+        #expect(try WebForm(values: ["d": "7"]).seconds(ofDays: "d") == 604_800)
+        for bad in ["-1", "1.5", "x", "213503982334602"] {
+            #expect(throws: WebRefusal.self, "\(bad)") { try WebForm(values: ["d": bad]).seconds(ofDays: "d") }
+        }
         #expect(WebController.format(NSNumber(value: 1250), Currency(code: "USD")) == "12.50")
         #expect(WebController.format(NSNumber(value: -5), Currency(code: "USD")) == "-0.05")
         #expect(WebController.format(NSNumber(value: 1234), Currency(code: "KWD")) == "1.234")
@@ -281,6 +331,41 @@ struct ConsoleTests {
                                                 body: WebTests.form([("csrf", csrf), ("dispute", "d_nope"), ("outcome", "refund")]))
             #expect(unknown.status == .notFound && unknown.text.contains("Refused by ledger rule"), "\(unknown.text)")
             #expect(harness.api.journal.head == before)
+
+            // Operations from the console: register a vendor (its key is shown once, and works),
+            // give it another key, read a rights holder's statement, rotate the journal's key.
+            let registered = try await client.send(.post, "/web/admin/register-vendor", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("name", "Shop & Co"), ("sites", "https://shop.example/ https://blog.example/"), ("feeBasisPoints", "500"),
+                ("thresholdAmount", "10000"), ("periodDays", "7"),
+            ]))
+            #expect(registered.status == .ok && registered.text.contains("done.") && registered.text.contains("&quot;secret&quot;"), "\(registered.text)")
+            let vendor = try #require(registered.text.range(of: #"v_[0-9a-f]{24}"#, options: .regularExpression).map { String(registered.text[$0]) })
+            let keyID = try #require(registered.text.range(of: #"vk_[0-9a-f]{24}"#, options: .regularExpression).map { String(registered.text[$0]) })
+            let secret = try #require(registered.text.range(of: #"[0-9a-f]{64}"#, options: .regularExpression).map { String(registered.text[$0]) })
+            // The key signs a purchase by Dora, with a rights holder's 10 %.
+            let sold = try await client.vendor(APIHarness.Vendor(id: vendor, keyID: keyID, secret: Hex.decode(secret) ?? []), .post, "/v1/vendor/purchases", [
+                "purchaseToken": try await client.purchaseToken(dora), "inline": APIHarness.Client.inlineContent("essay", price: 500),
+            ])
+            #expect(sold.status == .created, "\(sold.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let record = try #require(try harness.api.ledger.read { try $0.vendor(vendor) })
+            #expect(record.sites == ["https://shop.example/", "https://blog.example/"] && record.feeBasisPoints == 500)
+            #expect(record.settlement == SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 7 * 86_400))
+            let noSites = try await client.send(.post, "/web/admin/register-vendor", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("name", "Nowhere"), ("sites", "ftp://x"), ("feeBasisPoints", "500"), ("thresholdAmount", "10000"),
+            ]))
+            #expect(noSites.status == .unprocessableContent && noSites.text.contains("Field: sites"), "\(noSites.text)")
+            let anotherKey = try await client.send(.post, "/web/admin/vendor-key", headers: headers, body: WebTests.form([("csrf", csrf), ("vendor", vendor)]))
+            #expect(anotherKey.status == .ok && anotherKey.text.contains("vk_") && !anotherKey.text.contains(keyID), "\(anotherKey.text)")
+            let statement = try await client.send(.post, "/web/admin/royalties", headers: headers, body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
+            #expect(statement.status == .ok && statement.text.contains("A rights holder&#39;s royalty statement: done."), "\(statement.text)")
+            #expect(statement.text.contains("&quot;amount&quot; : 50"), "\(statement.text)")
+            let keysBefore = try harness.api.journal.keyRecords().count
+            let rotated = try await client.send(.post, "/web/admin/rotate-key", headers: headers, body: WebTests.form([("csrf", csrf)]))
+            #expect(rotated.status == .ok && rotated.text.contains("done."), "\(rotated.text)")
+            #expect(try harness.api.journal.keyRecords().count == keysBefore + 1)
+            let noLot = try await client.send(.post, "/web/admin/expire-lot", headers: headers, body: WebTests.form([("csrf", csrf), ("lot", "l_nope")]))
+            #expect(noLot.status == .notFound, "\(noLot.text)")
 
             // Logging out ends the session on the server: the same cookie, replayed, opens nothing.
             let out = try await client.send(.post, "/web/admin/logout", headers: headers, body: WebTests.form([("csrf", csrf)]))
@@ -414,6 +499,20 @@ struct VendorConsoleTests {
                 ("csrf", csrf), ("content", "essay-2"), ("title", "Elsewhere"), ("price", "1.00"), ("currency", "USD"), ("url", "https://other.example/x"),
             ]))
             #expect(offSite.status == .unprocessableContent && offSite.text.contains("Field: url"), "\(offSite.text)")
+            // The referral reward, typed in the currency's units and days.
+            let policy = try await client.send(.post, "/web/vendor/referral-policy", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("currency", "USD"), ("rewardAmount", "2.00"), ("minimumSpend", "10.00"), ("confirmationDays", "14"),
+            ]))
+            #expect(policy.status == .ok && policy.text.contains("Your referral reward: done."), "\(policy.text)")
+            let referral = try harness.api.ledger.read { try $0.referralPolicy(vendor: vendor.id) }
+            #expect(referral == ReferralPolicy(currency: Currency(code: "USD")!, rewardAmount: 200, minimumSpend: 1000, confirmationSeconds: 14 * 86_400))
+            // An access grant the customer brings, checked by the vendor.
+            let opened = try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access")
+            let grant = try #require(opened.json["grant"] as? String, "\(opened.text)")
+            let checked = try await client.send(.post, "/web/vendor/access-grant", headers: headers, body: WebTests.form([("csrf", csrf), ("grant", grant)]))
+            #expect(checked.status == .ok && checked.text.contains(transaction), "\(checked.text)")
+            let forged = try await client.send(.post, "/web/vendor/access-grant", headers: headers, body: WebTests.form([("csrf", csrf), ("grant", "ag_AAAA")]))
+            #expect(forged.status == .notFound && forged.text.contains("No such access grant"), "\(forged.text)")
         }
     }
 }
