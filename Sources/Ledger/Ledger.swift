@@ -369,7 +369,12 @@ public final class Ledger: Sendable {
     /// - 2: a dispute customer service rejected is recorded (`rejected/<transaction>`).
     /// - 3: the capture time of a purchase authorized first (`capturedat/<transaction>`).
     /// - 4: `lots/<user>` lists only the user's lots that hold tokens.
-    public static let writeModelVersion = 4
+    /// - 5: a vendor record may end with its thresholds by currency. It only adds to what 4
+    ///   wrote (a layout-4 fold never met such a policy), so a layout-4 write model is marked 5
+    ///   without a fold (``layoutsWithoutFold``).
+    public static let writeModelVersion = 5
+    /// Older layouts whose every record this build writes byte for byte the same.
+    static let layoutsWithoutFold: Set<Int> = [4]
     static let writeModelVersionName = "write-model-version"
 
     /// What ``upgradeWriteModel(_:)`` did.
@@ -380,6 +385,8 @@ public final class Ledger: Sendable {
         case marked
         /// The write model of layout `from` was replaced by one folded from the journal's `events` events.
         case refolded(from: Int, events: UInt64, entries: Int)
+        /// The write model of layout `from`, which this build writes the same, was marked current.
+        case remarked(from: Int)
     }
 
     /// Why the write model cannot be brought to this build's layout.
@@ -410,6 +417,17 @@ public final class Ledger: Sendable {
     public static func upgradeWriteModel(_ storage: any JournalStorage) throws -> WriteModelUpgrade {
         let version = try writeModelLayout(storage)
         if version == writeModelVersion { return .current }
+        if layoutsWithoutFold.contains(version) {
+            try storage.write { writer in
+                // Another process may have marked it meanwhile: only a layout this build reads is replaced.
+                let stored = try writer.metadata(writeModelVersionName).flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+                guard stored == version || stored == writeModelVersion else {
+                    throw WriteModelError(description: "\(storage.location): the write model's layout changed while it was being marked")
+                }
+                try writer.setMetadata(writeModelVersionName, Array(String(writeModelVersion).utf8))
+            }
+            return .remarked(from: version)
+        }
         let last = try storage.read { try $0.lastEventSequence() } ?? 0
         if last == 0 {
             try installWriteModel([:], foldedThrough: 0, in: storage)

@@ -145,8 +145,21 @@ struct LedgerDecider {
             guard (0...Self.basisPointsMax).contains(feeBasisPoints) else {
                 throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)", field: "feeBasisPoints")
             }
-            if settlement.thresholdAmount == nil && settlement.periodSeconds == nil {
-                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, a periodSeconds, or both", field: "settlement")
+            if let thresholds = settlement.currencyThresholds {
+                guard !thresholds.isEmpty else {
+                    throw LedgerRejection(.invalidVendorPolicy, "settlement.currencyThresholds, when given, names at least one currency",
+                                          field: "settlement.currencyThresholds")
+                }
+                for code in thresholds.keys.sorted() {
+                    guard Currency(code: code) != nil else {
+                        throw LedgerRejection(.unknownCurrency, "settlement.currencyThresholds names \(code), which is not a supported currency",
+                                              field: "settlement.currencyThresholds.\(code)")
+                    }
+                    try Money.positive(thresholds[code]!, "settlement.currencyThresholds.\(code)")
+                }
+            }
+            if !settlement.hasTrigger {
+                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, currencyThresholds or a periodSeconds", field: "settlement")
             }
             if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
             if let period = settlement.periodSeconds, !SettlementPolicy.periodSecondsRange.contains(period) {
@@ -445,13 +458,13 @@ struct LedgerDecider {
             let trigger: VendorSettled.Trigger
             if force {
                 trigger = .command
-            } else if let threshold = record.settlement.thresholdAmount, amount >= threshold {
+            } else if let threshold = record.settlement.threshold(for: currency), amount >= threshold {
                 trigger = .threshold
             } else if let due = record.settlement.periodDue(after: lastSettledAt), time >= due {
                 trigger = .period
             } else {
-                throw LedgerRejection(.nothingToSettle, "\(vendor) is below its threshold and its period has not elapsed",
-                                      headroom: record.settlement.thresholdAmount.map { $0 - amount })
+                throw LedgerRejection(.nothingToSettle, "\(vendor) is below its \(currency) threshold and its period has not elapsed",
+                                      headroom: record.settlement.threshold(for: currency).map { $0 - amount })
             }
             try checkCredit(.settlementClearing(currency: currency), amount)
             return [.vendorSettled(VendorSettled(

@@ -17,6 +17,9 @@ import Foundation
 enum RecordTag {
     static let user: UInt8 = 0xA1
     static let vendor: UInt8 = 0xA2
+    /// A vendor whose policy has thresholds by currency (write-model layout 5): layout 0xA2,
+    /// then the thresholds. A record without them keeps 0xA2 and its bytes.
+    static let vendorWithThresholds: UInt8 = 0xA8
     static let content: UInt8 = 0xA3
     static let transaction: UInt8 = 0xA4
     static let idempotency: UInt8 = 0xA5
@@ -91,10 +94,21 @@ public struct ByteReader {
     let bytes: [UInt8]
     var offset: Int
 
+    /// The record's tag: its kind, and which of the kind's layouts follows.
+    public let tag: UInt8
+
     /// Checks the tag and positions after it.
     public init(_ bytes: [UInt8], tag: UInt8) throws {
-        guard bytes.first == tag else { throw RecordCodingError(reason: "expected tag \(tag), got \(bytes.first.map(String.init) ?? "nothing")") }
+        try self.init(bytes, anyOf: [tag])
+    }
+
+    /// Checks that the tag is one of `tags` (a kind's layouts) and positions after it.
+    public init(_ bytes: [UInt8], anyOf tags: [UInt8]) throws {
+        guard let first = bytes.first, tags.contains(first) else {
+            throw RecordCodingError(reason: "expected tag \(tags.map(String.init).joined(separator: " or ")), got \(bytes.first.map(String.init) ?? "nothing")")
+        }
         self.bytes = bytes
+        tag = first
         offset = 1
     }
 
@@ -218,21 +232,28 @@ public struct ByteReader {
 /// A record with a binary layout in the write model.
 protocol BinaryRecord: Codable {
     static var tag: UInt8 { get }
+    /// Every tag of the kind's layouts (`tag` and any later one).
+    static var tags: [UInt8] { get }
+    /// The tag this value is written with (the layout its fields need).
+    var layoutTag: UInt8 { get }
     func write(to writer: inout ByteWriter)
     init(from reader: inout ByteReader) throws
 }
 
 extension BinaryRecord {
+    static var tags: [UInt8] { [tag] }
+    var layoutTag: UInt8 { Self.tag }
+
     var binaryBytes: [UInt8] {
-        var writer = ByteWriter(tag: Self.tag, capacity: 96)
+        var writer = ByteWriter(tag: layoutTag, capacity: 96)
         write(to: &writer)
         return writer.bytes
     }
 
     /// Decodes the binary layout, or JSON written before it existed.
     static func decodeStored(_ bytes: [UInt8]) throws -> Self {
-        if bytes.first == tag {
-            var reader = try ByteReader(bytes, tag: tag)
+        if let first = bytes.first, tags.contains(first) {
+            var reader = try ByteReader(bytes, anyOf: tags)
             let value = try Self(from: &reader)
             try reader.finish()
             return value
@@ -293,6 +314,8 @@ extension SpendingLimit {
 
 extension VendorRecord: BinaryRecord {
     static var tag: UInt8 { RecordTag.vendor }
+    static var tags: [UInt8] { [RecordTag.vendor, RecordTag.vendorWithThresholds] }
+    var layoutTag: UInt8 { settlement.currencyThresholds == nil ? RecordTag.vendor : RecordTag.vendorWithThresholds }
 
     func write(to writer: inout ByteWriter) {
         writer.string(name)
@@ -302,6 +325,8 @@ extension VendorRecord: BinaryRecord {
         writer.optionalUnsigned(settlement.periodSeconds)
         writer.unsigned(lastSettledAtMilliseconds)
         writer.unsigned(settledThroughSequence)
+        // Write-model layout 5, tag `vendorWithThresholds`: a policy's thresholds by currency.
+        if let thresholds = settlement.currencyThresholds { writer.thresholds(thresholds) }
     }
 
     init(from reader: inout ByteReader) throws {
@@ -309,6 +334,29 @@ extension VendorRecord: BinaryRecord {
             name: try reader.string(), sites: try reader.array { try $0.string() }, feeBasisPoints: try reader.signed(),
             settlement: SettlementPolicy(thresholdAmount: try reader.optionalSigned(), periodSeconds: try reader.optionalUnsigned()),
             lastSettledAtMilliseconds: try reader.unsigned(), settledThroughSequence: try reader.unsigned())
+        if reader.tag == RecordTag.vendorWithThresholds { settlement.currencyThresholds = try reader.thresholds() }
+    }
+}
+
+extension ByteWriter {
+    /// Thresholds by currency code, sorted by code: a count, then each code and amount.
+    public mutating func thresholds(_ thresholds: [String: Int64]) {
+        let codes = thresholds.keys.sorted()
+        array(codes) { writer, code in
+            writer.string(code)
+            writer.signed(thresholds[code]!)
+        }
+    }
+}
+
+extension ByteReader {
+    /// What ``ByteWriter/thresholds(_:)`` wrote: at least one, each code once, in order.
+    public mutating func thresholds() throws -> [String: Int64] {
+        let pairs = try array { (try $0.string(), try $0.signed()) }
+        guard !pairs.isEmpty, zip(pairs, pairs.dropFirst()).allSatisfy({ $0.0 < $1.0 }) else {
+            throw RecordCodingError(reason: "thresholds by currency are empty or out of order")
+        }
+        return Dictionary(uniqueKeysWithValues: pairs)
     }
 }
 

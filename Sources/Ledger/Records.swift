@@ -76,15 +76,36 @@ public struct SpendEntry: Sendable, Codable, Equatable {
     public var transaction: String
 }
 
-/// A vendor's settlement policy (claims 16, 30): paid when its payable reaches the threshold,
-/// or when the period has elapsed since its last settlement, whichever comes first.
+/// A vendor's settlement policy (claims 16, 30): each currency's payable is paid when it
+/// reaches that currency's threshold, or when the period has elapsed since that currency's last
+/// settlement, whichever comes first.
+///
+/// Thresholds are minor units of the currency they apply to, and a minor unit is worth very
+/// different amounts from one currency to another (1,000 is ten dollars, but ten yen's worth
+/// is 10): `currencyThresholds` gives a currency its own threshold, and `thresholdAmount`, when
+/// set, applies to every currency without one.
 public struct SettlementPolicy: Sendable, Codable, Equatable {
     public var thresholdAmount: Int64?
     public var periodSeconds: UInt64?
+    /// Thresholds by currency code (`"JPY": 100000`), each overriding `thresholdAmount` for its
+    /// currency. Absent when none is set (never empty).
+    public var currencyThresholds: [String: Int64]?
 
-    public init(thresholdAmount: Int64? = nil, periodSeconds: UInt64? = nil) {
+    public init(thresholdAmount: Int64? = nil, periodSeconds: UInt64? = nil, currencyThresholds: [String: Int64]? = nil) {
         self.thresholdAmount = thresholdAmount
         self.periodSeconds = periodSeconds
+        self.currencyThresholds = currencyThresholds
+    }
+
+    /// The threshold of `currency`'s payable: its own, or the policy's general one; nil when
+    /// the currency is settled by period (or by command) only.
+    public func threshold(for currency: Currency) -> Int64? {
+        currencyThresholds?[currency.code] ?? thresholdAmount
+    }
+
+    /// Whether anything ever makes a settlement due (a threshold or a period).
+    public var hasTrigger: Bool {
+        thresholdAmount != nil || periodSeconds != nil || !(currencyThresholds ?? [:]).isEmpty
     }
 
     /// The longest period a vendor may register: a year.

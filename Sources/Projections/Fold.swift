@@ -1028,8 +1028,9 @@ final class Folder {
         let policy = view.policy
         for position in view.currencies.indices {
             let periodDue = policy.periodDue(after: view.currencies[position].lastSettledAtMilliseconds ?? view.registeredAtMilliseconds)
-            var due = SettlementDue(thresholdAmount: policy.thresholdAmount, remainingToThreshold: nil, periodDueAtMilliseconds: periodDue)
-            if let threshold = policy.thresholdAmount {
+            let threshold = policy.threshold(for: view.currencies[position].currency)
+            var due = SettlementDue(thresholdAmount: threshold, remainingToThreshold: nil, periodDueAtMilliseconds: periodDue)
+            if let threshold {
                 let (left, overflow) = threshold.subtractingReportingOverflow(view.currencies[position].unsettled)
                 if overflow { throw FoldFailure("amount overflow in the threshold of \(vendor)") }
                 due.remainingToThreshold = max(0, left)

@@ -22,6 +22,8 @@ enum ViewRecordTag {
     static let wallets: UInt8 = 0xB1
     static let lotOwner: UInt8 = 0xB2
     static let vendorSettlement: UInt8 = 0xB3
+    /// A vendor settlement whose policy has thresholds by currency: 0xB3's fields, then them.
+    static let vendorSettlementWithThresholds: UInt8 = 0xB7
     static let purchase: UInt8 = 0xB4
     static let royaltyTotals: UInt8 = 0xB5
     static let royaltyEntries: UInt8 = 0xB6
@@ -37,13 +39,20 @@ public struct MalformedRecord: Error, CustomStringConvertible, Sendable, Equatab
 /// A read-model record with a binary layout. `Encodable` so that the canonical dump can print it.
 protocol ViewRecord: Encodable {
     static var tag: UInt8 { get }
+    /// Every tag of the kind's layouts (`tag` and any later one).
+    static var tags: [UInt8] { get }
+    /// The tag this value is written with (the layout its fields need).
+    var layoutTag: UInt8 { get }
     func write(to writer: inout ByteWriter)
     init(from reader: inout ByteReader) throws
 }
 
 extension ViewRecord {
+    static var tags: [UInt8] { [tag] }
+    var layoutTag: UInt8 { Self.tag }
+
     var binaryBytes: [UInt8] {
-        var writer = ByteWriter(tag: Self.tag, capacity: 128)
+        var writer = ByteWriter(tag: layoutTag, capacity: 128)
         write(to: &writer)
         return writer.bytes
     }
@@ -51,7 +60,7 @@ extension ViewRecord {
     /// Decodes the binary layout; anything else (another tag, JSON of schema 1, a truncated or
     /// overlong record) throws.
     static func decodeBinary(_ bytes: [UInt8]) throws -> Self {
-        var reader = try ByteReader(bytes, tag: tag)
+        var reader = try ByteReader(bytes, anyOf: tags)
         let value = try Self(from: &reader)
         try reader.finish()
         return value
@@ -161,6 +170,8 @@ extension LotView {
 
 extension VendorSettlementView: ViewRecord {
     static var tag: UInt8 { ViewRecordTag.vendorSettlement }
+    static var tags: [UInt8] { [ViewRecordTag.vendorSettlement, ViewRecordTag.vendorSettlementWithThresholds] }
+    var layoutTag: UInt8 { policy.currencyThresholds == nil ? ViewRecordTag.vendorSettlement : ViewRecordTag.vendorSettlementWithThresholds }
 
     func write(to writer: inout ByteWriter) {
         writer.string(vendor)
@@ -171,6 +182,8 @@ extension VendorSettlementView: ViewRecord {
         writer.unsigned(registeredAtMilliseconds)
         writer.unsigned(lastSettledAtMilliseconds)
         writer.array(currencies) { $1.write(to: &$0) }
+        // Last, under tag `vendorSettlementWithThresholds`: every other vendor's record is as before.
+        if let thresholds = policy.currencyThresholds { writer.thresholds(thresholds) }
     }
 
     init(from reader: inout ByteReader) throws {
@@ -179,6 +192,7 @@ extension VendorSettlementView: ViewRecord {
             policy: SettlementPolicy(thresholdAmount: try reader.optionalSigned(), periodSeconds: try reader.optionalUnsigned()),
             registeredAtMilliseconds: try reader.unsigned(), lastSettledAtMilliseconds: try reader.unsigned(),
             currencies: try reader.array { try VendorCurrencySettlement(from: &$0) })
+        if reader.tag == ViewRecordTag.vendorSettlementWithThresholds { policy.currencyThresholds = try reader.thresholds() }
     }
 }
 

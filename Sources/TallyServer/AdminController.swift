@@ -126,7 +126,7 @@ struct AdminController: Sendable {
         let vendor = TallyAPI.newID("v_")
         let result = try await api.execute(.registerVendor(
             vendor: vendor, name: body.name, sites: body.sites, feeBasisPoints: body.feeBasisPoints,
-            settlement: SettlementPolicy(thresholdAmount: body.settlement.thresholdAmount, periodSeconds: body.settlement.periodSeconds)))
+            settlement: body.settlement.policy))
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
         return try JSONResponse.make(
             VendorCreated(vendor: vendor, keyId: key.keyID, secret: key.secret, sequence: result.sequences?.lowerBound ?? 0), status: .created)

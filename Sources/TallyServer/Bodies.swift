@@ -177,6 +177,21 @@ struct ReferralPolicyBody: Codable, Sendable {
 struct SettlementPolicyBody: Codable, Sendable {
     var thresholdAmount: Int64?
     var periodSeconds: UInt64?
+    var currencyThresholds: [String: Int64]?
+
+    init(thresholdAmount: Int64?, periodSeconds: UInt64?, currencyThresholds: [String: Int64]?) {
+        self.thresholdAmount = thresholdAmount
+        self.periodSeconds = periodSeconds
+        self.currencyThresholds = currencyThresholds
+    }
+
+    init(_ policy: SettlementPolicy) {
+        self.init(thresholdAmount: policy.thresholdAmount, periodSeconds: policy.periodSeconds, currencyThresholds: policy.currencyThresholds)
+    }
+
+    var policy: SettlementPolicy {
+        SettlementPolicy(thresholdAmount: thresholdAmount, periodSeconds: periodSeconds, currencyThresholds: currencyThresholds)
+    }
 }
 
 struct VendorProfile: Codable, Sendable {

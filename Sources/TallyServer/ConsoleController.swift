@@ -116,10 +116,24 @@ struct ConsoleController {
         Action(name: "register-vendor", title: "Register a vendor (its first signing key is shown once)",
                inputs: [.text("name", label: "Name"), .text("sites", label: "Sites it sells from (URL prefixes, separated by spaces)"),
                         .text("feeBasisPoints", label: "Provider fee (basis points)"),
-                        .optional("thresholdAmount", label: "Settle at (minor units)"), .optional("periodDays", label: "Settle every (days)")],
+                        .optional("thresholdAmount", label: "Settle at (minor units, any currency)"),
+                        .optional("currencyThresholds", label: "Settle at, by currency (JPY=100000 EUR=5000)"),
+                        .optional("periodDays", label: "Settle every (days)")],
                method: .post) { form, _ in
             var settlement: [String: Any] = [:]
             if form.optional("thresholdAmount") != nil { settlement["thresholdAmount"] = try form.minorUnits("thresholdAmount") }
+            if let typed = form.optional("currencyThresholds") {
+                var thresholds: [String: Int64] = [:]
+                for pair in typed.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                    let parts = pair.split(separator: "=", omittingEmptySubsequences: false)
+                    guard parts.count == 2, let amount = Int64(parts[1]), thresholds[String(parts[0])] == nil else {
+                        throw WebRefusal(title: "Thresholds are not valid", detail: "\(pair) is not CUR=minor units, or names its currency twice",
+                                         field: "currencyThresholds")
+                    }
+                    thresholds[String(parts[0])] = amount
+                }
+                settlement["currencyThresholds"] = thresholds
+            }
             if form.optional("periodDays") != nil { settlement["periodSeconds"] = try form.seconds(ofDays: "periodDays") }
             let sites = try form.text("sites").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\r" }).map(String.init)
             return ("/v1/admin/vendors", ["name": try form.text("name"), "sites": sites, "feeBasisPoints": try form.minorUnits("feeBasisPoints"),

@@ -230,7 +230,7 @@ public final class Sweeper: Sendable {
         case .incentiveExpired(let expired):
             state.lots.removeValue(forKey: expired.lot)
         case .vendorRegistered(let registered):
-            if registered.settlement.thresholdAmount != nil || registered.settlement.periodSeconds != nil {
+            if registered.settlement.hasTrigger {
                 state.policies[registered.vendor] = registered.settlement
             }
         case .accountOpened(let opened):

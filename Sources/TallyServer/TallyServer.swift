@@ -83,6 +83,9 @@ public enum TallyServer {
         case .refolded(let from, let events, let entries):
             configuration.logger.notice("write model folded afresh from the journal for this build's layout", metadata: [
                 "from": "\(from)", "to": "\(Ledger.writeModelVersion)", "events": "\(events)", "entries": "\(entries)"])
+        case .remarked(let from):
+            configuration.logger.notice("write model marked with this build's layout; its records are unchanged", metadata: [
+                "from": "\(from)", "to": "\(Ledger.writeModelVersion)"])
         }
         var projectionConfiguration = Projections.Configuration(dataDirectory: configuration.dataDirectory)
         projectionConfiguration.logger = configuration.logger

@@ -59,7 +59,7 @@ struct VendorController: Sendable {
         guard let record else { throw APIError.notFound("vendor") }
         return try JSONResponse.make(VendorProfile(
             vendor: vendor, name: record.name, sites: record.sites, feeBasisPoints: record.feeBasisPoints,
-            settlement: SettlementPolicyBody(thresholdAmount: record.settlement.thresholdAmount, periodSeconds: record.settlement.periodSeconds),
+            settlement: SettlementPolicyBody(record.settlement),
             referralPolicy: policy.map {
                 ReferralPolicyBody(currency: $0.currency, rewardAmount: $0.rewardAmount, minimumSpend: $0.minimumSpend, confirmationSeconds: $0.confirmationSeconds)
             }))

@@ -13,6 +13,9 @@ struct EventSchemaTests {
     /// A scenario that produces every event type at least once.
     static func everyEventType(_ fixture: LedgerFixture) async throws {
         try await fixture.givenShopAndAlice(funds: 5_000)
+        try await fixture.run(.registerVendor(
+            vendor: "yen-shop", name: "Yen shop", sites: [LedgerFixture.site], feeBasisPoints: 0,
+            settlement: SettlementPolicy(thresholdAmount: 1_000, currencyThresholds: ["JPY": 100_000, "EUR": 800])))
         try await fixture.givenUser("bob", funds: 0)
         try await fixture.run(.openAccount(user: "carol", channel: .vendorLink, referringVendor: "shop"))
         try await fixture.run(.addMember(user: "alice", member: "kid"))

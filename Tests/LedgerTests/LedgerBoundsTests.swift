@@ -163,4 +163,72 @@ struct LedgerSettlementCurrencyTests {
         // Replaying the journal gives the same write model, marks included.
         #expect(try Ledger.replay(fixture.ledger.journal.storage) == fixture.ledger.writeModel())
     }
+
+    @Test("a currency with its own threshold settles at it; the others at the general threshold, or by period only without one")
+    func thresholdsByCurrency() async throws {
+        let fixture = try LedgerFixture()
+        // Yen settle at 100,000 yen, euros at 50.00; dollars by period only (no general threshold).
+        try await fixture.run(.registerVendor(
+            vendor: "shop", name: "Shop", sites: [LedgerFixture.site], feeBasisPoints: 0,
+            settlement: SettlementPolicy(periodSeconds: 86_400, currencyThresholds: ["JPY": 100_000, "EUR": 5_000])))
+        let jpy = try #require(Currency(code: "JPY"))
+        try await fixture.givenUser("alice", funds: 1_000_000)
+        for currency in [jpy, Currency.eur] {
+            try await fixture.run(.openWallet(user: "alice", currency: currency))
+            try await fixture.run(.addFunds(funding: "f-\(currency.code)", user: "alice", currency: currency, amount: 1_000_000, method: .card))
+        }
+        func buy(_ currency: Currency, _ price: Int64, _ id: String) async throws {
+            var terms = LedgerFixture.terms(id, price: price, royalties: [])
+            terms.currency = currency
+            try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(terms)))
+        }
+        try await buy(.usd, 900_000, "big-dollars")
+        try await buy(.eur, 4_999, "euros")
+        try await buy(jpy, 99_999, "yen")
+        // Dollars have no threshold: however much is payable, only the period (or a command) pays it.
+        let dollars = try await fixture.reject(.settle(vendor: "shop", currency: .usd, force: false), .nothingToSettle)
+        #expect(dollars?.headroom == nil)
+        let euros = try await fixture.reject(.settle(vendor: "shop", currency: .eur, force: false), .nothingToSettle)
+        #expect(euros?.headroom == 1)
+        let yen = try await fixture.reject(.settle(vendor: "shop", currency: jpy, force: false), .nothingToSettle)
+        #expect(yen?.headroom == 1)
+        try await buy(.eur, 1, "one-cent")
+        try await buy(jpy, 1, "one-yen")
+        for (currency, amount) in [(Currency.eur, Int64(5_000)), (jpy, Int64(100_000))] {
+            let settled = try await fixture.run(.settle(vendor: "shop", currency: currency, force: false))
+            guard case .vendorSettled(let event)? = settled.events.first else { Issue.record("no settlement"); continue }
+            #expect(event.trigger == .threshold && event.amount == amount && event.currency == currency)
+        }
+        fixture.clock.advance(seconds: 86_400)
+        let period = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: false))
+        guard case .vendorSettled(let event)? = period.events.first else { Issue.record("no settlement"); return }
+        #expect(event.trigger == .period && event.amount == 900_000)
+
+        // A general threshold applies to every currency without its own.
+        let general = SettlementPolicy(thresholdAmount: 10_000, currencyThresholds: ["JPY": 100_000])
+        #expect(general.threshold(for: .usd) == 10_000 && general.threshold(for: jpy) == 100_000 && general.threshold(for: .eur) == 10_000)
+        #expect(try Ledger.replay(fixture.ledger.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("thresholds by currency are refused when empty, for a currency that is none, or when not positive: each with its field")
+    func thresholdRejections() async throws {
+        let fixture = try LedgerFixture()
+        func register(_ thresholds: [String: Int64], periodSeconds: UInt64? = nil) -> LedgerCommand {
+            .registerVendor(vendor: "v2", name: "V", sites: [LedgerFixture.site], feeBasisPoints: 0,
+                            settlement: SettlementPolicy(periodSeconds: periodSeconds, currencyThresholds: thresholds))
+        }
+        let empty = try await fixture.reject(register([:], periodSeconds: 60), .invalidVendorPolicy)
+        #expect(empty?.field == "settlement.currencyThresholds")
+        let unknown = try await fixture.reject(register(["USD": 5, "XYZ": 5]), .unknownCurrency)
+        #expect(unknown?.field == "settlement.currencyThresholds.XYZ")
+        let lower = try await fixture.reject(register(["usd": 5]), .unknownCurrency)
+        #expect(lower?.field == "settlement.currencyThresholds.usd")
+        let zero = try await fixture.reject(register(["EUR": 0]), .amountNotPositive)
+        #expect(zero?.field == "settlement.currencyThresholds.EUR")
+        try await fixture.reject(register(["EUR": -1]), .amountNotPositive)
+        try await fixture.reject(register(["EUR": Int64.max]), .amountOverflow)
+        // Thresholds alone are a policy.
+        try await fixture.run(register(["EUR": 1]))
+        #expect(try fixture.ledger.read { try $0.vendor("v2") }?.settlement.currencyThresholds == ["EUR": 1])
+    }
 }

@@ -24,7 +24,7 @@ struct LedgerCodecTests {
 
     static func roundTrip<T: BinaryRecord & Equatable>(_ value: T) throws {
         let bytes = value.binaryBytes
-        #expect(bytes.first == T.tag)
+        #expect(bytes.first == value.layoutTag && T.tags.contains(value.layoutTag))
         #expect(try T.decodeStored(bytes) == value)
         // A value stored as JSON before the binary layout still reads.
         let json = Array(try LedgerEvent.encoder.encode(value))
@@ -57,7 +57,9 @@ struct LedgerCodecTests {
             try Self.roundTrip(user)
             try Self.roundTrip(VendorRecord(
                 name: Self.odd, sites: ["https://a.example/", "http://b.example/x/"], feeBasisPoints: Int64(variant * 100),
-                settlement: SettlementPolicy(thresholdAmount: variant % 2 == 0 ? 10_000 : nil, periodSeconds: variant % 3 == 0 ? nil : 86_400),
+                settlement: SettlementPolicy(
+                    thresholdAmount: variant % 2 == 0 ? 10_000 : nil, periodSeconds: variant % 3 == 0 ? nil : 86_400,
+                    currencyThresholds: variant % 4 == 1 ? ["JPY": 100_000, "EUR": 5_000, "KWD": Int64.max] : nil),
                 lastSettledAtMilliseconds: UInt64.max - UInt64(variant), settledThroughSequence: UInt64(variant)))
             try Self.roundTrip(Self.terms(variant))
             try Self.roundTrip(TransactionRecord(

@@ -46,6 +46,53 @@ struct WriteModelUpgradeTests {
         try await fixture.reject(.openDispute(dispute: "d2", user: "alice", transaction: transaction, reason: "again"), .disputeAlreadyDecided)
     }
 
+    @Test("a layout-4 write model is marked 5 without a fold: its records are what layout 5 writes for them")
+    func layoutFourIsRemarked() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200))))
+        let live = try fixture.ledger.writeModel()
+        try fixture.journal.storage.write { try $0.setMetadata(Ledger.writeModelVersionName, Array("4".utf8)) }
+        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .remarked(from: 4))
+        #expect(try Ledger.writeModelLayout(fixture.journal.storage) == Ledger.writeModelVersion)
+        #expect(try fixture.ledger.writeModel() == live)
+        #expect(try Ledger.replay(fixture.journal.storage) == live)
+        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .current)
+    }
+
+    @Test("a vendor record without thresholds by currency has layout 4's bytes; with them, its own tag and every cut refused")
+    func vendorRecordLayouts() throws {
+        let plain = VendorRecord(name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 500,
+                                 settlement: SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 86_400),
+                                 lastSettledAtMilliseconds: 7, settledThroughSequence: 1)
+        var withThresholds = plain
+        withThresholds.settlement.currencyThresholds = ["JPY": 100_000, "EUR": 5_000]
+        let plainBytes = plain.binaryBytes, longer = withThresholds.binaryBytes
+        // Layout 4: tag 0xA2, name, sites, fee, threshold, period, two integers; nothing after them.
+        var layout4 = ByteWriter(tag: 0xA2)
+        layout4.string("Shop"); layout4.array(["https://shop.example/"]) { $0.string($1) }; layout4.signed(500)
+        layout4.optionalSigned(10_000); layout4.optionalUnsigned(86_400); layout4.unsigned(7); layout4.unsigned(1)
+        #expect(plainBytes == layout4.bytes)
+        #expect(longer.first == RecordTag.vendorWithThresholds && Array(longer.dropFirst().prefix(plainBytes.count - 1)) == Array(plainBytes.dropFirst()))
+        #expect(try VendorRecord.decodeStored(longer) == withThresholds)
+        #expect(try VendorRecord.decodeStored(plainBytes) == plain)
+        // Any cut of the longer record, an empty list, or codes out of order or repeated: refused.
+        for length in 1..<longer.count {
+            #expect(throws: RecordCodingError.self, "cut to \(length)") { try VendorRecord.decodeStored(Array(longer.prefix(length))) }
+        }
+        for tail: [(String, Int64)] in [[], [("JPY", 1), ("EUR", 1)], [("EUR", 1), ("EUR", 2)]] {
+            var writer = ByteWriter(tag: RecordTag.vendorWithThresholds)
+            writer.bytes += plainBytes.dropFirst()
+            writer.array(tail) { $0.string($1.0); $0.signed($1.1) }
+            #expect(throws: RecordCodingError.self) { try VendorRecord.decodeStored(writer.bytes) }
+        }
+        // Layout 4's tag followed by thresholds is a record with bytes after its end.
+        var trailing = ByteWriter(tag: RecordTag.vendor)
+        trailing.bytes += plainBytes.dropFirst()
+        trailing.thresholds(["EUR": 1])
+        #expect(throws: RecordCodingError.self) { try VendorRecord.decodeStored(trailing.bytes) }
+    }
+
     @Test("a layout from a newer build, or a damaged marker, is refused and nothing is written")
     func newerOrDamagedIsRefused() async throws {
         let fixture = try LedgerFixture()

@@ -6,6 +6,31 @@ import Testing
 
 @Suite("Read models")
 struct ReadModelTests {
+    @Test("a vendor's next settlement shows each currency's own threshold: its entry by currency, else the general one")
+    func thresholdsByCurrency() async throws {
+        let fixture = try ProjectionFixture()
+        let jpy = try #require(Currency(code: "JPY"))
+        try await fixture.run(.registerVendor(
+            vendor: "shop", name: "Shop", sites: [ProjectionFixture.site], feeBasisPoints: 0,
+            settlement: SettlementPolicy(thresholdAmount: 10_000, currencyThresholds: ["JPY": 100_000])))
+        try await fixture.givenUser("alice", funds: 10_000)
+        try await fixture.run(.openWallet(user: "alice", currency: jpy))
+        try await fixture.run(.addFunds(funding: "yen", user: "alice", currency: jpy, amount: 50_000, method: .card))
+        var yen = ProjectionFixture.terms("manga", price: 30_000, royalties: [])
+        yen.currency = jpy
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(yen)))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 2_500, royalties: []))))
+        try fixture.projections.catchUp()
+        let shop = try #require(try fixture.projections.read { try $0.vendorSettlement(vendor: "shop") })
+        #expect(shop.policy.currencyThresholds == ["JPY": 100_000])
+        #expect(shop.currencies.map(\.currency) == [jpy, .usd])
+        #expect(shop.currencies[0].nextDue == SettlementDue(thresholdAmount: 100_000, remainingToThreshold: 70_000, periodDueAtMilliseconds: nil))
+        #expect(shop.currencies[1].nextDue == SettlementDue(thresholdAmount: 10_000, remainingToThreshold: 7_500, periodDueAtMilliseconds: nil))
+        // Folded again from empty, the same.
+        let dump = try fixture.projections.canonicalDump()
+        #expect(try fixture.freshDump() == dump)
+    }
+
     /// Funding, incentive lot, one-step purchase with royalties, authorize/capture, authorize/void,
     /// transfer, dispute with refund, settlement, offline funding, credit line.
     @Test("each read model after a scenario of every kind of money movement")

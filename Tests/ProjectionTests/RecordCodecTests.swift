@@ -48,7 +48,7 @@ struct RecordCodecTests {
     static var vendorFull: VendorSettlementView {
         VendorSettlementView(
             vendor: "shop", name: "Shop — ünïcode ✓", feeBasisPoints: 500,
-            policy: SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 86_400),
+            policy: SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 86_400, currencyThresholds: ["JPY": 100_000, "EUR": 5_000]),
             registeredAtMilliseconds: 1, lastSettledAtMilliseconds: 2,
             currencies: [
                 VendorCurrencySettlement(
@@ -135,7 +135,10 @@ struct RecordCodecTests {
     func tags() {
         #expect(Self.walletsFull.binaryBytes.first == 0xB1)
         #expect("x".binaryBytes.first == 0xB2)
-        #expect(Self.vendorFull.binaryBytes.first == 0xB3)
+        #expect(Self.vendorFull.binaryBytes.first == 0xB7, "thresholds by currency: 0xB3's fields, then them")
+        var withoutThresholds = Self.vendorFull
+        withoutThresholds.policy.currencyThresholds = nil
+        #expect(withoutThresholds.binaryBytes.first == 0xB3)
         #expect(Self.purchaseFull.binaryBytes.first == 0xB4)
         #expect(Self.totals.binaryBytes.first == 0xB5)
         #expect(Self.entries.binaryBytes.first == 0xB6)
@@ -389,7 +392,12 @@ extension TestValues {
     mutating func vendor() -> VendorSettlementView {
         VendorSettlementView(
             vendor: text(), name: text(), feeBasisPoints: signed(),
-            policy: SettlementPolicy(thresholdAmount: maybe { $0.signed() }, periodSeconds: maybe { $0.unsigned() }),
+            policy: SettlementPolicy(
+                thresholdAmount: maybe { $0.signed() }, periodSeconds: maybe { $0.unsigned() },
+                currencyThresholds: maybe { values in
+                    let pairs = values.list { ($0.currency().code, $0.signed()) }
+                    return pairs.isEmpty ? ["USD": 1] : Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+                }),
             registeredAtMilliseconds: unsigned(), lastSettledAtMilliseconds: unsigned(),
             currencies: list {
                 VendorCurrencySettlement(

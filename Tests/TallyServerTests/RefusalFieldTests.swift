@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TallyCrypto
 import Testing
 @testable import TallyServer
 
@@ -66,10 +67,28 @@ struct RefusalFieldTests {
                      status: .unprocessableContent, rule: "invalid-vendor-policy", field: "settlement.periodSeconds"),
                 Case(label: "a threshold of 0", reply: try await client.admin(.post, "/v1/admin/vendors", vendor.merging(["settlement": ["thresholdAmount": 0]]) { $1 }),
                      status: .unprocessableContent, rule: "amount-not-positive", field: "settlement.thresholdAmount"),
+                Case(label: "a threshold in a currency that is none",
+                     reply: try await client.admin(.post, "/v1/admin/vendors", vendor.merging(["settlement": ["currencyThresholds": ["USD": 5, "ABC": 5]]]) { $1 }),
+                     status: .unprocessableContent, rule: "unknown-currency", field: "settlement.currencyThresholds.ABC"),
+                Case(label: "a currency's threshold of 0",
+                     reply: try await client.admin(.post, "/v1/admin/vendors", vendor.merging(["settlement": ["currencyThresholds": ["JPY": 0]]]) { $1 }),
+                     status: .unprocessableContent, rule: "amount-not-positive", field: "settlement.currencyThresholds.JPY"),
+                Case(label: "no currency in currencyThresholds",
+                     reply: try await client.admin(.post, "/v1/admin/vendors", vendor.merging(["settlement": ["currencyThresholds": [String: Int](), "periodSeconds": 60]]) { $1 }),
+                     status: .unprocessableContent, rule: "invalid-vendor-policy", field: "settlement.currencyThresholds"),
                 Case(label: "an incentive expired already", reply: try await client.admin(.post, "/v1/admin/incentives", ["user": user.id, "currency": "USD", "amount": 5, "expiresAtMilliseconds": 1]),
                      status: .unprocessableContent, rule: "expiry-not-in-future", field: "expiresAtMilliseconds"),
             ])
             #expect(harness.api.journal.head == head)
+
+            // Accepted: the vendor's profile and its settlement show each currency's threshold.
+            let registered = try await client.admin(.post, "/v1/admin/vendors", vendor.merging(["settlement": ["thresholdAmount": 1_000, "currencyThresholds": ["JPY": 100_000]]]) { $1 })
+            #expect(registered.status == .created, "\(registered.text)")
+            let shop = APIHarness.Vendor(id: try #require(registered.json["vendor"] as? String), keyID: try #require(registered.json["keyId"] as? String),
+                                         secret: Hex.decode(try #require(registered.json["secret"] as? String)) ?? [])
+            let profile = try await client.vendor(shop, .get, "/v1/vendor")
+            let settlement = try #require(profile.json["settlement"] as? [String: Any], "\(profile.text)")
+            #expect(settlement["thresholdAmount"] as? Int == 1_000 && (settlement["currencyThresholds"] as? [String: Int]) == ["JPY": 100_000], "\(profile.text)")
         }
     }
 

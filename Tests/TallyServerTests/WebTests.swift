@@ -336,7 +336,7 @@ struct ConsoleTests {
             // give it another key, read a rights holder's statement, rotate the journal's key.
             let registered = try await client.send(.post, "/web/admin/register-vendor", headers: headers, body: WebTests.form([
                 ("csrf", csrf), ("name", "Shop & Co"), ("sites", "https://shop.example/ https://blog.example/"), ("feeBasisPoints", "500"),
-                ("thresholdAmount", "10000"), ("periodDays", "7"),
+                ("thresholdAmount", "10000"), ("currencyThresholds", "JPY=100000 EUR=5000"), ("periodDays", "7"),
             ]))
             #expect(registered.status == .ok && registered.text.contains("done.") && registered.text.contains("&quot;secret&quot;"), "\(registered.text)")
             let vendor = try #require(registered.text.range(of: #"v_[0-9a-f]{24}"#, options: .regularExpression).map { String(registered.text[$0]) })
@@ -350,7 +350,11 @@ struct ConsoleTests {
             #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
             let record = try #require(try harness.api.ledger.read { try $0.vendor(vendor) })
             #expect(record.sites == ["https://shop.example/", "https://blog.example/"] && record.feeBasisPoints == 500)
-            #expect(record.settlement == SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 7 * 86_400))
+            #expect(record.settlement == SettlementPolicy(thresholdAmount: 10_000, periodSeconds: 7 * 86_400, currencyThresholds: ["JPY": 100_000, "EUR": 5_000]))
+            let badThresholds = try await client.send(.post, "/web/admin/register-vendor", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("name", "Twice"), ("sites", "https://shop.example/"), ("feeBasisPoints", "500"), ("currencyThresholds", "JPY=1 JPY=2"),
+            ]))
+            #expect(badThresholds.status == .badRequest && badThresholds.text.contains("Field: currencyThresholds"), "\(badThresholds.text)")
             let noSites = try await client.send(.post, "/web/admin/register-vendor", headers: headers, body: WebTests.form([
                 ("csrf", csrf), ("name", "Nowhere"), ("sites", "ftp://x"), ("feeBasisPoints", "500"), ("thresholdAmount", "10000"),
             ]))
