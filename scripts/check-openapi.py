@@ -304,6 +304,16 @@ def scenario(c, admin_key, auditor_key):
     # Vendor authentication.
     vendor_a.call("GET", "/v1/vendor", expect=200)
     vendor_a2.call("GET", "/v1/vendor", expect=200, label="GET /v1/vendor with the second key")
+    # Signing keys: listed (never their secrets), and one revoked: its signatures are refused from then on.
+    vendor_a.call("GET", "/v1/vendor/keys", expect=200)
+    c.request("GET", f"/v1/admin/vendors/{a['vendor']}/keys", headers=admin, expect=200)
+    c.request("GET", "/v1/admin/vendors/v_nosuchvendor/keys", headers=admin, expect=404)
+    if auditor:
+        c.request("DELETE", f"/v1/admin/vendors/{a['vendor']}/keys/{vendor_a2.key_id}", headers=auditor, expect=403, label="revoke a key with the auditor key")
+    c.request("DELETE", f"/v1/admin/vendors/{b['vendor']}/keys/{vendor_a2.key_id}", headers=admin, expect=404, label="revoke another vendor's key")
+    c.request("DELETE", f"/v1/admin/vendors/{a['vendor']}/keys/{vendor_a2.key_id}", headers=admin, expect=200)
+    c.request("DELETE", f"/v1/admin/vendors/{a['vendor']}/keys/{vendor_a2.key_id}", headers=admin, expect=404, label="revoke a revoked key")
+    vendor_a2.call("GET", "/v1/vendor", expect=401, label="GET /v1/vendor with a revoked key")
     c.request("GET", "/v1/vendor", expect=401, label="GET /v1/vendor unsigned")
     c.request("GET", "/v1/vendor", headers=admin, expect=403, label="GET /v1/vendor with the admin key")
     forged = vendor_a.headers("GET", "/v1/vendor", b"")

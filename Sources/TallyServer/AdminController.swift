@@ -26,6 +26,27 @@ struct VendorKeyCreated: Codable, Sendable {
     var secret: String
 }
 
+/// A vendor's signing keys: IDs and creation times, never the secrets.
+struct VendorKeyList: Codable, Sendable {
+    struct Key: Codable, Sendable {
+        var keyId: String
+        var createdAtMilliseconds: UInt64
+    }
+    var vendor: String
+    var keys: [Key]
+
+    init(vendor: String, _ keys: [(keyID: String, createdAtMilliseconds: UInt64)]) {
+        self.vendor = vendor
+        self.keys = keys.map { Key(keyId: $0.keyID, createdAtMilliseconds: $0.createdAtMilliseconds) }
+    }
+}
+
+struct VendorKeyRevoked: Codable, Sendable {
+    var vendor: String
+    var keyId: String
+    var revoked: Bool
+}
+
 struct CreditLineBody: Codable, Sendable {
     var user: String
     var currency: Currency
@@ -87,6 +108,8 @@ struct AdminController: Sendable {
         admin.post("accounts") { request, _ in try await openAccount(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
+        admin.get("vendors/:vendor/keys") { request, context in try await vendorKeys(request, context) }
+        admin.delete("vendors/:vendor/keys/:keyId") { request, context in try await revokeVendorKey(request, context) }
         admin.get("vendors/:vendor/settlement") { request, context in try await vendorSettlement(request, context) }
         admin.post("credit-lines") { request, _ in try await creditLine(request) }
         admin.post("funds") { request, _ in try await addFunds(request) }
@@ -138,6 +161,26 @@ struct AdminController: Sendable {
         guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
         return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
+    }
+
+    func vendorKeys(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let vendor = try context.parameters.require("vendor")
+        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        return try JSONResponse.make(VendorKeyList(vendor: vendor, try api.credentials.vendorKeys(vendor: vendor)))
+    }
+
+    /// Revokes one of a vendor's signing keys (a leaked secret, a retired integration): its
+    /// signatures are refused from now on. The vendor's other keys, and its money, are
+    /// untouched; revoking the last key leaves the vendor unable to call the API until
+    /// customer service gives it a new one.
+    func revokeVendorKey(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let vendor = try context.parameters.require("vendor")
+        let keyID = try context.parameters.require("keyId")
+        guard try api.credentials.revokeVendorKey(keyID, vendor: vendor) else { throw APIError.notFound("vendor signing key") }
+        api.logger.notice("vendor signing key revoked", metadata: ["vendor": "\(vendor)", "keyId": "\(keyID)"])
+        return try JSONResponse.make(VendorKeyRevoked(vendor: vendor, keyId: keyID, revoked: true))
     }
 
     func vendorSettlement(_ request: Request, _ context: TallyContext) async throws -> Response {

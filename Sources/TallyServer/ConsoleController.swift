@@ -143,6 +143,13 @@ struct ConsoleController {
                method: .post) { form, _ in
             ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", [:])
         },
+        Action(name: "vendor-keys", title: "A vendor's signing keys", inputs: [.text("vendor", label: "Vendor ID")], method: .get) { form, _ in
+            ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", nil)
+        },
+        Action(name: "revoke-vendor-key", title: "Revoke a vendor's signing key (its signatures are refused from now on)",
+               inputs: [.text("vendor", label: "Vendor ID"), .text("keyId", label: "Key ID")], method: .delete) { form, _ in
+            ("/v1/admin/vendors/\(try id(form, "vendor"))/keys/\(try id(form, "keyId"))", nil)
+        },
         Action(name: "royalties", title: "A rights holder's royalty statement", inputs: [.text("holder", label: "Rights holder")], method: .get) { form, _ in
             ("/v1/admin/holders/\(try id(form, "holder"))/royalties", nil)
         },
@@ -166,6 +173,7 @@ struct ConsoleController {
     static let vendorActions: [Action] = [
         Action(name: "settlement", title: "Your settlement", inputs: [], method: .get) { _, _ in ("/v1/vendor/settlement", nil) },
         Action(name: "history", title: "Your history", inputs: [], method: .get) { _, _ in ("/v1/vendor/history", nil) },
+        Action(name: "keys", title: "Your signing keys", inputs: [], method: .get) { _, _ in ("/v1/vendor/keys", nil) },
         Action(name: "content", title: "Register content",
                inputs: [.text("content", label: "Content ID"), .text("title", label: "Title"), .amount("price", label: "Price"), .currency,
                         .text("url", label: "URL (on one of your sites)"), .optional("description", label: "Short description"),

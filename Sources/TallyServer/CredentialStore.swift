@@ -45,7 +45,8 @@ public final class CredentialStore: Sendable {
     let sessions: Database
     let secretsKey: [UInt8]
     let loginIndexKey: [UInt8]
-    /// Vendor keys are read on every vendor request: decrypted once, then served from memory.
+    /// Vendor keys are read on every vendor request: decrypted once, then served from memory
+    /// until revoked.
     let vendorKeyCache = Mutex<[String: VendorKey]>([:])
     /// Live sessions are read on every user request: kept in memory (by token hash) after
     /// their first read, dropped at logout, at a member's removal and at expiry. Bounded: when
@@ -97,17 +98,54 @@ public final class CredentialStore: Sendable {
         return (keyID, Hex.encode(secret))
     }
 
+    /// A vendor's signing keys, oldest first (their IDs and creation times; never the secrets).
+    /// Reads every key record: for customer service and the vendor, not the request path.
+    public func vendorKeys(vendor: String) throws -> [(keyID: String, createdAtMilliseconds: UInt64)] {
+        var keys: [(keyID: String, createdAtMilliseconds: UInt64)] = []
+        try environment.read { transaction in
+            try transaction.withCursor(vendorKeys) { cursor in
+                var found = try cursor.first()
+                while found {
+                    let record = try JSONDecoder().decode(VendorKeyRecord.self, from: Data(cursor.value))
+                    if record.vendor == vendor { keys.append((String(decoding: cursor.key, as: UTF8.self), record.createdAtMilliseconds)) }
+                    found = try cursor.next()
+                }
+            }
+        }
+        return keys.sorted { ($0.createdAtMilliseconds, $0.keyID) < ($1.createdAtMilliseconds, $1.keyID) }
+    }
+
+    /// Revokes `vendor`'s signing key `keyID`: from the commit on, a request signed with it is
+    /// refused as unknown. False when the vendor has no such key.
+    public func revokeVendorKey(_ keyID: String, vendor: String) throws -> Bool {
+        guard keyID.utf8.count <= 64 else { return false }
+        // Under the cache's lock, as a lookup that misses the cache reads and caches under it:
+        // a key read before this commit cannot be cached after it.
+        return try vendorKeyCache.withLock { cache in
+            let revoked = try environment.write { transaction -> Bool in
+                guard let value = try transaction.get(vendorKeys, key: Array(keyID.utf8)),
+                      try JSONDecoder().decode(VendorKeyRecord.self, from: Data(value)).vendor == vendor
+                else { return false }
+                return try transaction.delete(vendorKeys, key: Array(keyID.utf8))
+            }
+            if revoked { cache.removeValue(forKey: keyID) }
+            return revoked
+        }
+    }
+
     public func vendorKey(_ keyID: String) throws -> VendorKey? {
         if let cached = vendorKeyCache.withLock({ $0[keyID] }) { return cached }
-        guard keyID.utf8.count <= 64,
-            let value = try environment.read({ try $0.get(vendorKeys, key: Array(keyID.utf8)) })
-        else { return nil }
-        let record = try JSONDecoder().decode(VendorKeyRecord.self, from: Data(value))
-        guard let sealed = Hex.decode(record.sealedSecret) else { return nil }
-        let secret = try AESGCM.open(sealed, key: secretsKey, associatedData: Array(keyID.utf8))
-        let key = VendorKey(vendor: record.vendor, secret: secret)
-        vendorKeyCache.withLock { $0[keyID] = key }
-        return key
+        guard keyID.utf8.count <= 64 else { return nil }
+        return try vendorKeyCache.withLock { cache -> VendorKey? in
+            if let cached = cache[keyID] { return cached }
+            guard let value = try environment.read({ try $0.get(vendorKeys, key: Array(keyID.utf8)) }) else { return nil }
+            let record = try JSONDecoder().decode(VendorKeyRecord.self, from: Data(value))
+            guard let sealed = Hex.decode(record.sealedSecret) else { return nil }
+            let secret = try AESGCM.open(sealed, key: secretsKey, associatedData: Array(keyID.utf8))
+            let key = VendorKey(vendor: record.vendor, secret: secret)
+            cache[keyID] = key
+            return key
+        }
     }
 
     // MARK: Logins and sessions

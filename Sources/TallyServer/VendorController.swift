@@ -24,6 +24,10 @@ struct VendorController: Sendable {
         group.put("referral-policy") { request, _ in try await setReferralPolicy(request) }
         group.get("access-grants/:grant") { request, context in try await checkGrant(request, context) }
         group.get("settlement") { request, _ in try await settlement(request) }
+        group.get("keys") { request, _ in
+            let vendor = try await vendorOfRead(request)
+            return try JSONResponse.make(VendorKeyList(vendor: vendor, try api.credentials.vendorKeys(vendor: vendor)))
+        }
         group.get("history") { request, _ in try await history(request) }
     }
 

@@ -361,6 +361,13 @@ struct ConsoleTests {
             #expect(noSites.status == .unprocessableContent && noSites.text.contains("Field: sites"), "\(noSites.text)")
             let anotherKey = try await client.send(.post, "/web/admin/vendor-key", headers: headers, body: WebTests.form([("csrf", csrf), ("vendor", vendor)]))
             #expect(anotherKey.status == .ok && anotherKey.text.contains("vk_") && !anotherKey.text.contains(keyID), "\(anotherKey.text)")
+            let secondKey = try #require(anotherKey.text.range(of: #"vk_[0-9a-f]{24}"#, options: .regularExpression).map { String(anotherKey.text[$0]) })
+            let listedKeys = try await client.send(.post, "/web/admin/vendor-keys", headers: headers, body: WebTests.form([("csrf", csrf), ("vendor", vendor)]))
+            #expect(listedKeys.status == .ok && listedKeys.text.contains(keyID) && listedKeys.text.contains(secondKey) && !listedKeys.text.contains(secret))
+            let revokedKey = try await client.send(.post, "/web/admin/revoke-vendor-key", headers: headers,
+                                                   body: WebTests.form([("csrf", csrf), ("vendor", vendor), ("keyId", secondKey)]))
+            #expect(revokedKey.status == .ok && revokedKey.text.contains("&quot;revoked&quot; : true"), "\(revokedKey.text)")
+            #expect(try harness.api.credentials.vendorKeys(vendor: vendor).map(\.keyID) == [keyID])
             let statement = try await client.send(.post, "/web/admin/royalties", headers: headers, body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
             #expect(statement.status == .ok && statement.text.contains("A rights holder&#39;s royalty statement: done."), "\(statement.text)")
             #expect(statement.text.contains("&quot;amount&quot; : 50"), "\(statement.text)")
