@@ -271,6 +271,21 @@ def scenario(c, admin_key, auditor_key):
         return
     ux, uy = bearer(xs["session"]), bearer(ys["session"])
 
+    # Passwords: changed by the user (name and current password again; other sessions end),
+    # or set by customer service for a caller.
+    change = {"login": y_login, "currentPassword": password, "newPassword": password}
+    c.request("POST", "/v1/me/password", dict(change, currentPassword="wrong password!"), headers=uy, expect=403, label="password change with a wrong password")
+    c.request("POST", "/v1/me/password", dict(change, login=x_login), headers=uy, expect=403, label="password change of another user's login")
+    c.request("POST", "/v1/me/password", dict(change, newPassword="short"), headers=uy, expect=400, label="password change to a short one")
+    c.request("POST", "/v1/me/password", change, headers=admin, expect=403, label="password change with the admin key")
+    c.request("POST", "/v1/me/password", change, headers=uy, expect=200)
+    w_login = "w-" + run
+    c.request("POST", "/v1/signup", dict(signup, login=w_login, name="User W"), expect=201)
+    c.request("POST", "/v1/admin/password-resets", {"login": w_login, "newPassword": "a new long password"}, headers=admin, expect=200)
+    c.request("POST", "/v1/admin/password-resets", {"login": "nobody-" + run, "newPassword": "a new long password"}, headers=admin, expect=404, label="password reset of an unknown login")
+    c.request("POST", "/v1/admin/password-resets", {"login": w_login, "newPassword": "a new long password"}, headers=uy, expect=403, label="password reset with a user's session")
+    c.request("POST", "/v1/login", {"login": w_login, "password": "a new long password"}, expect=200, label="login with the reset password")
+
     c.request("GET", "/v1/me", headers=ux, expect=200)
     c.request("GET", "/v1/me", expect=401, label="GET /v1/me anonymous")
     c.request("GET", "/v1/me", headers=admin, expect=403, label="GET /v1/me with the admin key")

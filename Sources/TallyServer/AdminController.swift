@@ -107,6 +107,7 @@ struct AdminController: Sendable {
         let admin = router.group("v1/admin")
         admin.post("accounts") { request, _ in try await openAccount(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
+        admin.post("password-resets") { request, _ in try await resetPassword(request) }
         admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
         admin.get("vendors/:vendor/keys") { request, context in try await vendorKeys(request, context) }
         admin.delete("vendors/:vendor/keys/:keyId") { request, context in try await revokeVendorKey(request, context) }
@@ -161,6 +162,21 @@ struct AdminController: Sendable {
         guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
         return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
+    }
+
+    /// Sets a login's password for a caller who lost it (customer service has checked who they
+    /// are), and ends every session of that login, with its purchase tokens.
+    func resetPassword(_ request: Request) async throws -> Response {
+        let body = try await body(PasswordResetBody.self, request)
+        try UserController.validateNewPassword(body.newPassword)
+        guard let login = try api.credentials.login(name: body.login) else {
+            throw APIError(.notFound, "not-found", "No such login", field: "login")
+        }
+        let hash = try await api.hashPassword(body.newPassword)
+        guard let ended = try api.credentials.changePassword(name: body.login, user: login.user, member: login.member, hash: hash, keepingToken: nil)
+        else { throw APIError(.conflict, "login-changed", "The login changed meanwhile; nothing was changed", field: "login") }
+        api.logger.notice("password reset by customer service", metadata: ["user": "\(login.user)", "sessionsEnded": "\(ended)"])
+        return try JSONResponse.make(PasswordChanged(user: login.user, member: login.member, sessionsEnded: ended))
     }
 
     func vendorKeys(_ request: Request, _ context: TallyContext) async throws -> Response {

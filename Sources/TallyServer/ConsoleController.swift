@@ -79,6 +79,10 @@ struct ConsoleController {
             ("/v1/admin/accounts", ["login": try form.text("login"), "password": try form.text("password"), "name": try form.text("name"),
                                     "email": try form.text("email"), "representative": representative])
         },
+        Action(name: "reset-password", title: "Set a caller's password (their other sessions end)",
+               inputs: [.text("login", label: "Login name"), .text("newPassword", label: "New password")], method: .post) { form, _ in
+            ("/v1/admin/password-resets", ["login": try form.text("login"), "newPassword": try form.text("newPassword")])
+        },
         Action(name: "add-funds", title: "Record funds (a mailed cheque, a phone order, an issue)",
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,
                         .choice("method", label: "Method", options: methods)], method: .post) { form, _ in

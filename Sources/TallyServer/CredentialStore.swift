@@ -179,37 +179,83 @@ public final class CredentialStore: Sendable {
 
     /// Removes every login of a member (when the member is removed from the account).
     public func removeLogins(user: String, member: String) throws {
-        try environment.write { transaction in
-            var doomed: [[UInt8]] = []
-            try transaction.withCursor(logins) { cursor in
-                var more = try cursor.first()
-                while more {
-                    if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)),
-                        login.user == user, login.member == member
-                    {
-                        doomed.append(Array(cursor.key))
+        try sessionCache.withLock { cache in
+            try environment.write { transaction in
+                var doomed: [[UInt8]] = []
+                try transaction.withCursor(logins) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)),
+                            login.user == user, login.member == member
+                        {
+                            doomed.append(Array(cursor.key))
+                        }
+                        more = try cursor.next()
                     }
-                    more = try cursor.next()
                 }
-            }
-            for key in doomed { _ = try transaction.delete(logins, key: key) }
-            var sessionKeys: [[UInt8]] = []
-            try transaction.withCursor(sessions) { cursor in
-                var more = try cursor.first()
-                while more {
-                    if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
-                        session.user == user, session.member == member
-                    {
-                        sessionKeys.append(Array(cursor.key))
+                for key in doomed { _ = try transaction.delete(logins, key: key) }
+                var sessionKeys: [[UInt8]] = []
+                try transaction.withCursor(sessions) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
+                            session.user == user, session.member == member
+                        {
+                            sessionKeys.append(Array(cursor.key))
+                        }
+                        more = try cursor.next()
                     }
-                    more = try cursor.next()
                 }
+                for key in sessionKeys { _ = try transaction.delete(sessions, key: key) }
             }
-            for key in sessionKeys { _ = try transaction.delete(sessions, key: key) }
-        }
-        // After the sessions are deleted from LMDB, none of them can be cached again.
-        sessionCache.withLock { cache in
+            // In the same step under the cache's lock: none of them can be cached again.
             cache = cache.filter { !($0.value.user == user && $0.value.member == member) }
+        }
+    }
+
+    /// Replaces the password hash of login `name`, which must be `user`'s (and `member`'s), and
+    /// ends every session of that login but the one of `keepingToken` (the caller's own), with
+    /// their purchase tokens, in one write transaction. Returns how many sessions ended, or nil
+    /// when the name is not that login.
+    public func changePassword(name: String, user: String, member: String?, hash: String, keepingToken: String?) throws -> Int? {
+        let index = loginIndex(name)
+        let kept = keepingToken.map(Self.sessionKey)
+        // Under the cache's lock (see `session(token:now:)`): the sessions ended here are
+        // dropped from the cache in the same step as from LMDB.
+        return try sessionCache.withLock { cache -> Int? in
+            var ended: [[UInt8]] = []
+            let changed = try environment.write { transaction -> Bool in
+                guard let value = try transaction.get(logins, key: index),
+                      var login = try? JSONDecoder().decode(Login.self, from: Data(value)), login.user == user, login.member == member
+                else { return false }
+                login.passwordHash = hash
+                try transaction.put(logins, key: index, value: Array(try JSONEncoder().encode(login)))
+                var doomed: [([UInt8], Session)] = []
+                try transaction.withCursor(sessions) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        let key = Array(cursor.key)
+                        if key != kept, !key.starts(with: Self.endedPrefix),
+                           let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
+                           session.user == user, session.member == member
+                        {
+                            doomed.append((key, session))
+                        }
+                        more = try cursor.next()
+                    }
+                }
+                for (key, session) in doomed {
+                    try transaction.put(
+                        sessions, key: Self.endedKey(user: user, member: member, loginAtMilliseconds: session.loginAtMilliseconds),
+                        value: BigEndian.bytes(session.expiresAtMilliseconds))
+                    _ = try transaction.delete(sessions, key: key)
+                    ended.append(key)
+                }
+                return true
+            }
+            guard changed else { return nil }
+            for key in ended { cache.removeValue(forKey: key) }
+            return ended.count
         }
     }
 
@@ -237,9 +283,17 @@ public final class CredentialStore: Sendable {
         if let cached = sessionCache.withLock({ $0[key] }) {
             session = cached
         } else {
-            guard let value = try environment.read({ try $0.get(sessions, key: key) }) else { return nil }
-            session = try JSONDecoder().decode(Session.self, from: Data(value))
-            cacheSession(key, session)
+            // Read and cached under the cache's lock, as sessions are ended under it: a session
+            // read before its end commits cannot be cached after it.
+            let found = try sessionCache.withLock { cache -> Session? in
+                if let cached = cache[key] { return cached }
+                guard let value = try environment.read({ try $0.get(sessions, key: key) }) else { return nil }
+                let session = try JSONDecoder().decode(Session.self, from: Data(value))
+                Self.insert(session, key, into: &cache)
+                return session
+            }
+            guard let found else { return nil }
+            session = found
         }
         if session.expiresAtMilliseconds <= now {
             _ = sessionCache.withLock { $0.removeValue(forKey: key) }
@@ -253,19 +307,19 @@ public final class CredentialStore: Sendable {
     /// recorded as ended (`sessionEnded`), since a token carries the login, not the session.
     public func endSession(token: String) throws {
         let key = Self.sessionKey(token)
-        _ = sessionCache.withLock { $0.removeValue(forKey: key) }
-        try environment.write { transaction in
-            if let value = try transaction.get(sessions, key: key),
-               let session = try? JSONDecoder().decode(Session.self, from: Data(value))
-            {
-                try transaction.put(
-                    sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
-                    value: BigEndian.bytes(session.expiresAtMilliseconds))
+        try sessionCache.withLock { cache in
+            try environment.write { transaction in
+                if let value = try transaction.get(sessions, key: key),
+                   let session = try? JSONDecoder().decode(Session.self, from: Data(value))
+                {
+                    try transaction.put(
+                        sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
+                        value: BigEndian.bytes(session.expiresAtMilliseconds))
+                }
+                _ = try transaction.delete(sessions, key: key)
             }
-            _ = try transaction.delete(sessions, key: key)
+            cache.removeValue(forKey: key)
         }
-        // Again: a request between the two steps may have cached it from LMDB.
-        _ = sessionCache.withLock { $0.removeValue(forKey: key) }
     }
 
     /// Whether the session of this login (user, member, login time) was ended by logout: its
@@ -320,9 +374,11 @@ public final class CredentialStore: Sendable {
     }
 
     private func cacheSession(_ key: [UInt8], _ session: Session) {
-        sessionCache.withLock { cache in
-            if cache.count >= Self.sessionCacheMax { cache.removeAll(keepingCapacity: true) }
-            cache[key] = session
-        }
+        sessionCache.withLock { Self.insert(session, key, into: &$0) }
+    }
+
+    private static func insert(_ session: Session, _ key: [UInt8], into cache: inout [[UInt8]: Session]) {
+        if cache.count >= sessionCacheMax { cache.removeAll(keepingCapacity: true) }
+        cache[key] = session
     }
 }

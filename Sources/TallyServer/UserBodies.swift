@@ -29,6 +29,27 @@ struct LoginBody: Codable, Sendable {
     var password: String
 }
 
+/// `POST /v1/me/password`: the login's name and current password again (a session alone,
+/// perhaps left open on a shared screen, does not change a password), and the new one.
+struct PasswordChangeBody: Codable, Sendable {
+    var login: String
+    var currentPassword: String
+    var newPassword: String
+}
+
+/// `POST /v1/admin/password-resets`: customer service sets a login's password for a caller.
+struct PasswordResetBody: Codable, Sendable {
+    var login: String
+    var newPassword: String
+}
+
+struct PasswordChanged: Codable, Sendable {
+    var user: String
+    var member: String?
+    /// The login's other sessions, ended with their purchase tokens.
+    var sessionsEnded: Int
+}
+
 struct SessionView: Codable, Sendable {
     var session: String
     var user: String

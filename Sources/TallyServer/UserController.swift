@@ -30,6 +30,48 @@ struct UserController: Sendable {
         me.post("members") { request, _ in try await addMember(request) }
         me.delete("members/:member") { request, context in try await removeMember(request, context) }
         me.post("purchase-token") { request, _ in try await purchaseToken(request) }
+        me.post("password") { request, _ in try await changePassword(request) }
+    }
+
+    static func validateNewPassword(_ password: String) throws {
+        guard (10...256).contains(password.utf8.count) else {
+            throw APIError.badField("newPassword", "newPassword must be 10 to 256 bytes")
+        }
+    }
+
+    /// Changes the password of the session's own login, checked with its name and current
+    /// password (throttled like a login), and ends its other sessions: whoever else was logged
+    /// in with the old password is logged out, and their purchase tokens buy nothing more.
+    func changePassword(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let body = try RequestBodies.decode(PasswordChangeBody.self, from: try await RequestBodies.bytes(request))
+        try Self.validateNewPassword(body.newPassword)
+        let refused = APIError(.forbidden, "password-check-failed", "The login name or current password is wrong; nothing was changed",
+                               field: "currentPassword")
+        let throttleKey = String(decoding: api.credentials.loginIndex(body.login), as: UTF8.self)
+        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
+            var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
+                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
+            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
+            throw error
+        }
+        guard body.currentPassword.utf8.count <= 256, let login = try api.credentials.login(name: body.login),
+              login.user == session.user, login.member == session.member
+        else {
+            _ = try await api.verifyPassword(body.currentPassword, stored: Self.decoyHash(api))
+            api.loginThrottle.failed(throttleKey, now: api.now)
+            throw refused
+        }
+        guard try await api.verifyPassword(body.currentPassword, stored: login.passwordHash) else {
+            api.loginThrottle.failed(throttleKey, now: api.now)
+            throw refused
+        }
+        api.loginThrottle.succeeded(throttleKey)
+        let hash = try await api.hashPassword(body.newPassword)
+        guard let ended = try api.credentials.changePassword(
+            name: body.login, user: session.user, member: session.member, hash: hash, keepingToken: request.bearerToken)
+        else { throw refused }
+        return try JSONResponse.make(PasswordChanged(user: session.user, member: session.member, sessionsEnded: ended))
     }
 
     // MARK: Accounts and sessions

@@ -69,6 +69,11 @@ struct WebController {
         router.post("web/disputes") { request, context in
             try await act(request, context, "/v1/me/disputes") { ["transaction": try $0.text("transaction"), "reason": try $0.text("reason")] }
         }
+        router.post("web/password") { request, context in
+            try await act(request, context, "/v1/me/password") {
+                ["login": try $0.text("login"), "currentPassword": try $0.text("currentPassword"), "newPassword": try $0.text("newPassword")]
+            }
+        }
         router.post("web/members") { request, context in
             try await act(request, context, "/v1/me/members") { ["login": try $0.text("login"), "password": try $0.text("password")] }
         }
@@ -136,6 +141,7 @@ struct WebController {
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
         renderMembers(&html, profile["members"] as? [String] ?? [], isHolder: profile["member"] == nil, csrf: Self.csrf(session))
+        renderPassword(&html, csrf: Self.csrf(session))
         return page(html, status: status)
     }
 
@@ -253,6 +259,17 @@ struct WebController {
                 form.field("password", label: "Their first password", placeholder: "", type: "password")
                 form.raw("<button>Add member</button>")
             }
+        }
+        html.raw("</section>")
+    }
+
+    private func renderPassword(_ html: inout HTML, csrf: String) {
+        html.raw("<section><h2>Change your password</h2>")
+        html.form(action: "/web/password", csrf: csrf) { form in
+            form.field("login", label: "Login name", placeholder: "login")
+            form.field("currentPassword", label: "Current password", placeholder: "", type: "password")
+            form.field("newPassword", label: "New password (10 characters or more)", placeholder: "", type: "password")
+            form.raw("<button>Change</button>")
         }
         html.raw("</section>")
     }
@@ -589,6 +606,6 @@ struct WebController {
     static func doneText(_ action: String) -> String {
         ["funds": "Funds added.", "wallets": "Wallet opened.", "limits": "Limit set.", "remove": "Limit removed.",
          "transfers": "Tokens transferred.", "disputes": "Dispute opened.", "members": "Member added.",
-         "member-removed": "Member removed."][action] ?? "Done."
+         "member-removed": "Member removed.", "password": "Password changed; your other sessions are logged out."][action] ?? "Done."
     }
 }

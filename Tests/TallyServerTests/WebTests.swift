@@ -143,6 +143,19 @@ struct WebTests {
             home = try await client.send(.get, try #require(removed.headers[.location]), headers: Self.cookie(session))
             #expect(home.text.contains("Member removed.") && !home.text.contains(member), "\(home.text)")
 
+            // A new password: a wrong current one is shown as refused; the right one changes it.
+            let badChange = try await client.send(.post, "/web/password", headers: Self.cookie(session), body: Self.form([
+                ("csrf", csrf), ("login", "bob"), ("currentPassword", "not it at all"), ("newPassword", "a fresh passphrase"),
+            ]))
+            #expect(badChange.status == .forbidden && badChange.text.contains("Field: currentPassword"), "\(badChange.text)")
+            let changed = try await client.send(.post, "/web/password", headers: Self.cookie(session), body: Self.form([
+                ("csrf", csrf), ("login", "bob"), ("currentPassword", "correct horse battery"), ("newPassword", "a fresh passphrase"),
+            ]))
+            #expect(changed.status == .seeOther, "\(changed.text)")
+            home = try await client.send(.get, try #require(changed.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Password changed"), "\(home.text)")
+            _ = try await client.loginAs("bob", password: "a fresh passphrase")
+
             // Log out: the cookie is cleared and the old session no longer opens the page.
             let out = try await client.send(.post, "/web/logout", headers: Self.cookie(session), body: Self.form([("csrf", csrf)]))
             #expect(out.status == .seeOther && out.headers[.setCookie]?.contains("Max-Age=0") == true)
