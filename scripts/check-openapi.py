@@ -242,6 +242,14 @@ def scenario(c, admin_key, auditor_key):
     if not (isinstance(a, dict) and isinstance(b, dict) and "secret" in a and "secret" in b):
         c.fail("cannot register vendors; stopping the scenario")
         return
+    # Changed by customer service: each field on its own, refusals with their fields.
+    c.request("PATCH", f"/v1/admin/vendors/{b['vendor']}", {"name": "Shop B, renamed " + run, "feeBasisPoints": 400,
+              "settlement": {"thresholdAmount": 1000000, "periodSeconds": 86400, "currencyThresholds": {"JPY": 10000000}}}, headers=admin, expect=200)
+    c.request("PATCH", f"/v1/admin/vendors/{b['vendor']}", {}, headers=admin, expect=422, label="update a vendor with nothing to change")
+    c.request("PATCH", f"/v1/admin/vendors/{b['vendor']}", {"feeBasisPoints": 10001}, headers=admin, expect=422, label="update a vendor's fee over 100 %")
+    c.request("PATCH", f"/v1/admin/vendors/{b['vendor']}", {"sites": ["https://shop-b.example/"], "balance": 1}, headers=admin, expect=400, label="update a vendor with an unknown field")
+    c.request("PATCH", "/v1/admin/vendors/v_nosuchvendor", {"feeBasisPoints": 1}, headers=admin, expect=404, label="update an unknown vendor")
+    c.request("PATCH", f"/v1/admin/vendors/{b['vendor']}", {"feeBasisPoints": 1}, expect=401, label="update a vendor without credentials")
     _, key2, _, _ = c.request("POST", f"/v1/admin/vendors/{a['vendor']}/keys", headers=admin, expect=201)
     c.request("POST", "/v1/admin/vendors/v_nosuchvendor/keys", headers=admin, expect=404)
     vendor_a = Vendor(c, a["vendor"], a["keyId"], a["secret"])

@@ -17,6 +17,9 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     case clearFunds(funding: String)
     case failFunds(funding: String)
     case registerVendor(vendor: String, name: String, sites: [String], feeBasisPoints: Int64, settlement: SettlementPolicy)
+    /// Changes what a registered vendor is: its name, sites, fee or settlement policy (each nil
+    /// is kept). Applies from the event on: a purchase decided before it keeps the fee it had.
+    case updateVendor(vendor: String, name: String? = nil, sites: [String]? = nil, feeBasisPoints: Int64? = nil, settlement: SettlementPolicy? = nil)
     case registerContent(vendor: String, terms: ContentTerms)
     /// One step: pay now.
     case purchase(user: String, member: String? = nil, vendor: String, content: ContentReference)

@@ -136,38 +136,22 @@ struct LedgerDecider {
             }
             try text(name, "name", required: true)
             if try state.vendor(vendor) != nil { throw LedgerRejection(.vendorExists, "vendor \(vendor) exists") }
-            guard !sites.isEmpty, sites.count <= Self.sitesMax else {
-                throw LedgerRejection(.invalidVendorPolicy, "sites must list 1 to \(Self.sitesMax) URL prefixes", field: "sites")
-            }
-            for site in sites where !Self.isSitePrefix(site) {
-                throw LedgerRejection(.invalidVendorPolicy, "site '\(site)' must be an https:// or http:// URL prefix ending in '/'", field: "sites")
-            }
-            guard (0...Self.basisPointsMax).contains(feeBasisPoints) else {
-                throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)", field: "feeBasisPoints")
-            }
-            if let thresholds = settlement.currencyThresholds {
-                guard !thresholds.isEmpty else {
-                    throw LedgerRejection(.invalidVendorPolicy, "settlement.currencyThresholds, when given, names at least one currency",
-                                          field: "settlement.currencyThresholds")
-                }
-                for code in thresholds.keys.sorted() {
-                    guard Currency(code: code) != nil else {
-                        throw LedgerRejection(.unknownCurrency, "settlement.currencyThresholds names \(code), which is not a supported currency",
-                                              field: "settlement.currencyThresholds.\(code)")
-                    }
-                    try Money.positive(thresholds[code]!, "settlement.currencyThresholds.\(code)")
-                }
-            }
-            if !settlement.hasTrigger {
-                throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, currencyThresholds or a periodSeconds", field: "settlement")
-            }
-            if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
-            if let period = settlement.periodSeconds, !SettlementPolicy.periodSecondsRange.contains(period) {
-                throw LedgerRejection(.invalidVendorPolicy,
-                                      "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)",
-                                      field: "settlement.periodSeconds")
-            }
+            try Self.checkSites(sites)
+            try Self.checkFee(feeBasisPoints)
+            try Self.checkPolicy(settlement)
             return [.vendorRegistered(VendorRegistered(
+                vendor: vendor, name: name, sites: sites, feeBasisPoints: feeBasisPoints, settlement: settlement, timeMilliseconds: time))]
+
+        case .updateVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
+            _ = try existingVendor(vendor)
+            guard name != nil || sites != nil || feeBasisPoints != nil || settlement != nil else {
+                throw LedgerRejection(.invalidVendorPolicy, "an update names at least one of name, sites, feeBasisPoints and settlement")
+            }
+            if let name { try text(name, "name", required: true) }
+            if let sites { try Self.checkSites(sites) }
+            if let feeBasisPoints { try Self.checkFee(feeBasisPoints) }
+            if let settlement { try Self.checkPolicy(settlement) }
+            return [.vendorUpdated(VendorUpdated(
                 vendor: vendor, name: name, sites: sites, feeBasisPoints: feeBasisPoints, settlement: settlement, timeMilliseconds: time))]
 
         case .registerContent(let vendor, let terms):
@@ -476,6 +460,49 @@ struct LedgerDecider {
     }
 
     // MARK: Rules shared by commands
+
+    /// A vendor's sites: 1 to `sitesMax` http(s) URL prefixes.
+    static func checkSites(_ sites: [String]) throws(LedgerRejection) {
+        guard !sites.isEmpty, sites.count <= sitesMax else {
+            throw LedgerRejection(.invalidVendorPolicy, "sites must list 1 to \(sitesMax) URL prefixes", field: "sites")
+        }
+        for site in sites where !isSitePrefix(site) {
+            throw LedgerRejection(.invalidVendorPolicy, "site '\(site)' must be an https:// or http:// URL prefix ending in '/'", field: "sites")
+        }
+    }
+
+    static func checkFee(_ feeBasisPoints: Int64) throws(LedgerRejection) {
+        guard (0...basisPointsMax).contains(feeBasisPoints) else {
+            throw LedgerRejection(.invalidVendorPolicy, "feeBasisPoints must be 0...10000, got \(feeBasisPoints)", field: "feeBasisPoints")
+        }
+    }
+
+    /// A settlement policy: some trigger; thresholds positive, each in a supported currency;
+    /// a period of a year at most.
+    static func checkPolicy(_ settlement: SettlementPolicy) throws(LedgerRejection) {
+        if let thresholds = settlement.currencyThresholds {
+            guard !thresholds.isEmpty else {
+                throw LedgerRejection(.invalidVendorPolicy, "settlement.currencyThresholds, when given, names at least one currency",
+                                      field: "settlement.currencyThresholds")
+            }
+            for code in thresholds.keys.sorted() {
+                guard Currency(code: code) != nil else {
+                    throw LedgerRejection(.unknownCurrency, "settlement.currencyThresholds names \(code), which is not a supported currency",
+                                          field: "settlement.currencyThresholds.\(code)")
+                }
+                try Money.positive(thresholds[code]!, "settlement.currencyThresholds.\(code)")
+            }
+        }
+        if !settlement.hasTrigger {
+            throw LedgerRejection(.invalidVendorPolicy, "settlement needs a thresholdAmount, currencyThresholds or a periodSeconds", field: "settlement")
+        }
+        if let threshold = settlement.thresholdAmount { try Money.positive(threshold, "settlement.thresholdAmount") }
+        if let period = settlement.periodSeconds, !SettlementPolicy.periodSecondsRange.contains(period) {
+            throw LedgerRejection(.invalidVendorPolicy,
+                                  "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)",
+                                  field: "settlement.periodSeconds")
+        }
+    }
 
     /// Where an issuer's incentive tokens come from, and where an expired lot's rest goes back:
     /// the provider's incentive account, or the issuing vendor's payable.

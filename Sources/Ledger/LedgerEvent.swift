@@ -101,6 +101,16 @@ public struct VendorRegistered: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// A vendor's registration changed: each field present is its new value, each absent is kept.
+public struct VendorUpdated: Sendable, Codable, Equatable {
+    public var vendor: String
+    public var name: String?
+    public var sites: [String]?
+    public var feeBasisPoints: Int64?
+    public var settlement: SettlementPolicy?
+    public var timeMilliseconds: UInt64
+}
+
 public struct ContentRegistered: Sendable, Codable, Equatable {
     public var vendor: String
     public var terms: ContentTerms
@@ -187,6 +197,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case fundsCleared(FundsCleared)
     case fundsFailed(FundsFailed)
     case vendorRegistered(VendorRegistered)
+    case vendorUpdated(VendorUpdated)
     case contentRegistered(ContentRegistered)
     case purchaseAuthorized(PurchaseAuthorized)
     case purchaseCaptured(PurchaseCaptured)
@@ -214,6 +225,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsCleared: return "FundsCleared"
         case .fundsFailed: return "FundsFailed"
         case .vendorRegistered: return "VendorRegistered"
+        case .vendorUpdated: return "VendorUpdated"
         case .contentRegistered: return "ContentRegistered"
         case .purchaseAuthorized: return "PurchaseAuthorized"
         case .purchaseCaptured: return "PurchaseCaptured"
@@ -236,7 +248,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
-        "EntitlementUsed",
+        "EntitlementUsed", "VendorUpdated",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -296,6 +308,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsCleared(let event): payload = try encoder.encode(event)
         case .fundsFailed(let event): payload = try encoder.encode(event)
         case .vendorRegistered(let event): payload = try encoder.encode(event)
+        case .vendorUpdated(let event): payload = try encoder.encode(event)
         case .contentRegistered(let event): payload = try encoder.encode(event)
         // The purchase events are written by hand (EventJSON.swift): the same JSON, 20x faster.
         case .purchaseAuthorized(let event): return EventDraft(typeName: typeName, payload: EventJSON.purchaseAuthorized(event))
@@ -359,6 +372,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "FundsCleared": self = .fundsCleared(try decoder.decode(FundsCleared.self, from: data))
         case "FundsFailed": self = .fundsFailed(try decoder.decode(FundsFailed.self, from: data))
         case "VendorRegistered": self = .vendorRegistered(try decoder.decode(VendorRegistered.self, from: data))
+        case "VendorUpdated": self = .vendorUpdated(try decoder.decode(VendorUpdated.self, from: data))
         case "ContentRegistered": self = .contentRegistered(try decoder.decode(ContentRegistered.self, from: data))
         case "PurchaseAuthorized": self = .purchaseAuthorized(try decoder.decode(PurchaseAuthorized.self, from: data))
         case "PurchaseCaptured": self = .purchaseCaptured(try decoder.decode(PurchaseCaptured.self, from: data))

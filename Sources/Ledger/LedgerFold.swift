@@ -43,6 +43,15 @@ enum LedgerFold {
             state.setRecord("vendor/" + event.vendor, VendorRecord(
                 name: event.name, sites: event.sites, feeBasisPoints: event.feeBasisPoints, settlement: event.settlement,
                 lastSettledAtMilliseconds: event.timeMilliseconds, settledThroughSequence: sequence))
+        case .vendorUpdated(let event):
+            guard var record = try state.vendor(event.vendor) else {
+                throw LedgerFoldError(sequence: sequence, reason: "vendor \(event.vendor) updated but never registered")
+            }
+            if let name = event.name { record.name = name }
+            if let sites = event.sites { record.sites = sites }
+            if let fee = event.feeBasisPoints { record.feeBasisPoints = fee }
+            if let settlement = event.settlement { record.settlement = settlement }
+            state.setRecord("vendor/" + event.vendor, record)
         case .contentRegistered(let event):
             state.setRecord("content/\(event.vendor)/\(event.terms.content)", event.terms)
         case .purchaseAuthorized(let event):

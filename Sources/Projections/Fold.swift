@@ -645,6 +645,17 @@ final class Folder {
                 lastSettledAtMilliseconds: registered.timeMilliseconds, currencies: []), sequence: sequence)
             guard created else { throw FoldFailure(Self.createdTwice(prefix: vendors.prefix, id: registered.vendor)) }
 
+        case .vendorUpdated(let updated):
+            let found = try vendors.mutate(updated.vendor, self) { view in
+                if let name = updated.name { view.name = name }
+                if let fee = updated.feeBasisPoints { view.feeBasisPoints = fee }
+                if let policy = updated.settlement {
+                    view.policy = policy
+                    try Self.recomputeDue(&view, vendor: updated.vendor)
+                }
+            }
+            guard found else { throw FoldFailure("vendor \(updated.vendor) updated but not registered") }
+
         case .purchaseAuthorized(let authorized):
             try createPurchase(
                 transaction: authorized.transaction, user: authorized.user, member: authorized.member,
@@ -1023,8 +1034,12 @@ final class Folder {
         var settlement = view.currencies[index]
         try body(&view, &settlement)
         view.currencies[index] = settlement
-        // The policy's next due point, for every currency: each currency's period runs from its
-        // own last settlement (from the vendor's registration before the first), as the ledger's.
+        try recomputeDue(&view, vendor: vendor)
+    }
+
+    /// The policy's next due point, for every currency: each currency's period runs from its
+    /// own last settlement (from the vendor's registration before the first), as the ledger's.
+    private static func recomputeDue(_ view: inout VendorSettlementView, vendor: String) throws {
         let policy = view.policy
         for position in view.currencies.indices {
             let periodDue = policy.periodDue(after: view.currencies[position].lastSettledAtMilliseconds ?? view.registeredAtMilliseconds)

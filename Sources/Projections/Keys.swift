@@ -99,6 +99,7 @@ extension LedgerEvent {
         case .fundsCleared(let event): return event.timeMilliseconds
         case .fundsFailed(let event): return event.timeMilliseconds
         case .vendorRegistered(let event): return event.timeMilliseconds
+        case .vendorUpdated(let event): return event.timeMilliseconds
         case .contentRegistered(let event): return event.timeMilliseconds
         case .purchaseAuthorized(let event): return event.timeMilliseconds
         case .purchaseCaptured(let event): return event.timeMilliseconds

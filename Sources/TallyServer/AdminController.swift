@@ -12,6 +12,14 @@ struct VendorRegistrationBody: Codable, Sendable {
     var settlement: SettlementPolicyBody
 }
 
+/// `PATCH /v1/admin/vendors/{vendor}`: the fields to change; each absent one is kept.
+struct VendorUpdateBody: Codable, Sendable {
+    var name: String?
+    var sites: [String]?
+    var feeBasisPoints: Int64?
+    var settlement: SettlementPolicyBody?
+}
+
 struct VendorCreated: Codable, Sendable {
     var vendor: String
     var keyId: String
@@ -108,6 +116,7 @@ struct AdminController: Sendable {
         admin.post("accounts") { request, _ in try await openAccount(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("password-resets") { request, _ in try await resetPassword(request) }
+        admin.patch("vendors/:vendor") { request, context in try await updateVendor(request, context) }
         admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
         admin.get("vendors/:vendor/keys") { request, context in try await vendorKeys(request, context) }
         admin.delete("vendors/:vendor/keys/:keyId") { request, context in try await revokeVendorKey(request, context) }
@@ -177,6 +186,17 @@ struct AdminController: Sendable {
         else { throw APIError(.conflict, "login-changed", "The login changed meanwhile; nothing was changed", field: "login") }
         api.logger.notice("password reset by customer service", metadata: ["user": "\(login.user)", "sessionsEnded": "\(ended)"])
         return try JSONResponse.make(PasswordChanged(user: login.user, member: login.member, sessionsEnded: ended))
+    }
+
+    /// Changes a vendor's name, sites, fee or settlement policy, from this event on.
+    func updateVendor(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let body = try await body(VendorUpdateBody.self, request)
+        let vendor = try context.parameters.require("vendor")
+        // The vendor is the path: an unknown one is 404, as on the vendor's other admin routes.
+        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        let result = try await api.execute(.updateVendor(
+            vendor: vendor, name: body.name, sites: body.sites, feeBasisPoints: body.feeBasisPoints, settlement: body.settlement?.policy))
+        return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
     }
 
     func vendorKeys(_ request: Request, _ context: TallyContext) async throws -> Response {

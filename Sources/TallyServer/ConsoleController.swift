@@ -143,6 +143,17 @@ struct ConsoleController {
             return ("/v1/admin/vendors", ["name": try form.text("name"), "sites": sites, "feeBasisPoints": try form.minorUnits("feeBasisPoints"),
                                           "settlement": settlement])
         },
+        Action(name: "update-vendor", title: "Change a vendor (blank fields are kept)",
+               inputs: [.text("vendor", label: "Vendor ID"), .optional("name", label: "Name"),
+                        .optional("sites", label: "Sites (URL prefixes, separated by spaces; replaces them all)"),
+                        .optional("feeBasisPoints", label: "Provider fee (basis points)")],
+               method: .patch) { form, _ in
+            var body: [String: Any] = [:]
+            if let name = form.optional("name") { body["name"] = name }
+            if let sites = form.optional("sites") { body["sites"] = sites.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+            if form.optional("feeBasisPoints") != nil { body["feeBasisPoints"] = try form.minorUnits("feeBasisPoints") }
+            return ("/v1/admin/vendors/\(try id(form, "vendor"))", body)
+        },
         Action(name: "vendor-key", title: "Give a vendor another signing key (shown once)", inputs: [.text("vendor", label: "Vendor ID")],
                method: .post) { form, _ in
             ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", [:])

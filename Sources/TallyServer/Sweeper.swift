@@ -55,7 +55,7 @@ public final class Sweeper: Sendable {
     private let checkpointed = Mutex((through: UInt64(0), restored: false))
     static let watched: Set<String> = [
         "PurchaseAuthorized", "PurchaseCaptured", "PurchaseVoided", "IncentiveIssued", "IncentiveExpired", "VendorRegistered",
-        "AccountOpened", "ReferralRewarded", "DisputeResolved",
+        "VendorUpdated", "AccountOpened", "ReferralRewarded", "DisputeResolved",
     ]
     /// How often due settlements and referral rewards are tried.
     let settleEveryMilliseconds: UInt64 = 10_000
@@ -233,6 +233,8 @@ public final class Sweeper: Sendable {
             if registered.settlement.hasTrigger {
                 state.policies[registered.vendor] = registered.settlement
             }
+        case .vendorUpdated(let updated):
+            if let policy = updated.settlement { state.policies[updated.vendor] = policy }
         case .accountOpened(let opened):
             if opened.referringVendor != nil { state.referred[opened.user] = false }
         case .referralRewarded(let rewarded):

@@ -16,6 +16,9 @@ struct EventSchemaTests {
         try await fixture.run(.registerVendor(
             vendor: "yen-shop", name: "Yen shop", sites: [LedgerFixture.site], feeBasisPoints: 0,
             settlement: SettlementPolicy(thresholdAmount: 1_000, currencyThresholds: ["JPY": 100_000, "EUR": 800])))
+        try await fixture.run(.updateVendor(vendor: "yen-shop", name: "Yen & co", sites: [LedgerFixture.site, "https://yen.example/"],
+                                            feeBasisPoints: 250, settlement: SettlementPolicy(periodSeconds: 3_600)))
+        try await fixture.run(.updateVendor(vendor: "yen-shop", feeBasisPoints: 300))
         try await fixture.givenUser("bob", funds: 0)
         try await fixture.run(.openAccount(user: "carol", channel: .vendorLink, referringVendor: "shop"))
         try await fixture.run(.addMember(user: "alice", member: "kid"))

@@ -127,6 +127,61 @@ struct LedgerEntitlementTests {
     }
 }
 
+@Suite("Ledger: updating a vendor")
+struct LedgerVendorUpdateTests {
+    @Test("given a vendor, when customer service changes its fee, sites and policy, then later purchases and settlements follow the new terms and earlier ones keep theirs")
+    func update() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 10_000)   // shop: fee 5 %, threshold 10,000, period a day
+        let before = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1_000, royalties: []))))
+        guard case .purchaseCaptured(let first)? = before.events.first else { Issue.record("no capture"); return }
+        #expect(first.fee == 50)
+        let moved = "https://shop.example.org/"
+        let updated = try await fixture.run(.updateVendor(
+            vendor: "shop", name: "Shop, renamed", sites: [moved], feeBasisPoints: 1_000, settlement: SettlementPolicy(thresholdAmount: 1_500)))
+        guard case .vendorUpdated(let event)? = updated.events.first else { Issue.record("no update"); return }
+        #expect(event.name == "Shop, renamed" && event.sites == [moved] && event.feeBasisPoints == 1_000)
+        let record = try #require(try fixture.ledger.read { try $0.vendor("shop") })
+        #expect(record.name == "Shop, renamed" && record.sites == [moved] && record.feeBasisPoints == 1_000)
+        #expect(record.settlement == SettlementPolicy(thresholdAmount: 1_500))
+        // The old site is no longer the vendor's; the new one is, at the new fee.
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))), .urlOutsideVendorSites)
+        let after = try await fixture.run(.purchase(user: "alice", vendor: "shop",
+                                                    content: .inline(LedgerFixture.terms("moved", price: 1_000, url: moved + "a", royalties: []))))
+        guard case .purchaseCaptured(let second)? = after.events.first else { Issue.record("no capture"); return }
+        #expect(second.fee == 100)
+        // The new threshold (1,500) is reached by the two purchases' 950 + 900 payable.
+        let settled = try await fixture.run(.settle(vendor: "shop", currency: .usd, force: false))
+        guard case .vendorSettled(let payout)? = settled.events.first else { Issue.record("no settlement"); return }
+        #expect(payout.trigger == .threshold && payout.amount == 1_850)
+        // A partial update keeps the rest.
+        try await fixture.run(.updateVendor(vendor: "shop", feeBasisPoints: 0))
+        let kept = try #require(try fixture.ledger.read { try $0.vendor("shop") })
+        #expect(kept.name == "Shop, renamed" && kept.sites == [moved] && kept.feeBasisPoints == 0 && kept.settlement == SettlementPolicy(thresholdAmount: 1_500))
+        #expect(try Ledger.replay(fixture.ledger.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("an update of no field, of an unknown vendor, or with a bad name, site, fee or policy is refused with its field, and nothing is appended")
+    func rejections() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 0)
+        try await fixture.reject(.updateVendor(vendor: "shop"), .invalidVendorPolicy)
+        try await fixture.reject(.updateVendor(vendor: "nobody", feeBasisPoints: 1), .unknownVendor)
+        let name = try await fixture.reject(.updateVendor(vendor: "shop", name: ""), .invalidText)
+        #expect(name?.field == "name")
+        let sites = try await fixture.reject(.updateVendor(vendor: "shop", sites: []), .invalidVendorPolicy)
+        #expect(sites?.field == "sites")
+        try await fixture.reject(.updateVendor(vendor: "shop", sites: ["ftp://x/"]), .invalidVendorPolicy)
+        let fee = try await fixture.reject(.updateVendor(vendor: "shop", feeBasisPoints: 10_001), .invalidVendorPolicy)
+        #expect(fee?.field == "feeBasisPoints")
+        try await fixture.reject(.updateVendor(vendor: "shop", feeBasisPoints: -1), .invalidVendorPolicy)
+        let policy = try await fixture.reject(.updateVendor(vendor: "shop", settlement: SettlementPolicy()), .invalidVendorPolicy)
+        #expect(policy?.field == "settlement")
+        let threshold = try await fixture.reject(.updateVendor(vendor: "shop", settlement: SettlementPolicy(currencyThresholds: ["EUR": 0])), .amountNotPositive)
+        #expect(threshold?.field == "settlement.currencyThresholds.EUR")
+    }
+}
+
 @Suite("Ledger: settlement per currency")
 struct LedgerSettlementCurrencyTests {
     @Test("each currency is settled on its own: its own covered range from registration, its own period")

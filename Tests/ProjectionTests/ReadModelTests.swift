@@ -6,6 +6,23 @@ import Testing
 
 @Suite("Read models")
 struct ReadModelTests {
+    @Test("a vendor's update shows in its settlement view: name, fee, and the next settlement under the new policy")
+    func vendorUpdated() async throws {
+        let fixture = try ProjectionFixture()
+        try await fixture.givenShopAndAlice()
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 2_000, royalties: []))))
+        try await fixture.run(.updateVendor(vendor: "shop", name: "Shop, renamed", feeBasisPoints: 700,
+                                            settlement: SettlementPolicy(thresholdAmount: 5_000, periodSeconds: 3_600)))
+        try fixture.projections.catchUp()
+        let shop = try #require(try fixture.projections.read { try $0.vendorSettlement(vendor: "shop") })
+        #expect(shop.name == "Shop, renamed" && shop.feeBasisPoints == 700)
+        #expect(shop.policy == SettlementPolicy(thresholdAmount: 5_000, periodSeconds: 3_600))
+        let usd = try #require(shop.currencies.first)
+        #expect(usd.nextDue == SettlementDue(
+            thresholdAmount: 5_000, remainingToThreshold: 5_000 - usd.unsettled, periodDueAtMilliseconds: shop.registeredAtMilliseconds + 3_600_000))
+        #expect(try fixture.freshDump() == (try fixture.projections.canonicalDump()))
+    }
+
     @Test("a vendor's next settlement shows each currency's own threshold: its entry by currency, else the general one")
     func thresholdsByCurrency() async throws {
         let fixture = try ProjectionFixture()

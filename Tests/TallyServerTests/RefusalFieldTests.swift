@@ -89,6 +89,27 @@ struct RefusalFieldTests {
             let profile = try await client.vendor(shop, .get, "/v1/vendor")
             let settlement = try #require(profile.json["settlement"] as? [String: Any], "\(profile.text)")
             #expect(settlement["thresholdAmount"] as? Int == 1_000 && (settlement["currencyThresholds"] as? [String: Int]) == ["JPY": 100_000], "\(profile.text)")
+
+            // Changed by customer service: the profile shows the new terms; refusals name their field and append nothing.
+            let updated = try await client.admin(.patch, "/v1/admin/vendors/\(shop.id)", ["name": "V2", "sites": ["https://v2.example/"], "feeBasisPoints": 250,
+                                                                                          "settlement": ["periodSeconds": 3_600]])
+            #expect(updated.status == .ok && updated.json["sequence"] as? Int == Int(harness.api.journal.head), "\(updated.text)")
+            let changed = try await client.vendor(shop, .get, "/v1/vendor")
+            #expect(changed.json["name"] as? String == "V2" && changed.json["sites"] as? [String] == ["https://v2.example/"]
+                    && changed.json["feeBasisPoints"] as? Int == 250, "\(changed.text)")
+            #expect((changed.json["settlement"] as? [String: Any])?["periodSeconds"] as? Int == 3_600)
+            let afterUpdate = harness.api.journal.head
+            Self.check([
+                Case(label: "an update with nothing", reply: try await client.admin(.patch, "/v1/admin/vendors/\(shop.id)", [String: Any]()),
+                     status: .unprocessableContent, rule: "invalid-vendor-policy", field: nil),
+                Case(label: "an update to an ftp site", reply: try await client.admin(.patch, "/v1/admin/vendors/\(shop.id)", ["sites": ["ftp://x/"]]),
+                     status: .unprocessableContent, rule: "invalid-vendor-policy", field: "sites"),
+                Case(label: "an update of the fee over 100 %", reply: try await client.admin(.patch, "/v1/admin/vendors/\(shop.id)", ["feeBasisPoints": 10_001]),
+                     status: .unprocessableContent, rule: "invalid-vendor-policy", field: "feeBasisPoints"),
+            ])
+            let noVendor = try await client.admin(.patch, "/v1/admin/vendors/v_none", ["feeBasisPoints": 1])
+            #expect(noVendor.status == .notFound && noVendor.problemType == "not-found", "\(noVendor.text)")
+            #expect(harness.api.journal.head == afterUpdate)
         }
     }
 

@@ -372,6 +372,12 @@ struct ConsoleTests {
                 ("csrf", csrf), ("name", "Nowhere"), ("sites", "ftp://x"), ("feeBasisPoints", "500"), ("thresholdAmount", "10000"),
             ]))
             #expect(noSites.status == .unprocessableContent && noSites.text.contains("Field: sites"), "\(noSites.text)")
+            let renamed = try await client.send(.post, "/web/admin/update-vendor", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("vendor", vendor), ("name", "Shop & Sons"), ("sites", ""), ("feeBasisPoints", "450"),
+            ]))
+            #expect(renamed.status == .ok && renamed.text.contains("done."), "\(renamed.text)")
+            let renamedRecord = try #require(try harness.api.ledger.read { try $0.vendor(vendor) })
+            #expect(renamedRecord.name == "Shop & Sons" && renamedRecord.feeBasisPoints == 450 && renamedRecord.sites == record.sites)
             let anotherKey = try await client.send(.post, "/web/admin/vendor-key", headers: headers, body: WebTests.form([("csrf", csrf), ("vendor", vendor)]))
             #expect(anotherKey.status == .ok && anotherKey.text.contains("vk_") && !anotherKey.text.contains(keyID), "\(anotherKey.text)")
             let secondKey = try #require(anotherKey.text.range(of: #"vk_[0-9a-f]{24}"#, options: .regularExpression).map { String(anotherKey.text[$0]) })
