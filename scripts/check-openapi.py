@@ -288,11 +288,19 @@ def scenario(c, admin_key, auditor_key):
     c.request("POST", "/v1/me/password", change, headers=admin, expect=403, label="password change with the admin key")
     c.request("POST", "/v1/me/password", change, headers=uy, expect=200)
     w_login = "w-" + run
-    c.request("POST", "/v1/signup", dict(signup, login=w_login, name="User W"), expect=201)
+    _, w, _, _ = c.request("POST", "/v1/signup", dict(signup, login=w_login, name="User W"), expect=201)
     c.request("POST", "/v1/admin/password-resets", {"login": w_login, "newPassword": "a new long password"}, headers=admin, expect=200)
     c.request("POST", "/v1/admin/password-resets", {"login": "nobody-" + run, "newPassword": "a new long password"}, headers=admin, expect=404, label="password reset of an unknown login")
     c.request("POST", "/v1/admin/password-resets", {"login": w_login, "newPassword": "a new long password"}, headers=uy, expect=403, label="password reset with a user's session")
     c.request("POST", "/v1/login", {"login": w_login, "password": "a new long password"}, expect=200, label="login with the reset password")
+    # Erased: the person's data unreadable, their logins gone; erasing again changes nothing.
+    if isinstance(w, dict):
+        c.request("POST", f"/v1/admin/users/{w['user']}/erase", headers=uy, expect=403, label="erase a person with a user's session")
+        c.request("POST", f"/v1/admin/users/{w['user']}/erase", {"force": True}, headers=admin, expect=400, label="erase with an unknown field")
+        c.request("POST", f"/v1/admin/users/{w['user']}/erase", headers=admin, expect=200)
+        c.request("POST", f"/v1/admin/users/{w['user']}/erase", headers=admin, expect=200, label="erase a person again")
+        c.request("POST", "/v1/login", {"login": w_login, "password": "a new long password"}, expect=401, label="login of an erased person")
+    c.request("POST", "/v1/admin/users/u_nosuchuser/erase", headers=admin, expect=404, label="erase an unknown user")
 
     c.request("GET", "/v1/me", headers=ux, expect=200)
     c.request("GET", "/v1/me", expect=401, label="GET /v1/me anonymous")

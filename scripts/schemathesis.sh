@@ -178,6 +178,8 @@ admin = {"Authorization": "Bearer " + admin_key}
 vendor = call("POST", "/v1/admin/vendors", {"name": "Schemathesis shop", "sites": ["https://st.example/"], "feeBasisPoints": 300,
                                            "settlement": {"thresholdAmount": 10000}}, admin)
 user = call("POST", "/v1/signup", {"login": "st-user", "password": password, "name": "Schemathesis", "email": "st@example.com"})
+# Erased by the erasePerson operation (which must not erase st-user, whose session schemathesis uses).
+erasable = call("POST", "/v1/signup", {"login": "st-erasable", "password": password, "name": "To erase", "email": "e@example.com"})
 session = {"Authorization": "Bearer " + call("POST", "/v1/login", {"login": "st-user", "password": password})["session"]}
 call("POST", "/v1/me/wallets", {"currency": "USD"}, session)
 call("POST", "/v1/me/funds", {"currency": "USD", "amount": 1000000, "method": "card"}, session)
@@ -185,13 +187,13 @@ token = call("POST", "/v1/me/purchase-token", None, session)["purchaseToken"]
 call("POST", "/v1/vendor/content", {"content": "st-article", "title": "T", "price": 10, "currency": "USD", "url": "https://st.example/a",
                                     "royalties": [{"holder": "st-author", "basisPoints": 1000}]}, vendor=vendor)
 bought = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content": "st-article"}, vendor=vendor)
-print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"])
+print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"])
 PY
 ); then
     failed+=("schemathesis data setup")
-    setup="- 00 - - - -"
+    setup="- 00 - - - - -"
 fi
-read -r st_key st_secret st_vendor st_user st_token st_customer <<<"$setup"
+read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable <<<"$setup"
 export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
@@ -212,6 +214,10 @@ extract_selector = "/session"
 "path.vendor" = "$st_vendor"
 "path.user" = "$st_user"
 "path.holder" = "st-author"
+
+[[operations]]
+include-operation-id = "erasePerson"
+parameters = { "path.user" = "$st_erasable" }
 
 [output.sanitization]
 enabled = false

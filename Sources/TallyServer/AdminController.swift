@@ -20,6 +20,12 @@ struct VendorUpdateBody: Codable, Sendable {
     var settlement: SettlementPolicyBody?
 }
 
+struct PersonErased: Codable, Sendable {
+    var user: String
+    var loginsRemoved: Int
+    var sessionsEnded: Int
+}
+
 struct VendorCreated: Codable, Sendable {
     var vendor: String
     var keyId: String
@@ -116,6 +122,7 @@ struct AdminController: Sendable {
         admin.post("accounts") { request, _ in try await openAccount(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("password-resets") { request, _ in try await resetPassword(request) }
+        admin.post("users/:user/erase") { request, context in try await erase(request, context) }
         admin.patch("vendors/:vendor") { request, context in try await updateVendor(request, context) }
         admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
         admin.get("vendors/:vendor/keys") { request, context in try await vendorKeys(request, context) }
@@ -186,6 +193,23 @@ struct AdminController: Sendable {
         else { throw APIError(.conflict, "login-changed", "The login changed meanwhile; nothing was changed", field: "login") }
         api.logger.notice("password reset by customer service", metadata: ["user": "\(login.user)", "sessionsEnded": "\(ended)"])
         return try JSONResponse.make(PasswordChanged(user: login.user, member: login.member, sessionsEnded: ended))
+    }
+
+    /// Erases a person (the right to be forgotten): their per-user key is destroyed, so their
+    /// name and e-mail can never be read again (nor from a backup), and every login of their
+    /// account is removed, its sessions and purchase tokens ended. The journal, which holds no
+    /// personal data, is not touched: the account's money stays in the ledger under its opaque
+    /// ID (return it to the person before erasing them). Erasing again changes nothing.
+    func erase(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let bytes = try await RequestBodies.bytes(request)
+        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let user = try context.parameters.require("user")
+        guard try api.ledger.read({ try $0.user(user) }) != nil else { throw APIError.notFound("user") }
+        try api.identity.erase(user: user)
+        let removed = try api.credentials.removeAccountLogins(user: user)
+        api.logger.notice("person erased", metadata: ["user": "\(user)", "logins": "\(removed.logins)", "sessions": "\(removed.sessions)"])
+        return try JSONResponse.make(PersonErased(user: user, loginsRemoved: removed.logins, sessionsEnded: removed.sessions))
     }
 
     /// Changes a vendor's name, sites, fee or settlement policy, from this event on.

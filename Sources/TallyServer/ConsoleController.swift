@@ -83,6 +83,13 @@ struct ConsoleController {
                inputs: [.text("login", label: "Login name"), .text("newPassword", label: "New password")], method: .post) { form, _ in
             ("/v1/admin/password-resets", ["login": try form.text("login"), "newPassword": try form.text("newPassword")])
         },
+        Action(name: "erase-person", title: "Erase a person (name, e-mail and logins; their money stays under the account ID)",
+               inputs: [.text("user", label: "User ID"), .text("confirm", label: "Type ERASE to confirm")], method: .post) { form, _ in
+            guard try form.text("confirm") == "ERASE" else {
+                throw WebRefusal(title: "Not confirmed", detail: "type ERASE to erase this person", field: "confirm")
+            }
+            return ("/v1/admin/users/\(try id(form, "user"))/erase", [:])
+        },
         Action(name: "add-funds", title: "Record funds (a mailed cheque, a phone order, an issue)",
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,
                         .choice("method", label: "Method", options: methods)], method: .post) { form, _ in

@@ -177,10 +177,11 @@ public final class CredentialStore: Sendable {
         try environment.write { _ = try $0.delete(logins, key: index) }
     }
 
-    /// Removes every login of a member (when the member is removed from the account).
+    /// Removes every login of a member (when the member is removed from the account), and ends
+    /// their sessions.
     public func removeLogins(user: String, member: String) throws {
         try sessionCache.withLock { cache in
-            try environment.write { transaction in
+            let ended = try environment.write { transaction -> [[UInt8]] in
                 var doomed: [[UInt8]] = []
                 try transaction.withCursor(logins) { cursor in
                     var more = try cursor.first()
@@ -194,22 +195,10 @@ public final class CredentialStore: Sendable {
                     }
                 }
                 for key in doomed { _ = try transaction.delete(logins, key: key) }
-                var sessionKeys: [[UInt8]] = []
-                try transaction.withCursor(sessions) { cursor in
-                    var more = try cursor.first()
-                    while more {
-                        if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
-                            session.user == user, session.member == member
-                        {
-                            sessionKeys.append(Array(cursor.key))
-                        }
-                        more = try cursor.next()
-                    }
-                }
-                for key in sessionKeys { _ = try transaction.delete(sessions, key: key) }
+                return try endSessions(in: transaction, except: nil) { $0.user == user && $0.member == member }
             }
             // In the same step under the cache's lock: none of them can be cached again.
-            cache = cache.filter { !($0.value.user == user && $0.value.member == member) }
+            for key in ended { cache.removeValue(forKey: key) }
         }
     }
 
@@ -230,33 +219,64 @@ public final class CredentialStore: Sendable {
                 else { return false }
                 login.passwordHash = hash
                 try transaction.put(logins, key: index, value: Array(try JSONEncoder().encode(login)))
-                var doomed: [([UInt8], Session)] = []
-                try transaction.withCursor(sessions) { cursor in
-                    var more = try cursor.first()
-                    while more {
-                        let key = Array(cursor.key)
-                        if key != kept, !key.starts(with: Self.endedPrefix),
-                           let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
-                           session.user == user, session.member == member
-                        {
-                            doomed.append((key, session))
-                        }
-                        more = try cursor.next()
-                    }
-                }
-                for (key, session) in doomed {
-                    try transaction.put(
-                        sessions, key: Self.endedKey(user: user, member: member, loginAtMilliseconds: session.loginAtMilliseconds),
-                        value: BigEndian.bytes(session.expiresAtMilliseconds))
-                    _ = try transaction.delete(sessions, key: key)
-                    ended.append(key)
-                }
+                ended = try endSessions(in: transaction, except: kept) { $0.user == user && $0.member == member }
                 return true
             }
             guard changed else { return nil }
             for key in ended { cache.removeValue(forKey: key) }
             return ended.count
         }
+    }
+
+    /// Removes every login of `user`'s account (the holder's and its members') and ends every
+    /// session of them, with their purchase tokens: what is left of a person who is erased.
+    /// Returns how many logins and sessions went.
+    public func removeAccountLogins(user: String) throws -> (logins: Int, sessions: Int) {
+        try sessionCache.withLock { cache in
+            let (logins, ended) = try environment.write { transaction -> (Int, [[UInt8]]) in
+                var doomed: [[UInt8]] = []
+                try transaction.withCursor(self.logins) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)), login.user == user {
+                            doomed.append(Array(cursor.key))
+                        }
+                        more = try cursor.next()
+                    }
+                }
+                for key in doomed { _ = try transaction.delete(self.logins, key: key) }
+                return (doomed.count, try endSessions(in: transaction, except: nil) { $0.user == user })
+            }
+            for key in ended { cache.removeValue(forKey: key) }
+            return (logins, ended.count)
+        }
+    }
+
+    /// Ends, in `transaction`, every live session that `matches` but the one keyed `except`:
+    /// each is deleted and recorded as ended (`endedKey`), so that the purchase tokens minted in
+    /// it buy nothing more. Returns the ended sessions' keys, for the caller to drop from the
+    /// cache under its lock.
+    private func endSessions(in transaction: WriteTransaction, except kept: [UInt8]?, _ matches: (Session) -> Bool) throws -> [[UInt8]] {
+        var doomed: [([UInt8], Session)] = []
+        try transaction.withCursor(sessions) { cursor in
+            var more = try cursor.first()
+            while more {
+                let key = Array(cursor.key)
+                if key != kept, !key.starts(with: Self.endedPrefix),
+                   let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)), matches(session)
+                {
+                    doomed.append((key, session))
+                }
+                more = try cursor.next()
+            }
+        }
+        for (key, session) in doomed {
+            try transaction.put(
+                sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
+                value: BigEndian.bytes(session.expiresAtMilliseconds))
+            _ = try transaction.delete(sessions, key: key)
+        }
+        return doomed.map(\.0)
     }
 
     static func sessionKey(_ token: String) -> [UInt8] {

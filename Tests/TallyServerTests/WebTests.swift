@@ -397,6 +397,16 @@ struct ConsoleTests {
             let noLot = try await client.send(.post, "/web/admin/expire-lot", headers: headers, body: WebTests.form([("csrf", csrf), ("lot", "l_nope")]))
             #expect(noLot.status == .notFound, "\(noLot.text)")
 
+            // Erasing Dora needs the word typed; then her logins are gone.
+            let unconfirmed = try await client.send(.post, "/web/admin/erase-person", headers: headers,
+                                                    body: WebTests.form([("csrf", csrf), ("user", user), ("confirm", "yes")]))
+            #expect(unconfirmed.status == .badRequest && unconfirmed.text.contains("Field: confirm"))
+            #expect(try harness.api.identity.personalData(of: user) != nil)
+            let erasedDora = try await client.send(.post, "/web/admin/erase-person", headers: headers,
+                                                   body: WebTests.form([("csrf", csrf), ("user", user), ("confirm", "ERASE")]))
+            #expect(erasedDora.status == .ok && erasedDora.text.contains("&quot;loginsRemoved&quot; : 1"), "\(erasedDora.text)")
+            #expect(try harness.api.identity.personalData(of: user) == nil)
+
             // Logging out ends the session on the server: the same cookie, replayed, opens nothing.
             let out = try await client.send(.post, "/web/admin/logout", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(out.status == .seeOther && out.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") })
