@@ -95,7 +95,7 @@ struct VendorController: Sendable {
             throw APIError(.forbidden, "purchase-token-invalid", "The purchase token is not valid", field: "purchaseToken")
         }
         if try api.credentials.sessionEnded(user: claims.user, member: claims.member, loginAtMilliseconds: claims.loginAtMilliseconds) {
-            throw APIError(.forbidden, "purchase-token-revoked", "The user logged out of the session this purchase token came from", field: "purchaseToken")
+            throw APIError(.forbidden, "purchase-token-revoked", "The session this purchase token came from has ended (logout, a password change, the member's removal or erasure)", field: "purchaseToken")
         }
         let reference: ContentReference
         switch (content, inline) {
