@@ -245,7 +245,7 @@ struct ConsoleController {
     func addRoutes(to router: Router<TallyContext>) {
         let path = String(base.dropFirst())
         router.get(RouterPath(path)) { request, _ in
-            guard let (_, session) = session(request) else { return loginPage(refusal: nil, status: .ok) }
+            guard let (_, session) = session(request) else { return loginPage(request, refusal: nil, status: .ok) }
             return console(session, outcome: nil)
         }
         router.post(RouterPath(path + "/login")) { request, context in try await login(request, context) }
@@ -274,10 +274,11 @@ struct ConsoleController {
 
     func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let form = try await WebForm(request)
+        try loginToken.check(form, request)
         let first = form.optional(kind == .customerService ? "key" : "keyID") ?? ""
         guard let second = form.optional(kind == .customerService ? "representative" : "secret") else {
             let missing = kind == .customerService ? "representative" : "secret"
-            return loginPage(refusal: WebRefusal(title: "A field is missing", detail: "\(missing) is required", field: missing), status: .badRequest)
+            return loginPage(request, refusal: WebRefusal(title: "A field is missing", detail: "\(missing) is required", field: missing), status: .badRequest)
         }
         let credentials = (first, second)
         // A read tells wrong credentials (401 or 403) from right ones (for the admin key, a
@@ -286,7 +287,7 @@ struct ConsoleController {
             ? try await inProcess.call(.get, "/v1/admin/users/u_console-login-check/wallets", as: caller(credentials), body: nil, context: context)
             : try await inProcess.call(.get, "/v1/vendor/settlement", as: caller(credentials), body: nil, context: context)
         guard probe.status != 401, probe.status != 403 else {
-            return loginPage(refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
+            return loginPage(request, refusal: WebRefusal(probe.json), status: HTTPResponse.Status(code: probe.status))
         }
         let id = api.consoleSessions.open(kind, first: first, second: second, now: api.now)
         return WebController.redirect(base, cookie: api.cookie(cookieName, id, path: base, maxAge: ConsoleSessions.lifetimeMilliseconds / 1000))
@@ -316,13 +317,20 @@ struct ConsoleController {
 
     // MARK: Pages
 
-    func loginPage(refusal: WebRefusal?, status: HTTPResponse.Status) -> Response {
+    /// The login form's token (``LoginFormToken``): a cookie of the console's own.
+    var loginToken: LoginFormToken {
+        LoginFormToken(cookie: kind == .customerService ? "tally_admin_login_form" : "tally_vendor_login_form", path: base)
+    }
+
+    func loginPage(_ request: Request, refusal: WebRefusal?, status: HTTPResponse.Status) -> Response {
+        let (token, setCookie) = loginToken.issue(request, api: api)
         var html = HTML()
         html.raw("<header><h1>")
         html.text(heading)
         html.raw("</h1></header>")
         html.notice(refusal.map { .refused($0) })
         html.form(action: base + "/login", csrf: nil) { form in
+            form.hidden(LoginFormToken.field, token)
             switch kind {
             case .customerService:
                 form.field("representative", label: "Your name", placeholder: "name")
@@ -333,7 +341,7 @@ struct ConsoleController {
             }
             form.raw("<button>Log in</button>")
         }
-        return WebController.htmlPage(html, status: status, setCookie: nil)
+        return WebController.htmlPage(html, status: status, setCookies: setCookie.map { [$0] } ?? [])
     }
 
     func console(
@@ -372,7 +380,7 @@ struct ConsoleController {
                 form.raw("<button>\(action.method == .get ? "Show" : "Do it")</button>")
             }
         }
-        return WebController.htmlPage(html, status: status, setCookie: nil)
+        return WebController.htmlPage(html, status: status, setCookies: [])
     }
 
     // MARK: Cookies

@@ -93,7 +93,7 @@ struct WebController {
     // MARK: Pages
 
     func home(_ request: Request, _ context: TallyContext) async throws -> Response {
-        guard let session = Self.session(request) else { return page(loginForm(notice: nil), status: .ok) }
+        guard let session = Self.session(request) else { return loginPage(request, notice: nil, status: .ok) }
         let query = request.uri.queryParameters
         let minSequence = query.get("minSequence").flatMap { UInt64($0) }
         return try await dashboard(
@@ -116,8 +116,11 @@ struct WebController {
         let me = try await call(.get, "/v1/me", session: session, context: context)
         guard me.status == 200, let profile = me.json as? [String: Any] else {
             // The session ended (expired, logged out elsewhere): log in again.
-            return page(loginForm(notice: .refused(WebRefusal(title: "Your session has ended; log in again", detail: nil, field: nil))),
-                        status: .unauthorized, clearCookie: true)
+            var html = HTML()
+            html.raw("<header><h1>Tally</h1></header>")
+            html.notice(.refused(WebRefusal(title: "Your session has ended; log in again", detail: nil, field: nil)))
+            html.raw("<p><a href=\"/web\">Log in</a></p>")
+            return page(html, status: .unauthorized, clearCookie: true)
         }
         let wait = minSequence.map { "minSequence=\($0)" }
         let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
@@ -285,11 +288,12 @@ struct WebController {
         html.raw("</section>")
     }
 
-    func loginForm(notice: Notice?) -> HTML {
+    func loginForm(notice: Notice?, token: String) -> HTML {
         var html = HTML()
         html.raw("<header><h1>Tally</h1><p>One login for every vendor site.</p></header>")
         html.notice(notice)
         html.form(action: "/web/login", csrf: nil) { form in
+            form.hidden(LoginFormToken.field, token)
             form.field("login", label: "Login name", placeholder: "login")
             form.field("password", label: "Password", placeholder: "", type: "password")
             form.raw("<button>Log in</button>")
@@ -301,9 +305,10 @@ struct WebController {
 
     func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let form = try await WebForm(request)
+        try LoginFormToken.users.check(form, request)
         let answer = try await call(.post, "/v1/login", body: ["login": form.optional("login") ?? "", "password": form.optional("password") ?? ""], context: context)
         guard answer.status == 200, let session = (answer.json as? [String: Any])?["session"] as? String else {
-            return page(loginForm(notice: .refused(WebRefusal(answer.json))), status: HTTPResponse.Status(code: answer.status))
+            return loginPage(request, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
         }
         let expires = ((answer.json as? [String: Any])?["expiresAtMilliseconds"] as? NSNumber)?.uint64Value ?? 0
         let now = api.now
@@ -523,11 +528,19 @@ struct WebController {
     }
 
     func page(_ body: HTML, status: HTTPResponse.Status, clearCookie: Bool = false) -> Response {
-        Self.htmlPage(body, status: status, setCookie: clearCookie ? api.cookie(Self.cookieName, "", path: "/web", maxAge: 0) : nil)
+        Self.htmlPage(body, status: status, setCookies: clearCookie ? [api.cookie(Self.cookieName, "", path: "/web", maxAge: 0)] : [])
+    }
+
+    /// The login page, with its form's token (``LoginFormToken``).
+    func loginPage(_ request: Request, notice: Notice?, status: HTTPResponse.Status, clearCookie: Bool = false) -> Response {
+        let (token, setCookie) = LoginFormToken.users.issue(request, api: api)
+        var cookies = clearCookie ? [api.cookie(Self.cookieName, "", path: "/web", maxAge: 0)] : []
+        if let setCookie { cookies.append(setCookie) }
+        return Self.htmlPage(loginForm(notice: notice, token: token), status: status, setCookies: cookies)
     }
 
     /// A whole page around `body`, with the headers every page has.
-    static func htmlPage(_ body: HTML, status: HTTPResponse.Status, setCookie: String?) -> Response {
+    static func htmlPage(_ body: HTML, status: HTTPResponse.Status, setCookies: [String]) -> Response {
         var document = HTML()
         document.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Tally</title><link rel=\"stylesheet\" href=\"/web/tally.css\"></head><body>")
         document.raw(body.text)
@@ -537,7 +550,7 @@ struct WebController {
             .contentSecurityPolicy: "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "no-referrer", .xContentTypeOptions: "nosniff",
         ]
-        if let setCookie { headers[.setCookie] = setCookie }
+        for cookie in setCookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: document.text)))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Ledger
+import TallyCrypto
 
 /// A refusal shown on a page: the problem's title, detail and field.
 struct WebRefusal: Error {
@@ -108,6 +109,38 @@ struct WebForm {
             throw WebRefusal(title: "A number of days is not valid", detail: "\(typed) is not a whole number of days", field: name)
         }
         return seconds
+    }
+}
+
+/// A login form's token, doubled in a cookie (a double submit). A login posted from another
+/// site is refused by its `Origin`, but a page can hide its origin (a sandboxed frame sends
+/// `Origin: null`); it still cannot send this `SameSite=Strict` cookie, so it cannot log a
+/// visitor in under an account of its choosing (login CSRF). Each area (`/web`, and each
+/// console) has its own cookie, kept for a day, so a page left open keeps working.
+struct LoginFormToken {
+    static let field = "login_form"
+    let cookie: String
+    let path: String
+
+    static let users = LoginFormToken(cookie: "tally_login_form", path: "/web")
+
+    /// The token a login page carries: the request's own when its cookie holds one, else a new
+    /// one and the `Set-Cookie` that stores it.
+    func issue(_ request: Request, api: TallyAPI) -> (token: String, setCookie: String?) {
+        if let existing = WebController.cookie(cookie, in: request), Self.wellFormed(existing) { return (existing, nil) }
+        let token = Hex.encode(SecureRandom.bytes(16))
+        return (token, api.cookie(cookie, token, path: path, maxAge: 86_400))
+    }
+
+    /// Refuses a login form whose token is missing or is not its cookie's.
+    func check(_ form: WebForm, _ request: Request) throws {
+        guard let posted = form.optional(Self.field), let stored = WebController.cookie(cookie, in: request),
+              Self.wellFormed(stored), posted == stored
+        else { throw WebController.forgedForm }
+    }
+
+    private static func wellFormed(_ token: String) -> Bool {
+        token.utf8.count == 32 && token.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
 

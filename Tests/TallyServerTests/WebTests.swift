@@ -17,8 +17,30 @@ struct WebTests {
 
     static let formType: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
+    /// A login page's form token, and the `Cookie` header value of the cookie doubling it.
+    static func loginToken(_ page: APIHarness.Reply) throws -> (token: String, cookie: String) {
+        let range = try #require(page.text.range(of: #"name="login_form" value="[0-9a-f]{32}""#, options: .regularExpression), "no login_form field")
+        let token = String(page.text[range].dropFirst(#"name="login_form" value=""#.count).dropLast())
+        let set = try #require(page.headers[values: .setCookie].first { $0.contains("login_form=\(token)") }, "no login_form cookie")
+        return (token, String(set.split(separator: ";")[0]))
+    }
+
+    /// Logs in as a browser does: the login page of `area` first, for its form token and cookie.
+    static func postLogin(_ client: APIHarness.Client, _ area: String, _ fields: [(String, String)]) async throws -> (page: APIHarness.Reply, login: APIHarness.Reply) {
+        let page = try await client.send(.get, area)
+        let (token, cookie) = try loginToken(page)
+        let login = try await client.send(.post, area + "/login", headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+                                          body: form([(LoginFormToken.field, token)] + fields))
+        return (page, login)
+    }
+
     static func cookie(_ session: String) -> HTTPFields {
         [.cookie: "\(WebController.cookieName)=\(session)", .contentType: "application/x-www-form-urlencoded"]
+    }
+
+    static func csrfLike(_ page: String, _ field: String) throws -> String {
+        let range = try #require(page.range(of: "name=\"\(field)\" value=\"[0-9a-f]{32}\"", options: .regularExpression), "no \(field) field")
+        return String(page[range].dropFirst("name=\"\(field)\" value=\"".count).dropLast())
     }
 
     static func csrf(_ page: String) throws -> String {
@@ -41,11 +63,10 @@ struct WebTests {
             let loginPage = try await client.send(.get, "/web")
             #expect(loginPage.status == .ok && loginPage.text.contains("Log in"))
             #expect(loginPage.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
-            let wrong = try await client.send(.post, "/web/login", headers: Self.formType, body: Self.form([("login", "bob"), ("password", "wrong password!")]))
+            let wrong = try await WebTests.postLogin(client, "/web", [("login", "bob"), ("password", "wrong password!")]).login
             #expect(wrong.status == .unauthorized && wrong.text.contains("Login name or password is wrong"))
             #expect(wrong.headers[.setCookie] == nil)
-            let login = try await client.send(.post, "/web/login", headers: Self.formType,
-                                              body: Self.form([("login", "bob"), ("password", "correct horse battery")]))
+            let login = try await WebTests.postLogin(client, "/web", [("login", "bob"), ("password", "correct horse battery")]).login
             #expect(login.status == .seeOther && login.headers[.location] == "/web")
             let setCookie = try #require(login.headers[.setCookie])
             #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && setCookie.contains("Path=/web"))
@@ -292,11 +313,9 @@ struct ConsoleTests {
     func console() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
-            let wrong = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
-                                              body: WebTests.form([("representative", "Rita"), ("key", "not the key")]))
+            let wrong = try await WebTests.postLogin(client, "/web/admin", [("representative", "Rita"), ("key", "not the key")]).login
             #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil)
-            let login = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
-                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            let login = try await WebTests.postLogin(client, "/web/admin", [("representative", "Rita"), ("key", APIHarness.adminKey)]).login
             #expect(login.status == .seeOther, "\(login.text)")
             let session = try Self.session(login, cookie: ConsoleController.adminCookie, path: "/web/admin", credentials: [APIHarness.adminKey])
             let headers = Self.cookies(session)
@@ -432,8 +451,7 @@ struct ConsoleSessionTests {
     func expiry() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
-            let login = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
-                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            let login = try await WebTests.postLogin(client, "/web/admin", [("representative", "Rita"), ("key", APIHarness.adminKey)]).login
             let session = try ConsoleTests.session(login, cookie: ConsoleController.adminCookie, path: "/web/admin", credentials: [APIHarness.adminKey])
             let page = try await client.send(.get, "/web/admin", headers: ConsoleTests.cookies(session))
             let csrf = try WebTests.csrf(page.text)
@@ -455,12 +473,11 @@ struct ConsoleSessionTests {
         let harness = try APIHarness { $0.settings.secureCookies = true }
         try await harness.run { client in
             _ = try await client.fundedUser("sam")
-            let user = try await client.send(.post, "/web/login", headers: WebTests.formType, body: WebTests.form([("login", "sam"), ("password", "correct horse battery")]))
-            let admin = try await client.send(.post, "/web/admin/login", headers: WebTests.formType,
-                                              body: WebTests.form([("representative", "Rita"), ("key", APIHarness.adminKey)]))
+            let (userPage, user) = try await WebTests.postLogin(client, "/web", [("login", "sam"), ("password", "correct horse battery")])
+            #expect(userPage.headers[values: .setCookie].allSatisfy { $0.hasSuffix("; Secure") && $0.contains("SameSite=Strict") })
+            let admin = try await WebTests.postLogin(client, "/web/admin", [("representative", "Rita"), ("key", APIHarness.adminKey)]).login
             let vendor = try await client.registerVendor()
-            let vendorLogin = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
-                                                    body: WebTests.form([("keyID", vendor.keyID), ("secret", Hex.encode(vendor.secret))]))
+            let vendorLogin = try await WebTests.postLogin(client, "/web/vendor", [("keyID", vendor.keyID), ("secret", Hex.encode(vendor.secret))]).login
             for answer in [user, admin, vendorLogin] {
                 #expect(answer.status == .seeOther, "\(answer.text)")
                 let cookies = answer.headers[values: .setCookie]
@@ -468,6 +485,34 @@ struct ConsoleSessionTests {
             }
             let out = try await client.send(.post, "/web/logout", headers: WebTests.formType, body: WebTests.form([]))
             #expect(out.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") && $0.hasSuffix("; Secure") })
+        }
+    }
+
+    @Test("a login form without its token, with another token, or with a token but no cookie is refused (login CSRF), for users and both consoles")
+    func loginForgery() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            _ = try await client.fundedUser("tess")
+            for (area, fields) in [("/web", [("login", "tess"), ("password", "correct horse battery")]),
+                                   ("/web/admin", [("representative", "Rita"), ("key", APIHarness.adminKey)])] {
+                let page = try await client.send(.get, area)
+                let (token, cookie) = try WebTests.loginToken(page)
+                let other = String(repeating: "0", count: 32)
+                let attempts: [(HTTPFields, [(String, String)], String)] = [
+                    ([.contentType: "application/x-www-form-urlencoded"], fields, "no token, no cookie"),
+                    ([.contentType: "application/x-www-form-urlencoded", .origin: "null"], [(LoginFormToken.field, token)] + fields, "a token without its cookie, from an opaque origin"),
+                    ([.contentType: "application/x-www-form-urlencoded", .cookie: cookie], fields, "the cookie without the token"),
+                    ([.contentType: "application/x-www-form-urlencoded", .cookie: cookie], [(LoginFormToken.field, other)] + fields, "another token"),
+                ]
+                for (headers, body, what) in attempts {
+                    let refused = try await client.send(.post, area + "/login", headers: headers, body: WebTests.form(body))
+                    #expect(refused.status == .forbidden && refused.headers[values: .setCookie].isEmpty, "\(area): \(what): \(refused.status)")
+                }
+                // The page shown again keeps the same token, so an open page keeps working.
+                let again = try await client.send(.get, area, headers: [.cookie: cookie])
+                #expect(try WebTests.csrfLike(again.text, LoginFormToken.field) == token && again.headers[values: .setCookie].isEmpty)
+            }
+            #expect(harness.api.consoleSessions.count == 0)
         }
     }
 
@@ -507,11 +552,9 @@ struct VendorConsoleTests {
         try await harness.run { client in
             let vendor = try await client.registerVendor()
             let secret = Hex.encode(vendor.secret)
-            let wrong = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
-                                              body: WebTests.form([("keyID", vendor.keyID), ("secret", String(repeating: "ab", count: 32))]))
+            let wrong = try await WebTests.postLogin(client, "/web/vendor", [("keyID", vendor.keyID), ("secret", String(repeating: "ab", count: 32))]).login
             #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil, "\(wrong.text)")
-            let login = try await client.send(.post, "/web/vendor/login", headers: WebTests.formType,
-                                              body: WebTests.form([("keyID", vendor.keyID), ("secret", secret)]))
+            let login = try await WebTests.postLogin(client, "/web/vendor", [("keyID", vendor.keyID), ("secret", secret)]).login
             #expect(login.status == .seeOther, "\(login.text)")
             let session = try ConsoleTests.session(login, cookie: ConsoleController.vendorCookie, path: "/web/vendor", credentials: [vendor.keyID, secret])
             let headers = ConsoleTests.cookies(session, ConsoleController.vendorCookie)
