@@ -99,16 +99,20 @@ public struct ByteReader {
 
     /// Checks the tag and positions after it.
     public init(_ bytes: [UInt8], tag: UInt8) throws {
-        try self.init(bytes, anyOf: [tag])
+        guard bytes.first == tag else { throw RecordCodingError(reason: "expected tag \(tag), got \(bytes.first.map(String.init) ?? "nothing")") }
+        self.bytes = bytes
+        self.tag = tag
+        offset = 1
     }
 
-    /// Checks that the tag is one of `tags` (a kind's layouts) and positions after it.
-    public init(_ bytes: [UInt8], anyOf tags: [UInt8]) throws {
-        guard let first = bytes.first, tags.contains(first) else {
-            throw RecordCodingError(reason: "expected tag \(tags.map(String.init).joined(separator: " or ")), got \(bytes.first.map(String.init) ?? "nothing")")
+    /// Checks that the tag is `tag` or one of `others` (a kind's later layouts) and positions
+    /// after it. `others` is read only when the tag is not `tag`, the common case.
+    public init(_ bytes: [UInt8], tag: UInt8, orOneOf others: @autoclosure () -> [UInt8]) throws {
+        guard let first = bytes.first, first == tag || others().contains(first) else {
+            throw RecordCodingError(reason: "expected tag \(tag) or one of \(others()), got \(bytes.first.map(String.init) ?? "nothing")")
         }
         self.bytes = bytes
-        tag = first
+        self.tag = first
         offset = 1
     }
 
@@ -252,8 +256,8 @@ extension BinaryRecord {
 
     /// Decodes the binary layout, or JSON written before it existed.
     static func decodeStored(_ bytes: [UInt8]) throws -> Self {
-        if let first = bytes.first, tags.contains(first) {
-            var reader = try ByteReader(bytes, anyOf: tags)
+        if let first = bytes.first, first == tag || tags.contains(first) {
+            var reader = try ByteReader(bytes, tag: tag, orOneOf: tags)
             let value = try Self(from: &reader)
             try reader.finish()
             return value

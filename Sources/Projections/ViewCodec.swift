@@ -60,7 +60,7 @@ extension ViewRecord {
     /// Decodes the binary layout; anything else (another tag, JSON of schema 1, a truncated or
     /// overlong record) throws.
     static func decodeBinary(_ bytes: [UInt8]) throws -> Self {
-        var reader = try ByteReader(bytes, anyOf: tags)
+        var reader = try ByteReader(bytes, tag: tag, orOneOf: tags)
         let value = try Self(from: &reader)
         try reader.finish()
         return value
