@@ -182,19 +182,7 @@ public final class CredentialStore: Sendable {
     public func removeLogins(user: String, member: String) throws {
         try sessionCache.withLock { cache in
             let ended = try environment.write { transaction -> [[UInt8]] in
-                var doomed: [[UInt8]] = []
-                try transaction.withCursor(logins) { cursor in
-                    var more = try cursor.first()
-                    while more {
-                        if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)),
-                            login.user == user, login.member == member
-                        {
-                            doomed.append(Array(cursor.key))
-                        }
-                        more = try cursor.next()
-                    }
-                }
-                for key in doomed { _ = try transaction.delete(logins, key: key) }
+                _ = try deleteLogins(in: transaction) { $0.user == user && $0.member == member }
                 return try endSessions(in: transaction, except: nil) { $0.user == user && $0.member == member }
             }
             // In the same step under the cache's lock: none of them can be cached again.
@@ -234,22 +222,27 @@ public final class CredentialStore: Sendable {
     public func removeAccountLogins(user: String) throws -> (logins: Int, sessions: Int) {
         try sessionCache.withLock { cache in
             let (logins, ended) = try environment.write { transaction -> (Int, [[UInt8]]) in
-                var doomed: [[UInt8]] = []
-                try transaction.withCursor(self.logins) { cursor in
-                    var more = try cursor.first()
-                    while more {
-                        if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)), login.user == user {
-                            doomed.append(Array(cursor.key))
-                        }
-                        more = try cursor.next()
-                    }
-                }
-                for key in doomed { _ = try transaction.delete(self.logins, key: key) }
-                return (doomed.count, try endSessions(in: transaction, except: nil) { $0.user == user })
+                (try deleteLogins(in: transaction) { $0.user == user }, try endSessions(in: transaction, except: nil) { $0.user == user })
             }
             for key in ended { cache.removeValue(forKey: key) }
             return (logins, ended.count)
         }
+    }
+
+    /// Deletes, in `transaction`, every login that `matches`; returns how many.
+    private func deleteLogins(in transaction: WriteTransaction, _ matches: (Login) -> Bool) throws -> Int {
+        var doomed: [[UInt8]] = []
+        try transaction.withCursor(logins) { cursor in
+            var more = try cursor.first()
+            while more {
+                if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)), matches(login) {
+                    doomed.append(Array(cursor.key))
+                }
+                more = try cursor.next()
+            }
+        }
+        for key in doomed { _ = try transaction.delete(logins, key: key) }
+        return doomed.count
     }
 
     /// Ends, in `transaction`, every live session that `matches` but the one keyed `except`:
