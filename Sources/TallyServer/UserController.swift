@@ -48,25 +48,9 @@ struct UserController: Sendable {
         try Self.validateNewPassword(body.newPassword)
         let refused = APIError(.forbidden, "password-check-failed", "The login name or current password is wrong; nothing was changed",
                                field: "currentPassword")
-        let throttleKey = String(decoding: api.credentials.loginIndex(body.login), as: UTF8.self)
-        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
-            var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
-                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
-            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
-            throw error
+        _ = try await checkPassword(name: body.login, body.currentPassword, refused: refused) {
+            $0.user == session.user && $0.member == session.member
         }
-        guard body.currentPassword.utf8.count <= 256, let login = try api.credentials.login(name: body.login),
-              login.user == session.user, login.member == session.member
-        else {
-            _ = try await api.verifyPassword(body.currentPassword, stored: Self.decoyHash(api))
-            api.loginThrottle.failed(throttleKey, now: api.now)
-            throw refused
-        }
-        guard try await api.verifyPassword(body.currentPassword, stored: login.passwordHash) else {
-            api.loginThrottle.failed(throttleKey, now: api.now)
-            throw refused
-        }
-        api.loginThrottle.succeeded(throttleKey)
         let hash = try await api.hashPassword(body.newPassword)
         guard let ended = try api.credentials.changePassword(
             name: body.login, user: session.user, member: session.member, hash: hash, keepingToken: request.bearerToken)
@@ -139,25 +123,8 @@ struct UserController: Sendable {
 
     func login(_ request: Request) async throws -> Response {
         let body = try RequestBodies.decode(LoginBody.self, from: try await RequestBodies.bytes(request))
-        let refused = APIError(.unauthorized, "login-failed", "Login name or password is wrong")
-        let throttleKey = String(decoding: api.credentials.loginIndex(body.login), as: UTF8.self)
-        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
-            var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
-                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
-            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
-            throw error
-        }
-        guard body.password.utf8.count <= 256, let login = try api.credentials.login(name: body.login) else {
-            // Spend the same time as a real check, so a wrong name is not told apart from a wrong password.
-            _ = try await api.verifyPassword(body.password, stored: Self.decoyHash(api))
-            api.loginThrottle.failed(throttleKey, now: api.now)
-            throw refused
-        }
-        guard try await api.verifyPassword(body.password, stored: login.passwordHash) else {
-            api.loginThrottle.failed(throttleKey, now: api.now)
-            throw refused
-        }
-        api.loginThrottle.succeeded(throttleKey)
+        let login = try await checkPassword(
+            name: body.login, body.password, refused: APIError(.unauthorized, "login-failed", "Login name or password is wrong"))
         let now = api.now
         let session = CredentialStore.Session(
             user: login.user, member: login.member, loginAtMilliseconds: now, expiresAtMilliseconds: now + api.settings.sessionMilliseconds)
@@ -165,6 +132,33 @@ struct UserController: Sendable {
         return try JSONResponse.make(SessionView(
             session: token, user: login.user, member: login.member, expiresAtMilliseconds: session.expiresAtMilliseconds,
             purchaseWindowEndsAtMilliseconds: now + api.settings.purchaseWindowMilliseconds))
+    }
+
+    /// The login `name` when `password` is its password and `accepts` it, else `refused`; as a
+    /// login checks it: throttled per name (429 `login-throttled`), every failure counted, and a
+    /// name that is none (or not accepted) costing the time of a real check, so that it is not
+    /// told apart from a wrong password.
+    func checkPassword(
+        name: String, _ password: String, refused: APIError, accepts: (CredentialStore.Login) -> Bool = { _ in true }
+    ) async throws -> CredentialStore.Login {
+        let throttleKey = String(decoding: api.credentials.loginIndex(name), as: UTF8.self)
+        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
+            var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
+                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
+            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
+            throw error
+        }
+        guard password.utf8.count <= 256, let login = try api.credentials.login(name: name), accepts(login) else {
+            _ = try await api.verifyPassword(password, stored: Self.decoyHash(api))
+            api.loginThrottle.failed(throttleKey, now: api.now)
+            throw refused
+        }
+        guard try await api.verifyPassword(password, stored: login.passwordHash) else {
+            api.loginThrottle.failed(throttleKey, now: api.now)
+            throw refused
+        }
+        api.loginThrottle.succeeded(throttleKey)
+        return login
     }
 
     static func decoyHash(_ api: TallyAPI) -> String {
