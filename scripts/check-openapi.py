@@ -311,6 +311,7 @@ def scenario(c, admin_key, auditor_key):
     c.request("POST", "/v1/me/wallets", {"currency": "XXX"}, headers=ux, expect=400, label="open a wallet in an unknown currency")
     c.request("POST", "/v1/me/wallets", {"currency": "USD"}, headers=uy, expect=201)
     c.request("POST", "/v1/me/funds", {"currency": "USD", "amount": 100000, "method": "card"}, headers=ux, expect=201)
+    c.request("POST", f"/v1/admin/users/{x['user']}/erase", headers=admin, expect=409, label="erase a person whose account holds money")
     c.request("POST", "/v1/me/funds", {"currency": "USD", "amount": 100, "method": "providerIssue"}, headers=ux, expect=400, label="funds by providerIssue")
     c.request("POST", "/v1/me/funds", {"currency": "USD", "amount": 0, "method": "card"}, headers=ux, expect=422, label="funds of zero")
     c.request("POST", "/v1/me/funds", {"currency": "EUR", "amount": 100, "method": "card"}, headers=ux, expect=422, label="funds to an unopened wallet")

@@ -20,6 +20,12 @@ struct VendorUpdateBody: Codable, Sendable {
     var settlement: SettlementPolicyBody?
 }
 
+/// `POST /v1/admin/users/{user}/erase`: `evenWithMoney` erases a person whose account still
+/// holds (or owes) money, which is otherwise refused.
+struct EraseBody: Codable, Sendable {
+    var evenWithMoney: Bool?
+}
+
 struct PersonErased: Codable, Sendable {
     var user: String
     var loginsRemoved: Int
@@ -199,13 +205,31 @@ struct AdminController: Sendable {
     /// name and e-mail can never be read again (nor from a backup), and every login of their
     /// account is removed, its sessions and purchase tokens ended. The journal, which holds no
     /// personal data, is not touched: the account's money stays in the ledger under its opaque
-    /// ID (return it to the person before erasing them). Erasing again changes nothing.
+    /// ID. An account whose wallets still hold, hold back or owe money is refused (409
+    /// `account-holds-money`, naming them) unless `evenWithMoney`: return the money first, as
+    /// nobody could log in to spend it afterwards. Erasing again changes nothing.
     func erase(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let bytes = try await RequestBodies.bytes(request)
-        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let body = bytes.isEmpty ? EraseBody() : try RequestBodies.decode(EraseBody.self, from: bytes)
         let user = try context.parameters.require("user")
-        guard try api.ledger.read({ try $0.user(user) }) != nil else { throw APIError.notFound("user") }
+        let money = try api.ledger.read { state -> [String]? in
+            guard let record = try state.user(user) else { return nil }
+            var held: [String] = []
+            for currency in record.wallets {
+                for account in [LedgerAccount.wallet(user: user, currency: currency), .holds(user: user, currency: currency),
+                                .pending(user: user, currency: currency)] {
+                    let balance = try state.balance(account)
+                    if balance != 0 { held.append("\(account.name) \(balance)") }
+                }
+            }
+            return held
+        }
+        guard let money else { throw APIError.notFound("user") }
+        if !money.isEmpty && body.evenWithMoney != true {
+            throw APIError(.conflict, "account-holds-money", "The account still holds or owes money; return it first, or erase evenWithMoney",
+                           detail: money.joined(separator: ", "))
+        }
         try api.identity.erase(user: user)
         let removed = try api.credentials.removeAccountLogins(user: user)
         api.logger.notice("person erased", metadata: ["user": "\(user)", "logins": "\(removed.logins)", "sessions": "\(removed.sessions)"])

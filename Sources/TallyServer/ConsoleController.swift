@@ -84,11 +84,13 @@ struct ConsoleController {
             ("/v1/admin/password-resets", ["login": try form.text("login"), "newPassword": try form.text("newPassword")])
         },
         Action(name: "erase-person", title: "Erase a person (name, e-mail and logins; their money stays under the account ID)",
-               inputs: [.text("user", label: "User ID"), .text("confirm", label: "Type ERASE to confirm")], method: .post) { form, _ in
+               inputs: [.text("user", label: "User ID"),
+                        .choice("evenWithMoney", label: "If the account still holds money", options: [("no", "Refuse"), ("yes", "Erase anyway")]),
+                        .text("confirm", label: "Type ERASE to confirm")], method: .post) { form, _ in
             guard try form.text("confirm") == "ERASE" else {
                 throw WebRefusal(title: "Not confirmed", detail: "type ERASE to erase this person", field: "confirm")
             }
-            return ("/v1/admin/users/\(try id(form, "user"))/erase", [:])
+            return ("/v1/admin/users/\(try id(form, "user"))/erase", ["evenWithMoney": form.optional("evenWithMoney") == "yes"])
         },
         Action(name: "add-funds", title: "Record funds (a mailed cheque, a phone order, an issue)",
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,

@@ -7,7 +7,7 @@ import Testing
 /// logins are gone, while the journal and the money in the ledger are untouched.
 @Suite("Erasing a person")
 struct ErasureTests {
-    @Test("after erasure no personal datum reads back, no login of the account works, its sessions and purchase tokens end; the journal and balances are as before")
+    @Test("an account holding money is erased only when asked to; after erasure no personal datum reads back, no login of the account works, its sessions and purchase tokens end; the journal and balances are as before")
     func erase() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
@@ -24,7 +24,13 @@ struct ErasureTests {
             let walletsBefore = try await client.admin(.get, "/v1/admin/users/\(user.id)/wallets")
 
             #expect(try await client.user(user, .post, "/v1/admin/users/\(user.id)/erase").status == .forbidden)
-            let erased = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            // Her wallet holds 10.00: refused, naming it, and nothing is erased.
+            let holdsMoney = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            #expect(holdsMoney.status == .conflict && holdsMoney.problemType == "account-holds-money", "\(holdsMoney.text)")
+            #expect((holdsMoney.json["detail"] as? String)?.contains("wallet:\(user.id):USD 1000") == true, "\(holdsMoney.text)")
+            #expect(try harness.api.identity.personalData(of: user.id) != nil)
+            #expect(try await client.user(user, .get, "/v1/me").status == .ok)
+            let erased = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase", ["evenWithMoney": true])
             #expect(erased.status == .ok, "\(erased.text)")
             #expect(erased.json["loginsRemoved"] as? Int == 2 && erased.json["sessionsEnded"] as? Int == 2, "\(erased.text)")
 
@@ -46,7 +52,7 @@ struct ErasureTests {
             #expect(walletsAfter.status == .ok && walletsAfter.json["data"] as? NSDictionary == walletsBefore.json["data"] as? NSDictionary)
             // Another person is untouched; erasing again changes nothing; an unknown user is 404.
             #expect(try await client.user(other, .get, "/v1/me").status == .ok)
-            let again = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            let again = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase", ["evenWithMoney": true])
             #expect(again.status == .ok && again.json["loginsRemoved"] as? Int == 0 && again.json["sessionsEnded"] as? Int == 0)
             #expect(try await client.admin(.post, "/v1/admin/users/u_none/erase").status == .notFound)
         }

@@ -421,8 +421,12 @@ struct ConsoleTests {
                                                     body: WebTests.form([("csrf", csrf), ("user", user), ("confirm", "yes")]))
             #expect(unconfirmed.status == .badRequest && unconfirmed.text.contains("Field: confirm"))
             #expect(try harness.api.identity.personalData(of: user) != nil)
+            let withMoney = try await client.send(.post, "/web/admin/erase-person", headers: headers,
+                                                  body: WebTests.form([("csrf", csrf), ("user", user), ("evenWithMoney", "no"), ("confirm", "ERASE")]))
+            #expect(withMoney.status == .conflict && withMoney.text.contains("wallet:\(user):USD"), "\(withMoney.text)")
+            #expect(try harness.api.identity.personalData(of: user) != nil)
             let erasedDora = try await client.send(.post, "/web/admin/erase-person", headers: headers,
-                                                   body: WebTests.form([("csrf", csrf), ("user", user), ("confirm", "ERASE")]))
+                                                   body: WebTests.form([("csrf", csrf), ("user", user), ("evenWithMoney", "yes"), ("confirm", "ERASE")]))
             #expect(erasedDora.status == .ok && erasedDora.text.contains("&quot;loginsRemoved&quot; : 1"), "\(erasedDora.text)")
             #expect(try harness.api.identity.personalData(of: user) == nil)
 
