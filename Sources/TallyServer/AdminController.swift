@@ -178,10 +178,16 @@ struct AdminController: Sendable {
             VendorCreated(vendor: vendor, keyId: key.keyID, secret: key.secret, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
+    /// A vendor named in a route's path: an unknown one is 404 (not the ledger's 422, which is
+    /// for a vendor named in a body).
+    func requireVendor(_ vendor: String) throws {
+        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+    }
+
     func newVendorKey(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let vendor = try context.parameters.require("vendor")
-        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        try requireVendor(vendor)
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
         return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
     }
@@ -240,8 +246,7 @@ struct AdminController: Sendable {
     func updateVendor(_ request: Request, _ context: TallyContext) async throws -> Response {
         let body = try await body(VendorUpdateBody.self, request)
         let vendor = try context.parameters.require("vendor")
-        // The vendor is the path: an unknown one is 404, as on the vendor's other admin routes.
-        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        try requireVendor(vendor)
         let result = try await api.execute(.updateVendor(
             vendor: vendor, name: body.name, sites: body.sites, feeBasisPoints: body.feeBasisPoints, settlement: body.settlement?.policy))
         return try JSONResponse.make(SequenceView(sequence: result.sequences?.lowerBound ?? 0))
@@ -250,7 +255,7 @@ struct AdminController: Sendable {
     func vendorKeys(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let vendor = try context.parameters.require("vendor")
-        guard try api.ledger.read({ try $0.vendor(vendor) }) != nil else { throw APIError.notFound("vendor") }
+        try requireVendor(vendor)
         return try JSONResponse.make(VendorKeyList(vendor: vendor, try api.credentials.vendorKeys(vendor: vendor)))
     }
 

@@ -135,9 +135,9 @@ struct ConsoleController {
                method: .post) { form, _ in
             var settlement: [String: Any] = [:]
             if form.optional("thresholdAmount") != nil { settlement["thresholdAmount"] = try form.minorUnits("thresholdAmount") }
-            if let typed = form.optional("currencyThresholds") {
+            if form.optional("currencyThresholds") != nil {
                 var thresholds: [String: Int64] = [:]
-                for pair in typed.split(whereSeparator: { $0 == " " || $0 == "," }) {
+                for pair in form.words("currencyThresholds") {
                     let parts = pair.split(separator: "=", omittingEmptySubsequences: false)
                     guard parts.count == 2, let amount = Int64(parts[1]), thresholds[String(parts[0])] == nil else {
                         throw WebRefusal(title: "Thresholds are not valid", detail: "\(pair) is not CUR=minor units, or names its currency twice",
@@ -148,8 +148,7 @@ struct ConsoleController {
                 settlement["currencyThresholds"] = thresholds
             }
             if form.optional("periodDays") != nil { settlement["periodSeconds"] = try form.seconds(ofDays: "periodDays") }
-            let sites = try form.text("sites").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\r" }).map(String.init)
-            return ("/v1/admin/vendors", ["name": try form.text("name"), "sites": sites, "feeBasisPoints": try form.minorUnits("feeBasisPoints"),
+            return ("/v1/admin/vendors", ["name": try form.text("name"), "sites": form.words("sites"), "feeBasisPoints": try form.minorUnits("feeBasisPoints"),
                                           "settlement": settlement])
         },
         Action(name: "update-vendor", title: "Change a vendor (blank fields are kept)",
@@ -159,7 +158,7 @@ struct ConsoleController {
                method: .patch) { form, _ in
             var body: [String: Any] = [:]
             if let name = form.optional("name") { body["name"] = name }
-            if let sites = form.optional("sites") { body["sites"] = sites.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) }
+            if form.optional("sites") != nil { body["sites"] = form.words("sites") }
             if form.optional("feeBasisPoints") != nil { body["feeBasisPoints"] = try form.minorUnits("feeBasisPoints") }
             return ("/v1/admin/vendors/\(try id(form, "vendor"))", body)
         },

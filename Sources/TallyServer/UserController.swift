@@ -33,10 +33,15 @@ struct UserController: Sendable {
         me.post("password") { request, _ in try await changePassword(request) }
     }
 
-    static func validateNewPassword(_ password: String) throws {
+    /// The rule every new password meets, named by the request's `field`.
+    static func validatePassword(_ password: String, field: String) throws {
         guard (10...256).contains(password.utf8.count) else {
-            throw APIError.badField("newPassword", "newPassword must be 10 to 256 bytes")
+            throw APIError.badField(field, "\(field) must be 10 to 256 bytes")
         }
+    }
+
+    static func validateNewPassword(_ password: String) throws {
+        try validatePassword(password, field: "newPassword")
     }
 
     /// Changes the password of the session's own login, checked with its name and current
@@ -66,9 +71,7 @@ struct UserController: Sendable {
         else {
             throw APIError.badField("login", "login must be 3 to 128 characters without spaces or control characters")
         }
-        guard (10...256).contains(password.utf8.count) else {
-            throw APIError.badField("password", "password must be 10 to 256 bytes")
-        }
+        try validatePassword(password, field: "password")
     }
 
     /// Opens an account (ledger), stores the person (identity store) and the login

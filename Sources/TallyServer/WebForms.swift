@@ -102,6 +102,12 @@ struct WebForm {
         return value
     }
 
+    /// The words of field `name` (a list typed separated by spaces, commas or new lines);
+    /// empty when the field is.
+    func words(_ name: String) -> [String] {
+        (optional(name) ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\r" }).map(String.init)
+    }
+
     /// A whole number of days typed in field `name`, in seconds.
     func seconds(ofDays name: String) throws -> UInt64 {
         let typed = try text(name)

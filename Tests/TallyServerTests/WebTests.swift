@@ -19,8 +19,7 @@ struct WebTests {
 
     /// A login page's form token, and the `Cookie` header value of the cookie doubling it.
     static func loginToken(_ page: APIHarness.Reply) throws -> (token: String, cookie: String) {
-        let range = try #require(page.text.range(of: #"name="login_form" value="[0-9a-f]{32}""#, options: .regularExpression), "no login_form field")
-        let token = String(page.text[range].dropFirst(#"name="login_form" value=""#.count).dropLast())
+        let token = try hiddenToken(page.text, LoginFormToken.field)
         let set = try #require(page.headers[values: .setCookie].first { $0.contains("login_form=\(token)") }, "no login_form cookie")
         return (token, String(set.split(separator: ";")[0]))
     }
@@ -38,15 +37,12 @@ struct WebTests {
         [.cookie: "\(WebController.cookieName)=\(session)", .contentType: "application/x-www-form-urlencoded"]
     }
 
-    static func csrfLike(_ page: String, _ field: String) throws -> String {
+    static func hiddenToken(_ page: String, _ field: String) throws -> String {
         let range = try #require(page.range(of: "name=\"\(field)\" value=\"[0-9a-f]{32}\"", options: .regularExpression), "no \(field) field")
         return String(page[range].dropFirst("name=\"\(field)\" value=\"".count).dropLast())
     }
 
-    static func csrf(_ page: String) throws -> String {
-        let range = try #require(page.range(of: #"name="csrf" value="[0-9a-f]{32}""#, options: .regularExpression), "no csrf field")
-        return String(page[range].dropFirst(#"name="csrf" value=""#.count).dropLast())
-    }
+    static func csrf(_ page: String) throws -> String { try hiddenToken(page, "csrf") }
 
     @Test("log in, see wallets and purchases, add funds, set a limit, transfer, open and dispute a purchase, log out")
     func userJourney() async throws {
@@ -514,7 +510,7 @@ struct ConsoleSessionTests {
                 }
                 // The page shown again keeps the same token, so an open page keeps working.
                 let again = try await client.send(.get, area, headers: [.cookie: cookie])
-                #expect(try WebTests.csrfLike(again.text, LoginFormToken.field) == token && again.headers[values: .setCookie].isEmpty)
+                #expect(try WebTests.hiddenToken(again.text, LoginFormToken.field) == token && again.headers[values: .setCookie].isEmpty)
             }
             #expect(harness.api.consoleSessions.count == 0)
         }
