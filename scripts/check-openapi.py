@@ -320,6 +320,12 @@ def scenario(c, admin_key, auditor_key):
     if isinstance(check1, dict) and isinstance(check2, dict):
         if check1.get("pending") is not True:
             c.fail("funds by check are not pending")
+        _, queue, _, _ = c.request("GET", f"/v1/admin/funds?minSequence={check2['sequence']}&limit=500", headers=admin, expect=200, label="pending funds queue")
+        if isinstance(queue, dict) and check1["funding"] not in [f["funding"] for f in queue["data"]["fundings"]]:
+            c.fail("a pending funding is missing from the queue")
+        c.request("GET", f"/v1/admin/funds?after={check1['sequence']}&limit=1", headers=admin, expect=200, label="pending funds queue, a later page")
+        c.request("GET", "/v1/admin/funds?limit=0", headers=admin, expect=400, label="pending funds queue with limit 0")
+        c.request("GET", f"/v1/admin/funds/{check1['funding']}", headers=admin, expect=200)
         c.request("POST", f"/v1/admin/funds/{check1['funding']}/clear", headers=admin, expect=200)
         c.request("POST", f"/v1/admin/funds/{check1['funding']}/clear", headers=admin, expect=422, label="clear funds twice")
         c.request("POST", f"/v1/admin/funds/{check2['funding']}/fail", {}, headers=admin, expect=200)
@@ -485,9 +491,15 @@ def scenario(c, admin_key, auditor_key):
     c.request("POST", "/v1/me/disputes", {"transaction": tx, "reason": "again"}, headers=ux, expect={409, 422}, label="dispute twice")
     c.request("POST", "/v1/me/disputes", {"transaction": "t_nosuch", "reason": "?"}, headers=ux, expect=404, label="dispute an unknown transaction")
     if isinstance(dispute, dict) and dispute.get("status") == "open":
+        _, queue, _, _ = c.request("GET", f"/v1/admin/disputes?minSequence={dispute['sequence']}", headers=admin, expect=200, label="open disputes queue")
+        if isinstance(queue, dict) and dispute["dispute"] not in [d["dispute"] for d in queue["data"]["disputes"]]:
+            c.fail("an open dispute is missing from the queue")
+        c.request("GET", f"/v1/admin/disputes/{dispute['dispute']}", headers=admin, expect=200)
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=200)
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": False, "representative": "rep-1"}, headers=admin, expect=422, label="resolve twice")
     c.request("POST", "/v1/admin/disputes/d_nosuch/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=404, label="resolve an unknown dispute")
+    c.request("GET", "/v1/admin/disputes/d_nosuch", headers=admin, expect=404, label="an unknown dispute")
+    c.request("GET", "/v1/admin/funds/f_nosuch", headers=admin, expect=404, label="an unknown funding")
 
     # Customer service.
     c.request("POST", "/v1/admin/accounts", {"login": "cs-" + run, "password": password, "name": "By Phone", "email": "p@example.com", "representative": "rep-1"}, headers=admin, expect=201)

@@ -321,6 +321,12 @@ final class Folder {
     private var vendors = RecordCache<VendorSettlementView>(prefix: "vendor/")
     private var purchases = RecordCache<PurchaseView>(prefix: "txn/")
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
+    private var fundings = RecordCache<FundingCase>(prefix: "fund/")
+    private var disputes = RecordCache<DisputeCase>(prefix: "dsp/")
+    /// Keys the batch deletes once its puts are done: the queue entries of fundings cleared or
+    /// failed and of disputes resolved (`open/…`). Nothing in the fold reads the queues, so a
+    /// queue entry put by the batch before (maybe not committed yet) needs no lookup here.
+    private var deletions: [[UInt8]] = []
     /// Entries written once (records, chunks, indexes); each key is unique.
     private var appended = WriteBatch()
     /// The batch's log entries (`LogChunk`), each under the key schema 2 gave it alone
@@ -375,6 +381,8 @@ final class Folder {
             vendors.continuing(previous.vendors)
             purchases.continuing(previous.purchases)
             royaltyTotals.continuing(previous.royaltyTotals)
+            fundings.continuing(previous.fundings)
+            disputes.continuing(previous.disputes)
         } else {
             checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
@@ -391,9 +399,13 @@ final class Folder {
         try write(into: transaction)
     }
 
-    /// Puts what `prepareTimeIndex` and `prepareRecords` gathered, in key order.
+    /// Puts what `prepareTimeIndex` and `prepareRecords` gathered, in key order, then deletes
+    /// the queue entries the batch closed (an entry opened and closed in one batch is put, then
+    /// deleted). The fold checked each closed case's record was open, and a case's record and
+    /// its queue entry are written together, so the entry is there.
     func write(into transaction: WriteTransaction) throws {
         try appended.put(into: transaction, database)
+        for key in deletions { _ = try transaction.delete(database, key: key) }
     }
 
     /// Gathers every other changed record and the checkpoints. Once: it adds them to `appended`
@@ -410,6 +422,8 @@ final class Folder {
         vendors.write(into: &appended)
         purchases.write(into: &appended)
         royaltyTotals.write(into: &appended)
+        fundings.write(into: &appended)
+        disputes.write(into: &appended)
         for model in Keys.models {
             appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
@@ -719,6 +733,14 @@ final class Folder {
                 }
                 view.status = .disputed
             }
+            let created = disputes.create(opened.dispute, DisputeCase(
+                dispute: opened.dispute, transaction: opened.transaction, user: opened.user, vendor: opened.vendor,
+                currency: opened.currency, price: opened.price, reserved: opened.reserved, unauthorized: opened.unauthorized,
+                reason: opened.reason, status: .open, decidedBy: nil, representative: nil, refunded: nil,
+                openedAtMilliseconds: opened.timeMilliseconds, resolvedAtMilliseconds: nil, sequence: sequence,
+                updatedAtSequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: disputes.prefix, id: opened.dispute)) }
+            openQueueEntry(Keys.openDisputes, id: opened.dispute)
 
         case .disputeResolved(let resolved):
             var currency: Currency?
@@ -736,6 +758,21 @@ final class Folder {
                     view.status = .captured
                 }
             }
+            var openedAt: UInt64 = 0
+            let found = try disputes.mutate(resolved.dispute, self) { view in
+                guard view.status == .open else {
+                    throw FoldFailure("dispute \(resolved.dispute) resolved while \(view.status.rawValue)")
+                }
+                view.status = resolved.outcome == .refunded ? .refunded : .rejected
+                view.decidedBy = resolved.decidedBy.rawValue
+                view.representative = resolved.representative
+                view.refunded = resolved.refunded
+                view.resolvedAtMilliseconds = resolved.timeMilliseconds
+                view.updatedAtSequence = sequence
+                openedAt = view.sequence
+            }
+            guard found else { throw FoldFailure("dispute \(resolved.dispute) resolved but never opened") }
+            deletions.append(Keys.numbered(Keys.openDisputes, openedAt))
             if resolved.outcome == .refunded, let currency {
                 try mutateVendor(resolved.vendor, currency: currency) { _, settlement in
                     settlement.refunded = try add(settlement.refunded, resolved.refunded, "refunded of \(resolved.vendor)")
@@ -785,7 +822,22 @@ final class Folder {
                 }
             }
 
-        case .fundsAdded, .fundsCleared, .fundsFailed, .contentRegistered, .tokensTransferred, .referralPolicySet:
+        case .fundsAdded(let added):
+            let created = fundings.create(added.funding, FundingCase(
+                funding: added.funding, user: added.user, currency: added.currency, amount: added.amount, method: added.method,
+                throughVendor: added.throughVendor, status: added.pending ? .pending : .completed,
+                addedAtMilliseconds: added.timeMilliseconds, settledAtMilliseconds: nil, sequence: sequence,
+                updatedAtSequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: fundings.prefix, id: added.funding)) }
+            if added.pending { openQueueEntry(Keys.pendingFundings, id: added.funding) }
+
+        case .fundsCleared(let cleared):
+            try settleFunding(cleared.funding, user: cleared.user, status: .cleared, time: cleared.timeMilliseconds)
+
+        case .fundsFailed(let failed):
+            try settleFunding(failed.funding, user: failed.user, status: .failed, time: failed.timeMilliseconds)
+
+        case .contentRegistered, .tokensTransferred, .referralPolicySet:
             break
         }
     }
@@ -988,6 +1040,8 @@ final class Folder {
         case "vendor/": return "vendor \(id) registered twice"
         case "lot/": return "lot \(id) issued twice"
         case "txn/": return "transaction \(id) created twice"
+        case "fund/": return "funding \(id) added twice"
+        case "dsp/": return "dispute \(id) opened twice"
         default: return "\(prefix)\(id) created twice"
         }
     }
@@ -995,10 +1049,33 @@ final class Folder {
     /// `createdTwice` for a record's whole key (`<prefix><id>`).
     static func createdTwice(key: [UInt8]) -> String {
         let text = String(decoding: key, as: UTF8.self)
-        for prefix in ["user/", "vendor/", "lot/", "txn/"] where text.hasPrefix(prefix) {
+        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/"] where text.hasPrefix(prefix) {
             return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
         }
         return "\(text) created twice"
+    }
+
+    /// Puts `id` in the queue `prefix` under the event being folded (`prefix` 0 `<seq>`).
+    private func openQueueEntry(_ prefix: String, id: String) {
+        let sequence = sequence
+        appended.append(key: { $0.append(prefix); $0.number(sequence) }, value: Array(id.utf8))
+    }
+
+    /// A pending funding cleared or failed: its record changes and it leaves the queue.
+    private func settleFunding(_ funding: String, user: String, status: FundingStatus, time: UInt64) throws {
+        let sequence = sequence
+        var addedAt: UInt64 = 0
+        let found = try fundings.mutate(funding, self) { view in
+            guard view.status == .pending, view.user == user else {
+                throw FoldFailure("funding \(funding) of \(view.user) \(status.rawValue) for \(user) while \(view.status.rawValue)")
+            }
+            view.status = status
+            view.settledAtMilliseconds = time
+            view.updatedAtSequence = sequence
+            addedAt = view.sequence
+        }
+        guard found else { throw FoldFailure("funding \(funding) \(status.rawValue) but never added") }
+        deletions.append(Keys.numbered(Keys.pendingFundings, addedAt))
     }
 
     private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {

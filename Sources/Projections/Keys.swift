@@ -31,8 +31,12 @@ import Ledger
 // | `hv/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
 // | `rs/<holder>` | `[RoyaltyCurrencyTotal]`, binary, tag 0xB5 | royalties |
 // | `re/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the event's `[RoyaltyEntry]`, tag 0xB6 | royalties |
+// | `fund/<funding>` | `FundingView`, binary, tag 0xBA | cases |
+// | `dsp/<dispute>` | `DisputeView`, binary, tag 0xBB | cases |
+// | `open/funds` 0 `<seq>` | the funding ID added at seq, while it is pending (deleted once cleared or failed) | cases |
+// | `open/disputes` 0 `<seq>` | the dispute ID opened at seq, while it is open (deleted once resolved) | cases |
 enum Keys {
-    static let models = ["balances", "history", "purchases", "royalties", "vendors", "wallets"]
+    static let models = ["balances", "cases", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")
     static let maxTime = bytes("tmax")
 
@@ -65,6 +69,8 @@ enum Keys {
     static func vendorHistoryPrefix(vendor: String) -> String { "hv/" + vendor }
     static func userPurchases(_ user: String) -> String { "pu/" + user }
     static func royaltyEntries(_ holder: String) -> String { "re/" + holder }
+    static let pendingFundings = "open/funds"
+    static let openDisputes = "open/disputes"
 }
 
 enum Integers {

@@ -145,6 +145,66 @@ public struct ProjectionReader {
         return nil
     }
 
+    // MARK: 7. Customer-service cases
+
+    public func funding(_ funding: String) throws -> FundingCase? {
+        try record(FundingCase.self, "fund/" + funding)
+    }
+
+    public func dispute(_ dispute: String) throws -> DisputeCase? {
+        try record(DisputeCase.self, "dsp/" + dispute)
+    }
+
+    /// The offline fundings still pending, oldest first: those added after sequence `after`.
+    public func pendingFundings(after: UInt64? = nil, limit: Int = 50) throws -> FundingQueuePage {
+        let page = try queue(Keys.pendingFundings, after: after, limit: limit) { id in
+            guard let view = try funding(id) else { throw MalformedRecord(key: Keys.pendingFundings, reason: "names funding \(id), which has no record") }
+            return view
+        }
+        return FundingQueuePage(fundings: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The disputes still open, oldest first: those opened after sequence `after`.
+    public func openDisputes(after: UInt64? = nil, limit: Int = 50) throws -> DisputeQueuePage {
+        let page = try queue(Keys.openDisputes, after: after, limit: limit) { id in
+            guard let view = try dispute(id) else { throw MalformedRecord(key: Keys.openDisputes, reason: "names dispute \(id), which has no record") }
+            return view
+        }
+        return DisputeQueuePage(disputes: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// Walks the queue `prefix` (entries `prefix` 0 `<seq>`, each an ID) from the first entry
+    /// after `after`, returning up to `limit` items.
+    private func queue<Item>(
+        _ prefix: String, after: UInt64?, limit: Int, _ item: (String) throws -> Item
+    ) throws -> (items: [Item], more: Bool) {
+        guard limit > 0 else { return ([], false) }
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
+        let start: [UInt8]
+        if let after {
+            guard after < .max else { return ([], false) }
+            start = Keys.numbered(prefix, after + 1)
+        } else {
+            start = head
+        }
+        var items: [Item] = []
+        var more = false
+        try transaction.withCursor(database) { cursor in
+            var positioned = try cursor.seek(atOrAfter: start)
+            while positioned {
+                let key = cursor.key
+                guard key.count == head.count + 8, key.starts(with: head) else { break }
+                if items.count == limit {
+                    more = true
+                    break
+                }
+                items.append(try item(String(decoding: cursor.value, as: UTF8.self)))
+                positioned = try cursor.next()
+            }
+        }
+        return (items, more)
+    }
+
     // MARK: 5. Royalties
 
     public func royaltyStatement(holder: String) throws -> RoyaltyStatement? {

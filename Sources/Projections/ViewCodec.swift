@@ -27,6 +27,8 @@ enum ViewRecordTag {
     static let purchase: UInt8 = 0xB4
     static let royaltyTotals: UInt8 = 0xB5
     static let royaltyEntries: UInt8 = 0xB6
+    static let funding: UInt8 = 0xBA
+    static let dispute: UInt8 = 0xBB
 }
 
 /// A stored read-model record that cannot be decoded.
@@ -323,6 +325,70 @@ extension RoyaltyEntry: ViewRecordElement {
     }
 }
 
+// MARK: Customer-service cases
+
+extension FundingCase: ViewRecord {
+    static var tag: UInt8 { ViewRecordTag.funding }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(funding)
+        writer.string(user)
+        currency.write(to: &writer)
+        writer.signed(amount)
+        writer.string(method.rawValue)
+        writer.optionalString(throughVendor)
+        writer.string(status.rawValue)
+        writer.unsigned(addedAtMilliseconds)
+        writer.optionalUnsigned(settledAtMilliseconds)
+        writer.unsigned(sequence)
+        writer.unsigned(updatedAtSequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            funding: try reader.string(), user: try reader.string(), currency: try reader.currency(), amount: try reader.signed(),
+            method: try reader.rawEnum(FundingMethod.self), throughVendor: try reader.optionalString(),
+            status: try reader.rawEnum(FundingStatus.self), addedAtMilliseconds: try reader.unsigned(),
+            settledAtMilliseconds: try reader.optionalUnsigned(), sequence: try reader.unsigned(),
+            updatedAtSequence: try reader.unsigned())
+    }
+}
+
+extension DisputeCase: ViewRecord {
+    static var tag: UInt8 { ViewRecordTag.dispute }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(dispute)
+        writer.string(transaction)
+        writer.string(user)
+        writer.string(vendor)
+        currency.write(to: &writer)
+        writer.signed(price)
+        writer.signed(reserved)
+        writer.bool(unauthorized)
+        writer.string(reason)
+        writer.string(status.rawValue)
+        writer.optionalString(decidedBy)
+        writer.optionalString(representative)
+        writer.optionalSigned(refunded)
+        writer.unsigned(openedAtMilliseconds)
+        writer.optionalUnsigned(resolvedAtMilliseconds)
+        writer.unsigned(sequence)
+        writer.unsigned(updatedAtSequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            dispute: try reader.string(), transaction: try reader.string(), user: try reader.string(), vendor: try reader.string(),
+            currency: try reader.currency(), price: try reader.signed(), reserved: try reader.signed(),
+            unauthorized: try reader.bool(), reason: try reader.string(), status: try reader.rawEnum(DisputeStatus.self),
+            decidedBy: try reader.optionalString(), representative: try reader.optionalString(),
+            refunded: try reader.optionalSigned(), openedAtMilliseconds: try reader.unsigned(),
+            resolvedAtMilliseconds: try reader.optionalUnsigned(), sequence: try reader.unsigned(),
+            updatedAtSequence: try reader.unsigned())
+    }
+}
+
 // MARK: The dump
 
 enum ViewRecordDump {
@@ -344,6 +410,8 @@ enum ViewRecordDump {
         if text.hasPrefix("txn/") { return try written(PurchaseView.self) { $0.writeJSON(to: &$1) } }
         if text.hasPrefix("rs/") { return try written([RoyaltyCurrencyTotal].self) { $1.array($0) { $1.writeJSON(to: &$0) } } }
         if text.hasPrefix("re/") { return try written([RoyaltyEntry].self) { $1.array($0) { $1.writeJSON(to: &$0) } } }
+        if text.hasPrefix("fund/") { return try show(FundingCase.self) }
+        if text.hasPrefix("dsp/") { return try show(DisputeCase.self) }
         return nil
     }
 }

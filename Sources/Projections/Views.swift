@@ -218,6 +218,74 @@ public struct AccountBalance: Sendable, Codable, Equatable {
     public var sequence: UInt64
 }
 
+/// Where an addition of funds stands: `completed` (online: credited at once), `pending`
+/// (offline: waiting for customer service to clear or fail it), `cleared` or `failed`.
+public enum FundingStatus: String, Sendable, Codable, Equatable {
+    case completed, pending, cleared, failed
+}
+
+/// Read model 7 (customer-service cases): one addition of funds, from `FundsAdded` on.
+public struct FundingCase: Sendable, Codable, Equatable {
+    public var funding: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var throughVendor: String?
+    public var status: FundingStatus
+    public var addedAtMilliseconds: UInt64
+    /// When a pending funding was cleared or failed.
+    public var settledAtMilliseconds: UInt64?
+    /// The sequence of `FundsAdded`, and of the event that last changed the funding.
+    public var sequence: UInt64
+    public var updatedAtSequence: UInt64
+}
+
+/// Where a dispute stands: `open` until a `DisputeResolved` refunds or rejects it.
+public enum DisputeStatus: String, Sendable, Codable, Equatable {
+    case open, refunded, rejected
+}
+
+/// Read model 7 (customer-service cases): one dispute, from `DisputeOpened` on.
+public struct DisputeCase: Sendable, Codable, Equatable {
+    public var dispute: String
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var currency: Currency
+    public var price: Int64
+    /// What was moved into the vendor's dispute reserve.
+    public var reserved: Int64
+    /// The rules marked the charge unauthorized (it is refunded at once).
+    public var unauthorized: Bool
+    public var reason: String
+    public var status: DisputeStatus
+    /// `rule` or `customerService`, once resolved.
+    public var decidedBy: String?
+    public var representative: String?
+    /// What went back to the user, once resolved (0 for a rejection).
+    public var refunded: Int64?
+    public var openedAtMilliseconds: UInt64
+    public var resolvedAtMilliseconds: UInt64?
+    /// The sequence of `DisputeOpened`, and of the event that last changed the dispute.
+    public var sequence: UInt64
+    public var updatedAtSequence: UInt64
+}
+
+/// A page of the pending offline fundings, oldest first (the order they were added). Pass
+/// `nextAfter` as `after` for the next page; nil on the last page.
+public struct FundingQueuePage: Sendable, Codable, Equatable {
+    public var fundings: [FundingCase]
+    public var nextAfter: UInt64?
+}
+
+/// A page of the open disputes, oldest first (the order they were opened). Pass `nextAfter` as
+/// `after` for the next page; nil on the last page.
+public struct DisputeQueuePage: Sendable, Codable, Equatable {
+    public var disputes: [DisputeCase]
+    public var nextAfter: UInt64?
+}
+
 /// Why a projection stopped.
 public struct ProjectionFailure: Sendable, Codable, Equatable {
     public var sequence: UInt64

@@ -136,6 +136,10 @@ struct AdminController: Sendable {
         admin.get("vendors/:vendor/settlement") { request, context in try await vendorSettlement(request, context) }
         admin.post("credit-lines") { request, _ in try await creditLine(request) }
         admin.post("funds") { request, _ in try await addFunds(request) }
+        admin.get("funds") { request, _ in try await pendingFundings(request) }
+        admin.get("funds/:funding") { request, context in try await funding(request, context) }
+        admin.get("disputes") { request, _ in try await openDisputes(request) }
+        admin.get("disputes/:dispute") { request, context in try await dispute(request, context) }
         admin.post("funds/:funding/clear") { request, context in try await settleFunds(request, context, clear: true) }
         admin.post("funds/:funding/fail") { request, context in try await settleFunds(request, context, clear: false) }
         admin.post("incentives") { request, _ in try await issueIncentive(request) }
@@ -361,6 +365,39 @@ struct AdminController: Sendable {
         let user = try context.parameters.require("user")
         let (before, limit) = try UserController.page(request)
         return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: user, before: before, limit: limit) }
+    }
+
+    /// The work queue of offline funds waiting to be cleared or failed, oldest first.
+    func pendingFundings(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        let (after, limit) = try Self.queuePage(request)
+        return try await api.snapshot(request, missing: "queue") { try $0.pendingFundings(after: after, limit: limit) }
+    }
+
+    func funding(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let funding = try context.parameters.require("funding")
+        return try await api.snapshot(request, missing: "funding") { try $0.funding(funding) }
+    }
+
+    /// The work queue of disputes waiting to be resolved, oldest first.
+    func openDisputes(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        let (after, limit) = try Self.queuePage(request)
+        return try await api.snapshot(request, missing: "queue") { try $0.openDisputes(after: after, limit: limit) }
+    }
+
+    func dispute(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let dispute = try context.parameters.require("dispute")
+        return try await api.snapshot(request, missing: "dispute") { try $0.dispute(dispute) }
+    }
+
+    /// A queue's page: entries after the sequence `after` (from the first when absent), at most `limit`.
+    static func queuePage(_ request: Request) throws -> (after: UInt64?, limit: Int) {
+        let after = try request.queryUInt("after")
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
+        return (after, limit)
     }
 
     func royalties(_ request: Request, _ context: TallyContext) async throws -> Response {

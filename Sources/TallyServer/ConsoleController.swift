@@ -64,6 +64,15 @@ struct ConsoleController {
         return segment
     }
 
+    /// A queue page's query: `?after=<sequence>` when the form gives one, in plain digits.
+    static func queueCursor(_ form: WebForm) throws -> String {
+        guard let typed = form.optional("after") else { return "" }
+        guard typed.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let after = UInt64(typed) else {
+            throw WebRefusal(title: "Not a sequence", detail: "\(typed) is not a journal sequence in plain digits", field: "after")
+        }
+        return "?after=\(after)"
+    }
+
     static let methods = FundingMethod.allCases.map { ($0.rawValue, WebController.methodName($0)) }
 
     static let actions: [Action] = [
@@ -99,6 +108,13 @@ struct ConsoleController {
             return ("/v1/admin/funds", ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency),
                                         "method": try form.text("method")])
         },
+        Action(name: "pending-funds", title: "Funds waiting to be cleared or failed (oldest first)",
+               inputs: [.optional("after", label: "After sequence (nextAfter of the page before)")], method: .get) { form, _ in
+            ("/v1/admin/funds" + (try queueCursor(form)), nil)
+        },
+        Action(name: "funding", title: "One funding", inputs: [.text("funding", label: "Funding ID")], method: .get) { form, _ in
+            ("/v1/admin/funds/\(try id(form, "funding"))", nil)
+        },
         Action(name: "clear-funds", title: "Clear pending funds", inputs: [.text("funding", label: "Funding ID")], method: .post) { form, _ in
             ("/v1/admin/funds/\(try id(form, "funding"))/clear", [:])
         },
@@ -114,6 +130,13 @@ struct ConsoleController {
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency], method: .post) { form, _ in
             let currency = try form.currency("currency")
             return ("/v1/admin/incentives", ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency)])
+        },
+        Action(name: "open-disputes", title: "Disputes waiting to be resolved (oldest first)",
+               inputs: [.optional("after", label: "After sequence (nextAfter of the page before)")], method: .get) { form, _ in
+            ("/v1/admin/disputes" + (try queueCursor(form)), nil)
+        },
+        Action(name: "dispute", title: "One dispute", inputs: [.text("dispute", label: "Dispute ID")], method: .get) { form, _ in
+            ("/v1/admin/disputes/\(try id(form, "dispute"))", nil)
         },
         Action(name: "resolve-dispute", title: "Resolve a dispute",
                inputs: [.text("dispute", label: "Dispute ID"), .choice("outcome", label: "Outcome", options: [("refund", "Refund the user"), ("reject", "Reject")])],

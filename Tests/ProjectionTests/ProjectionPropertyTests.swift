@@ -145,6 +145,37 @@ struct ProjectionPropertyTests {
                     }
                     // Every settlement is counted once, at its vendor.
                     #expect(settled == live["settlement:USD", default: 0])
+
+                    // The work queues hold exactly the cases still waiting: what the pending
+                    // fundings add up to is each user's pending balance, what the open disputes
+                    // reserved is each vendor's dispute reserve, and every other case is settled.
+                    var queuedFunds: [String: Int64] = [:]
+                    var after: UInt64? = nil
+                    repeat {
+                        let page = try reader.pendingFundings(after: after, limit: 3)
+                        for funding in page.fundings {
+                            #expect(funding.status == .pending)
+                            queuedFunds[funding.user, default: 0] += funding.amount
+                        }
+                        after = page.nextAfter
+                    } while after != nil
+                    for user in Self.users {
+                        #expect(queuedFunds[user, default: 0] == live["pending:\(user):USD", default: 0], "\(user)'s queued funds")
+                    }
+                    let queuedFundings = Set(try reader.pendingFundings(limit: 500).fundings.map(\.funding))
+                    for funding in world.pending {
+                        let record = try #require(try reader.funding(funding))
+                        #expect((record.status == .pending) == queuedFundings.contains(funding), "\(funding)")
+                    }
+                    let open = try reader.openDisputes(limit: 500).disputes
+                    for vendor in Self.vendors {
+                        let reserved = open.filter { $0.vendor == vendor }.reduce(Int64(0)) { $0 + $1.reserved }
+                        #expect(reserved == live["reserve:\(vendor):USD", default: 0], "\(vendor)'s open disputes")
+                    }
+                    for dispute in world.disputes {
+                        let record = try #require(try reader.dispute(dispute))
+                        #expect((record.status == .open) == open.contains { $0.dispute == dispute }, "\(dispute)")
+                    }
                 }
                 let incremental = try fixture.projections.canonicalDump()
                 #expect(try fixture.freshDump() == incremental)

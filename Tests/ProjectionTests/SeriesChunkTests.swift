@@ -264,7 +264,7 @@ struct SeriesChunkTests {
         #expect(fixture.projections.status.sequence == 0)
         #expect(try fixture.projections.catchUp() == head)
         #expect(try fixture.projections.canonicalDump() == expected)
-        #expect(expected.contains("schema = 3\n"))
+        #expect(expected.contains("schema = \(Projections.schemaVersion)\n"))
         try fixture.projections.read { (reader: ProjectionReader) throws in
             for sequence in stride(from: 0, through: head, by: 7) {
                 #expect(try reader.balance(account: "wallet:a:USD", atSequence: sequence).balance == naive.balance("wallet:a:USD", at: sequence))

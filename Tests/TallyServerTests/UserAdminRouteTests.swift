@@ -71,7 +71,7 @@ struct UserAdminRouteTests {
         }
     }
 
-    @Test("transfers, limits with headroom, offline funds cleared by customer service, history newest first, point-in-time balance")
+    @Test("transfers, limits with headroom, offline funds queued for customer service and cleared, history newest first, point-in-time balance")
     func money() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
@@ -96,10 +96,27 @@ struct UserAdminRouteTests {
             let check = try await client.user(ned, .post, "/v1/me/funds", ["currency": "USD", "amount": 500, "method": "check"])
             #expect(check.json["pending"] as? Bool == true)
             let funding = try #require(check.json["funding"] as? String)
+            let checkAdded = try #require(check.json["sequence"] as? Int)
+            let queued = try await client.admin(.get, "/v1/admin/funds?minSequence=\(checkAdded)")
+            #expect(queued.status == .ok, "\(queued.text)")
+            let waiting = try #require((queued.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]])
+            #expect(waiting.map { $0["funding"] as? String } == [funding], "card funds never wait; the check does")
+            #expect(waiting.first?["status"] as? String == "pending" && waiting.first?["method"] as? String == "check")
+            #expect(waiting.first?["amount"] as? Int == 500 && waiting.first?["user"] as? String == ned.id)
+            let badPage = try await client.admin(.get, "/v1/admin/funds?limit=501")
+            #expect(badPage.status == .badRequest && badPage.json["field"] as? String == "limit", "\(badPage.text)")
             let cleared = try await client.admin(.post, "/v1/admin/funds/\(funding)/clear")
             #expect(cleared.status == .ok, "\(cleared.text)")
             let again = try await client.admin(.post, "/v1/admin/funds/\(funding)/fail")
             #expect(again.problemType == "ledger/funding-not-pending")
+            let settledHead = harness.api.journal.head
+            let emptied = try await client.admin(.get, "/v1/admin/funds?minSequence=\(settledHead)")
+            #expect(((emptied.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]])?.isEmpty == true, "\(emptied.text)")
+            let record = try await client.admin(.get, "/v1/admin/funds/\(funding)")
+            #expect((record.json["data"] as? [String: Any])?["status"] as? String == "cleared", "\(record.text)")
+            #expect((record.json["data"] as? [String: Any])?["settledAtMilliseconds"] is Int)
+            let unknownFunding = try await client.admin(.get, "/v1/admin/funds/f_nosuch")
+            #expect(unknownFunding.status == .notFound, "\(unknownFunding.text)")
 
             let head = harness.api.journal.head
             let wallets = try await client.user(ned, .get, "/v1/me/wallets?minSequence=\(head)")
@@ -170,11 +187,26 @@ struct UserAdminRouteTests {
             #expect(dispute.status == .created, "\(dispute.text)")
             #expect(dispute.json["status"] as? String == "open")
             let id = try #require(dispute.json["dispute"] as? String)
+            let opened = try #require(dispute.json["sequence"] as? Int)
+            let queue = try await client.admin(.get, "/v1/admin/disputes?minSequence=\(opened)")
+            #expect(queue.status == .ok, "\(queue.text)")
+            let open = try #require((queue.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])
+            #expect(open.map { $0["dispute"] as? String } == [id])
+            #expect(open.first?["transaction"] as? String == transaction && open.first?["reason"] as? String == "never delivered")
+            #expect(open.first?["status"] as? String == "open" && open.first?["reserved"] as? Int == 170)
             let resolved = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": true, "representative": "rep-7"])
             #expect(resolved.status == .ok, "\(resolved.text)")
             #expect(resolved.json["refunded"] as? Int == 200)
             let twice = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": false, "representative": "rep-7"])
             #expect(twice.problemType == "ledger/dispute-not-open")
+            let afterResolve = harness.api.journal.head
+            let done = try await client.admin(.get, "/v1/admin/disputes/\(id)?minSequence=\(afterResolve)")
+            let doneCase = try #require(done.json["data"] as? [String: Any], "\(done.text)")
+            #expect(doneCase["status"] as? String == "refunded" && doneCase["refunded"] as? Int == 200)
+            #expect(doneCase["decidedBy"] as? String == "customerService" && doneCase["representative"] as? String == "rep-7")
+            let drained = try await client.admin(.get, "/v1/admin/disputes")
+            #expect(((drained.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.isEmpty == true, "\(drained.text)")
+            #expect(try await client.admin(.get, "/v1/admin/disputes/d_nosuch").status == .notFound)
             // A dispute customer service rejected is final: the same purchase cannot be disputed again.
             let other = try #require(second.json["transaction"] as? String)
             let contested = try await client.user(olga, .post, "/v1/me/disputes", ["transaction": other, "reason": "too dear"])

@@ -345,11 +345,21 @@ struct ConsoleTests {
             ]))
             #expect(cheque.status == .ok && cheque.text.contains("&quot;pending&quot; : true"), "\(cheque.text)")
             let funding = try #require(cheque.text.range(of: #"f_[0-9a-f]{24}"#, options: .regularExpression).map { String(cheque.text[$0]) })
+            // The cheque waits in the queue of pending funds until someone clears it.
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let waiting = try await client.send(.post, "/web/admin/pending-funds", headers: headers, body: WebTests.form([("csrf", csrf)]))
+            #expect(waiting.status == .ok && waiting.text.contains(funding) && waiting.text.contains("&quot;pending&quot;"), "\(waiting.text)")
+            let notASequence = try await client.send(.post, "/web/admin/pending-funds", headers: headers, body: WebTests.form([("csrf", csrf), ("after", "1&limit=1")]))
+            #expect(notASequence.status == .badRequest && notASequence.text.contains("Not a sequence"), "\(notASequence.text)")
             let cleared = try await client.send(.post, "/web/admin/clear-funds", headers: headers, body: WebTests.form([("csrf", csrf), ("funding", funding)]))
             #expect(cleared.status == .ok && cleared.text.contains("Clear pending funds: done."), "\(cleared.text)")
             #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
             let looked = try await client.send(.post, "/web/admin/user-wallets", headers: headers, body: WebTests.form([("csrf", csrf), ("user", user)]))
             #expect(looked.status == .ok && looked.text.contains("&quot;balance&quot; : 2000"), "\(looked.text)")
+            let settledCase = try await client.send(.post, "/web/admin/funding", headers: headers, body: WebTests.form([("csrf", csrf), ("funding", funding)]))
+            #expect(settledCase.status == .ok && settledCase.text.contains("&quot;cleared&quot;"), "\(settledCase.text)")
+            let drained = try await client.send(.post, "/web/admin/pending-funds", headers: headers, body: WebTests.form([("csrf", csrf)]))
+            #expect(drained.status == .ok && !drained.text.contains(funding), "\(drained.text)")
 
             // An ID that would leave its path segment is refused before any request is made.
             let before = harness.api.journal.head
