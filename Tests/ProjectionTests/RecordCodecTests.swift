@@ -103,6 +103,21 @@ struct RecordCodecTests {
         RoyaltyEntry(sequence: 7, timeMilliseconds: 8, transaction: "tx-7", vendor: "shop", currency: .usd, amount: -10),
     ]
 
+    static let fundingFull = FundingCase(
+        funding: "chk-1", user: "alice", currency: .usd, amount: .max, method: .check, throughVendor: "shop", status: .cleared,
+        addedAtMilliseconds: 1, settledAtMilliseconds: .max, sequence: 2, updatedAtSequence: 3)
+    static let fundingMinimal = FundingCase(
+        funding: "f", user: "u", currency: .eur, amount: 0, method: .card, throughVendor: nil, status: .completed,
+        addedAtMilliseconds: 0, settledAtMilliseconds: nil, sequence: 1, updatedAtSequence: 1)
+    static let disputeFull = DisputeCase(
+        dispute: "d-1", transaction: "tx-9", user: "alice", vendor: "shop", currency: .usd, price: 100, reserved: 85,
+        unauthorized: true, reason: "never \"arrived\"", status: .refunded, decidedBy: "rule", representative: "rep-1",
+        refunded: 100, openedAtMilliseconds: 1, resolvedAtMilliseconds: 2, sequence: 3, updatedAtSequence: 4)
+    static let disputeMinimal = DisputeCase(
+        dispute: "d", transaction: "t", user: "u", vendor: "v", currency: .eur, price: 0, reserved: .min, unauthorized: false,
+        reason: "", status: .open, decidedBy: nil, representative: nil, refunded: nil, openedAtMilliseconds: 0,
+        resolvedAtMilliseconds: nil, sequence: 1, updatedAtSequence: 1)
+
     /// Every sample, encoded, with a check that its bytes decode to it again.
     static var samples: [(name: String, bytes: [UInt8], roundTrips: ([UInt8]) throws -> Bool)] {
         func sample<R: ViewRecord & Equatable>(_ name: String, _ value: R) -> (String, [UInt8], ([UInt8]) throws -> Bool) {
@@ -116,6 +131,8 @@ struct RecordCodecTests {
             sample("purchase empty remaining", purchaseEmptyRemaining),
             sample("royalty totals", totals), sample("royalty totals empty", [RoyaltyCurrencyTotal]()),
             sample("royalty entries", entries), sample("royalty entries empty", [RoyaltyEntry]()),
+            sample("funding full", fundingFull), sample("funding minimal", fundingMinimal),
+            sample("dispute full", disputeFull), sample("dispute minimal", disputeMinimal),
         ]
     }
 
@@ -129,6 +146,8 @@ struct RecordCodecTests {
         // Present and absent optionals give different bytes (nothing is dropped silently).
         #expect(Self.walletsFull.binaryBytes != Self.walletsMinimal.binaryBytes)
         #expect(Self.purchaseMinimal.binaryBytes != Self.purchaseEmptyRemaining.binaryBytes)
+        #expect(Self.fundingFull.binaryBytes != Self.fundingMinimal.binaryBytes)
+        #expect(Self.disputeFull.binaryBytes != Self.disputeMinimal.binaryBytes)
     }
 
     @Test("each kind has its own tag, and the bytes are a function of the value")
@@ -142,6 +161,8 @@ struct RecordCodecTests {
         #expect(Self.purchaseFull.binaryBytes.first == 0xB4)
         #expect(Self.totals.binaryBytes.first == 0xB5)
         #expect(Self.entries.binaryBytes.first == 0xB6)
+        #expect(Self.fundingFull.binaryBytes.first == 0xBA)
+        #expect(Self.disputeFull.binaryBytes.first == 0xBB)
         #expect(Self.purchaseFull.binaryBytes == Self.purchaseFull.binaryBytes)
     }
 
@@ -272,6 +293,9 @@ struct RecordCodecTests {
         #expect(try ViewRecordDump.json(prefix: "txn/t", Self.purchaseMinimal.binaryBytes, encoder) == json(Self.purchaseMinimal))
         #expect(try ViewRecordDump.json(prefix: "rs/label", Self.totals.binaryBytes, encoder) == json(Self.totals))
         #expect(try ViewRecordDump.json(prefix: "re/label", Self.entries.binaryBytes, encoder) == json(Self.entries))
+        #expect(try ViewRecordDump.json(prefix: "fund/chk-1", Self.fundingFull.binaryBytes, encoder) == json(Self.fundingFull))
+        #expect(try ViewRecordDump.json(prefix: "dsp/d-1", Self.disputeFull.binaryBytes, encoder) == json(Self.disputeFull))
+        #expect(try ViewRecordDump.json(prefix: "open/funds", Array("chk-1".utf8), encoder) == nil)
         #expect(try ViewRecordDump.json(prefix: "pu/alice", Array("tx-1".utf8), encoder) == nil)
         #expect(throws: MalformedRecord.self) { _ = try ViewRecordDump.json(prefix: "user/alice", [0xB1], encoder) }
     }
@@ -298,6 +322,8 @@ struct RecordCodecTests {
                 try check(random.purchase(), "txn/x")
                 try check(random.totals(), "rs/x")
                 try check(random.entries(), "re/x")
+                try check(random.funding(), "fund/x")
+                try check(random.dispute(), "dsp/x")
             } catch {
                 Issue.record("seed \(seed): \(error)")
             }
@@ -334,6 +360,40 @@ struct RecordCodecTests {
         let failure = try #require(projections.status.failure)
         #expect(failure.sequence == good + 1)
         #expect(failure.reason.contains("user/alice"))
+    }
+
+    @Test("a slot of schema 3 (no customer-service cases) is folded again from the start and gains its cases and queues")
+    func schemaThreeFoldedAgain() async throws {
+        let fixture = try ProjectionFixture()
+        try await fixture.givenShopAndAlice()
+        try await fixture.run(.addFunds(funding: "chk-1", user: "alice", currency: .usd, amount: 500, method: .check))
+        try fixture.projections.catchUp()
+        let expected = try fixture.projections.canonicalDump()
+        #expect(expected.contains("open/funds#"))
+
+        // Make the live slot look as schema 3 left it: no case records, no queues.
+        let projections = fixture.projections
+        let slot = try Self.liveSlot(projections)
+        try projections.environment.write { transaction in
+            var keys: [[UInt8]] = []
+            try transaction.withCursor(slot) { cursor in
+                var positioned = try cursor.first()
+                while positioned {
+                    let key = Array(cursor.key)
+                    if ["fund/", "dsp/", "open/", "ckpt/cases"].contains(where: { key.starts(with: Keys.bytes($0)) }) { keys.append(key) }
+                    positioned = try cursor.next()
+                }
+            }
+            for key in keys { try transaction.delete(slot, key: key) }
+            try transaction.put(slot, key: Keys.schema, value: Integers.encode(UInt64(3)))
+        }
+        #expect(try projections.read { try $0.pendingFundings() }.fundings.isEmpty)
+
+        try fixture.reopenProjections()
+        #expect(fixture.projections.status.sequence == 0)
+        #expect(try fixture.projections.catchUp() == fixture.journal.head)
+        #expect(try fixture.projections.canonicalDump() == expected)
+        #expect(try fixture.projections.read { try $0.pendingFundings() }.fundings.map(\.funding) == ["chk-1"])
     }
 
     @Test("a slot of schema 1 (JSON records) is folded again from the start in the binary layout")
@@ -386,6 +446,23 @@ extension TestValues {
                 SpendingLimit(kind: $0.pick(SpendingLimit.Kind.allCases), currency: $0.currency(), amount: $0.signed(),
                               member: $0.maybe { $0.text() }, vendor: $0.maybe { $0.text() })
             },
+            updatedAtSequence: unsigned())
+    }
+
+    mutating func funding() -> FundingCase {
+        FundingCase(
+            funding: text(), user: text(), currency: currency(), amount: signed(), method: pick(FundingMethod.allCases),
+            throughVendor: maybe { $0.text() }, status: pick([FundingStatus.completed, .pending, .cleared, .failed]),
+            addedAtMilliseconds: unsigned(), settledAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(),
+            updatedAtSequence: unsigned())
+    }
+
+    mutating func dispute() -> DisputeCase {
+        DisputeCase(
+            dispute: text(), transaction: text(), user: text(), vendor: text(), currency: currency(), price: signed(),
+            reserved: signed(), unauthorized: bool(), reason: text(), status: pick([DisputeStatus.open, .refunded, .rejected]),
+            decidedBy: maybe { $0.text() }, representative: maybe { $0.text() }, refunded: maybe { $0.signed() },
+            openedAtMilliseconds: unsigned(), resolvedAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(),
             updatedAtSequence: unsigned())
     }
 
