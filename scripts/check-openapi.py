@@ -326,6 +326,7 @@ def scenario(c, admin_key, auditor_key):
         c.request("GET", f"/v1/admin/funds?after={check1['sequence']}&limit=1", headers=admin, expect=200, label="pending funds queue, a later page")
         c.request("GET", "/v1/admin/funds?limit=0", headers=admin, expect=400, label="pending funds queue with limit 0")
         c.request("GET", f"/v1/admin/funds/{check1['funding']}", headers=admin, expect=200)
+        c.request("GET", f"/v1/me/funds?minSequence={check2['sequence']}&limit=2", headers=ux, expect=200, label="own fundings")
         c.request("POST", f"/v1/admin/funds/{check1['funding']}/clear", headers=admin, expect=200)
         c.request("POST", f"/v1/admin/funds/{check1['funding']}/clear", headers=admin, expect=422, label="clear funds twice")
         c.request("POST", f"/v1/admin/funds/{check2['funding']}/fail", {}, headers=admin, expect=200)
@@ -495,6 +496,7 @@ def scenario(c, admin_key, auditor_key):
         if isinstance(queue, dict) and dispute["dispute"] not in [d["dispute"] for d in queue["data"]["disputes"]]:
             c.fail("an open dispute is missing from the queue")
         c.request("GET", f"/v1/admin/disputes/{dispute['dispute']}", headers=admin, expect=200)
+        c.request("GET", f"/v1/me/disputes?minSequence={dispute['sequence']}", headers=ux, expect=200, label="own disputes")
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=200)
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": False, "representative": "rep-1"}, headers=admin, expect=422, label="resolve twice")
     c.request("POST", "/v1/admin/disputes/d_nosuch/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=404, label="resolve an unknown dispute")

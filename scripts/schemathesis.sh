@@ -151,8 +151,9 @@ def before_call(context, case, kwargs):
         kwargs["auth"] = sign
 PY
 
-# Data for schemathesis to find: a vendor (which it signs as), content with a royalty, and a
-# user (whose session it uses for the userSession scheme, renewed on 401) who bought it.
+# Data for schemathesis to find: a vendor (which it signs as), content with a royalty, a user
+# (whose session it uses for the userSession scheme, renewed on 401) who bought it, and that
+# user's pending cheque and dispute of the purchase.
 st_password="schemathesis-password"
 if ! setup=$(cd "$work" && TALLY_ST_VENDOR_SECRET=00 python3 - "$base" "$admin_key" "$st_password" <<'PY'
 import json, secrets, sys, urllib.request
@@ -187,13 +188,17 @@ token = call("POST", "/v1/me/purchase-token", None, session)["purchaseToken"]
 call("POST", "/v1/vendor/content", {"content": "st-article", "title": "T", "price": 10, "currency": "USD", "url": "https://st.example/a",
                                     "royalties": [{"holder": "st-author", "basisPoints": 1000}]}, vendor=vendor)
 bought = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content": "st-article"}, vendor=vendor)
-print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"])
+# A case of each kind for customer service's queues and lookups to answer with.
+pending = call("POST", "/v1/me/funds", {"currency": "USD", "amount": 500, "method": "check"}, session)
+dispute = call("POST", "/v1/me/disputes", {"transaction": bought["transaction"], "reason": "schemathesis"}, session)
+print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"],
+      pending["funding"], dispute["dispute"])
 PY
 ); then
     failed+=("schemathesis data setup")
-    setup="- 00 - - - - -"
+    setup="- 00 - - - - - - -"
 fi
-read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable <<<"$setup"
+read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute <<<"$setup"
 export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
@@ -214,6 +219,8 @@ extract_selector = "/session"
 "path.vendor" = "$st_vendor"
 "path.user" = "$st_user"
 "path.holder" = "st-author"
+"path.funding" = "$st_funding"
+"path.dispute" = "$st_dispute"
 
 [[operations]]
 include-operation-id = "erasePerson"

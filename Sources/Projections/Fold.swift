@@ -741,6 +741,7 @@ final class Folder {
                 updatedAtSequence: sequence), sequence: sequence)
             guard created else { throw FoldFailure(Self.createdTwice(prefix: disputes.prefix, id: opened.dispute)) }
             openQueueEntry(Keys.openDisputes, id: opened.dispute)
+            logEntries.append(key: { $0.append(Keys.userDisputes(opened.user)); $0.number(sequence) }, value: Array(opened.dispute.utf8))
 
         case .disputeResolved(let resolved):
             var currency: Currency?
@@ -830,6 +831,7 @@ final class Folder {
                 updatedAtSequence: sequence), sequence: sequence)
             guard created else { throw FoldFailure(Self.createdTwice(prefix: fundings.prefix, id: added.funding)) }
             if added.pending { openQueueEntry(Keys.pendingFundings, id: added.funding) }
+            logEntries.append(key: { $0.append(Keys.userFundings(added.user)); $0.number(sequence) }, value: Array(added.funding.utf8))
 
         case .fundsCleared(let cleared):
             try settleFunding(cleared.funding, user: cleared.user, status: .cleared, time: cleared.timeMilliseconds)

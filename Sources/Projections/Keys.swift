@@ -35,6 +35,8 @@ import Ledger
 // | `dsp/<dispute>` | `DisputeView`, binary, tag 0xBB | cases |
 // | `open/funds` 0 `<seq>` | the funding ID added at seq, while it is pending (deleted once cleared or failed) | cases |
 // | `open/disputes` 0 `<seq>` | the dispute ID opened at seq, while it is open (deleted once resolved) | cases |
+// | `uf/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the funding added at its seq | cases |
+// | `ud/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute opened at its seq | cases |
 enum Keys {
     static let models = ["balances", "cases", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")
@@ -71,6 +73,8 @@ enum Keys {
     static func royaltyEntries(_ holder: String) -> String { "re/" + holder }
     static let pendingFundings = "open/funds"
     static let openDisputes = "open/disputes"
+    static func userFundings(_ user: String) -> String { "uf/" + user }
+    static func userDisputes(_ user: String) -> String { "ud/" + user }
 }
 
 enum Integers {

@@ -173,6 +173,26 @@ public struct ProjectionReader {
         return DisputeQueuePage(disputes: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
     }
 
+    /// The user's fundings, newest first: those added before sequence `before` (all when nil).
+    public func fundings(user: String, before: UInt64? = nil, limit: Int = 100) throws -> UserFundingsPage {
+        let page = try newestFirst(prefix: Keys.userFundings(user), before: before, limit: limit) { _, value in
+            let id = String(decoding: value, as: UTF8.self)
+            guard let view = try funding(id) else { throw MalformedRecord(key: Keys.userFundings(user), reason: "names funding \(id), which has no record") }
+            return view
+        }
+        return UserFundingsPage(fundings: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The user's disputes, newest first: those opened before sequence `before` (all when nil).
+    public func disputes(user: String, before: UInt64? = nil, limit: Int = 100) throws -> UserDisputesPage {
+        let page = try newestFirst(prefix: Keys.userDisputes(user), before: before, limit: limit) { _, value in
+            let id = String(decoding: value, as: UTF8.self)
+            guard let view = try dispute(id) else { throw MalformedRecord(key: Keys.userDisputes(user), reason: "names dispute \(id), which has no record") }
+            return view
+        }
+        return UserDisputesPage(disputes: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
     /// Walks the queue `prefix` (entries `prefix` 0 `<seq>`, each an ID) from the first entry
     /// after `after`, returning up to `limit` items.
     private func queue<Item>(
@@ -323,7 +343,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

@@ -110,9 +110,9 @@ public enum PurchaseStatus: String, Sendable, Codable, Equatable {
     case authorized, captured, voided, refunded, disputed
 }
 
-/// What remains of an entitlement. The ledger records no consumption yet, so views, hours and
-/// days are the granted terms; `expiresAtMilliseconds` is the earliest of the terms' fixed
-/// expiry and the capture time plus the hours or days granted.
+/// What remains of an entitlement: the views granted less those used (`EntitlementUsed`, never
+/// below zero), the hours and days granted, and `expiresAtMilliseconds`, the earliest of the
+/// terms' fixed expiry and the capture time plus the hours or days granted.
 public struct EntitlementRemaining: Sendable, Codable, Equatable {
     public var views: Int?
     public var hours: Int?
@@ -284,6 +284,20 @@ public struct FundingQueuePage: Sendable, Codable, Equatable {
 public struct DisputeQueuePage: Sendable, Codable, Equatable {
     public var disputes: [DisputeCase]
     public var nextAfter: UInt64?
+}
+
+/// A page of a user's fundings, newest first. Pass `nextBefore` as `before` for the next page;
+/// nil on the last page.
+public struct UserFundingsPage: Sendable, Codable, Equatable {
+    public var fundings: [FundingCase]
+    public var nextBefore: UInt64?
+}
+
+/// A page of a user's disputes, newest first. Pass `nextBefore` as `before` for the next page;
+/// nil on the last page.
+public struct UserDisputesPage: Sendable, Codable, Equatable {
+    public var disputes: [DisputeCase]
+    public var nextBefore: UInt64?
 }
 
 /// Why a projection stopped.

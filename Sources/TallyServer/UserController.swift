@@ -19,6 +19,7 @@ struct UserController: Sendable {
         me.get("wallets") { request, _ in try await wallets(request) }
         me.post("wallets") { request, _ in try await openWallet(request) }
         me.post("funds") { request, _ in try await addFunds(request) }
+        me.get("funds") { request, _ in try await fundings(request) }
         me.get("purchases") { request, _ in try await purchases(request) }
         me.post("purchases/:transaction/access") { request, context in try await access(request, context) }
         me.get("history/:currency") { request, context in try await history(request, context) }
@@ -27,6 +28,7 @@ struct UserController: Sendable {
         me.post("limits/remove") { request, _ in try await setLimit(request, remove: true) }
         me.post("transfers") { request, _ in try await transfer(request) }
         me.post("disputes") { request, _ in try await dispute(request) }
+        me.get("disputes") { request, _ in try await disputes(request) }
         me.post("members") { request, _ in try await addMember(request) }
         me.delete("members/:member") { request, context in try await removeMember(request, context) }
         me.post("purchase-token") { request, _ in try await purchaseToken(request) }
@@ -215,6 +217,18 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let (before, limit) = try Self.page(request)
         return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: session.user, before: before, limit: limit) }
+    }
+
+    func fundings(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let (before, limit) = try Self.page(request)
+        return try await api.snapshot(request, missing: "account") { try $0.fundings(user: session.user, before: before, limit: limit) }
+    }
+
+    func disputes(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let (before, limit) = try Self.page(request)
+        return try await api.snapshot(request, missing: "account") { try $0.disputes(user: session.user, before: before, limit: limit) }
     }
 
     /// `before` and `limit` (1 to 500, default 100) of a paged read.

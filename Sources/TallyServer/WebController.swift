@@ -126,6 +126,8 @@ struct WebController {
         let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
         let purchases = try await call(
             .get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? "") + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
+        let fundings = try await call(.get, "/v1/me/funds?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        let disputes = try await call(.get, "/v1/me/disputes?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
         let listed = (purchases.json as? [String: Any])?["data"] as? [String: Any]
         let list = listed?["purchases"] as? [[String: Any]] ?? []
@@ -140,6 +142,9 @@ struct WebController {
         html.raw("</header>")
         html.notice(notice)
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
+        renderCases(
+            &html, fundings: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
+            disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [])
         renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
@@ -177,6 +182,37 @@ struct WebController {
             form.raw("<button>Open</button>")
         }
         html.raw("</section>")
+    }
+
+    /// What is waiting on customer service: the account's offline funds not yet cleared, and
+    /// its disputes (the last 100, open or decided). Nothing when there is neither.
+    private func renderCases(_ html: inout HTML, fundings: [[String: Any]], disputes: [[String: Any]]) {
+        let pending = fundings.filter { $0["status"] as? String == "pending" }
+        if !pending.isEmpty {
+            html.raw("<section><h2>Funds waiting to clear</h2><table><tr><th>Added</th><th>Paid by</th><th>Amount</th></tr>")
+            for funding in pending {
+                let code = funding["currency"] as? String ?? ""
+                html.raw("<tr><td>"); html.text(Self.utcText(funding["addedAtMilliseconds"]))
+                html.raw("</td><td>"); html.text((funding["method"] as? String).flatMap(FundingMethod.init(rawValue:)).map(Self.methodName) ?? "")
+                html.raw("</td><td class=\"n\">"); html.text(Self.format(funding["amount"], Currency(code: code)) + " " + code)
+                html.raw("</td></tr>")
+            }
+            html.raw("</table></section>")
+        }
+        if !disputes.isEmpty {
+            html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
+            for dispute in disputes {
+                let code = dispute["currency"] as? String ?? ""
+                html.raw("<tr><td>"); html.text(Self.utcText(dispute["openedAtMilliseconds"]))
+                html.raw("</td><td>"); html.text(dispute["transaction"] as? String ?? "")
+                html.raw("</td><td>"); html.text(dispute["reason"] as? String ?? "")
+                html.raw("</td><td>"); html.text(dispute["status"] as? String ?? "")
+                html.raw("</td><td class=\"n\">")
+                if dispute["refunded"] != nil { html.text(Self.format(dispute["refunded"], Currency(code: code)) + " " + code) }
+                html.raw("</td></tr>")
+            }
+            html.raw("</table></section>")
+        }
     }
 
     private func renderPurchases(_ html: inout HTML, _ purchases: [[String: Any]], csrf: String, older: String?) {
@@ -443,9 +479,7 @@ struct WebController {
         html.raw("</h2><table><tr><th>When</th><th>What</th><th>With</th><th>Amount</th><th>Held</th></tr>")
         for entry in entries {
             html.raw("<tr><td>")
-            if let time = entry["timeMilliseconds"] as? NSNumber {
-                html.text(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(time.uint64Value) / 1000)))
-            }
+            html.text(Self.utcText(entry["timeMilliseconds"]))
             html.raw("</td><td>"); html.text(entry["eventType"] as? String ?? "")
             html.raw("</td><td>"); html.text(entry["counterparty"] as? String ?? "")
             html.raw("</td><td class=\"n\">"); html.text(Self.format(entry["amount"], currency))
@@ -581,16 +615,19 @@ struct WebController {
         return (amount < 0 ? "-" : "") + String(magnitude / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
+    /// Milliseconds since 1970 as an ISO 8601 UTC time; empty when not a number.
+    static func utcText(_ value: Any?) -> String {
+        guard let milliseconds = value as? NSNumber else { return "" }
+        return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds.uint64Value) / 1000))
+    }
+
     static func remaining(_ remaining: [String: Any]?) -> String {
         guard let remaining else { return "unlimited" }
         var parts: [String] = []
         if let views = remaining["views"] as? NSNumber { parts.append("\(views) views") }
         if let hours = remaining["hours"] as? NSNumber { parts.append("\(hours) hours") }
         if let days = remaining["days"] as? NSNumber { parts.append("\(days) days") }
-        if let until = remaining["expiresAtMilliseconds"] as? NSNumber {
-            let date = Date(timeIntervalSince1970: Double(until.uint64Value) / 1000)
-            parts.append("until " + ISO8601DateFormatter().string(from: date))
-        }
+        if remaining["expiresAtMilliseconds"] is NSNumber { parts.append("until " + utcText(remaining["expiresAtMilliseconds"])) }
         return parts.isEmpty ? "unlimited" : parts.joined(separator: ", ")
     }
 

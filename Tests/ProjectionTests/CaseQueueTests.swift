@@ -81,6 +81,32 @@ struct CaseQueueTests {
         }
     }
 
+    @Test("each user's fundings and disputes, newest first, paged, each as it stands; no one else's")
+    func perUser() async throws {
+        let fixture = try ProjectionFixture()
+        _ = try await Self.givenWaitingCases(fixture)
+        try await fixture.run(.clearFunds(funding: "chk-1"))
+        try await fixture.run(.resolveDispute(dispute: "d-2", refund: false, representative: "rep-1"))
+        try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            let alice = try reader.fundings(user: "alice")
+            #expect(alice.fundings.map(\.funding) == ["chk-1", "f-alice"])
+            #expect(alice.fundings.map(\.status) == [.cleared, .completed])
+            #expect(alice.nextBefore == nil)
+            #expect(try reader.fundings(user: "bob").fundings.map(\.funding) == ["mo-1"])
+            #expect(try reader.fundings(user: "nobody").fundings.isEmpty)
+
+            let first = try reader.disputes(user: "alice", limit: 1)
+            #expect(first.disputes.map(\.dispute) == ["d-2"])
+            #expect(first.disputes.first?.status == .rejected)
+            let second = try reader.disputes(user: "alice", before: first.nextBefore, limit: 1)
+            #expect(second.disputes.map(\.dispute) == ["d-1"])
+            #expect(second.disputes.first?.status == .open)
+            #expect(second.nextBefore == nil)
+            #expect(try reader.disputes(user: "bob").disputes.isEmpty)
+        }
+    }
+
     @Test("a case leaves its queue once settled, keeps its record, and the read models equal a fresh fold", arguments: [1, 3, 64])
     func settled(batchEvents: Int) async throws {
         let fixture = try ProjectionFixture(batchEvents: batchEvents)

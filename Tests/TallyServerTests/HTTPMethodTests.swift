@@ -13,8 +13,9 @@ struct HTTPMethodTests {
             let user = try await client.fundedUser("mona")
             let head = harness.api.journal.head
             let cases: [(HTTPRequest.Method, String, String)] = [
-                (.get, "/v1/me/funds", "POST"),
-                (.delete, "/v1/me/funds", "POST"),
+                (.put, "/v1/me/funds", "GET, HEAD, POST"),
+                (.delete, "/v1/me/funds", "GET, HEAD, POST"),
+                (.delete, "/v1/admin/disputes", "GET, HEAD"),
                 (.post, "/health", "GET, HEAD"),
                 (.put, "/v1/me", "GET, HEAD"),
                 (.delete, "/v1/me/wallets", "GET, HEAD, POST"),

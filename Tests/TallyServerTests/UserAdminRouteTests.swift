@@ -115,6 +115,13 @@ struct UserAdminRouteTests {
             let record = try await client.admin(.get, "/v1/admin/funds/\(funding)")
             #expect((record.json["data"] as? [String: Any])?["status"] as? String == "cleared", "\(record.text)")
             #expect((record.json["data"] as? [String: Any])?["settledAtMilliseconds"] is Int)
+            // Ned sees his own fundings, newest first; Mia sees only hers.
+            let mine = try await client.user(ned, .get, "/v1/me/funds?minSequence=\(settledHead)")
+            let mineList = try #require((mine.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(mine.text)")
+            #expect(mineList.first?["funding"] as? String == funding && mineList.first?["status"] as? String == "cleared")
+            let hers = try await client.user(mia, .get, "/v1/me/funds")
+            let hersList = try #require((hers.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(hers.text)")
+            #expect(!hersList.isEmpty && !hersList.contains { $0["funding"] as? String == funding })
             let unknownFunding = try await client.admin(.get, "/v1/admin/funds/f_nosuch")
             #expect(unknownFunding.status == .notFound, "\(unknownFunding.text)")
 
@@ -204,6 +211,9 @@ struct UserAdminRouteTests {
             let doneCase = try #require(done.json["data"] as? [String: Any], "\(done.text)")
             #expect(doneCase["status"] as? String == "refunded" && doneCase["refunded"] as? Int == 200)
             #expect(doneCase["decidedBy"] as? String == "customerService" && doneCase["representative"] as? String == "rep-7")
+            let olgas = try await client.user(olga, .get, "/v1/me/disputes?minSequence=\(afterResolve)")
+            let olgasList = try #require((olgas.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]], "\(olgas.text)")
+            #expect(olgasList.map { $0["dispute"] as? String } == [id] && olgasList.first?["status"] as? String == "refunded")
             let drained = try await client.admin(.get, "/v1/admin/disputes")
             #expect(((drained.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.isEmpty == true, "\(drained.text)")
             #expect(try await client.admin(.get, "/v1/admin/disputes/d_nosuch").status == .notFound)

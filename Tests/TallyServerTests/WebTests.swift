@@ -98,6 +98,13 @@ struct WebTests {
             let funded = try await client.send(.post, "/web/funds", headers: Self.cookie(session),
                                                body: Self.form([("csrf", csrf), ("amount", "12.50"), ("currency", "USD"), ("method", "card")]))
             #expect(funded.status == .seeOther, "\(funded.text)")
+            // A money order stays pending: the page lists it among the funds waiting to clear.
+            let ordered = try await client.send(.post, "/web/funds", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("amount", "7.25"), ("currency", "USD"), ("method", "moneyOrder")]))
+            #expect(ordered.status == .seeOther, "\(ordered.text)")
+            home = try await client.send(.get, try #require(ordered.headers[.location]), headers: Self.cookie(session))
+            #expect(home.text.contains("Funds waiting to clear") && home.text.contains("Money order") && home.text.contains("7.25 USD"), "\(home.text)")
+            #expect(!home.text.contains("Your disputes"))
             home = try await client.send(.get, try #require(funded.headers[.location]), headers: Self.cookie(session))
             #expect(home.text.contains("Funds added.") && home.text.contains("<td class=\"n\">12.50</td>"), "\(home.text)")
 
@@ -141,6 +148,7 @@ struct WebTests {
             #expect(disputed.status == .seeOther, "\(disputed.text)")
             home = try await client.send(.get, try #require(disputed.headers[.location]), headers: Self.cookie(session))
             #expect(home.text.contains("Dispute opened.") && home.text.contains("disputed"), "\(home.text)")
+            #expect(home.text.contains("Your disputes") && home.text.contains("never arrived"), "\(home.text)")
 
             // The wallet's history, a purchase token, and a member added and removed.
             let history = try await client.send(.get, "/web/history?currency=USD", headers: Self.cookie(session))
