@@ -506,6 +506,9 @@ def scenario(c, admin_key, auditor_key):
     # Customer service.
     c.request("POST", "/v1/admin/accounts", {"login": "cs-" + run, "password": password, "name": "By Phone", "email": "p@example.com", "representative": "rep-1"}, headers=admin, expect=201)
     c.request("POST", "/v1/admin/accounts", {"login": "cs-" + run, "password": password, "name": "By Phone", "email": "p@example.com", "representative": "rep-1"}, headers=admin, expect=409, label="account with a taken login")
+    c.request("GET", "/v1/admin/accounts?login=cs-" + run, headers=admin, expect=200, label="account of a login")
+    c.request("GET", "/v1/admin/accounts?login=nobody-" + run, headers=admin, expect=404, label="account of an unknown login")
+    c.request("GET", "/v1/admin/accounts", headers=admin, expect=400, label="account of no login")
     c.request("POST", "/v1/admin/credit-lines", {"user": x["user"], "currency": "USD", "limit": 5000}, headers=admin, expect=201)
     c.request("POST", "/v1/admin/credit-lines", {"user": x["user"], "currency": "USD", "limit": -1}, headers=admin, expect=422, label="negative credit line")
     c.request("POST", "/v1/admin/funds", {"user": x["user"], "currency": "USD", "amount": 300, "method": "providerIssue"}, headers=admin, expect=201)

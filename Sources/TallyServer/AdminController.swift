@@ -126,6 +126,7 @@ struct AdminController: Sendable {
     func addRoutes(to router: Router<TallyContext>) {
         let admin = router.group("v1/admin")
         admin.post("accounts") { request, _ in try await openAccount(request) }
+        admin.get("accounts") { request, _ in try await accountOfLogin(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("password-resets") { request, _ in try await resetPassword(request) }
         admin.post("users/:user/erase") { request, context in try await erase(request, context) }
@@ -198,6 +199,21 @@ struct AdminController: Sendable {
 
     /// Sets a login's password for a caller who lost it (customer service has checked who they
     /// are), and ends every session of that login, with its purchase tokens.
+    /// The account behind a login name: a caller gives customer service their login, not the
+    /// account's opaque ID that every other admin route takes. Logged by account ID only.
+    func accountOfLogin(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        guard let name = try request.query("login"), !name.isEmpty else {
+            throw APIError.badField("login", "login (the login name to look up) is required")
+        }
+        guard let login = try api.credentials.login(name: name) else {
+            throw APIError(.notFound, "not-found", "No such login", field: "login")
+        }
+        let person = try api.identity.personalData(of: login.user)
+        api.logger.info("account looked up by login", metadata: ["user": "\(login.user)"])
+        return try JSONResponse.make(LoginAccountView(login: name, user: login.user, member: login.member, name: person?.name, email: person?.email))
+    }
+
     func resetPassword(_ request: Request) async throws -> Response {
         let body = try await body(PasswordResetBody.self, request)
         try UserController.validateNewPassword(body.newPassword)

@@ -76,6 +76,13 @@ struct ConsoleController {
     static let methods = FundingMethod.allCases.map { ($0.rawValue, WebController.methodName($0)) }
 
     static let actions: [Action] = [
+        Action(name: "find-account", title: "Find a caller's account by login name", inputs: [.text("login", label: "Login name")],
+               method: .get) { form, _ in
+            // Every byte but ASCII letters, digits and `-._~` percent-encoded (RFC 3986's unreserved).
+            let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+            let login = try form.text("login")
+            return ("/v1/admin/accounts?login=" + (login.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""), nil)
+        },
         Action(name: "user-wallets", title: "A user's wallets", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
             ("/v1/admin/users/\(try id(form, "user"))/wallets", nil)
         },

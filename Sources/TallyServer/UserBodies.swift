@@ -43,6 +43,17 @@ struct PasswordResetBody: Codable, Sendable {
     var newPassword: String
 }
 
+/// The account a login name belongs to, for customer service (`GET /v1/admin/accounts?login=`).
+struct LoginAccountView: Codable, Sendable {
+    var login: String
+    var user: String
+    /// Set when the login is a member's rather than the account holder's.
+    var member: String?
+    /// The account holder's name and e-mail from the identity store (absent once erased).
+    var name: String?
+    var email: String?
+}
+
 struct PasswordChanged: Codable, Sendable {
     var user: String
     var member: String?

@@ -77,6 +77,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/me/purchase-token", role: .user),
                 .init(method: .post, path: "/v1/me/password", role: .user),
                 .init(method: .post, path: "/v1/admin/accounts", role: .admin),
+                .init(method: .get, path: "/v1/admin/accounts?login=x", role: .admin),
                 .init(method: .post, path: "/v1/admin/vendors", role: .admin),
                 .init(method: .post, path: "/v1/admin/password-resets", role: .admin),
                 .init(method: .post, path: "/v1/admin/users/u_none/erase", role: .admin),

@@ -71,6 +71,33 @@ struct UserAdminRouteTests {
         }
     }
 
+    @Test("customer service finds a caller's account by login name, a member's too; an unknown or missing name is refused with the field")
+    func accountOfLogin() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("kim", amount: 0)
+            let found = try await client.admin(.get, "/v1/admin/accounts?login=KIM")
+            #expect(found.status == .ok, "\(found.text)")
+            #expect(found.json["user"] as? String == user.id && found.json["member"] == nil)
+            #expect(found.json["name"] as? String == "Name of kim" && found.json["email"] as? String == "kim@example.org", "\(found.text)")
+            let member = try await client.user(user, .post, "/v1/me/members", ["login": "kim+kid@home", "password": "another long password"])
+            let memberID = try #require(member.json["member"] as? String, "\(member.text)")
+            let kid = try await client.admin(.get, "/v1/admin/accounts?login=kim%2Bkid%40home")
+            #expect(kid.json["user"] as? String == user.id && kid.json["member"] as? String == memberID, "\(kid.text)")
+            let unknown = try await client.admin(.get, "/v1/admin/accounts?login=nobody")
+            #expect(unknown.status == .notFound && unknown.json["field"] as? String == "login", "\(unknown.text)")
+            for query in ["", "?login="] {
+                let missing = try await client.admin(.get, "/v1/admin/accounts" + query)
+                #expect(missing.status == .badRequest && missing.json["field"] as? String == "login", "\(query): \(missing.text)")
+            }
+            let twice = try await client.admin(.get, "/v1/admin/accounts?login=kim&login=kim")
+            #expect(twice.problemType == "duplicate-parameter")
+            // A user cannot look anyone up.
+            let asUser = try await client.user(user, .get, "/v1/admin/accounts?login=kim")
+            #expect(asUser.status == .unauthorized || asUser.status == .forbidden, "\(asUser.text)")
+        }
+    }
+
     @Test("transfers, limits with headroom, offline funds queued for customer service and cleared, history newest first, point-in-time balance")
     func money() async throws {
         let harness = try APIHarness()

@@ -341,6 +341,9 @@ struct ConsoleTests {
             ]))
             #expect(opened.status == .ok && opened.text.contains("Open an account for a caller: done."), "\(opened.text)")
             let user = try #require(opened.text.range(of: #"u_[0-9a-f]{24}"#, options: .regularExpression).map { String(opened.text[$0]) })
+            // Dora calls later and gives her login name: the console finds her account by it.
+            let found = try await client.send(.post, "/web/admin/find-account", headers: headers, body: WebTests.form([("csrf", csrf), ("login", "dora")]))
+            #expect(found.status == .ok && found.text.contains(user) && found.text.contains("d@example.org"), "\(found.text)")
             // The representative's name is on the event.
             let events = try harness.api.journal.events(from: head + 1, limit: 10)
             #expect(events.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"Rita\"") })
