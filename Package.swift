@@ -97,14 +97,17 @@ let package = Package(
             path: "journal-tools",
             linkerSettings: jemalloc
         ),
+        // What the benchmarks share: the standard workload's generator and totals, clocks,
+        // counters, formatting and the machine's facts.
+        .target(name: "BenchmarkSupport", path: "Benchmarks/Support"),
         .executableTarget(
             name: "journal-benchmark",
-            dependencies: ["Journal", "LMDB", "TallyCrypto"],
+            dependencies: ["Journal", "LMDB", "TallyCrypto", "BenchmarkSupport"],
             path: "Benchmarks/JournalBenchmark"
         ),
         .executableTarget(
             name: "ledger-benchmark",
-            dependencies: ["Ledger", "Journal", "TallyCrypto"],
+            dependencies: ["Ledger", "Journal", "TallyCrypto", "BenchmarkSupport"],
             path: "Benchmarks/LedgerBenchmark",
             linkerSettings: jemalloc
         ),
@@ -114,6 +117,7 @@ let package = Package(
             name: "tally-loadgen",
             dependencies: [
                 "TallyCrypto",
+                "BenchmarkSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -135,6 +139,7 @@ let package = Package(
             ]),
         .testTarget(name: "TallyCryptoTests", dependencies: ["TallyCrypto"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "BenchmarkSupportTests", dependencies: ["BenchmarkSupport"]),
         .testTarget(
             name: "JournalTests",
             dependencies: [

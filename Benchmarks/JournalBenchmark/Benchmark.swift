@@ -6,6 +6,7 @@ import Darwin
 import Journal
 import LMDB
 import TallyCrypto
+import BenchmarkSupport
 
 enum Benchmark {
     static func run(_ options: Options) async throws {
@@ -239,50 +240,3 @@ func resourceExtras(_ runs: [(use: ResourceUse, items: Int)], per item: String) 
     ]
 }
 
-/// What the machine is, for the record.
-enum Machine {
-    static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static var cpuModel: String {
-        let lines = readFile("/proc/cpuinfo")?.split(separator: "\n") ?? []
-        for line in lines where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") { return String(line[line.index(after: colon)...].trimmingSpaces) }
-        }
-        return "unknown CPU"
-    }
-
-    static var memory: String {
-        let lines = readFile("/proc/meminfo")?.split(separator: "\n") ?? []
-        for line in lines where line.hasPrefix("MemTotal:") {
-            let digits = line.filter(\.isNumber)
-            if let kib = Double(digits) { return fixed(kib / 1_048_576, 1) + " GiB" }
-        }
-        return "? GiB"
-    }
-
-    static var loadAverage: String {
-        readFile("/proc/loadavg").map { String($0.split(separator: " ").prefix(3).joined(separator: " ")) } ?? "?"
-    }
-
-    static var summary: String {
-        "\(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores (\(cpuModel)), \(memory) RAM"
-    }
-
-    static func fileSystem(of path: String) -> String {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return "?" }
-        let free = Double(info.f_bavail) * Double(info.f_frsize) / 1_073_741_824
-        return fixed(free, 0) + " GiB free"
-    }
-}

@@ -1,5 +1,6 @@
 import Journal
 import TallyCrypto
+import BenchmarkSupport
 
 /// Reference rates of the primitives the write path and the verifier are built from, to read
 /// the journal's figures against (all single-threaded).

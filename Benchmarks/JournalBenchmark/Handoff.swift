@@ -1,4 +1,5 @@
 import Foundation
+import BenchmarkSupport
 
 /// The bare cost of what every journal append pays besides the commit: a request handed to a
 /// dedicated thread through an `NSCondition` queue, and the caller's task resumed through a

@@ -6,6 +6,7 @@ import Darwin
 import Journal
 import LMDB
 import TallyCrypto
+import BenchmarkSupport
 
 /// The event type name used for every benchmark event.
 let benchmarkTypeName = "bench.event"

@@ -1,4 +1,5 @@
 import LMDB
+import BenchmarkSupport
 
 /// The physical limit: the smallest durable append loop the `LMDB` wrapper allows. One
 /// environment with LMDB's default (durable) sync, one named database, 8-byte big-endian keys,

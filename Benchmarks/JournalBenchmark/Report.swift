@@ -1,3 +1,4 @@
+import BenchmarkSupport
 /// One measured figure: the median of its runs plus any extra fields, printed as a table row and
 /// as one JSON line.
 struct Figure {

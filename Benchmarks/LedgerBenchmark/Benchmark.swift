@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import BenchmarkSupport
 
 /// Targets the issue sets.
 let decideTarget = 500_000.0

@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import TallyCrypto
+import BenchmarkSupport
 
 // Section 1: decide-and-fold with no I/O, on one core. The write model lives in a dictionary
 // (the same base `Ledger.replay` folds into); purchases are decided and folded through the

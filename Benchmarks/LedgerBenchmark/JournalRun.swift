@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import Ledger
+import BenchmarkSupport
 
 // Sections 2 and 3: end to end through a real journal (durable LMDB commits, group commit).
 // The world is created through `Ledger.executeBatch`, then the timed phase runs the N

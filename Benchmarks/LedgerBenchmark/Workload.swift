@@ -1,22 +1,9 @@
+import BenchmarkSupport
 import Ledger
 
-// The standard purchase workload (/work/shared/bench/WORKLOAD.md): the generator, the world
-// every run starts from, and the cross-check totals.
-
-/// splitmix64, all arithmetic modulo 2^64.
-struct SplitMix64 {
-    var x: UInt64
-
-    init(seed: UInt64) { x = seed }
-
-    mutating func next() -> UInt64 {
-        x &+= 0x9E37_79B9_7F4A_7C15
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+// The standard purchase workload (/work/shared/bench/WORKLOAD.md) as ledger commands: the world
+// every run starts from and the purchases. The generator, the rounding rule and the cross-check
+// totals are BenchmarkSupport's (`StandardWorkload`), shared with the HTTP load generator.
 
 /// One purchase of the timed phase, as drawn.
 struct Purchase {
@@ -26,15 +13,9 @@ struct Purchase {
 }
 
 /// Integer totals of the workload: what the ledger must hold after the timed phase.
-struct Totals: Equatable {
-    var usersSpent: Int64 = 0
-    var vendorsNet: Int64 = 0
-    var fees: Int64 = 0
-    var royalties: Int64 = 0
+typealias Totals = WorkloadTotals
 
-    /// The totals WORKLOAD.md states for the default parameters.
-    static let defaults = Totals(usersSpent: 50_168_514, vendorsNet: 42_828_423, fees: 2_413_363, royalties: 4_926_728)
-
+extension WorkloadTotals {
     var summary: String {
         "users_spent=\(grouped(usersSpent)) vendors_net=\(grouped(vendorsNet)) fees=\(grouped(fees)) royalties=\(grouped(royalties))"
     }
@@ -57,14 +38,14 @@ struct Workload {
 
     /// Fee and royalty shares every vendor and content item carries (fee = price*5/100,
     /// royalty = price*10/100, both rounded down).
-    static let feeBasisPoints: Int64 = 500
-    static let royaltyBasisPoints: Int64 = 1000
+    static let feeBasisPoints = StandardWorkload.feeBasisPoints
+    static let royaltyBasisPoints = StandardWorkload.royaltyBasisPoints
     /// Prices are 1 ... maxPrice.
-    static let maxPrice: Int64 = 500
+    static let maxPrice = StandardWorkload.maxPrice
 
     /// True when these are WORKLOAD.md's defaults, whose totals are known.
     var isDefault: Bool {
-        users == 10_000 && vendors == 100 && purchases == 200_000 && seed == 42 && initial == 1_000_000 && currency.code == "USD"
+        StandardWorkload.isDefault(users: users, vendors: vendors, purchases: purchases, seed: seed, initial: initial, currency: currency.code)
     }
 
     func userID(_ index: Int) -> String { "u\(index)" }
@@ -75,15 +56,10 @@ struct Workload {
 
     /// The N purchases, in order `i = 0 ..< N`.
     func draw() -> [Purchase] {
-        var generator = SplitMix64(seed: seed)
         var purchases: [Purchase] = []
         purchases.reserveCapacity(self.purchases)
-        for _ in 0..<self.purchases {
-            let r1 = generator.next()
-            let r2 = generator.next()
-            let r3 = generator.next()
-            purchases.append(Purchase(
-                user: Int(r1 % UInt64(users)), vendor: Int(r2 % UInt64(vendors)), price: 1 + Int64(r3 % UInt64(Self.maxPrice))))
+        StandardWorkload.draw(seed: seed, users: users, vendors: vendors, count: self.purchases) { user, vendor, price in
+            purchases.append(Purchase(user: user, vendor: vendor, price: price))
         }
         return purchases
     }
@@ -92,14 +68,7 @@ struct Workload {
     /// the ledger (integer arithmetic, rounding down).
     func expectedTotals(_ purchases: [Purchase]) -> Totals {
         var totals = Totals()
-        for purchase in purchases {
-            let fee = purchase.price * 5 / 100
-            let royalty = purchase.price * 10 / 100
-            totals.usersSpent += purchase.price
-            totals.fees += fee
-            totals.royalties += royalty
-            totals.vendorsNet += purchase.price - fee - royalty
-        }
+        for purchase in purchases { totals.add(price: purchase.price) }
         return totals
     }
 

@@ -1,22 +1,9 @@
+import BenchmarkSupport
 import Foundation
 
-// The standard purchase workload (/work/shared/bench/WORKLOAD.md): parameters, the generator,
-// and the totals a run must end on.
-
-/// splitmix64, all arithmetic modulo 2^64.
-struct SplitMix64 {
-    var x: UInt64
-
-    init(seed: UInt64) { x = seed }
-
-    mutating func next() -> UInt64 {
-        x &+= 0x9E37_79B9_7F4A_7C15
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+// The standard purchase workload (/work/shared/bench/WORKLOAD.md) as this generator runs it: its
+// parameters and the purchases, drawn column-wise. The generator, the rounding rule and the
+// cross-check totals are BenchmarkSupport's (`StandardWorkload`), shared with ledger-benchmark.
 
 enum Mode: String {
     /// One purchase per request (`POST /v1/vendor/purchases`).
@@ -45,12 +32,11 @@ struct Parameters {
     /// What the server does to make an acknowledged purchase durable (reported verbatim).
     var durability = "journal: LMDB default durable commit (data pages then meta page synced), group commit, acknowledged after commit"
 
-    static let maxPrice: UInt64 = 500
-    static let feeBasisPoints: Int64 = 500
-    static let royaltyBasisPoints: Int64 = 1000
+    static let feeBasisPoints = StandardWorkload.feeBasisPoints
+    static let royaltyBasisPoints = StandardWorkload.royaltyBasisPoints
 
     var isDefault: Bool {
-        users == 10_000 && vendors == 100 && purchases == 200_000 && seed == 42 && initial == 1_000_000 && currency == "USD"
+        StandardWorkload.isDefault(users: users, vendors: vendors, purchases: purchases, seed: seed, initial: initial, currency: currency)
     }
 
     static func fromEnvironment() throws -> Parameters {
@@ -101,48 +87,30 @@ struct Draws: Sendable {
     var price: [Int32]
 
     init(_ parameters: Parameters) {
-        var generator = SplitMix64(seed: parameters.seed)
         let count = parameters.purchases
-        user = []; vendor = []; price = []
+        var user: [Int32] = [], vendor: [Int32] = [], price: [Int32] = []
         user.reserveCapacity(count); vendor.reserveCapacity(count); price.reserveCapacity(count)
-        for _ in 0..<count {
-            let r1 = generator.next()
-            let r2 = generator.next()
-            let r3 = generator.next()
-            user.append(Int32(r1 % UInt64(parameters.users)))
-            vendor.append(Int32(r2 % UInt64(parameters.vendors)))
-            price.append(Int32(1 + r3 % Parameters.maxPrice))
+        StandardWorkload.draw(seed: parameters.seed, users: parameters.users, vendors: parameters.vendors, count: count) {
+            user.append(Int32($0))
+            vendor.append(Int32($1))
+            price.append(Int32($2))
         }
+        (self.user, self.vendor, self.price) = (user, vendor, price)
     }
 
     var count: Int { price.count }
 }
 
-struct Totals: Equatable, CustomStringConvertible {
-    var usersSpent: Int64 = 0
-    var vendorsNet: Int64 = 0
-    var fees: Int64 = 0
-    var royalties: Int64 = 0
+typealias Totals = WorkloadTotals
 
+extension WorkloadTotals {
     /// WORKLOAD.md's cross-check for the default parameters.
-    static let workloadDefaults = Totals(usersSpent: 50_168_514, vendorsNet: 42_828_423, fees: 2_413_363, royalties: 4_926_728)
+    static var workloadDefaults: WorkloadTotals { defaults }
 
     /// What the accepted purchases must add up to (integer units, rounding down).
-    static func expected(_ draws: Draws, accepted: (Int) -> Bool) -> Totals {
-        var totals = Totals()
-        for index in 0..<draws.count where accepted(index) {
-            let price = Int64(draws.price[index])
-            let fee = price * 5 / 100
-            let royalty = price * 10 / 100
-            totals.usersSpent += price
-            totals.fees += fee
-            totals.royalties += royalty
-            totals.vendorsNet += price - fee - royalty
-        }
+    static func expected(_ draws: Draws, accepted: (Int) -> Bool) -> WorkloadTotals {
+        var totals = WorkloadTotals()
+        for index in 0..<draws.count where accepted(index) { totals.add(price: Int64(draws.price[index])) }
         return totals
-    }
-
-    var description: String {
-        "users_spent=\(usersSpent) vendors_net=\(vendorsNet) fees=\(fees) royalties=\(royalties)"
     }
 }
