@@ -497,6 +497,7 @@ def scenario(c, admin_key, auditor_key):
             c.fail("an open dispute is missing from the queue")
         c.request("GET", f"/v1/admin/disputes/{dispute['dispute']}", headers=admin, expect=200)
         c.request("GET", f"/v1/me/disputes?minSequence={dispute['sequence']}", headers=ux, expect=200, label="own disputes")
+        vendor_a.call("GET", f"/v1/vendor/disputes?minSequence={dispute['sequence']}", expect=200, label="a vendor's disputes")
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=200)
         c.request("POST", f"/v1/admin/disputes/{dispute['dispute']}/resolve", {"refund": False, "representative": "rep-1"}, headers=admin, expect=422, label="resolve twice")
     c.request("POST", "/v1/admin/disputes/d_nosuch/resolve", {"refund": True, "representative": "rep-1"}, headers=admin, expect=404, label="resolve an unknown dispute")

@@ -742,6 +742,7 @@ final class Folder {
             guard created else { throw FoldFailure(Self.createdTwice(prefix: disputes.prefix, id: opened.dispute)) }
             openQueueEntry(Keys.openDisputes, id: opened.dispute)
             logEntries.append(key: { $0.append(Keys.userDisputes(opened.user)); $0.number(sequence) }, value: Array(opened.dispute.utf8))
+            logEntries.append(key: { $0.append(Keys.vendorDisputes(opened.vendor)); $0.number(sequence) }, value: Array(opened.dispute.utf8))
 
         case .disputeResolved(let resolved):
             var currency: Currency?

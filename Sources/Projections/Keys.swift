@@ -37,6 +37,7 @@ import Ledger
 // | `open/disputes` 0 `<seq>` | the dispute ID opened at seq, while it is open (deleted once resolved) | cases |
 // | `uf/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the funding added at its seq | cases |
 // | `ud/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute opened at its seq | cases |
+// | `vd/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute of the vendor's sale opened at its seq | cases |
 enum Keys {
     static let models = ["balances", "cases", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")
@@ -75,6 +76,7 @@ enum Keys {
     static let openDisputes = "open/disputes"
     static func userFundings(_ user: String) -> String { "uf/" + user }
     static func userDisputes(_ user: String) -> String { "ud/" + user }
+    static func vendorDisputes(_ vendor: String) -> String { "vd/" + vendor }
 }
 
 enum Integers {

@@ -157,40 +157,51 @@ public struct ProjectionReader {
 
     /// The offline fundings still pending, oldest first: those added after sequence `after`.
     public func pendingFundings(after: UInt64? = nil, limit: Int = 50) throws -> FundingQueuePage {
-        let page = try queue(Keys.pendingFundings, after: after, limit: limit) { id in
-            guard let view = try funding(id) else { throw MalformedRecord(key: Keys.pendingFundings, reason: "names funding \(id), which has no record") }
-            return view
-        }
+        let page = try queue(Keys.pendingFundings, after: after, limit: limit) { try funding(named: $0, in: Keys.pendingFundings) }
         return FundingQueuePage(fundings: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
     }
 
     /// The disputes still open, oldest first: those opened after sequence `after`.
     public func openDisputes(after: UInt64? = nil, limit: Int = 50) throws -> DisputeQueuePage {
-        let page = try queue(Keys.openDisputes, after: after, limit: limit) { id in
-            guard let view = try dispute(id) else { throw MalformedRecord(key: Keys.openDisputes, reason: "names dispute \(id), which has no record") }
-            return view
-        }
+        let page = try queue(Keys.openDisputes, after: after, limit: limit) { try dispute(named: $0, in: Keys.openDisputes) }
         return DisputeQueuePage(disputes: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
     }
 
     /// The user's fundings, newest first: those added before sequence `before` (all when nil).
-    public func fundings(user: String, before: UInt64? = nil, limit: Int = 100) throws -> UserFundingsPage {
-        let page = try newestFirst(prefix: Keys.userFundings(user), before: before, limit: limit) { _, value in
-            let id = String(decoding: value, as: UTF8.self)
-            guard let view = try funding(id) else { throw MalformedRecord(key: Keys.userFundings(user), reason: "names funding \(id), which has no record") }
-            return view
+    public func fundings(user: String, before: UInt64? = nil, limit: Int = 100) throws -> FundingPage {
+        let list = Keys.userFundings(user)
+        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value in
+            try funding(named: String(decoding: value, as: UTF8.self), in: list)
         }
-        return UserFundingsPage(fundings: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+        return FundingPage(fundings: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }
 
     /// The user's disputes, newest first: those opened before sequence `before` (all when nil).
-    public func disputes(user: String, before: UInt64? = nil, limit: Int = 100) throws -> UserDisputesPage {
-        let page = try newestFirst(prefix: Keys.userDisputes(user), before: before, limit: limit) { _, value in
-            let id = String(decoding: value, as: UTF8.self)
-            guard let view = try dispute(id) else { throw MalformedRecord(key: Keys.userDisputes(user), reason: "names dispute \(id), which has no record") }
-            return view
+    public func disputes(user: String, before: UInt64? = nil, limit: Int = 100) throws -> DisputePage {
+        try disputes(list: Keys.userDisputes(user), before: before, limit: limit)
+    }
+
+    /// The disputes of the vendor's sales, newest first: those opened before sequence `before`.
+    public func disputes(vendor: String, before: UInt64? = nil, limit: Int = 100) throws -> DisputePage {
+        try disputes(list: Keys.vendorDisputes(vendor), before: before, limit: limit)
+    }
+
+    private func disputes(list: String, before: UInt64?, limit: Int) throws -> DisputePage {
+        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value in
+            try dispute(named: String(decoding: value, as: UTF8.self), in: list)
         }
-        return UserDisputesPage(disputes: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+        return DisputePage(disputes: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The case a list names; a name without a record is a damaged read model.
+    private func funding(named id: String, in list: String) throws -> FundingCase {
+        guard let view = try funding(id) else { throw MalformedRecord(key: list, reason: "names funding \(id), which has no record") }
+        return view
+    }
+
+    private func dispute(named id: String, in list: String) throws -> DisputeCase {
+        guard let view = try dispute(id) else { throw MalformedRecord(key: list, reason: "names dispute \(id), which has no record") }
+        return view
     }
 
     /// Walks the queue `prefix` (entries `prefix` 0 `<seq>`, each an ID) from the first entry
@@ -343,7 +354,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

@@ -286,16 +286,16 @@ public struct DisputeQueuePage: Sendable, Codable, Equatable {
     public var nextAfter: UInt64?
 }
 
-/// A page of a user's fundings, newest first. Pass `nextBefore` as `before` for the next page;
+/// A page of fundings, newest first. Pass `nextBefore` as `before` for the next page;
 /// nil on the last page.
-public struct UserFundingsPage: Sendable, Codable, Equatable {
+public struct FundingPage: Sendable, Codable, Equatable {
     public var fundings: [FundingCase]
     public var nextBefore: UInt64?
 }
 
-/// A page of a user's disputes, newest first. Pass `nextBefore` as `before` for the next page;
+/// A page of disputes (a user's, or of a vendor's sales), newest first. Pass `nextBefore` as `before` for the next page;
 /// nil on the last page.
-public struct UserDisputesPage: Sendable, Codable, Equatable {
+public struct DisputePage: Sendable, Codable, Equatable {
     public var disputes: [DisputeCase]
     public var nextBefore: UInt64?
 }

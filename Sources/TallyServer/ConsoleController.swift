@@ -226,6 +226,7 @@ struct ConsoleController {
     static let vendorActions: [Action] = [
         Action(name: "settlement", title: "Your settlement", inputs: [], method: .get) { _, _ in ("/v1/vendor/settlement", nil) },
         Action(name: "history", title: "Your history", inputs: [], method: .get) { _, _ in ("/v1/vendor/history", nil) },
+        Action(name: "disputes", title: "Disputes of your sales", inputs: [], method: .get) { _, _ in ("/v1/vendor/disputes", nil) },
         Action(name: "keys", title: "Your signing keys", inputs: [], method: .get) { _, _ in ("/v1/vendor/keys", nil) },
         Action(name: "content", title: "Register content",
                inputs: [.text("content", label: "Content ID"), .text("title", label: "Title"), .amount("price", label: "Price"), .currency,

@@ -29,6 +29,23 @@ struct VendorController: Sendable {
             return try JSONResponse.make(VendorKeyList(vendor: vendor, try api.credentials.vendorKeys(vendor: vendor)))
         }
         group.get("history") { request, _ in try await history(request) }
+        group.get("disputes") { request, _ in try await disputes(request) }
+    }
+
+    /// The disputes of the vendor's sales, newest first, each as it stands: the buyer by the
+    /// vendor's pseudonym only; the buyer's reason and the representative's name stay with
+    /// customer service.
+    func disputes(_ request: Request) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
+        let pseudonyms = api.pseudonyms
+        return try await api.snapshot(request, missing: "vendor") { reader in
+            let page = try reader.disputes(vendor: vendor, before: before, limit: limit)
+            return VendorDisputesPage(
+                disputes: page.disputes.map { VendorDisputeView($0, customer: pseudonyms.pseudonym(user: $0.user, vendor: vendor)) },
+                nextBefore: page.nextBefore)
+        }
     }
 
     func settlement(_ request: Request) async throws -> Response {

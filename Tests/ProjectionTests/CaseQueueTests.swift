@@ -81,7 +81,7 @@ struct CaseQueueTests {
         }
     }
 
-    @Test("each user's fundings and disputes, newest first, paged, each as it stands; no one else's")
+    @Test("each user's fundings and disputes, and each vendor's disputes, newest first, paged, each as it stands; no one else's")
     func perUser() async throws {
         let fixture = try ProjectionFixture()
         _ = try await Self.givenWaitingCases(fixture)
@@ -104,6 +104,9 @@ struct CaseQueueTests {
             #expect(second.disputes.first?.status == .open)
             #expect(second.nextBefore == nil)
             #expect(try reader.disputes(user: "bob").disputes.isEmpty)
+            // The vendor's sales' disputes, the same newest first; a vendor with no sales has none.
+            #expect(try reader.disputes(vendor: "shop").disputes.map(\.dispute) == ["d-2", "d-1"])
+            #expect(try reader.disputes(vendor: "elsewhere").disputes.isEmpty)
         }
     }
 

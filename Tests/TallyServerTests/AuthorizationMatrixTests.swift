@@ -58,6 +58,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .get, path: "/v1/vendor/history", role: .vendor),
                 .init(method: .get, path: "/v1/vendor/keys", role: .vendor),
                 .init(method: .get, path: "/v1/vendor/feed?limit=0", role: .vendor),
+                .init(method: .get, path: "/v1/vendor/disputes", role: .vendor),
                 .init(method: .get, path: "/v1/me", role: .user),
                 .init(method: .get, path: "/v1/me/wallets", role: .user),
                 .init(method: .post, path: "/v1/me/wallets", role: .user),

@@ -241,6 +241,16 @@ struct UserAdminRouteTests {
             let olgas = try await client.user(olga, .get, "/v1/me/disputes?minSequence=\(afterResolve)")
             let olgasList = try #require((olgas.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]], "\(olgas.text)")
             #expect(olgasList.map { $0["dispute"] as? String } == [id] && olgasList.first?["status"] as? String == "refunded")
+            // The vendor sees its sale's disputes by its pseudonym of the buyer, without the reason;
+            // another vendor sees none of them.
+            let vendorsView = try await client.vendor(vendor, .get, "/v1/vendor/disputes?minSequence=\(afterResolve)")
+            let vendorsList = try #require((vendorsView.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]], "\(vendorsView.text)")
+            #expect(vendorsList.map { $0["dispute"] as? String } == [id])
+            #expect(vendorsList.first?["customer"] as? String == first.json["customer"] as? String && vendorsList.first?["status"] as? String == "refunded")
+            #expect(!vendorsView.text.contains(olga.id) && !vendorsView.text.contains("never delivered") && !vendorsView.text.contains("rep-7"))
+            let otherVendor = try await client.registerVendor()
+            let othersView = try await client.vendor(otherVendor, .get, "/v1/vendor/disputes")
+            #expect(((othersView.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.isEmpty == true, "\(othersView.text)")
             let drained = try await client.admin(.get, "/v1/admin/disputes")
             #expect(((drained.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.isEmpty == true, "\(drained.text)")
             #expect(try await client.admin(.get, "/v1/admin/disputes/d_nosuch").status == .notFound)

@@ -598,6 +598,13 @@ struct VendorConsoleTests {
             let transaction = try #require(bought.json["transaction"] as? String)
             let status = try await client.send(.post, "/web/vendor/purchase", headers: headers, body: WebTests.form([("csrf", csrf), ("transaction", transaction)]))
             #expect(status.status == .ok && status.text.contains("&quot;status&quot; : &quot;captured&quot;"), "\(status.text)")
+            // The buyer disputes it: the vendor's console lists the dispute under its pseudonym.
+            let disputed = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "too short"])
+            #expect(disputed.status == .created, "\(disputed.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let disputes = try await client.send(.post, "/web/vendor/disputes", headers: headers, body: WebTests.form([("csrf", csrf)]))
+            #expect(disputes.status == .ok && disputes.text.contains(transaction) && disputes.text.contains("&quot;open&quot;"), "\(disputes.text)")
+            #expect(!disputes.text.contains(user.id) && !disputes.text.contains("too short"))
             // A URL off the vendor's sites is the ledger's refusal, shown with its field.
             let offSite = try await client.send(.post, "/web/vendor/content", headers: headers, body: WebTests.form([
                 ("csrf", csrf), ("content", "essay-2"), ("title", "Elsewhere"), ("price", "1.00"), ("currency", "USD"), ("url", "https://other.example/x"),
