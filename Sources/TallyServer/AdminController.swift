@@ -46,6 +46,17 @@ struct VendorKeyCreated: Codable, Sendable {
     var secret: String
 }
 
+/// The account a login name belongs to, for customer service (`GET /v1/admin/accounts?login=`).
+struct LoginAccountView: Codable, Sendable {
+    var login: String
+    var user: String
+    /// Set when the login is a member's rather than the account holder's.
+    var member: String?
+    /// The account holder's name and e-mail from the identity store (absent once erased).
+    var name: String?
+    var email: String?
+}
+
 /// A vendor's signing keys: IDs and creation times, never the secrets.
 struct VendorKeyList: Codable, Sendable {
     struct Key: Codable, Sendable {
@@ -197,8 +208,6 @@ struct AdminController: Sendable {
         return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
     }
 
-    /// Sets a login's password for a caller who lost it (customer service has checked who they
-    /// are), and ends every session of that login, with its purchase tokens.
     /// The account behind a login name: a caller gives customer service their login, not the
     /// account's opaque ID that every other admin route takes. Logged by account ID only.
     func accountOfLogin(_ request: Request) async throws -> Response {
@@ -214,6 +223,8 @@ struct AdminController: Sendable {
         return try JSONResponse.make(LoginAccountView(login: name, user: login.user, member: login.member, name: person?.name, email: person?.email))
     }
 
+    /// Sets a login's password for a caller who lost it (customer service has checked who they
+    /// are), and ends every session of that login, with its purchase tokens.
     func resetPassword(_ request: Request) async throws -> Response {
         let body = try await body(PasswordResetBody.self, request)
         try UserController.validateNewPassword(body.newPassword)

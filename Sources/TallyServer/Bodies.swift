@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import Projections
 
 // Request and response bodies of the API (described in Schemas/openapi.yaml). Requests are
 // decoded strictly (see `RequestBodies.decode`): optional fields may be omitted, unknown ones
@@ -60,6 +61,48 @@ struct BatchPurchaseBody: Codable, Sendable, Equatable {
 struct RoyaltyView: Codable, Sendable, Equatable {
     var holder: String
     var amount: Int64
+}
+
+/// A dispute of a vendor's sale as the vendor sees it (`GET /v1/vendor/disputes`).
+struct VendorDisputeView: Codable, Sendable {
+    var dispute: String
+    var transaction: String
+    /// The buyer, by this vendor's pseudonym.
+    var customer: String
+    var currency: String
+    var price: Int64
+    var reserved: Int64
+    var unauthorized: Bool
+    var status: String
+    var decidedBy: String?
+    var refunded: Int64?
+    var openedAtMilliseconds: UInt64
+    var resolvedAtMilliseconds: UInt64?
+    var sequence: UInt64
+    var updatedAtSequence: UInt64
+
+    init(_ dispute: DisputeCase, customer: String) {
+        self.dispute = dispute.dispute
+        transaction = dispute.transaction
+        self.customer = customer
+        currency = dispute.currency.code
+        price = dispute.price
+        reserved = dispute.reserved
+        unauthorized = dispute.unauthorized
+        status = dispute.status.rawValue
+        decidedBy = dispute.decidedBy
+        refunded = dispute.refunded
+        openedAtMilliseconds = dispute.openedAtMilliseconds
+        resolvedAtMilliseconds = dispute.resolvedAtMilliseconds
+        sequence = dispute.sequence
+        updatedAtSequence = dispute.updatedAtSequence
+    }
+}
+
+struct VendorDisputesPage: Codable, Sendable {
+    var disputes: [VendorDisputeView]
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    var nextBefore: UInt64?
 }
 
 /// A purchase as its vendor sees it: the customer only by pseudonym.

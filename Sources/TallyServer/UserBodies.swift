@@ -43,59 +43,6 @@ struct PasswordResetBody: Codable, Sendable {
     var newPassword: String
 }
 
-/// A dispute of a vendor's sale as the vendor sees it (`GET /v1/vendor/disputes`).
-struct VendorDisputeView: Codable, Sendable {
-    var dispute: String
-    var transaction: String
-    /// The buyer, by this vendor's pseudonym.
-    var customer: String
-    var currency: String
-    var price: Int64
-    var reserved: Int64
-    var unauthorized: Bool
-    var status: String
-    var decidedBy: String?
-    var refunded: Int64?
-    var openedAtMilliseconds: UInt64
-    var resolvedAtMilliseconds: UInt64?
-    var sequence: UInt64
-    var updatedAtSequence: UInt64
-
-    init(_ dispute: DisputeCase, customer: String) {
-        self.dispute = dispute.dispute
-        transaction = dispute.transaction
-        self.customer = customer
-        currency = dispute.currency.code
-        price = dispute.price
-        reserved = dispute.reserved
-        unauthorized = dispute.unauthorized
-        status = dispute.status.rawValue
-        decidedBy = dispute.decidedBy
-        refunded = dispute.refunded
-        openedAtMilliseconds = dispute.openedAtMilliseconds
-        resolvedAtMilliseconds = dispute.resolvedAtMilliseconds
-        sequence = dispute.sequence
-        updatedAtSequence = dispute.updatedAtSequence
-    }
-}
-
-struct VendorDisputesPage: Codable, Sendable {
-    var disputes: [VendorDisputeView]
-    /// Pass as `before` for the next (older) page; absent on the last page.
-    var nextBefore: UInt64?
-}
-
-/// The account a login name belongs to, for customer service (`GET /v1/admin/accounts?login=`).
-struct LoginAccountView: Codable, Sendable {
-    var login: String
-    var user: String
-    /// Set when the login is a member's rather than the account holder's.
-    var member: String?
-    /// The account holder's name and e-mail from the identity store (absent once erased).
-    var name: String?
-    var email: String?
-}
-
 struct PasswordChanged: Codable, Sendable {
     var user: String
     var member: String?
