@@ -48,7 +48,8 @@ enum ProjectionCheck {
     }
 
     /// Compares `balances` (recomputed from postings right after `sequence`) with the read
-    /// models' balance of each account at that sequence; the first difference, or nil.
+    /// models' balance of each account at that sequence, and, when that is the sequence the read
+    /// models reflect, with their work queues (`compareQueues`); the first difference, or nil.
     static func compare(_ balances: [String: Int64], at sequence: UInt64, with projections: Projections) throws -> AuditFailure? {
         try projections.read { reader in
             for account in balances.keys.sorted() {
@@ -59,7 +60,51 @@ enum ProjectionCheck {
                         message: "the read models say \(account) held \(stored) after sequence \(sequence), the postings give \(balances[account]!)")
                 }
             }
+            return sequence == reader.sequence ? try compareQueues(balances, reader) : nil
+        }
+    }
+
+    /// Customer service works from the read models' queues, so they are audited too: what the
+    /// pending fundings add up to must be each `pending:<user>:<CUR>` balance, what the open
+    /// disputes reserved each `reserve:<vendor>:<CUR>` balance, and a queue holds only cases
+    /// still waiting. (The queues are as of now, so this runs only at the read models' sequence.)
+    static func compareQueues(_ balances: [String: Int64], _ reader: ProjectionReader) throws -> AuditFailure? {
+        func failure(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .projectionMismatch, sequence: reader.sequence, message: message)
+        }
+        var queued: [String: Int64] = [:]
+        func add(_ account: String, _ amount: Int64) -> AuditFailure? {
+            let (sum, overflow) = queued[account, default: 0].addingReportingOverflow(amount)
+            if overflow { return failure("the read models' queues overflow \(account)") }
+            queued[account] = sum
             return nil
         }
+        var after: UInt64?
+        repeat {
+            let page = try reader.pendingFundings(after: after, limit: 500)
+            for funding in page.fundings {
+                guard funding.status == .pending else {
+                    return failure("the queue of pending funds holds \(funding.funding), which is \(funding.status.rawValue)")
+                }
+                if let overflow = add("pending:\(funding.user):\(funding.currency.code)", funding.amount) { return overflow }
+            }
+            after = page.nextAfter
+        } while after != nil
+        repeat {
+            let page = try reader.openDisputes(after: after, limit: 500)
+            for dispute in page.disputes {
+                guard dispute.status == .open else {
+                    return failure("the queue of open disputes holds \(dispute.dispute), which is \(dispute.status.rawValue)")
+                }
+                if let overflow = add("reserve:\(dispute.vendor):\(dispute.currency.code)", dispute.reserved) { return overflow }
+            }
+            after = page.nextAfter
+        } while after != nil
+        let accounts = Set(queued.keys).union(balances.keys.filter { $0.hasPrefix("pending:") || $0.hasPrefix("reserve:") })
+        for account in accounts.sorted() where queued[account, default: 0] != balances[account, default: 0] {
+            let what = account.hasPrefix("pending:") ? "pending fundings" : "open disputes' reserves"
+            return failure("the read models' \(what) for \(account) add up to \(queued[account, default: 0]), the postings give \(balances[account, default: 0])")
+        }
+        return nil
     }
 }

@@ -49,6 +49,23 @@ struct ProjectionToolTests {
         #expect(bad.failureSequence == last)
     }
 
+    @Test("verify audits customer service's queues against the postings: a settled funding put back in the queue is found (exit 29)")
+    func verifyComparesQueues() async throws {
+        let copy = try await Self.copyWithProjections()
+        let good = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(good.status == 0, "\(good.summary)")
+
+        // Alice's cheque was cleared: put it back in the queue of pending funds.
+        let environment = try Environment.open(at: Projections.path(in: copy.path))
+        let slot = try environment.database(named: "slot0")
+        let key = Array("open/funds".utf8) + [0] + BigEndian.bytes(UInt64(1))
+        try environment.write { try $0.put(slot, key: key, value: Array("check-alice".utf8)) }
+        let bad = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(bad.status == 29, "\(bad.summary)")
+        #expect(bad.failureKind == "projection-mismatch")
+        #expect(bad.summary.contains("check-alice") && bad.summary.contains("cleared"), "\(bad.summary)")
+    }
+
     @Test("read models that lag the journal are compared at the sequence they have folded through")
     func laggingProjections() async throws {
         let copy = try await Self.copyWithProjections(through: 40)
