@@ -167,6 +167,28 @@ public struct ProjectionReader {
         return DisputeQueuePage(disputes: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
     }
 
+    /// The queues' lengths and their oldest cases (for the service's metrics): a walk over the
+    /// queues' keys, which hold only the cases still waiting.
+    public func caseBacklog() throws -> CaseBacklog {
+        CaseBacklog(
+            pendingFundings: try queueLength(Keys.pendingFundings), openDisputes: try queueLength(Keys.openDisputes),
+            oldestPendingFundingMilliseconds: try pendingFundings(limit: 1).fundings.first?.addedAtMilliseconds,
+            oldestOpenDisputeMilliseconds: try openDisputes(limit: 1).disputes.first?.openedAtMilliseconds)
+    }
+
+    private func queueLength(_ prefix: String) throws -> Int {
+        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
+        var count = 0
+        try transaction.withCursor(database) { cursor in
+            var positioned = try cursor.seek(atOrAfter: head)
+            while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
+                count += 1
+                positioned = try cursor.next()
+            }
+        }
+        return count
+    }
+
     /// The user's fundings, newest first: those added before sequence `before` (all when nil).
     public func fundings(user: String, before: UInt64? = nil, limit: Int = 100) throws -> FundingPage {
         let list = Keys.userFundings(user)

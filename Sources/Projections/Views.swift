@@ -286,6 +286,15 @@ public struct DisputeQueuePage: Sendable, Codable, Equatable {
     public var nextAfter: UInt64?
 }
 
+/// How much customer service has waiting: the lengths of the two queues and when the oldest
+/// case in each was opened (nil when the queue is empty).
+public struct CaseBacklog: Sendable, Equatable {
+    public var pendingFundings: Int
+    public var openDisputes: Int
+    public var oldestPendingFundingMilliseconds: UInt64?
+    public var oldestOpenDisputeMilliseconds: UInt64?
+}
+
 /// A page of fundings, newest first. Pass `nextBefore` as `before` for the next page;
 /// nil on the last page.
 public struct FundingPage: Sendable, Codable, Equatable {

@@ -10,6 +10,8 @@ struct HealthController: Sendable {
     let journal: Journal
     let projections: Projections?
     let metrics: TallyMetrics?
+    /// Milliseconds since 1970 (the API's clock), for the metrics' ages.
+    let now: @Sendable () -> UInt64
     /// Most events the read models may be behind for the service to be ready.
     static let readyLagEventsMax: UInt64 = 10_000
 
@@ -30,7 +32,7 @@ struct HealthController: Sendable {
         router.get("/ready") { _, _ -> Response in try readiness() }
         if let metrics, let projections {
             router.get("/metrics") { _, _ -> Response in
-                let text = metrics.exposition(journal: journal, projections: projections)
+                let text = metrics.exposition(journal: journal, projections: projections, nowMilliseconds: now())
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))

@@ -17,6 +17,10 @@ public final class TallyMetrics: Sendable {
     let committedEvents: Gauge
     let meanBatchSize: Gauge
     let queuedRequests: Gauge
+    let pendingFundings: Gauge
+    let openDisputes: Gauge
+    let oldestPendingFundingAge: Gauge
+    let oldestOpenDisputeAge: Gauge
     let commitDuration: DurationHistogram
     let batchSize: ValueHistogram
 
@@ -41,6 +45,13 @@ public final class TallyMetrics: Sendable {
         committedEvents = registry.makeGauge(name: "tally_journal_committed_events_total", help: "Events committed since start")
         meanBatchSize = registry.makeGauge(name: "tally_journal_mean_batch_events", help: "Mean events per group commit since start")
         queuedRequests = registry.makeGauge(name: "tally_journal_queued_requests", help: "Append requests waiting for the writer")
+        pendingFundings = registry.makeGauge(
+            name: "tally_pending_fundings", help: "Offline fundings waiting for customer service to clear or fail them")
+        openDisputes = registry.makeGauge(name: "tally_open_disputes", help: "Disputes waiting for customer service to resolve them")
+        oldestPendingFundingAge = registry.makeGauge(
+            name: "tally_oldest_pending_funding_age_seconds", help: "How long the oldest pending funding has waited (0 when none)")
+        oldestOpenDisputeAge = registry.makeGauge(
+            name: "tally_oldest_open_dispute_age_seconds", help: "How long the oldest open dispute has waited (0 when none)")
         commitDuration = registry.makeDurationHistogram(
             name: "tally_journal_commit_duration_seconds",
             buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -62,8 +73,9 @@ public final class TallyMetrics: Sendable {
         latency.record(duration)
     }
 
-    /// The exposition text, with the gauges read from the journal and projections now.
-    func exposition(journal: Journal, projections: Projections) -> [UInt8] {
+    /// The exposition text, with the gauges read from the journal and projections now
+    /// (`nowMilliseconds` for the age of the oldest waiting cases).
+    func exposition(journal: Journal, projections: Projections, nowMilliseconds: UInt64) -> [UInt8] {
         let head = journal.head
         let folded = projections.status.sequence
         journalHead.set(Int64(head))
@@ -74,6 +86,14 @@ public final class TallyMetrics: Sendable {
         committedEvents.set(Int64(statistics.events))
         meanBatchSize.set(statistics.batches == 0 ? 0 : Double(statistics.events) / Double(statistics.batches))
         queuedRequests.set(Int64(journal.queuedRequests))
+        // The queues as the read models have them; a read that fails leaves the last values.
+        if let backlog = try? projections.read({ try $0.caseBacklog() }) {
+            func age(_ since: UInt64?) -> Double { since.map { nowMilliseconds > $0 ? Double(nowMilliseconds - $0) / 1000 : 0 } ?? 0 }
+            pendingFundings.set(Int64(backlog.pendingFundings))
+            openDisputes.set(Int64(backlog.openDisputes))
+            oldestPendingFundingAge.set(age(backlog.oldestPendingFundingMilliseconds))
+            oldestOpenDisputeAge.set(age(backlog.oldestOpenDisputeMilliseconds))
+        }
         var output: [UInt8] = []
         registry.emit(into: &output)
         return output

@@ -167,7 +167,7 @@ public enum TallyServer {
     /// The JSON API (`/v1`, `/health`, `/ready`, `/metrics`), every error a problem document.
     static func addAPIRoutes(api: TallyAPI, to router: Router<TallyContext>) {
         router.add(middleware: ProblemMiddleware())
-        HealthController(journal: api.journal, projections: api.projections, metrics: api.metrics).addRoutes(to: router)
+        HealthController(journal: api.journal, projections: api.projections, metrics: api.metrics, now: api.clock).addRoutes(to: router)
         UserController(api: api).addRoutes(to: router)
         VendorController(api: api).addRoutes(to: router)
         AdminController(api: api).addRoutes(to: router)

@@ -29,6 +29,43 @@ struct HealthRouteTests {
         }
     }
 
+    @Test("/metrics tells how many offline fundings and disputes wait for customer service, and for how long")
+    func backlogMetrics() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("wendy", amount: 1_000)
+            let cheque = try await client.user(user, .post, "/v1/me/funds", ["currency": "USD", "amount": 500, "method": "check"])
+            #expect(cheque.status == .created, "\(cheque.text)")
+            let token = try await client.purchaseToken(user)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 100)])
+            let transaction = try #require(bought.json["transaction"] as? String, "\(bought.text)")
+            harness.clock.advance(milliseconds: 90_000)
+            let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "not as described"])
+            #expect(dispute.status == .created, "\(dispute.text)")
+            harness.clock.advance(milliseconds: 30_000)
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            /// A gauge's value in the exposition text.
+            func gauge(_ text: String, _ name: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+            }
+            let waiting = try await client.send(.get, "/metrics").text
+            #expect(gauge(waiting, "tally_pending_fundings") == 1 && gauge(waiting, "tally_open_disputes") == 1, "\(waiting)")
+            // The harness's clock was moved on by 120 s since the cheque and 30 s since the dispute
+            // (and runs on with real time, a little).
+            let fundingAge = try #require(gauge(waiting, "tally_oldest_pending_funding_age_seconds"))
+            let disputeAge = try #require(gauge(waiting, "tally_oldest_open_dispute_age_seconds"))
+            #expect(fundingAge >= 120 && fundingAge < 150 && disputeAge >= 30 && disputeAge < 60, "\(fundingAge) \(disputeAge)")
+
+            let funding = try #require(cheque.json["funding"] as? String)
+            #expect(try await client.admin(.post, "/v1/admin/funds/\(funding)/clear").status == .ok)
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let cleared = try await client.send(.get, "/metrics").text
+            #expect(gauge(cleared, "tally_pending_fundings") == 0 && gauge(cleared, "tally_oldest_pending_funding_age_seconds") == 0, "\(cleared)")
+            #expect(gauge(cleared, "tally_open_disputes") == 1)
+        }
+    }
+
     @Test("an unknown path is a 404 problem document")
     func unknownPath() async throws {
         let harness = try APIHarness()
