@@ -162,6 +162,8 @@ struct AdminController: Sendable {
         admin.post("settlements") { request, _ in try await settle(request) }
         admin.get("users/:user/wallets") { request, context in try await userWallets(request, context) }
         admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
+        admin.get("users/:user/funds") { request, context in try await userFundings(request, context) }
+        admin.get("users/:user/disputes") { request, context in try await userDisputes(request, context) }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
         admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
         admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
@@ -392,6 +394,22 @@ struct AdminController: Sendable {
         let user = try context.parameters.require("user")
         let (before, limit) = try UserController.page(request)
         return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: user, before: before, limit: limit) }
+    }
+
+    /// A user's fundings, newest first, as the user sees them (a caller asking after a cheque).
+    func userFundings(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let user = try context.parameters.require("user")
+        let (before, limit) = try UserController.page(request)
+        return try await api.snapshot(request, missing: "account") { try $0.fundings(user: user, before: before, limit: limit) }
+    }
+
+    /// A user's disputes, newest first, as the user sees them.
+    func userDisputes(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let user = try context.parameters.require("user")
+        let (before, limit) = try UserController.page(request)
+        return try await api.snapshot(request, missing: "account") { try $0.disputes(user: user, before: before, limit: limit) }
     }
 
     /// The work queue of offline funds waiting to be cleared or failed, oldest first.

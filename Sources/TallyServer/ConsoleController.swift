@@ -89,6 +89,12 @@ struct ConsoleController {
         Action(name: "user-purchases", title: "A user's purchases", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
             ("/v1/admin/users/\(try id(form, "user"))/purchases", nil)
         },
+        Action(name: "user-funds", title: "A user's fundings (a cheque's status)", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
+            ("/v1/admin/users/\(try id(form, "user"))/funds", nil)
+        },
+        Action(name: "user-disputes", title: "A user's disputes", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
+            ("/v1/admin/users/\(try id(form, "user"))/disputes", nil)
+        },
         Action(name: "open-account", title: "Open an account for a caller",
                inputs: [.text("login", label: "Login"), .text("password", label: "First password"), .text("name", label: "Name"),
                         .text("email", label: "E-mail")], method: .post) { form, representative in

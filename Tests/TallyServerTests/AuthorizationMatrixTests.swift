@@ -103,6 +103,8 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/admin/settlements", role: .admin),
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/wallets", role: .admin),
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/purchases", role: .admin),
+                .init(method: .get, path: "/v1/admin/users/\(userX.id)/funds", role: .admin),
+                .init(method: .get, path: "/v1/admin/users/\(userX.id)/disputes", role: .admin),
                 .init(method: .get, path: "/v1/admin/holders/author-1/royalties", role: .admin),
                 .init(method: .get, path: "/v1/audit/head", role: .auditor),
                 .init(method: .get, path: "/v1/audit/events", role: .auditor),

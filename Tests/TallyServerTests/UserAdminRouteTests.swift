@@ -146,6 +146,10 @@ struct UserAdminRouteTests {
             let mine = try await client.user(ned, .get, "/v1/me/funds?minSequence=\(settledHead)")
             let mineList = try #require((mine.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(mine.text)")
             #expect(mineList.first?["funding"] as? String == funding && mineList.first?["status"] as? String == "cleared")
+            // Customer service sees the same list for Ned on a call.
+            let forCS = try await client.admin(.get, "/v1/admin/users/\(ned.id)/funds")
+            let csList = try #require((forCS.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(forCS.text)")
+            #expect(csList.map { $0["funding"] as? String } == mineList.map { $0["funding"] as? String })
             let hers = try await client.user(mia, .get, "/v1/me/funds")
             let hersList = try #require((hers.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(hers.text)")
             #expect(!hersList.isEmpty && !hersList.contains { $0["funding"] as? String == funding })
@@ -241,6 +245,8 @@ struct UserAdminRouteTests {
             let olgas = try await client.user(olga, .get, "/v1/me/disputes?minSequence=\(afterResolve)")
             let olgasList = try #require((olgas.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]], "\(olgas.text)")
             #expect(olgasList.map { $0["dispute"] as? String } == [id] && olgasList.first?["status"] as? String == "refunded")
+            let olgasForCS = try await client.admin(.get, "/v1/admin/users/\(olga.id)/disputes")
+            #expect(((olgasForCS.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.map { $0["dispute"] as? String } == [id], "\(olgasForCS.text)")
             // The vendor sees its sale's disputes by its pseudonym of the buyer, without the reason;
             // another vendor sees none of them.
             let vendorsView = try await client.vendor(vendor, .get, "/v1/vendor/disputes?minSequence=\(afterResolve)")

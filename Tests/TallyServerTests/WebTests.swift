@@ -369,6 +369,8 @@ struct ConsoleTests {
             #expect(looked.status == .ok && looked.text.contains("&quot;balance&quot; : 2000"), "\(looked.text)")
             let settledCase = try await client.send(.post, "/web/admin/funding", headers: headers, body: WebTests.form([("csrf", csrf), ("funding", funding)]))
             #expect(settledCase.status == .ok && settledCase.text.contains("&quot;cleared&quot;"), "\(settledCase.text)")
+            let dorasFunds = try await client.send(.post, "/web/admin/user-funds", headers: headers, body: WebTests.form([("csrf", csrf), ("user", user)]))
+            #expect(dorasFunds.status == .ok && dorasFunds.text.contains(funding) && dorasFunds.text.contains("&quot;cleared&quot;"), "\(dorasFunds.text)")
             let drained = try await client.send(.post, "/web/admin/pending-funds", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(drained.status == .ok && !drained.text.contains(funding), "\(drained.text)")
 
