@@ -401,7 +401,9 @@ struct AdminController: Sendable {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
         let (before, limit) = try UserController.page(request)
-        return try await api.snapshot(request, missing: "account") { try $0.fundings(user: user, before: before, limit: limit) }
+        return try await api.snapshot(request, missing: "account") { reader in
+            try reader.wallets(user: user) == nil ? nil : try reader.fundings(user: user, before: before, limit: limit)
+        }
     }
 
     /// A user's disputes, newest first, as the user sees them.
@@ -409,7 +411,9 @@ struct AdminController: Sendable {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
         let (before, limit) = try UserController.page(request)
-        return try await api.snapshot(request, missing: "account") { try $0.disputes(user: user, before: before, limit: limit) }
+        return try await api.snapshot(request, missing: "account") { reader in
+            try reader.wallets(user: user) == nil ? nil : try reader.disputes(user: user, before: before, limit: limit)
+        }
     }
 
     /// The work queue of offline funds waiting to be cleared or failed, oldest first.

@@ -245,6 +245,10 @@ struct UserAdminRouteTests {
             let olgas = try await client.user(olga, .get, "/v1/me/disputes?minSequence=\(afterResolve)")
             let olgasList = try #require((olgas.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]], "\(olgas.text)")
             #expect(olgasList.map { $0["dispute"] as? String } == [id] && olgasList.first?["status"] as? String == "refunded")
+            for list in ["funds", "disputes"] {
+                let nobody = try await client.admin(.get, "/v1/admin/users/u_nobody/\(list)")
+                #expect(nobody.status == .notFound, "\(list): \(nobody.text)")
+            }
             let olgasForCS = try await client.admin(.get, "/v1/admin/users/\(olga.id)/disputes")
             #expect(((olgasForCS.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.map { $0["dispute"] as? String } == [id], "\(olgasForCS.text)")
             // The vendor sees its sale's disputes by its pseudonym of the buyer, without the reason;
