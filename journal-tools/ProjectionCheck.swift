@@ -79,27 +79,30 @@ enum ProjectionCheck {
             queued[account] = sum
             return nil
         }
-        var after: UInt64?
-        repeat {
-            let page = try reader.pendingFundings(after: after, limit: 500)
-            for funding in page.fundings {
-                guard funding.status == .pending else {
-                    return failure("the queue of pending funds holds \(funding.funding), which is \(funding.status.rawValue)")
-                }
-                if let overflow = add("pending:\(funding.user):\(funding.currency.code)", funding.amount) { return overflow }
+        /// Each case of a queue, page by page: the first failure `check` finds, or nil.
+        func walk<Case>(_ page: (UInt64?) throws -> (cases: [Case], next: UInt64?), _ check: (Case) -> AuditFailure?) throws -> AuditFailure? {
+            var after: UInt64?
+            repeat {
+                let (cases, next) = try page(after)
+                for item in cases { if let found = check(item) { return found } }
+                after = next
+            } while after != nil
+            return nil
+        }
+        let fundings = try walk({ let page = try reader.pendingFundings(after: $0, limit: 500); return (page.fundings, page.nextAfter) }) { funding in
+            guard funding.status == .pending else {
+                return failure("the queue of pending funds holds \(funding.funding), which is \(funding.status.rawValue)")
             }
-            after = page.nextAfter
-        } while after != nil
-        repeat {
-            let page = try reader.openDisputes(after: after, limit: 500)
-            for dispute in page.disputes {
-                guard dispute.status == .open else {
-                    return failure("the queue of open disputes holds \(dispute.dispute), which is \(dispute.status.rawValue)")
-                }
-                if let overflow = add("reserve:\(dispute.vendor):\(dispute.currency.code)", dispute.reserved) { return overflow }
+            return add("pending:\(funding.user):\(funding.currency.code)", funding.amount)
+        }
+        if let fundings { return fundings }
+        let disputes = try walk({ let page = try reader.openDisputes(after: $0, limit: 500); return (page.disputes, page.nextAfter) }) { dispute in
+            guard dispute.status == .open else {
+                return failure("the queue of open disputes holds \(dispute.dispute), which is \(dispute.status.rawValue)")
             }
-            after = page.nextAfter
-        } while after != nil
+            return add("reserve:\(dispute.vendor):\(dispute.currency.code)", dispute.reserved)
+        }
+        if let disputes { return disputes }
         let accounts = Set(queued.keys).union(balances.keys.filter { $0.hasPrefix("pending:") || $0.hasPrefix("reserve:") })
         for account in accounts.sorted() where queued[account, default: 0] != balances[account, default: 0] {
             let what = account.hasPrefix("pending:") ? "pending fundings" : "open disputes' reserves"

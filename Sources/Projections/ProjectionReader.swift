@@ -177,16 +177,7 @@ public struct ProjectionReader {
     }
 
     private func queueLength(_ prefix: String) throws -> Int {
-        let head = Array(Keys.numbered(prefix, 0).dropLast(8))
-        var count = 0
-        try transaction.withCursor(database) { cursor in
-            var positioned = try cursor.seek(atOrAfter: head)
-            while positioned, cursor.key.count == head.count + 8, cursor.key.starts(with: head) {
-                count += 1
-                positioned = try cursor.next()
-            }
-        }
-        return count
+        try queue(prefix, after: nil, limit: .max) { _ in () }.items.count
     }
 
     /// The user's fundings, newest first: those added before sequence `before` (all when nil).

@@ -148,9 +148,9 @@ struct AdminController: Sendable {
         admin.get("vendors/:vendor/settlement") { request, context in try await vendorSettlement(request, context) }
         admin.post("credit-lines") { request, _ in try await creditLine(request) }
         admin.post("funds") { request, _ in try await addFunds(request) }
-        admin.get("funds") { request, _ in try await pendingFundings(request) }
+        admin.get("funds") { request, _ in try await queue(request) { try $0.pendingFundings(after: $1, limit: $2) } }
         admin.get("funds/:funding") { request, context in try await funding(request, context) }
-        admin.get("disputes") { request, _ in try await openDisputes(request) }
+        admin.get("disputes") { request, _ in try await queue(request) { try $0.openDisputes(after: $1, limit: $2) } }
         admin.get("disputes/:dispute") { request, context in try await dispute(request, context) }
         admin.post("funds/:funding/clear") { request, context in try await settleFunds(request, context, clear: true) }
         admin.post("funds/:funding/fail") { request, context in try await settleFunds(request, context, clear: false) }
@@ -162,8 +162,8 @@ struct AdminController: Sendable {
         admin.post("settlements") { request, _ in try await settle(request) }
         admin.get("users/:user/wallets") { request, context in try await userWallets(request, context) }
         admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
-        admin.get("users/:user/funds") { request, context in try await userFundings(request, context) }
-        admin.get("users/:user/disputes") { request, context in try await userDisputes(request, context) }
+        admin.get("users/:user/funds") { request, context in try await userList(request, context) { try $0.fundings(user: $1, before: $2, limit: $3) } }
+        admin.get("users/:user/disputes") { request, context in try await userList(request, context) { try $0.disputes(user: $1, before: $2, limit: $3) } }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
         admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
         admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
@@ -396,44 +396,30 @@ struct AdminController: Sendable {
         return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: user, before: before, limit: limit) }
     }
 
-    /// A user's fundings, newest first, as the user sees them (a caller asking after a cheque).
-    func userFundings(_ request: Request, _ context: TallyContext) async throws -> Response {
+    /// One of a user's lists (fundings, disputes), newest first, as the user sees it (a caller
+    /// asking after a cheque); an unknown account is a 404, as for its wallets.
+    func userList<Page: Codable & Sendable>(
+        _ request: Request, _ context: TallyContext, _ read: (ProjectionReader, String, UInt64?, Int) throws -> Page
+    ) async throws -> Response {
         try api.requireAdmin(request)
         let user = try context.parameters.require("user")
         let (before, limit) = try UserController.page(request)
         return try await api.snapshot(request, missing: "account") { reader in
-            try reader.wallets(user: user) == nil ? nil : try reader.fundings(user: user, before: before, limit: limit)
+            try reader.wallets(user: user) == nil ? nil : try read(reader, user, before, limit)
         }
     }
 
-    /// A user's disputes, newest first, as the user sees them.
-    func userDisputes(_ request: Request, _ context: TallyContext) async throws -> Response {
-        try api.requireAdmin(request)
-        let user = try context.parameters.require("user")
-        let (before, limit) = try UserController.page(request)
-        return try await api.snapshot(request, missing: "account") { reader in
-            try reader.wallets(user: user) == nil ? nil : try reader.disputes(user: user, before: before, limit: limit)
-        }
-    }
-
-    /// The work queue of offline funds waiting to be cleared or failed, oldest first.
-    func pendingFundings(_ request: Request) async throws -> Response {
+    /// A work queue (offline funds to clear or fail, disputes to resolve), oldest first.
+    func queue<Page: Codable & Sendable>(_ request: Request, _ read: (ProjectionReader, UInt64?, Int) throws -> Page) async throws -> Response {
         try api.requireAdmin(request)
         let (after, limit) = try Self.queuePage(request)
-        return try await api.snapshot(request, missing: "queue") { try $0.pendingFundings(after: after, limit: limit) }
+        return try await api.snapshot(request, missing: "queue") { try read($0, after, limit) }
     }
 
     func funding(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let funding = try context.parameters.require("funding")
         return try await api.snapshot(request, missing: "funding") { try $0.funding(funding) }
-    }
-
-    /// The work queue of disputes waiting to be resolved, oldest first.
-    func openDisputes(_ request: Request) async throws -> Response {
-        try api.requireAdmin(request)
-        let (after, limit) = try Self.queuePage(request)
-        return try await api.snapshot(request, missing: "queue") { try $0.openDisputes(after: after, limit: limit) }
     }
 
     func dispute(_ request: Request, _ context: TallyContext) async throws -> Response {
