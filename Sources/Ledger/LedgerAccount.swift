@@ -12,7 +12,7 @@
 /// | rights-holder payable | `holder:<holder>:<CUR>` |
 /// | provider fee revenue | `fees:<CUR>` |
 /// | provider incentive funding | `incentives:<issuer>:<CUR>` |
-/// | funding clearing (money arriving by a method) | `funding:<method>:<CUR>` |
+/// | funding clearing (money arriving, or paid back, by a method) | `funding:<method>:<CUR>` |
 /// | settlement clearing (money paid out to vendors) | `settlement:<CUR>` |
 public enum LedgerAccount: Hashable, Sendable {
     case wallet(user: String, currency: Currency)

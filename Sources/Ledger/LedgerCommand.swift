@@ -16,6 +16,10 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     case addFunds(funding: String, user: String, currency: Currency, amount: Int64, method: FundingMethod, throughVendor: String? = nil)
     case clearFunds(funding: String)
     case failFunds(funding: String)
+    /// Customer service pays a user's tokens back out of Tally, through `method` (usually the
+    /// way they came in): the holder's right to redeem them at par. Only the wallet's own
+    /// balance can go back, never incentive tokens, held, pending or credit-line money.
+    case returnFunds(payout: String, user: String, currency: Currency, amount: Int64, method: FundingMethod, representative: String)
     case registerVendor(vendor: String, name: String, sites: [String], feeBasisPoints: Int64, settlement: SettlementPolicy)
     /// Changes what a registered vendor is: its name, sites, fee or settlement policy (each nil
     /// is kept). Applies from the event on: a purchase decided before it keeps the fee it had.

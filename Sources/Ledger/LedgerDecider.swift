@@ -128,6 +128,29 @@ struct LedgerDecider {
                 funding: funding, user: record.user, postings: [Posting(debit: pending, credit: back, amount: record.amount)],
                 timeMilliseconds: time))]
 
+        case .returnFunds(let payout, let user, let currency, let amount, let method, let representative):
+            try identifier(payout, "payout")
+            try identifier(representative, "representative")
+            try Money.positive(amount, "amount")
+            if method == .providerIssue {
+                throw LedgerRejection(.payoutMethodNotAllowed, "money cannot be paid back by providerIssue; name the way it travels back", field: "method")
+            }
+            let record = try existingUser(user)
+            try wallet(record, user, currency)
+            if try state.payout(payout) != nil { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
+            // The wallet's own balance: held money is in `holds:`, uncleared funds in `pending:`,
+            // incentive tokens in their lots and credit in `credit:`, none of them paid back.
+            let source = LedgerAccount.wallet(user: user, currency: currency)
+            let available = try state.balance(source)
+            if available < amount {
+                throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) of the \(amount) to pay back", headroom: max(available, 0), field: "amount")
+            }
+            let destination = LedgerAccount.fundingClearing(method: method, currency: currency)
+            try checkCredit(destination, amount)
+            return [.fundsReturned(FundsReturned(
+                payout: payout, user: user, currency: currency, amount: amount, method: method, representative: representative,
+                postings: [Posting(debit: source, credit: destination, amount: amount)], timeMilliseconds: time))]
+
         case .registerVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
             try identifier(vendor, "vendor")
             if vendor == "provider" {

@@ -92,6 +92,18 @@ public struct FundsFailed: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// Tokens paid back out of a user's wallet (redemption), through `method`, by `representative`.
+public struct FundsReturned: Sendable, Codable, Equatable {
+    public var payout: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var representative: String
+    public var postings: [Posting]
+    public var timeMilliseconds: UInt64
+}
+
 public struct VendorRegistered: Sendable, Codable, Equatable {
     public var vendor: String
     public var name: String
@@ -196,6 +208,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case fundsAdded(FundsAdded)
     case fundsCleared(FundsCleared)
     case fundsFailed(FundsFailed)
+    case fundsReturned(FundsReturned)
     case vendorRegistered(VendorRegistered)
     case vendorUpdated(VendorUpdated)
     case contentRegistered(ContentRegistered)
@@ -224,6 +237,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsAdded: return "FundsAdded"
         case .fundsCleared: return "FundsCleared"
         case .fundsFailed: return "FundsFailed"
+        case .fundsReturned: return "FundsReturned"
         case .vendorRegistered: return "VendorRegistered"
         case .vendorUpdated: return "VendorUpdated"
         case .contentRegistered: return "ContentRegistered"
@@ -248,7 +262,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
-        "EntitlementUsed", "VendorUpdated",
+        "EntitlementUsed", "VendorUpdated", "FundsReturned",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -257,6 +271,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsAdded(let event): return event.postings
         case .fundsCleared(let event): return event.postings
         case .fundsFailed(let event): return event.postings
+        case .fundsReturned(let event): return event.postings
         case .purchaseAuthorized(let event): return event.postings
         case .purchaseCaptured(let event): return event.postings
         case .purchaseVoided(let event): return event.postings
@@ -307,6 +322,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsAdded(let event): payload = try encoder.encode(event)
         case .fundsCleared(let event): payload = try encoder.encode(event)
         case .fundsFailed(let event): payload = try encoder.encode(event)
+        case .fundsReturned(let event): payload = try encoder.encode(event)
         case .vendorRegistered(let event): payload = try encoder.encode(event)
         case .vendorUpdated(let event): payload = try encoder.encode(event)
         case .contentRegistered(let event): payload = try encoder.encode(event)
@@ -371,6 +387,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "FundsAdded": self = .fundsAdded(try decoder.decode(FundsAdded.self, from: data))
         case "FundsCleared": self = .fundsCleared(try decoder.decode(FundsCleared.self, from: data))
         case "FundsFailed": self = .fundsFailed(try decoder.decode(FundsFailed.self, from: data))
+        case "FundsReturned": self = .fundsReturned(try decoder.decode(FundsReturned.self, from: data))
         case "VendorRegistered": self = .vendorRegistered(try decoder.decode(VendorRegistered.self, from: data))
         case "VendorUpdated": self = .vendorUpdated(try decoder.decode(VendorUpdated.self, from: data))
         case "ContentRegistered": self = .contentRegistered(try decoder.decode(ContentRegistered.self, from: data))

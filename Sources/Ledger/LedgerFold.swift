@@ -39,6 +39,11 @@ enum LedgerFold {
             try updateFunding(event.funding, in: &state) { $0.status = .cleared }
         case .fundsFailed(let event):
             try updateFunding(event.funding, in: &state) { $0.status = .failed }
+        case .fundsReturned(let event):
+            // Recorded so that a payout ID is never used twice.
+            state.setRecord("payout/" + event.payout, PayoutRecord(
+                user: event.user, currency: event.currency, amount: event.amount, method: event.method,
+                representative: event.representative, timeMilliseconds: event.timeMilliseconds))
         case .vendorRegistered(let event):
             state.setRecord("vendor/" + event.vendor, VendorRecord(
                 name: event.name, sites: event.sites, feeBasisPoints: event.feeBasisPoints, settlement: event.settlement,

@@ -66,6 +66,10 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         /// The purchase was disputed before and customer service rejected that dispute: the
         /// decision stands, so the vendor's earnings cannot be reserved again and again.
         case disputeAlreadyDecided = 52
+        /// A payout ID already used: a retried payout is refused, so money never leaves twice.
+        case payoutExists = 53
+        /// Money is paid back only through a way it can travel (`providerIssue` is none).
+        case payoutMethodNotAllowed = 54
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -274,6 +274,16 @@ public struct FundingRecord: Sendable, Codable, Equatable {
     public var status: Status
 }
 
+/// Tokens paid back to a user (`FundsReturned`).
+public struct PayoutRecord: Sendable, Codable, Equatable {
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var representative: String
+    public var timeMilliseconds: UInt64
+}
+
 /// A vendor's idempotency key: the request's digest and the first sequence it appended.
 public struct IdempotencyRecord: Sendable, Codable, Equatable {
     public var requestDigest: String

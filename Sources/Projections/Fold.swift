@@ -840,7 +840,8 @@ final class Folder {
         case .fundsFailed(let failed):
             try settleFunding(failed.funding, user: failed.user, status: .failed, time: failed.timeMilliseconds)
 
-        case .contentRegistered, .tokensTransferred, .referralPolicySet:
+        case .contentRegistered, .tokensTransferred, .referralPolicySet, .fundsReturned:
+            // Their postings are all they change (balances and history, below).
             break
         }
     }

@@ -110,6 +110,7 @@ extension LedgerEvent {
         case .fundsAdded(let event): return event.timeMilliseconds
         case .fundsCleared(let event): return event.timeMilliseconds
         case .fundsFailed(let event): return event.timeMilliseconds
+        case .fundsReturned(let event): return event.timeMilliseconds
         case .vendorRegistered(let event): return event.timeMilliseconds
         case .vendorUpdated(let event): return event.timeMilliseconds
         case .contentRegistered(let event): return event.timeMilliseconds

@@ -29,6 +29,7 @@ struct EventSchemaTests {
         try await fixture.run(.clearFunds(funding: "chk"))
         try await fixture.run(.addFunds(funding: "bill", user: "alice", currency: .usd, amount: 30, method: .mailedBill))
         try await fixture.run(.failFunds(funding: "bill"))
+        try await fixture.run(.returnFunds(payout: "back-1", user: "alice", currency: .usd, amount: 15, method: .bankDebit, representative: "rep-9"))
         try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("catalogued")), key: "content-1")
         let catalogued = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued")), key: "buy-1")
         try await fixture.run(.useEntitlement(user: "alice", transaction: catalogued.transaction!))

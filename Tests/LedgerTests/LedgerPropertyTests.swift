@@ -48,7 +48,12 @@ struct LedgerPropertyTests {
         case 3: return .authorize(user: user, vendor: vendor, content: .inline(LedgerFixture.terms(price: amount, url: "https://\(vendor).example/item")), holdSeconds: 120)
         case 4: return held.isEmpty ? nil : .capture(vendor: vendor, transaction: held[code % held.count])
         case 5: return held.isEmpty ? nil : .void(vendor: vendor, transaction: held[code % held.count])
-        case 6: return .transfer(from: user, to: other, currency: .usd, amount: amount)
+        case 6:
+            if code % 4 == 3 {
+                // Paid back out of Tally (refused when the wallet holds less).
+                return .returnFunds(payout: "r\(step)", user: user, currency: .usd, amount: amount, method: onlineMethods[code % 3], representative: "rep")
+            }
+            return .transfer(from: user, to: other, currency: .usd, amount: amount)
         case 7: return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
         case 8:
             if code % 3 == 0, !pending.isEmpty { return .clearFunds(funding: pending[code % pending.count]) }

@@ -38,7 +38,11 @@ struct ProjectionPropertyTests {
                               holdSeconds: 120)
         case 4: return world.held.isEmpty ? nil : .capture(vendor: vendor, transaction: world.held[code % world.held.count])
         case 5: return world.held.isEmpty ? nil : .void(vendor: vendor, transaction: world.held[code % world.held.count])
-        case 6: return .transfer(from: user, to: other, currency: .usd, amount: amount)
+        case 6:
+            if code % 4 == 3 {
+                return .returnFunds(payout: "r\(step)", user: user, currency: .usd, amount: amount, method: .bankDebit, representative: "rep")
+            }
+            return .transfer(from: user, to: other, currency: .usd, amount: amount)
         case 7: return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
         case 8:
             if code % 3 == 0, !world.pending.isEmpty { return .clearFunds(funding: world.pending[code % world.pending.count]) }
