@@ -323,6 +323,7 @@ final class Folder {
     private var royaltyTotals = RecordCache<[RoyaltyCurrencyTotal]>(prefix: "rs/")
     private var fundings = RecordCache<FundingCase>(prefix: "fund/")
     private var disputes = RecordCache<DisputeCase>(prefix: "dsp/")
+    private var payouts = RecordCache<PayoutCase>(prefix: "pay/")
     /// Keys the batch deletes once its puts are done: the queue entries of fundings cleared or
     /// failed and of disputes resolved (`open/…`). Nothing in the fold reads the queues, so a
     /// queue entry put by the batch before (maybe not committed yet) needs no lookup here.
@@ -383,6 +384,7 @@ final class Folder {
             royaltyTotals.continuing(previous.royaltyTotals)
             fundings.continuing(previous.fundings)
             disputes.continuing(previous.disputes)
+            payouts.continuing(previous.payouts)
         } else {
             checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
@@ -424,6 +426,7 @@ final class Folder {
         royaltyTotals.write(into: &appended)
         fundings.write(into: &appended)
         disputes.write(into: &appended)
+        payouts.write(into: &appended)
         for model in Keys.models {
             appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
@@ -840,8 +843,15 @@ final class Folder {
         case .fundsFailed(let failed):
             try settleFunding(failed.funding, user: failed.user, status: .failed, time: failed.timeMilliseconds)
 
-        case .contentRegistered, .tokensTransferred, .referralPolicySet, .fundsReturned:
-            // Their postings are all they change (balances and history, below).
+        case .fundsReturned(let returned):
+            let created = payouts.create(returned.payout, PayoutCase(
+                payout: returned.payout, user: returned.user, currency: returned.currency, amount: returned.amount,
+                method: returned.method, representative: returned.representative,
+                returnedAtMilliseconds: returned.timeMilliseconds, sequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: payouts.prefix, id: returned.payout)) }
+            logEntries.append(key: { $0.append(Keys.userPayouts(returned.user)); $0.number(sequence) }, value: Array(returned.payout.utf8))
+
+        case .contentRegistered, .tokensTransferred, .referralPolicySet:
             break
         }
     }
@@ -1046,6 +1056,7 @@ final class Folder {
         case "txn/": return "transaction \(id) created twice"
         case "fund/": return "funding \(id) added twice"
         case "dsp/": return "dispute \(id) opened twice"
+        case "pay/": return "payout \(id) made twice"
         default: return "\(prefix)\(id) created twice"
         }
     }
@@ -1053,7 +1064,7 @@ final class Folder {
     /// `createdTwice` for a record's whole key (`<prefix><id>`).
     static func createdTwice(key: [UInt8]) -> String {
         let text = String(decoding: key, as: UTF8.self)
-        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/"] where text.hasPrefix(prefix) {
+        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/", "pay/"] where text.hasPrefix(prefix) {
             return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
         }
         return "\(text) created twice"

@@ -33,11 +33,13 @@ import Ledger
 // | `re/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the event's `[RoyaltyEntry]`, tag 0xB6 | royalties |
 // | `fund/<funding>` | `FundingView`, binary, tag 0xBA | cases |
 // | `dsp/<dispute>` | `DisputeView`, binary, tag 0xBB | cases |
+// | `pay/<payout>` | `PayoutCase`, binary, tag 0xBC | cases |
 // | `open/funds` 0 `<seq>` | the funding ID added at seq, while it is pending (deleted once cleared or failed) | cases |
 // | `open/disputes` 0 `<seq>` | the dispute ID opened at seq, while it is open (deleted once resolved) | cases |
 // | `uf/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the funding added at its seq | cases |
 // | `ud/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute opened at its seq | cases |
 // | `vd/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute of the vendor's sale opened at its seq | cases |
+// | `up/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the payout made at its seq | cases |
 enum Keys {
     static let models = ["balances", "cases", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")
@@ -76,6 +78,7 @@ enum Keys {
     static let openDisputes = "open/disputes"
     static func userFundings(_ user: String) -> String { "uf/" + user }
     static func userDisputes(_ user: String) -> String { "ud/" + user }
+    static func userPayouts(_ user: String) -> String { "up/" + user }
     static func vendorDisputes(_ vendor: String) -> String { "vd/" + vendor }
 }
 

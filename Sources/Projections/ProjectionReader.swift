@@ -155,6 +155,10 @@ public struct ProjectionReader {
         try record(DisputeCase.self, "dsp/" + dispute)
     }
 
+    public func payout(_ payout: String) throws -> PayoutCase? {
+        try record(PayoutCase.self, "pay/" + payout)
+    }
+
     /// The offline fundings still pending, oldest first: those added after sequence `after`.
     public func pendingFundings(after: UInt64? = nil, limit: Int = 50) throws -> FundingQueuePage {
         let page = try queue(Keys.pendingFundings, after: after, limit: limit) { try funding(named: $0, in: Keys.pendingFundings) }
@@ -187,6 +191,17 @@ public struct ProjectionReader {
             try funding(named: String(decoding: value, as: UTF8.self), in: list)
         }
         return FundingPage(fundings: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The user's payouts, newest first: those made before sequence `before` (all when nil).
+    public func payouts(user: String, before: UInt64? = nil, limit: Int = 100) throws -> PayoutPage {
+        let list = Keys.userPayouts(user)
+        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value in
+            let id = String(decoding: value, as: UTF8.self)
+            guard let view = try payout(id) else { throw MalformedRecord(key: list, reason: "names payout \(id), which has no record") }
+            return view
+        }
+        return PayoutPage(payouts: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }
 
     /// The user's disputes, newest first: those opened before sequence `before` (all when nil).
@@ -367,7 +382,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

@@ -29,6 +29,7 @@ enum ViewRecordTag {
     static let royaltyEntries: UInt8 = 0xB6
     static let funding: UInt8 = 0xBA
     static let dispute: UInt8 = 0xBB
+    static let payout: UInt8 = 0xBC
 }
 
 /// A stored read-model record that cannot be decoded.
@@ -354,6 +355,28 @@ extension FundingCase: ViewRecord {
     }
 }
 
+extension PayoutCase: ViewRecord {
+    static var tag: UInt8 { ViewRecordTag.payout }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(payout)
+        writer.string(user)
+        currency.write(to: &writer)
+        writer.signed(amount)
+        writer.string(method.rawValue)
+        writer.string(representative)
+        writer.unsigned(returnedAtMilliseconds)
+        writer.unsigned(sequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            payout: try reader.string(), user: try reader.string(), currency: try reader.currency(), amount: try reader.signed(),
+            method: try reader.rawEnum(FundingMethod.self), representative: try reader.string(),
+            returnedAtMilliseconds: try reader.unsigned(), sequence: try reader.unsigned())
+    }
+}
+
 extension DisputeCase: ViewRecord {
     static var tag: UInt8 { ViewRecordTag.dispute }
 
@@ -412,6 +435,7 @@ enum ViewRecordDump {
         if text.hasPrefix("re/") { return try written([RoyaltyEntry].self) { $1.array($0) { $1.writeJSON(to: &$0) } } }
         if text.hasPrefix("fund/") { return try show(FundingCase.self) }
         if text.hasPrefix("dsp/") { return try show(DisputeCase.self) }
+        if text.hasPrefix("pay/") { return try show(PayoutCase.self) }
         return nil
     }
 }

@@ -241,6 +241,21 @@ public struct FundingCase: Sendable, Codable, Equatable {
     public var updatedAtSequence: UInt64
 }
 
+/// Read model 7 (customer-service cases): tokens paid back out of a user's wallet, from
+/// `FundsReturned` (it never changes after).
+public struct PayoutCase: Sendable, Codable, Equatable {
+    public var payout: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    /// How the money went back (usually the way it came in).
+    public var method: FundingMethod
+    public var representative: String
+    public var returnedAtMilliseconds: UInt64
+    /// The sequence of `FundsReturned`.
+    public var sequence: UInt64
+}
+
 /// Where a dispute stands: `open` until a `DisputeResolved` refunds or rejects it.
 public enum DisputeStatus: String, Sendable, Codable, Equatable {
     case open, refunded, rejected
@@ -299,6 +314,13 @@ public struct CaseBacklog: Sendable, Equatable {
 /// nil on the last page.
 public struct FundingPage: Sendable, Codable, Equatable {
     public var fundings: [FundingCase]
+    public var nextBefore: UInt64?
+}
+
+/// A page of a user's payouts, newest first. Pass `nextBefore` as `before` for the next page;
+/// nil on the last page.
+public struct PayoutPage: Sendable, Codable, Equatable {
+    public var payouts: [PayoutCase]
     public var nextBefore: UInt64?
 }
 

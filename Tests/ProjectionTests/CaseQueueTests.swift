@@ -149,4 +149,40 @@ struct CaseQueueTests {
         #expect(live.contains("dsp/d-3 = "))
         #expect(live == (try fixture.freshDump()))
     }
+
+    @Test("each payout has a record and is listed with the user's, newest first, paged; its history entry says where the money went",
+          arguments: [1, 64])
+    func payouts(batchEvents: Int) async throws {
+        let fixture = try ProjectionFixture(batchEvents: batchEvents)
+        try await fixture.givenShopAndAlice()
+        try await fixture.givenUser("bob", funds: 300)
+        let first = try await fixture.run(.returnFunds(payout: "p-1", user: "alice", currency: Self.usd, amount: 100, method: .card, representative: "rep-1"))
+        try fixture.projections.catchUp()
+        fixture.clock.advance(seconds: 5)
+        let second = try await fixture.run(.returnFunds(payout: "p-2", user: "alice", currency: Self.usd, amount: 50, method: .bankDebit, representative: "rep-2"))
+        try await fixture.run(.returnFunds(payout: "p-3", user: "bob", currency: Self.usd, amount: 300, method: .check, representative: "rep-1"))
+        try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            let latest = try #require(try reader.payout("p-2"))
+            #expect(latest == PayoutCase(
+                payout: "p-2", user: "alice", currency: Self.usd, amount: 50, method: .bankDebit, representative: "rep-2",
+                returnedAtMilliseconds: fixture.clock.now, sequence: try #require(second.sequences?.lowerBound)))
+            #expect(try reader.payout("nobody") == nil)
+
+            let page = try reader.payouts(user: "alice", limit: 1)
+            #expect(page.payouts.map(\.payout) == ["p-2"])
+            #expect(page.nextBefore == second.sequences?.lowerBound)
+            let rest = try reader.payouts(user: "alice", before: page.nextBefore)
+            #expect(rest.payouts.map(\.payout) == ["p-1"])
+            #expect(rest.payouts.first?.sequence == first.sequences?.lowerBound)
+            #expect(rest.nextBefore == nil)
+            #expect(try reader.payouts(user: "bob").payouts.map(\.payout) == ["p-3"])
+            #expect(try reader.payouts(user: "carol").payouts.isEmpty)
+
+            let history = try reader.walletHistory(user: "bob", currency: Self.usd)
+            let entry = try #require(history.entries.first)
+            #expect(entry.eventType == "FundsReturned" && entry.amount == -300 && entry.counterparty == "funding")
+        }
+        #expect(try fixture.projections.canonicalDump() == (try fixture.freshDump()))
+    }
 }

@@ -109,6 +109,9 @@ struct RecordCodecTests {
     static let fundingMinimal = FundingCase(
         funding: "f", user: "u", currency: .eur, amount: 0, method: .card, throughVendor: nil, status: .completed,
         addedAtMilliseconds: 0, settledAtMilliseconds: nil, sequence: 1, updatedAtSequence: 1)
+    static let payout = PayoutCase(
+        payout: "p-1", user: "alice", currency: .usd, amount: .max, method: .bankDebit, representative: "rep-1",
+        returnedAtMilliseconds: .max, sequence: 9)
     static let disputeFull = DisputeCase(
         dispute: "d-1", transaction: "tx-9", user: "alice", vendor: "shop", currency: .usd, price: 100, reserved: 85,
         unauthorized: true, reason: "never \"arrived\"", status: .refunded, decidedBy: "rule", representative: "rep-1",
@@ -133,6 +136,7 @@ struct RecordCodecTests {
             sample("royalty entries", entries), sample("royalty entries empty", [RoyaltyEntry]()),
             sample("funding full", fundingFull), sample("funding minimal", fundingMinimal),
             sample("dispute full", disputeFull), sample("dispute minimal", disputeMinimal),
+            sample("payout", payout),
         ]
     }
 
@@ -163,6 +167,7 @@ struct RecordCodecTests {
         #expect(Self.entries.binaryBytes.first == 0xB6)
         #expect(Self.fundingFull.binaryBytes.first == 0xBA)
         #expect(Self.disputeFull.binaryBytes.first == 0xBB)
+        #expect(Self.payout.binaryBytes.first == 0xBC)
         #expect(Self.purchaseFull.binaryBytes == Self.purchaseFull.binaryBytes)
     }
 
@@ -295,6 +300,7 @@ struct RecordCodecTests {
         #expect(try ViewRecordDump.json(prefix: "re/label", Self.entries.binaryBytes, encoder) == json(Self.entries))
         #expect(try ViewRecordDump.json(prefix: "fund/chk-1", Self.fundingFull.binaryBytes, encoder) == json(Self.fundingFull))
         #expect(try ViewRecordDump.json(prefix: "dsp/d-1", Self.disputeFull.binaryBytes, encoder) == json(Self.disputeFull))
+        #expect(try ViewRecordDump.json(prefix: "pay/p-1", Self.payout.binaryBytes, encoder) == json(Self.payout))
         #expect(try ViewRecordDump.json(prefix: "open/funds", Array("chk-1".utf8), encoder) == nil)
         #expect(try ViewRecordDump.json(prefix: "pu/alice", Array("tx-1".utf8), encoder) == nil)
         #expect(throws: MalformedRecord.self) { _ = try ViewRecordDump.json(prefix: "user/alice", [0xB1], encoder) }
