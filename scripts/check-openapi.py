@@ -516,6 +516,26 @@ def scenario(c, admin_key, auditor_key):
     c.request("POST", "/v1/admin/credit-lines", {"user": x["user"], "currency": "USD", "limit": -1}, headers=admin, expect=422, label="negative credit line")
     c.request("POST", "/v1/admin/funds", {"user": x["user"], "currency": "USD", "amount": 300, "method": "providerIssue"}, headers=admin, expect=201)
     c.request("POST", "/v1/admin/funds", {"user": x["user"], "currency": "USD", "amount": 300, "method": "phone", "throughVendor": vendor_a.vendor}, headers=admin, expect=201, label="funds by phone through a vendor")
+    # Paying tokens back: the wallet's own balance only, never by providerIssue, a payout ID once.
+    payout_id = "pb-" + run
+    _, paid, _, _ = c.request("POST", "/v1/admin/payouts", {"payout": payout_id, "user": x["user"], "currency": "USD", "amount": 120,
+                                                           "method": "bankDebit", "representative": "rep-1"}, headers=admin, expect=201)
+    c.request("POST", "/v1/admin/payouts", {"payout": payout_id, "user": x["user"], "currency": "USD", "amount": 120,
+                                            "method": "bankDebit", "representative": "rep-1"}, headers=admin, expect=409, label="the same payout again")
+    c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 10**15, "method": "card",
+                                            "representative": "rep-1"}, headers=admin, expect=422, label="pay back more than the wallet holds")
+    c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 1, "method": "providerIssue",
+                                            "representative": "rep-1"}, headers=admin, expect=422, label="pay back by providerIssue")
+    c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 1, "method": "card"}, headers=admin, expect=400,
+              label="pay back without a representative")
+    c.request("POST", "/v1/admin/payouts", {"user": "u_nosuch", "currency": "USD", "amount": 1, "method": "card",
+                                            "representative": "rep-1"}, headers=admin, expect=422, label="pay back an unknown user")
+    if isinstance(paid, dict):
+        c.request("GET", f"/v1/admin/payouts/{payout_id}?minSequence={paid['sequence']}", headers=admin, expect=200)
+        c.request("GET", f"/v1/admin/users/{x['user']}/payouts?minSequence={paid['sequence']}", headers=admin, expect=200, label="a user's payouts")
+        c.request("GET", f"/v1/me/payouts?minSequence={paid['sequence']}&limit=5", headers=ux, expect=200, label="own payouts")
+    c.request("GET", "/v1/admin/payouts/p_nosuch", headers=admin, expect=404, label="an unknown payout")
+    c.request("GET", "/v1/admin/users/u_nosuch/payouts", headers=admin, expect=404, label="payouts of an unknown user")
     _, lot, _, _ = c.request("POST", "/v1/admin/incentives", {"user": x["user"], "currency": "USD", "amount": 75, "vendors": [vendor_a.vendor],
                                                                "expiresAtMilliseconds": int(time.time() * 1000) + 3600000}, headers=admin, expect=201)
     if isinstance(lot, dict):

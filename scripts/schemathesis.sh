@@ -153,7 +153,7 @@ PY
 
 # Data for schemathesis to find: a vendor (which it signs as), content with a royalty, a user
 # (whose session it uses for the userSession scheme, renewed on 401) who bought it, and that
-# user's pending cheque and dispute of the purchase.
+# user's pending cheque, dispute of the purchase and a payout.
 st_password="schemathesis-password"
 if ! setup=$(cd "$work" && TALLY_ST_VENDOR_SECRET=00 python3 - "$base" "$admin_key" "$st_password" <<'PY'
 import json, secrets, sys, urllib.request
@@ -191,14 +191,15 @@ bought = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content"
 # A case of each kind for customer service's queues and lookups to answer with.
 pending = call("POST", "/v1/me/funds", {"currency": "USD", "amount": 500, "method": "check"}, session)
 dispute = call("POST", "/v1/me/disputes", {"transaction": bought["transaction"], "reason": "schemathesis"}, session)
+payout = call("POST", "/v1/admin/payouts", {"user": user["user"], "currency": "USD", "amount": 100, "method": "card", "representative": "st-rep"}, admin)
 print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"],
-      pending["funding"], dispute["dispute"])
+      pending["funding"], dispute["dispute"], payout["payout"])
 PY
 ); then
     failed+=("schemathesis data setup")
-    setup="- 00 - - - - - - -"
+    setup="- 00 - - - - - - - -"
 fi
-read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute <<<"$setup"
+read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute st_payout <<<"$setup"
 export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
@@ -221,6 +222,7 @@ extract_selector = "/session"
 "path.holder" = "st-author"
 "path.funding" = "$st_funding"
 "path.dispute" = "$st_dispute"
+"path.payout" = "$st_payout"
 
 [[operations]]
 include-operation-id = "erasePerson"

@@ -42,7 +42,7 @@ public struct APIError: Error, Sendable {
         switch rejection.rule {
         case .unknownTransaction, .unknownDispute, .unknownFunding, .unknownContent, .unknownIncentive, .unknownLimit:
             status = .notFound
-        case .accountExists, .walletExists, .memberExists, .vendorExists, .contentExists, .disputeExists, .incentiveExists:
+        case .accountExists, .walletExists, .memberExists, .vendorExists, .contentExists, .disputeExists, .incentiveExists, .payoutExists:
             status = .conflict
         default:
             status = .unprocessableContent

@@ -100,6 +100,29 @@ struct AdminFundsBody: Codable, Sendable {
     var throughVendor: String?
 }
 
+/// `POST /v1/admin/payouts`: tokens paid back out of a user's wallet. `payout` is the caller's
+/// own ID for it (the server makes one when absent): sent again after a lost answer, the same ID
+/// is refused (409 `ledger/payout-exists`) rather than paying twice.
+struct AdminPayoutBody: Codable, Sendable {
+    var payout: String?
+    var user: String
+    var currency: Currency
+    var amount: Int64
+    var method: FundingMethod
+    var representative: String
+}
+
+/// The answer to an accepted payout.
+struct PayoutMade: Codable, Sendable {
+    var payout: String
+    var user: String
+    var currency: String
+    var amount: Int64
+    var method: String
+    var representative: String
+    var sequence: UInt64
+}
+
 struct ResolveBody: Codable, Sendable {
     var refund: Bool
     var representative: String
@@ -149,9 +172,11 @@ struct AdminController: Sendable {
         admin.post("credit-lines") { request, _ in try await creditLine(request) }
         admin.post("funds") { request, _ in try await addFunds(request) }
         admin.get("funds") { request, _ in try await queue(request) { try $0.pendingFundings(after: $1, limit: $2) } }
-        admin.get("funds/:funding") { request, context in try await funding(request, context) }
+        admin.get("funds/:funding") { request, context in try await caseRecord(request, context, "funding") { try $0.funding($1) } }
         admin.get("disputes") { request, _ in try await queue(request) { try $0.openDisputes(after: $1, limit: $2) } }
-        admin.get("disputes/:dispute") { request, context in try await dispute(request, context) }
+        admin.get("disputes/:dispute") { request, context in try await caseRecord(request, context, "dispute") { try $0.dispute($1) } }
+        admin.post("payouts") { request, _ in try await returnFunds(request) }
+        admin.get("payouts/:payout") { request, context in try await caseRecord(request, context, "payout") { try $0.payout($1) } }
         admin.post("funds/:funding/clear") { request, context in try await settleFunds(request, context, clear: true) }
         admin.post("funds/:funding/fail") { request, context in try await settleFunds(request, context, clear: false) }
         admin.post("incentives") { request, _ in try await issueIncentive(request) }
@@ -164,6 +189,7 @@ struct AdminController: Sendable {
         admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
         admin.get("users/:user/funds") { request, context in try await userList(request, context) { try $0.fundings(user: $1, before: $2, limit: $3) } }
         admin.get("users/:user/disputes") { request, context in try await userList(request, context) { try $0.disputes(user: $1, before: $2, limit: $3) } }
+        admin.get("users/:user/payouts") { request, context in try await userList(request, context) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
         admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
         admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
@@ -266,7 +292,8 @@ struct AdminController: Sendable {
         }
         guard let money else { throw APIError.notFound("user") }
         if !money.isEmpty && body.evenWithMoney != true {
-            throw APIError(.conflict, "account-holds-money", "The account still holds or owes money; return it first, or erase evenWithMoney",
+            throw APIError(.conflict, "account-holds-money",
+                           "The account still holds or owes money; pay it back first (POST /v1/admin/payouts), or erase evenWithMoney",
                            detail: money.joined(separator: ", "))
         }
         try api.identity.erase(user: user)
@@ -325,6 +352,20 @@ struct AdminController: Sendable {
             funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method, throughVendor: body.throughVendor))
         return try JSONResponse.make(
             FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
+    }
+
+    /// Tokens paid back out of a user's wallet (a redemption, or emptying an account before its
+    /// holder is erased), recorded once the money has been sent by `method`.
+    func returnFunds(_ request: Request) async throws -> Response {
+        let body = try await body(AdminPayoutBody.self, request)
+        let payout = body.payout ?? TallyAPI.newID("p_")
+        let result = try await api.execute(.returnFunds(
+            payout: payout, user: body.user, currency: body.currency, amount: body.amount, method: body.method,
+            representative: body.representative))
+        api.logger.notice("payout", metadata: ["payout": "\(payout)", "user": "\(body.user)", "representative": "\(body.representative)"])
+        return try JSONResponse.make(PayoutMade(
+            payout: payout, user: body.user, currency: body.currency.code, amount: body.amount, method: body.method.rawValue,
+            representative: body.representative, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
     func settleFunds(_ request: Request, _ context: TallyContext, clear: Bool) async throws -> Response {
@@ -416,16 +457,13 @@ struct AdminController: Sendable {
         return try await api.snapshot(request, missing: "queue") { try read($0, after, limit) }
     }
 
-    func funding(_ request: Request, _ context: TallyContext) async throws -> Response {
+    /// One case (a funding, a dispute, a payout) named by the path's `parameter`; 404 when none.
+    func caseRecord<Record: Codable & Sendable>(
+        _ request: Request, _ context: TallyContext, _ parameter: String, _ read: (ProjectionReader, String) throws -> Record?
+    ) async throws -> Response {
         try api.requireAdmin(request)
-        let funding = try context.parameters.require("funding")
-        return try await api.snapshot(request, missing: "funding") { try $0.funding(funding) }
-    }
-
-    func dispute(_ request: Request, _ context: TallyContext) async throws -> Response {
-        try api.requireAdmin(request)
-        let dispute = try context.parameters.require("dispute")
-        return try await api.snapshot(request, missing: "dispute") { try $0.dispute(dispute) }
+        let id = try context.parameters.require(parameter)
+        return try await api.snapshot(request, missing: parameter) { try read($0, id) }
     }
 
     /// A queue's page: entries after the sequence `after` (from the first when absent), at most `limit`.

@@ -74,6 +74,8 @@ struct ConsoleController {
     }
 
     static let methods = FundingMethod.allCases.map { ($0.rawValue, WebController.methodName($0)) }
+    /// The ways money can go back (not `providerIssue`, which is no way money travels).
+    static let payoutMethods = FundingMethod.allCases.filter { $0 != .providerIssue }.map { ($0.rawValue, WebController.methodName($0)) }
 
     static let actions: [Action] = [
         Action(name: "find-account", title: "Find a caller's account by login name", inputs: [.text("login", label: "Login name")],
@@ -94,6 +96,9 @@ struct ConsoleController {
         },
         Action(name: "user-disputes", title: "A user's disputes", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
             ("/v1/admin/users/\(try id(form, "user"))/disputes", nil)
+        },
+        Action(name: "user-payouts", title: "Money paid back to a user", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
+            ("/v1/admin/users/\(try id(form, "user"))/payouts", nil)
         },
         Action(name: "open-account", title: "Open an account for a caller",
                inputs: [.text("login", label: "Login"), .text("password", label: "First password"), .text("name", label: "Name"),
@@ -133,6 +138,20 @@ struct ConsoleController {
         },
         Action(name: "fail-funds", title: "Fail pending funds", inputs: [.text("funding", label: "Funding ID")], method: .post) { form, _ in
             ("/v1/admin/funds/\(try id(form, "funding"))/fail", [:])
+        },
+        Action(name: "pay-back", title: "Pay a user's tokens back (once the money is sent; the wallet's own balance only)",
+               inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,
+                        .choice("method", label: "Sent by", options: payoutMethods),
+                        .optional("payout", label: "Payout ID (your reference; a second payout with it is refused)")],
+               method: .post) { form, representative in
+            let currency = try form.currency("currency")
+            var body: [String: Any] = ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency),
+                                       "method": try form.text("method"), "representative": representative]
+            if form.optional("payout") != nil { body["payout"] = try id(form, "payout") }
+            return ("/v1/admin/payouts", body)
+        },
+        Action(name: "payout", title: "One payout", inputs: [.text("payout", label: "Payout ID")], method: .get) { form, _ in
+            ("/v1/admin/payouts/\(try id(form, "payout"))", nil)
         },
         Action(name: "credit-line", title: "Approve a credit line",
                inputs: [.text("user", label: "User ID"), .amount("limit", label: "Limit"), .currency], method: .post) { form, _ in

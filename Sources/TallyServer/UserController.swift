@@ -19,7 +19,8 @@ struct UserController: Sendable {
         me.get("wallets") { request, _ in try await wallets(request) }
         me.post("wallets") { request, _ in try await openWallet(request) }
         me.post("funds") { request, _ in try await addFunds(request) }
-        me.get("funds") { request, _ in try await fundings(request) }
+        me.get("funds") { request, _ in try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3) } }
+        me.get("payouts") { request, _ in try await ownList(request) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         me.get("purchases") { request, _ in try await purchases(request) }
         me.post("purchases/:transaction/access") { request, context in try await access(request, context) }
         me.get("history/:currency") { request, context in try await history(request, context) }
@@ -28,7 +29,7 @@ struct UserController: Sendable {
         me.post("limits/remove") { request, _ in try await setLimit(request, remove: true) }
         me.post("transfers") { request, _ in try await transfer(request) }
         me.post("disputes") { request, _ in try await dispute(request) }
-        me.get("disputes") { request, _ in try await disputes(request) }
+        me.get("disputes") { request, _ in try await ownList(request) { try $0.disputes(user: $1, before: $2, limit: $3) } }
         me.post("members") { request, _ in try await addMember(request) }
         me.delete("members/:member") { request, context in try await removeMember(request, context) }
         me.post("purchase-token") { request, _ in try await purchaseToken(request) }
@@ -219,16 +220,13 @@ struct UserController: Sendable {
         return try await api.snapshot(request, missing: "account") { try PurchaseSummary.page($0, user: session.user, before: before, limit: limit) }
     }
 
-    func fundings(_ request: Request) async throws -> Response {
+    /// One of the account's own lists (fundings, payouts, disputes), newest first, paged.
+    func ownList<Page: Codable & Sendable>(
+        _ request: Request, _ read: (ProjectionReader, String, UInt64?, Int) throws -> Page
+    ) async throws -> Response {
         let session = try api.authenticateUser(request)
         let (before, limit) = try Self.page(request)
-        return try await api.snapshot(request, missing: "account") { try $0.fundings(user: session.user, before: before, limit: limit) }
-    }
-
-    func disputes(_ request: Request) async throws -> Response {
-        let session = try api.authenticateUser(request)
-        let (before, limit) = try Self.page(request)
-        return try await api.snapshot(request, missing: "account") { try $0.disputes(user: session.user, before: before, limit: limit) }
+        return try await api.snapshot(request, missing: "account") { try read($0, session.user, before, limit) }
     }
 
     /// `before` and `limit` (1 to 500, default 100) of a paged read.

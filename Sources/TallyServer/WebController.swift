@@ -128,6 +128,7 @@ struct WebController {
             .get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? "") + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
         let fundings = try await call(.get, "/v1/me/funds?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let disputes = try await call(.get, "/v1/me/disputes?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        let payouts = try await call(.get, "/v1/me/payouts?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
         let listed = (purchases.json as? [String: Any])?["data"] as? [String: Any]
         let list = listed?["purchases"] as? [[String: Any]] ?? []
@@ -144,7 +145,8 @@ struct WebController {
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderCases(
             &html, fundings: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
-            disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [])
+            disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [],
+            payouts: ((payouts.json as? [String: Any])?["data"] as? [String: Any])?["payouts"] as? [[String: Any]] ?? [])
         renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
@@ -184,21 +186,12 @@ struct WebController {
         html.raw("</section>")
     }
 
-    /// What is waiting on customer service: the account's offline funds not yet cleared, and
-    /// its disputes (the last 100, open or decided). Nothing when there is neither.
-    private func renderCases(_ html: inout HTML, fundings: [[String: Any]], disputes: [[String: Any]]) {
-        let pending = fundings.filter { $0["status"] as? String == "pending" }
-        if !pending.isEmpty {
-            html.raw("<section><h2>Funds waiting to clear</h2><table><tr><th>Added</th><th>Paid by</th><th>Amount</th></tr>")
-            for funding in pending {
-                let code = funding["currency"] as? String ?? ""
-                html.raw("<tr><td>"); html.text(Self.utcText(funding["addedAtMilliseconds"]))
-                html.raw("</td><td>"); html.text((funding["method"] as? String).flatMap(FundingMethod.init(rawValue:)).map(Self.methodName) ?? "")
-                html.raw("</td><td class=\"n\">"); html.text(Self.format(funding["amount"], Currency(code: code)) + " " + code)
-                html.raw("</td></tr>")
-            }
-            html.raw("</table></section>")
-        }
+    /// The account's business with customer service: its offline funds not yet cleared, its
+    /// disputes (the last 100, open or decided) and the money paid back to it (the last 100).
+    /// Nothing for a list that is empty.
+    private func renderCases(_ html: inout HTML, fundings: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]]) {
+        moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds",
+                   fundings.filter { $0["status"] as? String == "pending" })
         if !disputes.isEmpty {
             html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
             for dispute in disputes {
@@ -213,6 +206,24 @@ struct WebController {
             }
             html.raw("</table></section>")
         }
+        moneyTable(&html, "Paid back to you", columns: ("When", "Sent by"), time: "returnedAtMilliseconds", payouts)
+    }
+
+    /// A table of money moved by a method (funds waiting to clear, payouts): when, how, how much.
+    /// Nothing when there are no rows.
+    private func moneyTable(_ html: inout HTML, _ title: String, columns: (time: String, method: String), time: String, _ rows: [[String: Any]]) {
+        guard !rows.isEmpty else { return }
+        html.raw("<section><h2>"); html.text(title)
+        html.raw("</h2><table><tr><th>"); html.text(columns.time); html.raw("</th><th>"); html.text(columns.method)
+        html.raw("</th><th>Amount</th></tr>")
+        for row in rows {
+            let code = row["currency"] as? String ?? ""
+            html.raw("<tr><td>"); html.text(Self.utcText(row[time]))
+            html.raw("</td><td>"); html.text((row["method"] as? String).flatMap(FundingMethod.init(rawValue:)).map(Self.methodName) ?? "")
+            html.raw("</td><td class=\"n\">"); html.text(Self.format(row["amount"], Currency(code: code)) + " " + code)
+            html.raw("</td></tr>")
+        }
+        html.raw("</table></section>")
     }
 
     private func renderPurchases(_ html: inout HTML, _ purchases: [[String: Any]], csrf: String, older: String?) {

@@ -57,4 +57,57 @@ struct ErasureTests {
             #expect(try await client.admin(.post, "/v1/admin/users/u_none/erase").status == .notFound)
         }
     }
+
+    @Test("customer service pays a wallet back (once per payout ID, never more than it holds); the user and customer service see the payout; the emptied account is erased without an override")
+    func payBackThenErase() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("yara", amount: 1_000)
+            let payout: [String: Any] = ["payout": "pb-1", "user": user.id, "currency": "USD", "amount": 400, "method": "card", "representative": "rep-7"]
+            #expect(try await client.user(user, .post, "/v1/admin/payouts", payout).status == .forbidden)
+            let paid = try await client.admin(.post, "/v1/admin/payouts", payout)
+            #expect(paid.status == .created, "\(paid.text)")
+            #expect(paid.json["payout"] as? String == "pb-1" && paid.json["amount"] as? Int == 400 && paid.json["method"] as? String == "card")
+            let sequence = try #require(paid.json["sequence"] as? Int)
+
+            // Sent again (an answer lost on the way): refused, and nothing more leaves.
+            let again = try await client.admin(.post, "/v1/admin/payouts", payout)
+            #expect(again.status == .conflict && again.problemType == "ledger/payout-exists", "\(again.text)")
+            var more = payout
+            more["payout"] = "pb-2"
+            more["amount"] = 601
+            let tooMuch = try await client.admin(.post, "/v1/admin/payouts", more)
+            #expect(tooMuch.status == .unprocessableContent && tooMuch.problemType == "ledger/insufficient-funds", "\(tooMuch.text)")
+            #expect(tooMuch.json["headroom"] as? Int == 600 && tooMuch.json["field"] as? String == "amount", "\(tooMuch.text)")
+            more["amount"] = 1
+            more["method"] = "providerIssue"
+            let byIssue = try await client.admin(.post, "/v1/admin/payouts", more)
+            #expect(byIssue.problemType == "ledger/payout-method-not-allowed" && byIssue.json["field"] as? String == "method", "\(byIssue.text)")
+            more["method"] = "card"
+            more["balance"] = 0
+            #expect(try await client.admin(.post, "/v1/admin/payouts", more).problemType == "unknown-field")
+            more["balance"] = nil
+
+            // Both sides see it once the read models reach it.
+            let own = try await client.user(user, .get, "/v1/me/payouts?minSequence=\(sequence)")
+            let listed = try #require((own.json["data"] as? [String: Any])?["payouts"] as? [[String: Any]], "\(own.text)")
+            #expect(listed.map { $0["payout"] as? String } == ["pb-1"])
+            #expect(listed.first?["representative"] as? String == "rep-7" && listed.first?["amount"] as? Int == 400)
+            let record = try await client.admin(.get, "/v1/admin/payouts/pb-1?minSequence=\(sequence)")
+            #expect(record.status == .ok && (record.json["data"] as? [String: Any])?["user"] as? String == user.id, "\(record.text)")
+            #expect(try await client.admin(.get, "/v1/admin/payouts/pb-none").status == .notFound)
+            let theirs = try await client.admin(.get, "/v1/admin/users/\(user.id)/payouts?minSequence=\(sequence)")
+            #expect(((theirs.json["data"] as? [String: Any])?["payouts"] as? [[String: Any]])?.count == 1, "\(theirs.text)")
+            #expect(try await client.admin(.get, "/v1/admin/users/u_none/payouts").status == .notFound)
+
+            // The erasure refusal says how to empty the account; once emptied, no override is needed.
+            let holdsMoney = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            #expect(holdsMoney.status == .conflict && (holdsMoney.json["title"] as? String)?.contains("/v1/admin/payouts") == true, "\(holdsMoney.text)")
+            more["amount"] = 600
+            #expect(try await client.admin(.post, "/v1/admin/payouts", more).status == .created)
+            let erased = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            #expect(erased.status == .ok, "\(erased.text)")
+            _ = try harness.api.journal.verify()
+        }
+    }
 }

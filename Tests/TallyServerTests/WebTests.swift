@@ -129,6 +129,14 @@ struct WebTests {
             #expect(limited.status == .seeOther, "\(limited.text)")
             home = try await client.send(.get, try #require(limited.headers[.location]), headers: Self.cookie(session))
             #expect(home.text.contains("Per purchase: 5.00 USD") && home.text.contains("<td class=\"n\">10.00</td>"), "\(home.text)")
+            // Customer service pays 1.00 back by bank debit: the page lists it.
+            #expect(!home.text.contains("Paid back to you"))
+            let paidBack = try await client.admin(.post, "/v1/admin/payouts", [
+                "user": signup.json["user"] as! String, "currency": "USD", "amount": 100, "method": "bankDebit", "representative": "rep-1",
+            ])
+            #expect(paidBack.status == .created, "\(paidBack.text)")
+            home = try await client.send(.get, "/web?minSequence=\(paidBack.json["sequence"] as! Int)", headers: Self.cookie(session))
+            #expect(home.text.contains("Paid back to you") && home.text.contains("Bank debit") && home.text.contains("1.00 USD"), "\(home.text)")
 
             // A purchase at a vendor appears in the summary; the user opens it and disputes it.
             let vendor = try await client.registerVendor()
@@ -373,6 +381,17 @@ struct ConsoleTests {
             #expect(dorasFunds.status == .ok && dorasFunds.text.contains(funding) && dorasFunds.text.contains("&quot;cleared&quot;"), "\(dorasFunds.text)")
             let drained = try await client.send(.post, "/web/admin/pending-funds", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(drained.status == .ok && !drained.text.contains(funding), "\(drained.text)")
+            // Rita pays 5.00 back by cheque, under her own reference: recorded with her name; the same reference again is refused.
+            let payBack = [("csrf", csrf), ("user", user), ("amount", "5.00"), ("currency", "USD"), ("method", "check"), ("payout", "rita-1")]
+            let paid = try await client.send(.post, "/web/admin/pay-back", headers: headers, body: WebTests.form(payBack))
+            #expect(paid.status == .ok && paid.text.contains("&quot;representative&quot; : &quot;Rita&quot;"), "\(paid.text)")
+            let twice = try await client.send(.post, "/web/admin/pay-back", headers: headers, body: WebTests.form(payBack))
+            #expect(twice.status == .conflict && twice.text.contains("Refused by ledger rule 53"), "\(twice.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let dorasPayouts = try await client.send(.post, "/web/admin/user-payouts", headers: headers, body: WebTests.form([("csrf", csrf), ("user", user)]))
+            #expect(dorasPayouts.status == .ok && dorasPayouts.text.contains("rita-1") && dorasPayouts.text.contains("&quot;amount&quot; : 500"), "\(dorasPayouts.text)")
+            let onePayout = try await client.send(.post, "/web/admin/payout", headers: headers, body: WebTests.form([("csrf", csrf), ("payout", "rita-1")]))
+            #expect(onePayout.status == .ok && onePayout.text.contains("&quot;check&quot;"), "\(onePayout.text)")
 
             // An ID that would leave its path segment is refused before any request is made.
             let before = harness.api.journal.head
