@@ -738,7 +738,7 @@ enum EventJSONReader {
     static func fundsAdded(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> FundsAdded {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> FundsAdded in
             var funding: String?, user: String?, currency: Currency?, amount: Int64?, method: FundingMethod?, throughVendor: String?
-            var pending: Bool?, postings: [Posting]?, time: UInt64?
+            var pending: Bool?, postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
             var seen: UInt32 = 0
             var others: [JSONKey] = []
             if try cursor.openObject() {
@@ -747,6 +747,7 @@ enum EventJSONReader {
                     if cursor.key(key, is: "amount") { try JSONCursor.once(&seen, 1); amount = try cursor.int64() }
                     else if cursor.key(key, is: "currency") { try JSONCursor.once(&seen, 2); currency = try cursor.currency() }
                     else if cursor.key(key, is: "funding") { try JSONCursor.once(&seen, 4); funding = try cursor.string() }
+                    else if cursor.key(key, is: "idempotency") { try JSONCursor.once(&seen, 512); idempotency = try cursor.idempotency() }
                     else if cursor.key(key, is: "method") {
                         try JSONCursor.once(&seen, 8)
                         guard let value = FundingMethod(rawValue: try cursor.string()) else { throw JSONReadError(reason: "unknown funding method") }
@@ -765,7 +766,7 @@ enum EventJSONReader {
             }
             return FundsAdded(
                 funding: funding, user: user, currency: currency, amount: amount, method: method, throughVendor: throughVendor,
-                pending: pending, postings: postings, timeMilliseconds: time)
+                pending: pending, postings: postings, idempotency: idempotency, timeMilliseconds: time)
         }
     }
 

@@ -46,11 +46,13 @@ public final class Ledger: Sendable {
         if journal.head == 0 { _ = try? Self.upgradeWriteModel(journal.storage) }
     }
 
-    /// Decides and, if accepted, durably appends `command`. A vendor's command may carry an
-    /// idempotency key (scoped to that vendor): the same key with the same command returns the
-    /// first result; with a different command it is refused as `idempotencyConflict`.
-    public func execute(_ command: LedgerCommand, idempotencyKey: String? = nil) async throws -> LedgerResult {
-        let mark = try Self.mark(for: command, key: idempotencyKey)
+    /// Decides and, if accepted, durably appends `command`. A command that accepts one
+    /// (``LedgerCommand/acceptsIdempotencyKey``) may carry an idempotency key, unique within
+    /// its `scope` (``IdempotencyScope``; a vendor command's is always its vendor): the same key
+    /// with the same command returns the first result; with a different command it is refused
+    /// as `idempotencyConflict`.
+    public func execute(_ command: LedgerCommand, idempotencyKey: String? = nil, scope: String? = nil) async throws -> LedgerResult {
+        let mark = try Self.mark(for: command, key: idempotencyKey, scope: scope)
         let commit = try await journal.write(maxEvents: Self.commandEventsMax) { [mark] context -> JournalEffect<Decision> in
             var state = LedgerState(base: { key in try context.state(Array(key.utf8)) })
             if let mark, let seen = try state.idempotency(vendor: mark.vendor, key: mark.key) {
@@ -185,15 +187,34 @@ public final class Ledger: Sendable {
         case replay(firstSequence: UInt64)
     }
 
-    static func mark(for command: LedgerCommand, key: String?) throws -> IdempotencyMark? {
+    static func mark(for command: LedgerCommand, key: String?, scope: String? = nil) throws -> IdempotencyMark? {
         guard let key else { return nil }
-        guard let vendor = command.issuingVendor else {
-            throw LedgerRejection(.invalidIdentifier, "only vendor commands carry an idempotency key")
+        guard command.acceptsIdempotencyKey else {
+            throw LedgerRejection(.invalidIdentifier, "this command does not take an idempotency key", field: "idempotencyKey")
+        }
+        let vendor: String
+        if let issuing = command.issuingVendor {
+            // A vendor's keys are its own, whatever scope the caller names.
+            guard scope == nil || scope == issuing else {
+                throw LedgerRejection(.invalidIdentifier, "a vendor command's idempotency key is scoped to its vendor", field: "idempotencyKey")
+            }
+            vendor = issuing
+        } else {
+            guard let scope, scope == IdempotencyScope.customerService || Self.isUserScope(scope) else {
+                throw LedgerRejection(.invalidIdentifier, "an idempotency key needs the scope of a user (user:<account>) or of customer service", field: "idempotencyKey")
+            }
+            vendor = scope
         }
         guard !key.isEmpty, key.utf8.count <= Self.idempotencyKeyBytesMax, key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
             throw LedgerRejection(.invalidIdentifier, "Idempotency-Key must be 1 to 128 printable ASCII characters", field: "idempotencyKey")
         }
         return IdempotencyMark(vendor: vendor, key: key, requestDigest: try requestDigest(command))
+    }
+
+    static func isUserScope(_ scope: String) -> Bool {
+        guard scope.hasPrefix("user:") else { return false }
+        let account = scope.utf8.dropFirst(5)
+        return !account.isEmpty && account.count <= LedgerDecider.identifierBytesMax && account.allSatisfy(LedgerDecider.isIdentifierByte)
     }
 
     /// The idempotency digest of a request: SHA-256 (hex) of the command's canonical JSON

@@ -66,4 +66,25 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
             return nil
         }
     }
+
+    /// Whether the command's events record an idempotency mark, so that it can be sent with an
+    /// idempotency key: every vendor command, and the commands of users and customer service
+    /// that move money and would move it twice if sent twice (funds, transfers, payouts,
+    /// the provider's incentives).
+    public var acceptsIdempotencyKey: Bool {
+        if issuingVendor != nil { return true }
+        switch self {
+        case .addFunds, .transfer, .returnFunds, .issueIncentive: return true
+        default: return false
+        }
+    }
+}
+
+/// Who an idempotency key belongs to: keys are unique within a scope. A vendor command's scope
+/// is its vendor's ID; `user:<account>` and `service:admin` (customer service) are the scopes
+/// of user and customer-service requests. Neither holds a character a vendor ID may not, so
+/// no vendor's keys can meet them.
+public enum IdempotencyScope {
+    public static let customerService = "service:admin"
+    public static func user(_ account: String) -> String { "user:" + account }
 }

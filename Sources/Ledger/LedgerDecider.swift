@@ -113,7 +113,7 @@ struct LedgerDecider {
             try checkDebit(source, amount)
             return [.fundsAdded(FundsAdded(
                 funding: funding, user: user, currency: currency, amount: amount, method: method, throughVendor: throughVendor,
-                pending: method.isOffline, postings: postings, timeMilliseconds: time))]
+                pending: method.isOffline, postings: postings, idempotency: idempotency, timeMilliseconds: time))]
 
         case .clearFunds(let funding), .failFunds(let funding):
             guard let record = try state.funding(funding) else { throw LedgerRejection(.unknownFunding, "no funding \(funding)") }
@@ -149,7 +149,7 @@ struct LedgerDecider {
             try checkCredit(destination, amount)
             return [.fundsReturned(FundsReturned(
                 payout: payout, user: user, currency: currency, amount: amount, method: method, representative: representative,
-                postings: [Posting(debit: source, credit: destination, amount: amount)], timeMilliseconds: time))]
+                postings: [Posting(debit: source, credit: destination, amount: amount)], idempotency: idempotency, timeMilliseconds: time))]
 
         case .registerVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
             try identifier(vendor, "vendor")
@@ -268,7 +268,7 @@ struct LedgerDecider {
             }
             let postings = try deposit(amount, from: source, user: to, currency: currency)
             return [.tokensTransferred(TokensTransferred(
-                from: from, to: to, currency: currency, amount: amount, postings: postings, timeMilliseconds: time))]
+                from: from, to: to, currency: currency, amount: amount, postings: postings, idempotency: idempotency, timeMilliseconds: time))]
 
         case .openDispute(let dispute, let user, let transaction, let reason):
             try identifier(dispute, "dispute")

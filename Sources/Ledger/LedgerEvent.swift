@@ -3,6 +3,8 @@ import Journal
 
 /// Marks an event as the effect of a vendor's idempotent request.
 public struct IdempotencyMark: Sendable, Codable, Equatable {
+    /// The key's scope (``IdempotencyScope``): the vendor's ID for a vendor's request (hence the
+    /// name), `user:<account>` or `service:admin` for the others.
     public var vendor: String
     public var key: String
     /// SHA-256 of the request's canonical JSON, hex.
@@ -75,6 +77,8 @@ public struct FundsAdded: Sendable, Codable, Equatable {
     /// Offline funds stay pending until cleared.
     public var pending: Bool
     public var postings: [Posting]
+    /// The idempotent request that made it, if it was sent with an Idempotency-Key.
+    public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
 }
 
@@ -101,6 +105,8 @@ public struct FundsReturned: Sendable, Codable, Equatable {
     public var method: FundingMethod
     public var representative: String
     public var postings: [Posting]
+    /// The idempotent request that made it, if it was sent with an Idempotency-Key.
+    public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
 }
 
@@ -179,6 +185,8 @@ public struct TokensTransferred: Sendable, Codable, Equatable {
     public var currency: Currency
     public var amount: Int64
     public var postings: [Posting]
+    /// The idempotent request that made it, if it was sent with an Idempotency-Key.
+    public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
 }
 
@@ -295,6 +303,9 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseVoided(let event): return event.idempotency
         case .incentiveIssued(let event): return event.idempotency
         case .referralPolicySet(let event): return event.idempotency
+        case .fundsAdded(let event): return event.idempotency
+        case .tokensTransferred(let event): return event.idempotency
+        case .fundsReturned(let event): return event.idempotency
         default: return nil
         }
     }

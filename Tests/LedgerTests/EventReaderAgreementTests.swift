@@ -121,6 +121,8 @@ struct EventReaderAgreementTests {
                     Posting(debitName: "funding:\(text(&random)):\(currency.code)", creditName: "wallet:\(user)-w:\(currency.code)",
                             amount: Int64.random(in: 1...Int64.max, using: &random), currency: currency)
                 },
+                idempotency: Bool.random(using: &random)
+                    ? IdempotencyMark(vendor: "user:" + user, key: text(&random), requestDigest: text(&random)) : nil,
                 timeMilliseconds: time(&random)))
         case 3:
             return .accountOpened(AccountOpened(

@@ -29,7 +29,10 @@ struct EventSchemaTests {
         try await fixture.run(.clearFunds(funding: "chk"))
         try await fixture.run(.addFunds(funding: "bill", user: "alice", currency: .usd, amount: 30, method: .mailedBill))
         try await fixture.run(.failFunds(funding: "bill"))
-        try await fixture.run(.returnFunds(payout: "back-1", user: "alice", currency: .usd, amount: 15, method: .bankDebit, representative: "rep-9"))
+        try await fixture.run(.returnFunds(payout: "back-1", user: "alice", currency: .usd, amount: 15, method: .bankDebit, representative: "rep-9"),
+                              key: "payout-1", scope: IdempotencyScope.customerService)
+        try await fixture.run(.addFunds(funding: "keyed", user: "alice", currency: .usd, amount: 15, method: .card),
+                              key: "funds-1", scope: IdempotencyScope.user("alice"))
         try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("catalogued")), key: "content-1")
         let catalogued = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued")), key: "buy-1")
         try await fixture.run(.useEntitlement(user: "alice", transaction: catalogued.transaction!))
@@ -38,6 +41,7 @@ struct EventSchemaTests {
         let voided = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
         try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))
         try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 10))
+        try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 5), key: "gift-1", scope: IdempotencyScope.user("alice"))
         try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 25, issuer: "shop",
                                               expiresAtMilliseconds: fixture.clock.now + 60_000, vendors: ["shop"]), key: "promo-1")
         try await fixture.run(.issueIncentive(lot: "gift", user: "bob", currency: .usd, amount: 5, issuer: nil,

@@ -44,19 +44,19 @@ final class LedgerFixture {
     deinit { journal.close() }
 
     @discardableResult
-    func run(_ command: LedgerCommand, key: String? = nil) async throws -> LedgerResult {
-        try await ledger.execute(command, idempotencyKey: key)
+    func run(_ command: LedgerCommand, key: String? = nil, scope: String? = nil) async throws -> LedgerResult {
+        try await ledger.execute(command, idempotencyKey: key, scope: scope)
     }
 
     /// Runs a command that must be refused for `rule`; checks that nothing was appended and the
     /// write model did not change. Returns the rejection.
     @discardableResult
-    func reject(_ command: LedgerCommand, _ rule: LedgerRejection.Rule, key: String? = nil,
+    func reject(_ command: LedgerCommand, _ rule: LedgerRejection.Rule, key: String? = nil, scope: String? = nil,
                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> LedgerRejection? {
         let head = journal.head
         let before = try ledger.writeModel()
         do {
-            try await ledger.execute(command, idempotencyKey: key)
+            try await ledger.execute(command, idempotencyKey: key, scope: scope)
             Issue.record("expected \(rule.name), the command was accepted", sourceLocation: sourceLocation)
             return nil
         } catch let rejection as LedgerRejection {
