@@ -485,6 +485,14 @@ def scenario(c, admin_key, auditor_key):
         c.request("DELETE", f"/v1/me/members/{member['member']}", headers=ux, expect=200)
         c.request("DELETE", f"/v1/me/members/{member['member']}", headers=ux, expect=422, label="remove the member again")
     c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 100}, headers=ux, expect=201)
+    # A retried transfer with its Idempotency-Key is the first answer, byte for byte; another body with it is 422.
+    keyed = dict(ux, **{"Idempotency-Key": "transfer-" + run})
+    _, _, _, first_transfer = c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 7}, headers=keyed, expect=201, label="keyed transfer")
+    _, _, retry_headers, retried_transfer = c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 7}, headers=keyed, expect=201, label="keyed transfer again")
+    if retried_transfer != first_transfer or retry_headers.get("idempotent-replayed") != "true":
+        c.fail("a retried keyed transfer is not the first answer byte for byte")
+    c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 8}, headers=keyed, expect=422, label="keyed transfer, another body")
+    c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 8}, headers=dict(ux, **{"Idempotency-Key": "bad key"}), expect=400, label="transfer with an invalid key")
     c.request("POST", "/v1/me/transfers", {"toLogin": "nobody-" + run, "currency": "USD", "amount": 100}, headers=ux, expect=422, label="transfer to an unknown login")
     c.request("POST", "/v1/me/transfers", {"toLogin": y_login, "currency": "USD", "amount": 10**12}, headers=ux, expect=422, label="transfer beyond the funds")
 
@@ -522,6 +530,16 @@ def scenario(c, admin_key, auditor_key):
                                                            "method": "bankDebit", "representative": "rep-1"}, headers=admin, expect=201)
     c.request("POST", "/v1/admin/payouts", {"payout": payout_id, "user": x["user"], "currency": "USD", "amount": 120,
                                             "method": "bankDebit", "representative": "rep-1"}, headers=admin, expect=409, label="the same payout again")
+    keyed_admin = dict(admin, **{"Idempotency-Key": "payout-" + run})
+    for attempt in ("keyed payout", "keyed payout again"):
+        c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 3, "method": "card", "representative": "rep-1"},
+                  headers=keyed_admin, expect=201, label=attempt)
+    for path, body in (("/v1/admin/funds", {"user": x["user"], "currency": "USD", "amount": 5, "method": "phone"}),
+                       ("/v1/admin/incentives", {"user": x["user"], "currency": "USD", "amount": 5})):
+        headers = dict(admin, **{"Idempotency-Key": path.rsplit("/", 1)[1] + "-" + run})
+        c.request("POST", path, body, headers=headers, expect=201, label="keyed " + path)
+        c.request("POST", path, body, headers=headers, expect=201, label="keyed " + path + " again")
+    c.request("POST", "/v1/me/funds", {"currency": "USD", "amount": 5, "method": "card"}, headers=dict(ux, **{"Idempotency-Key": "funds-" + run}), expect=201, label="keyed funds")
     c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 10**15, "method": "card",
                                             "representative": "rep-1"}, headers=admin, expect=422, label="pay back more than the wallet holds")
     c.request("POST", "/v1/admin/payouts", {"user": x["user"], "currency": "USD", "amount": 1, "method": "providerIssue",

@@ -347,25 +347,38 @@ struct AdminController: Sendable {
     /// Funds recorded by customer service (a mailed check, a phone order, a provider issue).
     func addFunds(_ request: Request) async throws -> Response {
         let body = try await body(AdminFundsBody.self, request)
-        let funding = TallyAPI.newID("f_")
-        let result = try await api.execute(.addFunds(
-            funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method, throughVendor: body.throughVendor))
-        return try JSONResponse.make(
-            FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
+        let (key, scope) = (try api.optionalIdempotencyKey(request), IdempotencyScope.customerService)
+        return try await api.idempotently(scope: scope, key: key) {
+            let funding = TallyAPI.requestID("f_", scope: scope, key: key)
+            let result = try await api.execute(
+                .addFunds(funding: funding, user: body.user, currency: body.currency, amount: body.amount, method: body.method,
+                          throughVendor: body.throughVendor),
+                idempotencyKey: key, scope: scope)
+            return try JSONResponse.make(
+                FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
     }
 
     /// Tokens paid back out of a user's wallet (a redemption, or emptying an account before its
     /// holder is erased), recorded once the money has been sent by `method`.
     func returnFunds(_ request: Request) async throws -> Response {
         let body = try await body(AdminPayoutBody.self, request)
-        let payout = body.payout ?? TallyAPI.newID("p_")
-        let result = try await api.execute(.returnFunds(
-            payout: payout, user: body.user, currency: body.currency, amount: body.amount, method: body.method,
-            representative: body.representative))
-        api.logger.notice("payout", metadata: ["payout": "\(payout)", "user": "\(body.user)", "representative": "\(body.representative)"])
-        return try JSONResponse.make(PayoutMade(
-            payout: payout, user: body.user, currency: body.currency.code, amount: body.amount, method: body.method.rawValue,
-            representative: body.representative, sequence: result.sequences?.lowerBound ?? 0), status: .created)
+        let (key, scope) = (try api.optionalIdempotencyKey(request), IdempotencyScope.customerService)
+        return try await api.idempotently(scope: scope, key: key) {
+            let payout = body.payout ?? TallyAPI.requestID("p_", scope: scope, key: key)
+            let result = try await api.execute(
+                .returnFunds(payout: payout, user: body.user, currency: body.currency, amount: body.amount, method: body.method,
+                             representative: body.representative),
+                idempotencyKey: key, scope: scope)
+            if !result.replayed {
+                api.logger.notice("payout", metadata: ["payout": "\(payout)", "user": "\(body.user)", "representative": "\(body.representative)"])
+            }
+            return try JSONResponse.make(
+                PayoutMade(payout: payout, user: body.user, currency: body.currency.code, amount: body.amount, method: body.method.rawValue,
+                           representative: body.representative, sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
     }
 
     func settleFunds(_ request: Request, _ context: TallyContext, clear: Bool) async throws -> Response {
@@ -386,15 +399,19 @@ struct AdminController: Sendable {
 
     func issueIncentive(_ request: Request) async throws -> Response {
         let body = try await body(AdminIncentiveBody.self, request)
-        let lot = TallyAPI.newID("lot_")
-        let result = try await api.execute(.issueIncentive(
-            lot: lot, user: body.user, currency: body.currency, amount: body.amount, issuer: nil,
-            expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors))
-        return try JSONResponse.make(
-            IncentiveView(
-                lot: lot, customer: nil, user: body.user, currency: body.currency.code, amount: body.amount, issuer: "provider",
-                expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors, sequence: result.sequences?.lowerBound ?? 0),
-            status: .created)
+        let (key, scope) = (try api.optionalIdempotencyKey(request), IdempotencyScope.customerService)
+        return try await api.idempotently(scope: scope, key: key) {
+            let lot = TallyAPI.requestID("lot_", scope: scope, key: key)
+            let result = try await api.execute(
+                .issueIncentive(lot: lot, user: body.user, currency: body.currency, amount: body.amount, issuer: nil,
+                                expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors),
+                idempotencyKey: key, scope: scope)
+            return try JSONResponse.make(
+                IncentiveView(
+                    lot: lot, customer: nil, user: body.user, currency: body.currency.code, amount: body.amount, issuer: "provider",
+                    expiresAtMilliseconds: body.expiresAtMilliseconds, vendors: body.vendors, sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
     }
 
     func resolve(_ request: Request, _ context: TallyContext) async throws -> Response {

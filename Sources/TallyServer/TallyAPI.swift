@@ -184,10 +184,11 @@ public final class TallyAPI: Sendable {
     /// (``LedgerRejection/field``) names the request's field for it: `field` turns the command's
     /// name into the request's, or into nil where the request has no such field.
     func execute(
-        _ command: LedgerCommand, idempotencyKey: String? = nil, field requestField: (String) -> String? = TallyAPI.sameField
+        _ command: LedgerCommand, idempotencyKey: String? = nil, scope: String? = nil,
+        field requestField: (String) -> String? = TallyAPI.sameField
     ) async throws -> LedgerResult {
         do {
-            return try await ledger.execute(command, idempotencyKey: idempotencyKey)
+            return try await ledger.execute(command, idempotencyKey: idempotencyKey, scope: scope)
         } catch let rejection as LedgerRejection {
             throw FieldedRejection(rejection: rejection, field: rejection.field.flatMap(requestField))
         }
@@ -213,6 +214,35 @@ public final class TallyAPI: Sendable {
             throw APIError(.badRequest, "invalid-field", "Idempotency-Key must be 1 to 128 printable ASCII characters", field: "Idempotency-Key")
         }
         return key
+    }
+
+    /// The `Idempotency-Key` of a user's or customer service's write that moves money: optional,
+    /// checked as a vendor's when sent.
+    func optionalIdempotencyKey(_ request: Request) throws -> String? {
+        request.headers.value(of: .idempotencyKey) == nil ? nil : try idempotencyKey(request)
+    }
+
+    /// The ID a request creates (a funding, a payout, a lot): random; or, when the request has an
+    /// idempotency key, made from its scope and key, so that a retry is the same command and the
+    /// ledger answers it with the first result.
+    static func requestID(_ prefix: String, scope: String, key: String?) -> String {
+        guard let key else { return newID(prefix) }
+        return prefix + SHA256.hash(Array((scope + "\u{0}" + key).utf8)).hex.prefix(24)
+    }
+
+    /// Runs `body`, holding (scope, key) while it does when the request has a key (`exclusively`).
+    func idempotently<R>(scope: String, key: String?, _ body: () async throws -> R) async throws -> R {
+        guard let key else { return try await body() }
+        return try await exclusively(vendor: scope, key: key, body)
+    }
+
+    /// The headers of an answer to an idempotent request: the last sequence it appended, and
+    /// `Idempotent-Replayed: true` when this is a retry answered with the first result.
+    static func replayHeaders(_ result: LedgerResult) -> HTTPFields {
+        var headers: HTTPFields = [:]
+        if let last = result.sequences?.upperBound { headers[.tallySequence] = "\(last)" }
+        if result.replayed { headers[.idempotentReplay] = "true" }
+        return headers
     }
 
     /// Runs `body` while holding (vendor, key): a second request with the same key while the

@@ -313,10 +313,17 @@ struct UserController: Sendable {
         guard body.method != .providerIssue else {
             throw APIError.badField("method", "providerIssue is for customer service; pay by an online or offline method")
         }
-        let funding = TallyAPI.newID("f_")
-        let result = try await api.execute(.addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method))
-        return try JSONResponse.make(
-            FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result), status: .created)
+        let key = try api.optionalIdempotencyKey(request)
+        let scope = IdempotencyScope.user(session.user)
+        return try await api.idempotently(scope: scope, key: key) {
+            let funding = TallyAPI.requestID("f_", scope: scope, key: key)
+            let result = try await api.execute(
+                .addFunds(funding: funding, user: session.user, currency: body.currency, amount: body.amount, method: body.method),
+                idempotencyKey: key, scope: scope)
+            return try JSONResponse.make(
+                FundsView(funding: funding, currency: body.currency, amount: body.amount, method: body.method, result: result),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
     }
 
     func setLimit(_ request: Request, remove: Bool) async throws -> Response {
@@ -336,10 +343,16 @@ struct UserController: Sendable {
         guard let recipient = try api.credentials.login(name: body.toLogin), recipient.member == nil else {
             throw APIError(.unprocessableContent, "unknown-recipient", "No account has that login name", field: "toLogin")
         }
-        let result = try await api.execute(.transfer(from: user, to: recipient.user, currency: body.currency, amount: body.amount)) {
-            $0 == "to" ? "toLogin" : TallyAPI.sameField($0)
+        let key = try api.optionalIdempotencyKey(request)
+        let scope = IdempotencyScope.user(user)
+        return try await api.idempotently(scope: scope, key: key) {
+            let result = try await api.execute(
+                .transfer(from: user, to: recipient.user, currency: body.currency, amount: body.amount), idempotencyKey: key, scope: scope
+            ) { $0 == "to" ? "toLogin" : TallyAPI.sameField($0) }
+            return try JSONResponse.make(
+                TransferView(currency: body.currency.code, amount: body.amount, sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: TallyAPI.replayHeaders(result))
         }
-        return try JSONResponse.make(TransferView(currency: body.currency.code, amount: body.amount, sequence: result.sequences?.lowerBound ?? 0), status: .created)
     }
 
     func dispute(_ request: Request) async throws -> Response {

@@ -268,12 +268,7 @@ struct VendorController: Sendable {
         return nil
     }
 
-    func replayHeaders(_ result: LedgerResult) -> HTTPFields {
-        var headers: HTTPFields = [:]
-        if let last = result.sequences?.upperBound { headers[.tallySequence] = "\(last)" }
-        if result.replayed { headers[.idempotentReplay] = "true" }
-        return headers
-    }
+    func replayHeaders(_ result: LedgerResult) -> HTTPFields { TallyAPI.replayHeaders(result) }
 
     // MARK: Incentives and referrals
 
@@ -289,7 +284,7 @@ struct VendorController: Sendable {
             // The ledger keeps the key with the lot's event: a retry returns the first answer,
             // another request with the same key is refused. The lot's ID comes from the vendor
             // and the key, so a retry is the same command.
-            let lot = "lot_" + SHA256.hash(Array((vendor + "\u{0}" + key).utf8)).hex.prefix(24)
+            let lot = TallyAPI.requestID("lot_", scope: vendor, key: key)
             let result = try await api.execute(
                 .issueIncentive(
                     lot: lot, user: user, currency: body.currency, amount: body.amount, issuer: vendor,

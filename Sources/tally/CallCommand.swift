@@ -50,7 +50,7 @@ struct Call: ParsableCommand {
     @Option(name: .customLong("vendor-secret"), help: "That key's secret, hex (default: $TALLY_VENDOR_SECRET).")
     var vendorSecret: String?
 
-    @Option(name: .customLong("idempotency-key"), help: "Idempotency-Key of a vendor's write (default: a fresh one, printed).")
+    @Option(name: .customLong("idempotency-key"), help: "Idempotency-Key of a write: a vendor's (default: a fresh one, printed), or a user's or customer service's that moves money.")
     var idempotencyKey: String?
 
     @Option(help: "Seconds to wait for the connection and for each part of the answer; 0 waits without a bound.")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Journal
 import TallyCrypto
+import Ledger
 import Testing
 @testable import TallyServer
 
@@ -235,6 +236,67 @@ struct SecurityRouteTests {
             #expect(statuses.filter { $0 == .created }.count == 1)
             #expect(statuses.filter { $0 == .unprocessableContent }.count == 15)
             #expect(harness.api.journal.head == head + 1)
+        }
+    }
+
+    @Test("a user's and customer service's money-moving writes take an Idempotency-Key: a retry is the first answer byte for byte and moves nothing; another body is 422; in flight is 409")
+    func idempotencyOfUsersAndService() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let ursula = try await client.fundedUser("ursula", amount: 1_000)
+            _ = try await client.fundedUser("victor", amount: 0)
+            func keyed(_ token: String, _ key: String) -> HTTPFields {
+                var headers = client.bearer(token)
+                headers[.idempotencyKey] = key
+                return headers
+            }
+            // (who, path, body, another body) for each write that takes a key.
+            let writes: [(String, String, [String: Any], [String: Any])] = [
+                (ursula.session, "/v1/me/funds", ["currency": "USD", "amount": 300, "method": "card"],
+                 ["currency": "USD", "amount": 301, "method": "card"]),
+                (ursula.session, "/v1/me/transfers", ["toLogin": "victor", "currency": "USD", "amount": 200],
+                 ["toLogin": "victor", "currency": "USD", "amount": 201]),
+                (APIHarness.adminKey, "/v1/admin/funds", ["user": ursula.id, "currency": "USD", "amount": 50, "method": "phone"],
+                 ["user": ursula.id, "currency": "USD", "amount": 50, "method": "check"]),
+                (APIHarness.adminKey, "/v1/admin/payouts", ["user": ursula.id, "currency": "USD", "amount": 100, "method": "card", "representative": "rep-1"],
+                 ["user": ursula.id, "currency": "USD", "amount": 100, "method": "card", "representative": "rep-2"]),
+                (APIHarness.adminKey, "/v1/admin/incentives", ["user": ursula.id, "currency": "USD", "amount": 20],
+                 ["user": ursula.id, "currency": "USD", "amount": 21]),
+            ]
+            for (index, (token, path, body, other)) in writes.enumerated() {
+                // Keys are unique within a scope (the account's, customer service's): one each.
+                let key = "retry-\(index)"
+                let first = try await client.send(.post, path, headers: keyed(token, key), body: client.json(body))
+                #expect(first.status == .created, "\(path): \(first.text)")
+                #expect(first.headers[.idempotentReplay] == nil)
+                let head = harness.api.journal.head
+                let retry = try await client.send(.post, path, headers: keyed(token, key), body: client.json(body))
+                #expect(retry.status == .created && retry.bytes == first.bytes, "\(path): \(retry.text)")
+                #expect(retry.headers[.idempotentReplay] == "true", "\(path)")
+                let different = try await client.send(.post, path, headers: keyed(token, key), body: client.json(other))
+                #expect(different.status == .unprocessableContent && different.problemType == "ledger/idempotency-conflict", "\(path): \(different.text)")
+                #expect(different.json["field"] as? String == "Idempotency-Key", "\(path): \(different.text)")
+                let invalid = try await client.send(.post, path, headers: keyed(token, "has space"), body: client.json(body))
+                #expect(invalid.status == .badRequest && invalid.json["field"] as? String == "Idempotency-Key", "\(path): \(invalid.text)")
+                #expect(harness.api.journal.head == head, "\(path) appended on a retry")
+                // Without a key, the same body is a new request.
+                #expect(try await client.send(.post, path, headers: client.bearer(token), body: client.json(body)).status == .created, "\(path)")
+            }
+            // Each write happened twice (keyed once, unkeyed once): 1000 + 2 × 300 (funds) − 2 × 200 (transfers)
+            // − 2 × 100 (payouts) in the wallet; the phone funds (offline) wait, 2 × 50.
+            let wallets = try await client.user(ursula, .get, "/v1/me/wallets?minSequence=\(harness.api.journal.head)")
+            let wallet = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(wallet?["balance"] as? Int == 1_000 && wallet?["pending"] as? Int == 100, "\(wallets.text)")
+            // A user's key is the account's own: another user may use the same one.
+            let victor = try await client.loginAs("victor", password: "correct horse battery")
+            let victorsFunds = try await client.send(.post, "/v1/me/funds", headers: keyed(victor.session, "retry-0"),
+                                                     body: client.json(["currency": "USD", "amount": 300, "method": "card"]))
+            #expect(victorsFunds.status == .created && victorsFunds.headers[.idempotentReplay] == nil, "\(victorsFunds.text)")
+            // In flight: a retry while the first holds the key is 409.
+            let holding = try await harness.api.exclusively(vendor: IdempotencyScope.customerService, key: "retry-2") {
+                try await client.send(.post, "/v1/admin/payouts", headers: keyed(APIHarness.adminKey, "retry-2"), body: client.json(writes[3].2))
+            }
+            #expect(holding.status == .conflict && holding.problemType == "idempotency-in-flight")
         }
     }
 
