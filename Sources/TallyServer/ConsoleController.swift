@@ -52,6 +52,9 @@ struct ConsoleController {
         let title: String
         let inputs: [Input]
         let method: HTTPRequest.Method
+        /// The action moves money: its form carries a once-token, sent as the Idempotency-Key,
+        /// so that posting it twice does not move the money twice.
+        var once = false
         /// The API path (with IDs from the form as path segments) and JSON body.
         let request: @Sendable (WebForm, _ representative: String) throws -> (path: String, body: [String: Any]?)
     }
@@ -121,7 +124,7 @@ struct ConsoleController {
         },
         Action(name: "add-funds", title: "Record funds (a mailed cheque, a phone order, an issue)",
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,
-                        .choice("method", label: "Method", options: methods)], method: .post) { form, _ in
+                        .choice("method", label: "Method", options: methods)], method: .post, once: true) { form, _ in
             let currency = try form.currency("currency")
             return ("/v1/admin/funds", ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency),
                                         "method": try form.text("method")])
@@ -143,7 +146,7 @@ struct ConsoleController {
                inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency,
                         .choice("method", label: "Sent by", options: payoutMethods),
                         .optional("payout", label: "Payout ID (your reference; a second payout with it is refused)")],
-               method: .post) { form, representative in
+               method: .post, once: true) { form, representative in
             let currency = try form.currency("currency")
             var body: [String: Any] = ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency),
                                        "method": try form.text("method"), "representative": representative]
@@ -159,7 +162,7 @@ struct ConsoleController {
             return ("/v1/admin/credit-lines", ["user": try id(form, "user"), "currency": currency.code, "limit": try form.amount("limit", currency)])
         },
         Action(name: "incentive", title: "Issue incentive tokens",
-               inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency], method: .post) { form, _ in
+               inputs: [.text("user", label: "User ID"), .amount("amount", label: "Amount"), .currency], method: .post, once: true) { form, _ in
             let currency = try form.currency("currency")
             return ("/v1/admin/incentives", ["user": try id(form, "user"), "currency": currency.code, "amount": try form.amount("amount", currency)])
         },
@@ -293,7 +296,8 @@ struct ConsoleController {
             ("/v1/vendor/authorizations/\(try id(form, "transaction"))/void", nil)
         },
         Action(name: "incentive", title: "Give a customer incentive tokens",
-               inputs: [.text("customer", label: "Customer (pseudonym)"), .amount("amount", label: "Amount"), .currency], method: .post) { form, _ in
+               inputs: [.text("customer", label: "Customer (pseudonym)"), .amount("amount", label: "Amount"), .currency], method: .post,
+               once: true) { form, _ in
             let currency = try form.currency("currency")
             return ("/v1/vendor/incentives", ["customer": try id(form, "customer"), "currency": currency.code, "amount": try form.amount("amount", currency)])
         },
@@ -358,12 +362,14 @@ struct ConsoleController {
         let name = try context.parameters.require("action")
         guard let action = actions.first(where: { $0.name == name }) else { throw APIError.notFound("console action") }
         let (path, body): (String, [String: Any]?)
+        let key: String?
         do {
             (path, body) = try action.request(form, credentials.second)
+            key = action.once ? try form.idempotencyKey() : nil
         } catch let refusal as WebRefusal {
             return console(session, outcome: (action, .refused(refusal), nil), status: .badRequest)
         }
-        let answer = try await inProcess.call(action.method, path, as: caller(credentials), body: body, context: context)
+        let answer = try await inProcess.call(action.method, path, as: caller(credentials), body: body, idempotencyKey: key, context: context)
         let shown = answer.json.flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) }
             .map { String(decoding: $0, as: UTF8.self) }
         guard (200..<300).contains(answer.status) else {
@@ -422,6 +428,7 @@ struct ConsoleController {
         }
         for action in actions {
             html.form(action: "\(base)/\(action.name)", csrf: session.csrf) { form in
+                if action.once { form.onceToken() }
                 form.raw("<h3>")
                 form.text(action.title)
                 form.raw("</h3>")

@@ -42,15 +42,21 @@ struct InProcessAPI {
         try await call(method, path, as: bearer.map { .bearer($0) } ?? .anonymous, body: body, context: context)
     }
 
-    func call(_ method: HTTPRequest.Method, _ path: String, as caller: Caller, body: [String: Any]?, context: TallyContext) async throws -> Answer {
+    /// `idempotencyKey` is sent as the request's `Idempotency-Key`; a vendor's write without one
+    /// gets a fresh one, as every vendor write needs one.
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, as caller: Caller, body: [String: Any]?, idempotencyKey key: String? = nil,
+        context: TallyContext
+    ) async throws -> Answer {
         var fields: HTTPFields = [.contentType: "application/json"]
         let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
         switch caller {
         case .bearer(let token):
             fields[.authorization] = "Bearer " + token
+            if let key { fields[.idempotencyKey] = key }
         case .vendor(let keyID, let secret, let nowSeconds):
             let nonce = Hex.encode(SecureRandom.bytes(16))
-            let idempotencyKey = method == .get ? nil : "web-" + Hex.encode(SecureRandom.bytes(12))
+            let idempotencyKey = method == .get ? nil : key ?? "web-" + Hex.encode(SecureRandom.bytes(12))
             fields[.tallyKey] = keyID
             fields[.tallyTimestamp] = String(nowSeconds)
             fields[.tallyNonce] = nonce

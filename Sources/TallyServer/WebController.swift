@@ -23,9 +23,10 @@ struct WebController {
     let inProcess: InProcessAPI
 
     func call(
-        _ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, context: TallyContext
+        _ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, idempotencyKey: String? = nil,
+        context: TallyContext
     ) async throws -> InProcessAPI.Answer {
-        try await inProcess.call(method, path, bearer: session, body: body, context: context)
+        try await inProcess.call(method, path, as: session.map { .bearer($0) } ?? .anonymous, body: body, idempotencyKey: idempotencyKey, context: context)
     }
 
     static let cookieName = "tally_session"
@@ -39,7 +40,7 @@ struct WebController {
             try await act(request, context, "/v1/me/wallets") { ["currency": try $0.currency("currency").code] }
         }
         router.post("web/funds") { request, context in
-            try await act(request, context, "/v1/me/funds") { form in
+            try await act(request, context, "/v1/me/funds", once: true) { form in
                 let currency = try form.currency("currency")
                 return ["currency": currency.code, "amount": try form.amount("amount", currency), "method": try form.text("method")]
             }
@@ -61,7 +62,7 @@ struct WebController {
             }
         }
         router.post("web/transfers") { request, context in
-            try await act(request, context, "/v1/me/transfers") { form in
+            try await act(request, context, "/v1/me/transfers", once: true) { form in
                 let currency = try form.currency("currency")
                 return ["toLogin": try form.text("toLogin"), "currency": currency.code, "amount": try form.amount("amount", currency)]
             }
@@ -172,6 +173,7 @@ struct WebController {
         html.raw("</table>")
         if wallets.isEmpty { html.raw("<p>No wallet yet: open one below.</p>") }
         html.form(action: "/web/funds", csrf: csrf) { form in
+            form.onceToken()
             form.raw("<h3>Add funds</h3>")
             form.field("amount", label: "Amount", placeholder: "12.50")
             form.currencySelect()
@@ -327,6 +329,7 @@ struct WebController {
     private func renderTransfer(_ html: inout HTML, csrf: String) {
         html.raw("<section><h2>Transfer tokens</h2>")
         html.form(action: "/web/transfers", csrf: csrf) { form in
+            form.onceToken()
             form.field("toLogin", label: "To (login name)", placeholder: "login")
             form.field("amount", label: "Amount", placeholder: "1.00")
             form.currencySelect()
@@ -374,24 +377,29 @@ struct WebController {
 
     /// Runs the form's action through `path` (a POST of the JSON `body`) and shows the outcome
     /// on the dashboard.
-    func act(_ request: Request, _ context: TallyContext, _ path: String, body: @escaping (WebForm) throws -> [String: Any]) async throws -> Response {
-        try await act(request, context, method: .post, done: String(path.split(separator: "/").last ?? "")) { form in (path, try body(form)) }
+    func act(
+        _ request: Request, _ context: TallyContext, _ path: String, once: Bool = false, body: @escaping (WebForm) throws -> [String: Any]
+    ) async throws -> Response {
+        try await act(request, context, method: .post, done: String(path.split(separator: "/").last ?? ""), once: once) { form in (path, try body(form)) }
     }
 
     /// Runs the form's action (`request` gives the API path and JSON body) and shows the
-    /// outcome on the dashboard, with the notice `done` names.
+    /// outcome on the dashboard, with the notice `done` names. A form that moves money is
+    /// rendered with a once-token (`once`), which the request carries as its Idempotency-Key.
     func act(
-        _ request: Request, _ context: TallyContext, method: HTTPRequest.Method, done: String,
+        _ request: Request, _ context: TallyContext, method: HTTPRequest.Method, done: String, once: Bool = false,
         _ make: (WebForm) throws -> (path: String, body: [String: Any]?)
     ) async throws -> Response {
         guard let (session, form) = try await posted(request) else { return Self.redirect("/web", cookie: nil) }
         let (path, json): (String, [String: Any]?)
+        let key: String?
         do {
             (path, json) = try make(form)
+            key = once ? try form.idempotencyKey() : nil
         } catch let refusal as WebRefusal {
             return try await dashboard(session: session, context: context, notice: .refused(refusal), status: .badRequest)
         }
-        let answer = try await call(method, path, session: session, body: json, context: context)
+        let answer = try await call(method, path, session: session, body: json, idempotencyKey: key, context: context)
         guard (200..<300).contains(answer.status) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)),
                                        status: HTTPResponse.Status(code: answer.status))

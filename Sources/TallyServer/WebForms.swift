@@ -55,6 +55,20 @@ struct WebForm {
         part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
+    /// The hidden field that makes a money-moving form's post once-only (``HTML/onceToken()``).
+    static let onceField = "once"
+
+    /// The Idempotency-Key of a form rendered with a once-token: a double click, or a browser
+    /// sending the form again, gets the first answer instead of moving the money twice. Nil for
+    /// a form without one (a form of an older page).
+    func idempotencyKey() throws -> String? {
+        guard let token = optional(Self.onceField) else { return nil }
+        guard token.utf8.count == 32, token.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw WebRefusal(title: "The form is damaged", detail: "reload the page and fill it in again", field: Self.onceField)
+        }
+        return "web-" + token
+    }
+
     func optional(_ name: String) -> String? {
         guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         return value
@@ -174,6 +188,11 @@ struct HTML {
         if let csrf { hidden("csrf", csrf) }
         body(&self)
         raw("</form>")
+    }
+
+    /// A fresh random token for a form whose post moves money (``WebForm/idempotencyKey()``).
+    mutating func onceToken() {
+        hidden(WebForm.onceField, Hex.encode(SecureRandom.bytes(16)))
     }
 
     mutating func hidden(_ name: String, _ value: String) {

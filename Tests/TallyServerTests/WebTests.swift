@@ -44,6 +44,41 @@ struct WebTests {
 
     static func csrf(_ page: String) throws -> String { try hiddenToken(page, "csrf") }
 
+    @Test("a form that moves money carries a once-token: posted twice (a double click, a resent form), the money moves once; a damaged token is refused")
+    func onceTokens() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            _ = try await client.fundedUser("olga", amount: 1_000)
+            _ = try await client.fundedUser("pavel", amount: 0)
+            let login = try await WebTests.postLogin(client, "/web", [("login", "olga"), ("password", "correct horse battery")]).login
+            let setCookie = try #require(login.headers[.setCookie])
+            let session = String(setCookie.split(separator: ";")[0].dropFirst(WebController.cookieName.count + 1))
+            let home = try await client.send(.get, "/web", headers: Self.cookie(session))
+            let csrf = try Self.csrf(home.text)
+            for (path, fields) in [("/web/funds", [("amount", "1.00"), ("currency", "USD"), ("method", "card")]),
+                                   ("/web/transfers", [("toLogin", "pavel"), ("amount", "2.00"), ("currency", "USD")])] {
+                let page = try await client.send(.get, "/web", headers: Self.cookie(session))
+                // The funds form comes first on the page, the transfer form later: each has its own token.
+                let tokens = page.text.components(separatedBy: "name=\"\(WebForm.onceField)\" value=\"").dropFirst().map { String($0.prefix(32)) }
+                #expect(tokens.count == 2 && tokens[0] != tokens[1], "\(tokens)")
+                let once = path == "/web/funds" ? tokens[0] : tokens[1]
+                let head = harness.api.journal.head
+                let body = Self.form([("csrf", csrf), ("once", once)] + fields)
+                let first = try await client.send(.post, path, headers: Self.cookie(session), body: body)
+                let second = try await client.send(.post, path, headers: Self.cookie(session), body: body)
+                #expect(first.status == .seeOther && second.status == .seeOther && second.headers[.location] == first.headers[.location], "\(path): \(second.text)")
+                #expect(harness.api.journal.head == head + 1, "\(path) moved money twice")
+                let damaged = try await client.send(.post, path, headers: Self.cookie(session),
+                                                    body: Self.form([("csrf", csrf), ("once", "not-a-token")] + fields))
+                #expect(damaged.status == .badRequest && damaged.text.contains("The form is damaged"), "\(path): \(damaged.text)")
+                #expect(harness.api.journal.head == head + 1)
+            }
+            let wallets = try await client.admin(.get, "/v1/admin/users/\(try #require(harness.api.credentials.login(name: "olga")).user)/wallets?minSequence=\(harness.api.journal.head)")
+            let wallet = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(wallet?["balance"] as? Int == 1_000 + 100 - 200, "\(wallets.text)")
+        }
+    }
+
     @Test("log in, see wallets and purchases, add funds, set a limit, transfer, open and dispute a purchase, log out")
     func userJourney() async throws {
         let harness = try APIHarness()
@@ -392,6 +427,16 @@ struct ConsoleTests {
             #expect(dorasPayouts.status == .ok && dorasPayouts.text.contains("rita-1") && dorasPayouts.text.contains("&quot;amount&quot; : 500"), "\(dorasPayouts.text)")
             let onePayout = try await client.send(.post, "/web/admin/payout", headers: headers, body: WebTests.form([("csrf", csrf), ("payout", "rita-1")]))
             #expect(onePayout.status == .ok && onePayout.text.contains("&quot;check&quot;"), "\(onePayout.text)")
+            // The pay-back form carries a once-token: posted twice, the money goes back once.
+            let consolePage = try await client.send(.get, "/web/admin", headers: headers)
+            let payBackForm = try #require(consolePage.text.components(separatedBy: "action=\"/web/admin/pay-back\"").dropFirst().first)
+            let once = try WebTests.hiddenToken(payBackForm, WebForm.onceField)
+            let onceBody = WebTests.form([("csrf", csrf), ("once", once), ("user", user), ("amount", "1.00"), ("currency", "USD"), ("method", "card")])
+            let headBeforeOnce = harness.api.journal.head
+            let paidOnce = try await client.send(.post, "/web/admin/pay-back", headers: headers, body: onceBody)
+            let paidAgain = try await client.send(.post, "/web/admin/pay-back", headers: headers, body: onceBody)
+            #expect(paidOnce.status == .ok && paidAgain.status == .ok && paidAgain.text.contains("done."), "\(paidAgain.text)")
+            #expect(harness.api.journal.head == headBeforeOnce + 1)
 
             // An ID that would leave its path segment is refused before any request is made.
             let before = harness.api.journal.head
