@@ -57,6 +57,18 @@ struct LoginAccountView: Codable, Sendable {
     var email: String?
 }
 
+/// `GET /v1/admin/people?email=`: the accounts whose holder gave that e-mail address.
+struct PeopleFound: Codable, Sendable {
+    struct Person: Codable, Sendable {
+        var user: String
+        /// The holder's login name, name and e-mail, from the identity store.
+        var login: String
+        var name: String
+        var email: String
+    }
+    var accounts: [Person]
+}
+
 /// A vendor's signing keys: IDs and creation times, never the secrets.
 struct VendorKeyList: Codable, Sendable {
     struct Key: Codable, Sendable {
@@ -161,6 +173,7 @@ struct AdminController: Sendable {
         let admin = router.group("v1/admin")
         admin.post("accounts") { request, _ in try await openAccount(request) }
         admin.get("accounts") { request, _ in try await accountOfLogin(request) }
+        admin.get("people") { request, _ in try await peopleByEmail(request) }
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("password-resets") { request, _ in try await resetPassword(request) }
         admin.post("users/:user/erase") { request, context in try await erase(request, context) }
@@ -249,6 +262,22 @@ struct AdminController: Sendable {
         let person = try api.identity.personalData(of: login.user)
         api.logger.info("account looked up by login", metadata: ["user": "\(login.user)"])
         return try JSONResponse.make(LoginAccountView(login: name, user: login.user, member: login.member, name: person?.name, email: person?.email))
+    }
+
+    /// The accounts whose holder gave an e-mail address (compared in any case): a caller who
+    /// forgot their login name. Several accounts may share an address; none is a 404.
+    func peopleByEmail(_ request: Request) async throws -> Response {
+        try api.requireAdmin(request)
+        guard let email = try request.query("email"), !email.isEmpty else {
+            throw APIError.badField("email", "email (the e-mail address to look up) is required")
+        }
+        let people = try api.identity.users(withEmail: email).compactMap { user -> PeopleFound.Person? in
+            guard let person = try api.identity.personalData(of: user) else { return nil }
+            return PeopleFound.Person(user: user, login: person.loginName, name: person.name, email: person.email)
+        }
+        guard !people.isEmpty else { throw APIError(.notFound, "not-found", "No account has that e-mail address", field: "email") }
+        api.logger.info("accounts looked up by e-mail", metadata: ["users": "\(people.map(\.user).joined(separator: ","))"])
+        return try JSONResponse.make(PeopleFound(accounts: people))
     }
 
     /// Sets a login's password for a caller who lost it (customer service has checked who they

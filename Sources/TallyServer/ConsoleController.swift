@@ -83,10 +83,11 @@ struct ConsoleController {
     static let actions: [Action] = [
         Action(name: "find-account", title: "Find a caller's account by login name", inputs: [.text("login", label: "Login name")],
                method: .get) { form, _ in
-            // Every byte but ASCII letters, digits and `-._~` percent-encoded (RFC 3986's unreserved).
-            let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-            let login = try form.text("login")
-            return ("/v1/admin/accounts?login=" + (login.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""), nil)
+            ("/v1/admin/accounts?login=" + InProcessAPI.queryValue(try form.text("login")), nil)
+        },
+        Action(name: "find-by-email", title: "Find a caller's accounts by e-mail address (a forgotten login name)",
+               inputs: [.text("email", label: "E-mail address")], method: .get) { form, _ in
+            ("/v1/admin/people?email=" + InProcessAPI.queryValue(try form.text("email")), nil)
         },
         Action(name: "user-wallets", title: "A user's wallets", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
             ("/v1/admin/users/\(try id(form, "user"))/wallets", nil)

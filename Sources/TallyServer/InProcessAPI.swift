@@ -84,6 +84,14 @@ struct InProcessAPI {
 
     /// `id` as one segment of a path, or nil when it holds anything but letters, digits, `-`,
     /// `_` and `.` (no ID Tally makes does), so a typed ID cannot reach another route.
+    /// A query parameter's value: every byte but ASCII letters, digits and `-._~` (RFC 3986's
+    /// unreserved) percent-encoded.
+    static func queryValue(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
     static func segment(_ id: String) -> String? {
         guard !id.isEmpty, id != ".", id != "..",
               id.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) })

@@ -95,6 +95,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/admin/funds/f_none/clear", role: .admin),
                 .init(method: .post, path: "/v1/admin/funds/f_none/fail", role: .admin),
                 .init(method: .post, path: "/v1/admin/payouts", role: .admin),
+                .init(method: .get, path: "/v1/admin/people?email=x%40example.com", role: .admin),
                 .init(method: .get, path: "/v1/admin/payouts/p_none", role: .admin),
                 .init(method: .post, path: "/v1/admin/incentives", role: .admin),
                 .init(method: .post, path: "/v1/admin/incentives/lot_none/expire", role: .admin),

@@ -71,6 +71,32 @@ struct UserAdminRouteTests {
         }
     }
 
+    @Test("customer service finds the accounts of an e-mail address in any case, several when they share it; an erased person is not found")
+    func peopleByEmail() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let lena = try await client.fundedUser("lena", amount: 0)
+            let signup = try await client.send(.post, "/v1/signup", body: client.json([
+                "login": "lena-work", "password": "correct horse battery", "name": "Lena at work", "email": "LENA@example.org",
+            ]))
+            let work = try #require(signup.json["user"] as? String, "\(signup.text)")
+            let found = try await client.admin(.get, "/v1/admin/people?email=Lena%40Example.ORG")
+            #expect(found.status == .ok, "\(found.text)")
+            let accounts = try #require(found.json["accounts"] as? [[String: Any]], "\(found.text)")
+            #expect(Set(accounts.compactMap { $0["user"] as? String }) == [lena.id, work])
+            #expect(Set(accounts.compactMap { $0["login"] as? String }) == ["lena", "lena-work"])
+            let unknown = try await client.admin(.get, "/v1/admin/people?email=nobody%40example.org")
+            #expect(unknown.status == .notFound && unknown.json["field"] as? String == "email", "\(unknown.text)")
+            let missing = try await client.admin(.get, "/v1/admin/people")
+            #expect(missing.status == .badRequest && missing.json["field"] as? String == "email", "\(missing.text)")
+            #expect(try await client.user(lena, .get, "/v1/admin/people?email=lena%40example.org").status == .forbidden)
+            // Erased: no longer found; the other account with the address still is.
+            #expect(try await client.admin(.post, "/v1/admin/users/\(lena.id)/erase").status == .ok)
+            let after = try await client.admin(.get, "/v1/admin/people?email=lena%40example.org")
+            #expect((after.json["accounts"] as? [[String: Any]])?.compactMap { $0["user"] as? String } == [work], "\(after.text)")
+        }
+    }
+
     @Test("customer service finds a caller's account by login name, a member's too; an unknown or missing name is refused with the field")
     func accountOfLogin() async throws {
         let harness = try APIHarness()

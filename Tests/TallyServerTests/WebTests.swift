@@ -387,6 +387,8 @@ struct ConsoleTests {
             // Dora calls later and gives her login name: the console finds her account by it.
             let found = try await client.send(.post, "/web/admin/find-account", headers: headers, body: WebTests.form([("csrf", csrf), ("login", "dora")]))
             #expect(found.status == .ok && found.text.contains(user) && found.text.contains("d@example.org"), "\(found.text)")
+            let byEmail = try await client.send(.post, "/web/admin/find-by-email", headers: headers, body: WebTests.form([("csrf", csrf), ("email", "D@Example.org")]))
+            #expect(byEmail.status == .ok && byEmail.text.contains(user) && byEmail.text.contains("&quot;dora&quot;"), "\(byEmail.text)")
             // The representative's name is on the event.
             let events = try harness.api.journal.events(from: head + 1, limit: 10)
             #expect(events.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"Rita\"") })
