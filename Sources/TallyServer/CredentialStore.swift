@@ -13,7 +13,10 @@ import TallyCrypto
 /// | `sessions` | hex SHA-256 of the session token | JSON: user, member, login and expiry times |
 ///
 /// Login names are stored only as keyed hashes, so this file alone does not list who uses
-/// Tally; sessions only as hashes of their tokens, so it cannot be used to log in.
+/// Tally; sessions only as hashes of their tokens, so it cannot be used to log in. Each login
+/// and session also has an entry under its account and member (`by-user/…`, see
+/// ``byUserKey(user:member:_:)``), so that ending a login's sessions or removing an account's
+/// logins reads only theirs, not the whole store.
 public final class CredentialStore: Sendable {
     struct VendorKeyRecord: Codable {
         var vendor: String
@@ -65,13 +68,15 @@ public final class CredentialStore: Sendable {
                 for name in names { _ = try transaction.openDatabase(named: name) }
             }
         }
-        return CredentialStore(
+        let store = CredentialStore(
             environment: environment,
             vendorKeys: try environment.database(named: "vendor-keys"),
             logins: try environment.database(named: "logins"),
             sessions: try environment.database(named: "sessions"),
             secretsKey: secrets.derivedKey("vendor-secrets"),
             loginIndexKey: secrets.derivedKey("login-index"))
+        try store.indexByUser()
+        return store
     }
 
     private init(environment: Environment, vendorKeys: Database, logins: Database, sessions: Database, secretsKey: [UInt8], loginIndexKey: [UInt8]) {
@@ -148,6 +153,71 @@ public final class CredentialStore: Sendable {
         }
     }
 
+    // MARK: Each account's logins and sessions (the by-user index)
+
+    /// `by-user/<user>` 0 `<member, empty for the holder>` 0 `<key>`, with an empty value, beside
+    /// each login (`key`: its name's HMAC) and each live session (`key`: its token's hash). Both
+    /// keys are 64 hex digits and ended records start with `ended:`, so nothing collides.
+    static let byUserPrefix = Array("by-user/".utf8)
+    /// Marks a store whose logins and sessions are all indexed (stores before the index lack it).
+    static let byUserMarker = Array("index:by-user".utf8)
+    static let indexedKeyCount = 64
+
+    static func byUserKey(user: String, member: String?, _ key: [UInt8]) -> [UInt8] {
+        loginPrefix(user: user, member: member) + key
+    }
+
+    /// The prefix of the entries of one login of an account: the holder's (`member` nil) or a member's.
+    static func loginPrefix(user: String, member: String?) -> [UInt8] {
+        accountPrefix(user: user) + Array((member ?? "").utf8) + [0]
+    }
+
+    /// The prefix of the entries of every login of an account.
+    static func accountPrefix(user: String) -> [UInt8] {
+        byUserPrefix + Array(user.utf8) + [0]
+    }
+
+    /// The entries of `database` under `prefix`, each with the key it names.
+    private func entries(_ database: Database, under prefix: [UInt8], in transaction: ReadTransaction) throws -> [(entry: [UInt8], key: [UInt8])] {
+        var found: [(entry: [UInt8], key: [UInt8])] = []
+        try transaction.withCursor(database) { cursor in
+            var more = try cursor.seek(atOrAfter: prefix)
+            while more, cursor.key.starts(with: prefix) {
+                let entry = Array(cursor.key)
+                if entry.count >= prefix.count + Self.indexedKeyCount {
+                    found.append((entry, Array(entry.suffix(Self.indexedKeyCount))))
+                }
+                more = try cursor.next()
+            }
+        }
+        return found
+    }
+
+    /// Indexes a store from before the index: every login and live session, in one transaction.
+    private func indexByUser() throws {
+        try environment.write { transaction in
+            guard try transaction.get(sessions, key: Self.byUserMarker) == nil else { return }
+            /// The entries `database`'s records of type `T` need, each naming its owner.
+            func entries<T: Decodable>(_ database: Database, _ type: T.Type, owner: (T) -> (user: String, member: String?)) throws -> [(Database, [UInt8])] {
+                var found: [(Database, [UInt8])] = []
+                try transaction.withCursor(database) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        if cursor.key.count == Self.indexedKeyCount, let record = try? JSONDecoder().decode(T.self, from: Data(cursor.value)) {
+                            let (user, member) = owner(record)
+                            found.append((database, Self.byUserKey(user: user, member: member, Array(cursor.key))))
+                        }
+                        more = try cursor.next()
+                    }
+                }
+                return found
+            }
+            let added = try entries(logins, Login.self) { ($0.user, $0.member) } + entries(sessions, Session.self) { ($0.user, $0.member) }
+            for (database, entry) in added { try transaction.put(database, key: entry, value: []) }
+            try transaction.put(sessions, key: Self.byUserMarker, value: [])
+        }
+    }
+
     // MARK: Logins and sessions
 
     func loginIndex(_ name: String) -> [UInt8] {
@@ -161,6 +231,7 @@ public final class CredentialStore: Sendable {
         return try environment.write { transaction in
             if try transaction.get(logins, key: index) != nil { return false }
             try transaction.put(logins, key: index, value: value)
+            try transaction.put(logins, key: Self.byUserKey(user: login.user, member: login.member, index), value: [])
             return true
         }
     }
@@ -174,7 +245,12 @@ public final class CredentialStore: Sendable {
     /// Releases a login name (an account whose opening was refused gives its name back).
     public func deleteLogin(name: String) throws {
         let index = loginIndex(name)
-        try environment.write { _ = try $0.delete(logins, key: index) }
+        try environment.write { transaction in
+            if let value = try transaction.get(logins, key: index), let login = try? JSONDecoder().decode(Login.self, from: Data(value)) {
+                _ = try transaction.delete(logins, key: Self.byUserKey(user: login.user, member: login.member, index))
+            }
+            _ = try transaction.delete(logins, key: index)
+        }
     }
 
     /// Removes every login of a member (when the member is removed from the account), and ends
@@ -182,8 +258,9 @@ public final class CredentialStore: Sendable {
     public func removeLogins(user: String, member: String) throws {
         try sessionCache.withLock { cache in
             let ended = try environment.write { transaction -> [[UInt8]] in
-                _ = try deleteLogins(in: transaction) { $0.user == user && $0.member == member }
-                return try endSessions(in: transaction, except: nil) { $0.user == user && $0.member == member }
+                let prefix = Self.loginPrefix(user: user, member: member)
+                _ = try deleteLogins(in: transaction, under: prefix)
+                return try endSessions(in: transaction, under: prefix, except: nil)
             }
             // In the same step under the cache's lock: none of them can be cached again.
             for key in ended { cache.removeValue(forKey: key) }
@@ -207,7 +284,7 @@ public final class CredentialStore: Sendable {
                 else { return false }
                 login.passwordHash = hash
                 try transaction.put(logins, key: index, value: Array(try JSONEncoder().encode(login)))
-                ended = try endSessions(in: transaction, except: kept) { $0.user == user && $0.member == member }
+                ended = try endSessions(in: transaction, under: Self.loginPrefix(user: user, member: member), except: kept)
                 return true
             }
             guard changed else { return nil }
@@ -222,54 +299,42 @@ public final class CredentialStore: Sendable {
     public func removeAccountLogins(user: String) throws -> (logins: Int, sessions: Int) {
         try sessionCache.withLock { cache in
             let (logins, ended) = try environment.write { transaction -> (Int, [[UInt8]]) in
-                (try deleteLogins(in: transaction) { $0.user == user }, try endSessions(in: transaction, except: nil) { $0.user == user })
+                let prefix = Self.accountPrefix(user: user)
+                return (try deleteLogins(in: transaction, under: prefix), try endSessions(in: transaction, under: prefix, except: nil))
             }
             for key in ended { cache.removeValue(forKey: key) }
             return (logins, ended.count)
         }
     }
 
-    /// Deletes, in `transaction`, every login that `matches`; returns how many.
-    private func deleteLogins(in transaction: WriteTransaction, _ matches: (Login) -> Bool) throws -> Int {
-        var doomed: [[UInt8]] = []
-        try transaction.withCursor(logins) { cursor in
-            var more = try cursor.first()
-            while more {
-                if let login = try? JSONDecoder().decode(Login.self, from: Data(cursor.value)), matches(login) {
-                    doomed.append(Array(cursor.key))
-                }
-                more = try cursor.next()
-            }
+    /// Deletes, in `transaction`, every login indexed under `prefix` (an account's, or one of
+    /// its logins'); returns how many.
+    private func deleteLogins(in transaction: WriteTransaction, under prefix: [UInt8]) throws -> Int {
+        var deleted = 0
+        for (entry, key) in try entries(logins, under: prefix, in: transaction) {
+            if try transaction.delete(logins, key: key) { deleted += 1 }
+            _ = try transaction.delete(logins, key: entry)
         }
-        for key in doomed { _ = try transaction.delete(logins, key: key) }
-        return doomed.count
+        return deleted
     }
 
-    /// Ends, in `transaction`, every live session that `matches` but the one keyed `except`:
-    /// each is deleted and recorded as ended (`endedKey`), so that the purchase tokens minted in
-    /// it buy nothing more. Returns the ended sessions' keys, for the caller to drop from the
-    /// cache under its lock.
-    private func endSessions(in transaction: WriteTransaction, except kept: [UInt8]?, _ matches: (Session) -> Bool) throws -> [[UInt8]] {
-        var doomed: [([UInt8], Session)] = []
-        try transaction.withCursor(sessions) { cursor in
-            var more = try cursor.first()
-            while more {
-                let key = Array(cursor.key)
-                if key != kept, !key.starts(with: Self.endedPrefix),
-                   let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)), matches(session)
-                {
-                    doomed.append((key, session))
-                }
-                more = try cursor.next()
+    /// Ends, in `transaction`, every live session indexed under `prefix` but the one keyed
+    /// `except`: each is deleted and recorded as ended (`endedKey`), so that the purchase tokens
+    /// minted in it buy nothing more. Returns the ended sessions' keys, for the caller to drop
+    /// from the cache under its lock.
+    private func endSessions(in transaction: WriteTransaction, under prefix: [UInt8], except kept: [UInt8]?) throws -> [[UInt8]] {
+        var ended: [[UInt8]] = []
+        for (entry, key) in try entries(sessions, under: prefix, in: transaction) where key != kept {
+            if let value = try transaction.get(sessions, key: key), let session = try? JSONDecoder().decode(Session.self, from: Data(value)) {
+                try transaction.put(
+                    sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
+                    value: BigEndian.bytes(session.expiresAtMilliseconds))
+                _ = try transaction.delete(sessions, key: key)
+                ended.append(key)
             }
+            _ = try transaction.delete(sessions, key: entry)
         }
-        for (key, session) in doomed {
-            try transaction.put(
-                sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
-                value: BigEndian.bytes(session.expiresAtMilliseconds))
-            _ = try transaction.delete(sessions, key: key)
-        }
-        return doomed.map(\.0)
+        return ended
     }
 
     static func sessionKey(_ token: String) -> [UInt8] {
@@ -283,6 +348,7 @@ public final class CredentialStore: Sendable {
         let key = Self.sessionKey(token)
         try environment.write { transaction in
             try transaction.put(sessions, key: key, value: value)
+            try transaction.put(sessions, key: Self.byUserKey(user: session.user, member: session.member, key), value: [])
         }
         cacheSession(key, session)
         return token
@@ -310,7 +376,10 @@ public final class CredentialStore: Sendable {
         }
         if session.expiresAtMilliseconds <= now {
             _ = sessionCache.withLock { $0.removeValue(forKey: key) }
-            try environment.write { _ = try $0.delete(sessions, key: key) }
+            try environment.write { transaction in
+                _ = try transaction.delete(sessions, key: key)
+                _ = try transaction.delete(sessions, key: Self.byUserKey(user: session.user, member: session.member, key))
+            }
             return nil
         }
         return session
@@ -328,6 +397,7 @@ public final class CredentialStore: Sendable {
                     try transaction.put(
                         sessions, key: Self.endedKey(user: session.user, member: session.member, loginAtMilliseconds: session.loginAtMilliseconds),
                         value: BigEndian.bytes(session.expiresAtMilliseconds))
+                    _ = try transaction.delete(sessions, key: Self.byUserKey(user: session.user, member: session.member, key))
                 }
                 _ = try transaction.delete(sessions, key: key)
             }
@@ -349,6 +419,7 @@ public final class CredentialStore: Sendable {
     @discardableResult
     public func prune(now: UInt64) throws -> (sessions: Int, ended: Int) {
         var expired: [[UInt8]] = []
+        var entries: [[UInt8]] = []
         var ended = 0
         try environment.read { transaction in
             try transaction.withCursor(sessions) { cursor in
@@ -360,10 +431,11 @@ public final class CredentialStore: Sendable {
                             expired.append(key)
                             ended += 1
                         }
-                    } else if let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
+                    } else if key.count == Self.indexedKeyCount, let session = try? JSONDecoder().decode(Session.self, from: Data(cursor.value)),
                               session.expiresAtMilliseconds <= now
                     {
                         expired.append(key)
+                        entries.append(Self.byUserKey(user: session.user, member: session.member, key))
                     }
                     found = try cursor.next()
                 }
@@ -371,7 +443,7 @@ public final class CredentialStore: Sendable {
         }
         guard !expired.isEmpty else { return (0, 0) }
         try environment.write { transaction in
-            for key in expired { _ = try transaction.delete(sessions, key: key) }
+            for key in expired + entries { _ = try transaction.delete(sessions, key: key) }
         }
         sessionCache.withLock { cache in
             for key in expired { cache.removeValue(forKey: key) }
