@@ -98,8 +98,26 @@ struct LedgerPropertyTests {
                         payableBefore = try fixture.balance(.vendorPayable(vendor: vendor, currency: .usd))
                         reserveBefore = try fixture.balance(.disputeReserve(vendor: vendor, currency: .usd))
                     }
+                    // Half of the money-moving commands of users and customer service go with an
+                    // idempotency key, and are sent again: the retry is the first answer and changes
+                    // nothing (or, after a refusal, is refused again by the same rule).
+                    let keyed = command.acceptsIdempotencyKey && command.issuingVendor == nil && code % 2 == 0
+                    let key = keyed ? "k\(step)" : nil
+                    let scope: String?
+                    switch command {
+                    case .transfer(let from, _, _, _): scope = keyed ? IdempotencyScope.user(from) : nil
+                    default: scope = keyed ? IdempotencyScope.customerService : nil
+                    }
                     do {
-                        let result = try await fixture.run(command)
+                        let result = try await fixture.run(command, key: key, scope: scope)
+                        if keyed {
+                            let head = fixture.journal.head
+                            let model = try fixture.ledger.writeModel()
+                            let retry = try await fixture.run(command, key: key, scope: scope)
+                            #expect(retry.replayed && retry.events == result.events && retry.sequences == result.sequences)
+                            #expect(fixture.journal.head == head)
+                            #expect(try fixture.ledger.writeModel() == model)
+                        }
                         if case .authorize = command, let transaction = result.transaction { held.append(transaction) }
                         if case .addFunds(let funding, _, _, _, let method, _) = command, method.isOffline { pending.append(funding) }
                         if case .openDispute(let dispute, _, _, _) = command { disputes.append(dispute) }
@@ -112,7 +130,8 @@ struct LedgerPropertyTests {
                                 #expect(try fixture.balance(.disputeReserve(vendor: settled.vendor, currency: .usd)) == reserveBefore)
                             }
                         }
-                    } catch is LedgerRejection {
+                    } catch let rejection as LedgerRejection {
+                        if keyed { try await fixture.reject(command, rejection.rule, key: key, scope: scope) }
                         continue
                     }
                 }
