@@ -151,9 +151,13 @@ public final class IdentityStore: Sendable {
             return fresh
         }
         let sealed = try AESGCM.seal(Array(try JSONEncoder().encode(data)), key: key, associatedData: Array(user.utf8))
-        let previous = try personalData(of: user)
         try records.write { transaction in
-            if let previous, previous.email != data.email { try index(user, email: previous.email, adding: false, in: transaction) }
+            // The record replaced is read in this transaction, so two changes at once cannot
+            // leave the index naming an address the record no longer holds.
+            if let old = try transaction.get(recordsDatabase, key: Array(user.utf8)) {
+                let previous = try Self.open(old, key: key, user: user)
+                if previous.email != data.email { try index(user, email: previous.email, adding: false, in: transaction) }
+            }
             try transaction.put(recordsDatabase, key: Array(user.utf8), value: sealed)
             try index(user, email: data.email, adding: true, in: transaction)
         }

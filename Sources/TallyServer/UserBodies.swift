@@ -73,6 +73,12 @@ struct MeView: Codable, Sendable {
     var wallets: [String]
 }
 
+/// `PATCH /v1/me`: each field sent replaces the one kept; at least one.
+struct DetailsBody: Codable, Sendable {
+    var name: String?
+    var email: String?
+}
+
 struct CurrencyBody: Codable, Sendable {
     var currency: Currency
 }

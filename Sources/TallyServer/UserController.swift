@@ -16,6 +16,7 @@ struct UserController: Sendable {
         router.post("v1/logout") { request, _ in try await logout(request) }
         let me = router.group("v1/me")
         me.get { request, _ in try await profile(request) }
+        me.patch { request, _ in try await updateDetails(request) }
         me.get("wallets") { request, _ in try await wallets(request) }
         me.post("wallets") { request, _ in try await openWallet(request) }
         me.post("funds") { request, _ in try await addFunds(request) }
@@ -84,12 +85,8 @@ struct UserController: Sendable {
         referringVendor: String?, representative: String?
     ) async throws -> AccountCreated {
         try validateLogin(login, password: password)
-        guard (1...200).contains(name.count), !TextRules.containsControlCharacter(name) else {
-            throw APIError.badField("name", "name must be 1 to 200 characters without control characters")
-        }
-        guard (3...254).contains(email.utf8.count), email.contains("@"), !email.contains(where: { $0.isWhitespace }),
-              !TextRules.containsControlCharacter(email)
-        else { throw APIError.badField("email", "email must be an e-mail address") }
+        try validateName(name)
+        try validateEmail(email)
         let user = TallyAPI.newID("u_")
         let hash = try await api.hashPassword(password)
         let result = try await claimingLogin(api: api, name: login, .init(user: user, member: nil, passwordHash: hash)) {
@@ -186,13 +183,49 @@ struct UserController: Sendable {
         return session.user
     }
 
+    static func validateName(_ name: String) throws {
+        guard (1...200).contains(name.count), !TextRules.containsControlCharacter(name) else {
+            throw APIError.badField("name", "name must be 1 to 200 characters without control characters")
+        }
+    }
+
+    static func validateEmail(_ email: String) throws {
+        guard (3...254).contains(email.utf8.count), email.contains("@"), !email.contains(where: { $0.isWhitespace }),
+              !TextRules.containsControlCharacter(email)
+        else { throw APIError.badField("email", "email must be an e-mail address") }
+    }
+
     func profile(_ request: Request) async throws -> Response {
         let session = try api.authenticateUser(request)
+        return try JSONResponse.make(try me(session))
+    }
+
+    private func me(_ session: CredentialStore.Session) throws -> MeView {
         guard let record = try api.ledger.read({ try $0.user(session.user) }) else { throw APIError.notFound("account") }
         let person = try api.identity.personalData(of: session.user)
-        return try JSONResponse.make(MeView(
+        return MeView(
             user: session.user, member: session.member, name: person?.name, email: person?.email, channel: record.channel.rawValue,
-            members: record.members.filter { $0.value }.keys.sorted(), wallets: record.wallets.map(\.code)))
+            members: record.members.filter { $0.value }.keys.sorted(), wallets: record.wallets.map(\.code))
+    }
+
+    /// `PATCH /v1/me`: the holder changes the name or e-mail address kept for the account (in
+    /// the identity store, sealed with the holder's key; customer service finds the account by
+    /// the new address from then on, not by the old). Members may not.
+    func updateDetails(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(DetailsBody.self, from: try await RequestBodies.bytes(request))
+        guard body.name != nil || body.email != nil else {
+            throw APIError.badField("name", "send a new name, a new email, or both")
+        }
+        if let name = body.name { try Self.validateName(name) }
+        if let email = body.email { try Self.validateEmail(email) }
+        guard var person = try api.identity.personalData(of: user) else { throw APIError.notFound("account") }
+        person.name = body.name ?? person.name
+        person.email = body.email ?? person.email
+        try api.identity.store(person, for: user)
+        api.logger.info("personal details changed", metadata: ["user": "\(user)"])
+        return try JSONResponse.make(try me(session))
     }
 
     func purchaseToken(_ request: Request) async throws -> Response {

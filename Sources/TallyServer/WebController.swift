@@ -75,6 +75,14 @@ struct WebController {
                 ["login": try $0.text("login"), "currentPassword": try $0.text("currentPassword"), "newPassword": try $0.text("newPassword")]
             }
         }
+        router.post("web/details") { request, context in
+            try await act(request, context, method: .patch, done: "details") { form in
+                var body: [String: Any] = [:]
+                if let name = form.optional("name") { body["name"] = name }
+                if let email = form.optional("email") { body["email"] = email }
+                return ("/v1/me", body)
+            }
+        }
         router.post("web/members") { request, context in
             try await act(request, context, "/v1/me/members") { ["login": try $0.text("login"), "password": try $0.text("password")] }
         }
@@ -152,6 +160,7 @@ struct WebController {
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
         renderMembers(&html, profile["members"] as? [String] ?? [], isHolder: profile["member"] == nil, csrf: Self.csrf(session))
+        if profile["member"] == nil { renderDetails(&html, csrf: Self.csrf(session)) }
         renderPassword(&html, csrf: Self.csrf(session))
         return page(html, status: status)
     }
@@ -311,6 +320,17 @@ struct WebController {
                 form.field("password", label: "Their first password", placeholder: "", type: "password")
                 form.raw("<button>Add member</button>")
             }
+        }
+        html.raw("</section>")
+    }
+
+    /// The holder's name and e-mail address (a member's page has no such form).
+    private func renderDetails(_ html: inout HTML, csrf: String) {
+        html.raw("<section><h2>Your name and e-mail address</h2>")
+        html.form(action: "/web/details", csrf: csrf) { form in
+            form.field("name", label: "New name (blank keeps it)", placeholder: "", required: false)
+            form.field("email", label: "New e-mail address (blank keeps it)", placeholder: "name@example.org", type: "email", required: false)
+            form.raw("<button>Change</button>")
         }
         html.raw("</section>")
     }
@@ -675,6 +695,7 @@ struct WebController {
     static func doneText(_ action: String) -> String {
         ["funds": "Funds added.", "wallets": "Wallet opened.", "limits": "Limit set.", "remove": "Limit removed.",
          "transfers": "Tokens transferred.", "disputes": "Dispute opened.", "members": "Member added.",
-         "member-removed": "Member removed.", "password": "Password changed; your other sessions are logged out."][action] ?? "Done."
+         "member-removed": "Member removed.", "password": "Password changed; your other sessions are logged out.",
+         "details": "Your details are changed."][action] ?? "Done."
     }
 }

@@ -74,6 +74,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/me/disputes", role: .user),
                 .init(method: .get, path: "/v1/me/disputes", role: .user),
                 .init(method: .get, path: "/v1/me/payouts", role: .user),
+                .init(method: .patch, path: "/v1/me", role: .user),
                 .init(method: .post, path: "/v1/me/members", role: .user),
                 .init(method: .delete, path: "/v1/me/members/m_none", role: .user),
                 .init(method: .post, path: "/v1/me/purchase-token", role: .user),

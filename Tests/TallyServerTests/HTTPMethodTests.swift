@@ -17,7 +17,7 @@ struct HTTPMethodTests {
                 (.delete, "/v1/me/funds", "GET, HEAD, POST"),
                 (.delete, "/v1/admin/disputes", "GET, HEAD"),
                 (.post, "/health", "GET, HEAD"),
-                (.put, "/v1/me", "GET, HEAD"),
+                (.put, "/v1/me", "GET, HEAD, PATCH"),
                 (.delete, "/v1/me/wallets", "GET, HEAD, POST"),
                 (.get, "/v1/me/members/m_0123", "DELETE"),
                 (.get, "/v1/vendor/purchases/batch", "POST"),

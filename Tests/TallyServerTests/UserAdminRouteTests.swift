@@ -97,6 +97,37 @@ struct UserAdminRouteTests {
         }
     }
 
+    @Test("the holder changes the account's name and e-mail; customer service finds it by the new address only; members and bad values are refused")
+    func changeDetails() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("nora", amount: 0)
+            let changed = try await client.user(user, .patch, "/v1/me", ["email": "nora@new.example"])
+            #expect(changed.status == .ok && changed.json["email"] as? String == "nora@new.example", "\(changed.text)")
+            #expect(changed.json["name"] as? String == "Name of nora", "the name is kept")
+            #expect(try await client.admin(.get, "/v1/admin/people?email=nora%40example.org").status == .notFound)
+            let found = try await client.admin(.get, "/v1/admin/people?email=NORA%40new.example")
+            #expect((found.json["accounts"] as? [[String: Any]])?.first?["user"] as? String == user.id, "\(found.text)")
+            let renamed = try await client.user(user, .patch, "/v1/me", ["name": "Nora N."])
+            #expect(renamed.json["name"] as? String == "Nora N." && renamed.json["email"] as? String == "nora@new.example", "\(renamed.text)")
+            #expect(try await client.user(user, .get, "/v1/me").json["name"] as? String == "Nora N.")
+
+            for (body, field) in [([:], "name"), (["email": "not an address"], "email"), (["name": ""], "name"),
+                                  (["email": "a@b\u{7}"], "email")] as [([String: Any], String)] {
+                let refused = try await client.user(user, .patch, "/v1/me", body)
+                #expect(refused.status == .badRequest && refused.json["field"] as? String == field, "\(body): \(refused.text)")
+            }
+            #expect(try await client.user(user, .patch, "/v1/me", ["email": "x@example.org", "user": "u_other"]).problemType == "unknown-field")
+            let member = try await client.user(user, .post, "/v1/me/members", ["login": "nora-kid", "password": "another long password"])
+            #expect(member.status == .created, "\(member.text)")
+            let kid = try await client.loginAs("nora-kid", password: "another long password")
+            let byMember = try await client.user(kid, .patch, "/v1/me", ["email": "kid@example.org"])
+            #expect(byMember.status == .forbidden && byMember.problemType == "holder-only", "\(byMember.text)")
+            #expect(try await client.send(.patch, "/v1/me", body: client.json(["name": "X"])).status == .unauthorized)
+            #expect(try harness.api.identity.personalData(of: user.id)?.email == "nora@new.example")
+        }
+    }
+
     @Test("customer service finds a caller's account by login name, a member's too; an unknown or missing name is refused with the field")
     func accountOfLogin() async throws {
         let harness = try APIHarness()

@@ -44,6 +44,29 @@ struct WebTests {
 
     static func csrf(_ page: String) throws -> String { try hiddenToken(page, "csrf") }
 
+    @Test("the holder changes their name and e-mail address on the page; blank fields are kept; a bad address is refused with the field")
+    func details() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("quinn", amount: 0)
+            let login = try await WebTests.postLogin(client, "/web", [("login", "quinn"), ("password", "correct horse battery")]).login
+            let setCookie = try #require(login.headers[.setCookie])
+            let session = String(setCookie.split(separator: ";")[0].dropFirst(WebController.cookieName.count + 1))
+            let home = try await client.send(.get, "/web", headers: Self.cookie(session))
+            #expect(home.text.contains("Your name and e-mail address"))
+            let csrf = try Self.csrf(home.text)
+            let changed = try await client.send(.post, "/web/details", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("name", "Quinn Q."), ("email", "")]))
+            #expect(changed.status == .seeOther, "\(changed.text)")
+            let after = try await client.send(.get, try #require(changed.headers[.location]), headers: Self.cookie(session))
+            #expect(after.text.contains("Your details are changed.") && after.text.contains("Signed in as Quinn Q."), "\(after.text)")
+            #expect(try harness.api.identity.personalData(of: user.id)?.email == "quinn@example.org", "a blank field is kept")
+            let refused = try await client.send(.post, "/web/details", headers: Self.cookie(session),
+                                                body: Self.form([("csrf", csrf), ("email", "no-at-sign")]))
+            #expect(refused.status == .badRequest && refused.text.contains("Field: email"), "\(refused.text)")
+        }
+    }
+
     @Test("a form that moves money carries a once-token: posted twice (a double click, a resent form), the money moves once; a damaged token is refused")
     func onceTokens() async throws {
         let harness = try APIHarness()
