@@ -184,11 +184,14 @@ public struct ProjectionReader {
         try queue(prefix, after: nil, limit: .max) { _ in () }.items.count
     }
 
-    /// The user's fundings, newest first: those added before sequence `before` (all when nil).
-    public func fundings(user: String, before: UInt64? = nil, limit: Int = 100) throws -> FundingPage {
+    /// The user's fundings, newest first: those added before sequence `before` (all when nil),
+    /// only those that stand at `status` when one is given (a page may then hold fewer than
+    /// `limit`, even none, and still name the next).
+    public func fundings(user: String, before: UInt64? = nil, limit: Int = 100, status: FundingStatus? = nil) throws -> FundingPage {
         let list = Keys.userFundings(user)
-        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value in
-            try funding(named: String(decoding: value, as: UTF8.self), in: list)
+        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value -> FundingCase? in
+            let found = try funding(named: String(decoding: value, as: UTF8.self), in: list)
+            return status == nil || found.status == status ? found : nil
         }
         return FundingPage(fundings: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }

@@ -200,7 +200,10 @@ struct AdminController: Sendable {
         admin.post("settlements") { request, _ in try await settle(request) }
         admin.get("users/:user/wallets") { request, context in try await userWallets(request, context) }
         admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
-        admin.get("users/:user/funds") { request, context in try await userList(request, context) { try $0.fundings(user: $1, before: $2, limit: $3) } }
+        admin.get("users/:user/funds") { request, context in
+            let status = try UserController.fundingStatus(request)
+            return try await userList(request, context) { try $0.fundings(user: $1, before: $2, limit: $3, status: status) }
+        }
         admin.get("users/:user/disputes") { request, context in try await userList(request, context) { try $0.disputes(user: $1, before: $2, limit: $3) } }
         admin.get("users/:user/payouts") { request, context in try await userList(request, context) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }

@@ -20,7 +20,10 @@ struct UserController: Sendable {
         me.get("wallets") { request, _ in try await wallets(request) }
         me.post("wallets") { request, _ in try await openWallet(request) }
         me.post("funds") { request, _ in try await addFunds(request) }
-        me.get("funds") { request, _ in try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3) } }
+        me.get("funds") { request, _ in
+            let status = try Self.fundingStatus(request)
+            return try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3, status: status) }
+        }
         me.get("payouts") { request, _ in try await ownList(request) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         me.get("purchases") { request, _ in try await purchases(request) }
         me.post("purchases/:transaction/access") { request, context in try await access(request, context) }
@@ -260,6 +263,15 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let (before, limit) = try Self.page(request)
         return try await api.snapshot(request, missing: "account") { try read($0, session.user, before, limit) }
+    }
+
+    /// The `status` a list of fundings is narrowed to, if any.
+    static func fundingStatus(_ request: Request) throws -> FundingStatus? {
+        guard let text = try request.query("status") else { return nil }
+        guard let status = FundingStatus(rawValue: text) else {
+            throw APIError.badField("status", "status is one of completed, pending, cleared, failed")
+        }
+        return status
     }
 
     /// `before` and `limit` (1 to 500, default 100) of a paged read.

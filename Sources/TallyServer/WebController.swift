@@ -135,7 +135,8 @@ struct WebController {
         let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
         let purchases = try await call(
             .get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? "") + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
-        let fundings = try await call(.get, "/v1/me/funds?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        // The funds still waiting, however long ago they were added.
+        let fundings = try await call(.get, "/v1/me/funds?status=pending&limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let disputes = try await call(.get, "/v1/me/disputes?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let payouts = try await call(.get, "/v1/me/payouts?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]

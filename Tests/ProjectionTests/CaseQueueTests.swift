@@ -95,6 +95,12 @@ struct CaseQueueTests {
             #expect(alice.nextBefore == nil)
             #expect(try reader.fundings(user: "bob").fundings.map(\.funding) == ["mo-1"])
             #expect(try reader.fundings(user: "nobody").fundings.isEmpty)
+            // Narrowed to a status: only those that stand at it, however old.
+            #expect(try reader.fundings(user: "alice", status: .completed).fundings.map(\.funding) == ["f-alice"])
+            #expect(try reader.fundings(user: "alice", status: .pending).fundings.isEmpty)
+            #expect(try reader.fundings(user: "bob", status: .pending).fundings.map(\.funding) == ["mo-1"])
+            let narrowed = try reader.fundings(user: "alice", limit: 1, status: .completed)
+            #expect(narrowed.fundings.map(\.funding) == ["f-alice"] && narrowed.nextBefore == nil)
 
             let first = try reader.disputes(user: "alice", limit: 1)
             #expect(first.disputes.map(\.dispute) == ["d-2"])

@@ -207,6 +207,14 @@ struct UserAdminRouteTests {
             let forCS = try await client.admin(.get, "/v1/admin/users/\(ned.id)/funds")
             let csList = try #require((forCS.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(forCS.text)")
             #expect(csList.map { $0["funding"] as? String } == mineList.map { $0["funding"] as? String })
+            // Narrowed to a status: the cleared check only; nothing pending any more; an unknown status is refused.
+            let clearedOnly = try await client.user(ned, .get, "/v1/me/funds?status=cleared")
+            #expect(((clearedOnly.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]])?.map { $0["funding"] as? String } == [funding],
+                    "\(clearedOnly.text)")
+            let pendingForCS = try await client.admin(.get, "/v1/admin/users/\(ned.id)/funds?status=pending")
+            #expect(((pendingForCS.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]])?.isEmpty == true, "\(pendingForCS.text)")
+            let badStatus = try await client.user(ned, .get, "/v1/me/funds?status=waiting")
+            #expect(badStatus.status == .badRequest && badStatus.json["field"] as? String == "status", "\(badStatus.text)")
             let hers = try await client.user(mia, .get, "/v1/me/funds")
             let hersList = try #require((hers.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(hers.text)")
             #expect(!hersList.isEmpty && !hersList.contains { $0["funding"] as? String == funding })
