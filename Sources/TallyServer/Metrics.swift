@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Journal
+import Ledger
 import Prometheus
 import Projections
 
@@ -23,6 +24,8 @@ public final class TallyMetrics: Sendable {
     let oldestOpenDisputeAge: Gauge
     let commitDuration: DurationHistogram
     let batchSize: ValueHistogram
+    let refusals: [LedgerRejection.Rule: Counter]
+    let replays: Counter
 
     static let statusClasses = ["2xx", "3xx", "4xx", "5xx"]
 
@@ -60,6 +63,22 @@ public final class TallyMetrics: Sendable {
         batchSize = registry.makeValueHistogram(
             name: "tally_journal_batch_events", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
             help: "Events per group-commit batch")
+        var refusals: [LedgerRejection.Rule: Counter] = [:]
+        for rule in LedgerRejection.Rule.allCases {
+            refusals[rule] = registry.makeCounter(
+                name: "tally_ledger_refusals_total", labels: [("rule", rule.name)], help: "Commands the ledger refused, by rule")
+        }
+        self.refusals = refusals
+        replays = registry.makeCounter(
+            name: "tally_idempotent_replays_total", help: "Requests answered with the first answer to an earlier one with the same Idempotency-Key")
+    }
+
+    /// Counts a command's outcome: a refusal by its rule, a retry answered from the first result.
+    func record(_ outcome: Result<LedgerResult, LedgerRejection>) {
+        switch outcome {
+        case .success(let result): if result.replayed { replays.increment() }
+        case .failure(let rejection): refusals[rejection.rule]?.increment()
+        }
     }
 
     func recordCommit(events: Int, duration: Duration) {

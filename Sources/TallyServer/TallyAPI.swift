@@ -188,8 +188,11 @@ public final class TallyAPI: Sendable {
         field requestField: (String) -> String? = TallyAPI.sameField
     ) async throws -> LedgerResult {
         do {
-            return try await ledger.execute(command, idempotencyKey: idempotencyKey, scope: scope)
+            let result = try await ledger.execute(command, idempotencyKey: idempotencyKey, scope: scope)
+            metrics.record(.success(result))
+            return result
         } catch let rejection as LedgerRejection {
+            metrics.record(.failure(rejection))
             throw FieldedRejection(rejection: rejection, field: rejection.field.flatMap(requestField))
         }
     }

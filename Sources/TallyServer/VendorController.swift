@@ -187,6 +187,7 @@ struct VendorController: Sendable {
             if !commands.isEmpty {
                 let outcomes = try await api.ledger.executeBatch(commands)
                 for (offset, outcome) in outcomes.enumerated() {
+                    api.metrics.record(outcome)
                     switch outcome {
                     case .success(let result):
                         results[positions[offset]] = BatchItemResult(status: 201, purchase: view(of: result, vendor: vendor), problem: nil)

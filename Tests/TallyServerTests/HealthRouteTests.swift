@@ -66,6 +66,35 @@ struct HealthRouteTests {
         }
     }
 
+    @Test("/metrics counts the ledger's refusals by rule and the retries answered with a first answer")
+    func refusalMetrics() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("xena", amount: 100)
+            _ = try await client.fundedUser("yves", amount: 0)
+            func counter(_ name: String) async throws -> Double? {
+                let text = try await client.send(.get, "/metrics").text
+                return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+            }
+            let rule = "tally_ledger_refusals_total{rule=\"insufficientFunds\"}"
+            #expect(try await counter(rule) == 0)
+            #expect(try await counter("tally_idempotent_replays_total") == 0)
+            for _ in 0..<2 {
+                let refused = try await client.user(user, .post, "/v1/me/transfers", ["toLogin": "yves", "currency": "USD", "amount": 500])
+                #expect(refused.problemType == "ledger/insufficient-funds")
+            }
+            var headers = client.bearer(user.session)
+            headers[.idempotencyKey] = "metrics-1"
+            for _ in 0..<3 {
+                let sent = try await client.send(.post, "/v1/me/transfers", headers: headers, body: client.json(["toLogin": "yves", "currency": "USD", "amount": 5]))
+                #expect(sent.status == .created, "\(sent.text)")
+            }
+            #expect(try await counter(rule) == 2)
+            #expect(try await counter("tally_idempotent_replays_total") == 2)
+            #expect(try await counter("tally_ledger_refusals_total{rule=\"idempotencyConflict\"}") == 0)
+        }
+    }
+
     @Test("an unknown path is a 404 problem document")
     func unknownPath() async throws {
         let harness = try APIHarness()
