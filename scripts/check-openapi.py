@@ -528,6 +528,8 @@ def scenario(c, admin_key, auditor_key):
     c.request("GET", "/v1/admin/people", headers=admin, expect=400, label="accounts of no address")
     c.request("PATCH", "/v1/me", {"email": "x-" + run + "@example.org"}, headers=ux, expect=200, label="change own e-mail")
     c.request("PATCH", "/v1/me", {}, headers=ux, expect=400, label="change nothing")
+    c.request("PATCH", f"/v1/admin/users/{x['user']}", {"name": "Renamed by service"}, headers=admin, expect=200, label="a caller's name changed by customer service")
+    c.request("PATCH", "/v1/admin/users/u_nosuch", {"name": "Nobody"}, headers=admin, expect=404, label="details of an unknown user")
     c.request("GET", "/v1/admin/people?email=x-" + run + "%40example.org", headers=admin, expect=200, label="accounts of the new address")
     c.request("POST", "/v1/admin/credit-lines", {"user": x["user"], "currency": "USD", "limit": 5000}, headers=admin, expect=201)
     c.request("POST", "/v1/admin/credit-lines", {"user": x["user"], "currency": "USD", "limit": -1}, headers=admin, expect=422, label="negative credit line")

@@ -177,6 +177,7 @@ struct AdminController: Sendable {
         admin.post("vendors") { request, _ in try await registerVendor(request) }
         admin.post("password-resets") { request, _ in try await resetPassword(request) }
         admin.post("users/:user/erase") { request, context in try await erase(request, context) }
+        admin.patch("users/:user") { request, context in try await changeDetails(request, context) }
         admin.patch("vendors/:vendor") { request, context in try await updateVendor(request, context) }
         admin.post("vendors/:vendor/keys") { request, context in try await newVendorKey(request, context) }
         admin.get("vendors/:vendor/keys") { request, context in try await vendorKeys(request, context) }
@@ -281,6 +282,16 @@ struct AdminController: Sendable {
         guard !people.isEmpty else { throw APIError(.notFound, "not-found", "No account has that e-mail address", field: "email") }
         api.logger.info("accounts looked up by e-mail", metadata: ["users": "\(people.map(\.user).joined(separator: ","))"])
         return try JSONResponse.make(PeopleFound(accounts: people))
+    }
+
+    /// A caller's name or e-mail address changed by customer service (a caller who can no
+    /// longer read the address they gave). Answers with what the account now holds.
+    func changeDetails(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let body = try await body(DetailsBody.self, request)
+        let user = try context.parameters.require("user")
+        try UserController.changeDetails(api: api, user: user, body)
+        guard let person = try api.identity.personalData(of: user) else { throw APIError.notFound("account") }
+        return try JSONResponse.make(PeopleFound.Person(user: user, login: person.loginName, name: person.name, email: person.email))
     }
 
     /// Sets a login's password for a caller who lost it (customer service has checked who they

@@ -89,6 +89,14 @@ struct ConsoleController {
                inputs: [.text("email", label: "E-mail address")], method: .get) { form, _ in
             ("/v1/admin/people?email=" + InProcessAPI.queryValue(try form.text("email")), nil)
         },
+        Action(name: "change-details", title: "Change a caller's name or e-mail address (blank fields are kept)",
+               inputs: [.text("user", label: "User ID"), .optional("name", label: "New name"), .optional("email", label: "New e-mail address")],
+               method: .patch) { form, _ in
+            var body: [String: Any] = [:]
+            if let name = form.optional("name") { body["name"] = name }
+            if let email = form.optional("email") { body["email"] = email }
+            return ("/v1/admin/users/\(try id(form, "user"))", body)
+        },
         Action(name: "user-wallets", title: "A user's wallets", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
             ("/v1/admin/users/\(try id(form, "user"))/wallets", nil)
         },

@@ -218,17 +218,22 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let user = try holder(session)
         let body = try RequestBodies.decode(DetailsBody.self, from: try await RequestBodies.bytes(request))
+        try Self.changeDetails(api: api, user: user, body)
+        return try JSONResponse.make(try me(session))
+    }
+
+    /// Replaces the name or e-mail address kept for `user` (each field sent, at least one).
+    static func changeDetails(api: TallyAPI, user: String, _ body: DetailsBody) throws {
         guard body.name != nil || body.email != nil else {
             throw APIError.badField("name", "send a new name, a new email, or both")
         }
-        if let name = body.name { try Self.validateName(name) }
-        if let email = body.email { try Self.validateEmail(email) }
+        if let name = body.name { try validateName(name) }
+        if let email = body.email { try validateEmail(email) }
         guard var person = try api.identity.personalData(of: user) else { throw APIError.notFound("account") }
         person.name = body.name ?? person.name
         person.email = body.email ?? person.email
         try api.identity.store(person, for: user)
         api.logger.info("personal details changed", metadata: ["user": "\(user)"])
-        return try JSONResponse.make(try me(session))
     }
 
     func purchaseToken(_ request: Request) async throws -> Response {

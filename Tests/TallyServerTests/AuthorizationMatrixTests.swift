@@ -84,6 +84,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/admin/vendors", role: .admin),
                 .init(method: .post, path: "/v1/admin/password-resets", role: .admin),
                 .init(method: .post, path: "/v1/admin/users/u_none/erase", role: .admin),
+                .init(method: .patch, path: "/v1/admin/users/u_none", role: .admin),
                 .init(method: .patch, path: "/v1/admin/vendors/\(vendorB.id)", role: .admin),
                 .init(method: .post, path: "/v1/admin/vendors/\(vendorA.id)/keys", role: .admin),
                 .init(method: .get, path: "/v1/admin/vendors/\(vendorA.id)/keys", role: .admin),

@@ -125,6 +125,15 @@ struct UserAdminRouteTests {
             #expect(byMember.status == .forbidden && byMember.problemType == "holder-only", "\(byMember.text)")
             #expect(try await client.send(.patch, "/v1/me", body: client.json(["name": "X"])).status == .unauthorized)
             #expect(try harness.api.identity.personalData(of: user.id)?.email == "nora@new.example")
+
+            // Customer service changes it for a caller who can no longer read that address.
+            let byService = try await client.admin(.patch, "/v1/admin/users/\(user.id)", ["email": "nora@third.example"])
+            #expect(byService.status == .ok && byService.json["email"] as? String == "nora@third.example", "\(byService.text)")
+            #expect(byService.json["login"] as? String == "nora" && byService.json["name"] as? String == "Nora N.")
+            #expect(try await client.admin(.get, "/v1/admin/people?email=nora%40third.example").status == .ok)
+            #expect(try await client.admin(.patch, "/v1/admin/users/u_none", ["name": "X"]).status == .notFound)
+            #expect(try await client.admin(.patch, "/v1/admin/users/\(user.id)", [:]).json["field"] as? String == "name")
+            #expect(try await client.user(user, .patch, "/v1/admin/users/\(user.id)", ["name": "X"]).status == .forbidden)
         }
     }
 

@@ -412,6 +412,9 @@ struct ConsoleTests {
             #expect(found.status == .ok && found.text.contains(user) && found.text.contains("d@example.org"), "\(found.text)")
             let byEmail = try await client.send(.post, "/web/admin/find-by-email", headers: headers, body: WebTests.form([("csrf", csrf), ("email", "D@Example.org")]))
             #expect(byEmail.status == .ok && byEmail.text.contains(user) && byEmail.text.contains("&quot;dora&quot;"), "\(byEmail.text)")
+            let newAddress = try await client.send(.post, "/web/admin/change-details", headers: headers,
+                                                   body: WebTests.form([("csrf", csrf), ("user", user), ("name", ""), ("email", "dora@new.example")]))
+            #expect(newAddress.status == .ok && newAddress.text.contains("dora@new.example") && newAddress.text.contains("&quot;Dora&quot;"), "\(newAddress.text)")
             // The representative's name is on the event.
             let events = try harness.api.journal.events(from: head + 1, limit: 10)
             #expect(events.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"Rita\"") })
