@@ -3,6 +3,13 @@ import Journal
 import LMDB
 import TallyCrypto
 
+/// A damaged identity store, named by its file and the reason.
+public struct IdentityStoreError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
 /// A person's details: kept out of the journal, which holds only opaque user IDs.
 public struct PersonalData: Sendable, Codable, Equatable {
     public var name: String
@@ -126,7 +133,12 @@ public final class IdentityStore: Sendable {
             for person in people {
                 // A record whose key is gone (erased while a crash interrupted) has no address to index.
                 guard let key = try keys.read({ try $0.get(keysDatabase, key: Array(person.user.utf8)) }) else { continue }
-                let data = try Self.open(person.sealed, key: key, user: person.user)
+                let data: PersonalData
+                do {
+                    data = try Self.open(person.sealed, key: key, user: person.user)
+                } catch {
+                    throw IdentityStoreError(path: records.path, reason: "the record of \(person.user) does not open with its key (damaged, or not this store's): \(error)")
+                }
                 try index(person.user, email: data.email, adding: true, in: transaction)
             }
         }

@@ -82,8 +82,8 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
 
 /// Who an idempotency key belongs to: keys are unique within a scope. A vendor command's scope
 /// is its vendor's ID; `user:<account>` and `service:admin` (customer service) are the scopes
-/// of user and customer-service requests. Neither holds a character a vendor ID may not, so
-/// no vendor's keys can meet them.
+/// of user and customer-service requests. Both hold a colon, which no vendor ID does, so no
+/// vendor's keys can meet them.
 public enum IdempotencyScope {
     public static let customerService = "service:admin"
     public static func user(_ account: String) -> String { "user:" + account }

@@ -49,6 +49,11 @@ struct IdentityStoreTests {
         let alices = try #require(try store.records.read { try $0.get(store.recordsDatabase, key: Array("alice".utf8)) })
         try store.records.write { try $0.put(store.recordsDatabase, key: Array("bob".utf8), value: alices) }
         #expect(throws: CryptoError.self) { _ = try store.personalData(of: "bob") }
+        // A store whose index is built again refuses to open over such a record, naming it.
+        try store.keys.write { _ = try $0.delete(store.keysDatabase, key: IdentityStore.emailIndexKeyName) }
+        #expect { _ = try IdentityStore.open(directory: directory.path) } throws: { error in
+            (error as? IdentityStoreError)?.reason.contains("the record of bob does not open") == true
+        }
     }
 
     @Test("customer service finds users by e-mail in any case; a changed address moves; erasure removes the person; the index holds no address")
