@@ -202,8 +202,9 @@ struct AdminController: Sendable {
         admin.get("users/:user/wallets") { request, context in try await userWallets(request, context) }
         admin.get("users/:user/purchases") { request, context in try await userPurchases(request, context) }
         admin.get("users/:user/funds") { request, context in
-            let status = try UserController.fundingStatus(request)
-            return try await userList(request, context) { try $0.fundings(user: $1, before: $2, limit: $3, status: status) }
+            try await userList(request, context) {
+                try $0.fundings(user: $1, before: $2, limit: $3, status: try UserController.fundingStatus(request))
+            }
         }
         admin.get("users/:user/disputes") { request, context in try await userList(request, context) { try $0.disputes(user: $1, before: $2, limit: $3) } }
         admin.get("users/:user/payouts") { request, context in try await userList(request, context) { try $0.payouts(user: $1, before: $2, limit: $3) } }
@@ -289,8 +290,7 @@ struct AdminController: Sendable {
     func changeDetails(_ request: Request, _ context: TallyContext) async throws -> Response {
         let body = try await body(DetailsBody.self, request)
         let user = try context.parameters.require("user")
-        try UserController.changeDetails(api: api, user: user, body)
-        guard let person = try api.identity.personalData(of: user) else { throw APIError.notFound("account") }
+        let person = try UserController.changeDetails(api: api, user: user, body)
         return try JSONResponse.make(PeopleFound.Person(user: user, login: person.loginName, name: person.name, email: person.email))
     }
 

@@ -57,6 +57,15 @@ struct ConsoleController {
         var once = false
         /// The API path (with IDs from the form as path segments) and JSON body.
         let request: @Sendable (WebForm, _ representative: String) throws -> (path: String, body: [String: Any]?)
+
+        /// Shows one thing (an account's list, a case, a vendor's settlement) named by the ID
+        /// the form asks for, which the path carries.
+        static func lookup(_ name: String, _ title: String, id field: String, label: String,
+                           _ path: @escaping @Sendable (String) -> String) -> Action {
+            Action(name: name, title: title, inputs: [.text(field, label: label)], method: .get) { form, _ in
+                (path(try ConsoleController.id(form, field)), nil)
+            }
+        }
     }
 
     static func id(_ form: WebForm, _ name: String) throws -> String {
@@ -92,26 +101,13 @@ struct ConsoleController {
         Action(name: "change-details", title: "Change a caller's name or e-mail address (blank fields are kept)",
                inputs: [.text("user", label: "User ID"), .optional("name", label: "New name"), .optional("email", label: "New e-mail address")],
                method: .patch) { form, _ in
-            var body: [String: Any] = [:]
-            if let name = form.optional("name") { body["name"] = name }
-            if let email = form.optional("email") { body["email"] = email }
-            return ("/v1/admin/users/\(try id(form, "user"))", body)
+            ("/v1/admin/users/\(try id(form, "user"))", form.filled("name", "email"))
         },
-        Action(name: "user-wallets", title: "A user's wallets", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
-            ("/v1/admin/users/\(try id(form, "user"))/wallets", nil)
-        },
-        Action(name: "user-purchases", title: "A user's purchases", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
-            ("/v1/admin/users/\(try id(form, "user"))/purchases", nil)
-        },
-        Action(name: "user-funds", title: "A user's fundings (a cheque's status)", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
-            ("/v1/admin/users/\(try id(form, "user"))/funds", nil)
-        },
-        Action(name: "user-disputes", title: "A user's disputes", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
-            ("/v1/admin/users/\(try id(form, "user"))/disputes", nil)
-        },
-        Action(name: "user-payouts", title: "Money paid back to a user", inputs: [.text("user", label: "User ID")], method: .get) { form, _ in
-            ("/v1/admin/users/\(try id(form, "user"))/payouts", nil)
-        },
+        .lookup("user-wallets", "A user's wallets", id: "user", label: "User ID") { "/v1/admin/users/\($0)/wallets" },
+        .lookup("user-purchases", "A user's purchases", id: "user", label: "User ID") { "/v1/admin/users/\($0)/purchases" },
+        .lookup("user-funds", "A user's fundings (a cheque's status)", id: "user", label: "User ID") { "/v1/admin/users/\($0)/funds" },
+        .lookup("user-disputes", "A user's disputes", id: "user", label: "User ID") { "/v1/admin/users/\($0)/disputes" },
+        .lookup("user-payouts", "Money paid back to a user", id: "user", label: "User ID") { "/v1/admin/users/\($0)/payouts" },
         Action(name: "open-account", title: "Open an account for a caller",
                inputs: [.text("login", label: "Login"), .text("password", label: "First password"), .text("name", label: "Name"),
                         .text("email", label: "E-mail")], method: .post) { form, representative in
@@ -142,9 +138,7 @@ struct ConsoleController {
                inputs: [.optional("after", label: "After sequence (nextAfter of the page before)")], method: .get) { form, _ in
             ("/v1/admin/funds" + (try queueCursor(form)), nil)
         },
-        Action(name: "funding", title: "One funding", inputs: [.text("funding", label: "Funding ID")], method: .get) { form, _ in
-            ("/v1/admin/funds/\(try id(form, "funding"))", nil)
-        },
+        .lookup("funding", "One funding", id: "funding", label: "Funding ID") { "/v1/admin/funds/\($0)" },
         Action(name: "clear-funds", title: "Clear pending funds", inputs: [.text("funding", label: "Funding ID")], method: .post) { form, _ in
             ("/v1/admin/funds/\(try id(form, "funding"))/clear", [:])
         },
@@ -162,9 +156,7 @@ struct ConsoleController {
             if form.optional("payout") != nil { body["payout"] = try id(form, "payout") }
             return ("/v1/admin/payouts", body)
         },
-        Action(name: "payout", title: "One payout", inputs: [.text("payout", label: "Payout ID")], method: .get) { form, _ in
-            ("/v1/admin/payouts/\(try id(form, "payout"))", nil)
-        },
+        .lookup("payout", "One payout", id: "payout", label: "Payout ID") { "/v1/admin/payouts/\($0)" },
         Action(name: "credit-line", title: "Approve a credit line",
                inputs: [.text("user", label: "User ID"), .amount("limit", label: "Limit"), .currency], method: .post) { form, _ in
             let currency = try form.currency("currency")
@@ -179,17 +171,13 @@ struct ConsoleController {
                inputs: [.optional("after", label: "After sequence (nextAfter of the page before)")], method: .get) { form, _ in
             ("/v1/admin/disputes" + (try queueCursor(form)), nil)
         },
-        Action(name: "dispute", title: "One dispute", inputs: [.text("dispute", label: "Dispute ID")], method: .get) { form, _ in
-            ("/v1/admin/disputes/\(try id(form, "dispute"))", nil)
-        },
+        .lookup("dispute", "One dispute", id: "dispute", label: "Dispute ID") { "/v1/admin/disputes/\($0)" },
         Action(name: "resolve-dispute", title: "Resolve a dispute",
                inputs: [.text("dispute", label: "Dispute ID"), .choice("outcome", label: "Outcome", options: [("refund", "Refund the user"), ("reject", "Reject")])],
                method: .post) { form, representative in
             ("/v1/admin/disputes/\(try id(form, "dispute"))/resolve", ["refund": try form.text("outcome") == "refund", "representative": representative])
         },
-        Action(name: "vendor-settlement", title: "A vendor's settlement", inputs: [.text("vendor", label: "Vendor ID")], method: .get) { form, _ in
-            ("/v1/admin/vendors/\(try id(form, "vendor"))/settlement", nil)
-        },
+        .lookup("vendor-settlement", "A vendor's settlement", id: "vendor", label: "Vendor ID") { "/v1/admin/vendors/\($0)/settlement" },
         Action(name: "settle", title: "Settle a vendor now", inputs: [.text("vendor", label: "Vendor ID"), .currency], method: .post) { form, _ in
             ("/v1/admin/settlements", ["vendor": try id(form, "vendor"), "currency": try form.currency("currency").code])
         },
@@ -233,16 +221,12 @@ struct ConsoleController {
                method: .post) { form, _ in
             ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", [:])
         },
-        Action(name: "vendor-keys", title: "A vendor's signing keys", inputs: [.text("vendor", label: "Vendor ID")], method: .get) { form, _ in
-            ("/v1/admin/vendors/\(try id(form, "vendor"))/keys", nil)
-        },
+        .lookup("vendor-keys", "A vendor's signing keys", id: "vendor", label: "Vendor ID") { "/v1/admin/vendors/\($0)/keys" },
         Action(name: "revoke-vendor-key", title: "Revoke a vendor's signing key (its signatures are refused from now on)",
                inputs: [.text("vendor", label: "Vendor ID"), .text("keyId", label: "Key ID")], method: .delete) { form, _ in
             ("/v1/admin/vendors/\(try id(form, "vendor"))/keys/\(try id(form, "keyId"))", nil)
         },
-        Action(name: "royalties", title: "A rights holder's royalty statement", inputs: [.text("holder", label: "Rights holder")], method: .get) { form, _ in
-            ("/v1/admin/holders/\(try id(form, "holder"))/royalties", nil)
-        },
+        .lookup("royalties", "A rights holder's royalty statement", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/royalties" },
         Action(name: "expire-lot", title: "Expire an incentive lot", inputs: [.text("lot", label: "Lot ID")], method: .post) { form, _ in
             ("/v1/admin/incentives/\(try id(form, "lot"))/expire", [:])
         },
@@ -292,12 +276,8 @@ struct ConsoleController {
                                                    "minimumSpend": try form.amount("minimumSpend", currency),
                                                    "confirmationSeconds": try form.seconds(ofDays: "confirmationDays")])
         },
-        Action(name: "access-grant", title: "Check an access grant a customer brings", inputs: [.text("grant", label: "Grant")], method: .get) { form, _ in
-            ("/v1/vendor/access-grants/\(try id(form, "grant"))", nil)
-        },
-        Action(name: "purchase", title: "A purchase's status", inputs: [.text("transaction", label: "Transaction")], method: .get) { form, _ in
-            ("/v1/vendor/purchases/\(try id(form, "transaction"))", nil)
-        },
+        .lookup("access-grant", "Check an access grant a customer brings", id: "grant", label: "Grant") { "/v1/vendor/access-grants/\($0)" },
+        .lookup("purchase", "A purchase's status", id: "transaction", label: "Transaction") { "/v1/vendor/purchases/\($0)" },
         Action(name: "capture", title: "Capture a held purchase", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
             ("/v1/vendor/authorizations/\(try id(form, "transaction"))/capture", nil)
         },

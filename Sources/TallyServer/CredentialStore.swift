@@ -195,10 +195,12 @@ public final class CredentialStore: Sendable {
 
     /// Indexes a store from before the index: every login and live session, in one transaction.
     private func indexByUser() throws {
+        // Indexed already (every store but one from before the index): no write at start-up.
+        guard try environment.read({ try $0.get(sessions, key: Self.byUserMarker) }) == nil else { return }
         try environment.write { transaction in
             guard try transaction.get(sessions, key: Self.byUserMarker) == nil else { return }
             /// The entries `database`'s records of type `T` need, each naming its owner.
-            func entries<T: Decodable>(_ database: Database, _ type: T.Type, owner: (T) -> (user: String, member: String?)) throws -> [(Database, [UInt8])] {
+            func owned<T: Decodable>(_ database: Database, _ type: T.Type, owner: (T) -> (user: String, member: String?)) throws -> [(Database, [UInt8])] {
                 var found: [(Database, [UInt8])] = []
                 try transaction.withCursor(database) { cursor in
                     var more = try cursor.first()
@@ -212,7 +214,7 @@ public final class CredentialStore: Sendable {
                 }
                 return found
             }
-            let added = try entries(logins, Login.self) { ($0.user, $0.member) } + entries(sessions, Session.self) { ($0.user, $0.member) }
+            let added = try owned(logins, Login.self) { ($0.user, $0.member) } + owned(sessions, Session.self) { ($0.user, $0.member) }
             for (database, entry) in added { try transaction.put(database, key: entry, value: []) }
             try transaction.put(sessions, key: Self.byUserMarker, value: [])
         }

@@ -236,7 +236,7 @@ public final class TallyAPI: Sendable {
     /// Runs `body`, holding (scope, key) while it does when the request has a key (`exclusively`).
     func idempotently<R>(scope: String, key: String?, _ body: () async throws -> R) async throws -> R {
         guard let key else { return try await body() }
-        return try await exclusively(vendor: scope, key: key, body)
+        return try await exclusively(scope: scope, key: key, body)
     }
 
     /// The headers of an answer to an idempotent request: the last sequence it appended, and
@@ -248,10 +248,11 @@ public final class TallyAPI: Sendable {
         return headers
     }
 
-    /// Runs `body` while holding (vendor, key): a second request with the same key while the
-    /// first is still being decided gets 409 instead of racing it.
-    func exclusively<R>(vendor: String, key: String, _ body: () async throws -> R) async throws -> R {
-        let slot = vendor + "\u{0}" + key
+    /// Runs `body` while holding (scope, key) (the scope is the vendor's ID for a vendor's
+    /// request, ``IdempotencyScope``): a second request with the same key while the first is
+    /// still being decided gets 409 instead of racing it.
+    func exclusively<R>(scope: String, key: String, _ body: () async throws -> R) async throws -> R {
+        let slot = scope + "\u{0}" + key
         let admitted = inFlight.withLock { $0.insert(slot).inserted }
         guard admitted else {
             var error = APIError(.conflict, "idempotency-in-flight", "A request with this Idempotency-Key is still in progress", field: "Idempotency-Key")

@@ -20,9 +20,9 @@ struct UserController: Sendable {
         me.get("wallets") { request, _ in try await wallets(request) }
         me.post("wallets") { request, _ in try await openWallet(request) }
         me.post("funds") { request, _ in try await addFunds(request) }
+        // The status is read once the caller is known (a stranger gets 401, not a 400).
         me.get("funds") { request, _ in
-            let status = try Self.fundingStatus(request)
-            return try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3, status: status) }
+            try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3, status: try Self.fundingStatus(request)) }
         }
         me.get("payouts") { request, _ in try await ownList(request) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         me.get("purchases") { request, _ in try await purchases(request) }
@@ -203,9 +203,10 @@ struct UserController: Sendable {
         return try JSONResponse.make(try me(session))
     }
 
-    private func me(_ session: CredentialStore.Session) throws -> MeView {
+    /// The session's account, with `person` when the caller has just read it.
+    private func me(_ session: CredentialStore.Session, person known: PersonalData? = nil) throws -> MeView {
         guard let record = try api.ledger.read({ try $0.user(session.user) }) else { throw APIError.notFound("account") }
-        let person = try api.identity.personalData(of: session.user)
+        let person = try known ?? api.identity.personalData(of: session.user)
         return MeView(
             user: session.user, member: session.member, name: person?.name, email: person?.email, channel: record.channel.rawValue,
             members: record.members.filter { $0.value }.keys.sorted(), wallets: record.wallets.map(\.code))
@@ -218,12 +219,12 @@ struct UserController: Sendable {
         let session = try api.authenticateUser(request)
         let user = try holder(session)
         let body = try RequestBodies.decode(DetailsBody.self, from: try await RequestBodies.bytes(request))
-        try Self.changeDetails(api: api, user: user, body)
-        return try JSONResponse.make(try me(session))
+        return try JSONResponse.make(try me(session, person: try Self.changeDetails(api: api, user: user, body)))
     }
 
-    /// Replaces the name or e-mail address kept for `user` (each field sent, at least one).
-    static func changeDetails(api: TallyAPI, user: String, _ body: DetailsBody) throws {
+    /// Replaces the name or e-mail address kept for `user` (each field sent, at least one), and
+    /// returns what is kept now.
+    static func changeDetails(api: TallyAPI, user: String, _ body: DetailsBody) throws -> PersonalData {
         guard body.name != nil || body.email != nil else {
             throw APIError.badField("name", "send a new name, a new email, or both")
         }
@@ -234,6 +235,7 @@ struct UserController: Sendable {
         person.email = body.email ?? person.email
         try api.identity.store(person, for: user)
         api.logger.info("personal details changed", metadata: ["user": "\(user)"])
+        return person
     }
 
     func purchaseToken(_ request: Request) async throws -> Response {

@@ -91,11 +91,11 @@ struct VendorController: Sendable {
         let vendor = try api.authenticateVendor(request, body: bytes)
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(ContentBody.self, from: bytes)
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             let result = try await api.execute(.registerContent(vendor: vendor, terms: body.terms), idempotencyKey: key)
             return try JSONResponse.make(
                 ContentView(content: body.content, sequence: result.sequences?.lowerBound ?? 0), status: .created,
-                headers: replayHeaders(result))
+                headers: TallyAPI.replayHeaders(result))
         }
     }
 
@@ -135,10 +135,10 @@ struct VendorController: Sendable {
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(PurchaseBody.self, from: bytes)
         let command = try command(vendor: vendor, token: body.purchaseToken, content: body.content, inline: body.inline, holdSeconds: body.holdSeconds, authorize: authorize)
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             let result = try await api.execute(command, idempotencyKey: key, field: Self.purchaseField(inline: body.inline != nil))
             guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
-            return try JSONResponse.make(view, status: .created, headers: replayHeaders(result))
+            return try JSONResponse.make(view, status: .created, headers: TallyAPI.replayHeaders(result))
         }
     }
 
@@ -170,7 +170,7 @@ struct VendorController: Sendable {
         for (index, item) in body.purchases.enumerated() where !seenKeys.insert(item.idempotencyKey).inserted {
             throw APIError.badField("purchases[\(index)].idempotencyKey", "idempotency keys must be unique within a batch")
         }
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             var results = [BatchItemResult?](repeating: nil, count: body.purchases.count)
             var commands: [(command: LedgerCommand, idempotencyKey: String?)] = []
             var positions: [Int] = []
@@ -211,11 +211,11 @@ struct VendorController: Sendable {
         let key = try api.idempotencyKey(request)
         if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
         let transaction = try context.parameters.require("transaction")
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             let command: LedgerCommand = capture ? .capture(vendor: vendor, transaction: transaction) : .void(vendor: vendor, transaction: transaction)
             let result = try await api.execute(command, idempotencyKey: key)
             guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
-            return try JSONResponse.make(view, headers: replayHeaders(result))
+            return try JSONResponse.make(view, headers: TallyAPI.replayHeaders(result))
         }
     }
 
@@ -269,7 +269,6 @@ struct VendorController: Sendable {
         return nil
     }
 
-    func replayHeaders(_ result: LedgerResult) -> HTTPFields { TallyAPI.replayHeaders(result) }
 
     // MARK: Incentives and referrals
 
@@ -281,7 +280,7 @@ struct VendorController: Sendable {
         guard let user = api.pseudonyms.user(pseudonym: body.customer, vendor: vendor) else {
             throw APIError(.unprocessableContent, "unknown-customer", "No customer of this vendor has that pseudonym", field: "customer")
         }
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             // The ledger keeps the key with the lot's event: a retry returns the first answer,
             // another request with the same key is refused. The lot's ID comes from the vendor
             // and the key, so a retry is the same command.
@@ -299,7 +298,7 @@ struct VendorController: Sendable {
                     lot: issued.lot, customer: body.customer, user: nil, currency: issued.currency.code, amount: issued.amount,
                     issuer: vendor, expiresAtMilliseconds: issued.expiresAtMilliseconds, vendors: issued.vendors,
                     sequence: result.sequences?.lowerBound ?? 0),
-                status: .created, headers: replayHeaders(result))
+                status: .created, headers: TallyAPI.replayHeaders(result))
         }
     }
 
@@ -308,12 +307,12 @@ struct VendorController: Sendable {
         let vendor = try api.authenticateVendor(request, body: bytes)
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(ReferralPolicyBody.self, from: bytes)
-        return try await api.exclusively(vendor: vendor, key: key) {
+        return try await api.exclusively(scope: vendor, key: key) {
             let result = try await api.execute(.setReferralPolicy(
                 vendor: vendor,
                 policy: ReferralPolicy(currency: body.currency, rewardAmount: body.rewardAmount, minimumSpend: body.minimumSpend, confirmationSeconds: body.confirmationSeconds)),
                 idempotencyKey: key, field: TallyAPI.unprefixed("policy."))
-            return try JSONResponse.make(body, headers: replayHeaders(result))
+            return try JSONResponse.make(body, headers: TallyAPI.replayHeaders(result))
         }
     }
 

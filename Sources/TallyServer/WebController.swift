@@ -76,12 +76,7 @@ struct WebController {
             }
         }
         router.post("web/details") { request, context in
-            try await act(request, context, method: .patch, done: "details") { form in
-                var body: [String: Any] = [:]
-                if let name = form.optional("name") { body["name"] = name }
-                if let email = form.optional("email") { body["email"] = email }
-                return ("/v1/me", body)
-            }
+            try await act(request, context, method: .patch, done: "details") { ("/v1/me", $0.filled("name", "email")) }
         }
         router.post("web/members") { request, context in
             try await act(request, context, "/v1/me/members") { ["login": try $0.text("login"), "password": try $0.text("password")] }
@@ -154,7 +149,7 @@ struct WebController {
         html.notice(notice)
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderCases(
-            &html, fundings: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
+            &html, pending: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
             disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [],
             payouts: ((payouts.json as? [String: Any])?["data"] as? [String: Any])?["payouts"] as? [[String: Any]] ?? [])
         renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
@@ -201,9 +196,8 @@ struct WebController {
     /// The account's business with customer service: its offline funds not yet cleared, its
     /// disputes (the last 100, open or decided) and the money paid back to it (the last 100).
     /// Nothing for a list that is empty.
-    private func renderCases(_ html: inout HTML, fundings: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]]) {
-        moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds",
-                   fundings.filter { $0["status"] as? String == "pending" })
+    private func renderCases(_ html: inout HTML, pending: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]]) {
+        moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds", pending)
         if !disputes.isEmpty {
             html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
             for dispute in disputes {

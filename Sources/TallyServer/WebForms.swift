@@ -74,6 +74,14 @@ struct WebForm {
         return value
     }
 
+    /// The fields among `names` the form fills, as a JSON body's members (blank ones are left
+    /// out: a change that keeps what is not typed).
+    func filled(_ names: String...) -> [String: Any] {
+        var body: [String: Any] = [:]
+        for name in names { if let value = optional(name) { body[name] = value } }
+        return body
+    }
+
     func text(_ name: String) throws -> String {
         guard let value = optional(name) else { throw WebRefusal(title: "A field is missing", detail: "\(name) is required", field: name) }
         return value

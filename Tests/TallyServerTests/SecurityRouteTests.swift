@@ -293,7 +293,7 @@ struct SecurityRouteTests {
                                                      body: client.json(["currency": "USD", "amount": 300, "method": "card"]))
             #expect(victorsFunds.status == .created && victorsFunds.headers[.idempotentReplay] == nil, "\(victorsFunds.text)")
             // In flight: a retry while the first holds the key is 409.
-            let holding = try await harness.api.exclusively(vendor: IdempotencyScope.customerService, key: "retry-2") {
+            let holding = try await harness.api.exclusively(scope: IdempotencyScope.customerService, key: "retry-2") {
                 try await client.send(.post, "/v1/admin/payouts", headers: keyed(APIHarness.adminKey, "retry-2"), body: client.json(writes[3].2))
             }
             #expect(holding.status == .conflict && holding.problemType == "idempotency-in-flight")
@@ -353,7 +353,7 @@ struct SecurityRouteTests {
             #expect(harness.api.journal.head == afterPolicy)
 
             // In flight: hold the slot as a first request would, and send the retry.
-            let holding = try await harness.api.exclusively(vendor: vendor.id, key: "order-2") {
+            let holding = try await harness.api.exclusively(scope: vendor.id, key: "order-2") {
                 try await client.vendor(vendor, .post, "/v1/vendor/purchases", body, idempotencyKey: "order-2")
             }
             #expect(holding.status == .conflict)

@@ -224,6 +224,7 @@ struct UserAdminRouteTests {
             #expect(((pendingForCS.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]])?.isEmpty == true, "\(pendingForCS.text)")
             let badStatus = try await client.user(ned, .get, "/v1/me/funds?status=waiting")
             #expect(badStatus.status == .badRequest && badStatus.json["field"] as? String == "status", "\(badStatus.text)")
+            #expect(try await client.send(.get, "/v1/me/funds?status=waiting").status == .unauthorized, "a stranger learns nothing of the query")
             let hers = try await client.user(mia, .get, "/v1/me/funds")
             let hersList = try #require((hers.json["data"] as? [String: Any])?["fundings"] as? [[String: Any]], "\(hers.text)")
             #expect(!hersList.isEmpty && !hersList.contains { $0["funding"] as? String == funding })
