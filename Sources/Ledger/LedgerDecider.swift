@@ -244,6 +244,23 @@ struct LedgerDecider {
             let record = try heldTransaction(transaction, vendor: vendor)
             return [.purchaseVoided(try release(record, transaction: transaction, reason: .voided))]
 
+        case .refund(let vendor, let transaction, let reason):
+            try text(reason, "reason", required: false)
+            guard let record = try state.transaction(transaction), record.vendor == vendor else {
+                throw LedgerRejection(.unknownTransaction, "\(vendor) has no transaction \(transaction)", field: "transaction")
+            }
+            guard record.status == .captured else {
+                let why = record.status == .disputed
+                    ? "\(transaction) is disputed; customer service decides whether its price goes back"
+                    : "\(transaction) is \(record.status.rawValue); only a captured purchase can be refunded"
+                throw LedgerRejection(.transactionNotCaptured, why, field: "transaction")
+            }
+            let refunded = PurchaseRefunded(
+                transaction: transaction, user: record.user, vendor: vendor, currency: record.terms.currency,
+                refunded: record.terms.price, reason: reason, postings: try refundPostings(record, reserved: 0),
+                idempotency: idempotency, timeMilliseconds: time)
+            return [.purchaseRefunded(refunded)] + (try referralReversal(user: record.user, transaction: transaction))
+
         case .expireHold(let transaction):
             guard let record = try state.transaction(transaction) else {
                 throw LedgerRejection(.unknownTransaction, "no transaction \(transaction)")
@@ -898,6 +915,16 @@ struct LedgerDecider {
     /// vendor's share go back to where the user's money came from.
     func refund(_ dispute: DisputeRecord, id: String, transaction record: TransactionRecord, decidedBy: DisputeResolved.Decider,
                 representative: String?) throws -> DisputeResolved {
+        DisputeResolved(
+            dispute: id, transaction: dispute.transaction, user: dispute.user, vendor: dispute.vendor, outcome: .refunded,
+            decidedBy: decidedBy, representative: representative, refunded: record.terms.price,
+            postings: try refundPostings(record, reserved: dispute.reserved), timeMilliseconds: time)
+    }
+
+    /// The postings of a refund of a captured purchase, by dispute or by its vendor: the
+    /// debits (the fee, each royalty, what a dispute reserved, the rest of the vendor's share)
+    /// matched in order to the credits that return the price to where it came from.
+    func refundPostings(_ record: TransactionRecord, reserved: Int64) throws -> [Posting] {
         let currency = record.terms.currency
         let price = record.terms.price
         let fee = record.fee ?? 0
@@ -909,15 +936,12 @@ struct LedgerDecider {
         for royalty in royalties where royalty.amount > 0 {
             debits.append((.rightsHolderPayable(holder: royalty.holder, currency: currency), royalty.amount))
         }
-        if dispute.reserved > 0 { debits.append((.disputeReserve(vendor: dispute.vendor, currency: currency), dispute.reserved)) }
-        if vendorShare - dispute.reserved > 0 {
-            debits.append((.vendorPayable(vendor: dispute.vendor, currency: currency), vendorShare - dispute.reserved))
+        if reserved > 0 { debits.append((.disputeReserve(vendor: record.vendor, currency: currency), reserved)) }
+        if vendorShare - reserved > 0 {
+            debits.append((.vendorPayable(vendor: record.vendor, currency: currency), vendorShare - reserved))
         }
         for (account, amount) in debits { try checkDebit(account, amount) }
         let targets = try returnTargets(record.sources, user: record.user, currency: currency)
-        return DisputeResolved(
-            dispute: id, transaction: dispute.transaction, user: dispute.user, vendor: dispute.vendor, outcome: .refunded,
-            decidedBy: decidedBy, representative: representative, refunded: price,
-            postings: Self.postings(from: debits, to: targets), timeMilliseconds: time)
+        return Self.postings(from: debits, to: targets)
     }
 }

@@ -179,6 +179,23 @@ public struct PurchaseVoided: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// A vendor gave a captured purchase's whole price back, by its own decision (a refund that
+/// settles a dispute is a `DisputeResolved`): the same postings as a dispute's refund with
+/// nothing reserved.
+public struct PurchaseRefunded: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var user: String
+    public var vendor: String
+    public var currency: Currency
+    /// What went back to the user: the whole price.
+    public var refunded: Int64
+    /// The vendor's reason, as given (may be empty).
+    public var reason: String
+    public var postings: [Posting]
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
 public struct TokensTransferred: Sendable, Codable, Equatable {
     public var from: String
     public var to: String
@@ -223,6 +240,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case purchaseAuthorized(PurchaseAuthorized)
     case purchaseCaptured(PurchaseCaptured)
     case purchaseVoided(PurchaseVoided)
+    case purchaseRefunded(PurchaseRefunded)
     case tokensTransferred(TokensTransferred)
     case vendorSettled(VendorSettled)
     case disputeOpened(DisputeOpened)
@@ -252,6 +270,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseAuthorized: return "PurchaseAuthorized"
         case .purchaseCaptured: return "PurchaseCaptured"
         case .purchaseVoided: return "PurchaseVoided"
+        case .purchaseRefunded: return "PurchaseRefunded"
         case .tokensTransferred: return "TokensTransferred"
         case .vendorSettled: return "VendorSettled"
         case .disputeOpened: return "DisputeOpened"
@@ -270,7 +289,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
-        "EntitlementUsed", "VendorUpdated", "FundsReturned",
+        "EntitlementUsed", "VendorUpdated", "FundsReturned", "PurchaseRefunded",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -283,6 +302,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseAuthorized(let event): return event.postings
         case .purchaseCaptured(let event): return event.postings
         case .purchaseVoided(let event): return event.postings
+        case .purchaseRefunded(let event): return event.postings
         case .tokensTransferred(let event): return event.postings
         case .vendorSettled(let event): return event.postings
         case .disputeOpened(let event): return event.postings
@@ -301,6 +321,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseAuthorized(let event): return event.idempotency
         case .purchaseCaptured(let event): return event.idempotency
         case .purchaseVoided(let event): return event.idempotency
+        case .purchaseRefunded(let event): return event.idempotency
         case .incentiveIssued(let event): return event.idempotency
         case .referralPolicySet(let event): return event.idempotency
         case .fundsAdded(let event): return event.idempotency
@@ -341,6 +362,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseAuthorized(let event): return EventDraft(typeName: typeName, payload: EventJSON.purchaseAuthorized(event))
         case .purchaseCaptured(let event): return EventDraft(typeName: typeName, payload: EventJSON.purchaseCaptured(event))
         case .purchaseVoided(let event): payload = try encoder.encode(event)
+        case .purchaseRefunded(let event): payload = try encoder.encode(event)
         case .tokensTransferred(let event): payload = try encoder.encode(event)
         case .vendorSettled(let event): payload = try encoder.encode(event)
         case .disputeOpened(let event): payload = try encoder.encode(event)
@@ -405,6 +427,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "PurchaseAuthorized": self = .purchaseAuthorized(try decoder.decode(PurchaseAuthorized.self, from: data))
         case "PurchaseCaptured": self = .purchaseCaptured(try decoder.decode(PurchaseCaptured.self, from: data))
         case "PurchaseVoided": self = .purchaseVoided(try decoder.decode(PurchaseVoided.self, from: data))
+        case "PurchaseRefunded": self = .purchaseRefunded(try decoder.decode(PurchaseRefunded.self, from: data))
         case "TokensTransferred": self = .tokensTransferred(try decoder.decode(TokensTransferred.self, from: data))
         case "VendorSettled": self = .vendorSettled(try decoder.decode(VendorSettled.self, from: data))
         case "DisputeOpened": self = .disputeOpened(try decoder.decode(DisputeOpened.self, from: data))

@@ -86,9 +86,10 @@ enum LedgerFold {
             }
         case .purchaseVoided(let event):
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
-            var entries = try state.spending(event.user)
-            entries.removeAll { $0.transaction == event.transaction }
-            state.setSpending(event.user, entries)
+            try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
+        case .purchaseRefunded(let event):
+            try updateTransaction(event.transaction, in: &state) { $0.status = .refunded }
+            try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
         case .tokensTransferred:
             break
         case .disputeOpened(let event):
@@ -104,11 +105,7 @@ enum LedgerFold {
             state.setRecord("dispute/" + event.dispute, dispute)
             try updateTransaction(event.transaction, in: &state) { $0.status = event.outcome == .refunded ? .refunded : .captured }
             if event.outcome == .rejected { state.setRecord("rejected/" + event.transaction, event.dispute) }
-            if event.outcome == .refunded {
-                var entries = try state.spending(event.user)
-                entries.removeAll { $0.transaction == event.transaction }
-                state.setSpending(event.user, entries)
-            }
+            if event.outcome == .refunded { try forgetSpend(user: event.user, transaction: event.transaction, in: &state) }
         case .incentiveIssued(let event):
             state.setRecord("lot/" + event.lot, IncentiveLot(
                 lot: event.lot, user: event.user, currency: event.currency, issuer: event.issuer,
@@ -205,6 +202,13 @@ enum LedgerFold {
     private static func recordSpend(user: String, entry: SpendEntry, in state: inout LedgerState) throws {
         let horizon = entry.timeMilliseconds > spendRetentionMilliseconds ? entry.timeMilliseconds - spendRetentionMilliseconds : 0
         try state.addSpending(user, entry, horizon: horizon)
+    }
+
+    /// A purchase released or refunded no longer counts against the user's limits.
+    private static func forgetSpend(user: String, transaction: String, in state: inout LedgerState) throws {
+        var entries = try state.spending(user)
+        entries.removeAll { $0.transaction == transaction }
+        state.setSpending(user, entries)
     }
 
     private static func updateUser(_ id: String, in state: inout LedgerState, _ change: (inout UserRecord) -> Void) throws {

@@ -779,16 +779,19 @@ final class Folder {
             guard found else { throw FoldFailure("dispute \(resolved.dispute) resolved but never opened") }
             deletions.append(Keys.numbered(Keys.openDisputes, openedAt))
             if resolved.outcome == .refunded, let currency {
-                try mutateVendor(resolved.vendor, currency: currency) { _, settlement in
-                    settlement.refunded = try add(settlement.refunded, resolved.refunded, "refunded of \(resolved.vendor)")
-                }
-                // Royalties taken back: the postings that debit a rights holder.
-                for posting in resolved.postings where posting.debit.hasPrefix("holder:") {
-                    let holder = AccountName(posting.debit).id
-                    try recordRoyalty(holder: holder, transaction: resolved.transaction, vendor: resolved.vendor,
-                                      currency: posting.currency, amount: -posting.amount)
-                }
+                try refunded(resolved.transaction, vendor: resolved.vendor, currency: currency, amount: resolved.refunded, postings: resolved.postings)
             }
+
+        case .purchaseRefunded(let refund):
+            try mutatePurchase(refund.transaction) { view in
+                guard view.status == .captured else {
+                    throw FoldFailure("transaction \(refund.transaction) refunded by its vendor while \(view.status.rawValue)")
+                }
+                view.status = .refunded
+                view.amount = 0
+                view.remaining = nil
+            }
+            try refunded(refund.transaction, vendor: refund.vendor, currency: refund.currency, amount: refund.refunded, postings: refund.postings)
 
         case .incentiveIssued(let issued):
             guard lotOwners.create(issued.lot, issued.user, sequence: sequence) else {
@@ -1091,6 +1094,18 @@ final class Folder {
         }
         guard found else { throw FoldFailure("funding \(funding) \(status.rawValue) but never added") }
         deletions.append(Keys.numbered(Keys.pendingFundings, addedAt))
+    }
+
+    /// A refund, by dispute or by the vendor: the vendor's settlement counts it, and each rights
+    /// holder's statement shows its royalty taken back (the postings that debit a holder).
+    private func refunded(_ transaction: String, vendor: String, currency: Currency, amount: Int64, postings: [Posting]) throws {
+        try mutateVendor(vendor, currency: currency) { _, settlement in
+            settlement.refunded = try add(settlement.refunded, amount, "refunded of \(vendor)")
+        }
+        for posting in postings where posting.debit.hasPrefix("holder:") {
+            try recordRoyalty(holder: AccountName(posting.debit).id, transaction: transaction, vendor: vendor,
+                              currency: posting.currency, amount: -posting.amount)
+        }
     }
 
     private func mutateUser(_ user: String, _ body: (inout WalletsView) throws -> Void) throws {

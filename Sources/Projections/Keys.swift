@@ -120,6 +120,7 @@ extension LedgerEvent {
         case .purchaseAuthorized(let event): return event.timeMilliseconds
         case .purchaseCaptured(let event): return event.timeMilliseconds
         case .purchaseVoided(let event): return event.timeMilliseconds
+        case .purchaseRefunded(let event): return event.timeMilliseconds
         case .tokensTransferred(let event): return event.timeMilliseconds
         case .vendorSettled(let event): return event.timeMilliseconds
         case .disputeOpened(let event): return event.timeMilliseconds
@@ -139,6 +140,7 @@ extension LedgerEvent {
         case .purchaseAuthorized(let event): return event.transaction
         case .purchaseCaptured(let event): return event.transaction
         case .purchaseVoided(let event): return event.transaction
+        case .purchaseRefunded(let event): return event.transaction
         case .disputeOpened(let event): return event.transaction
         case .disputeResolved(let event): return event.transaction
         case .referralReversed(let event): return event.transaction

@@ -55,7 +55,7 @@ public final class Sweeper: Sendable {
     private let checkpointed = Mutex((through: UInt64(0), restored: false))
     static let watched: Set<String> = [
         "PurchaseAuthorized", "PurchaseCaptured", "PurchaseVoided", "IncentiveIssued", "IncentiveExpired", "VendorRegistered",
-        "VendorUpdated", "AccountOpened", "ReferralRewarded", "DisputeResolved",
+        "VendorUpdated", "AccountOpened", "ReferralRewarded", "DisputeResolved", "PurchaseRefunded",
     ]
     /// How often due settlements and referral rewards are tried.
     let settleEveryMilliseconds: UInt64 = 10_000
@@ -225,6 +225,8 @@ public final class Sweeper: Sendable {
             noteTokensBack(voided.postings, in: &state)
         case .disputeResolved(let resolved):
             noteTokensBack(resolved.postings, in: &state)
+        case .purchaseRefunded(let refund):
+            noteTokensBack(refund.postings, in: &state)
         case .incentiveIssued(let issued):
             if let expiry = issued.expiresAtMilliseconds { state.lots[issued.lot] = expiry }
         case .incentiveExpired(let expired):

@@ -40,6 +40,8 @@ struct EventSchemaTests {
         try await fixture.run(.capture(vendor: "shop", transaction: held.transaction!))
         let voided = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
         try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))
+        let returned = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 25))))
+        try await fixture.run(.refund(vendor: "shop", transaction: returned.transaction!, reason: "sent the wrong file"), key: "refund-1")
         try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 10))
         try await fixture.run(.transfer(from: "alice", to: "bob", currency: .usd, amount: 5), key: "gift-1", scope: IdempotencyScope.user("alice"))
         try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 25, issuer: "shop",

@@ -13,14 +13,18 @@ struct LedgerPropertyTests {
     static let offlineMethods: [FundingMethod] = [.check, .mailedBill, .isp]
 
     /// Turns a list of random numbers into commands over a small world.
-    static func command(_ code: Int, step: Int, held: [String], pending: [String], captured: [(String, String)],
+    static func command(_ code: Int, step: Int, held: [String], pending: [String], captured: [(user: String, vendor: String, transaction: String)],
                         disputes: [String], fixture: LedgerFixture) -> LedgerCommand? {
         if code % 13 == 0 {
             // Disputes and incentives, mixed in.
             switch (code / 13) % 4 {
             case 0:
                 guard !captured.isEmpty else { return nil }
-                let (user, transaction) = captured[code % captured.count]
+                let (user, vendor, transaction) = captured[code % captured.count]
+                if code % 3 == 2 {
+                    // The vendor refunds by its own decision (refused once disputed or refunded).
+                    return .refund(vendor: vendor, transaction: transaction, reason: "property")
+                }
                 return .openDispute(dispute: "d\(step)", user: user, transaction: transaction, reason: "property")
             case 1:
                 guard !disputes.isEmpty else { return nil }
@@ -86,7 +90,7 @@ struct LedgerPropertyTests {
                 try await Self.givenWorld(fixture)
                 var held: [String] = []
                 var pending: [String] = []
-                var captured: [(String, String)] = []
+                var captured: [(user: String, vendor: String, transaction: String)] = []
                 var disputes: [String] = []
                 for (step, code) in codes.enumerated() {
                     guard let command = Self.command(
@@ -122,7 +126,7 @@ struct LedgerPropertyTests {
                         if case .addFunds(let funding, _, _, _, let method, _) = command, method.isOffline { pending.append(funding) }
                         if case .openDispute(let dispute, _, _, _) = command { disputes.append(dispute) }
                         for event in result.events {
-                            if case .purchaseCaptured(let paid) = event { captured.append((paid.user, paid.transaction)) }
+                            if case .purchaseCaptured(let paid) = event { captured.append((paid.user, paid.vendor, paid.transaction)) }
                             // Settlement never pays out reserved or held funds: it pays at most the
                             // unsettled payable, and leaves the dispute reserve as it was.
                             if case .vendorSettled(let settled) = event {

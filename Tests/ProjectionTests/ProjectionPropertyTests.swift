@@ -16,7 +16,7 @@ struct ProjectionPropertyTests {
     struct World {
         var held: [String] = []
         var pending: [String] = []
-        var captured: [(user: String, transaction: String)] = []
+        var captured: [(user: String, vendor: String, transaction: String)] = []
         var disputes: [String] = []
         var lots: [String] = []
     }
@@ -55,6 +55,7 @@ struct ProjectionPropertyTests {
         case 11:
             guard !world.captured.isEmpty else { return nil }
             let purchase = world.captured[code % world.captured.count]
+            if code % 3 == 2 { return .refund(vendor: purchase.vendor, transaction: purchase.transaction, reason: "property") }
             return .openDispute(dispute: "d\(step)", user: purchase.user, transaction: purchase.transaction, reason: "property")
         case 12:
             guard !world.disputes.isEmpty else { return nil }
@@ -93,7 +94,7 @@ struct ProjectionPropertyTests {
                         if case .openDispute(let dispute, _, _, _) = command { world.disputes.append(dispute) }
                         if case .issueIncentive(let lot, _, _, _, _, _, _) = command { world.lots.append(lot) }
                         for event in result.events {
-                            if case .purchaseCaptured(let paid) = event { world.captured.append((paid.user, paid.transaction)) }
+                            if case .purchaseCaptured(let paid) = event { world.captured.append((paid.user, paid.vendor, paid.transaction)) }
                         }
                     } catch is LedgerRejection {
                         continue

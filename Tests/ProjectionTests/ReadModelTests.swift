@@ -185,6 +185,35 @@ struct ReadModelTests {
         }
     }
 
+    @Test("a vendor's refund shows in the purchase, the vendor's settlement, the royalty statement and both histories")
+    func vendorRefund() async throws {
+        let fixture = try ProjectionFixture()
+        let usd = ProjectionFixture.usd
+        try await fixture.givenShopAndAlice()
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 200)))).transaction)
+        let refund = try await fixture.run(.refund(vendor: "shop", transaction: bought, reason: "wrong file"))
+        _ = try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            let purchase = try #require(try reader.purchase(transaction: bought))
+            #expect(purchase.status == .refunded)
+            #expect(purchase.amount == 0 && purchase.price == 200)
+            #expect(purchase.remaining == nil)
+            let shopUSD = try #require(try reader.vendorSettlement(vendor: "shop")?.currencies.first)
+            #expect(shopUSD.earned == 200 && shopUSD.refunded == 200)
+            #expect(shopUSD.unsettled == 0)
+            let label = try #require(try reader.royaltyStatement(holder: "label"))
+            #expect(label.entries.map(\.amount) == [20, -20])
+            #expect(label.totals == [RoyaltyCurrencyTotal(currency: usd, paid: 20, reversed: 20, balance: 0)])
+            let entry = try #require(try reader.walletHistory(user: "alice", currency: usd).entries.first)
+            #expect(entry.eventType == "PurchaseRefunded" && entry.transaction == bought && entry.amount == 200)
+            #expect(entry.sequence == refund.sequences?.lowerBound)
+            let vendorEntry = try #require(try reader.vendorHistory(vendor: "shop").entries.first)
+            #expect(vendorEntry.eventType == "PurchaseRefunded" && vendorEntry.amount == -170)
+            #expect(try reader.wallets(user: "alice")?.wallets.first?.balance == 10_000)
+        }
+    }
+
     @Test("history pages run newest first, and the cursor walks every entry once")
     func pagination() async throws {
         let fixture = try ProjectionFixture()

@@ -117,6 +117,39 @@ extension SweeperTests {
     }
 }
 
+extension SweeperTests {
+    @Test("tokens a vendor's refund gives back to an expired lot go to its issuer too")
+    func refundBackAfterExpiry() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("ike", amount: 0)
+            let issued = try await client.admin(.post, "/v1/admin/incentives", [
+                "user": user.id, "currency": "USD", "amount": 50, "expiresAtMilliseconds": harness.clock.now() + 120_000,
+            ])
+            let lot = try #require(issued.json["lot"] as? String, "\(issued.text)")
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent(price: 30),
+            ])
+            let transaction = try #require(bought.json["transaction"] as? String, "\(bought.text)")
+            let lotAccount = LedgerAccount.incentiveLot(lot: lot, currency: .usd)
+            let provider = LedgerAccount.incentiveFunding(issuer: "provider", currency: .usd)
+
+            let sweeper = Sweeper(ledger: harness.api.ledger, clock: { harness.clock.now() }, logger: Logger(label: "test"))
+            harness.clock.advance(milliseconds: 121_000)
+            #expect(try await sweeper.sweep() == [.expireIncentive(lot: lot)])
+            #expect(try harness.api.ledger.balance(provider) == -30)
+
+            let refunded = try await client.vendor(vendor, .post, "/v1/vendor/purchases/\(transaction)/refund", ["reason": "broken"])
+            #expect(refunded.status == .ok, "\(refunded.text)")
+            #expect(try harness.api.ledger.balance(lotAccount) == 30, "the refund gave the expired lot its 30 back")
+            #expect(try await sweeper.sweep() == [.expireIncentive(lot: lot)])
+            #expect(try harness.api.ledger.balance(provider) == 0, "every token is back with the provider")
+            #expect(try await sweeper.sweep().isEmpty)
+        }
+    }
+}
+
 /// A vendor settled every hour.
 func periodicVendor(_ client: APIHarness.Client) async throws -> APIHarness.Vendor {
     let reply = try await client.admin(.post, "/v1/admin/vendors", [

@@ -1,0 +1,165 @@
+import Journal
+import Testing
+@testable import Ledger
+
+/// A vendor gives a captured purchase's price back by its own decision (`refund`, event
+/// `PurchaseRefunded`): what a dispute's refund takes back, with nothing reserved.
+@Suite("Ledger: refunds by the vendor")
+struct LedgerVendorRefundTests {
+    @Test("a refund takes back the fee, the royalty and the vendor's share, and returns the price to the lot, the credit line and the wallet")
+    func refundReturnsEverySource() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 100)
+        try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 50, issuer: nil,
+                                              expiresAtMilliseconds: nil, vendors: nil))
+        try await fixture.run(.approveCreditLine(user: "alice", currency: .usd, limit: 500))
+        // 400: 50 from the lot, 100 from the wallet, 250 on credit. Fee 20, royalty 40, vendor 340.
+        let bought = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400))))
+        let transaction = try #require(bought.transaction)
+        #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == -250)
+        #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 340)
+
+        let result = try await fixture.run(.refund(vendor: "shop", transaction: transaction, reason: "the file was corrupt"))
+        guard case .purchaseRefunded(let refunded)? = result.events.first, result.events.count == 1 else {
+            Issue.record("expected one PurchaseRefunded, got \(result.events)")
+            return
+        }
+        #expect(refunded.refunded == 400)
+        #expect(refunded.currency == .usd)
+        #expect(refunded.user == "alice")
+        #expect(refunded.reason == "the file was corrupt")
+        let fees = LedgerAccount.providerFeeRevenue(currency: .usd)
+        let label = LedgerAccount.rightsHolderPayable(holder: "label", currency: .usd)
+        let payable = LedgerAccount.vendorPayable(vendor: "shop", currency: .usd)
+        #expect(refunded.postings == [
+            Posting(debit: fees, credit: .incentiveLot(lot: "promo", currency: .usd), amount: 20),
+            Posting(debit: label, credit: .incentiveLot(lot: "promo", currency: .usd), amount: 30),
+            Posting(debit: label, credit: .creditLine(user: "alice", currency: .usd), amount: 10),
+            Posting(debit: payable, credit: .creditLine(user: "alice", currency: .usd), amount: 240),
+            Posting(debit: payable, credit: .wallet(user: "alice", currency: .usd), amount: 100),
+        ])
+        #expect(try fixture.wallet("alice") == 100)
+        #expect(try fixture.balance(.incentiveLot(lot: "promo", currency: .usd)) == 50)
+        #expect(try fixture.balance(.creditLine(user: "alice", currency: .usd)) == 0)
+        #expect(try fixture.balance(fees) == 0)
+        #expect(try fixture.balance(label) == 0)
+        #expect(try fixture.balance(payable) == 0)
+        #expect(try fixture.balancesSumToZero())
+        #expect(try fixture.ledger.read { try $0.transaction(transaction) }?.status == .refunded)
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("a refunded purchase no longer counts against the user's limits and grants no access")
+    func refundFreesLimitAndAccess() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 300)))
+        let first = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 300)))).transaction)
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 300))), .exceedsDailyLimit)
+        try await fixture.run(.useEntitlement(user: "alice", transaction: first))
+        try await fixture.run(.refund(vendor: "shop", transaction: first, reason: ""))
+        try await fixture.reject(.useEntitlement(user: "alice", transaction: first), .transactionNotCaptured)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 300))))
+        #expect(try fixture.wallet("alice") == 700)
+    }
+
+    @Test("a refund after settlement leaves the vendor owing its share; later sales repay it before anything is settled")
+    func refundAfterSettlement() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let transaction = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200)))).transaction)
+        try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+        let payable = LedgerAccount.vendorPayable(vendor: "shop", currency: .usd)
+        #expect(try fixture.balance(payable) == 0)
+        try await fixture.run(.refund(vendor: "shop", transaction: transaction, reason: "goodwill"))
+        #expect(try fixture.balance(payable) == -170)
+        #expect(try fixture.wallet("alice") == 1_000)
+        try await fixture.reject(.settle(vendor: "shop", currency: .usd, force: true), .nothingToSettle)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))))
+        #expect(try fixture.balance(payable) == -85)
+        try await fixture.reject(.settle(vendor: "shop", currency: .usd, force: true), .nothingToSettle)
+        #expect(try fixture.balancesSumToZero())
+    }
+
+    @Test("refund rejections: another vendor's or unknown transaction, held, voided, disputed, refunded, reason too long")
+    func rejections() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.run(.registerVendor(vendor: "other", name: "Other", sites: ["https://other.example/"], feeBasisPoints: 0,
+                                              settlement: SettlementPolicy(thresholdAmount: 1_000)))
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100)))).transaction)
+
+        let unknown = try await fixture.reject(.refund(vendor: "shop", transaction: "tx-999", reason: ""), .unknownTransaction)
+        #expect(unknown?.field == "transaction")
+        try await fixture.reject(.refund(vendor: "other", transaction: bought, reason: ""), .unknownTransaction)
+        try await fixture.reject(.refund(vendor: "shop", transaction: bought, reason: String(repeating: "x", count: 1_001)), .invalidText)
+
+        let held = try #require(try await fixture.run(.authorize(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100)), holdSeconds: 60)).transaction)
+        let notCaptured = try await fixture.reject(.refund(vendor: "shop", transaction: held, reason: ""), .transactionNotCaptured)
+        #expect(notCaptured?.message.contains("held") == true)
+        try await fixture.run(.void(vendor: "shop", transaction: held))
+        try await fixture.reject(.refund(vendor: "shop", transaction: held, reason: ""), .transactionNotCaptured)
+
+        let disputed = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100)))).transaction)
+        try await fixture.run(.openDispute(dispute: "d1", user: "alice", transaction: disputed, reason: "never came"))
+        let inDispute = try await fixture.reject(.refund(vendor: "shop", transaction: disputed, reason: ""), .transactionNotCaptured)
+        #expect(inDispute?.message.contains("customer service") == true)
+
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, reason: "sorry"))
+        // Refunded once: neither the vendor nor a dispute gives the price back again.
+        try await fixture.reject(.refund(vendor: "shop", transaction: bought, reason: "sorry"), .transactionNotCaptured)
+        try await fixture.reject(.openDispute(dispute: "d2", user: "alice", transaction: bought, reason: "again"), .transactionNotCaptured)
+        // 1,000 less the purchase still under dispute.
+        #expect(try fixture.wallet("alice") == 900)
+        #expect(try fixture.balancesSumToZero())
+    }
+
+    @Test("a purchase captured again after a rejected dispute can still be refunded by its vendor")
+    func refundAfterRejectedDispute() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200)))).transaction)
+        try await fixture.run(.openDispute(dispute: "d1", user: "alice", transaction: bought, reason: "meh"))
+        try await fixture.run(.resolveDispute(dispute: "d1", refund: false, representative: "rep-1"))
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, reason: "goodwill after all"))
+        #expect(try fixture.wallet("alice") == 1_000)
+        #expect(try fixture.balance(.disputeReserve(vendor: "shop", currency: .usd)) == 0)
+        #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 0)
+    }
+
+    @Test("a vendor's refund of a qualifying purchase reverses the referral reward in the same command")
+    func refundReversesReferral() async throws {
+        let fixture = try await LedgerReferralTests.shopWithReferredNewbie()
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "newbie", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)))).transaction)
+        fixture.clock.advance(seconds: 3_600)
+        try await fixture.run(.rewardReferral(user: "newbie"))
+        let payable = try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd))
+        let result = try await fixture.run(.refund(vendor: "shop", transaction: bought, reason: "returned"), key: "r-1")
+        #expect(result.events.map(\.typeName) == ["PurchaseRefunded", "ReferralReversed"])
+        #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == payable - 340 - 25)
+        #expect(try fixture.balancesSumToZero())
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("a retried refund with the same key returns the first answer; another request with that key is a conflict")
+    func idempotentRefund() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let one = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100)))).transaction)
+        let two = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100)))).transaction)
+        let first = try await fixture.run(.refund(vendor: "shop", transaction: one, reason: "x"), key: "refund-1")
+        let again = try await fixture.run(.refund(vendor: "shop", transaction: one, reason: "x"), key: "refund-1")
+        #expect(again.replayed && again.events == first.events && again.sequences == first.sequences)
+        try await fixture.reject(.refund(vendor: "shop", transaction: two, reason: "x"), .idempotencyConflict, key: "refund-1")
+        #expect(try fixture.wallet("alice") == 900)
+    }
+}
