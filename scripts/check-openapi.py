@@ -423,6 +423,19 @@ def scenario(c, admin_key, auditor_key):
         vendor_a.write("POST", f"/v1/vendor/authorizations/{held2['transaction']}/capture", None, 422, label="capture a voided hold")
         vendor_a.write("POST", f"/v1/vendor/authorizations/{held2['transaction']}/void", {"reason": "x"}, 400, label="void with an unknown field")
         c.request("POST", f"/v1/admin/holds/{held3['transaction']}/expire", headers=admin, expect=422, label="expire a hold before its time")
+        # The vendor refunds the captured one: once, byte for byte on a retry, never twice.
+        refund_path = f"/v1/vendor/purchases/{held['transaction']}/refund"
+        rkey = "refund-" + run
+        vendor_b.write("POST", refund_path, {}, 404, label="another vendor refunds")
+        vendor_a.write("POST", refund_path, {"reason": 5}, 400, label="refund with a reason that is not a string")
+        vendor_a.write("POST", refund_path, {"amount": 5}, 400, label="refund with an unknown field")
+        _, _, _, r_first = vendor_a.write("POST", refund_path, {"reason": "wrong edition"}, 200, key=rkey)
+        _, _, _, r_again = vendor_a.write("POST", refund_path, {"reason": "wrong edition"}, 200, key=rkey, label="refund retried")
+        if r_first != r_again:
+            c.fail(f"refund retry answered differently: {r_first!r} vs {r_again!r}")
+        vendor_a.write("POST", refund_path, None, 422, label="refund twice")
+        vendor_a.write("POST", f"/v1/vendor/purchases/{held2['transaction']}/refund", None, 422, label="refund a voided hold")
+    vendor_a.write("POST", "/v1/vendor/purchases/t_nosuch/refund", None, 404, label="refund an unknown purchase")
     vendor_a.write("POST", "/v1/vendor/authorizations/t_nosuch/capture", None, 404, label="capture an unknown transaction")
     c.request("POST", "/v1/admin/holds/t_nosuch/expire", headers=admin, expect=404, label="expire an unknown hold")
 

@@ -17,6 +17,7 @@ struct VendorController: Sendable {
         group.post("purchases") { request, _ in try await purchase(request, authorize: false) }
         group.post("purchases/batch") { request, _ in try await batch(request) }
         group.get("purchases/:transaction") { request, context in try await purchaseStatus(request, context) }
+        group.post("purchases/:transaction/refund") { request, context in try await refund(request, context) }
         group.post("authorizations") { request, _ in try await purchase(request, authorize: true) }
         group.post("authorizations/:transaction/capture") { request, context in try await settleHold(request, context, capture: true) }
         group.post("authorizations/:transaction/void") { request, context in try await settleHold(request, context, capture: false) }
@@ -225,13 +226,39 @@ struct VendorController: Sendable {
         guard let record = try api.ledger.read({ try $0.transaction(transaction) }), record.vendor == vendor else {
             throw APIError.notFound("transaction")
         }
+        return try JSONResponse.make(view(of: record, transaction: transaction, vendor: vendor))
+    }
+
+    /// The vendor gives a captured purchase's whole price back (`{"reason": …}`, optional):
+    /// the answer is the purchase as it now stands, `refunded`, with what was taken back.
+    func refund(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let bytes = try await RequestBodies.bytes(request)
+        let vendor = try api.authenticateVendor(request, body: bytes)
+        let key = try api.idempotencyKey(request)
+        let body = bytes.isEmpty ? RefundBody() : try RequestBodies.decode(RefundBody.self, from: bytes)
+        let transaction = try context.parameters.require("transaction")
+        return try await api.exclusively(scope: vendor, key: key) {
+            let result = try await api.execute(.refund(vendor: vendor, transaction: transaction, reason: body.reason ?? ""), idempotencyKey: key)
+            guard case .purchaseRefunded(let refunded)? = result.events.first, let sequence = result.sequences?.lowerBound,
+                  let record = try api.ledger.read({ try $0.transaction(transaction) })
+            else { throw APIError(.internalServerError, "internal", "No refund event") }
+            // The record's terms never change and `refunded` is final, so a replay answers the same bytes.
+            var view = view(of: record, transaction: transaction, vendor: vendor)
+            view.timeMilliseconds = refunded.timeMilliseconds
+            view.sequence = sequence
+            return try JSONResponse.make(view, headers: TallyAPI.replayHeaders(result))
+        }
+    }
+
+    /// A purchase as its vendor may see it, from the ledger's record.
+    func view(of record: TransactionRecord, transaction: String, vendor: String) -> VendorPurchaseView {
         let net: Int64? = record.fee.map { fee in record.terms.price - fee - (record.royalties ?? []).reduce(0) { $0 + $1.amount } }
-        return try JSONResponse.make(VendorPurchaseView(
+        return VendorPurchaseView(
             transaction: transaction, customer: api.pseudonyms.pseudonym(user: record.user, vendor: vendor), vendor: vendor,
             content: record.terms.content, title: record.terms.title, url: record.terms.url, currency: record.terms.currency.code,
             amount: record.terms.price, status: record.status.rawValue, fee: record.fee,
             royalties: record.royalties?.map { RoyaltyView(holder: $0.holder, amount: $0.amount) }, vendorNet: net,
-            holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil))
+            holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil)
     }
 
     /// The purchase a command's events describe, as the vendor may see it.
@@ -339,4 +366,9 @@ struct VendorController: Sendable {
 
 /// A body that must be empty or `{}`.
 struct EmptyBody: Codable, Sendable {}
+
+/// `POST /v1/vendor/purchases/{transaction}/refund`: why the vendor gives the price back.
+struct RefundBody: Codable, Sendable {
+    var reason: String?
+}
 

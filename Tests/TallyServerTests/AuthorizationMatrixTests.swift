@@ -48,6 +48,8 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/vendor/purchases", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/purchases/batch", role: .vendor),
                 .init(method: .get, path: "/v1/vendor/purchases/\(transaction)", role: .vendor),
+                // Another transaction: vendor A's refund of this one would take its access away below.
+                .init(method: .post, path: "/v1/vendor/purchases/tx-none/refund", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/authorizations", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/authorizations/\(transaction)/capture", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/authorizations/\(transaction)/void", role: .vendor),
@@ -153,6 +155,9 @@ struct AuthorizationMatrixTests {
             #expect(try await client.vendor(vendorB, .get, "/v1/vendor/purchases/\(transaction)").status == .notFound)
             let capture = try await client.vendor(vendorB, .post, "/v1/vendor/authorizations/\(transaction)/capture")
             #expect(capture.status != .ok && capture.status != .created)
+            let head = harness.api.journal.head
+            #expect(try await client.vendor(vendorB, .post, "/v1/vendor/purchases/\(transaction)/refund", ["reason": "not mine"]).status == .notFound)
+            #expect(harness.api.journal.head == head)
             #expect(try await client.user(userY, .post, "/v1/me/purchases/\(transaction)/access").status == .notFound)
             let grant = try await client.user(userX, .post, "/v1/me/purchases/\(transaction)/access")
             #expect(grant.status == .created, "\(grant.text)")

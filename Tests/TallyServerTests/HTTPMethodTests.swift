@@ -22,6 +22,7 @@ struct HTTPMethodTests {
                 (.get, "/v1/me/members/m_0123", "DELETE"),
                 (.get, "/v1/vendor/purchases/batch", "POST"),
                 (.delete, "/v1/vendor/purchases/tx-1", "GET, HEAD"),
+                (.get, "/v1/vendor/purchases/tx-1/refund", "POST"),
                 (.post, "/v1/vendor/referral-policy", "PUT"),
                 (.patch, "/v1/admin/disputes/d_1/resolve", "POST"),
             ]

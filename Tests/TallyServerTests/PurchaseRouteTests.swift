@@ -175,6 +175,67 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("a vendor refunds a captured purchase: the price goes back, the grant stops, a retry is the first answer, a second refund is refused")
+    func vendorRefund() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("rae", amount: 1_000)
+            let token = try await client.purchaseToken(user)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 200)])
+            let transaction = try #require(bought.json["transaction"] as? String)
+            let grant = try #require(try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access").json["grant"] as? String)
+            let path = "/v1/vendor/purchases/\(transaction)/refund"
+
+            // Refused, appending nothing: an unknown field, a reason that is not a string, a reason too long, no key.
+            let head = harness.api.journal.head
+            let unknownField = try await client.vendor(vendor, .post, path, ["reason": "x", "amount": 50])
+            #expect(unknownField.status == .badRequest, "\(unknownField.text)")
+            let wrongType = try await client.vendor(vendor, .post, path, ["reason": 7])
+            #expect(wrongType.status == .badRequest, "\(wrongType.text)")
+            #expect(wrongType.json["field"] as? String == "reason")
+            let tooLong = try await client.vendor(vendor, .post, path, ["reason": String(repeating: "x", count: 1_001)])
+            #expect(tooLong.status == .unprocessableContent, "\(tooLong.text)")
+            #expect(tooLong.problemType == "ledger/invalid-text")
+            let reason = ["reason": "the file was corrupt"]
+            let body = client.json(reason)
+            let keyless = try await client.send(.post, path, headers: client.signedHeaders(vendor, .post, path, body: body, idempotencyKey: nil), body: body)
+            #expect(keyless.status == .badRequest, "\(keyless.text)")
+            #expect(harness.api.journal.head == head)
+
+            let refunded = try await client.vendor(vendor, .post, path, reason, idempotencyKey: "refund-1")
+            #expect(refunded.status == .ok, "\(refunded.text)")
+            #expect(refunded.json["status"] as? String == "refunded")
+            #expect(refunded.json["amount"] as? Int == 200)
+            #expect(refunded.json["vendorNet"] as? Int == 170)
+            #expect(refunded.json["transaction"] as? String == transaction)
+            #expect(!refunded.text.contains(user.id), "the vendor must never see the user's ID")
+            let retry = try await client.vendor(vendor, .post, path, reason, idempotencyKey: "refund-1")
+            #expect(retry.status == .ok)
+            #expect(retry.text == refunded.text)
+            #expect(retry.headers[.idempotentReplay] == "true")
+            let conflict = try await client.vendor(vendor, .post, path, ["reason": "other"], idempotencyKey: "refund-1")
+            #expect(conflict.status == .unprocessableContent, "\(conflict.text)")
+            let twice = try await client.vendor(vendor, .post, path, ["reason": "again"])
+            #expect(twice.status == .unprocessableContent)
+            #expect(twice.problemType == "ledger/transaction-not-captured")
+            #expect(twice.json["field"] as? String == "transaction")
+
+            let sequence = try #require(refunded.headers[.tallySequence])
+            let wallets = try await client.user(user, .get, "/v1/me/wallets?minSequence=\(sequence)")
+            let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 1_000)
+            let purchases = try await client.user(user, .get, "/v1/me/purchases?minSequence=\(sequence)")
+            let list = (purchases.json["data"] as? [String: Any])?["purchases"] as? [[String: Any]]
+            #expect(list?.first?["status"] as? String == "refunded")
+            let revoked = try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant)")
+            #expect(revoked.status == .gone)
+            // The user cannot dispute what was refunded.
+            let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "late"])
+            #expect(dispute.problemType == "ledger/transaction-not-captured")
+        }
+    }
+
     @Test("a batch decides each purchase on its own, in one request")
     func batch() async throws {
         let harness = try APIHarness()

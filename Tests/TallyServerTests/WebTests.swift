@@ -718,6 +718,28 @@ struct VendorConsoleTests {
             #expect(checked.status == .ok && checked.text.contains(transaction), "\(checked.text)")
             let forged = try await client.send(.post, "/web/vendor/access-grant", headers: headers, body: WebTests.form([("csrf", csrf), ("grant", "ag_AAAA")]))
             #expect(forged.status == .notFound && forged.text.contains("No such access grant"), "\(forged.text)")
+
+            // Refunds: the disputed purchase is customer service's to decide; another is refunded,
+            // once however often its form is posted.
+            let refundForm = try #require(page.text.components(separatedBy: "action=\"/web/vendor/refund\"").dropFirst().first)
+            let once = try WebTests.hiddenToken(refundForm, WebForm.onceField)
+            let inDispute = try await client.send(.post, "/web/vendor/refund", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("once", once), ("transaction", transaction), ("reason", "sorry"),
+            ]))
+            #expect(inDispute.status == .unprocessableContent && inDispute.text.contains("customer service"), "\(inDispute.text)")
+            let another = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": try await client.purchaseToken(user), "content": "essay-1"])
+            let anotherID = try #require(another.json["transaction"] as? String)
+            let onceAgain = try WebTests.hiddenToken(
+                try #require(try await client.send(.get, "/web/vendor", headers: headers).text
+                    .components(separatedBy: "action=\"/web/vendor/refund\"").dropFirst().first), WebForm.onceField)
+            let refundBody = WebTests.form([("csrf", csrf), ("once", onceAgain), ("transaction", anotherID), ("reason", "wrong essay")])
+            let headBeforeRefund = harness.api.journal.head
+            let refunded = try await client.send(.post, "/web/vendor/refund", headers: headers, body: refundBody)
+            let refundedAgain = try await client.send(.post, "/web/vendor/refund", headers: headers, body: refundBody)
+            #expect(refunded.status == .ok && refunded.text.contains("&quot;refunded&quot;"), "\(refunded.text)")
+            #expect(refundedAgain.status == .ok && refundedAgain.text.contains("done."), "\(refundedAgain.text)")
+            #expect(harness.api.journal.head == headBeforeRefund + 1)
+            #expect(try harness.api.ledger.read { try $0.transaction(anotherID) }?.status == .refunded)
         }
     }
 }
