@@ -199,7 +199,7 @@ extension LedgerAudit {
             content = .capture(
                 currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee)
             captureFailure = Self.captureFailure(captured, at: sequence)
-        case .vendorRegistered, .vendorSettled:
+        case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)
         default:
             content = .plain

@@ -34,11 +34,16 @@ struct LedgerAudit {
         var settledTotals: [String: Int64] = [:]
         var royaltyTotals: [String: Int64] = [:]
         var feeTotals: [String: Int64] = [:]
+        /// Royalty payouts (`RoyaltiesPaid`), each checked like a settlement against the
+        /// holder's payable, and per currency what they paid out.
+        var royaltyPayouts: UInt64 = 0
+        var royaltiesPaidOut: [String: Int64] = [:]
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
+            case royaltyPayouts, royaltiesPaidOut
         }
 
         /// Every key is present; absent values are `null`.
@@ -55,6 +60,8 @@ struct LedgerAudit {
             try container.encode(settledTotals, forKey: .settledTotals)
             try container.encode(royaltyTotals, forKey: .royaltyTotals)
             try container.encode(feeTotals, forKey: .feeTotals)
+            try container.encode(royaltyPayouts, forKey: .royaltyPayouts)
+            try container.encode(royaltiesPaidOut, forKey: .royaltiesPaidOut)
         }
     }
 
@@ -341,8 +348,9 @@ struct LedgerAudit {
         return nil
     }
 
-    /// The checks of a registration or settlement that need the history: a settlement covers
-    /// the events since the vendor's previous one and pays no more than the payable holds.
+    /// The checks of a registration, settlement or royalty payout that need the history: a
+    /// settlement covers the events since the vendor's previous one, and neither pays more
+    /// than the payable holds.
     private mutating func checkSettlement(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
@@ -352,15 +360,10 @@ struct LedgerAudit {
             settledThrough[registered.vendor] = sequence
         case .vendorSettled(let settled):
             let payable = LedgerAccount.vendorPayable(vendor: settled.vendor, currency: settled.currency).name
-            let moved = settled.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
-            guard settled.amount > 0, moved == settled.amount, settled.postings.count == 1 else {
-                return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(moved) out of \(payable)")
+            if let failure = paysOut(settled.amount, settled.currency, from: payable, settled.postings, "settlement of \(settled.vendor)") {
+                return fail(failure)
             }
             if recomputesBalances {
-                let held = balances.balance(of: payable)
-                guard settled.amount <= held else {
-                    return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
-                }
                 // Each currency is settled on its own: its first settlement covers from the
                 // vendor's registration, later ones from its previous settlement.
                 guard let registered = settledThrough[settled.vendor] else {
@@ -375,8 +378,30 @@ struct LedgerAudit {
             }
             report.settlements += 1
             report.settledTotals[settled.currency.code, default: 0] &+= settled.amount
+        case .royaltiesPaid(let paid):
+            let payable = LedgerAccount.rightsHolderPayable(holder: paid.holder, currency: paid.currency).name
+            if let failure = paysOut(paid.amount, paid.currency, from: payable, paid.postings, "royalty payout \(paid.payout)") {
+                return fail(failure)
+            }
+            report.royaltyPayouts += 1
+            report.royaltiesPaidOut[paid.currency.code, default: 0] &+= paid.amount
         default:
             break
+        }
+        return nil
+    }
+
+    /// Why a payout out of a payable (a settlement, a royalty payout) is wrong, or nil: it must
+    /// be one positive posting out of `payable` for its stated amount, and (with the whole
+    /// history) no more than the payable held.
+    private func paysOut(_ amount: Int64, _ currency: Currency, from payable: String, _ postings: [Posting], _ what: String) -> String? {
+        let moved = postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
+        guard amount > 0, moved == amount, postings.count == 1 else {
+            return "\(what) states \(amount) but its postings move \(moved) out of \(payable)"
+        }
+        if recomputesBalances {
+            let held = balances.balance(of: payable)
+            guard amount <= held else { return "\(what) pays \(amount) \(currency), but \(payable) held \(held)" }
         }
         return nil
     }

@@ -20,8 +20,8 @@ struct VerifyCommand: ParsableCommand, JSONOutputCommand {
             On a ledger's journal (--audit auto, the default) it then decodes every event as a \
             ledger event, checks that its postings sum to zero per currency, recomputes every \
             balance from postings alone and compares it with the write model (when the range \
-            is the whole journal), and checks settlements against the vendor payables and \
-            royalties and fees against the postings.
+            is the whole journal), and checks settlements against the vendor payables, royalty \
+            payouts against the holders' payables, and royalties and fees against the postings.
 
             Trusted keys are the --public-key files, or else every published key in DIR/keys \
             (journal-<key id>.pub.pem). An auditor should pass a copy of the journal's first \

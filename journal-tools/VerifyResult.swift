@@ -100,6 +100,9 @@ struct VerifyResult: Encodable {
                     ? "never above the payable" : audited.settlementsNote ?? "not checked against the payable"
                 lines.append(("settlements", "\(audited.settlements), \(Self.totals(audited.settledTotals)) settled, \(checked)"))
                 lines.append(("royalties", "\(Self.totals(audited.royaltyTotals)) listed = posted; fees \(Self.totals(audited.feeTotals))"))
+                if audited.royaltyPayouts > 0 {
+                    lines.append(("royalty payouts", "\(audited.royaltyPayouts), \(Self.totals(audited.royaltiesPaidOut)) paid out, \(checked)"))
+                }
             }
         }
         lines.append(("projections", audit.projections))

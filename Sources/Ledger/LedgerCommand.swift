@@ -41,6 +41,10 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// Settles a vendor's payable in a currency. `force` settles now (by command); otherwise
     /// only when its threshold is reached or its period has elapsed.
     case settle(vendor: String, currency: Currency, force: Bool)
+    /// Customer service pays a rights holder its royalties in `currency`: the holder's whole
+    /// payable balance leaves Tally (as a vendor's settlement does), under a payout ID never
+    /// used twice (shared with `returnFunds`).
+    case payRoyalties(payout: String, holder: String, currency: Currency, representative: String)
     /// A user disputes a captured purchase. A charge the rules mark unauthorized (made by a
     /// member whose access has since been revoked) is refunded at once.
     case openDispute(dispute: String, user: String, transaction: String, reason: String)
@@ -78,7 +82,7 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     public var acceptsIdempotencyKey: Bool {
         if issuingVendor != nil { return true }
         switch self {
-        case .addFunds, .transfer, .returnFunds, .issueIncentive: return true
+        case .addFunds, .transfer, .returnFunds, .payRoyalties, .issueIncentive: return true
         default: return false
         }
     }

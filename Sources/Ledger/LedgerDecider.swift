@@ -137,7 +137,7 @@ struct LedgerDecider {
             }
             let record = try existingUser(user)
             try wallet(record, user, currency)
-            if try state.payout(payout) != nil { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
+            if try state.payoutIDUsed(payout) { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
             // The wallet's own balance: held money is in `holds:`, uncleared funds in `pending:`,
             // incentive tokens in their lots and credit in `credit:`, none of them paid back.
             let source = LedgerAccount.wallet(user: user, currency: currency)
@@ -496,6 +496,22 @@ struct LedgerDecider {
                 coversFromSequence: settledThrough + 1, coversThroughSequence: nextSequence - 1,
                 postings: [Posting(debit: payable, credit: .settlementClearing(currency: currency), amount: amount)],
                 timeMilliseconds: time))]
+
+        case .payRoyalties(let payout, let holder, let currency, let representative):
+            try identifier(payout, "payout")
+            try identifier(holder, "holder")
+            try identifier(representative, "representative")
+            if try state.payoutIDUsed(payout) { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
+            let payable = LedgerAccount.rightsHolderPayable(holder: holder, currency: currency)
+            let amount = try state.balance(payable)
+            guard amount > 0 else {
+                throw LedgerRejection(.nothingToSettle, "\(holder) has no royalties to pay in \(currency) (its payable is \(amount))", field: "holder")
+            }
+            try checkCredit(.settlementClearing(currency: currency), amount)
+            return [.royaltiesPaid(RoyaltiesPaid(
+                payout: payout, holder: holder, currency: currency, amount: amount, representative: representative,
+                postings: [Posting(debit: payable, credit: .settlementClearing(currency: currency), amount: amount)],
+                idempotency: idempotency, timeMilliseconds: time))]
         }
     }
 

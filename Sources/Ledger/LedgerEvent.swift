@@ -110,6 +110,20 @@ public struct FundsReturned: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// A rights holder's royalties paid out of Tally: the holder's whole payable balance in a
+/// currency, by `representative`, under a payout ID never used twice.
+public struct RoyaltiesPaid: Sendable, Codable, Equatable {
+    public var payout: String
+    public var holder: String
+    public var currency: Currency
+    public var amount: Int64
+    public var representative: String
+    public var postings: [Posting]
+    /// The idempotent request that made it, if it was sent with an Idempotency-Key.
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
 public struct VendorRegistered: Sendable, Codable, Equatable {
     public var vendor: String
     public var name: String
@@ -243,6 +257,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case purchaseRefunded(PurchaseRefunded)
     case tokensTransferred(TokensTransferred)
     case vendorSettled(VendorSettled)
+    case royaltiesPaid(RoyaltiesPaid)
     case disputeOpened(DisputeOpened)
     case disputeResolved(DisputeResolved)
     case incentiveIssued(IncentiveIssued)
@@ -273,6 +288,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseRefunded: return "PurchaseRefunded"
         case .tokensTransferred: return "TokensTransferred"
         case .vendorSettled: return "VendorSettled"
+        case .royaltiesPaid: return "RoyaltiesPaid"
         case .disputeOpened: return "DisputeOpened"
         case .disputeResolved: return "DisputeResolved"
         case .incentiveIssued: return "IncentiveIssued"
@@ -289,7 +305,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
-        "EntitlementUsed", "VendorUpdated", "FundsReturned", "PurchaseRefunded",
+        "EntitlementUsed", "VendorUpdated", "FundsReturned", "PurchaseRefunded", "RoyaltiesPaid",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -305,6 +321,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseRefunded(let event): return event.postings
         case .tokensTransferred(let event): return event.postings
         case .vendorSettled(let event): return event.postings
+        case .royaltiesPaid(let event): return event.postings
         case .disputeOpened(let event): return event.postings
         case .disputeResolved(let event): return event.postings
         case .incentiveIssued(let event): return event.postings
@@ -322,6 +339,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseCaptured(let event): return event.idempotency
         case .purchaseVoided(let event): return event.idempotency
         case .purchaseRefunded(let event): return event.idempotency
+        case .royaltiesPaid(let event): return event.idempotency
         case .incentiveIssued(let event): return event.idempotency
         case .referralPolicySet(let event): return event.idempotency
         case .fundsAdded(let event): return event.idempotency
@@ -365,6 +383,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .purchaseRefunded(let event): payload = try encoder.encode(event)
         case .tokensTransferred(let event): payload = try encoder.encode(event)
         case .vendorSettled(let event): payload = try encoder.encode(event)
+        case .royaltiesPaid(let event): payload = try encoder.encode(event)
         case .disputeOpened(let event): payload = try encoder.encode(event)
         case .disputeResolved(let event): payload = try encoder.encode(event)
         case .incentiveIssued(let event): payload = try encoder.encode(event)
@@ -430,6 +449,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "PurchaseRefunded": self = .purchaseRefunded(try decoder.decode(PurchaseRefunded.self, from: data))
         case "TokensTransferred": self = .tokensTransferred(try decoder.decode(TokensTransferred.self, from: data))
         case "VendorSettled": self = .vendorSettled(try decoder.decode(VendorSettled.self, from: data))
+        case "RoyaltiesPaid": self = .royaltiesPaid(try decoder.decode(RoyaltiesPaid.self, from: data))
         case "DisputeOpened": self = .disputeOpened(try decoder.decode(DisputeOpened.self, from: data))
         case "DisputeResolved": self = .disputeResolved(try decoder.decode(DisputeResolved.self, from: data))
         case "IncentiveIssued": self = .incentiveIssued(try decoder.decode(IncentiveIssued.self, from: data))

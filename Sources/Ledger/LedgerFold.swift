@@ -44,6 +44,11 @@ enum LedgerFold {
             state.setRecord("payout/" + event.payout, PayoutRecord(
                 user: event.user, currency: event.currency, amount: event.amount, method: event.method,
                 representative: event.representative, timeMilliseconds: event.timeMilliseconds))
+        case .royaltiesPaid(let event):
+            // Recorded so that a payout ID is never used twice.
+            state.setRecord("royaltypayout/" + event.payout, RoyaltyPayoutRecord(
+                holder: event.holder, currency: event.currency, amount: event.amount,
+                representative: event.representative, timeMilliseconds: event.timeMilliseconds))
         case .vendorRegistered(let event):
             state.setRecord("vendor/" + event.vendor, VendorRecord(
                 name: event.name, sites: event.sites, feeBasisPoints: event.feeBasisPoints, settlement: event.settlement,

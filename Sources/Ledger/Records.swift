@@ -284,6 +284,15 @@ public struct PayoutRecord: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// A rights holder's royalties paid out (`RoyaltiesPaid`).
+public struct RoyaltyPayoutRecord: Sendable, Codable, Equatable {
+    public var holder: String
+    public var currency: Currency
+    public var amount: Int64
+    public var representative: String
+    public var timeMilliseconds: UInt64
+}
+
 /// A vendor's idempotency key: the request's digest and the first sequence it appended.
 public struct IdempotencyRecord: Sendable, Codable, Equatable {
     public var requestDigest: String

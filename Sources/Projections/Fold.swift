@@ -324,6 +324,7 @@ final class Folder {
     private var fundings = RecordCache<FundingCase>(prefix: "fund/")
     private var disputes = RecordCache<DisputeCase>(prefix: "dsp/")
     private var payouts = RecordCache<PayoutCase>(prefix: "pay/")
+    private var royaltyPayouts = RecordCache<RoyaltyPayoutCase>(prefix: "hpay/")
     /// Keys the batch deletes once its puts are done: the queue entries of fundings cleared or
     /// failed and of disputes resolved (`open/…`). Nothing in the fold reads the queues, so a
     /// queue entry put by the batch before (maybe not committed yet) needs no lookup here.
@@ -385,6 +386,7 @@ final class Folder {
             fundings.continuing(previous.fundings)
             disputes.continuing(previous.disputes)
             payouts.continuing(previous.payouts)
+            royaltyPayouts.continuing(previous.royaltyPayouts)
         } else {
             checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
@@ -427,6 +429,7 @@ final class Folder {
         fundings.write(into: &appended)
         disputes.write(into: &appended)
         payouts.write(into: &appended)
+        royaltyPayouts.write(into: &appended)
         for model in Keys.models {
             appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
@@ -854,6 +857,13 @@ final class Folder {
             guard created else { throw FoldFailure(Self.createdTwice(prefix: payouts.prefix, id: returned.payout)) }
             logEntries.append(key: { $0.append(Keys.userPayouts(returned.user)); $0.number(sequence) }, value: Array(returned.payout.utf8))
 
+        case .royaltiesPaid(let paid):
+            let created = royaltyPayouts.create(paid.payout, RoyaltyPayoutCase(
+                payout: paid.payout, holder: paid.holder, currency: paid.currency, amount: paid.amount,
+                representative: paid.representative, paidAtMilliseconds: paid.timeMilliseconds, sequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: royaltyPayouts.prefix, id: paid.payout)) }
+            logEntries.append(key: { $0.append(Keys.holderPayouts(paid.holder)); $0.number(sequence) }, value: Array(paid.payout.utf8))
+
         case .contentRegistered, .tokensTransferred, .referralPolicySet:
             break
         }
@@ -1060,6 +1070,7 @@ final class Folder {
         case "fund/": return "funding \(id) added twice"
         case "dsp/": return "dispute \(id) opened twice"
         case "pay/": return "payout \(id) made twice"
+        case "hpay/": return "royalty payout \(id) made twice"
         default: return "\(prefix)\(id) created twice"
         }
     }
@@ -1067,7 +1078,7 @@ final class Folder {
     /// `createdTwice` for a record's whole key (`<prefix><id>`).
     static func createdTwice(key: [UInt8]) -> String {
         let text = String(decoding: key, as: UTF8.self)
-        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/", "pay/"] where text.hasPrefix(prefix) {
+        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/", "pay/", "hpay/"] where text.hasPrefix(prefix) {
             return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
         }
         return "\(text) created twice"

@@ -40,6 +40,8 @@ import Ledger
 // | `ud/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute opened at its seq | cases |
 // | `vd/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute of the vendor's sale opened at its seq | cases |
 // | `up/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the payout made at its seq | cases |
+// | `hpay/<payout>` | `RoyaltyPayoutCase`, binary, tag 0xBD | royalties |
+// | `hp/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the royalty payout made at its seq | royalties |
 enum Keys {
     static let models = ["balances", "cases", "history", "purchases", "royalties", "vendors", "wallets"]
     static let schema = bytes("schema")
@@ -79,6 +81,7 @@ enum Keys {
     static func userFundings(_ user: String) -> String { "uf/" + user }
     static func userDisputes(_ user: String) -> String { "ud/" + user }
     static func userPayouts(_ user: String) -> String { "up/" + user }
+    static func holderPayouts(_ holder: String) -> String { "hp/" + holder }
     static func vendorDisputes(_ vendor: String) -> String { "vd/" + vendor }
 }
 
@@ -123,6 +126,7 @@ extension LedgerEvent {
         case .purchaseRefunded(let event): return event.timeMilliseconds
         case .tokensTransferred(let event): return event.timeMilliseconds
         case .vendorSettled(let event): return event.timeMilliseconds
+        case .royaltiesPaid(let event): return event.timeMilliseconds
         case .disputeOpened(let event): return event.timeMilliseconds
         case .disputeResolved(let event): return event.timeMilliseconds
         case .incentiveIssued(let event): return event.timeMilliseconds

@@ -198,13 +198,31 @@ public struct ProjectionReader {
 
     /// The user's payouts, newest first: those made before sequence `before` (all when nil).
     public func payouts(user: String, before: UInt64? = nil, limit: Int = 100) throws -> PayoutPage {
-        let list = Keys.userPayouts(user)
-        let page = try newestFirst(prefix: list, before: before, limit: limit) { _, value in
-            let id = String(decoding: value, as: UTF8.self)
-            guard let view = try payout(id) else { throw MalformedRecord(key: list, reason: "names payout \(id), which has no record") }
-            return view
-        }
+        let page = try records(named: Keys.userPayouts(user), "payout", before: before, limit: limit) { try payout($0) }
         return PayoutPage(payouts: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    public func royaltyPayout(_ payout: String) throws -> RoyaltyPayoutCase? {
+        try record(RoyaltyPayoutCase.self, "hpay/" + payout)
+    }
+
+    /// The rights holder's royalty payouts, newest first: those made before sequence `before`
+    /// (all when nil).
+    public func royaltyPayouts(holder: String, before: UInt64? = nil, limit: Int = 100) throws -> RoyaltyPayoutPage {
+        let page = try records(named: Keys.holderPayouts(holder), "royalty payout", before: before, limit: limit) { try royaltyPayout($0) }
+        return RoyaltyPayoutPage(payouts: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The records a log of IDs names, newest first: those logged before sequence `before`. A
+    /// name without a record is a damaged read model.
+    private func records<Record>(
+        named list: String, _ what: String, before: UInt64?, limit: Int, _ read: (String) throws -> Record?
+    ) throws -> (items: [Record], more: Bool) {
+        try newestFirst(prefix: list, before: before, limit: limit) { _, value in
+            let id = String(decoding: value, as: UTF8.self)
+            guard let record = try read(id) else { throw MalformedRecord(key: list, reason: "names \(what) \(id), which has no record") }
+            return record
+        }
     }
 
     /// The user's disputes, newest first: those opened before sequence `before` (all when nil).
@@ -385,7 +403,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/", "hp/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

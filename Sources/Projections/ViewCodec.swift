@@ -30,6 +30,7 @@ enum ViewRecordTag {
     static let funding: UInt8 = 0xBA
     static let dispute: UInt8 = 0xBB
     static let payout: UInt8 = 0xBC
+    static let royaltyPayout: UInt8 = 0xBD
 }
 
 /// A stored read-model record that cannot be decoded.
@@ -377,6 +378,26 @@ extension PayoutCase: ViewRecord {
     }
 }
 
+extension RoyaltyPayoutCase: ViewRecord {
+    static var tag: UInt8 { ViewRecordTag.royaltyPayout }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(payout)
+        writer.string(holder)
+        currency.write(to: &writer)
+        writer.signed(amount)
+        writer.string(representative)
+        writer.unsigned(paidAtMilliseconds)
+        writer.unsigned(sequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            payout: try reader.string(), holder: try reader.string(), currency: try reader.currency(), amount: try reader.signed(),
+            representative: try reader.string(), paidAtMilliseconds: try reader.unsigned(), sequence: try reader.unsigned())
+    }
+}
+
 extension DisputeCase: ViewRecord {
     static var tag: UInt8 { ViewRecordTag.dispute }
 
@@ -436,6 +457,7 @@ enum ViewRecordDump {
         if text.hasPrefix("fund/") { return try show(FundingCase.self) }
         if text.hasPrefix("dsp/") { return try show(DisputeCase.self) }
         if text.hasPrefix("pay/") { return try show(PayoutCase.self) }
+        if text.hasPrefix("hpay/") { return try show(RoyaltyPayoutCase.self) }
         return nil
     }
 }

@@ -256,6 +256,26 @@ public struct PayoutCase: Sendable, Codable, Equatable {
     public var sequence: UInt64
 }
 
+/// Read model 5 (royalties): a rights holder's royalties paid out of Tally, from
+/// `RoyaltiesPaid` (it never changes after).
+public struct RoyaltyPayoutCase: Sendable, Codable, Equatable {
+    public var payout: String
+    public var holder: String
+    public var currency: Currency
+    public var amount: Int64
+    public var representative: String
+    public var paidAtMilliseconds: UInt64
+    /// The sequence of `RoyaltiesPaid`.
+    public var sequence: UInt64
+}
+
+/// A page of a rights holder's royalty payouts, newest first. Pass `nextBefore` as `before`
+/// for the next page; nil on the last page.
+public struct RoyaltyPayoutPage: Sendable, Codable, Equatable {
+    public var payouts: [RoyaltyPayoutCase]
+    public var nextBefore: UInt64?
+}
+
 /// Where a dispute stands: `open` until a `DisputeResolved` refunds or rejects it.
 public enum DisputeStatus: String, Sendable, Codable, Equatable {
     case open, refunded, rejected

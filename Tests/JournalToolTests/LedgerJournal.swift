@@ -68,6 +68,7 @@ enum LedgerJournal {
         try await run(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
         try await run(.settle(vendor: "news", currency: usd, force: true))
         try await run(.purchase(user: "carol", vendor: "news", content: .catalog("song")))
+        try await run(.payRoyalties(payout: "roy-label", holder: "label", currency: usd, representative: "rep-1"))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

@@ -198,7 +198,7 @@ struct ReferenceAudit {
             if recomputesBalances {
                 let held = balances[payable, default: 0]
                 guard settled.amount <= held else {
-                    return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but the payable held \(held)")
+                    return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but \(payable) held \(held)")
                 }
                 // Each currency is settled on its own: its first settlement covers from the
                 // vendor's registration, later ones from its previous settlement.
@@ -214,6 +214,20 @@ struct ReferenceAudit {
             }
             report.settlements += 1
             report.settledTotals[settled.currency.code, default: 0] &+= settled.amount
+        case .royaltiesPaid(let paid):
+            let payable = LedgerAccount.rightsHolderPayable(holder: paid.holder, currency: paid.currency).name
+            let moved = paid.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
+            guard paid.amount > 0, moved == paid.amount, paid.postings.count == 1 else {
+                return fail("royalty payout \(paid.payout) states \(paid.amount) but its postings move \(moved) out of \(payable)")
+            }
+            if recomputesBalances {
+                let held = balances[payable, default: 0]
+                guard paid.amount <= held else {
+                    return fail("royalty payout \(paid.payout) pays \(paid.amount) \(paid.currency), but \(payable) held \(held)")
+                }
+            }
+            report.royaltyPayouts += 1
+            report.royaltiesPaidOut[paid.currency.code, default: 0] &+= paid.amount
         default:
             break
         }

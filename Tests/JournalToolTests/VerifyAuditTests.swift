@@ -26,6 +26,9 @@ struct VerifyAuditTests {
         let usd = ToolRun.integer(royalties["USD"])
         #expect(eur == 12 * 90)
         #expect(usd == (12 + 1 + 1 + 1) * 2 * 25)
+        // The label's USD royalties (25 a song, 15 songs) were paid out once, at the end.
+        #expect((report["royaltyPayouts"] as? NSNumber)?.intValue == 1)
+        #expect(ToolRun.integer((report["royaltiesPaidOut"] as? [String: Any])?["USD"]) == 15 * 25)
 
         let text = try ToolRun.run(["verify", "--data", data])
         #expect(text.status == 0)
@@ -162,6 +165,16 @@ struct VerifyAuditTests {
         #expect(overRun.status == 27, "\(overRun.summary)")
         #expect(overRun.failureSequence == overSequence)
         #expect((overRun.json["failure"] as? [String: Any])?["message"] as? String ?? "" != "")
+
+        // A royalty payout above what the holder held, re-signed by the key holder.
+        let (royaltyOver, royaltyOverSequence) = try Self.resealed(data, typeName: "RoyaltiesPaid") {
+            $0.replacingOccurrences(of: "\"amount\":375", with: "\"amount\":376")
+        }
+        let royaltyOverRun = try ToolRun.run(["verify", "--data", royaltyOver.path, "--json"])
+        #expect(royaltyOverRun.status == 27, "\(royaltyOverRun.summary)")
+        #expect(royaltyOverRun.failureKind == "settlement-inconsistent")
+        #expect(royaltyOverRun.failureSequence == royaltyOverSequence)
+        #expect(((royaltyOverRun.json["failure"] as? [String: Any])?["message"] as? String ?? "").contains("roy-label"))
     }
 
     @Test("a write-model balance that differs from the postings, or one no posting explains, is found")

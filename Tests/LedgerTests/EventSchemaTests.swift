@@ -70,6 +70,8 @@ struct EventSchemaTests {
         try await fixture.run(.openDispute(dispute: "d3", user: "carol", transaction: carols.transaction!, reason: "refund"))
         try await fixture.run(.resolveDispute(dispute: "d3", refund: true, representative: "rep-9"))
         try await fixture.run(.settle(vendor: "shop", currency: .usd, force: true))
+        try await fixture.run(.payRoyalties(payout: "roy-1", holder: "label", currency: .usd, representative: "rep-9"),
+                              key: "royalties-1", scope: IdempotencyScope.customerService)
     }
 
     @Test("a scenario's events, one file each, validate against Schemas/events (checked with Python's jsonschema)")

@@ -58,7 +58,12 @@ struct LedgerPropertyTests {
                 return .returnFunds(payout: "r\(step)", user: user, currency: .usd, amount: amount, method: onlineMethods[code % 3], representative: "rep")
             }
             return .transfer(from: user, to: other, currency: .usd, amount: amount)
-        case 7: return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
+        case 7:
+            if code % 5 == 4 {
+                // The vendor's rights holder is paid its royalties (refused when it holds none).
+                return .payRoyalties(payout: "h\(step)", holder: "h-\(vendor)", currency: .usd, representative: "rep")
+            }
+            return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
         case 8:
             if code % 3 == 0, !pending.isEmpty { return .clearFunds(funding: pending[code % pending.count]) }
             if code % 3 == 1, !pending.isEmpty { return .failFunds(funding: pending[code % pending.count]) }
@@ -163,6 +168,10 @@ struct LedgerPropertyTests {
             if case .vendorSettled(let settled) = event {
                 settledTotal += settled.amount
                 #expect(settled.amount > 0)
+            }
+            if case .royaltiesPaid(let paid) = event {
+                settledTotal += paid.amount
+                #expect(paid.amount > 0)
             }
         }
         var sum: Int64 = 0

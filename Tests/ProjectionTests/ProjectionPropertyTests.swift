@@ -43,7 +43,9 @@ struct ProjectionPropertyTests {
                 return .returnFunds(payout: "r\(step)", user: user, currency: .usd, amount: amount, method: .bankDebit, representative: "rep")
             }
             return .transfer(from: user, to: other, currency: .usd, amount: amount)
-        case 7: return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
+        case 7:
+            if code % 5 == 4 { return .payRoyalties(payout: "h\(step)", holder: "h-\(vendor)", currency: .usd, representative: "rep") }
+            return .settle(vendor: vendor, currency: .usd, force: code % 2 == 0)
         case 8:
             if code % 3 == 0, !world.pending.isEmpty { return .clearFunds(funding: world.pending[code % world.pending.count]) }
             if code % 3 == 1, !world.pending.isEmpty { return .failFunds(funding: world.pending[code % world.pending.count]) }
@@ -148,7 +150,11 @@ struct ProjectionPropertyTests {
                             settled += currency.settled
                         }
                     }
-                    // Every settlement is counted once, at its vendor.
+                    // Every settlement is counted once, at its vendor, and every royalty payout once,
+                    // at its holder.
+                    for vendor in Self.vendors {
+                        settled += try reader.royaltyPayouts(holder: "h-\(vendor)", limit: 1_000).payouts.reduce(Int64(0)) { $0 + $1.amount }
+                    }
                     #expect(settled == live["settlement:USD", default: 0])
 
                     // The work queues hold exactly the cases still waiting: what the pending

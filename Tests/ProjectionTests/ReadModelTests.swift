@@ -214,6 +214,37 @@ struct ReadModelTests {
         }
     }
 
+    @Test("a rights holder's royalty payouts: a record each, listed newest first and paged; the statement's balance falls to zero",
+          arguments: [1, 64])
+    func royaltyPayouts(batchEvents: Int) async throws {
+        let fixture = try ProjectionFixture(batchEvents: batchEvents)
+        let usd = ProjectionFixture.usd
+        try await fixture.givenShopAndAlice()
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 200))))
+        let first = try await fixture.run(.payRoyalties(payout: "roy-1", holder: "label", currency: usd, representative: "rep-1"))
+        try fixture.projections.catchUp()
+        fixture.clock.advance(seconds: 5)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 300))))
+        let second = try await fixture.run(.payRoyalties(payout: "roy-2", holder: "label", currency: usd, representative: "rep-2"))
+        try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            #expect(try reader.royaltyPayout("roy-2") == RoyaltyPayoutCase(
+                payout: "roy-2", holder: "label", currency: usd, amount: 30, representative: "rep-2",
+                paidAtMilliseconds: fixture.clock.now, sequence: try #require(second.sequences?.lowerBound)))
+            #expect(try reader.royaltyPayout("nobody") == nil)
+            let page = try reader.royaltyPayouts(holder: "label", limit: 1)
+            #expect(page.payouts.map(\.payout) == ["roy-2"])
+            let rest = try reader.royaltyPayouts(holder: "label", before: page.nextBefore)
+            #expect(rest.payouts.map(\.amount) == [20])
+            #expect(rest.payouts.first?.sequence == first.sequences?.lowerBound)
+            #expect(rest.nextBefore == nil)
+            #expect(try reader.royaltyPayouts(holder: "writer").payouts.isEmpty)
+            let statement = try #require(try reader.royaltyStatement(holder: "label"))
+            #expect(statement.totals == [RoyaltyCurrencyTotal(currency: usd, paid: 50, reversed: 0, balance: 0)])
+        }
+        #expect(try fixture.projections.canonicalDump() == (try fixture.freshDump()))
+    }
+
     @Test("history pages run newest first, and the cursor walks every entry once")
     func pagination() async throws {
         let fixture = try ProjectionFixture()
