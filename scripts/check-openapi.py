@@ -590,6 +590,20 @@ def scenario(c, admin_key, auditor_key):
     c.request("GET", f"/v1/admin/users/{x['user']}/purchases?minSequence=1", headers=admin, expect=200)
     c.request("GET", f"/v1/admin/holders/author-{run}/royalties", headers=admin, expect=200)
     c.request("GET", "/v1/admin/holders/nobody/royalties", headers=admin, expect=404, label="royalties of an unknown holder")
+    # The holder's royalties paid out: once, byte for byte on a keyed retry; then nothing is left.
+    royalty_path = f"/v1/admin/holders/author-{run}/payouts"
+    royalty_body = {"currency": "USD", "representative": "rep-oa", "payout": "roy-" + run}
+    _, _, _, h_first = c.request("POST", royalty_path, royalty_body, headers=dict(admin, **{"Idempotency-Key": "roy-" + run}), expect=201)
+    _, _, _, h_again = c.request("POST", royalty_path, royalty_body, headers=dict(admin, **{"Idempotency-Key": "roy-" + run}), expect=201,
+                                 label="royalty payout retried")
+    if h_first != h_again:
+        c.fail(f"royalty payout retry answered differently: {h_first!r} vs {h_again!r}")
+    c.request("POST", royalty_path, {"currency": "USD", "representative": "rep-oa"}, headers=admin, expect=422, label="royalty payout with nothing left")
+    c.request("POST", royalty_path, {"currency": "USD", "representative": "rep-oa", "payout": "roy-" + run}, headers=admin, expect=409,
+              label="royalty payout ID used twice")
+    c.request("POST", royalty_path, {"representative": "rep-oa"}, headers=admin, expect=400, label="royalty payout without a currency")
+    c.request("GET", royalty_path, headers=admin, expect=200)
+    c.request("GET", "/v1/admin/holders/nobody/payouts", headers=admin, expect=404, label="royalty payouts of an unknown holder")
     c.request("GET", f"/v1/admin/vendors/{vendor_a.vendor}/settlement", headers=admin, expect=200)
     c.request("GET", "/v1/admin/vendors/v_nosuch/settlement", headers=admin, expect=404, label="settlement of an unknown vendor")
     c.request("GET", f"/v1/admin/users/{x['user']}/wallets", headers=ux, expect=403, label="admin read with a user session")

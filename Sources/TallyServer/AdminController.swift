@@ -135,6 +135,24 @@ struct PayoutMade: Codable, Sendable {
     var sequence: UInt64
 }
 
+/// `POST /v1/admin/holders/{holder}/payouts`: a rights holder's royalties in `currency` paid
+/// out, its whole payable (the ledger says how much). `payout` as for a user's payout.
+struct RoyaltyPayoutBody: Codable, Sendable {
+    var payout: String?
+    var currency: Currency
+    var representative: String
+}
+
+/// The answer to an accepted royalty payout.
+struct RoyaltyPayoutMade: Codable, Sendable {
+    var payout: String
+    var holder: String
+    var currency: String
+    var amount: Int64
+    var representative: String
+    var sequence: UInt64
+}
+
 struct ResolveBody: Codable, Sendable {
     var refund: Bool
     var representative: String
@@ -209,6 +227,8 @@ struct AdminController: Sendable {
         admin.get("users/:user/disputes") { request, context in try await userList(request, context) { try $0.disputes(user: $1, before: $2, limit: $3) } }
         admin.get("users/:user/payouts") { request, context in try await userList(request, context) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
+        admin.post("holders/:holder/payouts") { request, context in try await payRoyalties(request, context) }
+        admin.get("holders/:holder/payouts") { request, context in try await royaltyPayouts(request, context) }
         admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
         admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
     }
@@ -421,6 +441,44 @@ struct AdminController: Sendable {
                 PayoutMade(payout: payout, user: body.user, currency: body.currency.code, amount: body.amount, method: body.method.rawValue,
                            representative: body.representative, sequence: result.sequences?.lowerBound ?? 0),
                 status: .created, headers: TallyAPI.replayHeaders(result))
+        }
+    }
+
+    /// A rights holder's royalties paid out, recorded once the money has been sent: the whole
+    /// payable in the currency (the ledger says how much). With nothing earned since the last
+    /// payout it is a 422 `ledger/nothing-to-settle`; a payout ID used before, a 409.
+    func payRoyalties(_ request: Request, _ context: TallyContext) async throws -> Response {
+        let body = try await body(RoyaltyPayoutBody.self, request)
+        let holder = try context.parameters.require("holder")
+        let (key, scope) = (try api.optionalIdempotencyKey(request), IdempotencyScope.customerService)
+        return try await api.idempotently(scope: scope, key: key) {
+            let payout = body.payout ?? TallyAPI.requestID("p_", scope: scope, key: key)
+            let result = try await api.execute(
+                .payRoyalties(payout: payout, holder: holder, currency: body.currency, representative: body.representative),
+                idempotencyKey: key, scope: scope)
+            guard case .royaltiesPaid(let paid)? = result.events.first else {
+                throw APIError(.internalServerError, "internal", "No royalty payout event")
+            }
+            if !result.replayed {
+                api.logger.notice("royalty payout", metadata: [
+                    "payout": "\(payout)", "holder": "\(holder)", "amount": "\(paid.amount)", "representative": "\(body.representative)",
+                ])
+            }
+            return try JSONResponse.make(
+                RoyaltyPayoutMade(payout: payout, holder: holder, currency: body.currency.code, amount: paid.amount,
+                                  representative: body.representative, sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
+    }
+
+    /// A rights holder's royalty payouts, newest first; 404 for a holder never credited a royalty.
+    func royaltyPayouts(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let holder = try context.parameters.require("holder")
+        let (before, limit) = try UserController.page(request)
+        return try await api.snapshot(request, missing: "rights holder") { reader in
+            try reader.royaltyStatementPage(holder: holder, before: nil, limit: 1) == nil
+                ? nil : try reader.royaltyPayouts(holder: holder, before: before, limit: limit)
         }
     }
 

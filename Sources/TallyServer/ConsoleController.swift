@@ -227,6 +227,15 @@ struct ConsoleController {
             ("/v1/admin/vendors/\(try id(form, "vendor"))/keys/\(try id(form, "keyId"))", nil)
         },
         .lookup("royalties", "A rights holder's royalty statement", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/royalties" },
+        Action(name: "pay-royalties", title: "Pay a rights holder its royalties (once the money is sent; all it is owed in the currency)",
+               inputs: [.text("holder", label: "Rights holder"), .currency,
+                        .optional("payout", label: "Payout ID (your reference; a second payout with it is refused)")],
+               method: .post, once: true) { form, representative in
+            var body: [String: Any] = ["currency": try form.currency("currency").code, "representative": representative]
+            if form.optional("payout") != nil { body["payout"] = try id(form, "payout") }
+            return ("/v1/admin/holders/\(try id(form, "holder"))/payouts", body)
+        },
+        .lookup("royalty-payouts", "A rights holder's royalty payouts", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/payouts" },
         Action(name: "expire-lot", title: "Expire an incentive lot", inputs: [.text("lot", label: "Lot ID")], method: .post) { form, _ in
             ("/v1/admin/incentives/\(try id(form, "lot"))/expire", [:])
         },

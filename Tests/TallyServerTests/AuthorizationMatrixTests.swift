@@ -115,6 +115,8 @@ struct AuthorizationMatrixTests {
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/disputes", role: .admin),
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/payouts", role: .admin),
                 .init(method: .get, path: "/v1/admin/holders/author-1/royalties", role: .admin),
+                .init(method: .post, path: "/v1/admin/holders/author-1/payouts", role: .admin),
+                .init(method: .get, path: "/v1/admin/holders/author-1/payouts", role: .admin),
                 .init(method: .get, path: "/v1/audit/head", role: .auditor),
                 .init(method: .get, path: "/v1/audit/events", role: .auditor),
                 .init(method: .get, path: "/v1/audit/blocks/1", role: .auditor),

@@ -367,6 +367,34 @@ struct UserAdminRouteTests {
                 before = data["nextBefore"] as? Int
             } while before != nil
             #expect(amounts == [-20, 10, 20])
+
+            // The label's 10 left is paid out, once: a keyed retry is the first answer, and a
+            // second payout finds nothing to pay.
+            let payoutPath = "/v1/admin/holders/author-1/payouts"
+            var keyed = client.bearer(APIHarness.adminKey)
+            keyed[.idempotencyKey] = "royalties-1"
+            let body = client.json(["currency": "USD", "representative": "rep-7", "payout": "roy-author-1"])
+            let paid = try await client.send(.post, payoutPath, headers: keyed, body: body)
+            #expect(paid.status == .created, "\(paid.text)")
+            #expect(paid.json["amount"] as? Int == 10 && paid.json["holder"] as? String == "author-1")
+            let retried = try await client.send(.post, payoutPath, headers: keyed, body: body)
+            #expect(retried.status == .created && retried.text == paid.text)
+            #expect(retried.headers[.idempotentReplay] == "true")
+            let nothing = try await client.admin(.post, payoutPath, ["currency": "USD", "representative": "rep-7"])
+            #expect(nothing.status == .unprocessableContent && nothing.problemType == "ledger/nothing-to-settle", "\(nothing.text)")
+            #expect(nothing.json["field"] as? String == "holder")
+            let reused = try await client.admin(.post, "/v1/admin/holders/author-2/payouts", ["currency": "USD", "representative": "rep-7", "payout": "roy-author-1"])
+            #expect(reused.status == .conflict && reused.problemType == "ledger/payout-exists", "\(reused.text)")
+            let noCurrency = try await client.admin(.post, payoutPath, ["representative": "rep-7"])
+            #expect(noCurrency.status == .badRequest && noCurrency.json["field"] as? String == "currency", "\(noCurrency.text)")
+            let paidSequence = try #require(paid.headers[.tallySequence])
+            let payouts = try await client.admin(.get, payoutPath + "?minSequence=\(paidSequence)")
+            let listed = (payouts.json["data"] as? [String: Any])?["payouts"] as? [[String: Any]]
+            #expect(listed?.map { $0["payout"] as? String } == ["roy-author-1"], "\(payouts.text)")
+            #expect(try await client.admin(.get, "/v1/admin/holders/nobody/payouts").status == .notFound)
+            let statement = try await client.admin(.get, "/v1/admin/holders/author-1/royalties?minSequence=\(paidSequence)")
+            let totals = (statement.json["data"] as? [String: Any])?["totals"] as? [[String: Any]]
+            #expect(totals?.first?["balance"] as? Int == 0, "\(statement.text)")
             let wallets = try await client.user(olga, .get, "/v1/me/wallets?minSequence=\(head)")
             let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
             #expect(usd?["balance"] as? Int == 900, "refunded 200 of the 300 spent")

@@ -520,6 +520,21 @@ struct ConsoleTests {
             let statement = try await client.send(.post, "/web/admin/royalties", headers: headers, body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
             #expect(statement.status == .ok && statement.text.contains("A rights holder&#39;s royalty statement: done."), "\(statement.text)")
             #expect(statement.text.contains("&quot;amount&quot; : 50"), "\(statement.text)")
+            // The holder's 50 is paid out from the console, once however often the form is posted.
+            let royaltyForm = try #require(try await client.send(.get, "/web/admin", headers: headers).text
+                .components(separatedBy: "action=\"/web/admin/pay-royalties\"").dropFirst().first)
+            let royaltyBody = WebTests.form([("csrf", csrf), ("once", try WebTests.hiddenToken(royaltyForm, WebForm.onceField)),
+                                             ("holder", "author-1"), ("currency", "USD"), ("payout", "")])
+            let headBeforeRoyalties = harness.api.journal.head
+            let royaltiesPaid = try await client.send(.post, "/web/admin/pay-royalties", headers: headers, body: royaltyBody)
+            let royaltiesAgain = try await client.send(.post, "/web/admin/pay-royalties", headers: headers, body: royaltyBody)
+            #expect(royaltiesPaid.status == .ok && royaltiesPaid.text.contains("&quot;amount&quot; : 50"), "\(royaltiesPaid.text)")
+            #expect(royaltiesAgain.status == .ok, "\(royaltiesAgain.text)")
+            #expect(harness.api.journal.head == headBeforeRoyalties + 1)
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let royaltyPayouts = try await client.send(.post, "/web/admin/royalty-payouts", headers: headers,
+                                                       body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
+            #expect(royaltyPayouts.status == .ok && royaltyPayouts.text.contains("&quot;representative&quot; : &quot;Rita&quot;"), "\(royaltyPayouts.text)")
             let keysBefore = try harness.api.journal.keyRecords().count
             let rotated = try await client.send(.post, "/web/admin/rotate-key", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(rotated.status == .ok && rotated.text.contains("done."), "\(rotated.text)")
