@@ -9,8 +9,18 @@ import Synchronization
 /// is a few KiB), 1 MiB for the batched purchase route.
 public struct TallyContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public init(source: Source) { coreContext = .init(source: source) }
+    /// The address the connection came from (nil when there is none, as in router tests): the
+    /// login throttle counts failures per name and client.
+    public let remoteAddress: SocketAddress?
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
     public var maxUploadSize: Int { RequestBodies.defaultLimit }
+
+    /// The client as the login throttle knows it: its IP address without the port (a client
+    /// opens a new connection, and port, as often as it likes), or `local` when there is none.
+    var client: String { remoteAddress?.ipAddress ?? "local" }
 }
 
 enum RequestBodies {

@@ -301,44 +301,70 @@ extension HTTPFields.Element.Name {
     static let idempotentReplay = Self("Idempotent-Replayed")!
 }
 
-/// Failed logins per login name: after `failuresMax` failures within `windowMilliseconds`,
-/// further attempts for that name (right or wrong) are refused until the window has passed,
-/// so a password cannot be guessed at scrypt speed. Kept in memory, keyed by the name's keyed
-/// hash; a success clears the name's count.
+/// Failed logins per login name: after too many failures within `windowMilliseconds`, further
+/// attempts for that name (right or wrong) are refused until the window has passed, so a
+/// password cannot be guessed at scrypt speed. Kept in memory, keyed by the name's keyed hash.
+///
+/// Failures are counted twice: per name and client address, refused after `failuresMax`, and per
+/// name from everywhere, refused after `failuresFromEverywhereMax`. So someone failing on
+/// purpose from one address locks the name for that address only, not for its holder logging
+/// in from another (a name locked for everyone takes `failuresFromEverywhereMax` failures, from
+/// at least `failuresFromEverywhereMax / failuresMax` addresses), while guesses spread over many
+/// addresses are still bounded per name.
 final class LoginThrottle: Sendable {
     static let failuresMax = 10
+    static let failuresFromEverywhereMax = 100
     static let windowMilliseconds: UInt64 = 15 * 60_000
     struct Entry {
         var failures: Int
         var since: UInt64
     }
+    /// Keyed by `name` (from everywhere) and by `name` NUL `client`.
     let entries = Mutex<[String: Entry]>([:])
 
-    /// Milliseconds until `name` may try again, or nil when it may now.
-    func wait(_ name: String, now: UInt64) -> UInt64? {
+    /// Why a name may not try now: for how long, after how many failures, and whether from
+    /// everywhere (else from this client).
+    struct Wait: Equatable {
+        let milliseconds: UInt64
+        let failures: Int
+        let fromEverywhere: Bool
+    }
+
+    static func key(_ name: String, client: String) -> String { name + "\u{0}" + client }
+
+    /// Until when `name` may not try again from `client`, or nil when it may now.
+    func wait(_ name: String, client: String, now: UInt64) -> Wait? {
         entries.withLock { entries in
-            guard let entry = entries[name] else { return nil }
-            if now >= entry.since + Self.windowMilliseconds {
-                entries.removeValue(forKey: name)
-                return nil
+            func locked(_ key: String, after max: Int) -> Wait? {
+                guard let entry = entries[key] else { return nil }
+                if now >= entry.since + Self.windowMilliseconds {
+                    entries.removeValue(forKey: key)
+                    return nil
+                }
+                guard entry.failures >= max else { return nil }
+                return Wait(milliseconds: entry.since + Self.windowMilliseconds - now, failures: entry.failures, fromEverywhere: key == name)
             }
-            return entry.failures >= Self.failuresMax ? entry.since + Self.windowMilliseconds - now : nil
+            return locked(name, after: Self.failuresFromEverywhereMax) ?? locked(Self.key(name, client: client), after: Self.failuresMax)
         }
     }
 
-    func failed(_ name: String, now: UInt64) {
+    func failed(_ name: String, client: String, now: UInt64) {
         entries.withLock { entries in
             if entries.count > 100_000 {
                 entries = entries.filter { now < $0.value.since + Self.windowMilliseconds }
             }
-            var entry = entries[name] ?? Entry(failures: 0, since: now)
-            if now >= entry.since + Self.windowMilliseconds { entry = Entry(failures: 0, since: now) }
-            entry.failures += 1
-            entries[name] = entry
+            for key in [name, Self.key(name, client: client)] {
+                var entry = entries[key] ?? Entry(failures: 0, since: now)
+                if now >= entry.since + Self.windowMilliseconds { entry = Entry(failures: 0, since: now) }
+                entry.failures += 1
+                entries[key] = entry
+            }
         }
     }
 
-    func succeeded(_ name: String) {
-        _ = entries.withLock { $0.removeValue(forKey: name) }
+    /// The password was right: this client's count ends. The count from everywhere stays, so
+    /// that the holder's own logins do not wipe out guesses made elsewhere.
+    func succeeded(_ name: String, client: String) {
+        _ = entries.withLock { $0.removeValue(forKey: Self.key(name, client: client)) }
     }
 }

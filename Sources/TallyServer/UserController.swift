@@ -12,7 +12,7 @@ struct UserController: Sendable {
 
     func addRoutes(to router: Router<TallyContext>) {
         router.post("v1/signup") { request, _ in try await signup(request) }
-        router.post("v1/login") { request, _ in try await login(request) }
+        router.post("v1/login") { request, context in try await login(request, context) }
         router.post("v1/logout") { request, _ in try await logout(request) }
         let me = router.group("v1/me")
         me.get { request, _ in try await profile(request) }
@@ -37,7 +37,7 @@ struct UserController: Sendable {
         me.post("members") { request, _ in try await addMember(request) }
         me.delete("members/:member") { request, context in try await removeMember(request, context) }
         me.post("purchase-token") { request, _ in try await purchaseToken(request) }
-        me.post("password") { request, _ in try await changePassword(request) }
+        me.post("password") { request, context in try await changePassword(request, context) }
     }
 
     /// The rule every new password meets, named by the request's `field`.
@@ -54,13 +54,13 @@ struct UserController: Sendable {
     /// Changes the password of the session's own login, checked with its name and current
     /// password (throttled like a login), and ends its other sessions: whoever else was logged
     /// in with the old password is logged out, and their purchase tokens buy nothing more.
-    func changePassword(_ request: Request) async throws -> Response {
+    func changePassword(_ request: Request, _ context: TallyContext) async throws -> Response {
         let session = try api.authenticateUser(request)
         let body = try RequestBodies.decode(PasswordChangeBody.self, from: try await RequestBodies.bytes(request))
         try Self.validateNewPassword(body.newPassword)
         let refused = APIError(.forbidden, "password-check-failed", "The login name or current password is wrong; nothing was changed",
                                field: "currentPassword")
-        _ = try await checkPassword(name: body.login, body.currentPassword, refused: refused) {
+        _ = try await checkPassword(name: body.login, body.currentPassword, client: context.client, refused: refused) {
             $0.user == session.user && $0.member == session.member
         }
         let hash = try await api.hashPassword(body.newPassword)
@@ -127,10 +127,10 @@ struct UserController: Sendable {
         return try JSONResponse.make(created, status: .created)
     }
 
-    func login(_ request: Request) async throws -> Response {
+    func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let body = try RequestBodies.decode(LoginBody.self, from: try await RequestBodies.bytes(request))
         let login = try await checkPassword(
-            name: body.login, body.password, refused: APIError(.unauthorized, "login-failed", "Login name or password is wrong"))
+            name: body.login, body.password, client: context.client, refused: APIError(.unauthorized, "login-failed", "Login name or password is wrong"))
         let now = api.now
         let session = CredentialStore.Session(
             user: login.user, member: login.member, loginAtMilliseconds: now, expiresAtMilliseconds: now + api.settings.sessionMilliseconds)
@@ -141,29 +141,30 @@ struct UserController: Sendable {
     }
 
     /// The login `name` when `password` is its password and `accepts` it, else `refused`; as a
-    /// login checks it: throttled per name (429 `login-throttled`), every failure counted, and a
-    /// name that is none (or not accepted) costing the time of a real check, so that it is not
-    /// told apart from a wrong password.
+    /// login checks it: throttled per name and client (429 `login-throttled`, see
+    /// ``LoginThrottle``), every failure counted, and a name that is none (or not accepted)
+    /// costing the time of a real check, so that it is not told apart from a wrong password.
     func checkPassword(
-        name: String, _ password: String, refused: APIError, accepts: (CredentialStore.Login) -> Bool = { _ in true }
+        name: String, _ password: String, client: String, refused: APIError, accepts: (CredentialStore.Login) -> Bool = { _ in true }
     ) async throws -> CredentialStore.Login {
         let throttleKey = String(decoding: api.credentials.loginIndex(name), as: UTF8.self)
-        if let wait = api.loginThrottle.wait(throttleKey, now: api.now) {
+        if let wait = api.loginThrottle.wait(throttleKey, client: client, now: api.now) {
             var error = APIError(.tooManyRequests, "login-throttled", "Too many failed logins for this name; try again later",
-                                 detail: "\(LoginThrottle.failuresMax) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes")
-            error.headers = [.retryAfter: "\((wait + 999) / 1000)"]
+                                 detail: "\(wait.failures) failures within \(LoginThrottle.windowMilliseconds / 60_000) minutes"
+                                    + (wait.fromEverywhere ? ", from many clients" : " from this client"))
+            error.headers = [.retryAfter: "\((wait.milliseconds + 999) / 1000)"]
             throw error
         }
         guard password.utf8.count <= 256, let login = try api.credentials.login(name: name), accepts(login) else {
             _ = try await api.verifyPassword(password, stored: Self.decoyHash(api))
-            api.loginThrottle.failed(throttleKey, now: api.now)
+            api.loginThrottle.failed(throttleKey, client: client, now: api.now)
             throw refused
         }
         guard try await api.verifyPassword(password, stored: login.passwordHash) else {
-            api.loginThrottle.failed(throttleKey, now: api.now)
+            api.loginThrottle.failed(throttleKey, client: client, now: api.now)
             throw refused
         }
-        api.loginThrottle.succeeded(throttleKey)
+        api.loginThrottle.succeeded(throttleKey, client: client)
         return login
     }
 

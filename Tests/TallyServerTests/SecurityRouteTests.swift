@@ -154,7 +154,7 @@ struct SecurityRouteTests {
         }
     }
 
-    @Test("ten failed logins for a name lock it for 15 minutes, even for the right password; other names are unaffected")
+    @Test("ten failed logins for a name from a client lock it there for 15 minutes, even for the right password; other names are unaffected")
     func loginThrottle() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
@@ -168,6 +168,7 @@ struct SecurityRouteTests {
             #expect(locked.status == .tooManyRequests)
             #expect(locked.problemType == "login-throttled")
             #expect(locked.headers[.retryAfter] != nil)
+            #expect((locked.json["detail"] as? String)?.hasSuffix("from this client") == true, "\(locked.text)")
             _ = try await client.loginAs("omar")
             harness.clock.advance(milliseconds: 15 * 60_000)
             _ = try await client.loginAs("nina")
