@@ -6,6 +6,7 @@
 /// | held funds of authorised purchases | `holds:<user>:<CUR>` |
 /// | offline funds not yet cleared | `pending:<user>:<CUR>` |
 /// | credit line (negative: credit in use) | `credit:<user>:<CUR>` |
+/// | tokens a user asked to be paid back, until paid or declined | `outgoing:<user>:<CUR>` |
 /// | incentive lot | `lot:<lot>:<CUR>` |
 /// | vendor payable | `vendor:<vendor>:<CUR>` |
 /// | vendor dispute reserve | `reserve:<vendor>:<CUR>` |
@@ -19,6 +20,7 @@ public enum LedgerAccount: Hashable, Sendable {
     case holds(user: String, currency: Currency)
     case pending(user: String, currency: Currency)
     case creditLine(user: String, currency: Currency)
+    case outgoing(user: String, currency: Currency)
     case incentiveLot(lot: String, currency: Currency)
     case vendorPayable(vendor: String, currency: Currency)
     case disputeReserve(vendor: String, currency: Currency)
@@ -36,6 +38,7 @@ public enum LedgerAccount: Hashable, Sendable {
         case .holds(let user, let currency): return "holds:" + user + ":" + currency.code
         case .pending(let user, let currency): return "pending:" + user + ":" + currency.code
         case .creditLine(let user, let currency): return "credit:" + user + ":" + currency.code
+        case .outgoing(let user, let currency): return "outgoing:" + user + ":" + currency.code
         case .incentiveLot(let lot, let currency): return "lot:" + lot + ":" + currency.code
         case .vendorPayable(let vendor, let currency): return "vendor:" + vendor + ":" + currency.code
         case .disputeReserve(let vendor, let currency): return "reserve:" + vendor + ":" + currency.code
@@ -50,7 +53,7 @@ public enum LedgerAccount: Hashable, Sendable {
     public var currency: Currency {
         switch self {
         case .wallet(_, let currency), .holds(_, let currency), .pending(_, let currency),
-            .creditLine(_, let currency), .incentiveLot(_, let currency), .vendorPayable(_, let currency),
+            .creditLine(_, let currency), .outgoing(_, let currency), .incentiveLot(_, let currency), .vendorPayable(_, let currency),
             .disputeReserve(_, let currency), .rightsHolderPayable(_, let currency),
             .providerFeeRevenue(let currency), .incentiveFunding(_, let currency),
             .fundingClearing(_, let currency), .settlementClearing(let currency):

@@ -20,6 +20,14 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// way they came in): the holder's right to redeem them at par. Only the wallet's own
     /// balance can go back, never incentive tokens, held, pending or credit-line money.
     case returnFunds(payout: String, user: String, currency: Currency, amount: Int64, method: FundingMethod, representative: String)
+    /// The user asks for tokens to be paid back through `method`: the amount leaves the
+    /// wallet's own balance at once (it cannot be spent meanwhile) and waits for customer
+    /// service to pay it (`completePayout`) or decline it (`declinePayout`, back to the wallet).
+    case requestPayout(payout: String, user: String, currency: Currency, amount: Int64, method: FundingMethod)
+    /// Customer service has sent the money a user asked for: the request is paid.
+    case completePayout(payout: String, representative: String)
+    /// Customer service declines a user's payout request, saying why: the amount goes back.
+    case declinePayout(payout: String, representative: String, reason: String)
     case registerVendor(vendor: String, name: String, sites: [String], feeBasisPoints: Int64, settlement: SettlementPolicy)
     /// Changes what a registered vendor is: its name, sites, fee or settlement policy (each nil
     /// is kept). Applies from the event on: a purchase decided before it keeps the fee it had.
@@ -82,7 +90,7 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     public var acceptsIdempotencyKey: Bool {
         if issuingVendor != nil { return true }
         switch self {
-        case .addFunds, .transfer, .returnFunds, .payRoyalties, .issueIncentive: return true
+        case .addFunds, .transfer, .returnFunds, .requestPayout, .payRoyalties, .issueIncentive: return true
         default: return false
         }
     }

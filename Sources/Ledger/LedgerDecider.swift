@@ -129,27 +129,43 @@ struct LedgerDecider {
                 timeMilliseconds: time))]
 
         case .returnFunds(let payout, let user, let currency, let amount, let method, let representative):
-            try identifier(payout, "payout")
             try identifier(representative, "representative")
-            try Money.positive(amount, "amount")
-            if method == .providerIssue {
-                throw LedgerRejection(.payoutMethodNotAllowed, "money cannot be paid back by providerIssue; name the way it travels back", field: "method")
-            }
-            let record = try existingUser(user)
-            try wallet(record, user, currency)
-            if try state.payoutIDUsed(payout) { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
-            // The wallet's own balance: held money is in `holds:`, uncleared funds in `pending:`,
-            // incentive tokens in their lots and credit in `credit:`, none of them paid back.
-            let source = LedgerAccount.wallet(user: user, currency: currency)
-            let available = try state.balance(source)
-            if available < amount {
-                throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) of the \(amount) to pay back", headroom: max(available, 0), field: "amount")
-            }
-            let destination = LedgerAccount.fundingClearing(method: method, currency: currency)
-            try checkCredit(destination, amount)
+            let posting = try payoutFromWallet(payout, user: user, currency: currency, amount: amount, method: method,
+                                               to: .fundingClearing(method: method, currency: currency))
             return [.fundsReturned(FundsReturned(
                 payout: payout, user: user, currency: currency, amount: amount, method: method, representative: representative,
-                postings: [Posting(debit: source, credit: destination, amount: amount)], idempotency: idempotency, timeMilliseconds: time))]
+                postings: [posting], idempotency: idempotency, timeMilliseconds: time))]
+
+        case .requestPayout(let payout, let user, let currency, let amount, let method):
+            let posting = try payoutFromWallet(payout, user: user, currency: currency, amount: amount, method: method,
+                                               to: .outgoing(user: user, currency: currency))
+            return [.payoutRequested(PayoutRequested(
+                payout: payout, user: user, currency: currency, amount: amount, method: method,
+                postings: [posting], idempotency: idempotency, timeMilliseconds: time))]
+
+        case .completePayout(let payout, let representative):
+            try identifier(representative, "representative")
+            let request = try pendingPayout(payout)
+            let source = LedgerAccount.outgoing(user: request.user, currency: request.currency)
+            let destination = LedgerAccount.fundingClearing(method: request.method, currency: request.currency)
+            try checkDebit(source, request.amount)
+            try checkCredit(destination, request.amount)
+            return [.fundsReturned(FundsReturned(
+                payout: payout, user: request.user, currency: request.currency, amount: request.amount, method: request.method,
+                representative: representative, requested: true,
+                postings: [Posting(debit: source, credit: destination, amount: request.amount)], idempotency: idempotency, timeMilliseconds: time))]
+
+        case .declinePayout(let payout, let representative, let reason):
+            try identifier(representative, "representative")
+            try text(reason, "reason", required: true)
+            let request = try pendingPayout(payout)
+            let destination = LedgerAccount.wallet(user: request.user, currency: request.currency)
+            try checkCredit(destination, request.amount)
+            return [.payoutDeclined(PayoutDeclined(
+                payout: payout, user: request.user, currency: request.currency, amount: request.amount,
+                representative: representative, reason: reason,
+                postings: [Posting(debit: .outgoing(user: request.user, currency: request.currency), credit: destination, amount: request.amount)],
+                timeMilliseconds: time))]
 
         case .registerVendor(let vendor, let name, let sites, let feeBasisPoints, let settlement):
             try identifier(vendor, "vendor")
@@ -891,6 +907,44 @@ struct LedgerDecider {
                                       headroom: max(limit.amount - spent, 0))
             }
         }
+    }
+
+    /// The posting of a payout out of a wallet, at once or asked for: a new payout ID, a way the
+    /// money can travel, an open wallet, and only the wallet's own balance (held money is in
+    /// `holds:`, uncleared funds in `pending:`, incentive tokens in their lots and credit in
+    /// `credit:`, none of them paid back).
+    func payoutFromWallet(
+        _ payout: String, user: String, currency: Currency, amount: Int64, method: FundingMethod, to destination: LedgerAccount
+    ) throws -> Posting {
+        try identifier(payout, "payout")
+        try Money.positive(amount, "amount")
+        try Self.payableMethod(method)
+        let record = try existingUser(user)
+        try wallet(record, user, currency)
+        if try state.payoutIDUsed(payout) { throw LedgerRejection(.payoutExists, "payout \(payout) exists", field: "payout") }
+        let source = LedgerAccount.wallet(user: user, currency: currency)
+        let available = try state.balance(source)
+        if available < amount {
+            throw LedgerRejection(.insufficientFunds, "\(user) has \(available) \(currency) of the \(amount) to pay back", headroom: max(available, 0), field: "amount")
+        }
+        try checkCredit(destination, amount)
+        return Posting(debit: source, credit: destination, amount: amount)
+    }
+
+    /// Money is paid back only through a way it can travel.
+    static func payableMethod(_ method: FundingMethod) throws {
+        if method == .providerIssue {
+            throw LedgerRejection(.payoutMethodNotAllowed, "money cannot be paid back by providerIssue; name the way it travels back", field: "method")
+        }
+    }
+
+    /// A user's payout request still waiting to be paid or declined.
+    func pendingPayout(_ payout: String) throws -> PayoutRequestRecord {
+        guard let request = try state.payoutRequest(payout) else { throw LedgerRejection(.unknownPayout, "no payout request \(payout)") }
+        guard request.status == .requested else {
+            throw LedgerRejection(.payoutNotPending, "payout \(payout) was \(request.status.rawValue) already")
+        }
+        return request
     }
 
     func heldTransaction(_ transaction: String, vendor: String) throws -> TransactionRecord {

@@ -96,7 +96,8 @@ public struct FundsFailed: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
-/// Tokens paid back out of a user's wallet (redemption), through `method`, by `representative`.
+/// Tokens paid back out of a user's wallet (redemption), through `method`, by `representative`:
+/// at once, or (`requested`) the payout the user asked for, out of `outgoing:`.
 public struct FundsReturned: Sendable, Codable, Equatable {
     public var payout: String
     public var user: String
@@ -104,6 +105,8 @@ public struct FundsReturned: Sendable, Codable, Equatable {
     public var amount: Int64
     public var method: FundingMethod
     public var representative: String
+    /// True when this pays the user's own request (`PayoutRequested`); omitted otherwise.
+    public var requested: Bool?
     public var postings: [Posting]
     /// The idempotent request that made it, if it was sent with an Idempotency-Key.
     public var idempotency: IdempotencyMark?
@@ -121,6 +124,33 @@ public struct RoyaltiesPaid: Sendable, Codable, Equatable {
     public var postings: [Posting]
     /// The idempotent request that made it, if it was sent with an Idempotency-Key.
     public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+/// A user asked for tokens to be paid back out of Tally, through `method`: the amount leaves
+/// the wallet for `outgoing:` until customer service pays it (`FundsReturned`, `requested`)
+/// or declines it (`PayoutDeclined`).
+public struct PayoutRequested: Sendable, Codable, Equatable {
+    public var payout: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var postings: [Posting]
+    /// The idempotent request that made it, if it was sent with an Idempotency-Key.
+    public var idempotency: IdempotencyMark?
+    public var timeMilliseconds: UInt64
+}
+
+/// Customer service declined a user's payout request: the amount goes back to the wallet.
+public struct PayoutDeclined: Sendable, Codable, Equatable {
+    public var payout: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var representative: String
+    public var reason: String
+    public var postings: [Posting]
     public var timeMilliseconds: UInt64
 }
 
@@ -248,6 +278,8 @@ public indirect enum LedgerEvent: Sendable, Equatable {
     case fundsCleared(FundsCleared)
     case fundsFailed(FundsFailed)
     case fundsReturned(FundsReturned)
+    case payoutRequested(PayoutRequested)
+    case payoutDeclined(PayoutDeclined)
     case vendorRegistered(VendorRegistered)
     case vendorUpdated(VendorUpdated)
     case contentRegistered(ContentRegistered)
@@ -279,6 +311,8 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsCleared: return "FundsCleared"
         case .fundsFailed: return "FundsFailed"
         case .fundsReturned: return "FundsReturned"
+        case .payoutRequested: return "PayoutRequested"
+        case .payoutDeclined: return "PayoutDeclined"
         case .vendorRegistered: return "VendorRegistered"
         case .vendorUpdated: return "VendorUpdated"
         case .contentRegistered: return "ContentRegistered"
@@ -305,7 +339,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         "FundsAdded", "FundsCleared", "FundsFailed", "VendorRegistered", "ContentRegistered", "PurchaseAuthorized",
         "PurchaseCaptured", "PurchaseVoided", "TokensTransferred", "VendorSettled", "DisputeOpened", "DisputeResolved",
         "IncentiveIssued", "IncentiveExpired", "ReferralPolicySet", "ReferralRewarded", "ReferralReversed",
-        "EntitlementUsed", "VendorUpdated", "FundsReturned", "PurchaseRefunded", "RoyaltiesPaid",
+        "EntitlementUsed", "VendorUpdated", "FundsReturned", "PurchaseRefunded", "RoyaltiesPaid", "PayoutRequested", "PayoutDeclined",
     ]
 
     /// The event's double-entry postings (empty for events that move no money).
@@ -315,6 +349,8 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsCleared(let event): return event.postings
         case .fundsFailed(let event): return event.postings
         case .fundsReturned(let event): return event.postings
+        case .payoutRequested(let event): return event.postings
+        case .payoutDeclined(let event): return event.postings
         case .purchaseAuthorized(let event): return event.postings
         case .purchaseCaptured(let event): return event.postings
         case .purchaseVoided(let event): return event.postings
@@ -345,6 +381,7 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsAdded(let event): return event.idempotency
         case .tokensTransferred(let event): return event.idempotency
         case .fundsReturned(let event): return event.idempotency
+        case .payoutRequested(let event): return event.idempotency
         default: return nil
         }
     }
@@ -373,6 +410,8 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .fundsCleared(let event): payload = try encoder.encode(event)
         case .fundsFailed(let event): payload = try encoder.encode(event)
         case .fundsReturned(let event): payload = try encoder.encode(event)
+        case .payoutRequested(let event): payload = try encoder.encode(event)
+        case .payoutDeclined(let event): payload = try encoder.encode(event)
         case .vendorRegistered(let event): payload = try encoder.encode(event)
         case .vendorUpdated(let event): payload = try encoder.encode(event)
         case .contentRegistered(let event): payload = try encoder.encode(event)
@@ -440,6 +479,8 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case "FundsCleared": self = .fundsCleared(try decoder.decode(FundsCleared.self, from: data))
         case "FundsFailed": self = .fundsFailed(try decoder.decode(FundsFailed.self, from: data))
         case "FundsReturned": self = .fundsReturned(try decoder.decode(FundsReturned.self, from: data))
+        case "PayoutRequested": self = .payoutRequested(try decoder.decode(PayoutRequested.self, from: data))
+        case "PayoutDeclined": self = .payoutDeclined(try decoder.decode(PayoutDeclined.self, from: data))
         case "VendorRegistered": self = .vendorRegistered(try decoder.decode(VendorRegistered.self, from: data))
         case "VendorUpdated": self = .vendorUpdated(try decoder.decode(VendorUpdated.self, from: data))
         case "ContentRegistered": self = .contentRegistered(try decoder.decode(ContentRegistered.self, from: data))

@@ -44,6 +44,13 @@ enum LedgerFold {
             state.setRecord("payout/" + event.payout, PayoutRecord(
                 user: event.user, currency: event.currency, amount: event.amount, method: event.method,
                 representative: event.representative, timeMilliseconds: event.timeMilliseconds))
+            if event.requested == true { try updatePayoutRequest(event.payout, in: &state) { $0.status = .paid } }
+        case .payoutRequested(let event):
+            state.setRecord("payoutrequest/" + event.payout, PayoutRequestRecord(
+                user: event.user, currency: event.currency, amount: event.amount, method: event.method, status: .requested,
+                timeMilliseconds: event.timeMilliseconds))
+        case .payoutDeclined(let event):
+            try updatePayoutRequest(event.payout, in: &state) { $0.status = .declined }
         case .royaltiesPaid(let event):
             // Recorded so that a payout ID is never used twice.
             state.setRecord("royaltypayout/" + event.payout, RoyaltyPayoutRecord(
@@ -220,6 +227,12 @@ enum LedgerFold {
         guard var user = try state.user(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown user \(id)") }
         change(&user)
         state.setRecord("user/" + id, user)
+    }
+
+    private static func updatePayoutRequest(_ id: String, in state: inout LedgerState, _ change: (inout PayoutRequestRecord) -> Void) throws {
+        guard var request = try state.payoutRequest(id) else { throw LedgerFoldError(sequence: 0, reason: "unknown payout request \(id)") }
+        change(&request)
+        state.setRecord("payoutrequest/" + id, request)
     }
 
     private static func updateFunding(_ id: String, in state: inout LedgerState, _ change: (inout FundingRecord) -> Void) throws {

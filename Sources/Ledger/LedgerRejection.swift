@@ -70,6 +70,10 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case payoutExists = 53
         /// Money is paid back only through a way it can travel (`providerIssue` is none).
         case payoutMethodNotAllowed = 54
+        /// No payout request has that ID.
+        case unknownPayout = 55
+        /// The payout request was paid or declined already: it is decided once.
+        case payoutNotPending = 56
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

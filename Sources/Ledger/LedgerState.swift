@@ -5,7 +5,7 @@ import Foundation
 /// changes staged on top. Nothing reaches the base unless the command is accepted.
 ///
 /// Keys: `bal/<account>` (balance, 8 bytes big-endian two's complement), `user/<id>`,
-/// `vendor/<id>`, `content/<vendor>/<id>`, `txn/<id>`, `funding/<id>`, `payout/<id>`, `royaltypayout/<id>`, `spend/<user>`,
+/// `vendor/<id>`, `content/<vendor>/<id>`, `txn/<id>`, `funding/<id>`, `payout/<id>`, `payoutrequest/<id>`, `royaltypayout/<id>`, `spend/<user>`,
 /// `idem/<vendor>/<key>`, `dispute/<id>`, `lot/<id>`, `lots/<user>`. User, vendor, content,
 /// transaction and idempotency records and spending logs use the binary layouts of
 /// RecordCodec.swift (JSON written before them still reads); the other records are JSON.
@@ -285,8 +285,12 @@ public struct LedgerState {
     public func funding(_ id: String) throws -> FundingRecord? { try record(FundingRecord.self, "funding/" + id) }
     public func payout(_ id: String) throws -> PayoutRecord? { try record(PayoutRecord.self, "payout/" + id) }
     public func royaltyPayout(_ id: String) throws -> RoyaltyPayoutRecord? { try record(RoyaltyPayoutRecord.self, "royaltypayout/" + id) }
-    /// Whether a payout ID is taken, by a user's payout or a rights holder's: one ID space.
-    func payoutIDUsed(_ id: String) throws -> Bool { try raw("payout/" + id) != nil || raw("royaltypayout/" + id) != nil }
+    public func payoutRequest(_ id: String) throws -> PayoutRequestRecord? { try record(PayoutRequestRecord.self, "payoutrequest/" + id) }
+    /// Whether a payout ID is taken, by a payout to a user (made or asked for) or a rights
+    /// holder's: one ID space.
+    func payoutIDUsed(_ id: String) throws -> Bool {
+        try raw("payout/" + id) != nil || raw("royaltypayout/" + id) != nil || raw("payoutrequest/" + id) != nil
+    }
     public func spending(_ user: String) throws -> [SpendEntry] {
         guard let bytes = try raw("spend/" + user) else { return [] }
         return try SpendLog.decode(bytes)

@@ -284,6 +284,17 @@ public struct PayoutRecord: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
+/// A user's payout request (`PayoutRequested`) and where it stands.
+public struct PayoutRequestRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case requested, paid, declined }
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var status: Status
+    public var timeMilliseconds: UInt64
+}
+
 /// A rights holder's royalties paid out (`RoyaltiesPaid`).
 public struct RoyaltyPayoutRecord: Sendable, Codable, Equatable {
     public var holder: String

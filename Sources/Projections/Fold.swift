@@ -325,6 +325,7 @@ final class Folder {
     private var disputes = RecordCache<DisputeCase>(prefix: "dsp/")
     private var payouts = RecordCache<PayoutCase>(prefix: "pay/")
     private var royaltyPayouts = RecordCache<RoyaltyPayoutCase>(prefix: "hpay/")
+    private var payoutRequests = RecordCache<PayoutRequestCase>(prefix: "preq/")
     /// Keys the batch deletes once its puts are done: the queue entries of fundings cleared or
     /// failed and of disputes resolved (`open/…`). Nothing in the fold reads the queues, so a
     /// queue entry put by the batch before (maybe not committed yet) needs no lookup here.
@@ -387,6 +388,7 @@ final class Folder {
             disputes.continuing(previous.disputes)
             payouts.continuing(previous.payouts)
             royaltyPayouts.continuing(previous.royaltyPayouts)
+            payoutRequests.continuing(previous.payoutRequests)
         } else {
             checkpoint = Integers.uint64(try reader.get(database, key: Keys.checkpoint(Keys.models[0]))) ?? 0
             maxTime = Integers.uint64(try reader.get(database, key: Keys.maxTime)) ?? 0
@@ -430,6 +432,7 @@ final class Folder {
         disputes.write(into: &appended)
         payouts.write(into: &appended)
         royaltyPayouts.write(into: &appended)
+        payoutRequests.write(into: &appended)
         for model in Keys.models {
             appended.append(key: Keys.checkpoint(model), value: Integers.encode(checkpoint))
         }
@@ -856,6 +859,23 @@ final class Folder {
                 returnedAtMilliseconds: returned.timeMilliseconds, sequence: sequence), sequence: sequence)
             guard created else { throw FoldFailure(Self.createdTwice(prefix: payouts.prefix, id: returned.payout)) }
             logEntries.append(key: { $0.append(Keys.userPayouts(returned.user)); $0.number(sequence) }, value: Array(returned.payout.utf8))
+            if returned.requested == true {
+                try decidePayoutRequest(returned.payout, .paid, representative: returned.representative, reason: nil, time: returned.timeMilliseconds)
+            }
+
+        case .payoutRequested(let requested):
+            let created = payoutRequests.create(requested.payout, PayoutRequestCase(
+                payout: requested.payout, user: requested.user, currency: requested.currency, amount: requested.amount,
+                method: requested.method, status: .requested, representative: nil, reason: nil,
+                requestedAtMilliseconds: requested.timeMilliseconds, decidedAtMilliseconds: nil, sequence: sequence,
+                updatedAtSequence: sequence), sequence: sequence)
+            guard created else { throw FoldFailure(Self.createdTwice(prefix: payoutRequests.prefix, id: requested.payout)) }
+            openQueueEntry(Keys.requestedPayouts, id: requested.payout)
+            logEntries.append(key: { $0.append(Keys.userPayoutRequests(requested.user)); $0.number(sequence) }, value: Array(requested.payout.utf8))
+
+        case .payoutDeclined(let declined):
+            try decidePayoutRequest(declined.payout, .declined, representative: declined.representative, reason: declined.reason,
+                                    time: declined.timeMilliseconds)
 
         case .royaltiesPaid(let paid):
             let created = royaltyPayouts.create(paid.payout, RoyaltyPayoutCase(
@@ -925,6 +945,8 @@ final class Folder {
         case .incentives: return "incentive"
         case .funding: return "funding"
         case .settlement: return "settlement"
+        // Tokens the user asked to be paid back: not the user's to spend, not yet gone.
+        case .outgoing: return "payout"
         case .other: return account.kindText
         }
     }
@@ -1071,6 +1093,7 @@ final class Folder {
         case "dsp/": return "dispute \(id) opened twice"
         case "pay/": return "payout \(id) made twice"
         case "hpay/": return "royalty payout \(id) made twice"
+        case "preq/": return "payout \(id) requested twice"
         default: return "\(prefix)\(id) created twice"
         }
     }
@@ -1078,7 +1101,7 @@ final class Folder {
     /// `createdTwice` for a record's whole key (`<prefix><id>`).
     static func createdTwice(key: [UInt8]) -> String {
         let text = String(decoding: key, as: UTF8.self)
-        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/", "pay/", "hpay/"] where text.hasPrefix(prefix) {
+        for prefix in ["user/", "vendor/", "lot/", "txn/", "fund/", "dsp/", "pay/", "hpay/", "preq/"] where text.hasPrefix(prefix) {
             return createdTwice(prefix: prefix, id: String(text.dropFirst(prefix.count)))
         }
         return "\(text) created twice"
@@ -1105,6 +1128,25 @@ final class Folder {
         }
         guard found else { throw FoldFailure("funding \(funding) \(status.rawValue) but never added") }
         deletions.append(Keys.numbered(Keys.pendingFundings, addedAt))
+    }
+
+    /// A payout request paid or declined: it leaves the queue.
+    private func decidePayoutRequest(_ payout: String, _ status: PayoutRequestStatus, representative: String, reason: String?, time: UInt64) throws {
+        let sequence = sequence
+        var requestedAt: UInt64 = 0
+        let found = try payoutRequests.mutate(payout, self) { view in
+            guard view.status == .requested else {
+                throw FoldFailure("payout request \(payout) \(status.rawValue) while \(view.status.rawValue)")
+            }
+            view.status = status
+            view.representative = representative
+            view.reason = reason
+            view.decidedAtMilliseconds = time
+            view.updatedAtSequence = sequence
+            requestedAt = view.sequence
+        }
+        guard found else { throw FoldFailure("payout \(payout) \(status.rawValue) but never requested") }
+        deletions.append(Keys.numbered(Keys.requestedPayouts, requestedAt))
     }
 
     /// A refund, by dispute or by the vendor: the vendor's settlement counts it, and each rights
@@ -1241,7 +1283,7 @@ final class Folder {
 /// (none without a second).
 struct AccountName {
     enum Kind: Equatable {
-        case wallet, holds, pending, credit, lot, vendor, reserve, holder, fees, incentives, funding, settlement
+        case wallet, holds, pending, credit, lot, vendor, reserve, holder, fees, incentives, funding, settlement, outgoing
         /// Any other kind (its text is `kindText`).
         case other
     }
@@ -1306,6 +1348,7 @@ struct AccountName {
             if equals("reserve") { return .reserve }
             if equals("funding") { return .funding }
             return .other
+        case 8: return equals("outgoing") ? .outgoing : .other
         case 10:
             if equals("incentives") { return .incentives }
             if equals("settlement") { return .settlement }
@@ -1328,6 +1371,7 @@ struct AccountName {
         case "incentives": return .incentives
         case "funding": return .funding
         case "settlement": return .settlement
+        case "outgoing": return .outgoing
         default: return .other
         }
     }

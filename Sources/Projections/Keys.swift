@@ -40,6 +40,9 @@ import Ledger
 // | `ud/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute opened at its seq | cases |
 // | `vd/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the dispute of the vendor's sale opened at its seq | cases |
 // | `up/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the payout made at its seq | cases |
+// | `preq/<payout>` | `PayoutRequestCase`, binary, tag 0xBE | cases |
+// | `open/payouts` 0 `<seq>` | the payout requested at seq, while it waits (deleted once paid or declined) | cases |
+// | `ur/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the payout requested at its seq | cases |
 // | `hpay/<payout>` | `RoyaltyPayoutCase`, binary, tag 0xBD | royalties |
 // | `hp/<holder>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the royalty payout made at its seq | royalties |
 enum Keys {
@@ -78,10 +81,12 @@ enum Keys {
     static func royaltyEntries(_ holder: String) -> String { "re/" + holder }
     static let pendingFundings = "open/funds"
     static let openDisputes = "open/disputes"
+    static let requestedPayouts = "open/payouts"
     static func userFundings(_ user: String) -> String { "uf/" + user }
     static func userDisputes(_ user: String) -> String { "ud/" + user }
     static func userPayouts(_ user: String) -> String { "up/" + user }
     static func holderPayouts(_ holder: String) -> String { "hp/" + holder }
+    static func userPayoutRequests(_ user: String) -> String { "ur/" + user }
     static func vendorDisputes(_ vendor: String) -> String { "vd/" + vendor }
 }
 
@@ -117,6 +122,8 @@ extension LedgerEvent {
         case .fundsCleared(let event): return event.timeMilliseconds
         case .fundsFailed(let event): return event.timeMilliseconds
         case .fundsReturned(let event): return event.timeMilliseconds
+        case .payoutRequested(let event): return event.timeMilliseconds
+        case .payoutDeclined(let event): return event.timeMilliseconds
         case .vendorRegistered(let event): return event.timeMilliseconds
         case .vendorUpdated(let event): return event.timeMilliseconds
         case .contentRegistered(let event): return event.timeMilliseconds

@@ -176,8 +176,31 @@ public struct ProjectionReader {
     public func caseBacklog() throws -> CaseBacklog {
         CaseBacklog(
             pendingFundings: try queueLength(Keys.pendingFundings), openDisputes: try queueLength(Keys.openDisputes),
+            requestedPayouts: try queueLength(Keys.requestedPayouts),
             oldestPendingFundingMilliseconds: try pendingFundings(limit: 1).fundings.first?.addedAtMilliseconds,
-            oldestOpenDisputeMilliseconds: try openDisputes(limit: 1).disputes.first?.openedAtMilliseconds)
+            oldestOpenDisputeMilliseconds: try openDisputes(limit: 1).disputes.first?.openedAtMilliseconds,
+            oldestRequestedPayoutMilliseconds: try requestedPayouts(limit: 1).requests.first?.requestedAtMilliseconds)
+    }
+
+    public func payoutRequest(_ payout: String) throws -> PayoutRequestCase? {
+        try record(PayoutRequestCase.self, "preq/" + payout)
+    }
+
+    /// The payout requests still waiting, oldest first: those made after sequence `after`.
+    public func requestedPayouts(after: UInt64? = nil, limit: Int = 50) throws -> PayoutRequestQueuePage {
+        let page = try queue(Keys.requestedPayouts, after: after, limit: limit) { id in
+            guard let request = try payoutRequest(id) else {
+                throw MalformedRecord(key: Keys.requestedPayouts, reason: "names payout request \(id), which has no record")
+            }
+            return request
+        }
+        return PayoutRequestQueuePage(requests: page.items, nextAfter: page.more ? page.items.last?.sequence : nil)
+    }
+
+    /// The user's payout requests, newest first: those made before sequence `before` (all when nil).
+    public func payoutRequests(user: String, before: UInt64? = nil, limit: Int = 100) throws -> PayoutRequestPage {
+        let page = try records(named: Keys.userPayoutRequests(user), "payout request", before: before, limit: limit) { try payoutRequest($0) }
+        return PayoutRequestPage(requests: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
     }
 
     private func queueLength(_ prefix: String) throws -> Int {
@@ -403,7 +426,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/", "hp/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/", "hp/", "ur/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

@@ -31,6 +31,7 @@ enum ViewRecordTag {
     static let dispute: UInt8 = 0xBB
     static let payout: UInt8 = 0xBC
     static let royaltyPayout: UInt8 = 0xBD
+    static let payoutRequest: UInt8 = 0xBE
 }
 
 /// A stored read-model record that cannot be decoded.
@@ -398,6 +399,34 @@ extension RoyaltyPayoutCase: ViewRecord {
     }
 }
 
+extension PayoutRequestCase: ViewRecord {
+    static var tag: UInt8 { ViewRecordTag.payoutRequest }
+
+    func write(to writer: inout ByteWriter) {
+        writer.string(payout)
+        writer.string(user)
+        currency.write(to: &writer)
+        writer.signed(amount)
+        writer.string(method.rawValue)
+        writer.string(status.rawValue)
+        writer.optionalString(representative)
+        writer.optionalString(reason)
+        writer.unsigned(requestedAtMilliseconds)
+        writer.optionalUnsigned(decidedAtMilliseconds)
+        writer.unsigned(sequence)
+        writer.unsigned(updatedAtSequence)
+    }
+
+    init(from reader: inout ByteReader) throws {
+        self.init(
+            payout: try reader.string(), user: try reader.string(), currency: try reader.currency(), amount: try reader.signed(),
+            method: try reader.rawEnum(FundingMethod.self), status: try reader.rawEnum(PayoutRequestStatus.self),
+            representative: try reader.optionalString(), reason: try reader.optionalString(),
+            requestedAtMilliseconds: try reader.unsigned(), decidedAtMilliseconds: try reader.optionalUnsigned(),
+            sequence: try reader.unsigned(), updatedAtSequence: try reader.unsigned())
+    }
+}
+
 extension DisputeCase: ViewRecord {
     static var tag: UInt8 { ViewRecordTag.dispute }
 
@@ -458,6 +487,7 @@ enum ViewRecordDump {
         if text.hasPrefix("dsp/") { return try show(DisputeCase.self) }
         if text.hasPrefix("pay/") { return try show(PayoutCase.self) }
         if text.hasPrefix("hpay/") { return try show(RoyaltyPayoutCase.self) }
+        if text.hasPrefix("preq/") { return try show(PayoutRequestCase.self) }
         return nil
     }
 }

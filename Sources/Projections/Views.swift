@@ -160,7 +160,8 @@ public struct HistoryEntry: Sendable, Codable, Equatable {
     /// The change of the part set aside: the user's holds, or the vendor's dispute reserve.
     public var held: Int64
     /// The kind of account on the other side: `user`, `vendor`, `provider`, `rightsHolder`,
-    /// `funding`, `incentive`, `settlement`, or `self` for a move between the holder's own accounts.
+    /// `funding`, `incentive`, `settlement`, `payout` (tokens the user asked to be paid back,
+    /// until paid or declined), or `self` for a move between the holder's own accounts.
     public var counterparty: String
     public var transaction: String?
 }
@@ -256,6 +257,44 @@ public struct PayoutCase: Sendable, Codable, Equatable {
     public var sequence: UInt64
 }
 
+/// Where a user's payout request stands: `requested` until customer service pays it or
+/// declines it.
+public enum PayoutRequestStatus: String, Sendable, Codable, Equatable {
+    case requested, paid, declined
+}
+
+/// Read model 7 (customer-service cases): a user's request for tokens to be paid back, from
+/// `PayoutRequested` on.
+public struct PayoutRequestCase: Sendable, Codable, Equatable {
+    public var payout: String
+    public var user: String
+    public var currency: Currency
+    public var amount: Int64
+    public var method: FundingMethod
+    public var status: PayoutRequestStatus
+    /// Who paid or declined it, and (declined) why.
+    public var representative: String?
+    public var reason: String?
+    public var requestedAtMilliseconds: UInt64
+    public var decidedAtMilliseconds: UInt64?
+    /// The sequence of `PayoutRequested`.
+    public var sequence: UInt64
+    /// The sequence of the last event that changed it.
+    public var updatedAtSequence: UInt64
+}
+
+/// A page of a user's payout requests, newest first (`nextBefore` as `before` for the next).
+public struct PayoutRequestPage: Sendable, Codable, Equatable {
+    public var requests: [PayoutRequestCase]
+    public var nextBefore: UInt64?
+}
+
+/// A page of the payout requests waiting, oldest first (`nextAfter` as `after` for the next).
+public struct PayoutRequestQueuePage: Sendable, Codable, Equatable {
+    public var requests: [PayoutRequestCase]
+    public var nextAfter: UInt64?
+}
+
 /// Read model 5 (royalties): a rights holder's royalties paid out of Tally, from
 /// `RoyaltiesPaid` (it never changes after).
 public struct RoyaltyPayoutCase: Sendable, Codable, Equatable {
@@ -321,13 +360,15 @@ public struct DisputeQueuePage: Sendable, Codable, Equatable {
     public var nextAfter: UInt64?
 }
 
-/// How much customer service has waiting: the lengths of the two queues and when the oldest
+/// How much customer service has waiting: the lengths of the queues and when the oldest
 /// case in each was opened (nil when the queue is empty).
 public struct CaseBacklog: Sendable, Equatable {
     public var pendingFundings: Int
     public var openDisputes: Int
+    public var requestedPayouts: Int
     public var oldestPendingFundingMilliseconds: UInt64?
     public var oldestOpenDisputeMilliseconds: UInt64?
+    public var oldestRequestedPayoutMilliseconds: UInt64?
 }
 
 /// A page of fundings, newest first. Pass `nextBefore` as `before` for the next page;

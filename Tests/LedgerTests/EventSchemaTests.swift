@@ -31,6 +31,11 @@ struct EventSchemaTests {
         try await fixture.run(.failFunds(funding: "bill"))
         try await fixture.run(.returnFunds(payout: "back-1", user: "alice", currency: .usd, amount: 15, method: .bankDebit, representative: "rep-9"),
                               key: "payout-1", scope: IdempotencyScope.customerService)
+        try await fixture.run(.requestPayout(payout: "ask-1", user: "alice", currency: .usd, amount: 12, method: .card),
+                              key: "ask-1", scope: IdempotencyScope.user("alice"))
+        try await fixture.run(.completePayout(payout: "ask-1", representative: "rep-9"))
+        try await fixture.run(.requestPayout(payout: "ask-2", user: "alice", currency: .usd, amount: 8, method: .bankDebit))
+        try await fixture.run(.declinePayout(payout: "ask-2", representative: "rep-9", reason: "no bank account on file"))
         try await fixture.run(.addFunds(funding: "keyed", user: "alice", currency: .usd, amount: 15, method: .card),
                               key: "funds-1", scope: IdempotencyScope.user("alice"))
         try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("catalogued")), key: "content-1")

@@ -191,4 +191,44 @@ struct CaseQueueTests {
         }
         #expect(try fixture.projections.canonicalDump() == (try fixture.freshDump()))
     }
+
+    @Test("a payout request waits in its queue until paid or declined; the user's list keeps each as it stands; the wallet's history shows it set aside and given back",
+          arguments: [1, 64])
+    func payoutRequests(batchEvents: Int) async throws {
+        let fixture = try ProjectionFixture(batchEvents: batchEvents)
+        try await fixture.givenShopAndAlice()
+        let first = try await fixture.run(.requestPayout(payout: "q-1", user: "alice", currency: Self.usd, amount: 300, method: .bankDebit))
+        try fixture.projections.catchUp()
+        fixture.clock.advance(seconds: 5)
+        try await fixture.run(.requestPayout(payout: "q-2", user: "alice", currency: Self.usd, amount: 200, method: .card))
+        try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            #expect(try reader.requestedPayouts().requests.map(\.payout) == ["q-1", "q-2"])
+            let page = try reader.requestedPayouts(limit: 1)
+            #expect(page.nextAfter == first.sequences?.lowerBound)
+            #expect(try reader.requestedPayouts(after: page.nextAfter).requests.map(\.payout) == ["q-2"])
+            #expect(try reader.caseBacklog().requestedPayouts == 2)
+            #expect(try reader.wallets(user: "alice")?.wallets.first?.balance == 10_000 - 500)
+        }
+        fixture.clock.advance(seconds: 5)
+        try await fixture.run(.completePayout(payout: "q-1", representative: "rep-1"))
+        let declined = try await fixture.run(.declinePayout(payout: "q-2", representative: "rep-2", reason: "card closed"))
+        try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            #expect(try reader.requestedPayouts().requests.isEmpty)
+            let paid = try #require(try reader.payoutRequest("q-1"))
+            #expect(paid.status == .paid && paid.representative == "rep-1" && paid.reason == nil && paid.decidedAtMilliseconds == fixture.clock.now)
+            #expect(try reader.payout("q-1")?.amount == 300)
+            let gone = try #require(try reader.payoutRequest("q-2"))
+            #expect(gone.status == .declined && gone.reason == "card closed" && gone.updatedAtSequence == declined.sequences?.lowerBound)
+            #expect(try reader.payoutRequests(user: "alice").requests.map(\.payout) == ["q-2", "q-1"])
+            #expect(try reader.payoutRequests(user: "bob").requests.isEmpty)
+            #expect(try reader.wallets(user: "alice")?.wallets.first?.balance == 10_000 - 300)
+            let entries = try reader.walletHistory(user: "alice", currency: Self.usd, limit: 3).entries
+            #expect(entries.map(\.amount) == [200, -200, -300] && entries.allSatisfy { $0.counterparty == "payout" })
+        }
+        let live = try fixture.projections.canonicalDump()
+        #expect(!live.contains("open/payouts"), "a decided request left a queue entry behind")
+        #expect(live == (try fixture.freshDump()))
+    }
 }

@@ -42,6 +42,9 @@ struct ProjectionPropertyTests {
             if code % 4 == 3 {
                 return .returnFunds(payout: "r\(step)", user: user, currency: .usd, amount: amount, method: .bankDebit, representative: "rep")
             }
+            if code % 4 == 2 { return .requestPayout(payout: "q\(code % 7)", user: user, currency: .usd, amount: amount, method: .card) }
+            if code % 8 == 1 { return .completePayout(payout: "q\(code % 7)", representative: "rep") }
+            if code % 8 == 5 { return .declinePayout(payout: "q\(code % 7)", representative: "rep", reason: "property") }
             return .transfer(from: user, to: other, currency: .usd, amount: amount)
         case 7:
             if code % 5 == 4 { return .payRoyalties(payout: "h\(step)", holder: "h-\(vendor)", currency: .usd, representative: "rep") }
@@ -186,6 +189,13 @@ struct ProjectionPropertyTests {
                     for dispute in world.disputes {
                         let record = try #require(try reader.dispute(dispute))
                         #expect((record.status == .open) == open.contains { $0.dispute == dispute }, "\(dispute)")
+                    }
+                    // What the payout requests still waiting add up to is each user's outgoing balance.
+                    let requested = try reader.requestedPayouts(limit: 500).requests
+                    for user in Self.users {
+                        let waiting = requested.filter { $0.user == user }
+                        #expect(waiting.allSatisfy { $0.status == .requested })
+                        #expect(waiting.reduce(Int64(0)) { $0 + $1.amount } == live["outgoing:\(user):USD", default: 0], "\(user)'s payout requests")
                     }
                 }
                 let incremental = try fixture.projections.canonicalDump()
