@@ -578,6 +578,39 @@ def scenario(c, admin_key, auditor_key):
         c.request("GET", f"/v1/me/payouts?minSequence={paid['sequence']}&limit=5", headers=ux, expect=200, label="own payouts")
     c.request("GET", "/v1/admin/payouts/p_nosuch", headers=admin, expect=404, label="an unknown payout")
     c.request("GET", "/v1/admin/users/u_nosuch/payouts", headers=admin, expect=404, label="payouts of an unknown user")
+    # Payouts the user asks for: set aside, queued, paid or declined once.
+    ask = {"currency": "USD", "amount": 40, "method": "bankDebit"}
+    akey = dict(ux, **{"Idempotency-Key": "ask-" + run})
+    _, asked, _, a_first = c.request("POST", "/v1/me/payout-requests", ask, headers=akey, expect=201)
+    _, _, _, a_again = c.request("POST", "/v1/me/payout-requests", ask, headers=akey, expect=201, label="payout request retried")
+    if a_first != a_again:
+        c.fail(f"payout request retry answered differently: {a_first!r} vs {a_again!r}")
+    c.request("POST", "/v1/me/payout-requests", dict(ask, amount=10**15), headers=ux, expect=422, label="payout request beyond the wallet")
+    c.request("POST", "/v1/me/payout-requests", dict(ask, method="providerIssue"), headers=ux, expect=422, label="payout request by providerIssue")
+    c.request("POST", "/v1/me/payout-requests", dict(ask, payout="mine"), headers=ux, expect=400, label="payout request with an unknown field")
+    c.request("POST", "/v1/me/payout-requests", ask, expect=401, label="payout request without a session")
+    _, asked2, _, _ = c.request("POST", "/v1/me/payout-requests", dict(ask, amount=5, method="card"), headers=ux, expect=201, label="a second payout request")
+    if isinstance(asked, dict) and isinstance(asked2, dict):
+        c.request("GET", f"/v1/admin/payout-requests?minSequence={asked2['sequence']}", headers=admin, expect=200)
+        c.request("GET", "/v1/admin/payout-requests?limit=1", headers=admin, expect=200, label="payout request queue, first page")
+        c.request("GET", f"/v1/admin/payout-requests/{asked['payout']}?minSequence={asked2['sequence']}", headers=admin, expect=200)
+        c.request("POST", f"/v1/admin/payout-requests/{asked['payout']}/pay", {"representative": "rep-1", "reason": "x"}, headers=admin, expect=400,
+                  label="pay a payout request with a reason")
+        c.request("POST", f"/v1/admin/payout-requests/{asked['payout']}/pay", {"representative": "rep-1"}, headers=admin, expect=200)
+        c.request("POST", f"/v1/admin/payout-requests/{asked['payout']}/pay", {"representative": "rep-1"}, headers=admin, expect=422,
+                  label="pay a payout request twice")
+        c.request("POST", f"/v1/admin/payout-requests/{asked2['payout']}/decline", {"representative": "rep-1"}, headers=admin, expect=422,
+                  label="decline a payout request without a reason")
+        _, declined, _, _ = c.request("POST", f"/v1/admin/payout-requests/{asked2['payout']}/decline", {"representative": "rep-1", "reason": "card closed"},
+                                      headers=admin, expect=200)
+        if isinstance(declined, dict):
+            c.request("GET", f"/v1/me/payout-requests?minSequence={declined['sequence']}&limit=5", headers=ux, expect=200, label="own payout requests")
+            c.request("GET", f"/v1/admin/users/{x['user']}/payout-requests?minSequence={declined['sequence']}", headers=admin, expect=200,
+                      label="a user's payout requests")
+    c.request("GET", "/v1/admin/payout-requests/p_nosuch", headers=admin, expect=404, label="an unknown payout request")
+    c.request("POST", "/v1/admin/payout-requests/p_nosuch/decline", {"representative": "rep-1", "reason": "no"}, headers=admin, expect=404,
+              label="decline an unknown payout request")
+    c.request("GET", "/v1/admin/users/u_nosuch/payout-requests", headers=admin, expect=404, label="payout requests of an unknown user")
     _, lot, _, _ = c.request("POST", "/v1/admin/incentives", {"user": x["user"], "currency": "USD", "amount": 75, "vendors": [vendor_a.vendor],
                                                                "expiresAtMilliseconds": int(time.time() * 1000) + 3600000}, headers=admin, expect=201)
     if isinstance(lot, dict):

@@ -153,8 +153,8 @@ PY
 
 # Data for schemathesis to find: a vendor (which it signs as), content with a royalty, a user
 # (whose session it uses for the userSession scheme, renewed on 401) who bought it, and that
-# user's pending cheque, dispute of the purchase, a payout, and a second purchase for the vendor to
-# refund.
+# user's pending cheque, dispute of the purchase, a payout, a second purchase for the vendor to
+# refund, and a payout the user asked for.
 st_password="schemathesis-password"
 if ! setup=$(cd "$work" && TALLY_ST_VENDOR_SECRET=00 python3 - "$base" "$admin_key" "$st_password" <<'PY'
 import json, secrets, sys, urllib.request
@@ -193,15 +193,16 @@ bought = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content"
 pending = call("POST", "/v1/me/funds", {"currency": "USD", "amount": 500, "method": "check"}, session)
 dispute = call("POST", "/v1/me/disputes", {"transaction": bought["transaction"], "reason": "schemathesis"}, session)
 refundable = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content": "st-article"}, vendor=vendor)
+asked = call("POST", "/v1/me/payout-requests", {"currency": "USD", "amount": 50, "method": "card"}, session)
 payout = call("POST", "/v1/admin/payouts", {"user": user["user"], "currency": "USD", "amount": 100, "method": "card", "representative": "st-rep"}, admin)
 print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"],
-      pending["funding"], dispute["dispute"], payout["payout"], refundable["transaction"])
+      pending["funding"], dispute["dispute"], payout["payout"], refundable["transaction"], asked["payout"])
 PY
 ); then
     failed+=("schemathesis data setup")
-    setup="- 00 - - - - - - - - -"
+    setup="- 00 - - - - - - - - - -"
 fi
-read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute st_payout st_refundable <<<"$setup"
+read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute st_payout st_refundable st_asked <<<"$setup"
 export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
@@ -225,6 +226,18 @@ extract_selector = "/session"
 "path.funding" = "$st_funding"
 "path.dispute" = "$st_dispute"
 "path.payout" = "$st_payout"
+
+[[operations]]
+include-operation-id = "adminPayoutRequest"
+parameters = { "path.payout" = "$st_asked" }
+
+[[operations]]
+include-operation-id = "payRequestedPayout"
+parameters = { "path.payout" = "$st_asked" }
+
+[[operations]]
+include-operation-id = "declinePayoutRequest"
+parameters = { "path.payout" = "$st_asked" }
 
 [[operations]]
 include-operation-id = "refundPurchase"

@@ -40,7 +40,7 @@ public struct APIError: Error, Sendable {
         let name = rejection.rule.name
         let status: HTTPResponse.Status
         switch rejection.rule {
-        case .unknownTransaction, .unknownDispute, .unknownFunding, .unknownContent, .unknownIncentive, .unknownLimit:
+        case .unknownTransaction, .unknownDispute, .unknownFunding, .unknownContent, .unknownIncentive, .unknownLimit, .unknownPayout:
             status = .notFound
         case .accountExists, .walletExists, .memberExists, .vendorExists, .contentExists, .disputeExists, .incentiveExists, .payoutExists:
             status = .conflict

@@ -153,6 +153,25 @@ struct RoyaltyPayoutMade: Codable, Sendable {
     var sequence: UInt64
 }
 
+/// `POST /v1/admin/payout-requests/{payout}/pay` (`reason` not allowed) and `…/decline`.
+struct PayoutDecisionBody: Codable, Sendable {
+    var representative: String
+    var reason: String?
+}
+
+/// The answer to a payout request paid or declined.
+struct PayoutDecision: Codable, Sendable {
+    var payout: String
+    var user: String
+    var currency: String
+    var amount: Int64
+    var method: String
+    var status: String
+    var representative: String
+    var reason: String?
+    var sequence: UInt64
+}
+
 struct ResolveBody: Codable, Sendable {
     var refund: Bool
     var representative: String
@@ -208,6 +227,13 @@ struct AdminController: Sendable {
         admin.get("disputes") { request, _ in try await queue(request) { try $0.openDisputes(after: $1, limit: $2) } }
         admin.get("disputes/:dispute") { request, context in try await caseRecord(request, context, "dispute") { try $0.dispute($1) } }
         admin.post("payouts") { request, _ in try await returnFunds(request) }
+        admin.get("payout-requests") { request, _ in try await queue(request) { try $0.requestedPayouts(after: $1, limit: $2) } }
+        admin.get("payout-requests/:payout") { request, context in try await caseRecord(request, context, "payout") { try $0.payoutRequest($1) } }
+        admin.post("payout-requests/:payout/pay") { request, context in try await decidePayout(request, context, pay: true) }
+        admin.post("payout-requests/:payout/decline") { request, context in try await decidePayout(request, context, pay: false) }
+        admin.get("users/:user/payout-requests") { request, context in
+            try await userList(request, context) { try $0.payoutRequests(user: $1, before: $2, limit: $3) }
+        }
         admin.get("payouts/:payout") { request, context in try await caseRecord(request, context, "payout") { try $0.payout($1) } }
         admin.post("funds/:funding/clear") { request, context in try await settleFunds(request, context, clear: true) }
         admin.post("funds/:funding/fail") { request, context in try await settleFunds(request, context, clear: false) }
@@ -346,7 +372,7 @@ struct AdminController: Sendable {
             var held: [String] = []
             for currency in record.wallets {
                 for account in [LedgerAccount.wallet(user: user, currency: currency), .holds(user: user, currency: currency),
-                                .pending(user: user, currency: currency)] {
+                                .pending(user: user, currency: currency), .outgoing(user: user, currency: currency)] {
                     let balance = try state.balance(account)
                     if balance != 0 { held.append("\(account.name) \(balance)") }
                 }
@@ -480,6 +506,36 @@ struct AdminController: Sendable {
             try reader.royaltyStatementPage(holder: holder, before: nil, limit: 1) == nil
                 ? nil : try reader.royaltyPayouts(holder: holder, before: before, limit: limit)
         }
+    }
+
+    /// A user's payout request paid (once the money has been sent by the method asked for) or
+    /// declined with a reason (the amount goes back to the wallet). Decided once: again is a
+    /// 422 `ledger/payout-not-pending`.
+    func decidePayout(_ request: Request, _ context: TallyContext, pay: Bool) async throws -> Response {
+        let body = try await body(PayoutDecisionBody.self, request)
+        let payout = try context.parameters.require("payout")
+        if pay, body.reason != nil { throw APIError.badField("reason", "a payout that is paid takes no reason") }
+        let command: LedgerCommand = pay
+            ? .completePayout(payout: payout, representative: body.representative)
+            : .declinePayout(payout: payout, representative: body.representative, reason: body.reason ?? "")
+        let result = try await api.execute(command)
+        let first = result.sequences?.lowerBound ?? 0
+        let decision: PayoutDecision
+        switch result.events.first {
+        case .fundsReturned(let paid)?:
+            decision = PayoutDecision(payout: payout, user: paid.user, currency: paid.currency.code, amount: paid.amount, method: paid.method.rawValue,
+                                      status: "paid", representative: paid.representative, reason: nil, sequence: first)
+        case .payoutDeclined(let declined)?:
+            let method = try api.ledger.read { try $0.payoutRequest(payout) }?.method.rawValue ?? ""
+            decision = PayoutDecision(payout: payout, user: declined.user, currency: declined.currency.code, amount: declined.amount, method: method,
+                                      status: "declined", representative: declined.representative, reason: declined.reason, sequence: first)
+        default:
+            throw APIError(.internalServerError, "internal", "No payout decision event")
+        }
+        api.logger.notice("payout request decided", metadata: [
+            "payout": "\(payout)", "status": "\(decision.status)", "representative": "\(body.representative)",
+        ])
+        return try JSONResponse.make(decision)
     }
 
     func settleFunds(_ request: Request, _ context: TallyContext, clear: Bool) async throws -> Response {

@@ -157,6 +157,20 @@ struct ConsoleController {
             return ("/v1/admin/payouts", body)
         },
         .lookup("payout", "One payout", id: "payout", label: "Payout ID") { "/v1/admin/payouts/\($0)" },
+        Action(name: "payout-requests", title: "Payouts users asked for, waiting to be paid or declined (oldest first)",
+               inputs: [.optional("after", label: "After sequence (nextAfter of the page before)")], method: .get) { form, _ in
+            ("/v1/admin/payout-requests" + (try queueCursor(form)), nil)
+        },
+        .lookup("payout-request", "One payout request", id: "payout", label: "Payout ID") { "/v1/admin/payout-requests/\($0)" },
+        Action(name: "pay-request", title: "Pay a payout request (once the money is sent by the method the user asked for)",
+               inputs: [.text("payout", label: "Payout ID")], method: .post) { form, representative in
+            ("/v1/admin/payout-requests/\(try id(form, "payout"))/pay", ["representative": representative])
+        },
+        Action(name: "decline-request", title: "Decline a payout request (the amount goes back to the wallet)",
+               inputs: [.text("payout", label: "Payout ID"), .text("reason", label: "Why (the user sees it)")], method: .post) { form, representative in
+            ("/v1/admin/payout-requests/\(try id(form, "payout"))/decline", ["representative": representative, "reason": try form.text("reason")])
+        },
+        .lookup("user-payout-requests", "A user's payout requests", id: "user", label: "User ID") { "/v1/admin/users/\($0)/payout-requests" },
         Action(name: "credit-line", title: "Approve a credit line",
                inputs: [.text("user", label: "User ID"), .amount("limit", label: "Limit"), .currency], method: .post) { form, _ in
             let currency = try form.currency("currency")

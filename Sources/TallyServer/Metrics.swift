@@ -22,6 +22,8 @@ public final class TallyMetrics: Sendable {
     let openDisputes: Gauge
     let oldestPendingFundingAge: Gauge
     let oldestOpenDisputeAge: Gauge
+    let requestedPayouts: Gauge
+    let oldestRequestedPayoutAge: Gauge
     let commitDuration: DurationHistogram
     let batchSize: ValueHistogram
     let refusals: [LedgerRejection.Rule: Counter]
@@ -55,6 +57,10 @@ public final class TallyMetrics: Sendable {
             name: "tally_oldest_pending_funding_age_seconds", help: "How long the oldest pending funding has waited (0 when none)")
         oldestOpenDisputeAge = registry.makeGauge(
             name: "tally_oldest_open_dispute_age_seconds", help: "How long the oldest open dispute has waited (0 when none)")
+        requestedPayouts = registry.makeGauge(
+            name: "tally_requested_payouts", help: "Payouts users asked for, waiting for customer service to pay or decline them")
+        oldestRequestedPayoutAge = registry.makeGauge(
+            name: "tally_oldest_requested_payout_age_seconds", help: "How long the oldest payout request has waited (0 when none)")
         commitDuration = registry.makeDurationHistogram(
             name: "tally_journal_commit_duration_seconds",
             buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -112,6 +118,8 @@ public final class TallyMetrics: Sendable {
             openDisputes.set(Int64(backlog.openDisputes))
             oldestPendingFundingAge.set(age(backlog.oldestPendingFundingMilliseconds))
             oldestOpenDisputeAge.set(age(backlog.oldestOpenDisputeMilliseconds))
+            requestedPayouts.set(Int64(backlog.requestedPayouts))
+            oldestRequestedPayoutAge.set(age(backlog.oldestRequestedPayoutMilliseconds))
         }
         var output: [UInt8] = []
         registry.emit(into: &output)

@@ -118,6 +118,23 @@ struct LimitBody: Codable, Sendable {
     var vendor: String?
 }
 
+/// `POST /v1/me/payout-requests`: tokens the holder wants paid back, and how.
+struct PayoutRequestBody: Codable, Sendable {
+    var currency: Currency
+    var amount: Int64
+    var method: FundingMethod
+}
+
+/// The answer to an accepted payout request: set aside, waiting for customer service.
+struct PayoutRequestMade: Codable, Sendable {
+    var payout: String
+    var currency: String
+    var amount: Int64
+    var method: String
+    var status: String
+    var sequence: UInt64
+}
+
 struct TransferBody: Codable, Sendable {
     /// The recipient's login name.
     var toLogin: String

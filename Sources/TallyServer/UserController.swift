@@ -25,6 +25,8 @@ struct UserController: Sendable {
             try await ownList(request) { try $0.fundings(user: $1, before: $2, limit: $3, status: try Self.fundingStatus(request)) }
         }
         me.get("payouts") { request, _ in try await ownList(request) { try $0.payouts(user: $1, before: $2, limit: $3) } }
+        me.post("payout-requests") { request, _ in try await requestPayout(request) }
+        me.get("payout-requests") { request, _ in try await ownList(request) { try $0.payoutRequests(user: $1, before: $2, limit: $3) } }
         me.get("purchases") { request, _ in try await purchases(request) }
         me.post("purchases/:transaction/access") { request, context in try await access(request, context) }
         me.get("history/:currency") { request, context in try await history(request, context) }
@@ -404,6 +406,26 @@ struct UserController: Sendable {
             ) { $0 == "to" ? "toLogin" : TallyAPI.sameField($0) }
             return try JSONResponse.make(
                 TransferView(currency: body.currency.code, amount: body.amount, sequence: result.sequences?.lowerBound ?? 0),
+                status: .created, headers: TallyAPI.replayHeaders(result))
+        }
+    }
+
+    /// The holder asks for tokens to be paid back (members may not: the money leaves the
+    /// account). The amount is set aside at once; customer service pays or declines it.
+    func requestPayout(_ request: Request) async throws -> Response {
+        let session = try api.authenticateUser(request)
+        let user = try holder(session)
+        let body = try RequestBodies.decode(PayoutRequestBody.self, from: try await RequestBodies.bytes(request))
+        let key = try api.optionalIdempotencyKey(request)
+        let scope = IdempotencyScope.user(user)
+        return try await api.idempotently(scope: scope, key: key) {
+            let payout = TallyAPI.requestID("p_", scope: scope, key: key)
+            let result = try await api.execute(
+                .requestPayout(payout: payout, user: user, currency: body.currency, amount: body.amount, method: body.method),
+                idempotencyKey: key, scope: scope)
+            return try JSONResponse.make(
+                PayoutRequestMade(payout: payout, currency: body.currency.code, amount: body.amount, method: body.method.rawValue,
+                                  status: "requested", sequence: result.sequences?.lowerBound ?? 0),
                 status: .created, headers: TallyAPI.replayHeaders(result))
         }
     }

@@ -67,6 +67,12 @@ struct WebController {
                 return ["toLogin": try form.text("toLogin"), "currency": currency.code, "amount": try form.amount("amount", currency)]
             }
         }
+        router.post("web/payout-requests") { request, context in
+            try await act(request, context, "/v1/me/payout-requests", once: true) { form in
+                let currency = try form.currency("currency")
+                return ["currency": currency.code, "amount": try form.amount("amount", currency), "method": try form.text("method")]
+            }
+        }
         router.post("web/disputes") { request, context in
             try await act(request, context, "/v1/me/disputes") { ["transaction": try $0.text("transaction"), "reason": try $0.text("reason")] }
         }
@@ -134,6 +140,7 @@ struct WebController {
         let fundings = try await call(.get, "/v1/me/funds?status=pending&limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let disputes = try await call(.get, "/v1/me/disputes?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let payouts = try await call(.get, "/v1/me/payouts?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        let requests = try await call(.get, "/v1/me/payout-requests?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
         let listed = (purchases.json as? [String: Any])?["data"] as? [String: Any]
         let list = listed?["purchases"] as? [[String: Any]] ?? []
@@ -151,10 +158,12 @@ struct WebController {
         renderCases(
             &html, pending: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
             disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [],
-            payouts: ((payouts.json as? [String: Any])?["data"] as? [String: Any])?["payouts"] as? [[String: Any]] ?? [])
+            payouts: ((payouts.json as? [String: Any])?["data"] as? [String: Any])?["payouts"] as? [[String: Any]] ?? [],
+            requests: ((requests.json as? [String: Any])?["data"] as? [String: Any])?["requests"] as? [[String: Any]] ?? [])
         renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
+        if profile["member"] == nil { renderPayoutRequest(&html, csrf: Self.csrf(session)) }
         renderMembers(&html, profile["members"] as? [String] ?? [], isHolder: profile["member"] == nil, csrf: Self.csrf(session))
         if profile["member"] == nil { renderDetails(&html, csrf: Self.csrf(session)) }
         renderPassword(&html, csrf: Self.csrf(session))
@@ -194,9 +203,11 @@ struct WebController {
     }
 
     /// The account's business with customer service: its offline funds not yet cleared, its
-    /// disputes (the last 100, open or decided) and the money paid back to it (the last 100).
-    /// Nothing for a list that is empty.
-    private func renderCases(_ html: inout HTML, pending: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]]) {
+    /// disputes (the last 100, open or decided), the payouts it asked for (the last 100, as each
+    /// stands) and the money paid back to it (the last 100). Nothing for a list that is empty.
+    private func renderCases(
+        _ html: inout HTML, pending: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]], requests: [[String: Any]]
+    ) {
         moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds", pending)
         if !disputes.isEmpty {
             html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
@@ -208,6 +219,19 @@ struct WebController {
                 html.raw("</td><td>"); html.text(dispute["status"] as? String ?? "")
                 html.raw("</td><td class=\"n\">")
                 if dispute["refunded"] != nil { html.text(Self.format(dispute["refunded"], Currency(code: code)) + " " + code) }
+                html.raw("</td></tr>")
+            }
+            html.raw("</table></section>")
+        }
+        if !requests.isEmpty {
+            html.raw("<section><h2>Payouts you asked for</h2><table><tr><th>Asked</th><th>By</th><th>Amount</th><th>Status</th><th>Why declined</th></tr>")
+            for request in requests {
+                let code = request["currency"] as? String ?? ""
+                html.raw("<tr><td>"); html.text(Self.utcText(request["requestedAtMilliseconds"]))
+                html.raw("</td><td>"); html.text((request["method"] as? String).flatMap(FundingMethod.init(rawValue:)).map(Self.methodName) ?? "")
+                html.raw("</td><td class=\"n\">"); html.text(Self.format(request["amount"], Currency(code: code)) + " " + code)
+                html.raw("</td><td>"); html.text(request["status"] as? String ?? "")
+                html.raw("</td><td>"); html.text(request["reason"] as? String ?? "")
                 html.raw("</td></tr>")
             }
             html.raw("</table></section>")
@@ -337,6 +361,19 @@ struct WebController {
             form.field("currentPassword", label: "Current password", placeholder: "", type: "password")
             form.field("newPassword", label: "New password (10 characters or more)", placeholder: "", type: "password")
             form.raw("<button>Change</button>")
+        }
+        html.raw("</section>")
+    }
+
+    /// The holder asks for tokens back out of Tally (customer service sends them).
+    private func renderPayoutRequest(_ html: inout HTML, csrf: String) {
+        html.raw("<section><h2>Ask for tokens back</h2>")
+        html.form(action: "/web/payout-requests", csrf: csrf) { form in
+            form.onceToken()
+            form.field("amount", label: "Amount", placeholder: "10.00")
+            form.currencySelect()
+            form.select("method", label: "Send it by", options: FundingMethod.allCases.filter { $0 != .providerIssue }.map { ($0.rawValue, Self.methodName($0)) })
+            form.raw("<button>Ask</button><p class=\"hint\">The amount is set aside from your wallet at once; customer service sends it, or gives it back with a reason.</p>")
         }
         html.raw("</section>")
     }
@@ -691,6 +728,6 @@ struct WebController {
         ["funds": "Funds added.", "wallets": "Wallet opened.", "limits": "Limit set.", "remove": "Limit removed.",
          "transfers": "Tokens transferred.", "disputes": "Dispute opened.", "members": "Member added.",
          "member-removed": "Member removed.", "password": "Password changed; your other sessions are logged out.",
-         "details": "Your details are changed."][action] ?? "Done."
+         "details": "Your details are changed.", "payout-requests": "Payout asked for; customer service will send it."][action] ?? "Done."
     }
 }

@@ -110,4 +110,74 @@ struct ErasureTests {
             _ = try harness.api.journal.verify()
         }
     }
+
+    @Test("a holder asks for a payout: set aside at once, queued for customer service, paid by the method asked for or declined with a reason; members may not ask")
+    func payoutRequests() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("zoe", amount: 1_000)
+            let path = "/v1/me/payout-requests"
+            // Refusals change nothing: too much (with the headroom), providerIssue, a member, an unknown field.
+            let head = harness.api.journal.head
+            let tooMuch = try await client.user(user, .post, path, ["currency": "USD", "amount": 1_001, "method": "card"])
+            #expect(tooMuch.status == .unprocessableContent && tooMuch.problemType == "ledger/insufficient-funds", "\(tooMuch.text)")
+            #expect(tooMuch.json["headroom"] as? Int == 1_000 && tooMuch.json["field"] as? String == "amount")
+            let byIssue = try await client.user(user, .post, path, ["currency": "USD", "amount": 1, "method": "providerIssue"])
+            #expect(byIssue.problemType == "ledger/payout-method-not-allowed" && byIssue.json["field"] as? String == "method", "\(byIssue.text)")
+            #expect(try await client.user(user, .post, path, ["currency": "USD", "amount": 1, "method": "card", "payout": "mine"]).problemType == "unknown-field")
+            let added = try await client.user(user, .post, "/v1/me/members", ["login": "zoe-kid", "password": "another long password"])
+            #expect(added.status == .created, "\(added.text)")
+            let kid = try await client.loginAs("zoe-kid", password: "another long password")
+            #expect(try await client.user(kid, .post, path, ["currency": "USD", "amount": 1, "method": "card"]).status == .forbidden)
+            #expect(harness.api.journal.head == head + 1, "only the member was added")
+
+            // Asked twice with one key: one request, 300 set aside.
+            var keyed = client.bearer(user.session)
+            keyed[.idempotencyKey] = "ask-1"
+            let body = client.json(["currency": "USD", "amount": 300, "method": "bankDebit"])
+            let asked = try await client.send(.post, path, headers: keyed, body: body)
+            #expect(asked.status == .created && asked.json["status"] as? String == "requested", "\(asked.text)")
+            let again = try await client.send(.post, path, headers: keyed, body: body)
+            #expect(again.text == asked.text && again.headers[.idempotentReplay] == "true")
+            let first = try #require(asked.json["payout"] as? String)
+            let second = try await client.user(user, .post, path, ["currency": "USD", "amount": 200, "method": "card"])
+            let secondID = try #require(second.json["payout"] as? String, "\(second.text)")
+            #expect(try harness.api.ledger.balance(.wallet(user: user.id, currency: .usd)) == 500)
+
+            // Customer service sees the queue, oldest first, and decides each once.
+            let sequence = try #require(second.json["sequence"] as? Int)
+            let queue = try await client.admin(.get, "/v1/admin/payout-requests?minSequence=\(sequence)")
+            let queued = ((queue.json["data"] as? [String: Any])?["requests"] as? [[String: Any]])?.map { $0["payout"] as? String }
+            #expect(queued == [first, secondID], "\(queue.text)")
+            let withReason = try await client.admin(.post, "/v1/admin/payout-requests/\(first)/pay", ["representative": "rep-7", "reason": "x"])
+            #expect(withReason.status == .badRequest && withReason.json["field"] as? String == "reason", "\(withReason.text)")
+            let paid = try await client.admin(.post, "/v1/admin/payout-requests/\(first)/pay", ["representative": "rep-7"])
+            #expect(paid.status == .ok && paid.json["status"] as? String == "paid" && paid.json["method"] as? String == "bankDebit", "\(paid.text)")
+            let paidTwice = try await client.admin(.post, "/v1/admin/payout-requests/\(first)/pay", ["representative": "rep-7"])
+            #expect(paidTwice.status == .unprocessableContent && paidTwice.problemType == "ledger/payout-not-pending", "\(paidTwice.text)")
+            let noReason = try await client.admin(.post, "/v1/admin/payout-requests/\(secondID)/decline", ["representative": "rep-7"])
+            #expect(noReason.problemType == "ledger/invalid-text" && noReason.json["field"] as? String == "reason", "\(noReason.text)")
+            let declined = try await client.admin(.post, "/v1/admin/payout-requests/\(secondID)/decline", ["representative": "rep-7", "reason": "card closed"])
+            #expect(declined.status == .ok && declined.json["status"] as? String == "declined" && declined.json["reason"] as? String == "card closed", "\(declined.text)")
+            #expect(try await client.admin(.post, "/v1/admin/payout-requests/p_none/pay", ["representative": "rep-7"]).problemType == "ledger/unknown-payout")
+            #expect(try harness.api.ledger.balance(.wallet(user: user.id, currency: .usd)) == 700)
+
+            // Both sides see where each stands; the queue is empty; the paid one is a payout too.
+            let decided = try #require(declined.json["sequence"] as? Int)
+            let mine = try await client.user(user, .get, "/v1/me/payout-requests?minSequence=\(decided)")
+            let statuses = ((mine.json["data"] as? [String: Any])?["requests"] as? [[String: Any]])?.map { $0["status"] as? String }
+            #expect(statuses == ["declined", "paid"], "\(mine.text)")
+            let drained = try await client.admin(.get, "/v1/admin/payout-requests")
+            #expect(((drained.json["data"] as? [String: Any])?["requests"] as? [[String: Any]])?.isEmpty == true, "\(drained.text)")
+            let one = try await client.admin(.get, "/v1/admin/payout-requests/\(first)")
+            #expect((one.json["data"] as? [String: Any])?["representative"] as? String == "rep-7", "\(one.text)")
+            let payouts = try await client.user(user, .get, "/v1/me/payouts")
+            #expect(((payouts.json["data"] as? [String: Any])?["payouts"] as? [[String: Any]])?.map { $0["payout"] as? String } == [first])
+            let theirs = try await client.admin(.get, "/v1/admin/users/\(user.id)/payout-requests")
+            #expect(((theirs.json["data"] as? [String: Any])?["requests"] as? [[String: Any]])?.count == 2)
+            let history = try await client.user(user, .get, "/v1/me/history/USD?limit=2")
+            let counterparties = ((history.json["data"] as? [String: Any])?["entries"] as? [[String: Any]])?.map { $0["counterparty"] as? String }
+            #expect(counterparties == ["payout", "payout"], "\(history.text)")
+        }
+    }
 }

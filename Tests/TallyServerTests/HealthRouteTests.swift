@@ -43,6 +43,8 @@ struct HealthRouteTests {
             harness.clock.advance(milliseconds: 90_000)
             let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "not as described"])
             #expect(dispute.status == .created, "\(dispute.text)")
+            let asked = try await client.user(user, .post, "/v1/me/payout-requests", ["currency": "USD", "amount": 10, "method": "card"])
+            #expect(asked.status == .created, "\(asked.text)")
             harness.clock.advance(milliseconds: 30_000)
             #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
             /// A gauge's value in the exposition text.
@@ -56,6 +58,9 @@ struct HealthRouteTests {
             let fundingAge = try #require(gauge(waiting, "tally_oldest_pending_funding_age_seconds"))
             let disputeAge = try #require(gauge(waiting, "tally_oldest_open_dispute_age_seconds"))
             #expect(fundingAge >= 120 && fundingAge < 150 && disputeAge >= 30 && disputeAge < 60, "\(fundingAge) \(disputeAge)")
+            #expect(gauge(waiting, "tally_requested_payouts") == 1, "\(waiting)")
+            let payoutAge = try #require(gauge(waiting, "tally_oldest_requested_payout_age_seconds"))
+            #expect(payoutAge >= 30 && payoutAge < 60, "\(payoutAge)")
 
             let funding = try #require(cheque.json["funding"] as? String)
             #expect(try await client.admin(.post, "/v1/admin/funds/\(funding)/clear").status == .ok)
@@ -63,6 +68,11 @@ struct HealthRouteTests {
             let cleared = try await client.send(.get, "/metrics").text
             #expect(gauge(cleared, "tally_pending_fundings") == 0 && gauge(cleared, "tally_oldest_pending_funding_age_seconds") == 0, "\(cleared)")
             #expect(gauge(cleared, "tally_open_disputes") == 1)
+            let payout = try #require(asked.json["payout"] as? String)
+            #expect(try await client.admin(.post, "/v1/admin/payout-requests/\(payout)/pay", ["representative": "rep-1"]).status == .ok)
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let paid = try await client.send(.get, "/metrics").text
+            #expect(gauge(paid, "tally_requested_payouts") == 0 && gauge(paid, "tally_oldest_requested_payout_age_seconds") == 0, "\(paid)")
         }
     }
 

@@ -79,12 +79,13 @@ struct WebTests {
             let home = try await client.send(.get, "/web", headers: Self.cookie(session))
             let csrf = try Self.csrf(home.text)
             for (path, fields) in [("/web/funds", [("amount", "1.00"), ("currency", "USD"), ("method", "card")]),
-                                   ("/web/transfers", [("toLogin", "pavel"), ("amount", "2.00"), ("currency", "USD")])] {
+                                   ("/web/transfers", [("toLogin", "pavel"), ("amount", "2.00"), ("currency", "USD")]),
+                                   ("/web/payout-requests", [("amount", "3.00"), ("currency", "USD"), ("method", "bankDebit")])] {
                 let page = try await client.send(.get, "/web", headers: Self.cookie(session))
-                // The funds form comes first on the page, the transfer form later: each has its own token.
+                // The funds, transfer and payout forms come in that order: each has its own token.
                 let tokens = page.text.components(separatedBy: "name=\"\(WebForm.onceField)\" value=\"").dropFirst().map { String($0.prefix(32)) }
-                #expect(tokens.count == 2 && tokens[0] != tokens[1], "\(tokens)")
-                let once = path == "/web/funds" ? tokens[0] : tokens[1]
+                #expect(tokens.count == 3 && Set(tokens).count == 3, "\(tokens)")
+                let once = tokens[["/web/funds", "/web/transfers", "/web/payout-requests"].firstIndex(of: path)!]
                 let head = harness.api.journal.head
                 let body = Self.form([("csrf", csrf), ("once", once)] + fields)
                 let first = try await client.send(.post, path, headers: Self.cookie(session), body: body)
@@ -98,7 +99,10 @@ struct WebTests {
             }
             let wallets = try await client.admin(.get, "/v1/admin/users/\(try #require(harness.api.credentials.login(name: "olga")).user)/wallets?minSequence=\(harness.api.journal.head)")
             let wallet = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
-            #expect(wallet?["balance"] as? Int == 1_000 + 100 - 200, "\(wallets.text)")
+            #expect(wallet?["balance"] as? Int == 1_000 + 100 - 200 - 300, "\(wallets.text)")
+            // The page lists the payout asked for, as it stands.
+            let after = try await client.send(.get, "/web?minSequence=\(harness.api.journal.head)", headers: Self.cookie(session))
+            #expect(after.text.contains("Payouts you asked for") && after.text.contains("requested") && after.text.contains("3.00 USD"), "\(after.text)")
         }
     }
 
@@ -535,6 +539,17 @@ struct ConsoleTests {
             let royaltyPayouts = try await client.send(.post, "/web/admin/royalty-payouts", headers: headers,
                                                        body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
             #expect(royaltyPayouts.status == .ok && royaltyPayouts.text.contains("&quot;representative&quot; : &quot;Rita&quot;"), "\(royaltyPayouts.text)")
+            // A payout Dora asked for is found in the queue and paid from the console.
+            let asked = try await client.user(dora, .post, "/v1/me/payout-requests", ["currency": "USD", "amount": 100, "method": "card"])
+            let askedID = try #require(asked.json["payout"] as? String, "\(asked.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let requestQueue = try await client.send(.post, "/web/admin/payout-requests", headers: headers, body: WebTests.form([("csrf", csrf), ("after", "")]))
+            #expect(requestQueue.status == .ok && requestQueue.text.contains(askedID), "\(requestQueue.text)")
+            let declineBlank = try await client.send(.post, "/web/admin/decline-request", headers: headers,
+                                                     body: WebTests.form([("csrf", csrf), ("payout", askedID), ("reason", "")]))
+            #expect(declineBlank.status == .badRequest, "\(declineBlank.text)")
+            let paidRequest = try await client.send(.post, "/web/admin/pay-request", headers: headers, body: WebTests.form([("csrf", csrf), ("payout", askedID)]))
+            #expect(paidRequest.status == .ok && paidRequest.text.contains("&quot;paid&quot;") && paidRequest.text.contains("Rita"), "\(paidRequest.text)")
             let keysBefore = try harness.api.journal.keyRecords().count
             let rotated = try await client.send(.post, "/web/admin/rotate-key", headers: headers, body: WebTests.form([("csrf", csrf)]))
             #expect(rotated.status == .ok && rotated.text.contains("done."), "\(rotated.text)")
