@@ -143,6 +143,9 @@ struct ErasureTests {
             let second = try await client.user(user, .post, path, ["currency": "USD", "amount": 200, "method": "card"])
             let secondID = try #require(second.json["payout"] as? String, "\(second.text)")
             #expect(try harness.api.ledger.balance(.wallet(user: user.id, currency: .usd)) == 500)
+            // Money set aside for a payout is still the account's: no erasure without the override.
+            let erase = try await client.admin(.post, "/v1/admin/users/\(user.id)/erase")
+            #expect(erase.status == .conflict && (erase.json["detail"] as? String)?.contains("outgoing:\(user.id):USD 500") == true, "\(erase.text)")
 
             // Customer service sees the queue, oldest first, and decides each once.
             let sequence = try #require(second.json["sequence"] as? Int)
