@@ -98,6 +98,7 @@ struct WebController {
         router.post("web/access") { request, context in try await access(request, context) }
         router.post("web/purchase-token") { request, context in try await purchaseToken(request, context) }
         router.get("web/history") { request, context in try await history(request, context) }
+        router.get("web/cases/:list") { request, context in try await olderCases(request, context) }
     }
 
     // MARK: Pages
@@ -136,11 +137,10 @@ struct WebController {
         let wallets = try await call(.get, "/v1/me/wallets" + (wait.map { "?" + $0 } ?? ""), session: session, context: context)
         let purchases = try await call(
             .get, "/v1/me/purchases?limit=100" + (wait.map { "&" + $0 } ?? "") + (before.map { "&before=\($0)" } ?? ""), session: session, context: context)
-        // The funds still waiting, however long ago they were added.
-        let fundings = try await call(.get, "/v1/me/funds?status=pending&limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
-        let disputes = try await call(.get, "/v1/me/disputes?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
-        let payouts = try await call(.get, "/v1/me/payouts?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
-        let requests = try await call(.get, "/v1/me/payout-requests?limit=100" + (wait.map { "&" + $0 } ?? ""), session: session, context: context)
+        var cases: [(list: CaseList, page: CasePage)] = []
+        for list in CaseList.allCases {
+            cases.append((list, try await casePage(list, session: session, context: context, query: wait)))
+        }
         let account = (wallets.json as? [String: Any])?["data"] as? [String: Any] ?? [:]
         let listed = (purchases.json as? [String: Any])?["data"] as? [String: Any]
         let list = listed?["purchases"] as? [[String: Any]] ?? []
@@ -155,11 +155,7 @@ struct WebController {
         html.raw("</header>")
         html.notice(notice)
         renderWallets(&html, account["wallets"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
-        renderCases(
-            &html, pending: ((fundings.json as? [String: Any])?["data"] as? [String: Any])?["fundings"] as? [[String: Any]] ?? [],
-            disputes: ((disputes.json as? [String: Any])?["data"] as? [String: Any])?["disputes"] as? [[String: Any]] ?? [],
-            payouts: ((payouts.json as? [String: Any])?["data"] as? [String: Any])?["payouts"] as? [[String: Any]] ?? [],
-            requests: ((requests.json as? [String: Any])?["data"] as? [String: Any])?["requests"] as? [[String: Any]] ?? [])
+        for (list, page) in cases { renderCaseList(&html, list, page) }
         renderPurchases(&html, list, csrf: Self.csrf(session), older: (listed?["nextBefore"] as? NSNumber).map { "/web?before=\($0.uint64Value)" })
         renderLimits(&html, account["spendingLimits"] as? [[String: Any]] ?? [], csrf: Self.csrf(session))
         renderTransfer(&html, csrf: Self.csrf(session))
@@ -202,13 +198,79 @@ struct WebController {
         html.raw("</section>")
     }
 
-    /// The account's business with customer service: its offline funds not yet cleared, its
-    /// disputes (the last 100, open or decided), the payouts it asked for (the last 100, as each
-    /// stands) and the money paid back to it (the last 100). Nothing for a list that is empty.
-    private func renderCases(
-        _ html: inout HTML, pending: [[String: Any]], disputes: [[String: Any]], payouts: [[String: Any]], requests: [[String: Any]]
-    ) {
-        moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds", pending)
+    /// The account's business with customer service, each list newest first, 100 at a time
+    /// with a link to the older ones: its offline funds not yet cleared, its disputes (open or
+    /// decided), the payouts it asked for (as each stands) and the money paid back to it.
+    enum CaseList: String, CaseIterable {
+        case pendingFunds = "pending-funds", disputes, payoutRequests = "payout-requests", payouts
+
+        /// The API route of the list's first page (`&before=` pages on).
+        var path: String {
+            switch self {
+            case .pendingFunds: return "/v1/me/funds?status=pending&limit=100"
+            case .disputes: return "/v1/me/disputes?limit=100"
+            case .payoutRequests: return "/v1/me/payout-requests?limit=100"
+            case .payouts: return "/v1/me/payouts?limit=100"
+            }
+        }
+
+        var itemsKey: String {
+            switch self {
+            case .pendingFunds: return "fundings"
+            case .disputes: return "disputes"
+            case .payoutRequests: return "requests"
+            case .payouts: return "payouts"
+            }
+        }
+    }
+
+    struct CasePage {
+        var rows: [[String: Any]]
+        /// The page of older ones, when there are any.
+        var older: String?
+    }
+
+    /// One page of a list (`query` adds `minSequence=` or `before=`).
+    func casePage(_ list: CaseList, session: String, context: TallyContext, query: String?) async throws -> CasePage {
+        let answer = try await call(.get, list.path + (query.map { "&" + $0 } ?? ""), session: session, context: context)
+        let data = (answer.json as? [String: Any])?["data"] as? [String: Any]
+        return CasePage(rows: data?[list.itemsKey] as? [[String: Any]] ?? [],
+                        older: (data?["nextBefore"] as? NSNumber).map { "/web/cases/\(list.rawValue)?before=\($0.uint64Value)" })
+    }
+
+    /// A page of older cases of one list, with a link to the next older page.
+    func olderCases(_ request: Request, _ context: TallyContext) async throws -> Response {
+        guard let session = Self.session(request) else { return Self.redirect("/web", cookie: nil) }
+        guard let list = context.parameters.get("list").flatMap(CaseList.init(rawValue:)),
+              let before = request.uri.queryParameters.get("before").flatMap({ UInt64($0) })
+        else {
+            return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(title: "No such list", detail: nil, field: nil)),
+                                       status: .notFound)
+        }
+        var html = HTML()
+        html.raw("<header><h1>Tally</h1><p><a href=\"/web\">Back</a></p></header>")
+        let page = try await casePage(list, session: session, context: context, query: "before=\(before)")
+        if page.rows.isEmpty { html.raw("<p>Nothing older.</p>") }
+        renderCaseList(&html, list, page)
+        return self.page(html, status: .ok)
+    }
+
+    /// One list's table (nothing when it is empty), and the link to older ones.
+    private func renderCaseList(_ html: inout HTML, _ list: CaseList, _ page: CasePage) {
+        switch list {
+        case .pendingFunds:
+            moneyTable(&html, "Funds waiting to clear", columns: ("Added", "Paid by"), time: "addedAtMilliseconds", page.rows)
+        case .payouts:
+            moneyTable(&html, "Paid back to you", columns: ("When", "Sent by"), time: "returnedAtMilliseconds", page.rows)
+        case .disputes:
+            renderDisputes(&html, page.rows)
+        case .payoutRequests:
+            renderPayoutRequests(&html, page.rows)
+        }
+        if let older = page.older { html.raw("<p><a href=\"\(older)\">Older</a></p>") }
+    }
+
+    private func renderDisputes(_ html: inout HTML, _ disputes: [[String: Any]]) {
         if !disputes.isEmpty {
             html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
             for dispute in disputes {
@@ -223,6 +285,9 @@ struct WebController {
             }
             html.raw("</table></section>")
         }
+    }
+
+    private func renderPayoutRequests(_ html: inout HTML, _ requests: [[String: Any]]) {
         if !requests.isEmpty {
             html.raw("<section><h2>Payouts you asked for</h2><table><tr><th>Asked</th><th>By</th><th>Amount</th><th>Status</th><th>Why declined</th></tr>")
             for request in requests {
@@ -236,7 +301,6 @@ struct WebController {
             }
             html.raw("</table></section>")
         }
-        moneyTable(&html, "Paid back to you", columns: ("When", "Sent by"), time: "returnedAtMilliseconds", payouts)
     }
 
     /// A table of money moved by a method (funds waiting to clear, payouts): when, how, how much.

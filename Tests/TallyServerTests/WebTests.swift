@@ -67,6 +67,29 @@ struct WebTests {
         }
     }
 
+    @Test("a list of the account's cases shows 100 at a time; the older ones are a link away, page by page")
+    func olderCases() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let user = try await client.fundedUser("ruth", amount: 1_000)
+            for _ in 0..<101 {
+                #expect(try await client.user(user, .post, "/v1/me/payout-requests", ["currency": "USD", "amount": 1, "method": "card"]).status == .created)
+            }
+            let login = try await Self.postLogin(client, "/web", [("login", "ruth"), ("password", "correct horse battery")]).login
+            let setCookie = try #require(login.headers[.setCookie])
+            let session = String(setCookie.split(separator: ";")[0].dropFirst(WebController.cookieName.count + 1))
+            let home = try await client.send(.get, "/web?minSequence=\(harness.api.journal.head)", headers: Self.cookie(session))
+            #expect(home.text.components(separatedBy: "<td>requested</td>").count - 1 == 100, "the first page holds 100")
+            let range = try #require(home.text.range(of: #"/web/cases/payout-requests\?before=[0-9]+"#, options: .regularExpression), "no link to older ones")
+            let older = try await client.send(.get, String(home.text[range]), headers: Self.cookie(session))
+            #expect(older.status == .ok && older.text.components(separatedBy: "<td>requested</td>").count - 1 == 1, "\(older.text)")
+            #expect(!older.text.contains("/web/cases/payout-requests?before="), "the oldest page links to nothing older")
+            #expect(!home.text.contains("/web/cases/disputes"), "a list with one page has no link")
+            let unknown = try await client.send(.get, "/web/cases/everything?before=5", headers: Self.cookie(session))
+            #expect(unknown.status == .notFound)
+        }
+    }
+
     @Test("a form that moves money carries a once-token: posted twice (a double click, a resent form), the money moves once; a damaged token is refused")
     func onceTokens() async throws {
         let harness = try APIHarness()
