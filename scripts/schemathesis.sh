@@ -194,15 +194,17 @@ pending = call("POST", "/v1/me/funds", {"currency": "USD", "amount": 500, "metho
 dispute = call("POST", "/v1/me/disputes", {"transaction": bought["transaction"], "reason": "schemathesis"}, session)
 refundable = call("POST", "/v1/vendor/purchases", {"purchaseToken": token, "content": "st-article"}, vendor=vendor)
 asked = call("POST", "/v1/me/payout-requests", {"currency": "USD", "amount": 50, "method": "card"}, session)
+# The rights holder's read key (the holderKey scheme).
+holder_key = call("POST", "/v1/admin/holders/st-author/keys", None, admin)
 payout = call("POST", "/v1/admin/payouts", {"user": user["user"], "currency": "USD", "amount": 100, "method": "card", "representative": "st-rep"}, admin)
 print(vendor["keyId"], vendor["secret"], vendor["vendor"], user["user"], token, bought["customer"], erasable["user"],
-      pending["funding"], dispute["dispute"], payout["payout"], refundable["transaction"], asked["payout"])
+      pending["funding"], dispute["dispute"], payout["payout"], refundable["transaction"], asked["payout"], holder_key["token"])
 PY
 ); then
     failed+=("schemathesis data setup")
-    setup="- 00 - - - - - - - - - -"
+    setup="- 00 - - - - - - - - - - -"
 fi
-read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute st_payout st_refundable st_asked <<<"$setup"
+read -r st_key st_secret st_vendor st_user st_token st_customer st_erasable st_funding st_dispute st_payout st_refundable st_asked st_holder_key <<<"$setup"
 export TALLY_ST_SEED="$seed" TALLY_ST_VENDOR_KEY="$st_key" TALLY_ST_VENDOR_SECRET="$st_secret" TALLY_ST_PURCHASE_TOKEN="$st_token" \
     TALLY_ST_CUSTOMER="$st_customer" TALLY_ST_CONTENT=st-article
 cat >"$work/schemathesis.toml" <<TOML
@@ -213,6 +215,9 @@ bearer = "$admin_key"
 
 [auth.openapi.auditorKey]
 bearer = "$auditor_key"
+
+[auth.openapi.holderKey]
+bearer = "$st_holder_key"
 
 [auth.dynamic.openapi.userSession]
 path = "/v1/login"

@@ -219,6 +219,12 @@ public final class Ledger: Sendable {
 
     /// The idempotency digest of a request: SHA-256 (hex) of the command's canonical JSON
     /// (`JSONEncoder`'s sorted-keys form, written by hand for catalog purchases).
+    /// Whether `text` is an ID the ledger accepts (1 to 64 of A-Z a-z 0-9 . _ -), as every
+    /// command checks its IDs.
+    public static func isIdentifier(_ text: String) -> Bool {
+        (1...LedgerDecider.identifierBytesMax).contains(text.utf8.count) && text.utf8.allSatisfy { LedgerDecider.isIdentifierByte($0) }
+    }
+
     public static func requestDigest(_ command: LedgerCommand) throws -> String {
         try SHA256.hash(EventJSON.digestForm(command) ?? Array(LedgerEvent.encoder.encode(command))).hex
     }

@@ -70,6 +70,32 @@ struct PeopleFound: Codable, Sendable {
 }
 
 /// A vendor's signing keys: IDs and creation times, never the secrets.
+/// A rights holder's read key, as issued (`token` only then) and as listed.
+struct HolderKeyView: Codable, Sendable {
+    var keyId: String
+    var holder: String
+    var createdAtMilliseconds: UInt64
+    var token: String?
+
+    init(_ key: CredentialStore.HolderKey, token: String? = nil) {
+        keyId = key.keyID
+        holder = key.holder
+        createdAtMilliseconds = key.createdAtMilliseconds
+        self.token = token
+    }
+}
+
+struct HolderKeyList: Codable, Sendable {
+    var holder: String
+    var keys: [HolderKeyView]
+}
+
+struct HolderKeyRevoked: Codable, Sendable {
+    var holder: String
+    var keyId: String
+    var revoked: Bool
+}
+
 struct VendorKeyList: Codable, Sendable {
     struct Key: Codable, Sendable {
         var keyId: String
@@ -254,6 +280,20 @@ struct AdminController: Sendable {
         admin.get("users/:user/payouts") { request, context in try await userList(request, context) { try $0.payouts(user: $1, before: $2, limit: $3) } }
         admin.get("holders/:holder/royalties") { request, context in try await royalties(request, context) }
         admin.post("holders/:holder/payouts") { request, context in try await payRoyalties(request, context) }
+        admin.post("holders/:holder/keys") { request, context in try await newHolderKey(request, context) }
+        admin.get("holders/:holder/keys") { request, context in
+            try api.requireAdmin(request)
+            let holder = try context.parameters.require("holder")
+            return try JSONResponse.make(HolderKeyList(holder: holder, keys: try api.credentials.holderKeys(holder: holder).map { HolderKeyView($0) }))
+        }
+        admin.delete("holders/:holder/keys/:keyId") { request, context in
+            try api.requireAdmin(request)
+            let holder = try context.parameters.require("holder")
+            let keyID = try context.parameters.require("keyId")
+            guard try api.credentials.revokeHolderKey(keyID, holder: holder) else { throw APIError.notFound("rights holder's read key") }
+            api.logger.notice("rights holder's read key revoked", metadata: ["holder": "\(holder)", "keyId": "\(keyID)"])
+            return try JSONResponse.make(HolderKeyRevoked(holder: holder, keyId: keyID, revoked: true))
+        }
         admin.get("holders/:holder/payouts") { request, context in try await royaltyPayouts(request, context) }
         admin.post("journal/rotate-key") { request, _ in try await rotateKey(request) }
         admin.post("projections/rebuild") { request, _ in try await rebuild(request) }
@@ -298,6 +338,22 @@ struct AdminController: Sendable {
         try requireVendor(vendor)
         let key = try api.credentials.createVendorKey(vendor: vendor, now: api.now)
         return try JSONResponse.make(VendorKeyCreated(vendor: vendor, keyId: key.keyID, secret: key.secret), status: .created)
+    }
+
+    /// A read key for a rights holder, to read its own royalty statement and payouts
+    /// (`/v1/holder/…`): the key is in this answer only. The holder need not have been credited
+    /// yet (a new author may be given a key before the first sale).
+    func newHolderKey(_ request: Request, _ context: TallyContext) async throws -> Response {
+        try api.requireAdmin(request)
+        let bytes = try await RequestBodies.bytes(request)
+        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let holder = try context.parameters.require("holder")
+        guard Ledger.isIdentifier(holder) else {
+            throw APIError.badField("holder", "a rights holder's ID is 1 to 64 of A-Z a-z 0-9 . _ -")
+        }
+        let (key, token) = try api.credentials.createHolderKey(holder: holder, now: api.now)
+        api.logger.notice("rights holder's read key issued", metadata: ["holder": "\(holder)", "keyId": "\(key.keyID)"])
+        return try JSONResponse.make(HolderKeyView(key, token: token), status: .created)
     }
 
     /// The account behind a login name: a caller gives customer service their login, not the

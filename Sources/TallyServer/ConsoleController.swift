@@ -250,6 +250,15 @@ struct ConsoleController {
             return ("/v1/admin/holders/\(try id(form, "holder"))/payouts", body)
         },
         .lookup("royalty-payouts", "A rights holder's royalty payouts", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/payouts" },
+        Action(name: "holder-key", title: "Give a rights holder a read key for its own statement (shown once)",
+               inputs: [.text("holder", label: "Rights holder")], method: .post) { form, _ in
+            ("/v1/admin/holders/\(try id(form, "holder"))/keys", nil)
+        },
+        .lookup("holder-keys", "A rights holder's read keys", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/keys" },
+        Action(name: "revoke-holder-key", title: "Revoke a rights holder's read key",
+               inputs: [.text("holder", label: "Rights holder"), .text("keyId", label: "Key ID")], method: .delete) { form, _ in
+            ("/v1/admin/holders/\(try id(form, "holder"))/keys/\(try id(form, "keyId"))", nil)
+        },
         Action(name: "expire-lot", title: "Expire an incentive lot", inputs: [.text("lot", label: "Lot ID")], method: .post) { form, _ in
             ("/v1/admin/incentives/\(try id(form, "lot"))/expire", [:])
         },

@@ -11,6 +11,7 @@ import TallyCrypto
 /// | `vendor-keys` | key id | JSON: vendor, signing secret sealed with AES-GCM (AD = key id) |
 /// | `logins` | hex HMAC of the lower-cased login name | JSON: user, member, scrypt hash |
 /// | `sessions` | hex SHA-256 of the session token | JSON: user, member, login and expiry times |
+/// | `holder-keys` | hex SHA-256 of a rights holder's read key | JSON: key id, holder, creation time |
 ///
 /// Login names are stored only as keyed hashes, so this file alone does not list who uses
 /// Tally; sessions only as hashes of their tokens, so it cannot be used to log in. Each login
@@ -37,6 +38,13 @@ public final class CredentialStore: Sendable {
         public var expiresAtMilliseconds: UInt64
     }
 
+    /// A rights holder's read key: who it lets read, and under which ID it is listed and revoked.
+    public struct HolderKey: Codable, Sendable, Equatable {
+        public var keyID: String
+        public var holder: String
+        public var createdAtMilliseconds: UInt64
+    }
+
     public struct VendorKey: Sendable {
         public let vendor: String
         public let secret: [UInt8]
@@ -46,6 +54,7 @@ public final class CredentialStore: Sendable {
     let vendorKeys: Database
     let logins: Database
     let sessions: Database
+    let holderKeys: Database
     let secretsKey: [UInt8]
     let loginIndexKey: [UInt8]
     /// Vendor keys are read on every vendor request: decrypted once, then served from memory
@@ -73,17 +82,23 @@ public final class CredentialStore: Sendable {
             vendorKeys: try environment.database(named: "vendor-keys"),
             logins: try environment.database(named: "logins"),
             sessions: try environment.database(named: "sessions"),
+            // Stores from before rights holders had keys get the database at their next open.
+            holderKeys: try environment.database(named: "holder-keys", create: true),
             secretsKey: secrets.derivedKey("vendor-secrets"),
             loginIndexKey: secrets.derivedKey("login-index"))
         try store.indexByUser()
         return store
     }
 
-    private init(environment: Environment, vendorKeys: Database, logins: Database, sessions: Database, secretsKey: [UInt8], loginIndexKey: [UInt8]) {
+    private init(
+        environment: Environment, vendorKeys: Database, logins: Database, sessions: Database, holderKeys: Database,
+        secretsKey: [UInt8], loginIndexKey: [UInt8]
+    ) {
         self.environment = environment
         self.vendorKeys = vendorKeys
         self.logins = logins
         self.sessions = sessions
+        self.holderKeys = holderKeys
         self.secretsKey = secretsKey
         self.loginIndexKey = loginIndexKey
     }
@@ -150,6 +165,62 @@ public final class CredentialStore: Sendable {
             let key = VendorKey(vendor: record.vendor, secret: secret)
             cache[keyID] = key
             return key
+        }
+    }
+
+    // MARK: Rights holders' read keys
+
+    /// A new read key for `holder`: its ID and the key itself (a bearer token, shown once;
+    /// only its hash is kept).
+    public func createHolderKey(holder: String, now: UInt64) throws -> (key: HolderKey, token: String) {
+        let token = "hk_" + Hex.encode(SecureRandom.bytes(32))
+        let key = HolderKey(keyID: "hkid_" + Hex.encode(SecureRandom.bytes(12)), holder: holder, createdAtMilliseconds: now)
+        let value = Array(try JSONEncoder().encode(key))
+        try environment.write { transaction in
+            try transaction.put(holderKeys, key: Self.sessionKey(token), value: value, options: .noOverwrite)
+        }
+        return (key, token)
+    }
+
+    /// The holder a read key lets read, or nil (not a holder key, unknown or revoked).
+    public func holderKey(token: String) throws -> HolderKey? {
+        guard token.hasPrefix("hk_"), token.utf8.count <= 128 else { return nil }
+        guard let value = try environment.read({ try $0.get(holderKeys, key: Self.sessionKey(token)) }) else { return nil }
+        return try JSONDecoder().decode(HolderKey.self, from: Data(value))
+    }
+
+    /// A holder's read keys, oldest first (never the keys themselves). Reads every record: for
+    /// customer service, not the request path.
+    public func holderKeys(holder: String) throws -> [HolderKey] {
+        var keys: [HolderKey] = []
+        try environment.read { transaction in
+            try transaction.withCursor(holderKeys) { cursor in
+                var found = try cursor.first()
+                while found {
+                    let record = try JSONDecoder().decode(HolderKey.self, from: Data(cursor.value))
+                    if record.holder == holder { keys.append(record) }
+                    found = try cursor.next()
+                }
+            }
+        }
+        return keys.sorted { ($0.createdAtMilliseconds, $0.keyID) < ($1.createdAtMilliseconds, $1.keyID) }
+    }
+
+    /// Revokes `holder`'s read key `keyID`: from the commit on it reads nothing. False when the
+    /// holder has no such key.
+    public func revokeHolderKey(_ keyID: String, holder: String) throws -> Bool {
+        try environment.write { transaction -> Bool in
+            var match: [UInt8]?
+            try transaction.withCursor(holderKeys) { cursor in
+                var found = try cursor.first()
+                while found, match == nil {
+                    let record = try JSONDecoder().decode(HolderKey.self, from: Data(cursor.value))
+                    if record.keyID == keyID && record.holder == holder { match = Array(cursor.key) }
+                    found = try cursor.next()
+                }
+            }
+            guard let match else { return false }
+            return try transaction.delete(holderKeys, key: match)
         }
     }
 

@@ -159,19 +159,38 @@ public final class TallyAPI: Sendable {
 
     func requireAdmin(_ request: Request) throws { try requireKey(secrets.adminKey, request) }
 
+    /// The rights holder a read key (`Bearer hk_…`) lets read: 401 without one or with an
+    /// unknown or revoked key, 403 for another valid credential.
+    func authenticateHolder(_ request: Request) throws -> String {
+        let token = try bearer(request)
+        if let key = try credentials.holderKey(token: token) { return key.holder }
+        throw refusal(of: token)
+    }
+
     func requireAuditor(_ request: Request) throws { try requireKey(secrets.auditorKey, request) }
 
     /// Admits only the bearer `key`: another valid credential (the other key, a session, a
     /// vendor's signature) is 403, anything else 401.
     private func requireKey(_ key: String, _ request: Request) throws {
+        let token = try bearer(request)
+        guard constantTimeEqual(token, key) else { throw refusal(of: token) }
+    }
+
+    /// The request's bearer token: 401 without one, 403 when a vendor's signature came instead.
+    private func bearer(_ request: Request) throws -> String {
         guard let token = request.bearerToken else {
             throw request.headers.value(of: .tallyKey) != nil ? APIError.forbidden : APIError.unauthenticated
         }
-        guard constantTimeEqual(token, key) else {
-            if constantTimeEqual(token, secrets.adminKey) || constantTimeEqual(token, secrets.auditorKey) { throw APIError.forbidden }
-            if (try? credentials.session(token: token, now: now)) != nil { throw APIError.forbidden }
-            throw APIError.unauthenticated
-        }
+        return token
+    }
+
+    /// Why a bearer token the route does not take is refused: 403 when it is another valid
+    /// credential (the admin or auditor key, a session, a rights holder's key), else 401.
+    private func refusal(of token: String) -> APIError {
+        if constantTimeEqual(token, secrets.adminKey) || constantTimeEqual(token, secrets.auditorKey) { return APIError.forbidden }
+        if (try? credentials.session(token: token, now: now)) != nil { return APIError.forbidden }
+        if (try? credentials.holderKey(token: token)) != nil { return APIError.forbidden }
+        return APIError.unauthenticated
     }
 
     private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {

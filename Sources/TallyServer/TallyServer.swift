@@ -172,6 +172,7 @@ public enum TallyServer {
         VendorController(api: api).addRoutes(to: router)
         AdminController(api: api).addRoutes(to: router)
         AuditController(api: api).addRoutes(to: router)
+        HolderController(api: api).addRoutes(to: router)
     }
 }
 

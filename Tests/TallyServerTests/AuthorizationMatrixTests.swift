@@ -4,19 +4,21 @@ import Journal
 import Testing
 @testable import TallyServer
 
-/// Every endpoint × {vendor A, vendor B, user X, user Y, customer service, auditor, anonymous}:
+/// Every endpoint × {vendor A, vendor B, user X, user Y, customer service, auditor, a rights
+/// holder, anonymous}:
 /// only the kind of caller an endpoint is for gets past authentication, nobody else's request
 /// appends anything, and nobody reads or writes what belongs to someone else.
 @Suite("Authorization matrix")
 struct AuthorizationMatrixTests {
-    enum Role: String, CaseIterable { case vendor, user, admin, auditor, anonymous }
-    enum Caller: String, CaseIterable { case vendorA, vendorB, userX, userY, admin, auditor, anonymous
+    enum Role: String, CaseIterable { case vendor, user, admin, auditor, holder, anonymous }
+    enum Caller: String, CaseIterable { case vendorA, vendorB, userX, userY, admin, auditor, holder, anonymous
         var role: Role {
             switch self {
             case .vendorA, .vendorB: return .vendor
             case .userX, .userY: return .user
             case .admin: return .admin
             case .auditor: return .auditor
+            case .holder: return .holder
             case .anonymous: return .anonymous
             }
         }
@@ -41,6 +43,9 @@ struct AuthorizationMatrixTests {
                 "purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 10, url: "https://a.example/1"),
             ])
             let transaction = try #require(bought.json["transaction"] as? String)
+            // The purchase credited author-1 a royalty; author-1 reads with a key of its own.
+            let issued = try await client.admin(.post, "/v1/admin/holders/author-1/keys")
+            let holderToken = try #require(issued.json["token"] as? String, "\(issued.text)")
 
             let endpoints: [Endpoint] = [
                 .init(method: .get, path: "/v1/vendor", role: .vendor),
@@ -122,6 +127,11 @@ struct AuthorizationMatrixTests {
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/disputes", role: .admin),
                 .init(method: .get, path: "/v1/admin/users/\(userX.id)/payouts", role: .admin),
                 .init(method: .get, path: "/v1/admin/holders/author-1/royalties", role: .admin),
+                .init(method: .post, path: "/v1/admin/holders/author-2/keys", role: .admin),
+                .init(method: .get, path: "/v1/admin/holders/author-1/keys", role: .admin),
+                .init(method: .delete, path: "/v1/admin/holders/author-1/keys/hkid_none", role: .admin),
+                .init(method: .get, path: "/v1/holder/royalties", role: .holder),
+                .init(method: .get, path: "/v1/holder/payouts", role: .holder),
                 .init(method: .post, path: "/v1/admin/holders/author-1/payouts", role: .admin),
                 .init(method: .get, path: "/v1/admin/holders/author-1/payouts", role: .admin),
                 .init(method: .get, path: "/v1/audit/head", role: .auditor),
@@ -146,6 +156,7 @@ struct AuthorizationMatrixTests {
                     case .userY: reply = try await client.user(userY, endpoint.method, endpoint.path, body)
                     case .admin: reply = try await client.admin(endpoint.method, endpoint.path, body)
                     case .auditor: reply = try await client.auditor(endpoint.method, endpoint.path)
+                    case .holder: reply = try await client.send(endpoint.method, endpoint.path, headers: client.bearer(holderToken), body: body.map(client.json))
                     case .anonymous: reply = try await client.send(endpoint.method, endpoint.path, body: body.map(client.json))
                     }
                     let label = "\(endpoint.method) \(endpoint.path) as \(caller): \(reply.status.code) \(reply.text.prefix(200))"

@@ -395,6 +395,32 @@ struct UserAdminRouteTests {
             let statement = try await client.admin(.get, "/v1/admin/holders/author-1/royalties?minSequence=\(paidSequence)")
             let totals = (statement.json["data"] as? [String: Any])?["totals"] as? [[String: Any]]
             #expect(totals?.first?["balance"] as? Int == 0, "\(statement.text)")
+
+            // The label reads its own statement and payouts with a key customer service gives it.
+            let issued = try await client.admin(.post, "/v1/admin/holders/author-1/keys")
+            #expect(issued.status == .created, "\(issued.text)")
+            let holderToken = try #require(issued.json["token"] as? String)
+            let keyID = try #require(issued.json["keyId"] as? String)
+            let asHolder = client.bearer(holderToken)
+            let own = try await client.send(.get, "/v1/holder/royalties?minSequence=\(paidSequence)", headers: asHolder)
+            #expect(own.status == .ok && (own.json["data"] as? [String: Any])?["holder"] as? String == "author-1", "\(own.text)")
+            let ownPayouts = try await client.send(.get, "/v1/holder/payouts?minSequence=\(paidSequence)", headers: asHolder)
+            #expect(((ownPayouts.json["data"] as? [String: Any])?["payouts"] as? [[String: Any]])?.map { $0["payout"] as? String } == ["roy-author-1"])
+            // The key reads nothing else; the list shows its ID, never the key.
+            #expect(try await client.send(.get, "/v1/admin/holders/author-1/royalties", headers: asHolder).status == .forbidden)
+            #expect(try await client.send(.get, "/v1/me/wallets", headers: asHolder).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/holder/royalties", headers: client.bearer(APIHarness.adminKey)).status == .forbidden)
+            let keys = try await client.admin(.get, "/v1/admin/holders/author-1/keys")
+            #expect((keys.json["keys"] as? [[String: Any]])?.map { $0["keyId"] as? String } == [keyID] && !keys.text.contains(holderToken), "\(keys.text)")
+            #expect(try await client.admin(.post, "/v1/admin/holders/not%20an%20id/keys").status == .badRequest)
+            #expect(try await client.admin(.delete, "/v1/admin/holders/author-2/keys/\(keyID)").status == .notFound)
+            let revoked = try await client.admin(.delete, "/v1/admin/holders/author-1/keys/\(keyID)")
+            #expect(revoked.status == .ok && revoked.json["revoked"] as? Bool == true, "\(revoked.text)")
+            #expect(try await client.send(.get, "/v1/holder/royalties", headers: asHolder).status == .unauthorized)
+            // A holder never credited has a key but, until its first royalty, no statement.
+            let newcomer = try #require(try await client.admin(.post, "/v1/admin/holders/new-author/keys").json["token"] as? String)
+            #expect(try await client.send(.get, "/v1/holder/royalties", headers: client.bearer(newcomer)).status == .notFound)
+            #expect(try await client.send(.get, "/v1/holder/payouts", headers: client.bearer(newcomer)).status == .ok)
             let wallets = try await client.user(olga, .get, "/v1/me/wallets?minSequence=\(head)")
             let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
             #expect(usd?["balance"] as? Int == 900, "refunded 200 of the 300 spent")

@@ -562,6 +562,15 @@ struct ConsoleTests {
             let royaltyPayouts = try await client.send(.post, "/web/admin/royalty-payouts", headers: headers,
                                                        body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
             #expect(royaltyPayouts.status == .ok && royaltyPayouts.text.contains("&quot;representative&quot; : &quot;Rita&quot;"), "\(royaltyPayouts.text)")
+            let holderKey = try await client.send(.post, "/web/admin/holder-key", headers: headers, body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
+            #expect(holderKey.status == .ok && holderKey.text.contains("hk_"), "\(holderKey.text)")
+            let holderKeyID = try #require(holderKey.text.range(of: #"hkid_[0-9a-f]{24}"#, options: .regularExpression).map { String(holderKey.text[$0]) })
+            let holderKeys = try await client.send(.post, "/web/admin/holder-keys", headers: headers, body: WebTests.form([("csrf", csrf), ("holder", "author-1")]))
+            let holderSecret = try #require(holderKey.text.range(of: #"hk_[0-9a-f]{64}"#, options: .regularExpression).map { String(holderKey.text[$0]) })
+            #expect(holderKeys.status == .ok && holderKeys.text.contains(holderKeyID) && !holderKeys.text.contains(holderSecret), "\(holderKeys.text)")
+            let revokedHolderKey = try await client.send(.post, "/web/admin/revoke-holder-key", headers: headers,
+                                                         body: WebTests.form([("csrf", csrf), ("holder", "author-1"), ("keyId", holderKeyID)]))
+            #expect(revokedHolderKey.status == .ok && revokedHolderKey.text.contains("&quot;revoked&quot; : true"), "\(revokedHolderKey.text)")
             // A payout Dora asked for is found in the queue and paid from the console.
             let asked = try await client.user(dora, .post, "/v1/me/payout-requests", ["currency": "USD", "amount": 100, "method": "card"])
             let askedID = try #require(asked.json["payout"] as? String, "\(asked.text)")
