@@ -122,4 +122,27 @@ struct CredentialStoreTests {
         #expect(try tokens["bob"]!.allSatisfy { try !live(reopened, $0) })
         #expect(try tokens["alice"]!.allSatisfy { try live(reopened, $0) })
     }
+
+    @Test("a store from before rights holders' keys gets their database at its next open; a key reads until revoked, only for its holder")
+    func holderKeys() throws {
+        let directory = TemporaryDirectory("tally-credentials")
+        // The layout of the earlier stores: three databases.
+        do {
+            _ = try Environment.create(at: directory.path + "/credentials") { transaction in
+                for name in ["vendor-keys", "logins", "sessions"] { _ = try transaction.openDatabase(named: name) }
+            }
+        }
+        let store = try Self.open(directory)
+        let (key, token) = try store.createHolderKey(holder: "label", now: 5)
+        #expect(token.hasPrefix("hk_") && key.keyID.hasPrefix("hkid_") && key.holder == "label")
+        #expect(try store.holderKey(token: token) == key)
+        #expect(try store.holderKey(token: "hk_" + String(repeating: "0", count: 64)) == nil)
+        #expect(try store.holderKey(token: "not a holder key") == nil)
+        #expect(try store.holderKeys(holder: "label") == [key])
+        #expect(try store.holderKeys(holder: "other").isEmpty)
+        #expect(try !store.revokeHolderKey(key.keyID, holder: "other"))
+        #expect(try store.revokeHolderKey(key.keyID, holder: "label"))
+        #expect(try store.holderKey(token: token) == nil)
+        #expect(try !store.revokeHolderKey(key.keyID, holder: "label"))
+    }
 }
