@@ -162,7 +162,7 @@ struct LedgerDecider {
             let destination = LedgerAccount.wallet(user: request.user, currency: request.currency)
             try checkCredit(destination, request.amount)
             return [.payoutDeclined(PayoutDeclined(
-                payout: payout, user: request.user, currency: request.currency, amount: request.amount,
+                payout: payout, user: request.user, currency: request.currency, amount: request.amount, method: request.method,
                 representative: representative, reason: reason,
                 postings: [Posting(debit: .outgoing(user: request.user, currency: request.currency), credit: destination, amount: request.amount)],
                 timeMilliseconds: time))]

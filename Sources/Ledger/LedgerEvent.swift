@@ -148,6 +148,8 @@ public struct PayoutDeclined: Sendable, Codable, Equatable {
     public var user: String
     public var currency: Currency
     public var amount: Int64
+    /// The way the user asked for the money to travel.
+    public var method: FundingMethod
     public var representative: String
     public var reason: String
     public var postings: [Posting]

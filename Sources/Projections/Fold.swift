@@ -769,8 +769,7 @@ final class Folder {
                     view.status = .captured
                 }
             }
-            var openedAt: UInt64 = 0
-            let found = try disputes.mutate(resolved.dispute, self) { view in
+            try closeCase(&disputes, resolved.dispute, queue: Keys.openDisputes, neverOpened: "dispute \(resolved.dispute) resolved but never opened") { view in
                 guard view.status == .open else {
                     throw FoldFailure("dispute \(resolved.dispute) resolved while \(view.status.rawValue)")
                 }
@@ -779,11 +778,7 @@ final class Folder {
                 view.representative = resolved.representative
                 view.refunded = resolved.refunded
                 view.resolvedAtMilliseconds = resolved.timeMilliseconds
-                view.updatedAtSequence = sequence
-                openedAt = view.sequence
             }
-            guard found else { throw FoldFailure("dispute \(resolved.dispute) resolved but never opened") }
-            deletions.append(Keys.numbered(Keys.openDisputes, openedAt))
             if resolved.outcome == .refunded, let currency {
                 try refunded(resolved.transaction, vendor: resolved.vendor, currency: currency, amount: resolved.refunded, postings: resolved.postings)
             }
@@ -1115,26 +1110,36 @@ final class Folder {
 
     /// A pending funding cleared or failed: its record changes and it leaves the queue.
     private func settleFunding(_ funding: String, user: String, status: FundingStatus, time: UInt64) throws {
-        let sequence = sequence
-        var addedAt: UInt64 = 0
-        let found = try fundings.mutate(funding, self) { view in
+        try closeCase(&fundings, funding, queue: Keys.pendingFundings, neverOpened: "funding \(funding) \(status.rawValue) but never added") { view in
             guard view.status == .pending, view.user == user else {
                 throw FoldFailure("funding \(funding) of \(view.user) \(status.rawValue) for \(user) while \(view.status.rawValue)")
             }
             view.status = status
             view.settledAtMilliseconds = time
-            view.updatedAtSequence = sequence
-            addedAt = view.sequence
         }
-        guard found else { throw FoldFailure("funding \(funding) \(status.rawValue) but never added") }
-        deletions.append(Keys.numbered(Keys.pendingFundings, addedAt))
+    }
+
+    /// Decides a case waiting in `queue` (a funding, a dispute, a payout request): `decide`
+    /// checks it still waits and records the decision; the case notes the event, and its queue
+    /// entry goes once the batch's puts are done.
+    private func closeCase<Case: QueuedCase>(
+        _ cases: inout RecordCache<Case>, _ id: String, queue: String, neverOpened: @autoclosure () -> String,
+        _ decide: (inout Case) throws -> Void
+    ) throws {
+        let sequence = sequence
+        var openedAt: UInt64 = 0
+        let found = try cases.mutate(id, self) { view in
+            try decide(&view)
+            view.updatedAtSequence = sequence
+            openedAt = view.sequence
+        }
+        guard found else { throw FoldFailure(neverOpened()) }
+        deletions.append(Keys.numbered(queue, openedAt))
     }
 
     /// A payout request paid or declined: it leaves the queue.
     private func decidePayoutRequest(_ payout: String, _ status: PayoutRequestStatus, representative: String, reason: String?, time: UInt64) throws {
-        let sequence = sequence
-        var requestedAt: UInt64 = 0
-        let found = try payoutRequests.mutate(payout, self) { view in
+        try closeCase(&payoutRequests, payout, queue: Keys.requestedPayouts, neverOpened: "payout \(payout) \(status.rawValue) but never requested") { view in
             guard view.status == .requested else {
                 throw FoldFailure("payout request \(payout) \(status.rawValue) while \(view.status.rawValue)")
             }
@@ -1142,11 +1147,7 @@ final class Folder {
             view.representative = representative
             view.reason = reason
             view.decidedAtMilliseconds = time
-            view.updatedAtSequence = sequence
-            requestedAt = view.sequence
         }
-        guard found else { throw FoldFailure("payout \(payout) \(status.rawValue) but never requested") }
-        deletions.append(Keys.numbered(Keys.requestedPayouts, requestedAt))
     }
 
     /// A refund, by dispute or by the vendor: the vendor's settlement counts it, and each rights

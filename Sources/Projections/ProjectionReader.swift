@@ -311,7 +311,7 @@ public struct ProjectionReader {
     // MARK: 5. Royalties
 
     public func royaltyStatement(holder: String) throws -> RoyaltyStatement? {
-        guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
+        guard let totals = try royaltyTotals(holder: holder) else { return nil }
         var entries: [RoyaltyEntry] = []
         let prefix = Keys.royaltyEntries(holder)
         let head = Array(Keys.numbered(prefix, 0).dropLast(8))
@@ -331,8 +331,13 @@ public struct ProjectionReader {
     /// A page of a rights holder's statement, newest first: the totals, and the entries of the
     /// events before sequence `before` (all when nil), at least `limit` of them unless fewer
     /// remain (an event's entries are never split). `nextBefore` continues it; nil at the end.
+    /// A rights holder's totals per currency; nil for a holder never credited a royalty.
+    public func royaltyTotals(holder: String) throws -> [RoyaltyCurrencyTotal]? {
+        try record([RoyaltyCurrencyTotal].self, "rs/" + holder)
+    }
+
     public func royaltyStatementPage(holder: String, before: UInt64? = nil, limit: Int = 100) throws -> RoyaltyStatementPage? {
-        guard let totals = try record([RoyaltyCurrencyTotal].self, "rs/" + holder) else { return nil }
+        guard let totals = try royaltyTotals(holder: holder) else { return nil }
         let bound = before ?? .max
         var entries: [RoyaltyEntry] = []
         var lastSequence: UInt64?

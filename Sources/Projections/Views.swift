@@ -219,6 +219,17 @@ public struct AccountBalance: Sendable, Codable, Equatable {
     public var sequence: UInt64
 }
 
+/// A customer-service case that waits in a queue until decided (`Folder.closeCase`): the
+/// sequence that opened it keys its queue entry.
+protocol QueuedCase: ViewRecord {
+    var sequence: UInt64 { get }
+    var updatedAtSequence: UInt64 { get set }
+}
+
+extension FundingCase: QueuedCase {}
+extension DisputeCase: QueuedCase {}
+extension PayoutRequestCase: QueuedCase {}
+
 /// Where an addition of funds stands: `completed` (online: credited at once), `pending`
 /// (offline: waiting for customer service to clear or fail it), `cleared` or `failed`.
 public enum FundingStatus: String, Sendable, Codable, Equatable {

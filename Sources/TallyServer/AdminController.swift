@@ -69,7 +69,6 @@ struct PeopleFound: Codable, Sendable {
     var accounts: [Person]
 }
 
-/// A vendor's signing keys: IDs and creation times, never the secrets.
 /// A rights holder's read key, as issued (`token` only then) and as listed.
 struct HolderKeyView: Codable, Sendable {
     var keyId: String
@@ -96,6 +95,7 @@ struct HolderKeyRevoked: Codable, Sendable {
     var revoked: Bool
 }
 
+/// A vendor's signing keys: IDs and creation times, never the secrets.
 struct VendorKeyList: Codable, Sendable {
     struct Key: Codable, Sendable {
         var keyId: String
@@ -559,8 +559,7 @@ struct AdminController: Sendable {
         let holder = try context.parameters.require("holder")
         let (before, limit) = try UserController.page(request)
         return try await api.snapshot(request, missing: "rights holder") { reader in
-            try reader.royaltyStatementPage(holder: holder, before: nil, limit: 1) == nil
-                ? nil : try reader.royaltyPayouts(holder: holder, before: before, limit: limit)
+            try reader.royaltyTotals(holder: holder) == nil ? nil : try reader.royaltyPayouts(holder: holder, before: before, limit: limit)
         }
     }
 
@@ -582,8 +581,7 @@ struct AdminController: Sendable {
             decision = PayoutDecision(payout: payout, user: paid.user, currency: paid.currency.code, amount: paid.amount, method: paid.method.rawValue,
                                       status: "paid", representative: paid.representative, reason: nil, sequence: first)
         case .payoutDeclined(let declined)?:
-            let method = try api.ledger.read { try $0.payoutRequest(payout) }?.method.rawValue ?? ""
-            decision = PayoutDecision(payout: payout, user: declined.user, currency: declined.currency.code, amount: declined.amount, method: method,
+            decision = PayoutDecision(payout: payout, user: declined.user, currency: declined.currency.code, amount: declined.amount, method: declined.method.rawValue,
                                       status: "declined", representative: declined.representative, reason: declined.reason, sequence: first)
         default:
             throw APIError(.internalServerError, "internal", "No payout decision event")
