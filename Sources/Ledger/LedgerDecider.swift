@@ -775,6 +775,15 @@ struct LedgerDecider {
                     amount: amount, currency: currency))
             }
         }
+        // The catalog's terms were checked against the fee when registered, but a vendor's fee
+        // may have been raised since: the vendor never pays out more than the price.
+        let paidOut = royalties.reduce(fee) { $0 + $1.amount }
+        guard paidOut <= terms.price else {
+            throw LedgerRejection(
+                .invalidRoyaltySchedule,
+                "the royalties of \(terms.content) and \(vendor)'s fee of \(vendorRecord.feeBasisPoints) bp now come to \(paidOut), more than its price \(terms.price)",
+                field: "royalties")
+        }
         for posting in postings {
             _ = try Money.add(try state.balance(named: posting.credit), posting.amount)
         }

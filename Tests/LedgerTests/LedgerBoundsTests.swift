@@ -161,6 +161,27 @@ struct LedgerVendorUpdateTests {
         #expect(try Ledger.replay(fixture.ledger.journal.storage) == fixture.ledger.writeModel())
     }
 
+    @Test("after a fee is raised, catalog content and held purchases whose royalties and fee would exceed the price are refused, never paid out of the vendor's own money")
+    func raisedFeeCannotOverpay() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 10_000)   // shop: fee 5 %
+        let royalties = [RoyaltyShare(holder: "label", basisPoints: 9_000)]
+        try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("album", price: 1_000, royalties: royalties)))
+        let held = try #require(try await fixture.run(.authorize(
+            user: "alice", vendor: "shop", content: .catalog("album"), holdSeconds: 600)).transaction)
+        try await fixture.run(.updateVendor(vendor: "shop", feeBasisPoints: 2_000))
+        let bought = try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .catalog("album")), .invalidRoyaltySchedule)
+        #expect(bought?.field == "royalties")
+        #expect(bought?.message.contains("1100") == true)
+        try await fixture.reject(.capture(vendor: "shop", transaction: held), .invalidRoyaltySchedule)
+        // The hold can still be voided, and once the fee is lowered the content sells again.
+        try await fixture.run(.void(vendor: "shop", transaction: held))
+        try await fixture.run(.updateVendor(vendor: "shop", feeBasisPoints: 1_000))
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("album")))
+        #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 0)
+        #expect(try fixture.balancesSumToZero())
+    }
+
     @Test("an update of no field, of an unknown vendor, or with a bad name, site, fee or policy is refused with its field, and nothing is appended")
     func rejections() async throws {
         let fixture = try LedgerFixture()
