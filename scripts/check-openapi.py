@@ -428,7 +428,11 @@ def scenario(c, admin_key, auditor_key):
         rkey = "refund-" + run
         vendor_b.write("POST", refund_path, {}, 404, label="another vendor refunds")
         vendor_a.write("POST", refund_path, {"reason": 5}, 400, label="refund with a reason that is not a string")
-        vendor_a.write("POST", refund_path, {"amount": 5}, 400, label="refund with an unknown field")
+        vendor_a.write("POST", refund_path, {"balance": 5}, 400, label="refund with an unknown field")
+        vendor_a.write("POST", refund_path, {"amount": "5"}, 400, label="refund with an amount that is not a number")
+        vendor_a.write("POST", refund_path, {"amount": 0}, 422, label="refund of nothing")
+        vendor_a.write("POST", refund_path, {"amount": 10**12}, 422, label="refund of more than the price")
+        vendor_a.write("POST", refund_path, {"amount": 1, "reason": "a part"}, 200, key=rkey + "-part", label="partial refund")
         _, _, _, r_first = vendor_a.write("POST", refund_path, {"reason": "wrong edition"}, 200, key=rkey)
         _, _, _, r_again = vendor_a.write("POST", refund_path, {"reason": "wrong edition"}, 200, key=rkey, label="refund retried")
         if r_first != r_again:

@@ -39,10 +39,12 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     case authorize(user: String, member: String? = nil, vendor: String, content: ContentReference, holdSeconds: UInt64)
     case capture(vendor: String, transaction: String)
     case void(vendor: String, transaction: String)
-    /// The vendor gives a captured purchase's whole price back, by its own decision: the fee,
-    /// the royalties and its share are taken back as a dispute's refund takes them. A
-    /// disputed purchase is refunded only through its dispute.
-    case refund(vendor: String, transaction: String, reason: String)
+    /// The vendor gives a captured purchase's price back, by its own decision: `amount` minor
+    /// units of it (nil: all that is still paid), never more than is still paid. A whole
+    /// refund takes back the fee, the royalties and its share as a dispute's refund takes
+    /// them; a partial one takes a proportional part of each (``TransactionRecord/refundSplit(_:)``).
+    /// A disputed purchase is refunded only through its dispute.
+    case refund(vendor: String, transaction: String, amount: Int64? = nil, reason: String)
     /// Releases a hold whose timeout has passed (run by the hold sweeper with its clock).
     case expireHold(transaction: String)
     case transfer(from: String, to: String, currency: Currency, amount: Int64)
@@ -75,7 +77,7 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     public var issuingVendor: String? {
         switch self {
         case .registerContent(let vendor, _), .purchase(_, _, let vendor, _), .authorize(_, _, let vendor, _, _),
-            .capture(let vendor, _), .void(let vendor, _), .refund(let vendor, _, _), .issueIncentive(_, _, _, _, let vendor?, _, _),
+            .capture(let vendor, _), .void(let vendor, _), .refund(let vendor, _, _, _), .issueIncentive(_, _, _, _, let vendor?, _, _),
             .setReferralPolicy(let vendor, _):
             return vendor
         default:

@@ -260,7 +260,8 @@ struct LedgerDecider {
             let record = try heldTransaction(transaction, vendor: vendor)
             return [.purchaseVoided(try release(record, transaction: transaction, reason: .voided))]
 
-        case .refund(let vendor, let transaction, let reason):
+        case .refund(let vendor, let transaction, let amount, let reason):
+            if let amount { try Money.positive(amount, "amount") }
             try text(reason, "reason", required: false)
             guard let record = try state.transaction(transaction), record.vendor == vendor else {
                 throw LedgerRejection(.unknownTransaction, "\(vendor) has no transaction \(transaction)", field: "transaction")
@@ -271,10 +272,22 @@ struct LedgerDecider {
                     : "\(transaction) is \(record.status.rawValue); only a captured purchase can be refunded"
                 throw LedgerRejection(.transactionNotCaptured, why, field: "transaction")
             }
+            let remaining = record.remaining
+            let refunding = amount ?? remaining
+            guard refunding <= remaining else {
+                throw LedgerRejection(
+                    .refundExceedsPurchase,
+                    "\(transaction) has \(remaining) \(record.terms.currency) of its price \(record.terms.price) left to refund, not \(refunding)",
+                    headroom: remaining, field: "amount")
+            }
             let refunded = PurchaseRefunded(
                 transaction: transaction, user: record.user, vendor: vendor, currency: record.terms.currency,
-                refunded: record.terms.price, reason: reason, postings: try refundPostings(record, reserved: 0),
+                refunded: refunding, remaining: remaining - refunding, reason: reason,
+                postings: try refundPostings(record, amount: refunding, reserved: 0),
                 idempotency: idempotency, timeMilliseconds: time)
+            // The purchase stands while any of its price is still paid: only the refund that
+            // gives back the rest reverses the referral reward it qualified.
+            guard refunding == remaining else { return [.purchaseRefunded(refunded)] }
             return [.purchaseRefunded(refunded)] + (try referralReversal(user: record.user, transaction: transaction))
 
         case .expireHold(let transaction):
@@ -318,7 +331,7 @@ struct LedgerDecider {
                 throw LedgerRejection(.disputeAlreadyDecided, "\(transaction) was disputed in \(decided), which customer service rejected", field: "transaction")
             }
             let currency = record.terms.currency
-            let vendorShare = record.terms.price - (record.fee ?? 0) - (record.royalties ?? []).reduce(Int64(0)) { $0 + $1.amount }
+            let vendorShare = record.remainingVendorShare
             let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: currency)
             let reserved = min(vendorShare, max(try state.balance(payable), 0))
             let reserve = LedgerAccount.disputeReserve(vendor: record.vendor, currency: currency)
@@ -996,31 +1009,32 @@ struct LedgerDecider {
                 representative: String?) throws -> DisputeResolved {
         DisputeResolved(
             dispute: id, transaction: dispute.transaction, user: dispute.user, vendor: dispute.vendor, outcome: .refunded,
-            decidedBy: decidedBy, representative: representative, refunded: record.terms.price,
-            postings: try refundPostings(record, reserved: dispute.reserved), timeMilliseconds: time)
+            decidedBy: decidedBy, representative: representative, refunded: record.remaining,
+            postings: try refundPostings(record, amount: record.remaining, reserved: dispute.reserved), timeMilliseconds: time)
     }
 
-    /// The postings of a refund of a captured purchase, by dispute or by its vendor: the
-    /// debits (the fee, each royalty, what a dispute reserved, the rest of the vendor's share)
-    /// matched in order to the credits that return the price to where it came from.
-    func refundPostings(_ record: TransactionRecord, reserved: Int64) throws -> [Posting] {
+    /// The postings of a refund of `amount` of a captured purchase, by dispute or by its
+    /// vendor: the debits (the fee's part, each royalty's, what a dispute reserved, the rest
+    /// of the vendor's part) matched in order to the credits that return the amount to where
+    /// it came from, split as ``TransactionRecord/refundSplit(_:)`` says.
+    func refundPostings(_ record: TransactionRecord, amount: Int64, reserved: Int64) throws -> [Posting] {
         let currency = record.terms.currency
-        let price = record.terms.price
-        let fee = record.fee ?? 0
-        let royalties = record.royalties ?? []
-        let royaltyTotal = royalties.reduce(Int64(0)) { $0 + $1.amount }
-        let vendorShare = price - fee - royaltyTotal
+        let split = record.refundSplit(amount)
         var debits: [(LedgerAccount, Int64)] = []
-        if fee > 0 { debits.append((.providerFeeRevenue(currency: currency), fee)) }
-        for royalty in royalties where royalty.amount > 0 {
-            debits.append((.rightsHolderPayable(holder: royalty.holder, currency: currency), royalty.amount))
+        if split.fee > 0 { debits.append((.providerFeeRevenue(currency: currency), split.fee)) }
+        for (royalty, part) in zip(record.royalties ?? [], split.royalties) where part > 0 {
+            debits.append((.rightsHolderPayable(holder: royalty.holder, currency: currency), part))
         }
-        if reserved > 0 { debits.append((.disputeReserve(vendor: record.vendor, currency: currency), reserved)) }
-        if vendorShare - reserved > 0 {
-            debits.append((.vendorPayable(vendor: record.vendor, currency: currency), vendorShare - reserved))
+        let fromReserve = min(reserved, split.vendor)
+        if fromReserve > 0 { debits.append((.disputeReserve(vendor: record.vendor, currency: currency), fromReserve)) }
+        if split.vendor - fromReserve > 0 {
+            debits.append((.vendorPayable(vendor: record.vendor, currency: currency), split.vendor - fromReserve))
         }
         for (account, amount) in debits { try checkDebit(account, amount) }
-        let targets = try returnTargets(record.sources, user: record.user, currency: currency)
+        let sources = zip(record.sources, split.sources).compactMap { source, back in
+            back > 0 ? FundingSource(account: source.account, amount: back) : nil
+        }
+        let targets = try returnTargets(sources, user: record.user, currency: currency)
         return Self.postings(from: debits, to: targets)
     }
 }

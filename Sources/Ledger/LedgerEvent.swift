@@ -225,16 +225,20 @@ public struct PurchaseVoided: Sendable, Codable, Equatable {
     public var timeMilliseconds: UInt64
 }
 
-/// A vendor gave a captured purchase's whole price back, by its own decision (a refund that
-/// settles a dispute is a `DisputeResolved`): the same postings as a dispute's refund with
-/// nothing reserved.
+/// A vendor gave a captured purchase's price back, whole or in part, by its own decision (a
+/// refund that settles a dispute is a `DisputeResolved`): a whole refund has the same postings
+/// as a dispute's refund with nothing reserved; a partial one takes from each party and gives
+/// back to each source as ``TransactionRecord/refundSplit(_:)`` says.
 public struct PurchaseRefunded: Sendable, Codable, Equatable {
     public var transaction: String
     public var user: String
     public var vendor: String
     public var currency: Currency
-    /// What went back to the user: the whole price.
+    /// What went back to the user with this refund.
     public var refunded: Int64
+    /// What the buyer still pays after it: 0 when the whole price is back. Absent from the
+    /// events written before partial refunds existed, each of which gave the whole price back.
+    public var remaining: Int64?
     /// The vendor's reason, as given (may be empty).
     public var reason: String
     public var postings: [Posting]

@@ -100,8 +100,21 @@ enum LedgerFold {
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
             try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
         case .purchaseRefunded(let event):
-            try updateTransaction(event.transaction, in: &state) { $0.status = .refunded }
-            try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
+            guard let record = try state.transaction(event.transaction) else {
+                throw LedgerFoldError(sequence: sequence, reason: "unknown transaction \(event.transaction)")
+            }
+            let remaining = event.remaining ?? 0
+            guard event.refunded > 0, remaining >= 0, event.refunded + remaining == record.remaining else {
+                throw LedgerFoldError(sequence: sequence, reason:
+                    "\(event.transaction) refunded \(event.refunded) leaving \(remaining), but \(record.remaining) of its price was paid")
+            }
+            if remaining == 0 {
+                try updateTransaction(event.transaction, in: &state) { $0.status = .refunded; $0.refundedParts = nil }
+                try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
+            } else {
+                try updateTransaction(event.transaction, in: &state) { $0.recordPartialRefund(event.refunded) }
+                try lowerSpend(user: event.user, transaction: event.transaction, by: event.refunded, in: &state)
+            }
         case .tokensTransferred:
             break
         case .disputeOpened(let event):
@@ -115,7 +128,10 @@ enum LedgerFold {
             }
             dispute.status = event.outcome == .refunded ? .refunded : .rejected
             state.setRecord("dispute/" + event.dispute, dispute)
-            try updateTransaction(event.transaction, in: &state) { $0.status = event.outcome == .refunded ? .refunded : .captured }
+            try updateTransaction(event.transaction, in: &state) {
+                $0.status = event.outcome == .refunded ? .refunded : .captured
+                if event.outcome == .refunded { $0.refundedParts = nil }
+            }
             if event.outcome == .rejected { state.setRecord("rejected/" + event.transaction, event.dispute) }
             if event.outcome == .refunded { try forgetSpend(user: event.user, transaction: event.transaction, in: &state) }
         case .incentiveIssued(let event):
@@ -220,6 +236,15 @@ enum LedgerFold {
     private static func forgetSpend(user: String, transaction: String, in state: inout LedgerState) throws {
         var entries = try state.spending(user)
         entries.removeAll { $0.transaction == transaction }
+        state.setSpending(user, entries)
+    }
+
+    /// Spending limits count what a partly refunded purchase still costs.
+    private static func lowerSpend(user: String, transaction: String, by amount: Int64, in state: inout LedgerState) throws {
+        var entries = try state.spending(user)
+        for index in entries.indices where entries[index].transaction == transaction {
+            entries[index].amount = max(entries[index].amount - amount, 0)
+        }
         state.setSpending(user, entries)
     }
 

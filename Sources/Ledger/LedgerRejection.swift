@@ -74,6 +74,9 @@ public struct LedgerRejection: Error, Sendable, Equatable, CustomStringConvertib
         case unknownPayout = 55
         /// The payout request was paid or declined already: it is decided once.
         case payoutNotPending = 56
+        /// A refund of more than the buyer still pays for the purchase (its price less what
+        /// was refunded before); the headroom is what may still be refunded.
+        case refundExceedsPurchase = 57
 
         /// The rule's stable name (`exceedsDailyLimit`), as APIs report it.
         public var name: String { String(describing: self) }

@@ -22,6 +22,9 @@ enum RecordTag {
     static let vendorWithThresholds: UInt8 = 0xA8
     static let content: UInt8 = 0xA3
     static let transaction: UInt8 = 0xA4
+    /// A purchase partly refunded (write-model layout 6): layout 0xA4, then what the partial
+    /// refunds took. A record without them keeps 0xA4 and its bytes.
+    static let transactionRefundedInPart: UInt8 = 0xA9
     static let idempotency: UInt8 = 0xA5
     /// 0xA6 was the spending log's first layout (still read).
     static let spending: UInt8 = 0xA7
@@ -396,6 +399,8 @@ extension ContentTerms: BinaryRecord {
 
 extension TransactionRecord: BinaryRecord {
     static var tag: UInt8 { RecordTag.transaction }
+    static var tags: [UInt8] { [RecordTag.transaction, RecordTag.transactionRefundedInPart] }
+    var layoutTag: UInt8 { refundedParts == nil ? RecordTag.transaction : RecordTag.transactionRefundedInPart }
 
     func write(to writer: inout ByteWriter) {
         writer.string(user)
@@ -409,6 +414,12 @@ extension TransactionRecord: BinaryRecord {
         writer.optional(royalties) { writer, royalties in
             writer.array(royalties) { $0.string($1.holder); $0.signed($1.amount) }
         }
+        if let parts = refundedParts {
+            writer.signed(parts.total)
+            writer.signed(parts.fee)
+            writer.array(parts.royalties) { $0.signed($1) }
+            writer.array(parts.sources) { $0.signed($1) }
+        }
     }
 
     init(from reader: inout ByteReader) throws {
@@ -419,6 +430,11 @@ extension TransactionRecord: BinaryRecord {
             sources: try reader.array { FundingSource(account: try $0.string(), amount: try $0.signed()) },
             fee: try reader.optionalSigned(),
             royalties: try reader.optional { try $0.array { RoyaltyPayment(holder: try $0.string(), amount: try $0.signed()) } })
+        if reader.tag == RecordTag.transactionRefundedInPart {
+            refundedParts = RefundedParts(
+                total: try reader.signed(), fee: try reader.signed(),
+                royalties: try reader.array { try $0.signed() }, sources: try reader.array { try $0.signed() })
+        }
     }
 }
 

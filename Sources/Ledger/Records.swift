@@ -217,6 +217,113 @@ public struct TransactionRecord: Sendable, Codable, Equatable {
     /// Set at capture: the provider's fee and the royalties paid out of the price.
     public var fee: Int64?
     public var royalties: [RoyaltyPayment]?
+    /// What the vendor's partial refunds have taken back so far, while some of the price is
+    /// still paid: nil before the first, and nil again once the whole price is back (the
+    /// status then says `refunded`).
+    public var refundedParts: RefundedParts?
+}
+
+/// What partial refunds have taken back of a captured purchase, in total, from each party of
+/// the price (the provider's fee, each royalty in the record's order; the vendor's part is
+/// the rest) and from each funding source (in the record's order).
+public struct RefundedParts: Sendable, Codable, Equatable {
+    public var total: Int64
+    public var fee: Int64
+    public var royalties: [Int64]
+    public var sources: [Int64]
+}
+
+/// One refund's parts: what it takes back from each party of the price and gives back to
+/// each funding source. Together each side is the refund's amount.
+public struct RefundSplit: Sendable, Equatable {
+    public var fee: Int64
+    public var royalties: [Int64]
+    public var vendor: Int64
+    public var sources: [Int64]
+}
+
+extension TransactionRecord {
+    /// What has been given back of the price: all of it once refunded, else what partial
+    /// refunds took.
+    public var refunded: Int64 { status == .refunded ? terms.price : refundedParts?.total ?? 0 }
+
+    /// What the buyer still pays: the price less what was refunded.
+    public var remaining: Int64 { terms.price - refunded }
+
+    /// The part of the remaining price that is the vendor's: what remains less the fee and
+    /// royalties not yet taken back.
+    public var remainingVendorShare: Int64 {
+        let parts = remainingParts()
+        return remaining - parts.fee - parts.royalties.reduce(0, +)
+    }
+
+    /// What is left of the fee, of each royalty and of each funding source.
+    func remainingParts() -> (fee: Int64, royalties: [Int64], sources: [Int64]) {
+        let taken = refundedParts
+        let fee = (self.fee ?? 0) - (taken?.fee ?? 0)
+        let royalties = (self.royalties ?? []).enumerated().map { index, royalty in
+            royalty.amount - (taken.map { index < $0.royalties.count ? $0.royalties[index] : 0 } ?? 0)
+        }
+        let sources = self.sources.enumerated().map { index, source in
+            source.amount - (taken.map { index < $0.sources.count ? $0.sources[index] : 0 } ?? 0)
+        }
+        return (fee, royalties, sources)
+    }
+
+    /// How a refund of `amount` (1 through ``remaining``) is split, the one rounding rule of
+    /// partial refunds:
+    /// - Parties. A refund of all that remains takes exactly what is left of each part. Any
+    ///   other takes from each party (the fee, each royalty, the vendor) its remaining part
+    ///   times `amount` over the remaining price, rounded down; the units this leaves go one
+    ///   each to the parties with the largest remainders of that division, ties to the
+    ///   earlier party (fee, royalties in order, vendor). No party gives more than it has
+    ///   left, so successive refunds add up to the capture's split exactly.
+    /// - Sources. The money goes back to what paid last first: the sources are taken from the
+    ///   last (the credit line, then the wallet) to the first (the incentive lots, in reverse
+    ///   spending order), each up to what is left of it.
+    public func refundSplit(_ amount: Int64) -> RefundSplit {
+        let left = remainingParts()
+        let total = remaining
+        let vendor = max(total - left.fee - left.royalties.reduce(0, +), 0)
+        let parts = [max(left.fee, 0)] + left.royalties.map { max($0, 0) } + [vendor]
+        var taken: [Int64]
+        if amount >= total {
+            taken = parts
+        } else {
+            var remainders: [Int128] = []
+            taken = parts.map { part in
+                let (quotient, remainder) = (Int128(part) * Int128(amount)).quotientAndRemainder(dividingBy: Int128(total))
+                remainders.append(remainder)
+                return Int64(quotient)
+            }
+            var units = amount - taken.reduce(0, +)
+            let order = remainders.indices.filter { remainders[$0] > 0 }.sorted { remainders[$0] != remainders[$1] ? remainders[$0] > remainders[$1] : $0 < $1 }
+            for index in order where units > 0 {
+                taken[index] += 1
+                units -= 1
+            }
+        }
+        var sources = Array(repeating: Int64(0), count: left.sources.count)
+        var owed = amount
+        for index in left.sources.indices.reversed() where owed > 0 {
+            let back = min(max(left.sources[index], 0), owed)
+            sources[index] = back
+            owed -= back
+        }
+        return RefundSplit(fee: taken[0], royalties: Array(taken[1 ..< taken.count - 1]), vendor: taken[taken.count - 1], sources: sources)
+    }
+
+    /// Records a partial refund of `amount` (less than ``remaining``), split as ``refundSplit(_:)`` splits it.
+    mutating func recordPartialRefund(_ amount: Int64) {
+        let split = refundSplit(amount)
+        var parts = refundedParts ?? RefundedParts(
+            total: 0, fee: 0, royalties: Array(repeating: 0, count: royalties?.count ?? 0), sources: Array(repeating: 0, count: sources.count))
+        parts.total += amount
+        parts.fee += split.fee
+        for index in split.royalties.indices where index < parts.royalties.count { parts.royalties[index] += split.royalties[index] }
+        for index in split.sources.indices where index < parts.sources.count { parts.sources[index] += split.sources[index] }
+        refundedParts = parts
+    }
 }
 
 /// A user's dispute of a captured purchase (claim 14).

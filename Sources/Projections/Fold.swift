@@ -788,9 +788,16 @@ final class Folder {
                 guard view.status == .captured else {
                     throw FoldFailure("transaction \(refund.transaction) refunded by its vendor while \(view.status.rawValue)")
                 }
-                view.status = .refunded
-                view.amount = 0
-                view.remaining = nil
+                let remaining = refund.remaining ?? 0
+                guard refund.refunded + remaining == view.amount else {
+                    throw FoldFailure("transaction \(refund.transaction) refunded \(refund.refunded) leaving \(remaining) of \(view.amount)")
+                }
+                view.amount = remaining
+                // A partial refund leaves the purchase and its entitlement standing.
+                if remaining == 0 {
+                    view.status = .refunded
+                    view.remaining = nil
+                }
             }
             try refunded(refund.transaction, vendor: refund.vendor, currency: refund.currency, amount: refund.refunded, postings: refund.postings)
 

@@ -131,7 +131,8 @@ public struct PurchaseView: Sendable, Codable, Equatable {
     public var url: String
     public var price: Int64
     public var currency: Currency
-    /// What the buyer paid and still has paid: the price, or 0 once voided or refunded.
+    /// What the buyer paid and still pays: the price, less what partial refunds gave back, or
+    /// 0 once voided or refunded in full.
     public var amount: Int64
     public var status: PurchaseStatus
     public var voidReason: String?

@@ -123,6 +123,8 @@ struct VendorPurchaseView: Codable, Sendable, Equatable {
     var timeMilliseconds: UInt64?
     /// The journal sequence of the event that put the purchase in this state.
     var sequence: UInt64?
+    /// What the vendor's refunds (or a dispute's) gave back of the price, once any did.
+    var refunded: Int64?
 }
 
 extension VendorPurchaseView: HandWrittenJSON {
@@ -137,6 +139,7 @@ extension VendorPurchaseView: HandWrittenJSON {
             writer.key("customer"); writer.string(customer)
             if let fee { writer.key("fee"); writer.signed(fee) }
             if let holdExpiresAtMilliseconds { writer.key("holdExpiresAtMilliseconds"); writer.unsigned(holdExpiresAtMilliseconds) }
+            if let refunded { writer.key("refunded"); writer.signed(refunded) }
             if let royalties {
                 writer.key("royalties")
                 writer.array(royalties) { writer, royalty in

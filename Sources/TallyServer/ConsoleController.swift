@@ -316,10 +316,14 @@ struct ConsoleController {
         Action(name: "void", title: "Void a held purchase", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
             ("/v1/vendor/authorizations/\(try id(form, "transaction"))/void", nil)
         },
-        Action(name: "refund", title: "Refund a captured purchase (its whole price goes back to the customer)",
-               inputs: [.text("transaction", label: "Transaction"), .optional("reason", label: "Reason")], method: .post,
+        Action(name: "refund", title: "Refund a captured purchase (all or part of its price goes back to the customer)",
+               inputs: [.text("transaction", label: "Transaction"),
+                        .optional("amount", label: "Amount in minor units (empty: all that is still paid)"),
+                        .optional("reason", label: "Reason")], method: .post,
                once: true) { form, _ in
-            ("/v1/vendor/purchases/\(try id(form, "transaction"))/refund", ["reason": form.optional("reason") ?? ""])
+            var body: [String: Any] = ["reason": form.optional("reason") ?? ""]
+            if form.optional("amount") != nil { body["amount"] = try form.minorUnits("amount") }
+            return ("/v1/vendor/purchases/\(try id(form, "transaction"))/refund", body)
         },
         Action(name: "incentive", title: "Give a customer incentive tokens",
                inputs: [.text("customer", label: "Customer (pseudonym)"), .amount("amount", label: "Amount"), .currency], method: .post,

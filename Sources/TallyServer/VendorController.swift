@@ -229,8 +229,10 @@ struct VendorController: Sendable {
         return try JSONResponse.make(view(of: record, transaction: transaction, vendor: vendor))
     }
 
-    /// The vendor gives a captured purchase's whole price back (`{"reason": …}`, optional):
-    /// the answer is the purchase as it now stands, `refunded`, with what was taken back.
+    /// The vendor gives a captured purchase's price back (`{"amount": …, "reason": …}`, both
+    /// optional; no amount: all that is still paid). The answer is the purchase as the refund
+    /// left it: `refunded` once the whole price is back, else still `captured`, with
+    /// `refunded` saying how much has gone back in all.
     func refund(_ request: Request, _ context: TallyContext) async throws -> Response {
         let bytes = try await RequestBodies.bytes(request)
         let vendor = try api.authenticateVendor(request, body: bytes)
@@ -238,12 +240,17 @@ struct VendorController: Sendable {
         let body = bytes.isEmpty ? RefundBody() : try RequestBodies.decode(RefundBody.self, from: bytes)
         let transaction = try context.parameters.require("transaction")
         return try await api.exclusively(scope: vendor, key: key) {
-            let result = try await api.execute(.refund(vendor: vendor, transaction: transaction, reason: body.reason ?? ""), idempotencyKey: key)
+            let command = LedgerCommand.refund(vendor: vendor, transaction: transaction, amount: body.amount, reason: body.reason ?? "")
+            let result = try await api.execute(command, idempotencyKey: key)
             guard case .purchaseRefunded(let refunded)? = result.events.first, let sequence = result.sequences?.lowerBound,
                   let record = try api.ledger.read({ try $0.transaction(transaction) })
             else { throw APIError(.internalServerError, "internal", "No refund event") }
-            // The record's terms never change and `refunded` is final, so a replay answers the same bytes.
+            // The record's terms, fee and royalties never change, and the rest is the event's,
+            // so a replay answers the same bytes whatever happened to the purchase since.
             var view = view(of: record, transaction: transaction, vendor: vendor)
+            let remaining = refunded.remaining ?? 0
+            view.status = remaining == 0 ? TransactionRecord.Status.refunded.rawValue : TransactionRecord.Status.captured.rawValue
+            view.refunded = record.terms.price - remaining
             view.timeMilliseconds = refunded.timeMilliseconds
             view.sequence = sequence
             return try JSONResponse.make(view, headers: TallyAPI.replayHeaders(result))
@@ -258,7 +265,8 @@ struct VendorController: Sendable {
             content: record.terms.content, title: record.terms.title, url: record.terms.url, currency: record.terms.currency.code,
             amount: record.terms.price, status: record.status.rawValue, fee: record.fee,
             royalties: record.royalties?.map { RoyaltyView(holder: $0.holder, amount: $0.amount) }, vendorNet: net,
-            holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil)
+            holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil,
+            refunded: record.refunded > 0 ? record.refunded : nil)
     }
 
     /// The purchase a command's events describe, as the vendor may see it.
@@ -369,6 +377,8 @@ struct EmptyBody: Codable, Sendable {}
 
 /// `POST /v1/vendor/purchases/{transaction}/refund`: why the vendor gives the price back.
 struct RefundBody: Codable, Sendable {
+    /// Minor units to give back; absent: all that is still paid.
+    var amount: Int64?
     var reason: String?
 }
 

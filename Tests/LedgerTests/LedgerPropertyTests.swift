@@ -22,8 +22,10 @@ struct LedgerPropertyTests {
                 guard !captured.isEmpty else { return nil }
                 let (user, vendor, transaction) = captured[code % captured.count]
                 if code % 3 == 2 {
-                    // The vendor refunds by its own decision (refused once disputed or refunded).
-                    return .refund(vendor: vendor, transaction: transaction, reason: "property")
+                    // The vendor refunds by its own decision (refused once disputed or refunded):
+                    // all that is still paid, or a part (refused when more than is still paid).
+                    let amount: Int64? = code % 2 == 0 ? Int64(1 + (code / 39) % 250) : nil
+                    return .refund(vendor: vendor, transaction: transaction, amount: amount, reason: "property")
                 }
                 return .openDispute(dispute: "d\(step)", user: user, transaction: transaction, reason: "property")
             case 1:
@@ -212,6 +214,65 @@ struct LedgerPropertyTests {
                 if transaction.user == user && transaction.status == .held { heldTotal += transaction.terms.price }
             }
             #expect(try fixture.balance(.holds(user: user, currency: .usd)) == heldTotal)
+        }
+        // What partial refunds took stays within the capture's split and its sources: no party
+        // gives back more than it received, no source gets back more than it paid, and the
+        // refunds never exceed the price.
+        for (key, value) in live where key.hasPrefix("txn/") {
+            let transaction = try TransactionRecord.decodeStored(value)
+            #expect(transaction.refunded >= 0 && transaction.refunded <= transaction.terms.price, "\(key)")
+            guard let parts = transaction.refundedParts else { continue }
+            #expect(transaction.status == .captured || transaction.status == .disputed, "\(key) is \(transaction.status)")
+            #expect(parts.total > 0 && parts.total < transaction.terms.price, "\(key)")
+            #expect(parts.fee >= 0 && parts.fee <= transaction.fee ?? 0, "\(key)")
+            for (part, royalty) in zip(parts.royalties, transaction.royalties ?? []) {
+                #expect(part >= 0 && part <= royalty.amount, "\(key)")
+            }
+            #expect(parts.sources.reduce(0, +) == parts.total, "\(key)")
+            for (part, source) in zip(parts.sources, transaction.sources) { #expect(part >= 0 && part <= source.amount, "\(key)") }
+            #expect(transaction.remainingVendorShare >= 0, "\(key)")
+        }
+    }
+
+    @Test("a partial refund's split: each side sums to the amount, no part exceeds what is left of it, and successive refunds add up to the capture's split")
+    func refundSplitProperty() async {
+        await propertyCheck(
+            count: 200, input: Gen.int(in: 1...100_000), Gen.int(in: 0...4_000), Gen.int(in: 0...4_500), Gen.int(in: 1...1_000_000).array(of: 1...8)
+        ) { price64, feeBasis, royaltyBasis, cuts in
+            let price = Int64(price64)
+            // The fee and royalties are at most the price, as the ledger's rules keep them.
+            let fee = Money.share(of: price, basisPoints: Int64(feeBasis))
+            let royalty = Money.share(of: price, basisPoints: Int64(royaltyBasis))
+            let lot = price / 3
+            var record = TransactionRecord(
+                user: "u", member: nil, vendor: "v", terms: LedgerFixture.terms(price: price), status: .captured,
+                holdExpiresAtMilliseconds: nil,
+                sources: [FundingSource(account: "lot:l:USD", amount: lot), FundingSource(account: "wallet:u:USD", amount: price - lot)],
+                fee: fee, royalties: [RoyaltyPayment(holder: "a", amount: royalty), RoyaltyPayment(holder: "b", amount: royalty / 3)])
+            let vendorShare = price - fee - royalty - royalty / 3
+            var taken = (fee: Int64(0), royalties: [Int64(0), 0], vendor: Int64(0), sources: [Int64(0), 0])
+            for cut in cuts where record.remaining > 0 {
+                let amount = min(Int64(cut) % record.remaining + 1, record.remaining)
+                let split = record.refundSplit(amount)
+                #expect(split.fee + split.royalties.reduce(0, +) + split.vendor == amount)
+                #expect(split.sources.reduce(0, +) == amount)
+                let left = record.remainingParts()
+                #expect(split.fee >= 0 && split.fee <= left.fee)
+                for (part, remaining) in zip(split.royalties, left.royalties) { #expect(part >= 0 && part <= remaining) }
+                #expect(split.vendor >= 0 && split.vendor <= record.remainingVendorShare)
+                taken.fee += split.fee
+                taken.vendor += split.vendor
+                for index in 0 ..< 2 { taken.royalties[index] += split.royalties[index]; taken.sources[index] += split.sources[index] }
+                if amount == record.remaining { record.status = .refunded; record.refundedParts = nil } else { record.recordPartialRefund(amount) }
+            }
+            if record.remaining > 0 {
+                let last = record.refundSplit(record.remaining)
+                taken.fee += last.fee
+                taken.vendor += last.vendor
+                for index in 0 ..< 2 { taken.royalties[index] += last.royalties[index]; taken.sources[index] += last.sources[index] }
+            }
+            #expect(taken.fee == fee && taken.royalties == [royalty, royalty / 3] && taken.vendor == vendorShare)
+            #expect(taken.sources == [lot, price - lot])
         }
     }
 }

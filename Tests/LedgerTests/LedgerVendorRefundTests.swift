@@ -162,4 +162,163 @@ struct LedgerVendorRefundTests {
         try await fixture.reject(.refund(vendor: "shop", transaction: two, reason: "x"), .idempotencyConflict, key: "refund-1")
         #expect(try fixture.wallet("alice") == 900)
     }
+
+    @Test("partial refunds take a proportional part of each party, leftover units to the largest remainders, and give back what paid last first; the rest takes exactly what is left")
+    func partialRefunds() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 100)
+        try await fixture.run(.issueIncentive(lot: "promo", user: "alice", currency: .usd, amount: 50, issuer: nil,
+                                              expiresAtMilliseconds: nil, vendors: nil))
+        try await fixture.run(.approveCreditLine(user: "alice", currency: .usd, limit: 500))
+        // 400: 50 from the lot, 100 from the wallet, 250 on credit. Fee 20, royalty 40, vendor 340.
+        let transaction = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)))).transaction)
+        let fees = LedgerAccount.providerFeeRevenue(currency: .usd)
+        let label = LedgerAccount.rightsHolderPayable(holder: "label", currency: .usd)
+        let payable = LedgerAccount.vendorPayable(vendor: "shop", currency: .usd)
+        let credit = LedgerAccount.creditLine(user: "alice", currency: .usd)
+        let lot = LedgerAccount.incentiveLot(lot: "promo", currency: .usd)
+        let wallet = LedgerAccount.wallet(user: "alice", currency: .usd)
+
+        // 100 of 400: a quarter of each part, exactly; all of it back to the credit line, drawn last.
+        let first = try await fixture.run(.refund(vendor: "shop", transaction: transaction, amount: 100, reason: "late"))
+        guard case .purchaseRefunded(let quarter)? = first.events.first, first.events.count == 1 else {
+            Issue.record("expected one PurchaseRefunded, got \(first.events)")
+            return
+        }
+        #expect(quarter.refunded == 100 && quarter.remaining == 300)
+        #expect(quarter.postings == [
+            Posting(debit: fees, credit: credit, amount: 5),
+            Posting(debit: label, credit: credit, amount: 10),
+            Posting(debit: payable, credit: credit, amount: 85),
+        ])
+        var record = try #require(try fixture.ledger.read { try $0.transaction(transaction) })
+        #expect(record.status == .captured && record.refunded == 100 && record.remaining == 300)
+        #expect(record.refundedParts == RefundedParts(total: 100, fee: 5, royalties: [10], sources: [0, 0, 100]))
+
+        // 7 of the remaining 300 (fee 15, royalty 30, vendor 255): 0.35, 0.7 and 5.95 round down
+        // to 0, 0 and 5; the two units left go to the vendor (remainder 285) and the royalty (210).
+        let second = try await fixture.run(.refund(vendor: "shop", transaction: transaction, amount: 7, reason: ""))
+        guard case .purchaseRefunded(let seven)? = second.events.first else { Issue.record("no refund"); return }
+        #expect(seven.remaining == 293)
+        #expect(seven.postings == [
+            Posting(debit: label, credit: credit, amount: 1),
+            Posting(debit: payable, credit: credit, amount: 6),
+        ])
+
+        // The rest: exactly what is left of each part and each source.
+        let third = try await fixture.run(.refund(vendor: "shop", transaction: transaction, reason: "returned after all"))
+        guard case .purchaseRefunded(let rest)? = third.events.first else { Issue.record("no refund"); return }
+        #expect(rest.refunded == 293 && rest.remaining == 0)
+        #expect(rest.postings == [
+            Posting(debit: fees, credit: lot, amount: 15),
+            Posting(debit: label, credit: lot, amount: 29),
+            Posting(debit: payable, credit: lot, amount: 6),
+            Posting(debit: payable, credit: credit, amount: 143),
+            Posting(debit: payable, credit: wallet, amount: 100),
+        ])
+        record = try #require(try fixture.ledger.read { try $0.transaction(transaction) })
+        #expect(record.status == .refunded && record.refundedParts == nil && record.remaining == 0)
+        for account in [fees, label, payable, credit] { #expect(try fixture.balance(account) == 0, "\(account)") }
+        #expect(try fixture.balance(lot) == 50)
+        #expect(try fixture.wallet("alice") == 100)
+        #expect(try fixture.balancesSumToZero())
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+        try await fixture.reject(.refund(vendor: "shop", transaction: transaction, amount: 1, reason: ""), .transactionNotCaptured)
+    }
+
+    @Test("refund amount rejections: more than is still paid (with the headroom), zero, negative, beyond the largest amount")
+    func partialRefundRejections() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)))).transaction)
+        let above = try await fixture.reject(.refund(vendor: "shop", transaction: bought, amount: 401, reason: ""), .refundExceedsPurchase)
+        #expect(above?.field == "amount" && above?.headroom == 400)
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, amount: 100, reason: ""))
+        let afterPart = try await fixture.reject(.refund(vendor: "shop", transaction: bought, amount: 301, reason: ""), .refundExceedsPurchase)
+        #expect(afterPart?.headroom == 300)
+        #expect(afterPart?.message.contains("300") == true)
+        for amount: Int64 in [0, -5, .min] {
+            let refused = try await fixture.reject(.refund(vendor: "shop", transaction: bought, amount: amount, reason: ""), .amountNotPositive)
+            #expect(refused?.field == "amount")
+        }
+        try await fixture.reject(.refund(vendor: "shop", transaction: bought, amount: .max, reason: ""), .amountOverflow)
+        #expect(try fixture.wallet("alice") == 700)
+    }
+
+    @Test("a partial refund keeps the purchase and its access, and frees the spending limits by its amount")
+    func partialRefundKeepsPurchase() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        try await fixture.run(.setSpendingLimit(user: "alice", limit: SpendingLimit(kind: .perDay, currency: .usd, amount: 300)))
+        let first = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 300)))).transaction)
+        try await fixture.run(.refund(vendor: "shop", transaction: first, amount: 100, reason: "discount"))
+        try await fixture.run(.useEntitlement(user: "alice", transaction: first))
+        let limited = try await fixture.reject(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 101))), .exceedsDailyLimit)
+        #expect(limited?.headroom == 100)
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))))
+        #expect(try fixture.wallet("alice") == 700)
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("a dispute after a partial refund reserves and refunds only what is still paid")
+    func disputeAfterPartialRefund() async throws {
+        let fixture = try LedgerFixture()
+        try await fixture.givenShopAndAlice(funds: 1_000)
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)))).transaction)
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, amount: 100, reason: "discount"))
+        let opened = try await fixture.run(.openDispute(dispute: "d1", user: "alice", transaction: bought, reason: "still broken"))
+        guard case .disputeOpened(let dispute)? = opened.events.first else { Issue.record("no dispute"); return }
+        #expect(dispute.reserved == 255)
+        let resolved = try await fixture.run(.resolveDispute(dispute: "d1", refund: true, representative: "rep-1"))
+        guard case .disputeResolved(let refund)? = resolved.events.first else { Issue.record("no resolution"); return }
+        #expect(refund.refunded == 300)
+        let wallet = LedgerAccount.wallet(user: "alice", currency: .usd)
+        #expect(refund.postings == [
+            Posting(debit: .providerFeeRevenue(currency: .usd), credit: wallet, amount: 15),
+            Posting(debit: .rightsHolderPayable(holder: "label", currency: .usd), credit: wallet, amount: 30),
+            Posting(debit: .disputeReserve(vendor: "shop", currency: .usd), credit: wallet, amount: 255),
+        ])
+        #expect(try fixture.wallet("alice") == 1_000)
+        #expect(try fixture.balance(.vendorPayable(vendor: "shop", currency: .usd)) == 0)
+        #expect(try fixture.ledger.read { try $0.transaction(bought) }?.status == .refunded)
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("only the refund that gives the rest back reverses a referral reward the purchase qualified")
+    func partialRefundKeepsReferral() async throws {
+        let fixture = try await LedgerReferralTests.shopWithReferredNewbie()
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "newbie", vendor: "shop", content: .inline(LedgerFixture.terms(price: 400)))).transaction)
+        fixture.clock.advance(seconds: 3_600)
+        try await fixture.run(.rewardReferral(user: "newbie"))
+        let part = try await fixture.run(.refund(vendor: "shop", transaction: bought, amount: 399, reason: "nearly all"))
+        #expect(part.events.map(\.typeName) == ["PurchaseRefunded"])
+        let rest = try await fixture.run(.refund(vendor: "shop", transaction: bought, amount: 1, reason: "the rest"))
+        #expect(rest.events.map(\.typeName) == ["PurchaseRefunded", "ReferralReversed"])
+        #expect(try fixture.balancesSumToZero())
+        #expect(try Ledger.replay(fixture.journal.storage) == fixture.ledger.writeModel())
+    }
+
+    @Test("a partly refunded purchase record round-trips through its layout; a whole one keeps the old bytes")
+    func partlyRefundedRecordCodec() throws {
+        var record = TransactionRecord(
+            user: "alice", member: nil, vendor: "shop", terms: LedgerFixture.terms(price: 400), status: .captured,
+            holdExpiresAtMilliseconds: nil, sources: [FundingSource(account: "wallet:alice:USD", amount: 400)],
+            fee: 20, royalties: [RoyaltyPayment(holder: "label", amount: 40)])
+        let plain = record.binaryBytes
+        #expect(plain.first == 0xA4)
+        record.recordPartialRefund(100)
+        let parted = record.binaryBytes
+        #expect(parted.first == 0xA9)
+        #expect(try TransactionRecord.decodeStored(parted) == record)
+        #expect(Array(parted.dropLast(parted.count - plain.count).dropFirst()) == Array(plain.dropFirst()))
+        for cut in 1 ..< parted.count - plain.count + 1 {
+            #expect(throws: (any Error).self) { try TransactionRecord.decodeStored(Array(parted.dropLast(cut))) }
+        }
+    }
 }

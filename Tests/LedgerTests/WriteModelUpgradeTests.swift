@@ -46,18 +46,24 @@ struct WriteModelUpgradeTests {
         try await fixture.reject(.openDispute(dispute: "d2", user: "alice", transaction: transaction, reason: "again"), .disputeAlreadyDecided)
     }
 
-    @Test("a layout-4 write model is marked 5 without a fold: its records are what layout 5 writes for them")
-    func layoutFourIsRemarked() async throws {
+    @Test("a layout-4 or layout-5 write model is marked current without a fold: its records are what this build writes for them",
+          arguments: [4, 5])
+    func olderLayoutIsRemarked(layout: Int) async throws {
         let fixture = try LedgerFixture()
         try await fixture.givenShopAndAlice(funds: 1_000)
         try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 200))))
+        // A whole refund, the only kind those layouts met, keeps the record's old bytes.
+        let refunded = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 300)))).transaction)
+        try await fixture.run(.refund(vendor: "shop", transaction: refunded, reason: "whole"))
         let live = try fixture.ledger.writeModel()
-        try fixture.journal.storage.write { try $0.setMetadata(Ledger.writeModelVersionName, Array("4".utf8)) }
-        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .remarked(from: 4))
+        try fixture.journal.storage.write { try $0.setMetadata(Ledger.writeModelVersionName, Array(String(layout).utf8)) }
+        #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .remarked(from: layout))
         #expect(try Ledger.writeModelLayout(fixture.journal.storage) == Ledger.writeModelVersion)
         #expect(try fixture.ledger.writeModel() == live)
         #expect(try Ledger.replay(fixture.journal.storage) == live)
         #expect(try Ledger.upgradeWriteModel(fixture.journal.storage) == .current)
+        #expect(live["txn/" + refunded]?.first == 0xA4)
     }
 
     @Test("a vendor record without thresholds by currency has layout 4's bytes; with them, its own tag and every cut refused")

@@ -60,7 +60,11 @@ struct ProjectionPropertyTests {
         case 11:
             guard !world.captured.isEmpty else { return nil }
             let purchase = world.captured[code % world.captured.count]
-            if code % 3 == 2 { return .refund(vendor: purchase.vendor, transaction: purchase.transaction, reason: "property") }
+            if code % 3 == 2 {
+                // All that is still paid, or a part (refused when more than is still paid).
+                let amount: Int64? = code % 2 == 0 ? Int64(1 + (code / 33) % 300) : nil
+                return .refund(vendor: purchase.vendor, transaction: purchase.transaction, amount: amount, reason: "property")
+            }
             return .openDispute(dispute: "d\(step)", user: purchase.user, transaction: purchase.transaction, reason: "property")
         case 12:
             guard !world.disputes.isEmpty else { return nil }

@@ -214,6 +214,39 @@ struct ReadModelTests {
         }
     }
 
+    @Test("partial refunds lower what the purchase costs, keep it captured with its access, and count in the vendor's, the holder's and the wallet's figures")
+    func partialVendorRefunds() async throws {
+        let fixture = try ProjectionFixture()
+        let usd = ProjectionFixture.usd
+        try await fixture.givenShopAndAlice()
+        let bought = try #require(try await fixture.run(.purchase(
+            user: "alice", vendor: "shop", content: .inline(ProjectionFixture.terms(price: 200)))).transaction)
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, amount: 50, reason: "late"))
+        _ = try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            let purchase = try #require(try reader.purchase(transaction: bought))
+            #expect(purchase.status == .captured && purchase.amount == 150 && purchase.price == 200)
+            #expect(purchase.remaining != nil)
+            let shopUSD = try #require(try reader.vendorSettlement(vendor: "shop")?.currencies.first)
+            #expect(shopUSD.earned == 200 && shopUSD.refunded == 50)
+            let label = try #require(try reader.royaltyStatement(holder: "label"))
+            #expect(label.entries.map(\.amount) == [20, -5])
+            let entry = try #require(try reader.walletHistory(user: "alice", currency: usd).entries.first)
+            #expect(entry.eventType == "PurchaseRefunded" && entry.amount == 50)
+            #expect(try reader.wallets(user: "alice")?.wallets.first?.balance == 9_850)
+        }
+        try await fixture.run(.refund(vendor: "shop", transaction: bought, reason: "the rest"))
+        _ = try fixture.projections.catchUp()
+        try fixture.projections.read { (reader: ProjectionReader) throws in
+            let purchase = try #require(try reader.purchase(transaction: bought))
+            #expect(purchase.status == .refunded && purchase.amount == 0 && purchase.remaining == nil)
+            #expect(try reader.vendorSettlement(vendor: "shop")?.currencies.first?.refunded == 200)
+            let label = try #require(try reader.royaltyStatement(holder: "label"))
+            #expect(label.totals == [RoyaltyCurrencyTotal(currency: usd, paid: 20, reversed: 20, balance: 0)])
+            #expect(try reader.wallets(user: "alice")?.wallets.first?.balance == 10_000)
+        }
+    }
+
     @Test("a rights holder's royalty payouts: a record each, listed newest first and paged; the statement's balance falls to zero",
           arguments: [1, 64])
     func royaltyPayouts(batchEvents: Int) async throws {

@@ -175,21 +175,29 @@ struct PurchaseRouteTests {
         }
     }
 
+    /// A vendor, a user with 1,000 who bought content at 200 from it, and the access grant the user opened.
+    static func soldWithGrant(_ client: APIHarness.Client, to name: String)
+        async throws -> (vendor: APIHarness.Vendor, user: APIHarness.User, transaction: String, grant: String)
+    {
+        let vendor = try await client.registerVendor()
+        let user = try await client.fundedUser(name, amount: 1_000)
+        let token = try await client.purchaseToken(user)
+        let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 200)])
+        let transaction = try #require(bought.json["transaction"] as? String)
+        let grant = try #require(try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access").json["grant"] as? String)
+        return (vendor, user, transaction, grant)
+    }
+
     @Test("a vendor refunds a captured purchase: the price goes back, the grant stops, a retry is the first answer, a second refund is refused")
     func vendorRefund() async throws {
         let harness = try APIHarness()
         try await harness.run { client in
-            let vendor = try await client.registerVendor()
-            let user = try await client.fundedUser("rae", amount: 1_000)
-            let token = try await client.purchaseToken(user)
-            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": APIHarness.Client.inlineContent(price: 200)])
-            let transaction = try #require(bought.json["transaction"] as? String)
-            let grant = try #require(try await client.user(user, .post, "/v1/me/purchases/\(transaction)/access").json["grant"] as? String)
+            let (vendor, user, transaction, grant) = try await Self.soldWithGrant(client, to: "rae")
             let path = "/v1/vendor/purchases/\(transaction)/refund"
 
             // Refused, appending nothing: an unknown field, a reason that is not a string, a reason too long, no key.
             let head = harness.api.journal.head
-            let unknownField = try await client.vendor(vendor, .post, path, ["reason": "x", "amount": 50])
+            let unknownField = try await client.vendor(vendor, .post, path, ["reason": "x", "balance": 50])
             #expect(unknownField.status == .badRequest, "\(unknownField.text)")
             let wrongType = try await client.vendor(vendor, .post, path, ["reason": 7])
             #expect(wrongType.status == .badRequest, "\(wrongType.text)")
@@ -207,6 +215,7 @@ struct PurchaseRouteTests {
             #expect(refunded.status == .ok, "\(refunded.text)")
             #expect(refunded.json["status"] as? String == "refunded")
             #expect(refunded.json["amount"] as? Int == 200)
+            #expect(refunded.json["refunded"] as? Int == 200)
             #expect(refunded.json["vendorNet"] as? Int == 170)
             #expect(refunded.json["transaction"] as? String == transaction)
             #expect(!refunded.text.contains(user.id), "the vendor must never see the user's ID")
@@ -233,6 +242,54 @@ struct PurchaseRouteTests {
             // The user cannot dispute what was refunded.
             let dispute = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "late"])
             #expect(dispute.problemType == "ledger/transaction-not-captured")
+        }
+    }
+
+    @Test("a vendor refunds part of a purchase: the answer says what went back in all, a retry is the first answer, more than is still paid is refused with the headroom")
+    func partialVendorRefund() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let (vendor, user, transaction, grant) = try await Self.soldWithGrant(client, to: "ria")
+            let path = "/v1/vendor/purchases/\(transaction)/refund"
+
+            // Refused, appending nothing: an amount of the wrong type, zero, negative, above the price.
+            let head = harness.api.journal.head
+            let text = try await client.vendor(vendor, .post, path, ["amount": "50"])
+            #expect(text.status == .badRequest && text.json["field"] as? String == "amount", "\(text.text)")
+            let fraction = try await client.vendor(vendor, .post, path, ["amount": 1.5])
+            #expect(fraction.status == .badRequest, "\(fraction.text)")
+            for amount in [0, -1] {
+                let refused = try await client.vendor(vendor, .post, path, ["amount": amount])
+                #expect(refused.problemType == "ledger/amount-not-positive" && refused.json["field"] as? String == "amount", "\(refused.text)")
+            }
+            let above = try await client.vendor(vendor, .post, path, ["amount": 201])
+            #expect(above.status == .unprocessableContent, "\(above.text)")
+            #expect(above.problemType == "ledger/refund-exceeds-purchase")
+            #expect(above.json["field"] as? String == "amount" && above.json["headroom"] as? Int == 200)
+            #expect(harness.api.journal.head == head)
+
+            let part = try await client.vendor(vendor, .post, path, ["amount": 50, "reason": "late"], idempotencyKey: "part-1")
+            #expect(part.status == .ok, "\(part.text)")
+            #expect(part.json["status"] as? String == "captured")
+            #expect(part.json["amount"] as? Int == 200 && part.json["refunded"] as? Int == 50)
+            let status = try await client.vendor(vendor, .get, "/v1/vendor/purchases/\(transaction)")
+            #expect(status.json["status"] as? String == "captured" && status.json["refunded"] as? Int == 50, "\(status.text)")
+            // The grant still opens the content.
+            let open = try await client.vendor(vendor, .get, "/v1/vendor/access-grants/\(grant)")
+            #expect(open.status == .ok, "\(open.text)")
+
+            let more = try await client.vendor(vendor, .post, path, ["amount": 151])
+            #expect(more.problemType == "ledger/refund-exceeds-purchase" && more.json["headroom"] as? Int == 150, "\(more.text)")
+            let rest = try await client.vendor(vendor, .post, path, ["reason": "the rest"])
+            #expect(rest.json["status"] as? String == "refunded" && rest.json["refunded"] as? Int == 200, "\(rest.text)")
+            // The first answer again, byte for byte, though the purchase has moved on since.
+            let retry = try await client.vendor(vendor, .post, path, ["amount": 50, "reason": "late"], idempotencyKey: "part-1")
+            #expect(retry.text == part.text && retry.headers[.idempotentReplay] == "true")
+
+            let sequence = try #require(rest.headers[.tallySequence])
+            let wallets = try await client.user(user, .get, "/v1/me/wallets?minSequence=\(sequence)")
+            let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 1_000)
         }
     }
 

@@ -791,6 +791,20 @@ struct VendorConsoleTests {
             #expect(inDispute.status == .unprocessableContent && inDispute.text.contains("customer service"), "\(inDispute.text)")
             let another = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": try await client.purchaseToken(user), "content": "essay-1"])
             let anotherID = try #require(another.json["transaction"] as? String)
+            // Part of the price first, in minor units; a typed amount that is not one is refused.
+            let oncePart = try WebTests.hiddenToken(
+                try #require(try await client.send(.get, "/web/vendor", headers: headers).text
+                    .components(separatedBy: "action=\"/web/vendor/refund\"").dropFirst().first), WebForm.onceField)
+            #expect(refundForm.contains("name=\"amount\""))
+            let notMinorUnits = try await client.send(.post, "/web/vendor/refund", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("once", oncePart), ("transaction", anotherID), ("amount", "2.50"), ("reason", "late"),
+            ]))
+            #expect(notMinorUnits.status == .badRequest && notMinorUnits.text.contains("An amount is not valid"), "\(notMinorUnits.text)")
+            let part = try await client.send(.post, "/web/vendor/refund", headers: headers, body: WebTests.form([
+                ("csrf", csrf), ("once", oncePart), ("transaction", anotherID), ("amount", "25"), ("reason", "late"),
+            ]))
+            #expect(part.status == .ok && part.text.contains("&quot;refunded&quot; : 25"), "\(part.text)")
+            #expect(try harness.api.ledger.read { try $0.transaction(anotherID) }?.refunded == 25)
             let onceAgain = try WebTests.hiddenToken(
                 try #require(try await client.send(.get, "/web/vendor", headers: headers).text
                     .components(separatedBy: "action=\"/web/vendor/refund\"").dropFirst().first), WebForm.onceField)
