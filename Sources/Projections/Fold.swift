@@ -1055,6 +1055,8 @@ final class Folder {
         case .credit:
             guard balance != .min else { throw FoldFailure("amount overflow in credit in use of \(account.name)") }
             try mutateUser(account.id) { view in view.withWallet(currency) { $0.creditInUse = -balance } }
+        case .outgoing:
+            try mutateUser(account.id) { view in view.withWallet(currency) { $0.outgoing = balance } }
         case .lot:
             guard let owner = try lotOwners.get(account.id, self) else {
                 throw FoldFailure("posting to \(account.name) of a lot never issued")

@@ -142,13 +142,14 @@ extension WalletView {
         writer.signed(creditLimit)
         writer.signed(creditInUse)
         writer.signed(incentives)
+        writer.signed(outgoing)
     }
 
     init(from reader: inout ByteReader) throws {
         self.init(
             currency: try reader.currency(), opened: try reader.bool(), balance: try reader.signed(), held: try reader.signed(),
             pending: try reader.signed(), creditLimit: try reader.signed(), creditInUse: try reader.signed(),
-            incentives: try reader.signed())
+            incentives: try reader.signed(), outgoing: try reader.signed())
     }
 }
 

@@ -55,6 +55,7 @@ extension WalletsView {
                     $0.key("held"); $0.signed(wallet.held)
                     $0.key("incentives"); $0.signed(wallet.incentives)
                     $0.key("opened"); $0.bool(wallet.opened)
+                    $0.key("outgoing"); $0.signed(wallet.outgoing)
                     $0.key("pending"); $0.signed(wallet.pending)
                 }
             }

@@ -13,7 +13,8 @@ public struct MemberView: Sendable, Codable, Equatable {
 
 /// A user's position in one currency. `balance` is the wallet account, `held` the funds held by
 /// authorised purchases, `pending` offline funds not yet cleared, `creditInUse` what the credit
-/// line has lent (the negated `credit:` balance), `incentives` the sum of the user's lot balances.
+/// line has lent (the negated `credit:` balance), `incentives` the sum of the user's lot balances,
+/// `outgoing` the tokens set aside for payouts the user asked for.
 public struct WalletView: Sendable, Codable, Equatable {
     public var currency: Currency
     /// True once `WalletOpened` was seen (a lot may exist in a currency without a wallet).
@@ -24,6 +25,9 @@ public struct WalletView: Sendable, Codable, Equatable {
     public var creditLimit: Int64
     public var creditInUse: Int64
     public var incentives: Int64
+    /// Tokens the user asked to be paid back (`outgoing:`): out of the wallet and no longer
+    /// spendable, not yet paid (or declined, when they return to the balance).
+    public var outgoing: Int64 = 0
 }
 
 /// An incentive lot of the user.

@@ -167,12 +167,12 @@ struct WebController {
     }
 
     private func renderWallets(_ html: inout HTML, _ wallets: [[String: Any]], csrf: String) {
-        html.raw("<section><h2>Wallets</h2><table><tr><th>Currency</th><th>Balance</th><th>Held</th><th>Pending</th><th>Incentives</th><th>Credit line</th><th></th></tr>")
+        html.raw("<section><h2>Wallets</h2><table><tr><th>Currency</th><th>Balance</th><th>Held</th><th>Pending</th><th>Incentives</th><th>Paying out</th><th>Credit line</th><th></th></tr>")
         for wallet in wallets {
             let code = wallet["currency"] as? String ?? ""
             let currency = Currency(code: code)
             html.raw("<tr><td>"); html.text(code); html.raw("</td>")
-            for key in ["balance", "held", "pending", "incentives"] {
+            for key in ["balance", "held", "pending", "incentives", "outgoing"] {
                 html.raw("<td class=\"n\">"); html.text(Self.format(wallet[key], currency)); html.raw("</td>")
             }
             html.raw("<td class=\"n\">"); html.text(Self.format(wallet["creditInUse"], currency) + " of " + Self.format(wallet["creditLimit"], currency))

@@ -135,6 +135,7 @@ struct ProjectionPropertyTests {
                         #expect(wallet.held == live["holds:\(user):USD", default: 0])
                         #expect(wallet.pending == live["pending:\(user):USD", default: 0])
                         #expect(wallet.creditInUse == -live["credit:\(user):USD", default: 0])
+                        #expect(wallet.outgoing == live["outgoing:\(user):USD", default: 0])
                         let lots = view.lots.reduce(Int64(0)) { $0 + $1.balance }
                         #expect(wallet.incentives == lots)
                         // The wallet's history adds up to what the user holds in all its accounts.

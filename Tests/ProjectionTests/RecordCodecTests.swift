@@ -442,7 +442,7 @@ extension TestValues {
             members: list { MemberView(member: $0.text(), active: $0.bool()) },
             wallets: list {
                 WalletView(currency: $0.currency(), opened: $0.bool(), balance: $0.signed(), held: $0.signed(), pending: $0.signed(),
-                           creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed())
+                           creditLimit: $0.signed(), creditInUse: $0.signed(), incentives: $0.signed(), outgoing: $0.signed())
             },
             lots: list {
                 LotView(lot: $0.text(), currency: $0.currency(), issuer: $0.text(), balance: $0.signed(),

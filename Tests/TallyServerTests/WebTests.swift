@@ -123,9 +123,11 @@ struct WebTests {
             let wallets = try await client.admin(.get, "/v1/admin/users/\(try #require(harness.api.credentials.login(name: "olga")).user)/wallets?minSequence=\(harness.api.journal.head)")
             let wallet = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
             #expect(wallet?["balance"] as? Int == 1_000 + 100 - 200 - 300, "\(wallets.text)")
+            #expect(wallet?["outgoing"] as? Int == 300, "\(wallets.text)")
             // The page lists the payout asked for, as it stands.
             let after = try await client.send(.get, "/web?minSequence=\(harness.api.journal.head)", headers: Self.cookie(session))
             #expect(after.text.contains("Payouts you asked for") && after.text.contains("requested") && after.text.contains("3.00 USD"), "\(after.text)")
+            #expect(after.text.contains("<th>Paying out</th>") && after.text.contains("<td class=\"n\">3.00 USD</td>"), "\(after.text)")
         }
     }
 
