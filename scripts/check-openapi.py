@@ -391,6 +391,13 @@ def scenario(c, admin_key, auditor_key):
     _, bought2, _, _ = vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "inline": inline}, 201, label="purchase inline content")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "inline": inline}, 400, label="purchase with both content and inline")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "holdSeconds": 60}, 400, label="purchase with holdSeconds")
+    vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"],
+                                                    "vendorData": {"reference": "order-1", "parameters": {"campaign": "spring"}}}, 201,
+                   label="purchase with the vendor's data")
+    vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "vendorData": {}}, 422,
+                   label="purchase with empty vendor data")
+    vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "vendorData": {"ref": "x"}}, 400,
+                   label="purchase with an unknown vendor-data field")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": "garbage", "content": content["content"]}, 403, label="purchase with a forged token")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": "no-such-content"}, 404, label="purchase of unknown content")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "inline": dict(inline, content="big-" + run, price=10**9)}, 422, label="purchase beyond the funds")

@@ -232,17 +232,17 @@ enum EventJSON {
 
     /// The canonical bytes of a command for its idempotency digest: `JSONEncoder`'s sorted-keys
     /// form, written by hand for one-step purchases and authorisations, from the catalog or
-    /// inline (the hot cases); nil for anything else.
+    /// inline, without vendor data (the hot cases); nil for anything else.
     static func digestForm(_ command: LedgerCommand) -> [UInt8]? {
         var writer = JSONWriter(capacity: 256, escapeSlashes: true)
         switch command {
-        case .purchase(let user, let member, let vendor, let content):
+        case .purchase(let user, let member, let vendor, let content, nil):
             writer.raw("{\"purchase\":{\"content\":")
             writer.contentReference(content)
             if let member { writer.key("member"); writer.string(member) }
             writer.key("user"); writer.string(user)
             writer.key("vendor"); writer.string(vendor)
-        case .authorize(let user, let member, let vendor, let content, let holdSeconds):
+        case .authorize(let user, let member, let vendor, let content, let holdSeconds, nil):
             writer.raw("{\"authorize\":{\"content\":")
             writer.contentReference(content)
             writer.key("holdSeconds"); writer.unsigned(holdSeconds)

@@ -681,6 +681,7 @@ enum EventJSONReader {
                     else if cursor.key(key, is: "transaction") { try JSONCursor.once(&seen, 2048); transaction = try cursor.string() }
                     else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 4096); user = try cursor.string() }
                     else if cursor.key(key, is: "vendor") { try JSONCursor.once(&seen, 8192); vendor = try cursor.string() }
+                    else if cursor.key(key, is: "vendorData") { throw JSONReadError(reason: "vendorData is read by the full decoder") }
                     else { try cursor.skipMember(key, others: &others) }
                 } while try cursor.nextMember()
             }
@@ -718,6 +719,7 @@ enum EventJSONReader {
                     else if cursor.key(key, is: "transaction") { try JSONCursor.once(&seen, 128); transaction = try cursor.string() }
                     else if cursor.key(key, is: "user") { try JSONCursor.once(&seen, 256); user = try cursor.string() }
                     else if cursor.key(key, is: "vendor") { try JSONCursor.once(&seen, 512); vendor = try cursor.string() }
+                    else if cursor.key(key, is: "vendorData") { throw JSONReadError(reason: "vendorData is read by the full decoder") }
                     else { try cursor.skipMember(key, others: &others) }
                 } while try cursor.nextMember()
             }

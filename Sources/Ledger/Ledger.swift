@@ -399,9 +399,9 @@ public final class Ledger: Sendable {
     /// - 5: a vendor record may end with its thresholds by currency. It only adds to what 4
     ///   wrote (a layout-4 fold never met such a policy), so a layout-4 write model is marked 5
     ///   without a fold (``layoutsWithoutFold``).
-    /// - 6: a purchase record may end with what partial refunds took (tag `0xA9`). Layouts 4
-    ///   and 5 never met a partial refund (no command made one), so they are marked 6 without
-    ///   a fold.
+    /// - 6: a purchase record may end with what partial refunds took and the vendor's data
+    ///   (tag `0xA9`). Layouts 4 and 5 never met either (no command made them), so they are
+    ///   marked 6 without a fold.
     public static let writeModelVersion = 6
     /// Older layouts whose every record this build writes byte for byte the same.
     static let layoutsWithoutFold: Set<Int> = [4, 5]

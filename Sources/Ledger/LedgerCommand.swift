@@ -33,10 +33,11 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// is kept). Applies from the event on: a purchase decided before it keeps the fee it had.
     case updateVendor(vendor: String, name: String? = nil, sites: [String]? = nil, feeBasisPoints: Int64? = nil, settlement: SettlementPolicy? = nil)
     case registerContent(vendor: String, terms: ContentTerms)
-    /// One step: pay now.
-    case purchase(user: String, member: String? = nil, vendor: String, content: ContentReference)
+    /// One step: pay now. `vendorData`: what the vendor sends about its side (claims 42–43).
+    case purchase(user: String, member: String? = nil, vendor: String, content: ContentReference, vendorData: VendorData? = nil)
     /// Hold the funds; the server creates the transaction ID.
-    case authorize(user: String, member: String? = nil, vendor: String, content: ContentReference, holdSeconds: UInt64)
+    case authorize(user: String, member: String? = nil, vendor: String, content: ContentReference, holdSeconds: UInt64,
+                   vendorData: VendorData? = nil)
     case capture(vendor: String, transaction: String)
     case void(vendor: String, transaction: String)
     /// The vendor gives a captured purchase's price back, by its own decision: `amount` minor
@@ -76,7 +77,7 @@ public enum LedgerCommand: Sendable, Codable, Equatable {
     /// The vendor a command is issued by, for idempotency scoping.
     public var issuingVendor: String? {
         switch self {
-        case .registerContent(let vendor, _), .purchase(_, _, let vendor, _), .authorize(_, _, let vendor, _, _),
+        case .registerContent(let vendor, _), .purchase(_, _, let vendor, _, _), .authorize(_, _, let vendor, _, _, _),
             .capture(let vendor, _), .void(let vendor, _), .refund(let vendor, _, _, _), .issueIncentive(_, _, _, _, let vendor?, _, _),
             .setReferralPolicy(let vendor, _):
             return vendor

@@ -201,7 +201,8 @@ struct LedgerDecider {
             }
             return [.contentRegistered(ContentRegistered(vendor: vendor, terms: terms, idempotency: idempotency, timeMilliseconds: time))]
 
-        case .purchase(let user, let member, let vendor, let content):
+        case .purchase(let user, let member, let vendor, let content, let vendorData):
+            if let vendorData { try checkVendorData(vendorData) }
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             let transaction = "tx-" + String(nextSequence)
             // Each account's name is built once and shared by the sources, the postings and the
@@ -220,9 +221,10 @@ struct LedgerDecider {
                 transaction: transaction, user: user, member: member, vendor: vendor, terms: terms, oneStep: true,
                 sources: sources, fee: split.fee,
                 royalties: split.royalties, rounding: royaltyRoundingRule, entitlement: terms.access,
-                postings: postings, idempotency: idempotency, timeMilliseconds: time))]
+                postings: postings, idempotency: idempotency, timeMilliseconds: time, vendorData: vendorData))]
 
-        case .authorize(let user, let member, let vendor, let content, let holdSeconds):
+        case .authorize(let user, let member, let vendor, let content, let holdSeconds, let vendorData):
+            if let vendorData { try checkVendorData(vendorData) }
             guard Self.holdSecondsRange.contains(holdSeconds) else {
                 throw LedgerRejection(.holdTimeoutOutOfRange, "holdSeconds must be \(Self.holdSecondsRange.lowerBound)...\(Self.holdSecondsRange.upperBound)", field: "holdSeconds")
             }
@@ -237,7 +239,7 @@ struct LedgerDecider {
                 holdExpiresAtMilliseconds: time + holdSeconds * 1000,
                 sources: sources.map { FundingSource(account: $0.0.name, amount: $0.1) },
                 postings: sources.map { Posting(debit: $0.0, credit: holds, amount: $0.1) },
-                idempotency: idempotency, timeMilliseconds: time))]
+                idempotency: idempotency, timeMilliseconds: time, vendorData: vendorData))]
 
         case .capture(let vendor, let transaction):
             let record = try heldTransaction(transaction, vendor: vendor)
@@ -601,6 +603,32 @@ struct LedgerDecider {
               bytes.allSatisfy({ Self.isIdentifierByte($0) })
         else {
             throw LedgerRejection(.invalidIdentifier, "\(field) must be 1 to \(Self.identifierBytesMax) characters of A-Z a-z 0-9 . _ -", field: field)
+        }
+    }
+
+    /// A vendor's data about a purchase: a reference of printable text, and form parameters
+    /// named by identifiers with printable values, each within its bound.
+    func checkVendorData(_ data: VendorData) throws {
+        guard data.reference != nil || data.parameters != nil else {
+            throw LedgerRejection(.invalidText, "vendorData holds neither a reference nor parameters; leave it out", field: "vendorData")
+        }
+        if let reference = data.reference {
+            try text(reference, "vendorData.reference", required: true)
+            guard reference.utf8.count <= VendorData.referenceBytesMax else {
+                throw LedgerRejection(.invalidText, "vendorData.reference is longer than \(VendorData.referenceBytesMax) bytes", field: "vendorData.reference")
+            }
+        }
+        guard let parameters = data.parameters else { return }
+        guard (1...VendorData.parametersMax).contains(parameters.count) else {
+            throw LedgerRejection(.invalidText, "vendorData.parameters holds 1 to \(VendorData.parametersMax) parameters", field: "vendorData.parameters")
+        }
+        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+            try identifier(name, "vendorData.parameters")
+            let field = "vendorData.parameters." + name
+            try text(value, field, required: false)
+            guard value.utf8.count <= VendorData.valueBytesMax else {
+                throw LedgerRejection(.invalidText, "\(field) is longer than \(VendorData.valueBytesMax) bytes", field: field)
+            }
         }
     }
 

@@ -12,6 +12,27 @@ public struct IdempotencyMark: Sendable, Codable, Equatable {
 }
 
 /// A royalty paid to one rights holder out of a purchase.
+/// What a vendor sends about its side of a purchase (claims 42–43): its own reference for the
+/// order, and the parameters of the web form the purchase came from, for its internal tracking.
+/// Opaque to Tally: recorded with the transaction (and so in the journal, for ever: a vendor
+/// must put no personal data in it) and shown back only to the vendor.
+public struct VendorData: Sendable, Codable, Equatable {
+    public var reference: String?
+    /// Parameter names are identifiers (A-Z a-z 0-9 . _ -), so their order is plain.
+    public var parameters: [String: String]?
+
+    public init(reference: String? = nil, parameters: [String: String]? = nil) {
+        self.reference = reference
+        self.parameters = parameters
+    }
+
+    /// At most this many form parameters, each value at most `valueBytesMax` bytes, and the
+    /// reference at most `referenceBytesMax`.
+    public static let parametersMax = 20
+    public static let valueBytesMax = 500
+    public static let referenceBytesMax = 200
+}
+
 public struct RoyaltyPayment: Sendable, Codable, Equatable {
     public var holder: String
     public var amount: Int64
@@ -193,6 +214,8 @@ public struct PurchaseAuthorized: Sendable, Codable, Equatable {
     public var postings: [Posting]
     public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
+    /// What the vendor sent about its side of the purchase, if anything.
+    public var vendorData: VendorData?
 }
 
 /// A purchase paid: by capture of a hold, or in one step. Grants the entitlement.
@@ -212,6 +235,9 @@ public struct PurchaseCaptured: Sendable, Codable, Equatable {
     public var postings: [Posting]
     public var idempotency: IdempotencyMark?
     public var timeMilliseconds: UInt64
+    /// What the vendor sent about its side of a one-step purchase, if anything (a capture of a
+    /// hold carries none: its authorization has it).
+    public var vendorData: VendorData?
 }
 
 public struct PurchaseVoided: Sendable, Codable, Equatable {
@@ -422,8 +448,13 @@ public indirect enum LedgerEvent: Sendable, Equatable {
         case .vendorUpdated(let event): payload = try encoder.encode(event)
         case .contentRegistered(let event): payload = try encoder.encode(event)
         // The purchase events are written by hand (EventJSON.swift): the same JSON, 20x faster.
-        case .purchaseAuthorized(let event): return EventDraft(typeName: typeName, payload: EventJSON.purchaseAuthorized(event))
-        case .purchaseCaptured(let event): return EventDraft(typeName: typeName, payload: EventJSON.purchaseCaptured(event))
+        // A purchase with vendor data (rare, and a free-form dictionary) takes the encoder.
+        case .purchaseAuthorized(let event) where event.vendorData == nil:
+            return EventDraft(typeName: typeName, payload: EventJSON.purchaseAuthorized(event))
+        case .purchaseCaptured(let event) where event.vendorData == nil:
+            return EventDraft(typeName: typeName, payload: EventJSON.purchaseCaptured(event))
+        case .purchaseAuthorized(let event): payload = try encoder.encode(event)
+        case .purchaseCaptured(let event): payload = try encoder.encode(event)
         case .purchaseVoided(let event): payload = try encoder.encode(event)
         case .purchaseRefunded(let event): payload = try encoder.encode(event)
         case .tokensTransferred(let event): payload = try encoder.encode(event)

@@ -74,7 +74,7 @@ enum LedgerFold {
         case .purchaseAuthorized(let event):
             state.setRecord("txn/" + event.transaction, TransactionRecord(
                 user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .held,
-                holdExpiresAtMilliseconds: event.holdExpiresAtMilliseconds, sources: event.sources))
+                holdExpiresAtMilliseconds: event.holdExpiresAtMilliseconds, sources: event.sources, vendorData: event.vendorData))
             try recordSpend(user: event.user, entry: SpendEntry(
                 timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
                 member: event.member, transaction: event.transaction), in: &state)
@@ -82,7 +82,8 @@ enum LedgerFold {
             if event.oneStep {
                 state.setRecord("txn/" + event.transaction, TransactionRecord(
                     user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .captured,
-                    holdExpiresAtMilliseconds: nil, sources: event.sources, fee: event.fee, royalties: event.royalties))
+                    holdExpiresAtMilliseconds: nil, sources: event.sources, fee: event.fee, royalties: event.royalties,
+                    vendorData: event.vendorData))
                 try recordSpend(user: event.user, entry: SpendEntry(
                     timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
                     member: event.member, transaction: event.transaction), in: &state)

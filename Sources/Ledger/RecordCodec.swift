@@ -22,9 +22,10 @@ enum RecordTag {
     static let vendorWithThresholds: UInt8 = 0xA8
     static let content: UInt8 = 0xA3
     static let transaction: UInt8 = 0xA4
-    /// A purchase partly refunded (write-model layout 6): layout 0xA4, then what the partial
-    /// refunds took. A record without them keeps 0xA4 and its bytes.
-    static let transactionRefundedInPart: UInt8 = 0xA9
+    /// A purchase with more (write-model layout 6): layout 0xA4, then a byte of flags saying
+    /// which of these follow, in this order: what partial refunds took (1), the vendor's data
+    /// (2). A record with neither keeps 0xA4 and its bytes.
+    static let transactionWithMore: UInt8 = 0xA9
     static let idempotency: UInt8 = 0xA5
     /// 0xA6 was the spending log's first layout (still read).
     static let spending: UInt8 = 0xA7
@@ -399,8 +400,8 @@ extension ContentTerms: BinaryRecord {
 
 extension TransactionRecord: BinaryRecord {
     static var tag: UInt8 { RecordTag.transaction }
-    static var tags: [UInt8] { [RecordTag.transaction, RecordTag.transactionRefundedInPart] }
-    var layoutTag: UInt8 { refundedParts == nil ? RecordTag.transaction : RecordTag.transactionRefundedInPart }
+    static var tags: [UInt8] { [RecordTag.transaction, RecordTag.transactionWithMore] }
+    var layoutTag: UInt8 { refundedParts == nil && vendorData == nil ? RecordTag.transaction : RecordTag.transactionWithMore }
 
     func write(to writer: inout ByteWriter) {
         writer.string(user)
@@ -414,11 +415,19 @@ extension TransactionRecord: BinaryRecord {
         writer.optional(royalties) { writer, royalties in
             writer.array(royalties) { $0.string($1.holder); $0.signed($1.amount) }
         }
+        guard layoutTag == RecordTag.transactionWithMore else { return }
+        writer.byte((refundedParts == nil ? 0 : 1) | (vendorData == nil ? 0 : 2))
         if let parts = refundedParts {
             writer.signed(parts.total)
             writer.signed(parts.fee)
             writer.array(parts.royalties) { $0.signed($1) }
             writer.array(parts.sources) { $0.signed($1) }
+        }
+        if let data = vendorData {
+            writer.optionalString(data.reference)
+            writer.optional(data.parameters) { writer, parameters in
+                writer.array(parameters.sorted { $0.key < $1.key }) { $0.string($1.key); $0.string($1.value) }
+            }
         }
     }
 
@@ -430,10 +439,26 @@ extension TransactionRecord: BinaryRecord {
             sources: try reader.array { FundingSource(account: try $0.string(), amount: try $0.signed()) },
             fee: try reader.optionalSigned(),
             royalties: try reader.optional { try $0.array { RoyaltyPayment(holder: try $0.string(), amount: try $0.signed()) } })
-        if reader.tag == RecordTag.transactionRefundedInPart {
+        guard reader.tag == RecordTag.transactionWithMore else { return }
+        let flags = try reader.byte()
+        guard flags & ~3 == 0, flags != 0 else { throw RecordCodingError(reason: "a purchase record's flags are \(flags)") }
+        if flags & 1 != 0 {
             refundedParts = RefundedParts(
                 total: try reader.signed(), fee: try reader.signed(),
                 royalties: try reader.array { try $0.signed() }, sources: try reader.array { try $0.signed() })
+        }
+        if flags & 2 != 0 {
+            let reference = try reader.optionalString()
+            let parameters: [String: String]? = try reader.optional { reader in
+                var parameters: [String: String] = [:]
+                for (name, value) in try reader.array({ (try $0.string(), try $0.string()) }) {
+                    guard parameters.updateValue(value, forKey: name) == nil else {
+                        throw RecordCodingError(reason: "a purchase record names parameter \(name) twice")
+                    }
+                }
+                return parameters
+            }
+            vendorData = VendorData(reference: reference, parameters: parameters)
         }
     }
 }

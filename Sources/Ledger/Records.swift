@@ -221,6 +221,8 @@ public struct TransactionRecord: Sendable, Codable, Equatable {
     /// still paid: nil before the first, and nil again once the whole price is back (the
     /// status then says `refunded`).
     public var refundedParts: RefundedParts?
+    /// What the vendor sent about its side of the purchase, if anything.
+    public var vendorData: VendorData?
 }
 
 /// What partial refunds have taken back of a captured purchase, in total, from each party of

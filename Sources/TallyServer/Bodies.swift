@@ -45,6 +45,8 @@ struct PurchaseBody: Codable, Sendable, Equatable {
     var content: String?
     var inline: ContentBody?
     var holdSeconds: UInt64?
+    /// The vendor's reference and form parameters (claims 42–43), kept with the purchase.
+    var vendorData: VendorData?
 }
 
 struct BatchPurchaseItem: Codable, Sendable, Equatable {
@@ -52,6 +54,7 @@ struct BatchPurchaseItem: Codable, Sendable, Equatable {
     var purchaseToken: String
     var content: String?
     var inline: ContentBody?
+    var vendorData: VendorData?
 }
 
 struct BatchPurchaseBody: Codable, Sendable, Equatable {
@@ -125,6 +128,8 @@ struct VendorPurchaseView: Codable, Sendable, Equatable {
     var sequence: UInt64?
     /// What the vendor's refunds (or a dispute's) gave back of the price, once any did.
     var refunded: Int64?
+    /// What the vendor sent about its side of the purchase, if anything.
+    var vendorData: VendorData?
 }
 
 extension VendorPurchaseView: HandWrittenJSON {
@@ -156,6 +161,25 @@ extension VendorPurchaseView: HandWrittenJSON {
             writer.key("transaction"); writer.string(transaction)
             writer.key("url"); writer.string(url)
             writer.key("vendor"); writer.string(vendor)
+            if let vendorData {
+                writer.key("vendorData")
+                writer.object { writer in
+                    var first = true
+                    if let parameters = vendorData.parameters {
+                        writer.key("parameters", first: true)
+                        first = false
+                        writer.object { writer in
+                            for (index, name) in parameters.keys.sorted().enumerated() {
+                                if index > 0 { writer.raw(",") }
+                                writer.string(name)
+                                writer.raw(":")
+                                writer.string(parameters[name]!)
+                            }
+                        }
+                    }
+                    if let reference = vendorData.reference { writer.key("reference", first: first); writer.string(reference) }
+                }
+            }
             if let vendorNet { writer.key("vendorNet"); writer.signed(vendorNet) }
         }
     }

@@ -103,7 +103,8 @@ struct VendorController: Sendable {
     // MARK: Purchases
 
     /// The command a purchase body asks for, after opening its purchase token.
-    func command(vendor: String, token: String, content: String?, inline: ContentBody?, holdSeconds: UInt64?, authorize: Bool) throws -> LedgerCommand {
+    func command(vendor: String, token: String, content: String?, inline: ContentBody?, holdSeconds: UInt64?, authorize: Bool,
+                 vendorData: VendorData?) throws -> LedgerCommand {
         let claims: PurchaseTokenClaims
         do {
             claims = try api.tokens.open(token, now: api.now)
@@ -124,10 +125,11 @@ struct VendorController: Sendable {
         }
         if authorize {
             guard let holdSeconds else { throw APIError(.badRequest, "missing-field", "A required field is missing", detail: "holdSeconds is required", field: "holdSeconds") }
-            return .authorize(user: claims.user, member: claims.member, vendor: vendor, content: reference, holdSeconds: holdSeconds)
+            return .authorize(user: claims.user, member: claims.member, vendor: vendor, content: reference, holdSeconds: holdSeconds,
+                              vendorData: vendorData)
         }
         guard holdSeconds == nil else { throw APIError.badField("holdSeconds", "holdSeconds belongs to authorizations, not one-step purchases") }
-        return .purchase(user: claims.user, member: claims.member, vendor: vendor, content: reference)
+        return .purchase(user: claims.user, member: claims.member, vendor: vendor, content: reference, vendorData: vendorData)
     }
 
     func purchase(_ request: Request, authorize: Bool) async throws -> Response {
@@ -135,7 +137,8 @@ struct VendorController: Sendable {
         let vendor = try api.authenticateVendor(request, body: bytes)
         let key = try api.idempotencyKey(request)
         let body = try RequestBodies.decode(PurchaseBody.self, from: bytes)
-        let command = try command(vendor: vendor, token: body.purchaseToken, content: body.content, inline: body.inline, holdSeconds: body.holdSeconds, authorize: authorize)
+        let command = try command(vendor: vendor, token: body.purchaseToken, content: body.content, inline: body.inline, holdSeconds: body.holdSeconds,
+                                  authorize: authorize, vendorData: body.vendorData)
         return try await api.exclusively(scope: vendor, key: key) {
             let result = try await api.execute(command, idempotencyKey: key, field: Self.purchaseField(inline: body.inline != nil))
             guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
@@ -152,6 +155,7 @@ struct VendorController: Sendable {
             switch name {
             case "holdSeconds": return prefix + name
             case "idempotencyKey": return item == nil ? TallyAPI.sameField(name) : prefix + name
+            case _ where name == "vendorData" || name.hasPrefix("vendorData."): return prefix + name
             default: return inline ? prefix + "inline." + name : nil
             }
         }
@@ -177,7 +181,8 @@ struct VendorController: Sendable {
             var positions: [Int] = []
             for (index, item) in body.purchases.enumerated() {
                 do {
-                    commands.append((try command(vendor: vendor, token: item.purchaseToken, content: item.content, inline: item.inline, holdSeconds: nil, authorize: false), item.idempotencyKey))
+                    commands.append((try command(vendor: vendor, token: item.purchaseToken, content: item.content, inline: item.inline, holdSeconds: nil,
+                                                 authorize: false, vendorData: item.vendorData), item.idempotencyKey))
                     positions.append(index)
                 } catch let error as APIError {
                     var problem = error.problem
@@ -215,7 +220,9 @@ struct VendorController: Sendable {
         return try await api.exclusively(scope: vendor, key: key) {
             let command: LedgerCommand = capture ? .capture(vendor: vendor, transaction: transaction) : .void(vendor: vendor, transaction: transaction)
             let result = try await api.execute(command, idempotencyKey: key)
-            guard let view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
+            guard var view = view(of: result, vendor: vendor) else { throw APIError(.internalServerError, "internal", "No purchase event") }
+            // The vendor's data came with the authorization, and never changes.
+            if capture { view.vendorData = try api.ledger.read { try $0.transaction(transaction) }?.vendorData }
             return try JSONResponse.make(view, headers: TallyAPI.replayHeaders(result))
         }
     }
@@ -266,7 +273,7 @@ struct VendorController: Sendable {
             amount: record.terms.price, status: record.status.rawValue, fee: record.fee,
             royalties: record.royalties?.map { RoyaltyView(holder: $0.holder, amount: $0.amount) }, vendorNet: net,
             holdExpiresAtMilliseconds: record.holdExpiresAtMilliseconds, timeMilliseconds: nil, sequence: nil,
-            refunded: record.refunded > 0 ? record.refunded : nil)
+            refunded: record.refunded > 0 ? record.refunded : nil, vendorData: record.vendorData)
     }
 
     /// The purchase a command's events describe, as the vendor may see it.
@@ -283,13 +290,14 @@ struct VendorController: Sendable {
                     amount: captured.terms.price, status: "captured", fee: captured.fee,
                     royalties: captured.royalties.map { RoyaltyView(holder: $0.holder, amount: $0.amount) },
                     vendorNet: captured.terms.price - captured.fee - royalties, holdExpiresAtMilliseconds: nil,
-                    timeMilliseconds: captured.timeMilliseconds, sequence: sequence)
+                    timeMilliseconds: captured.timeMilliseconds, sequence: sequence, vendorData: captured.vendorData)
             case .purchaseAuthorized(let held):
                 return VendorPurchaseView(
                     transaction: held.transaction, customer: api.pseudonyms.pseudonym(user: held.user, vendor: vendor), vendor: vendor,
                     content: held.terms.content, title: held.terms.title, url: held.terms.url, currency: held.terms.currency.code,
                     amount: held.terms.price, status: "held", fee: nil, royalties: nil, vendorNet: nil,
-                    holdExpiresAtMilliseconds: held.holdExpiresAtMilliseconds, timeMilliseconds: held.timeMilliseconds, sequence: sequence)
+                    holdExpiresAtMilliseconds: held.holdExpiresAtMilliseconds, timeMilliseconds: held.timeMilliseconds, sequence: sequence,
+                    vendorData: held.vendorData)
             case .purchaseVoided(let voided):
                 let amount = voided.postings.first?.amount ?? 0
                 let currency = voided.postings.first?.currency.code ?? ""

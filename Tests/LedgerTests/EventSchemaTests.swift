@@ -41,7 +41,11 @@ struct EventSchemaTests {
         try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("catalogued")), key: "content-1")
         let catalogued = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued")), key: "buy-1")
         try await fixture.run(.useEntitlement(user: "alice", transaction: catalogued.transaction!))
-        let held = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
+        let tracked = VendorData(reference: "order #1/2", parameters: ["campaign": "winter", "form.page": "checkout"])
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued"), vendorData: tracked), key: "buy-tracked")
+        try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .catalog("catalogued"), vendorData: VendorData(reference: "r-2")))
+        let held = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60,
+                                                    vendorData: VendorData(parameters: ["sku": "A-1"])))
         try await fixture.run(.capture(vendor: "shop", transaction: held.transaction!))
         let voided = try await fixture.run(.authorize(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 20)), holdSeconds: 60))
         try await fixture.run(.void(vendor: "shop", transaction: voided.transaction!))

@@ -93,6 +93,14 @@ final class LedgerFixture {
                      access: AccessTerms(views: 3), royalties: royalties)
     }
 
+    /// A purchase record as a capture at 400 from alice's wallet leaves it: fee 20, royalty 40.
+    static func capturedRecord() -> TransactionRecord {
+        TransactionRecord(
+            user: "alice", member: nil, vendor: "shop", terms: terms(price: 400), status: .captured,
+            holdExpiresAtMilliseconds: nil, sources: [FundingSource(account: "wallet:alice:USD", amount: 400)],
+            fee: 20, royalties: [RoyaltyPayment(holder: "label", amount: 40)])
+    }
+
     /// Per currency, the balances of all accounts sum to zero.
     func balancesSumToZero() throws -> Bool {
         var sums: [String: Int64] = [:]

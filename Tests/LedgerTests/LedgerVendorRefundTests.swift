@@ -306,10 +306,7 @@ struct LedgerVendorRefundTests {
 
     @Test("a partly refunded purchase record round-trips through its layout; a whole one keeps the old bytes")
     func partlyRefundedRecordCodec() throws {
-        var record = TransactionRecord(
-            user: "alice", member: nil, vendor: "shop", terms: LedgerFixture.terms(price: 400), status: .captured,
-            holdExpiresAtMilliseconds: nil, sources: [FundingSource(account: "wallet:alice:USD", amount: 400)],
-            fee: 20, royalties: [RoyaltyPayment(holder: "label", amount: 40)])
+        var record = LedgerFixture.capturedRecord()
         let plain = record.binaryBytes
         #expect(plain.first == 0xA4)
         record.recordPartialRefund(100)

@@ -105,7 +105,8 @@ extension TestValues {
             transaction: text(), customer: text(), vendor: text(), content: text(), title: text(), url: text(), currency: pick(["USD", "EUR"]),
             amount: signed(), status: pick(["captured", "held"]), fee: maybe { $0.signed() },
             royalties: maybe { $0.list { RoyaltyView(holder: $0.text(), amount: $0.signed()) } }, vendorNet: maybe { $0.signed() },
-            holdExpiresAtMilliseconds: maybe { $0.unsigned() }, timeMilliseconds: maybe { $0.unsigned() }, sequence: maybe { $0.unsigned() })
+            holdExpiresAtMilliseconds: maybe { $0.unsigned() }, timeMilliseconds: maybe { $0.unsigned() }, sequence: maybe { $0.unsigned() },
+            refunded: maybe { $0.signed() }, vendorData: maybe { VendorData(reference: $0.text(), parameters: $0.maybe { ["k": $0.text()] }) })
     }
 }
 

@@ -293,6 +293,59 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("a vendor's reference and form parameters travel with the purchase: in the answer, the status, a capture's answer, the batch and the feed; bad ones are refused with their field")
+    func vendorData() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendor = try await client.registerVendor()
+            let user = try await client.fundedUser("vera", amount: 1_000)
+            let data: [String: Any] = ["reference": "order 42/web", "parameters": ["campaign": "winter", "utm_source": "news"]]
+            let inline = APIHarness.Client.inlineContent(price: 100)
+            let bought = try await client.vendor(vendor, .post, "/v1/vendor/purchases",
+                                                 ["purchaseToken": try await client.purchaseToken(user), "inline": inline, "vendorData": data])
+            #expect(bought.status == .created, "\(bought.text)")
+            #expect(bought.text.contains(#""vendorData":{"parameters":{"campaign":"winter","utm_source":"news"},"reference":"order 42/web"}"#), "\(bought.text)")
+            let transaction = try #require(bought.json["transaction"] as? String)
+            let status = try await client.vendor(vendor, .get, "/v1/vendor/purchases/\(transaction)")
+            #expect((status.json["vendorData"] as? [String: Any])?["reference"] as? String == "order 42/web", "\(status.text)")
+
+            let held = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                "purchaseToken": try await client.purchaseToken(user), "inline": inline, "holdSeconds": 60, "vendorData": ["reference": "hold-1"],
+            ])
+            #expect((held.json["vendorData"] as? [String: Any])?["reference"] as? String == "hold-1", "\(held.text)")
+            let heldID = try #require(held.json["transaction"] as? String)
+            let captured = try await client.vendor(vendor, .post, "/v1/vendor/authorizations/\(heldID)/capture")
+            #expect((captured.json["vendorData"] as? [String: Any])?["reference"] as? String == "hold-1", "\(captured.text)")
+
+            let batch = try await client.vendor(vendor, .post, "/v1/vendor/purchases/batch", ["purchases": [
+                ["idempotencyKey": "vd-1", "purchaseToken": try await client.purchaseToken(user), "inline": inline, "vendorData": ["reference": "b-1"]],
+                ["idempotencyKey": "vd-2", "purchaseToken": try await client.purchaseToken(user), "inline": inline, "vendorData": ["reference": ""]],
+            ]])
+            let results = try #require(batch.json["results"] as? [[String: Any]], "\(batch.text)")
+            #expect(((results[0]["purchase"] as? [String: Any])?["vendorData"] as? [String: Any])?["reference"] as? String == "b-1")
+            #expect((results[1]["problem"] as? [String: Any])?["field"] as? String == "purchases[1].vendorData.reference", "\(batch.text)")
+
+            let feed = try await client.vendor(vendor, .get, "/v1/vendor/feed?from=1&limit=4")
+            #expect(feed.text.contains("order 42/web") && feed.text.contains("hold-1"))
+
+            // Refused, appending nothing: wrong types, an unknown member, a broken rule.
+            let head = harness.api.journal.head
+            for (bad, field, status) in [
+                (["reference": 7] as [String: Any], "vendorData.reference", HTTPResponse.Status.badRequest),
+                (["parameters": ["n": 1]], "vendorData.parameters.n", .badRequest),
+                (["reference": "x", "secret": "y"], "vendorData.secret", .badRequest),
+                (["parameters": ["bad name": "v"]], "vendorData.parameters", .unprocessableContent),
+                (["reference": String(repeating: "r", count: 201)], "vendorData.reference", .unprocessableContent),
+                ([:], "vendorData", .unprocessableContent),
+            ] {
+                let reply = try await client.vendor(vendor, .post, "/v1/vendor/purchases",
+                                                    ["purchaseToken": try await client.purchaseToken(user), "inline": inline, "vendorData": bad])
+                #expect(reply.status == status && reply.json["field"] as? String == field, "\(bad): \(reply.text)")
+            }
+            #expect(harness.api.journal.head == head)
+        }
+    }
+
     @Test("a batch decides each purchase on its own, in one request")
     func batch() async throws {
         let harness = try APIHarness()

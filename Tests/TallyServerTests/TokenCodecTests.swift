@@ -96,7 +96,7 @@ struct TokenCodecTests {
     @Test("the hand-written purchase reply is JSONResponse.encoder's bytes, every optional present and absent")
     func purchaseReply() throws {
         let odd = "sl/ash \"quote\" back\\slash tab\t nl\n ctl\u{01} é 🎵"
-        for variant in 0..<32 {
+        for variant in 0..<128 {
             let present = { (bit: Int) in variant & (1 << bit) != 0 }
             let view = VendorPurchaseView(
                 transaction: "t-\(variant)", customer: "p_abc", vendor: "shop", content: present(0) ? odd : "c",
@@ -105,7 +105,9 @@ struct TokenCodecTests {
                 fee: present(2) ? Int64(variant) : nil,
                 royalties: present(3) ? [RoyaltyView(holder: "h/1", amount: 3), RoyaltyView(holder: odd, amount: -4)] : (present(4) ? [] : nil),
                 vendorNet: present(4) ? .min : nil, holdExpiresAtMilliseconds: present(1) ? nil : .max,
-                timeMilliseconds: present(0) ? 0 : 1_764_000_000_000, sequence: present(2) ? nil : UInt64(variant))
+                timeMilliseconds: present(0) ? 0 : 1_764_000_000_000, sequence: present(2) ? nil : UInt64(variant),
+                refunded: present(5) ? Int64(variant) : nil,
+                vendorData: present(6) ? VendorData(reference: present(0) ? nil : odd, parameters: present(1) ? ["b": odd, "a.1": "x/y", "Z-9": ""] : nil) : nil)
             var writer = JSONWriter()
             view.writeJSON(to: &writer)
             #expect(writer.bytes == Array(try JSONResponse.encoder.encode(view)), "variant \(variant)")
