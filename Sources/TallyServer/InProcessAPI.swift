@@ -46,9 +46,10 @@ struct InProcessAPI {
     /// gets a fresh one, as every vendor write needs one.
     func call(
         _ method: HTTPRequest.Method, _ path: String, as caller: Caller, body: [String: Any]?, idempotencyKey key: String? = nil,
-        context: TallyContext
+        forwardedFor: [String] = [], context: TallyContext
     ) async throws -> Answer {
         var fields: HTTPFields = [.contentType: "application/json"]
+        for hop in forwardedFor { fields.append(HTTPField(name: ClientAddress.forwardedFor, value: hop)) }
         let bytes = try body.map { [UInt8](try JSONSerialization.data(withJSONObject: $0)) } ?? []
         switch caller {
         case .bearer(let token):

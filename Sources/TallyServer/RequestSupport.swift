@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -18,9 +19,44 @@ public struct TallyContext: RequestContext {
     }
     public var maxUploadSize: Int { RequestBodies.defaultLimit }
 
-    /// The client as the login throttle knows it: its IP address without the port (a client
-    /// opens a new connection, and port, as often as it likes), or `local` when there is none.
-    var client: String { remoteAddress?.ipAddress ?? "local" }
+    /// The connection's peer: its IP address without the port (a client opens a new
+    /// connection, and port, as often as it likes), or `local` when there is none.
+    var peer: String { remoteAddress?.ipAddress ?? "local" }
+
+    /// The client as the login throttle knows it: the peer, or, when the peer is one of the
+    /// `trusted` reverse proxies, the address it says it forwarded for (``ClientAddress``).
+    func client(of request: Request, trusting trusted: Set<String>) -> String {
+        guard !trusted.isEmpty, trusted.contains(peer) else { return peer }
+        return ClientAddress.resolve(peer: peer, forwardedFor: request.headers[values: ClientAddress.forwardedFor], trusted: trusted)
+    }
+}
+
+/// Who a request came from behind reverse proxies. Only a proxy the operator named is
+/// believed: its `X-Forwarded-For` is read from the right (each proxy appends the address it
+/// was reached from), skipping the named proxies, and the first address that is not one is the
+/// client. What a client wrote into the header itself stands to the left of that and is never
+/// reached. An entry that is not an IP address ends the walk at the last proxy: the chain
+/// cannot be followed further.
+enum ClientAddress {
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    static func resolve(peer: String, forwardedFor lines: [String], trusted: Set<String>) -> String {
+        let hops = lines.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        var client = peer
+        for hop in hops.reversed() {
+            guard let address = normalized(hop) else { return client }
+            client = address
+            if !trusted.contains(address) { return address }
+        }
+        return client
+    }
+
+    /// `text` as an IP address in its canonical form (as a connection's peer is written), or
+    /// nil when it is not one.
+    static func normalized(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.count <= 45, let address = try? SocketAddress(ipAddress: text, port: 0) else { return nil }
+        return address.ipAddress
+    }
 }
 
 enum RequestBodies {

@@ -62,7 +62,7 @@ struct UserController: Sendable {
         try Self.validateNewPassword(body.newPassword)
         let refused = APIError(.forbidden, "password-check-failed", "The login name or current password is wrong; nothing was changed",
                                field: "currentPassword")
-        _ = try await checkPassword(name: body.login, body.currentPassword, client: context.client, refused: refused) {
+        _ = try await checkPassword(name: body.login, body.currentPassword, client: context.client(of: request, trusting: api.settings.trustedProxies), refused: refused) {
             $0.user == session.user && $0.member == session.member
         }
         let hash = try await api.hashPassword(body.newPassword)
@@ -132,7 +132,7 @@ struct UserController: Sendable {
     func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let body = try RequestBodies.decode(LoginBody.self, from: try await RequestBodies.bytes(request))
         let login = try await checkPassword(
-            name: body.login, body.password, client: context.client, refused: APIError(.unauthorized, "login-failed", "Login name or password is wrong"))
+            name: body.login, body.password, client: context.client(of: request, trusting: api.settings.trustedProxies), refused: APIError(.unauthorized, "login-failed", "Login name or password is wrong"))
         let now = api.now
         let session = CredentialStore.Session(
             user: login.user, member: login.member, loginAtMilliseconds: now, expiresAtMilliseconds: now + api.settings.sessionMilliseconds)

@@ -22,11 +22,15 @@ struct WebController {
     /// The `/v1` routes, answered in process.
     let inProcess: InProcessAPI
 
+    /// `forwarding`: the page's request, whose `X-Forwarded-For` the call carries, so that the
+    /// login throttle counts a password sent from behind a trusted proxy under its client.
     func call(
         _ method: HTTPRequest.Method, _ path: String, session: String? = nil, body: [String: Any]? = nil, idempotencyKey: String? = nil,
-        context: TallyContext
+        forwarding request: Request? = nil, context: TallyContext
     ) async throws -> InProcessAPI.Answer {
-        try await inProcess.call(method, path, as: session.map { .bearer($0) } ?? .anonymous, body: body, idempotencyKey: idempotencyKey, context: context)
+        try await inProcess.call(
+            method, path, as: session.map { .bearer($0) } ?? .anonymous, body: body, idempotencyKey: idempotencyKey,
+            forwardedFor: request.map { $0.headers[values: ClientAddress.forwardedFor] } ?? [], context: context)
     }
 
     static let cookieName = "tally_session"
@@ -472,7 +476,8 @@ struct WebController {
     func login(_ request: Request, _ context: TallyContext) async throws -> Response {
         let form = try await WebForm(request)
         try LoginFormToken.users.check(form, request)
-        let answer = try await call(.post, "/v1/login", body: ["login": form.optional("login") ?? "", "password": form.optional("password") ?? ""], context: context)
+        let answer = try await call(.post, "/v1/login", body: ["login": form.optional("login") ?? "", "password": form.optional("password") ?? ""],
+                                    forwarding: request, context: context)
         guard answer.status == 200, let session = (answer.json as? [String: Any])?["session"] as? String else {
             return loginPage(request, notice: .refused(WebRefusal(answer.json)), status: HTTPResponse.Status(code: answer.status))
         }
@@ -515,7 +520,7 @@ struct WebController {
         } catch let refusal as WebRefusal {
             return try await dashboard(session: session, context: context, notice: .refused(refusal), status: .badRequest)
         }
-        let answer = try await call(method, path, session: session, body: json, idempotencyKey: key, context: context)
+        let answer = try await call(method, path, session: session, body: json, idempotencyKey: key, forwarding: request, context: context)
         guard (200..<300).contains(answer.status) else {
             return try await dashboard(session: session, context: context, notice: .refused(WebRefusal(answer.json)),
                                        status: HTTPResponse.Status(code: answer.status))

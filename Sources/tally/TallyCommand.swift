@@ -18,7 +18,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Start the HTTP service on an embedded data directory.",
         discussion: """
             Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST, TALLY_PORT,
-            TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY, TALLY_SCRYPT_LOG2N and TALLY_SECURE_COOKIES. Without admin and auditor
+            TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY, TALLY_SCRYPT_LOG2N, TALLY_SECURE_COOKIES and TALLY_TRUSTED_PROXIES
+            (IP addresses separated by commas). Without admin and auditor
             keys, they are created once in <data-dir>/server/admin.key and auditor.key (mode 0600).
             The data directory is created on first start (journal and signing key); a damaged
             or foreign data directory is refused with the file and the reason, exit code 1.
@@ -50,6 +51,11 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(name: .customLong("secure-cookies"), help: "Mark the web pages' cookies Secure (sent over HTTPS only), behind a proxy that terminates TLS (default: on when $TALLY_SECURE_COOKIES is 1).")
     var secureCookies = false
+
+    @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
+        "The IP address of a reverse proxy in front of the server, whose X-Forwarded-For names the client for the login throttle; repeat for each (default: $TALLY_TRUSTED_PROXIES, comma-separated; none).",
+        valueName: "address"))
+    var trustedProxies: [String] = []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["TALLY_LOG_LEVEL"] ?? "info"
@@ -90,6 +96,15 @@ struct Serve: AsyncParsableCommand {
         case nil, "", "0": configuration.settings.secureCookies = secureCookies
         case "1": configuration.settings.secureCookies = true
         default: throw ValidationError("TALLY_SECURE_COOKIES must be 1 or 0")
+        }
+        let proxies = trustedProxies.isEmpty
+            ? (environment["TALLY_TRUSTED_PROXIES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : trustedProxies
+        for proxy in proxies {
+            guard let address = TallyServer.ipAddress(proxy) else {
+                throw ValidationError("--trusted-proxy (or TALLY_TRUSTED_PROXIES) must name IP addresses, got \(proxy.prefix(60))")
+            }
+            configuration.settings.trustedProxies.insert(address)
         }
         configuration.onJournalFailure = { reason in
             // Never acknowledge past a failed commit: stop now; the next start verifies.

@@ -42,4 +42,24 @@ struct LoginThrottleTests {
         #expect(wait == LoginThrottle.Wait(milliseconds: Self.window - 5, failures: LoginThrottle.failuresFromEverywhereMax, fromEverywhere: true))
         #expect(throttle.wait("omar", client: "home", now: 5) == nil)
     }
+
+    @Test("X-Forwarded-For is read from the right past the trusted proxies: the first other address is the client; what a client wrote before it is never reached")
+    func forwardedClient() {
+        let proxy = "127.0.0.1"
+        let trusted: Set<String> = [proxy, "10.0.0.2"]
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9"], trusted: trusted) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["6.6.6.6, 203.0.113.9"], trusted: trusted) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["6.6.6.6", "203.0.113.9"], trusted: trusted) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9 ,10.0.0.2"], trusted: trusted) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["2001:DB8::1"], trusted: trusted) == "2001:db8::1")
+        // A chain of trusted proxies only: the farthest of them.
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["10.0.0.2"], trusted: trusted) == "10.0.0.2")
+        // Nothing forwarded, or an entry that is not an address: the walk stops at the last proxy.
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: [], trusted: trusted) == proxy)
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9, unknown"], trusted: trusted) == proxy)
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9, 203.0.113.9:443"], trusted: trusted) == proxy)
+        #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["garbage, 10.0.0.2"], trusted: trusted) == "10.0.0.2")
+        #expect(ClientAddress.normalized("") == nil && ClientAddress.normalized("localhost") == nil)
+        #expect(ClientAddress.normalized("::ffff:192.0.2.1") != nil)
+    }
 }

@@ -174,4 +174,47 @@ struct ServeProcessTests {
         #expect(errors.current.contains(data + "/journal/data.mdb"))
         #expect(errors.current.contains("not an LMDB environment"))
     }
+
+    /// A login with a wrong password, sent as through a proxy that says it forwarded for
+    /// `forwardedFor`: the HTTP status.
+    static func wrongLogin(port: Int, login: String, forwardedFor: String) async throws -> Int? {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/login")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(forwardedFor, forHTTPHeaderField: "X-Forwarded-For")
+        request.httpBody = Data(#"{"login":"\#(login)","password":"not the password"}"#.utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+
+    @Test("behind a trusted proxy the login throttle counts each forwarded client on its own; without one, X-Forwarded-For is ignored",
+          arguments: [true, false])
+    func trustedProxy(trusted: Bool) async throws {
+        let directory = TemporaryDirectory()
+        let extra = Self.withAdmin + (trusted ? ["--trusted-proxy", "::1", "--trusted-proxy", "127.0.0.1"] : [])
+        let server = try await Self.serving(directory.path + "/data", extra: extra)
+        defer { server.process.terminate(); server.process.waitUntilExit() }
+        #expect(try await Self.openAccount(port: server.port, login: "pia") == 201)
+        // Ten failures from one client, which also wrote a spoofed address before the proxy's.
+        for _ in 0..<10 {
+            #expect(try await Self.wrongLogin(port: server.port, login: "pia", forwardedFor: "198.51.100.66, 203.0.113.9") == 401)
+        }
+        #expect(try await Self.wrongLogin(port: server.port, login: "pia", forwardedFor: "203.0.113.9") == 429)
+        // Pia at home: a client of her own behind the proxy, or the same proxy to the server without one.
+        #expect(try await Self.wrongLogin(port: server.port, login: "pia", forwardedFor: "192.0.2.44") == (trusted ? 401 : 429))
+        if trusted {
+            // The spoofed address was never counted.
+            #expect(try await Self.wrongLogin(port: server.port, login: "pia", forwardedFor: "198.51.100.66") == 401)
+        }
+    }
+
+    @Test("serve refuses a trusted proxy that is not an IP address, naming the option")
+    func refusesBadTrustedProxy() async throws {
+        let directory = TemporaryDirectory()
+        let (process, _, errors) = try Self.start(dataDirectory: directory.path + "/data", extra: ["--trusted-proxy", "proxy.example"])
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(errors.current.contains("--trusted-proxy"), "\(errors.current)")
+    }
 }
