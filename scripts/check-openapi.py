@@ -651,6 +651,8 @@ def scenario(c, admin_key, auditor_key):
     # The holder reads its own statement and payouts with a read key; revoked, it reads nothing.
     _, hkey, _, _ = c.request("POST", f"/v1/admin/holders/author-{run}/keys", headers=admin, expect=201)
     c.request("POST", "/v1/admin/holders/not%20an%20id/keys", headers=admin, expect=400, label="read key for a malformed holder ID")
+    c.request("POST", f"/v1/admin/holders/author-{run}/keys", {"expiresInDays": 30}, headers=admin, expect=201, label="read key for 30 days")
+    c.request("POST", f"/v1/admin/holders/author-{run}/keys", {"expiresInDays": 0}, headers=admin, expect=400, label="read key for no days")
     c.request("GET", f"/v1/admin/holders/author-{run}/keys", headers=admin, expect=200)
     c.request("DELETE", f"/v1/admin/holders/author-{run}/keys/hkid_nosuch", headers=admin, expect=404, label="revoke an unknown read key")
     if isinstance(hkey, dict) and "token" in hkey:

@@ -74,14 +74,22 @@ struct HolderKeyView: Codable, Sendable {
     var keyId: String
     var holder: String
     var createdAtMilliseconds: UInt64
+    var expiresAtMilliseconds: UInt64?
     var token: String?
 
     init(_ key: CredentialStore.HolderKey, token: String? = nil) {
         keyId = key.keyID
         holder = key.holder
         createdAtMilliseconds = key.createdAtMilliseconds
+        expiresAtMilliseconds = key.expiresAtMilliseconds
         self.token = token
     }
+}
+
+/// `POST /v1/admin/holders/{holder}/keys`: no body, `{}`, or how many days the key opens.
+struct HolderKeyBody: Codable, Sendable {
+    var expiresInDays: UInt64?
+    static let daysMax: UInt64 = 3_650
 }
 
 struct HolderKeyList: Codable, Sendable {
@@ -346,12 +354,17 @@ struct AdminController: Sendable {
     func newHolderKey(_ request: Request, _ context: TallyContext) async throws -> Response {
         try api.requireAdmin(request)
         let bytes = try await RequestBodies.bytes(request)
-        if !bytes.isEmpty { _ = try RequestBodies.decode(EmptyBody.self, from: bytes) }
+        let body = bytes.isEmpty ? HolderKeyBody() : try RequestBodies.decode(HolderKeyBody.self, from: bytes)
         let holder = try context.parameters.require("holder")
         guard Ledger.isIdentifier(holder) else {
             throw APIError.badField("holder", "a rights holder's ID is 1 to 64 of A-Z a-z 0-9 . _ -")
         }
-        let (key, token) = try api.credentials.createHolderKey(holder: holder, now: api.now)
+        if let days = body.expiresInDays, !(1...HolderKeyBody.daysMax).contains(days) {
+            throw APIError.badField("expiresInDays", "a read key opens for 1 to \(HolderKeyBody.daysMax) days")
+        }
+        let now = api.now
+        let (key, token) = try api.credentials.createHolderKey(
+            holder: holder, now: now, expiresAtMilliseconds: body.expiresInDays.map { now + $0 * 86_400_000 })
         api.logger.notice("rights holder's read key issued", metadata: ["holder": "\(holder)", "keyId": "\(key.keyID)"])
         return try JSONResponse.make(HolderKeyView(key, token: token), status: .created)
     }

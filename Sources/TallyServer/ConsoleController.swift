@@ -251,8 +251,11 @@ struct ConsoleController {
         },
         .lookup("royalty-payouts", "A rights holder's royalty payouts", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/payouts" },
         Action(name: "holder-key", title: "Give a rights holder a read key for its own statement (shown once)",
-               inputs: [.text("holder", label: "Rights holder")], method: .post) { form, _ in
-            ("/v1/admin/holders/\(try id(form, "holder"))/keys", nil)
+               inputs: [.text("holder", label: "Rights holder"), .optional("expiresInDays", label: "Opens for how many days (empty: until revoked)")],
+               method: .post) { form, _ in
+            var body: [String: Any] = [:]
+            if form.optional("expiresInDays") != nil { body["expiresInDays"] = try form.seconds(ofDays: "expiresInDays") / 86_400 }
+            return ("/v1/admin/holders/\(try id(form, "holder"))/keys", body)
         },
         .lookup("holder-keys", "A rights holder's read keys", id: "holder", label: "Rights holder") { "/v1/admin/holders/\($0)/keys" },
         Action(name: "revoke-holder-key", title: "Revoke a rights holder's read key",

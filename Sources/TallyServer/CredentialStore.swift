@@ -43,6 +43,11 @@ public final class CredentialStore: Sendable {
         public var keyID: String
         public var holder: String
         public var createdAtMilliseconds: UInt64
+        /// When the key stops opening anything (nil: never; keys issued before expiry existed).
+        public var expiresAtMilliseconds: UInt64?
+
+        /// Whether the key still lets its holder read at `now`.
+        public func isValid(at now: UInt64) -> Bool { expiresAtMilliseconds.map { now < $0 } ?? true }
     }
 
     public struct VendorKey: Sendable {
@@ -172,9 +177,10 @@ public final class CredentialStore: Sendable {
 
     /// A new read key for `holder`: its ID and the key itself (a bearer token, shown once;
     /// only its hash is kept).
-    public func createHolderKey(holder: String, now: UInt64) throws -> (key: HolderKey, token: String) {
+    public func createHolderKey(holder: String, now: UInt64, expiresAtMilliseconds: UInt64? = nil) throws -> (key: HolderKey, token: String) {
         let token = "hk_" + Hex.encode(SecureRandom.bytes(32))
-        let key = HolderKey(keyID: "hkid_" + Hex.encode(SecureRandom.bytes(12)), holder: holder, createdAtMilliseconds: now)
+        let key = HolderKey(keyID: "hkid_" + Hex.encode(SecureRandom.bytes(12)), holder: holder, createdAtMilliseconds: now,
+                            expiresAtMilliseconds: expiresAtMilliseconds)
         let value = Array(try JSONEncoder().encode(key))
         try environment.write { transaction in
             try transaction.put(holderKeys, key: Self.sessionKey(token), value: value, options: .noOverwrite)
@@ -182,11 +188,13 @@ public final class CredentialStore: Sendable {
         return (key, token)
     }
 
-    /// The holder a read key lets read, or nil (not a holder key, unknown or revoked).
-    public func holderKey(token: String) throws -> HolderKey? {
+    /// The holder a read key lets read at `now`, or nil (not a holder key, unknown, revoked or
+    /// expired; an expired key stays listed until revoked, to say when it ended).
+    public func holderKey(token: String, now: UInt64) throws -> HolderKey? {
         guard token.hasPrefix("hk_"), token.utf8.count <= 128 else { return nil }
         guard let value = try environment.read({ try $0.get(holderKeys, key: Self.sessionKey(token)) }) else { return nil }
-        return try JSONDecoder().decode(HolderKey.self, from: Data(value))
+        let key = try JSONDecoder().decode(HolderKey.self, from: Data(value))
+        return key.isValid(at: now) ? key : nil
     }
 
     /// A holder's read keys, oldest first (never the keys themselves). Reads every record: for

@@ -25,6 +25,8 @@ struct JSONKeyScanner {
     private(set) var nonInteger: (path: String, text: String)?
     /// The first plain integer beyond Int64 (only a UInt64 field can take it).
     private(set) var beyondInt64: (path: String, text: String)?
+    /// The first negative integer (no UInt64 field can take it).
+    private(set) var negative: (path: String, text: String)?
     /// Deeper than any body of the API; refused rather than recursing without bound.
     static let depthMax = 64
 
@@ -37,6 +39,7 @@ struct JSONKeyScanner {
         var paths: Set<String>
         var nonInteger: (path: String, text: String)?
         var beyondInt64: (path: String, text: String)?
+        var negative: (path: String, text: String)? = nil
     }
 
     /// Scans `body`, which must be one JSON object; throws `Malformed` for anything that is not
@@ -50,7 +53,9 @@ struct JSONKeyScanner {
                 try scanner.value(path: "")
                 scanner.skipWhitespace()
                 guard scanner.index == buffer.count else { throw Malformed(reason: "content after the JSON value") }
-                return .success(Scan(isObject: isObject, paths: scanner.paths, nonInteger: scanner.nonInteger, beyondInt64: scanner.beyondInt64))
+                return .success(Scan(
+                    isObject: isObject, paths: scanner.paths, nonInteger: scanner.nonInteger, beyondInt64: scanner.beyondInt64,
+                    negative: scanner.negative))
             } catch {
                 return .failure(error)
             }
@@ -82,7 +87,7 @@ struct JSONKeyScanner {
             let kind = try number()
             func text() -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) }
             switch kind {
-            case .int64: break
+            case .int64: if negative == nil, bytes[start] == UInt8(ascii: "-") { negative = (path, text()) }
             case .uint64: if beyondInt64 == nil { beyondInt64 = (path, text()) }
             case .other: if nonInteger == nil { nonInteger = (path, text()) }
             }

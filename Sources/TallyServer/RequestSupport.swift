@@ -156,7 +156,8 @@ enum RequestBodies {
             value = try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
             // Foundation's decoder fails on 1.5 or 2^63 in an Int64 field without saying where.
-            if case .dataCorrupted = error, let number = scan.nonInteger ?? scan.beyondInt64 { throw notAnInteger(number) }
+            // A negative number where a UInt64 belongs fails the same way.
+            if case .dataCorrupted = error, let number = scan.nonInteger ?? scan.beyondInt64 ?? scan.negative { throw notAnInteger(number) }
             throw describe(error)
         }
         // Every key the client sent must be a stored property of the type it was decoded

@@ -167,7 +167,7 @@ public final class TallyAPI: Sendable {
     /// unknown or revoked key, 403 for another valid credential.
     func authenticateHolder(_ request: Request) throws -> String {
         let token = try bearer(request)
-        if let key = try credentials.holderKey(token: token) { return key.holder }
+        if let key = try credentials.holderKey(token: token, now: now) { return key.holder }
         throw refusal(of: token)
     }
 
@@ -193,7 +193,7 @@ public final class TallyAPI: Sendable {
     private func refusal(of token: String) -> APIError {
         if constantTimeEqual(token, secrets.adminKey) || constantTimeEqual(token, secrets.auditorKey) { return APIError.forbidden }
         if (try? credentials.session(token: token, now: now)) != nil { return APIError.forbidden }
-        if (try? credentials.holderKey(token: token)) != nil { return APIError.forbidden }
+        if (try? credentials.holderKey(token: token, now: now)) != nil { return APIError.forbidden }
         return APIError.unauthenticated
     }
 

@@ -135,14 +135,19 @@ struct CredentialStoreTests {
         let store = try Self.open(directory)
         let (key, token) = try store.createHolderKey(holder: "label", now: 5)
         #expect(token.hasPrefix("hk_") && key.keyID.hasPrefix("hkid_") && key.holder == "label")
-        #expect(try store.holderKey(token: token) == key)
-        #expect(try store.holderKey(token: "hk_" + String(repeating: "0", count: 64)) == nil)
-        #expect(try store.holderKey(token: "not a holder key") == nil)
+        #expect(try store.holderKey(token: token, now: 6) == key)
+        #expect(try store.holderKey(token: "hk_" + String(repeating: "0", count: 64), now: 6) == nil)
+        #expect(try store.holderKey(token: "not a holder key", now: 6) == nil)
         #expect(try store.holderKeys(holder: "label") == [key])
         #expect(try store.holderKeys(holder: "other").isEmpty)
         #expect(try !store.revokeHolderKey(key.keyID, holder: "other"))
         #expect(try store.revokeHolderKey(key.keyID, holder: "label"))
-        #expect(try store.holderKey(token: token) == nil)
+        #expect(try store.holderKey(token: token, now: 6) == nil)
         #expect(try !store.revokeHolderKey(key.keyID, holder: "label"))
+        // A key with an end opens until then.
+        let (ending, endingToken) = try store.createHolderKey(holder: "label", now: 10, expiresAtMilliseconds: 20)
+        #expect(try store.holderKey(token: endingToken, now: 19) == ending)
+        #expect(try store.holderKey(token: endingToken, now: 20) == nil)
+        #expect(try store.holderKeys(holder: "label") == [ending])
     }
 }

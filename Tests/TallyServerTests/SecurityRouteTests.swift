@@ -401,6 +401,12 @@ struct SecurityRouteTests {
             let price = try await client.vendor(vendor, .post, "/v1/vendor/purchases", ["purchaseToken": token, "inline": inline])
             #expect(price.problemType == "wrong-type")
             #expect(price.json["field"] as? String == "inline.price", "\(price.text)")
+            // A negative number where only a non-negative one fits (an unsigned field) is named too.
+            let negativeHold = try await client.vendor(vendor, .post, "/v1/vendor/authorizations", [
+                "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent(price: 100), "holdSeconds": -5,
+            ])
+            #expect(negativeHold.status == .badRequest && negativeHold.problemType == "wrong-type", "\(negativeHold.text)")
+            #expect(negativeHold.json["field"] as? String == "holdSeconds", "\(negativeHold.text)")
             let stringGivenNumber = try await client.user(user, .post, "/v1/me/funds", ["currency": 1.5, "amount": 5, "method": "card"])
             #expect(stringGivenNumber.problemType == "wrong-type")
             #expect(stringGivenNumber.json["field"] as? String == "currency", "a number where a string belongs is that field's wrong type")

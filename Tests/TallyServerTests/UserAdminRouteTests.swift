@@ -424,6 +424,23 @@ struct UserAdminRouteTests {
             let wallets = try await client.user(olga, .get, "/v1/me/wallets?minSequence=\(head)")
             let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
             #expect(usd?["balance"] as? Int == 900, "refunded 200 of the 300 spent")
+            // A key for a number of days opens until then, and nothing after; it stays listed with its end.
+            for bad in [0, 3_651, -1] {
+                let refused = try await client.admin(.post, "/v1/admin/holders/author-1/keys", ["expiresInDays": bad])
+                #expect(refused.status == .badRequest && refused.json["field"] as? String == "expiresInDays", "\(bad): \(refused.text)")
+            }
+            let shortLived = try await client.admin(.post, "/v1/admin/holders/author-1/keys", ["expiresInDays": 2])
+            let ends = try #require(shortLived.json["expiresAtMilliseconds"] as? Int, "\(shortLived.text)")
+            #expect(abs(ends - (Int(harness.api.now) + 2 * 86_400_000)) < 60_000)
+            let shortToken = client.bearer(try #require(shortLived.json["token"] as? String))
+            #expect(try await client.send(.get, "/v1/holder/payouts", headers: shortToken).status == .ok)
+            // (The harness's clock also runs on its own: a minute's margin either side.)
+            harness.clock.advance(milliseconds: 2 * 86_400_000 - 60_000 - 5_000)
+            #expect(try await client.send(.get, "/v1/holder/payouts", headers: shortToken).status == .ok)
+            harness.clock.advance(milliseconds: 120_000)
+            #expect(try await client.send(.get, "/v1/holder/payouts", headers: shortToken).status == .unauthorized)
+            let listedKeys = try await client.admin(.get, "/v1/admin/holders/author-1/keys")
+            #expect((listedKeys.json["keys"] as? [[String: Any]])?.compactMap { $0["expiresAtMilliseconds"] as? Int } == [ends], "\(listedKeys.text)")
         }
     }
 
