@@ -101,7 +101,7 @@ enum LedgerFold {
             try updateTransaction(event.transaction, in: &state) { $0.status = event.reason == .voided ? .voided : .expired }
             try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
         case .purchaseRefunded(let event):
-            guard let record = try state.transaction(event.transaction) else {
+            guard var record = try state.transaction(event.transaction) else {
                 throw LedgerFoldError(sequence: sequence, reason: "unknown transaction \(event.transaction)")
             }
             let remaining = event.remaining ?? 0
@@ -110,12 +110,14 @@ enum LedgerFold {
                     "\(event.transaction) refunded \(event.refunded) leaving \(remaining), but \(record.remaining) of its price was paid")
             }
             if remaining == 0 {
-                try updateTransaction(event.transaction, in: &state) { $0.status = .refunded; $0.refundedParts = nil }
+                record.status = .refunded
+                record.refundedParts = nil
                 try forgetSpend(user: event.user, transaction: event.transaction, in: &state)
             } else {
-                try updateTransaction(event.transaction, in: &state) { $0.recordPartialRefund(event.refunded) }
+                record.recordPartialRefund(event.refunded)
                 try lowerSpend(user: event.user, transaction: event.transaction, by: event.refunded, in: &state)
             }
+            state.setRecord("txn/" + event.transaction, record)
         case .tokensTransferred:
             break
         case .disputeOpened(let event):

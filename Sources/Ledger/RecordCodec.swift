@@ -418,7 +418,6 @@ extension TransactionRecord: BinaryRecord {
         guard layoutTag == RecordTag.transactionWithMore else { return }
         writer.byte((refundedParts == nil ? 0 : 1) | (vendorData == nil ? 0 : 2))
         if let parts = refundedParts {
-            writer.signed(parts.total)
             writer.signed(parts.fee)
             writer.array(parts.royalties) { $0.signed($1) }
             writer.array(parts.sources) { $0.signed($1) }
@@ -444,7 +443,7 @@ extension TransactionRecord: BinaryRecord {
         guard flags & ~3 == 0, flags != 0 else { throw RecordCodingError(reason: "a purchase record's flags are \(flags)") }
         if flags & 1 != 0 {
             refundedParts = RefundedParts(
-                total: try reader.signed(), fee: try reader.signed(),
+                fee: try reader.signed(),
                 royalties: try reader.array { try $0.signed() }, sources: try reader.array { try $0.signed() })
         }
         if flags & 2 != 0 {

@@ -225,14 +225,16 @@ public struct TransactionRecord: Sendable, Codable, Equatable {
     public var vendorData: VendorData?
 }
 
-/// What partial refunds have taken back of a captured purchase, in total, from each party of
-/// the price (the provider's fee, each royalty in the record's order; the vendor's part is
-/// the rest) and from each funding source (in the record's order).
+/// What partial refunds have taken back of a captured purchase from each party of the price
+/// (the provider's fee, each royalty in the record's order; the vendor's part is the rest) and
+/// gave back to each funding source (in the record's order), whose sum is the total.
 public struct RefundedParts: Sendable, Codable, Equatable {
-    public var total: Int64
     public var fee: Int64
     public var royalties: [Int64]
     public var sources: [Int64]
+
+    /// What the partial refunds gave back in all: every unit went back to a source.
+    public var total: Int64 { sources.reduce(0, +) }
 }
 
 /// One refund's parts: what it takes back from each party of the price and gives back to
@@ -319,8 +321,7 @@ extension TransactionRecord {
     mutating func recordPartialRefund(_ amount: Int64) {
         let split = refundSplit(amount)
         var parts = refundedParts ?? RefundedParts(
-            total: 0, fee: 0, royalties: Array(repeating: 0, count: royalties?.count ?? 0), sources: Array(repeating: 0, count: sources.count))
-        parts.total += amount
+            fee: 0, royalties: Array(repeating: 0, count: royalties?.count ?? 0), sources: Array(repeating: 0, count: sources.count))
         parts.fee += split.fee
         for index in split.royalties.indices where index < parts.royalties.count { parts.royalties[index] += split.royalties[index] }
         for index in split.sources.indices where index < parts.sources.count { parts.sources[index] += split.sources[index] }
