@@ -17,6 +17,10 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// A balance in the read models (`DIR/projections`) differs from the one recomputed
         /// from postings at the sequence the read models have folded through.
         case projectionMismatch = "projection-mismatch"
+        /// A refund disagrees with the purchase it refunds or with its own postings: it gives
+        /// back more than the buyer still paid, misstates what remains, refunds or disputes a
+        /// purchase never captured or already wholly refunded, or its postings move another amount.
+        case refundInconsistent = "refund-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
         var exitCode: ToolExitCode {
@@ -27,6 +31,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .settlementInconsistent: return ToolExitCode(rawValue: 27)
             // 28 is `replay --compare-live`'s write-model-mismatch.
             case .projectionMismatch: return ToolExitCode(rawValue: 29)
+            // 30-35 are `import`'s.
+            case .refundInconsistent: return ToolExitCode(rawValue: 36)
             }
         }
 
@@ -37,6 +43,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .balanceMismatch: return "a write-model balance differs from the postings'"
             case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
             case .projectionMismatch: return "a read-model balance differs from the postings'"
+            case .refundInconsistent: return "a refund gives back more than was paid, or disagrees with its postings"
             }
         }
     }

@@ -163,7 +163,7 @@ struct SyntheticLedger {
         purchases += 1
         settledAtThisCount = false
         let terms = #"{"access":{"views":3},"content":"p\#(price)","currency":"USD","description":"","incentiveIDs":[],"price":\#(price),"royalties":[{"basisPoints":1000,"holder":"h\#(vendor)"}],"title":"Item \#(price)","url":"https://v\#(vendor).example/p\#(price)"}"#
-        return draft("PurchaseCaptured", #"{"entitlement":{"views":3},"fee":\#(fee),"oneStep":true,"postings":[\#(postings.joined(separator: ","))],"rounding":"\#(royaltyRoundingRule)","royalties":[{"amount":\#(royalty),"holder":"h\#(vendor)"}],"sources":[{"account":"\#(wallet)","amount":\#(price)}],"terms":\#(terms),"timeMilliseconds":\#(time),"transaction":"t\#(sequence)","user":"u\#(user)","vendor":"v\#(vendor)"}"#)
+        return draft("PurchaseCaptured", #"{"entitlement":{"views":3},"fee":\#(fee),"oneStep":true,"postings":[\#(postings.joined(separator: ","))],"rounding":"\#(royaltyRoundingRule)","royalties":[{"amount":\#(royalty),"holder":"h\#(vendor)"}],"sources":[{"account":"\#(wallet)","amount":\#(price)}],"terms":\#(terms),"timeMilliseconds":\#(time),"transaction":"tx-\#(sequence)","user":"u\#(user)","vendor":"v\#(vendor)"}"#)
     }
 
     mutating func settlement(at sequence: UInt64) -> EventDraft {

@@ -57,8 +57,10 @@ extension LedgerAudit {
     enum Content {
         /// It does not decode: the fold names why (``LedgerAudit/classify(_:sequence:typeName:payload:)``).
         case undecodable(any Error)
-        /// A capture, with the sum of its royalties and its fee.
-        case capture(currency: String, royalties: Int64, fee: Int64)
+        /// A capture, with the sum of its royalties and its fee, and its payment.
+        case capture(currency: String, royalties: Int64, fee: Int64, payment: RefundAudit.Step)
+        /// A refund or a dispute, checked against what the buyer paid.
+        case payment(RefundAudit.Step)
         /// A vendor's registration or settlement, checked against the history.
         case history(LedgerEvent)
         /// Nothing but its postings.
@@ -72,8 +74,9 @@ extension LedgerAudit {
         let content: Content
         /// Its postings do not balance per currency (or move a non-positive amount).
         let postingsFailure: AuditFailure?
-        /// A capture whose royalties and fee do not match its postings.
-        let captureFailure: AuditFailure?
+        /// A capture whose royalties and fee do not match its postings, or a refund that
+        /// disagrees with its own postings.
+        let ownFailure: AuditFailure?
         let postingCount: Int
         /// The end of its postings in its slice's `postings` (they start where the previous
         /// event's end).
@@ -181,7 +184,7 @@ extension LedgerAudit {
         } catch {
             slice.events.append(DecodedEvent(
                 sequence: sequence, recordIndex: recordIndex, content: .undecodable(error), postingsFailure: nil,
-                captureFailure: nil, postingCount: 0, postingsEnd: slice.postings.count))
+                ownFailure: nil, postingCount: 0, postingsEnd: slice.postings.count))
             return
         }
         let postings = event.postings
@@ -193,20 +196,22 @@ extension LedgerAudit {
             }
         }
         let content: Content
-        var captureFailure: AuditFailure?
+        var ownFailure: AuditFailure?
         switch event {
         case .purchaseCaptured(let captured):
             content = .capture(
-                currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee)
-            captureFailure = Self.captureFailure(captured, at: sequence)
+                currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee,
+                payment: .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price))
+            ownFailure = Self.captureFailure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)
         default:
-            content = .plain
+            ownFailure = RefundAudit.ownFailure(event, at: sequence)
+            content = RefundAudit.step(of: event).map { .payment($0) } ?? .plain
         }
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,
-            postingsFailure: postingsFailure(event, at: sequence), captureFailure: captureFailure,
+            postingsFailure: postingsFailure(event, at: sequence), ownFailure: ownFailure,
             postingCount: postings.count, postingsEnd: slice.postings.count))
     }
 }

@@ -38,12 +38,23 @@ struct LedgerAudit {
         /// holder's payable, and per currency what they paid out.
         var royaltyPayouts: UInt64 = 0
         var royaltiesPaidOut: [String: Int64] = [:]
+        /// Refunds (by vendors, and of disputes) checked against what their buyers paid, per
+        /// currency what they gave back, and why some were not checked (nil when all were).
+        var refunds: UInt64 = 0
+        var refundedTotals: [String: Int64] = [:]
+        var refundsNote: String?
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
-            case royaltyPayouts, royaltiesPaidOut
+            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote
+        }
+
+        mutating func record(_ refunds: RefundAudit) {
+            self.refunds = refunds.checked
+            refundedTotals = refunds.refundedTotals
+            refundsNote = refunds.note
         }
 
         /// Every key is present; absent values are `null`.
@@ -62,6 +73,9 @@ struct LedgerAudit {
             try container.encode(feeTotals, forKey: .feeTotals)
             try container.encode(royaltyPayouts, forKey: .royaltyPayouts)
             try container.encode(royaltiesPaidOut, forKey: .royaltiesPaidOut)
+            try container.encode(refunds, forKey: .refunds)
+            try container.encode(refundedTotals, forKey: .refundedTotals)
+            try container.encode(refundsNote, forKey: .refundsNote)
         }
     }
 
@@ -99,6 +113,8 @@ struct LedgerAudit {
     /// Each vendor's registration sequence, and how far each (vendor, currency) is settled.
     private var settledThrough: [String: UInt64] = [:]
     private var settledThroughByCurrency: [String: UInt64] = [:]
+    /// What each captured purchase's buyer still pays, to hold refunds against.
+    private var refunds: RefundAudit
 
     /// How the audit reads, decodes and folds. Both give the same report for the same journal;
     /// `oneByOne` is the plain form the pipelined one is tested against.
@@ -127,6 +143,7 @@ struct LedgerAudit {
         self.progress = progress
         self.snapshotAt = snapshotAt
         self.schedule = schedule
+        refunds = RefundAudit(first: first, last: last)
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -173,6 +190,7 @@ struct LedgerAudit {
             report.royaltyTotals[totals.currency] = totals.royalties
             report.feeTotals[totals.currency] = totals.fees
         }
+        report.record(refunds)
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         report.settlementsAgainstPayable = recomputesBalances
@@ -214,10 +232,10 @@ struct LedgerAudit {
         }
         if let failure = decoded.postingsFailure { return failure }
         report.postings += UInt64(decoded.postingCount)
-        if let failure = decoded.captureFailure { return failure }
+        if let failure = decoded.ownFailure { return failure }
 
         switch decoded.content {
-        case .capture(let currency, let royalties, let fee):
+        case .capture(let currency, let royalties, let fee, let payment):
             // Its royalties and fee were checked against its postings by `captureFailure`.
             if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
                 captureTotals[index].royalties &+= royalties
@@ -225,6 +243,9 @@ struct LedgerAudit {
             } else {
                 captureTotals.append((currency, royalties, fee))
             }
+            if let failure = refunds.apply(payment, at: sequence) { return failure }
+        case .payment(let step):
+            if let failure = refunds.apply(step, at: sequence) { return failure }
         case .history(let event):
             if let failure = checkSettlement(event, at: sequence) { return failure }
         case .plain, .undecodable:

@@ -103,6 +103,9 @@ struct VerifyResult: Encodable {
                 if audited.royaltyPayouts > 0 {
                     lines.append(("royalty payouts", "\(audited.royaltyPayouts), \(Self.totals(audited.royaltiesPaidOut)) paid out, \(checked)"))
                 }
+                var refunds = "\(audited.refunds), \(Self.totals(audited.refundedTotals)) given back, never more than the buyer paid"
+                if let note = audited.refundsNote { refunds += "; \(note)" }
+                lines.append(("refunds", refunds))
             }
         }
         lines.append(("projections", audit.projections))

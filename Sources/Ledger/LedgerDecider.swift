@@ -204,7 +204,7 @@ struct LedgerDecider {
         case .purchase(let user, let member, let vendor, let content, let vendorData):
             if let vendorData { try checkVendorData(vendorData) }
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
-            let transaction = "tx-" + String(nextSequence)
+            let transaction = ServerTransactionID.make(nextSequence)
             // Each account's name is built once and shared by the sources, the postings and the
             // balance reads.
             let sources = try drawSources(terms.price, user: user, record: record, vendor: vendor, terms: terms)
@@ -230,7 +230,7 @@ struct LedgerDecider {
             }
             let (record, vendorRecord, terms) = try purchaseContext(user: user, member: member, vendor: vendor, content: content)
             _ = try paySplit(terms: terms, vendor: vendor, vendorRecord: vendorRecord)
-            let transaction = "tx-\(nextSequence)"
+            let transaction = ServerTransactionID.make(nextSequence)
             let sources = try drawFunds(terms.price, user: user, record: record, vendor: vendor, terms: terms)
             let holds = LedgerAccount.holds(user: user, currency: terms.currency)
             try checkCredit(holds, terms.price)

@@ -499,43 +499,13 @@ enum SpendLog {
         writer.signed(entry.amount)
         writer.string(entry.vendor)
         writer.optionalString(entry.member)
-        if let sequence = serverSequence(entry.transaction) {
+        if let sequence = ServerTransactionID.sequence(of: entry.transaction) {
             writer.byte(0)
             writer.unsigned(sequence)
         } else {
             writer.byte(1)
             writer.string(entry.transaction)
         }
-    }
-
-    /// The sequence of a server-created transaction ID `tx-<sequence>` written exactly as
-    /// the decider writes it (no sign, no leading zero), so that it reads back identical.
-    /// Read from the UTF-8 bytes: `tx-`, then 1 to 20 ASCII digits with no leading zero (or
-    /// exactly `0`) that fit a UInt64 — what `hasPrefix("tx-")`, `UInt64(_:)` and comparing
-    /// with `"tx-" + String(sequence)` accept, without building a string (a test holds the two
-    /// to the same answers).
-    static func serverSequence(_ transaction: String) -> UInt64? {
-        if let answer = transaction.utf8.withContiguousStorageIfAvailable({ serverSequence(bytes: $0) }) { return answer }
-        var copy = transaction
-        copy.makeContiguousUTF8()
-        return copy.utf8.withContiguousStorageIfAvailable { serverSequence(bytes: $0) } ?? nil
-    }
-
-    static func serverSequence(bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
-        let count = bytes.count
-        guard count >= 4, count <= 23, bytes[0] == UInt8(ascii: "t"), bytes[1] == UInt8(ascii: "x"), bytes[2] == UInt8(ascii: "-")
-        else { return nil }
-        if bytes[3] == UInt8(ascii: "0") { return count == 4 ? 0 : nil }
-        var value: UInt64 = 0
-        for index in 3..<count {
-            let digit = bytes[index] &- UInt8(ascii: "0")
-            guard digit < 10 else { return nil }
-            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit))
-            if overflow1 || overflow2 { return nil }
-            value = sum
-        }
-        return value
     }
 
     static func appendTime(_ value: UInt64, to writer: inout ByteWriter) {
@@ -570,7 +540,7 @@ enum SpendLog {
                 let member = try reader.optionalString()
                 let transaction: String
                 switch try reader.byte() {
-                case 0: transaction = "tx-" + String(try reader.unsigned())
+                case 0: transaction = ServerTransactionID.make(try reader.unsigned())
                 case 1: transaction = try reader.string()
                 default: throw RecordCodingError(reason: "bad transaction kind in a spending log")
                 }
@@ -641,7 +611,7 @@ enum SpendLog {
                 offset += 1
                 switch kind {
                 case 0: guard varint() != nil else { return false }
-                case 1: guard let text = string(), serverSequence(bytes: text) == nil else { return false }
+                case 1: guard let text = string(), ServerTransactionID.sequence(bytes: text) == nil else { return false }
                 default: return false
                 }
                 if time > horizon { kept.append((time, rest..<offset)) }

@@ -52,7 +52,11 @@ struct AuditScheduleTests {
     static func mutate(
         _ events: inout [(typeName: String, payload: [UInt8])], _ state: inout [String: [UInt8]], _ random: inout TestValues
     ) {
-        let index = random.below(events.count)
+        var index = random.below(events.count)
+        let payments = events.indices.filter { ["PurchaseRefunded", "DisputeOpened", "DisputeResolved"].contains(events[$0].typeName) }
+        let kind = random.below(12)
+        // The refunds and disputes are a few events of many: aim at them.
+        if kind == 10, !payments.isEmpty { index = random.pick(payments) }
         var text = String(decoding: events[index].payload, as: UTF8.self)
         func replaceOne(_ pattern: String, _ make: (String) -> String) {
             guard let regex = try? NSRegularExpression(pattern: pattern) else { return }
@@ -60,7 +64,7 @@ struct AuditScheduleTests {
             guard !matches.isEmpty, let range = Range(random.pick(matches).range, in: text) else { return }
             text.replaceSubrange(range, with: make(String(text[range])))
         }
-        switch random.below(11) {
+        switch kind {
         case 0:
             replaceOne(#""amount":-?[0-9]+"#) { match in
                 let amount = Int64(match.dropFirst(9)) ?? 0
@@ -105,6 +109,16 @@ struct AuditScheduleTests {
                 state[key] = random.bool() ? withUnsafeBytes(of: random.signed().bigEndian) { Array($0) } : [1, 2, 3]
             }
             return
+        case 10:
+            // A refund's amount or remainder, or the purchase a refund or dispute names.
+            replaceOne(#""(refunded|remaining)":[0-9]+|"transaction":"[^"]*""#) { match in
+                if match.hasPrefix("\"transaction\"") {
+                    return "\"transaction\":\"" + random.pick(["tx-1", "tx-999999", "t40"]) + "\""
+                }
+                let parts = match.split(separator: ":")
+                let amount = Int64(parts[1]) ?? 0
+                return parts[0] + ":" + String(random.pick([amount &+ 1, amount &- 1, 0, amount &* 2]))
+            }
         default:
             state["bal/wallet:stray-\(random.below(3)):USD"] = withUnsafeBytes(of: Int64(random.below(2)).bigEndian) { Array($0) }
             return
@@ -210,7 +224,8 @@ struct AuditScheduleTests {
                 reader: reader, first: 1, last: UInt64(events.count), compareWriteModel: true, snapshotAt: nil)
             kinds.insert(try reference.run().failure?.kind.rawValue ?? "valid")
         }
-        #expect(kinds.isSuperset(of: ["valid", "undecodable-event", "unbalanced-postings", "balance-mismatch", "settlement-inconsistent"]),
+        #expect(kinds.isSuperset(of: ["valid", "undecodable-event", "unbalanced-postings", "balance-mismatch", "settlement-inconsistent",
+                                      "refund-inconsistent"]),
                 "\(kinds.sorted())")
     }
 }

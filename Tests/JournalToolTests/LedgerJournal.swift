@@ -69,6 +69,18 @@ enum LedgerJournal {
         try await run(.settle(vendor: "news", currency: usd, force: true))
         try await run(.purchase(user: "carol", vendor: "news", content: .catalog("song")))
         try await run(.payRoyalties(payout: "roy-label", holder: "label", currency: usd, representative: "rep-1"))
+        // Refunds: one purchase given back in two parts; one partly refunded, then disputed and
+        // refunded by customer service; one disputed and the dispute rejected.
+        let returned = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
+        try await run(.refund(vendor: "shop", transaction: returned.transaction!, amount: 100, reason: "late"))
+        try await run(.refund(vendor: "shop", transaction: returned.transaction!, reason: "cancelled"))
+        let disputed = try await ledger.execute(.purchase(user: "bob", vendor: "shop", content: .catalog("film")))
+        try await run(.refund(vendor: "shop", transaction: disputed.transaction!, amount: 300, reason: "scratched"))
+        try await run(.openDispute(dispute: "d-bob", user: "bob", transaction: disputed.transaction!, reason: "unwatchable"))
+        try await run(.resolveDispute(dispute: "d-bob", refund: true, representative: "rep-1"))
+        let kept = try await ledger.execute(.purchase(user: "carol", vendor: "news", content: .catalog("song")))
+        try await run(.openDispute(dispute: "d-carol", user: "carol", transaction: kept.transaction!, reason: "changed my mind"))
+        try await run(.resolveDispute(dispute: "d-carol", refund: false, representative: "rep-1"))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

@@ -17,6 +17,7 @@ struct ReferenceAudit {
     private var balances: [String: Int64] = [:]
     private var settledThrough: [String: UInt64] = [:]
     private var settledThroughByCurrency: [String: UInt64] = [:]
+    private var refunds: RefundAudit
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
         self.reader = reader
@@ -24,6 +25,7 @@ struct ReferenceAudit {
         self.last = last
         self.compareWriteModel = compareWriteModel
         self.snapshotAt = snapshotAt
+        refunds = RefundAudit(first: first, last: last)
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -33,6 +35,7 @@ struct ReferenceAudit {
         let event: LedgerEvent
         let postingsFailure: AuditFailure?
         let captureFailure: AuditFailure?
+        let refundFailure: AuditFailure?
     }
 
     mutating func run() throws -> LedgerAudit.Report {
@@ -46,7 +49,7 @@ struct ReferenceAudit {
                 let event = try LedgerEvent(typeName: typeName, payload: payload)
                 let prepared = PreparedEvent(
                     event: event, postingsFailure: Self.postingsFailure(event, at: sequence),
-                    captureFailure: Self.captureFailure(event, at: sequence))
+                    captureFailure: Self.captureFailure(event, at: sequence), refundFailure: RefundAudit.ownFailure(event, at: sequence))
                 failure = check(prepared, at: sequence)
             } catch {
                 failure = LedgerAudit.classify(error, sequence: sequence, typeName: typeName, payload: payload)
@@ -56,6 +59,7 @@ struct ReferenceAudit {
             if sequence == snapshotAt { snapshot = balances }
             return true
         }
+        report.record(refunds)
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         // Settlements are held against the payable (and the range they cover) only with the
@@ -148,9 +152,10 @@ struct ReferenceAudit {
         let event = prepared.event
         let postings = event.postings
         report.postings += UInt64(postings.count)
-        if let failure = prepared.captureFailure { return failure }
+        if let failure = prepared.captureFailure ?? prepared.refundFailure { return failure }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
+        if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
 
         if recomputesBalances {
             for posting in postings {

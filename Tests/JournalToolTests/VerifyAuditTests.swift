@@ -24,16 +24,23 @@ struct VerifyAuditTests {
         let royalties = try #require(report["royaltyTotals"] as? [String: Any])
         let eur = ToolRun.integer(royalties["EUR"])
         let usd = ToolRun.integer(royalties["USD"])
-        #expect(eur == 12 * 90)
-        #expect(usd == (12 + 1 + 1 + 1) * 2 * 25)
+        #expect(eur == 13 * 90)
+        #expect(usd == (12 + 1 + 1 + 1 + 2) * 2 * 25)
         // The label's USD royalties (25 a song, 15 songs) were paid out once, at the end.
         #expect((report["royaltyPayouts"] as? NSNumber)?.intValue == 1)
         #expect(ToolRun.integer((report["royaltiesPaidOut"] as? [String: Any])?["USD"]) == 15 * 25)
+        // Two refunds of a song (100 and the other 150), one of 300 of a film and the dispute's
+        // refund of its other 600.
+        #expect((report["refunds"] as? NSNumber)?.intValue == 4)
+        #expect(ToolRun.integer((report["refundedTotals"] as? [String: Any])?["USD"]) == 250)
+        #expect(ToolRun.integer((report["refundedTotals"] as? [String: Any])?["EUR"]) == 900)
+        #expect(report["refundsNote"] is NSNull)
 
         let text = try ToolRun.run(["verify", "--data", data])
         #expect(text.status == 0)
         #expect(text.output.contains("balances equal the recomputed ones"))
         #expect(text.output.contains("result        valid") || text.output.contains("valid"))
+        #expect(text.output.contains("4, 900 EUR, 250 USD given back, never more than the buyer paid"), "\(text.summary)")
     }
 
     @Test("a range is audited event by event; the write model is compared only for the whole journal")
@@ -198,5 +205,87 @@ struct VerifyAuditTests {
         let extraRun = try ToolRun.run(["verify", "--data", extra.path, "--json"])
         #expect(extraRun.status == 26, "\(extraRun.summary)")
         #expect(((extraRun.json["failure"] as? [String: Any])?["message"] as? String)?.contains("mallory") == true)
+    }
+
+    /// The fixture's refunds and disputes, in journal order: (sequence, type, transaction).
+    static func paymentEvents(_ data: String) throws -> [(sequence: UInt64, typeName: String, transaction: String)] {
+        let raw = try RawJournal(data)
+        var found: [(UInt64, String, String)] = []
+        for sequence in 1...(try raw.lastSequence()) {
+            let stored = try raw.event(sequence)
+            switch try LedgerEvent(typeName: stored.typeName, payload: stored.payload) {
+            case .purchaseRefunded(let event): found.append((sequence, stored.typeName, event.transaction))
+            case .disputeOpened(let event): found.append((sequence, stored.typeName, event.transaction))
+            case .disputeResolved(let event): found.append((sequence, stored.typeName, event.transaction))
+            default: break
+            }
+        }
+        return found
+    }
+
+    /// Runs `verify --json` on a copy changed by `change` and expects a refund inconsistency at
+    /// the changed event whose message says `says`.
+    static func expectRefundFailure(
+        _ data: String, typeName: String, nth: Int, says: String, _ change: @escaping (String) -> String
+    ) throws {
+        let (copy, sequence) = try resealed(data, typeName: typeName, nth: nth, change)
+        let chain = try ToolRun.run(["verify", "--data", copy.path, "--audit", "chain", "--json"])
+        #expect(chain.status == 0, "the re-signed journal passes the journal's own checks: \(chain.summary)")
+        let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
+        #expect(run.status == 36, "\(typeName) #\(nth): \(run.summary)")
+        #expect(run.failureKind == "refund-inconsistent", "\(run.summary)")
+        #expect(run.failureSequence == sequence)
+        let message = (run.json["failure"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains(says), "\(message)")
+    }
+
+    @Test("a refund that gives back more than was paid, misstates what remains or disagrees with its postings is found")
+    func refundsTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let payments = try Self.paymentEvents(data)
+        #expect(payments.map(\.typeName) == [
+            "PurchaseRefunded", "PurchaseRefunded", "PurchaseRefunded", "DisputeOpened", "DisputeResolved", "DisputeOpened", "DisputeResolved"])
+        let song = payments[0].transaction, film = payments[2].transaction
+        #expect(song != film)
+        // The film's refund of 300 named as one of the song, whose whole price went back already.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 2, says: "whose buyer pays only 0") {
+            $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
+        }
+        // The song's first refund says 149 remains where 250 less 100 is 150.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "but 250 less 100 is 150") {
+            $0.replacingOccurrences(of: "\"remaining\":150", with: "\"remaining\":149")
+        }
+        // A refund that states more than its postings move.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 1, says: "gives back 151 but its postings move 150") {
+            $0.replacingOccurrences(of: "\"refunded\":150", with: "\"refunded\":151")
+        }
+        // A refund of a purchase never captured.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "which was never captured") {
+            $0.replacingOccurrences(of: "\"transaction\":\"\(song)\"", with: "\"transaction\":\"tx-999999\"")
+        }
+        // A dispute of the song after its whole price went back.
+        try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "whole price went back already") {
+            $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
+        }
+        // A rejected dispute that says something went back.
+        try Self.expectRefundFailure(data, typeName: "DisputeResolved", nth: 1, says: "was rejected but says 5 went back") {
+            $0.replacingOccurrences(of: "\"refunded\":0", with: "\"refunded\":5")
+        }
+    }
+
+    @Test("a range that starts after a capture says its refunds were not checked against what was paid")
+    func refundsInRange() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let payments = try Self.paymentEvents(data)
+        // From the first refund on: the song's and the film's captures came before it.
+        let run = try ToolRun.run(["verify", "--data", data, "--from", String(payments[0].sequence), "--json"])
+        #expect(run.status == 0, "\(run.summary)")
+        let report = try #require((run.json["audit"] as? [String: Any])?["report"] as? [String: Any])
+        // The film was captured after the song's refunds, so its refund and dispute are checked.
+        #expect(ToolRun.integer(report["refunds"]) == 2)
+        #expect((report["refundsNote"] as? String)?.contains("2 refunds or disputes of purchases captured before the range were not checked") == true,
+                "\(report)")
+        let text = try ToolRun.run(["verify", "--data", data, "--from", String(payments[0].sequence)])
+        #expect(text.output.contains("were not checked against what was paid"), "\(text.summary)")
     }
 }

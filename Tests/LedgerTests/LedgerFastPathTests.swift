@@ -188,10 +188,10 @@ struct LedgerFastPathTests {
             cases.append("tx-" + String(mix.next() >> UInt64(mix.below(64))))
         }
         for text in cases {
-            #expect(SpendLog.serverSequence(text) == Self.serverSequenceByStrings(text), "\(text.debugDescription)")
+            #expect(ServerTransactionID.sequence(of: text) == Self.serverSequenceByStrings(text), "\(text.debugDescription)")
             // Bridged or sliced strings without contiguous UTF-8 take the same answer.
             let bridged = String(Substring(text))
-            #expect(SpendLog.serverSequence(bridged) == Self.serverSequenceByStrings(text))
+            #expect(ServerTransactionID.sequence(of: bridged) == Self.serverSequenceByStrings(text))
         }
     }
 }
