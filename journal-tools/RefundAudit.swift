@@ -7,7 +7,7 @@ import Ledger
 /// audited range, it must also give back no more than the buyer still pays (the captured price
 /// less earlier refunds), say what remains truthfully (`remaining`; an older refund without it,
 /// or a dispute's refund, gives back all that remains), and a purchase whose whole price is back
-/// can be neither refunded nor disputed again. The audit keeps one entry per captured purchase.
+/// can be neither refunded nor disputed again; a dispute disputes what is still paid. The audit keeps one entry per captured purchase.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
@@ -16,8 +16,9 @@ struct RefundAudit {
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         case refund(transaction: String, amount: Int64, remaining: Int64?, what: String)
-        /// A dispute was opened.
-        case dispute(transaction: String, what: String)
+        /// A dispute was opened of what the buyer still paid (`disputed`; nil in events from
+        /// before partial refunds existed).
+        case dispute(transaction: String, disputed: Int64?, what: String)
     }
 
     /// What a captured purchase's buyer still pays, and in which currency (an index into
@@ -86,7 +87,7 @@ struct RefundAudit {
         case .disputeResolved(let resolved) where resolved.outcome == .refunded:
             return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)")
         case .disputeOpened(let opened):
-            return .dispute(transaction: opened.transaction, what: "dispute \(opened.dispute)")
+            return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)")
         default:
             return nil
         }
@@ -162,13 +163,16 @@ struct RefundAudit {
             setPaid(transaction, Paid(amount: left, currency: paid.currency))
             checked += 1
             refundedTotals[currencies[Int(paid.currency)], default: 0] &+= amount
-        case .dispute(let transaction, let what):
+        case .dispute(let transaction, let disputed, let what):
             guard let paid = paid(transaction) else {
                 if wholeHistory { return fail("\(what) is of \(transaction), which was never captured") }
                 unchecked += 1
                 return nil
             }
             guard paid.amount > 0 else { return fail("\(what) is of \(transaction), whose whole price went back already") }
+            if let disputed, disputed != paid.amount {
+                return fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
+            }
         }
         return nil
     }

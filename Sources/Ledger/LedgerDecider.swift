@@ -346,14 +346,16 @@ struct LedgerDecider {
             let unauthorized = record.member.map { account.members[$0] != true } ?? false
             let opened = DisputeOpened(
                 dispute: dispute, transaction: transaction, user: user, vendor: record.vendor, currency: currency,
-                price: record.terms.price, reserved: reserved, unauthorized: unauthorized, reason: reason,
+                price: record.terms.price, disputed: record.remaining, reserved: reserved, unauthorized: unauthorized, reason: reason,
                 postings: postings, timeMilliseconds: time)
             guard unauthorized else { return [.disputeOpened(opened)] }
             // Refund at once, against the state as it will be after the reserve moved.
             var after = state
             try LedgerFold.apply(.disputeOpened(opened), at: nextSequence, to: &after)
             let next = LedgerDecider(state: after, time: time, nextSequence: nextSequence + 1, idempotency: nil)
-            let disputeRecord = DisputeRecord(transaction: transaction, user: user, vendor: record.vendor, currency: currency, reserved: reserved, status: .open)
+            let disputeRecord = DisputeRecord(
+                transaction: transaction, user: user, vendor: record.vendor, currency: currency, reserved: reserved, status: .open,
+                disputed: opened.disputed)
             let refunded = try next.refund(disputeRecord, id: dispute, transaction: try after.transaction(transaction)!, decidedBy: .rule, representative: nil)
             return [.disputeOpened(opened), .disputeResolved(refunded)] + (try referralReversal(user: user, transaction: transaction))
 

@@ -554,6 +554,10 @@ public struct DisputeOpened: Sendable, Codable, Equatable {
     public var vendor: String
     public var currency: Currency
     public var price: Int64
+    /// What the buyer still paid when the dispute was opened: the price less the vendor's
+    /// partial refunds before it, and what a refund of the dispute gives back. Absent from the
+    /// events written before partial refunds existed, each of which disputed the whole price.
+    public var disputed: Int64?
     /// Moved from the vendor's unsettled payable into its dispute reserve.
     public var reserved: Int64
     /// True when the rules mark the charge unauthorized; a DisputeResolved refund follows at once.

@@ -123,7 +123,7 @@ enum LedgerFold {
         case .disputeOpened(let event):
             state.setRecord("dispute/" + event.dispute, DisputeRecord(
                 transaction: event.transaction, user: event.user, vendor: event.vendor, currency: event.currency,
-                reserved: event.reserved, status: .open))
+                reserved: event.reserved, status: .open, disputed: event.disputed))
             try updateTransaction(event.transaction, in: &state) { $0.status = .disputed }
         case .disputeResolved(let event):
             guard var dispute = try state.dispute(event.dispute) else {

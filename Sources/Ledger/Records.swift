@@ -339,6 +339,9 @@ public struct DisputeRecord: Sendable, Codable, Equatable {
     /// What the vendor's payable moved into its dispute reserve.
     public var reserved: Int64
     public var status: Status
+    /// What the buyer still paid when it was opened (`DisputeOpened.disputed`); nil in records
+    /// written before partial refunds existed and for disputes whose event does not say it.
+    public var disputed: Int64?
 }
 
 /// An incentive lot (claims 7, 44): promotional tokens with an issuer, an optional expiry and

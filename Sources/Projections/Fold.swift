@@ -744,7 +744,8 @@ final class Folder {
             }
             let created = disputes.create(opened.dispute, DisputeCase(
                 dispute: opened.dispute, transaction: opened.transaction, user: opened.user, vendor: opened.vendor,
-                currency: opened.currency, price: opened.price, reserved: opened.reserved, unauthorized: opened.unauthorized,
+                currency: opened.currency, price: opened.price, disputed: opened.disputed ?? opened.price, reserved: opened.reserved,
+                unauthorized: opened.unauthorized,
                 reason: opened.reason, status: .open, decidedBy: nil, representative: nil, refunded: nil,
                 openedAtMilliseconds: opened.timeMilliseconds, resolvedAtMilliseconds: nil, sequence: sequence,
                 updatedAtSequence: sequence), sequence: sequence)

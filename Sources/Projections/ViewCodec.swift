@@ -438,6 +438,7 @@ extension DisputeCase: ViewRecord {
         writer.string(vendor)
         currency.write(to: &writer)
         writer.signed(price)
+        writer.signed(disputed)
         writer.signed(reserved)
         writer.bool(unauthorized)
         writer.string(reason)
@@ -454,7 +455,7 @@ extension DisputeCase: ViewRecord {
     init(from reader: inout ByteReader) throws {
         self.init(
             dispute: try reader.string(), transaction: try reader.string(), user: try reader.string(), vendor: try reader.string(),
-            currency: try reader.currency(), price: try reader.signed(), reserved: try reader.signed(),
+            currency: try reader.currency(), price: try reader.signed(), disputed: try reader.signed(), reserved: try reader.signed(),
             unauthorized: try reader.bool(), reason: try reader.string(), status: try reader.rawEnum(DisputeStatus.self),
             decidedBy: try reader.optionalString(), representative: try reader.optionalString(),
             refunded: try reader.optionalSigned(), openedAtMilliseconds: try reader.unsigned(),

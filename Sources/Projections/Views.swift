@@ -344,6 +344,9 @@ public struct DisputeCase: Sendable, Codable, Equatable {
     public var vendor: String
     public var currency: Currency
     public var price: Int64
+    /// What the buyer still paid when it was opened: the price less the vendor's partial
+    /// refunds before it (what a refund of the dispute gives back).
+    public var disputed: Int64
     /// What was moved into the vendor's dispute reserve.
     public var reserved: Int64
     /// The rules marked the charge unauthorized (it is refunded at once).

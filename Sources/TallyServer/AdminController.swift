@@ -646,10 +646,14 @@ struct AdminController: Sendable {
             throw APIError(.internalServerError, "internal", "No resolution event")
         }
         // What the dispute held in the vendor's reserve since it opened (returned to the vendor's
-        // payable when rejected, part of the refund otherwise).
-        let reserved = try api.ledger.read { try $0.dispute(dispute) }?.reserved ?? 0
+        // payable when rejected, part of the refund otherwise), and what it disputed (a record
+        // from before partial refunds existed disputed the whole price).
+        let (record, price) = try api.ledger.read { state in
+            (try state.dispute(dispute), try state.transaction(resolved.transaction)?.terms.price ?? 0)
+        }
         return try JSONResponse.make(DisputeView(
-            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue, reserved: reserved, refunded: resolved.refunded,
+            dispute: dispute, transaction: resolved.transaction, status: resolved.outcome.rawValue,
+            disputed: record?.disputed ?? price, reserved: record?.reserved ?? 0, refunded: resolved.refunded,
             sequence: result.sequences?.lowerBound ?? 0))
     }
 

@@ -74,6 +74,7 @@ struct VendorDisputeView: Codable, Sendable {
     var customer: String
     var currency: String
     var price: Int64
+    var disputed: Int64
     var reserved: Int64
     var unauthorized: Bool
     var status: String
@@ -90,6 +91,7 @@ struct VendorDisputeView: Codable, Sendable {
         self.customer = customer
         currency = dispute.currency.code
         price = dispute.price
+        disputed = dispute.disputed
         reserved = dispute.reserved
         unauthorized = dispute.unauthorized
         status = dispute.status.rawValue

@@ -157,6 +157,8 @@ struct DisputeView: Codable, Sendable {
     var dispute: String
     var transaction: String
     var status: String
+    /// What the buyer still paid for the purchase: what a refund gives back.
+    var disputed: Int64
     var reserved: Int64
     var refunded: Int64
     var sequence: UInt64

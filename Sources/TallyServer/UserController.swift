@@ -435,10 +435,14 @@ struct UserController: Sendable {
         let body = try RequestBodies.decode(DisputeBody.self, from: try await RequestBodies.bytes(request))
         let id = TallyAPI.newID("d_")
         let result = try await api.execute(.openDispute(dispute: id, user: session.user, transaction: body.transaction, reason: body.reason))
-        var view = DisputeView(dispute: id, transaction: body.transaction, status: "open", reserved: 0, refunded: 0, sequence: result.sequences?.lowerBound ?? 0)
+        var view = DisputeView(
+            dispute: id, transaction: body.transaction, status: "open", disputed: 0, reserved: 0, refunded: 0,
+            sequence: result.sequences?.lowerBound ?? 0)
         for event in result.events {
             switch event {
-            case .disputeOpened(let opened): view.reserved = opened.reserved
+            case .disputeOpened(let opened):
+                view.disputed = opened.disputed ?? opened.price
+                view.reserved = opened.reserved
             case .disputeResolved(let resolved):
                 view.status = resolved.outcome.rawValue
                 view.refunded = resolved.refunded

@@ -276,13 +276,14 @@ struct WebController {
 
     private func renderDisputes(_ html: inout HTML, _ disputes: [[String: Any]]) {
         if !disputes.isEmpty {
-            html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Refunded</th></tr>")
+            html.raw("<section><h2>Your disputes</h2><table><tr><th>Opened</th><th>Transaction</th><th>Reason</th><th>Status</th><th>Disputed</th><th>Refunded</th></tr>")
             for dispute in disputes {
                 let code = dispute["currency"] as? String ?? ""
                 html.raw("<tr><td>"); html.text(Self.utcText(dispute["openedAtMilliseconds"]))
                 html.raw("</td><td>"); html.text(dispute["transaction"] as? String ?? "")
                 html.raw("</td><td>"); html.text(dispute["reason"] as? String ?? "")
                 html.raw("</td><td>"); html.text(dispute["status"] as? String ?? "")
+                html.raw("</td><td class=\"n\">"); html.text(Self.format(dispute["disputed"], Currency(code: code)) + " " + code)
                 html.raw("</td><td class=\"n\">")
                 if dispute["refunded"] != nil { html.text(Self.format(dispute["refunded"], Currency(code: code)) + " " + code) }
                 html.raw("</td></tr>")

@@ -110,8 +110,8 @@ struct AuditScheduleTests {
             }
             return
         case 10:
-            // A refund's amount or remainder, or the purchase a refund or dispute names.
-            replaceOne(#""(refunded|remaining)":[0-9]+|"transaction":"[^"]*""#) { match in
+            // A refund's amount or remainder, what a dispute disputes, or the purchase either names.
+            replaceOne(#""(refunded|remaining|disputed)":[0-9]+|"transaction":"[^"]*""#) { match in
                 if match.hasPrefix("\"transaction\"") {
                     return "\"transaction\":\"" + random.pick(["tx-1", "tx-999999", "t40"]) + "\""
                 }

@@ -14,7 +14,7 @@ struct RefundAuditTests {
         var audit = RefundAudit(first: 10, last: 50)
         #expect(audit.apply(.capture(transaction: transaction, currency: "USD", price: 250), at: 12) == nil)
         #expect(audit.apply(.refund(transaction: transaction, amount: 100, remaining: 150, what: "the refund"), at: 13) == nil)
-        #expect(audit.apply(.dispute(transaction: transaction, what: "dispute d"), at: 14) == nil)
+        #expect(audit.apply(.dispute(transaction: transaction, disputed: 150, what: "dispute d"), at: 14) == nil)
         #expect(audit.apply(.refund(transaction: transaction, amount: 150, remaining: nil, what: "dispute d"), at: 15) == nil)
         #expect(audit.checked == 2)
         #expect(audit.refundedTotals == ["USD": 250])
@@ -22,7 +22,7 @@ struct RefundAuditTests {
         #expect(again?.kind == .refundInconsistent)
         #expect(again?.sequence == 16)
         #expect(again?.message.contains("whose buyer pays only 0") == true, "\(String(describing: again))")
-        let disputed = audit.apply(.dispute(transaction: transaction, what: "dispute e"), at: 17)
+        let disputed = audit.apply(.dispute(transaction: transaction, disputed: nil, what: "dispute e"), at: 17)
         #expect(disputed?.message.contains("whole price went back already") == true)
         let twice = audit.apply(.capture(transaction: transaction, currency: "USD", price: 5), at: 18)
         #expect(twice?.message.contains("captured a second time") == true)
@@ -38,6 +38,9 @@ struct RefundAuditTests {
             .contains("says 0 remains to be paid, but 900 less 300 is 600") == true)
         #expect(audit.apply(.refund(transaction: "tx-3", amount: 901, remaining: 0, what: "the refund"), at: 6)?.message
             .contains("whose buyer pays only 900") == true)
+        #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 899, what: "dispute d"), at: 6)?.message
+            .contains("says it disputes 899 of tx-3, whose buyer still pays 900") == true)
+        #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 900, what: "dispute d"), at: 6) == nil)
         // Rejected steps changed nothing: the whole price still goes back in one refund.
         #expect(audit.apply(.refund(transaction: "tx-3", amount: 900, remaining: 0, what: "the refund"), at: 7) == nil)
         #expect(audit.note == nil)
@@ -48,11 +51,11 @@ struct RefundAuditTests {
         var whole = RefundAudit(first: 1, last: 50)
         #expect(whole.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund"), at: 9)?.message
             .contains("which was never captured") == true)
-        #expect(whole.apply(.dispute(transaction: "order-1", what: "dispute d"), at: 9)?.message.contains("which was never captured") == true)
+        #expect(whole.apply(.dispute(transaction: "order-1", disputed: nil, what: "dispute d"), at: 9)?.message.contains("which was never captured") == true)
 
         var range = RefundAudit(first: 20, last: 50)
         #expect(range.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund"), at: 21) == nil)
-        #expect(range.apply(.dispute(transaction: "tx-5", what: "dispute d"), at: 22) == nil)
+        #expect(range.apply(.dispute(transaction: "tx-5", disputed: 7, what: "dispute d"), at: 22) == nil)
         #expect(range.checked == 0)
         #expect(range.note == "2 refunds or disputes of purchases captured before the range were not checked against what was paid")
     }

@@ -267,6 +267,10 @@ struct VerifyAuditTests {
         try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "whole price went back already") {
             $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
         }
+        // A dispute that says it disputes other than what is still paid (600 of the film's 900).
+        try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "says it disputes 900") {
+            $0.replacingOccurrences(of: "\"disputed\":600", with: "\"disputed\":900")
+        }
         // A rejected dispute that says something went back.
         try Self.expectRefundFailure(data, typeName: "DisputeResolved", nth: 1, says: "was rejected but says 5 went back") {
             $0.replacingOccurrences(of: "\"refunded\":0", with: "\"refunded\":5")

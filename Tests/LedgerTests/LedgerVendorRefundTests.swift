@@ -275,6 +275,8 @@ struct LedgerVendorRefundTests {
         let opened = try await fixture.run(.openDispute(dispute: "d1", user: "alice", transaction: bought, reason: "still broken"))
         guard case .disputeOpened(let dispute)? = opened.events.first else { Issue.record("no dispute"); return }
         #expect(dispute.reserved == 255)
+        #expect(dispute.price == 400 && dispute.disputed == 300)
+        #expect(try fixture.ledger.read { try $0.dispute("d1") }?.disputed == 300)
         let resolved = try await fixture.run(.resolveDispute(dispute: "d1", refund: true, representative: "rep-1"))
         guard case .disputeResolved(let refund)? = resolved.events.first else { Issue.record("no resolution"); return }
         #expect(refund.refunded == 300)

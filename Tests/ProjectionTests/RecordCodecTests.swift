@@ -113,11 +113,11 @@ struct RecordCodecTests {
         payout: "p-1", user: "alice", currency: .usd, amount: .max, method: .bankDebit, representative: "rep-1",
         returnedAtMilliseconds: .max, sequence: 9)
     static let disputeFull = DisputeCase(
-        dispute: "d-1", transaction: "tx-9", user: "alice", vendor: "shop", currency: .usd, price: 100, reserved: 85,
+        dispute: "d-1", transaction: "tx-9", user: "alice", vendor: "shop", currency: .usd, price: 100, disputed: 60, reserved: 85,
         unauthorized: true, reason: "never \"arrived\"", status: .refunded, decidedBy: "rule", representative: "rep-1",
         refunded: 100, openedAtMilliseconds: 1, resolvedAtMilliseconds: 2, sequence: 3, updatedAtSequence: 4)
     static let disputeMinimal = DisputeCase(
-        dispute: "d", transaction: "t", user: "u", vendor: "v", currency: .eur, price: 0, reserved: .min, unauthorized: false,
+        dispute: "d", transaction: "t", user: "u", vendor: "v", currency: .eur, price: 0, disputed: .max, reserved: .min, unauthorized: false,
         reason: "", status: .open, decidedBy: nil, representative: nil, refunded: nil, openedAtMilliseconds: 0,
         resolvedAtMilliseconds: nil, sequence: 1, updatedAtSequence: 1)
 
@@ -466,7 +466,7 @@ extension TestValues {
     mutating func dispute() -> DisputeCase {
         DisputeCase(
             dispute: text(), transaction: text(), user: text(), vendor: text(), currency: currency(), price: signed(),
-            reserved: signed(), unauthorized: bool(), reason: text(), status: pick([DisputeStatus.open, .refunded, .rejected]),
+            disputed: signed(), reserved: signed(), unauthorized: bool(), reason: text(), status: pick([DisputeStatus.open, .refunded, .rejected]),
             decidedBy: maybe { $0.text() }, representative: maybe { $0.text() }, refunded: maybe { $0.signed() },
             openedAtMilliseconds: unsigned(), resolvedAtMilliseconds: maybe { $0.unsigned() }, sequence: unsigned(),
             updatedAtSequence: unsigned())

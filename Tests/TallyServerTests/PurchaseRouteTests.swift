@@ -293,6 +293,38 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("a dispute after a partial refund disputes what is still paid: the user's, the vendor's and customer service's views, the refund")
+    func disputeAfterPartialRefund() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let (vendor, user, transaction, _) = try await Self.soldWithGrant(client, to: "dora")
+            let part = try await client.vendor(vendor, .post, "/v1/vendor/purchases/\(transaction)/refund", ["amount": 50], idempotencyKey: "part")
+            #expect(part.status == .ok, "\(part.text)")
+            let opened = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "broken"])
+            #expect(opened.status == .created, "\(opened.text)")
+            #expect(opened.json["disputed"] as? Int == 150, "\(opened.text)")
+            let id = try #require(opened.json["dispute"] as? String)
+            let sequence = try #require(opened.json["sequence"] as? Int)
+
+            let mine = try await client.user(user, .get, "/v1/me/disputes?minSequence=\(sequence)")
+            let listed = ((mine.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.first
+            #expect(listed?["price"] as? Int == 200 && listed?["disputed"] as? Int == 150, "\(mine.text)")
+            let theirs = try await client.vendor(vendor, .get, "/v1/vendor/disputes?minSequence=\(sequence)")
+            let seen = ((theirs.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.first
+            #expect(seen?["price"] as? Int == 200 && seen?["disputed"] as? Int == 150, "\(theirs.text)")
+            let queued = try await client.admin(.get, "/v1/admin/disputes/\(id)?minSequence=\(sequence)")
+            #expect((queued.json["data"] as? [String: Any])?["disputed"] as? Int == 150, "\(queued.text)")
+
+            let resolved = try await client.admin(.post, "/v1/admin/disputes/\(id)/resolve", ["refund": true, "representative": "rep-1"])
+            #expect(resolved.status == .ok, "\(resolved.text)")
+            #expect(resolved.json["disputed"] as? Int == 150 && resolved.json["refunded"] as? Int == 150, "\(resolved.text)")
+            let after = try #require(resolved.json["sequence"] as? Int)
+            let wallets = try await client.user(user, .get, "/v1/me/wallets?minSequence=\(after)")
+            let usd = ((wallets.json["data"] as? [String: Any])?["wallets"] as? [[String: Any]])?.first
+            #expect(usd?["balance"] as? Int == 1_000, "\(wallets.text)")
+        }
+    }
+
     @Test("a vendor's reference and form parameters travel with the purchase: in the answer, the status, a capture's answer, the batch and the feed; bad ones are refused with their field")
     func vendorData() async throws {
         let harness = try APIHarness()
