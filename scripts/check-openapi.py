@@ -391,9 +391,14 @@ def scenario(c, admin_key, auditor_key):
     _, bought2, _, _ = vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "inline": inline}, 201, label="purchase inline content")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "inline": inline}, 400, label="purchase with both content and inline")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "holdSeconds": 60}, 400, label="purchase with holdSeconds")
-    vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"],
+    _, referenced, _, _ = vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"],
                                                     "vendorData": {"reference": "order-1", "parameters": {"campaign": "spring"}}}, 201,
                    label="purchase with the vendor's data")
+    _, found, _, _ = vendor_a.call("GET", f"/v1/vendor/purchases?reference=order-1&limit=5&minSequence={referenced['sequence']}", expect=200,
+                                   label="the vendor's purchases under its reference")
+    if not found or len(found["data"]["purchases"]) != 1:
+        vendor_a.checker.fail(f"one purchase should be listed under reference order-1: {found!r}")
+    vendor_a.call("GET", "/v1/vendor/purchases", expect=400, label="purchases by reference without a reference")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "vendorData": {}}, 422,
                    label="purchase with empty vendor data")
     vendor_a.write("POST", "/v1/vendor/purchases", {"purchaseToken": token_x, "content": content["content"], "vendorData": {"ref": "x"}}, 400,

@@ -683,12 +683,14 @@ final class Folder {
             try createPurchase(
                 transaction: authorized.transaction, user: authorized.user, member: authorized.member,
                 vendor: authorized.vendor, terms: authorized.terms, status: .authorized)
+            indexReference(authorized.vendorData, vendor: authorized.vendor, transaction: authorized.transaction, at: sequence)
 
         case .purchaseCaptured(let captured):
             if captured.oneStep {
                 try createPurchase(
                     transaction: captured.transaction, user: captured.user, member: captured.member,
                     vendor: captured.vendor, terms: captured.terms, status: .captured)
+                indexReference(captured.vendorData, vendor: captured.vendor, transaction: captured.transaction, at: sequence)
             }
             let remaining = try remainingEntitlement(captured.entitlement, from: captured.timeMilliseconds)
             try mutatePurchase(captured.transaction) { view in
@@ -1232,6 +1234,12 @@ final class Folder {
             view.updatedAtSequence = sequence
         }
         guard found else { throw FoldFailure("transaction \(transaction) is unknown") }
+    }
+
+    /// Lists a purchase under its vendor's reference (`Keys.vendorReferences`), when it has one.
+    private func indexReference(_ data: VendorData?, vendor: String, transaction: String, at sequence: UInt64) {
+        guard let reference = data?.reference else { return }
+        logEntries.append(key: { $0.append(Keys.vendorReferences(vendor, reference)); $0.number(sequence) }, value: Array(transaction.utf8))
     }
 
     private func createPurchase(

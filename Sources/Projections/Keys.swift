@@ -27,6 +27,7 @@ import Ledger
 // | `vendor/<vendor>` | `VendorSettlementView`, binary, tag 0xB3 | vendor settlement |
 // | `txn/<transaction>` | `PurchaseView`, binary, tag 0xB4 | purchases |
 // | `pu/<user>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the transaction created at its seq | purchases |
+// | `vr/<vendor>/<reference>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry the transaction the vendor created at its seq with that `vendorData.reference` (printable text, never a zero byte) | purchases |
 // | `hw/<user>:<CUR>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
 // | `hv/<vendor>` 0 `<seq>` | log chunk (0xB9) from seq on: each entry a `HistoryEntry` (`HistoryCodec`) | history |
 // | `rs/<holder>` | `[RoyaltyCurrencyTotal]`, binary, tag 0xB5 | royalties |
@@ -88,6 +89,10 @@ enum Keys {
     static func holderPayouts(_ holder: String) -> String { "hp/" + holder }
     static func userPayoutRequests(_ user: String) -> String { "ur/" + user }
     static func vendorDisputes(_ vendor: String) -> String { "vd/" + vendor }
+    /// A vendor's purchases under one of its references (`vendorData.reference`). Vendor IDs
+    /// hold no '/' and references no control character, so no list's name begins another's
+    /// followed by the zero byte of `numbered`.
+    static func vendorReferences(_ vendor: String, _ reference: String) -> String { "vr/" + vendor + "/" + reference }
 }
 
 enum Integers {

@@ -248,6 +248,15 @@ public struct ProjectionReader {
         }
     }
 
+    /// The vendor's purchases (one-step or authorized) it sent with `vendorData.reference`
+    /// equal to `reference`, newest first: those created before sequence `before` (all when nil).
+    public func purchases(vendor: String, reference: String, before: UInt64? = nil, limit: Int = 100) throws -> ReferencedPurchasesPage {
+        let page = try newestFirst(prefix: Keys.vendorReferences(vendor, reference), before: before, limit: limit) { sequence, value in
+            ReferencedPurchase(transaction: String(decoding: value, as: UTF8.self), sequence: sequence)
+        }
+        return ReferencedPurchasesPage(purchases: page.items, nextBefore: page.more ? page.items.last?.sequence : nil)
+    }
+
     /// The user's disputes, newest first: those opened before sequence `before` (all when nil).
     public func disputes(user: String, before: UInt64? = nil, limit: Int = 100) throws -> DisputePage {
         try disputes(list: Keys.userDisputes(user), before: before, limit: limit)
@@ -431,7 +440,7 @@ public struct ProjectionReader {
     // MARK: Dump
 
     /// The logs stored in chunks (`LogChunk`).
-    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/", "hp/", "ur/"]
+    static let logPrefixes = ["hw/", "hv/", "pu/", "re/", "uf/", "ud/", "vd/", "up/", "hp/", "ur/", "vr/"]
 
     /// A value as the dump prints it, by its key's text (without a trailing number), appended
     /// to `out`.

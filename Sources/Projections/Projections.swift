@@ -93,7 +93,8 @@ public final class Projections: Sendable {
     ///    purchases and royalty entries in chunks of entries (`LogChunk`), not one entry each.
     /// 4: customer-service cases (fundings, disputes and the queues of those still open).
     /// 5: a wallet shows its `outgoing` tokens (payouts the user asked for, not yet decided).
-    /// 6: a dispute shows what it `disputed` (the price less partial refunds before it).
+    /// 6: a dispute shows what it `disputed` (the price less partial refunds before it);
+    ///    purchases are listed under their vendor's reference (`vr/`).
     public static let schemaVersion: UInt64 = 6
     /// Events folded per write transaction. A cold catch-up rewrites fewer pages with larger
     /// batches (each user's history pages take more entries per commit): 200,000 events folded

@@ -411,6 +411,20 @@ public struct DisputePage: Sendable, Codable, Equatable {
     public var nextBefore: UInt64?
 }
 
+/// A purchase listed under its vendor's reference: its transaction and the sequence that
+/// created it.
+public struct ReferencedPurchase: Sendable, Codable, Equatable {
+    public var transaction: String
+    public var sequence: UInt64
+}
+
+/// A page of a vendor's purchases under one reference, newest first. Pass `nextBefore` as
+/// `before` for the next page; nil on the last page.
+public struct ReferencedPurchasesPage: Sendable, Codable, Equatable {
+    public var purchases: [ReferencedPurchase]
+    public var nextBefore: UInt64?
+}
+
 /// Why a projection stopped.
 public struct ProjectionFailure: Sendable, Codable, Equatable {
     public var sequence: UInt64

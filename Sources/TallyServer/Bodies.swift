@@ -104,6 +104,13 @@ struct VendorDisputeView: Codable, Sendable {
     }
 }
 
+/// A vendor's purchases under one of its references (`GET /v1/vendor/purchases?reference=`).
+struct VendorPurchasesPage: Codable, Sendable {
+    var purchases: [VendorPurchaseView]
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    var nextBefore: UInt64?
+}
+
 struct VendorDisputesPage: Codable, Sendable {
     var disputes: [VendorDisputeView]
     /// Pass as `before` for the next (older) page; absent on the last page.

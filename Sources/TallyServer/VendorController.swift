@@ -16,6 +16,7 @@ struct VendorController: Sendable {
         group.post("content") { request, _ in try await registerContent(request) }
         group.post("purchases") { request, _ in try await purchase(request, authorize: false) }
         group.post("purchases/batch") { request, _ in try await batch(request) }
+        group.get("purchases") { request, _ in try await purchasesByReference(request) }
         group.get("purchases/:transaction") { request, context in try await purchaseStatus(request, context) }
         group.post("purchases/:transaction/refund") { request, context in try await refund(request, context) }
         group.post("authorizations") { request, _ in try await purchase(request, authorize: true) }
@@ -234,6 +235,34 @@ struct VendorController: Sendable {
             throw APIError.notFound("transaction")
         }
         return try JSONResponse.make(view(of: record, transaction: transaction, vendor: vendor))
+    }
+
+    /// The vendor's purchases (one-step, or authorizations) it sent with `vendorData.reference`
+    /// equal to `?reference=`, newest first (paged by `before` and `limit`), each as it stands:
+    /// how a vendor finds the purchases of one of its orders without keeping Tally's IDs.
+    func purchasesByReference(_ request: Request) async throws -> Response {
+        let vendor = try await vendorOfRead(request)
+        guard let reference = try request.query("reference"), !reference.isEmpty else {
+            throw APIError.badField("reference", "reference (the vendorData.reference to look up) is required")
+        }
+        guard reference.utf8.count <= VendorData.referenceBytesMax, !TextRules.containsControlCharacter(reference) else {
+            throw APIError.badField("reference", "reference is printable text of at most \(VendorData.referenceBytesMax) bytes, as vendorData.reference is")
+        }
+        let before = try request.queryUInt("before")
+        let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)
+        return try await api.snapshot(request, missing: "vendor") { reader in
+            let page = try reader.purchases(vendor: vendor, reference: reference, before: before, limit: limit)
+            // The write model is never behind the read models: each listed purchase has its record.
+            let records = try api.ledger.read { state in try page.purchases.map { try state.transaction($0.transaction) } }
+            let views = try zip(page.purchases, records).map { listed, record in
+                guard let record, record.vendor == vendor else {
+                    throw APIError(.internalServerError, "internal", "The read models list a purchase the ledger does not hold",
+                                   detail: "\(listed.transaction) under reference of \(vendor)")
+                }
+                return view(of: record, transaction: listed.transaction, vendor: vendor)
+            }
+            return VendorPurchasesPage(purchases: views, nextBefore: page.nextBefore)
+        }
     }
 
     /// The vendor gives a captured purchase's price back (`{"amount": …, "reason": …}`, both

@@ -53,6 +53,7 @@ struct AuthorizationMatrixTests {
                 .init(method: .post, path: "/v1/vendor/purchases", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/purchases/batch", role: .vendor),
                 .init(method: .get, path: "/v1/vendor/purchases/\(transaction)", role: .vendor),
+                .init(method: .get, path: "/v1/vendor/purchases?reference=order-1", role: .vendor),
                 // Another transaction: vendor A's refund of this one would take its access away below.
                 .init(method: .post, path: "/v1/vendor/purchases/tx-none/refund", role: .vendor),
                 .init(method: .post, path: "/v1/vendor/authorizations", role: .vendor),

@@ -325,6 +325,61 @@ struct PurchaseRouteTests {
         }
     }
 
+    @Test("a vendor finds its purchases by its reference: newest first, paged, each as it stands, never another vendor's; a bad reference is refused")
+    func purchasesByReference() async throws {
+        let harness = try APIHarness()
+        try await harness.run { client in
+            let vendorA = try await client.registerVendor()
+            let vendorB = try await client.registerVendor(name: "B", sites: ["https://b.example/"])
+            let user = try await client.fundedUser("rene", amount: 1_000)
+            func buy(_ vendor: APIHarness.Vendor, _ reference: String, hold: Bool = false, url: String = "https://shop.example/item") async throws -> String {
+                var body: [String: Any] = [
+                    "purchaseToken": try await client.purchaseToken(user), "inline": APIHarness.Client.inlineContent(price: 10, url: url),
+                    "vendorData": ["reference": reference],
+                ]
+                if hold { body["holdSeconds"] = 60 }
+                let answer = try await client.vendor(vendor, .post, hold ? "/v1/vendor/authorizations" : "/v1/vendor/purchases", body)
+                #expect(answer.status == .created, "\(answer.text)")
+                return try #require(answer.json["transaction"] as? String)
+            }
+            let first = try await buy(vendorA, "order 7/web")
+            let held = try await buy(vendorA, "order 7/web", hold: true)
+            _ = try await buy(vendorA, "order 8")
+            let third = try await buy(vendorA, "order 7/web")
+            let theirs = try await buy(vendorB, "order 7/web", url: "https://b.example/item")
+            let head = harness.api.journal.head
+
+            let path = "/v1/vendor/purchases?reference=order%207%2Fweb&minSequence=\(head)"
+            let page = try await client.vendor(vendorA, .get, path + "&limit=2")
+            #expect(page.status == .ok, "\(page.text)")
+            let data = try #require(page.json["data"] as? [String: Any])
+            let listed = try #require(data["purchases"] as? [[String: Any]])
+            #expect(listed.map { $0["transaction"] as? String } == [third, held])
+            #expect(listed.map { $0["status"] as? String } == ["captured", "held"])
+            #expect(listed.allSatisfy { ($0["vendorData"] as? [String: Any])?["reference"] as? String == "order 7/web" })
+            let before = try #require(data["nextBefore"] as? Int)
+            let rest = try await client.vendor(vendorA, .get, path + "&before=\(before)")
+            let older = ((rest.json["data"] as? [String: Any])?["purchases"] as? [[String: Any]])?.map { $0["transaction"] as? String }
+            #expect(older == [first], "\(rest.text)")
+            #expect((rest.json["data"] as? [String: Any])?["nextBefore"] == nil)
+
+            // Vendor B sees its own purchase under the same reference, never vendor A's.
+            let other = try await client.vendor(vendorB, .get, path)
+            let others = ((other.json["data"] as? [String: Any])?["purchases"] as? [[String: Any]])?.map { $0["transaction"] as? String }
+            #expect(others == [theirs], "\(other.text)")
+            // A reference no purchase was sent with lists nothing.
+            let none = try await client.vendor(vendorA, .get, "/v1/vendor/purchases?reference=order-9")
+            #expect(none.status == .ok && ((none.json["data"] as? [String: Any])?["purchases"] as? [Any])?.isEmpty == true, "\(none.text)")
+
+            for bad in ["/v1/vendor/purchases", "/v1/vendor/purchases?reference=", "/v1/vendor/purchases?reference=a%01b",
+                        "/v1/vendor/purchases?reference=" + String(repeating: "x", count: 201),
+                        "/v1/vendor/purchases?reference=a&reference=b"] {
+                let refused = try await client.vendor(vendorA, .get, bad)
+                #expect(refused.status == .badRequest && refused.json["field"] as? String == "reference", "\(bad): \(refused.text)")
+            }
+        }
+    }
+
     @Test("a vendor's reference and form parameters travel with the purchase: in the answer, the status, a capture's answer, the batch and the feed; bad ones are refused with their field")
     func vendorData() async throws {
         let harness = try APIHarness()
