@@ -25,7 +25,7 @@ public struct TallyContext: RequestContext {
 
     /// The client as the login throttle knows it: the peer, or, when the peer is one of the
     /// `trusted` reverse proxies, the address it says it forwarded for (``ClientAddress``).
-    func client(of request: Request, trusting trusted: Set<String>) -> String {
+    func client(of request: Request, trusting trusted: TrustedProxies) -> String {
         guard !trusted.isEmpty, trusted.contains(peer) else { return peer }
         return ClientAddress.resolve(peer: peer, forwardedFor: request.headers[values: ClientAddress.forwardedFor], trusted: trusted)
     }
@@ -40,7 +40,7 @@ public struct TallyContext: RequestContext {
 enum ClientAddress {
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
-    static func resolve(peer: String, forwardedFor lines: [String], trusted: Set<String>) -> String {
+    static func resolve(peer: String, forwardedFor lines: [String], trusted: TrustedProxies) -> String {
         let hops = lines.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         var client = peer
         for hop in hops.reversed() {

@@ -24,10 +24,11 @@ public final class TallyAPI: Sendable {
         /// for a server reached through a proxy that terminates TLS (browsers would not send
         /// such cookies back to plain `http://` at all).
         public var secureCookies = false
-        /// The reverse proxies in front of the server, by IP address: a request one of them
-        /// relays is counted by the login throttle under the client its `X-Forwarded-For`
-        /// names (``ClientAddress``). Empty: the header is ignored, as anyone may send it.
-        public var trustedProxies: Set<String> = []
+        /// The reverse proxies in front of the server, by IP address or network: a request one
+        /// of them relays is counted by the login throttle under the client its
+        /// `X-Forwarded-For` names (``ClientAddress``). Empty: the header is ignored, as anyone
+        /// may send it.
+        public var trustedProxies = TrustedProxies()
         public init() {}
     }
 

@@ -10,10 +10,6 @@ import ServiceLifecycle
 
 /// Builds the Tally HTTP service over a data directory.
 public enum TallyServer {
-    /// `text` as an IP address in the form a connection's peer is written, or nil when it is
-    /// not one (for `--trusted-proxy`).
-    public static func ipAddress(_ text: String) -> String? { ClientAddress.normalized(text) }
-
     public struct Configuration: Sendable {
         /// The embedded data directory (journal, keys, read models, credentials).
         public var dataDirectory: String

@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
     var secureCookies = false
 
     @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
-        "The IP address of a reverse proxy in front of the server, whose X-Forwarded-For names the client for the login throttle; repeat for each (default: $TALLY_TRUSTED_PROXIES, comma-separated; none).",
+        "The IP address of a reverse proxy in front of the server, or its network in CIDR notation (10.0.0.0/8), whose X-Forwarded-For names the client for the login throttle; repeat for each (default: $TALLY_TRUSTED_PROXIES, comma-separated; none).",
         valueName: "address"))
     var trustedProxies: [String] = []
 
@@ -101,10 +101,11 @@ struct Serve: AsyncParsableCommand {
             ? (environment["TALLY_TRUSTED_PROXIES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             : trustedProxies
         for proxy in proxies {
-            guard let address = TallyServer.ipAddress(proxy) else {
-                throw ValidationError("--trusted-proxy (or TALLY_TRUSTED_PROXIES) must name IP addresses, got \(proxy.prefix(60))")
+            do {
+                try configuration.settings.trustedProxies.add(proxy)
+            } catch let invalid as TrustedProxies.Invalid {
+                throw ValidationError("--trusted-proxy (or TALLY_TRUSTED_PROXIES) names IP addresses or networks: \(invalid)")
             }
-            configuration.settings.trustedProxies.insert(address)
         }
         configuration.onJournalFailure = { reason in
             // Never acknowledge past a failed commit: stop now; the next start verifies.

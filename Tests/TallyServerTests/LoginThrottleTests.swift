@@ -44,9 +44,9 @@ struct LoginThrottleTests {
     }
 
     @Test("X-Forwarded-For is read from the right past the trusted proxies: the first other address is the client; what a client wrote before it is never reached")
-    func forwardedClient() {
+    func forwardedClient() throws {
         let proxy = "127.0.0.1"
-        let trusted: Set<String> = [proxy, "10.0.0.2"]
+        let trusted = try TrustedProxies([proxy, "10.0.0.2"])
         #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9"], trusted: trusted) == "203.0.113.9")
         #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["6.6.6.6, 203.0.113.9"], trusted: trusted) == "203.0.113.9")
         #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["6.6.6.6", "203.0.113.9"], trusted: trusted) == "203.0.113.9")
@@ -60,6 +60,30 @@ struct LoginThrottleTests {
         #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["203.0.113.9, 203.0.113.9:443"], trusted: trusted) == proxy)
         #expect(ClientAddress.resolve(peer: proxy, forwardedFor: ["garbage, 10.0.0.2"], trusted: trusted) == "10.0.0.2")
         #expect(ClientAddress.normalized("") == nil && ClientAddress.normalized("localhost") == nil)
+        // A trusted network: every proxy in it is walked past.
+        let subnet = try TrustedProxies(["10.1.0.0/16"])
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: ["203.0.113.9, 10.1.200.7"], trusted: subnet) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: "10.1.2.3", forwardedFor: ["203.0.113.9, 10.2.0.1"], trusted: subnet) == "10.2.0.1")
+    }
+
+    @Test("trusted proxies by address or CIDR network, IPv4 (also IPv4-mapped IPv6) and IPv6; what is not one is refused with the reason")
+    func trustedNetworks() throws {
+        let proxies = try TrustedProxies(["10.0.0.0/8", "192.168.1.7", "2001:db8:abcd::/48", "172.16.5.9/12", "::1"])
+        for inside in ["10.0.0.0", "10.255.255.255", "192.168.1.7", "::ffff:10.9.8.7", "::FFFF:192.168.1.7", "2001:db8:abcd:1::5",
+                       "2001:DB8:ABCD::", "172.31.255.255", "172.16.0.1", "::1"] {
+            #expect(proxies.contains(inside), "\(inside)")
+        }
+        for outside in ["11.0.0.0", "9.255.255.255", "192.168.1.8", "::ffff:11.0.0.1", "2001:db8:abce::1", "172.32.0.1", "::2",
+                        "::10.0.0.1", "unknown", "", "10.0.0.1:80", "10.0.0.1/8"] {
+            #expect(!proxies.contains(outside), "\(outside)")
+        }
+        #expect(!TrustedProxies().contains("127.0.0.1"))
+        for (bad, says) in [("proxy.example", "not an IP address"), ("10.0.0.0/33", "1 to 32"), ("fd00::/129", "1 to 128"),
+                            ("10.0.0.0/", "1 to 32"), ("10.0.0.0/+8", "1 to 32"), ("10.0.0.0/8/8", "1 to 32"), ("/8", "not an IP address"),
+                            ("0.0.0.0/0", "every address"), ("::/0", "every address")] {
+            #expect(throws: TrustedProxies.Invalid.self, "\(bad)") { try TrustedProxies([bad]) }
+            do { _ = try TrustedProxies([bad]) } catch { #expect("\(error)".contains(says), "\(bad): \(error)") }
+        }
         #expect(ClientAddress.normalized("::ffff:192.0.2.1") != nil)
     }
 }

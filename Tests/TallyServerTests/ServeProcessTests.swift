@@ -191,7 +191,8 @@ struct ServeProcessTests {
           arguments: [true, false])
     func trustedProxy(trusted: Bool) async throws {
         let directory = TemporaryDirectory()
-        let extra = Self.withAdmin + (trusted ? ["--trusted-proxy", "::1", "--trusted-proxy", "127.0.0.1"] : [])
+        // The loopback proxy by address (IPv6) and by network (IPv4).
+        let extra = Self.withAdmin + (trusted ? ["--trusted-proxy", "::1", "--trusted-proxy", "127.0.0.0/8"] : [])
         let server = try await Self.serving(directory.path + "/data", extra: extra)
         defer { server.process.terminate(); server.process.waitUntilExit() }
         #expect(try await Self.openAccount(port: server.port, login: "pia") == 201)
