@@ -1,4 +1,6 @@
+import Foundation
 import Ledger
+import TallyTestSupport
 import Testing
 @testable import journal_tool
 
@@ -74,5 +76,95 @@ struct RefundAuditTests {
         #expect(RefundAudit.ownFailure(try refund(10, remaining: -1, postings: [10]), at: 2)?.message.contains("says -1 remains") == true)
         #expect(RefundAudit.ownFailure(try refund(10, remaining: 0, postings: [.max, 1]), at: 2)?.message.contains("overflow") == true)
         #expect(RefundAudit.ownFailure(try refund(10, remaining: 0, postings: [9]), at: 2)?.kind == .refundInconsistent)
+    }
+}
+
+@Suite("journal-tool verify: every journal the ledger writes passes, refunds and disputes included", .serialized)
+struct RefundAuditLedgerTests {
+    @Test("random purchases, holds, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
+          arguments: UInt64(1)...10)
+    func ledgerJournalsPass(_ seed: UInt64) async throws {
+        var random = TestValues(seed: seed)
+        let root = TemporaryDirectory()
+        let directory = root.path + "/data"
+        var refunds = 0
+        var refunded: Int64 = 0
+        do {
+            let (journal, ledger) = try LedgerJournal.open(directory)
+            defer { journal.close() }
+            /// The events of an accepted command; a refused one (say, a refund of more than is
+            /// still paid, or of a disputed purchase) appends nothing and is part of the test.
+            func run(_ command: LedgerCommand) async -> [LedgerEvent] {
+                (try? await ledger.execute(command))?.events ?? []
+            }
+            _ = await run(.registerVendor(
+                vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 500,
+                settlement: SettlementPolicy(thresholdAmount: 1_000_000)))
+            _ = await run(.openAccount(user: "alice", channel: .providerSite))
+            _ = await run(.openWallet(user: "alice", currency: .usd))
+            _ = await run(.addFunds(funding: "f", user: "alice", currency: .usd, amount: 1_000_000, method: .card))
+            var member: String? = nil
+            var captured: [String] = []
+            var held: [String] = []
+            var disputes: [String] = []
+            for step in 0..<80 {
+                var events: [LedgerEvent] = []
+                switch random.below(10) {
+                case 0, 1, 2:
+                    let terms = LedgerJournal.terms("c\(step)", vendor: "shop", price: Int64(1 + random.below(500)),
+                                                    holders: Array(["label", "writer"].prefix(random.below(3))))
+                    events = await run(.purchase(user: "alice", member: random.bool() ? member : nil, vendor: "shop", content: .inline(terms)))
+                case 3:
+                    let terms = LedgerJournal.terms("h\(step)", vendor: "shop", price: Int64(1 + random.below(500)), holders: ["label"])
+                    events = await run(.authorize(user: "alice", member: member, vendor: "shop", content: .inline(terms), holdSeconds: 600))
+                    if case .purchaseAuthorized(let hold)? = events.first { held.append(hold.transaction) }
+                case 4:
+                    if !held.isEmpty { events = await run(.capture(vendor: "shop", transaction: held.remove(at: random.below(held.count)))) }
+                case 5, 6:
+                    if !captured.isEmpty {
+                        let amount: Int64? = random.bool() ? Int64(1 + random.below(300)) : nil
+                        events = await run(.refund(vendor: "shop", transaction: random.pick(captured), amount: amount, reason: "r"))
+                    }
+                case 7:
+                    if !captured.isEmpty {
+                        events = await run(.openDispute(dispute: "d\(step)", user: "alice", transaction: random.pick(captured), reason: "d"))
+                        if !events.isEmpty { disputes.append("d\(step)") }
+                    }
+                case 8:
+                    if !disputes.isEmpty {
+                        events = await run(.resolveDispute(dispute: random.pick(disputes), refund: random.bool(), representative: "rep"))
+                    }
+                default:
+                    // Members come and go: a charge by a member since removed is refunded by rule when disputed.
+                    if let current = member, random.bool() {
+                        events = await run(.removeMember(user: "alice", member: current))
+                        member = nil
+                    } else if member == nil {
+                        member = "m\(step)"
+                        events = await run(.addMember(user: "alice", member: "m\(step)"))
+                    } else {
+                        events = await run(.settle(vendor: "shop", currency: .usd, force: true))
+                    }
+                }
+                for event in events {
+                    switch event {
+                    case .purchaseCaptured(let capture): captured.append(capture.transaction)
+                    case .purchaseRefunded(let refund):
+                        refunds += 1
+                        refunded += refund.refunded
+                    case .disputeResolved(let resolved) where resolved.outcome == .refunded:
+                        refunds += 1
+                        refunded += resolved.refunded
+                    default: break
+                    }
+                }
+            }
+        }
+        #expect(refunds > 0, "seed \(seed) made no refund")
+        let run = try ToolRun.run(["verify", "--data", directory, "--json"])
+        #expect(run.status == 0, "seed \(seed): \(run.summary)")
+        let report = try #require((run.json["audit"] as? [String: Any])?["report"] as? [String: Any])
+        #expect(ToolRun.integer(report["refunds"]) == refunds, "seed \(seed)")
+        #expect(ToolRun.integer((report["refundedTotals"] as? [String: Any])?["USD"]) == Int(refunded), "seed \(seed)")
     }
 }
