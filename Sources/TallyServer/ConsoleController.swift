@@ -313,6 +313,10 @@ struct ConsoleController {
         },
         .lookup("access-grant", "Check an access grant a customer brings", id: "grant", label: "Grant") { "/v1/vendor/access-grants/\($0)" },
         .lookup("purchase", "A purchase's status", id: "transaction", label: "Transaction") { "/v1/vendor/purchases/\($0)" },
+        Action(name: "purchases-by-reference", title: "Your purchases sent with a reference (newest first)",
+               inputs: [.text("reference", label: "Your reference")], method: .get) { form, _ in
+            ("/v1/vendor/purchases?reference=" + InProcessAPI.queryValue(try form.text("reference")), nil)
+        },
         Action(name: "capture", title: "Capture a held purchase", inputs: [.text("transaction", label: "Transaction")], method: .post) { form, _ in
             ("/v1/vendor/authorizations/\(try id(form, "transaction"))/capture", nil)
         },

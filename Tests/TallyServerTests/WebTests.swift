@@ -756,6 +756,15 @@ struct VendorConsoleTests {
             let transaction = try #require(bought.json["transaction"] as? String)
             let status = try await client.send(.post, "/web/vendor/purchase", headers: headers, body: WebTests.form([("csrf", csrf), ("transaction", transaction)]))
             #expect(status.status == .ok && status.text.contains("&quot;status&quot; : &quot;captured&quot;"), "\(status.text)")
+            // Found again by the vendor's own reference, typed as it was sent (a space, a slash, an ampersand).
+            let referenced = try await client.vendor(vendor, .post, "/v1/vendor/purchases", [
+                "purchaseToken": try await client.purchaseToken(user), "content": "essay-1", "vendorData": ["reference": "order 7/a&b"],
+            ])
+            let referencedID = try #require(referenced.json["transaction"] as? String, "\(referenced.text)")
+            #expect(await harness.api.projections.waitUntil(sequence: harness.api.journal.head, timeout: .seconds(10)))
+            let byReference = try await client.send(.post, "/web/vendor/purchases-by-reference", headers: headers,
+                                                    body: WebTests.form([("csrf", csrf), ("reference", "order 7/a&b")]))
+            #expect(byReference.status == .ok && byReference.text.contains(referencedID) && !byReference.text.contains(transaction), "\(byReference.text)")
             // The buyer disputes it: the vendor's console lists the dispute under its pseudonym.
             let disputed = try await client.user(user, .post, "/v1/me/disputes", ["transaction": transaction, "reason": "too short"])
             #expect(disputed.status == .created, "\(disputed.text)")
