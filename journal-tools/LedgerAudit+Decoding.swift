@@ -57,8 +57,9 @@ extension LedgerAudit {
     enum Content {
         /// It does not decode: the fold names why (``LedgerAudit/classify(_:sequence:typeName:payload:)``).
         case undecodable(any Error)
-        /// A capture, with the sum of its royalties and its fee, and its payment.
-        case capture(currency: String, royalties: Int64, fee: Int64, payment: RefundAudit.Step)
+        /// A capture, with the sum of its royalties and its fee, and its payment (which names
+        /// its currency).
+        case capture(royalties: Int64, fee: Int64, payment: RefundAudit.Step)
         /// A refund or a dispute, checked against what the buyer paid.
         case payment(RefundAudit.Step)
         /// A vendor's registration or settlement, checked against the history.
@@ -200,8 +201,9 @@ extension LedgerAudit {
         switch event {
         case .purchaseCaptured(let captured):
             content = .capture(
-                currency: captured.terms.currency.code, royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee,
-                payment: .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price))
+                royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee,
+                payment: .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
+                                  parties: RefundAudit.parties(user: captured.user, vendor: captured.vendor)))
             ownFailure = Self.captureFailure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)

@@ -7,18 +7,26 @@ import Ledger
 /// audited range, it must also give back no more than the buyer still pays (the captured price
 /// less earlier refunds), say what remains truthfully (`remaining`; an older refund without it,
 /// or a dispute's refund, gives back all that remains), and a purchase whose whole price is back
-/// can be neither refunded nor disputed again; a dispute disputes what is still paid. The audit keeps one entry per captured purchase.
+/// can be neither refunded nor disputed again; a dispute disputes what is still paid. A refund
+/// and a dispute name the purchase's own buyer and vendor, and a refund's money comes only from
+/// that vendor (its payable or dispute reserve), the rights holders and the provider's fees,
+/// and goes only to that buyer (wallet, credit line, or an incentive lot: a lot's owner is not
+/// checked), in the purchase's currency. The audit keeps one entry per captured purchase.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
-        /// A purchase was captured at `price` in `currency`.
-        case capture(transaction: String, currency: String, price: Int64)
+        /// A purchase was captured at `price` in `currency` from `user` by `vendor` (`parties`
+        /// is ``RefundAudit/parties(user:vendor:)`` of the two).
+        case capture(transaction: String, currency: String, price: Int64, parties: UInt64)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
-        case refund(transaction: String, amount: Int64, remaining: Int64?, what: String)
+        ///
+        /// Refunds and disputes are rare and hold more; boxed (`indirect`), they leave a step,
+        /// and the audit's per-event record that carries one, the size of a capture.
+        indirect case refund(transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?)
         /// A dispute was opened of what the buyer still paid (`disputed`; nil in events from
         /// before partial refunds existed).
-        case dispute(transaction: String, disputed: Int64?, what: String)
+        indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String)
     }
 
     /// What a captured purchase's buyer still pays, and in which currency (an index into
@@ -26,7 +34,9 @@ struct RefundAudit {
     struct Paid {
         var amount: Int64
         var currency: Int32
-        static let none = Paid(amount: 0, currency: -1)
+        /// The buyer and the vendor, hashed (``RefundAudit/parties(user:vendor:)``).
+        var parties: UInt64
+        static let none = Paid(amount: 0, currency: -1, parties: 0)
     }
 
     /// The ledger's own transaction IDs (``ServerTransactionID``, `tx-<sequence>`) created in
@@ -81,32 +91,40 @@ struct RefundAudit {
     static func step(of event: LedgerEvent) -> Step? {
         switch event {
         case .purchaseCaptured(let captured):
-            return .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price)
+            return .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
+                            parties: parties(user: captured.user, vendor: captured.vendor))
         case .purchaseRefunded(let refunded):
-            return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund")
+            return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund",
+                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code)
         case .disputeResolved(let resolved) where resolved.outcome == .refunded:
-            return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)")
+            return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)",
+                           user: resolved.user, vendor: resolved.vendor, currency: resolved.postings.first?.currency.code)
         case .disputeOpened(let opened):
-            return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)")
+            return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)",
+                            user: opened.user, vendor: opened.vendor)
         default:
             return nil
         }
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
-    /// a remainder that is not negative, and its postings move exactly what it gives back; a
-    /// rejected dispute gives nothing back.
+    /// a remainder that is not negative, and its postings move exactly what it gives back, from
+    /// the vendor it names, the rights holders and the fees, to the buyer it names; a rejected
+    /// dispute gives nothing back.
     static func ownFailure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .refundInconsistent, sequence: sequence, message: message)
         }
-        let transaction: String, amount: Int64, postings: [Posting]
+        let transaction: String, amount: Int64, postings: [Posting], user: String, vendor: String
+        var currency: Currency?
         switch event {
         case .purchaseRefunded(let refunded):
             if let remaining = refunded.remaining, remaining < 0 {
                 return fail("the refund of \(refunded.transaction) says \(remaining) remains to be paid")
             }
             (transaction, amount, postings) = (refunded.transaction, refunded.refunded, refunded.postings)
+            (user, vendor) = (refunded.user, refunded.vendor)
+            currency = refunded.currency
         case .disputeResolved(let resolved):
             guard resolved.outcome == .refunded else {
                 guard resolved.refunded == 0 else {
@@ -115,6 +133,7 @@ struct RefundAudit {
                 return nil
             }
             (transaction, amount, postings) = (resolved.transaction, resolved.refunded, resolved.postings)
+            (user, vendor) = (resolved.user, resolved.vendor)
         default:
             return nil
         }
@@ -128,7 +147,34 @@ struct RefundAudit {
         guard moved == amount else {
             return fail("a refund of \(transaction) gives back \(amount) but its postings move \(moved)")
         }
+        for posting in postings {
+            let code = posting.currency
+            guard code == (currency ?? code) else {
+                return fail("a refund of \(transaction) in \(currency.map(\.code) ?? "") moves \(posting.amount) \(code.code)")
+            }
+            currency = code
+            let from = [LedgerAccount.vendorPayable(vendor: vendor, currency: code).name, LedgerAccount.disputeReserve(vendor: vendor, currency: code).name,
+                        LedgerAccount.providerFeeRevenue(currency: code).name]
+            guard from.contains(posting.debit) || (posting.debit.hasPrefix("holder:") && posting.debit.hasSuffix(":" + code.code)) else {
+                return fail("a refund of \(transaction) takes \(posting.amount) from \(posting.debit), not from \(vendor), its rights holders or the fees")
+            }
+            let to = [LedgerAccount.wallet(user: user, currency: code).name, LedgerAccount.creditLine(user: user, currency: code).name]
+            guard to.contains(posting.credit) || (posting.credit.hasPrefix("lot:") && posting.credit.hasSuffix(":" + code.code)) else {
+                return fail("a refund of \(transaction) gives \(posting.amount) to \(posting.credit), not to its buyer \(user)")
+            }
+        }
         return nil
+    }
+
+    /// The buyer and vendor of a purchase as one number (FNV-1a over their UTF-8 bytes with a
+    /// separator no ID holds): every capture keeps it, and a refund or dispute naming other
+    /// parties gives another number (two different pairs give the same one with odds of 2^-64).
+    static func parties(user: String, vendor: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
+        for byte in vendor.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     /// Checks `step` against what came before it and records it.
@@ -137,7 +183,7 @@ struct RefundAudit {
             AuditFailure(kind: .refundInconsistent, sequence: sequence, message: message)
         }
         switch step {
-        case .capture(let transaction, let currency, let price):
+        case .capture(let transaction, let currency, let price, let parties):
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)
@@ -146,12 +192,18 @@ struct RefundAudit {
                 currencies.append(currency)
             }
             guard paid(transaction) == nil else { return fail("\(transaction) is captured a second time") }
-            setPaid(transaction, Paid(amount: price, currency: index))
-        case .refund(let transaction, let amount, let remaining, let what):
+            setPaid(transaction, Paid(amount: price, currency: index, parties: parties))
+        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency):
             guard let paid = paid(transaction) else {
                 if wholeHistory { return fail("\(what) gives back \(amount) of \(transaction), which was never captured") }
                 unchecked += 1
                 return nil
+            }
+            guard Self.parties(user: user, vendor: vendor) == paid.parties else {
+                return fail("\(what) of \(transaction) names buyer \(user) and vendor \(vendor), who did not make that purchase")
+            }
+            if let currency, currency != currencies[Int(paid.currency)] {
+                return fail("\(what) of \(transaction) gives back \(currency), but the purchase was paid in \(currencies[Int(paid.currency)])")
             }
             guard amount <= paid.amount else {
                 return fail("\(what) gives back \(amount) of \(transaction), whose buyer pays only \(paid.amount)")
@@ -160,14 +212,17 @@ struct RefundAudit {
             guard (remaining ?? 0) == left else {
                 return fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
             }
-            setPaid(transaction, Paid(amount: left, currency: paid.currency))
+            setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties))
             checked += 1
             refundedTotals[currencies[Int(paid.currency)], default: 0] &+= amount
-        case .dispute(let transaction, let disputed, let what):
+        case .dispute(let transaction, let disputed, let what, let user, let vendor):
             guard let paid = paid(transaction) else {
                 if wholeHistory { return fail("\(what) is of \(transaction), which was never captured") }
                 unchecked += 1
                 return nil
+            }
+            guard Self.parties(user: user, vendor: vendor) == paid.parties else {
+                return fail("\(what) of \(transaction) names buyer \(user) and vendor \(vendor), who did not make that purchase")
             }
             guard paid.amount > 0 else { return fail("\(what) is of \(transaction), whose whole price went back already") }
             if let disputed, disputed != paid.amount {

@@ -226,9 +226,10 @@ struct VerifyAuditTests {
     /// Runs `verify --json` on a copy changed by `change` and expects a refund inconsistency at
     /// the changed event whose message says `says`.
     static func expectRefundFailure(
-        _ data: String, typeName: String, nth: Int, says: String, _ change: @escaping (String) -> String
+        _ data: String, typeName: String, nth: Int, says: String, failsAt: UInt64? = nil, _ change: @escaping (String) -> String
     ) throws {
-        let (copy, sequence) = try resealed(data, typeName: typeName, nth: nth, change)
+        let (copy, changed) = try resealed(data, typeName: typeName, nth: nth, change)
+        let sequence = failsAt ?? changed
         let chain = try ToolRun.run(["verify", "--data", copy.path, "--audit", "chain", "--json"])
         #expect(chain.status == 0, "the re-signed journal passes the journal's own checks: \(chain.summary)")
         let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
@@ -247,8 +248,22 @@ struct VerifyAuditTests {
             "PurchaseRefunded", "PurchaseRefunded", "PurchaseRefunded", "DisputeOpened", "DisputeResolved", "DisputeOpened", "DisputeResolved"])
         let song = payments[0].transaction, film = payments[2].transaction
         #expect(song != film)
-        // The film's refund of 300 named as one of the song, whose whole price went back already.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 2, says: "whose buyer pays only 0") {
+        // The song captured at 90 rather than 250: its first refund, of 100, gives back more than was paid.
+        let raw = try RawJournal(data)
+        var songCapture = 0
+        for sequence in 1..<payments[0].sequence {
+            let stored = try raw.event(sequence)
+            guard stored.typeName == "PurchaseCaptured" else { continue }
+            if case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload),
+               captured.transaction == song { break }
+            songCapture += 1
+        }
+        try Self.expectRefundFailure(data, typeName: "PurchaseCaptured", nth: songCapture, says: "gives back 100 of \(song), whose buyer pays only 90",
+                                     failsAt: payments[0].sequence) {
+            $0.replacingOccurrences(of: "\"price\":250", with: "\"price\":90")
+        }
+        // The film's refund of 300 named as one of the song, which bob did not buy.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 2, says: "names buyer bob and vendor shop, who did not make that purchase") {
             $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
         }
         // The song's first refund says 149 remains where 250 less 100 is 150.
@@ -266,10 +281,19 @@ struct VerifyAuditTests {
         // A dispute of the song after its whole price went back.
         try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "whole price went back already") {
             $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
+                .replacingOccurrences(of: "\"user\":\"bob\"", with: "\"user\":\"alice\"")
         }
         // A dispute that says it disputes other than what is still paid (600 of the film's 900).
         try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "says it disputes 900") {
             $0.replacingOccurrences(of: "\"disputed\":600", with: "\"disputed\":900")
+        }
+        // The song's first refund sent to another user's wallet; then named as that user's too.
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "to wallet:bob:USD, not to its buyer alice") {
+            $0.replacingOccurrences(of: "\"credit\":\"wallet:alice:USD\"", with: "\"credit\":\"wallet:bob:USD\"")
+        }
+        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "names buyer bob and vendor shop, who did not make that purchase") {
+            $0.replacingOccurrences(of: "\"credit\":\"wallet:alice:USD\"", with: "\"credit\":\"wallet:bob:USD\"")
+                .replacingOccurrences(of: "\"user\":\"alice\"", with: "\"user\":\"bob\"")
         }
         // A rejected dispute that says something went back.
         try Self.expectRefundFailure(data, typeName: "DisputeResolved", nth: 1, says: "was rejected but says 5 went back") {
