@@ -179,8 +179,33 @@ struct RefundAudit {
 
     /// Checks `step` against what came before it and records it.
     mutating func apply(_ step: Step, at sequence: UInt64) -> AuditFailure? {
+        do {
+            try check(step, at: sequence)
+            return nil
+        } catch let failure as AuditFailure {
+            return failure
+        } catch {
+            preconditionFailure("only audit failures are thrown: \(error)")
+        }
+    }
+
+    private mutating func check(_ step: Step, at sequence: UInt64) throws {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .refundInconsistent, sequence: sequence, message: message)
+        }
+        /// What the buyer still pays for the purchase a refund or dispute names, once it is
+        /// known to name that purchase's buyer and vendor; nil when the purchase was captured
+        /// before the range (counted as unchecked).
+        func purchase(_ transaction: String, user: String, vendor: String, what: String) throws -> Paid? {
+            guard let paid = paid(transaction) else {
+                if wholeHistory { throw fail("\(what) is of \(transaction), which was never captured") }
+                unchecked += 1
+                return nil
+            }
+            guard Self.parties(user: user, vendor: vendor) == paid.parties else {
+                throw fail("\(what) of \(transaction) names buyer \(user) and vendor \(vendor), who did not make that purchase")
+            }
+            return paid
         }
         switch step {
         case .capture(let transaction, let currency, let price, let parties):
@@ -191,45 +216,31 @@ struct RefundAudit {
                 index = Int32(currencies.count)
                 currencies.append(currency)
             }
-            guard paid(transaction) == nil else { return fail("\(transaction) is captured a second time") }
+            guard paid(transaction) == nil else { throw fail("\(transaction) is captured a second time") }
             setPaid(transaction, Paid(amount: price, currency: index, parties: parties))
         case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency):
-            guard let paid = paid(transaction) else {
-                if wholeHistory { return fail("\(what) gives back \(amount) of \(transaction), which was never captured") }
-                unchecked += 1
-                return nil
-            }
-            guard Self.parties(user: user, vendor: vendor) == paid.parties else {
-                return fail("\(what) of \(transaction) names buyer \(user) and vendor \(vendor), who did not make that purchase")
-            }
-            if let currency, currency != currencies[Int(paid.currency)] {
-                return fail("\(what) of \(transaction) gives back \(currency), but the purchase was paid in \(currencies[Int(paid.currency)])")
+            guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else { return }
+            let paidIn = currencies[Int(paid.currency)]
+            if let currency, currency != paidIn {
+                throw fail("\(what) of \(transaction) gives back \(currency), but the purchase was paid in \(paidIn)")
             }
             guard amount <= paid.amount else {
-                return fail("\(what) gives back \(amount) of \(transaction), whose buyer pays only \(paid.amount)")
+                throw fail("\(what) gives back \(amount) of \(transaction), whose buyer pays only \(paid.amount)")
             }
             let left = paid.amount - amount
             guard (remaining ?? 0) == left else {
-                return fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
+                throw fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
             }
             setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties))
             checked += 1
-            refundedTotals[currencies[Int(paid.currency)], default: 0] &+= amount
+            refundedTotals[paidIn, default: 0] &+= amount
         case .dispute(let transaction, let disputed, let what, let user, let vendor):
-            guard let paid = paid(transaction) else {
-                if wholeHistory { return fail("\(what) is of \(transaction), which was never captured") }
-                unchecked += 1
-                return nil
-            }
-            guard Self.parties(user: user, vendor: vendor) == paid.parties else {
-                return fail("\(what) of \(transaction) names buyer \(user) and vendor \(vendor), who did not make that purchase")
-            }
-            guard paid.amount > 0 else { return fail("\(what) is of \(transaction), whose whole price went back already") }
+            guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else { return }
+            guard paid.amount > 0 else { throw fail("\(what) is of \(transaction), whose whole price went back already") }
             if let disputed, disputed != paid.amount {
-                return fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
+                throw fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
             }
         }
-        return nil
     }
 
     /// What the report says when some refunds could not be checked, or nil.
