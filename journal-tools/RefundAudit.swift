@@ -10,8 +10,8 @@ import Ledger
 /// can be neither refunded nor disputed again; a dispute disputes what is still paid. A refund
 /// and a dispute name the purchase's own buyer and vendor, and a refund's money comes only from
 /// that vendor (its payable or dispute reserve), the rights holders and the provider's fees,
-/// and goes only to that buyer (wallet, credit line, or an incentive lot: a lot's owner is not
-/// checked), in the purchase's currency. The audit keeps one entry per captured purchase.
+/// and goes only to that buyer (wallet, credit line, or an incentive lot issued to the buyer),
+/// in the purchase's currency. The audit keeps one entry per captured purchase and one per lot.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
@@ -23,10 +23,14 @@ struct RefundAudit {
         ///
         /// Refunds and disputes are rare and hold more; boxed (`indirect`), they leave a step,
         /// and the audit's per-event record that carries one, the size of a capture.
-        indirect case refund(transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?)
+        /// `lots` are the incentive lots its postings credit.
+        indirect case refund(
+            transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?, lots: [String])
         /// A dispute was opened of what the buyer still paid (`disputed`; nil in events from
         /// before partial refunds existed).
         indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String)
+        /// An incentive lot was issued to `user`.
+        indirect case lot(lot: String, user: String)
     }
 
     /// What a captured purchase's buyer still pays, and in which currency (an index into
@@ -46,6 +50,8 @@ struct RefundAudit {
     /// Every other transaction ID: created before the range, or not made by the ledger.
     private var byID: [String: Paid] = [:]
     private var currencies: [String] = []
+    /// Each incentive lot's owner.
+    private var lotOwners: [String: String] = [:]
     /// The range's first and last sequence: a server-created ID names a sequence up to `last`.
     let first: UInt64
     let last: UInt64
@@ -95,15 +101,26 @@ struct RefundAudit {
                             parties: parties(user: captured.user, vendor: captured.vendor))
         case .purchaseRefunded(let refunded):
             return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund",
-                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code)
+                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, lots: lots(refunded.postings))
         case .disputeResolved(let resolved) where resolved.outcome == .refunded:
             return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)",
-                           user: resolved.user, vendor: resolved.vendor, currency: resolved.postings.first?.currency.code)
+                           user: resolved.user, vendor: resolved.vendor, currency: resolved.postings.first?.currency.code,
+                           lots: lots(resolved.postings))
         case .disputeOpened(let opened):
             return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)",
                             user: opened.user, vendor: opened.vendor)
+        case .incentiveIssued(let issued):
+            return .lot(lot: issued.lot, user: issued.user)
         default:
             return nil
+        }
+    }
+
+    /// The incentive lots `postings` credit (`lot:<lot>:<CUR>`; lot IDs hold no ':').
+    static func lots(_ postings: [Posting]) -> [String] {
+        postings.compactMap { posting in
+            let parts = posting.credit.split(separator: ":", omittingEmptySubsequences: false)
+            return parts.count == 3 && parts[0] == "lot" ? String(parts[1]) : nil
         }
     }
 
@@ -218,7 +235,14 @@ struct RefundAudit {
             }
             guard paid(transaction) == nil else { throw fail("\(transaction) is captured a second time") }
             setPaid(transaction, Paid(amount: price, currency: index, parties: parties))
-        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency):
+        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let lots):
+            for lot in lots {
+                if let owner = lotOwners[lot] {
+                    guard owner == user else { throw fail("\(what) of \(transaction) gives back to lot \(lot), which was issued to \(owner), not to its buyer \(user)") }
+                } else if wholeHistory {
+                    throw fail("\(what) of \(transaction) gives back to lot \(lot), which was never issued")
+                }
+            }
             guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else { return }
             let paidIn = currencies[Int(paid.currency)]
             if let currency, currency != paidIn {
@@ -240,6 +264,8 @@ struct RefundAudit {
             if let disputed, disputed != paid.amount {
                 throw fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
             }
+        case .lot(let lot, let user):
+            lotOwners[lot] = user
         }
     }
 

@@ -17,12 +17,12 @@ struct RefundAuditTests {
     func partialRefunds(_ transaction: String) {
         var audit = RefundAudit(first: 10, last: 50)
         #expect(audit.apply(.capture(transaction: transaction, currency: "USD", price: 250, parties: Self.buyer), at: 12) == nil)
-        #expect(audit.apply(.refund(transaction: transaction, amount: 100, remaining: 150, what: "the refund", user: "u", vendor: "v", currency: nil), at: 13) == nil)
+        #expect(audit.apply(.refund(transaction: transaction, amount: 100, remaining: 150, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 13) == nil)
         #expect(audit.apply(.dispute(transaction: transaction, disputed: 150, what: "dispute d", user: "u", vendor: "v"), at: 14) == nil)
-        #expect(audit.apply(.refund(transaction: transaction, amount: 150, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil), at: 15) == nil)
+        #expect(audit.apply(.refund(transaction: transaction, amount: 150, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil, lots: []), at: 15) == nil)
         #expect(audit.checked == 2)
         #expect(audit.refundedTotals == ["USD": 250])
-        let again = audit.apply(.refund(transaction: transaction, amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil), at: 16)
+        let again = audit.apply(.refund(transaction: transaction, amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 16)
         #expect(again?.kind == .refundInconsistent)
         #expect(again?.sequence == 16)
         #expect(again?.message.contains("whose buyer pays only 0") == true, "\(String(describing: again))")
@@ -36,29 +36,29 @@ struct RefundAuditTests {
     func remainders() {
         var audit = RefundAudit(first: 1, last: 50)
         #expect(audit.apply(.capture(transaction: "tx-3", currency: "EUR", price: 900, parties: Self.buyer), at: 3) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: 601, what: "the refund", user: "u", vendor: "v", currency: nil), at: 4)?.message
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: 601, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 4)?.message
             .contains("says 601 remains to be paid, but 900 less 300 is 600") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil), at: 5)?.message
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil, lots: []), at: 5)?.message
             .contains("says 0 remains to be paid, but 900 less 300 is 600") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 901, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil), at: 6)?.message
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 901, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 6)?.message
             .contains("whose buyer pays only 900") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 899, what: "dispute d", user: "u", vendor: "v"), at: 6)?.message
             .contains("says it disputes 899 of tx-3, whose buyer still pays 900") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 900, what: "dispute d", user: "u", vendor: "v"), at: 6) == nil)
         // Rejected steps changed nothing: the whole price still goes back in one refund.
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 900, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil), at: 7) == nil)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 900, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 7) == nil)
         #expect(audit.note == nil)
     }
 
     @Test("a purchase never captured: refused with the whole history, counted as unchecked in a range")
     func neverCaptured() {
         var whole = RefundAudit(first: 1, last: 50)
-        #expect(whole.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil), at: 9)?.message
+        #expect(whole.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 9)?.message
             .contains("which was never captured") == true)
         #expect(whole.apply(.dispute(transaction: "order-1", disputed: nil, what: "dispute d", user: "u", vendor: "v"), at: 9)?.message.contains("which was never captured") == true)
 
         var range = RefundAudit(first: 20, last: 50)
-        #expect(range.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil), at: 21) == nil)
+        #expect(range.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 21) == nil)
         #expect(range.apply(.dispute(transaction: "tx-5", disputed: 7, what: "dispute d", user: "u", vendor: "v"), at: 22) == nil)
         #expect(range.checked == 0)
         #expect(range.note == "2 refunds or disputes of purchases captured before the range were not checked against what was paid")
@@ -101,14 +101,25 @@ struct RefundAuditTests {
     func otherParties() {
         var audit = RefundAudit(first: 1, last: 50)
         #expect(audit.apply(.capture(transaction: "tx-3", currency: "USD", price: 100, parties: Self.buyer), at: 3) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "mallory", vendor: "v", currency: nil), at: 4)?
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "mallory", vendor: "v", currency: nil, lots: []), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 100, what: "dispute d", user: "u", vendor: "w"), at: 5)?
             .message.contains("names buyer u and vendor w") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "u", vendor: "v", currency: nil), at: 6) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "EUR"), at: 7)?
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 6) == nil)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "EUR", lots: []), at: 7)?
             .message.contains("gives back EUR, but the purchase was paid in USD") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "USD"), at: 7) == nil)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "USD", lots: []), at: 7) == nil)
+        // Back to a lot only when it was issued to the buyer.
+        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 8) == nil)
+        #expect(audit.apply(.lot(lot: "l-2", user: "mallory"), at: 9) == nil)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 70, what: "the refund", user: "u", vendor: "v", currency: "USD",
+                                    lots: ["l-1"]), at: 10) == nil)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 60, what: "the refund", user: "u", vendor: "v", currency: "USD",
+                                    lots: ["l-1", "l-2"]), at: 11)?.message.contains("gives back to lot l-2, which was issued to mallory, not to its buyer u") == true)
+        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 60, what: "the refund", user: "u", vendor: "v", currency: "USD",
+                                    lots: ["l-9"]), at: 11)?.message.contains("gives back to lot l-9, which was never issued") == true)
+        #expect(RefundAudit.lots([Posting(debit: .vendorPayable(vendor: "v", currency: .usd), credit: .incentiveLot(lot: "l-1", currency: .usd), amount: 1),
+                                  Posting(debit: .vendorPayable(vendor: "v", currency: .usd), credit: .wallet(user: "u", currency: .usd), amount: 1)]) == ["l-1"])
         // The separator keeps the two names apart.
         #expect(RefundAudit.parties(user: "ab", vendor: "c") != RefundAudit.parties(user: "a", vendor: "bc"))
     }
@@ -116,7 +127,7 @@ struct RefundAuditTests {
 
 @Suite("journal-tool verify: every journal the ledger writes passes, refunds and disputes included", .serialized)
 struct RefundAuditLedgerTests {
-    @Test("random purchases, holds, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
+    @Test("random purchases, holds, incentive lots, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
           arguments: UInt64(1)...10)
     func ledgerJournalsPass(_ seed: UInt64) async throws {
         var random = TestValues(seed: seed)
@@ -144,7 +155,7 @@ struct RefundAuditLedgerTests {
             var disputes: [String] = []
             for step in 0..<80 {
                 var events: [LedgerEvent] = []
-                switch random.below(10) {
+                switch random.below(11) {
                 case 0, 1, 2:
                     let terms = LedgerJournal.terms("c\(step)", vendor: "shop", price: Int64(1 + random.below(500)),
                                                     holders: Array(["label", "writer"].prefix(random.below(3))))
@@ -169,6 +180,10 @@ struct RefundAuditLedgerTests {
                     if !disputes.isEmpty {
                         events = await run(.resolveDispute(dispute: random.pick(disputes), refund: random.bool(), representative: "rep"))
                     }
+                case 9:
+                    // Incentive tokens, spent before paid ones: refunds give them back to the lot.
+                    events = await run(.issueIncentive(lot: "l\(step)", user: "alice", currency: .usd, amount: Int64(1 + random.below(300)),
+                                                       issuer: nil, expiresAtMilliseconds: nil, vendors: nil))
                 default:
                     // Members come and go: a charge by a member since removed is refunded by rule when disputed.
                     if let current = member, random.bool() {
