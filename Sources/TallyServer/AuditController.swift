@@ -199,8 +199,8 @@ struct AuditController: Sendable {
     }
 
     /// What one subscriber may see of an event: everything for auditors; for a vendor, only
-    /// its own events, without postings or funding sources (they name user accounts) and with
-    /// users replaced by the vendor's pseudonym for them.
+    /// its own events, without postings or funding sources (they name user accounts), without
+    /// a disputing buyer's reason, and with users replaced by the vendor's pseudonym for them.
     static func feedData(_ stored: StoredEvent, vendor: String?, pseudonyms: Pseudonyms) throws -> [UInt8]? {
         guard let vendor else {
             return Array(try JSONResponse.encoder.encode(AuditEvent(
@@ -221,6 +221,9 @@ struct AuditController: Sendable {
             object["customer"] = pseudonyms.pseudonym(user: user, vendor: vendor)
         }
         object.removeValue(forKey: "member")
+        // The buyer's reason for a dispute is the buyer's words, for customer service: the
+        // vendor's list of disputes leaves it out too (`VendorDisputeView`).
+        if stored.typeName == "DisputeOpened" { object.removeValue(forKey: "reason") }
         // A referral is about the user's purchases at any vendor: which ones is not the
         // referring vendor's to see (their transaction IDs, and so when they were made). The
         // vendor's history leaves them out the same way (VendorController.history).

@@ -312,6 +312,10 @@ struct PurchaseRouteTests {
             let theirs = try await client.vendor(vendor, .get, "/v1/vendor/disputes?minSequence=\(sequence)")
             let seen = ((theirs.json["data"] as? [String: Any])?["disputes"] as? [[String: Any]])?.first
             #expect(seen?["price"] as? Int == 200 && seen?["disputed"] as? Int == 150, "\(theirs.text)")
+            // The vendor's feed shows the dispute, what it disputes, and not the buyer's words.
+            let feed = try await client.vendor(vendor, .get, "/v1/vendor/feed?from=\(sequence)&limit=1")
+            #expect(feed.text.contains("DisputeOpened") && feed.text.contains(#""disputed":150"#), "\(feed.text)")
+            #expect(!feed.text.contains("broken") && !feed.text.contains(user.id), "\(feed.text)")
             let queued = try await client.admin(.get, "/v1/admin/disputes/\(id)?minSequence=\(sequence)")
             #expect((queued.json["data"] as? [String: Any])?["disputed"] as? Int == 150, "\(queued.text)")
 
