@@ -201,9 +201,7 @@ extension LedgerAudit {
         switch event {
         case .purchaseCaptured(let captured):
             content = .capture(
-                royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee,
-                payment: .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
-                                  parties: RefundAudit.parties(user: captured.user, vendor: captured.vendor)))
+                royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee, payment: RefundAudit.capture(captured))
             ownFailure = Self.captureFailure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)

@@ -97,8 +97,7 @@ struct RefundAudit {
     static func step(of event: LedgerEvent) -> Step? {
         switch event {
         case .purchaseCaptured(let captured):
-            return .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
-                            parties: parties(user: captured.user, vendor: captured.vendor))
+            return capture(captured)
         case .purchaseRefunded(let refunded):
             return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund",
                            user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, lots: lots(refunded.postings))
@@ -122,6 +121,12 @@ struct RefundAudit {
             let parts = posting.credit.split(separator: ":", omittingEmptySubsequences: false)
             return parts.count == 3 && parts[0] == "lot" ? String(parts[1]) : nil
         }
+    }
+
+    /// The payment step of a capture.
+    static func capture(_ captured: PurchaseCaptured) -> Step {
+        .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
+                 parties: parties(user: captured.user, vendor: captured.vendor))
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says

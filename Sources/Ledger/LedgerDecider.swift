@@ -614,11 +614,8 @@ struct LedgerDecider {
         guard data.reference != nil || data.parameters != nil else {
             throw LedgerRejection(.invalidText, "vendorData holds neither a reference nor parameters; leave it out", field: "vendorData")
         }
-        if let reference = data.reference {
-            try text(reference, "vendorData.reference", required: true)
-            guard reference.utf8.count <= VendorData.referenceBytesMax else {
-                throw LedgerRejection(.invalidText, "vendorData.reference is longer than \(VendorData.referenceBytesMax) bytes", field: "vendorData.reference")
-            }
+        if let reference = data.reference, let problem = VendorData.referenceProblem(reference) {
+            throw LedgerRejection(.invalidText, "vendorData.reference " + problem, field: "vendorData.reference")
         }
         guard let parameters = data.parameters else { return }
         guard (1...VendorData.parametersMax).contains(parameters.count) else {

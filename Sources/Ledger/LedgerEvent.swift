@@ -31,6 +31,16 @@ public struct VendorData: Sendable, Codable, Equatable {
     public static let parametersMax = 20
     public static let valueBytesMax = 500
     public static let referenceBytesMax = 200
+
+    /// Why `reference` cannot be a vendor's reference, as the end of a sentence naming it
+    /// ("is required", "is longer than 200 bytes", "holds a control character"), or nil. The
+    /// ledger refuses such a `vendorData.reference`; the lookup by reference refuses it too.
+    public static func referenceProblem(_ reference: String) -> String? {
+        if reference.isEmpty { return "is required" }
+        if reference.utf8.count > referenceBytesMax { return "is longer than \(referenceBytesMax) bytes" }
+        if TextRules.containsControlCharacter(reference) { return "holds a control character" }
+        return nil
+    }
 }
 
 public struct RoyaltyPayment: Sendable, Codable, Equatable {

@@ -242,11 +242,10 @@ struct VendorController: Sendable {
     /// how a vendor finds the purchases of one of its orders without keeping Tally's IDs.
     func purchasesByReference(_ request: Request) async throws -> Response {
         let vendor = try await vendorOfRead(request)
-        guard let reference = try request.query("reference"), !reference.isEmpty else {
-            throw APIError.badField("reference", "reference (the vendorData.reference to look up) is required")
-        }
-        guard reference.utf8.count <= VendorData.referenceBytesMax, !TextRules.containsControlCharacter(reference) else {
-            throw APIError.badField("reference", "reference is printable text of at most \(VendorData.referenceBytesMax) bytes, as vendorData.reference is")
+        // The rule of `vendorData.reference` itself: a reference no purchase can carry is refused.
+        let reference = try request.query("reference") ?? ""
+        if let problem = VendorData.referenceProblem(reference) {
+            throw APIError.badField("reference", "reference (the vendorData.reference to look up) " + problem)
         }
         let before = try request.queryUInt("before")
         let limit = Int(try request.queryUInt("limit", min: 1, max: 500) ?? 50)

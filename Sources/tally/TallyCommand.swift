@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Flags override the environment variables TALLY_DATA_DIR, TALLY_HOST, TALLY_PORT,
             TALLY_ADMIN_KEY, TALLY_AUDITOR_KEY, TALLY_SCRYPT_LOG2N, TALLY_SECURE_COOKIES and TALLY_TRUSTED_PROXIES
-            (IP addresses separated by commas). Without admin and auditor
+            (IP addresses or CIDR networks, separated by commas). Without admin and auditor
             keys, they are created once in <data-dir>/server/admin.key and auditor.key (mode 0600).
             The data directory is created on first start (journal and signing key); a damaged
             or foreign data directory is refused with the file and the reason, exit code 1.

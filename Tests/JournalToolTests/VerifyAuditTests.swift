@@ -258,46 +258,38 @@ struct VerifyAuditTests {
                captured.transaction == song { break }
             songCapture += 1
         }
-        try Self.expectRefundFailure(data, typeName: "PurchaseCaptured", nth: songCapture, says: "gives back 100 of \(song), whose buyer pays only 90",
-                                     failsAt: payments[0].sequence) {
-            $0.replacingOccurrences(of: "\"price\":250", with: "\"price\":90")
-        }
-        // The film's refund of 300 named as one of the song, which bob did not buy.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 2, says: "names buyer bob and vendor shop, who did not make that purchase") {
-            $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
-        }
-        // The song's first refund says 149 remains where 250 less 100 is 150.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "but 250 less 100 is 150") {
-            $0.replacingOccurrences(of: "\"remaining\":150", with: "\"remaining\":149")
-        }
-        // A refund that states more than its postings move.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 1, says: "gives back 151 but its postings move 150") {
-            $0.replacingOccurrences(of: "\"refunded\":150", with: "\"refunded\":151")
-        }
-        // A refund of a purchase never captured.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "which was never captured") {
-            $0.replacingOccurrences(of: "\"transaction\":\"\(song)\"", with: "\"transaction\":\"tx-999999\"")
-        }
-        // A dispute of the song after its whole price went back.
-        try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "whole price went back already") {
-            $0.replacingOccurrences(of: "\"transaction\":\"\(film)\"", with: "\"transaction\":\"\(song)\"")
-                .replacingOccurrences(of: "\"user\":\"bob\"", with: "\"user\":\"alice\"")
-        }
-        // A dispute that says it disputes other than what is still paid (600 of the film's 900).
-        try Self.expectRefundFailure(data, typeName: "DisputeOpened", nth: 0, says: "says it disputes 900") {
-            $0.replacingOccurrences(of: "\"disputed\":600", with: "\"disputed\":900")
-        }
-        // The song's first refund sent to another user's wallet; then named as that user's too.
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "to wallet:bob:USD, not to its buyer alice") {
-            $0.replacingOccurrences(of: "\"credit\":\"wallet:alice:USD\"", with: "\"credit\":\"wallet:bob:USD\"")
-        }
-        try Self.expectRefundFailure(data, typeName: "PurchaseRefunded", nth: 0, says: "names buyer bob and vendor shop, who did not make that purchase") {
-            $0.replacingOccurrences(of: "\"credit\":\"wallet:alice:USD\"", with: "\"credit\":\"wallet:bob:USD\"")
-                .replacingOccurrences(of: "\"user\":\"alice\"", with: "\"user\":\"bob\"")
-        }
-        // A rejected dispute that says something went back.
-        try Self.expectRefundFailure(data, typeName: "DisputeResolved", nth: 1, says: "was rejected but says 5 went back") {
-            $0.replacingOccurrences(of: "\"refunded\":0", with: "\"refunded\":5")
+        /// Each tamper: the event changed (type, which of that type), the text replaced in it, what
+        /// the failure says, and where it is found (at the changed event unless said).
+        let tampers: [(typeName: String, nth: Int, replacing: [(String, String)], says: String, failsAt: UInt64?)] = [
+            // The song captured at 90 rather than 250: its first refund, of 100, gives back more than was paid.
+            ("PurchaseCaptured", songCapture, [("\"price\":250", "\"price\":90")], "gives back 100 of \(song), whose buyer pays only 90",
+             payments[0].sequence),
+            // The film's refund of 300 named as one of the song, which bob did not buy.
+            ("PurchaseRefunded", 2, [("\"transaction\":\"\(film)\"", "\"transaction\":\"\(song)\"")],
+             "names buyer bob and vendor shop, who did not make that purchase", nil),
+            // The song's first refund says 149 remains where 250 less 100 is 150.
+            ("PurchaseRefunded", 0, [("\"remaining\":150", "\"remaining\":149")], "but 250 less 100 is 150", nil),
+            // A refund that states more than its postings move.
+            ("PurchaseRefunded", 1, [("\"refunded\":150", "\"refunded\":151")], "gives back 151 but its postings move 150", nil),
+            // A refund of a purchase never captured.
+            ("PurchaseRefunded", 0, [("\"transaction\":\"\(song)\"", "\"transaction\":\"tx-999999\"")], "which was never captured", nil),
+            // A dispute of the song after its whole price went back.
+            ("DisputeOpened", 0, [("\"transaction\":\"\(film)\"", "\"transaction\":\"\(song)\""), ("\"user\":\"bob\"", "\"user\":\"alice\"")],
+             "whole price went back already", nil),
+            // A dispute that says it disputes other than what is still paid (600 of the film's 900).
+            ("DisputeOpened", 0, [("\"disputed\":600", "\"disputed\":900")], "says it disputes 900", nil),
+            // The song's first refund sent to another user's wallet; then named as that user's too.
+            ("PurchaseRefunded", 0, [("\"credit\":\"wallet:alice:USD\"", "\"credit\":\"wallet:bob:USD\"")],
+             "to wallet:bob:USD, not to its buyer alice", nil),
+            ("PurchaseRefunded", 0, [("\"credit\":\"wallet:alice:USD\"", "\"credit\":\"wallet:bob:USD\""), ("\"user\":\"alice\"", "\"user\":\"bob\"")],
+             "names buyer bob and vendor shop, who did not make that purchase", nil),
+            // A rejected dispute that says something went back.
+            ("DisputeResolved", 1, [("\"refunded\":0", "\"refunded\":5")], "was rejected but says 5 went back", nil),
+        ]
+        for tamper in tampers {
+            try Self.expectRefundFailure(data, typeName: tamper.typeName, nth: tamper.nth, says: tamper.says, failsAt: tamper.failsAt) { text in
+                tamper.replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+            }
         }
     }
 
