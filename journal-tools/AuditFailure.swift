@@ -19,7 +19,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         case projectionMismatch = "projection-mismatch"
         /// A refund disagrees with the purchase it refunds or with its own postings: it gives
         /// back more than the buyer still paid, misstates what remains, refunds or disputes a
-        /// purchase never captured or already wholly refunded, or its postings move another amount.
+        /// purchase never captured or already wholly refunded, its postings move another amount,
+        /// or take from a party (or give back to a lot) other than its part of the ledger's split.
         case refundInconsistent = "refund-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
@@ -43,7 +44,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .balanceMismatch: return "a write-model balance differs from the postings'"
             case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
             case .projectionMismatch: return "a read-model balance differs from the postings'"
-            case .refundInconsistent: return "a refund gives back more than was paid, or disagrees with its postings"
+            case .refundInconsistent: return "a refund gives back more than was paid, disagrees with its postings or with its split"
             }
         }
     }

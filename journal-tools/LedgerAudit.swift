@@ -143,7 +143,7 @@ struct LedgerAudit {
         self.progress = progress
         self.snapshotAt = snapshotAt
         self.schedule = schedule
-        refunds = RefundAudit(first: first, last: last)
+        refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         if snapshotAt == 0 { snapshot = [:] }
     }
 

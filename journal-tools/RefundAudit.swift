@@ -1,3 +1,4 @@
+import Journal
 import Ledger
 
 /// The refund half of the ledger audit: no purchase gives back more than its buyer paid.
@@ -11,7 +12,11 @@ import Ledger
 /// and a dispute name the purchase's own buyer and vendor, and a refund's money comes only from
 /// that vendor (its payable or dispute reserve), the rights holders and the provider's fees,
 /// and goes only to that buyer (wallet, credit line, or an incentive lot issued to the buyer),
-/// in the purchase's currency. The audit keeps one entry per captured purchase and one per lot.
+/// in the purchase's currency. What each party gives back, and each incentive lot that paid
+/// gets back, is exactly the ledger's one split of a refund (``TransactionRecord/refundSplit(_:)``)
+/// of the purchase as its capture and earlier refunds left it. The audit keeps one entry per
+/// captured purchase, one per lot, and one per purchase partly refunded; a refund reads its
+/// purchase's capture back from the journal.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
@@ -23,9 +28,9 @@ struct RefundAudit {
         ///
         /// Refunds and disputes are rare and hold more; boxed (`indirect`), they leave a step,
         /// and the audit's per-event record that carries one, the size of a capture.
-        /// `lots` are the incentive lots its postings credit.
         indirect case refund(
-            transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?, lots: [String])
+            transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?,
+            postings: [Posting])
         /// A dispute was opened of what the buyer still paid (`disputed`; nil in events from
         /// before partial refunds existed).
         indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String)
@@ -40,8 +45,17 @@ struct RefundAudit {
         var currency: Int32
         /// The buyer and the vendor, hashed (``RefundAudit/parties(user:vendor:)``).
         var parties: UInt64
-        static let none = Paid(amount: 0, currency: -1, parties: 0)
+        /// The capture's sequence, to read it back when a refund must be split.
+        var captured: UInt64
+        static let none = Paid(amount: 0, currency: -1, parties: 0, captured: 0)
     }
+
+    /// Reads back the capture at a sequence (in `verify`, from the journal being audited).
+    typealias CaptureReader = (UInt64) throws -> PurchaseCaptured?
+    private let readCapture: CaptureReader
+    /// Each purchase partly refunded, by its capture's sequence: its record with what the
+    /// refunds so far took from each party and gave back to each source.
+    private var partlyRefunded: [UInt64: TransactionRecord] = [:]
 
     /// The ledger's own transaction IDs (``ServerTransactionID``, `tx-<sequence>`) created in
     /// the range, by their sequence less `first`: one array slot, not a hashed string, per
@@ -63,9 +77,24 @@ struct RefundAudit {
     /// Refunds and disputes of purchases captured before the range (not checked against it).
     private(set) var unchecked: UInt64 = 0
 
-    init(first: UInt64, last: UInt64) {
+    init(first: UInt64, last: UInt64, readCapture: @escaping CaptureReader) {
         self.first = first
         self.last = last
+        self.readCapture = readCapture
+    }
+
+    /// Reads the capture at a sequence of `reader`'s journal: nil when that event is not one.
+    static func captureReader(_ reader: any JournalStorageReader) -> CaptureReader {
+        { sequence in
+            let stored: (typeName: String, payload: [UInt8])? = try reader.withEventRecord(at: sequence) { record in
+                guard let record, case .success(let view) = EventRecord.parse(record) else { return nil }
+                return (String(decoding: view.typeName, as: UTF8.self), Array(view.payload))
+            }
+            guard let stored, case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload) else {
+                return nil
+            }
+            return captured
+        }
     }
 
     /// The dense slot of a server-created ID in the range, or nil.
@@ -100,11 +129,11 @@ struct RefundAudit {
             return capture(captured)
         case .purchaseRefunded(let refunded):
             return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund",
-                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, lots: lots(refunded.postings))
+                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, postings: refunded.postings)
         case .disputeResolved(let resolved) where resolved.outcome == .refunded:
             return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)",
                            user: resolved.user, vendor: resolved.vendor, currency: resolved.postings.first?.currency.code,
-                           lots: lots(resolved.postings))
+                           postings: resolved.postings)
         case .disputeOpened(let opened):
             return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)",
                             user: opened.user, vendor: opened.vendor)
@@ -239,9 +268,9 @@ struct RefundAudit {
                 currencies.append(currency)
             }
             guard paid(transaction) == nil else { throw fail("\(transaction) is captured a second time") }
-            setPaid(transaction, Paid(amount: price, currency: index, parties: parties))
-        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let lots):
-            for lot in lots {
+            setPaid(transaction, Paid(amount: price, currency: index, parties: parties, captured: sequence))
+        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let postings):
+            for lot in Self.lots(postings) {
                 if let owner = lotOwners[lot] {
                     guard owner == user else { throw fail("\(what) of \(transaction) gives back to lot \(lot), which was issued to \(owner), not to its buyer \(user)") }
                 } else if wholeHistory {
@@ -260,7 +289,8 @@ struct RefundAudit {
             guard (remaining ?? 0) == left else {
                 throw fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
             }
-            setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties))
+            try checkSplit(of: paid, transaction: transaction, amount: amount, postings: postings, what: what, fail: fail)
+            setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties, captured: paid.captured))
             checked += 1
             refundedTotals[paidIn, default: 0] &+= amount
         case .dispute(let transaction, let disputed, let what, let user, let vendor):
@@ -271,6 +301,55 @@ struct RefundAudit {
             }
         case .lot(let lot, let user):
             lotOwners[lot] = user
+        }
+    }
+
+    /// Holds a refund of `amount` (no more than is still paid) to the ledger's split of it: from
+    /// the fee, each rights holder and the vendor (its payable and its dispute reserve together:
+    /// how much a dispute reserved is the vendor's part either way) it must take exactly that
+    /// party's part, and to each incentive lot that paid give back exactly that lot's part (the
+    /// rest goes to the buyer's wallet or credit line, already held to the buyer).
+    private mutating func checkSplit(
+        of paid: Paid, transaction: String, amount: Int64, postings: [Posting], what: String, fail: (String) -> AuditFailure
+    ) throws {
+        var record: TransactionRecord
+        if let partly = partlyRefunded[paid.captured] {
+            record = partly
+        } else {
+            guard let captured = try? readCapture(paid.captured), captured.transaction == transaction else {
+                throw fail("the capture of \(transaction) at \(paid.captured) cannot be read back to split \(what)")
+            }
+            record = TransactionRecord(captured: captured)
+        }
+        let split = record.refundSplit(amount)
+        let currency = record.terms.currency
+        let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: currency).name
+        let reserve = LedgerAccount.disputeReserve(vendor: record.vendor, currency: currency).name
+        var parts: [String: Int64] = [LedgerAccount.providerFeeRevenue(currency: currency).name: split.fee, payable: split.vendor]
+        for (royalty, part) in zip(record.royalties ?? [], split.royalties) {
+            parts[LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, default: 0] &+= part
+        }
+        var lots: [String: Int64] = [:]
+        for (source, back) in zip(record.sources, split.sources) where source.account.hasPrefix("lot:") {
+            lots[source.account, default: 0] &+= back
+        }
+        var taken: [String: Int64] = [:], given: [String: Int64] = [:]
+        for posting in postings {
+            taken[posting.debit == reserve ? payable : posting.debit, default: 0] &+= posting.amount
+            if posting.credit.hasPrefix("lot:") { given[posting.credit, default: 0] &+= posting.amount }
+        }
+        for account in Set(parts.keys).union(taken.keys).sorted() where taken[account] ?? 0 != parts[account] ?? 0 {
+            let from = account == payable ? "\(payable) and \(reserve)" : account
+            throw fail("\(what) of \(transaction) takes \(taken[account] ?? 0) from \(from), but its split of \(amount) takes \(parts[account] ?? 0)")
+        }
+        for lot in Set(lots.keys).union(given.keys).sorted() where given[lot] ?? 0 != lots[lot] ?? 0 {
+            throw fail("\(what) of \(transaction) gives back \(given[lot] ?? 0) to \(lot), but its split of \(amount) gives it \(lots[lot] ?? 0)")
+        }
+        if amount < record.remaining {
+            record.recordPartialRefund(amount)
+            partlyRefunded[paid.captured] = record
+        } else {
+            partlyRefunded[paid.captured] = nil
         }
     }
 

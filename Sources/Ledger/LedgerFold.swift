@@ -80,10 +80,7 @@ enum LedgerFold {
                 member: event.member, transaction: event.transaction), in: &state)
         case .purchaseCaptured(let event):
             if event.oneStep {
-                state.setRecord("txn/" + event.transaction, TransactionRecord(
-                    user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .captured,
-                    holdExpiresAtMilliseconds: nil, sources: event.sources, fee: event.fee, royalties: event.royalties,
-                    vendorData: event.vendorData))
+                state.setRecord("txn/" + event.transaction, TransactionRecord(captured: event))
                 try recordSpend(user: event.user, entry: SpendEntry(
                     timeMilliseconds: event.timeMilliseconds, amount: event.terms.price, vendor: event.vendor,
                     member: event.member, transaction: event.transaction), in: &state)

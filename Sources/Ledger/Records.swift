@@ -247,6 +247,15 @@ public struct RefundSplit: Sendable, Equatable {
 }
 
 extension TransactionRecord {
+    /// A purchase as its capture leaves it: captured, paid from the capture's sources, with its
+    /// fee and royalties (a one-step purchase's record, and what an audit splits refunds by).
+    public init(captured event: PurchaseCaptured) {
+        self.init(
+            user: event.user, member: event.member, vendor: event.vendor, terms: event.terms, status: .captured,
+            holdExpiresAtMilliseconds: nil, sources: event.sources, fee: event.fee, royalties: event.royalties,
+            vendorData: event.vendorData)
+    }
+
     /// What has been given back of the price: all of it once refunded, else what partial
     /// refunds took.
     public var refunded: Int64 { status == .refunded ? terms.price : refundedParts?.total ?? 0 }
@@ -318,7 +327,7 @@ extension TransactionRecord {
     }
 
     /// Records a partial refund of `amount` (less than ``remaining``), split as ``refundSplit(_:)`` splits it.
-    mutating func recordPartialRefund(_ amount: Int64) {
+    public mutating func recordPartialRefund(_ amount: Int64) {
         let split = refundSplit(amount)
         var parts = refundedParts ?? RefundedParts(
             fee: 0, royalties: Array(repeating: 0, count: royalties?.count ?? 0), sources: Array(repeating: 0, count: sources.count))

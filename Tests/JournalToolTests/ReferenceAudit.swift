@@ -25,7 +25,7 @@ struct ReferenceAudit {
         self.last = last
         self.compareWriteModel = compareWriteModel
         self.snapshotAt = snapshotAt
-        refunds = RefundAudit(first: first, last: last)
+        refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         if snapshotAt == 0 { snapshot = [:] }
     }
 

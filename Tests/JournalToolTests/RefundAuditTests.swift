@@ -1,5 +1,5 @@
 import Foundation
-import Ledger
+@testable import Ledger
 import TallyTestSupport
 import Testing
 @testable import journal_tool
@@ -13,55 +13,141 @@ struct RefundAuditTests {
     /// The buyer `u` and vendor `v` of every purchase below.
     static let buyer = RefundAudit.parties(user: "u", vendor: "v")
 
+    /// A capture by `u` from `v`, paid from `u`'s wallet unless `sources` say otherwise.
+    static func captured(
+        _ transaction: String, price: Int64, currency: Currency = .usd, fee: Int64 = 0, royalties: [RoyaltyPayment] = [],
+        sources: [FundingSource]? = nil
+    ) -> PurchaseCaptured {
+        PurchaseCaptured(
+            transaction: transaction, user: "u", member: nil, vendor: "v",
+            terms: ContentTerms(content: "c", title: "C", price: price, currency: currency, url: "https://v.example/c"),
+            oneStep: true, sources: sources ?? [FundingSource(account: "wallet:u:\(currency.code)", amount: price)], fee: fee,
+            royalties: royalties, rounding: royaltyRoundingRule, entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 1)
+    }
+
+    /// An audit of `first...last` that reads back `captures` by sequence.
+    static func audit(first: UInt64, last: UInt64, _ captures: [UInt64: PurchaseCaptured] = [:]) -> RefundAudit {
+        RefundAudit(first: first, last: last, readCapture: { captures[$0] })
+    }
+
+    /// A refund of `amount` that says it is in `currency` (nil: says none), moving `moves` (by
+    /// default all of it from `v`'s payable to `u`'s wallet) in `currency`, else in `code`.
+    static func refund(
+        _ transaction: String, _ amount: Int64, remaining: Int64?, what: String = "the refund", user: String = "u", vendor: String = "v",
+        currency: String? = nil, in code: String = "USD", moves: [(from: String, to: String, amount: Int64)]? = nil
+    ) -> RefundAudit.Step {
+        let moving = Currency(code: currency ?? code)!
+        let postings = (moves ?? [("vendor:v:\(moving.code)", "wallet:u:\(moving.code)", amount)]).map {
+            Posting(debitName: $0.from, creditName: $0.to, amount: $0.amount, currency: moving)
+        }
+        return .refund(transaction: transaction, amount: amount, remaining: remaining, what: what, user: user, vendor: vendor,
+                       currency: currency, postings: postings)
+    }
+
     @Test("partial refunds add up to the price, then nothing more goes back, whatever the ID", arguments: identifiers)
     func partialRefunds(_ transaction: String) {
-        var audit = RefundAudit(first: 10, last: 50)
-        #expect(audit.apply(.capture(transaction: transaction, currency: "USD", price: 250, parties: Self.buyer), at: 12) == nil)
-        #expect(audit.apply(.refund(transaction: transaction, amount: 100, remaining: 150, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 13) == nil)
+        let capture = Self.captured(transaction, price: 250)
+        var audit = Self.audit(first: 10, last: 50, [12: capture])
+        #expect(audit.apply(RefundAudit.capture(capture), at: 12) == nil)
+        #expect(audit.apply(Self.refund(transaction, 100, remaining: 150), at: 13) == nil)
         #expect(audit.apply(.dispute(transaction: transaction, disputed: 150, what: "dispute d", user: "u", vendor: "v"), at: 14) == nil)
-        #expect(audit.apply(.refund(transaction: transaction, amount: 150, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil, lots: []), at: 15) == nil)
+        #expect(audit.apply(Self.refund(transaction, 150, remaining: nil, what: "dispute d",
+                                        moves: [("reserve:v:USD", "wallet:u:USD", 150)]), at: 15) == nil)
         #expect(audit.checked == 2)
         #expect(audit.refundedTotals == ["USD": 250])
-        let again = audit.apply(.refund(transaction: transaction, amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 16)
+        let again = audit.apply(Self.refund(transaction, 1, remaining: 0), at: 16)
         #expect(again?.kind == .refundInconsistent)
         #expect(again?.sequence == 16)
         #expect(again?.message.contains("whose buyer pays only 0") == true, "\(String(describing: again))")
         let disputed = audit.apply(.dispute(transaction: transaction, disputed: nil, what: "dispute e", user: "u", vendor: "v"), at: 17)
         #expect(disputed?.message.contains("whole price went back already") == true)
-        let twice = audit.apply(.capture(transaction: transaction, currency: "USD", price: 5, parties: Self.buyer), at: 18)
+        let twice = audit.apply(RefundAudit.capture(Self.captured(transaction, price: 5)), at: 18)
         #expect(twice?.message.contains("captured a second time") == true)
     }
 
     @Test("a remainder that is not the price less the refund, or a whole refund of part, is refused")
     func remainders() {
-        var audit = RefundAudit(first: 1, last: 50)
-        #expect(audit.apply(.capture(transaction: "tx-3", currency: "EUR", price: 900, parties: Self.buyer), at: 3) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: 601, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 4)?.message
+        let capture = Self.captured("tx-3", price: 900, currency: .eur)
+        var audit = Self.audit(first: 1, last: 50, [3: capture])
+        #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
+        #expect(audit.apply(Self.refund("tx-3", 300, remaining: 601, in: "EUR"), at: 4)?.message
             .contains("says 601 remains to be paid, but 900 less 300 is 600") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 300, remaining: nil, what: "dispute d", user: "u", vendor: "v", currency: nil, lots: []), at: 5)?.message
+        #expect(audit.apply(Self.refund("tx-3", 300, remaining: nil, what: "dispute d", in: "EUR"), at: 5)?.message
             .contains("says 0 remains to be paid, but 900 less 300 is 600") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 901, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 6)?.message
+        #expect(audit.apply(Self.refund("tx-3", 901, remaining: 0, in: "EUR"), at: 6)?.message
             .contains("whose buyer pays only 900") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 899, what: "dispute d", user: "u", vendor: "v"), at: 6)?.message
             .contains("says it disputes 899 of tx-3, whose buyer still pays 900") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 900, what: "dispute d", user: "u", vendor: "v"), at: 6) == nil)
         // Rejected steps changed nothing: the whole price still goes back in one refund.
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 900, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 7) == nil)
+        #expect(audit.apply(Self.refund("tx-3", 900, remaining: 0, in: "EUR"), at: 7) == nil)
         #expect(audit.note == nil)
     }
 
     @Test("a purchase never captured: refused with the whole history, counted as unchecked in a range")
     func neverCaptured() {
-        var whole = RefundAudit(first: 1, last: 50)
-        #expect(whole.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 9)?.message
-            .contains("which was never captured") == true)
+        var whole = Self.audit(first: 1, last: 50)
+        #expect(whole.apply(Self.refund("tx-4", 1, remaining: 0), at: 9)?.message.contains("which was never captured") == true)
         #expect(whole.apply(.dispute(transaction: "order-1", disputed: nil, what: "dispute d", user: "u", vendor: "v"), at: 9)?.message.contains("which was never captured") == true)
 
-        var range = RefundAudit(first: 20, last: 50)
-        #expect(range.apply(.refund(transaction: "tx-4", amount: 1, remaining: 0, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 21) == nil)
+        var range = Self.audit(first: 20, last: 50)
+        #expect(range.apply(Self.refund("tx-4", 1, remaining: 0), at: 21) == nil)
         #expect(range.apply(.dispute(transaction: "tx-5", disputed: 7, what: "dispute d", user: "u", vendor: "v"), at: 22) == nil)
         #expect(range.checked == 0)
         #expect(range.note == "2 refunds or disputes of purchases captured before the range were not checked against what was paid")
+    }
+
+    @Test("a refund takes from each party and gives back to each lot exactly its part of the ledger's split")
+    func splits() {
+        // 1,000 paid from lot l-1 (300) then the wallet (700); fee 50, royalties 100 to label and 30 to writer.
+        let capture = Self.captured("tx-2", price: 1_000, fee: 50, royalties: [RoyaltyPayment(holder: "label", amount: 100), RoyaltyPayment(holder: "writer", amount: 30)],
+                                    sources: [FundingSource(account: "lot:l-1:USD", amount: 300), FundingSource(account: "wallet:u:USD", amount: 700)])
+        var audit = Self.audit(first: 1, last: 50, [2: capture])
+        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
+        #expect(audit.apply(RefundAudit.capture(capture), at: 2) == nil)
+        // 101 of 1,000: fee 5.05, label 10.1, writer 3.03, vendor 82.82: 5 + 10 + 3 + 82 = 100, the unit to
+        // the largest remainder (the vendor's 0.82).
+        let right: [(from: String, to: String, amount: Int64)] = [
+            ("fees:USD", "wallet:u:USD", 5), ("holder:label:USD", "wallet:u:USD", 10), ("holder:writer:USD", "wallet:u:USD", 3),
+            ("vendor:v:USD", "wallet:u:USD", 83)]
+        for (wrong, says) in [
+            // Another holder's part taken from label.
+            ([("fees:USD", "wallet:u:USD", 5), ("holder:label:USD", "wallet:u:USD", 13), ("vendor:v:USD", "wallet:u:USD", 83)],
+             "takes 13 from holder:label:USD, but its split of 101 takes 10"),
+            // A holder the purchase never paid.
+            ([("fees:USD", "wallet:u:USD", 5), ("holder:label:USD", "wallet:u:USD", 10), ("holder:studio:USD", "wallet:u:USD", 3),
+              ("vendor:v:USD", "wallet:u:USD", 83)], "takes 3 from holder:studio:USD, but its split of 101 takes 0"),
+            // The fee kept, the vendor paying it.
+            ([("holder:label:USD", "wallet:u:USD", 10), ("holder:writer:USD", "wallet:u:USD", 3), ("vendor:v:USD", "wallet:u:USD", 88)],
+             "takes 0 from fees:USD, but its split of 101 takes 5"),
+            // The units rounded another way.
+            ([("fees:USD", "wallet:u:USD", 6), ("holder:label:USD", "wallet:u:USD", 10), ("holder:writer:USD", "wallet:u:USD", 3),
+              ("vendor:v:USD", "wallet:u:USD", 82)], "takes 6 from fees:USD"),
+            // Given to the lot though the wallet paid last.
+            ([("fees:USD", "wallet:u:USD", 5), ("holder:label:USD", "wallet:u:USD", 10), ("holder:writer:USD", "wallet:u:USD", 3),
+              ("vendor:v:USD", "lot:l-1:USD", 83)], "gives back 83 to lot:l-1:USD, but its split of 101 gives it 0"),
+        ] as [([(from: String, to: String, amount: Int64)], String)] {
+            #expect(audit.apply(Self.refund("tx-2", 101, remaining: 899, moves: wrong), at: 3)?.message.contains(says) == true, "\(says)")
+        }
+        #expect(audit.apply(Self.refund("tx-2", 101, remaining: 899, moves: right), at: 3) == nil)
+        // The wallet's 700 back first, then the lot: the next 699 leave the wallet 0 (599 of it).
+        let second: [(from: String, to: String, amount: Int64)] = [
+            ("fees:USD", "wallet:u:USD", 35), ("holder:label:USD", "wallet:u:USD", 70), ("holder:writer:USD", "wallet:u:USD", 21),
+            ("vendor:v:USD", "wallet:u:USD", 473), ("vendor:v:USD", "lot:l-1:USD", 100)]
+        #expect(audit.apply(Self.refund("tx-2", 699, remaining: 200, moves: second), at: 4) == nil)
+        // A dispute's refund of the last 200 takes what is left of each part, the vendor's from
+        // its reserve and payable together: fee 50-40, label 100-80, writer 30-24, vendor 154.
+        let last: [(from: String, to: String, amount: Int64)] = [
+            ("fees:USD", "lot:l-1:USD", 10), ("holder:label:USD", "lot:l-1:USD", 20), ("holder:writer:USD", "lot:l-1:USD", 6),
+            ("reserve:v:USD", "lot:l-1:USD", 150), ("vendor:v:USD", "lot:l-1:USD", 14)]
+        #expect(audit.apply(Self.refund("tx-2", 200, remaining: nil, what: "dispute d", moves: last), at: 5) == nil)
+        #expect(audit.checked == 3)
+
+        // A capture that cannot be read back is a failure, not a pass.
+        var unread = Self.audit(first: 1, last: 50)
+        #expect(unread.apply(RefundAudit.capture(capture), at: 2) == nil)
+        #expect(unread.apply(Self.refund("tx-2", 101, remaining: 899, moves: right), at: 3)?.message
+            .contains("the capture of tx-2 at 2 cannot be read back") == true)
     }
 
     @Test("a refund's own amounts: positive, a remainder not negative, postings that move what it gives back")
@@ -97,27 +183,30 @@ struct RefundAuditTests {
         }
     }
 
+
     @Test("a refund or dispute that names another buyer or vendor than the purchase's is refused")
     func otherParties() {
-        var audit = RefundAudit(first: 1, last: 50)
-        #expect(audit.apply(.capture(transaction: "tx-3", currency: "USD", price: 100, parties: Self.buyer), at: 3) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "mallory", vendor: "v", currency: nil, lots: []), at: 4)?
+        // 100 paid from lot l-1 (40) and the wallet (60): the wallet's part goes back first.
+        let capture = Self.captured("tx-3", price: 100, sources: [FundingSource(account: "lot:l-1:USD", amount: 40),
+                                                                   FundingSource(account: "wallet:u:USD", amount: 60)])
+        var audit = Self.audit(first: 1, last: 50, [3: capture])
+        #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 90, user: "mallory"), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)
         #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 100, what: "dispute d", user: "u", vendor: "w"), at: 5)?
             .message.contains("names buyer u and vendor w") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 90, what: "the refund", user: "u", vendor: "v", currency: nil, lots: []), at: 6) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "EUR", lots: []), at: 7)?
+        #expect(audit.apply(Self.refund("tx-3", 60, remaining: 40), at: 6) == nil)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, currency: "EUR"), at: 7)?
             .message.contains("gives back EUR, but the purchase was paid in USD") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 80, what: "the refund", user: "u", vendor: "v", currency: "USD", lots: []), at: 7) == nil)
         // Back to a lot only when it was issued to the buyer.
         #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 8) == nil)
         #expect(audit.apply(.lot(lot: "l-2", user: "mallory"), at: 9) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 70, what: "the refund", user: "u", vendor: "v", currency: "USD",
-                                    lots: ["l-1"]), at: 10) == nil)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 60, what: "the refund", user: "u", vendor: "v", currency: "USD",
-                                    lots: ["l-1", "l-2"]), at: 11)?.message.contains("gives back to lot l-2, which was issued to mallory, not to its buyer u") == true)
-        #expect(audit.apply(.refund(transaction: "tx-3", amount: 10, remaining: 60, what: "the refund", user: "u", vendor: "v", currency: "USD",
-                                    lots: ["l-9"]), at: 11)?.message.contains("gives back to lot l-9, which was never issued") == true)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, moves: [("vendor:v:USD", "lot:l-1:USD", 10)]), at: 10) == nil)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 20, moves: [("vendor:v:USD", "lot:l-1:USD", 5), ("vendor:v:USD", "lot:l-2:USD", 5)]),
+                            at: 11)?.message.contains("gives back to lot l-2, which was issued to mallory, not to its buyer u") == true)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 20, moves: [("vendor:v:USD", "lot:l-9:USD", 10)]), at: 11)?
+            .message.contains("gives back to lot l-9, which was never issued") == true)
+        #expect(audit.apply(Self.refund("tx-3", 10, remaining: 20, moves: [("vendor:v:USD", "lot:l-1:USD", 10)]), at: 11) == nil)
         #expect(RefundAudit.lots([Posting(debit: .vendorPayable(vendor: "v", currency: .usd), credit: .incentiveLot(lot: "l-1", currency: .usd), amount: 1),
                                   Posting(debit: .vendorPayable(vendor: "v", currency: .usd), credit: .wallet(user: "u", currency: .usd), amount: 1)]) == ["l-1"])
         // The separator keeps the two names apart.

@@ -283,6 +283,12 @@ struct VerifyAuditTests {
              "to wallet:bob:USD, not to its buyer alice", nil),
             ("PurchaseRefunded", 0, [("\"credit\":\"wallet:alice:USD\"", "\"credit\":\"wallet:bob:USD\""), ("\"user\":\"alice\"", "\"user\":\"bob\"")],
              "names buyer bob and vendor shop, who did not make that purchase", nil),
+            // The song's first refund takes the writer's part of its royalties from the label.
+            ("PurchaseRefunded", 0, [("\"debit\":\"holder:writer:USD\"", "\"debit\":\"holder:label:USD\"")],
+             "from holder:label:USD, but its split of 100 takes", nil),
+            // The film's dispute refund takes the studio's part from a holder the film never paid.
+            ("DisputeResolved", 0, [("\"debit\":\"holder:studio:EUR\"", "\"debit\":\"holder:label:EUR\"")],
+             "from holder:label:EUR, but its split of 600 takes 0", nil),
             // A rejected dispute that says something went back.
             ("DisputeResolved", 1, [("\"refunded\":0", "\"refunded\":5")], "was rejected but says 5 went back", nil),
         ]
