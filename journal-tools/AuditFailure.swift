@@ -20,7 +20,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// A refund disagrees with the purchase it refunds or with its own postings: it gives
         /// back more than the buyer still paid, misstates what remains, refunds or disputes a
         /// purchase never captured or already wholly refunded, its postings move another amount,
-        /// or take from a party (or give back to a lot) other than its part of the ledger's split.
+        /// or take from a party (or give back to a lot) other than its part of the ledger's split;
+        /// or a dispute is opened, reserved, resolved or released against the ledger's rules.
         case refundInconsistent = "refund-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
@@ -44,7 +45,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .balanceMismatch: return "a write-model balance differs from the postings'"
             case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
             case .projectionMismatch: return "a read-model balance differs from the postings'"
-            case .refundInconsistent: return "a refund gives back more than was paid, disagrees with its postings or with its split"
+            case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             }
         }
     }

@@ -190,6 +190,7 @@ struct LedgerAudit {
             report.royaltyTotals[totals.currency] = totals.royalties
             report.feeTotals[totals.currency] = totals.fees
         }
+        if failure == nil { failure = refunds.finish() }
         report.record(refunds)
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }

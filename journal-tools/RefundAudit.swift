@@ -14,9 +14,18 @@ import Ledger
 /// and goes only to that buyer (wallet, credit line, or an incentive lot issued to the buyer),
 /// in the purchase's currency. What each party gives back, and each incentive lot that paid
 /// gets back, is exactly the ledger's one split of a refund (``TransactionRecord/refundSplit(_:)``)
-/// of the purchase as its capture and earlier refunds left it. The audit keeps one entry per
-/// captured purchase, one per lot, and one per purchase partly refunded; a refund reads its
-/// purchase's capture back from the journal.
+/// of the purchase as its capture and earlier refunds left it.
+///
+/// A dispute is opened once, of a purchase with no dispute open and none rejected, and moves
+/// into the vendor's dispute reserve no more than the vendor's part of what is still paid;
+/// it is resolved once: a refund takes from the reserve what the dispute reserved (up to the
+/// vendor's part) and a rejection gives back to the payable exactly that, nothing else. A
+/// vendor does not refund a purchase while it is disputed. A charge the rules mark
+/// unauthorized is refunded by rule in the very next event, and only such a charge is.
+///
+/// The audit keeps one entry per captured purchase, one per lot, one per purchase partly
+/// refunded and one per dispute; a refund or dispute reads its purchase's capture back from
+/// the journal.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
@@ -28,14 +37,41 @@ struct RefundAudit {
         ///
         /// Refunds and disputes are rare and hold more; boxed (`indirect`), they leave a step,
         /// and the audit's per-event record that carries one, the size of a capture.
+        /// `resolving` is the dispute a `DisputeResolved` refunds (nil: the vendor's own refund).
         indirect case refund(
             transaction: String, amount: Int64, remaining: Int64?, what: String, user: String, vendor: String, currency: String?,
-            postings: [Posting])
+            postings: [Posting], resolving: Resolution?)
         /// A dispute was opened of what the buyer still paid (`disputed`; nil in events from
         /// before partial refunds existed).
-        indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String)
+        indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String, opening: Opening)
+        /// A dispute was rejected, its reserve given back to the vendor by `postings`.
+        indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
         /// An incentive lot was issued to `user`.
         indirect case lot(lot: String, user: String)
+    }
+
+    /// What a `DisputeOpened` says of its dispute.
+    struct Opening: Equatable {
+        var dispute: String
+        var currency: Currency
+        var reserved: Int64
+        var unauthorized: Bool
+        var postings: [Posting]
+    }
+
+    /// Which dispute a `DisputeResolved` decides, and whether by rule (else by customer service).
+    struct Resolution: Equatable {
+        var dispute: String
+        var byRule: Bool
+    }
+
+    /// A dispute opened in the range and not yet resolved.
+    struct OpenDispute {
+        var transaction: String
+        var currency: Currency
+        var reserved: Int64
+        var unauthorized: Bool
+        var openedAt: UInt64
     }
 
     /// What a captured purchase's buyer still pays, and in which currency (an index into
@@ -56,6 +92,12 @@ struct RefundAudit {
     /// Each purchase partly refunded, by its capture's sequence: its record with what the
     /// refunds so far took from each party and gave back to each source.
     private var partlyRefunded: [UInt64: TransactionRecord] = [:]
+    /// Disputes open, by ID and by the transaction they dispute; disputes resolved; and the
+    /// rejected dispute of each transaction whose dispute was rejected.
+    private var openDisputes: [String: OpenDispute] = [:]
+    private var openDisputeOf: [String: String] = [:]
+    private var resolvedDisputes: Set<String> = []
+    private var rejectedDisputeOf: [String: String] = [:]
 
     /// The ledger's own transaction IDs (``ServerTransactionID``, `tx-<sequence>`) created in
     /// the range, by their sequence less `first`: one array slot, not a hashed string, per
@@ -129,14 +171,22 @@ struct RefundAudit {
             return capture(captured)
         case .purchaseRefunded(let refunded):
             return .refund(transaction: refunded.transaction, amount: refunded.refunded, remaining: refunded.remaining, what: "the refund",
-                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, postings: refunded.postings)
-        case .disputeResolved(let resolved) where resolved.outcome == .refunded:
+                           user: refunded.user, vendor: refunded.vendor, currency: refunded.currency.code, postings: refunded.postings,
+                           resolving: nil)
+        case .disputeResolved(let resolved):
+            let resolution = Resolution(dispute: resolved.dispute, byRule: resolved.decidedBy == .rule)
+            guard resolved.outcome == .refunded else {
+                return .rejection(transaction: resolved.transaction, what: "dispute \(resolved.dispute)", user: resolved.user,
+                                  vendor: resolved.vendor, resolution: resolution, postings: resolved.postings)
+            }
             return .refund(transaction: resolved.transaction, amount: resolved.refunded, remaining: nil, what: "dispute \(resolved.dispute)",
                            user: resolved.user, vendor: resolved.vendor, currency: resolved.postings.first?.currency.code,
-                           postings: resolved.postings)
+                           postings: resolved.postings, resolving: resolution)
         case .disputeOpened(let opened):
             return .dispute(transaction: opened.transaction, disputed: opened.disputed, what: "dispute \(opened.dispute)",
-                            user: opened.user, vendor: opened.vendor)
+                            user: opened.user, vendor: opened.vendor, opening: Opening(
+                                dispute: opened.dispute, currency: opened.currency, reserved: opened.reserved,
+                                unauthorized: opened.unauthorized, postings: opened.postings))
         case .incentiveIssued(let issued):
             return .lot(lot: issued.lot, user: issued.user)
         default:
@@ -269,7 +319,7 @@ struct RefundAudit {
             }
             guard paid(transaction) == nil else { throw fail("\(transaction) is captured a second time") }
             setPaid(transaction, Paid(amount: price, currency: index, parties: parties, captured: sequence))
-        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let postings):
+        case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let postings, let resolving):
             for lot in Self.lots(postings) {
                 if let owner = lotOwners[lot] {
                     guard owner == user else { throw fail("\(what) of \(transaction) gives back to lot \(lot), which was issued to \(owner), not to its buyer \(user)") }
@@ -277,7 +327,15 @@ struct RefundAudit {
                     throw fail("\(what) of \(transaction) gives back to lot \(lot), which was never issued")
                 }
             }
-            guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else { return }
+            // The dispute it resolves (nil: the vendor's refund, or a dispute opened before the range).
+            let dispute = try resolving.flatMap { try resolve($0, of: transaction, what: what, refunds: true, at: sequence, fail: fail) }
+            if resolving == nil, let open = openDisputeOf[transaction] {
+                throw fail("\(what) of \(transaction) is made by its vendor while dispute \(open) of it is open")
+            }
+            guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else {
+                if let resolving, dispute != nil { close(resolving.dispute, of: transaction, rejected: false) }
+                return
+            }
             let paidIn = currencies[Int(paid.currency)]
             if let currency, currency != paidIn {
                 throw fail("\(what) of \(transaction) gives back \(currency), but the purchase was paid in \(paidIn)")
@@ -289,43 +347,118 @@ struct RefundAudit {
             guard (remaining ?? 0) == left else {
                 throw fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
             }
-            try checkSplit(of: paid, transaction: transaction, amount: amount, postings: postings, what: what, fail: fail)
+            try checkSplit(of: paid, transaction: transaction, amount: amount, postings: postings, reserved: dispute?.reserved, what: what, fail: fail)
             setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties, captured: paid.captured))
+            if let resolving, dispute != nil { close(resolving.dispute, of: transaction, rejected: false) }
             checked += 1
             refundedTotals[paidIn, default: 0] &+= amount
-        case .dispute(let transaction, let disputed, let what, let user, let vendor):
-            guard let paid = try purchase(transaction, user: user, vendor: vendor, what: what) else { return }
-            guard paid.amount > 0 else { throw fail("\(what) is of \(transaction), whose whole price went back already") }
-            if let disputed, disputed != paid.amount {
-                throw fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
+        case .dispute(let transaction, let disputed, let what, let user, let vendor, let opening):
+            let id = opening.dispute
+            guard openDisputes[id] == nil && !resolvedDisputes.contains(id) else { throw fail("\(what) is opened a second time") }
+            if let open = openDisputeOf[transaction] { throw fail("\(what) is of \(transaction), which dispute \(open) disputes already") }
+            if let rejected = rejectedDisputeOf[transaction] {
+                throw fail("\(what) is of \(transaction), whose dispute \(rejected) was rejected: that decision is final")
             }
+            // What it reserves moves from the vendor's payable to its reserve, and nothing else.
+            let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name
+            let reserve = LedgerAccount.disputeReserve(vendor: vendor, currency: opening.currency).name
+            let moved = opening.postings.map { ($0.debit, $0.credit, $0.amount) }
+            guard opening.reserved >= 0, moved.elementsEqual(opening.reserved > 0 ? [(payable, reserve, opening.reserved)] : [], by: ==) else {
+                throw fail("\(what) reserves \(opening.reserved) but its postings move \(Self.describe(opening.postings)), not that much from \(payable) to \(reserve)")
+            }
+            let paid = try purchase(transaction, user: user, vendor: vendor, what: what)
+            if let paid {
+                guard paid.amount > 0 else { throw fail("\(what) is of \(transaction), whose whole price went back already") }
+                if let disputed, disputed != paid.amount {
+                    throw fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
+                }
+                let share = try record(of: paid, transaction: transaction, what: what, fail: fail).remainingVendorShare
+                guard opening.reserved <= share else {
+                    throw fail("\(what) reserves \(opening.reserved), more than the vendor's part \(share) of what \(transaction)'s buyer still pays")
+                }
+            }
+            openDisputes[id] = OpenDispute(
+                transaction: transaction, currency: opening.currency, reserved: opening.reserved, unauthorized: opening.unauthorized, openedAt: sequence)
+            openDisputeOf[transaction] = id
+        case .rejection(let transaction, let what, let user, let vendor, let resolution, let postings):
+            _ = try purchase(transaction, user: user, vendor: vendor, what: what)
+            guard let dispute = try resolve(resolution, of: transaction, what: what, refunds: false, at: sequence, fail: fail) else { return }
+            // Customer service gives the reserve back to the vendor's payable, all of it.
+            let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: dispute.currency).name
+            let reserve = LedgerAccount.disputeReserve(vendor: vendor, currency: dispute.currency).name
+            let moved = postings.map { ($0.debit, $0.credit, $0.amount) }
+            guard moved.elementsEqual(dispute.reserved > 0 ? [(reserve, payable, dispute.reserved)] : [], by: ==) else {
+                throw fail("\(what) rejects the dispute of \(transaction) moving \(Self.describe(postings)), where \(dispute.reserved) reserved goes back to \(vendor)'s payable")
+            }
+            close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot, let user):
             lotOwners[lot] = user
         }
     }
 
-    /// Holds a refund of `amount` (no more than is still paid) to the ledger's split of it: from
-    /// the fee, each rights holder and the vendor (its payable and its dispute reserve together:
-    /// how much a dispute reserved is the vendor's part either way) it must take exactly that
-    /// party's part, and to each incentive lot that paid give back exactly that lot's part (the
-    /// rest goes to the buyer's wallet or credit line, already held to the buyer).
-    private mutating func checkSplit(
-        of paid: Paid, transaction: String, amount: Int64, postings: [Posting], what: String, fail: (String) -> AuditFailure
-    ) throws {
-        var record: TransactionRecord
-        if let partly = partlyRefunded[paid.captured] {
-            record = partly
-        } else {
-            guard let captured = try? readCapture(paid.captured), captured.transaction == transaction else {
-                throw fail("the capture of \(transaction) at \(paid.captured) cannot be read back to split \(what)")
-            }
-            record = TransactionRecord(captured: captured)
+    /// The dispute `resolution` decides; nil when it was opened before the range (its purchase
+    /// is counted as unchecked). It must be open, of `transaction`, decided by rule exactly when
+    /// the rules marked the charge unauthorized (then refunded, in the next event).
+    private mutating func resolve(
+        _ resolution: Resolution, of transaction: String, what: String, refunds: Bool, at sequence: UInt64, fail: (String) -> AuditFailure
+    ) throws -> OpenDispute? {
+        let id = resolution.dispute
+        guard let open = openDisputes[id] else {
+            // Opened before the range: its purchase was captured before it too, and counted.
+            if wholeHistory || resolvedDisputes.contains(id) { throw fail("\(what) is resolved, but it is not open") }
+            return nil
         }
+        guard open.transaction == transaction else { throw fail("\(what) is of \(open.transaction), not of \(transaction)") }
+        if resolution.byRule {
+            guard open.unauthorized, refunds, sequence == open.openedAt + 1 else {
+                throw fail("\(what) is decided by rule, but only an unauthorized charge's dispute is, refunded in the event after it opens")
+            }
+        } else if open.unauthorized {
+            throw fail("\(what) disputes a charge the rules mark unauthorized: it is refunded by rule, not decided by customer service")
+        }
+        return open
+    }
+
+    /// Records that dispute `id` of `transaction` was decided (once every check held).
+    private mutating func close(_ id: String, of transaction: String, rejected: Bool) {
+        openDisputes[id] = nil
+        openDisputeOf[transaction] = nil
+        resolvedDisputes.insert(id)
+        if rejected { rejectedDisputeOf[transaction] = id }
+    }
+
+    /// The purchase a refund or dispute names as its capture and earlier refunds left it.
+    private func record(of paid: Paid, transaction: String, what: String, fail: (String) -> AuditFailure) throws -> TransactionRecord {
+        if let partly = partlyRefunded[paid.captured] { return partly }
+        guard let captured = try? readCapture(paid.captured), captured.transaction == transaction else {
+            throw fail("the capture of \(transaction) at \(paid.captured) cannot be read back for \(what)")
+        }
+        return TransactionRecord(captured: captured)
+    }
+
+    /// Postings as `debit -> credit amount`, for a failure's message.
+    static func describe(_ postings: [Posting]) -> String {
+        postings.isEmpty ? "nothing" : postings.map { "\($0.debit) -> \($0.credit) \($0.amount)" }.joined(separator: ", ")
+    }
+
+    /// Holds a refund of `amount` (no more than is still paid) to the ledger's split of it: from
+    /// the fee, each rights holder and the vendor it must take exactly that party's part, and to
+    /// each incentive lot that paid give back exactly that lot's part (the rest goes to the
+    /// buyer's wallet or credit line, already held to the buyer). The vendor's part comes from
+    /// its dispute reserve as far as the dispute it resolves reserved (`reserved`), the rest
+    /// from its payable; with no dispute known (a vendor's refund, or a dispute opened before
+    /// the range) payable and reserve count together.
+    private mutating func checkSplit(
+        of paid: Paid, transaction: String, amount: Int64, postings: [Posting], reserved: Int64?, what: String, fail: (String) -> AuditFailure
+    ) throws {
+        var record = try record(of: paid, transaction: transaction, what: what, fail: fail)
         let split = record.refundSplit(amount)
         let currency = record.terms.currency
         let payable = LedgerAccount.vendorPayable(vendor: record.vendor, currency: currency).name
         let reserve = LedgerAccount.disputeReserve(vendor: record.vendor, currency: currency).name
-        var parts: [String: Int64] = [LedgerAccount.providerFeeRevenue(currency: currency).name: split.fee, payable: split.vendor]
+        let fromReserve = reserved.map { min($0, split.vendor) }
+        var parts: [String: Int64] = [LedgerAccount.providerFeeRevenue(currency: currency).name: split.fee, payable: split.vendor - (fromReserve ?? 0)]
+        if let fromReserve { parts[reserve] = fromReserve }
         for (royalty, part) in zip(record.royalties ?? [], split.royalties) {
             parts[LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name, default: 0] &+= part
         }
@@ -335,11 +468,11 @@ struct RefundAudit {
         }
         var taken: [String: Int64] = [:], given: [String: Int64] = [:]
         for posting in postings {
-            taken[posting.debit == reserve ? payable : posting.debit, default: 0] &+= posting.amount
+            taken[posting.debit == reserve && reserved == nil ? payable : posting.debit, default: 0] &+= posting.amount
             if posting.credit.hasPrefix("lot:") { given[posting.credit, default: 0] &+= posting.amount }
         }
         for account in Set(parts.keys).union(taken.keys).sorted() where taken[account] ?? 0 != parts[account] ?? 0 {
-            let from = account == payable ? "\(payable) and \(reserve)" : account
+            let from = account == payable && reserved == nil ? "\(payable) and \(reserve)" : account
             throw fail("\(what) of \(transaction) takes \(taken[account] ?? 0) from \(from), but its split of \(amount) takes \(parts[account] ?? 0)")
         }
         for lot in Set(lots.keys).union(given.keys).sorted() where given[lot] ?? 0 != lots[lot] ?? 0 {
@@ -351,6 +484,15 @@ struct RefundAudit {
         } else {
             partlyRefunded[paid.captured] = nil
         }
+    }
+
+    /// What must hold once the whole range is checked: every dispute of a charge the rules mark
+    /// unauthorized and opened before the range's last event was refunded by rule in the next.
+    func finish() -> AuditFailure? {
+        guard let (id, open) = openDisputes.filter({ $0.value.unauthorized && $0.value.openedAt < last }).min(by: { $0.value.openedAt < $1.value.openedAt })
+        else { return nil }
+        return AuditFailure(kind: .refundInconsistent, sequence: open.openedAt + 1,
+                            message: "dispute \(id) of \(open.transaction) disputes a charge the rules mark unauthorized, but no refund by rule follows it")
     }
 
     /// What the report says when some refunds could not be checked, or nil.

@@ -59,6 +59,7 @@ struct ReferenceAudit {
             if sequence == snapshotAt { snapshot = balances }
             return true
         }
+        if failure == nil { failure = refunds.finish() }
         report.record(refunds)
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }

@@ -34,14 +34,44 @@ struct RefundAuditTests {
     /// default all of it from `v`'s payable to `u`'s wallet) in `currency`, else in `code`.
     static func refund(
         _ transaction: String, _ amount: Int64, remaining: Int64?, what: String = "the refund", user: String = "u", vendor: String = "v",
-        currency: String? = nil, in code: String = "USD", moves: [(from: String, to: String, amount: Int64)]? = nil
+        currency: String? = nil, in code: String = "USD", moves: [(from: String, to: String, amount: Int64)]? = nil,
+        resolving: RefundAudit.Resolution? = nil
     ) -> RefundAudit.Step {
         let moving = Currency(code: currency ?? code)!
         let postings = (moves ?? [("vendor:v:\(moving.code)", "wallet:u:\(moving.code)", amount)]).map {
             Posting(debitName: $0.from, creditName: $0.to, amount: $0.amount, currency: moving)
         }
         return .refund(transaction: transaction, amount: amount, remaining: remaining, what: what, user: user, vendor: vendor,
-                       currency: currency, postings: postings)
+                       currency: currency, postings: postings, resolving: resolving)
+    }
+
+    /// Dispute `id` of `transaction` by `user` from `vendor`, reserving `reserved` from the
+    /// vendor's payable (`moves`, if given, are its postings instead).
+    static func dispute(
+        _ transaction: String, _ id: String = "d", disputed: Int64?, user: String = "u", vendor: String = "v", in code: String = "USD",
+        reserved: Int64 = 0, unauthorized: Bool = false, moves: [(from: String, to: String, amount: Int64)]? = nil
+    ) -> RefundAudit.Step {
+        let postings = (moves ?? (reserved > 0 ? [("vendor:\(vendor):\(code)", "reserve:\(vendor):\(code)", reserved)] : [])).map {
+            Posting(debitName: $0.from, creditName: $0.to, amount: $0.amount, currency: Currency(code: code)!)
+        }
+        return .dispute(transaction: transaction, disputed: disputed, what: "dispute \(id)", user: user, vendor: vendor, opening: RefundAudit.Opening(
+            dispute: id, currency: Currency(code: code)!, reserved: reserved, unauthorized: unauthorized, postings: postings))
+    }
+
+    /// Customer service's rejection of dispute `id`, giving `reserved` back from the reserve (or moving `moves`).
+    static func rejection(
+        _ transaction: String, _ id: String = "d", reserved: Int64 = 0, byRule: Bool = false, moves: [(from: String, to: String, amount: Int64)]? = nil
+    ) -> RefundAudit.Step {
+        let postings = (moves ?? (reserved > 0 ? [("reserve:v:USD", "vendor:v:USD", reserved)] : [])).map {
+            Posting(debitName: $0.from, creditName: $0.to, amount: $0.amount, currency: .usd)
+        }
+        return .rejection(transaction: transaction, what: "dispute \(id)", user: "u", vendor: "v",
+                          resolution: RefundAudit.Resolution(dispute: id, byRule: byRule), postings: postings)
+    }
+
+    /// Customer service's decision of dispute `id` (or the rule's).
+    static func deciding(_ id: String = "d", byRule: Bool = false) -> RefundAudit.Resolution {
+        RefundAudit.Resolution(dispute: id, byRule: byRule)
     }
 
     @Test("partial refunds add up to the price, then nothing more goes back, whatever the ID", arguments: identifiers)
@@ -50,16 +80,16 @@ struct RefundAuditTests {
         var audit = Self.audit(first: 10, last: 50, [12: capture])
         #expect(audit.apply(RefundAudit.capture(capture), at: 12) == nil)
         #expect(audit.apply(Self.refund(transaction, 100, remaining: 150), at: 13) == nil)
-        #expect(audit.apply(.dispute(transaction: transaction, disputed: 150, what: "dispute d", user: "u", vendor: "v"), at: 14) == nil)
+        #expect(audit.apply(Self.dispute(transaction, disputed: 150, reserved: 150), at: 14) == nil)
         #expect(audit.apply(Self.refund(transaction, 150, remaining: nil, what: "dispute d",
-                                        moves: [("reserve:v:USD", "wallet:u:USD", 150)]), at: 15) == nil)
+                                        moves: [("reserve:v:USD", "wallet:u:USD", 150)], resolving: Self.deciding()), at: 15) == nil)
         #expect(audit.checked == 2)
         #expect(audit.refundedTotals == ["USD": 250])
         let again = audit.apply(Self.refund(transaction, 1, remaining: 0), at: 16)
         #expect(again?.kind == .refundInconsistent)
         #expect(again?.sequence == 16)
         #expect(again?.message.contains("whose buyer pays only 0") == true, "\(String(describing: again))")
-        let disputed = audit.apply(.dispute(transaction: transaction, disputed: nil, what: "dispute e", user: "u", vendor: "v"), at: 17)
+        let disputed = audit.apply(Self.dispute(transaction, "e", disputed: nil), at: 17)
         #expect(disputed?.message.contains("whole price went back already") == true)
         let twice = audit.apply(RefundAudit.capture(Self.captured(transaction, price: 5)), at: 18)
         #expect(twice?.message.contains("captured a second time") == true)
@@ -76,11 +106,11 @@ struct RefundAuditTests {
             .contains("says 0 remains to be paid, but 900 less 300 is 600") == true)
         #expect(audit.apply(Self.refund("tx-3", 901, remaining: 0, in: "EUR"), at: 6)?.message
             .contains("whose buyer pays only 900") == true)
-        #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 899, what: "dispute d", user: "u", vendor: "v"), at: 6)?.message
+        #expect(audit.apply(Self.dispute("tx-3", disputed: 899, in: "EUR"), at: 6)?.message
             .contains("says it disputes 899 of tx-3, whose buyer still pays 900") == true)
-        #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 900, what: "dispute d", user: "u", vendor: "v"), at: 6) == nil)
-        // Rejected steps changed nothing: the whole price still goes back in one refund.
-        #expect(audit.apply(Self.refund("tx-3", 900, remaining: 0, in: "EUR"), at: 7) == nil)
+        #expect(audit.apply(Self.dispute("tx-3", disputed: 900, in: "EUR"), at: 6) == nil)
+        // Rejected steps changed nothing: the whole price still goes back in one refund, the dispute's.
+        #expect(audit.apply(Self.refund("tx-3", 900, remaining: nil, what: "dispute d", in: "EUR", resolving: Self.deciding()), at: 7) == nil)
         #expect(audit.note == nil)
     }
 
@@ -88,11 +118,11 @@ struct RefundAuditTests {
     func neverCaptured() {
         var whole = Self.audit(first: 1, last: 50)
         #expect(whole.apply(Self.refund("tx-4", 1, remaining: 0), at: 9)?.message.contains("which was never captured") == true)
-        #expect(whole.apply(.dispute(transaction: "order-1", disputed: nil, what: "dispute d", user: "u", vendor: "v"), at: 9)?.message.contains("which was never captured") == true)
+        #expect(whole.apply(Self.dispute("order-1", disputed: nil), at: 9)?.message.contains("which was never captured") == true)
 
         var range = Self.audit(first: 20, last: 50)
         #expect(range.apply(Self.refund("tx-4", 1, remaining: 0), at: 21) == nil)
-        #expect(range.apply(.dispute(transaction: "tx-5", disputed: 7, what: "dispute d", user: "u", vendor: "v"), at: 22) == nil)
+        #expect(range.apply(Self.dispute("tx-5", disputed: 7), at: 22) == nil)
         #expect(range.checked == 0)
         #expect(range.note == "2 refunds or disputes of purchases captured before the range were not checked against what was paid")
     }
@@ -140,7 +170,8 @@ struct RefundAuditTests {
         let last: [(from: String, to: String, amount: Int64)] = [
             ("fees:USD", "lot:l-1:USD", 10), ("holder:label:USD", "lot:l-1:USD", 20), ("holder:writer:USD", "lot:l-1:USD", 6),
             ("reserve:v:USD", "lot:l-1:USD", 150), ("vendor:v:USD", "lot:l-1:USD", 14)]
-        #expect(audit.apply(Self.refund("tx-2", 200, remaining: nil, what: "dispute d", moves: last), at: 5) == nil)
+        #expect(audit.apply(Self.dispute("tx-2", disputed: 200, reserved: 150), at: 5) == nil)
+        #expect(audit.apply(Self.refund("tx-2", 200, remaining: nil, what: "dispute d", moves: last, resolving: Self.deciding()), at: 6) == nil)
         #expect(audit.checked == 3)
 
         // A capture that cannot be read back is a failure, not a pass.
@@ -184,6 +215,69 @@ struct RefundAuditTests {
     }
 
 
+    @Test("a dispute is opened once, reserves the vendor's part at most, is decided once, and its reserve moves as decided")
+    func disputes() {
+        // 1,000 with a fee of 50 and 100 to label: the vendor's part is 850.
+        let capture = Self.captured("tx-2", price: 1_000, fee: 50, royalties: [RoyaltyPayment(holder: "label", amount: 100)])
+        var audit = Self.audit(first: 1, last: 50, [2: capture])
+        #expect(audit.apply(RefundAudit.capture(capture), at: 2) == nil)
+        func expect(_ step: RefundAudit.Step, at sequence: UInt64, says: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let failure = audit.apply(step, at: sequence)
+            #expect(failure?.kind == .refundInconsistent, sourceLocation: sourceLocation)
+            #expect(failure?.sequence == sequence, sourceLocation: sourceLocation)
+            #expect(failure?.message.contains(says) == true, "\(String(describing: failure?.message))", sourceLocation: sourceLocation)
+        }
+        expect(Self.dispute("tx-2", disputed: 1_000, reserved: 850, moves: [("vendor:v:USD", "reserve:v:USD", 800)]), at: 3,
+               says: "reserves 850 but its postings move vendor:v:USD -> reserve:v:USD 800, not that much from vendor:v:USD to reserve:v:USD")
+        expect(Self.dispute("tx-2", disputed: 1_000, reserved: 851), at: 3, says: "reserves 851, more than the vendor's part 850")
+        #expect(audit.apply(Self.dispute("tx-2", disputed: 1_000, reserved: 800), at: 3) == nil)
+        expect(Self.dispute("tx-2", disputed: 1_000), at: 4, says: "dispute d is opened a second time")
+        expect(Self.dispute("tx-2", "e", disputed: 1_000), at: 4, says: "dispute e is of tx-2, which dispute d disputes already")
+        expect(Self.refund("tx-2", 10, remaining: 990), at: 4, says: "is made by its vendor while dispute d of it is open")
+        expect(Self.rejection("tx-2", "x"), at: 4, says: "dispute x is resolved, but it is not open")
+        expect(Self.rejection("tx-2", reserved: 800, byRule: true), at: 4, says: "is decided by rule, but only an unauthorized charge's dispute is")
+        expect(Self.rejection("tx-2", reserved: 799), at: 4,
+               says: "rejects the dispute of tx-2 moving reserve:v:USD -> vendor:v:USD 799, where 800 reserved goes back to v's payable")
+        expect(Self.refund("tx-2", 1_000, remaining: nil, what: "dispute d",
+                           moves: [("fees:USD", "wallet:u:USD", 50), ("holder:label:USD", "wallet:u:USD", 100), ("vendor:v:USD", "wallet:u:USD", 850)],
+                           resolving: Self.deciding()), at: 4, says: "takes 0 from reserve:v:USD, but its split of 1000 takes 800")
+        expect(Self.refund("tx-2", 1_000, remaining: nil, what: "dispute d", resolving: Self.deciding(byRule: true)), at: 4,
+               says: "is decided by rule, but only an unauthorized charge's dispute is")
+        // Customer service rejects it: the whole reserve back, and the decision is final.
+        #expect(audit.apply(Self.rejection("tx-2", reserved: 800), at: 4) == nil)
+        expect(Self.dispute("tx-2", "f", disputed: 1_000), at: 5, says: "whose dispute d was rejected: that decision is final")
+        expect(Self.rejection("tx-2", reserved: 800), at: 5, says: "dispute d is resolved, but it is not open")
+        // The vendor may refund it again.
+        #expect(audit.apply(Self.refund("tx-2", 1_000, remaining: 0, moves: [
+            ("fees:USD", "wallet:u:USD", 50), ("holder:label:USD", "wallet:u:USD", 100), ("vendor:v:USD", "wallet:u:USD", 850)]), at: 6) == nil)
+        #expect(audit.finish() == nil)
+    }
+
+    @Test("an unauthorized charge's dispute is refunded by rule in the next event, and by nothing else")
+    func unauthorized() {
+        let capture = Self.captured("tx-7", price: 100)
+        var audit = Self.audit(first: 1, last: 50, [7: capture])
+        #expect(audit.apply(RefundAudit.capture(capture), at: 7) == nil)
+        #expect(audit.apply(Self.dispute("tx-7", "u1", disputed: 100, reserved: 100, unauthorized: true), at: 8) == nil)
+        let fromReserve: [(from: String, to: String, amount: Int64)] = [("reserve:v:USD", "wallet:u:USD", 100)]
+        #expect(audit.apply(Self.refund("tx-7", 100, remaining: nil, what: "dispute u1", moves: fromReserve, resolving: Self.deciding("u1")), at: 9)?
+            .message.contains("disputes a charge the rules mark unauthorized: it is refunded by rule, not decided by customer service") == true)
+        #expect(audit.apply(Self.rejection("tx-7", "u1", reserved: 100), at: 9)?.message.contains("refunded by rule, not decided by customer service") == true)
+        #expect(audit.apply(Self.refund("tx-7", 100, remaining: nil, what: "dispute u1", moves: fromReserve, resolving: Self.deciding("u1", byRule: true)), at: 10)?
+            .message.contains("refunded in the event after it opens") == true)
+        // Nothing followed: the audit's end names the event where the refund should be.
+        let missing = audit.finish()
+        #expect(missing?.sequence == 9)
+        #expect(missing?.message.contains("dispute u1 of tx-7 disputes a charge the rules mark unauthorized, but no refund by rule follows it") == true)
+        #expect(audit.apply(Self.refund("tx-7", 100, remaining: nil, what: "dispute u1", moves: fromReserve, resolving: Self.deciding("u1", byRule: true)), at: 9) == nil)
+        #expect(audit.finish() == nil)
+        // Opened at the range's last event: what follows is past the range, not missing.
+        var atEnd = Self.audit(first: 1, last: 8, [7: capture])
+        #expect(atEnd.apply(RefundAudit.capture(capture), at: 7) == nil)
+        #expect(atEnd.apply(Self.dispute("tx-7", "u1", disputed: 100, reserved: 100, unauthorized: true), at: 8) == nil)
+        #expect(atEnd.finish() == nil)
+    }
+
     @Test("a refund or dispute that names another buyer or vendor than the purchase's is refused")
     func otherParties() {
         // 100 paid from lot l-1 (40) and the wallet (60): the wallet's part goes back first.
@@ -193,7 +287,7 @@ struct RefundAuditTests {
         #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 90, user: "mallory"), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)
-        #expect(audit.apply(.dispute(transaction: "tx-3", disputed: 100, what: "dispute d", user: "u", vendor: "w"), at: 5)?
+        #expect(audit.apply(Self.dispute("tx-3", disputed: 100, vendor: "w"), at: 5)?
             .message.contains("names buyer u and vendor w") == true)
         #expect(audit.apply(Self.refund("tx-3", 60, remaining: 40), at: 6) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, currency: "EUR"), at: 7)?

@@ -289,6 +289,16 @@ struct VerifyAuditTests {
             // The film's dispute refund takes the studio's part from a holder the film never paid.
             ("DisputeResolved", 0, [("\"debit\":\"holder:studio:EUR\"", "\"debit\":\"holder:label:EUR\"")],
              "from holder:label:EUR, but its split of 600 takes 0", nil),
+            // Carol's rejected dispute said to be decided by rule; naming Bob's dispute, decided
+            // already; its reserve given to another vendor's payable.
+            ("DisputeResolved", 1, [("\"decidedBy\":\"customerService\"", "\"decidedBy\":\"rule\"")],
+             "is decided by rule, but only an unauthorized charge's dispute is", nil),
+            ("DisputeResolved", 1, [("\"dispute\":\"d-carol\"", "\"dispute\":\"d-bob\"")], "dispute d-bob is resolved, but it is not open", nil),
+            ("DisputeResolved", 1, [("\"credit\":\"vendor:news:USD\"", "\"credit\":\"vendor:shop:USD\"")],
+             "reserved goes back to news's payable", nil),
+            // Carol's charge marked unauthorized when opened: customer service cannot decide it.
+            ("DisputeOpened", 1, [("\"unauthorized\":false", "\"unauthorized\":true")],
+             "refunded by rule, not decided by customer service", payments[6].sequence),
             // A rejected dispute that says something went back.
             ("DisputeResolved", 1, [("\"refunded\":0", "\"refunded\":5")], "was rejected but says 5 went back", nil),
         ]
