@@ -8,6 +8,9 @@ struct AccountBalances {
     /// Names and balances, by index, in the order the accounts were first posted to.
     private(set) var names: [String] = []
     private(set) var values: [Int64] = []
+    /// Each account's bound (``BalanceBounds``), by index, and the credit lines' approved limits.
+    private(set) var bounds: [BalanceBounds.Kind] = []
+    private var creditLimits: [String: Int64] = [:]
 
     var count: Int { names.count }
 
@@ -19,6 +22,7 @@ struct AccountBalances {
         indices[name] = index
         names.append(name)
         values.append(0)
+        bounds.append(BalanceBounds.kind(of: name))
         return index
     }
 
@@ -33,6 +37,25 @@ struct AccountBalances {
         if overflow { return false }
         values[Int(index)] = sum
         return true
+    }
+
+    /// Whether the account at `index` has a bound to check after each event that touches it.
+    @inline(__always)
+    func isBounded(_ index: Int32) -> Bool { bounds[Int(index)] != .unbounded }
+
+    /// Why the balance at `index` is out of its bound after the event at `sequence`, or nil.
+    func boundsFailure(at index: Int32, sequence: UInt64) -> AuditFailure? {
+        let name = names[Int(index)], kind = bounds[Int(index)]
+        return BalanceBounds.failure(name, balance: values[Int(index)], kind: kind,
+                                     creditLimit: kind == .creditLine ? creditLimits[name] ?? 0 : 0, at: sequence)
+    }
+
+    /// Records the approval of `limit` for the credit line `name` (an account no posting may
+    /// have touched yet, which stays unlisted); why it is wrong, or nil.
+    mutating func approveCreditLimit(_ limit: Int64, for name: String, sequence: UInt64) -> AuditFailure? {
+        if let failure = BalanceBounds.approvalFailure(name, limit: limit, balance: balance(of: name), at: sequence) { return failure }
+        creditLimits[name] = limit
+        return nil
     }
 
     /// Every balance by account name.

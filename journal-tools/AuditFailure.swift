@@ -23,6 +23,11 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// or take from a party (or give back to a lot) other than its part of the ledger's split;
         /// or a dispute is opened, reserved, resolved or released against the ledger's rules.
         case refundInconsistent = "refund-inconsistent"
+        /// A balance recomputed from postings leaves the bounds the ledger keeps it in
+        /// (``BalanceBounds``): a wallet, hold, pending funds, tokens to pay back, an incentive
+        /// lot or a dispute reserve below zero, a credit line in credit or beyond its limit, or
+        /// a limit approved below the credit in use.
+        case balanceOutOfBounds = "balance-out-of-bounds"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
         var exitCode: ToolExitCode {
@@ -35,6 +40,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .projectionMismatch: return ToolExitCode(rawValue: 29)
             // 30-35 are `import`'s.
             case .refundInconsistent: return ToolExitCode(rawValue: 36)
+            case .balanceOutOfBounds: return ToolExitCode(rawValue: 37)
             }
         }
 
@@ -46,6 +52,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
             case .projectionMismatch: return "a read-model balance differs from the postings'"
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
+            case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
             }
         }
     }

@@ -64,6 +64,8 @@ extension LedgerAudit {
         case payment(RefundAudit.Step)
         /// A vendor's registration or settlement, checked against the history.
         case history(LedgerEvent)
+        /// A credit line's approved limit, which bounds how much of it is in use.
+        case creditLimit(account: String, limit: Int64)
         /// Nothing but its postings.
         case plain
     }
@@ -205,6 +207,8 @@ extension LedgerAudit {
             ownFailure = Self.captureFailure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)
+        case .creditLineApproved(let approved):
+            content = .creditLimit(account: LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name, limit: approved.limit)
         default:
             ownFailure = RefundAudit.ownFailure(event, at: sequence)
             content = RefundAudit.step(of: event).map { .payment($0) } ?? .plain

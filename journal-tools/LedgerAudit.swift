@@ -115,6 +115,8 @@ struct LedgerAudit {
     private var settledThroughByCurrency: [String: UInt64] = [:]
     /// What each captured purchase's buyer still pays, to hold refunds against.
     private var refunds: RefundAudit
+    /// The bounded accounts (``BalanceBounds``) the event being folded posts to.
+    private var bounded: [Int32] = []
 
     /// How the audit reads, decodes and folds. Both give the same report for the same journal;
     /// `oneByOne` is the plain form the pipelined one is tested against.
@@ -250,11 +252,14 @@ struct LedgerAudit {
             if let failure = refunds.apply(step, at: sequence) { return failure }
         case .history(let event):
             if let failure = checkSettlement(event, at: sequence) { return failure }
+        case .creditLimit(let account, let limit):
+            if recomputesBalances, let failure = balances.approveCreditLimit(limit, for: account, sequence: sequence) { return failure }
         case .plain, .undecodable:
             break
         }
 
         if recomputesBalances {
+            bounded.removeAll(keepingCapacity: true)
             for index in postings {
                 let posting = slice.postings[index]
                 let debit = posting.debit >= 0 ? posting.debit : balances.index(of: slice.name(posting.debit))
@@ -265,6 +270,12 @@ struct LedgerAudit {
                 guard balances.add(posting.amount, at: credit) else {
                     return overflow(posting, debit: debit, of: slice, at: sequence)
                 }
+                if balances.isBounded(debit) { bounded.append(debit) }
+                if balances.isBounded(credit) { bounded.append(credit) }
+            }
+            // Bounds hold after the whole event, in the order its postings name the accounts.
+            for index in bounded {
+                if let failure = balances.boundsFailure(at: index, sequence: sequence) { return failure }
             }
         }
         report.eventsAudited += 1

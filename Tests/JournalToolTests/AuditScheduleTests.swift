@@ -225,7 +225,7 @@ struct AuditScheduleTests {
             kinds.insert(try reference.run().failure?.kind.rawValue ?? "valid")
         }
         #expect(kinds.isSuperset(of: ["valid", "undecodable-event", "unbalanced-postings", "balance-mismatch", "settlement-inconsistent",
-                                      "refund-inconsistent"]),
+                                      "refund-inconsistent", "balance-out-of-bounds"]),
                 "\(kinds.sorted())")
     }
 }

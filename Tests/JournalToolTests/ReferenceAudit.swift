@@ -18,6 +18,7 @@ struct ReferenceAudit {
     private var settledThrough: [String: UInt64] = [:]
     private var settledThroughByCurrency: [String: UInt64] = [:]
     private var refunds: RefundAudit
+    private var creditLimits: [String: Int64] = [:]
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
         self.reader = reader
@@ -158,12 +159,25 @@ struct ReferenceAudit {
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
 
+        if recomputesBalances, case .creditLineApproved(let approved) = event {
+            let account = LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name
+            if let failure = BalanceBounds.approvalFailure(account, limit: approved.limit, balance: balances[account] ?? 0, at: sequence) {
+                return failure
+            }
+            creditLimits[account] = approved.limit
+        }
         if recomputesBalances {
             for posting in postings {
                 guard add(-posting.amount, to: posting.debit), add(posting.amount, to: posting.credit) else {
                     return AuditFailure(
                         kind: .unbalancedPostings, sequence: sequence,
                         message: "posting \(posting.debit) -> \(posting.credit) of \(posting.amount) overflows a 64-bit balance")
+                }
+            }
+            for account in postings.flatMap({ [$0.debit, $0.credit] }) {
+                if let failure = BalanceBounds.failure(account, balance: balances[account] ?? 0, kind: BalanceBounds.kind(of: account),
+                                                       creditLimit: creditLimits[account] ?? 0, at: sequence) {
+                    return failure
                 }
             }
         }

@@ -310,7 +310,7 @@ struct RefundAuditTests {
 
 @Suite("journal-tool verify: every journal the ledger writes passes, refunds and disputes included", .serialized)
 struct RefundAuditLedgerTests {
-    @Test("random purchases, holds, incentive lots, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
+    @Test("random purchases, holds, incentive lots, credit lines, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
           arguments: UInt64(1)...10)
     func ledgerJournalsPass(_ seed: UInt64) async throws {
         var random = TestValues(seed: seed)
@@ -318,6 +318,7 @@ struct RefundAuditLedgerTests {
         let directory = root.path + "/data"
         var refunds = 0
         var refunded: Int64 = 0
+        var creditDrawn = 0
         do {
             let (journal, ledger) = try LedgerJournal.open(directory)
             defer { journal.close() }
@@ -331,14 +332,16 @@ struct RefundAuditLedgerTests {
                 settlement: SettlementPolicy(thresholdAmount: 1_000_000)))
             _ = await run(.openAccount(user: "alice", channel: .providerSite))
             _ = await run(.openWallet(user: "alice", currency: .usd))
-            _ = await run(.addFunds(funding: "f", user: "alice", currency: .usd, amount: 1_000_000, method: .card))
+            // Little in the wallet: purchases draw on the credit line, refunds and funds repay it.
+            _ = await run(.addFunds(funding: "f", user: "alice", currency: .usd, amount: 500, method: .card))
+            _ = await run(.approveCreditLine(user: "alice", currency: .usd, limit: 1_500))
             var member: String? = nil
             var captured: [String] = []
             var held: [String] = []
             var disputes: [String] = []
             for step in 0..<80 {
                 var events: [LedgerEvent] = []
-                switch random.below(11) {
+                switch random.below(13) {
                 case 0, 1, 2:
                     let terms = LedgerJournal.terms("c\(step)", vendor: "shop", price: Int64(1 + random.below(500)),
                                                     holders: Array(["label", "writer"].prefix(random.below(3))))
@@ -367,6 +370,11 @@ struct RefundAuditLedgerTests {
                     // Incentive tokens, spent before paid ones: refunds give them back to the lot.
                     events = await run(.issueIncentive(lot: "l\(step)", user: "alice", currency: .usd, amount: Int64(1 + random.below(300)),
                                                        issuer: nil, expiresAtMilliseconds: nil, vendors: nil))
+                case 11:
+                    // A credit line approved, raised or lowered (never below what is in use: that is refused).
+                    events = await run(.approveCreditLine(user: "alice", currency: .usd, limit: Int64(random.below(2_000)) + (random.bool() ? 500 : 0)))
+                case 12:
+                    events = await run(.addFunds(funding: "f\(step)", user: "alice", currency: .usd, amount: Int64(1 + random.below(300)), method: .card))
                 default:
                     // Members come and go: a charge by a member since removed is refunded by rule when disputed.
                     if let current = member, random.bool() {
@@ -381,7 +389,11 @@ struct RefundAuditLedgerTests {
                 }
                 for event in events {
                     switch event {
-                    case .purchaseCaptured(let capture): captured.append(capture.transaction)
+                    case .purchaseCaptured(let capture):
+                        captured.append(capture.transaction)
+                        if capture.postings.contains(where: { $0.debit == "credit:alice:USD" }) { creditDrawn += 1 }
+                    case .purchaseAuthorized(let hold):
+                        if hold.postings.contains(where: { $0.debit == "credit:alice:USD" }) { creditDrawn += 1 }
                     case .purchaseRefunded(let refund):
                         refunds += 1
                         refunded += refund.refunded
@@ -394,6 +406,7 @@ struct RefundAuditLedgerTests {
             }
         }
         #expect(refunds > 0, "seed \(seed) made no refund")
+        #expect(creditDrawn > 0, "seed \(seed) bought nothing on credit")
         let run = try ToolRun.run(["verify", "--data", directory, "--json"])
         #expect(run.status == 0, "seed \(seed): \(run.summary)")
         let report = try #require((run.json["audit"] as? [String: Any])?["report"] as? [String: Any])
