@@ -28,6 +28,11 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// lot or a dispute reserve below zero, a credit line in credit or beyond its limit, or
         /// a limit approved below the credit in use.
         case balanceOutOfBounds = "balance-out-of-bounds"
+        /// A purchase's payment disagrees with the ledger's rules (``PurchaseAudit``): its
+        /// sources do not pay the price or are not its buyer's (a lot issued to someone else),
+        /// its postings take other money or pay another vendor, or its royalties are not what
+        /// its schedule gives.
+        case purchaseInconsistent = "purchase-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
         var exitCode: ToolExitCode {
@@ -41,6 +46,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             // 30-35 are `import`'s.
             case .refundInconsistent: return ToolExitCode(rawValue: 36)
             case .balanceOutOfBounds: return ToolExitCode(rawValue: 37)
+            case .purchaseInconsistent: return ToolExitCode(rawValue: 38)
             }
         }
 
@@ -53,6 +59,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .projectionMismatch: return "a read-model balance differs from the postings'"
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
+            case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, or to another vendor"
             }
         }
     }

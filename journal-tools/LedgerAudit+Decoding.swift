@@ -204,13 +204,13 @@ extension LedgerAudit {
         case .purchaseCaptured(let captured):
             content = .capture(
                 royalties: captured.royalties.reduce(0) { $0 &+ $1.amount }, fee: captured.fee, payment: RefundAudit.capture(captured))
-            ownFailure = Self.captureFailure(captured, at: sequence)
+            ownFailure = Self.captureFailure(captured, at: sequence) ?? PurchaseAudit.failure(captured, at: sequence)
         case .vendorRegistered, .vendorSettled, .royaltiesPaid:
             content = .history(event)
         case .creditLineApproved(let approved):
             content = .creditLimit(account: LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name, limit: approved.limit)
         default:
-            ownFailure = RefundAudit.ownFailure(event, at: sequence)
+            ownFailure = RefundAudit.ownFailure(event, at: sequence) ?? PurchaseAudit.failure(event, at: sequence)
             content = RefundAudit.step(of: event).map { .payment($0) } ?? .plain
         }
         slice.events.append(DecodedEvent(

@@ -240,7 +240,7 @@ struct LedgerAudit {
         switch decoded.content {
         case .capture(let royalties, let fee, let payment):
             // Its royalties and fee were checked against its postings by `captureFailure`.
-            guard case .capture(_, let currency, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
+            guard case .capture(_, let currency, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
             if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
                 captureTotals[index].royalties &+= royalties
                 captureTotals[index].fees &+= fee
@@ -337,6 +337,12 @@ struct LedgerAudit {
         if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
         var copy = text
         return copy.withUTF8(body)
+    }
+
+    /// `text` starts with `prefix`, compared byte for byte.
+    @inline(__always)
+    static func starts(_ text: String, with prefix: StaticString) -> Bool {
+        withBytes(text) { $0.starts(with: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)) }
     }
 
     /// A capture's postings credit each rights holder exactly its listed royalty and the

@@ -30,8 +30,9 @@ struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
         /// A purchase was captured at `price` in `currency` from `user` by `vendor` (`parties`
-        /// is ``RefundAudit/parties(user:vendor:)`` of the two).
-        case capture(transaction: String, currency: String, price: Int64, parties: UInt64)
+        /// is ``RefundAudit/parties(user:vendor:)`` of the two), drawing on incentive `lots`
+        /// (none: an empty array, which costs no allocation).
+        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, user: String, lots: [String])
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -48,6 +49,8 @@ struct RefundAudit {
         indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
         /// An incentive lot was issued to `user`.
         indirect case lot(lot: String, user: String)
+        /// An authorization held funds drawn from incentive `lots`.
+        indirect case hold(transaction: String, user: String, lots: [String])
     }
 
     /// What a `DisputeOpened` says of its dispute.
@@ -189,23 +192,31 @@ struct RefundAudit {
                                 unauthorized: opened.unauthorized, postings: opened.postings))
         case .incentiveIssued(let issued):
             return .lot(lot: issued.lot, user: issued.user)
+        case .purchaseAuthorized(let authorized):
+            let lots = authorized.sources.compactMap { lotID($0.account) }
+            return lots.isEmpty ? nil : .hold(transaction: authorized.transaction, user: authorized.user, lots: lots)
         default:
             return nil
         }
     }
 
-    /// The incentive lots `postings` credit (`lot:<lot>:<CUR>`; lot IDs hold no ':').
+    /// The incentive lots `postings` credit.
     static func lots(_ postings: [Posting]) -> [String] {
-        postings.compactMap { posting in
-            let parts = posting.credit.split(separator: ":", omittingEmptySubsequences: false)
-            return parts.count == 3 && parts[0] == "lot" ? String(parts[1]) : nil
-        }
+        postings.compactMap { lotID($0.credit) }
+    }
+
+    /// The lot an account is (`lot:<lot>:<CUR>`; lot IDs hold no ':'), or nil.
+    static func lotID(_ account: String) -> String? {
+        guard LedgerAudit.starts(account, with: "lot:") else { return nil }
+        let parts = account.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 3 ? String(parts[1]) : nil
     }
 
     /// The payment step of a capture.
     static func capture(_ captured: PurchaseCaptured) -> Step {
         .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
-                 parties: parties(user: captured.user, vendor: captured.vendor))
+                 parties: parties(user: captured.user, vendor: captured.vendor), user: captured.user,
+                 lots: captured.oneStep ? captured.sources.compactMap { lotID($0.account) } : [])
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -309,7 +320,8 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties):
+        case .capture(let transaction, let currency, let price, let parties, let user, let lots):
+            try checkDrawn(lots, by: transaction, user: user, at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)
@@ -321,11 +333,7 @@ struct RefundAudit {
             setPaid(transaction, Paid(amount: price, currency: index, parties: parties, captured: sequence))
         case .refund(let transaction, let amount, let remaining, let what, let user, let vendor, let currency, let postings, let resolving):
             for lot in Self.lots(postings) {
-                if let owner = lotOwners[lot] {
-                    guard owner == user else { throw fail("\(what) of \(transaction) gives back to lot \(lot), which was issued to \(owner), not to its buyer \(user)") }
-                } else if wholeHistory {
-                    throw fail("\(what) of \(transaction) gives back to lot \(lot), which was never issued")
-                }
+                if let problem = lotProblem(lot, user: user) { throw fail("\(what) of \(transaction) gives back to lot \(lot), \(problem)") }
             }
             // The dispute it resolves (nil: the vendor's refund, or a dispute opened before the range).
             let dispute = try resolving.flatMap { try resolve($0, of: transaction, what: what, refunds: true, at: sequence, fail: fail) }
@@ -393,6 +401,24 @@ struct RefundAudit {
             close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot, let user):
             lotOwners[lot] = user
+        case .hold(let transaction, let user, let lots):
+            try checkDrawn(lots, by: transaction, user: user, at: sequence)
+        }
+    }
+
+    /// Why `user` may not have `lot`'s tokens, or nil: the lot was issued to someone else, or
+    /// (with the whole history) never issued.
+    private func lotProblem(_ lot: String, user: String) -> String? {
+        if let owner = lotOwners[lot] { return owner == user ? nil : "which was issued to \(owner), not to its buyer \(user)" }
+        return wholeHistory ? "which was never issued" : nil
+    }
+
+    /// A purchase draws only on lots issued to its buyer.
+    private func checkDrawn(_ lots: [String], by transaction: String, user: String, at sequence: UInt64) throws {
+        for lot in lots {
+            if let problem = lotProblem(lot, user: user) {
+                throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) draws on lot \(lot), \(problem)")
+            }
         }
     }
 

@@ -804,16 +804,11 @@ struct LedgerDecider {
         if fee > 0 {
             postings.append(Posting(debitName: payable, creditName: LedgerAccount.providerFeeRevenue(currency: currency).name, amount: fee, currency: currency))
         }
-        var royalties: [RoyaltyPayment] = []
-        royalties.reserveCapacity(terms.royalties.count)
-        for share in terms.royalties {
-            let amount = Money.share(of: terms.price, basisPoints: share.basisPoints)
-            royalties.append(RoyaltyPayment(holder: share.holder, amount: amount))
-            if amount > 0 {
-                postings.append(Posting(
-                    debitName: payable, creditName: LedgerAccount.rightsHolderPayable(holder: share.holder, currency: currency).name,
-                    amount: amount, currency: currency))
-            }
+        let royalties = terms.royaltyPayments
+        for royalty in royalties where royalty.amount > 0 {
+            postings.append(Posting(
+                debitName: payable, creditName: LedgerAccount.rightsHolderPayable(holder: royalty.holder, currency: currency).name,
+                amount: royalty.amount, currency: currency))
         }
         // The catalog's terms were checked against the fee when registered, but a vendor's fee
         // may have been raised since: the vendor never pays out more than the price.

@@ -246,6 +246,21 @@ public struct RefundSplit: Sendable, Equatable {
     public var sources: [Int64]
 }
 
+extension ContentTerms {
+    /// What each rights holder is paid of the price, in the schedule's order, by the one
+    /// rounding rule (``royaltyRoundingRule``): each share is the price times its basis points
+    /// over 10,000, rounded down; what the rounding leaves is the vendor's. The price is not
+    /// negative and each share is 0 through 10,000 basis points (registration checks both).
+    public var royaltyPayments: [RoyaltyPayment] {
+        royalties.map { RoyaltyPayment(holder: $0.holder, amount: royalty($0)) }
+    }
+
+    /// What `share` is paid of the price (one of ``royaltyPayments``).
+    public func royalty(_ share: RoyaltyShare) -> Int64 {
+        Money.share(of: price, basisPoints: share.basisPoints)
+    }
+}
+
 extension TransactionRecord {
     /// A purchase as its capture leaves it: captured, paid from the capture's sources, with its
     /// fee and royalties (a one-step purchase's record, and what an audit splits refunds by).

@@ -37,6 +37,7 @@ struct ReferenceAudit {
         let postingsFailure: AuditFailure?
         let captureFailure: AuditFailure?
         let refundFailure: AuditFailure?
+        let purchaseFailure: AuditFailure?
     }
 
     mutating func run() throws -> LedgerAudit.Report {
@@ -50,7 +51,8 @@ struct ReferenceAudit {
                 let event = try LedgerEvent(typeName: typeName, payload: payload)
                 let prepared = PreparedEvent(
                     event: event, postingsFailure: Self.postingsFailure(event, at: sequence),
-                    captureFailure: Self.captureFailure(event, at: sequence), refundFailure: RefundAudit.ownFailure(event, at: sequence))
+                    captureFailure: Self.captureFailure(event, at: sequence), refundFailure: RefundAudit.ownFailure(event, at: sequence),
+                    purchaseFailure: PurchaseAudit.failure(event, at: sequence))
                 failure = check(prepared, at: sequence)
             } catch {
                 failure = LedgerAudit.classify(error, sequence: sequence, typeName: typeName, payload: payload)
@@ -154,7 +156,7 @@ struct ReferenceAudit {
         let event = prepared.event
         let postings = event.postings
         report.postings += UInt64(postings.count)
-        if let failure = prepared.captureFailure ?? prepared.refundFailure { return failure }
+        if let failure = prepared.captureFailure ?? prepared.refundFailure ?? prepared.purchaseFailure { return failure }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }

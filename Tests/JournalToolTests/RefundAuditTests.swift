@@ -176,6 +176,7 @@ struct RefundAuditTests {
 
         // A capture that cannot be read back is a failure, not a pass.
         var unread = Self.audit(first: 1, last: 50)
+        #expect(unread.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
         #expect(unread.apply(RefundAudit.capture(capture), at: 2) == nil)
         #expect(unread.apply(Self.refund("tx-2", 101, remaining: 899, moves: right), at: 3)?.message
             .contains("the capture of tx-2 at 2 cannot be read back") == true)
@@ -284,6 +285,14 @@ struct RefundAuditTests {
         let capture = Self.captured("tx-3", price: 100, sources: [FundingSource(account: "lot:l-1:USD", amount: 40),
                                                                    FundingSource(account: "wallet:u:USD", amount: 60)])
         var audit = Self.audit(first: 1, last: 50, [3: capture])
+        // A purchase draws only on a lot issued to its buyer.
+        #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.message == "tx-3 draws on lot l-1, which was never issued")
+        #expect(audit.apply(.lot(lot: "l-1", user: "mallory"), at: 1) == nil)
+        #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.kind == .purchaseInconsistent)
+        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"]), at: 2)?.message
+            == "tx-2 draws on lot l-1, which was issued to mallory, not to its buyer u")
+        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
+        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"]), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 90, user: "mallory"), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)
@@ -293,7 +302,6 @@ struct RefundAuditTests {
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, currency: "EUR"), at: 7)?
             .message.contains("gives back EUR, but the purchase was paid in USD") == true)
         // Back to a lot only when it was issued to the buyer.
-        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 8) == nil)
         #expect(audit.apply(.lot(lot: "l-2", user: "mallory"), at: 9) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, moves: [("vendor:v:USD", "lot:l-1:USD", 10)]), at: 10) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 20, moves: [("vendor:v:USD", "lot:l-1:USD", 5), ("vendor:v:USD", "lot:l-2:USD", 5)]),

@@ -4,6 +4,7 @@ import Ledger
 import TallyCrypto
 import TallyTestSupport
 import Testing
+@testable import journal_tool
 
 @Suite("journal-tool verify: the full audit", .serialized)
 struct VerifyAuditTests {
@@ -223,21 +224,22 @@ struct VerifyAuditTests {
         return found
     }
 
-    /// Runs `verify --json` on a copy changed by `change` and expects a refund inconsistency at
-    /// the changed event whose message says `says`.
-    static func expectRefundFailure(
-        _ data: String, typeName: String, nth: Int, says: String, failsAt: UInt64? = nil, _ change: @escaping (String) -> String
+    /// Runs `verify --json` on a copy of `data` whose `nth` event of `typeName` `change` rewrote
+    /// (and re-signed), and expects a failure of `kind`, with its exit code, at that event (or
+    /// at `failsAt`), whose message says `says`.
+    static func expectFailure(
+        _ data: String, typeName: String, nth: Int, kind: AuditFailure.Kind, says: String, failsAt: UInt64? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation, _ change: @escaping (String) -> String
     ) throws {
         let (copy, changed) = try resealed(data, typeName: typeName, nth: nth, change)
-        let sequence = failsAt ?? changed
         let chain = try ToolRun.run(["verify", "--data", copy.path, "--audit", "chain", "--json"])
-        #expect(chain.status == 0, "the re-signed journal passes the journal's own checks: \(chain.summary)")
+        #expect(chain.status == 0, "the re-signed journal passes the journal's own checks: \(chain.summary)", sourceLocation: sourceLocation)
         let run = try ToolRun.run(["verify", "--data", copy.path, "--json"])
-        #expect(run.status == 36, "\(typeName) #\(nth): \(run.summary)")
-        #expect(run.failureKind == "refund-inconsistent", "\(run.summary)")
-        #expect(run.failureSequence == sequence)
+        #expect(run.status == kind.exitCode.rawValue, "\(typeName) #\(nth): \(run.summary)", sourceLocation: sourceLocation)
+        #expect(run.failureKind == kind.rawValue, "\(run.summary)", sourceLocation: sourceLocation)
+        #expect(run.failureSequence == failsAt ?? changed, sourceLocation: sourceLocation)
         let message = (run.json["failure"] as? [String: Any])?["message"] as? String ?? ""
-        #expect(message.contains(says), "\(message)")
+        #expect(message.contains(says), "\(message)", sourceLocation: sourceLocation)
     }
 
     @Test("a refund that gives back more than was paid, misstates what remains or disagrees with its postings is found")
@@ -248,22 +250,9 @@ struct VerifyAuditTests {
             "PurchaseRefunded", "PurchaseRefunded", "PurchaseRefunded", "DisputeOpened", "DisputeResolved", "DisputeOpened", "DisputeResolved"])
         let song = payments[0].transaction, film = payments[2].transaction
         #expect(song != film)
-        // The song captured at 90 rather than 250: its first refund, of 100, gives back more than was paid.
-        let raw = try RawJournal(data)
-        var songCapture = 0
-        for sequence in 1..<payments[0].sequence {
-            let stored = try raw.event(sequence)
-            guard stored.typeName == "PurchaseCaptured" else { continue }
-            if case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload),
-               captured.transaction == song { break }
-            songCapture += 1
-        }
         /// Each tamper: the event changed (type, which of that type), the text replaced in it, what
         /// the failure says, and where it is found (at the changed event unless said).
         let tampers: [(typeName: String, nth: Int, replacing: [(String, String)], says: String, failsAt: UInt64?)] = [
-            // The song captured at 90 rather than 250: its first refund, of 100, gives back more than was paid.
-            ("PurchaseCaptured", songCapture, [("\"price\":250", "\"price\":90")], "gives back 100 of \(song), whose buyer pays only 90",
-             payments[0].sequence),
             // The film's refund of 300 named as one of the song, which bob did not buy.
             ("PurchaseRefunded", 2, [("\"transaction\":\"\(film)\"", "\"transaction\":\"\(song)\"")],
              "names buyer bob and vendor shop, who did not make that purchase", nil),
@@ -303,7 +292,32 @@ struct VerifyAuditTests {
             ("DisputeResolved", 1, [("\"refunded\":0", "\"refunded\":5")], "was rejected but says 5 went back", nil),
         ]
         for tamper in tampers {
-            try Self.expectRefundFailure(data, typeName: tamper.typeName, nth: tamper.nth, says: tamper.says, failsAt: tamper.failsAt) { text in
+            try Self.expectFailure(data, typeName: tamper.typeName, nth: tamper.nth, kind: .refundInconsistent, says: tamper.says, failsAt: tamper.failsAt) { text in
+                tamper.replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+            }
+        }
+    }
+
+    @Test("a purchase paid by another than its buyer, for another price, to another vendor, or held for another is found (exit 38)")
+    func purchasesTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        // Alice's first purchase: a song from shop at 250 (royalties 25 each to label and writer), from her wallet.
+        let capture = "PurchaseCaptured"
+        let tampers: [(typeName: String, replacing: [(String, String)], says: String)] = [
+            (capture, [("\"price\":250", "\"price\":90")], "lists royalties label 25, writer 25 where its schedule gives label 9, writer 9"),
+            (capture, [("wallet:alice:USD", "wallet:bob:USD")], "draws 250 from wallet:bob:USD, not from its buyer alice's wallet or credit line"),
+            (capture, [("\"debit\":\"wallet:alice:USD\"", "\"debit\":\"wallet:bob:USD\"")],
+             "pays with wallet:bob:USD -> vendor:shop:USD 250, where its sources give wallet:alice:USD -> vendor:shop:USD 250"),
+            (capture, [("vendor:shop:USD", "vendor:news:USD")],
+             "pays with wallet:alice:USD -> vendor:news:USD 250, where its sources give wallet:alice:USD -> vendor:shop:USD 250"),
+            (capture, [("\"amount\":250,\"credit\"", "\"amount\":200,\"credit\""), ("\"amount\":250}", "\"amount\":200}")],
+             "draws 200 from its sources for a price of 250"),
+            // Bob's hold of a song from news, held for carol.
+            ("PurchaseAuthorized", [("\"credit\":\"holds:bob:USD\"", "\"credit\":\"holds:carol:USD\"")],
+             "holds with wallet:bob:USD -> holds:carol:USD 250, where its sources give wallet:bob:USD -> holds:bob:USD 250"),
+        ]
+        for tamper in tampers {
+            try Self.expectFailure(data, typeName: tamper.typeName, nth: 0, kind: .purchaseInconsistent, says: tamper.says) { text in
                 tamper.replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
             }
         }
