@@ -31,7 +31,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// A purchase's payment disagrees with the ledger's rules (``PurchaseAudit``): its
         /// sources do not pay the price or are not its buyer's (a lot issued to someone else),
         /// its postings take other money or pay another vendor, or its royalties are not what
-        /// its schedule gives.
+        /// its schedule gives; or a hold is captured or released other than once, for its
+        /// price, back to its buyer.
         case purchaseInconsistent = "purchase-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.

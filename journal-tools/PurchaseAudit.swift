@@ -11,14 +11,16 @@ import Ledger
 /// held funds into it. The rest of a capture's postings pay the fee and the royalties out of
 /// that payable (their amounts are ``LedgerAudit/captureFailure(_:at:)``'s), and the
 /// royalties are what the content's schedule gives (``ContentTerms/royaltyPayments``), with
-/// the fee and royalties together no more than the price. Whether a lot was issued to the
-/// buyer needs the history: ``RefundAudit`` checks it.
+/// the fee and royalties together no more than the price. A void or expiry gives the held
+/// funds back to the buyer. Whether a lot was issued to the buyer, and that a hold is captured
+/// or released once, for its price, need the history: ``RefundAudit`` checks them.
 enum PurchaseAudit {
     /// Why `event`'s payment is wrong, or nil (nil for every other kind of event).
     static func failure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
         switch event {
         case .purchaseCaptured(let captured): return failure(captured, at: sequence)
         case .purchaseAuthorized(let authorized): return failure(authorized, at: sequence)
+        case .purchaseVoided(let voided): return failure(voided, at: sequence)
         default: return nil
         }
     }
@@ -85,6 +87,23 @@ enum PurchaseAudit {
         guard authorized.postings.elementsEqual(authorized.sources, by: { $0.debit == $1.account && $0.credit == holds && $0.amount == $1.amount }) else {
             let expected = authorized.sources.map { "\($0.account) -> \(holds) \($0.amount)" }.joined(separator: ", ")
             return fail("holds with \(RefundAudit.describe(authorized.postings)), where its sources give \(expected)")
+        }
+        return nil
+    }
+
+    /// A hold voided or expired gives the held funds back to the buyer: out of the buyer's held
+    /// funds, to the buyer's wallet, credit line or a lot (which lot is the history's:
+    /// ``RefundAudit`` checks it was issued to the buyer, and that the hold's price goes back).
+    static func failure(_ voided: PurchaseVoided, at sequence: UInt64) -> AuditFailure? {
+        for posting in voided.postings {
+            let code = posting.currency.code
+            let back = isAccount(posting.credit, "wallet", of: voided.user, code) || isAccount(posting.credit, "credit", of: voided.user, code)
+                || isLot(posting.credit, code)
+            guard isAccount(posting.debit, "holds", of: voided.user, code), back else {
+                return AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message:
+                    "the release of \(voided.transaction) moves \(posting.amount) from \(posting.debit) to \(posting.credit), "
+                    + "not from its buyer \(voided.user)'s held funds back to the buyer")
+            }
         }
         return nil
     }

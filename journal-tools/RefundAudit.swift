@@ -32,7 +32,8 @@ struct RefundAudit {
         /// A purchase was captured at `price` in `currency` from `user` by `vendor` (`parties`
         /// is ``RefundAudit/parties(user:vendor:)`` of the two), drawing on incentive `lots`
         /// (none: an empty array, which costs no allocation).
-        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, user: String, lots: [String])
+        /// `oneStep` is false for the capture of a hold.
+        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, user: String, lots: [String], oneStep: Bool)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -49,8 +50,11 @@ struct RefundAudit {
         indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
         /// An incentive lot was issued to `user`.
         indirect case lot(lot: String, user: String)
-        /// An authorization held funds drawn from incentive `lots`.
-        indirect case hold(transaction: String, user: String, lots: [String])
+        /// An authorization held `price` drawn from incentive `lots` (and the buyer's other
+        /// sources) for `parties`.
+        indirect case hold(transaction: String, user: String, lots: [String], price: Int64, parties: UInt64)
+        /// A hold was voided or expired, its postings giving back `amount` from the held funds.
+        indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String])
     }
 
     /// What a `DisputeOpened` says of its dispute.
@@ -101,6 +105,8 @@ struct RefundAudit {
     private var openDisputeOf: [String: String] = [:]
     private var resolvedDisputes: Set<String> = []
     private var rejectedDisputeOf: [String: String] = [:]
+    /// Holds authorized and not yet captured or released.
+    private var held: [String: Held] = [:]
 
     /// The ledger's own transaction IDs (``ServerTransactionID``, `tx-<sequence>`) created in
     /// the range, by their sequence less `first`: one array slot, not a hashed string, per
@@ -193,8 +199,11 @@ struct RefundAudit {
         case .incentiveIssued(let issued):
             return .lot(lot: issued.lot, user: issued.user)
         case .purchaseAuthorized(let authorized):
-            let lots = authorized.sources.compactMap { lotID($0.account) }
-            return lots.isEmpty ? nil : .hold(transaction: authorized.transaction, user: authorized.user, lots: lots)
+            return .hold(transaction: authorized.transaction, user: authorized.user, lots: authorized.sources.compactMap { lotID($0.account) },
+                         price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor))
+        case .purchaseVoided(let voided):
+            return .release(transaction: voided.transaction, user: voided.user, vendor: voided.vendor,
+                            amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings))
         default:
             return nil
         }
@@ -216,7 +225,7 @@ struct RefundAudit {
     static func capture(_ captured: PurchaseCaptured) -> Step {
         .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
                  parties: parties(user: captured.user, vendor: captured.vendor), user: captured.user,
-                 lots: captured.oneStep ? captured.sources.compactMap { lotID($0.account) } : [])
+                 lots: captured.oneStep ? captured.sources.compactMap { lotID($0.account) } : [], oneStep: captured.oneStep)
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -320,8 +329,9 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let user, let lots):
+        case .capture(let transaction, let currency, let price, let parties, let user, let lots, let oneStep):
             try checkDrawn(lots, by: transaction, user: user, at: sequence)
+            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)
@@ -401,9 +411,47 @@ struct RefundAudit {
             close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot, let user):
             lotOwners[lot] = user
-        case .hold(let transaction, let user, let lots):
+        case .hold(let transaction, let user, let lots, let price, let parties):
             try checkDrawn(lots, by: transaction, user: user, at: sequence)
+            guard held[transaction] == nil && paid(transaction) == nil else {
+                throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is authorized a second time")
+            }
+            held[transaction] = Held(price: price, parties: parties)
+        case .release(let transaction, let user, let vendor, let amount, let lots):
+            for lot in lots {
+                if let problem = lotProblem(lot, user: user) {
+                    throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "the release of \(transaction) gives back to lot \(lot), \(problem)")
+                }
+            }
+            try takeHold(transaction, price: amount, parties: Self.parties(user: user, vendor: vendor), what: "releases", at: sequence)
         }
+    }
+
+    /// A hold, from its authorization to its capture or release.
+    struct Held {
+        var price: Int64
+        var parties: UInt64
+    }
+
+    /// Ends the hold of `transaction` by a capture of it or its release (`what`), which must
+    /// name its buyer and vendor and move its price; a one-step capture (`what` nil) must not
+    /// be of a held transaction. A hold authorized before the range is not known: with the
+    /// whole history, a capture or release of no hold is refused.
+    private mutating func takeHold(_ transaction: String, price: Int64, parties: UInt64, what: String?, at sequence: UInt64) throws {
+        func fail(_ message: String) -> AuditFailure {
+            AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: message)
+        }
+        guard let what else {
+            if held[transaction] != nil { throw fail("\(transaction) is held, and captured as a one-step purchase") }
+            return
+        }
+        guard let hold = held[transaction] else {
+            if wholeHistory { throw fail("\(transaction) \(what) a hold, but none is open: never authorized, or captured or released already") }
+            return
+        }
+        guard hold.parties == parties else { throw fail("\(transaction) \(what) a hold of another buyer or vendor") }
+        guard hold.price == price else { throw fail("\(transaction) \(what) \(price) of a hold of \(hold.price)") }
+        held[transaction] = nil
     }
 
     /// Why `user` may not have `lot`'s tokens, or nil: the lot was issued to someone else, or

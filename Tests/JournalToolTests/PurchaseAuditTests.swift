@@ -101,4 +101,57 @@ struct PurchaseAuditTests {
             .contains("draws 1000 from wallet:w:USD, not from its buyer u's") == true)
         #expect(held([FundingSource(account: "wallet:u:USD", amount: 10)], [("wallet:u:USD", "holds:u:USD", 10)]) == "tx-1 draws 10 from its sources for a price of 1000")
     }
+
+    @Test("a hold is captured or released once, for its price, by its buyer and vendor, back to the buyer")
+    func holds() {
+        var audit = RefundAuditTests.audit(first: 1, last: 50)
+        let buyer = RefundAuditTests.buyer
+        func hold(_ transaction: String) -> RefundAudit.Step {
+            .hold(transaction: transaction, user: "u", lots: [], price: 100, parties: buyer)
+        }
+        func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false) -> RefundAudit.Step {
+            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, user: "u", lots: [], oneStep: oneStep)
+        }
+        func release(_ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = []) -> RefundAudit.Step {
+            .release(transaction: transaction, user: user, vendor: "v", amount: amount, lots: lots)
+        }
+        let none = "a hold, but none is open: never authorized, or captured or released already"
+        #expect(audit.apply(capture("tx-1"), at: 2)?.message == "tx-1 captures " + none)
+        #expect(audit.apply(release("tx-1"), at: 2)?.message == "tx-1 releases " + none)
+        #expect(audit.apply(hold("tx-1"), at: 1) == nil)
+        #expect(audit.apply(hold("tx-1"), at: 2)?.message == "tx-1 is authorized a second time")
+        #expect(audit.apply(capture("tx-1", oneStep: true), at: 3)?.message == "tx-1 is held, and captured as a one-step purchase")
+        #expect(audit.apply(capture("tx-1", price: 90), at: 3)?.message == "tx-1 captures 90 of a hold of 100")
+        #expect(audit.apply(release("tx-1", user: "w"), at: 3)?.message == "tx-1 releases a hold of another buyer or vendor")
+        #expect(audit.apply(release("tx-1", amount: 99), at: 3)?.message == "tx-1 releases 99 of a hold of 100")
+        #expect(audit.apply(capture("tx-1"), at: 3) == nil)
+        #expect(audit.apply(release("tx-1"), at: 4)?.message == "tx-1 releases " + none)
+        #expect(audit.apply(hold("tx-1"), at: 4)?.message == "tx-1 is authorized a second time")
+        // Released: neither captured nor released again.
+        #expect(audit.apply(hold("tx-5"), at: 5) == nil)
+        #expect(audit.apply(release("tx-5"), at: 6) == nil)
+        #expect(audit.apply(capture("tx-5"), at: 7)?.message == "tx-5 captures " + none)
+        // Back to a lot only when it was issued to the buyer.
+        #expect(audit.apply(.lot(lot: "l-9", user: "m"), at: 8) == nil)
+        #expect(audit.apply(hold("tx-8"), at: 9) == nil)
+        #expect(audit.apply(release("tx-8", lots: ["l-9"]), at: 10)?.message == "the release of tx-8 gives back to lot l-9, which was issued to m, not to its buyer u")
+        #expect(audit.apply(release("tx-8", lots: ["l-9"]), at: 10)?.kind == .purchaseInconsistent)
+        // In a range, a hold authorized before it is not known.
+        var range = RefundAuditTests.audit(first: 20, last: 50)
+        #expect(range.apply(release("tx-3"), at: 21) == nil)
+        #expect(range.apply(capture("tx-4"), at: 22) == nil)
+
+        // The release's own postings: out of the buyer's held funds, back to the buyer.
+        func released(_ moves: [(String, String, Int64)]) -> String? {
+            let voided = PurchaseVoided(transaction: "tx-8", user: "u", vendor: "v", reason: .expired,
+                                        postings: moves.map { Posting(debitName: $0.0, creditName: $0.1, amount: $0.2, currency: .usd) },
+                                        idempotency: nil, timeMilliseconds: 1)
+            return PurchaseAudit.failure(.purchaseVoided(voided), at: 10)?.message
+        }
+        #expect(released([("holds:u:USD", "wallet:u:USD", 60), ("holds:u:USD", "credit:u:USD", 30), ("holds:u:USD", "lot:l-9:USD", 10)]) == nil)
+        #expect(released([("holds:u:USD", "wallet:m:USD", 60)])
+            == "the release of tx-8 moves 60 from holds:u:USD to wallet:m:USD, not from its buyer u's held funds back to the buyer")
+        #expect(released([("holds:m:USD", "wallet:u:USD", 60)])?.contains("moves 60 from holds:m:USD") == true)
+        #expect(released([("vendor:v:USD", "wallet:u:USD", 60)])?.contains("moves 60 from vendor:v:USD") == true)
+    }
 }

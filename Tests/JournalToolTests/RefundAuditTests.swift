@@ -289,10 +289,10 @@ struct RefundAuditTests {
         #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.message == "tx-3 draws on lot l-1, which was never issued")
         #expect(audit.apply(.lot(lot: "l-1", user: "mallory"), at: 1) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.kind == .purchaseInconsistent)
-        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"]), at: 2)?.message
+        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"], price: 40, parties: Self.buyer), at: 2)?.message
             == "tx-2 draws on lot l-1, which was issued to mallory, not to its buyer u")
         #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
-        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"]), at: 2) == nil)
+        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"], price: 40, parties: Self.buyer), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 90, user: "mallory"), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)

@@ -298,7 +298,7 @@ struct VerifyAuditTests {
         }
     }
 
-    @Test("a purchase paid by another than its buyer, for another price, to another vendor, or held for another is found (exit 38)")
+    @Test("a purchase paid by another than its buyer, for another price, to another vendor, held for another or released to another is found (exit 38)")
     func purchasesTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
         // Alice's first purchase: a song from shop at 250 (royalties 25 each to label and writer), from her wallet.
@@ -315,6 +315,11 @@ struct VerifyAuditTests {
             // Bob's hold of a song from news, held for carol.
             ("PurchaseAuthorized", [("\"credit\":\"holds:bob:USD\"", "\"credit\":\"holds:carol:USD\"")],
              "holds with wallet:bob:USD -> holds:carol:USD 250, where its sources give wallet:bob:USD -> holds:bob:USD 250"),
+            // Carol's voided hold given back to alice; released under an ID never authorized.
+            ("PurchaseVoided", [("\"credit\":\"wallet:carol:USD\"", "\"credit\":\"wallet:alice:USD\"")],
+             "moves 250 from holds:carol:USD to wallet:alice:USD, not from its buyer carol's held funds back to the buyer"),
+            ("PurchaseVoided", [("\"transaction\":\"tx-", "\"transaction\":\"tx-9999")],
+             "releases a hold, but none is open: never authorized, or captured or released already"),
         ]
         for tamper in tampers {
             try Self.expectFailure(data, typeName: tamper.typeName, nth: 0, kind: .purchaseInconsistent, says: tamper.says) { text in
