@@ -43,6 +43,17 @@ struct AccountBalances {
     @inline(__always)
     func isBounded(_ index: Int32) -> Bool { bounds[Int(index)] != .unbounded }
 
+    /// The balance at `index` is surely within its bound (a credit line's needs its limit:
+    /// ``boundsFailure(at:sequence:)`` says).
+    @inline(__always)
+    func isSurelyWithinBounds(_ index: Int32) -> Bool {
+        switch bounds[Int(index)] {
+        case .unbounded: return true
+        case .nonNegative: return values[Int(index)] >= 0
+        case .creditLine: return false
+        }
+    }
+
     /// Why the balance at `index` is out of its bound after the event at `sequence`, or nil.
     func boundsFailure(at index: Int32, sequence: UInt64) -> AuditFailure? {
         let name = names[Int(index)], kind = bounds[Int(index)]

@@ -211,6 +211,7 @@ extension LedgerAudit {
             content = .creditLimit(account: LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name, limit: approved.limit)
         default:
             ownFailure = RefundAudit.ownFailure(event, at: sequence) ?? PurchaseAudit.failure(event, at: sequence)
+                ?? FundsAudit.failure(event, at: sequence)
             content = RefundAudit.step(of: event).map { .payment($0) } ?? .plain
         }
         slice.events.append(DecodedEvent(

@@ -240,7 +240,7 @@ struct LedgerAudit {
         switch decoded.content {
         case .capture(let royalties, let fee, let payment):
             // Its royalties and fee were checked against its postings by `captureFailure`.
-            guard case .capture(_, let currency, _, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
+            guard case .capture(_, let currency, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
             if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
                 captureTotals[index].royalties &+= royalties
                 captureTotals[index].fees &+= fee
@@ -274,7 +274,7 @@ struct LedgerAudit {
                 if balances.isBounded(credit) { bounded.append(credit) }
             }
             // Bounds hold after the whole event, in the order its postings name the accounts.
-            for index in bounded {
+            for index in bounded where !balances.isSurelyWithinBounds(index) {
                 if let failure = balances.boundsFailure(at: index, sequence: sequence) { return failure }
             }
         }

@@ -142,20 +142,14 @@ enum PurchaseAudit {
             LedgerAudit.withBytes(owner) { owner in
                 LedgerAudit.withBytes(code) { code in
                     let kind = UnsafeBufferPointer(start: kind.utf8Start, count: kind.utf8CodeUnitCount)
-                    guard name.count == kind.count + owner.count + code.count + 2 else { return false }
-                    var at = 0
-                    func next(_ part: UnsafeBufferPointer<UInt8>) -> Bool {
-                        for byte in part {
-                            guard name[at] == byte else { return false }
-                            at += 1
-                        }
-                        return true
+                    let ownerAt = kind.count + 1, codeAt = ownerAt + owner.count + 1
+                    guard name.count == codeAt + code.count, name[ownerAt - 1] == UInt8(ascii: ":"), name[codeAt - 1] == UInt8(ascii: ":") else {
+                        return false
                     }
-                    func colon() -> Bool {
-                        at += 1
-                        return name[at - 1] == UInt8(ascii: ":")
-                    }
-                    return next(kind) && colon() && next(owner) && colon() && next(code)
+                    for index in kind.indices where name[index] != kind[index] { return false }
+                    for index in owner.indices where name[ownerAt + index] != owner[index] { return false }
+                    for index in code.indices where name[codeAt + index] != code[index] { return false }
+                    return true
                 }
             }
         }

@@ -30,10 +30,10 @@ struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
         /// A purchase was captured at `price` in `currency` from `user` by `vendor` (`parties`
-        /// is ``RefundAudit/parties(user:vendor:)`` of the two), drawing on incentive `lots`
-        /// (none: an empty array, which costs no allocation).
-        /// `oneStep` is false for the capture of a hold.
-        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, user: String, lots: [String], oneStep: Bool)
+        /// is ``RefundAudit/parties(user:vendor:)`` of the two); `oneStep` is false for the
+        /// capture of a hold. `drawn` names the incentive lots a one-step capture draws on, if
+        /// any: boxed, as few captures have one, so that every capture's step stays small.
+        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -55,6 +55,19 @@ struct RefundAudit {
         indirect case hold(transaction: String, user: String, lots: [String], price: Int64, parties: UInt64)
         /// A hold was voided or expired, its postings giving back `amount` from the held funds.
         indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String])
+    }
+
+    /// The incentive lots a purchase draws on, and its buyer.
+    final class Drawn: Equatable {
+        let user: String
+        let lots: [String]
+
+        init(user: String, lots: [String]) {
+            self.user = user
+            self.lots = lots
+        }
+
+        static func == (lhs: Drawn, rhs: Drawn) -> Bool { lhs.user == rhs.user && lhs.lots == rhs.lots }
     }
 
     /// What a `DisputeOpened` says of its dispute.
@@ -221,11 +234,17 @@ struct RefundAudit {
         return parts.count == 3 ? String(parts[1]) : nil
     }
 
+    /// The lots `sources` draw on, with their buyer; nil when they draw on none.
+    static func drawn(_ sources: [FundingSource], by user: String) -> Drawn? {
+        let lots = sources.compactMap { lotID($0.account) }
+        return lots.isEmpty ? nil : Drawn(user: user, lots: lots)
+    }
+
     /// The payment step of a capture.
     static func capture(_ captured: PurchaseCaptured) -> Step {
         .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
-                 parties: parties(user: captured.user, vendor: captured.vendor), user: captured.user,
-                 lots: captured.oneStep ? captured.sources.compactMap { lotID($0.account) } : [], oneStep: captured.oneStep)
+                 parties: parties(user: captured.user, vendor: captured.vendor), oneStep: captured.oneStep,
+                 drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user))
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -329,8 +348,8 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let user, let lots, let oneStep):
-            try checkDrawn(lots, by: transaction, user: user, at: sequence)
+        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn):
+            if let drawn { try checkDrawn(drawn.lots, by: transaction, user: drawn.user, at: sequence) }
             try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
@@ -442,7 +461,8 @@ struct RefundAudit {
             AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: message)
         }
         guard let what else {
-            if held[transaction] != nil { throw fail("\(transaction) is held, and captured as a one-step purchase") }
+            // Every capture comes here: no hash of its ID while no hold is open.
+            if !held.isEmpty, held[transaction] != nil { throw fail("\(transaction) is held, and captured as a one-step purchase") }
             return
         }
         guard let hold = held[transaction] else {

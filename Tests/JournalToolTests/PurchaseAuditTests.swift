@@ -110,7 +110,7 @@ struct PurchaseAuditTests {
             .hold(transaction: transaction, user: "u", lots: [], price: 100, parties: buyer)
         }
         func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false) -> RefundAudit.Step {
-            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, user: "u", lots: [], oneStep: oneStep)
+            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil)
         }
         func release(_ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = []) -> RefundAudit.Step {
             .release(transaction: transaction, user: user, vendor: "v", amount: amount, lots: lots)

@@ -52,7 +52,7 @@ struct ReferenceAudit {
                 let prepared = PreparedEvent(
                     event: event, postingsFailure: Self.postingsFailure(event, at: sequence),
                     captureFailure: Self.captureFailure(event, at: sequence), refundFailure: RefundAudit.ownFailure(event, at: sequence),
-                    purchaseFailure: PurchaseAudit.failure(event, at: sequence))
+                    purchaseFailure: PurchaseAudit.failure(event, at: sequence) ?? FundsAudit.failure(event, at: sequence))
                 failure = check(prepared, at: sequence)
             } catch {
                 failure = LedgerAudit.classify(error, sequence: sequence, typeName: typeName, payload: payload)

@@ -328,6 +328,30 @@ struct VerifyAuditTests {
         }
     }
 
+    @Test("funds added, cleared or transferred to another user than the event names are found (exit 39)")
+    func fundsTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let tampers: [(typeName: String, nth: Int, replacing: (String, String), says: String)] = [
+            ("FundsAdded", 0, ("\"credit\":\"wallet:alice:USD\"", "\"credit\":\"wallet:bob:USD\""),
+             "funds card-alice for alice moves 50000 from funding:card:USD to wallet:bob:USD, where it moves from funding:card:USD to alice's credit line or wallet"),
+            ("FundsAdded", 0, ("{\"amount\":50000,\"currency\"", "{\"amount\":49000,\"currency\""), "funds card-alice for alice moves 50000 of its amount 49000"),
+            ("FundsAdded", 6, ("\"credit\":\"pending:alice:USD\"", "\"credit\":\"pending:bob:USD\""),
+             "funds check-alice for alice moves funding:check:USD -> pending:bob:USD 7000, where offline funds move funding:check:USD -> pending:alice:USD 7000"),
+            ("FundsAdded", 6, ("\"pending\":true", "\"pending\":false"), "says pending is false for check, which is offline"),
+            ("FundsCleared", 0, ("\"credit\":\"wallet:alice:USD\"", "\"credit\":\"wallet:bob:USD\""),
+             "the clearing of funds check-alice for alice moves 7000 from pending:alice:USD to wallet:bob:USD"),
+            ("TokensTransferred", 0, ("\"credit\":\"wallet:bob:USD\"", "\"credit\":\"wallet:carol:USD\""),
+             "the transfer from alice to bob moves 1234 from wallet:alice:USD to wallet:carol:USD, where it moves from wallet:alice:USD to bob's credit line or wallet"),
+            ("TokensTransferred", 0, ("\"debit\":\"wallet:alice:USD\"", "\"debit\":\"wallet:carol:USD\""),
+             "moves 1234 from wallet:carol:USD to wallet:bob:USD"),
+        ]
+        for tamper in tampers {
+            try Self.expectFailure(data, typeName: tamper.typeName, nth: tamper.nth, kind: .fundsInconsistent, says: tamper.says) {
+                $0.replacingOccurrences(of: tamper.replacing.0, with: tamper.replacing.1)
+            }
+        }
+    }
+
     @Test("a range that starts after a capture says its refunds were not checked against what was paid")
     func refundsInRange() async throws {
         let data = try await Fixtures.shared.smallJournal()

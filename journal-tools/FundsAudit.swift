@@ -1,0 +1,79 @@
+import Ledger
+
+/// Money arriving for a user, held to what the ledger does, event by event: it reaches only
+/// the user the event names.
+///
+/// Funds added online come out of the method's funding clearing account and go to the user:
+/// first repaying the credit line, the rest to the wallet (`LedgerDecider.deposit`), the
+/// amount in all. Offline funds go to the user's pending funds, the amount exactly, until a
+/// `FundsCleared` moves them from there to the user (as a deposit) or a `FundsFailed` back to
+/// a funding clearing account. A transfer moves the amount out of the sender's wallet to
+/// another user, as a deposit.
+enum FundsAudit {
+    /// Why `event`'s postings move money between other accounts than the rules allow, or nil
+    /// (nil for every other kind of event).
+    static func failure(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        let problem: String?
+        switch event {
+        case .fundsAdded(let added):
+            let code = added.currency.code, from = "funding:\(added.method.rawValue):\(code)"
+            if added.pending != added.method.isOffline {
+                problem = "says pending is \(added.pending) for \(added.method.rawValue), which is \(added.method.isOffline ? "" : "not ")offline"
+            } else if added.pending {
+                let to = LedgerAccount.pending(user: added.user, currency: added.currency).name
+                let moved = added.postings.map { ($0.debit, $0.credit, $0.amount) }
+                problem = moved.elementsEqual([(from, to, added.amount)], by: ==)
+                    ? nil : "moves \(RefundAudit.describe(added.postings)), where offline funds move \(from) -> \(to) \(added.amount)"
+            } else {
+                problem = depositProblem(added.postings, from: { $0 == from }, source: from, to: added.user, code: code, amount: added.amount)
+            }
+            return problem.map { fail("funds \(added.funding) for \(added.user) " + $0, at: sequence) }
+        case .fundsCleared(let cleared):
+            let code = cleared.postings.first?.currency.code ?? ""
+            problem = depositProblem(cleared.postings, from: { PurchaseAudit.isAccount($0, "pending", of: cleared.user, code) },
+                                     source: "pending:\(cleared.user):\(code)", to: cleared.user, code: code, amount: nil)
+            return problem.map { fail("the clearing of funds \(cleared.funding) for \(cleared.user) " + $0, at: sequence) }
+        case .fundsFailed(let failed):
+            let moved = failed.postings.allSatisfy {
+                PurchaseAudit.isAccount($0.debit, "pending", of: failed.user, $0.currency.code) && LedgerAudit.starts($0.credit, with: "funding:")
+            }
+            guard failed.postings.count <= 1, moved else {
+                return fail("the failure of funds \(failed.funding) for \(failed.user) moves \(RefundAudit.describe(failed.postings)), "
+                            + "where pending funds go back from pending:\(failed.user) to their funding account", at: sequence)
+            }
+            return nil
+        case .tokensTransferred(let transfer):
+            let code = transfer.currency.code
+            if transfer.from == transfer.to {
+                problem = "is to the sender"
+            } else {
+                problem = depositProblem(transfer.postings, from: { PurchaseAudit.isAccount($0, "wallet", of: transfer.from, code) },
+                                         source: "wallet:\(transfer.from):\(code)", to: transfer.to, code: code, amount: transfer.amount)
+            }
+            return problem.map { fail("the transfer from \(transfer.from) to \(transfer.to) " + $0, at: sequence) }
+        default:
+            return nil
+        }
+    }
+
+    /// What is wrong with a deposit's postings, or nil: each from the source (`from`), to
+    /// `user`'s credit line or wallet in `code`, `amount` in all (when known).
+    static func depositProblem(
+        _ postings: [Posting], from: (String) -> Bool, source: String, to user: String, code: String, amount: Int64?
+    ) -> String? {
+        var total: Int64 = 0
+        for posting in postings {
+            let toUser = PurchaseAudit.isAccount(posting.credit, "wallet", of: user, code) || PurchaseAudit.isAccount(posting.credit, "credit", of: user, code)
+            guard from(posting.debit), toUser else {
+                return "moves \(posting.amount) from \(posting.debit) to \(posting.credit), where it moves from \(source) to \(user)'s credit line or wallet"
+            }
+            total &+= posting.amount
+        }
+        if let amount, total != amount { return "moves \(total) of its amount \(amount)" }
+        return nil
+    }
+
+    static func fail(_ message: String, at sequence: UInt64) -> AuditFailure {
+        AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: message)
+    }
+}
