@@ -23,9 +23,14 @@ import Ledger
 /// vendor does not refund a purchase while it is disputed. A charge the rules mark
 /// unauthorized is refunded by rule in the very next event, and only such a charge is.
 ///
+/// The same in-order pass follows what else needs the history of a purchase (failing as
+/// `purchase-inconsistent`, exit 38): a purchase draws only on incentive lots issued to its
+/// buyer, and each hold is authorized once and captured or released once, for its price, by
+/// its buyer and vendor (``PurchaseAudit`` checks each event's own shape).
+///
 /// The audit keeps one entry per captured purchase, one per lot, one per purchase partly
-/// refunded and one per dispute; a refund or dispute reads its purchase's capture back from
-/// the journal.
+/// refunded, one per dispute and one per open hold; a refund or dispute reads its purchase's
+/// capture back from the journal.
 struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
