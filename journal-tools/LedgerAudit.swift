@@ -353,6 +353,44 @@ struct LedgerAudit {
     }
 
     static func captureFailure(_ captured: PurchaseCaptured, at sequence: UInt64) -> AuditFailure? {
+        if capturePaysAsListed(captured) { return nil }
+        return listedFailure(captured, at: sequence)
+    }
+
+    /// The common case of ``captureFailure(_:at:)``, without building a name or an array: true
+    /// only when each royalty is paid to a holder named once, and the fee, exactly what is
+    /// listed, and nothing else to a holder or the fees (names compared byte for byte). False
+    /// means "look closer": `listedFailure` decides, and names what is wrong.
+    static func capturePaysAsListed(_ captured: PurchaseCaptured) -> Bool {
+        let royalties = captured.royalties, code = captured.terms.currency.code
+        guard royalties.count <= 16 else { return false }
+        for (index, royalty) in royalties.enumerated() {
+            guard royalty.amount >= 0 else { return false }
+            for other in royalties[..<index] where other.holder == royalty.holder { return false }
+        }
+        return withUnsafeTemporaryAllocation(of: Int64.self, capacity: royalties.count + 1) { credited in
+            credited.initialize(repeating: 0)
+            let fees = royalties.count
+            for posting in captured.postings {
+                if starts(posting.credit, with: "fees:") {
+                    guard PurchaseAudit.isFees(posting.credit, code) else { return false }
+                    credited[fees] &+= posting.amount
+                } else if starts(posting.credit, with: "holder:") {
+                    guard let index = royalties.firstIndex(where: { PurchaseAudit.isAccount(posting.credit, "holder", of: $0.holder, code) }) else {
+                        return false
+                    }
+                    credited[index] &+= posting.amount
+                }
+            }
+            for (index, royalty) in royalties.enumerated() where credited[index] != royalty.amount { return false }
+            // A fee is listed only when positive; nothing may be credited to the fees otherwise.
+            return credited[fees] == max(captured.fee, 0)
+        }
+    }
+
+    /// ``captureFailure(_:at:)`` in full: sums what each holder and the fees are listed and
+    /// credited, by account name (names equal as strings are one account).
+    static func listedFailure(_ captured: PurchaseCaptured, at sequence: UInt64) -> AuditFailure? {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .settlementInconsistent, sequence: sequence, message: message)
         }

@@ -155,6 +155,15 @@ enum PurchaseAudit {
         }
     }
 
+    /// `account` is the provider's fee revenue in `code`: `fees:<code>`.
+    static func isFees(_ account: String, _ code: String) -> Bool {
+        LedgerAudit.withBytes(account) { name in
+            LedgerAudit.withBytes(code) { code in
+                name.count == 5 + code.count && name.starts(with: "fees:".utf8) && name[5...].elementsEqual(code)
+            }
+        }
+    }
+
     /// `account` is an incentive lot in `code`: `lot:<lot>:<code>`, the lot's ID holding no ':'.
     static func isLot(_ account: String, _ code: String) -> Bool {
         guard let lot = RefundAudit.lotID(account), !lot.isEmpty else { return false }

@@ -83,6 +83,27 @@ struct PurchaseAuditTests {
         #expect(Self.says(captured) == "tx-1 pays with nothing, where its sources give wallet:u:USD -> vendor:v:USD 1000")
     }
 
+    @Test("the quick royalty-and-fee check passes what the ledger writes and leaves anything unusual to the full one")
+    func quickCaptureCheck() {
+        #expect(LedgerAudit.capturePaysAsListed(Self.capture()))
+        var twice = Self.capture()
+        twice.royalties = [RoyaltyPayment(holder: "label", amount: 60), RoyaltyPayment(holder: "label", amount: 40)]
+        #expect(!LedgerAudit.capturePaysAsListed(twice))
+        #expect(LedgerAudit.captureFailure(twice, at: 4) == nil, "the full check sums a holder listed twice")
+        var other = Self.capture(moves: [("wallet:u:USD", "vendor:v:USD", 1_000), ("vendor:v:USD", "fees:USD", 50), ("vendor:v:USD", "holder:studio:USD", 100)])
+        #expect(!LedgerAudit.capturePaysAsListed(other))
+        #expect(LedgerAudit.captureFailure(other, at: 4)?.message == "tx-1 lists 100 for holder:label:USD but its postings credit 0")
+        other = Self.capture(moves: [("wallet:u:USD", "vendor:v:USD", 1_000), ("vendor:v:USD", "fees:USD", 49), ("vendor:v:USD", "holder:label:USD", 100)])
+        #expect(!LedgerAudit.capturePaysAsListed(other))
+        #expect(LedgerAudit.captureFailure(other, at: 4)?.message == "tx-1 lists 50 for fees:USD but its postings credit 49")
+        var free = Self.capture(moves: [("wallet:u:USD", "vendor:v:USD", 1_000), ("vendor:v:USD", "holder:label:USD", 100)])
+        free.fee = 0
+        #expect(LedgerAudit.capturePaysAsListed(free))
+        free.postings.append(Posting(debitName: "vendor:v:USD", creditName: "fees:USD", amount: 1, currency: .usd))
+        #expect(!LedgerAudit.capturePaysAsListed(free))
+        #expect(LedgerAudit.captureFailure(free, at: 4)?.message == "tx-1 credits 1 to fees:USD, which its royalties and fee do not list")
+    }
+
     @Test("an authorization holds exactly its sources in the buyer's held funds")
     func authorizations() {
         let captured = Self.capture()
