@@ -21,8 +21,7 @@ enum FundsAudit {
                 problem = "says pending is \(added.pending) for \(added.method.rawValue), which is \(added.method.isOffline ? "" : "not ")offline"
             } else if added.pending {
                 let to = LedgerAccount.pending(user: added.user, currency: added.currency).name
-                let moved = added.postings.map { ($0.debit, $0.credit, $0.amount) }
-                problem = moved.elementsEqual([(from, to, added.amount)], by: ==)
+                problem = added.amount > 0 && RefundAudit.movesOnly(added.postings, added.amount, from: from, to: to)
                     ? nil : "moves \(RefundAudit.describe(added.postings)), where offline funds move \(from) -> \(to) \(added.amount)"
             } else {
                 problem = depositProblem(added.postings, from: { $0 == from }, source: from, to: added.user, code: code, amount: added.amount)

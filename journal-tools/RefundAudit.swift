@@ -404,8 +404,7 @@ struct RefundAudit {
             // What it reserves moves from the vendor's payable to its reserve, and nothing else.
             let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name
             let reserve = LedgerAccount.disputeReserve(vendor: vendor, currency: opening.currency).name
-            let moved = opening.postings.map { ($0.debit, $0.credit, $0.amount) }
-            guard opening.reserved >= 0, moved.elementsEqual(opening.reserved > 0 ? [(payable, reserve, opening.reserved)] : [], by: ==) else {
+            guard opening.reserved >= 0, Self.movesOnly(opening.postings, opening.reserved, from: payable, to: reserve) else {
                 throw fail("\(what) reserves \(opening.reserved) but its postings move \(Self.describe(opening.postings)), not that much from \(payable) to \(reserve)")
             }
             let paid = try purchase(transaction, user: user, vendor: vendor, what: what)
@@ -428,8 +427,7 @@ struct RefundAudit {
             // Customer service gives the reserve back to the vendor's payable, all of it.
             let payable = LedgerAccount.vendorPayable(vendor: vendor, currency: dispute.currency).name
             let reserve = LedgerAccount.disputeReserve(vendor: vendor, currency: dispute.currency).name
-            let moved = postings.map { ($0.debit, $0.credit, $0.amount) }
-            guard moved.elementsEqual(dispute.reserved > 0 ? [(reserve, payable, dispute.reserved)] : [], by: ==) else {
+            guard Self.movesOnly(postings, dispute.reserved, from: reserve, to: payable) else {
                 throw fail("\(what) rejects the dispute of \(transaction) moving \(Self.describe(postings)), where \(dispute.reserved) reserved goes back to \(vendor)'s payable")
             }
             close(resolution.dispute, of: transaction, rejected: true)
@@ -533,6 +531,13 @@ struct RefundAudit {
             throw fail("the capture of \(transaction) at \(paid.captured) cannot be read back for \(what)")
         }
         return TransactionRecord(captured: captured)
+    }
+
+    /// `postings` move exactly `amount` from `debit` to `credit` in one posting, or nothing
+    /// when `amount` is 0.
+    static func movesOnly(_ postings: [Posting], _ amount: Int64, from debit: String, to credit: String) -> Bool {
+        guard amount != 0 else { return postings.isEmpty }
+        return postings.count == 1 && postings[0].debit == debit && postings[0].credit == credit && postings[0].amount == amount
     }
 
     /// Postings as `debit -> credit amount`, for a failure's message.
