@@ -34,8 +34,9 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// its schedule gives; or a hold is captured or released other than once, for its
         /// price, back to its buyer.
         case purchaseInconsistent = "purchase-inconsistent"
-        /// Funds added, cleared, failed or transferred move money other than the rules allow
-        /// (``FundsAudit``): to or from another user than the event names, or another amount.
+        /// Funds added, cleared, failed, transferred or paid back move money other than the
+        /// rules allow (``FundsAudit``): to or from another user than the event names, or another
+        /// amount; or what ends a wait is not what began it (``PendingFundsAudit``).
         case fundsInconsistent = "funds-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
@@ -65,7 +66,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
             case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, or to another vendor"
-            case .fundsInconsistent: return "funds added, cleared or transferred reach another user or amount than the event names"
+            case .fundsInconsistent: return "funds added, cleared, transferred or paid back reach or leave another user or amount than the event names, or end another wait than theirs"
             }
         }
     }

@@ -1,14 +1,17 @@
 import Ledger
 
-/// Money arriving for a user, held to what the ledger does, event by event: it reaches only
-/// the user the event names.
+/// Money arriving for a user or leaving one, held to what the ledger does, event by event: it
+/// reaches or leaves only the user the event names.
 ///
 /// Funds added online come out of the method's funding clearing account and go to the user:
 /// first repaying the credit line, the rest to the wallet (`LedgerDecider.deposit`), the
 /// amount in all. Offline funds go to the user's pending funds, the amount exactly, until a
 /// `FundsCleared` moves them from there to the user (as a deposit) or a `FundsFailed` back to
 /// a funding clearing account. A transfer moves the amount out of the sender's wallet to
-/// another user, as a deposit.
+/// another user, as a deposit. A payout moves its amount out of the user's own wallet
+/// (``payoutFailure(_:_:amount:at:from:to:_:)``). Whether what ends a wait (a clearing, a
+/// failure, a payout paid or declined) is what began it needs the history:
+/// ``PendingFundsAudit`` checks it.
 enum FundsAudit {
     /// Why `event`'s postings move money between other accounts than the rules allow, or nil
     /// (nil for every other kind of event).
@@ -50,6 +53,19 @@ enum FundsAudit {
                                          source: "wallet:\(transfer.from):\(code)", to: transfer.to, code: code, amount: transfer.amount)
             }
             return problem.map { fail("the transfer from \(transfer.from) to \(transfer.to) " + $0, at: sequence) }
+        case .payoutRequested(let requested):
+            return payoutFailure(requested.payout, "the request", amount: requested.amount, at: sequence,
+                                 from: .wallet(user: requested.user, currency: requested.currency),
+                                 to: .outgoing(user: requested.user, currency: requested.currency), requested.postings)
+        case .fundsReturned(let returned):
+            let from: LedgerAccount = returned.requested == true
+                ? .outgoing(user: returned.user, currency: returned.currency) : .wallet(user: returned.user, currency: returned.currency)
+            return payoutFailure(returned.payout, "the payment", amount: returned.amount, at: sequence,
+                                 from: from, to: .fundingClearing(method: returned.method, currency: returned.currency), returned.postings)
+        case .payoutDeclined(let declined):
+            return payoutFailure(declined.payout, "the decline", amount: declined.amount, at: sequence,
+                                 from: .outgoing(user: declined.user, currency: declined.currency),
+                                 to: .wallet(user: declined.user, currency: declined.currency), declined.postings)
         default:
             return nil
         }
@@ -69,6 +85,20 @@ enum FundsAudit {
             total &+= posting.amount
         }
         if let amount, total != amount { return "moves \(total) of its amount \(amount)" }
+        return nil
+    }
+
+    /// A payout to a user moves its amount, a positive one, in one posting: asked for, out of
+    /// the user's wallet into the user's outgoing funds; paid, out of those (or at once out of
+    /// the wallet) to the clearing account of the method it travels by; declined, back from
+    /// the outgoing funds to the wallet.
+    static func payoutFailure(
+        _ payout: String, _ what: String, amount: Int64, at sequence: UInt64, from: LedgerAccount, to: LedgerAccount, _ postings: [Posting]
+    ) -> AuditFailure? {
+        let debit = from.name, credit = to.name
+        guard amount > 0, RefundAudit.movesOnly(postings, amount, from: debit, to: credit) else {
+            return fail("\(what) of payout \(payout) moves \(RefundAudit.describe(postings)), where it moves \(debit) -> \(credit) \(amount)", at: sequence)
+        }
         return nil
     }
 

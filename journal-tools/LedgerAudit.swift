@@ -43,12 +43,15 @@ struct LedgerAudit {
         var refunds: UInt64 = 0
         var refundedTotals: [String: Int64] = [:]
         var refundsNote: String?
+        /// Why some clearings, failures and payouts were not checked against what began them
+        /// (nil when all were: ``PendingFundsAudit``).
+        var pendingFundsNote: String?
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
-            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote
+            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote
         }
 
         mutating func record(_ refunds: RefundAudit) {
@@ -76,6 +79,7 @@ struct LedgerAudit {
             try container.encode(refunds, forKey: .refunds)
             try container.encode(refundedTotals, forKey: .refundedTotals)
             try container.encode(refundsNote, forKey: .refundsNote)
+            try container.encode(pendingFundsNote, forKey: .pendingFundsNote)
         }
     }
 
@@ -115,6 +119,8 @@ struct LedgerAudit {
     private var settledThroughByCurrency: [String: UInt64] = [:]
     /// What each captured purchase's buyer still pays, to hold refunds against.
     private var refunds: RefundAudit
+    /// Offline funds pending and payouts requested, to hold what ends them against them.
+    private var pendingFunds: PendingFundsAudit
     /// The bounded accounts (``BalanceBounds``) the event being folded posts to.
     private var bounded: [Int32] = []
 
@@ -146,6 +152,7 @@ struct LedgerAudit {
         self.snapshotAt = snapshotAt
         self.schedule = schedule
         refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
+        pendingFunds = PendingFundsAudit(wholeHistory: first == 1)
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -194,6 +201,7 @@ struct LedgerAudit {
         }
         if failure == nil { failure = refunds.finish() }
         report.record(refunds)
+        report.pendingFundsNote = pendingFunds.note
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         report.settlementsAgainstPayable = recomputesBalances
@@ -251,7 +259,7 @@ struct LedgerAudit {
         case .payment(let step):
             if let failure = refunds.apply(step, at: sequence) { return failure }
         case .history(let event):
-            if let failure = checkSettlement(event, at: sequence) { return failure }
+            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) { return failure }
         case .creditLimit(let account, let limit):
             if recomputesBalances, let failure = balances.approveCreditLimit(limit, for: account, sequence: sequence) { return failure }
         case .plain, .undecodable:

@@ -106,6 +106,7 @@ struct VerifyResult: Encodable {
                 var refunds = "\(audited.refunds), \(Self.totals(audited.refundedTotals)) given back, never more than the buyer paid"
                 if let note = audited.refundsNote { refunds += "; \(note)" }
                 lines.append(("refunds", refunds))
+                if let note = audited.pendingFundsNote { lines.append(("pending funds", note)) }
             }
         }
         lines.append(("projections", audit.projections))

@@ -64,4 +64,140 @@ struct FundsAuditTests {
         #expect(transfer(to: "u", [("wallet:u:USD", "wallet:u:USD", 100)]) == "the transfer from u to u is to the sender")
         #expect(Self.says(.walletOpened(WalletOpened(user: "u", currency: .usd, timeMilliseconds: 1))) == nil)
     }
+
+    @Test("a payout moves its amount out of its own user's wallet: asked for to outgoing, paid to the method's clearing account, declined back")
+    func payouts() {
+        func requested(_ moves: [(String, String, Int64)], amount: Int64 = 700) -> String? {
+            Self.says(.payoutRequested(PayoutRequested(payout: "p", user: "u", currency: .usd, amount: amount, method: .bankDebit,
+                                                       postings: Self.postings(moves), idempotency: nil, timeMilliseconds: 1)))
+        }
+        func returned(requested: Bool?, _ moves: [(String, String, Int64)]) -> String? {
+            Self.says(.fundsReturned(FundsReturned(payout: "p", user: "u", currency: .usd, amount: 700, method: .bankDebit, representative: "r",
+                                                   requested: requested, postings: Self.postings(moves), idempotency: nil, timeMilliseconds: 1)))
+        }
+        func declined(_ moves: [(String, String, Int64)]) -> String? {
+            Self.says(.payoutDeclined(PayoutDeclined(payout: "p", user: "u", currency: .usd, amount: 700, method: .bankDebit, representative: "r",
+                                                     reason: "no", postings: Self.postings(moves), timeMilliseconds: 1)))
+        }
+        #expect(requested([("wallet:u:USD", "outgoing:u:USD", 700)]) == nil)
+        #expect(requested([("wallet:w:USD", "outgoing:u:USD", 700)])
+            == "the request of payout p moves wallet:w:USD -> outgoing:u:USD 700, where it moves wallet:u:USD -> outgoing:u:USD 700")
+        #expect(requested([("wallet:u:USD", "outgoing:u:USD", 600)])?.contains("where it moves wallet:u:USD -> outgoing:u:USD 700") == true)
+        #expect(requested([], amount: 0) == "the request of payout p moves nothing, where it moves wallet:u:USD -> outgoing:u:USD 0")
+        #expect(returned(requested: nil, [("wallet:u:USD", "funding:bankDebit:USD", 700)]) == nil)
+        #expect(returned(requested: true, [("outgoing:u:USD", "funding:bankDebit:USD", 700)]) == nil)
+        #expect(returned(requested: true, [("wallet:u:USD", "funding:bankDebit:USD", 700)])
+            == "the payment of payout p moves wallet:u:USD -> funding:bankDebit:USD 700, where it moves outgoing:u:USD -> funding:bankDebit:USD 700")
+        #expect(returned(requested: nil, [("wallet:u:USD", "wallet:w:USD", 700)])?.contains("where it moves wallet:u:USD -> funding:bankDebit:USD 700") == true)
+        #expect(returned(requested: nil, [("wallet:u:USD", "funding:card:USD", 700)])?.contains("funding:bankDebit:USD 700") == true)
+        #expect(declined([("outgoing:u:USD", "wallet:u:USD", 700)]) == nil)
+        #expect(declined([("outgoing:u:USD", "wallet:w:USD", 700)])
+            == "the decline of payout p moves outgoing:u:USD -> wallet:w:USD 700, where it moves outgoing:u:USD -> wallet:u:USD 700")
+    }
+
+    /// Runs `events` through a pending-funds audit, in order from sequence 1: the first failure's
+    /// sequence and message, or nil.
+    static func pending(_ events: [LedgerEvent], wholeHistory: Bool = true) -> (sequence: UInt64, message: String)? {
+        var audit = PendingFundsAudit(wholeHistory: wholeHistory)
+        for (index, event) in events.enumerated() {
+            if let failure = audit.apply(event, at: UInt64(index + 1)) {
+                #expect(failure.kind == .fundsInconsistent)
+                return (failure.sequence, failure.message)
+            }
+        }
+        return nil
+    }
+
+    static func added(_ funding: String, user: String = "u", amount: Int64 = 100, method: FundingMethod = .check) -> LedgerEvent {
+        let to = method.isOffline ? "pending:\(user):USD" : "wallet:\(user):USD"
+        return .fundsAdded(FundsAdded(funding: funding, user: user, currency: .usd, amount: amount, method: method, throughVendor: nil,
+                                      pending: method.isOffline, postings: postings([("funding:\(method.rawValue):USD", to, amount)]),
+                                      idempotency: nil, timeMilliseconds: 1))
+    }
+
+    static func cleared(_ funding: String, user: String = "u", amount: Int64 = 100, currency: Currency = .usd) -> LedgerEvent {
+        .fundsCleared(FundsCleared(funding: funding, user: user, postings: postings([("pending:\(user):\(currency.code)", "wallet:\(user):\(currency.code)", amount)], currency),
+                                   timeMilliseconds: 2))
+    }
+
+    static func failed(_ funding: String, user: String = "u", amount: Int64 = 100, method: FundingMethod = .check) -> LedgerEvent {
+        .fundsFailed(FundsFailed(funding: funding, user: user, postings: postings([("pending:\(user):USD", "funding:\(method.rawValue):USD", amount)]),
+                                 timeMilliseconds: 2))
+    }
+
+    @Test("offline funds end once, for the user, currency and amount they were added with; a failure goes back by their own method")
+    func pendingFundsEndOnce() throws {
+        #expect(Self.pending([Self.added("f"), Self.cleared("f")]) == nil)
+        #expect(Self.pending([Self.added("f"), Self.failed("f")]) == nil)
+        #expect(Self.pending([Self.added("f", method: .card), Self.added("g"), Self.cleared("g")]) == nil)
+        let twice = try #require(Self.pending([Self.added("f"), Self.cleared("f"), Self.cleared("f")]))
+        #expect(twice.sequence == 3 && twice.message == "the clearing of funds f: nothing waits under that ID (it never began, or it ended already)")
+        #expect(Self.pending([Self.added("f"), Self.cleared("f"), Self.failed("f")])?.sequence == 3)
+        #expect(Self.pending([Self.added("f", method: .card), Self.cleared("f")])?.message.contains("nothing waits under that ID") == true)
+        #expect(Self.pending([Self.cleared("f")])?.message.contains("nothing waits under that ID") == true)
+        #expect(Self.pending([Self.added("f"), Self.added("f", method: .card)])?.message == "funds f are added a second time")
+        #expect(Self.pending([Self.added("f"), Self.cleared("f", amount: 150)])?.message
+            == "the clearing of funds f gives 150 USD to u, where u added 100 USD")
+        #expect(Self.pending([Self.added("f"), Self.cleared("f", user: "w")])?.message
+            == "the clearing of funds f gives 100 USD to w, where u added 100 USD")
+        #expect(Self.pending([Self.added("f"), Self.cleared("f", currency: .eur)])?.message
+            == "the clearing of funds f gives 100 EUR to u, where u added 100 USD")
+        #expect(Self.pending([Self.added("f"), Self.failed("f", amount: 90)])?.message
+            == "the failure of funds f of u moves pending:u:USD -> funding:check:USD 90, where the 100 u added by check goes back: pending:u:USD -> funding:check:USD")
+        #expect(Self.pending([Self.added("f"), Self.failed("f", method: .moneyOrder)])?.message.contains("funding:moneyOrder:USD 100, where") == true)
+        #expect(Self.pending([Self.added("f"), Self.failed("f", user: "w")])?.message.contains("the failure of funds f of w moves") == true)
+    }
+
+    static func requested(_ payout: String, user: String = "u", amount: Int64 = 700, currency: Currency = .usd) -> LedgerEvent {
+        .payoutRequested(PayoutRequested(payout: payout, user: user, currency: currency, amount: amount, method: .bankDebit,
+                                         postings: postings([("wallet:\(user):\(currency.code)", "outgoing:\(user):\(currency.code)", amount)], currency),
+                                         idempotency: nil, timeMilliseconds: 1))
+    }
+
+    static func paid(_ payout: String, requested: Bool? = true, user: String = "u", amount: Int64 = 700, method: FundingMethod = .bankDebit) -> LedgerEvent {
+        let from = requested == true ? "outgoing:\(user):USD" : "wallet:\(user):USD"
+        return .fundsReturned(FundsReturned(payout: payout, user: user, currency: .usd, amount: amount, method: method, representative: "r",
+                                            requested: requested, postings: postings([(from, "funding:\(method.rawValue):USD", amount)]),
+                                            idempotency: nil, timeMilliseconds: 2))
+    }
+
+    static func declined(_ payout: String, user: String = "u", amount: Int64 = 700) -> LedgerEvent {
+        .payoutDeclined(PayoutDeclined(payout: payout, user: user, currency: .usd, amount: amount, method: .bankDebit, representative: "r",
+                                       reason: "no", postings: postings([("outgoing:\(user):USD", "wallet:\(user):USD", amount)]), timeMilliseconds: 2))
+    }
+
+    @Test("a payout asked for is paid or declined once, as asked; payout IDs are one space, used once")
+    func payoutsEndOnce() throws {
+        #expect(Self.pending([Self.requested("p"), Self.paid("p")]) == nil)
+        #expect(Self.pending([Self.requested("p"), Self.declined("p")]) == nil)
+        #expect(Self.pending([Self.paid("p", requested: nil), Self.requested("q"), Self.paid("q")]) == nil)
+        let twice = try #require(Self.pending([Self.requested("p"), Self.paid("p"), Self.declined("p")]))
+        #expect(twice.sequence == 3 && twice.message == "the decline of payout p: nothing waits under that ID (it never began, or it ended already)")
+        #expect(Self.pending([Self.paid("p")])?.message.contains("the payment of payout p: nothing waits") == true)
+        #expect(Self.pending([Self.paid("p", requested: nil), Self.paid("p")])?.message.contains("nothing waits") == true)
+        #expect(Self.pending([Self.paid("p", requested: nil), Self.requested("p")])?.message == "payout p is used a second time")
+        #expect(Self.pending([Self.requested("p"), Self.paid("p", requested: nil)])?.message == "payout p is used a second time")
+        let royalties = LedgerEvent.royaltiesPaid(RoyaltiesPaid(payout: "p", holder: "h", currency: .usd, amount: 5, representative: "r",
+                                                               postings: Self.postings([("holder:h:USD", "funding:bankDebit:USD", 5)]),
+                                                               idempotency: nil, timeMilliseconds: 1))
+        #expect(Self.pending([royalties, Self.requested("p")])?.message == "payout p is used a second time")
+        #expect(Self.pending([Self.requested("p"), Self.paid("p", amount: 900)])?.message
+            == "the payment of payout p is of 900 USD to u by bankDebit, where u asked for 700 USD by bankDebit")
+        #expect(Self.pending([Self.requested("p"), Self.paid("p", method: .card)])?.message.contains("by card, where u asked for 700 USD by bankDebit") == true)
+        #expect(Self.pending([Self.requested("p"), Self.declined("p", user: "w")])?.message
+            == "the decline of payout p is of 700 USD to w by bankDebit, where u asked for 700 USD by bankDebit")
+        #expect(Self.pending([Self.requested("p", currency: .eur), Self.paid("p")])?.message.contains("where u asked for 700 EUR") == true)
+    }
+
+    @Test("in a range, an end of a wait begun before it is counted, not refused; one ended twice in it is refused")
+    func pendingInRange() throws {
+        var audit = PendingFundsAudit(wholeHistory: false)
+        #expect(audit.apply(Self.cleared("f"), at: 5) == nil)
+        #expect(audit.apply(Self.paid("p"), at: 6) == nil)
+        #expect(audit.note == "2 clearings, failures or payouts of funds added or payouts requested before the range were not checked against them")
+        #expect(audit.apply(Self.added("g"), at: 7) == nil)
+        #expect(audit.apply(Self.failed("g"), at: 8) == nil)
+        #expect(audit.apply(Self.cleared("g"), at: 9)?.message.contains("nothing waits under that ID") == true)
+        #expect(PendingFundsAudit(wholeHistory: true).note == nil)
+    }
 }

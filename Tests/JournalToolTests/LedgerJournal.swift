@@ -27,7 +27,7 @@ enum LedgerJournal {
     }
 
     /// A small journal with every money path the audit checks: funding (card, and offline
-    /// cleared), two currencies, one-step purchases and authorize/capture with fees and
+    /// cleared, and failed), payouts, two currencies, one-step purchases and authorize/capture with fees and
     /// royalties to two holders, a void, a transfer, and settlements. Closed when it returns.
     static func buildSmall(_ directory: String, rotateKey: Bool = false) async throws {
         let (journal, ledger) = try open(directory)
@@ -81,6 +81,15 @@ enum LedgerJournal {
         let kept = try await ledger.execute(.purchase(user: "carol", vendor: "news", content: .catalog("song")))
         try await run(.openDispute(dispute: "d-carol", user: "carol", transaction: kept.transaction!, reason: "changed my mind"))
         try await run(.resolveDispute(dispute: "d-carol", refund: false, representative: "rep-1"))
+        // Money that waits: offline funds that fail, and payouts paid at once, asked for and
+        // paid, and asked for and declined.
+        try await run(.addFunds(funding: "order-carol", user: "carol", currency: usd, amount: 3_000, method: .moneyOrder))
+        try await run(.failFunds(funding: "order-carol"))
+        try await run(.returnFunds(payout: "back-alice", user: "alice", currency: usd, amount: 500, method: .bankDebit, representative: "rep-1"))
+        try await run(.requestPayout(payout: "ask-bob", user: "bob", currency: usd, amount: 700, method: .bankDebit))
+        try await run(.completePayout(payout: "ask-bob", representative: "rep-1"))
+        try await run(.requestPayout(payout: "ask-carol", user: "carol", currency: eur, amount: 400, method: .bankDebit))
+        try await run(.declinePayout(payout: "ask-carol", representative: "rep-1", reason: "account closed"))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

@@ -328,7 +328,7 @@ struct VerifyAuditTests {
         }
     }
 
-    @Test("funds added, cleared or transferred to another user than the event names are found (exit 39)")
+    @Test("funds added, cleared, transferred or paid back to another user than the event names, or ending a wait that is not theirs, are found (exit 39)")
     func fundsTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
         let tampers: [(typeName: String, nth: Int, replacing: (String, String), says: String)] = [
@@ -344,6 +344,19 @@ struct VerifyAuditTests {
              "the transfer from alice to bob moves 1234 from wallet:alice:USD to wallet:carol:USD, where it moves from wallet:alice:USD to bob's credit line or wallet"),
             ("TokensTransferred", 0, ("\"debit\":\"wallet:alice:USD\"", "\"debit\":\"wallet:carol:USD\""),
              "moves 1234 from wallet:carol:USD to wallet:bob:USD"),
+            // Money that waits, and what ends it (``PendingFundsAudit``).
+            ("FundsCleared", 0, ("\"funding\":\"check-alice\"", "\"funding\":\"card-alice\""),
+             "the clearing of funds card-alice: nothing waits under that ID (it never began, or it ended already)"),
+            ("FundsFailed", 0, ("funding:moneyOrder:USD", "funding:check:USD"),
+             "the failure of funds order-carol of carol moves pending:carol:USD -> funding:check:USD 3000, where the 3000 carol added by moneyOrder goes back"),
+            ("PayoutRequested", 0, ("\"debit\":\"wallet:bob:USD\"", "\"debit\":\"wallet:alice:USD\""),
+             "the request of payout ask-bob moves wallet:alice:USD -> outgoing:bob:USD 700, where it moves wallet:bob:USD -> outgoing:bob:USD 700"),
+            ("FundsReturned", 1, ("bankDebit", "card"),
+             "the payment of payout ask-bob is of 700 USD to bob by card, where bob asked for 700 USD by bankDebit"),
+            ("FundsReturned", 1, ("\"payout\":\"ask-bob\"", "\"payout\":\"back-alice\""),
+             "the payment of payout back-alice: nothing waits under that ID"),
+            ("PayoutDeclined", 0, ("\"amount\":400", "\"amount\":300"),
+             "the decline of payout ask-carol is of 300 EUR to carol by bankDebit, where carol asked for 400 EUR by bankDebit"),
         ]
         for tamper in tampers {
             try Self.expectFailure(data, typeName: tamper.typeName, nth: tamper.nth, kind: .fundsInconsistent, says: tamper.says) {
