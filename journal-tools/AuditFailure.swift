@@ -31,8 +31,9 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// A purchase's payment disagrees with the ledger's rules (``PurchaseAudit``): its
         /// sources do not pay the price or are not its buyer's (a lot issued to someone else),
         /// its postings take other money or pay another vendor, or its royalties are not what
-        /// its schedule gives; or a hold is captured or released other than once, for its
-        /// price, back to its buyer.
+        /// its schedule gives; a lot it draws on may not pay for it then; its fee is not its
+        /// vendor's rate; or a hold is captured or released other than once, for its price,
+        /// back to its buyer, captured after it expired or expired before its time.
         case purchaseInconsistent = "purchase-inconsistent"
         /// Funds added, cleared, failed, transferred or paid back move money other than the
         /// rules allow (``FundsAudit``): to or from another user than the event names, or another
@@ -65,7 +66,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .projectionMismatch: return "a read-model balance differs from the postings'"
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
-            case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, or to another vendor"
+            case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, to another vendor, from a lot it may not use, or at another fee than its vendor's rate"
             case .fundsInconsistent: return "funds added, cleared, transferred or paid back reach or leave another user or amount than the event names, or end another wait than theirs"
             }
         }

@@ -248,7 +248,7 @@ struct LedgerAudit {
         switch decoded.content {
         case .capture(let royalties, let fee, let payment):
             // Its royalties and fee were checked against its postings by `captureFailure`.
-            guard case .capture(_, let currency, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
+            guard case .capture(_, let currency, _, _, _, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
             if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
                 captureTotals[index].royalties &+= royalties
                 captureTotals[index].fees &+= fee
@@ -260,6 +260,8 @@ struct LedgerAudit {
             if let failure = refunds.apply(step, at: sequence) { return failure }
         case .history(let event):
             if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) { return failure }
+            // A registration's fee rate, for the captures after it.
+            if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
         case .creditLimit(let account, let limit):
             if recomputesBalances, let failure = balances.approveCreditLimit(limit, for: account, sequence: sequence) { return failure }
         case .plain, .undecodable:

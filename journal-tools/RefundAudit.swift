@@ -25,8 +25,12 @@ import Ledger
 ///
 /// The same in-order pass follows what else needs the history of a purchase (failing as
 /// `purchase-inconsistent`, exit 38): a purchase draws only on incentive lots issued to its
-/// buyer, and each hold is authorized once and captured or released once, for its price, by
-/// its buyer and vendor (``PurchaseAudit`` checks each event's own shape).
+/// buyer that may pay for it then (``IncentiveLot/unusable(vendor:terms:time:)``: not expired,
+/// not restricted to other vendors, accepted by the content); each hold is authorized once and
+/// captured (before it expires) or released (by expiry, not before it) once, for its price, by
+/// its buyer and vendor; and a capture's fee is its vendor's rate at the time of the capture
+/// (``ContentTerms/fee(price:basisPoints:)``), the vendor registered (``PurchaseAudit`` checks each
+/// event's own shape).
 ///
 /// The audit keeps one entry per captured purchase, one per lot, one per purchase partly
 /// refunded, one per dispute and one per open hold; a refund or dispute reads its purchase's
@@ -38,7 +42,12 @@ struct RefundAudit {
         /// is ``RefundAudit/parties(user:vendor:)`` of the two); `oneStep` is false for the
         /// capture of a hold. `drawn` names the incentive lots a one-step capture draws on, if
         /// any: boxed, as few captures have one, so that every capture's step stays small.
-        case capture(transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?)
+        ///
+        /// `vendor`, `fee` and `time` are the capture's, to hold its fee to the vendor's rate and
+        /// a hold's capture to the hold's expiry.
+        case capture(
+            transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?, vendor: String, fee: Int64,
+            time: UInt64)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -53,26 +62,39 @@ struct RefundAudit {
         indirect case dispute(transaction: String, disputed: Int64?, what: String, user: String, vendor: String, opening: Opening)
         /// A dispute was rejected, its reserve given back to the vendor by `postings`.
         indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
-        /// An incentive lot was issued to `user`.
-        indirect case lot(lot: String, user: String)
-        /// An authorization held `price` drawn from incentive `lots` (and the buyer's other
-        /// sources) for `parties`.
-        indirect case hold(transaction: String, user: String, lots: [String], price: Int64, parties: UInt64)
-        /// A hold was voided or expired, its postings giving back `amount` from the held funds.
-        indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String])
+        /// An incentive lot was issued.
+        indirect case lot(IncentiveLot)
+        /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
+        /// `drawn` names, if any (and the buyer's other sources).
+        indirect case hold(transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64)
+        /// A hold was voided, or expired (`expired`), at `time`, its postings giving back
+        /// `amount` from the held funds.
+        indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String], expired: Bool, time: UInt64)
+        /// A vendor was registered at a fee rate, or its registration changed (`registered`
+        /// false; a nil rate keeps the rate it had).
+        indirect case vendor(vendor: String, feeBasisPoints: Int64?, registered: Bool)
     }
 
-    /// The incentive lots a purchase draws on, and its buyer.
+    /// The incentive lots a purchase draws on, and what they must be usable for: its buyer,
+    /// vendor and terms, and its time.
     final class Drawn: Equatable {
         let user: String
+        let vendor: String
+        let terms: ContentTerms
+        let time: UInt64
         let lots: [String]
 
-        init(user: String, lots: [String]) {
+        init(user: String, vendor: String, terms: ContentTerms, time: UInt64, lots: [String]) {
             self.user = user
+            self.vendor = vendor
+            self.terms = terms
+            self.time = time
             self.lots = lots
         }
 
-        static func == (lhs: Drawn, rhs: Drawn) -> Bool { lhs.user == rhs.user && lhs.lots == rhs.lots }
+        static func == (lhs: Drawn, rhs: Drawn) -> Bool {
+            lhs.user == rhs.user && lhs.vendor == rhs.vendor && lhs.terms == rhs.terms && lhs.time == rhs.time && lhs.lots == rhs.lots
+        }
     }
 
     /// What a `DisputeOpened` says of its dispute.
@@ -133,8 +155,10 @@ struct RefundAudit {
     /// Every other transaction ID: created before the range, or not made by the ledger.
     private var byID: [String: Paid] = [:]
     private var currencies: [String] = []
-    /// Each incentive lot's owner.
-    private var lotOwners: [String: String] = [:]
+    /// Each incentive lot issued in the range.
+    private var lots: [String: IncentiveLot] = [:]
+    /// Each vendor registered in the range, with its fee rate.
+    private var feeRates: [String: Int64] = [:]
     /// The range's first and last sequence: a server-created ID names a sequence up to `last`.
     let first: UInt64
     let last: UInt64
@@ -215,13 +239,20 @@ struct RefundAudit {
                                 dispute: opened.dispute, currency: opened.currency, reserved: opened.reserved,
                                 unauthorized: opened.unauthorized, postings: opened.postings))
         case .incentiveIssued(let issued):
-            return .lot(lot: issued.lot, user: issued.user)
+            return .lot(IncentiveLot(issued: issued))
         case .purchaseAuthorized(let authorized):
-            return .hold(transaction: authorized.transaction, user: authorized.user, lots: authorized.sources.compactMap { lotID($0.account) },
-                         price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor))
+            return .hold(transaction: authorized.transaction, user: authorized.user,
+                         drawn: drawn(authorized.sources, by: authorized.user, from: authorized.vendor, of: authorized.terms, at: authorized.timeMilliseconds),
+                         price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor),
+                         expiresAt: authorized.holdExpiresAtMilliseconds)
         case .purchaseVoided(let voided):
             return .release(transaction: voided.transaction, user: voided.user, vendor: voided.vendor,
-                            amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings))
+                            amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings),
+                            expired: voided.reason == .expired, time: voided.timeMilliseconds)
+        case .vendorRegistered(let registered):
+            return .vendor(vendor: registered.vendor, feeBasisPoints: registered.feeBasisPoints, registered: true)
+        case .vendorUpdated(let updated):
+            return .vendor(vendor: updated.vendor, feeBasisPoints: updated.feeBasisPoints, registered: false)
         default:
             return nil
         }
@@ -239,17 +270,19 @@ struct RefundAudit {
         return parts.count == 3 ? String(parts[1]) : nil
     }
 
-    /// The lots `sources` draw on, with their buyer; nil when they draw on none.
-    static func drawn(_ sources: [FundingSource], by user: String) -> Drawn? {
+    /// The lots `sources` draw on, with the purchase they pay for; nil when they draw on none.
+    static func drawn(_ sources: [FundingSource], by user: String, from vendor: String, of terms: ContentTerms, at time: UInt64) -> Drawn? {
         let lots = sources.compactMap { lotID($0.account) }
-        return lots.isEmpty ? nil : Drawn(user: user, lots: lots)
+        return lots.isEmpty ? nil : Drawn(user: user, vendor: vendor, terms: terms, time: time, lots: lots)
     }
 
     /// The payment step of a capture.
     static func capture(_ captured: PurchaseCaptured) -> Step {
         .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
                  parties: parties(user: captured.user, vendor: captured.vendor), oneStep: captured.oneStep,
-                 drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user))
+                 drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user, from: captured.vendor, of: captured.terms,
+                              at: captured.timeMilliseconds),
+                 vendor: captured.vendor, fee: captured.fee, time: captured.timeMilliseconds)
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -353,9 +386,10 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn):
-            if let drawn { try checkDrawn(drawn.lots, by: transaction, user: drawn.user, at: sequence) }
-            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", at: sequence)
+        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time):
+            if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
+            try checkFee(fee, of: price, by: vendor, for: transaction, at: sequence)
+            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: time, expiring: false, at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)
@@ -431,21 +465,32 @@ struct RefundAudit {
                 throw fail("\(what) rejects the dispute of \(transaction) moving \(Self.describe(postings)), where \(dispute.reserved) reserved goes back to \(vendor)'s payable")
             }
             close(resolution.dispute, of: transaction, rejected: true)
-        case .lot(let lot, let user):
-            lotOwners[lot] = user
-        case .hold(let transaction, let user, let lots, let price, let parties):
-            try checkDrawn(lots, by: transaction, user: user, at: sequence)
+        case .lot(let lot):
+            lots[lot.lot] = lot
+        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt):
+            if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             guard held[transaction] == nil && paid(transaction) == nil else {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is authorized a second time")
             }
-            held[transaction] = Held(price: price, parties: parties)
-        case .release(let transaction, let user, let vendor, let amount, let lots):
+            held[transaction] = Held(price: price, parties: parties, expiresAt: expiresAt)
+        case .vendor(let vendor, let feeBasisPoints, let registered):
+            func fail(_ message: String) -> AuditFailure {
+                AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "vendor \(vendor) " + message)
+            }
+            if registered, feeRates[vendor] != nil { throw fail("is registered a second time") }
+            if !registered, wholeHistory, feeRates[vendor] == nil { throw fail("is changed, but was never registered") }
+            if let feeBasisPoints {
+                guard (0...10_000).contains(feeBasisPoints) else { throw fail("is given a fee of \(feeBasisPoints) basis points, outside 0-10,000") }
+                feeRates[vendor] = feeBasisPoints
+            }
+        case .release(let transaction, let user, let vendor, let amount, let lots, let expired, let time):
             for lot in lots {
                 if let problem = lotProblem(lot, user: user) {
                     throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "the release of \(transaction) gives back to lot \(lot), \(problem)")
                 }
             }
-            try takeHold(transaction, price: amount, parties: Self.parties(user: user, vendor: vendor), what: "releases", at: sequence)
+            try takeHold(transaction, price: amount, parties: Self.parties(user: user, vendor: vendor), what: expired ? "expires" : "releases",
+                         time: time, expiring: expired, at: sequence)
         }
     }
 
@@ -453,13 +498,17 @@ struct RefundAudit {
     struct Held {
         var price: Int64
         var parties: UInt64
+        var expiresAt: UInt64
     }
 
     /// Ends the hold of `transaction` by a capture of it or its release (`what`), which must
     /// name its buyer and vendor and move its price; a one-step capture (`what` nil) must not
     /// be of a held transaction. A hold authorized before the range is not known: with the
     /// whole history, a capture or release of no hold is refused.
-    private mutating func takeHold(_ transaction: String, price: Int64, parties: UInt64, what: String?, at sequence: UInt64) throws {
+    /// A capture (`expiring` false) must come before the hold expires, and an expiry not before.
+    private mutating func takeHold(
+        _ transaction: String, price: Int64, parties: UInt64, what: String?, time: UInt64, expiring: Bool, at sequence: UInt64
+    ) throws {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: message)
         }
@@ -474,22 +523,49 @@ struct RefundAudit {
         }
         guard hold.parties == parties else { throw fail("\(transaction) \(what) a hold of another buyer or vendor") }
         guard hold.price == price else { throw fail("\(transaction) \(what) \(price) of a hold of \(hold.price)") }
+        if expiring {
+            guard time >= hold.expiresAt else { throw fail("\(transaction) expires at \(time), before its hold's expiry at \(hold.expiresAt)") }
+        } else if what == "captures" {
+            guard time < hold.expiresAt else { throw fail("\(transaction) is captured at \(time), but its hold expired at \(hold.expiresAt)") }
+        }
         held[transaction] = nil
     }
 
     /// Why `user` may not have `lot`'s tokens, or nil: the lot was issued to someone else, or
     /// (with the whole history) never issued.
     private func lotProblem(_ lot: String, user: String) -> String? {
-        if let owner = lotOwners[lot] { return owner == user ? nil : "which was issued to \(owner), not to its buyer \(user)" }
+        if let issued = lots[lot] { return issued.user == user ? nil : "which was issued to \(issued.user), not to its buyer \(user)" }
         return wholeHistory ? "which was never issued" : nil
     }
 
-    /// A purchase draws only on lots issued to its buyer.
-    private func checkDrawn(_ lots: [String], by transaction: String, user: String, at sequence: UInt64) throws {
-        for lot in lots {
-            if let problem = lotProblem(lot, user: user) {
+    /// A purchase draws only on lots issued to its buyer that may pay for it then (a lot
+    /// issued before the range is checked for neither).
+    private func checkDrawn(_ drawn: Drawn, by transaction: String, at sequence: UInt64) throws {
+        for lot in drawn.lots {
+            var problem = lotProblem(lot, user: drawn.user)
+            if problem == nil, let issued = lots[lot], let unusable = issued.unusable(vendor: drawn.vendor, terms: drawn.terms, time: drawn.time) {
+                problem = "which may not pay for it: " + unusable
+            }
+            if let problem {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) draws on lot \(lot), \(problem)")
             }
+        }
+    }
+
+    /// A capture's fee is what its vendor's rate gives on its price; with the whole history, its
+    /// vendor was registered (a vendor registered before the range is not checked).
+    private func checkFee(_ fee: Int64, of price: Int64, by vendor: String, for transaction: String, at sequence: UInt64) throws {
+        guard let rate = feeRates[vendor] else {
+            guard !wholeHistory else {
+                throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is sold by \(vendor), which was never registered")
+            }
+            return
+        }
+        // A negative price was refused by the capture's own checks (``PurchaseAudit``).
+        let due = price >= 0 ? ContentTerms.fee(price: price, basisPoints: rate) : fee
+        guard fee == due else {
+            throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence,
+                               message: "\(transaction) pays a fee of \(fee), where \(vendor)'s rate of \(rate) basis points gives \(due) of \(price)")
         }
     }
 

@@ -798,7 +798,7 @@ struct LedgerDecider {
     {
         let currency = terms.currency
         let payable = payable ?? LedgerAccount.vendorPayable(vendor: vendor, currency: currency).name
-        let fee = Money.share(of: terms.price, basisPoints: vendorRecord.feeBasisPoints)
+        let fee = ContentTerms.fee(price: terms.price, basisPoints: vendorRecord.feeBasisPoints)
         var postings: [Posting] = []
         postings.reserveCapacity(1 + terms.royalties.count)
         if fee > 0 {

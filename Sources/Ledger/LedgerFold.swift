@@ -135,9 +135,7 @@ enum LedgerFold {
             if event.outcome == .rejected { state.setRecord("rejected/" + event.transaction, event.dispute) }
             if event.outcome == .refunded { try forgetSpend(user: event.user, transaction: event.transaction, in: &state) }
         case .incentiveIssued(let event):
-            state.setRecord("lot/" + event.lot, IncentiveLot(
-                lot: event.lot, user: event.user, currency: event.currency, issuer: event.issuer,
-                expiresAtMilliseconds: event.expiresAtMilliseconds, vendors: event.vendors))
+            state.setRecord("lot/" + event.lot, IncentiveLot(issued: event))
             // Joins the user's live lots below, with its positive balance.
         case .incentiveExpired:
             break

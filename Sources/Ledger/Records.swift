@@ -259,6 +259,13 @@ extension ContentTerms {
     public func royalty(_ share: RoyaltyShare) -> Int64 {
         Money.share(of: price, basisPoints: share.basisPoints)
     }
+
+    /// The provider's fee on a sale at `price` by a vendor whose rate is `basisPoints`
+    /// (0...10,000): the price times the rate over 10,000, rounded down, as royalties are. The
+    /// one rule captures are decided by and audited against.
+    public static func fee(price: Int64, basisPoints: Int64) -> Int64 {
+        Money.share(of: price, basisPoints: basisPoints)
+    }
 }
 
 extension TransactionRecord {
@@ -386,12 +393,31 @@ public struct IncentiveLot: Sendable, Codable, Equatable {
         return left != right ? left < right : lhs.lot < rhs.lot
     }
 
-    /// Whether the lot may pay for `terms` sold by `vendor` at `time`.
-    func usable(vendor: String, terms: ContentTerms, time: UInt64) -> Bool {
-        if let expiry = expiresAtMilliseconds, time >= expiry { return false }
-        if let vendors, !vendors.contains(vendor) { return false }
-        if !terms.incentiveIDs.isEmpty && !terms.incentiveIDs.contains(lot) { return false }
-        return currency == terms.currency
+    /// Whether the lot may pay for `terms` sold by `vendor` at `time`: not expired, not
+    /// restricted to other vendors, named by the content's accepted incentive IDs when it has
+    /// any, and in its currency (``unusable(vendor:terms:time:)`` is nil).
+    public func usable(vendor: String, terms: ContentTerms, time: UInt64) -> Bool {
+        unusable(vendor: vendor, terms: terms, time: time) == nil
+    }
+
+    /// Why the lot may not pay for `terms` sold by `vendor` at `time`, or nil when it may: the
+    /// one rule the decider draws lots by and an audit holds purchases to.
+    public func unusable(vendor: String, terms: ContentTerms, time: UInt64) -> String? {
+        if let expiry = expiresAtMilliseconds, time >= expiry { return "it expired at \(expiry), and the purchase is at \(time)" }
+        if let vendors, !vendors.contains(vendor) { return "it may be spent only at \(vendors.joined(separator: ", ")), not at \(vendor)" }
+        if !terms.incentiveIDs.isEmpty && !terms.incentiveIDs.contains(lot) {
+            return "\(terms.content) accepts only incentives \(terms.incentiveIDs.joined(separator: ", "))"
+        }
+        return currency == terms.currency ? nil : "it holds \(currency.code), not \(terms.currency.code)"
+    }
+}
+
+extension IncentiveLot {
+    /// The lot an `IncentiveIssued` issues (what the write model keeps of it, and what an audit
+    /// holds the purchases drawing on it to).
+    public init(issued event: IncentiveIssued) {
+        self.init(lot: event.lot, user: event.user, currency: event.currency, issuer: event.issuer,
+                  expiresAtMilliseconds: event.expiresAtMilliseconds, vendors: event.vendors)
     }
 }
 

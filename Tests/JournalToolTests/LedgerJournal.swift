@@ -9,10 +9,20 @@ enum LedgerJournal {
     static let eur = Currency.eur
     static let startMilliseconds: UInt64 = 1_764_000_000_000
 
-    static func open(_ directory: String) throws -> (Journal, Ledger) {
+    /// A clock a test moves on between commands (the journal reads it on its writer's thread,
+    /// while the test awaits the command: never at the same time).
+    final class SteppedClock: @unchecked Sendable {
+        var now = LedgerJournal.startMilliseconds
+    }
+
+    static func open(_ directory: String, clock: SteppedClock? = nil) throws -> (Journal, Ledger) {
         var configuration = Journal.Configuration(directory: directory)
         let time = startMilliseconds
-        configuration.clock = { time }
+        if let clock {
+            configuration.clock = { clock.now }
+        } else {
+            configuration.clock = { time }
+        }
         configuration.logger.logLevel = .warning
         configuration.mapSize = 64 << 20
         let journal = try Journal.open(configuration)

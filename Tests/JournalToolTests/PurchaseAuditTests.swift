@@ -128,13 +128,15 @@ struct PurchaseAuditTests {
         var audit = RefundAuditTests.audit(first: 1, last: 50)
         let buyer = RefundAuditTests.buyer
         func hold(_ transaction: String) -> RefundAudit.Step {
-            .hold(transaction: transaction, user: "u", lots: [], price: 100, parties: buyer)
+            RefundAuditTests.hold(transaction, expiresAt: 1_000)
         }
-        func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false) -> RefundAudit.Step {
-            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil)
+        func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false, at time: UInt64 = 500) -> RefundAudit.Step {
+            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil, vendor: "v", fee: 0, time: time)
         }
-        func release(_ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = []) -> RefundAudit.Step {
-            .release(transaction: transaction, user: user, vendor: "v", amount: amount, lots: lots)
+        func release(
+            _ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = [], expired: Bool = false, at time: UInt64 = 500
+        ) -> RefundAudit.Step {
+            .release(transaction: transaction, user: user, vendor: "v", amount: amount, lots: lots, expired: expired, time: time)
         }
         let none = "a hold, but none is open: never authorized, or captured or released already"
         #expect(audit.apply(capture("tx-1"), at: 2)?.message == "tx-1 captures " + none)
@@ -148,12 +150,19 @@ struct PurchaseAuditTests {
         #expect(audit.apply(capture("tx-1"), at: 3) == nil)
         #expect(audit.apply(release("tx-1"), at: 4)?.message == "tx-1 releases " + none)
         #expect(audit.apply(hold("tx-1"), at: 4)?.message == "tx-1 is authorized a second time")
+        // A hold is captured before it expires, and expires not before its expiry.
+        #expect(audit.apply(hold("tx-12"), at: 12) == nil)
+        #expect(audit.apply(capture("tx-12", at: 1_000), at: 13)?.message == "tx-12 is captured at 1000, but its hold expired at 1000")
+        #expect(audit.apply(release("tx-12", expired: true, at: 999), at: 13)?.message == "tx-12 expires at 999, before its hold's expiry at 1000")
+        #expect(audit.apply(release("tx-12", expired: true, at: 1_000), at: 13) == nil)
+        #expect(audit.apply(hold("tx-14"), at: 14) == nil)
+        #expect(audit.apply(release("tx-14", at: 2_000), at: 15) == nil, "a vendor may void a hold after its expiry, before the sweeper does")
         // Released: neither captured nor released again.
         #expect(audit.apply(hold("tx-5"), at: 5) == nil)
         #expect(audit.apply(release("tx-5"), at: 6) == nil)
         #expect(audit.apply(capture("tx-5"), at: 7)?.message == "tx-5 captures " + none)
         // Back to a lot only when it was issued to the buyer.
-        #expect(audit.apply(.lot(lot: "l-9", user: "m"), at: 8) == nil)
+        #expect(audit.apply(RefundAuditTests.lot("l-9", user: "m"), at: 8) == nil)
         #expect(audit.apply(hold("tx-8"), at: 9) == nil)
         #expect(audit.apply(release("tx-8", lots: ["l-9"]), at: 10)?.message == "the release of tx-8 gives back to lot l-9, which was issued to m, not to its buyer u")
         #expect(audit.apply(release("tx-8", lots: ["l-9"]), at: 10)?.kind == .purchaseInconsistent)

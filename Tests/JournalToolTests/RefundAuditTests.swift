@@ -25,9 +25,29 @@ struct RefundAuditTests {
             royalties: royalties, rounding: royaltyRoundingRule, entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 1)
     }
 
-    /// An audit of `first...last` that reads back `captures` by sequence.
-    static func audit(first: UInt64, last: UInt64, _ captures: [UInt64: PurchaseCaptured] = [:]) -> RefundAudit {
-        RefundAudit(first: first, last: last, readCapture: { captures[$0] })
+    /// An audit of `first...last` that reads back `captures` by sequence, vendor `v` registered
+    /// at `feeBasisPoints` (the captures' fees are its rate's).
+    static func audit(first: UInt64, last: UInt64, _ captures: [UInt64: PurchaseCaptured] = [:], feeBasisPoints: Int64 = 0) -> RefundAudit {
+        var audit = RefundAudit(first: first, last: last, readCapture: { captures[$0] })
+        let registered = audit.apply(.vendor(vendor: "v", feeBasisPoints: feeBasisPoints, registered: true), at: first)
+        precondition(registered == nil, "\(registered!)")
+        return audit
+    }
+
+    /// An authorization of `price` by `u` from `v` at `time`, held until `expiresAt`, drawing on `lots`.
+    static func hold(
+        _ transaction: String, price: Int64 = 100, lots: [String] = [], user: String = "u", at time: UInt64 = 1, expiresAt: UInt64 = 1_000,
+        incentiveIDs: [String] = []
+    ) -> RefundAudit.Step {
+        let terms = ContentTerms(content: "c", title: "C", price: price, currency: .usd, url: "https://v.example/c", incentiveIDs: incentiveIDs)
+        return .hold(transaction: transaction, user: user,
+                     drawn: lots.isEmpty ? nil : RefundAudit.Drawn(user: user, vendor: "v", terms: terms, time: time, lots: lots),
+                     price: price, parties: RefundAudit.parties(user: user, vendor: "v"), expiresAt: expiresAt)
+    }
+
+    /// Lot `lot` issued to `user`, in USD, with no expiry or vendor restriction unless given.
+    static func lot(_ lot: String, user: String, expiresAt: UInt64? = nil, vendors: [String]? = nil) -> RefundAudit.Step {
+        .lot(IncentiveLot(lot: lot, user: user, currency: .usd, issuer: "provider", expiresAtMilliseconds: expiresAt, vendors: vendors))
     }
 
     /// A refund of `amount` that says it is in `currency` (nil: says none), moving `moves` (by
@@ -132,8 +152,8 @@ struct RefundAuditTests {
         // 1,000 paid from lot l-1 (300) then the wallet (700); fee 50, royalties 100 to label and 30 to writer.
         let capture = Self.captured("tx-2", price: 1_000, fee: 50, royalties: [RoyaltyPayment(holder: "label", amount: 100), RoyaltyPayment(holder: "writer", amount: 30)],
                                     sources: [FundingSource(account: "lot:l-1:USD", amount: 300), FundingSource(account: "wallet:u:USD", amount: 700)])
-        var audit = Self.audit(first: 1, last: 50, [2: capture])
-        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
+        var audit = Self.audit(first: 1, last: 50, [2: capture], feeBasisPoints: 500)
+        #expect(audit.apply(Self.lot("l-1", user: "u"), at: 1) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 2) == nil)
         // 101 of 1,000: fee 5.05, label 10.1, writer 3.03, vendor 82.82: 5 + 10 + 3 + 82 = 100, the unit to
         // the largest remainder (the vendor's 0.82).
@@ -175,8 +195,8 @@ struct RefundAuditTests {
         #expect(audit.checked == 3)
 
         // A capture that cannot be read back is a failure, not a pass.
-        var unread = Self.audit(first: 1, last: 50)
-        #expect(unread.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
+        var unread = Self.audit(first: 1, last: 50, feeBasisPoints: 500)
+        #expect(unread.apply(Self.lot("l-1", user: "u"), at: 1) == nil)
         #expect(unread.apply(RefundAudit.capture(capture), at: 2) == nil)
         #expect(unread.apply(Self.refund("tx-2", 101, remaining: 899, moves: right), at: 3)?.message
             .contains("the capture of tx-2 at 2 cannot be read back") == true)
@@ -220,7 +240,7 @@ struct RefundAuditTests {
     func disputes() {
         // 1,000 with a fee of 50 and 100 to label: the vendor's part is 850.
         let capture = Self.captured("tx-2", price: 1_000, fee: 50, royalties: [RoyaltyPayment(holder: "label", amount: 100)])
-        var audit = Self.audit(first: 1, last: 50, [2: capture])
+        var audit = Self.audit(first: 1, last: 50, [2: capture], feeBasisPoints: 500)
         #expect(audit.apply(RefundAudit.capture(capture), at: 2) == nil)
         func expect(_ step: RefundAudit.Step, at sequence: UInt64, says: String, sourceLocation: SourceLocation = #_sourceLocation) {
             let failure = audit.apply(step, at: sequence)
@@ -287,12 +307,12 @@ struct RefundAuditTests {
         var audit = Self.audit(first: 1, last: 50, [3: capture])
         // A purchase draws only on a lot issued to its buyer.
         #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.message == "tx-3 draws on lot l-1, which was never issued")
-        #expect(audit.apply(.lot(lot: "l-1", user: "mallory"), at: 1) == nil)
+        #expect(audit.apply(Self.lot("l-1", user: "mallory"), at: 1) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.kind == .purchaseInconsistent)
-        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"], price: 40, parties: Self.buyer), at: 2)?.message
+        #expect(audit.apply(Self.hold("tx-2", price: 40, lots: ["l-1"]), at: 2)?.message
             == "tx-2 draws on lot l-1, which was issued to mallory, not to its buyer u")
-        #expect(audit.apply(.lot(lot: "l-1", user: "u"), at: 1) == nil)
-        #expect(audit.apply(.hold(transaction: "tx-2", user: "u", lots: ["l-1"], price: 40, parties: Self.buyer), at: 2) == nil)
+        #expect(audit.apply(Self.lot("l-1", user: "u"), at: 1) == nil)
+        #expect(audit.apply(Self.hold("tx-2", price: 40, lots: ["l-1"]), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 90, user: "mallory"), at: 4)?
             .message.contains("names buyer mallory and vendor v, who did not make that purchase") == true)
@@ -302,7 +322,7 @@ struct RefundAuditTests {
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, currency: "EUR"), at: 7)?
             .message.contains("gives back EUR, but the purchase was paid in USD") == true)
         // Back to a lot only when it was issued to the buyer.
-        #expect(audit.apply(.lot(lot: "l-2", user: "mallory"), at: 9) == nil)
+        #expect(audit.apply(Self.lot("l-2", user: "mallory"), at: 9) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 30, moves: [("vendor:v:USD", "lot:l-1:USD", 10)]), at: 10) == nil)
         #expect(audit.apply(Self.refund("tx-3", 10, remaining: 20, moves: [("vendor:v:USD", "lot:l-1:USD", 5), ("vendor:v:USD", "lot:l-2:USD", 5)]),
                             at: 11)?.message.contains("gives back to lot l-2, which was issued to mallory, not to its buyer u") == true)
@@ -318,7 +338,7 @@ struct RefundAuditTests {
 
 @Suite("journal-tool verify: every journal the ledger writes passes, refunds and disputes included", .serialized)
 struct RefundAuditLedgerTests {
-    @Test("random purchases, holds, incentive lots, credit lines, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
+    @Test("random purchases at two vendors whose fees change, holds captured, voided and expired, incentive lots restricted and expiring, credit lines, partial and whole refunds, disputes refunded, rejected and unauthorized: verify passes and counts every refund",
           arguments: UInt64(1)...10)
     func ledgerJournalsPass(_ seed: UInt64) async throws {
         var random = TestValues(seed: seed)
@@ -327,8 +347,11 @@ struct RefundAuditLedgerTests {
         var refunds = 0
         var refunded: Int64 = 0
         var creditDrawn = 0
+        var kinds: Set<String> = []
         do {
-            let (journal, ledger) = try LedgerJournal.open(directory)
+            // Time moves on by up to a minute a step: holds (ten minutes) and lots expire.
+            let clock = LedgerJournal.SteppedClock()
+            let (journal, ledger) = try LedgerJournal.open(directory, clock: clock)
             defer { journal.close() }
             /// The events of an accepted command; a refused one (say, a refund of more than is
             /// still paid, or of a disputed purchase) appends nothing and is part of the test.
@@ -337,6 +360,9 @@ struct RefundAuditLedgerTests {
             }
             _ = await run(.registerVendor(
                 vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 500,
+                settlement: SettlementPolicy(thresholdAmount: 1_000_000)))
+            _ = await run(.registerVendor(
+                vendor: "news", name: "News", sites: ["https://news.example/"], feeBasisPoints: 300,
                 settlement: SettlementPolicy(thresholdAmount: 1_000_000)))
             _ = await run(.openAccount(user: "alice", channel: .providerSite))
             _ = await run(.openWallet(user: "alice", currency: .usd))
@@ -347,19 +373,30 @@ struct RefundAuditLedgerTests {
             var captured: [String] = []
             var held: [String] = []
             var disputes: [String] = []
-            for step in 0..<80 {
+            for step in 0..<100 {
                 var events: [LedgerEvent] = []
-                switch random.below(13) {
-                case 0, 1, 2:
-                    let terms = LedgerJournal.terms("c\(step)", vendor: "shop", price: Int64(1 + random.below(500)),
+                clock.now += UInt64(random.below(60_000))
+                switch random.below(16) {
+                case 0, 1, 2, 14:
+                    let vendor = random.bool() ? "shop" : "news"
+                    let terms = LedgerJournal.terms("c\(step)", vendor: vendor, price: Int64(1 + random.below(500)),
                                                     holders: Array(["label", "writer"].prefix(random.below(3))))
-                    events = await run(.purchase(user: "alice", member: random.bool() ? member : nil, vendor: "shop", content: .inline(terms)))
+                    events = await run(.purchase(user: "alice", member: random.bool() ? member : nil, vendor: vendor, content: .inline(terms)))
                 case 3:
                     let terms = LedgerJournal.terms("h\(step)", vendor: "shop", price: Int64(1 + random.below(500)), holders: ["label"])
                     events = await run(.authorize(user: "alice", member: member, vendor: "shop", content: .inline(terms), holdSeconds: 600))
                     if case .purchaseAuthorized(let hold)? = events.first { held.append(hold.transaction) }
                 case 4:
+                    // Refused (nothing appended) once the hold has expired.
                     if !held.isEmpty { events = await run(.capture(vendor: "shop", transaction: held.remove(at: random.below(held.count)))) }
+                case 10:
+                    // Refused while the hold has not expired; a void any time before its capture.
+                    if !held.isEmpty {
+                        let transaction = held.remove(at: random.below(held.count))
+                        events = await run(random.bool() ? .expireHold(transaction: transaction) : .void(vendor: "shop", transaction: transaction))
+                    }
+                case 13:
+                    events = await run(.updateVendor(vendor: random.bool() ? "shop" : "news", feeBasisPoints: Int64(random.below(1_000))))
                 case 5, 6:
                     if !captured.isEmpty {
                         let amount: Int64? = random.bool() ? Int64(1 + random.below(300)) : nil
@@ -374,10 +411,13 @@ struct RefundAuditLedgerTests {
                     if !disputes.isEmpty {
                         events = await run(.resolveDispute(dispute: random.pick(disputes), refund: random.bool(), representative: "rep"))
                     }
-                case 9:
+                case 9, 15:
                     // Incentive tokens, spent before paid ones: refunds give them back to the lot.
+                    // Some only for one vendor, some expiring within ten minutes.
+                    let vendors = [nil, ["shop"], ["news"]][random.below(3)]
+                    let expiry = random.bool() ? clock.now + 1 + UInt64(random.below(600_000)) : nil
                     events = await run(.issueIncentive(lot: "l\(step)", user: "alice", currency: .usd, amount: Int64(1 + random.below(300)),
-                                                       issuer: nil, expiresAtMilliseconds: nil, vendors: nil))
+                                                       issuer: nil, expiresAtMilliseconds: expiry, vendors: vendors))
                 case 11:
                     // A credit line approved, raised or lowered (never below what is in use: that is refused).
                     events = await run(.approveCreditLine(user: "alice", currency: .usd, limit: Int64(random.below(2_000)) + (random.bool() ? 500 : 0)))
@@ -399,9 +439,14 @@ struct RefundAuditLedgerTests {
                     switch event {
                     case .purchaseCaptured(let capture):
                         captured.append(capture.transaction)
+                        kinds.insert(capture.sources.contains { $0.account.hasPrefix("lot:") } ? "lot" : "paid")
                         if capture.postings.contains(where: { $0.debit == "credit:alice:USD" }) { creditDrawn += 1 }
                     case .purchaseAuthorized(let hold):
                         if hold.postings.contains(where: { $0.debit == "credit:alice:USD" }) { creditDrawn += 1 }
+                    case .purchaseVoided(let voided):
+                        kinds.insert(voided.reason.rawValue)
+                    case .vendorUpdated:
+                        kinds.insert("fee")
                     case .purchaseRefunded(let refund):
                         refunds += 1
                         refunded += refund.refunded
@@ -415,6 +460,7 @@ struct RefundAuditLedgerTests {
         }
         #expect(refunds > 0, "seed \(seed) made no refund")
         #expect(creditDrawn > 0, "seed \(seed) bought nothing on credit")
+        #expect(kinds.isSuperset(of: ["lot", "paid", "fee"]), "seed \(seed) covered only \(kinds.sorted())")
         let run = try ToolRun.run(["verify", "--data", directory, "--json"])
         #expect(run.status == 0, "seed \(seed): \(run.summary)")
         let report = try #require((run.json["audit"] as? [String: Any])?["report"] as? [String: Any])

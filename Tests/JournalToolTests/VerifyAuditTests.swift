@@ -328,6 +328,37 @@ struct VerifyAuditTests {
         }
     }
 
+    @Test("a capture whose fee is not its vendor's rate, or a hold captured after it expired, is found (exit 38)")
+    func feesAndHoldsTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let raw = try RawJournal(data)
+        var firstShopCapture: UInt64?
+        var heldCapture: UInt64?
+        for sequence in 1...(try raw.lastSequence()) {
+            let stored = try raw.event(sequence)
+            if case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload) {
+                if captured.vendor == "shop", firstShopCapture == nil { firstShopCapture = sequence }
+                if !captured.oneStep { heldCapture = sequence }
+            }
+        }
+        // Alice's first purchase: a song from shop at 250, whose fee at shop's 500 basis points is 12.
+        try Self.expectFailure(data, typeName: "PurchaseCaptured", nth: 0, kind: .purchaseInconsistent,
+                               says: "pays a fee of 13, where shop's rate of 500 basis points gives 12 of 250") {
+            $0.replacingOccurrences(of: "\"fee\":12", with: "\"fee\":13")
+                .replacingOccurrences(of: "\"amount\":12,\"credit\":\"fees:USD\"", with: "\"amount\":13,\"credit\":\"fees:USD\"")
+        }
+        try Self.expectFailure(data, typeName: "VendorRegistered", nth: 0, kind: .purchaseInconsistent,
+                               says: "pays a fee of 12, where shop's rate of 400 basis points gives 10 of 250", failsAt: firstShopCapture) {
+            $0.replacingOccurrences(of: "\"feeBasisPoints\":500", with: "\"feeBasisPoints\":400")
+        }
+        // Bob's hold of a song from news, captured in the same millisecond it was authorized.
+        let authorized = LedgerJournal.startMilliseconds
+        try Self.expectFailure(data, typeName: "PurchaseAuthorized", nth: 0, kind: .purchaseInconsistent,
+                               says: "is captured at \(authorized), but its hold expired at \(authorized)", failsAt: heldCapture) {
+            $0.replacingOccurrences(of: "\"holdExpiresAtMilliseconds\":\(authorized + 600_000)", with: "\"holdExpiresAtMilliseconds\":\(authorized)")
+        }
+    }
+
     @Test("funds added, cleared, transferred or paid back to another user than the event names, or ending a wait that is not theirs, are found (exit 39)")
     func fundsTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()

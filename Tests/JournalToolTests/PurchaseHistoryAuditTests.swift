@@ -1,0 +1,67 @@
+@testable import Ledger
+import Testing
+@testable import journal_tool
+
+@Suite("journal-tool verify: a purchase's lots, hold and fee are held to its time, vendor and the vendor's rate")
+struct PurchaseHistoryAuditTests {
+    @Test("a purchase draws only on lots that may pay for it then: not expired, not restricted to other vendors, accepted by the content")
+    func usableLots() {
+        var audit = RefundAuditTests.audit(first: 1, last: 50)
+        #expect(audit.apply(RefundAuditTests.lot("l-old", user: "u", expiresAt: 100), at: 1) == nil)
+        #expect(audit.apply(RefundAuditTests.lot("l-w", user: "u", vendors: ["w"]), at: 2) == nil)
+        #expect(audit.apply(RefundAuditTests.lot("l-vw", user: "u", expiresAt: 10_000, vendors: ["w", "v"]), at: 3) == nil)
+        #expect(audit.apply(.lot(IncentiveLot(lot: "l-eur", user: "u", currency: .eur, issuer: "v", expiresAtMilliseconds: nil, vendors: nil)), at: 4) == nil)
+        #expect(audit.apply(RefundAuditTests.hold("tx-5", lots: ["l-old"], at: 99), at: 5) == nil)
+        #expect(audit.apply(RefundAuditTests.hold("tx-6", lots: ["l-old"], at: 100), at: 6)?.message
+            == "tx-6 draws on lot l-old, which may not pay for it: it expired at 100, and the purchase is at 100")
+        #expect(audit.apply(RefundAuditTests.hold("tx-6", lots: ["l-w"]), at: 6)?.message == "tx-6 draws on lot l-w, which may not pay for it: it may be spent only at w, not at v")
+        #expect(audit.apply(RefundAuditTests.hold("tx-6", lots: ["l-vw"], incentiveIDs: ["l-w"]), at: 6)?.message
+            == "tx-6 draws on lot l-vw, which may not pay for it: c accepts only incentives l-w")
+        #expect(audit.apply(RefundAuditTests.hold("tx-6", lots: ["l-eur"]), at: 6)?.message == "tx-6 draws on lot l-eur, which may not pay for it: it holds EUR, not USD")
+        #expect(audit.apply(RefundAuditTests.hold("tx-6", lots: ["l-vw"], at: 9_999, incentiveIDs: ["l-vw"]), at: 6) == nil)
+        // A one-step capture is held to the same rule.
+        let late = PurchaseCaptured(
+            transaction: "tx-7", user: "u", member: nil, vendor: "v",
+            terms: ContentTerms(content: "c", title: "C", price: 100, currency: .usd, url: "https://v.example/c"), oneStep: true,
+            sources: [FundingSource(account: "lot:l-vw:USD", amount: 100)], fee: 0, royalties: [], rounding: royaltyRoundingRule,
+            entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 10_000)
+        #expect(audit.apply(RefundAudit.capture(late), at: 7)?.message
+            == "tx-7 draws on lot l-vw, which may not pay for it: it expired at 10000, and the purchase is at 10000")
+        #expect(audit.apply(RefundAudit.capture(late), at: 7)?.kind == .purchaseInconsistent)
+        // In a range, a lot issued before it is known for neither owner nor use.
+        var range = RefundAuditTests.audit(first: 20, last: 50)
+        #expect(range.apply(RefundAuditTests.hold("tx-21", lots: ["l-old"], at: 5_000), at: 21) == nil)
+    }
+
+    @Test("a capture's fee is its vendor's rate at the time of the capture; the vendor registered once, its rate within 0-10,000")
+    func fees() {
+        func capture(_ transaction: String, price: Int64 = 1_000, fee: Int64, vendor: String = "v") -> RefundAudit.Step {
+            RefundAudit.capture(PurchaseCaptured(
+                transaction: transaction, user: "u", member: nil, vendor: vendor,
+                terms: ContentTerms(content: "c", title: "C", price: price, currency: .usd, url: "https://v.example/c"), oneStep: true,
+                sources: [FundingSource(account: "wallet:u:USD", amount: price)], fee: fee, royalties: [], rounding: royaltyRoundingRule,
+                entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 5))
+        }
+        var audit = RefundAuditTests.audit(first: 1, last: 50, feeBasisPoints: 250)
+        #expect(audit.apply(capture("tx-2", fee: 25), at: 2) == nil)
+        #expect(audit.apply(capture("tx-3", price: 999, fee: 24), at: 3) == nil, "rounded down")
+        #expect(audit.apply(capture("tx-4", fee: 50), at: 4)?.message == "tx-4 pays a fee of 50, where v's rate of 250 basis points gives 25 of 1000")
+        #expect(audit.apply(capture("tx-4", fee: 0), at: 4)?.kind == .purchaseInconsistent)
+        // A change of rate holds for the captures after it; a change of anything else keeps it.
+        #expect(audit.apply(.vendor(vendor: "v", feeBasisPoints: 500, registered: false), at: 5) == nil)
+        #expect(audit.apply(capture("tx-6", fee: 50), at: 6) == nil)
+        #expect(audit.apply(.vendor(vendor: "v", feeBasisPoints: nil, registered: false), at: 7) == nil)
+        #expect(audit.apply(capture("tx-8", fee: 25), at: 8)?.message == "tx-8 pays a fee of 25, where v's rate of 500 basis points gives 50 of 1000")
+        // With the whole history, every vendor was registered, once, at a rate in 0-10,000.
+        #expect(audit.apply(capture("tx-9", fee: 0, vendor: "w"), at: 9)?.message == "tx-9 is sold by w, which was never registered")
+        #expect(audit.apply(.vendor(vendor: "w", feeBasisPoints: nil, registered: false), at: 9)?.message == "vendor w is changed, but was never registered")
+        #expect(audit.apply(.vendor(vendor: "v", feeBasisPoints: 100, registered: true), at: 9)?.message == "vendor v is registered a second time")
+        #expect(audit.apply(.vendor(vendor: "v", feeBasisPoints: 10_001, registered: false), at: 9)?.message
+            == "vendor v is given a fee of 10001 basis points, outside 0-10,000")
+        #expect(audit.apply(.vendor(vendor: "w", feeBasisPoints: -1, registered: true), at: 9)?.kind == .purchaseInconsistent)
+        // In a range, a vendor registered before it is not known: its captures' fees are not checked.
+        var range = RefundAuditTests.audit(first: 20, last: 50)
+        #expect(range.apply(capture("tx-21", fee: 7, vendor: "w"), at: 21) == nil)
+        #expect(range.apply(.vendor(vendor: "w", feeBasisPoints: nil, registered: false), at: 22) == nil)
+    }
+}
