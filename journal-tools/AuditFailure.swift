@@ -10,9 +10,10 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         case unbalancedPostings = "unbalanced-postings"
         /// A balance recomputed from postings alone differs from the write model's.
         case balanceMismatch = "balance-mismatch"
-        /// Settlements or royalties disagree with the postings: a settlement larger than the
-        /// vendor's payable or not covering the sequence range it should, a royalty or fee
-        /// listed in a purchase but not posted (or posted but not listed).
+        /// Settlements or royalties disagree with the postings: a settlement or royalty payout
+        /// paid elsewhere than the settlement clearing account or of another amount than the
+        /// payable held, a settlement not covering the sequence range it should, a royalty or
+        /// fee listed in a purchase but not posted (or posted but not listed).
         case settlementInconsistent = "settlement-inconsistent"
         /// A balance in the read models (`DIR/projections`) differs from the one recomputed
         /// from postings at the sequence the read models have folded through.
@@ -62,7 +63,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .undecodableEvent: return "an event is not a ledger event its type names"
             case .unbalancedPostings: return "an event's postings do not sum to zero per currency"
             case .balanceMismatch: return "a write-model balance differs from the postings'"
-            case .settlementInconsistent: return "settlement or royalty totals disagree with postings"
+            case .settlementInconsistent: return "a settlement or royalty payout is paid elsewhere or of another amount, or royalty totals disagree with postings"
             case .projectionMismatch: return "a read-model balance differs from the postings'"
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"

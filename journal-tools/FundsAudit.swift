@@ -8,7 +8,10 @@ import Ledger
 /// amount in all. Offline funds go to the user's pending funds, the amount exactly, until a
 /// `FundsCleared` moves them from there to the user (as a deposit) or a `FundsFailed` back to
 /// a funding clearing account. A transfer moves the amount out of the sender's wallet to
-/// another user, as a deposit. A payout moves its amount out of the user's own wallet
+/// another user, as a deposit. An incentive lot's tokens come from its issuer
+/// (`LedgerAccount.incentiveSource`) into the lot, and what is left of it at its expiry leaves
+/// the lot in one posting; a referral reward moves from the provider's fees to the vendor's
+/// payable, and its reversal back. A payout moves its amount out of the user's own wallet
 /// (``payoutFailure(_:_:amount:at:from:to:_:)``). Whether what ends a wait (a clearing, a
 /// failure, a payout paid or declined) is what began it needs the history:
 /// ``PendingFundsAudit`` checks it.
@@ -53,6 +56,35 @@ enum FundsAudit {
                                          source: "wallet:\(transfer.from):\(code)", to: transfer.to, code: code, amount: transfer.amount)
             }
             return problem.map { fail("the transfer from \(transfer.from) to \(transfer.to) " + $0, at: sequence) }
+        case .incentiveIssued(let issued):
+            let from = LedgerAccount.incentiveSource(issuer: issued.issuer, currency: issued.currency).name
+            let to = LedgerAccount.incentiveLot(lot: issued.lot, currency: issued.currency).name
+            return oneMoveFailure(issued.postings, issued.amount, from: from, to: to, at: sequence) {
+                "incentive lot \(issued.lot) for \(issued.user) is issued with \($0), where \(issued.issuer)'s tokens move \(from) -> \(to) \(issued.amount)"
+            }
+        case .incentiveExpired(let expired):
+            // Back to whoever issued the lot: the history knows (``RefundAudit``).
+            let lot = expired.postings.first.map { LedgerAccount.incentiveLot(lot: expired.lot, currency: $0.currency).name }
+            guard let lot, expired.amount > 0, RefundAudit.movesOnly(expired.postings, expired.amount, from: lot, to: expired.postings[0].credit) else {
+                return fail("the expiry of incentive lot \(expired.lot) moves \(RefundAudit.describe(expired.postings)), "
+                            + "where its \(expired.amount) left moves out of lot:\(expired.lot) in one posting", at: sequence)
+            }
+            return nil
+        case .referralRewarded(let rewarded):
+            let from = LedgerAccount.providerFeeRevenue(currency: rewarded.currency).name
+            let to = LedgerAccount.vendorPayable(vendor: rewarded.vendor, currency: rewarded.currency).name
+            return oneMoveFailure(rewarded.postings, rewarded.amount, from: from, to: to, at: sequence) {
+                "the referral reward of \(rewarded.vendor) for \(rewarded.user) moves \($0), where the provider pays it: \(from) -> \(to) \(rewarded.amount)"
+            }
+        case .referralReversed(let reversed):
+            let currency = reversed.postings.first?.currency
+            let from = currency.map { LedgerAccount.vendorPayable(vendor: reversed.vendor, currency: $0).name }
+            let to = currency.map { LedgerAccount.providerFeeRevenue(currency: $0).name }
+            guard let from, let to, reversed.amount > 0, RefundAudit.movesOnly(reversed.postings, reversed.amount, from: from, to: to) else {
+                return fail("the reversal of \(reversed.vendor)'s referral reward for \(reversed.user) moves \(RefundAudit.describe(reversed.postings)), "
+                            + "where it moves \(reversed.amount) back from \(reversed.vendor)'s payable to the provider's fees", at: sequence)
+            }
+            return nil
         case .payoutRequested(let requested):
             return payoutFailure(requested.payout, "the request", amount: requested.amount, at: sequence,
                                  from: .wallet(user: requested.user, currency: requested.currency),
@@ -96,8 +128,18 @@ enum FundsAudit {
         _ payout: String, _ what: String, amount: Int64, at sequence: UInt64, from: LedgerAccount, to: LedgerAccount, _ postings: [Posting]
     ) -> AuditFailure? {
         let debit = from.name, credit = to.name
-        guard amount > 0, RefundAudit.movesOnly(postings, amount, from: debit, to: credit) else {
-            return fail("\(what) of payout \(payout) moves \(RefundAudit.describe(postings)), where it moves \(debit) -> \(credit) \(amount)", at: sequence)
+        return oneMoveFailure(postings, amount, from: debit, to: credit, at: sequence) {
+            "\(what) of payout \(payout) moves \($0), where it moves \(debit) -> \(credit) \(amount)"
+        }
+    }
+
+    /// Unless `postings` are one posting of `amount`, a positive one, from `from` to `to`: a
+    /// failure whose message `problem` makes of what they move.
+    static func oneMoveFailure(
+        _ postings: [Posting], _ amount: Int64, from: String, to: String, at sequence: UInt64, _ problem: (String) -> String
+    ) -> AuditFailure? {
+        guard amount > 0, RefundAudit.movesOnly(postings, amount, from: from, to: to) else {
+            return fail(problem(RefundAudit.describe(postings)), at: sequence)
         }
         return nil
     }

@@ -480,16 +480,17 @@ struct LedgerAudit {
     }
 
     /// Why a payout out of a payable (a settlement, a royalty payout) is wrong, or nil: it must
-    /// be one positive posting out of `payable` for its stated amount, and (with the whole
-    /// history) no more than the payable held.
+    /// be one positive posting of its stated amount out of `payable` into the settlement
+    /// clearing account of its currency, and (with the whole history) exactly what the payable
+    /// held: the ledger pays out a payable's whole balance.
     private func paysOut(_ amount: Int64, _ currency: Currency, from payable: String, _ postings: [Posting], _ what: String) -> String? {
-        let moved = postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
-        guard amount > 0, moved == amount, postings.count == 1 else {
-            return "\(what) states \(amount) but its postings move \(moved) out of \(payable)"
+        let clearing = LedgerAccount.settlementClearing(currency: currency).name
+        guard amount > 0, RefundAudit.movesOnly(postings, amount, from: payable, to: clearing) else {
+            return "\(what) states \(amount) but its postings move \(RefundAudit.describe(postings)), not \(payable) -> \(clearing) \(amount)"
         }
         if recomputesBalances {
             let held = balances.balance(of: payable)
-            guard amount <= held else { return "\(what) pays \(amount) \(currency), but \(payable) held \(held)" }
+            guard amount == held else { return "\(what) pays \(amount) \(currency), but \(payable) held \(held)" }
         }
         return nil
     }

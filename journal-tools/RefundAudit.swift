@@ -64,6 +64,8 @@ struct RefundAudit {
         indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
         /// An incentive lot was issued.
         indirect case lot(IncentiveLot)
+        /// What was left of a lot of `user`'s went back to the account `to` at `time`, expired.
+        indirect case lotExpired(lot: String, user: String, to: String, time: UInt64)
         /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
         /// `drawn` names, if any (and the buyer's other sources).
         indirect case hold(transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64)
@@ -240,6 +242,9 @@ struct RefundAudit {
                                 unauthorized: opened.unauthorized, postings: opened.postings))
         case .incentiveIssued(let issued):
             return .lot(IncentiveLot(issued: issued))
+        case .incentiveExpired(let expired):
+            // Its own shape (one posting out of the lot) was checked by ``FundsAudit``.
+            return .lotExpired(lot: expired.lot, user: expired.user, to: expired.postings.first?.credit ?? "", time: expired.timeMilliseconds)
         case .purchaseAuthorized(let authorized):
             return .hold(transaction: authorized.transaction, user: authorized.user,
                          drawn: drawn(authorized.sources, by: authorized.user, from: authorized.vendor, of: authorized.terms, at: authorized.timeMilliseconds),
@@ -467,6 +472,20 @@ struct RefundAudit {
             close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot):
             lots[lot.lot] = lot
+        case .lotExpired(let id, let user, let to, let time):
+            func fail(_ message: String) -> AuditFailure {
+                AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: "the expiry of incentive lot \(id) " + message)
+            }
+            guard let lot = lots[id] else {
+                if wholeHistory { throw fail("comes for a lot never issued") }
+                return
+            }
+            guard lot.user == user else { throw fail("names \(user), but the lot was issued to \(lot.user)") }
+            guard let expiry = lot.expiresAtMilliseconds, time >= expiry else {
+                throw fail("comes at \(time), but the lot expires \(lot.expiresAtMilliseconds.map { "at \($0)" } ?? "never")")
+            }
+            let source = LedgerAccount.incentiveSource(issuer: lot.issuer, currency: lot.currency).name
+            guard to == source else { throw fail("gives what was left to \(to), not back to its issuer \(lot.issuer)'s \(source)") }
         case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             guard held[transaction] == nil && paid(transaction) == nil else {

@@ -50,6 +50,13 @@ public enum LedgerAccount: Hashable, Sendable {
         }
     }
 
+    /// Where an incentive lot's tokens come from, and go back to when it expires: the
+    /// provider's incentive funding, or the issuing vendor's payable (a vendor pays for its
+    /// promotions out of what it has earned and not been paid).
+    public static func incentiveSource(issuer: String, currency: Currency) -> LedgerAccount {
+        issuer == "provider" ? .incentiveFunding(issuer: issuer, currency: currency) : .vendorPayable(vendor: issuer, currency: currency)
+    }
+
     public var currency: Currency {
         switch self {
         case .wallet(_, let currency), .holds(_, let currency), .pending(_, let currency),

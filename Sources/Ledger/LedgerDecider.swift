@@ -409,7 +409,7 @@ struct LedgerDecider {
             guard held <= Money.amountMax else {
                 throw LedgerRejection(.amountOverflow, "\(user) would hold \(held) in \(currency) incentive lots; at most \(Money.amountMax)", field: "amount")
             }
-            let source = Self.incentiveSource(issuer: issuer ?? "provider", currency: currency)
+            let source = LedgerAccount.incentiveSource(issuer: issuer ?? "provider", currency: currency)
             if let issuer {
                 // A vendor pays for its promotion out of what it has earned and not been paid:
                 // its tokens are never money the provider pays it back at settlement.
@@ -449,10 +449,10 @@ struct LedgerDecider {
             let account = LedgerAccount.incentiveLot(lot: lot, currency: record.currency)
             let left = try state.balance(account)
             guard left > 0 else { throw LedgerRejection(.nothingToSettle, "incentive lot \(lot) has nothing left") }
-            try checkCredit(Self.incentiveSource(issuer: record.issuer, currency: record.currency), left)
+            try checkCredit(LedgerAccount.incentiveSource(issuer: record.issuer, currency: record.currency), left)
             return [.incentiveExpired(IncentiveExpired(
                 lot: lot, user: record.user, amount: left,
-                postings: [Posting(debit: account, credit: Self.incentiveSource(issuer: record.issuer, currency: record.currency), amount: left)],
+                postings: [Posting(debit: account, credit: LedgerAccount.incentiveSource(issuer: record.issuer, currency: record.currency), amount: left)],
                 timeMilliseconds: time))]
 
         case .setReferralPolicy(let vendor, let policy):
@@ -591,12 +591,6 @@ struct LedgerDecider {
                                   "settlement.periodSeconds must be \(SettlementPolicy.periodSecondsRange.lowerBound)...\(SettlementPolicy.periodSecondsRange.upperBound) (a year at most)",
                                   field: "settlement.periodSeconds")
         }
-    }
-
-    /// Where an issuer's incentive tokens come from, and where an expired lot's rest goes back:
-    /// the provider's incentive account, or the issuing vendor's payable.
-    static func incentiveSource(issuer: String, currency: Currency) -> LedgerAccount {
-        issuer == "provider" ? .incentiveFunding(issuer: issuer, currency: currency) : .vendorPayable(vendor: issuer, currency: currency)
     }
 
     func identifier(_ value: String, _ field: String) throws {

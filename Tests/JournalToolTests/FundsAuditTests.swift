@@ -200,4 +200,40 @@ struct FundsAuditTests {
         #expect(audit.apply(Self.cleared("g"), at: 9)?.message.contains("nothing waits under that ID") == true)
         #expect(PendingFundsAudit(wholeHistory: true).note == nil)
     }
+
+    @Test("an incentive lot is funded by its issuer, leaves in one posting when it expires; a referral reward goes from the fees to its vendor, and back")
+    func incentivesAndReferrals() {
+        func issued(issuer: String = "provider", _ moves: [(String, String, Int64)]) -> String? {
+            Self.says(.incentiveIssued(IncentiveIssued(lot: "l", user: "u", currency: .usd, amount: 300, issuer: issuer, expiresAtMilliseconds: nil,
+                                                       vendors: nil, postings: Self.postings(moves), idempotency: nil, timeMilliseconds: 1)))
+        }
+        #expect(issued([("incentives:provider:USD", "lot:l:USD", 300)]) == nil)
+        #expect(issued(issuer: "v", [("vendor:v:USD", "lot:l:USD", 300)]) == nil)
+        #expect(issued(issuer: "v", [("incentives:provider:USD", "lot:l:USD", 300)])
+            == "incentive lot l for u is issued with incentives:provider:USD -> lot:l:USD 300, where v's tokens move vendor:v:USD -> lot:l:USD 300")
+        #expect(issued([("incentives:provider:USD", "lot:m:USD", 300)])?.contains("where provider's tokens move") == true)
+        #expect(issued([("incentives:provider:USD", "lot:l:USD", 200)])?.contains("lot:l:USD 300") == true)
+        func expired(_ moves: [(String, String, Int64)], amount: Int64 = 50) -> String? {
+            Self.says(.incentiveExpired(IncentiveExpired(lot: "l", user: "u", amount: amount, postings: Self.postings(moves), timeMilliseconds: 1)))
+        }
+        #expect(expired([("lot:l:USD", "incentives:provider:USD", 50)]) == nil)
+        #expect(expired([("lot:m:USD", "incentives:provider:USD", 50)])
+            == "the expiry of incentive lot l moves lot:m:USD -> incentives:provider:USD 50, where its 50 left moves out of lot:l in one posting")
+        #expect(expired([("lot:l:USD", "incentives:provider:USD", 40)])?.contains("where its 50 left") == true)
+        #expect(expired([], amount: 50)?.contains("moves nothing") == true)
+        func rewarded(_ moves: [(String, String, Int64)]) -> String? {
+            Self.says(.referralRewarded(ReferralRewarded(vendor: "v", user: "u", currency: .usd, amount: 40, qualifyingTransactions: ["tx-1"],
+                                                         postings: Self.postings(moves), timeMilliseconds: 1)))
+        }
+        func reversed(_ moves: [(String, String, Int64)]) -> String? {
+            Self.says(.referralReversed(ReferralReversed(vendor: "v", user: "u", amount: 40, transaction: "tx-1", postings: Self.postings(moves), timeMilliseconds: 1)))
+        }
+        #expect(rewarded([("fees:USD", "vendor:v:USD", 40)]) == nil)
+        #expect(rewarded([("fees:USD", "wallet:u:USD", 40)])
+            == "the referral reward of v for u moves fees:USD -> wallet:u:USD 40, where the provider pays it: fees:USD -> vendor:v:USD 40")
+        #expect(reversed([("vendor:v:USD", "fees:USD", 40)]) == nil)
+        #expect(reversed([("vendor:w:USD", "fees:USD", 40)])
+            == "the reversal of v's referral reward for u moves vendor:w:USD -> fees:USD 40, where it moves 40 back from v's payable to the provider's fees")
+        #expect(reversed([])?.contains("moves nothing") == true)
+    }
 }

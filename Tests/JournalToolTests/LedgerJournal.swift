@@ -37,10 +37,12 @@ enum LedgerJournal {
     }
 
     /// A small journal with every money path the audit checks: funding (card, and offline
-    /// cleared, and failed), payouts, two currencies, one-step purchases and authorize/capture with fees and
+    /// cleared, and failed), payouts, an incentive lot spent and expired, a referral rewarded,
+    /// two currencies, one-step purchases and authorize/capture with fees and
     /// royalties to two holders, a void, a transfer, and settlements. Closed when it returns.
     static func buildSmall(_ directory: String, rotateKey: Bool = false) async throws {
-        let (journal, ledger) = try open(directory)
+        let clock = SteppedClock()
+        let (journal, ledger) = try open(directory, clock: clock)
         defer { journal.close() }
         func run(_ command: LedgerCommand) async throws {
             _ = try await ledger.execute(command)
@@ -100,6 +102,19 @@ enum LedgerJournal {
         try await run(.completePayout(payout: "ask-bob", representative: "rep-1"))
         try await run(.requestPayout(payout: "ask-carol", user: "carol", currency: eur, amount: 400, method: .bankDebit))
         try await run(.declinePayout(payout: "ask-carol", representative: "rep-1", reason: "account closed"))
+        // An incentive lot only for shop, partly spent there, then expired; a user referred by
+        // news, whose reward is paid.
+        try await run(.issueIncentive(lot: "promo-alice", user: "alice", currency: usd, amount: 300, issuer: nil,
+                                      expiresAtMilliseconds: startMilliseconds + 60_000, vendors: ["shop"]))
+        try await run(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
+        try await run(.setReferralPolicy(vendor: "news", policy: ReferralPolicy(currency: usd, rewardAmount: 40, minimumSpend: 100, confirmationSeconds: 60)))
+        try await run(.openAccount(user: "referred", channel: .vendorLink, referringVendor: "news"))
+        try await run(.openWallet(user: "referred", currency: usd))
+        try await run(.addFunds(funding: "card-referred", user: "referred", currency: usd, amount: 1_000, method: .card))
+        try await run(.purchase(user: "referred", vendor: "news", content: .catalog("song")))
+        clock.now += 120_000
+        try await run(.expireIncentive(lot: "promo-alice"))
+        try await run(.rewardReferral(user: "referred"))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

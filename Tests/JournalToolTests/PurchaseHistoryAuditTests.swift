@@ -64,4 +64,25 @@ struct PurchaseHistoryAuditTests {
         #expect(range.apply(capture("tx-21", fee: 7, vendor: "w"), at: 21) == nil)
         #expect(range.apply(.vendor(vendor: "w", feeBasisPoints: nil, registered: false), at: 22) == nil)
     }
+
+    @Test("a lot expires once its time has come, for the user it was issued to, back to its issuer")
+    func lotExpiry() {
+        var audit = RefundAuditTests.audit(first: 1, last: 50)
+        #expect(audit.apply(RefundAuditTests.lot("l", user: "u", expiresAt: 100), at: 1) == nil)
+        #expect(audit.apply(.lot(IncentiveLot(lot: "lv", user: "u", currency: .usd, issuer: "v", expiresAtMilliseconds: 100, vendors: nil)), at: 2) == nil)
+        #expect(audit.apply(RefundAuditTests.lot("forever", user: "u"), at: 3) == nil)
+        #expect(audit.apply(.lotExpired(lot: "l", user: "u", to: "incentives:provider:USD", time: 99), at: 4)?.message
+            == "the expiry of incentive lot l comes at 99, but the lot expires at 100")
+        #expect(audit.apply(.lotExpired(lot: "forever", user: "u", to: "incentives:provider:USD", time: 99), at: 4)?.message
+            == "the expiry of incentive lot forever comes at 99, but the lot expires never")
+        #expect(audit.apply(.lotExpired(lot: "l", user: "w", to: "incentives:provider:USD", time: 100), at: 4)?.message
+            == "the expiry of incentive lot l names w, but the lot was issued to u")
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", to: "incentives:provider:USD", time: 100), at: 4)?.message
+            == "the expiry of incentive lot lv gives what was left to incentives:provider:USD, not back to its issuer v's vendor:v:USD")
+        #expect(audit.apply(.lotExpired(lot: "nope", user: "u", to: "incentives:provider:USD", time: 100), at: 4)?.kind == .fundsInconsistent)
+        #expect(audit.apply(.lotExpired(lot: "l", user: "u", to: "incentives:provider:USD", time: 100), at: 4) == nil)
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", to: "vendor:v:USD", time: 150), at: 5) == nil)
+        var range = RefundAuditTests.audit(first: 20, last: 50)
+        #expect(range.apply(.lotExpired(lot: "nope", user: "u", to: "anywhere", time: 1), at: 21) == nil)
+    }
 }

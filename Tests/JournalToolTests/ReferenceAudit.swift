@@ -217,13 +217,14 @@ struct ReferenceAudit {
             report.feeTotals[currency.code, default: 0] &+= captured.fee
         case .vendorSettled(let settled):
             let payable = LedgerAccount.vendorPayable(vendor: settled.vendor, currency: settled.currency).name
-            let moved = settled.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
-            guard settled.amount > 0, moved == settled.amount, settled.postings.count == 1 else {
-                return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(moved) out of \(payable)")
+            let clearing = "settlement:" + settled.currency.code
+            guard settled.amount > 0, settled.postings.count == 1, settled.postings[0].debit == payable, settled.postings[0].credit == clearing,
+                  settled.postings[0].amount == settled.amount else {
+                return fail("settlement of \(settled.vendor) states \(settled.amount) but its postings move \(RefundAudit.describe(settled.postings)), not \(payable) -> \(clearing) \(settled.amount)")
             }
             if recomputesBalances {
                 let held = balances[payable, default: 0]
-                guard settled.amount <= held else {
+                guard settled.amount == held else {
                     return fail("settlement of \(settled.vendor) pays \(settled.amount) \(settled.currency), but \(payable) held \(held)")
                 }
                 // Each currency is settled on its own: its first settlement covers from the
@@ -242,13 +243,14 @@ struct ReferenceAudit {
             report.settledTotals[settled.currency.code, default: 0] &+= settled.amount
         case .royaltiesPaid(let paid):
             let payable = LedgerAccount.rightsHolderPayable(holder: paid.holder, currency: paid.currency).name
-            let moved = paid.postings.filter { $0.debit == payable }.reduce(Int64(0)) { $0 &+ $1.amount }
-            guard paid.amount > 0, moved == paid.amount, paid.postings.count == 1 else {
-                return fail("royalty payout \(paid.payout) states \(paid.amount) but its postings move \(moved) out of \(payable)")
+            let clearing = "settlement:" + paid.currency.code
+            guard paid.amount > 0, paid.postings.count == 1, paid.postings[0].debit == payable, paid.postings[0].credit == clearing,
+                  paid.postings[0].amount == paid.amount else {
+                return fail("royalty payout \(paid.payout) states \(paid.amount) but its postings move \(RefundAudit.describe(paid.postings)), not \(payable) -> \(clearing) \(paid.amount)")
             }
             if recomputesBalances {
                 let held = balances[payable, default: 0]
-                guard paid.amount <= held else {
+                guard paid.amount == held else {
                     return fail("royalty payout \(paid.payout) pays \(paid.amount) \(paid.currency), but \(payable) held \(held)")
                 }
             }

@@ -26,7 +26,7 @@ struct VerifyAuditTests {
         let eur = ToolRun.integer(royalties["EUR"])
         let usd = ToolRun.integer(royalties["USD"])
         #expect(eur == 13 * 90)
-        #expect(usd == (12 + 1 + 1 + 1 + 2) * 2 * 25)
+        #expect(usd == (12 + 1 + 1 + 1 + 2 + 2) * 2 * 25)
         // The label's USD royalties (25 a song, 15 songs) were paid out once, at the end.
         #expect((report["royaltyPayouts"] as? NSNumber)?.intValue == 1)
         #expect(ToolRun.integer((report["royaltiesPaidOut"] as? [String: Any])?["USD"]) == 15 * 25)
@@ -356,6 +356,53 @@ struct VerifyAuditTests {
         try Self.expectFailure(data, typeName: "PurchaseAuthorized", nth: 0, kind: .purchaseInconsistent,
                                says: "is captured at \(authorized), but its hold expired at \(authorized)", failsAt: heldCapture) {
             $0.replacingOccurrences(of: "\"holdExpiresAtMilliseconds\":\(authorized + 600_000)", with: "\"holdExpiresAtMilliseconds\":\(authorized)")
+        }
+    }
+
+    @Test("a settlement or royalty payout paid elsewhere than the settlement clearing account, or of less than the payable held, is found (exit 27)")
+    func payoutsElsewhere() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let tampers: [(typeName: String, replacing: [(String, String)], says: String)] = [
+            ("VendorSettled", [("\"credit\":\"settlement:USD\"", "\"credit\":\"wallet:alice:USD\"")], "not vendor:shop:USD -> settlement:USD"),
+            ("RoyaltiesPaid", [("\"credit\":\"settlement:USD\"", "\"credit\":\"wallet:alice:USD\"")],
+             "royalty payout roy-label states 375 but its postings move holder:label:USD -> wallet:alice:USD 375, not holder:label:USD -> settlement:USD 375"),
+            ("RoyaltiesPaid", [("\"amount\":375", "\"amount\":374")], "royalty payout roy-label pays 374 USD, but holder:label:USD held 375"),
+        ]
+        for tamper in tampers {
+            try Self.expectFailure(data, typeName: tamper.typeName, nth: 0, kind: .settlementInconsistent, says: tamper.says) { text in
+                tamper.replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+            }
+        }
+    }
+
+    @Test("an incentive lot funded by another than its issuer, spent where it may not be, or expired to another account; a referral reward paid to another vendor: found")
+    func incentivesAndReferralsTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let raw = try RawJournal(data)
+        var lotPurchase: UInt64?
+        for sequence in 1...(try raw.lastSequence()) {
+            let stored = try raw.event(sequence)
+            if case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload),
+               captured.sources.contains(where: { $0.account == "lot:promo-alice:USD" }) {
+                lotPurchase = sequence
+            }
+        }
+        #expect(lotPurchase != nil)
+        try Self.expectFailure(data, typeName: "IncentiveIssued", nth: 0, kind: .fundsInconsistent,
+                               says: "incentive lot promo-alice for alice is issued with fees:USD -> lot:promo-alice:USD 300, where provider's tokens move incentives:provider:USD -> lot:promo-alice:USD 300") {
+            $0.replacingOccurrences(of: "\"debit\":\"incentives:provider:USD\"", with: "\"debit\":\"fees:USD\"")
+        }
+        try Self.expectFailure(data, typeName: "IncentiveIssued", nth: 0, kind: .purchaseInconsistent,
+                               says: "draws on lot promo-alice, which may not pay for it: it may be spent only at news, not at shop", failsAt: lotPurchase) {
+            $0.replacingOccurrences(of: "\"vendors\":[\"shop\"]", with: "\"vendors\":[\"news\"]")
+        }
+        try Self.expectFailure(data, typeName: "IncentiveExpired", nth: 0, kind: .fundsInconsistent,
+                               says: "the expiry of incentive lot promo-alice gives what was left to wallet:alice:USD, not back to its issuer provider's incentives:provider:USD") {
+            $0.replacingOccurrences(of: "\"credit\":\"incentives:provider:USD\"", with: "\"credit\":\"wallet:alice:USD\"")
+        }
+        try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
+                               says: "the referral reward of news for referred moves fees:USD -> vendor:shop:USD 40, where the provider pays it: fees:USD -> vendor:news:USD 40") {
+            $0.replacingOccurrences(of: "\"credit\":\"vendor:news:USD\"", with: "\"credit\":\"vendor:shop:USD\"")
         }
     }
 
