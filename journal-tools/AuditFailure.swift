@@ -38,7 +38,9 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         case purchaseInconsistent = "purchase-inconsistent"
         /// Funds added, cleared, failed, transferred or paid back move money other than the
         /// rules allow (``FundsAudit``): to or from another user than the event names, or another
-        /// amount; or what ends a wait is not what began it (``PendingFundsAudit``).
+        /// amount; or what ends a wait is not what began it (``PendingFundsAudit``); or an
+        /// incentive lot or a referral reward goes elsewhere than its rules say
+        /// (``ReferralAudit``).
         case fundsInconsistent = "funds-inconsistent"
 
         /// Stable exit codes, after the journal's 10-23; never renumbered.
@@ -68,7 +70,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
             case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, to another vendor, from a lot it may not use, or at another fee than its vendor's rate"
-            case .fundsInconsistent: return "funds added, cleared, transferred or paid back reach or leave another user or amount than the event names, or end another wait than theirs"
+            case .fundsInconsistent: return "funds, incentive tokens or referral rewards reach or leave another party or amount than the event or its rules name, or end another wait than theirs"
             }
         }
     }

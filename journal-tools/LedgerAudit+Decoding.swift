@@ -62,8 +62,8 @@ extension LedgerAudit {
         case capture(royalties: Int64, fee: Int64, payment: RefundAudit.Step)
         /// A refund or a dispute, checked against what the buyer paid.
         case payment(RefundAudit.Step)
-        /// A vendor's registration or settlement, or funds or a payout that wait or end a wait,
-        /// checked against the history.
+        /// A vendor's registration or settlement, funds or a payout that wait or end a wait, or
+        /// a referral's events, checked against the history.
         case history(LedgerEvent)
         /// A credit line's approved limit, which bounds how much of it is in use.
         case creditLimit(account: String, limit: Int64)
@@ -213,7 +213,7 @@ extension LedgerAudit {
         default:
             ownFailure = RefundAudit.ownFailure(event, at: sequence) ?? PurchaseAudit.failure(event, at: sequence)
                 ?? FundsAudit.failure(event, at: sequence)
-            content = RefundAudit.step(of: event).map { .payment($0) } ?? (PendingFundsAudit.concerns(event) ? .history(event) : .plain)
+            content = RefundAudit.step(of: event).map { .payment($0) } ?? (PendingFundsAudit.concerns(event) || ReferralAudit.concerns(event) ? .history(event) : .plain)
         }
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,

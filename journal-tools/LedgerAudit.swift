@@ -46,12 +46,14 @@ struct LedgerAudit {
         /// Why some clearings, failures and payouts were not checked against what began them
         /// (nil when all were: ``PendingFundsAudit``).
         var pendingFundsNote: String?
+        /// Why some referral rewards and reversals were not checked (``ReferralAudit``).
+        var referralsNote: String?
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
-            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote
+            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote, referralsNote
         }
 
         mutating func record(_ refunds: RefundAudit) {
@@ -80,6 +82,7 @@ struct LedgerAudit {
             try container.encode(refundedTotals, forKey: .refundedTotals)
             try container.encode(refundsNote, forKey: .refundsNote)
             try container.encode(pendingFundsNote, forKey: .pendingFundsNote)
+            try container.encode(referralsNote, forKey: .referralsNote)
         }
     }
 
@@ -121,6 +124,8 @@ struct LedgerAudit {
     private var refunds: RefundAudit
     /// Offline funds pending and payouts requested, to hold what ends them against them.
     private var pendingFunds: PendingFundsAudit
+    /// Who brought each user, each vendor's referral policy and the rewards paid.
+    private var referrals: ReferralAudit
     /// The bounded accounts (``BalanceBounds``) the event being folded posts to.
     private var bounded: [Int32] = []
 
@@ -153,6 +158,7 @@ struct LedgerAudit {
         self.schedule = schedule
         refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         pendingFunds = PendingFundsAudit(wholeHistory: first == 1)
+        referrals = ReferralAudit(wholeHistory: first == 1)
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -202,6 +208,7 @@ struct LedgerAudit {
         if failure == nil { failure = refunds.finish() }
         report.record(refunds)
         report.pendingFundsNote = pendingFunds.note
+        report.referralsNote = referrals.note
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         report.settlementsAgainstPayable = recomputesBalances
@@ -259,7 +266,9 @@ struct LedgerAudit {
         case .payment(let step):
             if let failure = refunds.apply(step, at: sequence) { return failure }
         case .history(let event):
-            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) { return failure }
+            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) {
+                return failure
+            }
             // A registration's fee rate, for the captures after it.
             if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
         case .creditLimit(let account, let limit):

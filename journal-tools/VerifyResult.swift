@@ -107,6 +107,7 @@ struct VerifyResult: Encodable {
                 if let note = audited.refundsNote { refunds += "; \(note)" }
                 lines.append(("refunds", refunds))
                 if let note = audited.pendingFundsNote { lines.append(("pending funds", note)) }
+                if let note = audited.referralsNote { lines.append(("referrals", note)) }
             }
         }
         lines.append(("projections", audit.projections))

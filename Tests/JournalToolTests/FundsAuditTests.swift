@@ -236,4 +236,53 @@ struct FundsAuditTests {
             == "the reversal of v's referral reward for u moves vendor:w:USD -> fees:USD 40, where it moves 40 back from v's payable to the provider's fees")
         #expect(reversed([])?.contains("moves nothing") == true)
     }
+
+    @Test("a referral reward goes once to the vendor that brought the user, at its policy; a reversal undoes it once, for a purchase that qualified")
+    func referrals() throws {
+        let policy = LedgerEvent.referralPolicySet(ReferralPolicySet(
+            vendor: "v", policy: ReferralPolicy(currency: .usd, rewardAmount: 40, minimumSpend: 100, confirmationSeconds: 60), idempotency: nil, timeMilliseconds: 1))
+        func opened(_ user: String, by vendor: String?) -> LedgerEvent {
+            .accountOpened(AccountOpened(user: user, channel: vendor == nil ? .providerSite : .vendorLink, referringVendor: vendor, representative: nil, timeMilliseconds: 1))
+        }
+        func rewarded(_ user: String = "u", vendor: String = "v", amount: Int64 = 40, currency: Currency = .usd, qualifying: [String] = ["tx-1"]) -> LedgerEvent {
+            .referralRewarded(ReferralRewarded(vendor: vendor, user: user, currency: currency, amount: amount, qualifyingTransactions: qualifying,
+                                               postings: Self.postings([("fees:\(currency.code)", "vendor:\(vendor):\(currency.code)", amount)], currency), timeMilliseconds: 2))
+        }
+        func reversed(_ user: String = "u", vendor: String = "v", amount: Int64 = 40, transaction: String = "tx-1") -> LedgerEvent {
+            .referralReversed(ReferralReversed(vendor: vendor, user: user, amount: amount, transaction: transaction,
+                                               postings: Self.postings([("vendor:\(vendor):USD", "fees:USD", amount)]), timeMilliseconds: 3))
+        }
+        func audit(_ events: [LedgerEvent], wholeHistory: Bool = true) -> String? {
+            var audit = ReferralAudit(wholeHistory: wholeHistory)
+            for (index, event) in events.enumerated() {
+                if let failure = audit.apply(event, at: UInt64(index + 1)) {
+                    #expect(failure.kind == .fundsInconsistent && failure.sequence == UInt64(index + 1))
+                    return failure.message
+                }
+            }
+            return nil
+        }
+        #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed()]) == nil)
+        #expect(audit([policy, opened("u", by: "w"), rewarded()]) == "the referral reward of v for u: u was brought by w")
+        #expect(audit([policy, opened("u", by: nil), rewarded()]) == "the referral reward of v for u: u was brought by no vendor")
+        #expect(audit([policy, rewarded()]) == "the referral reward of v for u: u never opened an account")
+        #expect(audit([opened("u", by: "v"), rewarded()]) == "the referral reward of v for u: v has no referral policy")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(amount: 50)]) == "the referral reward of v for u pays 50 USD, where the policy pays 40 USD")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(currency: .eur)])?.contains("pays 40 EUR, where the policy pays 40 USD") == true)
+        #expect(audit([policy, opened("u", by: "v"), rewarded(qualifying: [])]) == "the referral reward of v for u names no qualifying purchase")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed(), rewarded()])
+            == "the referral reward of v for u comes after v was rewarded for u already")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed(), reversed()])
+            == "the reversal of v's referral reward for u: the reward was reversed already")
+        #expect(audit([policy, opened("u", by: "v"), reversed()]) == "the reversal of v's referral reward for u: no reward was paid for u")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed(amount: 30)])
+            == "the reversal of v's referral reward for u takes back 30, where v was paid 40 USD")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed(transaction: "tx-9")])
+            == "the reversal of v's referral reward for u names tx-9, which did not qualify for it")
+        // In a range, a user or reward from before it is counted, not refused.
+        var range = ReferralAudit(wholeHistory: false)
+        #expect(range.apply(rewarded(), at: 1) == nil)
+        #expect(range.apply(reversed("w"), at: 2) == nil)
+        #expect(range.note == "2 referral rewards or reversals of users or rewards before the range were not checked against them")
+    }
 }

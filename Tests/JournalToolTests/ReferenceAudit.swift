@@ -19,6 +19,7 @@ struct ReferenceAudit {
     private var settledThroughByCurrency: [String: UInt64] = [:]
     private var refunds: RefundAudit
     private var pendingFunds: PendingFundsAudit
+    private var referrals: ReferralAudit
     private var creditLimits: [String: Int64] = [:]
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
@@ -29,6 +30,7 @@ struct ReferenceAudit {
         self.snapshotAt = snapshotAt
         refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         pendingFunds = PendingFundsAudit(wholeHistory: first == 1)
+        referrals = ReferralAudit(wholeHistory: first == 1)
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -67,6 +69,7 @@ struct ReferenceAudit {
         if failure == nil { failure = refunds.finish() }
         report.record(refunds)
         report.pendingFundsNote = pendingFunds.note
+        report.referralsNote = referrals.note
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         // Settlements are held against the payable (and the range they cover) only with the
@@ -163,7 +166,7 @@ struct ReferenceAudit {
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
-        if let failure = pendingFunds.apply(event, at: sequence) { return failure }
+        if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }
 
         if recomputesBalances, case .creditLineApproved(let approved) = event {
             let account = LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name

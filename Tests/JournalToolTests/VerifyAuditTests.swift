@@ -375,7 +375,7 @@ struct VerifyAuditTests {
         }
     }
 
-    @Test("an incentive lot funded by another than its issuer, spent where it may not be, or expired to another account; a referral reward paid to another vendor: found")
+    @Test("an incentive lot funded by another than its issuer, spent where it may not be, or expired to another account; a referral reward paid to another vendor or of another amount: found")
     func incentivesAndReferralsTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
         let raw = try RawJournal(data)
@@ -403,6 +403,14 @@ struct VerifyAuditTests {
         try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
                                says: "the referral reward of news for referred moves fees:USD -> vendor:shop:USD 40, where the provider pays it: fees:USD -> vendor:news:USD 40") {
             $0.replacingOccurrences(of: "\"credit\":\"vendor:news:USD\"", with: "\"credit\":\"vendor:shop:USD\"")
+        }
+        try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
+                               says: "the referral reward of shop for referred: referred was brought by news") {
+            $0.replacingOccurrences(of: "news", with: "shop")
+        }
+        try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
+                               says: "the referral reward of news for referred pays 30 USD, where the policy pays 40 USD") {
+            $0.replacingOccurrences(of: "\"amount\":40", with: "\"amount\":30")
         }
     }
 
