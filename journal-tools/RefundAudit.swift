@@ -349,15 +349,17 @@ struct RefundAudit {
         return nil
     }
 
-    /// The buyer and vendor of a purchase as one number (FNV-1a over their UTF-8 bytes with a
-    /// separator no ID holds): every capture keeps it, and a refund or dispute naming other
-    /// parties gives another number (two different pairs give the same one with odds of 2^-64).
+    /// The buyer and vendor of a purchase as one number: every capture keeps it, and a refund
+    /// or dispute naming other parties gives another number. It is Swift's `Hasher` (SipHash,
+    /// keyed with a random seed each run): whoever wrote the journal cannot choose IDs that give
+    /// another pair's number, as they could with an unkeyed hash such as FNV-1a (an unkeyed
+    /// 64-bit hash has easy second preimages); by chance, two pairs share a number with odds
+    /// of about 2^-64.
     static func parties(user: String, vendor: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        hash = (hash ^ 0xFF) &* 0x100_0000_01b3
-        for byte in vendor.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash
+        var hasher = Hasher()
+        hasher.combine(user)
+        hasher.combine(vendor)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
     /// Checks `step` against what came before it and records it.

@@ -85,4 +85,13 @@ struct PurchaseHistoryAuditTests {
         var range = RefundAuditTests.audit(first: 20, last: 50)
         #expect(range.apply(.lotExpired(lot: "nope", user: "u", to: "anywhere", time: 1), at: 21) == nil)
     }
+
+    @Test("the buyer-and-vendor number tells pairs apart, also pairs whose IDs run together the same")
+    func partiesNumber() {
+        #expect(RefundAudit.parties(user: "alice", vendor: "shop") == RefundAudit.parties(user: "alice", vendor: "shop"))
+        #expect(RefundAudit.parties(user: "ab", vendor: "c") != RefundAudit.parties(user: "a", vendor: "bc"))
+        #expect(RefundAudit.parties(user: "alice", vendor: "shop") != RefundAudit.parties(user: "shop", vendor: "alice"))
+        let numbers = Set((0..<10_000).map { RefundAudit.parties(user: "u\($0)", vendor: "v") })
+        #expect(numbers.count == 10_000)
+    }
 }
