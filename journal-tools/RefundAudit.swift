@@ -44,10 +44,11 @@ struct RefundAudit {
         /// any: boxed, as few captures have one, so that every capture's step stays small.
         ///
         /// `vendor`, `fee` and `time` are the capture's, to hold its fee to the vendor's rate and
-        /// a hold's capture to the hold's expiry.
+        /// a hold's capture to the hold's expiry; `purchase` is, for the capture of a hold, its
+        /// ``purchaseNumber(terms:sources:member:)`` (0 for a one-step purchase).
         case capture(
             transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?, vendor: String, fee: Int64,
-            time: UInt64)
+            time: UInt64, purchase: UInt64)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -67,8 +68,9 @@ struct RefundAudit {
         /// What was left of a lot of `user`'s went back to the account `to` at `time`, expired.
         indirect case lotExpired(lot: String, user: String, to: String, time: UInt64)
         /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
-        /// `drawn` names, if any (and the buyer's other sources).
-        indirect case hold(transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64)
+        /// `drawn` names, if any (and the buyer's other sources), for the terms, sources and
+        /// member `purchase` numbers.
+        indirect case hold(transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64, purchase: UInt64)
         /// A hold was voided, or expired (`expired`), at `time`, its postings giving back
         /// `amount` from the held funds.
         indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String], expired: Bool, time: UInt64)
@@ -249,7 +251,8 @@ struct RefundAudit {
             return .hold(transaction: authorized.transaction, user: authorized.user,
                          drawn: drawn(authorized.sources, by: authorized.user, from: authorized.vendor, of: authorized.terms, at: authorized.timeMilliseconds),
                          price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor),
-                         expiresAt: authorized.holdExpiresAtMilliseconds)
+                         expiresAt: authorized.holdExpiresAtMilliseconds,
+                         purchase: purchaseNumber(terms: authorized.terms, sources: authorized.sources, member: authorized.member))
         case .purchaseVoided(let voided):
             return .release(transaction: voided.transaction, user: voided.user, vendor: voided.vendor,
                             amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings),
@@ -287,7 +290,8 @@ struct RefundAudit {
                  parties: parties(user: captured.user, vendor: captured.vendor), oneStep: captured.oneStep,
                  drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user, from: captured.vendor, of: captured.terms,
                               at: captured.timeMilliseconds),
-                 vendor: captured.vendor, fee: captured.fee, time: captured.timeMilliseconds)
+                 vendor: captured.vendor, fee: captured.fee, time: captured.timeMilliseconds,
+                 purchase: captured.oneStep ? 0 : purchaseNumber(terms: captured.terms, sources: captured.sources, member: captured.member))
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -362,6 +366,16 @@ struct RefundAudit {
         return UInt64(bitPattern: Int64(hasher.finalize()))
     }
 
+    /// What a hold's capture must repeat of its authorization (the terms, with their price and
+    /// royalty schedule; the sources; the member) as one number, keyed as ``parties(user:vendor:)``.
+    static func purchaseNumber(terms: ContentTerms, sources: [FundingSource], member: String?) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(terms)
+        hasher.combine(sources)
+        hasher.combine(member)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }
+
     /// Checks `step` against what came before it and records it.
     mutating func apply(_ step: Step, at sequence: UInt64) -> AuditFailure? {
         do {
@@ -393,10 +407,11 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time):
+        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time, let purchase):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             try checkFee(fee, of: price, by: vendor, for: transaction, at: sequence)
-            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: time, expiring: false, at: sequence)
+            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: time, expiring: false, purchase: purchase,
+                         at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)
@@ -488,12 +503,12 @@ struct RefundAudit {
             }
             let source = LedgerAccount.incentiveSource(issuer: lot.issuer, currency: lot.currency).name
             guard to == source else { throw fail("gives what was left to \(to), not back to its issuer \(lot.issuer)'s \(source)") }
-        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt):
+        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             guard held[transaction] == nil && paid(transaction) == nil else {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is authorized a second time")
             }
-            held[transaction] = Held(price: price, parties: parties, expiresAt: expiresAt)
+            held[transaction] = Held(price: price, parties: parties, expiresAt: expiresAt, purchase: purchase)
         case .vendor(let vendor, let feeBasisPoints, let registered):
             func fail(_ message: String) -> AuditFailure {
                 AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "vendor \(vendor) " + message)
@@ -511,7 +526,7 @@ struct RefundAudit {
                 }
             }
             try takeHold(transaction, price: amount, parties: Self.parties(user: user, vendor: vendor), what: expired ? "expires" : "releases",
-                         time: time, expiring: expired, at: sequence)
+                         time: time, expiring: expired, purchase: nil, at: sequence)
         }
     }
 
@@ -520,15 +535,17 @@ struct RefundAudit {
         var price: Int64
         var parties: UInt64
         var expiresAt: UInt64
+        var purchase: UInt64
     }
 
     /// Ends the hold of `transaction` by a capture of it or its release (`what`), which must
     /// name its buyer and vendor and move its price; a one-step capture (`what` nil) must not
     /// be of a held transaction. A hold authorized before the range is not known: with the
     /// whole history, a capture or release of no hold is refused.
-    /// A capture (`expiring` false) must come before the hold expires, and an expiry not before.
+    /// A capture (`expiring` false) must come before the hold expires, for the hold's own terms,
+    /// sources and member (`purchase`, nil for a release), and an expiry not before.
     private mutating func takeHold(
-        _ transaction: String, price: Int64, parties: UInt64, what: String?, time: UInt64, expiring: Bool, at sequence: UInt64
+        _ transaction: String, price: Int64, parties: UInt64, what: String?, time: UInt64, expiring: Bool, purchase: UInt64?, at sequence: UInt64
     ) throws {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: message)
@@ -548,6 +565,9 @@ struct RefundAudit {
             guard time >= hold.expiresAt else { throw fail("\(transaction) expires at \(time), before its hold's expiry at \(hold.expiresAt)") }
         } else if what == "captures" {
             guard time < hold.expiresAt else { throw fail("\(transaction) is captured at \(time), but its hold expired at \(hold.expiresAt)") }
+            guard purchase == hold.purchase else {
+                throw fail("\(transaction) captures other terms, sources or member than its authorization held")
+            }
         }
         held[transaction] = nil
     }

@@ -147,7 +147,7 @@ public struct SettlementMark: Sendable, Codable, Equatable {
 }
 
 /// Access terms of purchased content (claims 25, 44).
-public struct AccessTerms: Sendable, Codable, Equatable {
+public struct AccessTerms: Sendable, Codable, Hashable {
     public var views: Int?
     public var hours: Int?
     public var days: Int?
@@ -162,7 +162,7 @@ public struct AccessTerms: Sendable, Codable, Equatable {
 }
 
 /// One rights holder's share of a price, in basis points.
-public struct RoyaltyShare: Sendable, Codable, Equatable {
+public struct RoyaltyShare: Sendable, Codable, Hashable {
     public var holder: String
     public var basisPoints: Int64
 
@@ -173,7 +173,7 @@ public struct RoyaltyShare: Sendable, Codable, Equatable {
 }
 
 /// Content a vendor sells (claims 42–44), from its catalog or sent inline with a purchase.
-public struct ContentTerms: Sendable, Codable, Equatable {
+public struct ContentTerms: Sendable, Codable, Hashable {
     public var content: String
     public var title: String
     public var price: Int64
@@ -422,7 +422,7 @@ extension IncentiveLot {
 }
 
 /// An amount drawn from one account to pay for a purchase.
-public struct FundingSource: Sendable, Codable, Equatable {
+public struct FundingSource: Sendable, Codable, Hashable {
     public var account: String
     public var amount: Int64
 }

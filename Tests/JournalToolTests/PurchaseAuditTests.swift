@@ -130,8 +130,9 @@ struct PurchaseAuditTests {
         func hold(_ transaction: String) -> RefundAudit.Step {
             RefundAuditTests.hold(transaction, expiresAt: 1_000)
         }
-        func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false, at time: UInt64 = 500) -> RefundAudit.Step {
-            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil, vendor: "v", fee: 0, time: time)
+        func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false, at time: UInt64 = 500, purchase: UInt64 = 7) -> RefundAudit.Step {
+            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil, vendor: "v", fee: 0,
+                     time: time, purchase: oneStep ? 0 : purchase)
         }
         func release(
             _ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = [], expired: Bool = false, at time: UInt64 = 500
@@ -153,6 +154,7 @@ struct PurchaseAuditTests {
         // A hold is captured before it expires, and expires not before its expiry.
         #expect(audit.apply(hold("tx-12"), at: 12) == nil)
         #expect(audit.apply(capture("tx-12", at: 1_000), at: 13)?.message == "tx-12 is captured at 1000, but its hold expired at 1000")
+        #expect(audit.apply(capture("tx-12", purchase: 8), at: 13)?.message == "tx-12 captures other terms, sources or member than its authorization held")
         #expect(audit.apply(release("tx-12", expired: true, at: 999), at: 13)?.message == "tx-12 expires at 999, before its hold's expiry at 1000")
         #expect(audit.apply(release("tx-12", expired: true, at: 1_000), at: 13) == nil)
         #expect(audit.apply(hold("tx-14"), at: 14) == nil)

@@ -86,6 +86,22 @@ struct PurchaseHistoryAuditTests {
         #expect(range.apply(.lotExpired(lot: "nope", user: "u", to: "anywhere", time: 1), at: 21) == nil)
     }
 
+    @Test("a hold's purchase number changes with its terms, royalty schedule, sources and member")
+    func purchaseNumber() {
+        let terms = LedgerJournal.terms("song", vendor: "shop", price: 250, holders: ["label", "writer"])
+        let sources = [FundingSource(account: "wallet:u:USD", amount: 250)]
+        let number = RefundAudit.purchaseNumber(terms: terms, sources: sources, member: nil)
+        #expect(RefundAudit.purchaseNumber(terms: terms, sources: sources, member: nil) == number)
+        var other = terms
+        other.royalties[1].holder = "mallory"
+        #expect(RefundAudit.purchaseNumber(terms: other, sources: sources, member: nil) != number)
+        other = terms
+        other.price = 251
+        #expect(RefundAudit.purchaseNumber(terms: other, sources: sources, member: nil) != number)
+        #expect(RefundAudit.purchaseNumber(terms: terms, sources: [FundingSource(account: "lot:l:USD", amount: 250)], member: nil) != number)
+        #expect(RefundAudit.purchaseNumber(terms: terms, sources: sources, member: "m") != number)
+    }
+
     @Test("the buyer-and-vendor number tells pairs apart, also pairs whose IDs run together the same")
     func partiesNumber() {
         #expect(RefundAudit.parties(user: "alice", vendor: "shop") == RefundAudit.parties(user: "alice", vendor: "shop"))

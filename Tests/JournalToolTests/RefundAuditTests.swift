@@ -37,12 +37,13 @@ struct RefundAuditTests {
     /// An authorization of `price` by `u` from `v` at `time`, held until `expiresAt`, drawing on `lots`.
     static func hold(
         _ transaction: String, price: Int64 = 100, lots: [String] = [], user: String = "u", at time: UInt64 = 1, expiresAt: UInt64 = 1_000,
-        incentiveIDs: [String] = []
+        incentiveIDs: [String] = [], purchase: UInt64 = 7
     ) -> RefundAudit.Step {
         let terms = ContentTerms(content: "c", title: "C", price: price, currency: .usd, url: "https://v.example/c", incentiveIDs: incentiveIDs)
         return .hold(transaction: transaction, user: user,
                      drawn: lots.isEmpty ? nil : RefundAudit.Drawn(user: user, vendor: "v", terms: terms, time: time, lots: lots),
-                     price: price, parties: RefundAudit.parties(user: user, vendor: "v"), expiresAt: expiresAt)
+                     price: price, parties: RefundAudit.parties(user: user, vendor: "v"), expiresAt: expiresAt,
+                     purchase: purchase)
     }
 
     /// Lot `lot` issued to `user`, in USD, with no expiry or vendor restriction unless given.

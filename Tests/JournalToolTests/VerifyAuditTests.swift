@@ -328,17 +328,20 @@ struct VerifyAuditTests {
         }
     }
 
-    @Test("a capture whose fee is not its vendor's rate, or a hold captured after it expired, is found (exit 38)")
+    @Test("a capture whose fee is not its vendor's rate, or a hold captured after it expired or on other terms, is found (exit 38)")
     func feesAndHoldsTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
         let raw = try RawJournal(data)
         var firstShopCapture: UInt64?
         var heldCapture: UInt64?
+        var captures = 0
+        var heldCaptureIndex = 0
         for sequence in 1...(try raw.lastSequence()) {
             let stored = try raw.event(sequence)
             if case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload) {
                 if captured.vendor == "shop", firstShopCapture == nil { firstShopCapture = sequence }
-                if !captured.oneStep { heldCapture = sequence }
+                if !captured.oneStep { (heldCapture, heldCaptureIndex) = (sequence, captures) }
+                captures += 1
             }
         }
         // Alice's first purchase: a song from shop at 250, whose fee at shop's 500 basis points is 12.
@@ -356,6 +359,11 @@ struct VerifyAuditTests {
         try Self.expectFailure(data, typeName: "PurchaseAuthorized", nth: 0, kind: .purchaseInconsistent,
                                says: "is captured at \(authorized), but its hold expired at \(authorized)", failsAt: heldCapture) {
             $0.replacingOccurrences(of: "\"holdExpiresAtMilliseconds\":\(authorized + 600_000)", with: "\"holdExpiresAtMilliseconds\":\(authorized)")
+        }
+        // Its capture paying the writer's royalty to mallory: consistent in itself, not with the hold.
+        try Self.expectFailure(data, typeName: "PurchaseCaptured", nth: heldCaptureIndex, kind: .purchaseInconsistent,
+                               says: "captures other terms, sources or member than its authorization held") {
+            $0.replacingOccurrences(of: "writer", with: "mallory")
         }
     }
 
