@@ -48,7 +48,7 @@ struct RefundAudit {
         /// ``purchaseNumber(terms:sources:member:)`` (0 for a one-step purchase).
         case capture(
             transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?, vendor: String, fee: Int64,
-            time: UInt64, purchase: UInt64)
+            time: UInt64, purchase: UInt64, byMember: ByMember?)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -70,7 +70,10 @@ struct RefundAudit {
         /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
         /// `drawn` names, if any (and the buyer's other sources), for the terms, sources and
         /// member `purchase` numbers.
-        indirect case hold(transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64, purchase: UInt64)
+        indirect case hold(
+            transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64, purchase: UInt64, byMember: ByMember?)
+        /// A member was added to a user's account (`active`) or removed from it.
+        indirect case member(user: String, member: String, active: Bool)
         /// A hold was voided, or expired (`expired`), at `time`, its postings giving back
         /// `amount` from the held funds.
         indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String], expired: Bool, time: UInt64)
@@ -99,6 +102,22 @@ struct RefundAudit {
         static func == (lhs: Drawn, rhs: Drawn) -> Bool {
             lhs.user == rhs.user && lhs.vendor == rhs.vendor && lhs.terms == rhs.terms && lhs.time == rhs.time && lhs.lots == rhs.lots
         }
+    }
+
+    /// A purchase made by a member of the buyer's account: boxed, as few are, so that every
+    /// capture's step stays small.
+    final class ByMember: Equatable {
+        let user: String
+        let member: String
+
+        init(user: String, member: String) {
+            self.user = user
+            self.member = member
+        }
+
+        static func == (lhs: ByMember, rhs: ByMember) -> Bool { lhs.user == rhs.user && lhs.member == rhs.member }
+
+        static func of(_ user: String, _ member: String?) -> ByMember? { member.map { ByMember(user: user, member: $0) } }
     }
 
     /// What a `DisputeOpened` says of its dispute.
@@ -159,6 +178,8 @@ struct RefundAudit {
     /// Every other transaction ID: created before the range, or not made by the ledger.
     private var byID: [String: Paid] = [:]
     private var currencies: [String] = []
+    /// Each user's active members (users with none are absent).
+    private var activeMembers: [String: Set<String>] = [:]
     /// Each incentive lot issued in the range.
     private var lots: [String: IncentiveLot] = [:]
     /// Each vendor registered in the range, with its fee rate.
@@ -252,7 +273,12 @@ struct RefundAudit {
                          drawn: drawn(authorized.sources, by: authorized.user, from: authorized.vendor, of: authorized.terms, at: authorized.timeMilliseconds),
                          price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor),
                          expiresAt: authorized.holdExpiresAtMilliseconds,
-                         purchase: purchaseNumber(terms: authorized.terms, sources: authorized.sources, member: authorized.member))
+                         purchase: purchaseNumber(terms: authorized.terms, sources: authorized.sources, member: authorized.member),
+                         byMember: .of(authorized.user, authorized.member))
+        case .memberAdded(let added):
+            return .member(user: added.user, member: added.member, active: true)
+        case .memberRemoved(let removed):
+            return .member(user: removed.user, member: removed.member, active: false)
         case .purchaseVoided(let voided):
             return .release(transaction: voided.transaction, user: voided.user, vendor: voided.vendor,
                             amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings),
@@ -291,7 +317,8 @@ struct RefundAudit {
                  drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user, from: captured.vendor, of: captured.terms,
                               at: captured.timeMilliseconds),
                  vendor: captured.vendor, fee: captured.fee, time: captured.timeMilliseconds,
-                 purchase: captured.oneStep ? 0 : purchaseNumber(terms: captured.terms, sources: captured.sources, member: captured.member))
+                 purchase: captured.oneStep ? 0 : purchaseNumber(terms: captured.terms, sources: captured.sources, member: captured.member),
+                 byMember: captured.oneStep ? .of(captured.user, captured.member) : nil)
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -407,8 +434,10 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time, let purchase):
+        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time, let purchase,
+                      let byMember):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
+            if let byMember { try checkMember(byMember, of: transaction, at: sequence) }
             try checkFee(fee, of: price, by: vendor, for: transaction, at: sequence)
             try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: time, expiring: false, purchase: purchase,
                          at: sequence)
@@ -469,9 +498,18 @@ struct RefundAudit {
                 if let disputed, disputed != paid.amount {
                     throw fail("\(what) says it disputes \(disputed) of \(transaction), whose buyer still pays \(paid.amount)")
                 }
-                let share = try record(of: paid, transaction: transaction, what: what, fail: fail).remainingVendorShare
+                let purchase = try record(of: paid, transaction: transaction, what: what, fail: fail)
+                let share = purchase.remainingVendorShare
                 guard opening.reserved <= share else {
                     throw fail("\(what) reserves \(opening.reserved), more than the vendor's part \(share) of what \(transaction)'s buyer still pays")
+                }
+                // The rule: a charge by a member whose access has since been revoked is unauthorized.
+                if wholeHistory {
+                    let revoked = purchase.member.map { activeMembers[user]?.contains($0) != true } ?? false
+                    guard opening.unauthorized == revoked else {
+                        let by = purchase.member.map { "by \($0), \(revoked ? "no longer" : "still") a member of \(user)'s account" } ?? "by \(user) itself"
+                        throw fail("\(what) marks the charge \(opening.unauthorized ? "unauthorized" : "authorized"), but it was made \(by)")
+                    }
                 }
             }
             openDisputes[id] = OpenDispute(
@@ -489,6 +527,12 @@ struct RefundAudit {
             close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot):
             lots[lot.lot] = lot
+        case .member(let user, let member, let active):
+            if active {
+                activeMembers[user, default: []].insert(member)
+            } else {
+                activeMembers[user]?.remove(member)
+            }
         case .lotExpired(let id, let user, let to, let time):
             func fail(_ message: String) -> AuditFailure {
                 AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: "the expiry of incentive lot \(id) " + message)
@@ -503,8 +547,9 @@ struct RefundAudit {
             }
             let source = LedgerAccount.incentiveSource(issuer: lot.issuer, currency: lot.currency).name
             guard to == source else { throw fail("gives what was left to \(to), not back to its issuer \(lot.issuer)'s \(source)") }
-        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase):
+        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase, let byMember):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
+            if let byMember { try checkMember(byMember, of: transaction, at: sequence) }
             guard held[transaction] == nil && paid(transaction) == nil else {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is authorized a second time")
             }
@@ -591,6 +636,14 @@ struct RefundAudit {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) draws on lot \(lot), \(problem)")
             }
         }
+    }
+
+    /// With the whole history, a purchase by a member is by an active member of the buyer's
+    /// account (members added before a range are not known).
+    private func checkMember(_ byMember: ByMember, of transaction: String, at sequence: UInt64) throws {
+        guard wholeHistory, activeMembers[byMember.user]?.contains(byMember.member) != true else { return }
+        throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence,
+                           message: "\(transaction) is bought by \(byMember.member), not an active member of \(byMember.user)'s account")
     }
 
     /// A capture's fee is what its vendor's rate gives on its price; with the whole history, its

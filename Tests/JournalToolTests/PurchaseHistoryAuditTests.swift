@@ -110,4 +110,32 @@ struct PurchaseHistoryAuditTests {
         let numbers = Set((0..<10_000).map { RefundAudit.parties(user: "u\($0)", vendor: "v") })
         #expect(numbers.count == 10_000)
     }
+
+    @Test("with the whole history, a purchase by a member is by an active member of the buyer's account; a dispute of one made by the buyer is authorized")
+    func members() {
+        var audit = RefundAuditTests.audit(first: 1, last: 50)
+        let byMember = PurchaseCaptured(
+            transaction: "tx-3", user: "u", member: "m", vendor: "v",
+            terms: ContentTerms(content: "c", title: "C", price: 100, currency: .usd, url: "https://v.example/c"), oneStep: true,
+            sources: [FundingSource(account: "wallet:u:USD", amount: 100)], fee: 0, royalties: [], rounding: royaltyRoundingRule,
+            entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 5)
+        #expect(audit.apply(RefundAudit.capture(byMember), at: 3)?.message == "tx-3 is bought by m, not an active member of u's account")
+        #expect(audit.apply(.member(user: "u", member: "m", active: true), at: 1) == nil)
+        #expect(audit.apply(.member(user: "w", member: "n", active: true), at: 1) == nil)
+        let hold = RefundAudit.Step.hold(transaction: "tx-2", user: "u", drawn: nil, price: 100, parties: RefundAuditTests.buyer, expiresAt: 1_000,
+                                         purchase: 1, byMember: .of("u", "n"))
+        #expect(audit.apply(hold, at: 2)?.message == "tx-2 is bought by n, not an active member of u's account")
+        #expect(audit.apply(.member(user: "u", member: "m", active: false), at: 2) == nil)
+        #expect(audit.apply(RefundAudit.capture(byMember), at: 3)?.kind == .purchaseInconsistent)
+        #expect(audit.apply(.member(user: "u", member: "m", active: true), at: 2) == nil)
+        #expect(audit.apply(RefundAudit.capture(byMember), at: 3) == nil)
+        // A charge the buyer made itself is never unauthorized by the rule.
+        var own = RefundAuditTests.audit(first: 1, last: 50, [4: RefundAuditTests.captured("tx-4", price: 100)])
+        #expect(own.apply(RefundAudit.capture(RefundAuditTests.captured("tx-4", price: 100)), at: 4) == nil)
+        #expect(own.apply(RefundAuditTests.dispute("tx-4", disputed: 100, unauthorized: true), at: 5)?.message
+            == "dispute d marks the charge unauthorized, but it was made by u itself")
+        // In a range, members added before it are not known.
+        var range = RefundAuditTests.audit(first: 20, last: 50)
+        #expect(range.apply(RefundAudit.capture(byMember), at: 23) == nil)
+    }
 }

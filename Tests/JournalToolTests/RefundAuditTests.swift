@@ -16,10 +16,10 @@ struct RefundAuditTests {
     /// A capture by `u` from `v`, paid from `u`'s wallet unless `sources` say otherwise.
     static func captured(
         _ transaction: String, price: Int64, currency: Currency = .usd, fee: Int64 = 0, royalties: [RoyaltyPayment] = [],
-        sources: [FundingSource]? = nil
+        sources: [FundingSource]? = nil, member: String? = nil
     ) -> PurchaseCaptured {
         PurchaseCaptured(
-            transaction: transaction, user: "u", member: nil, vendor: "v",
+            transaction: transaction, user: "u", member: member, vendor: "v",
             terms: ContentTerms(content: "c", title: "C", price: price, currency: currency, url: "https://v.example/c"),
             oneStep: true, sources: sources ?? [FundingSource(account: "wallet:u:\(currency.code)", amount: price)], fee: fee,
             royalties: royalties, rounding: royaltyRoundingRule, entitlement: AccessTerms(), postings: [], idempotency: nil, timeMilliseconds: 1)
@@ -43,7 +43,7 @@ struct RefundAuditTests {
         return .hold(transaction: transaction, user: user,
                      drawn: lots.isEmpty ? nil : RefundAudit.Drawn(user: user, vendor: "v", terms: terms, time: time, lots: lots),
                      price: price, parties: RefundAudit.parties(user: user, vendor: "v"), expiresAt: expiresAt,
-                     purchase: purchase)
+                     purchase: purchase, byMember: nil)
     }
 
     /// Lot `lot` issued to `user`, in USD, with no expiry or vendor restriction unless given.
@@ -277,9 +277,16 @@ struct RefundAuditTests {
 
     @Test("an unauthorized charge's dispute is refunded by rule in the next event, and by nothing else")
     func unauthorized() {
-        let capture = Self.captured("tx-7", price: 100)
+        // Bought by member m, whose access is revoked before the dispute.
+        let capture = Self.captured("tx-7", price: 100, member: "m")
         var audit = Self.audit(first: 1, last: 50, [7: capture])
+        #expect(audit.apply(.member(user: "u", member: "m", active: true), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 7) == nil)
+        #expect(audit.apply(Self.dispute("tx-7", "u0", disputed: 100, reserved: 100, unauthorized: true), at: 8)?.message
+            == "dispute u0 marks the charge unauthorized, but it was made by m, still a member of u's account")
+        #expect(audit.apply(.member(user: "u", member: "m", active: false), at: 7) == nil)
+        #expect(audit.apply(Self.dispute("tx-7", "u0", disputed: 100, reserved: 100), at: 8)?.message
+            == "dispute u0 marks the charge authorized, but it was made by m, no longer a member of u's account")
         #expect(audit.apply(Self.dispute("tx-7", "u1", disputed: 100, reserved: 100, unauthorized: true), at: 8) == nil)
         let fromReserve: [(from: String, to: String, amount: Int64)] = [("reserve:v:USD", "wallet:u:USD", 100)]
         #expect(audit.apply(Self.refund("tx-7", 100, remaining: nil, what: "dispute u1", moves: fromReserve, resolving: Self.deciding("u1")), at: 9)?
@@ -295,7 +302,9 @@ struct RefundAuditTests {
         #expect(audit.finish() == nil)
         // Opened at the range's last event: what follows is past the range, not missing.
         var atEnd = Self.audit(first: 1, last: 8, [7: capture])
+        #expect(atEnd.apply(.member(user: "u", member: "m", active: true), at: 2) == nil)
         #expect(atEnd.apply(RefundAudit.capture(capture), at: 7) == nil)
+        #expect(atEnd.apply(.member(user: "u", member: "m", active: false), at: 7) == nil)
         #expect(atEnd.apply(Self.dispute("tx-7", "u1", disputed: 100, reserved: 100, unauthorized: true), at: 8) == nil)
         #expect(atEnd.finish() == nil)
     }

@@ -285,9 +285,10 @@ struct VerifyAuditTests {
             ("DisputeResolved", 1, [("\"dispute\":\"d-carol\"", "\"dispute\":\"d-bob\"")], "dispute d-bob is resolved, but it is not open", nil),
             ("DisputeResolved", 1, [("\"credit\":\"vendor:news:USD\"", "\"credit\":\"vendor:shop:USD\"")],
              "reserved goes back to news's payable", nil),
-            // Carol's charge marked unauthorized when opened: customer service cannot decide it.
+            // Carol's own charge marked unauthorized when opened: only a charge by a member
+            // since revoked is.
             ("DisputeOpened", 1, [("\"unauthorized\":false", "\"unauthorized\":true")],
-             "refunded by rule, not decided by customer service", payments[6].sequence),
+             "dispute d-carol marks the charge unauthorized, but it was made by carol itself", nil),
             // A rejected dispute that says something went back.
             ("DisputeResolved", 1, [("\"refunded\":0", "\"refunded\":5")], "was rejected but says 5 went back", nil),
         ]
