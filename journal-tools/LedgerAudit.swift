@@ -255,7 +255,7 @@ struct LedgerAudit {
         switch decoded.content {
         case .capture(let royalties, let fee, let payment):
             // Its royalties and fee were checked against its postings by `captureFailure`.
-            guard case .capture(_, let currency, _, _, _, _, _, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
+            guard case .capture(_, let currency, _, _, _, _, _, _) = payment else { preconditionFailure("a capture's payment is a capture") }
             if let index = captureTotals.firstIndex(where: { $0.currency == currency }) {
                 captureTotals[index].royalties &+= royalties
                 captureTotals[index].fees &+= fee

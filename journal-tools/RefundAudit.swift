@@ -39,16 +39,14 @@ struct RefundAudit {
     /// What one event tells about a purchase's payment.
     enum Step: Equatable {
         /// A purchase was captured at `price` in `currency` from `user` by `vendor` (`parties`
-        /// is ``RefundAudit/parties(user:vendor:)`` of the two); `oneStep` is false for the
-        /// capture of a hold. `drawn` names the incentive lots a one-step capture draws on, if
-        /// any: boxed, as few captures have one, so that every capture's step stays small.
-        ///
-        /// `vendor`, `fee` and `time` are the capture's, to hold its fee to the vendor's rate and
-        /// a hold's capture to the hold's expiry; `purchase` is, for the capture of a hold, its
-        /// ``purchaseNumber(terms:sources:member:)`` (0 for a one-step purchase).
+        /// is ``RefundAudit/parties(user:vendor:)`` of the two) for a fee of `fee` (held to the
+        /// vendor's rate); `oneStep` is false for the capture of a hold. What only some captures
+        /// need checked (``CaptureDetail``: lots drawn, a member, a hold's terms and expiry) is
+        /// boxed, nil for a one-step purchase paid by its buyer, so that every capture's step
+        /// stays small.
         case capture(
-            transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, drawn: Drawn?, vendor: String, fee: Int64,
-            time: UInt64, purchase: UInt64, byMember: ByMember?)
+            transaction: String, currency: String, price: Int64, parties: UInt64, oneStep: Bool, vendor: String, fee: Int64,
+            detail: CaptureDetail?)
         /// A refund of `amount`; `remaining` is what the event says the buyer still pays after
         /// it (nil: all that remained went back).
         ///
@@ -104,8 +102,28 @@ struct RefundAudit {
         }
     }
 
-    /// A purchase made by a member of the buyer's account: boxed, as few are, so that every
-    /// capture's step stays small.
+    /// What a capture needs checked beyond every capture's fields: the lots a one-step capture
+    /// draws on and the member who made it, if any; for a capture of a hold, its time (against
+    /// the hold's expiry) and ``purchaseNumber(terms:sources:member:)`` (against the hold's).
+    final class CaptureDetail: Equatable {
+        let drawn: Drawn?
+        let byMember: ByMember?
+        let time: UInt64
+        let purchase: UInt64
+
+        init(drawn: Drawn?, byMember: ByMember?, time: UInt64, purchase: UInt64) {
+            self.drawn = drawn
+            self.byMember = byMember
+            self.time = time
+            self.purchase = purchase
+        }
+
+        static func == (lhs: CaptureDetail, rhs: CaptureDetail) -> Bool {
+            lhs.drawn == rhs.drawn && lhs.byMember == rhs.byMember && lhs.time == rhs.time && lhs.purchase == rhs.purchase
+        }
+    }
+
+    /// A purchase made by a member of the buyer's account.
     final class ByMember: Equatable {
         let user: String
         let member: String
@@ -312,13 +330,20 @@ struct RefundAudit {
 
     /// The payment step of a capture.
     static func capture(_ captured: PurchaseCaptured) -> Step {
-        .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
-                 parties: parties(user: captured.user, vendor: captured.vendor), oneStep: captured.oneStep,
-                 drawn: drawn(captured.oneStep ? captured.sources : [], by: captured.user, from: captured.vendor, of: captured.terms,
-                              at: captured.timeMilliseconds),
-                 vendor: captured.vendor, fee: captured.fee, time: captured.timeMilliseconds,
-                 purchase: captured.oneStep ? 0 : purchaseNumber(terms: captured.terms, sources: captured.sources, member: captured.member),
-                 byMember: captured.oneStep ? .of(captured.user, captured.member) : nil)
+        var detail: CaptureDetail?
+        if captured.oneStep {
+            let drawn = drawn(captured.sources, by: captured.user, from: captured.vendor, of: captured.terms, at: captured.timeMilliseconds)
+            let byMember = ByMember.of(captured.user, captured.member)
+            if drawn != nil || byMember != nil {
+                detail = CaptureDetail(drawn: drawn, byMember: byMember, time: captured.timeMilliseconds, purchase: 0)
+            }
+        } else {
+            detail = CaptureDetail(drawn: nil, byMember: nil, time: captured.timeMilliseconds,
+                                   purchase: purchaseNumber(terms: captured.terms, sources: captured.sources, member: captured.member))
+        }
+        return .capture(transaction: captured.transaction, currency: captured.terms.currency.code, price: captured.terms.price,
+                        parties: parties(user: captured.user, vendor: captured.vendor), oneStep: captured.oneStep,
+                        vendor: captured.vendor, fee: captured.fee, detail: detail)
     }
 
     /// The checks a refund needs nothing but itself for: it gives back a positive amount, says
@@ -434,13 +459,12 @@ struct RefundAudit {
             return paid
         }
         switch step {
-        case .capture(let transaction, let currency, let price, let parties, let oneStep, let drawn, let vendor, let fee, let time, let purchase,
-                      let byMember):
-            if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
-            if let byMember { try checkMember(byMember, of: transaction, at: sequence) }
+        case .capture(let transaction, let currency, let price, let parties, let oneStep, let vendor, let fee, let detail):
+            if let drawn = detail?.drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
+            if let byMember = detail?.byMember { try checkMember(byMember, of: transaction, at: sequence) }
             try checkFee(fee, of: price, by: vendor, for: transaction, at: sequence)
-            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: time, expiring: false, purchase: purchase,
-                         at: sequence)
+            try takeHold(transaction, price: price, parties: parties, what: oneStep ? nil : "captures", time: detail?.time ?? 0, expiring: false,
+                         purchase: detail?.purchase, at: sequence)
             let index: Int32
             if let known = currencies.firstIndex(of: currency) {
                 index = Int32(known)

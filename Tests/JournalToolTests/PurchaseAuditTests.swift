@@ -131,8 +131,8 @@ struct PurchaseAuditTests {
             RefundAuditTests.hold(transaction, expiresAt: 1_000)
         }
         func capture(_ transaction: String, price: Int64 = 100, oneStep: Bool = false, at time: UInt64 = 500, purchase: UInt64 = 7) -> RefundAudit.Step {
-            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, drawn: nil, vendor: "v", fee: 0,
-                     time: time, purchase: oneStep ? 0 : purchase, byMember: nil)
+            .capture(transaction: transaction, currency: "USD", price: price, parties: buyer, oneStep: oneStep, vendor: "v", fee: 0,
+                     detail: oneStep ? nil : RefundAudit.CaptureDetail(drawn: nil, byMember: nil, time: time, purchase: purchase))
         }
         func release(
             _ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = [], expired: Bool = false, at time: UInt64 = 500
