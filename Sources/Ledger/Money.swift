@@ -15,6 +15,9 @@ enum Money {
     /// `amount * basisPoints / 10_000`, rounded down, without intermediate overflow.
     static func share(of amount: Int64, basisPoints: Int64) -> Int64 {
         precondition(amount >= 0 && basisPoints >= 0 && basisPoints <= 10_000)
+        // Every real price fits the 64-bit product (up to about 9 * 10^14); a 128-bit division
+        // is a library call, paid per royalty and fee by the decider and the audit.
+        if amount <= Int64.max / 10_000 { return amount * basisPoints / 10_000 }
         return Int64(Int128(amount) * Int128(basisPoints) / 10_000)
     }
 

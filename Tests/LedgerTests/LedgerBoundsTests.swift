@@ -22,6 +22,19 @@ struct LedgerBoundsTests {
         try await fixture.run(.addFunds(funding: "f-ok", user: "alice", currency: .usd, amount: Money.amountMax, method: .card))
     }
 
+    @Test("a share of an amount is the 128-bit product over 10,000, rounded down, for every amount a 64-bit integer holds")
+    func shares() {
+        var random = SystemRandomNumberGenerator()
+        let edges: [Int64] = [0, 1, 9_999, 10_000, Money.amountMax, Int64.max / 10_000 - 1, Int64.max / 10_000, Int64.max / 10_000 + 1, Int64.max]
+        for amount in edges + (0..<2_000).map({ _ in Int64.random(in: 0...Int64.max, using: &random) }) {
+            for basisPoints in [0, 1, 333, 9_999, 10_000, Int64.random(in: 0...10_000, using: &random)] {
+                let exact = Int64(Int128(amount) * Int128(basisPoints) / 10_000)
+                #expect(Money.share(of: amount, basisPoints: basisPoints) == exact, "\(amount) at \(basisPoints)")
+                #expect(ContentTerms.fee(price: amount, basisPoints: basisPoints) == exact)
+            }
+        }
+    }
+
     @Test("access terms beyond a million views, a century of hours or days, or the year 9999 are refused as invalidAccessTerms")
     func accessTermBounds() async throws {
         let fixture = try LedgerFixture()
