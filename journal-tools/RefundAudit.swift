@@ -30,7 +30,10 @@ import Ledger
 /// captured (before it expires) or released (by expiry, not before it) once, for its price, by
 /// its buyer and vendor; and a capture's fee is its vendor's rate at the time of the capture
 /// (``ContentTerms/fee(price:basisPoints:)``), the vendor registered (``PurchaseAudit`` checks each
-/// event's own shape).
+/// event's own shape). With the whole history, a purchase by a member is by an active member of
+/// the buyer's account, and a dispute marks a charge unauthorized exactly when the ledger's rule
+/// does (a member since removed made it). An incentive lot is issued once and expires (failing as
+/// `funds-inconsistent`, exit 39) not before its time, back to its issuer.
 ///
 /// The audit keeps one entry per captured purchase, one per lot, one per purchase partly
 /// refunded, one per dispute and one per open hold; a refund or dispute reads its purchase's
@@ -550,6 +553,9 @@ struct RefundAudit {
             }
             close(resolution.dispute, of: transaction, rejected: true)
         case .lot(let lot):
+            guard lots[lot.lot] == nil else {
+                throw AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: "incentive lot \(lot.lot) is issued a second time")
+            }
             lots[lot.lot] = lot
         case .member(let user, let member, let active):
             if active {
@@ -610,9 +616,9 @@ struct RefundAudit {
     /// Ends the hold of `transaction` by a capture of it or its release (`what`), which must
     /// name its buyer and vendor and move its price; a one-step capture (`what` nil) must not
     /// be of a held transaction. A hold authorized before the range is not known: with the
-    /// whole history, a capture or release of no hold is refused.
-    /// A capture (`expiring` false) must come before the hold expires, for the hold's own terms,
-    /// sources and member (`purchase`, nil for a release), and an expiry not before.
+    /// whole history, a capture or release of no hold is refused. A capture must come before the
+    /// hold expires, for the hold's own terms, sources and member (`purchase`, nil for a
+    /// release), and an expiry (`expiring`) not before.
     private mutating func takeHold(
         _ transaction: String, price: Int64, parties: UInt64, what: String?, time: UInt64, expiring: Bool, purchase: UInt64?, at sequence: UInt64
     ) throws {

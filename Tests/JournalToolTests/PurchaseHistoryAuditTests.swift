@@ -81,6 +81,7 @@ struct PurchaseHistoryAuditTests {
             == "the expiry of incentive lot lv gives what was left to incentives:provider:USD, not back to its issuer v's vendor:v:USD")
         #expect(audit.apply(.lotExpired(lot: "nope", user: "u", to: "incentives:provider:USD", time: 100), at: 4)?.kind == .fundsInconsistent)
         #expect(audit.apply(.lotExpired(lot: "l", user: "u", to: "incentives:provider:USD", time: 100), at: 4) == nil)
+        #expect(audit.apply(RefundAuditTests.lot("l", user: "w"), at: 5)?.message == "incentive lot l is issued a second time")
         #expect(audit.apply(.lotExpired(lot: "lv", user: "u", to: "vendor:v:USD", time: 150), at: 5) == nil)
         var range = RefundAuditTests.audit(first: 20, last: 50)
         #expect(range.apply(.lotExpired(lot: "nope", user: "u", to: "anywhere", time: 1), at: 21) == nil)

@@ -321,6 +321,8 @@ struct RefundAuditTests {
         #expect(audit.apply(RefundAudit.capture(capture), at: 3)?.kind == .purchaseInconsistent)
         #expect(audit.apply(Self.hold("tx-2", price: 40, lots: ["l-1"]), at: 2)?.message
             == "tx-2 draws on lot l-1, which was issued to mallory, not to its buyer u")
+        // The same history with l-1 issued to the buyer.
+        audit = Self.audit(first: 1, last: 50, [3: capture])
         #expect(audit.apply(Self.lot("l-1", user: "u"), at: 1) == nil)
         #expect(audit.apply(Self.hold("tx-2", price: 40, lots: ["l-1"]), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(capture), at: 3) == nil)
