@@ -213,7 +213,11 @@ extension LedgerAudit {
         default:
             ownFailure = RefundAudit.ownFailure(event, at: sequence) ?? PurchaseAudit.failure(event, at: sequence)
                 ?? FundsAudit.failure(event, at: sequence)
-            content = RefundAudit.step(of: event).map { .payment($0) } ?? (PendingFundsAudit.concerns(event) || ReferralAudit.concerns(event) ? .history(event) : .plain)
+            if let step = RefundAudit.step(of: event) {
+                content = .payment(step)
+            } else {
+                content = PendingFundsAudit.concerns(event) || ReferralAudit.concerns(event) ? .history(event) : .plain
+            }
         }
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,

@@ -264,7 +264,11 @@ struct LedgerAudit {
             }
             if let failure = refunds.apply(payment, at: sequence) { return failure }
         case .payment(let step):
-            if let failure = refunds.apply(step, at: sequence) { return failure }
+            var payable: Int64?
+            if recomputesBalances, case .dispute(_, _, _, _, let vendor, let opening) = step {
+                payable = balances.balance(of: LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name)
+            }
+            if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
         case .history(let event):
             if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) {
                 return failure

@@ -432,9 +432,13 @@ struct RefundAudit {
     }
 
     /// Checks `step` against what came before it and records it.
-    mutating func apply(_ step: Step, at sequence: UInt64) -> AuditFailure? {
+    ///
+    /// `payable` is, for a dispute's opening, what the vendor's payable held before it (from
+    /// balances recomputed over the whole history), or nil when that is not known: the ledger
+    /// reserves the vendor's part of what is still paid, as far as the payable holds it.
+    mutating func apply(_ step: Step, at sequence: UInt64, payable: Int64? = nil) -> AuditFailure? {
         do {
-            try check(step, at: sequence)
+            try check(step, at: sequence, payable: payable)
             return nil
         } catch let failure as AuditFailure {
             return failure
@@ -443,7 +447,7 @@ struct RefundAudit {
         }
     }
 
-    private mutating func check(_ step: Step, at sequence: UInt64) throws {
+    private mutating func check(_ step: Step, at sequence: UInt64, payable payableHeld: Int64?) throws {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .refundInconsistent, sequence: sequence, message: message)
         }
@@ -529,6 +533,10 @@ struct RefundAudit {
                 let share = purchase.remainingVendorShare
                 guard opening.reserved <= share else {
                     throw fail("\(what) reserves \(opening.reserved), more than the vendor's part \(share) of what \(transaction)'s buyer still pays")
+                }
+                if let payableHeld, opening.reserved != min(share, max(payableHeld, 0)) {
+                    throw fail("\(what) reserves \(opening.reserved), where the vendor's part \(share) of what is still paid, as far as "
+                               + "\(payable) holds it (\(payableHeld)), is \(min(share, max(payableHeld, 0)))")
                 }
                 // The rule: a charge by a member whose access has since been revoked is unauthorized.
                 if wholeHistory {

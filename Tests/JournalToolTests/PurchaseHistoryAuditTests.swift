@@ -103,6 +103,28 @@ struct PurchaseHistoryAuditTests {
         #expect(RefundAudit.purchaseNumber(terms: terms, sources: sources, member: "m") != number)
     }
 
+    @Test("with the payable known, a dispute reserves exactly the vendor's part of what is still paid, as far as the payable holds it")
+    func reserveAsFarAsThePayableHolds() {
+        // 1,000 with a fee of 50 and 100 to label: the vendor's part is 850.
+        let capture = RefundAuditTests.captured("tx-2", price: 1_000, fee: 50, royalties: [RoyaltyPayment(holder: "label", amount: 100)])
+        func audit() -> RefundAudit {
+            var audit = RefundAuditTests.audit(first: 1, last: 50, [2: capture], feeBasisPoints: 500)
+            #expect(audit.apply(RefundAudit.capture(capture), at: 2) == nil)
+            return audit
+        }
+        var full = audit()
+        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 849), at: 3, payable: 5_000)?.message
+            == "dispute d reserves 849, where the vendor's part 850 of what is still paid, as far as vendor:v:USD holds it (5000), is 850")
+        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, payable: 5_000) == nil)
+        var short = audit()
+        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, payable: 300)?.message.contains("is 300") == true)
+        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 300), at: 3, payable: 300) == nil)
+        var owing = audit()
+        #expect(owing.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 0), at: 3, payable: -20) == nil, "a payable in debt reserves nothing")
+        var unknown = audit()
+        #expect(unknown.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 10), at: 3) == nil, "without the payable, only the bound")
+    }
+
     @Test("the buyer-and-vendor number tells pairs apart, also pairs whose IDs run together the same")
     func partiesNumber() {
         #expect(RefundAudit.parties(user: "alice", vendor: "shop") == RefundAudit.parties(user: "alice", vendor: "shop"))

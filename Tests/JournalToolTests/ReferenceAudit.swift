@@ -165,7 +165,13 @@ struct ReferenceAudit {
         if let failure = prepared.captureFailure ?? prepared.refundFailure ?? prepared.purchaseFailure { return failure }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
-        if let step = RefundAudit.step(of: event), let failure = refunds.apply(step, at: sequence) { return failure }
+        if let step = RefundAudit.step(of: event) {
+            var payable: Int64?
+            if recomputesBalances, case .disputeOpened(let opened) = event {
+                payable = balances[LedgerAccount.vendorPayable(vendor: opened.vendor, currency: opened.currency).name] ?? 0
+            }
+            if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
+        }
         if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }
 
         if recomputesBalances, case .creditLineApproved(let approved) = event {

@@ -368,6 +368,25 @@ struct VerifyAuditTests {
         }
     }
 
+    @Test("a dispute that reserves less than the vendor's part the payable holds is found (exit 36)")
+    func reserveTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let raw = try RawJournal(data)
+        var reserved: Int64 = 0
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "DisputeOpened" {
+            if case .disputeOpened(let opened) = try LedgerEvent(typeName: "DisputeOpened", payload: try raw.event(sequence).payload) {
+                reserved = opened.reserved
+            }
+            break
+        }
+        #expect(reserved > 1)
+        try Self.expectFailure(data, typeName: "DisputeOpened", nth: 0, kind: .refundInconsistent,
+                               says: "dispute d-bob reserves \(reserved - 1), where the vendor's part") {
+            $0.replacingOccurrences(of: "\"reserved\":\(reserved)", with: "\"reserved\":\(reserved - 1)")
+                .replacingOccurrences(of: "\"amount\":\(reserved),", with: "\"amount\":\(reserved - 1),")
+        }
+    }
+
     @Test("a settlement or royalty payout paid elsewhere than the settlement clearing account, or of less than the payable held, is found (exit 27)")
     func payoutsElsewhere() async throws {
         let data = try await Fixtures.shared.smallJournal()
