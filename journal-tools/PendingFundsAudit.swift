@@ -114,7 +114,7 @@ struct PendingFundsAudit {
         return nil
     }
 
-    /// Ends the wait of the offline funds `funding` (``take(_:used:what:at:)``).
+    /// Ends the wait of the offline funds `funding` (see the static `take` below).
     private mutating func take(funding: String, what: String, at sequence: UInt64) throws(AuditFailure) -> Waiting? {
         try Self.take(&pendingFunds, funding, used: fundingIDs, wholeHistory: wholeHistory, unchecked: &unchecked, what: what, at: sequence)
     }
