@@ -97,7 +97,7 @@ struct VerifyResult: Encodable {
             if audited.failure == nil {
                 // Only what was checked: a range that does not start at 1 has no payable to check against.
                 let checked = audited.settlementsAgainstPayable
-                    ? "never above the payable" : audited.settlementsNote ?? "not checked against the payable"
+                    ? "each exactly what the payable held" : audited.settlementsNote ?? "not checked against the payable"
                 lines.append(("settlements", "\(audited.settlements), \(Self.totals(audited.settledTotals)) settled, \(checked)"))
                 lines.append(("royalties", "\(Self.totals(audited.royaltyTotals)) listed = posted; fees \(Self.totals(audited.feeTotals))"))
                 if audited.royaltyPayouts > 0 {

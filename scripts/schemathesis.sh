@@ -3,7 +3,9 @@
 # fresh data directory and a free port, runs scripts/check-openapi.py (a scenario through every
 # route, each response validated), then schemathesis (installed from PyPI into .venv-schemathesis
 # when missing) with the admin and auditor keys, a user's session and a vendor's signing key as
-# credentials. Stops the server on exit. Exits non-zero on any failure, saying which.
+# credentials. Then it stops the server and runs the full audit (`journal-tool verify`) on what
+# they wrote, so that every event a route writes is held to the audit's rules. Exits non-zero on
+# any failure, saying which.
 #
 #   scripts/schemathesis.sh
 #
@@ -30,11 +32,14 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version $version\
 fi
 
 if [ "${TALLY_ST_SKIP_BUILD:-0}" != 1 ]; then
-    echo "== building tally (debug, scratch path $scratch)"
+    echo "== building tally and journal-tool (debug, scratch path $scratch)"
     swift build --scratch-path "$scratch" --product tally 2>&1 | tail -n 3
+    swift build --scratch-path "$scratch" --product journal-tool 2>&1 | tail -n 3
 fi
 tally="$root/$scratch/debug/tally"
+journal_tool="$root/$scratch/debug/journal-tool"
 [ -x "$tally" ] || { echo "schemathesis.sh: no binary at $tally" >&2; exit 1; }
+[ -x "$journal_tool" ] || { echo "schemathesis.sh: no binary at $journal_tool" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-schemathesis.XXXXXX")
 server_pid=""
@@ -278,6 +283,16 @@ if server_alive; then
     fi
     server_alive || failed+=("server died during schemathesis")
 fi
+
+# Everything the scenario and schemathesis wrote passes the full audit; the server stops first,
+# so that the write model and the read models are final.
+if kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+fi
+server_pid=""
+echo "== journal-tool verify --data (the server's data directory)"
+if ! "$journal_tool" verify --data "$work/data"; then failed+=("journal-tool verify"); fi
 
 if grep -q 'request failed\|journal error\|Fatal error' "$work/server.log"; then
     echo "== server log lines about internal errors (first 20):"

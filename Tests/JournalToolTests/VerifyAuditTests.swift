@@ -65,14 +65,14 @@ struct VerifyAuditTests {
         #expect((report["settlementsNote"] as? String)?.contains("not checked against the payable") == true)
         let text = try ToolRun.run(["verify", "--data", data, "--from", "10"])
         #expect(text.status == 0)
-        #expect(!text.output.contains("never above the payable"), "\(text.summary)")
+        #expect(!text.output.contains("exactly what the payable held"), "\(text.summary)")
         #expect(text.output.contains("not checked against the payable"), "\(text.summary)")
 
         let whole = try ToolRun.run(["verify", "--data", data, "--json"])
         let wholeReport = try #require((whole.json["audit"] as? [String: Any])?["report"] as? [String: Any])
         #expect(wholeReport["settlementsAgainstPayable"] as? Bool == true)
         #expect(wholeReport["settlementsNote"] is NSNull)
-        #expect(try ToolRun.run(["verify", "--data", data]).output.contains("never above the payable"))
+        #expect(try ToolRun.run(["verify", "--data", data]).output.contains("each exactly what the payable held"))
     }
 
     @Test("a range that starts or ends at 0, or ends before it starts, is a usage error (exit 2) naming the option")
