@@ -23,11 +23,10 @@ struct ReferralAudit {
     private var opened: Set<String> = []
     private var policies: [String: ReferralPolicy] = [:]
     private var rewards: [String: Reward] = [:]
-    let wholeHistory: Bool
-    private(set) var unchecked: UInt64 = 0
+    private var coverage: HistoryCoverage
 
     init(wholeHistory: Bool) {
-        self.wholeHistory = wholeHistory
+        coverage = HistoryCoverage(wholeHistory: wholeHistory)
     }
 
     /// Whether `apply` has anything to check or record of `event`.
@@ -39,6 +38,15 @@ struct ReferralAudit {
     }
 
     mutating func apply(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+        do {
+            try check(event, at: sequence)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private mutating func check(_ event: LedgerEvent, at sequence: UInt64) throws(AuditFailure) {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: message)
         }
@@ -51,51 +59,44 @@ struct ReferralAudit {
         case .referralRewarded(let rewarded):
             let what = "the referral reward of \(rewarded.vendor) for \(rewarded.user)"
             if let earlier = rewards[rewarded.user] {
-                return fail("\(what) comes after \(earlier.vendor) was rewarded for \(rewarded.user) already")
+                throw fail("\(what) comes after \(earlier.vendor) was rewarded for \(rewarded.user) already")
             }
             rewards[rewarded.user] = Reward(vendor: rewarded.vendor, currency: rewarded.currency, amount: rewarded.amount,
                                             qualifying: rewarded.qualifyingTransactions, reversed: false)
             guard opened.contains(rewarded.user) else {
-                if wholeHistory { return fail("\(what): \(rewarded.user) never opened an account") }
-                unchecked += 1
-                return nil
+                return try coverage.unknown(fail("\(what): \(rewarded.user) never opened an account"))
             }
             guard referrers[rewarded.user] == rewarded.vendor else {
-                return fail("\(what): \(rewarded.user) was brought by \(referrers[rewarded.user] ?? "no vendor")")
+                throw fail("\(what): \(rewarded.user) was brought by \(referrers[rewarded.user] ?? "no vendor")")
             }
             guard let policy = policies[rewarded.vendor] else {
-                if wholeHistory { return fail("\(what): \(rewarded.vendor) has no referral policy") }
-                unchecked += 1
-                return nil
+                return try coverage.unknown(fail("\(what): \(rewarded.vendor) has no referral policy"))
             }
             guard policy.currency == rewarded.currency, policy.rewardAmount == rewarded.amount else {
-                return fail("\(what) pays \(rewarded.amount) \(rewarded.currency.code), where the policy pays \(policy.rewardAmount) \(policy.currency.code)")
+                throw fail("\(what) pays \(rewarded.amount) \(rewarded.currency.code), where the policy pays \(policy.rewardAmount) \(policy.currency.code)")
             }
-            guard !rewarded.qualifyingTransactions.isEmpty else { return fail("\(what) names no qualifying purchase") }
+            guard !rewarded.qualifyingTransactions.isEmpty else { throw fail("\(what) names no qualifying purchase") }
         case .referralReversed(let reversed):
             let what = "the reversal of \(reversed.vendor)'s referral reward for \(reversed.user)"
             guard let reward = rewards[reversed.user] else {
-                if wholeHistory { return fail("\(what): no reward was paid for \(reversed.user)") }
-                unchecked += 1
-                return nil
+                return try coverage.unknown(fail("\(what): no reward was paid for \(reversed.user)"))
             }
-            guard !reward.reversed else { return fail("\(what): the reward was reversed already") }
+            guard !reward.reversed else { throw fail("\(what): the reward was reversed already") }
             guard reward.vendor == reversed.vendor, reward.amount == reversed.amount,
                   reversed.postings.allSatisfy({ $0.currency == reward.currency }) else {
-                return fail("\(what) takes back \(reversed.amount), where \(reward.vendor) was paid \(reward.amount) \(reward.currency.code)")
+                throw fail("\(what) takes back \(reversed.amount), where \(reward.vendor) was paid \(reward.amount) \(reward.currency.code)")
             }
             guard reward.qualifying.contains(reversed.transaction) else {
-                return fail("\(what) names \(reversed.transaction), which did not qualify for it")
+                throw fail("\(what) names \(reversed.transaction), which did not qualify for it")
             }
             rewards[reversed.user]?.reversed = true
         default:
             break
         }
-        return nil
     }
 
     /// What the report says when some referral events could not be checked, or nil.
     var note: String? {
-        unchecked == 0 ? nil : "\(unchecked) referral rewards or reversals of users or rewards before the range were not checked against them"
+        coverage.unchecked == 0 ? nil : "\(coverage.unchecked) referral rewards or reversals of users or rewards before the range were not checked against them"
     }
 }
