@@ -81,6 +81,8 @@ extension LedgerAudit {
         /// A capture whose royalties and fee do not match its postings, or a refund that
         /// disagrees with its own postings.
         let ownFailure: AuditFailure?
+        /// What it changes in its user's spending limits or spending (with the whole history).
+        let spending: SpendingAudit.Input?
         let postingCount: Int
         /// The end of its postings in its slice's `postings` (they start where the previous
         /// event's end).
@@ -122,14 +124,16 @@ extension LedgerAudit {
 
         /// Decodes every record, on the other cores (`pipelined`: returns at once; call `wait`)
         /// or before returning.
-        func start(known: [String: Int32]?, foldsBalances: Bool, pipelined: Bool) {
+        /// `following`: the users whose spending events are handed over in full (nil: none are
+        /// checked, see ``SpendingAudit``).
+        func start(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, pipelined: Bool) {
             guard pipelined else {
-                decode(known: known, foldsBalances: foldsBalances)
+                decode(known: known, foldsBalances: foldsBalances, following: following)
                 return
             }
             done.enter()
             DispatchQueue.global().async {
-                self.decode(known: known, foldsBalances: foldsBalances)
+                self.decode(known: known, foldsBalances: foldsBalances, following: following)
                 self.done.leave()
             }
         }
@@ -146,7 +150,7 @@ extension LedgerAudit {
             return recycled
         }
 
-        private func decode(known: [String: Int32]?, foldsBalances: Bool) {
+        private func decode(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?) {
             let records = self.records
             let sliceEvents = self.sliceEvents
             slices.withUnsafeMutableBufferPointer { buffer in
@@ -162,7 +166,7 @@ extension LedgerAudit {
                         for index in start..<end {
                             LedgerAudit.decode(
                                 UnsafeRawBufferPointer(rebasing: bytes[records.range(index)]), sequence: records.sequences[index],
-                                recordIndex: index, known: known, foldsBalances: foldsBalances, into: &decoded)
+                                recordIndex: index, known: known, foldsBalances: foldsBalances, following: following, into: &decoded)
                         }
                         output[slice] = decoded
                     }
@@ -174,6 +178,7 @@ extension LedgerAudit {
     /// Decodes one stored record and appends what the fold needs of it to `slice`.
     static func decode(
         _ record: UnsafeRawBufferPointer, sequence: UInt64, recordIndex: Int, known: [String: Int32]?, foldsBalances: Bool,
+        following: Set<String>?,
         into slice: inout DecodedSlice
     ) {
         guard case .success(let view) = EventRecord.parse(record) else {
@@ -188,7 +193,7 @@ extension LedgerAudit {
         } catch {
             slice.events.append(DecodedEvent(
                 sequence: sequence, recordIndex: recordIndex, content: .undecodable(error), postingsFailure: nil,
-                ownFailure: nil, postingCount: 0, postingsEnd: slice.postings.count))
+                ownFailure: nil, spending: nil, postingCount: 0, postingsEnd: slice.postings.count))
             return
         }
         let postings = event.postings
@@ -222,6 +227,6 @@ extension LedgerAudit {
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,
             postingsFailure: postingsFailure(event, at: sequence), ownFailure: ownFailure,
-            postingCount: postings.count, postingsEnd: slice.postings.count))
+            spending: following.flatMap { SpendingAudit.input(of: event, following: $0) }, postingCount: postings.count, postingsEnd: slice.postings.count))
     }
 }

@@ -48,12 +48,14 @@ struct LedgerAudit {
         var pendingFundsNote: String?
         /// Why some referral rewards and reversals were not checked (``ReferralAudit``).
         var referralsNote: String?
+        /// Why purchases were not held to their buyers' spending limits (``SpendingAudit``).
+        var spendingLimitsNote: String?
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
-            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote, referralsNote
+            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote, referralsNote, spendingLimitsNote
         }
 
         mutating func record(_ refunds: RefundAudit) {
@@ -83,6 +85,7 @@ struct LedgerAudit {
             try container.encode(refundsNote, forKey: .refundsNote)
             try container.encode(pendingFundsNote, forKey: .pendingFundsNote)
             try container.encode(referralsNote, forKey: .referralsNote)
+            try container.encode(spendingLimitsNote, forKey: .spendingLimitsNote)
         }
     }
 
@@ -126,6 +129,8 @@ struct LedgerAudit {
     private var pendingFunds: PendingFundsAudit
     /// Who brought each user, each vendor's referral policy and the rewards paid.
     private var referrals: ReferralAudit
+    /// Each user's spending limits and recent purchases.
+    private var spending: SpendingAudit
     /// The bounded accounts (``BalanceBounds``) the event being folded posts to.
     private var bounded: [Int32] = []
 
@@ -159,6 +164,7 @@ struct LedgerAudit {
         refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         pendingFunds = PendingFundsAudit(wholeHistory: first == 1)
         referrals = ReferralAudit(wholeHistory: first == 1)
+        spending = SpendingAudit(wholeHistory: first == 1, readChange: SpendingAudit.changeReader(reader))
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -176,7 +182,8 @@ struct LedgerAudit {
         func handOff() -> AuditFailure? {
             let next = DecodingChunk(records: filling, sliceEvents: Self.sliceEvents)
             next.start(known: schedule.resolvesAccounts && recomputesBalances ? balances.indices : nil,
-                       foldsBalances: recomputesBalances, pipelined: schedule.pipelined)
+                       foldsBalances: recomputesBalances, following: recomputesBalances ? spending.following : nil,
+                       pipelined: schedule.pipelined)
             filling = spare ?? RecordChunk()
             spare = nil
             defer { decoding = next }
@@ -209,6 +216,7 @@ struct LedgerAudit {
         report.record(refunds)
         report.pendingFundsNote = pendingFunds.note
         report.referralsNote = referrals.note
+        report.spendingLimitsNote = spending.note
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         report.settlementsAgainstPayable = recomputesBalances
@@ -279,6 +287,12 @@ struct LedgerAudit {
             if recomputesBalances, let failure = balances.approveCreditLimit(limit, for: account, sequence: sequence) { return failure }
         case .plain, .undecodable:
             break
+        }
+        if let input = decoded.spending, let failure = spending.apply(input, at: sequence, change: {
+            let record = records.record(decoded.recordIndex)
+            return SpendingAudit.change(of: try LedgerEvent(typeName: record.typeName, payload: record.payload))
+        }) {
+            return failure
         }
 
         if recomputesBalances {

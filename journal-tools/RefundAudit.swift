@@ -224,15 +224,22 @@ struct RefundAudit {
 
     /// Reads the capture at a sequence of `reader`'s journal: nil when that event is not one.
     static func captureReader(_ reader: any JournalStorageReader) -> CaptureReader {
+        let read = eventReader(reader)
+        return { sequence in
+            guard case .purchaseCaptured(let captured) = try read(sequence) else { return nil }
+            return captured
+        }
+    }
+
+    /// Reads the ledger event at a sequence of `reader`'s journal back (nil: there is none).
+    static func eventReader(_ reader: any JournalStorageReader) -> (UInt64) throws -> LedgerEvent? {
         { sequence in
             let stored: (typeName: String, payload: [UInt8])? = try reader.withEventRecord(at: sequence) { record in
                 guard let record, case .success(let view) = EventRecord.parse(record) else { return nil }
                 return (String(decoding: view.typeName, as: UTF8.self), Array(view.payload))
             }
-            guard let stored, case .purchaseCaptured(let captured) = try LedgerEvent(typeName: stored.typeName, payload: stored.payload) else {
-                return nil
-            }
-            return captured
+            guard let stored else { return nil }
+            return try LedgerEvent(typeName: stored.typeName, payload: stored.payload)
         }
     }
 

@@ -108,6 +108,7 @@ struct VerifyResult: Encodable {
                 lines.append(("refunds", refunds))
                 if let note = audited.pendingFundsNote { lines.append(("pending funds", note)) }
                 if let note = audited.referralsNote { lines.append(("referrals", note)) }
+                if let note = audited.spendingLimitsNote { lines.append(("spending limits", note)) }
             }
         }
         lines.append(("projections", audit.projections))

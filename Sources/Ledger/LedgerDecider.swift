@@ -88,7 +88,7 @@ struct LedgerDecider {
             } else if limit.vendor != nil {
                 throw LedgerRejection(.limitVendorNotAllowed, "only perVendorMonth limits name a vendor, not \(limit.kind.rawValue)", field: "limit.vendor")
             }
-            if removing && !record.limits.contains(where: { LedgerFold.sameScope($0, limit) }) {
+            if removing && !record.limits.contains(where: { $0.hasScope(of: limit) }) {
                 throw LedgerRejection(.unknownLimit, "no \(limit.kind.rawValue) \(limit.currency) limit of that scope is set")
             }
             return [.spendingLimitSet(SpendingLimitSet(user: user, limit: limit, removed: removing, timeMilliseconds: time))]
@@ -906,7 +906,7 @@ struct LedgerDecider {
     }
 
     func checkLimits(_ record: UserRecord, user: String, member: String?, vendor: String, amount: Int64, currency: Currency) throws {
-        let limits = record.limits.filter { $0.currency == currency && $0.applies(member: member, vendor: vendor) }
+        let limits = SpendingLimit.applicable(record.limits, currency: currency, member: member, vendor: vendor)
         guard !limits.isEmpty else { return }
         // The spending log does not say in which currency each purchase was: with one wallet
         // (a purchase needs a wallet in its currency) it is that one; otherwise each entry's
@@ -918,33 +918,7 @@ struct LedgerDecider {
                 return transaction.terms.currency == currency
             }
         }
-        for limit in limits {
-            guard let window = limit.windowMilliseconds else {
-                if amount > limit.amount {
-                    throw LedgerRejection(.exceedsPerTransactionLimit, "\(amount) is over the per-transaction limit of \(limit.amount)", headroom: limit.amount)
-                }
-                continue
-            }
-            let since = time > window ? time - window : 0
-            var spent: Int64 = 0
-            for entry in entries where entry.timeMilliseconds > since && entry.vendor != "" {
-                if let member = limit.member, entry.member != member { continue }
-                if limit.kind == .perVendorMonth, entry.vendor != limit.vendor { continue }
-                spent = try Money.add(spent, entry.amount)
-            }
-            let total = try Money.add(spent, amount)
-            if total > limit.amount {
-                let rule: LedgerRejection.Rule = switch limit.kind {
-                case .perDay: .exceedsDailyLimit
-                case .perWeek: .exceedsWeeklyLimit
-                case .perMonth: .exceedsMonthlyLimit
-                case .perVendorMonth: .exceedsVendorLimit
-                case .perTransaction: .exceedsPerTransactionLimit
-                }
-                throw LedgerRejection(rule, "\(amount) would bring spending to \(total), over the \(limit.kind.rawValue) limit of \(limit.amount)",
-                                      headroom: max(limit.amount - spent, 0))
-            }
-        }
+        try SpendingLimit.enforce(limits, amount: amount, member: member, vendor: vendor, time: time, spending: entries)
     }
 
     /// The posting of a payout out of a wallet, at once or asked for: a new payout ID, a way the

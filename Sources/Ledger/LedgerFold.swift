@@ -27,7 +27,7 @@ enum LedgerFold {
             try updateUser(event.user, in: &state) { $0.creditLimits[event.currency.code] = event.limit }
         case .spendingLimitSet(let event):
             try updateUser(event.user, in: &state) { user in
-                user.limits.removeAll { Self.sameScope($0, event.limit) }
+                user.limits.removeAll { $0.hasScope(of: event.limit) }
                 if !event.removed { user.limits.append(event.limit) }
             }
         case .fundsAdded(let event):
@@ -218,12 +218,8 @@ enum LedgerFold {
         return false
     }
 
-    static func sameScope(_ lhs: SpendingLimit, _ rhs: SpendingLimit) -> Bool {
-        lhs.kind == rhs.kind && lhs.currency == rhs.currency && lhs.member == rhs.member && lhs.vendor == rhs.vendor
-    }
-
     /// Spending older than the longest window (30 days) is dropped when new spending is added.
-    static let spendRetentionMilliseconds: UInt64 = 30 * 86_400_000
+    static let spendRetentionMilliseconds = SpendingLimit.longestWindowMilliseconds
 
     private static func recordSpend(user: String, entry: SpendEntry, in state: inout LedgerState) throws {
         let horizon = entry.timeMilliseconds > spendRetentionMilliseconds ? entry.timeMilliseconds - spendRetentionMilliseconds : 0

@@ -56,7 +56,7 @@ public struct SpendingLimit: Sendable, Codable, Equatable {
         case .perTransaction: return nil
         case .perDay: return 86_400_000
         case .perWeek: return 7 * 86_400_000
-        case .perMonth, .perVendorMonth: return 30 * 86_400_000
+        case .perMonth, .perVendorMonth: return Self.longestWindowMilliseconds
         }
     }
 
@@ -64,6 +64,61 @@ public struct SpendingLimit: Sendable, Codable, Equatable {
         if let member, member != purchaser { return false }
         if kind == .perVendorMonth, vendor != seller { return false }
         return true
+    }
+
+    /// The longest rolling window a limit counts (a month): spending older than this never
+    /// counts again.
+    public static let longestWindowMilliseconds: UInt64 = 30 * 86_400_000
+
+    /// Whether `other` limits the same thing (kind, currency, member and vendor), so that
+    /// setting it replaces this one and removing it removes this one.
+    public func hasScope(of other: SpendingLimit) -> Bool {
+        kind == other.kind && currency == other.currency && member == other.member && vendor == other.vendor
+    }
+
+    /// Those of `limits` that a purchase in `currency` by `member` (nil: the account holder)
+    /// from `vendor` is held to.
+    public static func applicable(_ limits: [SpendingLimit], currency: Currency, member: String?, vendor: String) -> [SpendingLimit] {
+        limits.filter { $0.currency == currency && $0.applies(member: member, vendor: vendor) }
+    }
+
+    /// The one rule of claims 23–24, by which the decider refuses a purchase and the audit
+    /// checks one: a purchase of `amount` at `time` stays within each of `applicable` (from
+    /// ``applicable(_:currency:member:vendor:)``), counting the user's `spending` in the
+    /// purchase's currency (``SpendEntry``: what each earlier purchase still costs) inside the
+    /// limit's rolling window. Throws the rejection that names the first limit exceeded, with
+    /// the headroom it leaves.
+    public static func enforce(
+        _ applicable: [SpendingLimit], amount: Int64, member: String?, vendor: String, time: UInt64,
+        spending: some Sequence<SpendEntry>
+    ) throws {
+        for limit in applicable {
+            guard let window = limit.windowMilliseconds else {
+                if amount > limit.amount {
+                    throw LedgerRejection(.exceedsPerTransactionLimit, "\(amount) is over the per-transaction limit of \(limit.amount)", headroom: limit.amount)
+                }
+                continue
+            }
+            let since = time > window ? time - window : 0
+            var spent: Int64 = 0
+            for entry in spending where entry.timeMilliseconds > since && entry.vendor != "" {
+                if let member = limit.member, entry.member != member { continue }
+                if limit.kind == .perVendorMonth, entry.vendor != limit.vendor { continue }
+                spent = try Money.add(spent, entry.amount)
+            }
+            let total = try Money.add(spent, amount)
+            if total > limit.amount {
+                let rule: LedgerRejection.Rule = switch limit.kind {
+                case .perDay: .exceedsDailyLimit
+                case .perWeek: .exceedsWeeklyLimit
+                case .perMonth: .exceedsMonthlyLimit
+                case .perVendorMonth: .exceedsVendorLimit
+                case .perTransaction: .exceedsPerTransactionLimit
+                }
+                throw LedgerRejection(rule, "\(amount) would bring spending to \(total), over the \(limit.kind.rawValue) limit of \(limit.amount)",
+                                      headroom: max(limit.amount - spent, 0))
+            }
+        }
     }
 }
 
@@ -74,6 +129,14 @@ public struct SpendEntry: Sendable, Codable, Equatable {
     public var vendor: String
     public var member: String?
     public var transaction: String
+
+    public init(timeMilliseconds: UInt64, amount: Int64, vendor: String, member: String?, transaction: String) {
+        self.timeMilliseconds = timeMilliseconds
+        self.amount = amount
+        self.vendor = vendor
+        self.member = member
+        self.transaction = transaction
+    }
 }
 
 /// A vendor's settlement policy (claims 16, 30): each currency's payable is paid when it

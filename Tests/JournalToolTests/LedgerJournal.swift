@@ -115,6 +115,12 @@ enum LedgerJournal {
         clock.now += 120_000
         try await run(.expireIncentive(lot: "promo-alice"))
         try await run(.rewardReferral(user: "referred"))
+        // A daily spending limit that a hold voided no longer counts against: 250 spent, 250
+        // held then voided, 250 spent again, all under 600.
+        try await run(.setSpendingLimit(user: "referred", limit: SpendingLimit(kind: .perDay, currency: usd, amount: 600)))
+        let released = try await ledger.execute(.authorize(user: "referred", vendor: "news", content: .catalog("song"), holdSeconds: 600))
+        try await run(.void(vendor: "news", transaction: released.transaction!))
+        try await run(.purchase(user: "referred", vendor: "news", content: .catalog("song")))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

@@ -20,6 +20,7 @@ struct ReferenceAudit {
     private var refunds: RefundAudit
     private var pendingFunds: PendingFundsAudit
     private var referrals: ReferralAudit
+    private var spending: SpendingAudit
     private var creditLimits: [String: Int64] = [:]
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
@@ -31,6 +32,7 @@ struct ReferenceAudit {
         refunds = RefundAudit(first: first, last: last, readCapture: RefundAudit.captureReader(reader))
         pendingFunds = PendingFundsAudit(wholeHistory: first == 1)
         referrals = ReferralAudit(wholeHistory: first == 1)
+        spending = SpendingAudit(wholeHistory: first == 1, readChange: SpendingAudit.changeReader(reader))
         if snapshotAt == 0 { snapshot = [:] }
     }
 
@@ -70,6 +72,7 @@ struct ReferenceAudit {
         report.record(refunds)
         report.pendingFundsNote = pendingFunds.note
         report.referralsNote = referrals.note
+        report.spendingLimitsNote = spending.note
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         // Settlements are held against the payable (and the range they cover) only with the
@@ -173,6 +176,7 @@ struct ReferenceAudit {
             if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
         }
         if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }
+        if let change = SpendingAudit.change(of: event), let failure = spending.apply(change, at: sequence) { return failure }
 
         if recomputesBalances, case .creditLineApproved(let approved) = event {
             let account = LedgerAccount.creditLine(user: approved.user, currency: approved.currency).name

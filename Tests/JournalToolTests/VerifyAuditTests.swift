@@ -26,7 +26,7 @@ struct VerifyAuditTests {
         let eur = ToolRun.integer(royalties["EUR"])
         let usd = ToolRun.integer(royalties["USD"])
         #expect(eur == 13 * 90)
-        #expect(usd == (12 + 1 + 1 + 1 + 2 + 2) * 2 * 25)
+        #expect(usd == (12 + 1 + 1 + 1 + 2 + 2 + 1) * 2 * 25)
         // The label's USD royalties (25 a song, 15 songs) were paid out once, at the end.
         #expect((report["royaltyPayouts"] as? NSNumber)?.intValue == 1)
         #expect(ToolRun.integer((report["royaltiesPaidOut"] as? [String: Any])?["USD"]) == 15 * 25)
@@ -326,6 +326,23 @@ struct VerifyAuditTests {
             try Self.expectFailure(data, typeName: tamper.typeName, nth: 0, kind: .purchaseInconsistent, says: tamper.says) { text in
                 tamper.replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
             }
+        }
+    }
+
+    @Test("a purchase over a spending limit its buyer had set is found at the purchase (exit 38); the honest journal passes")
+    func spendingLimitTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let raw = try RawJournal(data)
+        var lastHold: UInt64?
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseAuthorized" {
+            lastHold = sequence
+        }
+        // referred spent 250, then had 250 held under a daily limit of 600: with a limit of 400
+        // that hold would have been refused.
+        try Self.expectFailure(data, typeName: "SpendingLimitSet", nth: 0, kind: .purchaseInconsistent,
+                               says: "of referred at news breaks a spending limit set before it: 250 would bring spending to 500, over the perDay limit of 400",
+                               failsAt: try #require(lastHold)) {
+            $0.replacingOccurrences(of: "\"amount\":600", with: "\"amount\":400")
         }
     }
 
