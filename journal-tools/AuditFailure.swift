@@ -35,7 +35,8 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
         /// its schedule gives; a lot it draws on may not pay for it then; its fee is not its
         /// vendor's rate; or a hold is captured or released other than once, for its price,
         /// back to its buyer, captured after it expired or expired before its time; or it goes
-        /// over a spending limit its buyer had set (``SpendingAudit``).
+        /// over a spending limit its buyer had set (``SpendingAudit``), or sells content from
+        /// outside its vendor's sites at the time.
         case purchaseInconsistent = "purchase-inconsistent"
         /// Funds added, cleared, failed, transferred or paid back move money other than the
         /// rules allow (``FundsAudit``): to or from another user than the event names, or another
@@ -70,7 +71,7 @@ struct AuditFailure: Error, Equatable, CustomStringConvertible {
             case .projectionMismatch: return "a read-model balance differs from the postings'"
             case .refundInconsistent: return "a refund or dispute disagrees with the purchase, its postings, its split or the dispute rules"
             case .balanceOutOfBounds: return "a balance goes below zero, or a credit line beyond its limit"
-            case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, to another vendor, from a lot it may not use, at another fee than its vendor's rate, or over its buyer's spending limit"
+            case .purchaseInconsistent: return "a purchase is paid by other than its buyer, for other than its price, to another vendor, from a lot it may not use, at another fee than its vendor's rate, over its buyer's spending limit, or outside its vendor's sites"
             case .fundsInconsistent: return "funds, incentive tokens or referral rewards reach or leave another party or amount than the event or its rules name, or end another wait than theirs"
             }
         }

@@ -83,6 +83,10 @@ extension LedgerAudit {
         let ownFailure: AuditFailure?
         /// What it changes in its user's spending limits or spending (with the whole history).
         let spending: SpendingAudit.Input?
+        /// It is a purchase whose URL is held to its vendor's sites (with the whole history), and
+        /// how it fared against them as they were when the chunk began.
+        let checksSite: Bool
+        let siteFailure: AuditFailure?
         let postingCount: Int
         /// The end of its postings in its slice's `postings` (they start where the previous
         /// event's end).
@@ -113,6 +117,8 @@ extension LedgerAudit {
         // neither in between.
         private(set) var records: RecordChunk
         private(set) var slices: [DecodedSlice]
+        /// The last event folded when the workers began (see ``start``).
+        private(set) var sitesAsOf: UInt64 = 0
         private let sliceEvents: Int
         private let done = DispatchGroup()
 
@@ -126,14 +132,19 @@ extension LedgerAudit {
         /// or before returning.
         /// `following`: the users whose spending events are handed over in full (nil: none are
         /// checked, see ``SpendingAudit``).
-        func start(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, pipelined: Bool) {
+        /// `sites`: each vendor's sites after event `sitesAsOf`, to hold purchases to (nil: none are).
+        func start(
+            known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?, sitesAsOf: UInt64,
+            pipelined: Bool
+        ) {
+            self.sitesAsOf = sitesAsOf
             guard pipelined else {
-                decode(known: known, foldsBalances: foldsBalances, following: following)
+                decode(known: known, foldsBalances: foldsBalances, following: following, sites: sites)
                 return
             }
             done.enter()
             DispatchQueue.global().async {
-                self.decode(known: known, foldsBalances: foldsBalances, following: following)
+                self.decode(known: known, foldsBalances: foldsBalances, following: following, sites: sites)
                 self.done.leave()
             }
         }
@@ -150,7 +161,7 @@ extension LedgerAudit {
             return recycled
         }
 
-        private func decode(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?) {
+        private func decode(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?) {
             let records = self.records
             let sliceEvents = self.sliceEvents
             slices.withUnsafeMutableBufferPointer { buffer in
@@ -166,7 +177,8 @@ extension LedgerAudit {
                         for index in start..<end {
                             LedgerAudit.decode(
                                 UnsafeRawBufferPointer(rebasing: bytes[records.range(index)]), sequence: records.sequences[index],
-                                recordIndex: index, known: known, foldsBalances: foldsBalances, following: following, into: &decoded)
+                                recordIndex: index, known: known, foldsBalances: foldsBalances, following: following, sites: sites,
+                                into: &decoded)
                         }
                         output[slice] = decoded
                     }
@@ -178,7 +190,7 @@ extension LedgerAudit {
     /// Decodes one stored record and appends what the fold needs of it to `slice`.
     static func decode(
         _ record: UnsafeRawBufferPointer, sequence: UInt64, recordIndex: Int, known: [String: Int32]?, foldsBalances: Bool,
-        following: Set<String>?,
+        following: Set<String>?, sites: [String: [String]]?,
         into slice: inout DecodedSlice
     ) {
         guard case .success(let view) = EventRecord.parse(record) else {
@@ -193,7 +205,7 @@ extension LedgerAudit {
         } catch {
             slice.events.append(DecodedEvent(
                 sequence: sequence, recordIndex: recordIndex, content: .undecodable(error), postingsFailure: nil,
-                ownFailure: nil, spending: nil, postingCount: 0, postingsEnd: slice.postings.count))
+                ownFailure: nil, spending: nil, checksSite: false, siteFailure: nil, postingCount: 0, postingsEnd: slice.postings.count))
             return
         }
         let postings = event.postings
@@ -218,7 +230,10 @@ extension LedgerAudit {
         default:
             ownFailure = RefundAudit.ownFailure(event, at: sequence) ?? PurchaseAudit.failure(event, at: sequence)
                 ?? FundsAudit.failure(event, at: sequence)
-            if let step = RefundAudit.step(of: event) {
+            if case .vendorUpdated = event {
+                // Its sites are noted in order; its fee rate is the refund audit's step.
+                content = .history(event)
+            } else if let step = RefundAudit.step(of: event) {
                 content = .payment(step)
             } else {
                 content = PendingFundsAudit.concerns(event) || ReferralAudit.concerns(event) ? .history(event) : .plain
@@ -227,6 +242,8 @@ extension LedgerAudit {
         slice.events.append(DecodedEvent(
             sequence: sequence, recordIndex: recordIndex, content: content,
             postingsFailure: postingsFailure(event, at: sequence), ownFailure: ownFailure,
-            spending: following.flatMap { SpendingAudit.input(of: event, following: $0) }, postingCount: postings.count, postingsEnd: slice.postings.count))
+            spending: following.flatMap { SpendingAudit.input(of: event, following: $0) },
+            checksSite: sites != nil && checksSite(event), siteFailure: sites.flatMap { siteFailure(event, sites: $0, at: sequence) },
+            postingCount: postings.count, postingsEnd: slice.postings.count))
     }
 }

@@ -50,12 +50,14 @@ struct LedgerAudit {
         var referralsNote: String?
         /// Why purchases were not held to their buyers' spending limits (``SpendingAudit``).
         var spendingLimitsNote: String?
+        /// Why purchases' URLs were not held to their vendors' sites (``LedgerAudit/siteFailure(_:sites:at:)``).
+        var sitesNote: String?
         var failure: AuditFailure?
 
         enum CodingKeys: String, CodingKey {
             case eventsAudited, postings, accounts, writeModelBalancesCompared, writeModelNote
             case settlements, settlementsAgainstPayable, settlementsNote, settledTotals, royaltyTotals, feeTotals
-            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote, referralsNote, spendingLimitsNote
+            case royaltyPayouts, royaltiesPaidOut, refunds, refundedTotals, refundsNote, pendingFundsNote, referralsNote, spendingLimitsNote, sitesNote
         }
 
         mutating func record(_ refunds: RefundAudit) {
@@ -86,6 +88,7 @@ struct LedgerAudit {
             try container.encode(pendingFundsNote, forKey: .pendingFundsNote)
             try container.encode(referralsNote, forKey: .referralsNote)
             try container.encode(spendingLimitsNote, forKey: .spendingLimitsNote)
+            try container.encode(sitesNote, forKey: .sitesNote)
         }
     }
 
@@ -131,6 +134,11 @@ struct LedgerAudit {
     private var referrals: ReferralAudit
     /// Each user's spending limits and recent purchases.
     private var spending: SpendingAudit
+    /// Each vendor's sites (with the whole history), and the last event that changed any.
+    private var sites: [String: [String]] = [:]
+    private var sitesChangedAt: UInt64 = 0
+    /// The last event folded (the workers check purchases against `sites` as they were then).
+    private var foldedThrough: UInt64 = 0
     /// The bounded accounts (``BalanceBounds``) the event being folded posts to.
     private var bounded: [Int32] = []
 
@@ -183,7 +191,7 @@ struct LedgerAudit {
             let next = DecodingChunk(records: filling, sliceEvents: Self.sliceEvents)
             next.start(known: schedule.resolvesAccounts && recomputesBalances ? balances.indices : nil,
                        foldsBalances: recomputesBalances, following: recomputesBalances ? spending.following : nil,
-                       pipelined: schedule.pipelined)
+                       sites: recomputesBalances ? sites : nil, sitesAsOf: foldedThrough, pipelined: schedule.pipelined)
             filling = spare ?? RecordChunk()
             spare = nil
             defer { decoding = next }
@@ -217,6 +225,9 @@ struct LedgerAudit {
         report.pendingFundsNote = pendingFunds.note
         report.referralsNote = referrals.note
         report.spendingLimitsNote = spending.note
+        if !recomputesBalances {
+            report.sitesNote = "not checked: the vendors' sites need the history from sequence 1"
+        }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         report.settlementsAgainstPayable = recomputesBalances
@@ -238,18 +249,22 @@ struct LedgerAudit {
         for slice in chunk.slices {
             var postingsStart = 0
             for event in slice.events {
-                if let failure = fold(event, of: slice, postings: postingsStart..<event.postingsEnd, records: chunk.records) {
+                if let failure = fold(event, of: slice, postings: postingsStart..<event.postingsEnd, records: chunk.records,
+                                      sitesAsOf: chunk.sitesAsOf) {
                     return failure
                 }
                 postingsStart = event.postingsEnd
             }
         }
-        if let last = chunk.records.sequences.last { progress?.update(last) }
+        if let last = chunk.records.sequences.last {
+            foldedThrough = last
+            progress?.update(last)
+        }
         return nil
     }
 
     private mutating func fold(
-        _ decoded: DecodedEvent, of slice: DecodedSlice, postings: Range<Int>, records: RecordChunk
+        _ decoded: DecodedEvent, of slice: DecodedSlice, postings: Range<Int>, records: RecordChunk, sitesAsOf: UInt64
     ) -> AuditFailure? {
         let sequence = decoded.sequence
         if case .undecodable(let error) = decoded.content {
@@ -259,6 +274,19 @@ struct LedgerAudit {
         if let failure = decoded.postingsFailure { return failure }
         report.postings += UInt64(decoded.postingCount)
         if let failure = decoded.ownFailure { return failure }
+        if decoded.checksSite {
+            // The workers held it to the sites as they were after `sitesAsOf`; a vendor's sites
+            // changed since (rare): held again to the sites as they are now.
+            if sitesChangedAt > sitesAsOf {
+                let record = records.record(decoded.recordIndex)
+                if let event = try? LedgerEvent(typeName: record.typeName, payload: record.payload),
+                   let failure = Self.siteFailure(event, sites: sites, at: sequence) {
+                    return failure
+                }
+            } else if let failure = decoded.siteFailure {
+                return failure
+            }
+        }
 
         switch decoded.content {
         case .capture(let royalties, let fee, let payment):
@@ -278,6 +306,7 @@ struct LedgerAudit {
             }
             if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
         case .history(let event):
+            if recomputesBalances { noteSites(event, at: sequence) }
             if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) {
                 return failure
             }
@@ -318,6 +347,54 @@ struct LedgerAudit {
         report.eventsAudited += 1
         if sequence == snapshotAt { snapshot = balances.dictionary }
         return nil
+    }
+
+    /// A vendor's sites as its registration or an update sets them.
+    private mutating func noteSites(_ event: LedgerEvent, at sequence: UInt64) {
+        switch event {
+        case .vendorRegistered(let registered):
+            sites[registered.vendor] = registered.sites
+        case .vendorUpdated(let updated):
+            guard let changed = updated.sites else { return }
+            sites[updated.vendor] = changed
+        default:
+            return
+        }
+        sitesChangedAt = sequence
+    }
+
+    /// Claim 28, with the whole history: a purchase (an authorization, or a one-step capture)
+    /// sells content whose URL is under one of its vendor's sites at that time
+    /// (``ContentTerms/isSold(under:)``, the ledger's one rule; the capture of a hold repeats its
+    /// authorization's terms). A vendor never registered is refused by the fee check.
+    static func siteFailure(_ event: LedgerEvent, sites: [String: [String]], at sequence: UInt64) -> AuditFailure? {
+        // Only the strings the rule needs, not the whole terms (a copy of each of their fields).
+        switch event {
+        case .purchaseAuthorized(let authorized):
+            return siteFailure(authorized.transaction, vendor: authorized.vendor, url: authorized.terms.url, sites: sites, at: sequence)
+        case .purchaseCaptured(let captured) where captured.oneStep:
+            return siteFailure(captured.transaction, vendor: captured.vendor, url: captured.terms.url, sites: sites, at: sequence)
+        default:
+            return nil
+        }
+    }
+
+    private static func siteFailure(
+        _ transaction: String, vendor: String, url: String, sites: [String: [String]], at sequence: UInt64
+    ) -> AuditFailure? {
+        guard let vendorSites = sites[vendor], !ContentTerms.isSold(url: url, under: vendorSites) else { return nil }
+        return AuditFailure(
+            kind: .purchaseInconsistent, sequence: sequence,
+            message: "\(transaction) sells \(url), which is not under \(vendor)'s sites then (\(vendorSites.joined(separator: ", ")))")
+    }
+
+    /// Whether ``siteFailure(_:sites:at:)`` looks at `event`.
+    static func checksSite(_ event: LedgerEvent) -> Bool {
+        switch event {
+        case .purchaseAuthorized: return true
+        case .purchaseCaptured(let captured): return captured.oneStep
+        default: return false
+        }
     }
 
     private func overflow(_ posting: FoldPosting, debit: Int32, of slice: DecodedSlice, at sequence: UInt64) -> AuditFailure {

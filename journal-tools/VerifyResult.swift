@@ -109,6 +109,7 @@ struct VerifyResult: Encodable {
                 if let note = audited.pendingFundsNote { lines.append(("pending funds", note)) }
                 if let note = audited.referralsNote { lines.append(("referrals", note)) }
                 if let note = audited.spendingLimitsNote { lines.append(("spending limits", note)) }
+                if let note = audited.sitesNote { lines.append(("vendor sites", note)) }
             }
         }
         lines.append(("projections", audit.projections))

@@ -825,9 +825,7 @@ struct LedgerDecider {
         try text(terms.title, "title", required: true)
         try text(terms.description, "description", required: false)
         try Money.positive(terms.price, "price")
-        guard vendor.sites.contains(where: { terms.url.hasPrefix($0) }) else {
-            throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites", field: "url")
-        }
+        try checkSite(terms, vendor: vendor)
         guard terms.url.utf8.count <= Self.urlBytesMax else {
             throw LedgerRejection(.invalidText, "url is longer than \(Self.urlBytesMax) bytes", field: "url")
         }
@@ -867,6 +865,14 @@ struct LedgerDecider {
         for incentive in terms.incentiveIDs { try identifier(incentive, "incentiveIDs") }
     }
 
+    /// The content's URL is under one of the vendor's sites as they are now: a catalog entry
+    /// registered under a site the vendor has since given up is no longer sold.
+    func checkSite(_ terms: ContentTerms, vendor: VendorRecord) throws {
+        guard terms.isSold(under: vendor.sites) else {
+            throw LedgerRejection(.urlOutsideVendorSites, "url \(terms.url) is not under the vendor's registered sites", field: "url")
+        }
+    }
+
     /// Content whose access has expired gives the buyer nothing: it is neither registered nor
     /// sold from then on (a catalog entry stays registered, unsold).
     func checkStillOnSale(_ terms: ContentTerms) throws {
@@ -891,6 +897,7 @@ struct LedgerDecider {
                 throw LedgerRejection(.unknownContent, "\(vendor) has no content \(id)")
             }
             try checkStillOnSale(registered)
+            try checkSite(registered, vendor: vendorRecord)
             terms = registered
         case .inline(let inline):
             try checkTerms(inline, vendor: vendorRecord)

@@ -329,6 +329,18 @@ extension ContentTerms {
     public static func fee(price: Int64, basisPoints: Int64) -> Int64 {
         Money.share(of: price, basisPoints: basisPoints)
     }
+
+    /// Whether the content's URL lies under one of a vendor's registered `sites` (URL prefixes
+    /// ending in `/`): claim 28's rule, checked on every purchase, catalog or inline, against the
+    /// sites the vendor has then, and audited against them.
+    public func isSold(under sites: [String]) -> Bool {
+        Self.isSold(url: url, under: sites)
+    }
+
+    /// The same for a URL alone.
+    public static func isSold(url: String, under sites: [String]) -> Bool {
+        sites.contains { url.hasPrefix($0) }
+    }
 }
 
 extension TransactionRecord {

@@ -50,15 +50,21 @@ struct AuditScheduleTests {
 
     /// One random change to the journal's events or write model; several may be applied.
     static func mutate(
-        _ events: inout [(typeName: String, payload: [UInt8])], _ state: inout [String: [UInt8]], _ random: inout TestValues
+        _ events: inout [(typeName: String, payload: [UInt8])], _ state: inout [String: [UInt8]], _ random: inout TestValues,
+        kind chosen: Int? = nil
     ) {
         var index = random.below(events.count)
         let payments = events.indices.filter { ["PurchaseRefunded", "DisputeOpened", "DisputeResolved"].contains(events[$0].typeName) }
         let transfers = events.indices.filter { events[$0].typeName == "TokensTransferred" }
-        let kind = random.below(13)
+        let kind = chosen ?? random.below(14)
         // The refunds, disputes and transfers are a few events of many: aim at them.
         if kind == 10, !payments.isEmpty { index = random.pick(payments) }
         if kind == 11, !transfers.isEmpty { index = random.pick(transfers) }
+        if kind == 12 {
+            // Purchases and vendors' registrations and updates: the events that name sites.
+            let sold = events.indices.filter { ["PurchaseCaptured", "PurchaseAuthorized", "VendorRegistered", "VendorUpdated"].contains(events[$0].typeName) }
+            if !sold.isEmpty { index = random.pick(sold) }
+        }
         var text = String(decoding: events[index].payload, as: UTF8.self)
         func replaceOne(_ pattern: String, _ make: (String) -> String) {
             guard let regex = try? NSRegularExpression(pattern: pattern) else { return }
@@ -121,6 +127,11 @@ struct AuditScheduleTests {
                 let amount = Int64(parts[1]) ?? 0
                 return parts[0] + ":" + String(random.pick([amount &+ 1, amount &- 1, 0, amount &* 2]))
             }
+        case 12:
+            // A purchase sold from another site, or a vendor's sites changed.
+            replaceOne(#"(shop|news|v[0-9]+)\.example(\.org)?"#) { _ in
+                random.pick(["evil.example", "shop.example", "news.example", "news.example.org", "v1.example", "v2.example"])
+            }
         case 11:
             // A transfer of far more than the wallet holds, its postings still balanced.
             text = text.replacingOccurrences(of: #""amount":([0-9]+)"#, with: "\"amount\":$1000", options: .regularExpression)
@@ -167,6 +178,28 @@ struct AuditScheduleTests {
             #expect(report.failure == expected.failure, "seed \(seed), \(schedule)")
             #expect(try Self.encoded(report) == Self.encoded(expected), "seed \(seed), \(schedule)")
             #expect(audit.snapshot == reference.snapshot, "seed \(seed), \(schedule)")
+        }
+    }
+
+    @Test("purchases sold from other sites, and vendors' sites changed, with chunks of every size: every schedule gives the reference report",
+          arguments: UInt64(1)...16)
+    func sitesChanged(_ seed: UInt64) async throws {
+        var random = TestValues(seed: seed)
+        var (events, state) = try await Self.baseJournal()
+        for _ in 0..<(1 + random.below(3)) {
+            Self.mutate(&events, &state, &random, kind: 12)
+        }
+        let reader = MemoryJournalReader(events: events, state: state)
+        let count = UInt64(events.count)
+        var reference = ReferenceAudit(reader: reader, first: 1, last: count, compareWriteModel: true, snapshotAt: nil)
+        let expected = try reference.run()
+        for chunkEvents in [1, 1 + random.below(40), 1 + random.below(600), LedgerAudit.chunkEvents] {
+            var audit = LedgerAudit(
+                reader: reader, first: 1, last: count, compareWriteModel: true, progress: nil,
+                schedule: LedgerAudit.Schedule(chunkEvents: chunkEvents, pipelined: random.bool(), resolvesAccounts: true))
+            let report = try audit.run()
+            #expect(report.failure == expected.failure, "seed \(seed), chunks of \(chunkEvents)")
+            #expect(try Self.encoded(report) == Self.encoded(expected), "seed \(seed), chunks of \(chunkEvents)")
         }
     }
 

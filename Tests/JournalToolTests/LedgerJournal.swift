@@ -121,6 +121,11 @@ enum LedgerJournal {
         let released = try await ledger.execute(.authorize(user: "referred", vendor: "news", content: .catalog("song"), holdSeconds: 600))
         try await run(.void(vendor: "news", transaction: released.transaction!))
         try await run(.purchase(user: "referred", vendor: "news", content: .catalog("song")))
+        // news moves to a second site and sells from it.
+        try await run(.updateVendor(vendor: "news", sites: ["https://news.example.org/"]))
+        var clip = terms("clip", vendor: "news", price: 40, holders: [])
+        clip.url = "https://news.example.org/clip"
+        try await run(.purchase(user: "carol", vendor: "news", content: .inline(clip)))
     }
 
     /// A large journal: `users` funded users and one-step purchases in batches (one block of

@@ -21,6 +21,7 @@ struct ReferenceAudit {
     private var pendingFunds: PendingFundsAudit
     private var referrals: ReferralAudit
     private var spending: SpendingAudit
+    private var sites: [String: [String]] = [:]
     private var creditLimits: [String: Int64] = [:]
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
@@ -73,6 +74,7 @@ struct ReferenceAudit {
         report.pendingFundsNote = pendingFunds.note
         report.referralsNote = referrals.note
         report.spendingLimitsNote = spending.note
+        if !recomputesBalances { report.sitesNote = "not checked: the vendors' sites need the history from sequence 1" }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         // Settlements are held against the payable (and the range they cover) only with the
@@ -166,6 +168,14 @@ struct ReferenceAudit {
         let postings = event.postings
         report.postings += UInt64(postings.count)
         if let failure = prepared.captureFailure ?? prepared.refundFailure ?? prepared.purchaseFailure { return failure }
+        if recomputesBalances {
+            if let failure = LedgerAudit.siteFailure(event, sites: sites, at: sequence) { return failure }
+            switch event {
+            case .vendorRegistered(let registered): sites[registered.vendor] = registered.sites
+            case .vendorUpdated(let updated): if let changed = updated.sites { sites[updated.vendor] = changed }
+            default: break
+            }
+        }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event) {

@@ -26,7 +26,7 @@ struct VerifyAuditTests {
         let eur = ToolRun.integer(royalties["EUR"])
         let usd = ToolRun.integer(royalties["USD"])
         #expect(eur == 13 * 90)
-        #expect(usd == (12 + 1 + 1 + 1 + 2 + 2 + 1) * 2 * 25)
+        #expect(usd == (12 + 1 + 1 + 1 + 2 + 2 + 1) * 2 * 25)  // the clip has no royalties
         // The label's USD royalties (25 a song, 15 songs) were paid out once, at the end.
         #expect((report["royaltyPayouts"] as? NSNumber)?.intValue == 1)
         #expect(ToolRun.integer((report["royaltiesPaidOut"] as? [String: Any])?["USD"]) == 15 * 25)
@@ -343,6 +343,28 @@ struct VerifyAuditTests {
                                says: "of referred at news breaks a spending limit set before it: 250 would bring spending to 500, over the perDay limit of 400",
                                failsAt: try #require(lastHold)) {
             $0.replacingOccurrences(of: "\"amount\":600", with: "\"amount\":400")
+        }
+    }
+
+    @Test("a purchase of content outside its vendor's sites at the time is found at the purchase (exit 38)")
+    func sitesTampered() async throws {
+        let data = try await Fixtures.shared.smallJournal()
+        let raw = try RawJournal(data)
+        var clip: UInt64?
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseCaptured" {
+            clip = sequence
+        }
+        // The first purchase, sold from another site than shop's.
+        try Self.expectFailure(data, typeName: "PurchaseCaptured", nth: 0, kind: .purchaseInconsistent,
+                               says: "sells https://evil.example/song, which is not under shop's sites then (https://shop.example/)") {
+            // URLs are stored with their slashes escaped (`https:\/\/...`), as Foundation writes them.
+            $0.replacingOccurrences(of: "shop.example", with: "evil.example")
+        }
+        // news never moved to its second site: its last sale, from there, is outside its sites.
+        try Self.expectFailure(data, typeName: "VendorUpdated", nth: 0, kind: .purchaseInconsistent,
+                               says: "sells https://news.example.org/clip, which is not under news's sites then (https://news.example/)",
+                               failsAt: try #require(clip)) {
+            $0.replacingOccurrences(of: "news.example.org", with: "news.example")
         }
     }
 

@@ -142,13 +142,14 @@ struct LedgerEntitlementTests {
 
 @Suite("Ledger: updating a vendor")
 struct LedgerVendorUpdateTests {
-    @Test("given a vendor, when customer service changes its fee, sites and policy, then later purchases and settlements follow the new terms and earlier ones keep theirs")
+    @Test("given a vendor, when customer service changes its fee, sites and policy, then later purchases (catalog ones too) and settlements follow the new terms and earlier ones keep theirs")
     func update() async throws {
         let fixture = try LedgerFixture()
         try await fixture.givenShopAndAlice(funds: 10_000)   // shop: fee 5 %, threshold 10,000, period a day
         let before = try await fixture.run(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 1_000, royalties: []))))
         guard case .purchaseCaptured(let first)? = before.events.first else { Issue.record("no capture"); return }
         #expect(first.fee == 50)
+        try await fixture.run(.registerContent(vendor: "shop", terms: LedgerFixture.terms("album", price: 500, royalties: [])))
         let moved = "https://shop.example.org/"
         let updated = try await fixture.run(.updateVendor(
             vendor: "shop", name: "Shop, renamed", sites: [moved], feeBasisPoints: 1_000, settlement: SettlementPolicy(thresholdAmount: 1_500)))
@@ -159,6 +160,9 @@ struct LedgerVendorUpdateTests {
         #expect(record.settlement == SettlementPolicy(thresholdAmount: 1_500))
         // The old site is no longer the vendor's; the new one is, at the new fee.
         try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .inline(LedgerFixture.terms(price: 100))), .urlOutsideVendorSites)
+        // So is the catalog's content registered under it (claim 28: checked on every purchase).
+        try await fixture.reject(.purchase(user: "alice", vendor: "shop", content: .catalog("album")), .urlOutsideVendorSites)
+        try await fixture.reject(.authorize(user: "alice", vendor: "shop", content: .catalog("album"), holdSeconds: 60), .urlOutsideVendorSites)
         let after = try await fixture.run(.purchase(user: "alice", vendor: "shop",
                                                     content: .inline(LedgerFixture.terms("moved", price: 1_000, url: moved + "a", royalties: []))))
         guard case .purchaseCaptured(let second)? = after.events.first else { Issue.record("no capture"); return }
