@@ -300,11 +300,19 @@ struct LedgerAudit {
             }
             if let failure = refunds.apply(payment, at: sequence) { return failure }
         case .payment(let step):
-            var payable: Int64?
-            if recomputesBalances, case .dispute(_, _, _, _, let vendor, let opening) = step {
-                payable = balances.balance(of: LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name)
+            // What the account the step draws on holds, when the whole history says.
+            var held: Int64?
+            if recomputesBalances {
+                switch step {
+                case .dispute(_, _, _, _, let vendor, let opening):
+                    held = balances.balance(of: LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name)
+                case .lotExpired(_, _, let from, _, _, _):
+                    held = balances.balance(of: from)
+                default:
+                    break
+                }
             }
-            if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
+            if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         case .history(let event):
             if recomputesBalances { noteSites(event, at: sequence) }
             if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) {

@@ -33,7 +33,8 @@ import Ledger
 /// event's own shape). With the whole history, a purchase by a member is by an active member of
 /// the buyer's account, and a dispute marks a charge unauthorized exactly when the ledger's rule
 /// does (a member since removed made it). An incentive lot is issued once and expires (failing as
-/// `funds-inconsistent`, exit 39) not before its time, back to its issuer.
+/// `funds-inconsistent`, exit 39) not before its time, back to its issuer, all that it held
+/// (with the whole history).
 ///
 /// The audit keeps one entry per captured purchase, one per lot, one per purchase partly
 /// refunded, one per dispute and one per open hold; a refund or dispute reads its purchase's
@@ -66,8 +67,9 @@ struct RefundAudit {
         indirect case rejection(transaction: String, what: String, user: String, vendor: String, resolution: Resolution, postings: [Posting])
         /// An incentive lot was issued.
         indirect case lot(IncentiveLot)
-        /// What was left of a lot of `user`'s went back to the account `to` at `time`, expired.
-        indirect case lotExpired(lot: String, user: String, to: String, time: UInt64)
+        /// What was left of a lot of `user`'s (`amount`, from the account `from`) went back to the
+        /// account `to` at `time`, expired.
+        indirect case lotExpired(lot: String, user: String, from: String, to: String, amount: Int64, time: UInt64)
         /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
         /// `drawn` names, if any (and the buyer's other sources), for the terms, sources and
         /// member `purchase` numbers.
@@ -295,7 +297,8 @@ struct RefundAudit {
             return .lot(IncentiveLot(issued: issued))
         case .incentiveExpired(let expired):
             // Its own shape (one posting out of the lot) was checked by ``FundsAudit``.
-            return .lotExpired(lot: expired.lot, user: expired.user, to: expired.postings.first?.credit ?? "", time: expired.timeMilliseconds)
+            return .lotExpired(lot: expired.lot, user: expired.user, from: expired.postings.first?.debit ?? "",
+                               to: expired.postings.first?.credit ?? "", amount: expired.amount, time: expired.timeMilliseconds)
         case .purchaseAuthorized(let authorized):
             return .hold(transaction: authorized.transaction, user: authorized.user,
                          drawn: drawn(authorized.sources, by: authorized.user, from: authorized.vendor, of: authorized.terms, at: authorized.timeMilliseconds),
@@ -440,12 +443,13 @@ struct RefundAudit {
 
     /// Checks `step` against what came before it and records it.
     ///
-    /// `payable` is, for a dispute's opening, what the vendor's payable held before it (from
-    /// balances recomputed over the whole history), or nil when that is not known: the ledger
-    /// reserves the vendor's part of what is still paid, as far as the payable holds it.
-    mutating func apply(_ step: Step, at sequence: UInt64, payable: Int64? = nil) -> AuditFailure? {
+    /// `accountHeld` is what the account the step draws on held before it, from balances recomputed
+    /// over the whole history (nil when that is not known): for a dispute's opening the
+    /// vendor's payable (the ledger reserves the vendor's part of what is still paid, as far as
+    /// the payable holds it); for a lot's expiry the lot (all of it goes back).
+    mutating func apply(_ step: Step, at sequence: UInt64, accountHeld: Int64? = nil) -> AuditFailure? {
         do {
-            try check(step, at: sequence, payable: payable)
+            try check(step, at: sequence, accountHeld: accountHeld)
             return nil
         } catch let failure as AuditFailure {
             return failure
@@ -454,7 +458,7 @@ struct RefundAudit {
         }
     }
 
-    private mutating func check(_ step: Step, at sequence: UInt64, payable payableHeld: Int64?) throws {
+    private mutating func check(_ step: Step, at sequence: UInt64, accountHeld: Int64?) throws {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .refundInconsistent, sequence: sequence, message: message)
         }
@@ -541,7 +545,7 @@ struct RefundAudit {
                 guard opening.reserved <= share else {
                     throw fail("\(what) reserves \(opening.reserved), more than the vendor's part \(share) of what \(transaction)'s buyer still pays")
                 }
-                if let payableHeld, opening.reserved != min(share, max(payableHeld, 0)) {
+                if let payableHeld = accountHeld, opening.reserved != min(share, max(payableHeld, 0)) {
                     throw fail("\(what) reserves \(opening.reserved), where the vendor's part \(share) of what is still paid, as far as "
                                + "\(payable) holds it (\(payableHeld)), is \(min(share, max(payableHeld, 0)))")
                 }
@@ -578,7 +582,7 @@ struct RefundAudit {
             } else {
                 activeMembers[user]?.remove(member)
             }
-        case .lotExpired(let id, let user, let to, let time):
+        case .lotExpired(let id, let user, _, let to, let amount, let time):
             func fail(_ message: String) -> AuditFailure {
                 AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: "the expiry of incentive lot \(id) " + message)
             }
@@ -592,6 +596,9 @@ struct RefundAudit {
             }
             let source = LedgerAccount.incentiveSource(issuer: lot.issuer, currency: lot.currency).name
             guard to == source else { throw fail("gives what was left to \(to), not back to its issuer \(lot.issuer)'s \(source)") }
+            if let lotHeld = accountHeld, amount != lotHeld {
+                throw fail("gives back \(amount), where the lot held \(lotHeld): an expiry gives back all that is left")
+            }
         case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase, let byMember):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             if let byMember { try checkMember(byMember, of: transaction, at: sequence) }

@@ -65,26 +65,31 @@ struct PurchaseHistoryAuditTests {
         #expect(range.apply(.vendor(vendor: "w", feeBasisPoints: nil, registered: false), at: 22) == nil)
     }
 
-    @Test("a lot expires once its time has come, for the user it was issued to, back to its issuer")
+    @Test("a lot expires once its time has come, for the user it was issued to, back to its issuer, all that is left of it")
     func lotExpiry() {
         var audit = RefundAuditTests.audit(first: 1, last: 50)
         #expect(audit.apply(RefundAuditTests.lot("l", user: "u", expiresAt: 100), at: 1) == nil)
         #expect(audit.apply(.lot(IncentiveLot(lot: "lv", user: "u", currency: .usd, issuer: "v", expiresAtMilliseconds: 100, vendors: nil)), at: 2) == nil)
         #expect(audit.apply(RefundAuditTests.lot("forever", user: "u"), at: 3) == nil)
-        #expect(audit.apply(.lotExpired(lot: "l", user: "u", to: "incentives:provider:USD", time: 99), at: 4)?.message
+        #expect(audit.apply(.lotExpired(lot: "l", user: "u", from: "lot:l:USD", to: "incentives:provider:USD", amount: 10, time: 99), at: 4)?.message
             == "the expiry of incentive lot l comes at 99, but the lot expires at 100")
-        #expect(audit.apply(.lotExpired(lot: "forever", user: "u", to: "incentives:provider:USD", time: 99), at: 4)?.message
+        #expect(audit.apply(.lotExpired(lot: "forever", user: "u", from: "lot:forever:USD", to: "incentives:provider:USD", amount: 10, time: 99), at: 4)?.message
             == "the expiry of incentive lot forever comes at 99, but the lot expires never")
-        #expect(audit.apply(.lotExpired(lot: "l", user: "w", to: "incentives:provider:USD", time: 100), at: 4)?.message
+        #expect(audit.apply(.lotExpired(lot: "l", user: "w", from: "lot:l:USD", to: "incentives:provider:USD", amount: 10, time: 100), at: 4)?.message
             == "the expiry of incentive lot l names w, but the lot was issued to u")
-        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", to: "incentives:provider:USD", time: 100), at: 4)?.message
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", from: "lot:lv:USD", to: "incentives:provider:USD", amount: 10, time: 100), at: 4)?.message
             == "the expiry of incentive lot lv gives what was left to incentives:provider:USD, not back to its issuer v's vendor:v:USD")
-        #expect(audit.apply(.lotExpired(lot: "nope", user: "u", to: "incentives:provider:USD", time: 100), at: 4)?.kind == .fundsInconsistent)
-        #expect(audit.apply(.lotExpired(lot: "l", user: "u", to: "incentives:provider:USD", time: 100), at: 4) == nil)
+        #expect(audit.apply(.lotExpired(lot: "nope", user: "u", from: "lot:nope:USD", to: "incentives:provider:USD", amount: 10, time: 100), at: 4)?.kind == .fundsInconsistent)
+        #expect(audit.apply(.lotExpired(lot: "l", user: "u", from: "lot:l:USD", to: "incentives:provider:USD", amount: 10, time: 100), at: 4) == nil)
         #expect(audit.apply(RefundAuditTests.lot("l", user: "w"), at: 5)?.message == "incentive lot l is issued a second time")
-        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", to: "vendor:v:USD", time: 150), at: 5) == nil)
+        // With the whole history the lot's balance is known: all of it goes back, no more, no less.
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", from: "lot:lv:USD", to: "vendor:v:USD", amount: 10, time: 150), at: 5, accountHeld: 11)?.message
+            == "the expiry of incentive lot lv gives back 10, where the lot held 11: an expiry gives back all that is left")
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", from: "lot:lv:USD", to: "vendor:v:USD", amount: 10, time: 150), at: 5, accountHeld: 9)?.kind
+            == .fundsInconsistent)
+        #expect(audit.apply(.lotExpired(lot: "lv", user: "u", from: "lot:lv:USD", to: "vendor:v:USD", amount: 10, time: 150), at: 5, accountHeld: 10) == nil)
         var range = RefundAuditTests.audit(first: 20, last: 50)
-        #expect(range.apply(.lotExpired(lot: "nope", user: "u", to: "anywhere", time: 1), at: 21) == nil)
+        #expect(range.apply(.lotExpired(lot: "nope", user: "u", from: "lot:nope:USD", to: "anywhere", amount: 10, time: 1), at: 21) == nil)
     }
 
     @Test("a hold's purchase number changes with its terms, royalty schedule, sources and member")
@@ -113,14 +118,14 @@ struct PurchaseHistoryAuditTests {
             return audit
         }
         var full = audit()
-        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 849), at: 3, payable: 5_000)?.message
+        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 849), at: 3, accountHeld: 5_000)?.message
             == "dispute d reserves 849, where the vendor's part 850 of what is still paid, as far as vendor:v:USD holds it (5000), is 850")
-        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, payable: 5_000) == nil)
+        #expect(full.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, accountHeld: 5_000) == nil)
         var short = audit()
-        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, payable: 300)?.message.contains("is 300") == true)
-        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 300), at: 3, payable: 300) == nil)
+        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 850), at: 3, accountHeld: 300)?.message.contains("is 300") == true)
+        #expect(short.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 300), at: 3, accountHeld: 300) == nil)
         var owing = audit()
-        #expect(owing.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 0), at: 3, payable: -20) == nil, "a payable in debt reserves nothing")
+        #expect(owing.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 0), at: 3, accountHeld: -20) == nil, "a payable in debt reserves nothing")
         var unknown = audit()
         #expect(unknown.apply(RefundAuditTests.dispute("tx-2", disputed: 1_000, reserved: 10), at: 3) == nil, "without the payable, only the bound")
     }

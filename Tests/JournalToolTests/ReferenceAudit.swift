@@ -179,11 +179,14 @@ struct ReferenceAudit {
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event) {
-            var payable: Int64?
+            var held: Int64?
             if recomputesBalances, case .disputeOpened(let opened) = event {
-                payable = balances[LedgerAccount.vendorPayable(vendor: opened.vendor, currency: opened.currency).name] ?? 0
+                held = balances[LedgerAccount.vendorPayable(vendor: opened.vendor, currency: opened.currency).name] ?? 0
             }
-            if let failure = refunds.apply(step, at: sequence, payable: payable) { return failure }
+            if recomputesBalances, case .incentiveExpired(let expired) = event, let lot = expired.postings.first?.debit {
+                held = balances[lot] ?? 0
+            }
+            if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         }
         if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }
         if let change = SpendingAudit.change(of: event), let failure = spending.apply(change, at: sequence) { return failure }

@@ -467,6 +467,18 @@ struct VerifyAuditTests {
                                says: "the expiry of incentive lot promo-alice gives what was left to wallet:alice:USD, not back to its issuer provider's incentives:provider:USD") {
             $0.replacingOccurrences(of: "\"credit\":\"incentives:provider:USD\"", with: "\"credit\":\"wallet:alice:USD\"")
         }
+        // An expiry that leaves part of the lot in it, its posting agreeing with it.
+        var expired: Int64 = 0
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "IncentiveExpired" {
+            if case .incentiveExpired(let event) = try LedgerEvent(typeName: "IncentiveExpired", payload: try raw.event(sequence).payload) {
+                expired = event.amount
+            }
+        }
+        #expect(expired > 1)
+        try Self.expectFailure(data, typeName: "IncentiveExpired", nth: 0, kind: .fundsInconsistent,
+                               says: "the expiry of incentive lot promo-alice gives back \(expired - 1), where the lot held \(expired): an expiry gives back all that is left") {
+            $0.replacingOccurrences(of: "\"amount\":\(expired)", with: "\"amount\":\(expired - 1)")
+        }
         try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
                                says: "the referral reward of news for referred moves fees:USD -> vendor:shop:USD 40, where the provider pays it: fees:USD -> vendor:news:USD 40") {
             $0.replacingOccurrences(of: "\"credit\":\"vendor:news:USD\"", with: "\"credit\":\"vendor:shop:USD\"")
