@@ -308,6 +308,11 @@ struct LedgerAudit {
                     held = balances.balance(of: LedgerAccount.vendorPayable(vendor: vendor, currency: opening.currency).name)
                 case .lotExpired(_, _, let from, _, _, _):
                     held = balances.balance(of: from)
+                case .refund(_, _, _, _, let user, _, _, let postings, _), .release(_, let user, _, _, let postings, _, _):
+                    // The buyer's credit line, in the currency its money goes back in.
+                    if let currency = postings.first?.currency {
+                        held = balances.balance(of: LedgerAccount.creditLine(user: user, currency: currency).name)
+                    }
                 default:
                     break
                 }

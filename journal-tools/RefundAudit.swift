@@ -70,16 +70,17 @@ struct RefundAudit {
         /// What was left of a lot of `user`'s (`amount`, from the account `from`) went back to the
         /// account `to` at `time`, expired.
         indirect case lotExpired(lot: String, user: String, from: String, to: String, amount: Int64, time: UInt64)
-        /// An authorization held `price` for `parties` until `expiresAt`, drawn from the lots
-        /// `drawn` names, if any (and the buyer's other sources), for the terms, sources and
-        /// member `purchase` numbers.
+        /// An authorization held `price` in `currency` for `parties` until `expiresAt`, drawn
+        /// from `sources` (the lots among them: `drawn`), for the terms, sources and member
+        /// `purchase` numbers.
         indirect case hold(
-            transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64, purchase: UInt64, byMember: ByMember?)
+            transaction: String, user: String, drawn: Drawn?, price: Int64, parties: UInt64, expiresAt: UInt64, purchase: UInt64, byMember: ByMember?,
+            sources: [FundingSource], currency: Currency)
         /// A member was added to a user's account (`active`) or removed from it.
         indirect case member(user: String, member: String, active: Bool)
-        /// A hold was voided, or expired (`expired`), at `time`, its postings giving back
+        /// A hold was voided, or expired (`expired`), at `time`, its `postings` giving back
         /// `amount` from the held funds.
-        indirect case release(transaction: String, user: String, vendor: String, amount: Int64, lots: [String], expired: Bool, time: UInt64)
+        indirect case release(transaction: String, user: String, vendor: String, amount: Int64, postings: [Posting], expired: Bool, time: UInt64)
         /// A vendor was registered at a fee rate, or its registration changed (`registered`
         /// false; a nil rate keeps the rate it had).
         indirect case vendor(vendor: String, feeBasisPoints: Int64?, registered: Bool)
@@ -305,14 +306,14 @@ struct RefundAudit {
                          price: authorized.terms.price, parties: parties(user: authorized.user, vendor: authorized.vendor),
                          expiresAt: authorized.holdExpiresAtMilliseconds,
                          purchase: purchaseNumber(terms: authorized.terms, sources: authorized.sources, member: authorized.member),
-                         byMember: .of(authorized.user, authorized.member))
+                         byMember: .of(authorized.user, authorized.member), sources: authorized.sources, currency: authorized.terms.currency)
         case .memberAdded(let added):
             return .member(user: added.user, member: added.member, active: true)
         case .memberRemoved(let removed):
             return .member(user: removed.user, member: removed.member, active: false)
         case .purchaseVoided(let voided):
             return .release(transaction: voided.transaction, user: voided.user, vendor: voided.vendor,
-                            amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, lots: lots(voided.postings),
+                            amount: voided.postings.reduce(Int64(0)) { $0 &+ $1.amount }, postings: voided.postings,
                             expired: voided.reason == .expired, time: voided.timeMilliseconds)
         case .vendorRegistered(let registered):
             return .vendor(vendor: registered.vendor, feeBasisPoints: registered.feeBasisPoints, registered: true)
@@ -443,10 +444,11 @@ struct RefundAudit {
 
     /// Checks `step` against what came before it and records it.
     ///
-    /// `accountHeld` is what the account the step draws on held before it, from balances recomputed
-    /// over the whole history (nil when that is not known): for a dispute's opening the
-    /// vendor's payable (the ledger reserves the vendor's part of what is still paid, as far as
-    /// the payable holds it); for a lot's expiry the lot (all of it goes back).
+    /// `accountHeld` is what the account the step is held against held before it, from balances
+    /// recomputed over the whole history (nil when that is not known): for a dispute's opening
+    /// the vendor's payable (the ledger reserves the vendor's part of what is still paid, as far
+    /// as the payable holds it); for a lot's expiry the lot (all of it goes back); for a refund
+    /// or a release the buyer's credit line (credit goes back only as far as it is in use).
     mutating func apply(_ step: Step, at sequence: UInt64, accountHeld: Int64? = nil) -> AuditFailure? {
         do {
             try check(step, at: sequence, accountHeld: accountHeld)
@@ -516,7 +518,8 @@ struct RefundAudit {
             guard (remaining ?? 0) == left else {
                 throw fail("\(what) of \(transaction) says \(remaining ?? 0) remains to be paid, but \(paid.amount) less \(amount) is \(left)")
             }
-            try checkSplit(of: paid, transaction: transaction, amount: amount, postings: postings, reserved: dispute?.reserved, what: what, fail: fail)
+            try checkSplit(of: paid, transaction: transaction, amount: amount, postings: postings, reserved: dispute?.reserved, what: what,
+                           creditBalance: accountHeld, fail: fail)
             setPaid(transaction, Paid(amount: left, currency: paid.currency, parties: paid.parties, captured: paid.captured))
             if let resolving, dispute != nil { close(resolving.dispute, of: transaction, rejected: false) }
             checked += 1
@@ -599,13 +602,13 @@ struct RefundAudit {
             if let lotHeld = accountHeld, amount != lotHeld {
                 throw fail("gives back \(amount), where the lot held \(lotHeld): an expiry gives back all that is left")
             }
-        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase, let byMember):
+        case .hold(let transaction, _, let drawn, let price, let parties, let expiresAt, let purchase, let byMember, let sources, let currency):
             if let drawn { try checkDrawn(drawn, by: transaction, at: sequence) }
             if let byMember { try checkMember(byMember, of: transaction, at: sequence) }
             guard held[transaction] == nil && paid(transaction) == nil else {
                 throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "\(transaction) is authorized a second time")
             }
-            held[transaction] = Held(price: price, parties: parties, expiresAt: expiresAt, purchase: purchase)
+            held[transaction] = Held(price: price, parties: parties, expiresAt: expiresAt, purchase: purchase, sources: sources, currency: currency)
         case .vendor(let vendor, let feeBasisPoints, let registered):
             func fail(_ message: String) -> AuditFailure {
                 AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "vendor \(vendor) " + message)
@@ -616,14 +619,19 @@ struct RefundAudit {
                 guard (0...10_000).contains(feeBasisPoints) else { throw fail("is given a fee of \(feeBasisPoints) basis points, outside 0-10,000") }
                 feeRates[vendor] = feeBasisPoints
             }
-        case .release(let transaction, let user, let vendor, let amount, let lots, let expired, let time):
-            for lot in lots {
+        case .release(let transaction, let user, let vendor, let amount, let postings, let expired, let time):
+            for lot in Self.lots(postings) {
                 if let problem = lotProblem(lot, user: user) {
                     throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "the release of \(transaction) gives back to lot \(lot), \(problem)")
                 }
             }
+            let hold = held[transaction]
             try takeHold(transaction, price: amount, parties: Self.parties(user: user, vendor: vendor), what: expired ? "expires" : "releases",
                          time: time, expiring: expired, purchase: nil, at: sequence)
+            if let hold, let creditBalance = accountHeld,
+               let problem = Self.returnProblem(postings, sources: hold.sources, user: user, currency: hold.currency, creditBalance: creditBalance) {
+                throw AuditFailure(kind: .purchaseInconsistent, sequence: sequence, message: "the release of \(transaction) \(problem)")
+            }
         }
     }
 
@@ -633,6 +641,27 @@ struct RefundAudit {
         var parties: UInt64
         var expiresAt: UInt64
         var purchase: UInt64
+        var sources: [FundingSource]
+        var currency: Currency
+    }
+
+    /// How `postings` give money back to `user` other than the ledger's rule returns what came
+    /// from `sources` (``FundingSource/returnTargets(_:user:currency:creditInUse:)``: each lot
+    /// its own, credit as far as it is in use, given `creditBalance` before the event, the rest
+    /// to the wallet), or nil.
+    static func returnProblem(
+        _ postings: [Posting], sources: [FundingSource], user: String, currency: Currency, creditBalance: Int64
+    ) -> String? {
+        let creditInUse = max(0 &- creditBalance, 0)
+        var expected: [String: Int64] = [:], given: [String: Int64] = [:]
+        for (account, amount) in FundingSource.returnTargets(sources, user: user, currency: currency, creditInUse: creditInUse) {
+            expected[account.name, default: 0] &+= amount
+        }
+        for posting in postings { given[posting.credit, default: 0] &+= posting.amount }
+        for account in Set(expected.keys).union(given.keys).sorted() where given[account] ?? 0 != expected[account] ?? 0 {
+            return "gives back \(given[account] ?? 0) to \(account), where the ledger's rule gives it \(expected[account] ?? 0) (\(creditInUse) of \(user)'s credit in use)"
+        }
+        return nil
     }
 
     /// Ends the hold of `transaction` by a capture of it or its release (`what`), which must
@@ -775,7 +804,8 @@ struct RefundAudit {
     /// from its payable; with no dispute known (a vendor's refund, or a dispute opened before
     /// the range) payable and reserve count together.
     private mutating func checkSplit(
-        of paid: Paid, transaction: String, amount: Int64, postings: [Posting], reserved: Int64?, what: String, fail: (String) -> AuditFailure
+        of paid: Paid, transaction: String, amount: Int64, postings: [Posting], reserved: Int64?, what: String, creditBalance: Int64?,
+        fail: (String) -> AuditFailure
     ) throws {
         var record = try record(of: paid, transaction: transaction, what: what, fail: fail)
         let split = record.refundSplit(amount)
@@ -803,6 +833,16 @@ struct RefundAudit {
         }
         for lot in Set(lots.keys).union(given.keys).sorted() where given[lot] ?? 0 != lots[lot] ?? 0 {
             throw fail("\(what) of \(transaction) gives back \(given[lot] ?? 0) to \(lot), but its split of \(amount) gives it \(lots[lot] ?? 0)")
+        }
+        // With the whole history, the credit in use is known: what goes to the credit line and
+        // what to the wallet is the ledger's rule too.
+        if let creditBalance {
+            let back = zip(record.sources, split.sources).compactMap { source, back in
+                back > 0 ? FundingSource(account: source.account, amount: back) : nil
+            }
+            if let problem = Self.returnProblem(postings, sources: back, user: record.user, currency: currency, creditBalance: creditBalance) {
+                throw fail("\(what) of \(transaction) \(problem)")
+            }
         }
         if amount < record.remaining {
             record.recordPartialRefund(amount)

@@ -731,31 +731,12 @@ struct LedgerDecider {
         return sources
     }
 
-    /// Where money going back to a user lands, for amounts drawn from `sources`: a lot gets its
-    /// tokens back, credit goes back only as far as credit is still in use (funds added since
-    /// may have repaid it), the rest goes to the wallet, so a credit line never turns positive.
+    /// Where money going back to a user lands (``FundingSource/returnTargets(_:user:currency:creditInUse:)``),
+    /// with the credit in use now; the wallet's share checked against overflow.
     func returnTargets(_ sources: [FundingSource], user: String, currency: Currency) throws -> [(LedgerAccount, Int64)] {
-        let wallet = LedgerAccount.wallet(user: user, currency: currency)
         let credit = LedgerAccount.creditLine(user: user, currency: currency)
-        var targets: [(LedgerAccount, Int64)] = []
-        var toWallet: Int64 = 0
-        var creditInUse = max(-(try state.balance(credit)), 0)
-        for source in sources {
-            if source.account == credit.name {
-                let back = min(source.amount, creditInUse)
-                creditInUse -= back
-                if back > 0 { targets.append((credit, back)) }
-                toWallet += source.amount - back
-            } else if source.account.hasPrefix("lot:"), let lot = Self.lotID(source.account) {
-                targets.append((.incentiveLot(lot: lot, currency: currency), source.amount))
-            } else {
-                toWallet += source.amount
-            }
-        }
-        if toWallet > 0 {
-            try checkCredit(wallet, toWallet)
-            targets.append((wallet, toWallet))
-        }
+        let targets = FundingSource.returnTargets(sources, user: user, currency: currency, creditInUse: max(-(try state.balance(credit)), 0))
+        if let (wallet, toWallet) = targets.last, case .wallet = wallet { try checkCredit(wallet, toWallet) }
         return targets
     }
 

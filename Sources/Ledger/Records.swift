@@ -500,6 +500,39 @@ extension IncentiveLot {
 public struct FundingSource: Sendable, Codable, Hashable {
     public var account: String
     public var amount: Int64
+
+    public init(account: String, amount: Int64) {
+        self.account = account
+        self.amount = amount
+    }
+
+    /// Where money going back to a user (a hold released, a purchase refunded) lands, for
+    /// amounts drawn from `sources`: a lot gets its tokens back, credit goes back only as far
+    /// as `creditInUse` (funds added since may have repaid it), the rest goes to the wallet, so
+    /// a credit line never turns positive. In the sources' order, the wallet last. The one rule
+    /// the decider returns money by and the audit holds releases and refunds to.
+    public static func returnTargets(
+        _ sources: [FundingSource], user: String, currency: Currency, creditInUse: Int64
+    ) -> [(account: LedgerAccount, amount: Int64)] {
+        let credit = LedgerAccount.creditLine(user: user, currency: currency)
+        var targets: [(account: LedgerAccount, amount: Int64)] = []
+        var toWallet: Int64 = 0
+        var creditLeft = creditInUse
+        for source in sources {
+            if source.account == credit.name {
+                let back = min(source.amount, creditLeft)
+                creditLeft -= back
+                if back > 0 { targets.append((credit, back)) }
+                toWallet += source.amount - back
+            } else if source.account.hasPrefix("lot:"), let lot = LedgerDecider.lotID(source.account) {
+                targets.append((.incentiveLot(lot: lot, currency: currency), source.amount))
+            } else {
+                toWallet += source.amount
+            }
+        }
+        if toWallet > 0 { targets.append((.wallet(user: user, currency: currency), toWallet)) }
+        return targets
+    }
 }
 
 /// Offline funds awaiting clearance (claims 37–39).

@@ -137,7 +137,8 @@ struct PurchaseAuditTests {
         func release(
             _ transaction: String, amount: Int64 = 100, user: String = "u", lots: [String] = [], expired: Bool = false, at time: UInt64 = 500
         ) -> RefundAudit.Step {
-            .release(transaction: transaction, user: user, vendor: "v", amount: amount, lots: lots, expired: expired, time: time)
+            .release(transaction: transaction, user: user, vendor: "v", amount: amount,
+                     postings: lots.map { Posting(debit: .holds(user: user, currency: .usd), credit: .incentiveLot(lot: $0, currency: .usd), amount: 1) }, expired: expired, time: time)
         }
         let none = "a hold, but none is open: never authorized, or captured or released already"
         #expect(audit.apply(capture("tx-1"), at: 2)?.message == "tx-1 captures " + none)

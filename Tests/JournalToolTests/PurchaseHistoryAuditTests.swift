@@ -151,7 +151,7 @@ struct PurchaseHistoryAuditTests {
         #expect(audit.apply(.member(user: "u", member: "m", active: true), at: 1) == nil)
         #expect(audit.apply(.member(user: "w", member: "n", active: true), at: 1) == nil)
         let hold = RefundAudit.Step.hold(transaction: "tx-2", user: "u", drawn: nil, price: 100, parties: RefundAuditTests.buyer, expiresAt: 1_000,
-                                         purchase: 1, byMember: .of("u", "n"))
+                                         purchase: 1, byMember: .of("u", "n"), sources: [], currency: .usd)
         #expect(audit.apply(hold, at: 2)?.message == "tx-2 is bought by n, not an active member of u's account")
         #expect(audit.apply(.member(user: "u", member: "m", active: false), at: 2) == nil)
         #expect(audit.apply(RefundAudit.capture(byMember), at: 3)?.kind == .purchaseInconsistent)

@@ -186,6 +186,18 @@ struct ReferenceAudit {
             if recomputesBalances, case .incentiveExpired(let expired) = event, let lot = expired.postings.first?.debit {
                 held = balances[lot] ?? 0
             }
+            if recomputesBalances, let currency = event.postings.first?.currency {
+                switch event {
+                case .purchaseRefunded(let refunded):
+                    held = balances[LedgerAccount.creditLine(user: refunded.user, currency: currency).name] ?? 0
+                case .disputeResolved(let resolved) where resolved.outcome == .refunded:
+                    held = balances[LedgerAccount.creditLine(user: resolved.user, currency: currency).name] ?? 0
+                case .purchaseVoided(let voided):
+                    held = balances[LedgerAccount.creditLine(user: voided.user, currency: currency).name] ?? 0
+                default:
+                    break
+                }
+            }
             if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         }
         if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }

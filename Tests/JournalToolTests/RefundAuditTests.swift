@@ -43,7 +43,7 @@ struct RefundAuditTests {
         return .hold(transaction: transaction, user: user,
                      drawn: lots.isEmpty ? nil : RefundAudit.Drawn(user: user, vendor: "v", terms: terms, time: time, lots: lots),
                      price: price, parties: RefundAudit.parties(user: user, vendor: "v"), expiresAt: expiresAt,
-                     purchase: purchase, byMember: nil)
+                     purchase: purchase, byMember: nil, sources: [FundingSource(account: "wallet:\(user):USD", amount: price)], currency: .usd)
     }
 
     /// Lot `lot` issued to `user`, in USD, with no expiry or vendor restriction unless given.

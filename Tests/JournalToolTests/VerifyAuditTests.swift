@@ -346,6 +346,55 @@ struct VerifyAuditTests {
         }
     }
 
+    @Test("money that came from a credit line, given back to the wallet while the credit is still in use, by a refund (exit 36) or a release (exit 38), is found")
+    func creditGivenBackToTheWallet() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        do {
+            let (journal, ledger) = try LedgerJournal.open(data)
+            defer { journal.close() }
+            for command: LedgerCommand in [
+                .registerVendor(vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 500,
+                                settlement: SettlementPolicy(thresholdAmount: 1_000_000)),
+                .registerContent(vendor: "shop", terms: LedgerJournal.terms("song", vendor: "shop", price: 250, holders: ["label"])),
+                .openAccount(user: "alice", channel: .providerSite),
+                .openWallet(user: "alice", currency: LedgerJournal.usd),
+                .addFunds(funding: "card", user: "alice", currency: LedgerJournal.usd, amount: 100, method: .card),
+                .approveCreditLine(user: "alice", currency: LedgerJournal.usd, limit: 1_000),
+            ] {
+                _ = try await ledger.execute(command)
+            }
+            // 100 from the wallet and 150 on credit, refunded whole: 150 back to the credit line.
+            let bought = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
+            _ = try await ledger.execute(.refund(vendor: "shop", transaction: bought.transaction!, reason: "r"))
+            // Held the same way (100 from the wallet, 150 on credit), then voided: 150 back to the credit line.
+            let held = try await ledger.execute(.authorize(user: "alice", vendor: "shop", content: .catalog("song"), holdSeconds: 600))
+            _ = try await ledger.execute(.void(vendor: "shop", transaction: held.transaction!))
+        }
+        let honest = try ToolRun.run(["verify", "--data", data, "--json"])
+        #expect(honest.status == 0, "\(honest.summary)")
+        let toWallet: (String) -> String = {
+            $0.replacingOccurrences(of: "\"credit\":\"credit:alice:USD\"", with: "\"credit\":\"wallet:alice:USD\"")
+        }
+        try Self.expectFailure(data, typeName: "PurchaseRefunded", nth: 0, kind: .refundInconsistent,
+                               says: "gives back 0 to credit:alice:USD, where the ledger's rule gives it 150 (150 of alice's credit in use)", toWallet)
+        let hold = try #require(try held(data))
+        try Self.expectFailure(data, typeName: "PurchaseVoided", nth: 0, kind: .purchaseInconsistent,
+                               says: "the release of \(hold) gives back 0 to credit:alice:USD, where the ledger's rule gives it 150 (150 of alice's credit in use)",
+                               toWallet)
+    }
+
+    /// The transaction of the journal's first hold.
+    private func held(_ data: String) throws -> String? {
+        let raw = try RawJournal(data)
+        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseAuthorized" {
+            if case .purchaseAuthorized(let authorized) = try LedgerEvent(typeName: "PurchaseAuthorized", payload: try raw.event(sequence).payload) {
+                return authorized.transaction
+            }
+        }
+        return nil
+    }
+
     @Test("a purchase of content outside its vendor's sites at the time is found at the purchase (exit 38)")
     func sitesTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
