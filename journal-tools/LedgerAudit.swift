@@ -320,7 +320,8 @@ struct LedgerAudit {
             if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         case .history(let event):
             if recomputesBalances { noteSites(event, at: sequence) }
-            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) {
+            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence)
+                ?? referrals.apply(event, at: sequence, standing: refunds.standings(of: event)) {
                 return failure
             }
             // A registration's fee rate, for the captures after it.

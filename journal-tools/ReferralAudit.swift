@@ -7,6 +7,13 @@ import Ledger
 /// same vendor and for the same amount, because one of its qualifying purchases (named) was
 /// refunded. `FundsAudit` checks each event's postings.
 ///
+/// The purchases a reward names must have earned it, as the ledger counts them: each a
+/// purchase of the user's (named once) in the policy's currency, captured at least the
+/// confirmation window before the reward, not wholly refunded and not under an open dispute,
+/// and together still paying at least the policy's minimum spend (``RefundAudit/Standing``).
+/// A purchase captured before the range is not known: counted, or refused with the whole
+/// history.
+///
 /// It keeps one entry per user referred and per reward in the range. A user opened before the
 /// range, or a reward paid before it, is not known: their events are counted (`unchecked`),
 /// unless the range is the whole history, where they are refused.
@@ -37,16 +44,18 @@ struct ReferralAudit {
         }
     }
 
-    mutating func apply(_ event: LedgerEvent, at sequence: UInt64) -> AuditFailure? {
+    /// `standing` tells where each purchase a reward names stands (``RefundAudit/standing(of:)``),
+    /// read before the call.
+    mutating func apply(_ event: LedgerEvent, at sequence: UInt64, standing: [String: RefundAudit.Standing] = [:]) -> AuditFailure? {
         do {
-            try check(event, at: sequence)
+            try check(event, at: sequence, standing: standing)
             return nil
         } catch {
             return error
         }
     }
 
-    private mutating func check(_ event: LedgerEvent, at sequence: UInt64) throws(AuditFailure) {
+    private mutating func check(_ event: LedgerEvent, at sequence: UInt64, standing: [String: RefundAudit.Standing]) throws(AuditFailure) {
         func fail(_ message: String) -> AuditFailure {
             AuditFailure(kind: .fundsInconsistent, sequence: sequence, message: message)
         }
@@ -76,6 +85,28 @@ struct ReferralAudit {
                 throw fail("\(what) pays \(rewarded.amount) \(rewarded.currency.code), where the policy pays \(policy.rewardAmount) \(policy.currency.code)")
             }
             guard !rewarded.qualifyingTransactions.isEmpty else { throw fail("\(what) names no qualifying purchase") }
+            guard Set(rewarded.qualifyingTransactions).count == rewarded.qualifyingTransactions.count else {
+                throw fail("\(what) names a purchase twice")
+            }
+            let confirmed = rewarded.timeMilliseconds > policy.confirmationSeconds * 1000 ? rewarded.timeMilliseconds - policy.confirmationSeconds * 1000 : 0
+            var spent: Int64 = 0
+            for transaction in rewarded.qualifyingTransactions {
+                guard let purchase = standing[transaction] else {
+                    try coverage.unknown(fail("\(what) names \(transaction), not a purchase captured before it"))
+                    return
+                }
+                guard purchase.user == rewarded.user, purchase.currency == policy.currency, purchase.remaining > 0, !purchase.disputed,
+                      purchase.capturedAt <= confirmed else {
+                    throw fail("\(what) names \(transaction), which does not qualify: "
+                               + "a purchase of \(purchase.user) in \(purchase.currency.code), \(purchase.remaining) still paid, captured at \(purchase.capturedAt)"
+                               + "\(purchase.disputed ? ", disputed" : ""); it needs one of \(rewarded.user)'s in \(policy.currency.code), not wholly refunded"
+                               + " or disputed, captured by \(confirmed)")
+                }
+                spent = spent &+ purchase.remaining
+            }
+            guard spent >= policy.minimumSpend else {
+                throw fail("\(what) names purchases still paying \(spent), less than the policy's minimum spend of \(policy.minimumSpend)")
+            }
         case .referralReversed(let reversed):
             let what = "the reversal of \(reversed.vendor)'s referral reward for \(reversed.user)"
             guard let reward = rewards[reversed.user] else {

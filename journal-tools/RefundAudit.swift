@@ -260,6 +260,35 @@ struct RefundAudit {
         return byID[transaction]
     }
 
+    /// A captured purchase as a referral reward counts it: its buyer, currency, what is still
+    /// paid, when it was captured, and whether a dispute of it is open.
+    struct Standing: Equatable {
+        let user: String
+        let currency: Currency
+        let remaining: Int64
+        let capturedAt: UInt64
+        let disputed: Bool
+    }
+
+    /// `transaction`'s standing now, or nil when it was not captured in the range (never, or
+    /// before it); its capture is read back from the journal.
+    func standing(of transaction: String) throws -> Standing? {
+        guard let paid = paid(transaction), let captured = try readCapture(paid.captured) else { return nil }
+        return Standing(user: captured.user, currency: captured.terms.currency, remaining: paid.amount,
+                        capturedAt: captured.timeMilliseconds, disputed: openDisputeOf[transaction] != nil)
+    }
+
+    /// The standing of each purchase a referral reward names (none for other events; a
+    /// capture that cannot be read back counts as not known).
+    func standings(of event: LedgerEvent) -> [String: Standing] {
+        guard case .referralRewarded(let rewarded) = event else { return [:] }
+        var standings: [String: Standing] = [:]
+        for transaction in rewarded.qualifyingTransactions {
+            if let standing = try? standing(of: transaction) { standings[transaction] = standing }
+        }
+        return standings
+    }
+
     private mutating func setPaid(_ transaction: String, _ paid: Paid) {
         if let slot = slot(transaction) {
             if slot >= bySequence.count {

@@ -237,7 +237,7 @@ struct FundsAuditTests {
         #expect(reversed([])?.contains("moves nothing") == true)
     }
 
-    @Test("a referral reward goes once to the vendor that brought the user, at its policy; a reversal undoes it once, for a purchase that qualified")
+    @Test("a referral reward goes once to the vendor that brought the user, at its policy, for purchases of the user's that earned it; a reversal undoes it once, for a purchase that qualified")
     func referrals() throws {
         let policy = LedgerEvent.referralPolicySet(ReferralPolicySet(
             vendor: "v", policy: ReferralPolicy(currency: .usd, rewardAmount: 40, minimumSpend: 100, confirmationSeconds: 60), idempotency: nil, timeMilliseconds: 1))
@@ -246,16 +246,24 @@ struct FundsAuditTests {
         }
         func rewarded(_ user: String = "u", vendor: String = "v", amount: Int64 = 40, currency: Currency = .usd, qualifying: [String] = ["tx-1"]) -> LedgerEvent {
             .referralRewarded(ReferralRewarded(vendor: vendor, user: user, currency: currency, amount: amount, qualifyingTransactions: qualifying,
-                                               postings: Self.postings([("fees:\(currency.code)", "vendor:\(vendor):\(currency.code)", amount)], currency), timeMilliseconds: 2))
+                                               postings: Self.postings([("fees:\(currency.code)", "vendor:\(vendor):\(currency.code)", amount)], currency),
+                                               timeMilliseconds: 100_000))
         }
         func reversed(_ user: String = "u", vendor: String = "v", amount: Int64 = 40, transaction: String = "tx-1") -> LedgerEvent {
             .referralReversed(ReferralReversed(vendor: vendor, user: user, amount: amount, transaction: transaction,
                                                postings: Self.postings([("vendor:\(vendor):USD", "fees:USD", amount)]), timeMilliseconds: 3))
         }
-        func audit(_ events: [LedgerEvent], wholeHistory: Bool = true) -> String? {
+        // tx-1: u's purchase, 250 still paid, captured at 1,000 (the reward at 100,000 confirms
+        // purchases captured by 40,000).
+        func purchase(user: String = "u", currency: Currency = .usd, remaining: Int64 = 250, capturedAt: UInt64 = 1_000, disputed: Bool = false)
+            -> RefundAudit.Standing
+        {
+            RefundAudit.Standing(user: user, currency: currency, remaining: remaining, capturedAt: capturedAt, disputed: disputed)
+        }
+        func audit(_ events: [LedgerEvent], wholeHistory: Bool = true, standing: [String: RefundAudit.Standing]? = nil) -> String? {
             var audit = ReferralAudit(wholeHistory: wholeHistory)
             for (index, event) in events.enumerated() {
-                if let failure = audit.apply(event, at: UInt64(index + 1)) {
+                if let failure = audit.apply(event, at: UInt64(index + 1), standing: standing ?? ["tx-1": purchase()]) {
                     #expect(failure.kind == .fundsInconsistent && failure.sequence == UInt64(index + 1))
                     return failure.message
                 }
@@ -279,9 +287,29 @@ struct FundsAuditTests {
             == "the reversal of v's referral reward for u takes back 30, where v was paid 40 USD")
         #expect(audit([policy, opened("u", by: "v"), rewarded(), reversed(transaction: "tx-9")])
             == "the reversal of v's referral reward for u names tx-9, which did not qualify for it")
+        // The purchases named must have earned the reward, as the ledger counts them.
+        let earning = [policy, opened("u", by: "v"), rewarded()]
+        let which = "the referral reward of v for u names tx-1, which does not qualify: "
+        #expect(audit(earning, standing: [:]) == "the referral reward of v for u names tx-1, not a purchase captured before it")
+        #expect(audit(earning, standing: ["tx-1": purchase(user: "w")])?.hasPrefix(which + "a purchase of w in USD") == true)
+        #expect(audit(earning, standing: ["tx-1": purchase(currency: .eur)])?.hasPrefix(which + "a purchase of u in EUR") == true)
+        #expect(audit(earning, standing: ["tx-1": purchase(remaining: 0)])?.hasPrefix(which) == true)
+        #expect(audit(earning, standing: ["tx-1": purchase(disputed: true)])?.contains(", disputed;") == true)
+        #expect(audit(earning, standing: ["tx-1": purchase(capturedAt: 40_001)])?.hasSuffix("captured by 40000") == true)
+        #expect(audit(earning, standing: ["tx-1": purchase(capturedAt: 40_000)]) == nil)
+        #expect(audit(earning, standing: ["tx-1": purchase(remaining: 99)])
+            == "the referral reward of v for u names purchases still paying 99, less than the policy's minimum spend of 100")
+        #expect(audit([policy, opened("u", by: "v"), rewarded(qualifying: ["tx-1", "tx-2"])],
+                      standing: ["tx-1": purchase(remaining: 60), "tx-2": purchase(remaining: 40)]) == nil)
+        #expect(audit([policy, opened("u", by: "v"), rewarded(qualifying: ["tx-1", "tx-1"])], standing: ["tx-1": purchase(remaining: 60)])
+            == "the referral reward of v for u names a purchase twice")
         // In a range, a user or reward from before it is counted, not refused.
         var range = ReferralAudit(wholeHistory: false)
         #expect(range.apply(rewarded(), at: 1) == nil)
+        var earlier = ReferralAudit(wholeHistory: false)
+        #expect(earlier.apply(policy, at: 1) == nil && earlier.apply(opened("u", by: "v"), at: 2) == nil)
+        #expect(earlier.apply(rewarded(), at: 3) == nil, "a purchase captured before the range")
+        #expect(earlier.note?.hasPrefix("1 referral") == true)
         #expect(range.apply(reversed("w"), at: 2) == nil)
         #expect(range.note == "2 referral rewards or reversals of users or rewards before the range were not checked against them")
     }

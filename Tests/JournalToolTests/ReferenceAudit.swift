@@ -200,7 +200,9 @@ struct ReferenceAudit {
             }
             if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         }
-        if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence) { return failure }
+        if let failure = pendingFunds.apply(event, at: sequence) ?? referrals.apply(event, at: sequence, standing: refunds.standings(of: event)) {
+            return failure
+        }
         if let change = SpendingAudit.change(of: event), let failure = spending.apply(change, at: sequence) { return failure }
 
         if recomputesBalances, case .creditLineApproved(let approved) = event {

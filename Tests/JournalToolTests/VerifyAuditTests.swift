@@ -540,6 +540,22 @@ struct VerifyAuditTests {
                                says: "the referral reward of news for referred pays 30 USD, where the policy pays 40 USD") {
             $0.replacingOccurrences(of: "\"amount\":40", with: "\"amount\":30")
         }
+        // A reward that names alice's first purchase instead of the one referred made.
+        var firstPurchase: String?, qualifying: [String] = []
+        for sequence in 1...(try raw.lastSequence()) {
+            let stored = try raw.event(sequence)
+            switch try LedgerEvent(typeName: stored.typeName, payload: stored.payload) {
+            case .purchaseCaptured(let captured) where firstPurchase == nil: firstPurchase = captured.transaction
+            case .referralRewarded(let rewarded): qualifying = rewarded.qualifyingTransactions
+            default: break
+            }
+        }
+        let alices = try #require(firstPurchase)
+        #expect(qualifying.count == 1)
+        try Self.expectFailure(data, typeName: "ReferralRewarded", nth: 0, kind: .fundsInconsistent,
+                               says: "the referral reward of news for referred names \(alices), which does not qualify: a purchase of alice") {
+            $0.replacingOccurrences(of: "\"\(qualifying[0])\"", with: "\"\(alices)\"")
+        }
     }
 
     @Test("funds added, cleared, transferred or paid back to another user than the event names, or ending a wait that is not theirs, are found (exit 39)")
