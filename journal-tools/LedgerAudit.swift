@@ -134,6 +134,8 @@ struct LedgerAudit {
     private var referrals: ReferralAudit
     /// Each user's spending limits and recent purchases.
     private var spending: SpendingAudit
+    /// Each vendor's settlement policy and last settlements (with the whole history).
+    private var triggers = SettlementTriggers()
     /// Each vendor's sites (with the whole history), and the last event that changed any.
     private var sites: [String: [String]] = [:]
     private var sitesChangedAt: UInt64 = 0
@@ -320,7 +322,8 @@ struct LedgerAudit {
             if let failure = refunds.apply(step, at: sequence, accountHeld: held) { return failure }
         case .history(let event):
             if recomputesBalances { noteSites(event, at: sequence) }
-            if let failure = checkSettlement(event, at: sequence) ?? pendingFunds.apply(event, at: sequence)
+            if let failure = checkSettlement(event, at: sequence) ?? (recomputesBalances ? triggers.failure(event, at: sequence) : nil)
+                ?? pendingFunds.apply(event, at: sequence)
                 ?? referrals.apply(event, at: sequence, standing: refunds.standings(of: event)) {
                 return failure
             }

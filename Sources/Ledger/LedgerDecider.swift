@@ -515,10 +515,8 @@ struct LedgerDecider {
             let trigger: VendorSettled.Trigger
             if force {
                 trigger = .command
-            } else if let threshold = record.settlement.threshold(for: currency), amount >= threshold {
-                trigger = .threshold
-            } else if let due = record.settlement.periodDue(after: lastSettledAt), time >= due {
-                trigger = .period
+            } else if let due = record.settlement.trigger(amount: amount, currency: currency, lastSettledAt: lastSettledAt, time: time) {
+                trigger = due
             } else {
                 throw LedgerRejection(.nothingToSettle, "\(vendor) is below its \(currency) threshold and its period has not elapsed",
                                       headroom: record.settlement.threshold(for: currency).map { $0 - amount })

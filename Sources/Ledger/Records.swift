@@ -183,6 +183,16 @@ public struct SettlementPolicy: Sendable, Codable, Equatable {
         let (due, overflowSum) = start.addingReportingOverflow(milliseconds)
         return overflow || overflowSum ? nil : due
     }
+
+    /// Why a payable of `amount` in `currency` is due at `time`, its last settlement (or the
+    /// vendor's registration) at `lastSettledAt`: its threshold reached, else its period
+    /// elapsed; nil when neither (only a command settles it then). The one rule settlements are
+    /// decided by and audited against.
+    public func trigger(amount: Int64, currency: Currency, lastSettledAt: UInt64, time: UInt64) -> VendorSettled.Trigger? {
+        if let threshold = threshold(for: currency), amount >= threshold { return .threshold }
+        if let due = periodDue(after: lastSettledAt), time >= due { return .period }
+        return nil
+    }
 }
 
 public struct VendorRecord: Sendable, Codable, Equatable {

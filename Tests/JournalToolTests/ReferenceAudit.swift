@@ -22,6 +22,7 @@ struct ReferenceAudit {
     private var referrals: ReferralAudit
     private var spending: SpendingAudit
     private var sites: [String: [String]] = [:]
+    private var triggers = SettlementTriggers()
     private var creditLimits: [String: Int64] = [:]
 
     init(reader: any JournalStorageReader, first: UInt64, last: UInt64, compareWriteModel: Bool, snapshotAt: UInt64?) {
@@ -178,6 +179,7 @@ struct ReferenceAudit {
         }
 
         if let failure = checkSettlementAndRoyalties(event, at: sequence) { return failure }
+        if recomputesBalances, let failure = triggers.failure(event, at: sequence) { return failure }
         if let step = RefundAudit.step(of: event) {
             var held: Int64?
             if recomputesBalances, case .disputeOpened(let opened) = event {

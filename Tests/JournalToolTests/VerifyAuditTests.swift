@@ -395,6 +395,46 @@ struct VerifyAuditTests {
         return nil
     }
 
+    @Test("a settlement that says its threshold or its period made it due, when its vendor's policy says otherwise, is found (exit 27); the ledger's own pass")
+    func settlementTriggers() async throws {
+        let root = TemporaryDirectory()
+        let data = root.path + "/data"
+        do {
+            let clock = LedgerJournal.SteppedClock()
+            let (journal, ledger) = try LedgerJournal.open(data, clock: clock)
+            defer { journal.close() }
+            for command: LedgerCommand in [
+                .registerVendor(vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 0,
+                                settlement: SettlementPolicy(thresholdAmount: 500, periodSeconds: 3_600)),
+                .registerContent(vendor: "shop", terms: LedgerJournal.terms("song", vendor: "shop", price: 250, holders: [])),
+                .openAccount(user: "alice", channel: .providerSite),
+                .openWallet(user: "alice", currency: LedgerJournal.usd),
+                .addFunds(funding: "card", user: "alice", currency: LedgerJournal.usd, amount: 10_000, method: .card),
+            ] {
+                _ = try await ledger.execute(command)
+            }
+            // 500 payable: due by its threshold. Then 250, due an hour later by its period.
+            for _ in 0..<2 { _ = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song"))) }
+            clock.now += 1_000
+            _ = try await ledger.execute(.settle(vendor: "shop", currency: LedgerJournal.usd, force: false))
+            _ = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
+            clock.now += 3_600_000
+            _ = try await ledger.execute(.settle(vendor: "shop", currency: LedgerJournal.usd, force: false))
+        }
+        let honest = try ToolRun.run(["verify", "--data", data, "--json"])
+        #expect(honest.status == 0, "\(honest.summary)")
+        #expect((honest.json["audit"] as? [String: Any]).flatMap { ($0["report"] as? [String: Any])?["settlements"] as? Int } == 2)
+        let start = LedgerJournal.startMilliseconds
+        try Self.expectFailure(data, typeName: "VendorSettled", nth: 0, kind: .settlementInconsistent,
+                               says: "settlement of shop says its period made it due, but its policy (threshold 500, period due at \(start + 3_600_000)) makes 500 USD due by its threshold at \(start + 1_000)") {
+            $0.replacingOccurrences(of: "\"trigger\":\"threshold\"", with: "\"trigger\":\"period\"")
+        }
+        try Self.expectFailure(data, typeName: "VendorSettled", nth: 1, kind: .settlementInconsistent,
+                               says: "settlement of shop says its threshold made it due, but its policy (threshold 500, period due at \(start + 3_601_000)) makes 250 USD due by its period") {
+            $0.replacingOccurrences(of: "\"trigger\":\"period\"", with: "\"trigger\":\"threshold\"")
+        }
+    }
+
     @Test("a purchase of content outside its vendor's sites at the time is found at the purchase (exit 38)")
     func sitesTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
