@@ -353,17 +353,8 @@ struct VerifyAuditTests {
         do {
             let (journal, ledger) = try LedgerJournal.open(data)
             defer { journal.close() }
-            for command: LedgerCommand in [
-                .registerVendor(vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 500,
-                                settlement: SettlementPolicy(thresholdAmount: 1_000_000)),
-                .registerContent(vendor: "shop", terms: LedgerJournal.terms("song", vendor: "shop", price: 250, holders: ["label"])),
-                .openAccount(user: "alice", channel: .providerSite),
-                .openWallet(user: "alice", currency: LedgerJournal.usd),
-                .addFunds(funding: "card", user: "alice", currency: LedgerJournal.usd, amount: 100, method: .card),
-                .approveCreditLine(user: "alice", currency: LedgerJournal.usd, limit: 1_000),
-            ] {
-                _ = try await ledger.execute(command)
-            }
+            try await Self.shopAndAlice(ledger, feeBasisPoints: 500, settlement: SettlementPolicy(thresholdAmount: 1_000_000), holders: ["label"], funds: 100)
+            _ = try await ledger.execute(.approveCreditLine(user: "alice", currency: LedgerJournal.usd, limit: 1_000))
             // 100 from the wallet and 150 on credit, refunded whole: 150 back to the credit line.
             let bought = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song")))
             _ = try await ledger.execute(.refund(vendor: "shop", transaction: bought.transaction!, reason: "r"))
@@ -382,6 +373,21 @@ struct VerifyAuditTests {
         try Self.expectFailure(data, typeName: "PurchaseVoided", nth: 0, kind: .purchaseInconsistent,
                                says: "the release of \(hold) gives back 0 to credit:alice:USD, where the ledger's rule gives it 150 (150 of alice's credit in use)",
                                toWallet)
+    }
+
+    /// A vendor `shop` selling `song` at 250 from its catalog, and alice with `funds` in a USD wallet.
+    static func shopAndAlice(
+        _ ledger: Ledger, feeBasisPoints: Int64, settlement: SettlementPolicy, holders: [String], funds: Int64
+    ) async throws {
+        for command: LedgerCommand in [
+            .registerVendor(vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: feeBasisPoints, settlement: settlement),
+            .registerContent(vendor: "shop", terms: LedgerJournal.terms("song", vendor: "shop", price: 250, holders: holders)),
+            .openAccount(user: "alice", channel: .providerSite),
+            .openWallet(user: "alice", currency: LedgerJournal.usd),
+            .addFunds(funding: "card", user: "alice", currency: LedgerJournal.usd, amount: funds, method: .card),
+        ] {
+            _ = try await ledger.execute(command)
+        }
     }
 
     /// The transaction of the journal's first hold.
@@ -403,16 +409,8 @@ struct VerifyAuditTests {
             let clock = LedgerJournal.SteppedClock()
             let (journal, ledger) = try LedgerJournal.open(data, clock: clock)
             defer { journal.close() }
-            for command: LedgerCommand in [
-                .registerVendor(vendor: "shop", name: "Shop", sites: ["https://shop.example/"], feeBasisPoints: 0,
-                                settlement: SettlementPolicy(thresholdAmount: 500, periodSeconds: 3_600)),
-                .registerContent(vendor: "shop", terms: LedgerJournal.terms("song", vendor: "shop", price: 250, holders: [])),
-                .openAccount(user: "alice", channel: .providerSite),
-                .openWallet(user: "alice", currency: LedgerJournal.usd),
-                .addFunds(funding: "card", user: "alice", currency: LedgerJournal.usd, amount: 10_000, method: .card),
-            ] {
-                _ = try await ledger.execute(command)
-            }
+            try await Self.shopAndAlice(ledger, feeBasisPoints: 0, settlement: SettlementPolicy(thresholdAmount: 500, periodSeconds: 3_600), holders: [],
+                                        funds: 10_000)
             // 500 payable: due by its threshold. Then 250, due an hour later by its period.
             for _ in 0..<2 { _ = try await ledger.execute(.purchase(user: "alice", vendor: "shop", content: .catalog("song"))) }
             clock.now += 1_000
