@@ -11,7 +11,7 @@ import Ledger
 ///
 /// Only purchases of the last 30 days (the longest window) can count. Most users never set a
 /// limit, and handing every purchase's buyer, vendor, member and transaction to the in-order
-/// pass cost the audit about a tenth of its time; so a user is followed on its own (`followed`)
+/// pass cost the 10M-event audit a third more CPU; so a user is followed on its own (`followed`)
 /// only from its first limit. Until then the workers hand over only a ``Mark`` of each purchase
 /// or lowering (a hash of the buyer and the time, kept in journal order in `recent`), and the
 /// first limit reads that user's recent events back from the journal. The workers hand over
@@ -108,7 +108,8 @@ struct SpendingAudit {
             }
         }
 
-        /// Applies a purchase or lowering without checking it (taken from `recent`).
+        /// Applies a purchase or lowering without checking it (read back when the user begins to
+        /// be followed, before any limit).
         mutating func replay(_ change: Change) {
             switch change {
             case .spend(_, let currency, let entry): _ = spend(Spent(currency: currency, entry: entry))
