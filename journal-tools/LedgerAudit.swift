@@ -228,7 +228,7 @@ struct LedgerAudit {
         report.referralsNote = referrals.note
         report.spendingLimitsNote = spending.note
         if !recomputesBalances {
-            report.sitesNote = "not checked: the vendors' sites need the history from sequence 1"
+            report.sitesNote = Self.sitesNotChecked
         }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
@@ -404,6 +404,9 @@ struct LedgerAudit {
             kind: .purchaseInconsistent, sequence: sequence,
             message: "\(transaction) sells \(url), which is not under \(vendor)'s sites then (\(vendorSites.joined(separator: ", ")))")
     }
+
+    /// Why a range that does not start at 1 holds no purchase to its vendor's sites.
+    static let sitesNotChecked = "not checked: the vendors' sites need the history from sequence 1"
 
     /// Whether ``siteFailure(_:sites:at:)`` looks at `event`.
     static func checksSite(_ event: LedgerEvent) -> Bool {

@@ -75,7 +75,7 @@ struct ReferenceAudit {
         report.pendingFundsNote = pendingFunds.note
         report.referralsNote = referrals.note
         report.spendingLimitsNote = spending.note
-        if !recomputesBalances { report.sitesNote = "not checked: the vendors' sites need the history from sequence 1" }
+        if !recomputesBalances { report.sitesNote = LedgerAudit.sitesNotChecked }
         if failure == nil && compareWriteModel { failure = try compareWithWriteModel() }
         if recomputesBalances { report.accounts = balances.count }
         // Settlements are held against the payable (and the range they cover) only with the

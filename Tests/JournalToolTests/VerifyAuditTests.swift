@@ -332,11 +332,7 @@ struct VerifyAuditTests {
     @Test("a purchase over a spending limit its buyer had set is found at the purchase (exit 38); the honest journal passes")
     func spendingLimitTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
-        let raw = try RawJournal(data)
-        var lastHold: UInt64?
-        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseAuthorized" {
-            lastHold = sequence
-        }
+        let lastHold = try Self.ledgerEvents(data).last { $0.event.typeName == "PurchaseAuthorized" }?.sequence
         // referred spent 250, then had 250 held under a daily limit of 600: with a limit of 400
         // that hold would have been refused.
         try Self.expectFailure(data, typeName: "SpendingLimitSet", nth: 0, kind: .purchaseInconsistent,
@@ -369,7 +365,9 @@ struct VerifyAuditTests {
         }
         try Self.expectFailure(data, typeName: "PurchaseRefunded", nth: 0, kind: .refundInconsistent,
                                says: "gives back 0 to credit:alice:USD, where the ledger's rule gives it 150 (150 of alice's credit in use)", toWallet)
-        let hold = try #require(try held(data))
+        let hold = try #require(try Self.ledgerEvents(data).lazy.compactMap { entry -> String? in
+            if case .purchaseAuthorized(let authorized) = entry.event { authorized.transaction } else { nil }
+        }.first)
         try Self.expectFailure(data, typeName: "PurchaseVoided", nth: 0, kind: .purchaseInconsistent,
                                says: "the release of \(hold) gives back 0 to credit:alice:USD, where the ledger's rule gives it 150 (150 of alice's credit in use)",
                                toWallet)
@@ -390,15 +388,13 @@ struct VerifyAuditTests {
         }
     }
 
-    /// The transaction of the journal's first hold.
-    private func held(_ data: String) throws -> String? {
+    /// Every event of the journal in `data`, decoded, with its sequence.
+    static func ledgerEvents(_ data: String) throws -> [(sequence: UInt64, event: LedgerEvent)] {
         let raw = try RawJournal(data)
-        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseAuthorized" {
-            if case .purchaseAuthorized(let authorized) = try LedgerEvent(typeName: "PurchaseAuthorized", payload: try raw.event(sequence).payload) {
-                return authorized.transaction
-            }
+        return try (1...(try raw.lastSequence())).map { sequence in
+            let stored = try raw.event(sequence)
+            return (sequence, try LedgerEvent(typeName: stored.typeName, payload: stored.payload))
         }
-        return nil
     }
 
     @Test("a settlement that says its threshold or its period made it due, when its vendor's policy says otherwise, is found (exit 27); the ledger's own pass")
@@ -436,11 +432,7 @@ struct VerifyAuditTests {
     @Test("a purchase of content outside its vendor's sites at the time is found at the purchase (exit 38)")
     func sitesTampered() async throws {
         let data = try await Fixtures.shared.smallJournal()
-        let raw = try RawJournal(data)
-        var clip: UInt64?
-        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "PurchaseCaptured" {
-            clip = sequence
-        }
+        let clip = try Self.ledgerEvents(data).last { $0.event.typeName == "PurchaseCaptured" }?.sequence
         // The first purchase, sold from another site than shop's.
         try Self.expectFailure(data, typeName: "PurchaseCaptured", nth: 0, kind: .purchaseInconsistent,
                                says: "sells https://evil.example/song, which is not under shop's sites then (https://shop.example/)") {
@@ -555,12 +547,9 @@ struct VerifyAuditTests {
             $0.replacingOccurrences(of: "\"credit\":\"incentives:provider:USD\"", with: "\"credit\":\"wallet:alice:USD\"")
         }
         // An expiry that leaves part of the lot in it, its posting agreeing with it.
+        let events = try Self.ledgerEvents(data)
         var expired: Int64 = 0
-        for sequence in 1...(try raw.lastSequence()) where try raw.event(sequence).typeName == "IncentiveExpired" {
-            if case .incentiveExpired(let event) = try LedgerEvent(typeName: "IncentiveExpired", payload: try raw.event(sequence).payload) {
-                expired = event.amount
-            }
-        }
+        for case .incentiveExpired(let event) in events.map(\.event) { expired = event.amount }
         #expect(expired > 1)
         try Self.expectFailure(data, typeName: "IncentiveExpired", nth: 0, kind: .fundsInconsistent,
                                says: "the expiry of incentive lot promo-alice gives back \(expired - 1), where the lot held \(expired): an expiry gives back all that is left") {
@@ -580,9 +569,8 @@ struct VerifyAuditTests {
         }
         // A reward that names alice's first purchase instead of the one referred made.
         var firstPurchase: String?, qualifying: [String] = []
-        for sequence in 1...(try raw.lastSequence()) {
-            let stored = try raw.event(sequence)
-            switch try LedgerEvent(typeName: stored.typeName, payload: stored.payload) {
+        for entry in events {
+            switch entry.event {
             case .purchaseCaptured(let captured) where firstPurchase == nil: firstPurchase = captured.transaction
             case .referralRewarded(let rewarded): qualifying = rewarded.qualifyingTransactions
             default: break
