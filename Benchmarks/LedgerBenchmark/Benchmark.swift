@@ -72,7 +72,7 @@ enum Benchmark {
         }
 
         // 1. Decide-and-fold, in memory, one core.
-        if options.sections.contains("decide") || options.sections.contains("components") {
+        if !options.sections.isDisjoint(with: ["decide", "components", "codec"]) {
             note("")
             note("[decide] building the world in memory")
             let world = buildMemoryWorld(workload)
@@ -113,6 +113,35 @@ enum Benchmark {
                     lines.append(line.text)
                     let verdict = variant == .decideFold ? "   [target >= 500,000/s: \(median >= decideTarget ? "MET" : "MISSED")]" : ""
                     table.append("  \(variant.rawValue): \(grouped(median)) purchases/s (median of \(runs.count): \(rates.map { grouped($0) }.joined(separator: ", "))), \(fixed(best.cpuSeconds / Double(best.purchases) * 1e6, 2)) us CPU/purchase; cross-check \(checkLabel(allChecked, rejected: best.rejected))\(verdict)")
+                }
+            }
+            if options.sections.contains("codec") {
+                note("[codec] encoding and decoding the purchase events, \(options.repeats) passes")
+                let codec = measureCodec(world: world, commands: commands, repeats: options.repeats)
+                let encode = codec.encodeSeconds.sorted()[codec.encodeSeconds.count / 2]
+                let decode = codec.decodeSeconds.sorted()[codec.decodeSeconds.count / 2]
+                let events = Double(codec.events)
+                let megabytes = Double(codec.bytes) / 1e6
+                if !codec.roundTrips {
+                    note("!!!!!!!! a decoded event is not the event that was encoded !!!!!!!!")
+                    passed = false
+                }
+                for (name, seconds, runs) in [("encode", encode, codec.encodeSeconds), ("decode", decode, codec.decodeSeconds)] {
+                    table.append("  \(name) (LedgerEvent \(name == "encode" ? ".draft()" : "(typeName:payload:)")): "
+                        + "\(fixed(seconds / events * 1e6, 3)) us/event, \(fixed(megabytes / seconds, 0)) MB/s "
+                        + "(median of \(runs.count): \(runs.map { fixed($0 / events * 1e6, 3) }.joined(separator: ", ")) us; "
+                        + "\(grouped(events)) events, \(fixed(Double(codec.bytes) / events, 0)) B each); round trip \(codec.roundTrips ? "OK" : "FAILED")")
+                    var line = JSONLine()
+                    line.add("benchmark", "ledger-benchmark")
+                    line.add("mode", name)
+                    line.add("events", codec.events)
+                    line.add("bytes", codec.bytes)
+                    line.add("us_per_event", seconds / events * 1e6)
+                    line.add("mb_per_s", megabytes / seconds)
+                    line.addRaw("runs_us_per_event", "[" + runs.map { jsonNumber(($0 / events * 1e6 * 1000).rounded() / 1000) }.joined(separator: ",") + "]")
+                    line.add("round_trip", codec.roundTrips)
+                    common(&line)
+                    lines.append(line.text)
                 }
             }
             if options.sections.contains("components") {

@@ -26,7 +26,7 @@ struct Options {
     /// Fold the whole journal again after each end-to-end run and compare with the live write model.
     var checkReplay = false
 
-    static let allSections: Set<String> = ["decide", "components", "batch", "single"]
+    static let allSections: Set<String> = ["decide", "components", "codec", "batch", "single"]
 
     static let usage = """
         ledger-benchmark — the standard purchase workload (WORKLOAD.md) on the Tally ledger
@@ -40,8 +40,9 @@ struct Options {
         clients in batched mode; SINGLE_N (N): purchases in single mode; CONTENT (catalog|inline).
 
           --quick               smoke run: N=20000, U=1000, 1 repeat (other variables still apply)
-          --only LIST           sections: decide,components,batch,single (default: all)
-          --repeats R           repeats of the in-memory decide-and-fold run (default 3)
+          --only LIST           sections: decide,components,codec,batch,single (default: all)
+          --repeats R           repeats of the in-memory decide-and-fold run and of the codec
+                                passes (default 3)
           --content MODE        catalog (default: each vendor sells p1...p500) or inline terms
           --batch-clients K     concurrent batched clients (BATCH_CLIENTS)
           --single-n COUNT      purchases in single mode (SINGLE_N)

@@ -8,84 +8,170 @@
 // `.sortedKeys` output byte for byte (slashes escaped as `\/`), so a digest stored before this
 // change still matches the same request (LedgerCodecTests compares the two).
 
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8]
+public struct JSONWriter: ~Copyable {
+    // The document is written into memory of its own, not into an `[UInt8]`: every
+    // `Array.append` asks the runtime whether the array's storage is uniquely referenced, and a
+    // purchase event is some 150 small appends (`ledger-benchmark --only codec`). Growth is the
+    // only call out of line. Not copyable, so that no copy can share the memory it frees.
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count: Int
+    private var capacity: Int
     /// `JSONEncoder` escapes `/` as `\/` by default; the digest form keeps that.
     let escapeSlashes: Bool
 
     public init(capacity: Int = 512, escapeSlashes: Bool = false) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+        count = 0
         self.escapeSlashes = escapeSlashes
     }
 
+    deinit { base.deallocate() }
+
+    /// The document written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Room for `more` bytes after the ones written.
+    @inline(__always) private mutating func reserve(_ more: Int) {
+        if capacity - count < more { grow(more) }
+    }
+
+    @inline(never) private mutating func grow(_ more: Int) {
+        let needed = count + more
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    @inline(__always) private mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always) private mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let source = buffer.baseAddress, !buffer.isEmpty else { return }
+        reserve(buffer.count)
+        (base + count).update(from: source, count: buffer.count)
+        count += buffer.count
+    }
+
     @inline(__always) public mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// `"name":` — `first` omits the comma before it.
     @inline(__always) public mutating func key(_ name: StaticString, first: Bool = false) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let length = name.utf8CodeUnitCount
+        reserve(length + 4)
+        if !first {
+            base[count] = UInt8(ascii: ",")
+            count += 1
+        }
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: name.utf8Start, count: length)
+        base[count + 1 + length] = UInt8(ascii: "\"")
+        base[count + 2 + length] = UInt8(ascii: ":")
+        count += length + 3
     }
 
     public mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
+            reserve(utf8.count + 2)
+            base[count] = UInt8(ascii: "\"")
+            count += 1
+            // Most strings need no escape: found a word at a time, then copied whole.
+            if !Self.needsEscape(utf8, slashes: escapeSlashes) {
+                append(utf8)
+                append(UInt8(ascii: "\""))
+                return
+            }
             var start = 0
             for index in 0..<utf8.count {
                 let byte = utf8[index]
                 let escape: Bool = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
                     || (escapeSlashes && byte == UInt8(ascii: "/"))
                 guard escape else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                append(UnsafeBufferPointer(rebasing: utf8[start..<index]))
                 start = index + 1
-                bytes.append(UInt8(ascii: "\\"))
+                append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes.append(byte)
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): append(byte)
+                case 0x08: append(UInt8(ascii: "b"))
+                case 0x0C: append(UInt8(ascii: "f"))
+                case 0x0A: append(UInt8(ascii: "n"))
+                case 0x0D: append(UInt8(ascii: "r"))
+                case 0x09: append(UInt8(ascii: "t"))
                 default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    let hex: StaticString = "0123456789abcdef"
+                    raw("u00")
+                    append(hex.utf8Start[Int(byte >> 4)])
+                    append(hex.utf8Start[Int(byte & 0xF)])
                 }
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<utf8.count]))
+            append(UnsafeBufferPointer(rebasing: utf8[start..<utf8.count]))
+            append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any byte of `utf8` must be escaped: a control character, `"`, `\\`, or `/` when
+    /// `slashes`. Eight bytes at a time (a byte's high bit set in `match` marks it).
+    static func needsEscape(_ utf8: UnsafeBufferPointer<UInt8>, slashes: Bool) -> Bool {
+        guard let start = utf8.baseAddress else { return false }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroBytes(_ word: UInt64) -> UInt64 { (word &- ones) & ~word & highs }
+        var index = 0
+        while index + 8 <= utf8.count {
+            let word = UnsafeRawPointer(start + index).loadUnaligned(as: UInt64.self)
+            // A byte below 0x20 (high bit clear and below 0x20 once 0x20 is taken away), '"', '\\', '/'.
+            var match = (word &- ones &* 0x20) & ~word & highs
+            match |= zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C))
+            if slashes { match |= zeroBytes(word ^ (ones &* 0x2F)) }
+            if match != 0 { return true }
+            index += 8
+        }
+        while index < utf8.count {
+            let byte = start[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (slashes && byte == UInt8(ascii: "/")) {
+                return true
+            }
+            index += 1
+        }
+        return false
     }
 
     public mutating func unsigned(_ value: UInt64) {
+        reserve(20)
         if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            base[count] = UInt8(ascii: "0") + UInt8(value)
+            count += 1
             return
         }
-        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-                     UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        var digits = 0
         var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            let typed = buffer.bindMemory(to: UInt8.self)
-            while rest > 0 {
-                typed[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(typed[index]) }
+        while rest > 0 {
+            digits += 1
+            rest /= 10
         }
+        rest = value
+        var index = count + digits - 1
+        while rest > 0 {
+            base[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        }
+        count += digits
     }
 
     public mutating func signed(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            append(UInt8(ascii: "-"))
             unsigned(value.magnitude)
         } else {
             unsigned(UInt64(value))
@@ -95,12 +181,12 @@ public struct JSONWriter {
     public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
     public mutating func array<T>(_ values: [T], _ write: (inout JSONWriter, T) -> Void) {
-        bytes.append(UInt8(ascii: "["))
+        append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            if index > 0 { append(UInt8(ascii: ",")) }
             write(&self, value)
         }
-        bytes.append(UInt8(ascii: "]"))
+        append(UInt8(ascii: "]"))
     }
 
     public mutating func stringArray(_ values: [String]) { array(values) { $0.string($1) } }
@@ -117,19 +203,19 @@ public struct JSONWriter {
     // MARK: Shared pieces (keys in sorted order, as `JSONEncoder` with `.sortedKeys` writes them)
 
     public mutating func access(_ access: AccessTerms) {
-        bytes.append(UInt8(ascii: "{"))
+        append(UInt8(ascii: "{"))
         var first = true
         if let days = access.days { key("days", first: first); signed(Int64(days)); first = false }
         if let expires = access.expiresAtMilliseconds { key("expiresAtMilliseconds", first: first); unsigned(expires); first = false }
         if let hours = access.hours { key("hours", first: first); signed(Int64(hours)); first = false }
         if let views = access.views { key("views", first: first); signed(Int64(views)); first = false }
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
     }
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        bytes.append(UInt8(ascii: "{"))
+        append(UInt8(ascii: "{"))
         body(&self)
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
     }
 
     mutating func postings(_ postings: [Posting]) {

@@ -202,6 +202,40 @@ struct LedgerCodecTests {
         }
     }
 
+    @Test("the writer's word-at-a-time escape check finds every byte that needs an escape, at every position, and no other")
+    func escapeCheck() {
+        func needsEscape(_ bytes: [UInt8], slashes: Bool) -> Bool {
+            bytes.withUnsafeBufferPointer { JSONWriter.needsEscape($0, slashes: slashes) }
+        }
+        func scalar(_ bytes: [UInt8], slashes: Bool) -> Bool {
+            bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || (slashes && $0 == UInt8(ascii: "/")) }
+        }
+        // Neighbours that a borrow in the word arithmetic could disturb: 0x00, 0x01, 0x1F, 0x20,
+        // 0x21, the characters themselves and their neighbours, high bytes.
+        let fillers: [UInt8] = [0x20, 0x21, 0x23, 0x2E, 0x30, 0x5B, 0x5D, 0x61, 0x7F, 0x80, 0xC3, 0xFF]
+        for length in 0...20 {
+            for filler in fillers {
+                let plain = [UInt8](repeating: filler, count: length)
+                for slashes in [false, true] {
+                    #expect(needsEscape(plain, slashes: slashes) == scalar(plain, slashes: slashes))
+                }
+                for position in 0..<length {
+                    for byte in UInt8(0)...UInt8(255) {
+                        var bytes = plain
+                        bytes[position] = byte
+                        for slashes in [false, true] where needsEscape(bytes, slashes: slashes) != scalar(bytes, slashes: slashes) {
+                            Issue.record("length \(length), filler \(filler), byte \(byte) at \(position), slashes \(slashes)")
+                        }
+                    }
+                }
+            }
+        }
+        var writer = JSONWriter(capacity: 1, escapeSlashes: true)
+        for _ in 0..<100 { writer.string(Self.odd) }
+        let one = Array(try! JSONEncoder().encode([Self.odd]).dropFirst().dropLast())
+        #expect(writer.bytes == Array((0..<100).map { _ in one }.joined()), "growth from the smallest buffer keeps every byte")
+    }
+
     @Test("the request digest's hand-written form is byte for byte JSONEncoder's sorted-keys form")
     func digestForm() throws {
         let names = ["u1", "p-500", Self.odd, "a/b", "é", ""]
