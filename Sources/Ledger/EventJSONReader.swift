@@ -156,22 +156,65 @@ struct JSONCursor {
     mutating func key() throws(JSONReadError) -> JSONKey {
         skipWhitespace()
         guard current == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a key at \(index)") }
-        index += 1
-        let start = index
-        while true {
-            guard index < bytes.count else { throw JSONReadError(reason: "unterminated key") }
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") { break }
-            guard byte != UInt8(ascii: "\\") else { throw JSONReadError(reason: "a key with an escape") }
-            guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a key") }
-            index += 1
+        let start = index + 1
+        let stop = Self.special(bytes, from: start)
+        guard stop < bytes.count else { throw JSONReadError(reason: "unterminated key") }
+        switch bytes[stop] {
+        case UInt8(ascii: "\""): break
+        case UInt8(ascii: "\\"): throw JSONReadError(reason: "a key with an escape")
+        default: throw JSONReadError(reason: "control character in a key")
         }
-        let key = JSONKey(start: start, count: index - start)
-        index += 1
-        skipWhitespace()
+        let key = JSONKey(start: start, count: stop - start)
+        index = stop + 1
+        if current != UInt8(ascii: ":") { skipWhitespace() }
         guard current == UInt8(ascii: ":") else { throw JSONReadError(reason: "expected ':' at \(index)") }
         index += 1
         return key
+    }
+
+    /// The position of the first byte from `start` on that ends or interrupts a string's plain
+    /// bytes — `"`, `\\` or a control character — or `bytes.count` when there is none. Eight
+    /// bytes at a time: in `match`, a byte's high bit is set when the byte is one of those
+    /// (the arithmetic can also set it in a byte after one that is, never before, so the lowest
+    /// one found is exact).
+    @inline(__always)
+    static func special(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = ones &* 0x22, backslashes = ones &* 0x5C, spaces = ones &* 0x20
+        var index = start
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                let quote = word ^ quotes, backslash = word ^ backslashes
+                let match = ((word &- spaces) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+                if match != 0 { return index + match.trailingZeroBitCount / 8 }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+            index += 1
+        }
+        return index
+    }
+
+    /// Whether every byte in `start..<end` is ASCII, eight at a time.
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var index = start
+        var any: UInt64 = 0
+        while index + 8 <= end {
+            any |= UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            index += 8
+        }
+        while index < end {
+            any |= UInt64(base[index])
+            index += 1
+        }
+        return any & 0x8080_8080_8080_8080 == 0
     }
 
     /// Whether `key` is exactly `name` (byte for byte).
@@ -340,25 +383,22 @@ struct JSONCursor {
     private mutating func scanString() throws(JSONReadError) -> (start: Int, end: Int, closed: Bool) {
         skipWhitespace()
         guard current == UInt8(ascii: "\"") else { throw JSONReadError(reason: "expected a string at \(index)") }
-        index += 1
-        let start = index
-        var high: UInt8 = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let end = index
-                index += 1
-                guard high < 0x80 || Self.isUTF8(UnsafeBufferPointer(rebasing: bytes[start..<end])) else {
-                    throw JSONReadError(reason: "invalid UTF-8")
-                }
-                return (start, end, true)
+        let start = index + 1
+        let stop = Self.special(bytes, from: start)
+        guard stop < bytes.count else { throw JSONReadError(reason: "unterminated string") }
+        switch bytes[stop] {
+        case UInt8(ascii: "\""):
+            guard Self.isASCII(bytes, start, stop) || Self.isUTF8(UnsafeBufferPointer(rebasing: bytes[start..<stop])) else {
+                throw JSONReadError(reason: "invalid UTF-8")
             }
-            if byte == UInt8(ascii: "\\") { return (start, index, false) }
-            guard byte >= 0x20 else { throw JSONReadError(reason: "control character in a string") }
-            high |= byte
-            index += 1
+            index = stop + 1
+            return (start, stop, true)
+        case UInt8(ascii: "\\"):
+            index = stop
+            return (start, stop, false)
+        default:
+            throw JSONReadError(reason: "control character in a string")
         }
-        throw JSONReadError(reason: "unterminated string")
     }
 
     /// A string that is exactly `known` when written without escapes (then `known` itself is
@@ -462,6 +502,7 @@ struct JSONCursor {
     }
 
     mutating func access() throws(JSONReadError) -> AccessTerms {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerAccess() }) { return value }
         var views: Int?, hours: Int?, days: Int?, expires: UInt64?
         var seen: UInt32 = 0
         var others: [JSONKey] = []
@@ -479,6 +520,7 @@ struct JSONCursor {
     }
 
     mutating func royaltyShares() throws(JSONReadError) -> [RoyaltyShare] {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerRoyaltyShares() }) { return value }
         var shares: [RoyaltyShare] = []
         guard try openArray() else { return shares }
         repeat {
@@ -500,6 +542,7 @@ struct JSONCursor {
     }
 
     mutating func terms() throws(JSONReadError) -> ContentTerms {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerTerms() }) { return value }
         var content: String?, title: String?, price: Int64?, currency: Currency?, description: String?, url: String?
         var access: AccessTerms?, incentiveIDs: [String]?, royalties: [RoyaltyShare]?
         var seen: UInt32 = 0
@@ -529,6 +572,7 @@ struct JSONCursor {
 
     /// Postings with the checks `Posting.init(from:)` makes.
     mutating func postings() throws(JSONReadError) -> [Posting] {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPostings() }) { return value }
         var postings: [Posting] = []
         guard try openArray() else { return postings }
         postings.reserveCapacity(4)
@@ -574,6 +618,7 @@ struct JSONCursor {
     }
 
     mutating func sources() throws(JSONReadError) -> [FundingSource] {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerSources() }) { return value }
         var sources: [FundingSource] = []
         guard try openArray() else { return sources }
         sources.reserveCapacity(2)
@@ -596,6 +641,7 @@ struct JSONCursor {
     }
 
     mutating func royaltyPayments() throws(JSONReadError) -> [RoyaltyPayment] {
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerRoyaltyPayments() }) { return value }
         var payments: [RoyaltyPayment] = []
         guard try openArray() else { return payments }
         payments.reserveCapacity(2)
@@ -620,6 +666,7 @@ struct JSONCursor {
     /// `IdempotencyMark?`: null is nil.
     mutating func idempotency() throws(JSONReadError) -> IdempotencyMark? {
         if try null() { return nil }
+        if let value = try inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerIdempotency() }) { return value }
         var vendor: String?, key: String?, digest: String?
         var seen: UInt32 = 0
         var others: [JSONKey] = []
@@ -659,6 +706,7 @@ enum EventJSONReader {
 
     static func purchaseCaptured(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> PurchaseCaptured {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseCaptured in
+            if let event = try cursor.inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPurchaseCaptured() }) { return event }
             var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, oneStep: Bool?
             var sources: [FundingSource]?, fee: Int64?, royalties: [RoyaltyPayment]?, rounding: String?, entitlement: AccessTerms?
             var postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
@@ -702,6 +750,7 @@ enum EventJSONReader {
 
     static func purchaseAuthorized(_ payload: UnsafeBufferPointer<UInt8>) throws(JSONReadError) -> PurchaseAuthorized {
         try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> PurchaseAuthorized in
+            if let event = try cursor.inWriterLayout({ (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPurchaseAuthorized() }) { return event }
             var transaction: String?, user: String?, member: String?, vendor: String?, terms: ContentTerms?, holdExpires: UInt64?
             var sources: [FundingSource]?, postings: [Posting]?, idempotency: IdempotencyMark?, time: UInt64?
             var seen: UInt32 = 0
@@ -902,5 +951,249 @@ extension JSONCursor {
         }
         guard let currency else { throw JSONReadError(reason: "terms lack a currency") }
         return currency
+    }
+}
+
+// MARK: The writer's own layout
+//
+// Almost every payload a reader meets was written by `JSONWriter` (EventJSON.swift): keys in
+// sorted order, no whitespace, absent optionals left out. Each reader above first tries that
+// exact layout: a member is then one comparison of `,"name":` against the bytes, not a scan
+// of the key and a search through the type's keys. The values are read by the same readers as
+// in the general loop, so a payload read this way gives the same value. The first byte that
+// is not as the writer lays it out (another order, whitespace, an unknown or repeated key, a
+// null written out) sends the cursor back to where the object began, and the general loop
+// reads it from there.
+extension JSONCursor {
+    /// Reads the bytes at the cursor with `body` when they are in the writer's layout; nil,
+    /// and the cursor back where it was, when `body` finds they are not.
+    @inline(__always)
+    mutating func inWriterLayout<T>(_ body: (inout JSONCursor) throws(JSONReadError) -> T?) throws(JSONReadError) -> T? {
+        skipWhitespace()
+        let start = index, startDepth = depth
+        if let value = try body(&self) { return value }
+        index = start
+        depth = startDepth
+        return nil
+    }
+
+    /// Reads `byte` when it is the one at the cursor.
+    @inline(__always)
+    mutating func take(_ byte: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    /// Reads `"name":` (after a ',' unless `first`) when those are the bytes at the cursor.
+    @inline(__always)
+    mutating func member(_ name: StaticString, first: Bool = false) -> Bool {
+        let length = name.utf8CodeUnitCount
+        let start = first ? index : index + 1
+        guard start + length + 3 <= bytes.count, first || bytes[index] == UInt8(ascii: ","),
+              bytes[start] == UInt8(ascii: "\""), bytes[start + length + 1] == UInt8(ascii: "\""),
+              bytes[start + length + 2] == UInt8(ascii: ":"),
+              memcmp(bytes.baseAddress! + start + 1, name.utf8Start, length) == 0 else { return false }
+        index = start + length + 3
+        return true
+    }
+
+    /// `{`, counted as `openObject` counts it.
+    @inline(__always)
+    mutating func enterObject() -> Bool {
+        guard depth < Self.maximumDepth, take(UInt8(ascii: "{")) else { return false }
+        depth += 1
+        return true
+    }
+
+    @inline(__always)
+    mutating func leaveObject() -> Bool {
+        guard take(UInt8(ascii: "}")) else { return false }
+        depth -= 1
+        return true
+    }
+
+    /// An array of objects in the writer's layout, each read by `element` (nil when one is not).
+    @inline(__always)
+    mutating func writerArray<T>(_ element: (inout JSONCursor) throws(JSONReadError) -> T?) throws(JSONReadError) -> [T]? {
+        guard depth < Self.maximumDepth, take(UInt8(ascii: "[")) else { return nil }
+        depth += 1
+        var values: [T] = []
+        if take(UInt8(ascii: "]")) {
+            depth -= 1
+            return values
+        }
+        values.reserveCapacity(4)
+        repeat {
+            guard let value = try element(&self) else { return nil }
+            values.append(value)
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "]")) else { return nil }
+        depth -= 1
+        return values
+    }
+
+    /// `JSONWriter.access`: the terms present, in sorted order.
+    mutating func writerAccess() throws(JSONReadError) -> AccessTerms? {
+        guard enterObject() else { return nil }
+        var views: Int?, hours: Int?, days: Int?, expires: UInt64?
+        var first = true
+        if member("days", first: first) { days = try optionalInt(); first = false }
+        if member("expiresAtMilliseconds", first: first) { expires = try optionalUInt64(); first = false }
+        if member("hours", first: first) { hours = try optionalInt(); first = false }
+        if member("views", first: first) { views = try optionalInt(); first = false }
+        guard leaveObject() else { return nil }
+        return AccessTerms(views: views, hours: hours, days: days, expiresAtMilliseconds: expires)
+    }
+
+    mutating func writerRoyaltyShares() throws(JSONReadError) -> [RoyaltyShare]? {
+        try writerArray { (cursor: inout JSONCursor) throws(JSONReadError) -> RoyaltyShare? in
+            guard cursor.enterObject(), cursor.member("basisPoints", first: true) else { return nil }
+            let basisPoints = try cursor.int64()
+            guard cursor.member("holder") else { return nil }
+            let holder = try cursor.string()
+            guard cursor.leaveObject() else { return nil }
+            return RoyaltyShare(holder: holder, basisPoints: basisPoints)
+        }
+    }
+
+    /// `JSONWriter.termsObject`.
+    mutating func writerTerms() throws(JSONReadError) -> ContentTerms? {
+        guard enterObject(), member("access", first: true) else { return nil }
+        let access = try self.access()
+        guard member("content") else { return nil }
+        let content = try string()
+        guard member("currency") else { return nil }
+        let currency = try self.currency()
+        guard member("description") else { return nil }
+        let description = try string()
+        guard member("incentiveIDs") else { return nil }
+        let incentiveIDs = try strings()
+        guard member("price") else { return nil }
+        let price = try int64()
+        guard member("royalties") else { return nil }
+        let royalties = try royaltyShares()
+        guard member("title") else { return nil }
+        let title = try string()
+        guard member("url") else { return nil }
+        let url = try string()
+        guard leaveObject() else { return nil }
+        return ContentTerms(
+            content: content, title: title, price: price, currency: currency, description: description, url: url,
+            access: access, incentiveIDs: incentiveIDs, royalties: royalties)
+    }
+
+    /// `JSONWriter.postings`, with the checks of the general reader.
+    mutating func writerPostings() throws(JSONReadError) -> [Posting]? {
+        try writerArray { (cursor: inout JSONCursor) throws(JSONReadError) -> Posting? in
+            guard cursor.enterObject(), cursor.member("amount", first: true) else { return nil }
+            let amount = try cursor.int64()
+            guard cursor.member("credit") else { return nil }
+            let credit = try cursor.string()
+            guard cursor.member("currency") else { return nil }
+            let currency = try cursor.currency()
+            guard cursor.member("debit") else { return nil }
+            let debit = try cursor.string()
+            guard cursor.leaveObject() else { return nil }
+            guard amount > 0, debit != credit, Self.hasCurrencySuffix(debit, currency), Self.hasCurrencySuffix(credit, currency) else {
+                throw JSONReadError(reason: "a posting breaks the posting rules")
+            }
+            return Posting(checkedDebit: debit, credit: credit, amount: amount, currency: currency)
+        }
+    }
+
+    mutating func writerSources() throws(JSONReadError) -> [FundingSource]? {
+        try writerArray { (cursor: inout JSONCursor) throws(JSONReadError) -> FundingSource? in
+            guard cursor.enterObject(), cursor.member("account", first: true) else { return nil }
+            let account = try cursor.string()
+            guard cursor.member("amount") else { return nil }
+            let amount = try cursor.int64()
+            guard cursor.leaveObject() else { return nil }
+            return FundingSource(account: account, amount: amount)
+        }
+    }
+
+    mutating func writerRoyaltyPayments() throws(JSONReadError) -> [RoyaltyPayment]? {
+        try writerArray { (cursor: inout JSONCursor) throws(JSONReadError) -> RoyaltyPayment? in
+            guard cursor.enterObject(), cursor.member("amount", first: true) else { return nil }
+            let amount = try cursor.int64()
+            guard cursor.member("holder") else { return nil }
+            let holder = try cursor.string()
+            guard cursor.leaveObject() else { return nil }
+            return RoyaltyPayment(holder: holder, amount: amount)
+        }
+    }
+
+    mutating func writerIdempotency() throws(JSONReadError) -> IdempotencyMark? {
+        guard enterObject(), member("key", first: true) else { return nil }
+        let key = try string()
+        guard member("requestDigest") else { return nil }
+        let digest = try string()
+        guard member("vendor") else { return nil }
+        let vendor = try string()
+        guard leaveObject() else { return nil }
+        return IdempotencyMark(vendor: vendor, key: key, requestDigest: digest)
+    }
+
+    /// `EventJSON.purchaseCaptured`.
+    mutating func writerPurchaseCaptured() throws(JSONReadError) -> PurchaseCaptured? {
+        guard enterObject(), member("entitlement", first: true) else { return nil }
+        let entitlement = try access()
+        guard member("fee") else { return nil }
+        let fee = try int64()
+        let idempotency = member("idempotency") ? try self.idempotency() : nil
+        let member = self.member("member") ? try optionalString() : nil
+        guard self.member("oneStep") else { return nil }
+        let oneStep = try bool()
+        guard self.member("postings") else { return nil }
+        let postings = try self.postings()
+        guard self.member("rounding") else { return nil }
+        let rounding = try string(known: royaltyRoundingRule)
+        guard self.member("royalties") else { return nil }
+        let royalties = try royaltyPayments()
+        guard self.member("sources") else { return nil }
+        let sources = try self.sources()
+        guard self.member("terms") else { return nil }
+        let terms = try self.terms()
+        guard self.member("timeMilliseconds") else { return nil }
+        let time = try uint64()
+        guard self.member("transaction") else { return nil }
+        let transaction = try string()
+        guard self.member("user") else { return nil }
+        let user = try string()
+        guard self.member("vendor") else { return nil }
+        let vendor = try string()
+        guard leaveObject() else { return nil }
+        return PurchaseCaptured(
+            transaction: transaction, user: user, member: member, vendor: vendor, terms: terms, oneStep: oneStep,
+            sources: sources, fee: fee, royalties: royalties, rounding: rounding, entitlement: entitlement, postings: postings,
+            idempotency: idempotency, timeMilliseconds: time)
+    }
+
+    /// `EventJSON.purchaseAuthorized`.
+    mutating func writerPurchaseAuthorized() throws(JSONReadError) -> PurchaseAuthorized? {
+        guard enterObject(), member("holdExpiresAtMilliseconds", first: true) else { return nil }
+        let holdExpires = try uint64()
+        let idempotency = member("idempotency") ? try self.idempotency() : nil
+        let member = self.member("member") ? try optionalString() : nil
+        guard self.member("postings") else { return nil }
+        let postings = try self.postings()
+        guard self.member("sources") else { return nil }
+        let sources = try self.sources()
+        guard self.member("terms") else { return nil }
+        let terms = try self.terms()
+        guard self.member("timeMilliseconds") else { return nil }
+        let time = try uint64()
+        guard self.member("transaction") else { return nil }
+        let transaction = try string()
+        guard self.member("user") else { return nil }
+        let user = try string()
+        guard self.member("vendor") else { return nil }
+        let vendor = try string()
+        guard leaveObject() else { return nil }
+        return PurchaseAuthorized(
+            transaction: transaction, user: user, member: member, vendor: vendor, terms: terms,
+            holdExpiresAtMilliseconds: holdExpires, sources: sources, postings: postings, idempotency: idempotency,
+            timeMilliseconds: time)
     }
 }

@@ -202,6 +202,47 @@ struct LedgerCodecTests {
         }
     }
 
+    @Test("the writer's layout is read member by member without the general loop, and anything else falls back to it")
+    func writerLayout() throws {
+        func layoutOnly<T>(_ payload: [UInt8], _ read: (inout JSONCursor) throws(JSONReadError) -> T?) throws -> T? {
+            try JSONCursor.read(payload) { (cursor: inout JSONCursor) throws(JSONReadError) -> T? in
+                let value = try cursor.inWriterLayout(read)
+                if value == nil {
+                    // Back where it began; the rest is for the general loop, which is not asked here.
+                    #expect(cursor.index == 0 && cursor.depth == 0)
+                    cursor.index = cursor.bytes.count
+                }
+                return value
+            }
+        }
+        for variant in 0..<12 {
+            let event = Self.captured(variant)
+            let payload = EventJSON.purchaseCaptured(event)
+            #expect(try layoutOnly(payload) { (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPurchaseCaptured() } == event)
+            // JSONEncoder's sorted keys are the same layout (its escaped slashes are read as any escape).
+            let encoded = Array(try LedgerEvent.encoder.encode(event))
+            #expect(try layoutOnly(encoded) { (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPurchaseCaptured() } == event)
+            // A space, a member out of order, an unknown member: not the layout, and the whole reader still gives the event.
+            let spaced = [UInt8(ascii: "{"), UInt8(ascii: " ")] + payload.dropFirst()
+            var reordered = payload
+            let fee = Array(",\"fee\":\(event.fee)".utf8)
+            reordered.replaceSubrange(reordered.firstRange(of: fee)!, with: [])
+            reordered.insert(contentsOf: fee, at: reordered.count - 1)
+            let unknown = Array(payload.dropLast()) + Array(",\"zzz\":1}".utf8)
+            for other in [spaced, reordered, unknown] {
+                #expect(try layoutOnly(other) { (cursor: inout JSONCursor) throws(JSONReadError) in try cursor.writerPurchaseCaptured() } == nil)
+                #expect(try EventJSONReader.purchaseCaptured(other) == event)
+            }
+            let authorized = PurchaseAuthorized(
+                transaction: event.transaction, user: event.user, member: event.member, vendor: event.vendor, terms: event.terms,
+                holdExpiresAtMilliseconds: UInt64(variant) * 60_000, sources: event.sources, postings: event.postings,
+                idempotency: event.idempotency, timeMilliseconds: event.timeMilliseconds)
+            #expect(try layoutOnly(EventJSON.purchaseAuthorized(authorized)) { (cursor: inout JSONCursor) throws(JSONReadError) in
+                try cursor.writerPurchaseAuthorized()
+            } == authorized)
+        }
+    }
+
     @Test("the writer's word-at-a-time escape check finds every byte that needs an escape, at every position, and no other")
     func escapeCheck() {
         func needsEscape(_ bytes: [UInt8], slashes: Bool) -> Bool {
