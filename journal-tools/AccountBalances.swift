@@ -1,26 +1,29 @@
+import Projections
+
 /// The audit's recomputed balances: each account is named once and then addressed by its
 /// index, so that folding a posting whose accounts the workers already looked up is an array
 /// add, not a hash of the account's name.
 struct AccountBalances {
-    /// The index of every account, by name. Handed to the workers as it is before a chunk
-    /// (a copy: the fold may add accounts while they read it).
-    private(set) var indices: [String: Int32] = [:]
-    /// Names and balances, by index, in the order the accounts were first posted to.
-    private(set) var names: [String] = []
+    /// The index of every account, by name, and the names by index, in the order the accounts
+    /// were first posted to. Handed to the workers as it is before a chunk (a copy: the fold may
+    /// add accounts while they read it). Two lookups per posting: `StringIndex` hashes the name
+    /// once, without `Dictionary`'s seeded SipHash.
+    private(set) var indices = StringIndex()
+    var names: [String] { indices.keys }
+    /// Balances, by index.
     private(set) var values: [Int64] = []
     /// Each account's bound (``BalanceBounds``), by index, and the credit lines' approved limits.
     private(set) var bounds: [BalanceBounds.Kind] = []
     private var creditLimits: [String: Int64] = [:]
 
-    var count: Int { names.count }
+    var count: Int { indices.count }
 
     /// The index of `name`, adding the account with a zero balance if it is new.
     mutating func index(of name: String) -> Int32 {
-        if let index = indices[name] { return index }
-        precondition(names.count < Int(Int32.max), "more accounts than an Int32 index can name")
-        let index = Int32(names.count)
-        indices[name] = index
-        names.append(name)
+        let hash = StringIndex.hash(name)
+        if let index = indices.index(of: name, hash: hash) { return Int32(index) }
+        precondition(indices.count < Int(Int32.max), "more accounts than an Int32 index can name")
+        let index = Int32(indices.append(name, hash: hash))
         values.append(0)
         bounds.append(BalanceBounds.kind(of: name))
         return index
@@ -28,7 +31,7 @@ struct AccountBalances {
 
     /// The balance of `name` (0 when no posting has touched it), without adding it.
     func balance(of name: String) -> Int64 {
-        indices[name].map { values[Int($0)] } ?? 0
+        indices.index(of: name).map { values[$0] } ?? 0
     }
 
     /// Adds `delta` to the balance at `index`; false, changing nothing, when the sum overflows.
@@ -56,7 +59,7 @@ struct AccountBalances {
 
     /// Why the balance at `index` is out of its bound after the event at `sequence`, or nil.
     func boundsFailure(at index: Int32, sequence: UInt64) -> AuditFailure? {
-        let name = names[Int(index)], kind = bounds[Int(index)]
+        let name = indices.keys[Int(index)], kind = bounds[Int(index)]
         return BalanceBounds.failure(name, balance: values[Int(index)], kind: kind,
                                      creditLimit: kind == .creditLine ? creditLimits[name] ?? 0 : 0, at: sequence)
     }
@@ -71,6 +74,6 @@ struct AccountBalances {
 
     /// Every balance by account name.
     var dictionary: [String: Int64] {
-        Dictionary(uniqueKeysWithValues: zip(names, values))
+        Dictionary(uniqueKeysWithValues: zip(indices.keys, values))
     }
 }

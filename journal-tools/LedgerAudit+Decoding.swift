@@ -1,6 +1,7 @@
 import Dispatch
 import Journal
 import Ledger
+import Projections
 
 // The parallel half of the audit: the workers decode each event of a chunk, make the checks
 // that need nothing but the event, and reduce it to what the in-order fold needs (the
@@ -103,8 +104,8 @@ extension LedgerAudit {
             unresolved[Int(-1 - reference)]
         }
 
-        mutating func reference(_ account: String, known: [String: Int32]?) -> Int32 {
-            if let index = known?[account] { return index }
+        mutating func reference(_ account: String, known: StringIndex?) -> Int32 {
+            if let index = known?.index(of: account) { return Int32(index) }
             unresolved.append(account)
             return Int32(-unresolved.count)
         }
@@ -134,7 +135,7 @@ extension LedgerAudit {
         /// checked, see ``SpendingAudit``).
         /// `sites`: each vendor's sites after event `sitesAsOf`, to hold purchases to (nil: none are).
         func start(
-            known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?, sitesAsOf: UInt64,
+            known: StringIndex?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?, sitesAsOf: UInt64,
             pipelined: Bool
         ) {
             self.sitesAsOf = sitesAsOf
@@ -161,7 +162,7 @@ extension LedgerAudit {
             return recycled
         }
 
-        private func decode(known: [String: Int32]?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?) {
+        private func decode(known: StringIndex?, foldsBalances: Bool, following: Set<String>?, sites: [String: [String]]?) {
             let records = self.records
             let sliceEvents = self.sliceEvents
             slices.withUnsafeMutableBufferPointer { buffer in
@@ -189,7 +190,7 @@ extension LedgerAudit {
 
     /// Decodes one stored record and appends what the fold needs of it to `slice`.
     static func decode(
-        _ record: UnsafeRawBufferPointer, sequence: UInt64, recordIndex: Int, known: [String: Int32]?, foldsBalances: Bool,
+        _ record: UnsafeRawBufferPointer, sequence: UInt64, recordIndex: Int, known: StringIndex?, foldsBalances: Bool,
         following: Set<String>?, sites: [String: [String]]?,
         into slice: inout DecodedSlice
     ) {

@@ -10,8 +10,8 @@
 ///
 /// The hash mixes 8 bytes at a time by 64 × 64 → 128-bit multiplication (as wyhash does) with a
 /// per-process random seed, so the strings the journal holds cannot be chosen to collide
-/// without knowing it.
-struct StringIndex {
+/// without knowing it. The full audit (`journal-tool verify`) names its accounts through it too.
+public struct StringIndex: Sendable {
     private struct Bucket {
         var hash: UInt64
         /// The string's index, or -1 for an empty bucket.
@@ -19,17 +19,19 @@ struct StringIndex {
     }
 
     /// The strings, in the order they were added.
-    private(set) var keys: [String] = []
+    public private(set) var keys: [String] = []
     private var buckets: [Bucket] = []
     private var mask = 0
 
-    var count: Int { keys.count }
+    public var count: Int { keys.count }
+
+    public init() {}
 
     /// The index of `key`, or nil.
-    func index(of key: String) -> Int? { index(of: key, hash: Self.hash(key)) }
+    public func index(of key: String) -> Int? { index(of: key, hash: Self.hash(key)) }
 
     /// The index of `key`, whose hash is `hash`, or nil.
-    func index(of key: String, hash: UInt64) -> Int? {
+    public func index(of key: String, hash: UInt64) -> Int? {
         guard !buckets.isEmpty else { return nil }
         return buckets.withUnsafeBufferPointer { buckets in
             var position = Int(truncatingIfNeeded: hash) & mask
@@ -44,7 +46,7 @@ struct StringIndex {
 
     /// Adds `key`, which must not be in the index yet; its index is the count before.
     @discardableResult
-    mutating func append(_ key: String, hash: UInt64) -> Int {
+    public mutating func append(_ key: String, hash: UInt64) -> Int {
         if (keys.count + 1) * 2 > buckets.count { grow(toHold: keys.count + 1) }
         let index = keys.count
         keys.append(key)
@@ -88,7 +90,7 @@ struct StringIndex {
     }
 
     /// The hash of `key`'s UTF-8 bytes.
-    static func hash(_ key: String) -> UInt64 {
+    public static func hash(_ key: String) -> UInt64 {
         if let hash = key.utf8.withContiguousStorageIfAvailable({ hash(bytes: UnsafeRawBufferPointer($0)) }) { return hash }
         var copy = key
         copy.makeContiguousUTF8()
