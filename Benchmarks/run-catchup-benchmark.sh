@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Projection catch-up from a cold start (issue 4: at least 200,000 events/s). Builds
-# `journal-tool` and `tally` (release), writes a synthetic ledger journal with the hidden
-# `journal-tool generate` (EVENTS events, USERS users, VENDORS vendors), removes DIR/projections
-# (there is none after `generate`; removed anyway, so a kept directory can be reused), starts
-# `tally serve --data-dir DIR` and polls `GET /ready` every POLL_MS ms until the read models'
-# `projectionSequence` equals the journal's head (`journalSequence`). Prints one JSON line:
+# Projection catch-up from a cold start (issue 4: at least 200,000 events/s). Builds `tally` and
+# `tally-loadgen` (release) and has the server itself write a journal: the standard workload in
+# batched mode (`run-http-benchmark.sh`, N purchases, U users, V vendors, kept with KEEP_DATA=1).
+# It then removes DIR/projections, starts `tally serve --data-dir DIR` again and polls
+# `GET /ready` every POLL_MS ms until the read models' `projectionSequence` equals the journal's
+# head (`journalSequence`). Prints one JSON line:
 #
 #   events_per_s          = head / (caught up − first answer of the server): the fold alone
 #   events_per_s_from_launch = head / (caught up − process launch): includes opening the journal,
@@ -13,27 +13,30 @@
 # While the read models are more than 10,000 events behind, /ready answers 503
 # `projection-behind` with "at sequence S of H" in its detail; the script reads S from there.
 #
-#   Benchmarks/run-catchup-benchmark.sh                         # 200,000 events, 2,000 users, 50 vendors
-#   EVENTS=1000000 Benchmarks/run-catchup-benchmark.sh
-#   SKIP_BUILD=1 JOURNAL=/tmp/base Benchmarks/run-catchup-benchmark.sh   # reuse binaries and a journal
+#   Benchmarks/run-catchup-benchmark.sh                         # 200,000 purchases, 2,000 users, 50 vendors
+#   N=1000000 U=10000 Benchmarks/run-catchup-benchmark.sh
+#   SKIP_BUILD=1 JOURNAL=/tmp/base Benchmarks/run-catchup-benchmark.sh   # reuse binaries and a data directory
 #
-# JOURNAL names a data directory holding a generated journal to start from (it is copied, never
-# modified); without it one is generated in a temporary directory. SCRATCH (default .build-lg)
-# is the build directory; KEEP_DATA=1 keeps the temporary directory.
+# JOURNAL names a data directory a server has written (its journal, server/ secrets and the
+# identity and credential stores: the `data` directory `KEEP_DATA=1 run-http-benchmark.sh`
+# keeps) to start from; it is copied, never modified. A journal from the hidden
+# `journal-tool generate` alone does not do: the server refuses a journal whose events were
+# written without the secrets and stores beside them. SCRATCH (default .build-lg) is the build
+# directory; KEEP_DATA=1 keeps the temporary directory.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-.build-lg}"
-EVENTS="${EVENTS:-200000}"
-USERS="${USERS:-2000}"
-VENDORS="${VENDORS:-50}"
+PURCHASES="${N:-200000}"
+USERS="${U:-2000}"
+VENDORS="${V:-50}"
 POLL_MS="${POLL_MS:-50}"
 TIMEOUT_S="${TIMEOUT_S:-900}"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     # One product per call: given several --product flags, SwiftPM 6.3 builds only the last.
-    swift build -c release --scratch-path "$SCRATCH" --product journal-tool >&2
     swift build -c release --scratch-path "$SCRATCH" --product tally >&2
+    swift build -c release --scratch-path "$SCRATCH" --product tally-loadgen >&2
 fi
 BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
 
@@ -51,11 +54,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+BUILT="null"
 if [[ -n "${JOURNAL:-}" ]]; then
     cp -a "$JOURNAL" "$DATA"
     echo "copied $JOURNAL to $DATA" >&2
 else
-    "$BIN/journal-tool" generate --data "$DATA" --events "$EVENTS" --users "$USERS" --vendors "$VENDORS" >&2
+    echo "writing the journal: $PURCHASES purchases of $USERS users at $VENDORS vendors, batched, through the server" >&2
+    SKIP_BUILD=1 SCRATCH="$SCRATCH" KEEP_DATA=1 MODE=batched BATCH=1000 U="$USERS" V="$VENDORS" N="$PURCHASES" \
+        Benchmarks/run-http-benchmark.sh >"$WORK/load.json" 2>"$WORK/load.log" || { cat "$WORK/load.log" >&2; exit 1; }
+    KEPT="$(sed -n 's#^data directory kept: ##p' "$WORK/load.log")"
+    [[ -n "$KEPT" && -d "$KEPT/data" ]] || { echo "the HTTP benchmark kept no data directory" >&2; cat "$WORK/load.log" >&2; exit 1; }
+    mv "$KEPT/data" "$DATA"
+    rm -rf "$KEPT" "$KEPT.server.log"
+    BUILT="{\"purchases\":$PURCHASES,\"users\":$USERS,\"vendors\":$VENDORS}"
 fi
 rm -rf "$DATA/projections"
 sync
@@ -116,6 +127,6 @@ RATE="$(echo "$HEAD / ($DONE - $FIRST)" | bc)"
 RATE_LAUNCH="$(echo "$HEAD / ($DONE - $LAUNCH)" | bc)"
 RECORDS_BYTES="$(du -sb "$DATA/journal" | cut -f1)"
 PROJ_BYTES="$(du -sb "$DATA/projections" 2>/dev/null | cut -f1 || echo 0)"
-printf '{"workload":"projection-catchup","events":%s,"seconds":%s,"events_per_s":%s,"seconds_from_launch":%s,"events_per_s_from_launch":%s,"startup_s":%s,"server_cpu_s":%s,"journal_bytes":%s,"projections_bytes":%s,"poll_ms":%s,"generated":{"events":%s,"users":%s,"vendors":%s}}\n' \
+printf '{"workload":"projection-catchup","events":%s,"seconds":%s,"events_per_s":%s,"seconds_from_launch":%s,"events_per_s_from_launch":%s,"startup_s":%s,"server_cpu_s":%s,"journal_bytes":%s,"projections_bytes":%s,"poll_ms":%s,"built":%s}\n' \
     "$HEAD" "$FOLD_S" "$RATE" "$LAUNCH_S" "$RATE_LAUNCH" "$START_S" "$SERVER_CPU" "$RECORDS_BYTES" "${PROJ_BYTES:-0}" "$POLL_MS" \
-    "$EVENTS" "$USERS" "$VENDORS"
+    "$BUILT"
