@@ -120,30 +120,9 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Whether any byte of `utf8` must be escaped: a control character, `"`, `\\`, or `/` when
-    /// `slashes`. Eight bytes at a time (a byte's high bit set in `match` marks it).
+    /// `slashes` (the reader's scan for a string's end, eight bytes at a time).
     static func needsEscape(_ utf8: UnsafeBufferPointer<UInt8>, slashes: Bool) -> Bool {
-        guard let start = utf8.baseAddress else { return false }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func zeroBytes(_ word: UInt64) -> UInt64 { (word &- ones) & ~word & highs }
-        var index = 0
-        while index + 8 <= utf8.count {
-            let word = UnsafeRawPointer(start + index).loadUnaligned(as: UInt64.self)
-            // A byte below 0x20 (high bit clear and below 0x20 once 0x20 is taken away), '"', '\\', '/'.
-            var match = (word &- ones &* 0x20) & ~word & highs
-            match |= zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C))
-            if slashes { match |= zeroBytes(word ^ (ones &* 0x2F)) }
-            if match != 0 { return true }
-            index += 8
-        }
-        while index < utf8.count {
-            let byte = start[index]
-            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (slashes && byte == UInt8(ascii: "/")) {
-                return true
-            }
-            index += 1
-        }
-        return false
+        JSONCursor.special(utf8, from: 0, slashes: slashes) < utf8.count
     }
 
     public mutating func unsigned(_ value: UInt64) {

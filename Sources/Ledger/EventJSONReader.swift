@@ -173,28 +173,35 @@ struct JSONCursor {
     }
 
     /// The position of the first byte from `start` on that ends or interrupts a string's plain
-    /// bytes — `"`, `\\` or a control character — or `bytes.count` when there is none. Eight
-    /// bytes at a time: in `match`, a byte's high bit is set when the byte is one of those
-    /// (the arithmetic can also set it in a byte after one that is, never before, so the lowest
-    /// one found is exact).
+    /// bytes — `"`, `\\` or a control character, and `/` too when `slashes` — or `bytes.count`
+    /// when there is none. The reader looks for a string's end with it, and `JSONWriter` for a
+    /// byte to escape. Eight bytes at a time: in `match`, a byte's high bit is set when the byte
+    /// is one of those (the arithmetic can also set it in a byte after one that is, never before,
+    /// so the lowest one found is exact).
     @inline(__always)
-    static func special(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+    static func special(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, slashes: Bool = false) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let quotes = ones &* 0x22, backslashes = ones &* 0x5C, spaces = ones &* 0x20
+        let quotes = ones &* 0x22, backslashes = ones &* 0x5C, spaces = ones &* 0x20, slashBytes = ones &* 0x2F
         var index = start
         if let base = bytes.baseAddress {
             while index + 8 <= bytes.count {
                 let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
                 let quote = word ^ quotes, backslash = word ^ backslashes
-                let match = ((word &- spaces) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+                var match = ((word &- spaces) & ~word | (quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & highs
+                if slashes {
+                    let slash = word ^ slashBytes
+                    match |= (slash &- ones) & ~slash & highs
+                }
                 if match != 0 { return index + match.trailingZeroBitCount / 8 }
                 index += 8
             }
         }
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || (slashes && byte == UInt8(ascii: "/")) {
+                return index
+            }
             index += 1
         }
         return index
