@@ -1,4 +1,4 @@
-import Projections
+import Ledger
 
 /// The audit's recomputed balances: each account is named once and then addressed by its
 /// index, so that folding a posting whose accounts the workers already looked up is an array

@@ -12,12 +12,11 @@ import Foundation
 public struct LedgerState {
     let base: (String) throws -> [UInt8]?
     /// Changes staged on the base, typed: records are encoded once, when `stagedChanges` is
-    /// read (at commit), however often a batch changes them. `slots` gives each staged key's
-    /// place in `order` and `values`: a staged value is changed through its slot, and the
-    /// changes are listed at commit without hashing every key again.
-    private(set) var slots: [String: Int] = [:]
-    /// The staged keys in the order first staged, and their values.
-    private(set) var order: [String] = []
+    /// read (at commit), however often a batch changes them. `slots` holds the staged keys in
+    /// the order first staged, each one's index its place in `values`: a staged value is changed
+    /// through its slot, and the changes are listed at commit without hashing every key again.
+    private(set) var slots = StringIndex()
+    /// The staged values, in the order of `slots`.
     private(set) var values: [Staged] = []
     /// The first bytes of every key staged so far, as bits (`KeyFamily`): a record whose
     /// family was never staged is not looked up in `slots` (a purchase reads its vendor,
@@ -39,16 +38,15 @@ public struct LedgerState {
     }
 
     /// Stages `value` under a key not staged yet.
-    @inline(__always) private mutating func insert(_ key: String, _ value: Staged) {
-        slots[key] = order.count
-        order.append(key)
+    @inline(__always) private mutating func insert(_ key: String, hash: UInt64, _ value: Staged) {
+        slots.append(key, hash: hash)
         values.append(value)
         stagedFamilies |= KeyFamily.of(key)
     }
 
     /// The slot of `key` if it is staged; `family` is `KeyFamily.of(key)`.
     @inline(__always) func slot(_ key: String, family: UInt32) -> Int? {
-        stagedFamilies & family == 0 ? nil : slots[key]
+        stagedFamilies & family == 0 ? nil : slots.index(of: key)
     }
     /// Vendor records decoded from the base, shared by every copy of this state. The base does
     /// not change while a state is in use (a journal write transaction, or a map that is
@@ -89,8 +87,10 @@ public struct LedgerState {
         var vendors: [String: VendorRecord] = [:]
         /// Balances read from the base (absent ones as 0): a purchase's decision reads the
         /// wallet's balance and its fold reads it again before staging it; the second read is
-        /// answered here instead of by the base (an LMDB lookup in a journal write).
-        var balances: [String: Int64] = [:]
+        /// answered here instead of by the base (an LMDB lookup in a journal write). The keys,
+        /// and each one's balance at its index.
+        var balanceKeys = StringIndex()
+        var balances: [Int64] = []
     }
 
     /// A state over `base`. The base must not change while the state is in use: make a new
@@ -103,13 +103,13 @@ public struct LedgerState {
     /// rehashes every key staged so far.
     public mutating func reserveCapacity(_ count: Int) {
         slots.reserveCapacity(count)
-        order.reserveCapacity(count)
         values.reserveCapacity(count)
+        decoded.balanceKeys.reserveCapacity(count / 2)
         decoded.balances.reserveCapacity(count / 2)
     }
 
     func raw(_ key: String) throws -> [UInt8]? {
-        if let slot = slots[key] { return values[slot].bytes }
+        if let slot = slots.index(of: key) { return values[slot].bytes }
         return try base(key)
     }
 
@@ -123,16 +123,17 @@ public struct LedgerState {
     }
 
     @inline(__always) mutating func stage(_ key: String, _ value: Staged) {
-        if let slot = slots[key] {
+        let hash = StringIndex.hash(key)
+        if let slot = slots.index(of: key, hash: hash) {
             values[slot] = value
         } else {
-            insert(key, value)
+            insert(key, hash: hash, value)
         }
     }
 
     /// The staged changes in the order first made.
     public var stagedChanges: [(key: String, value: [UInt8]?)] {
-        (0..<order.count).map { (order[$0], values[$0].bytes) }
+        zip(slots.keys, values).map { ($0, $1.bytes) }
     }
 
     // MARK: Typed access
@@ -152,8 +153,9 @@ public struct LedgerState {
     }
 
     func balance(key: String) throws -> Int64 {
+        let hash = StringIndex.hash(key)
         let bytes: [UInt8]
-        if let slot = slots[key] {
+        if let slot = slots.index(of: key, hash: hash) {
             let staged = values[slot]
             switch staged {
             case .balance(let value): return value
@@ -161,21 +163,22 @@ public struct LedgerState {
             default: bytes = staged.bytes!
             }
         } else {
-            return try baseBalance(key: key)
+            return try baseBalance(key: key, hash: hash)
         }
         return Self.balanceValue(bytes, key: key)
     }
 
-    /// The balance under `key` in the base, read there once per state.
-    func baseBalance(key: String) throws -> Int64 {
-        if let cached = decoded.balances[key] { return cached }
+    /// The balance under `key` (whose hash is `hash`) in the base, read there once per state.
+    func baseBalance(key: String, hash: UInt64) throws -> Int64 {
+        if let cached = decoded.balanceKeys.index(of: key, hash: hash) { return decoded.balances[cached] }
         let value: Int64
         if let stored = try base(key) {
             value = Self.balanceValue(stored, key: key)
         } else {
             value = 0
         }
-        decoded.balances[key] = value
+        decoded.balanceKeys.append(key, hash: hash)
+        decoded.balances.append(value)
         return value
     }
 
@@ -190,15 +193,16 @@ public struct LedgerState {
     }
 
     /// Adds `deltas` in order to the balance under `key`, each sum checked, with one table
-    /// lookup when it is staged already (two and a base read, once per state, when it is not). Returns false,
-    /// changing nothing, when a sum overflows.
+    /// lookup when it is staged already (two and a base read, once per state, when it is not),
+    /// and one hash of the key. Returns false, changing nothing, when a sum overflows.
     mutating func addToBalance<Deltas: Sequence<Int64>>(key: String, deltas: Deltas) throws -> Bool {
-        let slot = slots[key]
+        let hash = StringIndex.hash(key)
+        let slot = slots.index(of: key, hash: hash)
         var sum: Int64
         if let slot {
             if case .balance(let value) = values[slot] { sum = value } else { sum = try balance(key: key) }
         } else {
-            sum = try baseBalance(key: key)
+            sum = try baseBalance(key: key, hash: hash)
         }
         for delta in deltas {
             let (next, overflow) = sum.addingReportingOverflow(delta)
@@ -208,7 +212,7 @@ public struct LedgerState {
         if let slot {
             values[slot] = .balance(sum)
         } else {
-            insert(key, .balance(sum))
+            insert(key, hash: hash, .balance(sum))
         }
         return true
     }

@@ -59,7 +59,7 @@ struct LedgerFastPathTests {
             let staged = state.stagedChanges.map(\.key)
             #expect(Set(staged).count == staged.count)
             for key in staged {
-                #expect(postings.contains { "bal/" + $0.debit == key || "bal/" + $0.credit == key } || state.order.first == key)
+                #expect(postings.contains { "bal/" + $0.debit == key || "bal/" + $0.credit == key } || state.slots.keys.first == key)
             }
         }
     }

@@ -1,12 +1,13 @@
-/// The strings a batch's fold has met, each with its index in the order they were added: the
-/// fold's lookups of accounts and records by name (several per event) go through it.
+/// Strings, each with its index in the order they were added: the write model's staged keys
+/// (`LedgerState`), and the projection fold's lookups of accounts and records by name (several
+/// per event) go through it.
 ///
 /// `Dictionary<String, Int>` cost the folding thread about a fifth of its time: a seeded SipHash
 /// per lookup, and a `String` comparison (`memcmp`) at every occupied bucket its linear probing
 /// passes, as it keeps no hashes. This table keeps each string's 64-bit hash beside its index,
 /// so a probe compares strings only when the hashes are equal, and stays at most half full.
-/// One hash serves a lookup here, a lookup in the previous batch's index and the insertion
-/// (`hash(_:)`, then the `hash:` forms).
+/// One hash serves a lookup here, a lookup in another index and the insertion (`hash(_:)`,
+/// then the `hash:` forms).
 ///
 /// The hash mixes 8 bytes at a time by 64 × 64 → 128-bit multiplication (as wyhash does) with a
 /// per-process random seed, so the strings the journal holds cannot be chosen to collide
@@ -54,13 +55,13 @@ public struct StringIndex: Sendable {
         return index
     }
 
-    mutating func reserveCapacity(_ count: Int) {
+    public mutating func reserveCapacity(_ count: Int) {
         keys.reserveCapacity(count)
         if count * 2 > buckets.count { grow(toHold: count) }
     }
 
     /// Forgets every string, keeping the storage.
-    mutating func removeAll() {
+    public mutating func removeAll() {
         keys.removeAll(keepingCapacity: true)
         for position in buckets.indices { buckets[position].index = -1 }
     }

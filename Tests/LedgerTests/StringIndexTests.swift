@@ -1,9 +1,9 @@
 import Foundation
 import PropertyBased
 import Testing
-@testable import Projections
+@testable import Ledger
 
-/// `StringIndex`, the fold's table of accounts and records by name, answers as a dictionary
+/// `StringIndex`, the table of staged keys and of the fold's accounts and records by name, answers as a dictionary
 /// from each string to the order it was added in would.
 @Suite("String index")
 struct StringIndexTests {
