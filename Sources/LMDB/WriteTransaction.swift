@@ -67,7 +67,9 @@ public final class WriteTransaction: ReadTransaction {
         try LMDBError.check(mdb_drop(handle, database.handle, 0), "mdb_drop", path: environment.path)
     }
 
+    @inline(__always)
     private func checkPut(_ code: Int32, options: PutOptions) throws(LMDBError) {
+        guard code != 0 else { return }
         if code == MDB_KEYEXIST && options.contains(.append) {
             throw LMDBError(
                 kind: .keyOutOfOrder, code: code, operation: "mdb_put", path: environment.path,

@@ -103,6 +103,26 @@ struct EnvironmentTests {
         #expect(try environment.read { try $0.count(items) } == 2000)
     }
 
+    @Test("a refused put names the rule and the environment's path; the refused write changes nothing")
+    func refusedPutNamesPath() throws {
+        let directory = TemporaryDirectory()
+        let (environment, items) = try Self.makeEnvironment(directory.path)
+        try environment.write { try $0.put(items, key: [2], value: [20]) }
+        for (key, options, kind) in [([UInt8(2)], WriteTransaction.PutOptions.noOverwrite, LMDBError.Kind.keyExists),
+                                     ([UInt8(1)], .append, .keyOutOfOrder)] {
+            do {
+                try environment.write { try $0.put(items, key: key, value: [99], options: options) }
+                Issue.record("a put with \(options) of key \(key) was accepted")
+            } catch let error as LMDBError {
+                #expect(error.kind == kind)
+                #expect(error.path == environment.path)
+                #expect(error.description.contains(environment.path))
+            }
+        }
+        #expect(try environment.read { try $0.get(items, key: [2]) } == [20])
+        #expect(try environment.read { try $0.get(items, key: [1]) } == nil)
+    }
+
     /// A relaxed environment written in place (MDB_WRITEMAP), as the read models are.
     static func writingInPlace(mapSize: Int) -> Environment.Configuration {
         var configuration = Environment.Configuration()
