@@ -329,6 +329,33 @@ struct EventReaderAgreementTests {
         }
     }
 
+    /// The writer's own bytes with a few bytes changed, dropped, doubled or inserted (JSON's
+    /// structural bytes among them), or cut short: the writer-layout path meets each change at
+    /// some member and must either read exactly what `JSONDecoder` reads or hand the document to
+    /// the general loop, which must then agree too.
+    @Test("the writer's bytes with a few bytes changed: the reader and JSONDecoder still agree")
+    func mutatedWriterBytes() async {
+        let significant = Array(#"{}[],:"\ 0123456789-.eE+tfnulxyz"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+        await propertyCheck(count: 400, input: Gen.int(in: 0...Int.max)) { seed in
+            var random = TestValues(seed: UInt64(seed))
+            let draft = try Self.event(&random).draft()
+            for _ in 0..<8 {
+                var bytes = draft.payload
+                for _ in 0..<Int.random(in: 1...3, using: &random) where !bytes.isEmpty {
+                    let at = Int.random(in: 0..<bytes.count, using: &random)
+                    switch Int.random(in: 0..<5, using: &random) {
+                    case 0: bytes[at] = significant.randomElement(using: &random)!
+                    case 1: bytes.remove(at: at)
+                    case 2: bytes.insert(bytes[at], at: at)
+                    case 3: bytes.insert(significant.randomElement(using: &random)!, at: at)
+                    default: bytes.removeLast(Int.random(in: 1...min(8, bytes.count), using: &random))
+                    }
+                }
+                Self.check(draft.typeName, bytes, mustBeFast: false)
+            }
+        }
+    }
+
     @Test("every fast type on chosen payloads: escapes, optionals absent, present and null, limits, duplicates")
     func chosen() throws {
         let posting = #"{"amount":5,"credit":"wallet:u1:USD","currency":"USD","debit":"funding:card:USD"}"#
