@@ -30,6 +30,25 @@ public struct TestValues: RandomNumberGenerator {
     public mutating func int() -> Int { Int(truncatingIfNeeded: signed()) }
     /// Strings that need escaping in JSON, non-ASCII text, slashes, plain IDs, and long ones
     /// (a length that takes two varint bytes).
+    /// `bytes` with one to three bytes changed, dropped, doubled or inserted (JSON's structural
+    /// bytes among them), or its tail cut: for checking that a hand-written reader agrees with
+    /// the standard decoder on damaged input.
+    public mutating func damaged(_ bytes: [UInt8]) -> [UInt8] {
+        let significant = Array(#"{}[],:"\ 0123456789-.eE+tfnulxyz"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+        var bytes = bytes
+        for _ in 0..<Int.random(in: 1...3, using: &self) where !bytes.isEmpty {
+            let at = Int.random(in: 0..<bytes.count, using: &self)
+            switch Int.random(in: 0..<5, using: &self) {
+            case 0: bytes[at] = significant.randomElement(using: &self)!
+            case 1: bytes.remove(at: at)
+            case 2: bytes.insert(bytes[at], at: at)
+            case 3: bytes.insert(significant.randomElement(using: &self)!, at: at)
+            default: bytes.removeLast(Int.random(in: 1...min(8, bytes.count), using: &self))
+            }
+        }
+        return bytes
+    }
+
     public mutating func text() -> String {
         pick([
             "", "a", "u-1.x_y", "tx-\(next() % 1000)", "ünï✓", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵",
