@@ -546,6 +546,14 @@ enum SpendLog {
                 }
                 entries.append(SpendEntry(timeMilliseconds: time, amount: amount, vendor: vendor, member: member, transaction: transaction))
             }
+            // The header is what `encode` writes for these entries: the first one's time (every
+            // time is read relative to it, so a changed base would move them all) and the
+            // smallest (which decides whether adding drops anything). A log whose header says
+            // otherwise is damaged, not read with times that were never written.
+            let smallest = entries.map(\.timeMilliseconds).min()
+            guard base == entries.first?.timeMilliseconds ?? 0, time(bytes, at: 9) == smallest ?? .max else {
+                throw RecordCodingError(reason: "spending log header does not match its entries")
+            }
             return entries
         case firstLayoutTag:
             guard bytes.count >= firstLayoutHeaderBytes else { throw RecordCodingError(reason: "truncated spending log") }

@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import Testing
+import TallyTestSupport
 @testable import Ledger
 
 /// The binary write-model records, the spending log and the hand-written JSON of the purchase
@@ -32,6 +33,14 @@ struct LedgerCodecTests {
         // Truncated bytes are refused, never misread.
         for cut in [1, bytes.count / 2, bytes.count - 1] where cut < bytes.count {
             #expect(throws: (any Error).self) { try T.decodeStored(Array(bytes[..<cut])) }
+        }
+        // Bytes changed anywhere are refused or read as some record, never a trap: what they
+        // read as writes and reads back the same.
+        var random = TestValues(seed: UInt64(bytes.count) &* 0x9E37_79B9 &+ UInt64(value.layoutTag))
+        for _ in 0..<300 {
+            if let read = try? T.decodeStored(random.damaged(bytes, significant: Array(0...255))) {
+                #expect(try T.decodeStored(read.binaryBytes) == read)
+            }
         }
     }
 
@@ -130,6 +139,31 @@ struct LedgerCodecTests {
         damaged.removeLast()
         #expect(SpendLog.dropping(through: 86_400_000, from: damaged, adding: following) == nil)
         #expect(throws: RecordCodingError.self) { try SpendLog.adding(following, to: damaged, horizon: 86_400_000) }
+        // Bytes changed anywhere, never a trap. A log that still decodes (a changed amount, a
+        // letter of a name) is one adding treats as what it decodes to; one that does not may be
+        // refused, or (appending leaves the stored entries unread) carried on as it is.
+        var random = TestValues(seed: 7)
+        var decodable = 0
+        for round in 0..<3_000 {
+            let changed = random.damaged(SpendLog.encode(log), significant: Array(0...255))
+            let entries = try? SpendLog.decode(changed)
+            for horizon: UInt64 in [0, 20 * 86_400_000] {
+                let added = try? SpendLog.adding(following, to: changed, horizon: horizon)
+                guard let entries else { continue }
+                decodable += 1
+                let expected = entries.filter { $0.timeMilliseconds > horizon } + [following]
+                #expect(try added.map(SpendLog.decode) == expected, "round \(round), horizon \(horizon)")
+            }
+        }
+        #expect(decodable > 100)
+        // A header that does not match the entries is refused: a changed first time would move
+        // every entry's time, a changed smallest time would keep old entries from being dropped.
+        let clean = SpendLog.encode(log)
+        for offset in [1, 8, 9, 16] {
+            var changed = clean
+            changed[offset] ^= 0x01
+            #expect(throws: RecordCodingError.self, "header byte \(offset)") { try SpendLog.decode(changed) }
+        }
 
         // The first binary layout (tag 0xA6: absolute times, transactions as text) still reads,
         // and is rewritten in the current layout on the next purchase.

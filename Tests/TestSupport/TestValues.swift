@@ -30,11 +30,14 @@ public struct TestValues: RandomNumberGenerator {
     public mutating func int() -> Int { Int(truncatingIfNeeded: signed()) }
     /// Strings that need escaping in JSON, non-ASCII text, slashes, plain IDs, and long ones
     /// (a length that takes two varint bytes).
-    /// `bytes` with one to three bytes changed, dropped, doubled or inserted (JSON's structural
-    /// bytes among them), or its tail cut: for checking that a hand-written reader agrees with
-    /// the standard decoder on damaged input.
-    public mutating func damaged(_ bytes: [UInt8]) -> [UInt8] {
-        let significant = Array(#"{}[],:"\ 0123456789-.eE+tfnulxyz"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+    /// Bytes that JSON gives a meaning to, and some that are invalid or edges in UTF-8.
+    public static let jsonBytes = Array(#"{}[],:"\ 0123456789-.eE+tfnulxyz"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
+
+    /// `bytes` with one to three bytes changed, dropped, doubled or inserted (taken from
+    /// `significant`: by default JSON's structural bytes and edges of UTF-8), or its tail cut: for
+    /// checking that a hand-written reader agrees with the standard decoder on damaged input, or
+    /// that a binary decoder refuses what it cannot read without stopping the process.
+    public mutating func damaged(_ bytes: [UInt8], significant: [UInt8] = TestValues.jsonBytes) -> [UInt8] {
         var bytes = bytes
         for _ in 0..<Int.random(in: 1...3, using: &self) where !bytes.isEmpty {
             let at = Int.random(in: 0..<bytes.count, using: &self)
