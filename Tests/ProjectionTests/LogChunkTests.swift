@@ -25,6 +25,51 @@ struct LogChunkTests {
         }
     }
 
+    @Test("chunks and history entries with bytes changed anywhere are refused or read as what writes the same bytes, never a trap")
+    func damagedBytes() throws {
+        var random = TestValues(seed: 21)
+        var readChunks = 0, readEntries = 0, readSeries = 0
+        for round in 0..<3_000 {
+            // A history entry (its texts ASCII, as the fold writes them), a chunk of a few, and a
+            // balance-history chunk.
+            let entry = HistoryEntry(
+                sequence: random.unsigned(), timeMilliseconds: random.unsigned(), eventType: random.pick(["PurchaseCaptured", "FundsAdded"]),
+                currency: random.pick([Currency.usd, .eur]), amount: random.signed(), held: random.signed(),
+                counterparty: random.pick(["vendor", "user"]), transaction: random.maybe { _ in "tx-\(round)" })
+            let entryBytes = HistoryCodec.encode(entry)
+            let first = UInt64(round) * 10
+            let chunk = Self.chunk((0..<Int.random(in: 1...4, using: &random)).map { (first + UInt64($0), HistoryCodec.encode(entry)) })
+            let series = SeriesChunkTests.chunk((0..<Int.random(in: 1...4, using: &random)).map { (first + UInt64($0), random.unsigned()) })
+            let any = Array(0...255).map(UInt8.init)
+
+            let changedEntry = random.damaged(entryBytes, significant: any)
+            if let read = try? HistoryCodec.decode(changedEntry) {
+                readEntries += 1
+                // Text that is not UTF-8 reads repaired (as the dump shows it), and stays so.
+                let texts = [read.eventType, read.currency.code, read.counterparty, read.transaction ?? ""]
+                if texts.allSatisfy({ !$0.unicodeScalars.contains("\u{FFFD}") }) {
+                    #expect(HistoryCodec.encode(read) == changedEntry, "round \(round)")
+                } else {
+                    #expect(try HistoryCodec.decode(HistoryCodec.encode(read)) == read, "round \(round)")
+                }
+            }
+            let changedChunk = random.damaged(chunk, significant: any)
+            if let read = try? Self.read(changedChunk, key: first) {
+                readChunks += 1
+                #expect(Self.chunk(read) == changedChunk, "round \(round)")
+            }
+            let changedSeries = random.damaged(series, significant: any)
+            if let read = try? SeriesChunkTests.view(changedSeries, key: first) {
+                readSeries += 1
+                #expect(SeriesChunkTests.chunk(read.points) == changedSeries, "round \(round)")
+            }
+        }
+        // Changes inside a value or a number leave the layout whole: those are read.
+        #expect(readEntries > 100, "\(readEntries) entries read")
+        #expect(readChunks > 100, "\(readChunks) chunks read")
+        #expect(readSeries > 100, "\(readSeries) series read")
+    }
+
     @Test("a chunk round-trips its entries, empty ones included")
     func roundTrip() throws {
         let entries: [(UInt64, [UInt8])] = [(3, [1, 2, 3]), (4, []), (90, Array(repeating: 7, count: 300))]
