@@ -582,6 +582,7 @@ enum SpendLog {
     static func dropping(through horizon: UInt64, from stored: [UInt8], adding entry: SpendEntry) -> [UInt8]? {
         let base = time(stored, at: 1)
         var kept: [(time: UInt64, rest: Range<Int>)] = []
+        var smallest = UInt64.max
         let scanned = stored.withUnsafeBufferPointer { bytes -> Bool in
             var offset = headerBytes
             /// A varint in its shortest form (what `ByteWriter.unsigned` writes).
@@ -608,8 +609,10 @@ enum SpendLog {
                 return text
             }
             while offset < bytes.count {
-                guard let delta = varint() else { return false }
+                let isFirst = offset == headerBytes
+                guard let delta = varint(), delta == 0 || !isFirst else { return false }
                 let time = base &+ ((delta >> 1) ^ (0 &- (delta & 1)))
+                smallest = min(smallest, time)
                 let rest = offset
                 guard varint() != nil, string() != nil, offset < bytes.count else { return false }
                 let member = bytes[offset]
@@ -626,7 +629,10 @@ enum SpendLog {
             }
             return true
         }
-        guard scanned else { return nil }
+        // The header must be what `decode` accepts (the first entry's delta 0, the smallest time
+        // the stored one): otherwise the times read here were moved by a damaged base, and
+        // writing them back under a fresh header would hide the damage. The decoder refuses it.
+        guard scanned, smallest == time(stored, at: 9) else { return nil }
         let newBase = kept.first?.time ?? entry.timeMilliseconds
         var minimum = entry.timeMilliseconds
         for entry in kept { minimum = min(minimum, entry.time) }

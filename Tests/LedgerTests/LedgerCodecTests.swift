@@ -163,7 +163,24 @@ struct LedgerCodecTests {
             var changed = clean
             changed[offset] ^= 0x01
             #expect(throws: RecordCodingError.self, "header byte \(offset)") { try SpendLog.decode(changed) }
+            // Adding with a drop reads the times too: it refuses the log rather than write the
+            // moved times back under a header of its own. (A smallest time changed to one after
+            // the horizon, byte 16, takes the append path, which reads no entry: the log is
+            // carried on as it is, and decoding it still refuses it.)
+            #expect(SpendLog.dropping(through: 20 * 86_400_000, from: changed, adding: following) == nil, "header byte \(offset)")
+            if offset != 16 {
+                #expect(throws: RecordCodingError.self, "header byte \(offset)") {
+                    try SpendLog.adding(following, to: changed, horizon: 20 * 86_400_000)
+                }
+            } else {
+                #expect(throws: RecordCodingError.self) { try SpendLog.decode(try SpendLog.adding(following, to: changed, horizon: 20 * 86_400_000)) }
+            }
         }
+        // The first entry's time is the base: a first delta that is not 0 is refused too.
+        var moved = SpendLog.encode([following])
+        moved[SpendLog.headerBytes] = 2   // zigzag(+1)
+        #expect(throws: RecordCodingError.self) { try SpendLog.decode(moved) }
+        #expect(SpendLog.dropping(through: 0, from: moved, adding: following) == nil)
 
         // The first binary layout (tag 0xA6: absolute times, transactions as text) still reads,
         // and is rewritten in the current layout on the next purchase.
