@@ -3,8 +3,8 @@ import PropertyBased
 import Testing
 @testable import Ledger
 
-/// `StringIndex`, the table of staged keys and of the fold's accounts and records by name, answers as a dictionary
-/// from each string to the order it was added in would.
+/// `StringIndex`, the table of the write model's staged keys and of the fold's accounts and
+/// records by name, answers as a dictionary from each string to the order it was added in would.
 @Suite("String index")
 struct StringIndexTests {
     /// Strings that share prefixes, lengths around the 8-byte steps of the hash and the 15

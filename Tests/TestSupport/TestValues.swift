@@ -28,8 +28,7 @@ public struct TestValues: RandomNumberGenerator {
     }
     public mutating func unsigned() -> UInt64 { pick([0, 1, .max, next(), next() >> 40]) }
     public mutating func int() -> Int { Int(truncatingIfNeeded: signed()) }
-    /// Strings that need escaping in JSON, non-ASCII text, slashes, plain IDs, and long ones
-    /// (a length that takes two varint bytes).
+
     /// Bytes that JSON gives a meaning to, and some that are invalid or edges in UTF-8.
     public static let jsonBytes = Array(#"{}[],:"\ 0123456789-.eE+tfnulxyz"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xFF]
 
@@ -52,6 +51,8 @@ public struct TestValues: RandomNumberGenerator {
         return bytes
     }
 
+    /// Strings that need escaping in JSON, non-ASCII text, slashes, plain IDs, and long ones
+    /// (a length that takes two varint bytes).
     public mutating func text() -> String {
         pick([
             "", "a", "u-1.x_y", "tx-\(next() % 1000)", "ünï✓", "sl/ash \"q\" back\\ tab\t nl\n ctl\u{01} é 🎵",
