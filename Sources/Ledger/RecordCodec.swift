@@ -485,7 +485,13 @@ extension IdempotencyRecord: BinaryRecord {
 /// while nothing is old enough to drop (the smallest time is after the horizon) appends its
 /// bytes without decoding the others, so the fold's cost no longer grows with the list; when
 /// something is old enough, the log is decoded, filtered as the JSON list's `removeAll` did,
-/// and written again. The bytes are always those of `encode(entries)`.
+/// and written again. The bytes are always those of `encode(entries)`. (An empty log's header
+/// holds 0 and `UInt64.max`.)
+///
+/// The header is checked wherever entries are read: decoding, and the drop, refuse a log whose
+/// first entry is not at the header's first time (its delta 0) or whose smallest time is not
+/// the header's. A changed base would otherwise move every time, and the limits with them.
+/// Appending reads no entry and carries such a log on as it is; decoding still refuses it.
 ///
 /// Also read: the first binary layout (tag `0xA6`: one minimum time, absolute times, the
 /// transaction as a string) and JSON; both are rewritten in this layout when next changed.
