@@ -54,6 +54,11 @@ public struct KeyRecord: Sendable, Equatable {
         }
         let endorsing = BigEndianBytes.uint64(bytes, at: 41)
         let endorsement = Array(bytes[49..<113])
+        // The journal's first key is endorsed by none, and its endorsement bytes are zero
+        // (journal.md §7): anything else there is damage, not a field to ignore.
+        guard endorsing != 0 || endorsement.allSatisfy({ $0 == 0 }) else {
+            return .failure(FormatViolation("key record endorsed by no key holds endorsement bytes"))
+        }
         return .success(
             KeyRecord(
                 publicKey: key, activatedAt: BigEndianBytes.uint64(bytes, at: 33),

@@ -7,6 +7,62 @@ import TallyCrypto
 
 @Suite("Journal signing keys")
 struct JournalKeyTests {
+    @Test("key, block and event records with bytes changed anywhere are refused or read as what writes the same bytes, never a trap")
+    func damagedRecords() throws {
+        let signer = try Ed25519PrivateKey.generate()
+        let endorsed = try Ed25519PrivateKey.generate()
+        let endorsement = signer.signature(for: KeyRecord.endorsementMessage(publicKey: endorsed.publicKey, activatedAt: 7))
+        let keys = [
+            KeyRecord(publicKey: signer.publicKey, activatedAt: 1, endorsingKeyID: nil, endorsement: nil).bytes,
+            KeyRecord(publicKey: endorsed.publicKey, activatedAt: 7, endorsingKeyID: KeyID(publicKey: signer.publicKey), endorsement: endorsement).bytes,
+        ]
+        let header = BlockHeader(
+            firstSequence: 3, lastSequence: 9, chainHead: SHA256.hash([1]), merkleRoot: SHA256.hash([2]), timeMilliseconds: 1_764_000_000_000,
+            keyID: KeyID(publicKey: signer.publicKey))
+        let block = SealedBlock(header: header, signature: signer.signature(for: header.signedMessage)).bytes
+        let draft = EventDraft(typeName: "PurchaseCaptured", payload: Array(#"{"amount":5}"#.utf8))
+        var event = [UInt8](repeating: 0, count: EventRecord.storedSize(typeNameBytes: draft.typeName.utf8.count, payloadBytes: draft.payload.count))
+        event.withUnsafeMutableBytes { EventRecord.write(draft, hash: SHA256.hash([3]), into: $0) }
+
+        var random = TestValues(seed: 5)
+        var read = (keys: 0, blocks: 0, events: 0)
+        for round in 0..<3_000 {
+            let key = random.damaged(random.pick(keys), significant: Array(0...255))
+            if case .success(let record) = key.withUnsafeBytes({ KeyRecord.parse($0) }) {
+                read.keys += 1
+                #expect(record.bytes == key, "round \(round)")
+            }
+            let changedBlock = random.damaged(block, significant: Array(0...255))
+            if case .success(let sealed) = changedBlock.withUnsafeBytes({ SealedBlock.parse($0) }) {
+                read.blocks += 1
+                #expect(sealed.bytes == changedBlock, "round \(round)")
+            }
+            let changedEvent = random.damaged(event, significant: Array(0...255))
+            let rewritten = changedEvent.withUnsafeBytes { bytes -> [UInt8]? in
+                guard case .success(let view) = EventRecord.parse(bytes) else { return nil }
+                let draft = EventDraft(typeName: String(decoding: view.typeName, as: UTF8.self), payload: Array(view.payload))
+                var out = [UInt8](repeating: 0, count: EventRecord.storedSize(typeNameBytes: view.typeName.count, payloadBytes: view.payload.count))
+                out.withUnsafeMutableBytes { EventRecord.write(draft, hash: view.storedHash, into: $0) }
+                return out
+            }
+            if let rewritten {
+                read.events += 1
+                #expect(rewritten == changedEvent, "round \(round)")
+            }
+        }
+        // A changed byte inside a key, a hash, a signature or a payload leaves the layout whole
+        // (the verifier's signatures and hashes refuse those): such records are read.
+        #expect(read.keys > 100 && read.blocks > 100 && read.events > 100, "\(read)")
+        // The journal's first key has no endorsement, and its endorsement bytes are zero.
+        var first = keys[0]
+        first[100] = 1
+        guard case .failure(let violation) = first.withUnsafeBytes({ KeyRecord.parse($0) }) else {
+            Issue.record("a first key's record with endorsement bytes was read")
+            return
+        }
+        #expect(violation.description.contains("endorsement"))
+    }
+
     @Test("a new journal creates a 0600 signing key and publishes its public key")
     func keyCreation() async throws {
         let directory = TemporaryDirectory()
